@@ -1,0 +1,1 @@
+"""The write model: commands, events, aggregates and the rules they enforce. Standard library only."""

@@ -1,0 +1,92 @@
+"""The command bus: routes a command to its handler, once per command id, retrying lost races."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from domain.commands import Command
+from domain.errors import CommandIdReused, ConcurrencyError
+from domain.handlers import Handler, Handling
+from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
+
+MAX_RETRIES = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who sends a command and under which ids. `command_id` is the client's idempotency key."""
+
+    actor_id: str | None
+    correlation_id: str
+    command_id: str | None = None
+
+
+class CommandBus:
+    def __init__(
+        self,
+        store: EventStore,
+        handlers: Mapping[type[Command], Handler],
+        now: Callable[[], datetime],
+        new_id: Callable[[], str],
+    ) -> None:
+        self._store = store
+        self._handlers = handlers
+        self._now = now
+        self._new_id = new_id
+
+    async def dispatch(self, command: Command, caller: Caller) -> Outcome:
+        """Handles the command, or returns the outcome recorded for its command id.
+
+        A command that names no expected version lost a race, not an argument, when
+        it meets a ConcurrencyError: it is decided again on the fresh state, a
+        bounded number of times, so concurrent likes on one post all land.
+        """
+        record = self._record(command, caller)
+        if caller.command_id is not None:
+            stored = await self._store.outcome_of(caller.command_id)
+            if stored is not None:
+                return _replayed(stored, record)
+        handler = self._handlers[type(command)]
+        handling = Handling(self._store, self._now, self._new_id, record)
+        retryable = getattr(command, "expected_version", None) is None
+        for attempt in range(MAX_RETRIES + 1):
+            try:
+                return await handler(command, handling)
+            except ConcurrencyError:
+                if not retryable or attempt == MAX_RETRIES:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            except DuplicateCommand:
+                stored = await self._store.outcome_of(record.command_id)
+                assert stored is not None, "a duplicate command id without a stored outcome"
+                return _replayed(stored, record)
+        raise AssertionError("unreachable")
+
+    def _record(self, command: Command, caller: Caller) -> CommandRecord:
+        return CommandRecord(
+            command_id=caller.command_id or self._new_id(),
+            command_type=type(command).__name__,
+            fingerprint=fingerprint(command, caller.actor_id),
+            actor_id=caller.actor_id,
+            correlation_id=caller.correlation_id,
+        )
+
+
+def fingerprint(command: Command, actor_id: str | None) -> str:
+    """A digest of what was asked and by whom, to tell a replay from a reused command id."""
+    body = json.dumps(
+        [type(command).__name__, actor_id, dataclasses.asdict(command)], sort_keys=True
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _replayed(stored: StoredOutcome, record: CommandRecord) -> Outcome:
+    if stored.fingerprint != record.fingerprint:
+        raise CommandIdReused(record.command_id)
+    return stored.outcome

@@ -1,0 +1,57 @@
+"""Why a command was refused. Each error says what went wrong in domain terms; the API maps it to a code."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A command was refused; nothing was appended."""
+
+
+class InvalidInput(DomainError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class Unauthenticated(DomainError):
+    def __init__(self, message: str = "this command needs an authenticated user") -> None:
+        super().__init__(message)
+
+
+class Forbidden(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    def __init__(self, kind: str, id: str) -> None:
+        super().__init__(f"{kind} {id} does not exist")
+        self.kind = kind
+        self.id = id
+
+
+class BusinessRuleViolation(DomainError):
+    """A rule of the blog refuses the command; `reason` names the rule."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ConcurrencyError(DomainError):
+    """The stream moved on since the caller read it."""
+
+    def __init__(self, stream_id: str, expected_version: int, current_version: int) -> None:
+        super().__init__(
+            f"{stream_id} is at version {current_version}, not {expected_version}"
+        )
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
+class CommandIdReused(DomainError):
+    """A commandId came back with a different command than the one it first named."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(f"commandId {command_id} was already used for a different command")
+        self.command_id = command_id

@@ -1,0 +1,130 @@
+"""Events: what happened, in the past tense. The event log stores them; projectors read them."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every event. SCHEMA_VERSION goes up when a stored shape changes."""
+
+    SCHEMA_VERSION: typing.ClassVar[int] = 1
+
+
+@dataclass(frozen=True)
+class UserRegistered(Event):
+    user_id: str
+    name: str
+    avatar_url: str | None
+    bio: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class ProfileUpdated(Event):
+    """Carries the whole profile after the change, so a reader needs no earlier event."""
+
+    user_id: str
+    name: str
+    avatar_url: str | None
+    bio: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PostCreated(Event):
+    post_id: str
+    author_id: str
+    title: str
+    content: str
+    tags: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PostUpdated(Event):
+    """Carries every editable field after the edit, so projectors never read the old ones."""
+
+    post_id: str
+    author_id: str
+    title: str
+    content: str
+    tags: tuple[str, ...]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PostPublished(Event):
+    post_id: str
+    author_id: str
+    published_at: datetime
+
+
+@dataclass(frozen=True)
+class PostArchived(Event):
+    post_id: str
+    author_id: str
+    archived_at: datetime
+    was_published: bool
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        UserRegistered,
+        ProfileUpdated,
+        PostCreated,
+        PostUpdated,
+        PostPublished,
+        PostArchived,
+    )
+}
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """JSON-ready fields: datetimes as ISO-8601, tuples as lists."""
+    return {
+        field.name: _to_json(getattr(event, field.name)) for field in dataclasses.fields(event)
+    }
+
+
+def event_from_dict(type_name: str, data: dict[str, Any]) -> Event:
+    cls = EVENT_TYPES[type_name]
+    hints = _field_types(cls)
+    return cls(**{name: _from_json(hints[name], value) for name, value in data.items()})
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _from_json(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    if _admits(hint, datetime):
+        return datetime.fromisoformat(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _admits(hint: Any, cls: type) -> bool:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        return cls in typing.get_args(hint)
+    return hint is cls
+
+
+@cache
+def _field_types(cls: type[Event]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)

@@ -1,0 +1,135 @@
+"""One handler per command: load the aggregate, let it decide, append what it decided."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain import streams
+from domain.commands import (
+    ArchivePost,
+    Command,
+    CreatePost,
+    PublishPost,
+    RegisterUser,
+    UpdatePost,
+    UpdateProfile,
+)
+from domain.errors import ConcurrencyError, NotFound, Unauthenticated
+from domain.events import Event
+from domain.ports import AppendRequest, CommandRecord, EventStore, Outcome
+from domain.post import Post
+from domain.user import User
+
+
+@dataclass(frozen=True)
+class Handling:
+    """Everything one handler run may use: the store, the clock, the id maker, who asks."""
+
+    store: EventStore
+    now: Callable[[], datetime]
+    new_id: Callable[[], str]
+    command: CommandRecord
+
+    async def actor(self) -> str:
+        """The acting user, who must exist in the log (a signed token from a wiped log does not)."""
+        actor_id = self.command.actor_id
+        if actor_id is None:
+            raise Unauthenticated()
+        _, version = await self.store.load(streams.user(actor_id))
+        if version == 0:
+            raise Unauthenticated("the token's user does not exist")
+        return actor_id
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: list[Event],
+        ids: Mapping[str, str],
+        conditions: tuple[tuple[str, int], ...] = (),
+    ) -> Outcome:
+        return await self.store.append(
+            AppendRequest(stream_id, expected_version, tuple(events), self.command, ids, conditions)
+        )
+
+
+Handler = Callable[[Any, Handling], Awaitable[Outcome]]
+
+
+def check_expected(stream_id: str, expected: int | None, current: int) -> None:
+    """Refuses early when the caller decided on a stale version; the append checks again."""
+    if expected is not None and expected != current:
+        raise ConcurrencyError(stream_id, expected, current)
+
+
+async def load_user(h: Handling, user_id: str) -> tuple[User, int]:
+    events, version = await h.store.load(streams.user(user_id))
+    user = User.from_history(events)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user, version
+
+
+async def load_post(h: Handling, post_id: str) -> tuple[Post, int]:
+    events, version = await h.store.load(streams.post(post_id))
+    post = Post.from_history(events)
+    if post is None:
+        raise NotFound("post", post_id)
+    return post, version
+
+
+async def register_user(cmd: RegisterUser, h: Handling) -> Outcome:
+    user_id = h.new_id()
+    event = User.register(user_id, cmd.name, cmd.avatar_url, cmd.bio, h.now())
+    return await h.append(streams.user(user_id), 0, [event], {"user_id": user_id})
+
+
+async def update_profile(cmd: UpdateProfile, h: Handling) -> Outcome:
+    actor = await h.actor()
+    user, version = await load_user(h, actor)
+    event = user.update_profile(actor, cmd.name, cmd.avatar_url, cmd.bio, h.now())
+    return await h.append(streams.user(actor), version, [event], {"user_id": actor})
+
+
+async def create_post(cmd: CreatePost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post_id = h.new_id()
+    event = Post.create(post_id, actor, cmd.title, cmd.content, cmd.tags, h.now())
+    return await h.append(streams.post(post_id), 0, [event], {"post_id": post_id})
+
+
+async def update_post(cmd: UpdatePost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, version = await load_post(h, cmd.post_id)
+    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
+    event = post.update(actor, cmd.title, cmd.content, cmd.tags, h.now())
+    return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
+
+
+async def publish_post(cmd: PublishPost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, version = await load_post(h, cmd.post_id)
+    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
+    event = post.publish(actor, h.now())
+    return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
+
+
+async def archive_post(cmd: ArchivePost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, version = await load_post(h, cmd.post_id)
+    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
+    event = post.archive(actor, h.now())
+    return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
+
+
+HANDLERS: Mapping[type[Command], Handler] = {
+    RegisterUser: register_user,
+    UpdateProfile: update_profile,
+    CreatePost: create_post,
+    UpdatePost: update_post,
+    PublishPost: publish_post,
+    ArchivePost: archive_post,
+}

@@ -1,0 +1,89 @@
+"""What the domain needs from the outside world, as Protocols, and the records that cross them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from domain.events import Event
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """Who asked for what: stored with the events, and keyed for idempotency."""
+
+    command_id: str
+    command_type: str
+    fingerprint: str
+    actor_id: str | None
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """New events for one stream, and the versions the decision was made against.
+
+    `conditions` name other streams the decision read; the append fails with a
+    ConcurrencyError if any of them moved, exactly as for the written stream.
+    """
+
+    stream_id: str
+    expected_version: int
+    events: tuple[Event, ...]
+    command: CommandRecord
+    ids: Mapping[str, str]
+    conditions: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a handled command answers: the position of its last event and the ids it made."""
+
+    position: int
+    ids: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    outcome: Outcome
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as the log holds it: with its global position and where it came from."""
+
+    position: int
+    stream_id: str
+    version: int
+    event: Event
+    command_id: str
+    actor_id: str | None
+    correlation_id: str
+    recorded_at: datetime
+
+
+class DuplicateCommand(Exception):
+    """The command id was recorded by a concurrent append; its outcome is in the store."""
+
+
+class EventStore(Protocol):
+    async def load(self, stream_id: str) -> tuple[list[Event], int]:
+        """The stream's events and its version (0 when the stream is empty)."""
+        ...
+
+    async def append(self, request: AppendRequest) -> Outcome:
+        """Appends atomically with the command record; raises ConcurrencyError or DuplicateCommand."""
+        ...
+
+    async def outcome_of(self, command_id: str) -> StoredOutcome | None: ...
+
+
+class EventLog(Protocol):
+    """The whole log in commit order, for projectors catching up."""
+
+    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]: ...
+
+    async def head_position(self) -> int: ...
