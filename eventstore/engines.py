@@ -1,0 +1,64 @@
+"""SQLAlchemy engines for the log: one for the single writer, one pool for readers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+
+from eventstore.tables import metadata
+
+
+@dataclass(frozen=True)
+class Engines:
+    writer: Engine
+    reader: Engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.writer.dialect.name == "sqlite"
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()
+
+
+def open_engines(url: str) -> Engines:
+    """Opens both engines and creates the tables on first start."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engines = Engines(_sqlite(url, "BEGIN IMMEDIATE"), _sqlite(url, "BEGIN"))
+    else:
+        engines = Engines(
+            create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True),
+            create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True),
+        )
+    metadata.create_all(engines.writer)
+    return engines
+
+
+def _sqlite(url: str, begin: str) -> Engine:
+    """WAL so readers never wait for the writer; synchronous=FULL so an acknowledged
+    write survives power loss. pysqlite's own transaction handling is switched off so
+    the writer can take the write lock up front with BEGIN IMMEDIATE."""
+    database = make_url(url).database
+    if database:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
