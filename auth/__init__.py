@@ -1,0 +1,1 @@
+"""Who is asking: bearer tokens that prove a user id."""

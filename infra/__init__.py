@@ -1,0 +1,1 @@
+"""Process plumbing the composition root uses: the embedded Redis server."""

@@ -1,0 +1,81 @@
+"""Cursor pages over sorted sets, newest first, with cursors that survive a growing list.
+
+A cursor is the (score, member) of the last item seen, not an offset: posts that
+arrive at the head while a client pages never shift what comes after its cursor.
+Equal scores are ordered by member, as Redis orders them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+MAX_FIRST = 100
+
+
+class BadPageRequest(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Position:
+    score: int
+    member: str
+
+    def cursor(self) -> str:
+        return base64.urlsafe_b64encode(f"{self.score}:{self.member}".encode()).decode()
+
+    @staticmethod
+    def from_cursor(cursor: str) -> Position:
+        try:
+            score, member = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
+            return Position(int(score), member)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise BadPageRequest(f"{cursor!r} is not a cursor this server made") from None
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Position]
+    has_next: bool
+    total: int
+
+
+def check_first(first: int) -> None:
+    if not 0 <= first <= MAX_FIRST:
+        raise BadPageRequest(f"first must be between 0 and {MAX_FIRST}")
+
+
+async def newest_first(redis: Redis, key: str, first: int, after: str | None) -> Page:
+    check_first(first)
+    start = Position.from_cursor(after) if after else None
+    wanted = first + 1  # one more than asked tells whether there is a next page
+    items: list[Position] = []
+    offset = 0
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(key)
+        pipe.zrevrangebyscore(
+            key, start.score if start else "+inf", "-inf", start=0, num=wanted, withscores=True
+        )
+        total, batch = await pipe.execute()
+    while True:
+        for member, score in batch:
+            item = Position(int(score), member)
+            if start is None or _comes_after(item, start):
+                items.append(item)
+        if len(items) >= wanted or len(batch) < wanted:
+            break
+        # Members that share the cursor's score were skipped; read on past them.
+        offset += len(batch)
+        batch = await redis.zrevrangebyscore(
+            key, start.score, "-inf", start=offset, num=wanted, withscores=True
+        )
+    return Page(items[:first], has_next=len(items) > first, total=total)
+
+
+def _comes_after(item: Position, cursor: Position) -> bool:
+    """Whether `item` comes after `cursor` in newest-first order."""
+    return (item.score, item.member) < (cursor.score, cursor.member)

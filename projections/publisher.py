@@ -1,0 +1,61 @@
+"""Publishes committed events on Redis pub/sub: a wake-up call for projectors, never the truth.
+
+A message lost here (Redis down, process killed after the commit) only delays a
+projector until it next reads the log; nothing waits on this succeeding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from domain.ports import RecordedEvent
+from projections import messages
+from projections.keys import Keys
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 100_000
+
+
+class EventPublisher:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._pending: deque[RecordedEvent] = deque(maxlen=MAX_PENDING)
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def committed(self, events: list[RecordedEvent]) -> None:
+        """Takes a commit's events; safe to call from the writer thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._enqueue, events)
+
+    def _enqueue(self, events: list[RecordedEvent]) -> None:
+        self._pending.extend(events)
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = list(self._pending)
+            self._pending.clear()
+            try:
+                await self._publish(batch)
+            except (RedisError, OSError) as error:
+                log.warning("could not publish %d events (%s); projectors will catch up", len(batch), error)
+
+    async def _publish(self, batch: list[RecordedEvent]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            channel = self._keys.events_channel()
+            for recorded in batch:
+                pipe.publish(channel, messages.encode(recorded))
+            # GT keeps the highest position even when publishers of several processes interleave.
+            pipe.zadd(self._keys.head(), {"head": batch[-1].position}, gt=True)
+            await pipe.execute()

@@ -1,0 +1,149 @@
+"""Runs one projection: applies events to Redis exactly once, from pub/sub or from the log.
+
+Pub/sub is the fast path and the log is the truth. The runner applies a live
+batch only when it continues the checkpoint without a gap; on a gap, a lost
+message, a start or a quiet second it reads the log from its checkpoint instead.
+Each batch goes to Redis in one MULTI/EXEC together with the new checkpoint,
+under WATCH of that checkpoint: a batch is applied whole or not at all, and never
+twice, even if two runners race for the same projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from domain.ports import EventLog, RecordedEvent
+from projections import messages
+from projections.broadcast import Broadcast
+from projections.keys import Keys
+from projections.projection import Projection
+from projections.scripts import Scripts
+from projections.tx import Tx
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+IDLE_SECONDS = 1.0
+
+
+class ProjectionRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        redis: Redis,
+        keys: Keys,
+        scripts: Scripts,
+        event_log: EventLog,
+        broadcast: Broadcast,
+    ) -> None:
+        self.projection = projection
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._log = event_log
+        self._broadcast = broadcast
+        self._checkpoint_key = keys.checkpoint(projection.name)
+
+    async def run(self) -> None:
+        """Runs until cancelled; Redis or database outages are waited out, not fatal."""
+        backoff = 0.1
+        while True:
+            try:
+                await self._follow()
+            except Exception as error:
+                log.warning(
+                    "projection %s stopped (%s: %s); restarting in %.1fs",
+                    self.projection.name, type(error).__name__, error, backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _follow(self) -> None:
+        async with self._broadcast.subscribe(self._keys.events_channel()) as inbox:
+            await self.catch_up()
+            while True:
+                if not await inbox.wait(IDLE_SECONDS):
+                    await self.catch_up()
+                    continue
+                payloads = inbox.take(BATCH)
+                if inbox.take_lost() or not await self.apply(
+                    [messages.decode(p) for p in payloads], from_log=False
+                ):
+                    await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Reads the log from the checkpoint until it has applied everything there."""
+        while True:
+            checkpoint = int(await self._redis.get(self._checkpoint_key) or 0)
+            events = await self._log.read_all(after=checkpoint, limit=BATCH)
+            if events:
+                await self.apply(events, from_log=True)
+            if len(events) < BATCH:
+                return
+
+    async def apply(self, events: list[RecordedEvent], *, from_log: bool) -> bool:
+        """Applies the events past the checkpoint. Live events must continue the checkpoint
+        without a gap (positions are consecutive unless a PostgreSQL transaction rolled
+        back); when they do not, nothing is applied and False asks for a catch-up."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(self._checkpoint_key)
+                checkpoint = int(await pipe.get(self._checkpoint_key) or 0)
+                fresh = [e for e in sorted(events, key=_position) if e.position > checkpoint]
+                if not fresh:
+                    return True
+                if not from_log and not _continues(checkpoint, fresh):
+                    return False
+                pipe.multi()
+                self._queue(fresh, Tx(pipe, self._keys, self._scripts))
+                await pipe.execute()
+            except WatchError:
+                return False  # another runner moved the checkpoint; re-read it from the log
+        return True
+
+    def _queue(self, events: list[RecordedEvent], tx: Tx) -> None:
+        for recorded in events:
+            mark = tx.queued()
+            try:
+                self.projection.apply(recorded, tx)
+            except Exception as error:
+                tx.discard_after(mark)
+                self._park(recorded, error, tx)
+        last = events[-1].position
+        tx.pipe.set(self._checkpoint_key, last)
+        tx.pipe.zadd(self._keys.head(), {"head": last}, gt=True)
+        tx.pipe.publish(
+            self._keys.checkpoints_channel(),
+            orjson.dumps({"projection": self.projection.name, "position": last}),
+        )
+
+    def _park(self, recorded: RecordedEvent, error: Exception, tx: Tx) -> None:
+        """An event this projector cannot apply is set aside, not retried forever:
+        the rest of the log still flows, and the parked list says what to fix."""
+        log.exception(
+            "projection %s parked event %d (%s)",
+            self.projection.name,
+            recorded.position,
+            type(recorded.event).__name__,
+        )
+        tx.pipe.rpush(
+            self._keys.parked(self.projection.name),
+            orjson.dumps(
+                {"position": recorded.position, "error": f"{type(error).__name__}: {error}"}
+            ),
+        )
+
+
+def _position(recorded: RecordedEvent) -> int:
+    return recorded.position
+
+
+def _continues(checkpoint: int, events: list[RecordedEvent]) -> bool:
+    return all(
+        event.position == checkpoint + offset + 1 for offset, event in enumerate(events)
+    )

@@ -1,0 +1,28 @@
+"""The Lua scripts projectors run inside their MULTI, where a read must see the writes before it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+LUA = Path(__file__).parent / "lua"
+
+
+@dataclass(frozen=True)
+class Scripts:
+    hset_with_author: AsyncScript
+    set_on_members: AsyncScript
+    retag: AsyncScript
+    list_under_terms: AsyncScript
+
+    @classmethod
+    def register(cls, redis: Redis) -> Scripts:
+        return cls(
+            **{
+                name: redis.register_script((LUA / f"{name}.lua").read_text())
+                for name in cls.__dataclass_fields__
+            }
+        )

@@ -1,0 +1,51 @@
+"""The users projection: one hash per user, with the count of their published posts kept current."""
+
+from __future__ import annotations
+
+from domain.events import PostArchived, PostPublished, ProfileUpdated, UserRegistered
+from domain.ports import RecordedEvent
+from projections.projection import Projection
+from projections.tx import Tx
+
+
+def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.hset(
+        tx.keys.user(e.user_id),
+        mapping={
+            "id": e.user_id,
+            "name": e.name,
+            "bio": e.bio,
+            "joinedAt": e.registered_at.isoformat(),
+            "publishedPostCount": 0,
+        }
+        | ({"avatarUrl": e.avatar_url} if e.avatar_url else {}),
+    )
+
+
+def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
+    key = tx.keys.user(e.user_id)
+    tx.pipe.hset(key, mapping={"name": e.name, "bio": e.bio})
+    if e.avatar_url:
+        tx.pipe.hset(key, "avatarUrl", e.avatar_url)
+    else:
+        tx.pipe.hdel(key, "avatarUrl")
+
+
+def on_post_published(e: PostPublished, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.hincrby(tx.keys.user(e.author_id), "publishedPostCount", 1)
+
+
+def on_post_archived(e: PostArchived, _: RecordedEvent, tx: Tx) -> None:
+    if e.was_published:
+        tx.pipe.hincrby(tx.keys.user(e.author_id), "publishedPostCount", -1)
+
+
+PROJECTION = Projection(
+    "users",
+    {
+        UserRegistered: on_user_registered,
+        ProfileUpdated: on_profile_updated,
+        PostPublished: on_post_published,
+        PostArchived: on_post_archived,
+    },
+)

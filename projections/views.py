@@ -1,0 +1,82 @@
+"""What readers hand out: plain, typed snapshots of read models, decoded from Redis hashes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+
+
+@dataclass(frozen=True)
+class PostView:
+    id: str
+    version: int
+    author_id: str
+    author_name: str
+    author_avatar_url: str | None
+    title: str
+    content: str
+    tags: tuple[str, ...]
+    status: str
+    comment_count: int
+    like_count: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+    @staticmethod
+    def from_hash(h: Mapping[str, str]) -> PostView:
+        return PostView(
+            id=h["id"],
+            version=int(h["version"]),
+            author_id=h["authorId"],
+            author_name=h.get("authorName", ""),
+            author_avatar_url=h.get("authorAvatarUrl"),
+            title=h["title"],
+            content=h["content"],
+            tags=tuple(orjson.loads(h["tags"])),
+            status=h["status"],
+            comment_count=int(h["commentCount"]),
+            like_count=int(h["likeCount"]),
+            created_at=datetime.fromisoformat(h["createdAt"]),
+            updated_at=datetime.fromisoformat(h["updatedAt"]),
+            published_at=datetime.fromisoformat(h["publishedAt"]) if "publishedAt" in h else None,
+        )
+
+    def visible_to(self, viewer_id: str | None) -> bool:
+        """Drafts and archived posts are their author's alone."""
+        return self.status == "PUBLISHED" or viewer_id == self.author_id
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: str
+    name: str
+    avatar_url: str | None
+    bio: str
+    joined_at: datetime
+    published_post_count: int
+
+    @staticmethod
+    def from_hash(h: Mapping[str, str]) -> UserView:
+        return UserView(
+            id=h["id"],
+            name=h["name"],
+            avatar_url=h.get("avatarUrl"),
+            bio=h["bio"],
+            joined_at=datetime.fromisoformat(h["joinedAt"]),
+            published_post_count=int(h["publishedPostCount"]),
+        )
+
+
+@dataclass(frozen=True)
+class ProjectionStatusView:
+    name: str
+    position: int
+    head_position: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head_position - self.position)
