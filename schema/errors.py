@@ -1,0 +1,94 @@
+"""How refusals reach clients: every error gets the contract's `extensions.code`.
+
+Expected errors (a refused command, a bad cursor, a timeout) keep their message
+and gain a code and details. Anything unexpected is logged in full and reaches
+the client only as INTERNAL_SERVER_ERROR, without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from domain.errors import (
+    BusinessRuleViolation,
+    CommandIdReused,
+    ConcurrencyError,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
+from projections.consistency import ConsistencyTimeout
+from projections.pagination import BadPageRequest
+
+log = logging.getLogger(__name__)
+
+
+class BadInput(Exception):
+    """Input the API itself refuses before any command exists (a malformed header, say)."""
+
+
+EXPECTED = (DomainError, BadPageRequest, ConsistencyTimeout, BadInput)
+
+
+def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
+    match error:
+        case InvalidInput():
+            return "BAD_USER_INPUT", {"field": error.field}
+        case CommandIdReused() | BadPageRequest() | BadInput():
+            return "BAD_USER_INPUT", {}
+        case Unauthenticated():
+            return "UNAUTHENTICATED", {}
+        case Forbidden():
+            return "FORBIDDEN", {}
+        case NotFound():
+            return "NOT_FOUND", {}
+        case ConcurrencyError():
+            return "CONFLICT", {"currentVersion": error.current_version}
+        case BusinessRuleViolation():
+            return "BUSINESS_RULE", {"reason": error.reason}
+        case ConsistencyTimeout():
+            return "CONSISTENCY_TIMEOUT", {"position": str(error.position)}
+    raise TypeError(f"no code for {type(error).__name__}")
+
+
+def coded(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        return _with(error, error.message, {"code": "GRAPHQL_VALIDATION_FAILED"})
+    if isinstance(original, EXPECTED):
+        code, details = code_and_details(original)
+        return _with(error, str(original), {"code": code, **details})
+    return _with(error, "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
+
+
+def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=extensions,
+    )
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    return error.original_error is not None and not isinstance(error.original_error, EXPECTED)
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [coded(error) for error in result.errors]

@@ -1,0 +1,96 @@
+"""Mutation: each field turns its input into a command and dispatches it on the bus."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.commands import (
+    ArchivePost,
+    Command,
+    CreatePost,
+    PublishPost,
+    RegisterUser,
+    UpdatePost,
+    UpdateProfile,
+)
+from domain.errors import InvalidInput
+from domain.ports import Outcome
+from schema.context import Context
+from schema.inputs import (
+    CreatePostInput,
+    PostCommandInput,
+    RegisterUserInput,
+    UpdatePostInput,
+    UpdateProfileInput,
+)
+from schema.payloads import PostPayload, RegisterUserPayload, UserPayload
+
+COMMAND_ID_MAX = 200
+
+
+async def dispatch(info: Info[Context, None], command: Command, command_id: str | None) -> Outcome:
+    if command_id is not None and not 1 <= len(command_id) <= COMMAND_ID_MAX:
+        raise InvalidInput("commandId", f"must be 1-{COMMAND_ID_MAX} characters")
+    ctx = info.context
+    return await ctx.services.bus.dispatch(command, ctx.caller(command_id))
+
+
+def _tags(tags: list[str] | None) -> tuple[str, ...] | None:
+    return None if tags is None else tuple(tags)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def register_user(
+        self, info: Info[Context, None], input: RegisterUserInput
+    ) -> RegisterUserPayload:
+        command = RegisterUser(name=input.name, avatar_url=input.avatar_url, bio=input.bio or "")
+        outcome = await dispatch(info, command, input.command_id)
+        user_id = outcome.ids["user_id"]
+        return RegisterUserPayload(
+            token=info.context.services.tokens.issue(user_id),
+            position=str(outcome.position),
+            user_id=user_id,
+        )
+
+    @strawberry.mutation
+    async def update_profile(
+        self, info: Info[Context, None], input: UpdateProfileInput
+    ) -> UserPayload:
+        command = UpdateProfile(name=input.name, avatar_url=input.avatar_url, bio=input.bio)
+        outcome = await dispatch(info, command, input.command_id)
+        return UserPayload(position=str(outcome.position), user_id=outcome.ids["user_id"])
+
+    @strawberry.mutation
+    async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
+        command = CreatePost(
+            title=input.title, content=input.content, tags=_tags(input.tags) or ()
+        )
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
+        command = UpdatePost(
+            post_id=input.post_id,
+            expected_version=input.expected_version,
+            title=input.title,
+            content=input.content,
+            tags=_tags(input.tags),
+        )
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def publish_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        command = PublishPost(post_id=input.post_id, expected_version=input.expected_version)
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def archive_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        command = ArchivePost(post_id=input.post_id, expected_version=input.expected_version)
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+
+def _post_payload(outcome: Outcome) -> PostPayload:
+    return PostPayload(position=str(outcome.position), post_id=outcome.ids["post_id"])

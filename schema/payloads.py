@@ -1,0 +1,59 @@
+"""Mutation payloads: the position at once; the read models only when selected, once they hold it."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+from domain.errors import NotFound
+from schema.context import Context
+from schema.types import Post, User
+
+
+async def settled_post(info: Info[Context, None], post_id: str, position: str) -> Post:
+    ctx = info.context
+    await ctx.read_your_write(int(position))
+    view = await ctx.reads.post(post_id, ctx.viewer_id)
+    if view is None:
+        raise NotFound("post", post_id)
+    return Post.from_view(view)
+
+
+async def settled_user(info: Info[Context, None], user_id: str, position: str) -> User:
+    ctx = info.context
+    await ctx.read_your_write(int(position))
+    view = await ctx.reads.user(user_id)
+    if view is None:
+        raise NotFound("user", user_id)
+    return User.from_view(view)
+
+
+@strawberry.type
+class RegisterUserPayload:
+    token: str = strawberry.field(description="Bearer token for the Authorization header; shown once.")
+    position: str
+    user_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def user(self, info: Info[Context, None]) -> User:
+        return await settled_user(info, self.user_id, self.position)
+
+
+@strawberry.type
+class UserPayload:
+    position: str
+    user_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def user(self, info: Info[Context, None]) -> User:
+        return await settled_user(info, self.user_id, self.position)
+
+
+@strawberry.type
+class PostPayload:
+    position: str
+    post_id: strawberry.Private[str]
+
+    @strawberry.field
+    async def post(self, info: Info[Context, None]) -> Post:
+        return await settled_post(info, self.post_id, self.position)

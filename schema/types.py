@@ -1,0 +1,156 @@
+"""The GraphQL object types of the contract, built from the readers' views."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from projections.readers import PostPage
+from projections.views import PostView, ProjectionStatusView, UserView
+from schema.context import Context
+
+
+DEFAULT_PAGE = 20
+
+
+def page_size(first: int | None, default: int = DEFAULT_PAGE) -> int:
+    """The contract's `first: Int = 20` is nullable; an explicit null means the default."""
+    return default if first is None else first
+
+
+@strawberry.enum
+class PostStatus(enum.Enum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    ARCHIVED = "ARCHIVED"
+
+
+@strawberry.type
+class Author:
+    id: strawberry.ID
+    name: str
+    avatar_url: str | None
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class Post:
+    id: strawberry.ID
+    version: int = strawberry.field(
+        description="Version of the post's event stream; send it back as expectedVersion."
+    )
+    title: str
+    content: str
+    tags: list[str]
+    status: PostStatus
+    author: Author = strawberry.field(
+        description="Denormalized: the author's current name and avatar."
+    )
+    comment_count: int
+    like_count: int
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+
+    @staticmethod
+    def from_view(view: PostView) -> Post:
+        return Post(
+            id=strawberry.ID(view.id),
+            version=view.version,
+            title=view.title,
+            content=view.content,
+            tags=list(view.tags),
+            status=PostStatus(view.status),
+            author=Author(
+                id=strawberry.ID(view.author_id),
+                name=view.author_name,
+                avatar_url=view.author_avatar_url,
+            ),
+            comment_count=view.comment_count,
+            like_count=view.like_count,
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            published_at=view.published_at,
+        )
+
+
+@strawberry.type
+class PostEdge:
+    cursor: str
+    node: Post
+
+
+@strawberry.type
+class PostConnection:
+    edges: list[PostEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @staticmethod
+    def from_page(page: PostPage) -> PostConnection:
+        edges = [PostEdge(cursor=cursor, node=Post.from_view(view)) for cursor, view in page.posts]
+        return PostConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )
+
+
+@strawberry.type
+class User:
+    id: strawberry.ID
+    name: str
+    avatar_url: str | None
+    bio: str
+    joined_at: datetime
+    published_post_count: int
+
+    @staticmethod
+    def from_view(view: UserView) -> User:
+        return User(
+            id=strawberry.ID(view.id),
+            name=view.name,
+            avatar_url=view.avatar_url,
+            bio=view.bio,
+            joined_at=view.joined_at,
+            published_post_count=view.published_post_count,
+        )
+
+    @strawberry.field(
+        description="The user's published posts, newest first (the user themself also sees drafts)."
+    )
+    async def posts(
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> PostConnection:
+        ctx = info.context
+        page = await ctx.reads.posts_by_author(self.id, ctx.viewer_id, page_size(first), after)
+        return PostConnection.from_page(page)
+
+
+@strawberry.type
+class ProjectionStatus:
+    name: str
+    position: int = strawberry.field(description="Last global position this projection applied.")
+    head_position: int = strawberry.field(description="Last global position in the event store.")
+    lag: int
+
+    @staticmethod
+    def from_view(view: ProjectionStatusView) -> ProjectionStatus:
+        return ProjectionStatus(
+            name=view.name, position=view.position, head_position=view.head_position, lag=view.lag
+        )
+
+

@@ -1,0 +1,47 @@
+"""The ASGI GraphQL endpoint: builds each request's context from its headers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from schema.context import Context, Services
+
+
+class InkwellGraphQL(GraphQL[Context, None]):
+    """Services come from `app.state.services`, set by the app's lifespan."""
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        services: Services = request.app.state.services
+        viewer_id = _bearer_user(services, request.headers.get("authorization"))
+        return Context(
+            services=services,
+            viewer_id=viewer_id,
+            correlation_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            consistent_with=request.headers.get("x-consistent-with"),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> Any:
+        return orjson.loads(data)
+
+
+def _bearer_user(services: Services, authorization: str | None) -> str | None:
+    """The user a valid `Bearer <token>` proves; None when absent or invalid (mutations then
+    answer UNAUTHENTICATED, queries answer as for an anonymous reader)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return services.tokens.verify(token.strip())
