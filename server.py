@@ -110,7 +110,12 @@ async def running(
         redis = Redis.from_url(redis_url, decode_responses=True)
         stack.push_async_callback(redis.aclose)
         # Pub/sub blocks between messages: no read timeout on its connection.
-        listener = Redis.from_url(redis_url, decode_responses=True, socket_timeout=None)
+        listener = Redis.from_url(
+            redis_url,
+            decode_responses=True,
+            socket_timeout=None,
+            client_name=f"{settings.prefix}:pubsub",
+        )
         stack.push_async_callback(listener.aclose)
 
         keys = Keys(settings.prefix)
@@ -162,9 +167,18 @@ async def _background() -> AsyncIterator[Spawn]:
     try:
         yield spawn
     finally:
-        for task in tasks:
+        await _cancel_all(tasks)
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancels until every task is done. A cancellation can be swallowed by the code it
+    lands in (redis-py 8.1 blocking reads per FIELD-NOTES; Python 3.11's asyncio.timeout
+    when its deadline coincides), so one cancel() is not always enough."""
+    pending = set(tasks)
+    while pending:
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        _, pending = await asyncio.wait(pending, timeout=0.2)
 
 
 def _report(task: asyncio.Task[None]) -> None:

@@ -40,13 +40,16 @@ class Inbox:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Waits until there is a message or a loss to handle; False on timeout."""
-        if not self._ready.is_set():
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._ready.wait()
-            except TimeoutError:
-                return False
-        return True
+        if self._ready.is_set():
+            return True
+        # asyncio.wait, not asyncio.timeout: on Python 3.11 the latter can turn a
+        # cancellation that coincides with its deadline into a plain timeout.
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait({ready}, timeout=timeout)
+        finally:
+            ready.cancel()
+        return bool(done)
 
     def take(self, limit: int) -> list[str]:
         taken = [self._messages.popleft() for _ in range(min(limit, len(self._messages)))]
@@ -68,6 +71,8 @@ class Broadcast:
         self._always = tuple(always)
         self._inboxes: dict[str, set[Inbox]] = {}
         self._pubsub: PubSub | None = None
+        # Subscribing and connecting take turns, so no channel is ever left out.
+        self._changing = asyncio.Lock()
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
@@ -75,8 +80,9 @@ class Broadcast:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*self._always, *self._inboxes)
-                self._pubsub = pubsub
+                async with self._changing:  # no subscribe() may slip between these two lines
+                    await pubsub.subscribe(*self._always, *self._inboxes)
+                    self._pubsub = pubsub
                 self._mark_all_lost()  # whatever was published before this point was missed
                 self.connected.set()
                 backoff = 0.05
@@ -97,21 +103,23 @@ class Broadcast:
     @asynccontextmanager
     async def subscribe(self, channel: str, maxsize: int = 10_000) -> AsyncIterator[Inbox]:
         inbox = Inbox(maxsize)
-        subscribers = self._inboxes.setdefault(channel, set())
-        subscribers.add(inbox)
-        if len(subscribers) == 1 and self._pubsub is not None and channel not in self._always:
-            await self._pubsub.subscribe(channel)
+        async with self._changing:
+            subscribers = self._inboxes.setdefault(channel, set())
+            subscribers.add(inbox)
+            if len(subscribers) == 1 and self._pubsub is not None and channel not in self._always:
+                await self._pubsub.subscribe(channel)
         try:
             yield inbox
         finally:
-            subscribers.discard(inbox)
-            if not subscribers:
-                del self._inboxes[channel]
-                if self._pubsub is not None and channel not in self._always:
-                    try:
-                        await self._pubsub.unsubscribe(channel)
-                    except (RedisError, OSError):
-                        pass  # the connection is gone; the reconnect subscribes afresh
+            async with self._changing:
+                subscribers.discard(inbox)
+                if not subscribers:
+                    del self._inboxes[channel]
+                    if self._pubsub is not None and channel not in self._always:
+                        try:
+                            await self._pubsub.unsubscribe(channel)
+                        except (RedisError, OSError):
+                            pass  # the connection is gone; the reconnect subscribes afresh
 
     def _mark_all_lost(self) -> None:
         for subscribers in self._inboxes.values():

@@ -37,7 +37,10 @@ class ConsistencyWaiter:
         async with self._broadcast.subscribe(self._keys.checkpoints_channel()) as inbox:
             while True:
                 await inbox.wait()
-                inbox.take_lost()
+                if inbox.take_lost():
+                    # Notices were missed, maybe because Redis restarted empty: forget
+                    # what we knew, so the next wait asks Redis itself.
+                    self._applied = dict.fromkeys(self._names, 0)
                 for payload in inbox.take(10_000):
                     notice = orjson.loads(payload)
                     if notice["projection"] in self._applied:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from graphql import ExecutionResult, GraphQLError, OperationType
+from graphql import ExecutionResult, GraphQLError
+from strawberry.types.graphql import OperationType
 from strawberry.extensions import SchemaExtension
 
 from projections.consistency import ConsistencyTimeout

@@ -1,0 +1,105 @@
+"""Fixtures shared by every test: real Redis, real SQLite or PostgreSQL, an isolated namespace each.
+
+Redis is the machine's when REDIS_URL is set, else one embedded server for the
+session. Each test gets its own key prefix and database (a SQLite file, or its
+own PostgreSQL schema), and removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+
+from infra.embedded_redis import EmbeddedRedis
+from server import Inkwell, Settings, running
+from tests.support.api import Api
+
+POSTGRES_URL = os.environ.get("INKWELL_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    if url := os.environ.get("REDIS_URL"):
+        yield url
+    else:
+        with EmbeddedRedis() as url:
+            yield url
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{name}:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'events.db'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("set INKWELL_TEST_POSTGRES_URL to run against PostgreSQL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL (when configured)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def settings(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Settings:
+    return make_settings(sqlite_url, redis_url, prefix, tmp_path)
+
+
+def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        host="127.0.0.1",
+        port=0,
+        data_dir=data_dir,
+        signing_key=b"test-signing-key",
+        consistency_timeout=5.0,
+    )
+
+
+@pytest.fixture
+async def inkwell(settings: Settings) -> AsyncIterator[Inkwell]:
+    async with running(settings) as app:
+        yield app
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    """The real ASGI app with its lifespan, spoken to over HTTP semantics (TestClient)."""
+    from starlette.testclient import TestClient
+
+    from server import create_app
+
+    with TestClient(create_app(settings)) as client:
+        yield Api(client)

@@ -1,0 +1,33 @@
+"""Events survive the trip to JSON and back unchanged."""
+
+from datetime import UTC, datetime
+
+import orjson
+
+from domain.events import (
+    PostArchived,
+    PostCreated,
+    PostPublished,
+    PostUpdated,
+    ProfileUpdated,
+    UserRegistered,
+    event_from_dict,
+    event_to_dict,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
+
+EXAMPLES = [
+    UserRegistered("u1", "Ann", None, "", NOW),
+    ProfileUpdated("u1", "Ann", "https://example.com/a.png", "bio", NOW),
+    PostCreated("p1", "u1", "T", "C", ("a", "b"), NOW),
+    PostUpdated("p1", "u1", "T", "C", (), NOW),
+    PostPublished("p1", "u1", NOW),
+    PostArchived("p1", "u1", NOW, True),
+]
+
+
+def test_every_event_round_trips_through_json() -> None:
+    for event in EXAMPLES:
+        data = orjson.loads(orjson.dumps(event_to_dict(event)))
+        assert event_from_dict(type(event).__name__, data) == event

@@ -1,0 +1,66 @@
+"""The User aggregate's rules: given events, when a command, then events or a refusal."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.errors import Forbidden, InvalidInput
+from domain.events import ProfileUpdated, UserRegistered
+from domain.user import User
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+def registered() -> UserRegistered:
+    return UserRegistered(
+        user_id="u1", name="Ann", avatar_url="https://example.com/a.png", bio="Hi",
+        registered_at=NOW,
+    )
+
+
+def given(*events: object) -> User:
+    user = User.from_history(list(events))  # type: ignore[arg-type]
+    assert user is not None
+    return user
+
+
+def test_registering_trims_the_name() -> None:
+    event = User.register("u1", "  Ann ", "https://example.com/a.png", "Hi", NOW)
+    assert event == registered()
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "avatar", "bio"),
+    [
+        ("name", "", None, ""),
+        ("name", "x" * 101, None, ""),
+        ("avatarUrl", "Ann", "javascript:alert(1)", ""),
+        ("avatarUrl", "Ann", "https://" + "x" * 2000, ""),
+        ("bio", "Ann", None, "x" * 2001),
+    ],
+)
+def test_registration_input_is_checked(field: str, name: str, avatar: str | None, bio: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        User.register("u1", name, avatar, bio, NOW)
+    assert refused.value.field == field
+
+
+def test_a_profile_update_keeps_what_it_does_not_name() -> None:
+    event = given(registered()).update_profile("u1", "Annie", None, None, NOW)
+    assert event == ProfileUpdated(
+        user_id="u1", name="Annie", avatar_url="https://example.com/a.png", bio="Hi", updated_at=NOW
+    )
+
+
+def test_an_empty_avatar_url_removes_the_avatar() -> None:
+    assert given(registered()).update_profile("u1", None, "", None, NOW).avatar_url is None
+
+
+def test_only_the_user_may_change_their_profile() -> None:
+    with pytest.raises(Forbidden):
+        given(registered()).update_profile("u2", "Mallory", None, None, NOW)
+
+
+def test_replaying_the_history_rebuilds_the_profile() -> None:
+    update = ProfileUpdated(user_id="u1", name="B", avatar_url=None, bio="", updated_at=NOW)
+    assert given(registered(), update) == User("u1", "B", None, "")

@@ -1,0 +1,77 @@
+"""The command bus over the real store: idempotency by command id, retries of lost races."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from domain.bus import Caller, CommandBus
+from domain.commands import CreatePost, PublishPost, RegisterUser, UpdateProfile
+from domain.errors import CommandIdReused, ConcurrencyError, Unauthenticated
+from domain.handlers import HANDLERS
+from eventstore.store import SqlEventStore
+
+
+@pytest.fixture
+def bus(store: SqlEventStore) -> CommandBus:
+    return CommandBus(store, HANDLERS, lambda: datetime.now(UTC), lambda: str(uuid.uuid4()))
+
+
+async def register(bus: CommandBus) -> str:
+    outcome = await bus.dispatch(RegisterUser("Ann"), Caller(None, "corr"))
+    return outcome.ids["user_id"]
+
+
+async def test_a_replayed_command_id_returns_the_original_outcome_and_appends_nothing(
+    bus: CommandBus, store: SqlEventStore
+) -> None:
+    author = await register(bus)
+    caller = Caller(author, "corr", command_id="create-1")
+    first = await bus.dispatch(CreatePost("T", "C"), caller)
+    head = await store.head_position()
+    again = await bus.dispatch(CreatePost("T", "C"), caller)
+    assert again == first
+    assert await store.head_position() == head
+
+
+async def test_concurrent_replays_of_one_command_id_append_once(
+    bus: CommandBus, store: SqlEventStore
+) -> None:
+    author = await register(bus)
+    caller = Caller(author, "corr", command_id="create-2")
+    outcomes = await asyncio.gather(*[bus.dispatch(CreatePost("T", "C"), caller) for _ in range(10)])
+    assert len({outcome.position for outcome in outcomes}) == 1
+    assert await store.head_position() == 2
+
+
+async def test_a_command_id_reused_for_another_command_is_refused(bus: CommandBus) -> None:
+    author = await register(bus)
+    await bus.dispatch(CreatePost("T", "C"), Caller(author, "corr", command_id="same"))
+    with pytest.raises(CommandIdReused):
+        await bus.dispatch(CreatePost("Other", "C"), Caller(author, "corr", command_id="same"))
+
+
+async def test_commands_without_expected_version_retry_lost_races(
+    bus: CommandBus, store: SqlEventStore
+) -> None:
+    author = await register(bus)
+    await asyncio.gather(
+        *[bus.dispatch(UpdateProfile(bio=f"bio {i}"), Caller(author, "corr")) for i in range(20)]
+    )
+    assert (await store.load(f"user-{author}"))[1] == 21
+
+
+async def test_a_command_with_an_expected_version_is_not_retried(bus: CommandBus) -> None:
+    author = await register(bus)
+    post = (await bus.dispatch(CreatePost("T", "C"), Caller(author, "c"))).ids["post_id"]
+    with pytest.raises(ConcurrencyError) as conflict:
+        await bus.dispatch(PublishPost(post, expected_version=7), Caller(author, "c"))
+    assert conflict.value.current_version == 1
+
+
+async def test_a_token_for_a_user_missing_from_the_log_is_unauthenticated(bus: CommandBus) -> None:
+    with pytest.raises(Unauthenticated):
+        await bus.dispatch(CreatePost("T", "C"), Caller("ghost", "corr"))

