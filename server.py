@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,13 +20,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import typer
 import uvicorn
 from redis.asyncio import Redis
+from rich.console import Console
 from starlette.applications import Starlette
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from auth.tokens import BearerTokens, load_or_create_key
+from cli.demo import Demo
 from domain.bus import CommandBus
 from domain.handlers import HANDLERS
 from eventstore.engines import Engines, open_engines
@@ -62,17 +67,22 @@ class Settings:
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
-        data_dir = Path(env.get("INKWELL_DATA_DIR", "data"))
+        """Reads the environment once; a variable set to the empty string counts as unset."""
+
+        def get(name: str, default: str) -> str:
+            return env.get(name) or default
+
+        data_dir = Path(get("INKWELL_DATA_DIR", "data"))
         secret = env.get("INKWELL_SECRET")
         return Settings(
-            database_url=env.get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
+            database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
             redis_url=env.get("REDIS_URL") or None,
-            prefix=env.get("INKWELL_PREFIX", "inkwell"),
-            host=env.get("HOST", "127.0.0.1"),
-            port=int(env.get("PORT", "8000")),
+            prefix=get("INKWELL_PREFIX", "inkwell"),
+            host=get("HOST", "127.0.0.1"),
+            port=int(get("PORT", "8000")),
             data_dir=data_dir,
             signing_key=secret.encode() if secret else load_or_create_key(data_dir / "secret.key"),
-            consistency_timeout=float(env.get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
+            consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
         )
 
 
@@ -186,9 +196,14 @@ def _report(task: asyncio.Task[None]) -> None:
         log.error("background task %s died", task.get_name(), exc_info=task.exception())
 
 
-def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
-    settings = settings or Settings.from_env()
+def routes() -> list[BaseRoute]:
     graphql = InkwellGraphQL(build_schema())
+    return [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
+
+
+def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
+    """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
+    settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -197,10 +212,7 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
             app.state.services = inkwell.services
             yield
 
-    return Starlette(
-        routes=[Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)],
-        lifespan=lifespan,
-    )
+    return Starlette(routes=routes(), lifespan=lifespan)
 
 
 cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
@@ -239,6 +251,37 @@ def project() -> None:
             await asyncio.Event().wait()
 
     asyncio.run(follow())
+
+
+@cli.command()
+def demo() -> None:
+    """Narrates the seed's flow (create, query, publish, query) on a throwaway database,
+    showing what the write side and the read side each hold at every step."""
+
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+
+    async def narrate() -> None:
+        with tempfile.TemporaryDirectory(prefix="inkwell-demo-") as scratch:
+            settings = Settings(
+                database_url=f"sqlite:///{scratch}/demo.db",
+                redis_url=os.environ.get("REDIS_URL") or None,
+                prefix=f"demo-{uuid.uuid4().hex[:8]}",
+                host="127.0.0.1",
+                port=0,
+                data_dir=Path(scratch),
+                signing_key=secrets.token_bytes(32),
+                consistency_timeout=5.0,
+            )
+            async with running(settings) as inkwell:
+                app = Starlette(routes=routes())
+                app.state.services = inkwell.services
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://inkwell") as client:
+                    await Demo(client, inkwell.store, inkwell.redis, inkwell.keys, Console()).run()
+                async for key in inkwell.redis.scan_iter(match=f"{settings.prefix}:*"):
+                    await inkwell.redis.delete(key)
+
+    asyncio.run(narrate())
 
 
 if __name__ == "__main__":

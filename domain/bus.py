@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import random
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -16,6 +17,8 @@ from domain.handlers import Handler, Handling
 from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
 
 MAX_RETRIES = 12
+BACKOFF_BASE = 0.001
+BACKOFF_CAP = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +42,7 @@ class CommandBus:
         self._handlers = handlers
         self._now = now
         self._new_id = new_id
+        self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def dispatch(self, command: Command, caller: Caller) -> Outcome:
         """Handles the command, or returns the outcome recorded for its command id.
@@ -55,13 +59,20 @@ class CommandBus:
         handler = self._handlers[type(command)]
         handling = Handling(self._store, self._now, self._new_id, record)
         retryable = getattr(command, "expected_version", None) is None
+        queue: asyncio.Lock | None = None
         for attempt in range(MAX_RETRIES + 1):
             try:
-                return await handler(command, handling)
-            except ConcurrencyError:
+                if queue is None:
+                    return await handler(command, handling)
+                async with queue:
+                    return await handler(command, handling)
+            except ConcurrencyError as conflict:
                 if not retryable or attempt == MAX_RETRIES:
                     raise
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                # Contenders in this process now take turns on the stream; only races
+                # with other processes still collide, and those back off.
+                queue = self._turns.setdefault(conflict.stream_id, asyncio.Lock())
+                await asyncio.sleep(backoff(attempt))
             except DuplicateCommand:
                 stored = await self._store.outcome_of(record.command_id)
                 assert stored is not None, "a duplicate command id without a stored outcome"
@@ -76,6 +87,12 @@ class CommandBus:
             actor_id=caller.actor_id,
             correlation_id=caller.correlation_id,
         )
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: contenders that collided spread out quickly,
+    so n of them on one stream need about log2(n) rounds, not n."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
 
 
 def fingerprint(command: Command, actor_id: str | None) -> str:

@@ -37,7 +37,7 @@ class EmbeddedRedis:
     def start(self) -> str:
         socket_path = self._socket_dir / "redis.sock"
         persistence = (
-            ["--dir", str(self._data_dir.resolve()), "--dbfilename", "redis.rdb", "--save", "60 1"]
+            ["--dir", str(self._data_dir.resolve()), "--dbfilename", "redis.rdb", "--save", "60", "1"]
             if self._data_dir
             else ["--dir", str(self._socket_dir), "--save", ""]
         )

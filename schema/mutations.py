@@ -52,7 +52,7 @@ class Mutation:
         return RegisterUserPayload(
             token=info.context.services.tokens.issue(user_id),
             position=str(outcome.position),
-            user_id=user_id,
+            user_id=strawberry.ID(user_id),
         )
 
     @strawberry.mutation
@@ -61,7 +61,9 @@ class Mutation:
     ) -> UserPayload:
         command = UpdateProfile(name=input.name, avatar_url=input.avatar_url, bio=input.bio)
         outcome = await dispatch(info, command, input.command_id)
-        return UserPayload(position=str(outcome.position), user_id=outcome.ids["user_id"])
+        return UserPayload(
+            position=str(outcome.position), user_id=strawberry.ID(outcome.ids["user_id"])
+        )
 
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
@@ -93,4 +95,4 @@ class Mutation:
 
 
 def _post_payload(outcome: Outcome) -> PostPayload:
-    return PostPayload(position=str(outcome.position), post_id=outcome.ids["post_id"])
+    return PostPayload(position=str(outcome.position), post_id=strawberry.ID(outcome.ids["post_id"]))

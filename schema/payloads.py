@@ -32,7 +32,9 @@ async def settled_user(info: Info[Context, None], user_id: str, position: str) -
 class RegisterUserPayload:
     token: str = strawberry.field(description="Bearer token for the Authorization header; shown once.")
     position: str
-    user_id: strawberry.Private[str]
+    user_id: strawberry.ID = strawberry.field(
+        description="Known at once, without waiting for the read models (unlike `user`)."
+    )
 
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> User:
@@ -42,7 +44,9 @@ class RegisterUserPayload:
 @strawberry.type
 class UserPayload:
     position: str
-    user_id: strawberry.Private[str]
+    user_id: strawberry.ID = strawberry.field(
+        description="Known at once, without waiting for the read models (unlike `user`)."
+    )
 
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> User:
@@ -52,7 +56,9 @@ class UserPayload:
 @strawberry.type
 class PostPayload:
     position: str
-    post_id: strawberry.Private[str]
+    post_id: strawberry.ID = strawberry.field(
+        description="Known at once, without waiting for the read models (unlike `post`)."
+    )
 
     @strawberry.field
     async def post(self, info: Info[Context, None]) -> Post:

@@ -59,9 +59,9 @@ async def test_commands_without_expected_version_retry_lost_races(
 ) -> None:
     author = await register(bus)
     await asyncio.gather(
-        *[bus.dispatch(UpdateProfile(bio=f"bio {i}"), Caller(author, "corr")) for i in range(20)]
+        *[bus.dispatch(UpdateProfile(bio=f"bio {i}"), Caller(author, "corr")) for i in range(40)]
     )
-    assert (await store.load(f"user-{author}"))[1] == 21
+    assert (await store.load(f"user-{author}"))[1] == 41
 
 
 async def test_a_command_with_an_expected_version_is_not_retried(bus: CommandBus) -> None:

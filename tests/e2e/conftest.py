@@ -1,0 +1,33 @@
+"""Environment for real server processes: the test's own database, prefix and signing key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.server_process import ServerProcess
+
+import httpx2 as httpx
+
+
+@pytest.fixture
+def server_env(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": sqlite_url,
+        "REDIS_URL": redis_url,
+        "INKWELL_PREFIX": prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+def http_api(server: ServerProcess) -> Api:
+    return Api(httpx.Client(base_url=server.url, timeout=30))
+
+
+@pytest.fixture
+def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(server_env, tmp_path) as running:
+        yield running

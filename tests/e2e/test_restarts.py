@@ -1,0 +1,87 @@
+"""Real processes, really stopped: tokens outlive the server, projections outlive a kill -9."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import http_api
+from tests.support import operations as ops
+from tests.support.server_process import ServerProcess
+
+
+def test_a_token_issued_before_a_restart_works_after_it(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    with ServerProcess(server_env, tmp_path) as first:
+        ann = http_api(first).register("Ann")
+    with ServerProcess(server_env, tmp_path) as second:
+        post = http_api(second).create_post(ann, "After the restart")
+        assert post["author"]["id"] == ann.id
+
+
+def test_a_projector_killed_mid_stream_resumes_and_loses_nothing(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    api_server = ServerProcess(server_env, tmp_path, command="api").start()
+    projector = ServerProcess(server_env, tmp_path, command="project").start(wait=False)
+    try:
+        api = http_api(api_server)
+        ann = api.register("Ann")
+        published = 0
+        for round_ in range(3):
+            for i in range(15):
+                created = api.ok(
+                    "mutation($i: CreatePostInput!) { createPost(input: $i) { postId } }",
+                    {"i": {"title": f"Round {round_} post {i}", "content": ""}}, token=ann.token,
+                )
+                api.ok(
+                    "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }",
+                    {"i": {"postId": created["createPost"]["postId"]}}, token=ann.token,
+                )
+                published += 1
+            projector.stop(signal.SIGKILL)
+            time.sleep(0.2)
+            projector.start(wait=False)
+
+        settled = api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": str(2 * published + 1)})
+        assert all(status["lag"] == 0 for status in settled["projections"])
+        recent = api.ok(ops.RECENT, {"first": 100})["recentPosts"]
+        assert recent["totalCount"] == published
+        assert len({edge["node"]["id"] for edge in recent["edges"]}) == published
+        assert api.ok(ops.USER, {"id": ann.id})["user"]["publishedPostCount"] == published
+    finally:
+        api_server.stop()
+        if projector.process is not None:
+            projector.stop()
+
+
+def test_the_server_runs_on_its_embedded_defaults(tmp_path: Path) -> None:
+    """No DATABASE_URL, no REDIS_URL: a SQLite file under ./data and a private Redis."""
+    unset: dict[str, str | None] = {"DATABASE_URL": None, "REDIS_URL": None, "INKWELL_DATA_DIR": None}
+    with ServerProcess(unset, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        assert api.published_post(ann)["status"] == "PUBLISHED"
+        assert (tmp_path / "data" / "inkwell.db").exists()
+        assert (tmp_path / "data" / "secret.key").exists()
+    assert "redis-server" not in _children_of_nobody(), "the embedded Redis outlived the server"
+    assert (tmp_path / "data" / "redis.rdb").exists()
+
+
+def _children_of_nobody() -> str:
+    """Command lines of redis-server processes whose parent is init (orphans)."""
+    orphans = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(
+                line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
+            )
+        except OSError:
+            continue
+        if fields.get("Name", "").strip() == "redis-server" and fields.get("PPid", "").strip() == "1":
+            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "inkwell-redis-" in cmdline:
+                orphans.append(cmdline)
+    return "\n".join(orphans)

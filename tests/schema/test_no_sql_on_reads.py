@@ -1,0 +1,66 @@
+"""Queries are answered from Redis alone: not one SQL statement while serving them.
+
+The API runs without projectors (they run in their own process), so nothing in
+it has a reason to touch SQL except a query that should not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from starlette.testclient import TestClient
+
+from server import Settings, create_app
+from tests.support import operations as ops
+from tests.support.api import Api
+from tests.support.server_process import ServerProcess
+
+
+@pytest.fixture
+def projector(settings: Settings, tmp_path: Path) -> Iterator[ServerProcess]:
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+    }
+    process = ServerProcess(env, tmp_path, command="project").start(wait=False)
+    yield process
+    process.stop()
+
+
+def test_no_query_executes_sql(settings: Settings, projector: ServerProcess) -> None:
+    with TestClient(create_app(settings, projectors=False)) as client:
+        api = Api(client)
+        ann = api.register("Ann")
+        post = api.published_post(ann, "Visible", tags=["sql"])
+        draft = api.create_post(ann, "Draft")
+
+        statements: list[str] = []
+
+        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        engines = client.app.state.inkwell.engines  # type: ignore[attr-defined]
+        for engine in (engines.reader, engines.writer):
+            event.listen(engine, "before_cursor_execute", record)
+
+        for query, variables in [
+            (ops.POST, {"id": post["id"]}),
+            (ops.POST, {"id": draft["id"]}),
+            (ops.USER, {"id": ann.id}),
+            (ops.VIEWER, {}),
+            (ops.RECENT, {"first": 5}),
+            (ops.BY_AUTHOR, {"authorId": ann.id}),
+            (ops.PROJECTIONS, {}),
+        ]:
+            api.ok(query, variables, token=ann.token)
+            api.ok(query, variables, headers={"X-Consistent-With": "1"})
+
+        assert statements == []
+        api.ok(ops.PUBLISH_POST, {"input": {"postId": draft["id"]}}, token=ann.token)
+        assert statements, "the listener sees SQL when there is some (a write)"

@@ -1,0 +1,121 @@
+"""Queries through the real app: visibility, lists, paging, read-your-writes, idempotency."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import operations as ops
+from tests.support.api import Account, Api
+
+
+@pytest.fixture
+def ann(api: Api) -> Account:
+    return api.register("Ann", bio="Writes about CQRS")
+
+
+def test_a_mutation_payload_shows_its_own_write(api: Api, ann: Account) -> None:
+    post = api.create_post(ann, "Hello", content="World", tags=["CQRS", "intro"])
+    assert post["title"] == "Hello" and post["status"] == "DRAFT" and post["version"] == 1
+    assert post["tags"] == ["cqrs", "intro"]
+    assert post["author"] == {"id": ann.id, "name": "Ann", "avatarUrl": None}
+    assert (post["commentCount"], post["likeCount"], post["publishedAt"]) == (0, 0, None)
+
+
+def test_a_draft_is_visible_to_its_author_only(api: Api, ann: Account) -> None:
+    post = api.create_post(ann)
+    bob = api.register("Bob")
+    assert api.ok(ops.POST, {"id": post["id"]}, token=ann.token)["post"]["id"] == post["id"]
+    assert api.ok(ops.POST, {"id": post["id"]})["post"] is None
+    assert api.ok(ops.POST, {"id": post["id"]}, token=bob.token)["post"] is None
+
+
+def test_an_archived_post_leaves_the_lists_and_stays_visible_to_its_author(
+    api: Api, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    api.ok(ops.ARCHIVE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    assert api.ok(ops.RECENT)["recentPosts"]["totalCount"] == 0
+    assert api.ok(ops.POST, {"id": post["id"]})["post"] is None
+    assert api.ok(ops.POST, {"id": post["id"]}, token=ann.token)["post"]["status"] == "ARCHIVED"
+    user = api.ok(ops.USER, {"id": ann.id})["user"]
+    assert user["publishedPostCount"] == 0
+
+
+def test_recent_posts_are_newest_published_first_and_page_by_cursor(api: Api, ann: Account) -> None:
+    titles = [f"Post {i}" for i in range(5)]
+    for title in titles:
+        api.published_post(ann, title)
+    first = api.ok(ops.RECENT, {"first": 2})["recentPosts"]
+    assert [e["node"]["title"] for e in first["edges"]] == ["Post 4", "Post 3"]
+    assert first["totalCount"] == 5 and first["pageInfo"]["hasNextPage"] is True
+    rest = api.ok(ops.RECENT, {"first": 10, "after": first["pageInfo"]["endCursor"]})["recentPosts"]
+    assert [e["node"]["title"] for e in rest["edges"]] == ["Post 2", "Post 1", "Post 0"]
+    assert rest["pageInfo"] == {"hasNextPage": False, "endCursor": rest["edges"][-1]["cursor"]}
+
+
+def test_a_cursor_stays_valid_while_new_posts_arrive(api: Api, ann: Account) -> None:
+    for i in range(4):
+        api.published_post(ann, f"Old {i}")
+    page = api.ok(ops.RECENT, {"first": 2})["recentPosts"]
+    api.published_post(ann, "Newer")
+    rest = api.ok(ops.RECENT, {"first": 10, "after": page["pageInfo"]["endCursor"]})["recentPosts"]
+    assert [e["node"]["title"] for e in rest["edges"]] == ["Old 1", "Old 0"]
+
+
+def test_posts_by_author_lists_published_posts_and_the_author_alone_sees_drafts_on_their_profile(
+    api: Api, ann: Account
+) -> None:
+    api.published_post(ann, "Public")
+    api.create_post(ann, "Draft")
+    public = api.ok(ops.BY_AUTHOR, {"authorId": ann.id}, token=ann.token)["postsByAuthor"]
+    assert [e["node"]["title"] for e in public["edges"]] == ["Public"]
+    own = api.ok(ops.USER, {"id": ann.id}, token=ann.token)["user"]["posts"]
+    assert {e["node"]["title"] for e in own["edges"]} == {"Public", "Draft"}
+    seen = api.ok(ops.USER, {"id": ann.id})["user"]
+    assert [e["node"]["title"] for e in seen["posts"]["edges"]] == ["Public"]
+    assert seen["publishedPostCount"] == 1 and seen["bio"] == "Writes about CQRS"
+
+
+def test_viewer_is_the_token_holder_or_null(api: Api, ann: Account) -> None:
+    assert api.ok(ops.VIEWER, token=ann.token)["viewer"] == {"id": ann.id, "name": "Ann"}
+    assert api.ok(ops.VIEWER)["viewer"] is None
+
+
+def test_a_rename_shows_on_every_post_of_the_author(api: Api, ann: Account) -> None:
+    post = api.published_post(ann)
+    renamed = api.ok(
+        ops.UPDATE_PROFILE,
+        {"input": {"name": "Ann B.", "avatarUrl": "https://example.com/ann.png"}},
+        token=ann.token,
+    )["updateProfile"]["user"]
+    assert renamed["name"] == "Ann B."
+    author = api.ok(ops.POST, {"id": post["id"]})["post"]["author"]
+    assert author == {"id": ann.id, "name": "Ann B.", "avatarUrl": "https://example.com/ann.png"}
+
+
+def test_a_query_sent_with_the_position_sees_the_write(api: Api, ann: Account) -> None:
+    for i in range(10):
+        created = api.ok(
+            ops.CREATE_POST_POSITION_ONLY, {"input": {"title": f"T{i}", "content": ""}},
+            token=ann.token,
+        )["createPost"]
+        publish = api.ok(
+            "query { user(id: \"%s\") { posts(first: 100) { totalCount } } }" % ann.id,
+            headers={"X-Consistent-With": created["position"]},
+            token=ann.token,
+        )
+        assert publish["user"]["posts"]["totalCount"] == i + 1
+
+
+def test_a_replayed_command_id_returns_the_same_post_and_position(api: Api, ann: Account) -> None:
+    variables = {"input": {"title": "Once", "content": "", "commandId": "create-once"}}
+    first = api.ok(ops.CREATE_POST, variables, token=ann.token)["createPost"]
+    again = api.ok(ops.CREATE_POST, variables, token=ann.token)["createPost"]
+    assert (again["position"], again["post"]["id"]) == (first["position"], first["post"]["id"])
+
+
+def test_projections_report_their_position_and_lag(api: Api, ann: Account) -> None:
+    api.published_post(ann)
+    statuses = api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": "3"})["projections"]
+    assert {s["name"] for s in statuses} == {"posts", "feeds", "users"}
+    assert all(s == {**s, "position": 3, "headPosition": 3, "lag": 0} for s in statuses)

@@ -1,0 +1,81 @@
+"""Runs `python server.py <command>` as a real process, for tests that kill and restart it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class ServerProcess:
+    def __init__(self, env: Mapping[str, str | None], cwd: Path, command: str = "serve") -> None:
+        """`env` adds to this process's environment; a None value removes the variable."""
+        self.port = free_port()
+        merged = {**os.environ, **env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        self.env = {name: value for name, value in merged.items() if value is not None}
+        self.cwd = cwd
+        self.command = command
+        self.log = cwd / f"server-{command}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True) -> ServerProcess:
+        with self.log.open("ab") as sink:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "server.py"), self.command],
+                env=self.env, cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT,
+            )
+        if wait:
+            self.wait_until_serving()
+        return self
+
+    def wait_until_serving(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            try:
+                response = httpx.post(f"{self.url}/graphql", json={"query": "{ __typename }"})
+                if response.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"server did not start:\n{self.log.read_text()}"
+            time.sleep(0.1)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        self.process = None
+        return code
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.process is not None:
+            self.stop()

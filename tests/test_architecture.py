@@ -1,0 +1,54 @@
+"""The dependency rules of STYLE.md, checked on the import statements of every module."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = {"domain", "eventstore", "projections", "schema", "auth", "infra", "web", "server"}
+
+# For each folder: what of ours it may import, and which third-party libraries it must not.
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "domain": ({"domain"}, {"*"}),
+    "auth": ({"auth"}, {"*"}),
+    "eventstore": ({"eventstore", "domain"}, {"redis", "strawberry", "starlette"}),
+    "projections": ({"projections", "domain"}, {"sqlalchemy", "strawberry", "starlette"}),
+    "schema": ({"schema", "domain", "projections", "auth"}, {"sqlalchemy", "redis"}),
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def violations() -> list[str]:
+    found = []
+    for folder, (allowed_ours, banned) in RULES.items():
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for name in imports_of(path) - {"__future__"}:
+                module = path.relative_to(ROOT)
+                if name in OURS and name not in allowed_ours:
+                    found.append(f"{module} imports {name}")
+                elif name not in OURS and name not in sys.stdlib_module_names:
+                    if "*" in banned or name in banned:
+                        found.append(f"{module} imports third-party {name}")
+    return found
+
+
+def test_each_folder_imports_only_what_its_layer_allows() -> None:
+    assert violations() == []
+
+
+def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sqlalchemy\nfrom projections.keys import Keys\n")
+    assert imports_of(sample) == {"sqlalchemy", "projections"}
