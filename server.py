@@ -36,7 +36,8 @@ from eventstore.engines import Engines, open_engines
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra.embedded_redis import EmbeddedRedis
-from projections import feeds, posts, users
+from projections import feeds, posts, search, users
+from projections import verify as verification
 from projections.broadcast import Broadcast
 from projections.consistency import ConsistencyWaiter
 from projections.keys import Keys
@@ -51,7 +52,9 @@ from schema.view import InkwellGraphQL
 
 log = logging.getLogger("inkwell")
 
-PROJECTIONS: tuple[Projection, ...] = (posts.PROJECTION, feeds.PROJECTION, users.PROJECTION)
+PROJECTIONS: tuple[Projection, ...] = (
+    posts.PROJECTION, feeds.PROJECTION, users.PROJECTION, search.PROJECTION
+)
 
 
 @dataclass(frozen=True)
@@ -282,6 +285,31 @@ def demo() -> None:
                     await inkwell.redis.delete(key)
 
     asyncio.run(narrate())
+
+
+@cli.command()
+def verify() -> None:
+    """Replays the whole event log into a scratch key prefix and compares it, key by key,
+    with the live read models. Exits 1 on any difference. Run it while writes are quiet."""
+
+    async def check() -> list[str]:
+        settings = Settings.from_env()
+        async with running(settings) as inkwell:
+            head = await inkwell.store.head_position()
+            await inkwell.services.consistency.wait_for(head, timeout=300)
+            scratch = f"{settings.prefix}~verify-{uuid.uuid4().hex[:8]}"
+            try:
+                await verification.replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
+                return await verification.differences(inkwell.redis, settings.prefix, scratch)
+            finally:
+                await verification.drop(inkwell.redis, scratch)
+
+    found = asyncio.run(check())
+    console = Console()
+    for line in found:
+        console.print(line, markup=False)
+    console.print(f"{len(found)} keys differ" if found else "the read models match the log")
+    raise typer.Exit(1 if found else 0)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,26 @@ class PublishPost(Command):
 class ArchivePost(Command):
     post_id: str
     expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class LikePost(Command):
+    post_id: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class UnlikePost(Command):
+    post_id: str
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class AddComment(Command):
+    post_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class DeleteComment(Command):
+    comment_id: str

@@ -75,6 +75,38 @@ class PostArchived(Event):
     was_published: bool
 
 
+@dataclass(frozen=True)
+class PostLiked(Event):
+    post_id: str
+    user_id: str
+    liked_at: datetime
+
+
+@dataclass(frozen=True)
+class PostUnliked(Event):
+    post_id: str
+    user_id: str
+    unliked_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentAdded(Event):
+    comment_id: str
+    post_id: str
+    author_id: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CommentDeleted(Event):
+    comment_id: str
+    post_id: str
+    author_id: str
+    deleted_by: str
+    deleted_at: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -84,6 +116,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PostUpdated,
         PostPublished,
         PostArchived,
+        PostLiked,
+        PostUnliked,
+        CommentAdded,
+        CommentDeleted,
     )
 }
 

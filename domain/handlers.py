@@ -9,16 +9,22 @@ from typing import Any
 
 from domain import streams
 from domain.commands import (
+    AddComment,
     ArchivePost,
     Command,
     CreatePost,
+    DeleteComment,
+    LikePost,
     PublishPost,
     RegisterUser,
+    UnlikePost,
     UpdatePost,
     UpdateProfile,
 )
+from domain.comment import Comment
 from domain.errors import ConcurrencyError, NotFound, Unauthenticated
 from domain.events import Event
+from domain.like import Like
 from domain.ports import AppendRequest, CommandRecord, EventStore, Outcome
 from domain.post import Post
 from domain.user import User
@@ -81,6 +87,14 @@ async def load_post(h: Handling, post_id: str) -> tuple[Post, int]:
     return post, version
 
 
+async def load_comment(h: Handling, comment_id: str) -> tuple[Comment, int]:
+    events, version = await h.store.load(streams.comment(comment_id))
+    comment = Comment.from_history(events)
+    if comment is None or comment.deleted:
+        raise NotFound("comment", comment_id)
+    return comment, version
+
+
 async def register_user(cmd: RegisterUser, h: Handling) -> Outcome:
     user_id = h.new_id()
     event = User.register(user_id, cmd.name, cmd.avatar_url, cmd.bio, h.now())
@@ -125,6 +139,51 @@ async def archive_post(cmd: ArchivePost, h: Handling) -> Outcome:
     return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
 
 
+async def like_post(cmd: LikePost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, post_version = await load_post(h, cmd.post_id)
+    check_expected(streams.post(post.id), cmd.expected_version, post_version)
+    stream = streams.like(post.id, actor)
+    events, version = await h.store.load(stream)
+    event = Like.from_history(events).like(post, actor, h.now())
+    return await h.append(
+        stream, version, [event], {"post_id": post.id},
+        conditions=((streams.post(post.id), post_version),),
+    )
+
+
+async def unlike_post(cmd: UnlikePost, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, post_version = await load_post(h, cmd.post_id)
+    check_expected(streams.post(post.id), cmd.expected_version, post_version)
+    stream = streams.like(post.id, actor)
+    events, version = await h.store.load(stream)
+    event = Like.from_history(events).unlike(post, actor, h.now())
+    return await h.append(stream, version, [event], {"post_id": post.id})
+
+
+async def add_comment(cmd: AddComment, h: Handling) -> Outcome:
+    actor = await h.actor()
+    post, post_version = await load_post(h, cmd.post_id)
+    comment_id = h.new_id()
+    event = Comment.add(comment_id, post, actor, cmd.body, h.now())
+    return await h.append(
+        streams.comment(comment_id), 0, [event], {"comment_id": comment_id, "post_id": post.id},
+        conditions=((streams.post(post.id), post_version),),
+    )
+
+
+async def delete_comment(cmd: DeleteComment, h: Handling) -> Outcome:
+    actor = await h.actor()
+    comment, version = await load_comment(h, cmd.comment_id)
+    post, _ = await load_post(h, comment.post_id)
+    event = comment.delete(post, actor, h.now())
+    return await h.append(
+        streams.comment(comment.id), version, [event],
+        {"comment_id": comment.id, "post_id": comment.post_id},
+    )
+
+
 HANDLERS: Mapping[type[Command], Handler] = {
     RegisterUser: register_user,
     UpdateProfile: update_profile,
@@ -132,4 +191,8 @@ HANDLERS: Mapping[type[Command], Handler] = {
     UpdatePost: update_post,
     PublishPost: publish_post,
     ArchivePost: archive_post,
+    LikePost: like_post,
+    UnlikePost: unlike_post,
+    AddComment: add_comment,
+    DeleteComment: delete_comment,
 }

@@ -1,4 +1,13 @@
-"""Names of the event streams: one stream per aggregate instance."""
+"""Names of the event streams: one stream per aggregate instance.
+
+A post's likes and comments are not in the post's stream. Each like (one per
+post and user) and each comment is an aggregate of its own, so forty readers
+liking or commenting on a popular post at once append to forty different
+streams and never conflict; the post's own stream changes only when its author
+edits, publishes or archives it. A like or comment still checks the post's
+state, and its append is conditional on the post's version being unchanged, so
+the check cannot go stale between the decision and the commit.
+"""
 
 
 def user(user_id: str) -> str:
@@ -7,3 +16,11 @@ def user(user_id: str) -> str:
 
 def post(post_id: str) -> str:
     return f"post-{post_id}"
+
+
+def like(post_id: str, user_id: str) -> str:
+    return f"like-{post_id}-{user_id}"
+
+
+def comment(comment_id: str) -> str:
+    return f"comment-{comment_id}"

@@ -1,12 +1,21 @@
 """The feeds projection: sorted sets of post ids for every list the API pages through.
 
 Scores are times in microseconds, so a cursor (score, id) stays valid while new
-posts arrive at the head of a list.
+posts arrive at the head of a list. The popular list scores likes * 2**32 plus
+the position of the publication, so equal likes sort newest first; that stays
+exact up to 2**21 (two million) likes on one post.
 """
 
 from __future__ import annotations
 
-from domain.events import PostArchived, PostCreated, PostPublished, PostUpdated
+from domain.events import (
+    PostArchived,
+    PostCreated,
+    PostLiked,
+    PostPublished,
+    PostUnliked,
+    PostUpdated,
+)
 from domain.ports import RecordedEvent
 from projections.projection import Projection, micros
 from projections.tx import Tx
@@ -21,8 +30,12 @@ def on_post_updated(e: PostUpdated, _: RecordedEvent, tx: Tx) -> None:
     _retag(tx, e.post_id, e.tags)
 
 
-def on_post_published(e: PostPublished, _: RecordedEvent, tx: Tx) -> None:
+LIKE = 2**32
+
+
+def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
     score = micros(e.published_at)
+    tx.pipe.zadd(tx.keys.popular(), {e.post_id: at.position})  # no likes yet: drafts take none
     tx.pipe.zadd(tx.keys.recent(), {e.post_id: score})
     tx.pipe.zadd(tx.keys.by_author(e.author_id), {e.post_id: score})
     tx.pipe.zadd(tx.keys.by_author_with_drafts(e.author_id), {e.post_id: score})
@@ -35,16 +48,26 @@ def on_post_published(e: PostPublished, _: RecordedEvent, tx: Tx) -> None:
 
 def on_post_archived(e: PostArchived, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.zrem(tx.keys.recent(), e.post_id)
+    tx.pipe.zrem(tx.keys.popular(), e.post_id)
     tx.pipe.zrem(tx.keys.by_author(e.author_id), e.post_id)
     tx.pipe.zrem(tx.keys.by_author_with_drafts(e.author_id), e.post_id)
     tx.run(tx.scripts.list_under_terms, [tx.keys.post_tags(e.post_id)], [tx.keys.tag_prefix(), e.post_id])
     tx.pipe.delete(tx.keys.post_tags(e.post_id))
 
 
+def on_post_liked(e: PostLiked, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.zadd(tx.keys.popular(), {e.post_id: LIKE}, xx=True, incr=True)
+
+
+def on_post_unliked(e: PostUnliked, _: RecordedEvent, tx: Tx) -> None:
+    # XX: a post that left the list (archived) is not put back by a late unlike.
+    tx.pipe.zadd(tx.keys.popular(), {e.post_id: -LIKE}, xx=True, incr=True)
+
+
 def _retag(tx: Tx, post_id: str, tags: tuple[str, ...]) -> None:
     """Records the post's tags; a published post also moves between the tag lists."""
     tx.run(
-        tx.scripts.retag,
+        tx.scripts.reindex_terms,
         [tx.keys.post_tags(post_id), tx.keys.recent()],
         [tx.keys.tag_prefix(), post_id, *tags],
     )
@@ -57,5 +80,7 @@ PROJECTION = Projection(
         PostUpdated: on_post_updated,
         PostPublished: on_post_published,
         PostArchived: on_post_archived,
+        PostLiked: on_post_liked,
+        PostUnliked: on_post_unliked,
     },
 )

@@ -40,6 +40,22 @@ class Keys:
         """`post_prefix() + id == post(id)`, for Lua scripts that walk a set of ids."""
         return self.post("")
 
+    def post_comment_ids(self, post_id: str) -> str:
+        """A post's comment ids, scored by creation time (µs): the comments page, oldest first."""
+        return self.post(post_id) + self.COMMENT_IDS_SUFFIX
+
+    COMMENT_IDS_SUFFIX = ":comment-ids"
+
+    def post_likers(self, post_id: str) -> str:
+        """Who likes the post: likedByViewer is one SISMEMBER."""
+        return f"{self.post(post_id)}:likers"
+
+    def comment(self, comment_id: str) -> str:
+        return f"{self.prefix}:comment:{comment_id}"
+
+    def comment_prefix(self) -> str:
+        return self.comment("")
+
     def author(self, user_id: str) -> str:
         """The posts projection's own copy of an author's name and avatar."""
         return f"{self.prefix}:author:{user_id}"
@@ -47,6 +63,10 @@ class Keys:
     def author_post_ids(self, user_id: str) -> str:
         """Every post an author wrote: the fan-out list when they rename themself."""
         return f"{self.prefix}:author:{user_id}:post-ids"
+
+    def author_comment_ids(self, user_id: str) -> str:
+        """Every live comment an author wrote: the other half of the rename fan-out."""
+        return f"{self.prefix}:author:{user_id}:comment-ids"
 
     # The feeds projection: sorted sets of post ids, scored by time in microseconds.
     def recent(self) -> str:
@@ -66,9 +86,29 @@ class Keys:
     def tag_prefix(self) -> str:
         return self.by_tag("")
 
+    def popular(self) -> str:
+        """Published posts scored likes * 2**32 + the position of their publication."""
+        return f"{self.prefix}:feed:popular"
+
     def post_tags(self, post_id: str) -> str:
         """The feeds projection's record of a post's current tags."""
         return f"{self.prefix}:feed:post-tags:{post_id}"
+
+    # The search projection: an inverted index of sorted sets, one per word.
+    def search_word(self, word: str) -> str:
+        """Published posts containing the word, scored by publish time (µs)."""
+        return f"{self.prefix}:search:word:{word}"
+
+    def search_word_prefix(self) -> str:
+        return self.search_word("")
+
+    def search_post_words(self, post_id: str) -> str:
+        """The words a post is indexed under now, so an edit can take back the old ones."""
+        return f"{self.prefix}:search:post-words:{post_id}"
+
+    def search_published(self) -> str:
+        """The search projection's own list of published posts and their publish times."""
+        return f"{self.prefix}:search:published"
 
     # The users projection.
     def user(self, user_id: str) -> str:

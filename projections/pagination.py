@@ -1,4 +1,4 @@
-"""Cursor pages over sorted sets, newest first, with cursors that survive a growing list.
+"""Cursor pages over sorted sets, with cursors that survive a growing list.
 
 A cursor is the (score, member) of the last item seen, not an offset: posts that
 arrive at the head while a client pages never shift what comes after its cursor.
@@ -20,7 +20,7 @@ class BadPageRequest(ValueError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Position:
     score: int
     member: str
@@ -50,6 +50,22 @@ def check_first(first: int) -> None:
 
 
 async def newest_first(redis: Redis, key: str, first: int, after: str | None) -> Page:
+    return await _page(redis, key, first, after, newest_first=True)
+
+
+async def oldest_first(redis: Redis, key: str, first: int, after: str | None) -> Page:
+    return await _page(redis, key, first, after, newest_first=False)
+
+
+def page_of(newest_to_oldest: list[Position], first: int, after: str | None) -> Page:
+    """A page of an already computed list (a search result), with the same cursors."""
+    check_first(first)
+    start = Position.from_cursor(after) if after else None
+    rest = [item for item in newest_to_oldest if start is None or item < start]
+    return Page(rest[:first], has_next=len(rest) > first, total=len(newest_to_oldest))
+
+
+async def _page(redis: Redis, key: str, first: int, after: str | None, *, newest_first: bool) -> Page:
     check_first(first)
     start = Position.from_cursor(after) if after else None
     wanted = first + 1  # one more than asked tells whether there is a next page
@@ -57,25 +73,30 @@ async def newest_first(redis: Redis, key: str, first: int, after: str | None) ->
     offset = 0
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zcard(key)
-        pipe.zrevrangebyscore(
-            key, start.score if start else "+inf", "-inf", start=0, num=wanted, withscores=True
-        )
+        _window(pipe, key, start, offset, wanted, newest_first)
         total, batch = await pipe.execute()
     while True:
         for member, score in batch:
             item = Position(int(score), member)
-            if start is None or _comes_after(item, start):
+            if start is None or (item < start if newest_first else item > start):
                 items.append(item)
         if len(items) >= wanted or len(batch) < wanted:
             break
         # Members that share the cursor's score were skipped; read on past them.
         offset += len(batch)
-        batch = await redis.zrevrangebyscore(
-            key, start.score, "-inf", start=offset, num=wanted, withscores=True
-        )
+        async with redis.pipeline(transaction=False) as pipe:
+            _window(pipe, key, start, offset, wanted, newest_first)
+            (batch,) = await pipe.execute()
     return Page(items[:first], has_next=len(items) > first, total=total)
 
 
-def _comes_after(item: Position, cursor: Position) -> bool:
-    """Whether `item` comes after `cursor` in newest-first order."""
-    return (item.score, item.member) < (cursor.score, cursor.member)
+def _window(
+    pipe: object, key: str, start: Position | None, offset: int, count: int, newest_first: bool
+) -> None:
+    """Queues the next `count` members from the cursor's score on, in the page's order."""
+    if newest_first:
+        top = start.score if start else "+inf"
+        pipe.zrevrangebyscore(key, top, "-inf", start=offset, num=count, withscores=True)  # type: ignore[attr-defined]
+    else:
+        bottom = start.score if start else "-inf"
+        pipe.zrangebyscore(key, bottom, "+inf", start=offset, num=count, withscores=True)  # type: ignore[attr-defined]

@@ -1,20 +1,32 @@
-"""The posts projection: one hash per post, everything a post page shows, author name included."""
+"""The posts projection: one hash per post holding everything a post shows, precomputed.
+
+The hash carries the author's current name and avatar, the comment and like
+counts and the three newest comments, so showing a post, or a page of twenty,
+needs no join and no count. Comments are hashes of their own, listed per post;
+likers are a set per post, so likedByViewer is one SISMEMBER.
+"""
 
 from __future__ import annotations
 
 import orjson
 
 from domain.events import (
+    CommentAdded,
+    CommentDeleted,
     PostArchived,
     PostCreated,
+    PostLiked,
     PostPublished,
+    PostUnliked,
     PostUpdated,
     ProfileUpdated,
     UserRegistered,
 )
 from domain.ports import RecordedEvent
-from projections.projection import Projection
+from projections.projection import Projection, micros
 from projections.tx import Tx
+
+TOP_COMMENTS = 3
 
 
 def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
@@ -22,38 +34,39 @@ def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
 
 
 def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
-    """Renaming is the price of denormalizing: every post of the author is rewritten here,
-    once, so that no read ever has to join."""
     author = tx.keys.author(e.user_id)
     tx.pipe.hset(author, mapping=_author_fields(e.name, e.avatar_url))
     if e.avatar_url is None:
         tx.pipe.hdel(author, "avatarUrl")
     tx.run(
-        tx.scripts.set_on_members,
-        [tx.keys.author_post_ids(e.user_id)],
-        [tx.keys.post_prefix(), "authorName", e.name, "authorAvatarUrl", e.avatar_url or ""],
+        tx.scripts.author_renamed,
+        [tx.keys.author_post_ids(e.user_id), tx.keys.author_comment_ids(e.user_id)],
+        [
+            tx.keys.post_prefix(), tx.keys.comment_prefix(), tx.keys.COMMENT_IDS_SUFFIX,
+            TOP_COMMENTS, e.name, e.avatar_url or "",
+        ],
     )
 
 
 def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:
-    fields = {
-        "id": e.post_id,
-        "version": at.version,
-        "authorId": e.author_id,
-        "title": e.title,
-        "content": e.content,
-        "tags": orjson.dumps(e.tags).decode(),
-        "status": "DRAFT",
-        "createdAt": e.created_at.isoformat(),
-        "updatedAt": e.created_at.isoformat(),
-        "commentCount": 0,
-        "likeCount": 0,
-        "topComments": "[]",
-    }
-    tx.run(
-        tx.scripts.hset_with_author,
-        [tx.keys.post(e.post_id), tx.keys.author(e.author_id)],
-        [item for pair in fields.items() for item in pair],
+    _hset_with_author(
+        tx,
+        tx.keys.post(e.post_id),
+        e.author_id,
+        {
+            "id": e.post_id,
+            "version": at.version,
+            "authorId": e.author_id,
+            "title": e.title,
+            "content": e.content,
+            "tags": orjson.dumps(e.tags).decode(),
+            "status": "DRAFT",
+            "createdAt": e.created_at.isoformat(),
+            "updatedAt": e.created_at.isoformat(),
+            "commentCount": 0,
+            "likeCount": 0,
+            "topComments": "[]",
+        },
     )
     tx.pipe.sadd(tx.keys.author_post_ids(e.author_id), e.post_id)
 
@@ -86,11 +99,60 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
 def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.hset(
         tx.keys.post(e.post_id),
-        mapping={
-            "version": at.version,
-            "status": "ARCHIVED",
-            "updatedAt": e.archived_at.isoformat(),
+        mapping={"version": at.version, "status": "ARCHIVED", "updatedAt": e.archived_at.isoformat()},
+    )
+
+
+def on_post_liked(e: PostLiked, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.sadd(tx.keys.post_likers(e.post_id), e.user_id)
+    tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", 1)
+
+
+def on_post_unliked(e: PostUnliked, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.srem(tx.keys.post_likers(e.post_id), e.user_id)
+    tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", -1)
+
+
+def on_comment_added(e: CommentAdded, _: RecordedEvent, tx: Tx) -> None:
+    _hset_with_author(
+        tx,
+        tx.keys.comment(e.comment_id),
+        e.author_id,
+        {
+            "id": e.comment_id,
+            "postId": e.post_id,
+            "authorId": e.author_id,
+            "body": e.body,
+            "createdAt": e.created_at.isoformat(),
         },
+    )
+    tx.pipe.zadd(tx.keys.post_comment_ids(e.post_id), {e.comment_id: micros(e.created_at)})
+    tx.pipe.sadd(tx.keys.author_comment_ids(e.author_id), e.comment_id)
+    tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", 1)
+    _refresh_top_comments(tx, e.post_id)
+
+
+def on_comment_deleted(e: CommentDeleted, _: RecordedEvent, tx: Tx) -> None:
+    tx.pipe.delete(tx.keys.comment(e.comment_id))
+    tx.pipe.zrem(tx.keys.post_comment_ids(e.post_id), e.comment_id)
+    tx.pipe.srem(tx.keys.author_comment_ids(e.author_id), e.comment_id)
+    tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", -1)
+    _refresh_top_comments(tx, e.post_id)
+
+
+def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | int]) -> None:
+    tx.run(
+        tx.scripts.hset_with_author,
+        [key, tx.keys.author(author_id)],
+        [item for pair in fields.items() for item in pair],
+    )
+
+
+def _refresh_top_comments(tx: Tx, post_id: str) -> None:
+    tx.run(
+        tx.scripts.refresh_top_comments,
+        [tx.keys.post(post_id), tx.keys.post_comment_ids(post_id)],
+        [tx.keys.comment_prefix(), TOP_COMMENTS],
     )
 
 
@@ -107,5 +169,9 @@ PROJECTION = Projection(
         PostUpdated: on_post_updated,
         PostPublished: on_post_published,
         PostArchived: on_post_archived,
+        PostLiked: on_post_liked,
+        PostUnliked: on_post_unliked,
+        CommentAdded: on_comment_added,
+        CommentDeleted: on_comment_deleted,
     },
 )

@@ -12,12 +12,28 @@ from redis.asyncio import Redis
 
 from projections import pagination
 from projections.keys import Keys
-from projections.views import PostView, ProjectionStatusView, UserView
+from projections.pagination import Page, Position
+from projections.search import words
+from projections.views import CommentView, PostView, ProjectionStatusView, UserView
+
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_WORDS = 10
+
+
+class BadSearch(ValueError):
+    pass
 
 
 @dataclass(frozen=True)
 class PostPage:
     posts: list[tuple[str, PostView]]  # (cursor, post)
+    has_next: bool
+    total: int
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    comments: list[tuple[str, CommentView]]  # (cursor, comment)
     has_next: bool
     total: int
 
@@ -39,8 +55,12 @@ class ReadModels:
         fields = await self._redis.hgetall(self._keys.user(user_id))
         return UserView.from_hash(fields) if fields else None
 
+    async def comment(self, comment_id: str) -> CommentView | None:
+        fields = await self._redis.hgetall(self._keys.comment(comment_id))
+        return CommentView.from_hash(fields) if fields else None
+
     async def recent_posts(self, first: int, after: str | None) -> PostPage:
-        return await self._page(self._keys.recent(), first, after, viewer_id=None)
+        return await self._post_page(self._keys.recent(), first, after, viewer_id=None)
 
     async def posts_by_author(
         self, author_id: str, viewer_id: str | None, first: int, after: str | None
@@ -51,7 +71,49 @@ class ReadModels:
             if viewer_id == author_id
             else self._keys.by_author(author_id)
         )
-        return await self._page(key, first, after, viewer_id)
+        return await self._post_page(key, first, after, viewer_id)
+
+    async def posts_by_tag(self, tag: str, first: int, after: str | None) -> PostPage:
+        return await self._post_page(self._keys.by_tag(tag.strip().lower()), first, after, None)
+
+    async def search_posts(self, query: str, first: int, after: str | None) -> PostPage:
+        """Published posts holding every word of the query, newest first."""
+        if len(query) > SEARCH_MAX_LENGTH:
+            raise BadSearch(f"a search is at most {SEARCH_MAX_LENGTH} characters")
+        wanted = words(query)
+        if not wanted or len(wanted) > SEARCH_MAX_WORDS:
+            raise BadSearch(f"a search needs 1-{SEARCH_MAX_WORDS} words of 2 or more letters or digits")
+        keys = [self._keys.search_word(word) for word in wanted]
+        if len(keys) == 1:
+            return await self._post_page(keys[0], first, after, None)
+        matches = await self._redis.zinter(keys, withscores=True, aggregate="MAX")
+        ranked = sorted((Position(int(score), member) for member, score in matches), reverse=True)
+        return await self._posts(pagination.page_of(ranked, first, after), None)
+
+    async def popular_posts(self, first: int) -> list[PostView]:
+        pagination.check_first(first)
+        ids = await self._redis.zrevrange(self._keys.popular(), 0, first - 1) if first else []
+        posts = await self._hashes([self._keys.post(post_id) for post_id in ids])
+        return [view for fields in posts if fields and (view := PostView.from_hash(fields)).visible_to(None)]
+
+    async def comments(self, post_id: str, first: int, after: str | None) -> CommentPage:
+        """A post's comments, oldest first."""
+        page = await pagination.oldest_first(
+            self._redis, self._keys.post_comment_ids(post_id), first, after
+        )
+        hashes = await self._hashes([self._keys.comment(item.member) for item in page.items])
+        comments = [
+            (item.cursor(), CommentView.from_hash(fields))
+            for item, fields in zip(page.items, hashes, strict=True)
+            if fields
+        ]
+        return CommentPage(comments, page.has_next, page.total)
+
+    async def liked_by(self, viewer_id: str, post_ids: Sequence[str]) -> list[bool]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id in post_ids:
+                pipe.sismember(self._keys.post_likers(post_id), viewer_id)
+            return [bool(liked) for liked in await pipe.execute()]
 
     async def projection_statuses(self) -> list[ProjectionStatusView]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -63,12 +125,11 @@ class ReadModels:
             for name, checkpoint in zip(self._projections, checkpoints, strict=True)
         ]
 
-    async def _page(self, key: str, first: int, after: str | None, viewer_id: str | None) -> PostPage:
-        page = await pagination.newest_first(self._redis, key, first, after)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for item in page.items:
-                pipe.hgetall(self._keys.post(item.member))
-            hashes = await pipe.execute()
+    async def _post_page(self, key: str, first: int, after: str | None, viewer_id: str | None) -> PostPage:
+        return await self._posts(await pagination.newest_first(self._redis, key, first, after), viewer_id)
+
+    async def _posts(self, page: Page, viewer_id: str | None) -> PostPage:
+        hashes = await self._hashes([self._keys.post(item.member) for item in page.items])
         # A list may briefly name a post the posts projection has not caught up with,
         # or one that changed status since; such posts are left out, not shown half-made.
         posts = [
@@ -77,3 +138,11 @@ class ReadModels:
             if fields and (post := PostView.from_hash(fields)).visible_to(viewer_id)
         ]
         return PostPage(posts, page.has_next, page.total)
+
+    async def _hashes(self, keys: list[str]) -> list[dict[str, str]]:
+        if not keys:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hgetall(key)
+            return list(await pipe.execute())

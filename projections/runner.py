@@ -39,8 +39,9 @@ class ProjectionRunner:
         keys: Keys,
         scripts: Scripts,
         event_log: EventLog,
-        broadcast: Broadcast,
+        broadcast: Broadcast | None = None,
     ) -> None:
+        """Without a broadcast the runner can catch up and apply, but not follow (run)."""
         self.projection = projection
         self._redis = redis
         self._keys = keys
@@ -64,6 +65,7 @@ class ProjectionRunner:
                 backoff = min(backoff * 2, 5.0)
 
     async def _follow(self) -> None:
+        assert self._broadcast is not None, "following needs the process's broadcast"
         async with self._broadcast.subscribe(self._keys.events_channel()) as inbox:
             await self.catch_up()
             while True:

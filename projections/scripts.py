@@ -14,15 +14,17 @@ LUA = Path(__file__).parent / "lua"
 @dataclass(frozen=True)
 class Scripts:
     hset_with_author: AsyncScript
-    set_on_members: AsyncScript
-    retag: AsyncScript
+    refresh_top_comments: AsyncScript
+    author_renamed: AsyncScript
+    reindex_terms: AsyncScript
     list_under_terms: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:
+        library = (LUA / "lib.lua").read_text()
         return cls(
             **{
-                name: redis.register_script((LUA / f"{name}.lua").read_text())
+                name: redis.register_script(library + (LUA / f"{name}.lua").read_text())
                 for name in cls.__dataclass_fields__
             }
         )

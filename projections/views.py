@@ -10,6 +10,29 @@ import orjson
 
 
 @dataclass(frozen=True)
+class CommentView:
+    id: str
+    post_id: str
+    author_id: str
+    author_name: str
+    author_avatar_url: str | None
+    body: str
+    created_at: datetime
+
+    @staticmethod
+    def from_hash(h: Mapping[str, str]) -> CommentView:
+        return CommentView(
+            id=h["id"],
+            post_id=h["postId"],
+            author_id=h["authorId"],
+            author_name=h.get("authorName", ""),
+            author_avatar_url=h.get("authorAvatarUrl"),
+            body=h["body"],
+            created_at=datetime.fromisoformat(h["createdAt"]),
+        )
+
+
+@dataclass(frozen=True)
 class PostView:
     id: str
     version: int
@@ -22,6 +45,7 @@ class PostView:
     status: str
     comment_count: int
     like_count: int
+    top_comments: tuple[CommentView, ...]
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
@@ -40,6 +64,7 @@ class PostView:
             status=h["status"],
             comment_count=int(h["commentCount"]),
             like_count=int(h["likeCount"]),
+            top_comments=tuple(CommentView.from_hash(c) for c in orjson.loads(h["topComments"])),
             created_at=datetime.fromisoformat(h["createdAt"]),
             updated_at=datetime.fromisoformat(h["updatedAt"]),
             published_at=datetime.fromisoformat(h["publishedAt"]) if "publishedAt" in h else None,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
+
+from strawberry.dataloader import DataLoader
 
 from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
@@ -32,6 +35,17 @@ class Context:
     @property
     def reads(self) -> ReadModels:
         return self.services.reads
+
+    @cached_property
+    def liked_by_viewer(self) -> DataLoader[str, bool]:
+        """Batches every likedByViewer of one request into one Redis round trip."""
+
+        async def load(post_ids: list[str]) -> list[bool]:
+            if self.viewer_id is None:
+                return [False] * len(post_ids)
+            return await self.reads.liked_by(self.viewer_id, post_ids)
+
+        return DataLoader(load_fn=load)
 
     def caller(self, command_id: str | None) -> Caller:
         return Caller(self.viewer_id, self.correlation_id, command_id)

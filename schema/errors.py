@@ -26,6 +26,7 @@ from domain.errors import (
 )
 from projections.consistency import ConsistencyTimeout
 from projections.pagination import BadPageRequest
+from projections.readers import BadSearch
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +35,14 @@ class BadInput(Exception):
     """Input the API itself refuses before any command exists (a malformed header, say)."""
 
 
-EXPECTED = (DomainError, BadPageRequest, ConsistencyTimeout, BadInput)
+EXPECTED = (DomainError, BadPageRequest, BadSearch, ConsistencyTimeout, BadInput)
 
 
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     match error:
         case InvalidInput():
             return "BAD_USER_INPUT", {"field": error.field}
-        case CommandIdReused() | BadPageRequest() | BadInput():
+        case CommandIdReused() | BadPageRequest() | BadSearch() | BadInput():
             return "BAD_USER_INPUT", {}
         case Unauthenticated():
             return "UNAUTHENTICATED", {}

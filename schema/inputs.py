@@ -48,3 +48,16 @@ class PostCommandInput:
         default=None, description="Optional optimistic-concurrency guard."
     )
     command_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class AddCommentInput:
+    post_id: strawberry.ID
+    body: str
+    command_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class DeleteCommentInput:
+    comment_id: strawberry.ID
+    command_id: strawberry.ID | None = None

@@ -6,11 +6,15 @@ import strawberry
 from strawberry.types import Info
 
 from domain.commands import (
+    AddComment,
     ArchivePost,
     Command,
     CreatePost,
+    DeleteComment,
+    LikePost,
     PublishPost,
     RegisterUser,
+    UnlikePost,
     UpdatePost,
     UpdateProfile,
 )
@@ -18,13 +22,15 @@ from domain.errors import InvalidInput
 from domain.ports import Outcome
 from schema.context import Context
 from schema.inputs import (
+    AddCommentInput,
     CreatePostInput,
+    DeleteCommentInput,
     PostCommandInput,
     RegisterUserInput,
     UpdatePostInput,
     UpdateProfileInput,
 )
-from schema.payloads import PostPayload, RegisterUserPayload, UserPayload
+from schema.payloads import CommentPayload, PostPayload, RegisterUserPayload, UserPayload
 
 COMMAND_ID_MAX = 200
 
@@ -91,6 +97,33 @@ class Mutation:
     @strawberry.mutation
     async def archive_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
         command = ArchivePost(post_id=input.post_id, expected_version=input.expected_version)
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def like_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        command = LikePost(post_id=input.post_id, expected_version=input.expected_version)
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def unlike_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        command = UnlikePost(post_id=input.post_id, expected_version=input.expected_version)
+        return _post_payload(await dispatch(info, command, input.command_id))
+
+    @strawberry.mutation
+    async def add_comment(self, info: Info[Context, None], input: AddCommentInput) -> CommentPayload:
+        command = AddComment(post_id=input.post_id, body=input.body)
+        outcome = await dispatch(info, command, input.command_id)
+        return CommentPayload(
+            position=str(outcome.position),
+            comment_id=strawberry.ID(outcome.ids["comment_id"]),
+            post_id=strawberry.ID(outcome.ids["post_id"]),
+        )
+
+    @strawberry.mutation(description="Allowed to the comment's author and to the post's author.")
+    async def delete_comment(
+        self, info: Info[Context, None], input: DeleteCommentInput
+    ) -> PostPayload:
+        command = DeleteComment(comment_id=input.comment_id)
         return _post_payload(await dispatch(info, command, input.command_id))
 
 

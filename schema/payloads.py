@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from domain.errors import NotFound
 from schema.context import Context
-from schema.types import Post, User
+from schema.types import Comment, Post, User
 
 
 async def settled_post(info: Info[Context, None], post_id: str, position: str) -> Post:
@@ -59,6 +59,28 @@ class PostPayload:
     post_id: strawberry.ID = strawberry.field(
         description="Known at once, without waiting for the read models (unlike `post`)."
     )
+
+    @strawberry.field
+    async def post(self, info: Info[Context, None]) -> Post:
+        return await settled_post(info, self.post_id, self.position)
+
+
+@strawberry.type
+class CommentPayload:
+    position: str
+    comment_id: strawberry.ID = strawberry.field(
+        description="Known at once, without waiting for the read models (unlike `comment`)."
+    )
+    post_id: strawberry.ID
+
+    @strawberry.field
+    async def comment(self, info: Info[Context, None]) -> Comment:
+        ctx = info.context
+        await ctx.read_your_write(int(self.position))
+        view = await ctx.reads.comment(self.comment_id)
+        if view is None:
+            raise NotFound("comment", self.comment_id)
+        return Comment.from_view(view)
 
     @strawberry.field
     async def post(self, info: Info[Context, None]) -> Post:

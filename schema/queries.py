@@ -47,6 +47,27 @@ class Query:
         page = await info.context.reads.posts_by_author(author_id, None, page_size(first), after)
         return PostConnection.from_page(page)
 
+    @strawberry.field(description="Published posts carrying the tag, newest first.")
+    async def posts_by_tag(
+        self, info: Info[Context, None], tag: str, first: int | None = 20, after: str | None = None
+    ) -> PostConnection:
+        page = await info.context.reads.posts_by_tag(tag, page_size(first), after)
+        return PostConnection.from_page(page)
+
+    @strawberry.field(
+        description="Published posts whose title, content or tags contain every word of the query (case-insensitive), newest first."
+    )
+    async def search_posts(
+        self, info: Info[Context, None], query: str, first: int | None = 20, after: str | None = None
+    ) -> PostConnection:
+        page = await info.context.reads.search_posts(query, page_size(first), after)
+        return PostConnection.from_page(page)
+
+    @strawberry.field(description="Published posts with the most likes, ties newest first.")
+    async def popular_posts(self, info: Info[Context, None], first: int | None = 10) -> list[Post]:
+        views = await info.context.reads.popular_posts(page_size(first, default=10))
+        return [Post.from_view(view) for view in views]
+
     @strawberry.field
     async def projections(self, info: Info[Context, None]) -> list[ProjectionStatus]:
         statuses = await info.context.reads.projection_statuses()

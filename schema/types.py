@@ -8,8 +8,8 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from projections.readers import PostPage
-from projections.views import PostView, ProjectionStatusView, UserView
+from projections.readers import CommentPage, PostPage
+from projections.views import CommentView, PostView, ProjectionStatusView, UserView
 from schema.context import Context
 
 
@@ -42,6 +42,53 @@ class PageInfo:
 
 
 @strawberry.type
+class Comment:
+    id: strawberry.ID
+    post_id: strawberry.ID
+    author: Author
+    body: str
+    created_at: datetime
+
+    @staticmethod
+    def from_view(view: CommentView) -> Comment:
+        return Comment(
+            id=strawberry.ID(view.id),
+            post_id=strawberry.ID(view.post_id),
+            author=Author(
+                id=strawberry.ID(view.author_id),
+                name=view.author_name,
+                avatar_url=view.author_avatar_url,
+            ),
+            body=view.body,
+            created_at=view.created_at,
+        )
+
+
+@strawberry.type
+class CommentEdge:
+    cursor: str
+    node: Comment
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    page_info: PageInfo
+    total_count: int
+
+    @staticmethod
+    def from_page(page: CommentPage) -> CommentConnection:
+        edges = [CommentEdge(cursor=cursor, node=Comment.from_view(view)) for cursor, view in page.comments]
+        return CommentConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            total_count=page.total,
+        )
+
+
+@strawberry.type
 class Post:
     id: strawberry.ID
     version: int = strawberry.field(
@@ -56,9 +103,23 @@ class Post:
     )
     comment_count: int
     like_count: int
+    top_comments: list[Comment] = strawberry.field(
+        description="The 3 newest comments, newest first, precomputed in the read model."
+    )
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+
+    @strawberry.field(description="False when there is no authenticated viewer.")
+    async def liked_by_viewer(self, info: Info[Context, None]) -> bool:
+        return await info.context.liked_by_viewer.load(self.id)
+
+    @strawberry.field(description="Oldest first.")
+    async def comments(
+        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
+    ) -> CommentConnection:
+        page = await info.context.reads.comments(self.id, page_size(first), after)
+        return CommentConnection.from_page(page)
 
     @staticmethod
     def from_view(view: PostView) -> Post:
@@ -76,6 +137,7 @@ class Post:
             ),
             comment_count=view.comment_count,
             like_count=view.like_count,
+            top_comments=[Comment.from_view(comment) for comment in view.top_comments],
             created_at=view.created_at,
             updated_at=view.updated_at,
             published_at=view.published_at,

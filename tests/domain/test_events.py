@@ -5,7 +5,11 @@ from datetime import UTC, datetime
 import orjson
 
 from domain.events import (
+    CommentAdded,
+    CommentDeleted,
     PostArchived,
+    PostLiked,
+    PostUnliked,
     PostCreated,
     PostPublished,
     PostUpdated,
@@ -24,6 +28,10 @@ EXAMPLES = [
     PostUpdated("p1", "u1", "T", "C", (), NOW),
     PostPublished("p1", "u1", NOW),
     PostArchived("p1", "u1", NOW, True),
+    PostLiked("p1", "u2", NOW),
+    PostUnliked("p1", "u2", NOW),
+    CommentAdded("c1", "p1", "u2", "Hi", NOW),
+    CommentDeleted("c1", "p1", "u2", "u1", NOW),
 ]
 
 

@@ -13,13 +13,14 @@ from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from projections import messages
 from server import Inkwell, Settings, running
-from tests.projections.conftest import author_with_posts, send, settle, snapshot
+from projections.verify import dump
+from tests.projections.conftest import author_with_posts, send, settle
 
 
 async def test_an_event_delivered_twice_is_applied_once(inkwell: Inkwell) -> None:
     author = await author_with_posts(inkwell, published=3)
     await settle(inkwell)
-    before = await snapshot(inkwell.redis, inkwell.keys.prefix)
+    before = await dump(inkwell.redis, inkwell.keys.prefix)
     everything = await inkwell.store.read_all(after=0, limit=1000)
 
     for runner in inkwell.runners:  # redelivered straight to the runner...
@@ -30,7 +31,7 @@ async def test_an_event_delivered_twice_is_applied_once(inkwell: Inkwell) -> Non
         await pipe.execute()
     await asyncio.sleep(0.3)
 
-    assert await snapshot(inkwell.redis, inkwell.keys.prefix) == before
+    assert await dump(inkwell.redis, inkwell.keys.prefix) == before
     user = await inkwell.services.reads.user(author)
     assert user is not None and user.published_post_count == 3
 

@@ -117,5 +117,5 @@ def test_a_replayed_command_id_returns_the_same_post_and_position(api: Api, ann:
 def test_projections_report_their_position_and_lag(api: Api, ann: Account) -> None:
     api.published_post(ann)
     statuses = api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": "3"})["projections"]
-    assert {s["name"] for s in statuses} == {"posts", "feeds", "users"}
+    assert {s["name"] for s in statuses} == {"posts", "feeds", "users", "search"}
     assert all(s == {**s, "position": 3, "headPosition": 3, "lag": 0} for s in statuses)

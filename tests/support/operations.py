@@ -68,3 +68,44 @@ query($authorId: ID!, $first: Int, $after: String) {
 }"""
 
 PROJECTIONS = "{ projections { name position headPosition lag } }"
+
+COMMENT_FIELDS = "id postId body createdAt author { id name avatarUrl }"
+
+LIKE_POST = """
+mutation($input: PostCommandInput!) { likePost(input: $input) { position post { id likeCount likedByViewer } } }"""
+
+UNLIKE_POST = """
+mutation($input: PostCommandInput!) { unlikePost(input: $input) { position post { id likeCount likedByViewer } } }"""
+
+ADD_COMMENT = f"""
+mutation($input: AddCommentInput!) {{
+  addComment(input: $input) {{ position commentId comment {{ {COMMENT_FIELDS} }} post {{ id commentCount }} }}
+}}"""
+
+DELETE_COMMENT = """
+mutation($input: DeleteCommentInput!) { deleteComment(input: $input) { position post { id commentCount } } }"""
+
+POST_ENGAGEMENT = f"""
+query($id: ID!, $first: Int, $after: String) {{
+  post(id: $id) {{
+    id likeCount likedByViewer commentCount
+    topComments {{ {COMMENT_FIELDS} }}
+    comments(first: $first, after: $after) {{
+      totalCount edges {{ cursor node {{ {COMMENT_FIELDS} }} }} pageInfo {{ hasNextPage endCursor }}
+    }}
+  }}
+}}"""
+
+BY_TAG = """
+query($tag: String!, $first: Int, $after: String) {
+  postsByTag(tag: $tag, first: $first, after: $after) { totalCount edges { node { id title tags } } }
+}"""
+
+SEARCH = """
+query($query: String!, $first: Int, $after: String) {
+  searchPosts(query: $query, first: $first, after: $after) {
+    totalCount edges { cursor node { id title } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+
+POPULAR = "query($first: Int) { popularPosts(first: $first) { id title likeCount } }"

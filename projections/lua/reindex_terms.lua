@@ -12,7 +12,10 @@ for _, term in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 redis.call('DEL', KEYS[1])
 if #ARGV >= 3 then
-  redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+  -- In chunks: Lua's unpack takes at most ~8000 values, and a long post has more words.
+  for first = 3, #ARGV, 1000 do
+    redis.call('SADD', KEYS[1], unpack(ARGV, first, math.min(first + 999, #ARGV)))
+  end
   if score then
     for i = 3, #ARGV do redis.call('ZADD', ARGV[1] .. ARGV[i], score, member) end
   end

@@ -1,0 +1,63 @@
+"""The Comment aggregate: a reader's comment on a published post, until it is deleted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from domain import rules
+from domain.errors import BusinessRuleViolation, Forbidden
+from domain.events import CommentAdded, CommentDeleted, Event
+from domain.post import Post, PostStatus
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    post_id: str
+    author_id: str
+    deleted: bool = False
+
+    @staticmethod
+    def add(comment_id: str, post: Post, author_id: str, body: str, now: datetime) -> CommentAdded:
+        if post.status is not PostStatus.PUBLISHED:
+            raise BusinessRuleViolation(
+                "POST_NOT_PUBLISHED", "only a published post can be commented on"
+            )
+        return CommentAdded(
+            comment_id=comment_id,
+            post_id=post.id,
+            author_id=author_id,
+            body=rules.comment_body(body),
+            created_at=now,
+        )
+
+    def delete(self, post: Post, actor_id: str, now: datetime) -> CommentDeleted:
+        """Allowed to the comment's author and to the author of the post it is on."""
+        if actor_id not in (self.author_id, post.author_id):
+            raise Forbidden("only the comment's author or the post's author may delete it")
+        return CommentDeleted(
+            comment_id=self.id,
+            post_id=self.post_id,
+            author_id=self.author_id,
+            deleted_by=actor_id,
+            deleted_at=now,
+        )
+
+    def evolve(self, event: Event) -> Comment:
+        match event:
+            case CommentDeleted():
+                return Comment(self.id, self.post_id, self.author_id, deleted=True)
+        raise TypeError(f"a comment does not take {type(event).__name__}")
+
+    @staticmethod
+    def from_history(events: list[Event]) -> Comment | None:
+        """Replays a stream; None when the comment was never added."""
+        if not events:
+            return None
+        first = events[0]
+        assert isinstance(first, CommentAdded)
+        comment = Comment(first.comment_id, first.post_id, first.author_id)
+        for event in events[1:]:
+            comment = comment.evolve(event)
+        return comment

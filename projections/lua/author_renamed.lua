@@ -1,0 +1,21 @@
+-- The cost of denormalizing, paid once per rename on the write side: the author's new
+-- name and avatar go into every post and comment of theirs, and every post showing one
+-- of their comments among its top comments gets those recomputed.
+-- KEYS[1] the author's post ids, KEYS[2] the author's comment ids
+-- ARGV[1] post key prefix, ARGV[2] comment key prefix, ARGV[3] suffix of a post's
+-- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none)
+local author = {'authorName', ARGV[5], 'authorAvatarUrl', ARGV[6]}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  set_or_delete(ARGV[1] .. id, author)
+end
+local commented = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  local key = ARGV[2] .. id
+  set_or_delete(key, author)
+  commented[redis.call('HGET', key, 'postId')] = true
+end
+for post_id, _ in pairs(commented) do
+  local post_key = ARGV[1] .. post_id
+  refresh_top_comments(post_key, post_key .. ARGV[3], ARGV[2], tonumber(ARGV[4]))
+end
+return 1

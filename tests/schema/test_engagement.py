@@ -1,0 +1,170 @@
+"""Likes and comments through the app: rules, codes, and every read model that shows them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from server import Settings
+from tests.schema.test_errors import refused
+from tests.support import operations as ops
+from tests.support.api import Account, Api
+
+
+@pytest.fixture
+def ann(api: Api) -> Account:
+    return api.register("Ann")
+
+
+@pytest.fixture
+def bob(api: Api) -> Account:
+    return api.register("Bob")
+
+
+def comment(api: Api, who: Account, post_id: str, body: str) -> dict[str, Any]:
+    data = api.ok(ops.ADD_COMMENT, {"input": {"postId": post_id, "body": body}}, token=who.token)
+    payload: dict[str, Any] = data["addComment"]
+    return payload
+
+
+def engagement(api: Api, post_id: str, viewer: Account | None = None, **page: Any) -> dict[str, Any]:
+    token = viewer.token if viewer else None
+    post: dict[str, Any] = api.ok(ops.POST_ENGAGEMENT, {"id": post_id, **page}, token=token)["post"]
+    return post
+
+
+def test_a_like_counts_once_and_shows_for_its_giver_only(
+    api: Api, ann: Account, bob: Account
+) -> None:
+    post = api.published_post(ann)
+    liked = api.ok(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)["likePost"]
+    assert liked["post"] == {"id": post["id"], "likeCount": 1, "likedByViewer": True}
+    assert engagement(api, post["id"], ann)["likedByViewer"] is False
+    assert engagement(api, post["id"])["likedByViewer"] is False
+    unliked = api.ok(ops.UNLIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    assert unliked["unlikePost"]["post"] == {"id": post["id"], "likeCount": 0, "likedByViewer": False}
+
+
+def test_liking_twice_breaks_a_rule(api: Api, settings: Settings, ann: Account, bob: Account) -> None:
+    post = api.published_post(ann)
+    api.ok(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    error = refused(api, settings, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "ALREADY_LIKED"}
+
+
+def test_liking_a_draft_breaks_a_rule(api: Api, settings: Settings, ann: Account, bob: Account) -> None:
+    draft = api.create_post(ann)
+    error = refused(api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=bob.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_NOT_PUBLISHED"}
+
+
+def test_unliking_what_was_not_liked_breaks_a_rule(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
+    post = api.published_post(ann)
+    error = refused(api, settings, ops.UNLIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "NOT_LIKED"}
+
+
+def test_liking_needs_a_token_and_an_existing_post(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    anonymous = refused(api, settings, ops.LIKE_POST, {"input": {"postId": post["id"]}})
+    assert anonymous["extensions"]["code"] == "UNAUTHENTICATED"
+    missing = refused(api, settings, ops.LIKE_POST, {"input": {"postId": "nope"}}, token=ann.token)
+    assert missing["extensions"]["code"] == "NOT_FOUND"
+
+
+def test_a_like_with_a_stale_expected_version_is_a_conflict(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
+    post = api.published_post(ann)
+    guard = {"postId": post["id"], "expectedVersion": 1}
+    error = refused(api, settings, ops.LIKE_POST, {"input": guard}, token=bob.token)
+    assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 2}
+
+
+def test_commenting_on_a_draft_breaks_a_rule(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
+    draft = api.create_post(ann)
+    variables = {"input": {"postId": draft["id"], "body": "First!"}}
+    error = refused(api, settings, ops.ADD_COMMENT, variables, token=bob.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_NOT_PUBLISHED"}
+
+
+@pytest.mark.parametrize("body", ["", "   ", "x" * 5001])
+def test_a_comment_body_must_be_1_to_5000_characters(
+    api: Api, settings: Settings, ann: Account, body: str
+) -> None:
+    post = api.published_post(ann)
+    variables = {"input": {"postId": post["id"], "body": body}}
+    error = refused(api, settings, ops.ADD_COMMENT, variables, token=ann.token)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "body"}
+
+
+def test_counts_and_top_comments_follow_adds_and_deletes(
+    api: Api, ann: Account, bob: Account
+) -> None:
+    post = api.published_post(ann)
+    added = [comment(api, bob if i % 2 else ann, post["id"], f"Comment {i}") for i in range(5)]
+    assert added[-1]["post"]["commentCount"] == 5
+    assert added[0]["comment"]["author"]["name"] == "Ann"
+
+    shown = engagement(api, post["id"])
+    assert shown["commentCount"] == 5
+    assert [c["body"] for c in shown["topComments"]] == ["Comment 4", "Comment 3", "Comment 2"]
+
+    deleted = api.ok(
+        ops.DELETE_COMMENT, {"input": {"commentId": added[4]["commentId"]}}, token=ann.token
+    )
+    assert deleted["deleteComment"]["post"]["commentCount"] == 4
+    shown = engagement(api, post["id"])
+    assert [c["body"] for c in shown["topComments"]] == ["Comment 3", "Comment 2", "Comment 1"]
+    assert shown["comments"]["totalCount"] == 4
+
+
+def test_comments_page_oldest_first(api: Api, ann: Account) -> None:
+    post = api.published_post(ann)
+    for i in range(5):
+        comment(api, ann, post["id"], f"Comment {i}")
+    first = engagement(api, post["id"], first=2)["comments"]
+    assert [e["node"]["body"] for e in first["edges"]] == ["Comment 0", "Comment 1"]
+    rest = engagement(api, post["id"], first=10, after=first["pageInfo"]["endCursor"])["comments"]
+    assert [e["node"]["body"] for e in rest["edges"]] == ["Comment 2", "Comment 3", "Comment 4"]
+    assert rest["pageInfo"]["hasNextPage"] is False
+    error = api.error(ops.POST_ENGAGEMENT, {"id": post["id"], "after": "garbage"})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_a_comment_may_be_deleted_by_its_author_and_the_posts_author_only(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
+    post = api.published_post(ann)
+    first, second = (comment(api, bob, post["id"], body)["commentId"] for body in ("A", "B"))
+    mallory = api.register("Mallory")
+    error = refused(api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=mallory.token)
+    assert error["extensions"] == {"code": "FORBIDDEN"}
+    api.ok(ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=bob.token)
+    api.ok(ops.DELETE_COMMENT, {"input": {"commentId": second}}, token=ann.token)
+    gone = refused(api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=bob.token)
+    assert gone["extensions"] == {"code": "NOT_FOUND"}
+    assert engagement(api, post["id"])["commentCount"] == 0
+
+
+def test_popular_posts_rank_by_likes_with_ties_newest_first(api: Api, ann: Account) -> None:
+    readers = [api.register(f"Reader {i}") for i in range(3)]
+    old, middle, new = (api.published_post(ann, title) for title in ("Old", "Middle", "New"))
+    for reader in readers[:2]:
+        api.ok(ops.LIKE_POST, {"input": {"postId": middle["id"]}}, token=reader.token)
+    api.ok(ops.LIKE_POST, {"input": {"postId": old["id"]}}, token=readers[0].token)
+    api.ok(ops.LIKE_POST, {"input": {"postId": new["id"]}}, token=readers[1].token)
+    popular = api.ok(ops.POPULAR, {"first": 10})["popularPosts"]
+    assert [(p["title"], p["likeCount"]) for p in popular] == [("Middle", 2), ("New", 1), ("Old", 1)]
+    api.ok(ops.UNLIKE_POST, {"input": {"postId": middle["id"]}}, token=readers[0].token)
+    api.ok(ops.UNLIKE_POST, {"input": {"postId": middle["id"]}}, token=readers[1].token)
+    popular = api.ok(ops.POPULAR, {"first": 2})["popularPosts"]
+    assert [p["title"] for p in popular] == ["New", "Old"]
+    assert api.error(ops.POPULAR, {"first": 101})["extensions"]["code"] == "BAD_USER_INPUT"
