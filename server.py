@@ -41,6 +41,7 @@ from projections import verify as verification
 from projections.broadcast import Broadcast
 from projections.consistency import ConsistencyWaiter
 from projections.keys import Keys
+from projections.live import LiveReadModels
 from projections.projection import Projection
 from projections.publisher import EventPublisher
 from projections.readers import ReadModels
@@ -151,6 +152,7 @@ async def running(
         services = Services(
             bus=CommandBus(store, HANDLERS, now, new_id),
             reads=ReadModels(redis, keys, names),
+            live=LiveReadModels(redis, keys, broadcast, tuple(names)),
             consistency=waiter,
             tokens=BearerTokens(settings.signing_key),
             consistency_timeout=settings.consistency_timeout,

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -73,42 +74,57 @@ class Broadcast:
         self._pubsub: PubSub | None = None
         # Subscribing and connecting take turns, so no channel is ever left out.
         self._changing = asyncio.Lock()
+        # Per channel: SUBSCRIBEs sent and not yet confirmed, and whether Redis confirmed it.
+        self._unconfirmed: dict[str, int] = {}
+        self._confirmed: dict[str, asyncio.Event] = {}
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
         backoff = 0.05
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._redis.pubsub()
             try:
                 async with self._changing:  # no subscribe() may slip between these two lines
-                    await pubsub.subscribe(*self._always, *self._inboxes)
+                    channels = [*self._always, *self._inboxes]
+                    self._sent_subscribe(channels)
+                    await pubsub.subscribe(*channels)
                     self._pubsub = pubsub
                 self._mark_all_lost()  # whatever was published before this point was missed
                 self.connected.set()
                 backoff = 0.05
                 async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        for inbox in self._inboxes.get(message["channel"], ()):
-                            inbox.put(message["data"])
+                    self._dispatch(message)
             except (RedisError, OSError) as error:
                 log.warning("pub/sub connection lost (%s); reconnecting", error)
             finally:
                 self.connected.clear()
                 self._pubsub = None
+                self._unconfirmed.clear()
+                for confirmed in self._confirmed.values():
+                    confirmed.clear()
                 self._mark_all_lost()
                 await pubsub.aclose()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
     @asynccontextmanager
-    async def subscribe(self, channel: str, maxsize: int = 10_000) -> AsyncIterator[Inbox]:
+    async def subscribe(
+        self, channel: str, maxsize: int = 10_000, *, confirmed: float | None = None
+    ) -> AsyncIterator[Inbox]:
+        """An inbox for the channel. With `confirmed=<seconds>` it is handed out only once
+        Redis has confirmed the subscription, so that whatever is published afterwards
+        reaches it: a caller can then read the current state and miss no change after it."""
         inbox = Inbox(maxsize)
         async with self._changing:
             subscribers = self._inboxes.setdefault(channel, set())
             subscribers.add(inbox)
             if len(subscribers) == 1 and self._pubsub is not None and channel not in self._always:
+                self._sent_subscribe([channel])
                 await self._pubsub.subscribe(channel)
         try:
+            if confirmed is not None:
+                async with asyncio.timeout(confirmed):
+                    await self._confirmed.setdefault(channel, asyncio.Event()).wait()
             yield inbox
         finally:
             async with self._changing:
@@ -116,10 +132,34 @@ class Broadcast:
                 if not subscribers:
                     del self._inboxes[channel]
                     if self._pubsub is not None and channel not in self._always:
+                        self._confirmed.pop(channel, asyncio.Event()).clear()
                         try:
                             await self._pubsub.unsubscribe(channel)
                         except (RedisError, OSError):
                             pass  # the connection is gone; the reconnect subscribes afresh
+
+    @property
+    def channels(self) -> int:
+        """Channels this process is subscribed to (for tests and metrics)."""
+        return len(set(self._inboxes) | set(self._always))
+
+    def _sent_subscribe(self, channels: list[str]) -> None:
+        for channel in channels:
+            self._unconfirmed[channel] = self._unconfirmed.get(channel, 0) + 1
+            self._confirmed.setdefault(channel, asyncio.Event()).clear()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"]
+        if message["type"] == "message":
+            for inbox in self._inboxes.get(channel, ()):
+                inbox.put(message["data"])
+        elif message["type"] == "subscribe":
+            # Replies come in order: when none is outstanding, the latest SUBSCRIBE is in force.
+            outstanding = self._unconfirmed.pop(channel, 1) - 1
+            if outstanding > 0:
+                self._unconfirmed[channel] = outstanding
+            elif channel in self._inboxes or channel in self._always:
+                self._confirmed.setdefault(channel, asyncio.Event()).set()
 
     def _mark_all_lost(self) -> None:
         for subscribers in self._inboxes.values():

@@ -32,6 +32,18 @@ class Keys:
     def checkpoints_channel(self) -> str:
         return f"{self.prefix}:checkpoints"
 
+    def post_changed_channel(self, post_id: str) -> str:
+        """Notices that one post's read model changed, carrying the position it reached."""
+        return f"{self.prefix}:changed:post:{post_id}"
+
+    def posts_changed_channel(self) -> str:
+        """Notices of every post change, carrying the post's id: what the feed follows."""
+        return f"{self.prefix}:changed:posts"
+
+    def comment_added_channel(self, post_id: str) -> str:
+        """Notices of comments added to one post, carrying the comment's id."""
+        return f"{self.prefix}:changed:comments:{post_id}"
+
     # The posts projection: one hash per post, with the author's name copied in.
     def post(self, post_id: str) -> str:
         return f"{self.prefix}:post:{post_id}"

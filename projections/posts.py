@@ -44,6 +44,7 @@ def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
         [
             tx.keys.post_prefix(), tx.keys.comment_prefix(), tx.keys.COMMENT_IDS_SUFFIX,
             TOP_COMMENTS, e.name, e.avatar_url or "",
+            tx.keys.post_changed_channel(""), tx.keys.posts_changed_channel(), tx.position,
         ],
     )
 
@@ -69,6 +70,7 @@ def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:
         },
     )
     tx.pipe.sadd(tx.keys.author_post_ids(e.author_id), e.post_id)
+    tx.post_changed(e.post_id)
 
 
 def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
@@ -82,6 +84,7 @@ def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
             "updatedAt": e.updated_at.isoformat(),
         },
     )
+    tx.post_changed(e.post_id)
 
 
 def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
@@ -94,6 +97,7 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
             "updatedAt": e.published_at.isoformat(),
         },
     )
+    tx.post_changed(e.post_id)
 
 
 def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
@@ -101,16 +105,19 @@ def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
         tx.keys.post(e.post_id),
         mapping={"version": at.version, "status": "ARCHIVED", "updatedAt": e.archived_at.isoformat()},
     )
+    tx.post_changed(e.post_id)
 
 
 def on_post_liked(e: PostLiked, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.sadd(tx.keys.post_likers(e.post_id), e.user_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", 1)
+    tx.post_changed(e.post_id)
 
 
 def on_post_unliked(e: PostUnliked, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.srem(tx.keys.post_likers(e.post_id), e.user_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", -1)
+    tx.post_changed(e.post_id)
 
 
 def on_comment_added(e: CommentAdded, _: RecordedEvent, tx: Tx) -> None:
@@ -130,6 +137,8 @@ def on_comment_added(e: CommentAdded, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.sadd(tx.keys.author_comment_ids(e.author_id), e.comment_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", 1)
     _refresh_top_comments(tx, e.post_id)
+    tx.post_changed(e.post_id)
+    tx.comment_added(e.post_id, e.comment_id)
 
 
 def on_comment_deleted(e: CommentDeleted, _: RecordedEvent, tx: Tx) -> None:
@@ -138,6 +147,7 @@ def on_comment_deleted(e: CommentDeleted, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.srem(tx.keys.author_comment_ids(e.author_id), e.comment_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", -1)
     _refresh_top_comments(tx, e.post_id)
+    tx.post_changed(e.post_id)
 
 
 def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | int]) -> None:

@@ -102,7 +102,7 @@ class ProjectionRunner:
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
                 pipe.multi()
-                self._queue(fresh, Tx(pipe, self._keys, self._scripts))
+                self._queue(fresh, Tx(pipe, self._keys, self._scripts, fresh[-1].position))
                 await pipe.execute()
             except WatchError:
                 return False  # another runner moved the checkpoint; re-read it from the log
@@ -117,6 +117,7 @@ class ProjectionRunner:
                 tx.discard_after(mark)
                 self._park(recorded, error, tx)
         last = events[-1].position
+        tx.publish_notices()
         tx.pipe.set(self._checkpoint_key, last)
         tx.pipe.zadd(self._keys.head(), {"head": last}, gt=True)
         tx.pipe.publish(

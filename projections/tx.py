@@ -1,9 +1,12 @@
-"""The write side of one projector batch: a Redis MULTI pipeline plus the names and scripts it needs."""
+"""The write side of one projector batch: a Redis MULTI pipeline plus the names and scripts it
+needs, and the change notices the batch will publish when it commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import orjson
 
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
@@ -17,6 +20,23 @@ class Tx:
     pipe: Pipeline
     keys: Keys
     scripts: Scripts
+    position: int  # the checkpoint this batch moves to
+    notices: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+    def post_changed(self, post_id: str) -> None:
+        """Tells live subscribers the post's read model changed (once per batch)."""
+        body = orjson.dumps({"id": post_id, "position": self.position})
+        self.notices[(self.keys.post_changed_channel(post_id), "")] = body
+        self.notices[(self.keys.posts_changed_channel(), post_id)] = body
+
+    def comment_added(self, post_id: str, comment_id: str) -> None:
+        body = orjson.dumps({"id": comment_id, "position": self.position})
+        self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
+
+    def publish_notices(self) -> None:
+        """Queued last: in the same MULTI as the writes, so a notice exists only if its change does."""
+        for (channel, _), body in self.notices.items():
+            self.pipe.publish(channel, body)
 
     def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]) -> None:
         """Queues a script call. The pipeline loads missing scripts before MULTI, so a

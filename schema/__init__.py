@@ -13,6 +13,7 @@ from schema.errors import ErrorCodes, is_unexpected
 from schema.extensions import ConsistentReads
 from schema.mutations import Mutation
 from schema.queries import Query
+from schema.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -32,5 +33,6 @@ def build_schema() -> strawberry.Schema:
     return InkwellSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=[ParserCache, ValidationCache, ConsistentReads, ErrorCodes],
     )

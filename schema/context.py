@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
 from projections.consistency import ConsistencyWaiter
+from projections.live import LiveReadModels
 from projections.readers import ReadModels
 
 
@@ -19,6 +20,7 @@ class Services:
 
     bus: CommandBus
     reads: ReadModels
+    live: LiveReadModels
     consistency: ConsistencyWaiter
     tokens: BearerTokens
     consistency_timeout: float
@@ -30,6 +32,7 @@ class Context:
     viewer_id: str | None
     correlation_id: str
     consistent_with: str | None = None  # the raw X-Consistent-With header
+    connection_params: dict[str, object] | None = None  # a WebSocket's connection_init payload
     _reached: int = field(default=0, repr=False)
 
     @property
@@ -38,14 +41,15 @@ class Context:
 
     @cached_property
     def liked_by_viewer(self) -> DataLoader[str, bool]:
-        """Batches every likedByViewer of one request into one Redis round trip."""
+        """Batches every likedByViewer of one request into one Redis round trip. It caches
+        nothing: a WebSocket's context lives for many subscription items."""
 
         async def load(post_ids: list[str]) -> list[bool]:
             if self.viewer_id is None:
                 return [False] * len(post_ids)
             return await self.reads.liked_by(self.viewer_id, post_ids)
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, cache=False)
 
     def caller(self, command_id: str | None) -> Caller:
         return Caller(self.viewer_id, self.correlation_id, command_id)

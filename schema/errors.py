@@ -90,6 +90,14 @@ def is_unexpected(error: GraphQLError) -> bool:
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [coded(error) for error in result.errors]
+        _code(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each item of a subscription passes here before it is sent."""
+        _code(result)
+        yield
+
+
+def _code(result: Any) -> None:
+    if result is not None and getattr(result, "errors", None):
+        result.errors = [coded(error) for error in result.errors]

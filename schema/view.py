@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context, Services
 
@@ -29,8 +31,22 @@ class InkwellGraphQL(GraphQL[Context, None]):
             consistent_with=request.headers.get("x-consistent-with"),
         )
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Browsers cannot set headers on a WebSocket: the token comes in connection_init,
+        as {"Authorization": "Bearer ..."}. A token that does not verify closes with 4403."""
+        params = context.connection_params or {}
+        authorization = params.get("Authorization") or params.get("authorization")
+        if isinstance(authorization, str) and authorization:
+            viewer_id = _bearer_user(context.services, authorization)
+            if viewer_id is None:
+                raise ConnectionRejectionError({"message": "the bearer token is not valid"})
+            context.viewer_id = viewer_id
+        return UNSET
+
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which
+        # graphql-ws clients refuse.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> Any:
         return orjson.loads(data)

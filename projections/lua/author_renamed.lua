@@ -1,12 +1,17 @@
 -- The cost of denormalizing, paid once per rename on the write side: the author's new
 -- name and avatar go into every post and comment of theirs, and every post showing one
--- of their comments among its top comments gets those recomputed.
+-- of their comments among its top comments gets those recomputed. Each post touched is
+-- announced to live subscribers, as Tx.post_changed would (the script knows them, Python not).
 -- KEYS[1] the author's post ids, KEYS[2] the author's comment ids
 -- ARGV[1] post key prefix, ARGV[2] comment key prefix, ARGV[3] suffix of a post's
--- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none)
+-- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none),
+-- ARGV[7] prefix of a post's change channel, ARGV[8] the all-posts change channel,
+-- ARGV[9] the position the batch reaches
 local author = {'authorName', ARGV[5], 'authorAvatarUrl', ARGV[6]}
+local touched = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   set_or_delete(ARGV[1] .. id, author)
+  touched[id] = true
 end
 local commented = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -17,5 +22,11 @@ end
 for post_id, _ in pairs(commented) do
   local post_key = ARGV[1] .. post_id
   refresh_top_comments(post_key, post_key .. ARGV[3], ARGV[2], tonumber(ARGV[4]))
+  touched[post_id] = true
+end
+for post_id, _ in pairs(touched) do
+  local notice = json_object({'id', post_id, 'position', tonumber(ARGV[9])})
+  redis.call('PUBLISH', ARGV[7] .. post_id, notice)
+  redis.call('PUBLISH', ARGV[8], notice)
 end
 return 1

@@ -1,0 +1,240 @@
+"""Live read models: the current state of a read model, then its state after every change.
+
+A topic per followed read model (one post, the feed, one post's new comments,
+the projections) listens to the change notices projectors publish, reads the
+changed read model from Redis ONCE per change, and hands that snapshot to every
+subscriber. Each subscriber has a bounded mailbox that keeps only the newest
+snapshot per key: a slow client skips intermediate states, never grows memory,
+never holds up the others, and always ends on the final state.
+
+No change is lost between a subscriber's first read and its first update: the
+topic's channel is subscribed, and Redis has confirmed it, before that first
+read; snapshots carry the checkpoint they were read at, so one the first read
+already covered is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+from redis.asyncio import Redis
+
+from projections.broadcast import Broadcast
+from projections.keys import Keys
+from projections.views import CommentView, PostView, ProjectionStatusView
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CONFIRM_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    key: str  # what this is a snapshot of: mailboxes keep the newest per key
+    position: int  # the checkpoint it was read at: larger is newer
+    value: T
+
+
+class Mailbox(Generic[T]):
+    """One subscriber's queue: the newest snapshot per key, at most `size` keys, oldest out."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._waiting: OrderedDict[str, Snapshot[T]] = OrderedDict()
+        self._ready = asyncio.Event()
+
+    def put(self, snapshot: Snapshot[T]) -> None:
+        self._waiting.pop(snapshot.key, None)
+        if len(self._waiting) >= self._size:
+            self._waiting.popitem(last=False)
+        self._waiting[snapshot.key] = snapshot
+        self._ready.set()
+
+    async def get(self) -> Snapshot[T]:
+        await self._ready.wait()
+        _, snapshot = self._waiting.popitem(last=False)
+        if not self._waiting:
+            self._ready.clear()
+        return snapshot
+
+
+Reader = Callable[[list[dict[str, Any]], bool], Awaitable[list[Snapshot[Any]]]]
+
+
+class Topic:
+    """One channel followed for all its subscribers, by one task."""
+
+    def __init__(self, channel: str, read: Reader, broadcast: Broadcast) -> None:
+        self.channel = channel
+        self._read = read
+        self._broadcast = broadcast
+        self.mailboxes: set[Mailbox[Any]] = set()
+        self._subscribed = asyncio.get_running_loop().create_future()
+        self._task = asyncio.create_task(self._follow(), name=f"live {channel}")
+
+    async def started(self) -> None:
+        """Returns once Redis confirmed the channel: from here on no change is missed."""
+        await asyncio.shield(self._subscribed)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _follow(self) -> None:
+        try:
+            async with self._broadcast.subscribe(self.channel, confirmed=CONFIRM_SECONDS) as inbox:
+                self._subscribed.set_result(None)
+                while True:
+                    await inbox.wait()
+                    lost = inbox.take_lost()
+                    notices = [orjson.loads(payload) for payload in inbox.take(10_000)]
+                    try:
+                        snapshots = await self._read(notices, lost)
+                    except Exception:
+                        log.exception("could not read the change on %s", self.channel)
+                        continue
+                    for snapshot in snapshots:
+                        for mailbox in self.mailboxes:
+                            mailbox.put(snapshot)
+        except BaseException as error:
+            if not self._subscribed.done():
+                self._subscribed.set_exception(error)
+            raise
+
+
+class LiveReadModels:
+    def __init__(
+        self, redis: Redis, keys: Keys, broadcast: Broadcast, projections: tuple[str, ...]
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._broadcast = broadcast
+        self._projections = projections
+        self._topics: dict[str, Topic] = {}
+
+    @property
+    def subscribers(self) -> int:
+        return sum(len(topic.mailboxes) for topic in self._topics.values())
+
+    @asynccontextmanager
+    async def post(self, post_id: str) -> AsyncIterator[AsyncIterator[PostView | None]]:
+        """The post now (None if it does not exist), then after every change."""
+
+        async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
+            return [await self._post_snapshot(post_id)]
+
+        async with self._joined(self._keys.post_changed_channel(post_id), read, 1) as mailbox:
+            first = await self._post_snapshot(post_id)
+            yield _updates(mailbox, first)
+
+    @asynccontextmanager
+    async def feed(self) -> AsyncIterator[AsyncIterator[PostView]]:
+        """Every change of a published post, from now on."""
+
+        async def read(notices: list[dict[str, Any]], _: bool) -> list[Snapshot[Any]]:
+            changed = list(dict.fromkeys(notice["id"] for notice in notices))
+            return [
+                snapshot
+                for snapshot in await self._post_snapshots(changed)
+                if snapshot.value is not None and snapshot.value.status == "PUBLISHED"
+            ]
+
+        async with self._joined(self._keys.posts_changed_channel(), read, 256) as mailbox:
+            yield _updates(mailbox, None)
+
+    @asynccontextmanager
+    async def comments_added(self, post_id: str) -> AsyncIterator[AsyncIterator[CommentView]]:
+        """Each comment added to the post from now on, as the read model holds it."""
+
+        async def read(notices: list[dict[str, Any]], _: bool) -> list[Snapshot[Any]]:
+            ids = list(dict.fromkeys(notice["id"] for notice in notices))
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.get(self._keys.checkpoint("posts"))
+                for comment_id in ids:
+                    pipe.hgetall(self._keys.comment(comment_id))
+                checkpoint, *hashes = await pipe.execute()
+            return [
+                Snapshot(comment_id, int(checkpoint or 0), CommentView.from_hash(fields))
+                for comment_id, fields in zip(ids, hashes, strict=True)
+                if fields  # deleted again before we read it
+            ]
+
+        async with self._joined(self._keys.comment_added_channel(post_id), read, 256) as mailbox:
+            yield _updates(mailbox, None)
+
+    @asynccontextmanager
+    async def projections(self) -> AsyncIterator[AsyncIterator[list[ProjectionStatusView]]]:
+        """Every projection's progress now, then after every batch any of them applies."""
+
+        async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
+            return [await self._statuses()]
+
+        async with self._joined(self._keys.checkpoints_channel(), read, 1) as mailbox:
+            yield _updates(mailbox, await self._statuses())
+
+    @asynccontextmanager
+    async def _joined(self, channel: str, read: Reader, size: int) -> AsyncIterator[Mailbox[Any]]:
+        topic = self._topics.get(channel)
+        if topic is None:
+            topic = self._topics[channel] = Topic(channel, read, self._broadcast)
+        mailbox: Mailbox[Any] = Mailbox(size)
+        topic.mailboxes.add(mailbox)
+        try:
+            await topic.started()
+            yield mailbox
+        finally:
+            topic.mailboxes.discard(mailbox)
+            if not topic.mailboxes and self._topics.get(channel) is topic:
+                del self._topics[channel]
+                await topic.close()
+
+    async def _post_snapshot(self, post_id: str) -> Snapshot[PostView | None]:
+        (snapshot,) = await self._post_snapshots([post_id])
+        return snapshot
+
+    async def _post_snapshots(self, post_ids: list[str]) -> list[Snapshot[PostView | None]]:
+        """The posts and the posts projection's checkpoint, read in one MULTI: consistent."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(self._keys.checkpoint("posts"))
+            for post_id in post_ids:
+                pipe.hgetall(self._keys.post(post_id))
+            checkpoint, *hashes = await pipe.execute()
+        return [
+            Snapshot(post_id, int(checkpoint or 0), PostView.from_hash(fields) if fields else None)
+            for post_id, fields in zip(post_ids, hashes, strict=True)
+        ]
+
+    async def _statuses(self) -> Snapshot[list[ProjectionStatusView]]:
+        names = self._projections
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.mget([self._keys.checkpoint(name) for name in names])
+            pipe.zscore(self._keys.head(), "head")
+            checkpoints, head = await pipe.execute()
+        statuses = [
+            ProjectionStatusView(name, int(checkpoint or 0), int(head or 0))
+            for name, checkpoint in zip(names, checkpoints, strict=True)
+        ]
+        # Every figure only grows, so their sum orders the snapshots.
+        progress = sum(status.position for status in statuses) + int(head or 0)
+        return Snapshot("projections", progress, statuses)
+
+
+async def _updates(mailbox: Mailbox[T], first: Snapshot[T] | None) -> AsyncIterator[T]:
+    """The first snapshot, if any, then each newer one from the mailbox, in order."""
+    seen = -1
+    if first is not None:
+        seen = first.position
+        yield first.value
+    while True:
+        snapshot = await mailbox.get()
+        if snapshot.position > seen or first is None:
+            seen = max(seen, snapshot.position)
+            yield snapshot.value
