@@ -23,7 +23,7 @@ from typing import Any
 import httpx2 as httpx
 import typer
 import uvicorn
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from rich.console import Console
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -52,6 +52,8 @@ from schema.context import Services
 from schema.view import InkwellGraphQL
 
 log = logging.getLogger("inkwell")
+
+REDIS_CONNECTIONS = 64
 
 PROJECTIONS: tuple[Projection, ...] = (
     posts.PROJECTION, feeds.PROJECTION, users.PROJECTION, search.PROJECTION
@@ -121,8 +123,15 @@ async def running(
         redis_url = settings.redis_url or stack.enter_context(
             EmbeddedRedis(embedded_redis_dir or settings.data_dir)
         )
-        redis = Redis.from_url(redis_url, decode_responses=True)
+        # Bounded: thousands of subscribers reading at once wait for a connection instead
+        # of opening thousands.
+        pool = BlockingConnectionPool.from_url(
+            redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=10,
+            client_name=f"{settings.prefix}:commands",
+        )
+        redis = Redis(connection_pool=pool)
         stack.push_async_callback(redis.aclose)
+        stack.push_async_callback(pool.aclose)
         # Pub/sub blocks between messages: no read timeout on its connection.
         listener = Redis.from_url(
             redis_url,

@@ -11,6 +11,12 @@ No change is lost between a subscriber's first read and its first update: the
 topic's channel is subscribed, and Redis has confirmed it, before that first
 read; snapshots carry the checkpoint they were read at, so one the first read
 already covered is dropped.
+
+Subscribers never read Redis themselves, not even their first state: the topic's
+task does it and posts it to their mailbox. A subscription is cancelled whenever
+its client goes, and redis-py 8.1 can swallow a cancellation that lands in a
+read (FIELD-NOTES): the subscriber would live on as a zombie. Awaiting only a
+mailbox, it cannot.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 from redis.asyncio import Redis
 
-from projections.broadcast import Broadcast
+from projections.broadcast import Broadcast, Inbox
 from projections.keys import Keys
 from projections.views import CommentView, PostView, ProjectionStatusView
 
@@ -77,22 +83,32 @@ class Topic:
         self._read = read
         self._broadcast = broadcast
         self.mailboxes: set[Mailbox[Any]] = set()
+        self._inbox: Inbox | None = None
+        self._closed = False
         self._subscribed = asyncio.get_running_loop().create_future()
-        self._task = asyncio.create_task(self._follow(), name=f"live {channel}")
+        self.task = asyncio.create_task(self._follow(), name=f"live {channel}")
 
     async def started(self) -> None:
         """Returns once Redis confirmed the channel: from here on no change is missed."""
         await asyncio.shield(self._subscribed)
 
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+    def refresh(self) -> None:
+        """Asks the task to read the read model now, for a subscriber that just joined."""
+        if self._inbox is not None:
+            self._inbox.mark_lost()
+
+    def close(self) -> None:
+        """Stops the task without waiting for it: should the cancellation be swallowed in a
+        Redis read, the task still sees `_closed` before it waits again."""
+        self._closed = True
+        self.task.cancel()
 
     async def _follow(self) -> None:
         try:
             async with self._broadcast.subscribe(self.channel, confirmed=CONFIRM_SECONDS) as inbox:
+                self._inbox = inbox
                 self._subscribed.set_result(None)
-                while True:
+                while not self._closed:
                     await inbox.wait()
                     lost = inbox.take_lost()
                     notices = [orjson.loads(payload) for payload in inbox.take(10_000)]
@@ -119,6 +135,7 @@ class LiveReadModels:
         self._broadcast = broadcast
         self._projections = projections
         self._topics: dict[str, Topic] = {}
+        self._closing: set[asyncio.Task[None]] = set()  # strong references until they end
 
     @property
     def subscribers(self) -> int:
@@ -129,11 +146,11 @@ class LiveReadModels:
         """The post now (None if it does not exist), then after every change."""
 
         async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
-            return [await self._post_snapshot(post_id)]
+            return await self._post_snapshots([post_id])
 
-        async with self._joined(self._keys.post_changed_channel(post_id), read, 1) as mailbox:
-            first = await self._post_snapshot(post_id)
-            yield _updates(mailbox, first)
+        channel = self._keys.post_changed_channel(post_id)
+        async with self._joined(channel, read, 1, first_state=True) as mailbox:
+            yield _updates(mailbox)
 
     @asynccontextmanager
     async def feed(self) -> AsyncIterator[AsyncIterator[PostView]]:
@@ -148,7 +165,7 @@ class LiveReadModels:
             ]
 
         async with self._joined(self._keys.posts_changed_channel(), read, 256) as mailbox:
-            yield _updates(mailbox, None)
+            yield _updates(mailbox)
 
     @asynccontextmanager
     async def comments_added(self, post_id: str) -> AsyncIterator[AsyncIterator[CommentView]]:
@@ -168,7 +185,7 @@ class LiveReadModels:
             ]
 
         async with self._joined(self._keys.comment_added_channel(post_id), read, 256) as mailbox:
-            yield _updates(mailbox, None)
+            yield _updates(mailbox)
 
     @asynccontextmanager
     async def projections(self) -> AsyncIterator[AsyncIterator[list[ProjectionStatusView]]]:
@@ -177,11 +194,22 @@ class LiveReadModels:
         async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
             return [await self._statuses()]
 
-        async with self._joined(self._keys.checkpoints_channel(), read, 1) as mailbox:
-            yield _updates(mailbox, await self._statuses())
+        async with self._joined(self._keys.checkpoints_channel(), read, 1, first_state=True) as mailbox:
+            yield _updates(mailbox)
+
+    async def post_now(self, post_id: str) -> PostView | None:
+        """The post as it is, read in a task of its own so that a subscription cancelled
+        meanwhile is cancelled at this await, never inside redis-py."""
+        read = asyncio.ensure_future(self._post_snapshots([post_id]))
+        (snapshot,) = await asyncio.shield(read)
+        return snapshot.value
 
     @asynccontextmanager
-    async def _joined(self, channel: str, read: Reader, size: int) -> AsyncIterator[Mailbox[Any]]:
+    async def _joined(
+        self, channel: str, read: Reader, size: int, *, first_state: bool = False
+    ) -> AsyncIterator[Mailbox[Any]]:
+        """A mailbox on the channel's topic; with `first_state`, the topic's next delivery
+        to it is a fresh read of the read model, made after the channel was confirmed."""
         topic = self._topics.get(channel)
         if topic is None:
             topic = self._topics[channel] = Topic(channel, read, self._broadcast)
@@ -189,16 +217,16 @@ class LiveReadModels:
         topic.mailboxes.add(mailbox)
         try:
             await topic.started()
+            if first_state:
+                topic.refresh()
             yield mailbox
         finally:
             topic.mailboxes.discard(mailbox)
             if not topic.mailboxes and self._topics.get(channel) is topic:
                 del self._topics[channel]
-                await topic.close()
-
-    async def _post_snapshot(self, post_id: str) -> Snapshot[PostView | None]:
-        (snapshot,) = await self._post_snapshots([post_id])
-        return snapshot
+                topic.close()
+                self._closing.add(topic.task)
+                topic.task.add_done_callback(self._closing.discard)
 
     async def _post_snapshots(self, post_ids: list[str]) -> list[Snapshot[PostView | None]]:
         """The posts and the posts projection's checkpoint, read in one MULTI: consistent."""
@@ -227,14 +255,14 @@ class LiveReadModels:
         return Snapshot("projections", progress, statuses)
 
 
-async def _updates(mailbox: Mailbox[T], first: Snapshot[T] | None) -> AsyncIterator[T]:
-    """The first snapshot, if any, then each newer one from the mailbox, in order."""
-    seen = -1
-    if first is not None:
-        seen = first.position
-        yield first.value
+async def _updates(mailbox: Mailbox[T]) -> AsyncIterator[T]:
+    """Each snapshot from the mailbox, in order, without repeats: a topic reads at ever
+    later positions, so a snapshot older than the last one given, or the same one again
+    (the first state and a change read at one position), is dropped."""
+    last: tuple[int, str] = (-1, "")
     while True:
         snapshot = await mailbox.get()
-        if snapshot.position > seen or first is None:
-            seen = max(seen, snapshot.position)
-            yield snapshot.value
+        if snapshot.position < last[0] or (snapshot.position, snapshot.key) == last:
+            continue
+        last = (snapshot.position, snapshot.key)
+        yield snapshot.value

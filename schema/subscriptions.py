@@ -45,7 +45,8 @@ class Subscription:
         self, info: Info[Context, None], post_id: strawberry.ID
     ) -> AsyncGenerator[Comment, None]:
         ctx = info.context
-        if await ctx.reads.post(post_id, ctx.viewer_id) is None:
+        post = await ctx.services.live.post_now(post_id)
+        if post is None or not post.visible_to(ctx.viewer_id):
             raise NotFound("post", post_id)
         async with ctx.services.live.comments_added(post_id) as updates:
             async for view in updates:

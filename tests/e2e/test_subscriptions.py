@@ -1,0 +1,164 @@
+"""Subscriptions through a real server and the real gql client: what readers watch change live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from gql.transport.exceptions import TransportQueryError
+import websockets
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from tests.e2e.conftest import http_api
+from tests.support import operations as ops
+from tests.support.api import Account, Api
+from tests.support.live_client import Stream, session
+from tests.support.server_process import ServerProcess
+
+POST = """subscription($id: ID!) {
+  post(id: $id) { id title status likeCount commentCount likedByViewer author { name }
+                  topComments { body author { name } } }
+}"""
+FEED = "subscription { feed { id title status likeCount } }"
+COMMENTS = "subscription($postId: ID!) { commentAdded(postId: $postId) { id body postId author { name } } }"
+PROJECTIONS = "subscription { projections { name position headPosition lag } }"
+
+
+def post_of(item: dict[str, Any]) -> dict[str, Any]:
+    post: dict[str, Any] = item["post"]
+    return post
+
+
+@pytest.fixture
+def api(server: ServerProcess) -> Api:
+    return http_api(server)
+
+
+@pytest.fixture
+def ann(api: Api) -> Account:
+    return api.register("Ann")
+
+
+def test_a_post_subscription_shows_every_kind_of_change(server: ServerProcess, api: Api, ann: Account) -> None:
+    post = api.published_post(ann, "Live")
+    bob = api.register("Bob")
+
+    async def watch() -> None:
+        async with session(server.url, bob.token) as client:
+            stream = Stream(client, POST, {"id": post["id"]})
+            first = post_of(await stream.until(lambda _: True))
+            assert (first["title"], first["likeCount"], first["likedByViewer"]) == ("Live", 0, False)
+
+            await asyncio.to_thread(api.ok, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+            liked = post_of(await stream.until(lambda i: post_of(i)["likeCount"] == 1))
+            assert liked["likedByViewer"] is True
+
+            body = {"input": {"postId": post["id"], "body": "Nice"}}
+            await asyncio.to_thread(api.ok, ops.ADD_COMMENT, body, token=bob.token)
+            await stream.until(lambda i: post_of(i)["commentCount"] == 1)
+
+            edit = {"postId": post["id"], "expectedVersion": post["version"], "title": "Live, edited"}
+            await asyncio.to_thread(api.ok, ops.UPDATE_POST, {"input": edit}, token=ann.token)
+            await stream.until(lambda i: post_of(i)["title"] == "Live, edited")
+
+            rename = {"input": {"name": "Bob B."}}
+            await asyncio.to_thread(api.ok, ops.UPDATE_PROFILE, rename, token=bob.token)
+            renamed = post_of(await stream.until(
+                lambda i: [c["author"]["name"] for c in post_of(i)["topComments"]] == ["Bob B."]
+            ))
+            assert renamed["commentCount"] == 1 and renamed["likeCount"] == 1
+            positions = [(post_of(i)["likeCount"], post_of(i)["commentCount"]) for i in stream.items]
+            assert positions == sorted(positions), "items arrive in order"
+            await stream.stop()
+
+    asyncio.run(watch())
+
+
+def test_the_feed_carries_publications_and_later_changes_of_published_posts(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    async def watch() -> None:
+        async with session(server.url) as client:
+            stream = Stream(client, FEED)
+            await asyncio.sleep(0.3)  # subscribed; the feed sends nothing until something changes
+            draft = await asyncio.to_thread(api.create_post, ann, "Not yet")
+            published = await asyncio.to_thread(api.published_post, ann, "Out now")
+            await stream.until(lambda i: i["feed"]["id"] == published["id"])
+            await asyncio.to_thread(api.ok, ops.LIKE_POST, {"input": {"postId": published["id"]}}, token=ann.token)
+            await stream.until(lambda i: i["feed"]["likeCount"] == 1)
+            assert all(item["feed"]["id"] != draft["id"] for item in stream.items)
+            assert all(item["feed"]["status"] == "PUBLISHED" for item in stream.items)
+            await stream.stop()
+
+    asyncio.run(watch())
+
+
+def test_comment_added_streams_the_comments_of_one_post(server: ServerProcess, api: Api, ann: Account) -> None:
+    watched, other = api.published_post(ann, "Watched"), api.published_post(ann, "Other")
+
+    async def watch() -> None:
+        async with session(server.url, legacy=True) as client:  # the legacy protocol works too
+            stream = Stream(client, COMMENTS, {"postId": watched["id"]})
+            await asyncio.sleep(0.3)
+            for post, body in ((other, "elsewhere"), (watched, "here")):
+                variables = {"input": {"postId": post["id"], "body": body}}
+                await asyncio.to_thread(api.ok, ops.ADD_COMMENT, variables, token=ann.token)
+            item = await stream.until(lambda _: True)
+            assert item["commentAdded"]["body"] == "here"
+            assert item["commentAdded"]["author"]["name"] == "Ann"
+            await asyncio.sleep(0.3)
+            assert [i["commentAdded"]["body"] for i in stream.items] == ["here"]
+            await stream.stop()
+
+    asyncio.run(watch())
+
+
+def test_the_projections_subscription_shows_progress(server: ServerProcess, api: Api, ann: Account) -> None:
+    async def watch() -> None:
+        async with session(server.url) as client:
+            stream = Stream(client, PROJECTIONS)
+            first = await stream.until(lambda _: True)
+            start = max(status["position"] for status in first["projections"])
+            await asyncio.to_thread(api.published_post, ann)
+            moved = await stream.until(
+                lambda i: min(s["position"] for s in i["projections"]) >= start + 2
+            )
+            assert {s["name"] for s in moved["projections"]} == {"posts", "feeds", "users", "search"}
+            await stream.stop()
+
+    asyncio.run(watch())
+
+
+def test_a_drafts_subscription_is_refused_to_all_but_its_author(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    draft = api.create_post(ann, "Secret")
+    bob = api.register("Bob")
+
+    async def watch() -> None:
+        async with session(server.url, bob.token) as client:
+            with pytest.raises(TransportQueryError) as refused:
+                await Stream(client, POST, {"id": draft["id"]}).until(lambda _: True)
+            assert refused.value.errors[0]["extensions"]["code"] == "NOT_FOUND"
+        async with session(server.url, ann.token) as client:
+            stream = Stream(client, POST, {"id": draft["id"]})
+            assert post_of(await stream.until(lambda _: True))["status"] == "DRAFT"
+            await stream.stop()
+
+    asyncio.run(watch())
+
+
+def test_a_websocket_with_a_bad_token_is_closed_with_4403(server: ServerProcess) -> None:
+    async def connect() -> int | None:
+        url = server.url.replace("http", "ws", 1) + "/graphql"
+        async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+            init = {"type": "connection_init", "payload": {"Authorization": "Bearer forged.token"}}
+            await ws.send(json.dumps(init))
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+            return closed.value.rcvd.code if closed.value.rcvd else None
+
+    assert asyncio.run(connect()) == 4403

@@ -1,0 +1,149 @@
+"""Live read models in process: shared reads, bounded mailboxes, nothing lost at the start."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import redis
+
+from domain.commands import LikePost, RegisterUser
+from projections.live import Mailbox, Snapshot
+from server import Inkwell, running
+from tests.conftest import make_settings
+from tests.projections.conftest import author_with_posts, send, settle
+from tests.support import redis_server
+from tests.support.net import free_port
+
+T = TypeVar("T")
+
+
+async def readers_liking(inkwell: Inkwell, post_id: str, count: int) -> None:
+    """`count` different readers like the post, one after another."""
+    for i in range(count):
+        reader = (await send(inkwell, RegisterUser(f"Reader {i}")))["user_id"]
+        await send(inkwell, LikePost(post_id), reader)
+
+
+async def published_posts(inkwell: Inkwell, count: int = 1) -> list[str]:
+    author = await author_with_posts(inkwell, published=count)
+    await settle(inkwell)
+    page = await inkwell.services.reads.posts_by_author(author, None, count, None)
+    return [view.id for _, view in page.posts]
+
+
+async def published_post(inkwell: Inkwell) -> str:
+    return (await published_posts(inkwell))[0]
+
+
+@asynccontextmanager
+async def subscribed(inkwell: Inkwell, post_ids: list[str]) -> AsyncIterator[list[AsyncIterator[Any]]]:
+    """One post subscription per id, entered and left together."""
+    async with AsyncExitStack() as stack:
+        yield [await stack.enter_async_context(inkwell.services.live.post(p)) for p in post_ids]
+
+
+async def next_item(updates: AsyncIterator[T], timeout: float = 5) -> T:
+    return await asyncio.wait_for(anext(updates), timeout)
+
+
+def test_a_mailbox_keeps_the_newest_snapshot_per_key_within_its_bound() -> None:
+    async def scenario() -> list[Any]:
+        mailbox: Mailbox[str] = Mailbox(size=2)
+        for position, key in enumerate(["a", "b", "a", "c", "c"]):
+            mailbox.put(Snapshot(key, position, f"{key}{position}"))
+        return [(await mailbox.get()).value, (await mailbox.get()).value]
+
+    assert asyncio.run(scenario()) == ["a2", "c4"]
+
+
+async def test_a_slow_subscriber_skips_to_the_final_state_without_holding_up_a_fast_one(
+    inkwell: Inkwell,
+) -> None:
+    post_id = await published_post(inkwell)
+    live = inkwell.services.live
+    async with live.post(post_id) as slow, live.post(post_id) as fast:
+        assert (await next_item(slow)).like_count == 0
+        assert (await next_item(fast)).like_count == 0
+        seen: list[int] = []
+
+        async def follow_fast() -> None:
+            async for view in fast:
+                seen.append(view.like_count)
+                if view.like_count == 30:
+                    return
+
+        following = asyncio.create_task(follow_fast())
+        await readers_liking(inkwell, post_id, 30)
+        await asyncio.wait_for(following, 10)
+        assert seen == sorted(seen) and seen[-1] == 30
+
+        # The slow one read nothing meanwhile: it gets one item, the final state.
+        assert (await next_item(slow)).like_count == 30
+        with pytest.raises(TimeoutError):
+            await next_item(slow, timeout=0.3)
+
+
+async def test_every_subscriber_starting_during_writes_ends_on_the_final_state(
+    inkwell: Inkwell,
+) -> None:
+    post_id = await published_post(inkwell)
+    live = inkwell.services.live
+    last: list[int] = []
+
+    async def subscribe_and_follow(delay: float) -> None:
+        await asyncio.sleep(delay)
+        async with live.post(post_id) as updates:
+            async for view in updates:
+                if view.like_count == 20:
+                    last.append(view.like_count)
+                    return
+
+    followers = [asyncio.create_task(subscribe_and_follow(i * 0.02)) for i in range(25)]
+    await readers_liking(inkwell, post_id, 20)
+    await asyncio.wait_for(asyncio.gather(*followers), 15)
+    assert last == [20] * 25
+
+
+async def test_one_change_is_read_once_for_all_its_subscribers(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    port = free_port()
+    server = redis_server.start(port)
+    counter = redis.Redis(port=port)
+    try:
+        settings = make_settings(sqlite_url, f"redis://127.0.0.1:{port}", prefix, tmp_path)
+        async with running(settings) as inkwell:
+            post_id = await published_post(inkwell)
+            reader = (await send(inkwell, RegisterUser("Reader")))["user_id"]
+            await settle(inkwell)
+            async with subscribed(inkwell, [post_id] * 50) as streams:
+                for updates in streams:
+                    await next_item(updates)
+                counter.config_resetstat()
+                await send(inkwell, LikePost(post_id), reader)
+                for updates in streams:
+                    assert (await next_item(updates)).like_count == 1
+                post_reads = counter.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0)
+            assert post_reads == 1
+    finally:
+        counter.close()
+        server.kill()
+        server.wait()
+
+
+async def test_all_live_subscriptions_share_one_pubsub_connection(inkwell: Inkwell) -> None:
+    post_ids = await published_posts(inkwell, 20)
+    live = inkwell.services.live
+    async with subscribed(inkwell, post_ids), live.feed(), live.projections():
+        assert live.subscribers == 22
+        clients = await inkwell.redis.client_list(_type="pubsub")
+        assert [c["name"] for c in clients].count(f"{inkwell.keys.prefix}:pubsub") == 1
+        channels = await inkwell.redis.pubsub_channels(f"{inkwell.keys.prefix}:changed:*")
+        assert len(channels) == 21  # 20 posts and the feed
+    assert live.subscribers == 0
+    assert await inkwell.redis.pubsub_channels(f"{inkwell.keys.prefix}:changed:*") == []
