@@ -5,6 +5,7 @@ They reach the running Inkwell through `app.state.operations`, set by the app's 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -18,6 +19,10 @@ from observability.progress import ProgressReader
 from observability.readiness import Readiness
 
 log = logging.getLogger(__name__)
+
+# Well inside Prometheus's default scrape timeout (10 s), so a dead Redis still lets
+# the process's own counters through.
+PROGRESS_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ async def ready(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     operations: Operations = request.app.state.operations
     try:
-        progress = await operations.progress.read()
+        progress = await asyncio.wait_for(operations.progress.read(), PROGRESS_TIMEOUT)
     except Exception as error:  # the process's own counters still count, Redis errors first
         log.warning("metrics: projection progress unreadable (%s: %s)", type(error).__name__, error)
         progress = None
