@@ -379,7 +379,8 @@ async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, Lo
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
-    Exits 1 when a projection is stalled or has parked events. Needs REDIS_URL."""
+    Exits 1 when a projection is stalled or has parked events. Needs REDIS_URL.
+    """
     settings = Settings.from_env()
     console = Console()
     if settings.redis_url is None:
@@ -397,6 +398,12 @@ def status() -> None:
         raise typer.Exit(1)
 
 
+def _quiet_per_command_logs() -> None:
+    """Commands that print their own account would drown in a line per command and batch."""
+    for name in ("inkwell.commands", "inkwell.requests", "projections.runner"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 events_cli = typer.Typer(help="Reads the event log.", no_args_is_help=True)
 cli.add_typer(events_cli, name="events")
 
@@ -412,8 +419,11 @@ def events_tail(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """Prints the newest events of the log (position, time, stream, type, command and
-    correlation ids, data), oldest first; with --follow, then each new one as it commits."""
+    """Prints the newest events of the log, oldest first; --follow keeps printing.
+
+    Each line: position, commit time, stream, version, type, command id, correlation id, data.
+    Following reads the log itself, so it misses nothing.
+    """
     settings = Settings.from_env()
 
     async def show() -> None:
@@ -437,9 +447,13 @@ def seed(
     ] = 0.8,
     random_seed: Annotated[int | None, typer.Option(help="For the same sample every time.")] = None,
 ) -> None:
-    """Fills the blog with sample users, posts and publishes, sent as real commands through
-    the command bus, then waits for the read models to show them."""
+    """Fills the blog with sample users, posts and publishes, with a progress bar.
+
+    They are real commands, sent through the command bus.
+    Then it waits until the read models show them.
+    """
     settings = Settings.from_env()
+    _quiet_per_command_logs()
     console = Console()
     authors = users or max(1, posts // 5)
 
@@ -467,6 +481,7 @@ def demo() -> None:
     showing what the write side and the read side each hold at every step."""
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)
+    _quiet_per_command_logs()
 
     async def narrate() -> None:
         with tempfile.TemporaryDirectory(prefix="inkwell-demo-") as scratch:

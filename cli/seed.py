@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -77,7 +77,7 @@ class Seeder:
         return CreatePost(title=title, content=content, tags=tuple(self._rng.sample(TAGS, 2)))
 
     async def _all(
-        self, commands: list[Command], actors: list[str | None], id_name: str,
+        self, commands: Sequence[Command], actors: Sequence[str | None], id_name: str,
         done: Callable[[], None],
     ) -> list[str]:
         """Dispatches every command, CONCURRENCY at a time; returns the ids they made, in order."""

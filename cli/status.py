@@ -16,8 +16,9 @@ STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold 
 def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
     table = Table(title="Projections")
     for column in ("projection", "position", "head", "lag", "lag (s)", "state", "parked",
-                   "applied", "last advanced"):
-        table.add_column(column, justify="left" if column in ("projection", "state") else "right")
+                   "applied", "advanced"):
+        text = column in ("projection", "state")
+        table.add_column(column, justify="left" if text else "right", no_wrap=text)
     for p in progress:
         state = p.state(stalled_after)
         table.add_row(

@@ -28,7 +28,9 @@ class Exposition:
             self._instruments = metrics.registry
         else:
             self._instruments = CollectorRegistry()
-            MultiProcessCollector(self._instruments, path=str(multiprocess_dir))
+            MultiProcessCollector(  # type: ignore[no-untyped-call]
+                self._instruments, path=str(multiprocess_dir)
+            )
 
     def render(self, progress: Sequence[Progress] | None) -> bytes:
         """`progress` None means it could not be read: the projection gauges are left out

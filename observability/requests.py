@@ -31,7 +31,7 @@ QUIET_PATHS = frozenset({"/metrics", "/health", "/ready"})
 def request_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == HEADER:
-            given = value.decode("latin-1")
+            given: str = value.decode("latin-1")
             if SANE_ID.fullmatch(given):
                 return given
     return uuid.uuid4().hex
