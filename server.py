@@ -17,7 +17,7 @@ import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -282,7 +282,23 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
     """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
     settings = settings or Settings.from_env()
+    return Starlette(
+        routes=routes(), lifespan=_lifespan(settings, projectors),
+        middleware=[Middleware(RequestLog)],
+    )
 
+
+def projector_app(settings: Settings) -> Starlette:
+    """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
+    return Starlette(
+        routes=endpoints.routes(), lifespan=_lifespan(settings, projectors=True),
+        middleware=[Middleware(RequestLog)],
+    )
+
+
+def _lifespan(
+    settings: Settings, projectors: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(settings, projectors=projectors) as inkwell:
@@ -291,7 +307,7 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
             app.state.operations = inkwell.operations
             yield
 
-    return Starlette(routes=routes(), lifespan=lifespan, middleware=[Middleware(RequestLog)])
+    return lifespan
 
 
 def api_app() -> Starlette:
@@ -350,11 +366,21 @@ def _uvicorn_logging() -> dict[str, Any]:
 
 
 @cli.command()
-def project() -> None:
+def project(
+    port: Annotated[
+        int | None, typer.Option(help="Also answer /health, /ready and /metrics on this port.")
+    ] = None,
+) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
+    settings = Settings.from_env()
+    if port is not None:
+        uvicorn.run(
+            projector_app(settings), host=settings.host, port=port, **_uvicorn_logging()
+        )
+        return
 
     async def follow() -> None:
-        async with running(Settings.from_env()):
+        async with running(settings):
             await asyncio.Event().wait()
 
     asyncio.run(follow())

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
+from domain.commands import RegisterUser
 from eventstore.log_reader import LogReader
 from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness
-from server import Inkwell, Settings, create_app
+from server import Inkwell, Settings, create_app, running
 from tests.conftest import make_settings
+from tests.projections.conftest import send
 from tests.projections.test_redis_restart import free_port, redis_server
 from tests.support import operations as ops
 from tests.support.api import Api
@@ -148,3 +152,38 @@ def test_a_projection_is_stalled_only_when_work_waited_and_nothing_moved_for_the
     assert progress(lag=5, lag_seconds=60, idle=45).state(30) == "stalled"
     assert progress(lag=5, lag_seconds=60, idle=1).state(30) == "catching up"
     assert progress(lag=0, lag_seconds=0, idle=None).state(30) == "caught up"
+
+
+def test_a_projector_process_answers_health_ready_and_metrics_on_its_own_port(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+    }
+    projector = ServerProcess(env, tmp_path, command="project")
+    projector.args = ("--port", str(projector.port))
+    projector.start(wait=False)
+    try:
+        asyncio.run(_write_a_user(settings))
+        with httpx.Client(base_url=projector.url) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    samples = parse(client.get("/metrics").text)
+                except httpx.TransportError:
+                    samples = {}
+                if value(samples, "inkwell_projection_position", projection="users") == 1:
+                    break
+                assert time.monotonic() < deadline, projector.log.read_text()
+                time.sleep(0.1)
+            assert client.get("/health").status_code == 200
+            assert client.get("/ready").json()["failed"] == []
+            assert client.get("/graphql").status_code == 404
+    finally:
+        projector.stop()
+
+
+async def _write_a_user(settings: Settings) -> None:
+    async with running(settings, projectors=False) as inkwell:
+        await send(inkwell, RegisterUser("Ann"))
