@@ -108,8 +108,8 @@ class Settings:
             consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
             ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
             ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
-            # prometheus-client reads this variable itself, at import: it must be set
-            # before the process starts, and it is read here only to be reported.
+            # prometheus-client reads this variable itself, at import, so it must be set
+            # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
