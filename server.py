@@ -8,38 +8,58 @@ reverse order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import logging.config
 import os
+import random
 import secrets
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx2 as httpx
 import typer
 import uvicorn
+from prometheus_client import multiprocess
 from redis.asyncio import BlockingConnectionPool, Redis
 from rich.console import Console
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from auth.tokens import BearerTokens, load_or_create_key
 from cli.demo import Demo
+from cli.events import tail
+from cli.seed import Seeder
+from cli.status import show_status
 from domain.bus import CommandBus
 from domain.handlers import HANDLERS
+from domain.ports import RecordedEvent
 from eventstore.engines import Engines, open_engines
+from eventstore.log_reader import LogReader
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra.embedded_redis import EmbeddedRedis
+from observability import endpoints
+from observability.command_log import CommandLog
+from observability.endpoints import Operations
+from observability.exposition import Exposition
+from observability.faults import CountingRetry, count_database_errors
+from observability.logs import logging_config
+from observability.metrics import Metrics
+from observability.progress import ProgressReader
+from observability.readiness import Limits, Readiness
+from observability.requests import RequestLog
 from projections import feeds, posts, search, users
 from projections import verify as verification
 from projections.broadcast import Broadcast
-from projections.consistency import ConsistencyWaiter
+from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
 from projections.keys import Keys
 from projections.live import LiveReadModels
 from projections.projection import Projection
@@ -70,6 +90,9 @@ class Settings:
     data_dir: Path
     signing_key: bytes
     consistency_timeout: float
+    ready_max_lag: int = 1000
+    ready_stalled_after: float = 30.0
+    metrics_dir: Path | None = None  # prometheus-client's multiprocess mode, when set
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -89,7 +112,33 @@ class Settings:
             data_dir=data_dir,
             signing_key=secret.encode() if secret else load_or_create_key(data_dir / "secret.key"),
             consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
+            ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
+            ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
+            # prometheus-client reads this variable itself, at import, so it must be set
+            # before the process starts; here it tells /metrics to add up the files there.
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
         )
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """Read apart from Settings: logging is set up before any command, even `--help`,
+    and reading Settings may create the signing key."""
+
+    level: str
+    style: str  # json, text, or auto: JSON unless stderr is a terminal
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] = os.environ) -> LogSettings:
+        return LogSettings(
+            level=env.get("INKWELL_LOG_LEVEL") or "INFO",
+            style=env.get("INKWELL_LOG_FORMAT") or "auto",
+        )
+
+    def config(self) -> dict[str, Any]:
+        return logging_config(self.level, self.style)
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,8 @@ class Inkwell:
     redis: Redis
     keys: Keys
     runners: tuple[ProjectionRunner, ...]
+    operations: Operations
+    log: LogReader
 
 
 def now() -> datetime:
@@ -123,11 +174,15 @@ async def running(
         redis_url = settings.redis_url or stack.enter_context(
             EmbeddedRedis(embedded_redis_dir or settings.data_dir)
         )
+        metrics = Metrics()
+        if settings.metrics_dir is not None:
+            # Live gauges (connections, subscriptions) of an exited process must not linger.
+            stack.callback(multiprocess.mark_process_dead, os.getpid(), str(settings.metrics_dir))
         # Bounded: thousands of subscribers reading at once wait for a connection instead
         # of opening thousands.
         pool = BlockingConnectionPool.from_url(
             redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=10,
-            client_name=f"{settings.prefix}:commands",
+            client_name=f"{settings.prefix}:commands", retry=CountingRetry(metrics.redis_error),
         )
         redis = Redis(connection_pool=pool)
         stack.push_async_callback(redis.aclose)
@@ -138,6 +193,7 @@ async def running(
             decode_responses=True,
             socket_timeout=None,
             client_name=f"{settings.prefix}:pubsub",
+            retry=CountingRetry(metrics.redis_error),
         )
         stack.push_async_callback(listener.aclose)
 
@@ -146,7 +202,14 @@ async def running(
         publisher = EventPublisher(redis, keys)
         engines = open_engines(settings.database_url)
         stack.callback(engines.dispose)
-        writer = GroupCommitWriter(engines, publisher.committed)
+        for engine in (engines.writer, engines.reader):
+            count_database_errors(engine, metrics.database_error)
+
+        def committed(events: list[RecordedEvent]) -> None:
+            metrics.committed(events)
+            publisher.committed(events)
+
+        writer = GroupCommitWriter(engines, committed)
         writer.start()
         stack.callback(writer.stop)
         store = SqlEventStore(engines, writer)
@@ -158,13 +221,25 @@ async def running(
             ProjectionRunner(projection, redis, keys, scripts, store, broadcast)
             for projection in (PROJECTIONS if projectors else ())
         )
+        log_reader = LogReader(engines.reader)
+        progress = ProgressReader(redis, keys, names, log_reader)
+        operations = Operations(
+            metrics=metrics,
+            exposition=Exposition(metrics, settings.metrics_dir),
+            progress=progress,
+            readiness=Readiness(
+                redis, log_reader, progress,
+                Limits(settings.ready_max_lag, settings.ready_stalled_after),
+            ),
+        )
         services = Services(
-            bus=CommandBus(store, HANDLERS, now, new_id),
+            bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
             reads=ReadModels(redis, keys, names),
             live=LiveReadModels(redis, keys, broadcast, tuple(names)),
             consistency=waiter,
             tokens=BearerTokens(settings.signing_key),
             consistency_timeout=settings.consistency_timeout,
+            subscription=metrics.subscription,
         )
         tasks = await stack.enter_async_context(_background())
         tasks(broadcast.run(), "broadcast")
@@ -172,7 +247,9 @@ async def running(
         tasks(waiter.run(), "consistency")
         for runner in runners:
             tasks(runner.run(), f"projection {runner.projection.name}")
-        yield Inkwell(settings, services, store, engines, redis, keys, runners)
+        yield Inkwell(
+            settings, services, store, engines, redis, keys, runners, operations, log_reader
+        )
 
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
@@ -212,21 +289,43 @@ def _report(task: asyncio.Task[None]) -> None:
 
 def routes() -> list[BaseRoute]:
     graphql = InkwellGraphQL(build_schema())
-    return [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql)]
+    return [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql), *endpoints.routes()]
 
 
 def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
     """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
     settings = settings or Settings.from_env()
+    return Starlette(
+        routes=routes(), lifespan=_lifespan(settings, projectors),
+        middleware=[Middleware(RequestLog)],
+    )
 
+
+def projector_app(settings: Settings) -> Starlette:
+    """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
+    return Starlette(
+        routes=endpoints.routes(), lifespan=_lifespan(settings, projectors=True),
+        middleware=[Middleware(RequestLog)],
+    )
+
+
+def _lifespan(
+    settings: Settings, projectors: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with running(settings, projectors=projectors) as inkwell:
             app.state.inkwell = inkwell
             app.state.services = inkwell.services
+            app.state.operations = inkwell.operations
             yield
 
-    return Starlette(routes=routes(), lifespan=lifespan)
+    return lifespan
+
+
+def api_app() -> Starlette:
+    """The app of an API-only process; uvicorn's workers each build one (`api --workers`)."""
+    return create_app(projectors=False)
 
 
 cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
@@ -235,7 +334,7 @@ cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, a
 @cli.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
     """With no command, serves the API and runs the projectors (like `serve`)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.config.dictConfig(LogSettings.from_env().config())
     if ctx.invoked_subcommand is None:
         serve()
 
@@ -244,27 +343,175 @@ def main(ctx: typer.Context) -> None:
 def serve() -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in the same process."""
     settings = Settings.from_env()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **_uvicorn_logging())
 
 
 @cli.command()
-def api() -> None:
+def api(
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; set PROMETHEUS_MULTIPROC_DIR with >1.")
+    ] = 1,
+) -> None:
     """Serves GraphQL only; projections run elsewhere (`project`). Needs REDIS_URL."""
     settings = Settings.from_env()
+    if workers == 1:
+        app: Starlette | str = create_app(settings, projectors=False)
+    else:
+        if settings.metrics_dir is None:
+            log.warning("%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
+                        "answer shows one worker's counters only", workers)
+        app = "server:api_app"
     uvicorn.run(
-        create_app(settings, projectors=False), host=settings.host, port=settings.port
+        app, factory=workers > 1, workers=workers, host=settings.host, port=settings.port,
+        **_uvicorn_logging(),
     )
 
 
+def _uvicorn_logging() -> dict[str, Any]:
+    """Uvicorn's lines go through our handlers (in every worker); RequestLog replaces its
+    access log with lines that carry the request id."""
+    log_settings = LogSettings.from_env()
+    return {
+        "log_config": log_settings.config(),
+        "log_level": log_settings.level.lower(),
+        "access_log": False,
+    }
+
+
 @cli.command()
-def project() -> None:
+def project(
+    port: Annotated[
+        int | None, typer.Option(help="Also answer /health, /ready and /metrics on this port.")
+    ] = None,
+) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
+    settings = Settings.from_env()
+    if port is not None:
+        uvicorn.run(
+            projector_app(settings), host=settings.host, port=port, **_uvicorn_logging()
+        )
+        return
 
     async def follow() -> None:
-        async with running(Settings.from_env()):
+        async with running(settings):
             await asyncio.Event().wait()
 
     asyncio.run(follow())
+
+
+@asynccontextmanager
+async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, LogReader]]:
+    """What operator commands read through: no writer, no projectors, no embedded Redis
+    (an embedded Redis belongs to the server that started it; nobody else can see it)."""
+    engines = open_engines(settings.database_url)
+    url = settings.redis_url
+    redis = Redis.from_url(url, decode_responses=True) if url else None
+    try:
+        yield redis, LogReader(engines.reader)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        engines.dispose()
+
+
+@cli.command()
+def status() -> None:
+    """Shows every projection: position, log head, lag, state, parked events.
+
+    Exits 1 when a projection is stalled or has parked events. Needs REDIS_URL.
+    """
+    settings = Settings.from_env()
+    console = Console()
+    if settings.redis_url is None:
+        console.print("[red]status needs REDIS_URL: the read models live in the server's Redis[/]")
+        raise typer.Exit(2)
+    names = [projection.name for projection in PROJECTIONS]
+
+    async def show() -> bool:
+        async with inspecting(settings) as (redis, log_reader):
+            assert redis is not None
+            progress = await ProgressReader(redis, Keys(settings.prefix), names, log_reader).read()
+        return show_status(console, progress, settings.ready_stalled_after)
+
+    if not asyncio.run(show()):
+        raise typer.Exit(1)
+
+
+def _quiet_per_command_logs() -> None:
+    """Commands that print their own account would drown in a line per command and batch."""
+    for name in ("inkwell.commands", "inkwell.requests", "projections.runner"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+events_cli = typer.Typer(help="Reads the event log.", no_args_is_help=True)
+cli.add_typer(events_cli, name="events")
+
+
+@events_cli.command("tail")
+def events_tail(
+    stream: Annotated[
+        str | None, typer.Option(help="Only this stream, e.g. post-<id> or user-<id>.")
+    ] = None,
+    last: Annotated[int, typer.Option("--last", "-n", min=0, help="How many to show.")] = 20,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Prints the newest events of the log, oldest first; --follow keeps printing.
+
+    Each line: position, commit time, stream, version, type, command id, correlation id, data.
+    Following reads the log itself, so it misses nothing.
+    """
+    settings = Settings.from_env()
+
+    async def show() -> None:
+        async with inspecting(settings) as (_, log_reader):
+            await tail(
+                log_reader, Console(), last=last, stream_id=stream, follow=follow, as_json=as_json
+            )
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a --follow ends
+        asyncio.run(show())
+
+
+@cli.command()
+def seed(
+    posts: Annotated[int, typer.Option(min=0, help="Posts to create.")] = 50,
+    users: Annotated[
+        int | None, typer.Option(min=1, help="Authors to register [default: posts/5, at least 1].")
+    ] = None,
+    publish: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the posts to publish.")
+    ] = 0.8,
+    random_seed: Annotated[int | None, typer.Option(help="For the same sample every time.")] = None,
+) -> None:
+    """Fills the blog with sample users, posts and publishes, with a progress bar.
+
+    They are real commands, sent through the command bus.
+    Then it waits until the read models show them.
+    """
+    settings = Settings.from_env()
+    _quiet_per_command_logs()
+    console = Console()
+    authors = users or max(1, posts // 5)
+
+    async def fill() -> None:
+        async with running(settings) as inkwell:
+            seeder = Seeder(inkwell.services.bus, console, random.Random(random_seed))
+            seeded = await seeder.run(posts, authors, publish)
+            console.print(
+                f"seeded {seeded.users} users, {seeded.posts} posts, {seeded.published} "
+                f"published; the log is at position {seeded.position}"
+            )
+            try:
+                await inkwell.services.consistency.wait_for(seeded.position, timeout=60)
+            except ConsistencyTimeout:
+                console.print("[yellow]the read models are still catching up[/]")
+            else:
+                console.print("the read models show it all")
+
+    asyncio.run(fill())
 
 
 @cli.command()
@@ -273,6 +520,7 @@ def demo() -> None:
     showing what the write side and the read side each hold at every step."""
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)
+    _quiet_per_command_logs()
 
     async def narrate() -> None:
         with tempfile.TemporaryDirectory(prefix="inkwell-demo-") as scratch:
@@ -311,7 +559,7 @@ def verify() -> None:
             scratch = f"{settings.prefix}~verify-{uuid.uuid4().hex[:8]}"
             try:
                 await verification.replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
-                return await verification.differences(inkwell.redis, settings.prefix, scratch)
+                return await verification.differences(inkwell.redis, inkwell.keys, Keys(scratch))
             finally:
                 await verification.drop(inkwell.redis, scratch)
 

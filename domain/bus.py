@@ -7,9 +7,11 @@ import dataclasses
 import hashlib
 import json
 import random
+import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from domain.commands import Command
 from domain.errors import CommandIdReused, ConcurrencyError
@@ -30,6 +32,14 @@ class Caller:
     command_id: str | None = None
 
 
+class CommandObserver(Protocol):
+    """Told of every dispatched command once it is settled: metrics and logs hang here."""
+
+    def handled(self, record: CommandRecord, result: Outcome | Exception, seconds: float) -> None:
+        """`result` is the outcome, or the error the command was refused or failed with."""
+        ...
+
+
 class CommandBus:
     def __init__(
         self,
@@ -37,21 +47,41 @@ class CommandBus:
         handlers: Mapping[type[Command], Handler],
         now: Callable[[], datetime],
         new_id: Callable[[], str],
+        observers: Sequence[CommandObserver] = (),
     ) -> None:
         self._store = store
         self._handlers = handlers
         self._now = now
         self._new_id = new_id
+        self._observers = tuple(observers)
         self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def dispatch(self, command: Command, caller: Caller) -> Outcome:
+        """Handles the command and tells the observers how it went and how long it took."""
+        record = self._record(command, caller)
+        started = time.perf_counter()
+        try:
+            outcome = await self._dispatch(command, caller, record)
+        except Exception as error:
+            self._tell(record, error, started)
+            raise
+        self._tell(record, outcome, started)
+        return outcome
+
+    def _tell(self, record: CommandRecord, result: Outcome | Exception, started: float) -> None:
+        seconds = time.perf_counter() - started
+        for observer in self._observers:
+            observer.handled(record, result, seconds)
+
+    async def _dispatch(
+        self, command: Command, caller: Caller, record: CommandRecord
+    ) -> Outcome:
         """Handles the command, or returns the outcome recorded for its command id.
 
         A command that names no expected version lost a race, not an argument, when
         it meets a ConcurrencyError: it is decided again on the fresh state, a
         bounded number of times, so concurrent likes on one post all land.
         """
-        record = self._record(command, caller)
         if caller.command_id is not None:
             stored = await self._store.outcome_of(caller.command_id)
             if stored is not None:

@@ -125,3 +125,9 @@ class Keys:
     # The users projection.
     def user(self, user_id: str) -> str:
         return f"{self.prefix}:user:{user_id}"
+
+    # Operations: what each runner records of its own progress, for health checks and metrics.
+    def progress(self, projection: str) -> str:
+        """A hash written in the same MULTI as the checkpoint: `applied` (events applied,
+        ever) and `advancedAt` (epoch seconds when the checkpoint last moved)."""
+        return f"{self.prefix}:progress:{projection}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import orjson
 from redis.asyncio import Redis
@@ -106,9 +107,11 @@ class ProjectionRunner:
                 await pipe.execute()
             except WatchError:
                 return False  # another runner moved the checkpoint; re-read it from the log
+        self._report(fresh, from_log)
         return True
 
     def _queue(self, events: list[RecordedEvent], tx: Tx) -> None:
+        parked = 0
         for recorded in events:
             mark = tx.queued()
             try:
@@ -116,6 +119,11 @@ class ProjectionRunner:
             except Exception as error:
                 tx.discard_after(mark)
                 self._park(recorded, error, tx)
+                parked += 1
+        # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
+        progress = self._keys.progress(self.projection.name)
+        tx.pipe.hincrby(progress, "applied", len(events) - parked)
+        tx.pipe.hset(progress, "advancedAt", time.time())
         last = events[-1].position
         tx.publish_notices()
         tx.pipe.set(self._checkpoint_key, last)
@@ -125,6 +133,32 @@ class ProjectionRunner:
             orjson.dumps({"projection": self.projection.name, "position": last}),
         )
 
+    def _report(self, events: list[RecordedEvent], from_log: bool) -> None:
+        """One line per applied batch naming the commands and correlations it carried, so
+        a write can be followed from its request to every projection that applied it."""
+        log.info(
+            "projection %s applied %d events up to position %d",
+            self.projection.name, len(events), events[-1].position,
+            extra={
+                "projection": self.projection.name,
+                "first_position": events[0].position,
+                "position": events[-1].position,
+                "source": "log" if from_log else "pubsub",
+                "command_ids": sorted({e.command_id for e in events}),
+                "correlation_ids": sorted({e.correlation_id for e in events}),
+            },
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            for e in events:
+                log.debug(
+                    "projection %s applied %s at %d",
+                    self.projection.name, type(e.event).__name__, e.position,
+                    extra={
+                        "projection": self.projection.name, "position": e.position,
+                        "command_id": e.command_id, "correlation_id": e.correlation_id,
+                    },
+                )
+
     def _park(self, recorded: RecordedEvent, error: Exception, tx: Tx) -> None:
         """An event this projector cannot apply is set aside, not retried forever:
         the rest of the log still flows, and the parked list says what to fix."""
@@ -133,6 +167,7 @@ class ProjectionRunner:
             self.projection.name,
             recorded.position,
             type(recorded.event).__name__,
+            extra={"command_id": recorded.command_id, "correlation_id": recorded.correlation_id},
         )
         tx.pipe.rpush(
             self._keys.parked(self.projection.name),

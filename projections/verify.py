@@ -46,14 +46,25 @@ async def dump(redis: Redis, prefix: str) -> dict[str, Any]:
     return contents
 
 
-async def differences(redis: Redis, live: str, rebuilt: str) -> list[str]:
-    """What differs between two namespaces, one line per key."""
-    left, right = await dump(redis, live), await dump(redis, rebuilt)
+async def differences(redis: Redis, live: Keys, rebuilt: Keys) -> list[str]:
+    """What differs between the read models of two namespaces, one line per key."""
+    left, right = await read_models(redis, live), await read_models(redis, rebuilt)
     return [
         f"{key}: live {left.get(key)!r} != replayed {right.get(key)!r}"
         for key in sorted(left.keys() | right.keys())
         if left.get(key) != right.get(key)
     ]
+
+
+async def read_models(redis: Redis, keys: Keys) -> dict[str, Any]:
+    """The namespace's dump without the runners' own bookkeeping (when each last
+    advanced), which is about the run, not about the log."""
+    bookkeeping = keys.progress("").removeprefix(keys.prefix)
+    return {
+        key: value
+        for key, value in (await dump(redis, keys.prefix)).items()
+        if not key.startswith(bookkeeping)
+    }
 
 
 async def drop(redis: Redis, prefix: str) -> None:

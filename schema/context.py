@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -24,6 +26,8 @@ class Services:
     consistency: ConsistencyWaiter
     tokens: BearerTokens
     consistency_timeout: float
+    # Wraps each live subscription's lifetime, for the subscriptions gauge.
+    subscription: Callable[[], AbstractContextManager[None]] = nullcontext
 
 
 @dataclass

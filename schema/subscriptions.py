@@ -22,23 +22,26 @@ class Subscription:
         """A post its viewer may not see (a draft of someone else's) is NOT_FOUND; a post
         that leaves the viewer's sight (archived) ends the stream."""
         ctx = info.context
-        async with ctx.services.live.post(id) as updates:
-            first = True
-            async for view in updates:
-                if view is None or not view.visible_to(ctx.viewer_id):
-                    if first:
-                        raise NotFound("post", id)
-                    return
-                first = False
-                yield Post.from_view(view)
+        with ctx.services.subscription():
+            async with ctx.services.live.post(id) as updates:
+                first = True
+                async for view in updates:
+                    if view is None or not view.visible_to(ctx.viewer_id):
+                        if first:
+                            raise NotFound("post", id)
+                        return
+                    first = False
+                    yield Post.from_view(view)
 
     @strawberry.subscription(
         description="Each post as it is published, and each later change of a published post."
     )
     async def feed(self, info: Info[Context, None]) -> AsyncGenerator[Post, None]:
-        async with info.context.services.live.feed() as updates:
-            async for view in updates:
-                yield Post.from_view(view)
+        services = info.context.services
+        with services.subscription():
+            async with services.live.feed() as updates:
+                async for view in updates:
+                    yield Post.from_view(view)
 
     @strawberry.subscription(description="Comments added to one post, as they land in the read model.")
     async def comment_added(
@@ -48,12 +51,17 @@ class Subscription:
         post = await ctx.services.live.post_now(post_id)
         if post is None or not post.visible_to(ctx.viewer_id):
             raise NotFound("post", post_id)
-        async with ctx.services.live.comments_added(post_id) as updates:
-            async for view in updates:
-                yield Comment.from_view(view)
+        with ctx.services.subscription():
+            async with ctx.services.live.comments_added(post_id) as updates:
+                async for view in updates:
+                    yield Comment.from_view(view)
 
     @strawberry.subscription(description="Projection progress, now and after every change.")
-    async def projections(self, info: Info[Context, None]) -> AsyncGenerator[list[ProjectionStatus], None]:
-        async with info.context.services.live.projections() as updates:
-            async for statuses in updates:
-                yield [ProjectionStatus.from_view(status) for status in statuses]
+    async def projections(
+        self, info: Info[Context, None]
+    ) -> AsyncGenerator[list[ProjectionStatus], None]:
+        services = info.context.services
+        with services.subscription():
+            async with services.live.projections() as updates:
+                async for statuses in updates:
+                    yield [ProjectionStatus.from_view(status) for status in statuses]

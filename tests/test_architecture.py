@@ -7,7 +7,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OURS = {"domain", "eventstore", "projections", "schema", "auth", "infra", "web", "server"}
+OURS = {
+    "domain", "eventstore", "projections", "schema", "auth", "infra", "web", "server",
+    "observability", "cli",
+}
 
 # For each folder: what of ours it may import, and which third-party libraries it must not.
 RULES: dict[str, tuple[set[str], set[str]]] = {
@@ -16,6 +19,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "eventstore": ({"eventstore", "domain"}, {"redis", "strawberry", "starlette"}),
     "projections": ({"projections", "domain"}, {"sqlalchemy", "strawberry", "starlette"}),
     "schema": ({"schema", "domain", "projections", "auth"}, {"sqlalchemy", "redis"}),
+    # Operations see the domain's records and the key layout; they never run GraphQL.
+    "observability": ({"observability", "domain", "projections"}, {"strawberry"}),
+    "cli": ({"cli", "domain", "eventstore", "projections", "observability"}, {"strawberry"}),
 }
 
 

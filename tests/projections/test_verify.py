@@ -96,7 +96,7 @@ async def test_replaying_the_log_rebuilds_the_live_read_models_exactly(inkwell: 
         await replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
         live = await dump(inkwell.redis, inkwell.keys.prefix)
         assert len(live) > 100
-        assert await differences(inkwell.redis, inkwell.keys.prefix, scratch) == []
+        assert await differences(inkwell.redis, inkwell.keys, Keys(scratch)) == []
     finally:
         await drop(inkwell.redis, scratch)
 
@@ -109,7 +109,7 @@ async def test_verification_notices_a_tampered_read_model(inkwell: Inkwell) -> N
         await replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
         some_user = [k async for k in inkwell.redis.scan_iter(match=f"{inkwell.keys.prefix}:user:*")][0]
         await inkwell.redis.hset(some_user, "name", "Tampered")
-        found = await differences(inkwell.redis, inkwell.keys.prefix, scratch)
+        found = await differences(inkwell.redis, inkwell.keys, Keys(scratch))
         assert len(found) == 1 and "Tampered" in found[0]
     finally:
         await drop(inkwell.redis, scratch)

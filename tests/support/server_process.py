@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -20,13 +20,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, env: Mapping[str, str | None], cwd: Path, command: str = "serve") -> None:
-        """`env` adds to this process's environment; a None value removes the variable."""
+    def __init__(
+        self, env: Mapping[str, str | None], cwd: Path, command: str = "serve",
+        args: Sequence[str] = (),
+    ) -> None:
+        """`env` adds to this process's environment; a None value removes the variable.
+        `args` follow the command (`--workers 2`, say)."""
         self.port = free_port()
         merged = {**os.environ, **env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
         self.env = {name: value for name, value in merged.items() if value is not None}
         self.cwd = cwd
         self.command = command
+        self.args = tuple(args)
         self.log = cwd / f"server-{command}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -37,7 +42,7 @@ class ServerProcess:
     def start(self, wait: bool = True) -> ServerProcess:
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
-                [sys.executable, str(ROOT / "server.py"), self.command],
+                [sys.executable, str(ROOT / "server.py"), self.command, *self.args],
                 env=self.env, cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT,
             )
         if wait:

@@ -1,0 +1,83 @@
+"""`server.py events tail`: prints the event log, newest last, and optionally follows it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+import orjson
+from rich.console import Console
+from rich.markup import escape
+
+from domain.events import event_to_dict
+from domain.ports import RecordedEvent
+
+FOLLOW_BATCH = 500
+
+
+class Log(Protocol):
+    async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]: ...
+
+    async def after(
+        self, position: int, limit: int, stream_id: str | None = None
+    ) -> list[RecordedEvent]: ...
+
+
+def line(recorded: RecordedEvent) -> str:
+    data = orjson.dumps(event_to_dict(recorded.event)).decode()
+    at = recorded.recorded_at.isoformat(timespec="milliseconds")
+    kind = type(recorded.event).__name__
+    return (
+        f"[bold]{recorded.position:>8}[/]  {at}"
+        f"  {escape(recorded.stream_id)} v{recorded.version}  [cyan]{kind}[/]"
+        f"  command={escape(recorded.command_id)} correlation={escape(recorded.correlation_id)}"
+        f"  {escape(data)}"
+    )
+
+
+def json_line(recorded: RecordedEvent) -> str:
+    return orjson.dumps(
+        {
+            "position": recorded.position,
+            "recorded_at": recorded.recorded_at.isoformat(),
+            "stream_id": recorded.stream_id,
+            "version": recorded.version,
+            "type": type(recorded.event).__name__,
+            "data": event_to_dict(recorded.event),
+            "command_id": recorded.command_id,
+            "correlation_id": recorded.correlation_id,
+            "actor_id": recorded.actor_id,
+        }
+    ).decode()
+
+
+async def tail(
+    log: Log, console: Console, *, last: int, stream_id: str | None, follow: bool,
+    as_json: bool = False, poll_seconds: float = 0.5,
+) -> None:
+    """Prints the last `last` events; with `follow`, then every new one until cancelled.
+    Following reads the log itself, not pub/sub, so it misses nothing."""
+
+    def show(events: list[RecordedEvent]) -> None:
+        for recorded in events:
+            if as_json:
+                console.print(json_line(recorded), markup=False, highlight=False, soft_wrap=True)
+            else:
+                console.print(line(recorded), highlight=False, soft_wrap=True)
+
+    shown = await log.last(last, stream_id)
+    show(shown)
+    if not follow:
+        return
+    position = shown[-1].position if shown else 0
+    if not shown:
+        # Nothing of this stream yet: follow from the head, not from the beginning of time.
+        head = await log.last(1)
+        position = head[-1].position if head else 0
+    while True:
+        events = await log.after(position, FOLLOW_BATCH, stream_id)
+        show(events)
+        if events:
+            position = events[-1].position
+        if len(events) < FOLLOW_BATCH:
+            await asyncio.sleep(poll_seconds)

@@ -1,0 +1,98 @@
+"""`server.py seed`: sample users, posts and publishes, sent through the real command bus."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from domain.bus import Caller, CommandBus
+from domain.commands import Command, CreatePost, PublishPost, RegisterUser
+from domain.ports import Outcome
+
+# Commands in flight at once: enough for the writer to commit them in groups.
+CONCURRENCY = 16
+NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Leslie", "Tony")
+WORDS = (
+    "event", "stream", "projection", "command", "query", "aggregate", "snapshot", "replay",
+    "checkpoint", "read model", "consistency", "log", "version", "saga", "outbox",
+)
+TAGS = ("cqrs", "events", "redis", "sql", "python", "graphql")
+
+
+@dataclass(frozen=True)
+class Seeded:
+    users: int
+    posts: int
+    published: int
+    position: int  # the log position of the last seeded event
+
+
+class Seeder:
+    def __init__(self, bus: CommandBus, console: Console, rng: random.Random) -> None:
+        self._bus = bus
+        self._console = console
+        self._rng = rng
+        self._correlation = f"seed-{uuid.uuid4().hex[:12]}"
+        self._position = 0
+
+    async def run(self, posts: int, users: int, publish_share: float) -> Seeded:
+        to_publish = round(posts * publish_share)
+        columns = (
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=self._console) as bar:
+            task = bar.add_task("seeding", total=users + posts + to_publish)
+
+            def done() -> None:
+                bar.advance(task)
+
+            user_ids = await self._all(
+                [self._user_command(i) for i in range(users)], [None] * users, "user_id", done
+            )
+            authors = [user_ids[i % users] for i in range(posts)]
+            post_ids = await self._all(
+                [self._post_command() for _ in range(posts)], authors, "post_id", done
+            )
+            chosen = self._rng.sample(range(posts), to_publish)
+            await self._all(
+                [PublishPost(post_ids[i]) for i in chosen], [authors[i] for i in chosen],
+                "post_id", done,
+            )
+        return Seeded(users, posts, to_publish, self._position)
+
+    def _user_command(self, i: int) -> RegisterUser:
+        name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else f" {i // len(NAMES) + 1}")
+        return RegisterUser(name=name, bio=f"Writes about {self._rng.choice(WORDS)}s.")
+
+    def _post_command(self) -> CreatePost:
+        title = " ".join(self._rng.sample(WORDS, 3)).capitalize()
+        content = ". ".join(" ".join(self._rng.sample(WORDS, 6)) for _ in range(3)) + "."
+        return CreatePost(title=title, content=content, tags=tuple(self._rng.sample(TAGS, 2)))
+
+    async def _all(
+        self, commands: Sequence[Command], actors: Sequence[str | None], id_name: str,
+        done: Callable[[], None],
+    ) -> list[str]:
+        """Dispatches every command, CONCURRENCY at a time; returns the ids they made, in order."""
+        turns = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(command: Command, actor: str | None) -> str:
+            async with turns:
+                outcome = await self._send(command, actor)
+            done()
+            return outcome.ids[id_name]
+
+        return await asyncio.gather(*(one(c, a) for c, a in zip(commands, actors, strict=True)))
+
+    async def _send(self, command: Command, actor: str | None) -> Outcome:
+        outcome = await self._bus.dispatch(command, Caller(actor, self._correlation))
+        self._position = max(self._position, outcome.position)
+        return outcome
+

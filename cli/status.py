@@ -1,0 +1,43 @@
+"""`server.py status`: a table of the projections: how far, how far behind, moving or stuck."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from observability.progress import Progress
+
+STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold red"}
+
+
+def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
+    table = Table(title="Projections")
+    for column in ("projection", "position", "head", "lag", "lag (s)", "state", "parked",
+                   "applied", "advanced"):
+        text = column in ("projection", "state")
+        table.add_column(column, justify="left" if text else "right", no_wrap=text)
+    for p in progress:
+        state = p.state(stalled_after)
+        table.add_row(
+            p.name, str(p.position), str(p.head), str(p.lag), f"{p.lag_seconds:.1f}",
+            f"[{STATE_STYLES[state]}]{state}[/]",
+            f"[red]{p.parked}[/]" if p.parked else "0",
+            str(p.applied), _ago(p.advanced_at),
+        )
+    return table
+
+
+def show_status(console: Console, progress: Sequence[Progress], stalled_after: float) -> bool:
+    """Prints the table; True when every projection is caught up or moving and none parked."""
+    console.print(status_table(progress, stalled_after))
+    return all(p.state(stalled_after) != "stalled" and p.parked == 0 for p in progress)
+
+
+def _ago(moment: float | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0.0, time.time() - moment)
+    return f"{seconds:.1f}s ago" if seconds < 120 else f"{seconds / 60:.0f}m ago"

@@ -1,0 +1,96 @@
+"""The log as operators read it: its head, when the oldest unapplied events were committed, a tail.
+
+Only operator paths use this (`/metrics`, `/ready`, `status`, `events tail`); the
+GraphQL read path never touches SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, func, select
+
+from domain.ports import RecordedEvent
+from eventstore.codec import as_utc, recorded_event
+from eventstore.tables import events
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """The log's head, and for each checkpoint asked about, the commit time of the first
+    event after it (absent when the checkpoint is at the head)."""
+
+    head: int
+    next_recorded_at: dict[int, datetime]
+
+
+class LogReader:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def head_position(self) -> int:
+        return await self._read(_head)
+
+    async def frontier(self, checkpoints: Iterable[int]) -> Frontier:
+        """One connection for all projections; checkpoints they share are asked once."""
+        wanted = sorted(set(checkpoints))
+
+        def query(conn: Connection) -> Frontier:
+            head = _head(conn)
+            times = {}
+            for checkpoint in wanted:
+                if checkpoint < head:
+                    recorded_at = conn.execute(
+                        select(events.c.recorded_at)
+                        .where(events.c.position > checkpoint)
+                        .order_by(events.c.position)
+                        .limit(1)
+                    ).scalar()
+                    if recorded_at is not None:
+                        times[checkpoint] = as_utc(recorded_at)
+            return Frontier(head, times)
+
+        return await self._read(query)
+
+    async def after(
+        self, position: int, limit: int, stream_id: str | None = None
+    ) -> list[RecordedEvent]:
+        """Events past `position` in log order, optionally of one stream."""
+
+        def query(conn: Connection) -> list[RecordedEvent]:
+            statement = select(events).where(events.c.position > position)
+            if stream_id is not None:
+                statement = statement.where(events.c.stream_id == stream_id)
+            rows = conn.execute(statement.order_by(events.c.position).limit(limit)).mappings()
+            return [recorded_event(row) for row in rows]  # type: ignore[arg-type]
+
+        return await self._read(query)
+
+    async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]:
+        """The newest `count` events, oldest first, optionally of one stream."""
+
+        def query(conn: Connection) -> list[RecordedEvent]:
+            statement = select(events)
+            if stream_id is not None:
+                statement = statement.where(events.c.stream_id == stream_id)
+            rows = conn.execute(statement.order_by(events.c.position.desc()).limit(count))
+            return [recorded_event(row) for row in reversed(rows.mappings().all())]  # type: ignore[arg-type]
+
+        return await self._read(query)
+
+    async def _read(self, query: Callable[[Connection], T]) -> T:
+        def run() -> T:
+            with self._engine.connect() as conn:
+                return query(conn)
+
+        return await asyncio.to_thread(run)
+
+
+def _head(conn: Connection) -> int:
+    return conn.execute(select(func.max(events.c.position))).scalar() or 0

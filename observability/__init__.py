@@ -1,0 +1,1 @@
+"""Operating Inkwell: metrics, health and readiness, structured logs, request ids."""

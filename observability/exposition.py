@@ -1,0 +1,101 @@
+"""The /metrics text: the process's instruments plus per-projection gauges read at scrape time.
+
+Projection figures are read from Redis and the log when scraped rather than kept
+in the process: any API process answers for projectors running anywhere, and
+there is nothing to add up across workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from observability.metrics import Metrics
+from observability.progress import Progress
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Exposition:
+    def __init__(self, metrics: Metrics, multiprocess_dir: Path | None) -> None:
+        """With `multiprocess_dir`, the instruments of every process writing there are summed."""
+        if multiprocess_dir is None:
+            self._instruments = metrics.registry
+        else:
+            self._instruments = CollectorRegistry()
+            MultiProcessCollector(  # type: ignore[no-untyped-call]
+                self._instruments, path=str(multiprocess_dir)
+            )
+
+    def render(self, progress: Sequence[Progress] | None) -> bytes:
+        """`progress` None means it could not be read: the projection gauges are left out
+        rather than reported as zeros, and `inkwell_projection_progress_unreadable` says so."""
+        return generate_latest(_Scrape(self._instruments, progress))
+
+
+class _Scrape:
+    """What generate_latest walks: anything with collect()."""
+
+    def __init__(
+        self, instruments: CollectorRegistry, progress: Sequence[Progress] | None
+    ) -> None:
+        self._instruments = instruments
+        self._progress = progress
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._instruments.collect()
+        yield GaugeMetricFamily(
+            "inkwell_projection_progress_unreadable",
+            "1 when this scrape could not read the projections' progress from Redis or the log.",
+            value=int(self._progress is None),
+        )
+        if self._progress is not None:
+            yield from projection_families(self._progress)
+
+
+def projection_families(progress: Iterable[Progress]) -> list[Metric]:
+    families = {
+        "position": GaugeMetricFamily(
+            "inkwell_projection_position", "Last log position the projection applied.",
+            labels=["projection"],
+        ),
+        "head": GaugeMetricFamily(
+            "inkwell_projection_head_position", "Last position in the log.", labels=["projection"]
+        ),
+        "lag": GaugeMetricFamily(
+            "inkwell_projection_lag_events", "Events in the log not yet applied.",
+            labels=["projection"],
+        ),
+        "lag_seconds": GaugeMetricFamily(
+            "inkwell_projection_lag_seconds",
+            "Age of the oldest event not yet applied (its commit time); 0 when caught up.",
+            labels=["projection"],
+        ),
+        "parked": GaugeMetricFamily(
+            "inkwell_projection_parked_events", "Events set aside because they failed to apply.",
+            labels=["projection"],
+        ),
+        "advanced": GaugeMetricFamily(
+            "inkwell_projection_last_advanced_timestamp_seconds",
+            "When the checkpoint last moved (Unix time).", labels=["projection"],
+        ),
+    }
+    applied = CounterMetricFamily(
+        "inkwell_projection_events_applied", "Events applied by the projection's runners, ever.",
+        labels=["projection"],
+    )
+    for p in progress:
+        families["position"].add_metric([p.name], p.position)
+        families["head"].add_metric([p.name], p.head)
+        families["lag"].add_metric([p.name], p.lag)
+        families["lag_seconds"].add_metric([p.name], p.lag_seconds)
+        families["parked"].add_metric([p.name], p.parked)
+        if p.advanced_at is not None:
+            families["advanced"].add_metric([p.name], p.advanced_at)
+        applied.add_metric([p.name], p.applied)
+    return [*families.values(), applied]

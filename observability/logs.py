@@ -1,0 +1,97 @@
+"""Log lines: JSON when stderr is not a terminal, readable text when it is, with request ids.
+
+Any `extra={...}` fields a caller passes become fields of the line (JSON) or
+`key=value` pairs after the message (text), so ids stay greppable either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import orjson
+
+# The request being served by the current task. A ContextVar, not shared state: each
+# request's task sees only its own value, and background tasks see none.
+REQUEST_ID: ContextVar[str | None] = ContextVar("inkwell_request_id", default=None)
+
+_STANDARD = {
+    *vars(logging.LogRecord("", 0, "", 0, "", (), None)),
+    "message", "asctime", "taskName",
+    "color_message",  # uvicorn's copy of its message with terminal colours
+}
+
+
+def fields_of(record: logging.LogRecord) -> dict[str, Any]:
+    """The request id and whatever the caller passed in `extra`."""
+    fields: dict[str, Any] = {}
+    if (request_id := REQUEST_ID.get()) is not None:
+        fields["request_id"] = request_id
+    fields.update((k, v) for k, v in vars(record).items() if k not in _STANDARD)
+    return fields
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **fields_of(record),
+        }
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        pairs = " ".join(f"{k}={_text(v)}" for k, v in fields_of(record).items())
+        line = super().formatMessage(record)
+        return f"{line}  {pairs}" if pairs else line
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a line is emitted, so a replaced stderr
+    (a test runner's capture, say) never leaves the handler writing to a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def logging_config(level: str, style: str) -> dict[str, Any]:
+    """A `logging.config.dictConfig` dict; uvicorn applies it in each worker it spawns.
+
+    `style` is `json`, `text`, or `auto` (JSON unless stderr is a terminal)."""
+    as_json = style == "json" or (style == "auto" and not sys.stderr.isatty())
+    formatter = JsonFormatter if as_json else TextFormatter
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"inkwell": {"()": f"{__name__}.{formatter.__name__}"}},
+        "handlers": {
+            "stderr": {"()": f"{__name__}.{StderrHandler.__name__}", "formatter": "inkwell"}
+        },
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
+    }
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple | set):
+        return ",".join(str(v) for v in value)
+    return str(value)

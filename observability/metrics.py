@@ -1,0 +1,86 @@
+"""The process's own instruments: commands, appends, connections and store errors.
+
+Each running Inkwell gets its own registry, so two in one process (tests, the
+demo) never collide. With PROMETHEUS_MULTIPROC_DIR set before the process starts,
+prometheus-client keeps these values in files there and `/metrics` adds up every
+worker's; per-projection figures are not here at all (see `exposition.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from domain.ports import CommandRecord, Outcome, RecordedEvent
+
+# From a cached no-op (~1 ms) to a commit queued behind a busy disk or a retried race.
+COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.commands = Counter(
+            "inkwell_commands", "Commands handled, by type and outcome (ok, or the error's class).",
+            ["command", "outcome"], registry=self.registry,
+        )
+        self.command_seconds = Histogram(
+            "inkwell_command_duration_seconds", "Time from dispatch to outcome, retries included.",
+            ["command"], buckets=COMMAND_BUCKETS, registry=self.registry,
+        )
+        self.events_appended = Counter(
+            "inkwell_events_appended", "Events committed to the log by this process, by type.",
+            ["type"], registry=self.registry,
+        )
+        self.websockets = Gauge(
+            "inkwell_websocket_connections", "Open WebSocket connections.",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.subscriptions = Gauge(
+            "inkwell_graphql_subscriptions", "Active GraphQL subscriptions.",
+            registry=self.registry, multiprocess_mode="livesum",
+        )
+        self.redis_errors = Counter(
+            "inkwell_redis_errors", "Failed Redis operations (each attempt), by error class.",
+            ["error"], registry=self.registry,
+        )
+        self.database_errors = Counter(
+            "inkwell_database_errors", "Failed database operations, by error class.",
+            ["error"], registry=self.registry,
+        )
+
+    def handled(self, record: CommandRecord, result: Outcome | Exception, seconds: float) -> None:
+        """The command bus's observer."""
+        outcome = "ok" if isinstance(result, Outcome) else type(result).__name__
+        self.commands.labels(record.command_type, outcome).inc()
+        self.command_seconds.labels(record.command_type).observe(seconds)
+
+    def committed(self, events: list[RecordedEvent]) -> None:
+        """Called by the writer thread after each commit; prometheus-client is thread-safe."""
+        for recorded in events:
+            self.events_appended.labels(type(recorded.event).__name__).inc()
+
+    def redis_error(self, error: BaseException) -> None:
+        self.redis_errors.labels(type(error).__name__).inc()
+
+    def database_error(self, error: BaseException) -> None:
+        self.database_errors.labels(type(error).__name__).inc()
+
+    @contextmanager
+    def websocket(self) -> Iterator[None]:
+        self.websockets.inc()
+        try:
+            yield
+        finally:
+            self.websockets.dec()
+
+    @contextmanager
+    def subscription(self) -> Iterator[None]:
+        """Wrap a subscription's lifetime in this (the subscriptions issue's hook)."""
+        self.subscriptions.inc()
+        try:
+            yield
+        finally:
+            self.subscriptions.dec()

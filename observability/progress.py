@@ -1,0 +1,114 @@
+"""How far each projection is and whether it moves: one snapshot for /metrics, /ready, `status`.
+
+Positions and progress come from Redis (every runner, in any process, writes them
+with its checkpoint); the head and the commit time of the oldest unapplied event
+come from the log itself, read at the moment of asking. A head cached somewhere
+could freeze and make a stuck projection look current (Marten #4984); the log cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from projections.keys import Keys
+
+
+class Frontier(Protocol):
+    @property
+    def head(self) -> int: ...
+
+    @property
+    def next_recorded_at(self) -> dict[int, datetime]: ...
+
+
+class Log(Protocol):
+    async def frontier(self, checkpoints: Iterable[int]) -> Frontier: ...
+
+
+@dataclass(frozen=True)
+class Progress:
+    name: str
+    position: int
+    head: int
+    lag_seconds: float  # age of the oldest event not yet applied; 0 when caught up
+    applied: int  # events applied, ever (reset when Redis starts empty)
+    parked: int  # events set aside because the projector could not apply them
+    advanced_at: float | None  # epoch seconds when the checkpoint last moved
+    at: float  # epoch seconds when this snapshot was taken
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.head - self.position)
+
+    @property
+    def idle_seconds(self) -> float | None:
+        return None if self.advanced_at is None else max(0.0, self.at - self.advanced_at)
+
+    def stalled(self, after_seconds: float) -> bool:
+        """Has work to do and has not moved for `after_seconds`.
+
+        Both clocks must have run out: the oldest unapplied event must be older than the
+        limit (a projection idle for an hour that was handed an event a moment ago has
+        not had its chance yet), and the checkpoint must not have moved within it (a long
+        catch-up that keeps advancing is not stuck).
+        """
+        if self.lag == 0:
+            return False
+        idle = self.idle_seconds
+        return self.lag_seconds > after_seconds and (idle is None or idle > after_seconds)
+
+    def state(self, stalled_after: float) -> str:
+        if self.lag == 0:
+            return "caught up"
+        return "stalled" if self.stalled(stalled_after) else "catching up"
+
+
+class ProgressReader:
+    def __init__(self, redis: Redis, keys: Keys, names: Sequence[str], log: Log) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._names = tuple(names)
+        self._log = log
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self._names
+
+    async def read(self) -> list[Progress]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.mget([self._keys.checkpoint(name) for name in self._names])
+            for name in self._names:
+                pipe.hgetall(self._keys.progress(name))
+                pipe.llen(self._keys.parked(name))
+            checkpoints, *rest = await pipe.execute()
+        positions = [int(value or 0) for value in checkpoints]
+        frontier = await self._log.frontier(positions)
+        now = datetime.now(UTC)
+        return [
+            _progress(name, position, frontier, progress, parked, now)
+            for name, position, progress, parked in zip(
+                self._names, positions, rest[0::2], rest[1::2], strict=True
+            )
+        ]
+
+
+def _progress(
+    name: str, position: int, frontier: Frontier, progress: dict[str, str], parked: int,
+    now: datetime,
+) -> Progress:
+    oldest = frontier.next_recorded_at.get(position)
+    return Progress(
+        name=name,
+        position=position,
+        head=frontier.head,
+        lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
+        applied=int(progress.get("applied", 0)),
+        parked=parked,
+        advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,
+        at=now.timestamp(),
+    )

@@ -1,0 +1,97 @@
+"""Readiness: can this process answer well right now? Each check says why not.
+
+The database and Redis must answer; every projection must be within the lag
+limit, and must not be stalled (work waiting, nothing applied for a while).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+from observability.progress import Progress, ProgressReader
+
+CHECK_TIMEOUT = 2.0
+
+
+class Head(Protocol):
+    async def head_position(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_lag: int  # events
+    stalled_after: float  # seconds
+
+
+@dataclass
+class Verdict:
+    checks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, check in self.checks.items() if not check["ok"]]
+
+    @property
+    def ready(self) -> bool:
+        return not self.failed
+
+    def body(self) -> dict[str, Any]:
+        return {"status": "ready" if self.ready else "not ready", "failed": self.failed,
+                "checks": self.checks}
+
+
+class Readiness:
+    def __init__(self, redis: Redis, log: Head, progress: ProgressReader, limits: Limits) -> None:
+        self._redis = redis
+        self._log = log
+        self._progress = progress
+        self._limits = limits
+
+    async def check(self) -> Verdict:
+        verdict = Verdict()
+        verdict.checks["database"] = await _answers(self._log.head_position())
+        verdict.checks["redis"] = await _answers(self._redis.ping())
+        if verdict.ready:
+            try:
+                progress = await asyncio.wait_for(self._progress.read(), CHECK_TIMEOUT)
+            except Exception as error:
+                verdict.checks["projections"] = _failure(error)
+            else:
+                for p in progress:
+                    verdict.checks[f"projection:{p.name}"] = self._judge(p)
+        return verdict
+
+    def _judge(self, p: Progress) -> dict[str, Any]:
+        check: dict[str, Any] = {
+            "ok": True, "position": p.position, "head": p.head, "lag": p.lag,
+            "lagSeconds": round(p.lag_seconds, 3), "parked": p.parked,
+        }
+        if p.lag > self._limits.max_lag:
+            check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
+        elif p.stalled(self._limits.stalled_after):
+            idle = "never" if p.idle_seconds is None else f"not for {p.idle_seconds:.1f}s"
+            check.update(
+                ok=False,
+                reason=f"stalled: {p.lag} events waiting for {p.lag_seconds:.1f}s, "
+                f"applied {idle} (limit {self._limits.stalled_after:g}s)",
+            )
+        return check
+
+
+async def _answers(probe: Awaitable[Any]) -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(probe, CHECK_TIMEOUT)
+    except Exception as error:
+        return _failure(error)
+    return {"ok": True}
+
+
+def _failure(error: Exception) -> dict[str, Any]:
+    if isinstance(error, TimeoutError):
+        return {"ok": False, "reason": f"no answer within {CHECK_TIMEOUT:g}s"}
+    return {"ok": False, "reason": f"{type(error).__name__}: {error}"}

@@ -1,0 +1,113 @@
+"""ASGI middleware: a request id for every request, one log line per request, WebSocket counts.
+
+The id is the client's `X-Request-Id` when it is sane, else a new one. Like a proxy
+that sets the header, it writes the id into the request's headers, so the GraphQL
+context takes it as the correlation id every command and event of the request
+carries, and it answers with the id in `X-Request-Id`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from observability.logs import REQUEST_ID
+from observability.metrics import Metrics
+
+log = logging.getLogger("inkwell.requests")
+
+SANE_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
+HEADER = b"x-request-id"
+# Scrapes and probes arrive every few seconds: logged only at DEBUG.
+QUIET_PATHS = frozenset({"/metrics", "/health", "/ready"})
+
+
+def request_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER:
+            given: str = value.decode("latin-1")
+            if SANE_ID.fullmatch(given):
+                return given
+    return uuid.uuid4().hex
+
+
+class RequestLog:
+    """Metrics come from `app.state.operations`, set by the app's lifespan."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self._app(scope, receive, send)
+            return
+        rid = request_id(scope)
+        scope = _with_header(scope, rid)
+        token = REQUEST_ID.set(rid)
+        try:
+            if scope["type"] == "http":
+                await self._http(scope, receive, send, rid)
+            else:
+                await self._websocket(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        started = time.perf_counter()
+        status = 500  # what the server answers if the app fails before starting a response
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [*message.get("headers", ()), (HEADER, rid.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        finally:
+            level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
+            log.log(
+                level, "%s %s %d", scope["method"], scope["path"], status,
+                extra={
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Counts a connection from its accept to its end; a refused handshake is not one."""
+        accepted = False
+        operations = getattr(scope["app"].state, "operations", None)
+        metrics: Metrics | None = operations.metrics if operations is not None else None
+
+        async def sending(message: Message) -> None:
+            nonlocal accepted
+            if message["type"] == "websocket.accept" and not accepted:
+                accepted = True
+                if metrics is not None:
+                    metrics.websockets.inc()
+                log.info("websocket %s opened", scope["path"], extra={"path": scope["path"]})
+            await send(message)
+
+        try:
+            await self._app(scope, receive, sending)
+        finally:
+            if accepted:
+                if metrics is not None:
+                    metrics.websockets.dec()
+                log.info("websocket %s closed", scope["path"], extra={"path": scope["path"]})
+
+
+def _with_header(scope: Scope, rid: str) -> Scope:
+    headers = [(k, v) for k, v in scope.get("headers", ()) if k != HEADER]
+    copied: MutableMapping[str, Any] = dict(scope)
+    copied["headers"] = [*headers, (HEADER, rid.encode())]
+    return copied

@@ -1,0 +1,154 @@
+"""The operator's command line: help everywhere, status, events tail, seed; on the real stores."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner, Result
+
+from domain.commands import RegisterUser, UpdateProfile
+from server import PROJECTIONS, Settings, cli, running
+from tests.projections.conftest import author_with_posts, send, settle
+from tests.support.server_process import ROOT
+
+COMMANDS = [["serve"], ["api"], ["project"], ["demo"], ["status"], ["events"], ["events", "tail"],
+            ["seed"]]
+
+
+@pytest.fixture
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    assert settings.redis_url is not None
+    return {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "INKWELL_SECRET": "cli-tests", "COLUMNS": "200",
+    }
+
+
+def invoke(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def given(settings: Settings, *, projectors: bool = True) -> str:
+    """An author with two published posts and a draft; returns the author's id."""
+
+    async def write() -> str:
+        async with running(settings, projectors=projectors) as inkwell:
+            author = await author_with_posts(inkwell, published=2, drafts=1)
+            if projectors:
+                await settle(inkwell)
+            return author
+
+    return asyncio.run(write())
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout
+
+
+def test_status_shows_every_projection_caught_up(settings: Settings, env: dict[str, str]) -> None:
+    given(settings)
+    result = invoke(env, "status")
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
+            if line.count("│") > 5 and "projection" not in line}
+    assert set(rows) == {projection.name for projection in PROJECTIONS}
+    for row in rows.values():
+        cells = [cell.strip() for cell in row.split("│")[2:-1]]
+        position, head, lag, _lag_seconds, state, parked = cells[:6]
+        assert (position, head, lag, state, parked) == ("6", "6", "0", "caught up", "0")
+
+
+def test_status_marks_stalled_projections_and_exits_1(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    given(settings, projectors=False)
+    result = invoke({**env, "INKWELL_READY_STALLED_AFTER": "0"}, "status")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("stalled") == len(PROJECTIONS)
+    assert result.stdout.count("never") == len(PROJECTIONS)
+
+
+def test_status_needs_an_external_redis(env: dict[str, str]) -> None:
+    result = invoke({**env, "REDIS_URL": ""}, "status")
+    assert result.exit_code == 2
+    assert "REDIS_URL" in result.stdout
+
+
+def test_events_tail_prints_the_newest_events_and_one_stream(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    author = given(settings, projectors=False)
+
+    everything = invoke(env, "events", "tail", "--json")
+    assert everything.exit_code == 0, everything.output
+    events = [orjson.loads(line) for line in everything.stdout.splitlines()]
+    assert [e["position"] for e in events] == [1, 2, 3, 4, 5, 6]
+    assert events[0]["type"] == "UserRegistered" and events[0]["data"]["user_id"] == author
+    assert all(e["command_id"] and e["correlation_id"] for e in events)
+
+    newest = invoke(env, "events", "tail", "-n", "2", "--json")
+    assert [orjson.loads(line)["position"] for line in newest.stdout.splitlines()] == [5, 6]
+
+    one = invoke(env, "events", "tail", "--stream", f"user-{author}")
+    assert one.exit_code == 0, one.output
+    [line] = one.stdout.splitlines()
+    assert f"user-{author} v1" in line and "UserRegistered" in line and "command=" in line
+
+
+def test_events_tail_follow_prints_each_new_event_as_it_commits(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    author = given(settings, projectors=False)
+    follower = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "events", "tail", "--follow", "--json",
+         "--stream", f"user-{author}"],
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        assert follower.stdout is not None
+        assert orjson.loads(follower.stdout.readline())["type"] == "UserRegistered"
+
+        async def rename() -> None:
+            async with running(settings, projectors=False) as inkwell:
+                await send(inkwell, RegisterUser("Someone else"))
+                await send(inkwell, UpdateProfile(name="Ann Again"), author)
+
+        started = time.monotonic()
+        asyncio.run(rename())
+        followed = orjson.loads(follower.stdout.readline())
+        assert followed["type"] == "ProfileUpdated" and followed["data"]["name"] == "Ann Again"
+        assert followed["stream_id"] == f"user-{author}"
+        assert time.monotonic() - started < 30
+    finally:
+        follower.terminate()
+        follower.wait(timeout=30)
+
+
+def test_seed_sends_sample_data_through_the_command_bus(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    result = invoke(env, "seed", "--posts", "10", "--users", "3", "--random-seed", "7")
+    assert result.exit_code == 0, result.output
+    assert "seeded 3 users, 10 posts, 8 published" in result.stdout
+    assert "the read models show it all" in result.stdout
+
+    async def read() -> tuple[int, int]:
+        async with running(settings, projectors=False) as inkwell:
+            page = await inkwell.services.reads.recent_posts(100, None)
+            return page.total, await inkwell.store.head_position()
+
+    published, head = asyncio.run(read())
+    assert published == 8
+    assert head == 3 + 10 + 8

@@ -1,0 +1,138 @@
+"""Logs a write can be followed through: request id, command id, events, projector lines."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import orjson
+import pytest
+from sqlalchemy import create_engine
+
+from eventstore.log_reader import LogReader
+from observability.logs import REQUEST_ID, JsonFormatter, TextFormatter, logging_config
+from server import PROJECTIONS as ALL_PROJECTIONS
+from server import Settings
+from tests.support import operations as ops
+from tests.support.api import Api
+from tests.support.server_process import ServerProcess
+
+REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { position } }'
+PROJECTIONS = {projection.name for projection in ALL_PROJECTIONS}
+
+
+def json_lines(path: Path) -> list[dict[str, Any]]:
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [orjson.loads(line) for line in lines if line.startswith("{")]
+
+
+def last_event(database_url: str) -> Any:
+    engine = create_engine(database_url)
+    try:
+        return asyncio.run(LogReader(engine).last(1))[0]
+    finally:
+        engine.dispose()
+
+
+def test_one_command_is_followed_from_the_request_log_to_the_projector_log(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "data"),
+    }
+    projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
+    try:
+        with ServerProcess(env, tmp_path, command="api") as api_server:
+            response = httpx.post(
+                f"{api_server.url}/graphql", json={"query": REGISTER},
+                headers={"X-Request-Id": "follow-me-1"},
+            )
+            assert response.headers["x-request-id"] == "follow-me-1"
+            position = response.json()["data"]["registerUser"]["position"]
+            Api(httpx.Client(base_url=api_server.url)).ok(
+                ops.PROJECTIONS, headers={"X-Consistent-With": position}
+            )
+        api_log = json_lines(api_server.log)
+
+        # The API's request line, and its command line under the same request id...
+        [request] = [line for line in api_log if line.get("request_id") == "follow-me-1"
+                     and line["logger"] == "inkwell.requests"]
+        assert (request["method"], request["path"], request["status"]) == ("POST", "/graphql", 200)
+        [command] = [line for line in api_log if line.get("request_id") == "follow-me-1"
+                     and line["logger"] == "inkwell.commands"]
+        assert command["command_type"] == "RegisterUser" and command["outcome"] == "ok"
+        assert command["correlation_id"] == "follow-me-1"
+        command_id = command["command_id"]
+
+        # ...the event in the log, carrying both ids...
+        event = last_event(settings.database_url)
+        assert (event.command_id, event.correlation_id) == (command_id, "follow-me-1")
+        assert str(event.position) == position == str(command["position"])
+
+        # ...and every projection's line in the projector process's own log.
+        deadline = time.monotonic() + 30
+        while True:
+            applied = {
+                line["projection"] for line in json_lines(projector.log)
+                if command_id in line.get("command_ids", ())
+                and "follow-me-1" in line.get("correlation_ids", ())
+            }
+            if applied == PROJECTIONS:
+                break
+            assert time.monotonic() < deadline, f"projector lines name only {applied}"
+            time.sleep(0.1)
+    finally:
+        projector.stop()
+
+
+def test_every_response_carries_its_request_id_which_becomes_the_correlation_id(
+    api: Api, settings: Settings
+) -> None:
+    client = api.client
+    generated = client.post("/graphql", json={"query": REGISTER})
+    rid = generated.headers["x-request-id"]
+    assert len(rid) == 32
+    assert last_event(settings.database_url).correlation_id == rid
+
+    kept = client.get("/health", headers={"X-Request-Id": "abc-123"})
+    assert kept.headers["x-request-id"] == "abc-123"
+    replaced = client.get("/health", headers={"X-Request-Id": "x" * 300})
+    assert len(replaced.headers["x-request-id"]) == 32
+
+
+@pytest.mark.parametrize(
+    ("terminal", "formatter"), [(False, "JsonFormatter"), (True, "TextFormatter")]
+)
+def test_logs_are_json_off_a_terminal_and_text_on_one(
+    monkeypatch: pytest.MonkeyPatch, terminal: bool, formatter: str
+) -> None:
+    class Stderr(io.StringIO):
+        def isatty(self) -> bool:
+            return terminal
+
+    monkeypatch.setattr("sys.stderr", Stderr())
+    config = logging_config("info", "auto")
+    assert config["formatters"]["inkwell"]["()"].endswith(formatter)
+    assert config["root"]["level"] == "INFO"
+    assert logging_config("info", "json")["formatters"]["inkwell"]["()"].endswith("JsonFormatter")
+
+
+def test_both_formats_carry_the_request_id_and_the_extra_fields() -> None:
+    record = logging.LogRecord("inkwell.x", logging.INFO, __file__, 1, "applied %d", (3,), None)
+    record.command_ids = ["c1", "c2"]
+    token = REQUEST_ID.set("r-1")
+    try:
+        as_json = orjson.loads(JsonFormatter().format(record))
+        as_text = TextFormatter().format(record)
+    finally:
+        REQUEST_ID.reset(token)
+    assert as_json["message"] == "applied 3"
+    assert as_json["request_id"] == "r-1" and as_json["command_ids"] == ["c1", "c2"]
+    assert as_json["level"] == "INFO" and as_json["logger"] == "inkwell.x"
+    assert as_text.endswith("applied 3  request_id=r-1 command_ids=c1,c2")

@@ -1,0 +1,190 @@
+"""/health and /ready against real stores and a real projector process that stops and resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+from sqlalchemy import create_engine
+from starlette.testclient import TestClient
+
+from domain.commands import RegisterUser
+from eventstore.log_reader import LogReader
+from observability.progress import Progress, ProgressReader
+from observability.readiness import Limits, Readiness
+from server import PROJECTIONS as ALL_PROJECTIONS
+from server import Inkwell, Settings, create_app, running
+from tests.conftest import make_settings
+from tests.projections.conftest import send
+from tests.projections.test_redis_restart import free_port, redis_server
+from tests.support import operations as ops
+from tests.support.api import Api
+from tests.support.metrics import parse, total, value
+from tests.support.server_process import ServerProcess
+
+REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { token position } }'
+PROJECTIONS = {f"projection:{projection.name}" for projection in ALL_PROJECTIONS}
+
+
+def eventually(client: TestClient, path: str, status: int, timeout: float = 30) -> dict[str, Any]:
+    """Polls until `path` answers `status`; returns its body."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(path)
+        if response.status_code == status:
+            body: dict[str, Any] = response.json()
+            return body
+        assert time.monotonic() < deadline, f"{path} still answers {response.text}"
+        time.sleep(0.1)
+
+
+def test_ready_fails_while_the_projector_is_stopped_and_recovers_when_it_resumes(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = dataclasses.replace(settings, ready_stalled_after=1.0)
+    env = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+    }
+    projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
+    try:
+        with TestClient(create_app(settings, projectors=False)) as client:
+            api = Api(client)
+            registered = api.ok(REGISTER)["registerUser"]
+            api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": registered["position"]})
+            token = registered["token"]
+            assert client.get("/ready").status_code == 200
+
+            projector.stop()
+            api.ok(ops.CREATE_POST_POSITION_ONLY, {"input": {"title": "T", "content": ""}},
+                   token=token)
+            refused = eventually(client, "/ready", 503)
+            assert refused["status"] == "not ready"
+            assert set(refused["failed"]) == PROJECTIONS
+            for name in PROJECTIONS:
+                check = refused["checks"][name]
+                assert check["reason"].startswith("stalled: 1 events waiting"), check
+                assert (check["position"], check["head"], check["lag"]) == (1, 2, 1)
+            assert refused["checks"]["database"] == refused["checks"]["redis"] == {"ok": True}
+            assert client.get("/health").status_code == 200
+
+            projector.start(wait=False)
+            recovered = eventually(client, "/ready", 200)
+            assert recovered["failed"] == []
+            assert all(recovered["checks"][name]["lag"] == 0 for name in PROJECTIONS)
+    finally:
+        if projector.process is not None:
+            projector.stop()
+
+
+def test_ready_fails_when_a_projection_lags_beyond_the_limit(settings: Settings) -> None:
+    settings = dataclasses.replace(settings, ready_max_lag=0)
+    with TestClient(create_app(settings, projectors=False)) as client:
+        assert client.get("/ready").status_code == 200
+        Api(client).ok(REGISTER)
+        response = client.get("/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert set(body["failed"]) == PROJECTIONS
+    assert body["checks"]["projection:users"]["reason"] == "lag 1 events, above 0"
+
+
+def test_ready_names_redis_when_it_stops_answering_and_metrics_count_its_errors(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    port = free_port()
+    server = redis_server(port)
+    settings = make_settings(sqlite_url, f"redis://127.0.0.1:{port}", prefix, tmp_path)
+    try:
+        with TestClient(create_app(settings)) as client:
+            eventually(client, "/ready", 200)
+            server.kill()
+            server.wait()
+
+            body = eventually(client, "/ready", 503)
+            assert body["failed"] == ["redis"]
+            assert body["checks"]["database"] == {"ok": True}
+            assert client.get("/health").json() == {"status": "ok"}
+            samples = parse(client.get("/metrics").text)
+            assert value(samples, "inkwell_projection_progress_unreadable") == 1
+            assert total(samples, "inkwell_redis_errors_total") > 0
+            assert value(samples, "inkwell_projection_position", projection="posts") is None
+
+            server = redis_server(port)
+            eventually(client, "/ready", 200)
+    finally:
+        server.kill()
+        server.wait()
+
+
+async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell) -> None:
+    nowhere = create_engine(f"postgresql+psycopg://inkwell@127.0.0.1:{free_port()}/none")
+    try:
+        log = LogReader(nowhere)
+        progress = ProgressReader(inkwell.redis, inkwell.keys, ["posts"], log)
+        verdict = await Readiness(inkwell.redis, log, progress, Limits(10, 10)).check()
+    finally:
+        nowhere.dispose()
+    assert verdict.failed == ["database"]
+    assert verdict.checks["redis"] == {"ok": True}
+    assert verdict.checks["database"]["reason"].startswith("OperationalError")
+
+
+def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
+    now = 1_000_000.0
+    return Progress(
+        name="posts", position=10, head=10 + lag, lag_seconds=lag_seconds, applied=10, parked=0,
+        advanced_at=None if idle is None else now - idle, at=now,
+    )
+
+
+def test_a_projection_is_stalled_only_when_work_waited_and_nothing_moved_for_the_limit() -> None:
+    stalled: Callable[[Progress], bool] = lambda p: p.stalled(after_seconds=30)  # noqa: E731
+    assert not stalled(progress(lag=0, lag_seconds=0, idle=3600)), "idle with nothing to do"
+    assert not stalled(progress(lag=5, lag_seconds=2, idle=3600)), "handed work a moment ago"
+    assert not stalled(progress(lag=5, lag_seconds=600, idle=1)), "a long catch-up that moves"
+    assert stalled(progress(lag=5, lag_seconds=60, idle=45)), "work waiting, nothing moving"
+    assert stalled(progress(lag=5, lag_seconds=60, idle=None)), "never ran, work waiting"
+    assert progress(lag=5, lag_seconds=60, idle=45).state(30) == "stalled"
+    assert progress(lag=5, lag_seconds=60, idle=1).state(30) == "catching up"
+    assert progress(lag=0, lag_seconds=0, idle=None).state(30) == "caught up"
+
+
+def test_a_projector_process_answers_health_ready_and_metrics_on_its_own_port(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = {
+        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+    }
+    projector = ServerProcess(env, tmp_path, command="project")
+    projector.args = ("--port", str(projector.port))
+    projector.start(wait=False)
+    try:
+        asyncio.run(_write_a_user(settings))
+        with httpx.Client(base_url=projector.url) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    samples = parse(client.get("/metrics").text)
+                except httpx.TransportError:
+                    samples = {}
+                if value(samples, "inkwell_projection_position", projection="users") == 1:
+                    break
+                assert time.monotonic() < deadline, projector.log.read_text()
+                time.sleep(0.1)
+            assert client.get("/health").status_code == 200
+            assert client.get("/ready").json()["failed"] == []
+            assert client.get("/graphql").status_code == 404
+    finally:
+        projector.stop()
+
+
+async def _write_a_user(settings: Settings) -> None:
+    async with running(settings, projectors=False) as inkwell:
+        await send(inkwell, RegisterUser("Ann"))
