@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 
 from schema.context import Context, Services
 
 
+class TextFrames(ASGIWebSocketAdapter):
+    """Sends WebSocket messages as text frames. strawberry sends bytes from `encode_json` as
+    binary frames, and the graphql-ws client (in GraphiQL, the live page, Node) rejects
+    those: "Message is missing the 'type' property"."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class InkwellGraphQL(GraphQL[Context, None]):
     """Services come from `app.state.services`, set by the app's lifespan."""
+
+    websocket_adapter_class = TextFrames
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
