@@ -1,4 +1,5 @@
-"""The ASGI GraphQL endpoint: builds each request's context from its headers."""
+"""The ASGI GraphQL endpoint: builds each request's context from its headers, and serves the
+playground page it is given to browsers."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
 
 from schema.context import Context, Services
 
@@ -29,9 +31,17 @@ class TextFrames(ASGIWebSocketAdapter):
 
 
 class InkwellGraphQL(GraphQL[Context, None]):
-    """Services come from `app.state.services`, set by the app's lifespan."""
+    """Services come from `app.state.services`, set by the app's lifespan. `playground` is the
+    GraphiQL page a browser GET receives, rendered once by the composition root."""
 
     websocket_adapter_class = TextFrames
+
+    def __init__(self, schema: BaseSchema, *, playground: str, **options: Any) -> None:
+        super().__init__(schema, graphql_ide="graphiql", **options)
+        self.playground = playground
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.playground)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

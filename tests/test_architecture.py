@@ -16,6 +16,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "eventstore": ({"eventstore", "domain"}, {"redis", "strawberry", "starlette"}),
     "projections": ({"projections", "domain"}, {"sqlalchemy", "strawberry", "starlette"}),
     "schema": ({"schema", "domain", "projections", "auth"}, {"sqlalchemy", "redis"}),
+    "web": ({"web"}, {"sqlalchemy", "redis"}),
 }
 
 

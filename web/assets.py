@@ -35,12 +35,12 @@ class Package:
     def url(self, file: str) -> str:
         return f"{STATIC_URL}/vendor/{self.spec}/{file}"
 
-    def path(self, file: str) -> Path:
-        return VENDOR_DIR / self.spec / file
+    def relative(self, file: str) -> Path:
+        """Where `file` lives under the vendor folder; "LICENSE" is the package's licence."""
+        return Path(self.spec, file)
 
-    @property
-    def licence_path(self) -> Path:
-        return VENDOR_DIR / self.spec / "LICENSE"
+    def path(self, file: str) -> Path:
+        return VENDOR_DIR / self.relative(file)
 
     def licences(self) -> tuple[tuple[str, str], ...]:
         return self.licence_sources or ((self.spec, "LICENSE"),)

@@ -13,16 +13,20 @@ from web.assets import PLAYGROUND
 EXAMPLE_QUERY = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
 
 FLOW = """\
-# Inkwell playground. Run one operation at a time: put the cursor inside it and
+# Inkwell playground: write, then read.
+# Run one operation at a time: put the cursor in it and
 # press Ctrl-Enter, or pick it from the run button's list.
 #
-# 1. RegisterUser answers with a token. Open the Headers pane (below) and paste
-#      {"Authorization": "Bearer <the token>"}
+# 1. RegisterUser answers with a token. Open the Headers
+#    pane below and paste, with your token:
+#      {"Authorization": "Bearer <token>"}
 #    Mutations need it; reading published posts does not.
-# 2. CreatePost answers with the draft's id: paste it into PublishPost.
-# 3. PublishPost makes the post public, and RecentPosts lists it.
+# 2. CreatePost answers with the draft's id: paste it
+#    into PublishPost in place of PASTE-THE-POST-ID.
+# 3. PublishPost makes the post public; RecentPosts
+#    lists it once the read models have it.
 #
-# The live page at / shows the same posts and updates as they change.
+# The live page at / shows the same posts as they change.
 
 mutation RegisterUser {
   registerUser(input: {name: "Ada"}) {
@@ -32,7 +36,11 @@ mutation RegisterUser {
 }
 
 mutation CreatePost {
-  createPost(input: {title: "Hello CQRS", content: "Two models, one log.", tags: ["cqrs"]}) {
+  createPost(input: {
+    title: "Hello CQRS"
+    content: "Two models, one log."
+    tags: ["cqrs"]
+  }) {
     position
     post { id status version }
   }
@@ -47,15 +55,21 @@ mutation PublishPost {
 
 query RecentPosts {
   recentPosts(first: 5) {
-    edges { node { id title likeCount commentCount publishedAt author { name } } }
+    edges {
+      node {
+        id title likeCount commentCount publishedAt
+        author { name }
+      }
+    }
   }
 }
 """
 
 SUBSCRIPTION = """
-# 4. Feed streams each post as it is published and each later change to it:
-#    start it, then publish or edit a post in another tab. Subscriptions send the
-#    Headers pane as their connection_init payload.
+# 4. Feed streams each post as it is published, and each
+#    later change to it: start it, then publish, like or
+#    comment in another tab. Subscriptions send the Headers
+#    pane as their connection_init payload.
 subscription Feed {
   feed { id title likeCount commentCount }
 }

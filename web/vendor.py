@@ -51,7 +51,7 @@ def strawberry_pins() -> dict[str, str]:
 def wanted(
     fetch: Fetch, packages: Iterable[Package] = PACKAGES, pins: dict[str, str] | None = None
 ) -> dict[Path, bytes]:
-    """Every vendored file's bytes by destination, verified; raises before anything is written."""
+    """Every vendored file's bytes by its path under the vendor folder, each verified."""
     pins = strawberry_pins() if pins is None else pins
     files: dict[Path, bytes] = {}
     for package in packages:
@@ -59,8 +59,8 @@ def wanted(
             data = fetch(package.spec, file)
             if (got := sri(data)) != (want := expected_hash(package, file, pins)):
                 raise VerificationFailed(f"{package.spec}/{file} hashes to {got}, expected {want}")
-            files[package.path(file)] = data
-        files[package.licence_path] = licence_text(package, fetch)
+            files[package.relative(file)] = data
+        files[package.relative("LICENSE")] = licence_text(package, fetch)
     return files
 
 
@@ -78,11 +78,12 @@ def licence_text(package: Package, fetch: Fetch) -> bytes:
 
 
 def write(files: dict[Path, bytes], root: Path = VENDOR_DIR) -> None:
-    """Makes `root` hold exactly `files`."""
+    """Makes `root` hold exactly `files` (paths relative to it)."""
     for path in root.rglob("*"):
-        if path.is_file() and path not in files:
+        if path.is_file() and path.relative_to(root) not in files:
             path.unlink()
-    for path, data in files.items():
+    for relative, data in files.items():
+        path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     for path in sorted(root.rglob("*"), reverse=True):
@@ -98,8 +99,8 @@ def check(packages: Iterable[Package] = PACKAGES, pins: dict[str, str] | None = 
             got = sri(package.path(file).read_bytes())
             if got != (want := expected_hash(package, file, pins)):
                 raise VerificationFailed(f"{package.path(file)} hashes to {got}, expected {want}")
-        if not package.licence_path.is_file():
-            raise VerificationFailed(f"{package.licence_path} is missing")
+        if not package.path("LICENSE").is_file():
+            raise VerificationFailed(f"{package.path('LICENSE')} is missing")
 
 
 class NpmPack:
