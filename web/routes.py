@@ -1,16 +1,32 @@
-"""The browser's routes: the static files under `/static`."""
+"""The browser's routes: the live page at `/` and the static files under `/static`."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from web.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR
+from web.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, WEB_DIR
+
+# The live page runs only its own files and talks only to its own origin, so even a
+# rendering bug could not run a script smuggled into a post.
+LIVE_PAGE_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
 
 
 class Static(StaticFiles):
@@ -31,4 +47,20 @@ class Static(StaticFiles):
 
 
 def routes() -> list[BaseRoute]:
-    return [Mount(STATIC_URL, app=Static(directory=STATIC_DIR), name="static")]
+    """Reads the live page once, when the app is built."""
+    page = (WEB_DIR / "live.html").read_text(encoding="utf-8")
+
+    async def live(request: Request) -> Response:
+        return HTMLResponse(
+            page,
+            headers={
+                "content-security-policy": LIVE_PAGE_POLICY,
+                "cache-control": "no-cache",
+                "x-content-type-options": "nosniff",
+            },
+        )
+
+    return [
+        Route("/", live, methods=["GET", "HEAD"], name="live"),
+        Mount(STATIC_URL, app=Static(directory=STATIC_DIR), name="static"),
+    ]
