@@ -4,40 +4,27 @@ playground page it is given to browsers."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.websockets import WebSocket, WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema import BaseSchema
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 
 from schema.context import Context, Services
 
-
-class TextFrames(ASGIWebSocketAdapter):
-    """Sends WebSocket messages as text frames. strawberry sends bytes from `encode_json` as
-    binary frames, and the graphql-ws client (in GraphiQL, the live page, Node) rejects
-    those: "Message is missing the 'type' property"."""
-
-    async def send_json(self, message: Mapping[str, object]) -> None:
-        try:
-            await self.ws.send_text(orjson.dumps(message).decode())
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
+if TYPE_CHECKING:
+    from strawberry.schema import BaseSchema
 
 
 class InkwellGraphQL(GraphQL[Context, None]):
-    """Services come from `app.state.services`, set by the app's lifespan. `playground` is the
-    GraphiQL page a browser GET receives, rendered once by the composition root."""
-
-    websocket_adapter_class = TextFrames
+    """Services come from `app.state.services`, set by the app's lifespan."""
 
     def __init__(self, schema: BaseSchema, *, playground: str, **options: Any) -> None:
-        super().__init__(schema, graphql_ide="graphiql", **options)
+        """`playground` is the GraphiQL page a browser GET receives, built once by the
+        composition root (web/playground.py)."""
+        super().__init__(schema, **options)
         self.playground = playground
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -55,8 +42,10 @@ class InkwellGraphQL(GraphQL[Context, None]):
             consistent_with=request.headers.get("x-consistent-with"),
         )
 
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which
+        # graphql-ws clients refuse.
+        return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> Any:
         return orjson.loads(data)
