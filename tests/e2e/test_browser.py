@@ -14,10 +14,8 @@ import pytest
 import strawberry
 from playwright.sync_api import BrowserContext, Page, expect
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 
 from schema.view import InkwellGraphQL
 from tests.e2e.conftest import http_api
@@ -244,12 +242,11 @@ def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
 
 class Ticks(InkwellGraphQL):
     """Inkwell's GraphQL view (its playground page, its WebSocket frames) on a schema of
-    its own, so that the playground's subscriptions can be shown end to end."""
+    its own, with strawberry's default context and connection handling: Inkwell's need
+    its services, and only the playground's side is under test here."""
 
-    async def get_context(  # type: ignore[override]  # strawberry's default context, a dict
-        self, request: Request | WebSocket, response: Response | WebSocket
-    ) -> dict[str, Any]:
-        return {"request": request, "response": response}
+    get_context = GraphQL.get_context
+    on_ws_connect = GraphQL.on_ws_connect
 
 
 @strawberry.type
