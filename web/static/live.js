@@ -145,7 +145,9 @@
     setText(item, ".tags", post.tags.map((tag) => `#${tag}`).join(" "));
     setText(item, ".content", preview(post.content));
     setText(item, ".likes", String(post.likeCount));
+    setText(item, ".likes-label", post.likeCount === 1 ? "like" : "likes");
     setText(item, ".comments", String(post.commentCount));
+    setText(item, ".comments-label", post.commentCount === 1 ? "comment" : "comments");
     fillComments(item.querySelector(".top-comments"), post.topComments);
     if (before !== undefined && before !== counts) flash(item);
   }
