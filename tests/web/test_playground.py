@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import graphql
 import pytest
 from starlette.testclient import TestClient
+from strawberry.http.ides import get_graphql_ide_html
 
 import web.playground
 from schema import build_schema
@@ -91,7 +92,7 @@ class FakeTemplate:
 @pytest.fixture
 def template(monkeypatch: pytest.MonkeyPatch) -> FakeTemplate:
     """strawberry's page as `playground_html` reads it, to edit and to count reads of."""
-    fake = FakeTemplate(web.playground.get_graphql_ide_html("graphiql"))
+    fake = FakeTemplate(get_graphql_ide_html("graphiql"))
 
     def read(ide: str) -> str:
         fake.reads += 1
