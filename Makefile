@@ -17,7 +17,7 @@ demo: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain eventstore projections schema auth infra cli observability server.py
+	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web server.py
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

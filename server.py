@@ -70,6 +70,8 @@ from projections.scripts import Scripts
 from schema import build_schema
 from schema.context import Services
 from schema.view import InkwellGraphQL
+from web import routes as web
+from web.playground import playground_html
 
 log = logging.getLogger("inkwell")
 
@@ -288,8 +290,15 @@ def _report(task: asyncio.Task[None]) -> None:
 
 
 def routes() -> list[BaseRoute]:
-    graphql = InkwellGraphQL(build_schema())
-    return [Route("/graphql", graphql), WebSocketRoute("/graphql", graphql), *endpoints.routes()]
+    schema = build_schema()
+    playground = playground_html(subscriptions=schema.subscription is not None)
+    graphql = InkwellGraphQL(schema, playground=playground)
+    return [
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+        *endpoints.routes(),
+        *web.routes(),
+    ]
 
 
 def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:

@@ -42,8 +42,8 @@ class ConsistencyWaiter:
                     # what we knew, so the next wait asks Redis itself.
                     self._applied = dict.fromkeys(self._names, 0)
                 for payload in inbox.take(10_000):
-                    notice = orjson.loads(payload)
-                    if notice["projection"] in self._applied:
+                    notice = orjson.loads(payload)  # a checkpoint, or the head moving
+                    if notice.get("projection") in self._applied:
                         self._applied[notice["projection"]] = notice["position"]
                 async with self._moved:
                     self._moved.notify_all()

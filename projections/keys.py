@@ -30,6 +30,8 @@ class Keys:
         return f"{self.prefix}:events"
 
     def checkpoints_channel(self) -> str:
+        """Notices of progress: {"projection", "position"} per applied batch, and
+        {"head"} when the log's head moves."""
         return f"{self.prefix}:checkpoints"
 
     def post_changed_channel(self, post_id: str) -> str:

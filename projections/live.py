@@ -154,14 +154,16 @@ class LiveReadModels:
 
     @asynccontextmanager
     async def feed(self) -> AsyncIterator[AsyncIterator[PostView]]:
-        """Every change of a published post, from now on."""
+        """Every change of a published post, from now on: its publication, each later
+        change, and its archiving, so that a live list can drop it. (It was public until
+        then; a draft archived unpublished never shows.)"""
 
         async def read(notices: list[dict[str, Any]], _: bool) -> list[Snapshot[Any]]:
             changed = list(dict.fromkeys(notice["id"] for notice in notices))
             return [
                 snapshot
                 for snapshot in await self._post_snapshots(changed)
-                if snapshot.value is not None and snapshot.value.status == "PUBLISHED"
+                if snapshot.value is not None and snapshot.value.published_at is not None
             ]
 
         async with self._joined(self._keys.posts_changed_channel(), read, 256) as mailbox:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import deque
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -58,4 +59,7 @@ class EventPublisher:
                 pipe.publish(channel, messages.encode(recorded))
             # GT keeps the highest position even when publishers of several processes interleave.
             pipe.zadd(self._keys.head(), {"head": batch[-1].position}, gt=True)
+            # The head moved: projection progress watchers learn of it even when no
+            # projector runs (that is when lag matters most).
+            pipe.publish(self._keys.checkpoints_channel(), orjson.dumps({"head": batch[-1].position}))
             await pipe.execute()

@@ -1,13 +1,14 @@
-"""The ASGI GraphQL endpoint: builds each request's context from its headers."""
+"""The ASGI GraphQL endpoint: builds each request's context from its headers, and serves the
+playground page it is given to browsers."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -15,9 +16,21 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context, Services
 
+if TYPE_CHECKING:
+    from strawberry.schema import BaseSchema
+
 
 class InkwellGraphQL(GraphQL[Context, None]):
     """Services come from `app.state.services`, set by the app's lifespan."""
+
+    def __init__(self, schema: BaseSchema, *, playground: str, **options: Any) -> None:
+        """`playground` is the GraphiQL page a browser GET receives, built once by the
+        composition root (web/playground.py)."""
+        super().__init__(schema, **options)
+        self.playground = playground
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(self.playground)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -22,6 +22,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Operations see the domain's records and the key layout; they never run GraphQL.
     "observability": ({"observability", "domain", "projections"}, {"strawberry"}),
     "cli": ({"cli", "domain", "eventstore", "projections", "observability"}, {"strawberry"}),
+    "web": ({"web"}, {"sqlalchemy", "redis"}),
 }
 
 

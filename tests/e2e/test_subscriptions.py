@@ -77,7 +77,7 @@ def test_a_post_subscription_shows_every_kind_of_change(server: ServerProcess, a
     asyncio.run(watch())
 
 
-def test_the_feed_carries_publications_and_later_changes_of_published_posts(
+def test_the_feed_carries_publications_later_changes_and_archiving_of_published_posts(
     server: ServerProcess, api: Api, ann: Account
 ) -> None:
     async def watch() -> None:
@@ -89,8 +89,12 @@ def test_the_feed_carries_publications_and_later_changes_of_published_posts(
             await stream.until(lambda i: i["feed"]["id"] == published["id"])
             await asyncio.to_thread(api.ok, ops.LIKE_POST, {"input": {"postId": published["id"]}}, token=ann.token)
             await stream.until(lambda i: i["feed"]["likeCount"] == 1)
+            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, {"input": {"postId": published["id"]}}, token=ann.token)
+            await stream.until(lambda i: i["feed"]["status"] == "ARCHIVED")
+            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, {"input": {"postId": draft["id"]}}, token=ann.token)
+            await asyncio.to_thread(api.published_post, ann, "Marker")
+            await stream.until(lambda i: i["feed"]["title"] == "Marker")
             assert all(item["feed"]["id"] != draft["id"] for item in stream.items)
-            assert all(item["feed"]["status"] == "PUBLISHED" for item in stream.items)
             await stream.stop()
 
     asyncio.run(watch())

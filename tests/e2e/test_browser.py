@@ -1,0 +1,305 @@
+"""What a browser sees, in headless Chromium (Debian's, driven by Playwright) with nothing but
+this machine reachable: the live page and the playground."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncGenerator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import strawberry
+from playwright.sync_api import BrowserContext, Page, expect
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from schema.view import InkwellGraphQL
+from tests.e2e.conftest import http_api
+from tests.support.browser import (
+    CHROMIUM,
+    NO_CHROMIUM,
+    FakeGraphQLWebSocket,
+    LocalOnly,
+    chromium,
+    serving,
+)
+from tests.support.server_process import ServerProcess
+from web import routes as web
+from web.assets import PLAYGROUND
+from web.playground import playground_html
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+# Two shared cores: GraphiQL parses 3.5 MB of JavaScript before it renders. Only the
+# like-within-a-second test states a tight bound, explicitly.
+expect.set_options(timeout=15_000)
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+LIKE_POST = "mutation($input: PostCommandInput!) { likePost(input: $input) { position } }"
+# Selecting only `position` answers at commit, without waiting for the read models.
+REGISTER_POSITION_ONLY = "mutation($n: String!) { registerUser(input: {name: $n}) { position } }"
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    with chromium(tmp_path / "chromium-profile") as context:
+        yield context
+
+
+@pytest.fixture
+def guard(browser: BrowserContext) -> LocalOnly:
+    return LocalOnly(browser)
+
+
+def eventually(page: Page, check: Callable[[], bool], timeout: float = 10) -> None:
+    """Waits for a condition on the test's side; waiting through the page lets Playwright
+    run the test's route handlers meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        page.wait_for_timeout(50)
+
+
+def post_item(page: Page, post_id: str, part: str) -> Any:
+    return page.locator(f'#posts > li[data-post-id="{post_id}"] {part}')
+
+
+# -- the live page against a real server ----------------------------------------
+
+
+def test_the_live_page_shows_a_hostile_title_as_text(
+    server: ServerProcess, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    api = http_api(server)
+    author = api.register("<b onmouseover=alert(2)>Mallory</b>")
+    post = api.published_post(author, HOSTILE, content="<script>alert(3)</script>")
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    title = post_item(page, post["id"], ".title")
+    expect(title).to_have_text(HOSTILE)
+    assert title.text_content() == HOSTILE
+    assert post_item(page, post["id"], ".author").text_content() == author_name(api, author.id)
+    assert post_item(page, post["id"], ".content").text_content() == "<script>alert(3)</script>"
+    assert page.locator("img").count() == 0
+    assert page.locator("#posts b, #posts script").count() == 0
+    assert guard.dialogs == []
+    assert guard.refused == []
+
+
+def author_name(api: Any, user_id: str) -> str:
+    user = api.ok("query($id: ID!) { user(id: $id) { name } }", {"id": user_id})["user"]
+    return str(user["name"])
+
+
+def test_the_live_page_shows_a_like_within_a_second(
+    server: ServerProcess, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    api = http_api(server)
+    author, reader = api.register("Ada"), api.register("Grace")
+    post = api.published_post(author, "Liked live")
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    expect(post_item(page, post["id"], ".likes")).to_have_text("0")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    liked_at = time.monotonic()
+    api.ok(LIKE_POST, {"input": {"postId": post["id"]}}, token=reader.token)
+    expect(post_item(page, post["id"], ".likes")).to_have_text("1", timeout=1_000)
+    assert time.monotonic() - liked_at < 1.0
+    assert guard.refused == []
+
+
+def test_the_lag_indicator_follows_the_projections(
+    server_env: dict[str, str], tmp_path: Path, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """An API-only process commits while no projector runs: the page shows the read models
+    falling behind, then catching up once a projector process starts."""
+    with ServerProcess(server_env, tmp_path, command="api") as api_process:
+        page = browser.new_page()
+        page.goto(f"{api_process.url}/")
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        lag = page.locator("#lag")
+        for name in ("Lag", "Behind"):
+            http_api(api_process).ok(REGISTER_POSITION_ONLY, {"n": name})
+        expect(lag).not_to_have_attribute("data-lag", "0")
+        assert int(lag.get_attribute("data-lag") or 0) > 0
+        projector = ServerProcess(server_env, tmp_path, command="project").start(wait=False)
+        try:
+            expect(lag).to_have_attribute("data-lag", "0")
+        finally:
+            projector.stop()
+    assert guard.refused == []
+
+
+# -- the live page's side of the subscription contract, against a scripted server ---------
+
+
+@pytest.fixture
+def static_site() -> Iterator[str]:
+    """Only the browser's routes (no GraphQL): the page's queries and subscriptions are
+    answered by the test."""
+    with serving(Starlette(routes=web.routes())) as url:
+        yield url
+
+
+def a_post(post_id: str, title: str, published: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": post_id, "version": 2, "title": title, "content": "Text.", "tags": ["cqrs"],
+        "status": "PUBLISHED", "publishedAt": published,
+        "author": {"id": "u1", "name": "Ada"}, "likeCount": 0, "commentCount": 0,
+        "topComments": [], **fields,
+    }
+
+
+def statuses(lag: int) -> list[dict[str, Any]]:
+    return [{"name": "posts", "position": 10 - lag, "headPosition": 10, "lag": lag}]
+
+
+def answer_queries(page: Page, posts: list[dict[str, Any]]) -> list[str]:
+    """Answers the page's HTTP queries as a server with the whole contract would."""
+    asked: list[str] = []
+
+    def reply(route: Any) -> None:
+        query = route.request.post_data_json["query"]
+        asked.append(query)
+        if "__type" in query:
+            fields = [{"name": name} for name in ("id", "title", "likeCount", "topComments")]
+            data: dict[str, Any] = {"__type": {"fields": fields}}
+        else:
+            edges = [{"node": post} for post in posts]
+            data = {"recentPosts": {"edges": edges}, "projections": statuses(0)}
+        route.fulfill(json={"data": data})
+
+    page.route("**/graphql", reply)
+    return asked
+
+
+def test_the_live_page_applies_feed_and_projection_items(
+    static_site: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    first = a_post("p1", "First", "2026-11-01T10:00:00+00:00")
+    page = browser.new_page()
+    asked = answer_queries(page, [first])
+
+    def on_subscribe(fake: FakeGraphQLWebSocket, operation: str) -> None:
+        if operation == "LiveProjections":  # `projections` yields the current state first
+            fake.push(operation, {"projections": statuses(0)})
+
+    fake = FakeGraphQLWebSocket(on_subscribe)
+    page.route_web_socket("**/graphql", fake.route)
+    page.goto(f"{static_site}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(post_item(page, "p1", ".title")).to_have_text("First")
+    assert "topComments" in fake.queries["LiveFeed"]
+    # Loaded, then read again once the first `projections` item shows the server has
+    # taken the subscriptions (`feed` has no initial item).
+    eventually(page, lambda: sum("query LivePage" in query for query in asked) == 2)
+
+    comment = {"id": "c1", "body": HOSTILE, "createdAt": "2026-11-01T11:00:00+00:00",
+               "author": {"id": "u2", "name": "<i>Eve</i>"}}
+    fake.push("LiveFeed", {"feed": {**first, "likeCount": 7, "commentCount": 1,
+                                    "topComments": [comment]}})
+    expect(post_item(page, "p1", ".likes")).to_have_text("7")
+    expect(post_item(page, "p1", ".comments")).to_have_text("1")
+    expect(post_item(page, "p1", ".comment-body")).to_have_text(HOSTILE)
+    expect(post_item(page, "p1", ".comment-author")).to_have_text("<i>Eve</i>")
+
+    fake.push("LiveFeed", {"feed": a_post("p2", HOSTILE, "2026-11-02T10:00:00+00:00")})
+    expect(page.locator("#posts > li")).to_have_count(2)
+    expect(page.locator("#posts > li").first).to_have_attribute("data-post-id", "p2")
+    expect(post_item(page, "p2", ".title")).to_have_text(HOSTILE)
+
+    fake.push("LiveFeed", {"feed": {**first, "version": 1, "likeCount": 0}})  # stale
+    fake.push("LiveProjections", {"projections": statuses(3)})
+    expect(page.locator("#lag")).to_have_attribute("data-lag", "3")
+    expect(post_item(page, "p1", ".likes")).to_have_text("7")
+
+    fake.push("LiveFeed", {"feed": {**first, "version": 3, "status": "ARCHIVED"}})
+    fake.push("LiveProjections", {"projections": statuses(0)})
+    expect(page.locator("#posts > li")).to_have_count(1)
+    expect(page.locator("#lag")).to_have_attribute("data-lag", "0")
+    assert page.locator("img, #posts i").count() == 0
+    assert guard.dialogs == []
+    assert guard.refused == []
+
+
+# -- the playground ------------------------------------------------------------------
+
+
+def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
+    server: ServerProcess, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    page = browser.new_page()
+    with page.expect_response(
+        lambda response: response.url == f"{server.url}/graphql"
+        and response.request.method == "POST"
+    ) as schema_load:
+        page.goto(f"{server.url}/graphql")
+    assert schema_load.value.ok
+    editor = page.locator(".graphiql-query-editor")
+    expect(editor).to_contain_text("mutation RegisterUser")
+
+    # Ctrl-Enter runs the operation under the cursor: the flow's first step.
+    page.locator(".graphiql-query-editor .CodeMirror-line", has_text="registerUser(").click()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".graphiql-response")).to_contain_text('"token"')
+
+    files = [package.url(file) for package in PLAYGROUND for file in package.files]
+    assert {f"{server.url}{file}" for file in files} <= set(guard.requested)
+    assert guard.refused == []
+    assert guard.dialogs == []
+
+
+class Ticks(InkwellGraphQL):
+    """Inkwell's GraphQL view (its playground page, its WebSocket frames) on a schema of
+    its own, with strawberry's default context and connection handling: Inkwell's need
+    its services, and only the playground's side is under test here."""
+
+    get_context = GraphQL.get_context
+    on_ws_connect = GraphQL.on_ws_connect
+
+
+@strawberry.type
+class TicksQuery:
+    hello: str = "world"
+
+
+@strawberry.type
+class TicksSubscription:
+    @strawberry.subscription
+    async def ticks(self, info: strawberry.Info, count: int = 3) -> AsyncGenerator[str, None]:
+        authorization = info.context["connection_params"].get("Authorization")
+        for number in range(count):
+            yield f"tick {number} {authorization}"
+
+
+@pytest.fixture
+def ticking_server() -> Iterator[str]:
+    schema = strawberry.Schema(query=TicksQuery, subscription=TicksSubscription)
+    view = Ticks(schema, playground=playground_html(subscriptions=False))
+    routes = [Route("/graphql", view), WebSocketRoute("/graphql", view), *web.routes()]
+    with serving(Starlette(routes=routes)) as url:
+        yield url
+
+
+def test_the_playground_runs_subscriptions_over_its_own_websocket(
+    ticking_server: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """GraphiQL's fetcher opens graphql-transport-ws on the page's own URL and sends the
+    Headers pane as the connection_init payload."""
+    page = browser.new_page()
+    received: list[str | bytes] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(frame)))
+    query = quote("subscription Ticks { ticks(count: 3) }")
+    headers = quote('{"Authorization": "Bearer abc"}')
+    page.goto(f"{ticking_server}/graphql?q={query}&headers={headers}")
+    page.locator(".graphiql-execute-button").click()
+    expect(page.locator(".graphiql-response")).to_contain_text("tick 2 Bearer abc")
+    assert guard.websockets == [ticking_server.replace("http://", "ws://") + "/graphql"]
+    assert all(isinstance(frame, str) for frame in received)  # text frames, as graphql-ws needs
+    items = [json.loads(frame) for frame in received]
+    ticks = [item["payload"]["data"]["ticks"] for item in items if item["type"] == "next"]
+    assert ticks == [f"tick {number} Bearer abc" for number in range(3)]
+    assert guard.refused == []

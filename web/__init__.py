@@ -1,0 +1,1 @@
+"""What the browser gets: the offline GraphQL playground and the live page."""

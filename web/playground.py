@@ -1,0 +1,138 @@
+"""GraphiQL served from Inkwell itself: strawberry's page with its CDN files swapped for ours."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+from strawberry.http.ides import get_graphql_ide_html
+
+from web.assets import PLAYGROUND
+
+EXAMPLE_QUERY = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
+
+FLOW = """\
+# Inkwell playground: write, then read.
+# Run one operation at a time: put the cursor in it and
+# press Ctrl-Enter, or pick it from the run button's list.
+#
+# 1. RegisterUser answers with a token. Open the Headers
+#    pane below and paste, with your token:
+#      {"Authorization": "Bearer <token>"}
+#    Mutations need it; reading published posts does not.
+# 2. CreatePost answers with the draft's id: paste it
+#    into PublishPost in place of PASTE-THE-POST-ID.
+# 3. PublishPost makes the post public; RecentPosts
+#    lists it once the read models have it.
+#
+# The live page at / shows the same posts as they change.
+
+mutation RegisterUser {
+  registerUser(input: {name: "Ada"}) {
+    token
+    user { id name }
+  }
+}
+
+mutation CreatePost {
+  createPost(input: {
+    title: "Hello CQRS"
+    content: "Two models, one log."
+    tags: ["cqrs"]
+  }) {
+    position
+    post { id status version }
+  }
+}
+
+mutation PublishPost {
+  publishPost(input: {postId: "PASTE-THE-POST-ID"}) {
+    position
+    post { id status publishedAt }
+  }
+}
+
+query RecentPosts {
+  recentPosts(first: 5) {
+    edges {
+      node {
+        id title likeCount commentCount publishedAt
+        author { name }
+      }
+    }
+  }
+}
+"""
+
+SUBSCRIPTION = """
+# 4. Feed streams each post as it is published, and each
+#    later change to it: start it, then publish, like or
+#    comment in another tab. Subscriptions send the Headers
+#    pane as their connection_init payload.
+subscription Feed {
+  feed { id title likeCount commentCount }
+}
+"""
+
+
+class PlaygroundTemplateChanged(RuntimeError):
+    """strawberry's GraphiQL page no longer looks the way this module rewrites it."""
+
+
+def playground_html(*, subscriptions: bool) -> str:
+    """strawberry's GraphiQL page, loading only Inkwell's vendored files and opening on a
+    tab that walks through the write-then-read flow. Built once, when the app is built."""
+    html = get_graphql_ide_html("graphiql")
+    for package in PLAYGROUND:
+        for file in package.files:
+            cdn = package.cdn_url(file)
+            if html.count(f'"{cdn}"') != 1:
+                raise PlaygroundTemplateChanged(
+                    f"strawberry's GraphiQL page no longer loads {cdn}: update web/assets.py "
+                    "to what it loads now and run `python -m web.vendor`"
+                )
+            html = html.replace(f'"{cdn}"', f'"{package.url(file)}"')
+    html = _with_example(html, FLOW + (SUBSCRIPTION if subscriptions else ""))
+    html = html.replace("<title>Strawberry GraphiQL</title>", "<title>Inkwell GraphiQL</title>")
+    if remote := [url for url in referenced_urls(html) if not _is_local(url)]:
+        raise PlaygroundTemplateChanged(f"strawberry's GraphiQL page loads more: {remote}")
+    return html
+
+
+def _with_example(html: str, query: str) -> str:
+    if len(EXAMPLE_QUERY.findall(html)) != 1:
+        raise PlaygroundTemplateChanged("strawberry's GraphiQL page has no EXAMPLE_QUERY")
+    # A JSON string is a JavaScript string; escaping "<" keeps "</script>" out of the page.
+    literal = json.dumps(query).replace("<", "\\u003c")
+    return EXAMPLE_QUERY.sub(lambda _: f"const EXAMPLE_QUERY = {literal};", html)
+
+
+def _is_local(url: str) -> bool:
+    return url.startswith("data:") or (url.startswith("/") and not url.startswith("//"))
+
+
+def referenced_urls(html: str) -> list[str]:
+    """Every src and href in the page."""
+    return [url for _, url, _ in _tags(html)]
+
+
+def pinned_hashes(html: str) -> dict[str, str]:
+    """The SRI value the page pins for each file it loads: {url: "sha384-..."}."""
+    return {url: integrity for _, url, integrity in _tags(html) if integrity}
+
+
+def _tags(html: str) -> list[tuple[str, str, str | None]]:
+    found: list[tuple[str, str, str | None]] = []
+
+    class Collector(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            for name in ("src", "href"):
+                if url := values.get(name):
+                    found.append((tag, url, values.get("integrity")))
+
+    collector = Collector()
+    collector.feed(html)
+    collector.close()
+    return found
