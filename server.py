@@ -140,7 +140,9 @@ class LogSettings:
         )
 
     def config(self) -> dict[str, Any]:
-        return logging_config(self.level, self.style)
+        return logging_config(
+            self.level, self.style, filters={"strawberry.ws.task": "schema.view.ClientGone"}
+        )
 
 
 @dataclass(frozen=True)

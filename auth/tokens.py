@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 _CONTEXT = b"inkwell bearer token v1:"
@@ -37,13 +38,19 @@ class BearerTokens:
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Reads the signing key, making a random one (readable by the owner only) on first start."""
+    """Reads the signing key, making a random one (readable by the owner only) on first start.
+
+    The key is written to a private temporary file and linked into place, so a process
+    starting at the same moment reads either no file or the whole key, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass  # made on an earlier start, or just now by another process
-    else:
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_hex(32))
+    if not path.exists():
+        descriptor, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+        try:
+            with os.fdopen(descriptor, "w") as file:
+                file.write(secrets.token_hex(32))
+            os.link(draft, path)  # fails if another process linked its key first
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
     return bytes.fromhex(path.read_text().strip())

@@ -10,6 +10,7 @@ import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from typing import Any, TextIO
 
 import orjson
@@ -74,19 +75,24 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def logging_config(level: str, style: str) -> dict[str, Any]:
+def logging_config(
+    level: str, style: str, filters: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict; uvicorn applies it in each worker it spawns.
 
-    `style` is `json`, `text`, or `auto` (JSON unless stderr is a terminal)."""
+    `style` is `json`, `text`, or `auto` (JSON unless stderr is a terminal).
+    `filters` maps a logger's name to the dotted path of a logging.Filter for it."""
     as_json = style == "json" or (style == "auto" and not sys.stderr.isatty())
     formatter = JsonFormatter if as_json else TextFormatter
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"inkwell": {"()": f"{__name__}.{formatter.__name__}"}},
+        "filters": {logger: {"()": path} for logger, path in (filters or {}).items()},
         "handlers": {
             "stderr": {"()": f"{__name__}.{StderrHandler.__name__}", "formatter": "inkwell"}
         },
+        "loggers": {logger: {"filters": [logger]} for logger in filters or {}},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
     }
 

@@ -3,6 +3,7 @@ playground page it is given to browsers."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context, Services
@@ -63,6 +65,15 @@ class InkwellGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> Any:
         return orjson.loads(data)
+
+
+class ClientGone(logging.Filter):
+    """For strawberry's WebSocket task logger: drops the ERROR it logs when a subscription
+    item meets a client that has just disconnected. That is how live clients leave."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, WebSocketDisconnected)
 
 
 def _bearer_user(services: Services, authorization: str | None) -> str | None:

@@ -43,7 +43,11 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
 
 
 async def connect(url: str) -> ClientConnection:
-    ws = await websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+    # The test reads none of the items; an unbounded queue keeps the client reading the
+    # socket, so that a polite close still sees the server's closing frame.
+    ws = await websockets.connect(
+        url, subprotocols=[Subprotocol("graphql-transport-ws")], max_queue=None
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await ws.recv())["type"] == "connection_ack"
     return ws
