@@ -95,6 +95,7 @@ class Settings:
     ready_max_lag: int = 1000
     ready_stalled_after: float = 30.0
     metrics_dir: Path | None = None  # prometheus-client's multiprocess mode, when set
+    redis_read_url: str | None = None  # a replica for queries and subscriptions, when set
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -116,6 +117,7 @@ class Settings:
             consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
             ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
             ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
+            redis_read_url=env.get("REDIS_READ_URL") or None,
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -182,22 +184,24 @@ async def running(
         if settings.metrics_dir is not None:
             # Live gauges (connections, subscriptions) of an exited process must not linger.
             stack.callback(multiprocess.mark_process_dead, os.getpid(), str(settings.metrics_dir))
-        # Bounded: thousands of subscribers reading at once wait for a connection instead
-        # of opening thousands.
-        pool = BlockingConnectionPool.from_url(
-            redis_url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=10,
-            client_name=f"{settings.prefix}:commands", retry=CountingRetry(metrics.redis_error),
+        retry = CountingRetry(metrics.redis_error)
+        redis = await stack.enter_async_context(_pool(redis_url, f"{settings.prefix}:commands", retry))
+        # Queries, subscriptions and read-your-writes waits may read a replica. Its pub/sub
+        # connection goes there too: Redis replicates PUBLISH in order with the writes, so
+        # a change notice never arrives before the data it announces.
+        read_url = settings.redis_read_url or redis_url
+        reads = (
+            await stack.enter_async_context(_pool(read_url, f"{settings.prefix}:reads", retry))
+            if read_url != redis_url
+            else redis
         )
-        redis = Redis(connection_pool=pool)
-        stack.push_async_callback(redis.aclose)
-        stack.push_async_callback(pool.aclose)
         # Pub/sub blocks between messages: no read timeout on its connection.
         listener = Redis.from_url(
-            redis_url,
+            read_url,
             decode_responses=True,
             socket_timeout=None,
             client_name=f"{settings.prefix}:pubsub",
-            retry=CountingRetry(metrics.redis_error),
+            retry=retry,
         )
         stack.push_async_callback(listener.aclose)
 
@@ -219,7 +223,7 @@ async def running(
         store = SqlEventStore(engines, writer)
 
         broadcast = Broadcast(listener, always=[keys.checkpoints_channel()])
-        waiter = ConsistencyWaiter(redis, keys, broadcast, names)
+        waiter = ConsistencyWaiter(reads, keys, broadcast, names)
         scripts = Scripts.register(redis)
         runners = tuple(
             ProjectionRunner(projection, redis, keys, scripts, store, broadcast)
@@ -238,8 +242,8 @@ async def running(
         )
         services = Services(
             bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
-            reads=ReadModels(redis, keys, names),
-            live=LiveReadModels(redis, keys, broadcast, tuple(names)),
+            reads=ReadModels(reads, keys, names),
+            live=LiveReadModels(reads, keys, broadcast, tuple(names)),
             consistency=waiter,
             tokens=BearerTokens(settings.signing_key),
             consistency_timeout=settings.consistency_timeout,
@@ -254,6 +258,22 @@ async def running(
         yield Inkwell(
             settings, services, store, engines, redis, keys, runners, operations, log_reader
         )
+
+
+@asynccontextmanager
+async def _pool(url: str, name: str, retry: CountingRetry) -> AsyncIterator[Redis]:
+    """A client on a bounded pool: thousands of subscribers reading at once wait for a
+    connection instead of opening thousands."""
+    pool = BlockingConnectionPool.from_url(
+        url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=10,
+        client_name=name, retry=retry,
+    )
+    client = Redis(connection_pool=pool)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        await pool.aclose()
 
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]

