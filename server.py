@@ -96,6 +96,7 @@ class Settings:
     ready_stalled_after: float = 30.0
     metrics_dir: Path | None = None  # prometheus-client's multiprocess mode, when set
     redis_read_url: str | None = None  # a replica for queries and subscriptions, when set
+    lease_seconds: float = 5.0  # how long a dead projector holds its projections
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -118,6 +119,7 @@ class Settings:
             ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
             ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
             redis_read_url=env.get("REDIS_READ_URL") or None,
+            lease_seconds=float(get("INKWELL_LEASE_SECONDS", "5")),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -226,7 +228,9 @@ async def running(
         waiter = ConsistencyWaiter(reads, keys, broadcast, names)
         scripts = Scripts.register(redis)
         runners = tuple(
-            ProjectionRunner(projection, redis, keys, scripts, store, broadcast)
+            ProjectionRunner(
+                projection, redis, keys, scripts, store, broadcast, settings.lease_seconds
+            )
             for projection in (PROJECTIONS if projectors else ())
         )
         log_reader = LogReader(engines.reader)

@@ -22,6 +22,15 @@ class Keys:
     def checkpoint(self, projection: str) -> str:
         return f"{self.prefix}:checkpoint:{projection}"
 
+    def run_state(self) -> tuple[str, ...]:
+        """Prefixes of the keys that describe a run of the projectors (who holds a lease,
+        when each advanced), not the log: a replay does not reproduce them."""
+        return (self.lease(""), self.progress(""))
+
+    def lease(self, projection: str) -> str:
+        """Who runs the projection now: the owner id of one process, expiring unless renewed."""
+        return f"{self.prefix}:lease:{projection}"
+
     def parked(self, projection: str) -> str:
         """A list of events a projector could not apply, with the error, for retry."""
         return f"{self.prefix}:parked:{projection}"

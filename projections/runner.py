@@ -22,6 +22,7 @@ from domain.ports import EventLog, RecordedEvent
 from projections import messages
 from projections.broadcast import Broadcast
 from projections.keys import Keys
+from projections.lease import Lease
 from projections.projection import Projection
 from projections.scripts import Scripts
 from projections.tx import Tx
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 IDLE_SECONDS = 1.0
+LEASE_SECONDS = 5.0
 
 
 class ProjectionRunner:
@@ -41,6 +43,7 @@ class ProjectionRunner:
         scripts: Scripts,
         event_log: EventLog,
         broadcast: Broadcast | None = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         """Without a broadcast the runner can catch up and apply, but not follow (run)."""
         self.projection = projection
@@ -50,13 +53,24 @@ class ProjectionRunner:
         self._log = event_log
         self._broadcast = broadcast
         self._checkpoint_key = keys.checkpoint(projection.name)
+        self.lease = Lease(redis, keys.lease(projection.name), lease_seconds)
+        self._lease_seconds = lease_seconds
 
     async def run(self) -> None:
-        """Runs until cancelled; Redis or database outages are waited out, not fatal."""
+        """Runs until cancelled: stands by until it holds the projection's lease, follows
+        the log while it keeps it. Redis or database outages are waited out, not fatal."""
         backoff = 0.1
         while True:
             try:
-                await self._follow()
+                if await self.lease.acquire():
+                    log.info("projection %s: this process runs it", self.projection.name)
+                    try:
+                        await self._follow_while_leased()
+                    finally:
+                        await self.lease.release()
+                else:
+                    await asyncio.sleep(self._lease_seconds / 3)
+                backoff = 0.1
             except Exception as error:
                 log.warning(
                     "projection %s stopped (%s: %s); restarting in %.1fs",
@@ -64,6 +78,21 @@ class ProjectionRunner:
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _follow_while_leased(self) -> None:
+        """Follows the log, renewing the lease a few times per term; returns when the
+        lease is lost (taken over after a pause too long to renew it)."""
+        follow = asyncio.create_task(self._follow(), name=f"follow {self.projection.name}")
+        self._following = follow  # a strong reference, in case its cancellation is slow
+        try:
+            while not follow.done():
+                done, _ = await asyncio.wait({follow}, timeout=self._lease_seconds / 3)
+                if not done and not await self.lease.renew():
+                    log.warning("projection %s: lease lost; standing by", self.projection.name)
+                    return
+            follow.result()  # surfaces the error that ended it
+        finally:
+            follow.cancel()
 
     async def _follow(self) -> None:
         assert self._broadcast is not None, "following needs the process's broadcast"

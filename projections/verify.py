@@ -57,13 +57,12 @@ async def differences(redis: Redis, live: Keys, rebuilt: Keys) -> list[str]:
 
 
 async def read_models(redis: Redis, keys: Keys) -> dict[str, Any]:
-    """The namespace's dump without the runners' own bookkeeping (when each last
-    advanced), which is about the run, not about the log."""
-    bookkeeping = keys.progress("").removeprefix(keys.prefix)
+    """The namespace's dump without the keys that describe a run, not the log."""
+    run_state = tuple(prefix.removeprefix(keys.prefix) for prefix in keys.run_state())
     return {
         key: value
         for key, value in (await dump(redis, keys.prefix)).items()
-        if not key.startswith(bookkeeping)
+        if not key.startswith(run_state)
     }
 
 

@@ -1,0 +1,54 @@
+"""Two projector processes: one runs each projection, the other stands by and takes
+over when the first is killed; the read models stay exact."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import redis
+
+from server import PROJECTIONS
+from tests.e2e.conftest import http_api
+from tests.support import operations as ops
+from tests.support.server_process import ServerProcess
+
+
+def lease_holders(client: redis.Redis, prefix: str) -> dict[str, str]:
+    return {
+        projection.name: str(client.get(f"{prefix}:lease:{projection.name}"))
+        for projection in PROJECTIONS
+    }
+
+
+def test_a_standby_projector_takes_over_from_a_killed_one(
+    server_env: dict[str, str], tmp_path: Path, prefix: str
+) -> None:
+    env = {**server_env, "INKWELL_LEASE_SECONDS": "1"}
+    api_server = ServerProcess(env, tmp_path, command="api").start()
+    first = ServerProcess(env, tmp_path, command="project").start(wait=False)
+    client = redis.Redis.from_url(env["REDIS_URL"], decode_responses=True)
+    second = None
+    try:
+        api = http_api(api_server)
+        ann = api.register("Ann")  # waits for the read models: the first runs them
+        assert first.process is not None
+        assert all(f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+
+        second = ServerProcess(env, tmp_path, command="project").start(wait=False)
+        time.sleep(1.5)
+        assert all(f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+
+        first.kill()
+        published = [api.published_post(ann, f"After the kill {i}")["id"] for i in range(5)]
+        assert second.process is not None
+        assert all(f":{second.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+        recent = api.ok(ops.RECENT, {"first": 10})["recentPosts"]
+        assert [edge["node"]["id"] for edge in recent["edges"]] == list(reversed(published))
+        assert api.ok(ops.USER, {"id": ann.id})["user"]["publishedPostCount"] == 5
+    finally:
+        client.close()
+        api_server.stop()
+        for projector in (first, second):
+            if projector is not None and projector.process is not None:
+                projector.stop()
