@@ -59,11 +59,18 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"no code for {type(error).__name__}")
 
 
+# strawberry's limiters report plain errors; their wording is the only mark they leave.
+# Pinned strawberry 0.341.2 / graphql-core 3.3.2; tests/schema/test_limits.py fails if it changes.
+TOO_COMPLEX = ("exceeds maximum operation depth", "aliases found. Allowed", "tokens. Parsing aborted")
+
+
 def coded(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if original is None:
         if error.extensions and "code" in error.extensions:
             return error
+        if any(mark in error.message for mark in TOO_COMPLEX):
+            return _with(error, error.message, {"code": "QUERY_TOO_COMPLEX"})
         return _with(error, error.message, {"code": "GRAPHQL_VALIDATION_FAILED"})
     if isinstance(original, EXPECTED):
         code, details = code_and_details(original)
@@ -88,16 +95,14 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 class ErrorCodes(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
-        _code(self.execution_context.result)
+    """Codes what goes out over WebSockets: every item of a stream passes here."""
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
-        """Each item of a subscription passes here before it is sent."""
-        _code(result)
+        code_errors(result)
         yield
 
 
-def _code(result: Any) -> None:
+def code_errors(result: Any) -> None:
+    """Codes a result's errors in place (InkwellSchema.execute does it for HTTP)."""
     if result is not None and getattr(result, "errors", None):
         result.errors = [coded(error) for error in result.errors]

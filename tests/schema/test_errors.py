@@ -161,3 +161,8 @@ def test_a_malformed_consistency_header_is_bad_user_input(api: Api) -> None:
 def test_an_unknown_field_is_a_graphql_validation_error(api: Api) -> None:
     error = api.error("{ recentPosts { nonsense } }")
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def test_a_query_that_does_not_parse_is_a_graphql_validation_error(api: Api) -> None:
+    error = api.error("{ recentPosts { ")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
