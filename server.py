@@ -551,8 +551,9 @@ def seed(
 
 @cli.command()
 def demo() -> None:
-    """Narrates the seed's flow (create, query, publish, query) on a throwaway database,
-    showing what the write side and the read side each hold at every step."""
+    """Narrates the seed's flow (create, query, publish, query) on a throwaway database.
+
+    At every step it shows what the write side and the read side each hold."""
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     _quiet_per_command_logs()
@@ -583,8 +584,10 @@ def demo() -> None:
 
 @cli.command()
 def verify() -> None:
-    """Replays the whole event log into a scratch key prefix and compares it, key by key,
-    with the live read models. Exits 1 on any difference. Run it while writes are quiet."""
+    """Proves the read models match the log; exits 1 on any difference.
+
+    Replays the whole event log into a scratch key prefix and compares it, key by key,
+    with the live read models. Run it while writes are quiet."""
 
     async def check() -> list[str]:
         settings = Settings.from_env()
