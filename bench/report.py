@@ -12,9 +12,11 @@ from pathlib import Path
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = """# Benchmarks
 
-Figures printed by the scripts in `bench/`, each of which rewrites its own section
-below. They were measured on a small shared machine: compare the figures of one
-run with each other (ratios), not with another machine's.
+Figures printed by the scripts in `bench/` (`pip install -e '.[dev,bench]'`, then
+`python -m bench.<name>` from the repository root); each rewrites its own section
+between its markers, and the notes after a section are written by hand. They were
+measured on a small shared machine: compare the figures of one run with each
+other (ratios), not with another machine's.
 """
 
 
