@@ -320,10 +320,12 @@ def score(
 
 
 def first_error(log: Path) -> str:
-    """The server log from its first ERROR line on, shortened: why a run failed."""
+    """The server log from its first error on, shortened: why a run failed. The server
+    logs JSON lines when its stderr is not a terminal, text otherwise."""
     text = log.read_text(errors="replace")
-    start = text.find(" ERROR ")
-    return "server log: " + (text[max(0, start - 200) : start + 4000] if start >= 0 else "no ERROR")
+    found = [at for at in (text.find('"level":"ERROR"'), text.find(" ERROR ")) if at >= 0]
+    start = min(found, default=-1)
+    return "server log: " + (text[max(0, start - 200) : start + 4000] if found else "no ERROR")
 
 
 def forget(redis_url: str, prefix: str) -> None:
