@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from domain.events import Event, event_from_dict
 from domain.ports import AppendRequest, Outcome, RecordedEvent, StoredOutcome
@@ -17,6 +17,13 @@ from eventstore.tables import commands, events
 from eventstore.writer import GroupCommitWriter
 
 T = TypeVar("T")
+
+# Built once: building a statement on every load cost about as much as running it.
+STREAM = (
+    select(events.c.type, events.c.data, events.c.version)
+    .where(events.c.stream_id == bindparam("stream_id"))
+    .order_by(events.c.version)
+)
 
 
 class SqlEventStore:
@@ -31,11 +38,7 @@ class SqlEventStore:
 
     async def load(self, stream_id: str) -> tuple[list[Event], int]:
         def query(conn: Connection) -> tuple[list[Event], int]:
-            rows = conn.execute(
-                select(events.c.type, events.c.data, events.c.version)
-                .where(events.c.stream_id == stream_id)
-                .order_by(events.c.version)
-            ).all()
+            rows = conn.execute(STREAM, {"stream_id": stream_id}).all()
             loaded = [event_from_dict(row.type, orjson.loads(row.data)) for row in rows]
             return loaded, rows[-1].version if rows else 0
 

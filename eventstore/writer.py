@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConcurrencyError
@@ -35,6 +35,13 @@ MAX_BATCH = 512
 POSTGRES_APPEND_LOCK = 0x1A7E_3E11
 
 OnCommit = Callable[[list[RecordedEvent]], None]
+
+# Built once: building them on every append cost about as much as executing them.
+STREAM_VERSION = select(func.max(events.c.version)).where(
+    events.c.stream_id == bindparam("stream_id")
+)
+INSERT_EVENT = insert(events).returning(events.c.position)
+INSERT_COMMAND = insert(commands)
 
 
 @dataclass
@@ -128,15 +135,12 @@ def _append_one(
         current = _stream_version(conn, stream_id)
         if current != expected:
             raise ConcurrencyError(stream_id, expected, current)
-    rows = event_rows(request, now)
     try:
-        positions = (
-            conn.execute(
-                insert(events).returning(events.c.position, sort_by_parameter_order=True), rows
-            )
-            .scalars()
-            .all()
-        )
+        # One row at a time: a command appends one event or two, and a plain INSERT
+        # ... RETURNING skips the machinery that orders a multi-row one.
+        positions = [
+            conn.execute(INSERT_EVENT, row).scalar_one() for row in event_rows(request, now)
+        ]
     except IntegrityError:
         # Another process appended to the stream between our check and our insert.
         current = _stream_version(conn, request.stream_id)
@@ -144,7 +148,7 @@ def _append_one(
     outcome = Outcome(position=positions[-1], ids=dict(request.ids))
     try:
         conn.execute(
-            insert(commands),
+            INSERT_COMMAND,
             {
                 "command_id": request.command.command_id,
                 "command_type": request.command.command_type,
@@ -160,9 +164,7 @@ def _append_one(
 
 
 def _stream_version(conn: Connection, stream_id: str) -> int:
-    version = conn.execute(
-        select(func.max(events.c.version)).where(events.c.stream_id == stream_id)
-    ).scalar()
+    version = conn.execute(STREAM_VERSION, {"stream_id": stream_id}).scalar()
     return version or 0
 
 

@@ -132,3 +132,35 @@ async def test_two_writers_on_one_database_never_share_a_version(engines: Engine
     finally:
         for writer in writers:
             writer.stop()
+
+
+async def test_appends_committed_together_each_get_their_own_positions_in_order(
+    store: SqlEventStore, committed: Committed
+) -> None:
+    """Appends of one to three events, committed in one batch around a refused one: each
+    outcome names its last event's position, and the log, the loads and what the writer
+    reported all agree, event by event."""
+    appended = {
+        f"post-p{i}": [
+            PostCreated(f"p{i}", "u1", f"T{i}", "C", (), NOW),
+            *[PostPublished(f"p{i}", "u1", NOW)] * (i % 3),
+        ]
+        for i in range(30)
+    }
+    await store.append(request("post-taken", 0))
+    results = await asyncio.gather(
+        *[store.append(request(stream, 0, *events)) for stream, events in appended.items()],
+        store.append(request("post-taken", 0)),
+        return_exceptions=True,
+    )
+    *outcomes, refused = results
+    assert isinstance(refused, ConcurrencyError)
+
+    log = await store.read_all(after=0, limit=1000)
+    assert [e.position for e in log] == list(range(1, 1 + 1 + sum(map(len, appended.values()))))
+    assert sorted(committed.events, key=lambda e: e.position) == log
+    for (stream, events), outcome in zip(appended.items(), outcomes, strict=True):
+        mine = [e for e in log if e.stream_id == stream]
+        assert [(e.version, e.event) for e in mine] == list(enumerate(events, start=1))
+        assert outcome == Outcome(position=mine[-1].position, ids={"id": stream})
+        assert await store.load(stream) == (events, len(events))
