@@ -78,7 +78,10 @@ log = logging.getLogger("inkwell")
 REDIS_CONNECTIONS = 64
 
 PROJECTIONS: tuple[Projection, ...] = (
-    posts.PROJECTION, feeds.PROJECTION, users.PROJECTION, search.PROJECTION
+    posts.PROJECTION,
+    feeds.PROJECTION,
+    users.PROJECTION,
+    search.PROJECTION,
 )
 
 
@@ -187,7 +190,9 @@ async def running(
             # Live gauges (connections, subscriptions) of an exited process must not linger.
             stack.callback(multiprocess.mark_process_dead, os.getpid(), str(settings.metrics_dir))
         retry = CountingRetry(metrics.redis_error)
-        redis = await stack.enter_async_context(_pool(redis_url, f"{settings.prefix}:commands", retry))
+        redis = await stack.enter_async_context(
+            _pool(redis_url, f"{settings.prefix}:commands", retry)
+        )
         # Queries, subscriptions and read-your-writes waits may read a replica. Its pub/sub
         # connection goes there too: Redis replicates PUBLISH in order with the writes, so
         # a change notice never arrives before the data it announces.
@@ -240,7 +245,9 @@ async def running(
             exposition=Exposition(metrics, settings.metrics_dir),
             progress=progress,
             readiness=Readiness(
-                redis, log_reader, progress,
+                redis,
+                log_reader,
+                progress,
                 Limits(settings.ready_max_lag, settings.ready_stalled_after),
             ),
         )
@@ -269,8 +276,12 @@ async def _pool(url: str, name: str, retry: CountingRetry) -> AsyncIterator[Redi
     """A client on a bounded pool: thousands of subscribers reading at once wait for a
     connection instead of opening thousands."""
     pool = BlockingConnectionPool.from_url(
-        url, decode_responses=True, max_connections=REDIS_CONNECTIONS, timeout=10,
-        client_name=name, retry=retry,
+        url,
+        decode_responses=True,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=10,
+        client_name=name,
+        retry=retry,
     )
     client = Redis(connection_pool=pool)
     try:
@@ -331,7 +342,8 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
     """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
     settings = settings or Settings.from_env()
     return Starlette(
-        routes=routes(), lifespan=_lifespan(settings, projectors),
+        routes=routes(),
+        lifespan=_lifespan(settings, projectors),
         middleware=[Middleware(RequestLog)],
     )
 
@@ -339,7 +351,8 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
 def projector_app(settings: Settings) -> Starlette:
     """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
     return Starlette(
-        routes=endpoints.routes(), lifespan=_lifespan(settings, projectors=True),
+        routes=endpoints.routes(),
+        lifespan=_lifespan(settings, projectors=True),
         middleware=[Middleware(RequestLog)],
     )
 
@@ -393,11 +406,18 @@ def api(
         app: Starlette | str = create_app(settings, projectors=False)
     else:
         if settings.metrics_dir is None:
-            log.warning("%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
-                        "answer shows one worker's counters only", workers)
+            log.warning(
+                "%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
+                "answer shows one worker's counters only",
+                workers,
+            )
         app = "server:api_app"
     uvicorn.run(
-        app, factory=workers > 1, workers=workers, host=settings.host, port=settings.port,
+        app,
+        factory=workers > 1,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
         **_uvicorn_logging(),
     )
 
@@ -422,9 +442,7 @@ def project(
     """Runs the projections only, keeping the read models current until interrupted."""
     settings = Settings.from_env()
     if port is not None:
-        uvicorn.run(
-            projector_app(settings), host=settings.host, port=port, **_uvicorn_logging()
-        )
+        uvicorn.run(projector_app(settings), host=settings.host, port=port, **_uvicorn_logging())
         return
 
     async def follow() -> None:
@@ -574,7 +592,9 @@ def demo() -> None:
                 app = Starlette(routes=routes())
                 app.state.services = inkwell.services
                 transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://inkwell") as client:
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://inkwell"
+                ) as client:
                     await Demo(client, inkwell.store, inkwell.redis, inkwell.keys, Console()).run()
                 async for key in inkwell.redis.scan_iter(match=f"{settings.prefix}:*"):
                     await inkwell.redis.delete(key)

@@ -12,11 +12,10 @@ from typing import Any
 
 import httpx2 as httpx
 import orjson
+from redis.asyncio import Redis
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-
-from redis.asyncio import Redis
 
 from eventstore.store import SqlEventStore
 from projections.keys import Keys
@@ -27,7 +26,11 @@ RECENT = "{ recentPosts(first: 5) { totalCount edges { node { title status } } }
 
 class Demo:
     def __init__(
-        self, client: httpx.AsyncClient, store: SqlEventStore, redis: Redis, keys: Keys,
+        self,
+        client: httpx.AsyncClient,
+        store: SqlEventStore,
+        redis: Redis,
+        keys: Keys,
         console: Console,
     ) -> None:
         self._client = client
@@ -39,18 +42,25 @@ class Demo:
 
     async def run(self) -> None:
         say = self._console.print
-        say(Panel("CQRS: commands change state through the write model; queries read a "
-                  "separate, denormalized read model that events keep up to date.", title="Inkwell demo"))
+        say(
+            Panel(
+                "CQRS: commands change state through the write model; queries read a "
+                "separate, denormalized read model that events keep up to date.",
+                title="Inkwell demo",
+            )
+        )
         registered = await self._call(
-            "mutation { registerUser(input: {name: \"Ada\"}) { token userId position } }"
+            'mutation { registerUser(input: {name: "Ada"}) { token userId position } }'
         )
         self._token = registered["registerUser"]["token"]
 
         say("\n[bold]1. Create a post[/] (a command: it is validated, decided, stored as an event)")
-        created = (await self._call(
-            "mutation { createPost(input: {title: \"Hello CQRS\", content: \"Two models.\", "
-            "tags: [\"cqrs\"]}) { postId position } }"
-        ))["createPost"]
+        created = (
+            await self._call(
+                'mutation { createPost(input: {title: "Hello CQRS", content: "Two models.", '
+                'tags: ["cqrs"]}) { postId position } }'
+            )
+        )["createPost"]
         post_id, position = created["postId"], created["position"]
         await self._show(post_id, f"right after the command returned position {position}")
 
@@ -58,18 +68,29 @@ class Demo:
         answer = await self._call(POST, {"id": post_id})
         say(answer)
         if answer["post"] is None:
-            say("   [dim]null: the projector has not applied the event yet. The write is safe in the log.[/]")
+            say(
+                "   [dim]null: the projector has not applied the event yet. "
+                "The write is safe in the log.[/]"
+            )
         else:
             say("   [dim]Already there: the projector applied the event within milliseconds.[/]")
 
         say(f"\n[bold]3. Query with X-Consistent-With: {position}[/] (read-your-writes)")
         say(await self._call(POST, {"id": post_id}, consistent_with=position))
 
-        say("\n[bold]4. Publish it[/] (the aggregate checks the rules: only a draft can be published)")
-        published = (await self._call(
-            "mutation($id: ID!) { publishPost(input: {postId: $id}) { position } }", {"id": post_id}
-        ))["publishPost"]
-        await self._show(post_id, f"right after the command returned position {published['position']}")
+        say(
+            "\n[bold]4. Publish it[/] "
+            "(the aggregate checks the rules: only a draft can be published)"
+        )
+        published = (
+            await self._call(
+                "mutation($id: ID!) { publishPost(input: {postId: $id}) { position } }",
+                {"id": post_id},
+            )
+        )["publishPost"]
+        await self._show(
+            post_id, f"right after the command returned position {published['position']}"
+        )
 
         say("\n[bold]5. Read the feed at once[/], then with the position")
         say(await self._call(RECENT))
@@ -89,12 +110,20 @@ class Demo:
         table.add_column("read side: Redis hash " + self._keys.post("…"), overflow="fold")
         written = "\n".join(f"v{n}: {type(e).__name__}" for n, e in enumerate(events, 1))
         projected = await self._redis.hgetall(self._keys.post(post_id))
-        shown = {k: projected[k] for k in ("title", "status", "version", "authorName") if k in projected}
-        table.add_row(f"{written}\n(version {version})", orjson.dumps(shown).decode() if shown else "(nothing yet)")
+        shown = {
+            k: projected[k] for k in ("title", "status", "version", "authorName") if k in projected
+        }
+        table.add_row(
+            f"{written}\n(version {version})",
+            orjson.dumps(shown).decode() if shown else "(nothing yet)",
+        )
         self._console.print(table)
 
     async def _call(
-        self, query: str, variables: dict[str, Any] | None = None, consistent_with: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        consistent_with: str | None = None,
     ) -> dict[str, Any]:
         body = await self._post(query, variables, consistent_with)
         if "errors" in body:
@@ -103,7 +132,10 @@ class Demo:
         return data
 
     async def _post(
-        self, query: str, variables: dict[str, Any] | None = None, consistent_with: str | None = None
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        consistent_with: str | None = None,
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         if consistent_with:

@@ -52,8 +52,14 @@ def json_line(recorded: RecordedEvent) -> str:
 
 
 async def tail(
-    log: Log, console: Console, *, last: int, stream_id: str | None, follow: bool,
-    as_json: bool = False, poll_seconds: float = 0.5,
+    log: Log,
+    console: Console,
+    *,
+    last: int,
+    stream_id: str | None,
+    follow: bool,
+    as_json: bool = False,
+    poll_seconds: float = 0.5,
 ) -> None:
     """Prints the last `last` events; with `follow`, then every new one until cancelled.
     Following reads the log itself, not pub/sub, so it misses nothing."""

@@ -19,8 +19,21 @@ from domain.ports import Outcome
 CONCURRENCY = 16
 NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Leslie", "Tony")
 WORDS = (
-    "event", "stream", "projection", "command", "query", "aggregate", "snapshot", "replay",
-    "checkpoint", "read model", "consistency", "log", "version", "saga", "outbox",
+    "event",
+    "stream",
+    "projection",
+    "command",
+    "query",
+    "aggregate",
+    "snapshot",
+    "replay",
+    "checkpoint",
+    "read model",
+    "consistency",
+    "log",
+    "version",
+    "saga",
+    "outbox",
 )
 TAGS = ("cqrs", "events", "redis", "sql", "python", "graphql")
 
@@ -44,7 +57,9 @@ class Seeder:
     async def run(self, posts: int, users: int, publish_share: float) -> Seeded:
         to_publish = round(posts * publish_share)
         columns = (
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=self._console) as bar:
@@ -62,8 +77,10 @@ class Seeder:
             )
             chosen = self._rng.sample(range(posts), to_publish)
             await self._all(
-                [PublishPost(post_ids[i]) for i in chosen], [authors[i] for i in chosen],
-                "post_id", done,
+                [PublishPost(post_ids[i]) for i in chosen],
+                [authors[i] for i in chosen],
+                "post_id",
+                done,
             )
         return Seeded(users, posts, to_publish, self._position)
 
@@ -77,7 +94,10 @@ class Seeder:
         return CreatePost(title=title, content=content, tags=tuple(self._rng.sample(TAGS, 2)))
 
     async def _all(
-        self, commands: Sequence[Command], actors: Sequence[str | None], id_name: str,
+        self,
+        commands: Sequence[Command],
+        actors: Sequence[str | None],
+        id_name: str,
         done: Callable[[], None],
     ) -> list[str]:
         """Dispatches every command, CONCURRENCY at a time; returns the ids they made, in order."""
@@ -95,4 +115,3 @@ class Seeder:
         outcome = await self._bus.dispatch(command, Caller(actor, self._correlation))
         self._position = max(self._position, outcome.position)
         return outcome
-

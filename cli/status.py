@@ -15,17 +15,31 @@ STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold 
 
 def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
     table = Table(title="Projections")
-    for column in ("projection", "position", "head", "lag", "lag (s)", "state", "parked",
-                   "applied", "advanced"):
+    for column in (
+        "projection",
+        "position",
+        "head",
+        "lag",
+        "lag (s)",
+        "state",
+        "parked",
+        "applied",
+        "advanced",
+    ):
         text = column in ("projection", "state")
         table.add_column(column, justify="left" if text else "right", no_wrap=text)
     for p in progress:
         state = p.state(stalled_after)
         table.add_row(
-            p.name, str(p.position), str(p.head), str(p.lag), f"{p.lag_seconds:.1f}",
+            p.name,
+            str(p.position),
+            str(p.head),
+            str(p.lag),
+            f"{p.lag_seconds:.1f}",
             f"[{STATE_STYLES[state]}]{state}[/]",
             f"[red]{p.parked}[/]" if p.parked else "0",
-            str(p.applied), _ago(p.advanced_at),
+            str(p.applied),
+            _ago(p.advanced_at),
         )
     return table
 

@@ -1,1 +1,1 @@
-"""The write model: commands, events, aggregates and the rules they enforce. Standard library only."""
+"""The write model: commands, events, aggregates and their rules. Standard library only."""

@@ -73,9 +73,7 @@ class CommandBus:
         for observer in self._observers:
             observer.handled(record, result, seconds)
 
-    async def _dispatch(
-        self, command: Command, caller: Caller, record: CommandRecord
-    ) -> Outcome:
+    async def _dispatch(self, command: Command, caller: Caller, record: CommandRecord) -> Outcome:
         """Handles the command, or returns the outcome recorded for its command id.
 
         A command that names no expected version lost a race, not an argument, when

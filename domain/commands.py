@@ -1,4 +1,4 @@
-"""Commands: what a user asks the blog to do. Imperative names; plain frozen data, not yet checked."""
+"""Commands: what a user asks the blog to do. Imperative names; frozen data, not yet checked."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Why a command was refused. Each error says what went wrong in domain terms; the API maps it to a code."""
+"""Why a command was refused, in domain terms; the API maps each error to a code."""
 
 from __future__ import annotations
 
@@ -41,9 +41,7 @@ class ConcurrencyError(DomainError):
     """The stream moved on since the caller read it."""
 
     def __init__(self, stream_id: str, expected_version: int, current_version: int) -> None:
-        super().__init__(
-            f"{stream_id} is at version {current_version}, not {expected_version}"
-        )
+        super().__init__(f"{stream_id} is at version {current_version}, not {expected_version}")
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.current_version = current_version

@@ -7,7 +7,6 @@ import types
 import typing
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 
@@ -126,14 +125,18 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """JSON-ready fields: datetimes as ISO-8601, tuples as lists."""
-    return {
-        field.name: _to_json(getattr(event, field.name)) for field in dataclasses.fields(event)
-    }
+    return {field.name: _to_json(getattr(event, field.name)) for field in dataclasses.fields(event)}
+
+
+# Each event type's field annotations, resolved once.
+FIELD_TYPES: dict[str, dict[str, Any]] = {
+    name: typing.get_type_hints(cls) for name, cls in EVENT_TYPES.items()
+}
 
 
 def event_from_dict(type_name: str, data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[type_name]
-    hints = _field_types(cls)
+    hints = FIELD_TYPES[type_name]
     return cls(**{name: _from_json(hints[name], value) for name, value in data.items()})
 
 
@@ -159,8 +162,3 @@ def _admits(hint: Any, cls: type) -> bool:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return cls in typing.get_args(hint)
     return hint is cls
-
-
-@cache
-def _field_types(cls: type[Event]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)

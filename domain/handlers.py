@@ -147,7 +147,10 @@ async def like_post(cmd: LikePost, h: Handling) -> Outcome:
     events, version = await h.store.load(stream)
     event = Like.from_history(events).like(post, actor, h.now())
     return await h.append(
-        stream, version, [event], {"post_id": post.id},
+        stream,
+        version,
+        [event],
+        {"post_id": post.id},
         conditions=((streams.post(post.id), post_version),),
     )
 
@@ -168,7 +171,10 @@ async def add_comment(cmd: AddComment, h: Handling) -> Outcome:
     comment_id = h.new_id()
     event = Comment.add(comment_id, post, actor, cmd.body, h.now())
     return await h.append(
-        streams.comment(comment_id), 0, [event], {"comment_id": comment_id, "post_id": post.id},
+        streams.comment(comment_id),
+        0,
+        [event],
+        {"comment_id": comment_id, "post_id": post.id},
         conditions=((streams.post(post.id), post_version),),
     )
 
@@ -179,7 +185,9 @@ async def delete_comment(cmd: DeleteComment, h: Handling) -> Outcome:
     post, _ = await load_post(h, comment.post_id)
     event = comment.delete(post, actor, h.now())
     return await h.append(
-        streams.comment(comment.id), version, [event],
+        streams.comment(comment.id),
+        version,
+        [event],
         {"comment_id": comment.id, "post_id": comment.post_id},
     )
 

@@ -75,7 +75,9 @@ class EventStore(Protocol):
         ...
 
     async def append(self, request: AppendRequest) -> Outcome:
-        """Appends atomically with the command record; raises ConcurrencyError or DuplicateCommand."""
+        """Appends atomically with the command record.
+
+        Raises ConcurrencyError or DuplicateCommand."""
         ...
 
     async def outcome_of(self, command_id: str) -> StoredOutcome | None: ...

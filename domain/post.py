@@ -28,7 +28,11 @@ class Post:
 
     @staticmethod
     def create(
-        post_id: str, author_id: str, title: str, content: str, tags: tuple[str, ...],
+        post_id: str,
+        author_id: str,
+        title: str,
+        content: str,
+        tags: tuple[str, ...],
         now: datetime,
     ) -> PostCreated:
         return PostCreated(
@@ -101,7 +105,11 @@ class Post:
         first = events[0]
         assert isinstance(first, PostCreated)
         post = Post(
-            first.post_id, first.author_id, first.title, first.content, first.tags,
+            first.post_id,
+            first.author_id,
+            first.title,
+            first.content,
+            first.tags,
             PostStatus.DRAFT,
         )
         for event in events[1:]:

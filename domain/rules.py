@@ -1,4 +1,4 @@
-"""Input rules shared by the aggregates: each cleans a value or raises InvalidInput naming the field."""
+"""Input rules of the aggregates: each cleans a value or raises InvalidInput naming the field."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""The event log: SQL tables, appends with expected versions, group commit, reads in commit order."""
+"""The event log: SQL tables, appends with expected versions, group commit, ordered reads."""

@@ -54,7 +54,7 @@ def recorded_events(
     ]
 
 
-def recorded_event(row: Mapping[str, Any]) -> RecordedEvent:
+def recorded_event(row: Mapping[Any, Any]) -> RecordedEvent:
     meta = orjson.loads(row["meta"])
     return RecordedEvent(
         position=row["position"],

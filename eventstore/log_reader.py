@@ -68,7 +68,7 @@ class LogReader:
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
             rows = conn.execute(statement.order_by(events.c.position).limit(limit)).mappings()
-            return [recorded_event(row) for row in rows]  # type: ignore[arg-type]
+            return [recorded_event(row) for row in rows]
 
         return await self._read(query)
 
@@ -80,7 +80,7 @@ class LogReader:
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
             rows = conn.execute(statement.order_by(events.c.position.desc()).limit(count))
-            return [recorded_event(row) for row in reversed(rows.mappings().all())]  # type: ignore[arg-type]
+            return [recorded_event(row) for row in reversed(rows.mappings().all())]
 
         return await self._read(query)
 

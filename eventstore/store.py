@@ -1,4 +1,4 @@
-"""The SQL event store: loads streams and reads the log on reader threads, appends through the writer."""
+"""The SQL event store: reads on reader threads, appends through the writer."""
 
 from __future__ import annotations
 

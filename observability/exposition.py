@@ -41,9 +41,7 @@ class Exposition:
 class _Scrape:
     """What generate_latest walks: anything with collect()."""
 
-    def __init__(
-        self, instruments: CollectorRegistry, progress: Sequence[Progress] | None
-    ) -> None:
+    def __init__(self, instruments: CollectorRegistry, progress: Sequence[Progress] | None) -> None:
         self._instruments = instruments
         self._progress = progress
 
@@ -61,14 +59,16 @@ class _Scrape:
 def projection_families(progress: Iterable[Progress]) -> list[Metric]:
     families = {
         "position": GaugeMetricFamily(
-            "inkwell_projection_position", "Last log position the projection applied.",
+            "inkwell_projection_position",
+            "Last log position the projection applied.",
             labels=["projection"],
         ),
         "head": GaugeMetricFamily(
             "inkwell_projection_head_position", "Last position in the log.", labels=["projection"]
         ),
         "lag": GaugeMetricFamily(
-            "inkwell_projection_lag_events", "Events in the log not yet applied.",
+            "inkwell_projection_lag_events",
+            "Events in the log not yet applied.",
             labels=["projection"],
         ),
         "lag_seconds": GaugeMetricFamily(
@@ -77,16 +77,19 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
             labels=["projection"],
         ),
         "parked": GaugeMetricFamily(
-            "inkwell_projection_parked_events", "Events set aside because they failed to apply.",
+            "inkwell_projection_parked_events",
+            "Events set aside because they failed to apply.",
             labels=["projection"],
         ),
         "advanced": GaugeMetricFamily(
             "inkwell_projection_last_advanced_timestamp_seconds",
-            "When the checkpoint last moved (Unix time).", labels=["projection"],
+            "When the checkpoint last moved (Unix time).",
+            labels=["projection"],
         ),
     }
     applied = CounterMetricFamily(
-        "inkwell_projection_events_applied", "Events applied by the projection's runners, ever.",
+        "inkwell_projection_events_applied",
+        "Events applied by the projection's runners, ever.",
         labels=["projection"],
     )
     for p in progress:

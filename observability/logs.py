@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 import orjson
@@ -21,7 +21,9 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("inkwell_request_id", default=No
 
 _STANDARD = {
     *vars(logging.LogRecord("", 0, "", 0, "", (), None)),
-    "message", "asctime", "taskName",
+    "message",
+    "asctime",
+    "taskName",
     "color_message",  # uvicorn's copy of its message with terminal colours
 }
 

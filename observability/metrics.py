@@ -23,32 +23,47 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.commands = Counter(
-            "inkwell_commands", "Commands handled, by type and outcome (ok, or the error's class).",
-            ["command", "outcome"], registry=self.registry,
+            "inkwell_commands",
+            "Commands handled, by type and outcome (ok, or the error's class).",
+            ["command", "outcome"],
+            registry=self.registry,
         )
         self.command_seconds = Histogram(
-            "inkwell_command_duration_seconds", "Time from dispatch to outcome, retries included.",
-            ["command"], buckets=COMMAND_BUCKETS, registry=self.registry,
+            "inkwell_command_duration_seconds",
+            "Time from dispatch to outcome, retries included.",
+            ["command"],
+            buckets=COMMAND_BUCKETS,
+            registry=self.registry,
         )
         self.events_appended = Counter(
-            "inkwell_events_appended", "Events committed to the log by this process, by type.",
-            ["type"], registry=self.registry,
+            "inkwell_events_appended",
+            "Events committed to the log by this process, by type.",
+            ["type"],
+            registry=self.registry,
         )
         self.websockets = Gauge(
-            "inkwell_websocket_connections", "Open WebSocket connections.",
-            registry=self.registry, multiprocess_mode="livesum",
+            "inkwell_websocket_connections",
+            "Open WebSocket connections.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.subscriptions = Gauge(
-            "inkwell_graphql_subscriptions", "Active GraphQL subscriptions.",
-            registry=self.registry, multiprocess_mode="livesum",
+            "inkwell_graphql_subscriptions",
+            "Active GraphQL subscriptions.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
         self.redis_errors = Counter(
-            "inkwell_redis_errors", "Failed Redis operations (each attempt), by error class.",
-            ["error"], registry=self.registry,
+            "inkwell_redis_errors",
+            "Failed Redis operations (each attempt), by error class.",
+            ["error"],
+            registry=self.registry,
         )
         self.database_errors = Counter(
-            "inkwell_database_errors", "Failed database operations, by error class.",
-            ["error"], registry=self.registry,
+            "inkwell_database_errors",
+            "Failed database operations, by error class.",
+            ["error"],
+            registry=self.registry,
         )
 
     def handled(self, record: CommandRecord, result: Outcome | Exception, seconds: float) -> None:

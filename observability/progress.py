@@ -98,7 +98,11 @@ class ProgressReader:
 
 
 def _progress(
-    name: str, position: int, frontier: Frontier, progress: dict[str, str], parked: int,
+    name: str,
+    position: int,
+    frontier: Frontier,
+    progress: dict[str, str],
+    parked: int,
     now: datetime,
 ) -> Progress:
     oldest = frontier.next_recorded_at.get(position)

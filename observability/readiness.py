@@ -41,8 +41,11 @@ class Verdict:
         return not self.failed
 
     def body(self) -> dict[str, Any]:
-        return {"status": "ready" if self.ready else "not ready", "failed": self.failed,
-                "checks": self.checks}
+        return {
+            "status": "ready" if self.ready else "not ready",
+            "failed": self.failed,
+            "checks": self.checks,
+        }
 
 
 class Readiness:
@@ -68,8 +71,12 @@ class Readiness:
 
     def _judge(self, p: Progress) -> dict[str, Any]:
         check: dict[str, Any] = {
-            "ok": True, "position": p.position, "head": p.head, "lag": p.lag,
-            "lagSeconds": round(p.lag_seconds, 3), "parked": p.parked,
+            "ok": True,
+            "position": p.position,
+            "head": p.head,
+            "lag": p.lag,
+            "lagSeconds": round(p.lag_seconds, 3),
+            "parked": p.parked,
         }
         if p.lag > self._limits.max_lag:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")

@@ -75,9 +75,15 @@ class RequestLog:
         finally:
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
             log.log(
-                level, "%s %s %d", scope["method"], scope["path"], status,
+                level,
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status,
                 extra={
-                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )

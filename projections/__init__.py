@@ -1,1 +1,1 @@
-"""The read side: Redis read models, the projectors that build them, and the readers that serve them."""
+"""The read side: Redis read models, the projectors that build them, the readers that serve them."""

@@ -8,11 +8,12 @@ owner must resynchronize from the source of truth instead of trusting the gap.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -67,7 +68,7 @@ class Inbox:
 
 class Broadcast:
     def __init__(self, redis: Redis, always: Iterable[str]) -> None:
-        """`redis` must not time out blocking reads (socket_timeout=None): a quiet channel is normal."""
+        """`redis` must not time out blocking reads (socket_timeout=None): channels go quiet."""
         self._redis = redis
         self._always = tuple(always)
         self._inboxes: dict[str, set[Inbox]] = {}
@@ -103,7 +104,7 @@ class Broadcast:
                 for confirmed in self._confirmed.values():
                     confirmed.clear()
                 self._mark_all_lost()
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 2.0)
 
@@ -133,10 +134,9 @@ class Broadcast:
                     del self._inboxes[channel]
                     if self._pubsub is not None and channel not in self._always:
                         self._confirmed.pop(channel, asyncio.Event()).clear()
-                        try:
+                        # If the connection is gone, the reconnect subscribes afresh anyway.
+                        with contextlib.suppress(RedisError, OSError):
                             await self._pubsub.unsubscribe(channel)
-                        except (RedisError, OSError):
-                            pass  # the connection is gone; the reconnect subscribes afresh
 
     @property
     def channels(self) -> int:

@@ -51,7 +51,11 @@ def on_post_archived(e: PostArchived, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.zrem(tx.keys.popular(), e.post_id)
     tx.pipe.zrem(tx.keys.by_author(e.author_id), e.post_id)
     tx.pipe.zrem(tx.keys.by_author_with_drafts(e.author_id), e.post_id)
-    tx.run(tx.scripts.list_under_terms, [tx.keys.post_tags(e.post_id)], [tx.keys.tag_prefix(), e.post_id])
+    tx.run(
+        tx.scripts.list_under_terms,
+        [tx.keys.post_tags(e.post_id)],
+        [tx.keys.tag_prefix(), e.post_id],
+    )
     tx.pipe.delete(tx.keys.post_tags(e.post_id))
 
 

@@ -65,7 +65,9 @@ def page_of(newest_to_oldest: list[Position], first: int, after: str | None) -> 
     return Page(rest[:first], has_next=len(rest) > first, total=len(newest_to_oldest))
 
 
-async def _page(redis: Redis, key: str, first: int, after: str | None, *, newest_first: bool) -> Page:
+async def _page(
+    redis: Redis, key: str, first: int, after: str | None, *, newest_first: bool
+) -> Page:
     check_first(first)
     start = Position.from_cursor(after) if after else None
     wanted = first + 1  # one more than asked tells whether there is a next page

@@ -30,21 +30,27 @@ TOP_COMMENTS = 3
 
 
 def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
-    tx.pipe.hset(tx.keys.author(e.user_id), mapping=_author_fields(e.name, e.avatar_url))
+    tx.hset(tx.keys.author(e.user_id), _author_fields(e.name, e.avatar_url))
 
 
 def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
     author = tx.keys.author(e.user_id)
-    tx.pipe.hset(author, mapping=_author_fields(e.name, e.avatar_url))
+    tx.hset(author, _author_fields(e.name, e.avatar_url))
     if e.avatar_url is None:
         tx.pipe.hdel(author, "avatarUrl")
     tx.run(
         tx.scripts.author_renamed,
         [tx.keys.author_post_ids(e.user_id), tx.keys.author_comment_ids(e.user_id)],
         [
-            tx.keys.post_prefix(), tx.keys.comment_prefix(), tx.keys.COMMENT_IDS_SUFFIX,
-            TOP_COMMENTS, e.name, e.avatar_url or "",
-            tx.keys.post_changed_channel(""), tx.keys.posts_changed_channel(), tx.position,
+            tx.keys.post_prefix(),
+            tx.keys.comment_prefix(),
+            tx.keys.COMMENT_IDS_SUFFIX,
+            TOP_COMMENTS,
+            e.name,
+            e.avatar_url or "",
+            tx.keys.post_changed_channel(""),
+            tx.keys.posts_changed_channel(),
+            tx.position,
         ],
     )
 
@@ -74,9 +80,9 @@ def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:
 
 
 def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
-    tx.pipe.hset(
+    tx.hset(
         tx.keys.post(e.post_id),
-        mapping={
+        {
             "version": at.version,
             "title": e.title,
             "content": e.content,
@@ -88,9 +94,9 @@ def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
 
 
 def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
-    tx.pipe.hset(
+    tx.hset(
         tx.keys.post(e.post_id),
-        mapping={
+        {
             "version": at.version,
             "status": "PUBLISHED",
             "publishedAt": e.published_at.isoformat(),
@@ -101,9 +107,13 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
 
 
 def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
-    tx.pipe.hset(
+    tx.hset(
         tx.keys.post(e.post_id),
-        mapping={"version": at.version, "status": "ARCHIVED", "updatedAt": e.archived_at.isoformat()},
+        {
+            "version": at.version,
+            "status": "ARCHIVED",
+            "updatedAt": e.archived_at.isoformat(),
+        },
     )
     tx.post_changed(e.post_id)
 

@@ -50,7 +50,9 @@ class EventPublisher:
             try:
                 await self._publish(batch)
             except (RedisError, OSError) as error:
-                log.warning("could not publish %d events (%s); projectors will catch up", len(batch), error)
+                log.warning(
+                    "could not publish %d events (%s); projectors will catch up", len(batch), error
+                )
 
     async def _publish(self, batch: list[RecordedEvent]) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -61,5 +63,7 @@ class EventPublisher:
             pipe.zadd(self._keys.head(), {"head": batch[-1].position}, gt=True)
             # The head moved: projection progress watchers learn of it even when no
             # projector runs (that is when lag matters most).
-            pipe.publish(self._keys.checkpoints_channel(), orjson.dumps({"head": batch[-1].position}))
+            pipe.publish(
+                self._keys.checkpoints_channel(), orjson.dumps({"head": batch[-1].position})
+            )
             await pipe.execute()

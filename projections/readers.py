@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -45,18 +46,18 @@ class ReadModels:
         self._projections = tuple(projections)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
-        fields = await self._redis.hgetall(self._keys.post(post_id))
+        fields = await self._hash(self._keys.post(post_id))
         if not fields:
             return None
         post = PostView.from_hash(fields)
         return post if post.visible_to(viewer_id) else None
 
     async def user(self, user_id: str) -> UserView | None:
-        fields = await self._redis.hgetall(self._keys.user(user_id))
+        fields = await self._hash(self._keys.user(user_id))
         return UserView.from_hash(fields) if fields else None
 
     async def comment(self, comment_id: str) -> CommentView | None:
-        fields = await self._redis.hgetall(self._keys.comment(comment_id))
+        fields = await self._hash(self._keys.comment(comment_id))
         return CommentView.from_hash(fields) if fields else None
 
     async def recent_posts(self, first: int, after: str | None) -> PostPage:
@@ -82,19 +83,31 @@ class ReadModels:
             raise BadSearch(f"a search is at most {SEARCH_MAX_LENGTH} characters")
         wanted = words(query)
         if not wanted or len(wanted) > SEARCH_MAX_WORDS:
-            raise BadSearch(f"a search needs 1-{SEARCH_MAX_WORDS} words of 2 or more letters or digits")
+            raise BadSearch(
+                f"a search needs 1-{SEARCH_MAX_WORDS} words of 2 or more letters or digits"
+            )
         keys = [self._keys.search_word(word) for word in wanted]
         if len(keys) == 1:
             return await self._post_page(keys[0], first, after, None)
-        matches = await self._redis.zinter(keys, withscores=True, aggregate="MAX")
+        matches = cast(
+            list[tuple[str, float]],
+            await self._redis.zinter(keys, withscores=True, aggregate="MAX"),
+        )
         ranked = sorted((Position(int(score), member) for member, score in matches), reverse=True)
         return await self._posts(pagination.page_of(ranked, first, after), None)
 
     async def popular_posts(self, first: int) -> list[PostView]:
         pagination.check_first(first)
-        ids = await self._redis.zrevrange(self._keys.popular(), 0, first - 1) if first else []
+        ids = cast(
+            list[str],
+            await self._redis.zrevrange(self._keys.popular(), 0, first - 1) if first else [],
+        )
         posts = await self._hashes([self._keys.post(post_id) for post_id in ids])
-        return [view for fields in posts if fields and (view := PostView.from_hash(fields)).visible_to(None)]
+        return [
+            view
+            for fields in posts
+            if fields and (view := PostView.from_hash(fields)).visible_to(None)
+        ]
 
     async def comments(self, post_id: str, first: int, after: str | None) -> CommentPage:
         """A post's comments, oldest first."""
@@ -125,8 +138,12 @@ class ReadModels:
             for name, checkpoint in zip(self._projections, checkpoints, strict=True)
         ]
 
-    async def _post_page(self, key: str, first: int, after: str | None, viewer_id: str | None) -> PostPage:
-        return await self._posts(await pagination.newest_first(self._redis, key, first, after), viewer_id)
+    async def _post_page(
+        self, key: str, first: int, after: str | None, viewer_id: str | None
+    ) -> PostPage:
+        return await self._posts(
+            await pagination.newest_first(self._redis, key, first, after), viewer_id
+        )
 
     async def _posts(self, page: Page, viewer_id: str | None) -> PostPage:
         hashes = await self._hashes([self._keys.post(item.member) for item in page.items])
@@ -138,6 +155,10 @@ class ReadModels:
             if fields and (post := PostView.from_hash(fields)).visible_to(viewer_id)
         ]
         return PostPage(posts, page.has_next, page.total)
+
+    async def _hash(self, key: str) -> dict[str, str]:
+        """One hash; the client decodes responses, whatever redis-py's types say."""
+        return cast(dict[str, str], await self._redis.hgetall(key))
 
     async def _hashes(self, keys: list[str]) -> list[dict[str, str]]:
         if not keys:

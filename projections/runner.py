@@ -74,7 +74,10 @@ class ProjectionRunner:
             except Exception as error:
                 log.warning(
                     "projection %s stopped (%s: %s); restarting in %.1fs",
-                    self.projection.name, type(error).__name__, error, backoff,
+                    self.projection.name,
+                    type(error).__name__,
+                    error,
+                    backoff,
                 )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -131,7 +134,7 @@ class ProjectionRunner:
                     return True
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
-                pipe.multi()
+                pipe.multi()  # type: ignore[no-untyped-call]
                 self._queue(fresh, Tx(pipe, self._keys, self._scripts, fresh[-1].position))
                 await pipe.execute()
             except WatchError:
@@ -167,7 +170,9 @@ class ProjectionRunner:
         a write can be followed from its request to every projection that applied it."""
         log.info(
             "projection %s applied %d events up to position %d",
-            self.projection.name, len(events), events[-1].position,
+            self.projection.name,
+            len(events),
+            events[-1].position,
             extra={
                 "projection": self.projection.name,
                 "first_position": events[0].position,
@@ -181,10 +186,14 @@ class ProjectionRunner:
             for e in events:
                 log.debug(
                     "projection %s applied %s at %d",
-                    self.projection.name, type(e.event).__name__, e.position,
+                    self.projection.name,
+                    type(e.event).__name__,
+                    e.position,
                     extra={
-                        "projection": self.projection.name, "position": e.position,
-                        "command_id": e.command_id, "correlation_id": e.correlation_id,
+                        "projection": self.projection.name,
+                        "position": e.position,
+                        "command_id": e.command_id,
+                        "correlation_id": e.correlation_id,
                     },
                 )
 
@@ -211,6 +220,4 @@ def _position(recorded: RecordedEvent) -> int:
 
 
 def _continues(checkpoint: int, events: list[RecordedEvent]) -> bool:
-    return all(
-        event.position == checkpoint + offset + 1 for offset, event in enumerate(events)
-    )
+    return all(event.position == checkpoint + offset + 1 for offset, event in enumerate(events))

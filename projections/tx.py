@@ -3,11 +3,11 @@ needs, and the change notices the batch will publish when it commits."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import orjson
-
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
@@ -34,14 +34,18 @@ class Tx:
         self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
 
     def publish_notices(self) -> None:
-        """Queued last: in the same MULTI as the writes, so a notice exists only if its change does."""
+        """Queued last, in the writes' MULTI: a notice exists only if its change does."""
         for (channel, _), body in self.notices.items():
             self.pipe.publish(channel, body)
+
+    def hset(self, key: str, fields: Mapping[str, str | int]) -> None:
+        """HSET of several fields (redis-py's types refuse a plain dict[str, str])."""
+        self.pipe.hset(key, mapping=cast(Mapping[Any, Any], fields))
 
     def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]) -> None:
         """Queues a script call. The pipeline loads missing scripts before MULTI, so a
         Redis that restarted and forgot them cannot fail half of a transaction."""
-        self.pipe.scripts.add(script)
+        self.pipe.scripts.add(script)  # type: ignore[arg-type]  # the async Script, in truth
         self.pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     def queued(self) -> int:

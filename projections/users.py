@@ -9,22 +9,21 @@ from projections.tx import Tx
 
 
 def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
-    tx.pipe.hset(
-        tx.keys.user(e.user_id),
-        mapping={
-            "id": e.user_id,
-            "name": e.name,
-            "bio": e.bio,
-            "joinedAt": e.registered_at.isoformat(),
-            "publishedPostCount": 0,
-        }
-        | ({"avatarUrl": e.avatar_url} if e.avatar_url else {}),
-    )
+    fields: dict[str, str | int] = {
+        "id": e.user_id,
+        "name": e.name,
+        "bio": e.bio,
+        "joinedAt": e.registered_at.isoformat(),
+        "publishedPostCount": 0,
+    }
+    if e.avatar_url:
+        fields["avatarUrl"] = e.avatar_url
+    tx.hset(tx.keys.user(e.user_id), fields)
 
 
 def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
     key = tx.keys.user(e.user_id)
-    tx.pipe.hset(key, mapping={"name": e.name, "bio": e.bio})
+    tx.hset(key, {"name": e.name, "bio": e.bio})
     if e.avatar_url:
         tx.pipe.hset(key, "avatarUrl", e.avatar_url)
     else:

@@ -18,6 +18,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from schema.errors import ErrorCodes, code_errors, is_unexpected
+from schema.execution import PerEventMemo
 from schema.extensions import ConsistentReads
 from schema.mutations import Mutation
 from schema.queries import Query
@@ -57,6 +58,7 @@ def build_schema() -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=PerEventMemo,
         extensions=[
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             partial(QueryDepthLimiter, max_depth=MAX_DEPTH),

@@ -73,9 +73,7 @@ class Mutation:
 
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
-        command = CreatePost(
-            title=input.title, content=input.content, tags=_tags(input.tags) or ()
-        )
+        command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
@@ -110,7 +108,9 @@ class Mutation:
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
-    async def add_comment(self, info: Info[Context, None], input: AddCommentInput) -> CommentPayload:
+    async def add_comment(
+        self, info: Info[Context, None], input: AddCommentInput
+    ) -> CommentPayload:
         command = AddComment(post_id=input.post_id, body=input.body)
         outcome = await dispatch(info, command, input.command_id)
         return CommentPayload(
@@ -128,4 +128,6 @@ class Mutation:
 
 
 def _post_payload(outcome: Outcome) -> PostPayload:
-    return PostPayload(position=str(outcome.position), post_id=strawberry.ID(outcome.ids["post_id"]))
+    return PostPayload(
+        position=str(outcome.position), post_id=strawberry.ID(outcome.ids["post_id"])
+    )

@@ -1,4 +1,4 @@
-"""Mutation payloads: the position at once; the read models only when selected, once they hold it."""
+"""Mutation payloads: the position at once; read models only when selected, once they hold it."""
 
 from __future__ import annotations
 
@@ -30,7 +30,9 @@ async def settled_user(info: Info[Context, None], user_id: str, position: str) -
 
 @strawberry.type
 class RegisterUserPayload:
-    token: str = strawberry.field(description="Bearer token for the Authorization header; shown once.")
+    token: str = strawberry.field(
+        description="Bearer token for the Authorization header; shown once."
+    )
     position: str
     user_id: strawberry.ID = strawberry.field(
         description="Known at once, without waiting for the read models (unlike `user`)."

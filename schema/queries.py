@@ -12,7 +12,9 @@ from schema.types import Post, PostConnection, ProjectionStatus, User, page_size
 @strawberry.type
 class Query:
     @strawberry.field(
-        description="Drafts and archived posts are visible to their author only; null for everyone else."
+        description=(
+            "Drafts and archived posts are visible to their author only; null for everyone else."
+        )
     )
     async def post(self, info: Info[Context, None], id: strawberry.ID) -> Post | None:
         view = await info.context.reads.post(id, info.context.viewer_id)
@@ -33,7 +35,9 @@ class Query:
     async def recent_posts(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> PostConnection:
-        return PostConnection.from_page(await info.context.reads.recent_posts(page_size(first), after))
+        return PostConnection.from_page(
+            await info.context.reads.recent_posts(page_size(first), after)
+        )
 
     @strawberry.field(description="Published posts of one author, newest first.")
     async def posts_by_author(
@@ -55,10 +59,17 @@ class Query:
         return PostConnection.from_page(page)
 
     @strawberry.field(
-        description="Published posts whose title, content or tags contain every word of the query (case-insensitive), newest first."
+        description=(
+            "Published posts whose title, content or tags contain every word of the query "
+            "(case-insensitive), newest first."
+        )
     )
     async def search_posts(
-        self, info: Info[Context, None], query: str, first: int | None = 20, after: str | None = None
+        self,
+        info: Info[Context, None],
+        query: str,
+        first: int | None = 20,
+        after: str | None = None,
     ) -> PostConnection:
         page = await info.context.reads.search_posts(query, page_size(first), after)
         return PostConnection.from_page(page)

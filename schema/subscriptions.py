@@ -16,9 +16,14 @@ from schema.types import Comment, Post, ProjectionStatus
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="The post's read model now, then after every change (edit, publish, like, comment, author rename)."
+        description=(
+            "The post's read model now, then after every change "
+            "(edit, publish, like, comment, author rename)."
+        )
     )
-    async def post(self, info: Info[Context, None], id: strawberry.ID) -> AsyncGenerator[Post, None]:
+    async def post(
+        self, info: Info[Context, None], id: strawberry.ID
+    ) -> AsyncGenerator[Post, None]:
         """A post its viewer may not see (a draft of someone else's) is NOT_FOUND; a post
         that leaves the viewer's sight (archived) ends the stream."""
         ctx = info.context
@@ -43,7 +48,9 @@ class Subscription:
                 async for view in updates:
                     yield Post.from_view(view)
 
-    @strawberry.subscription(description="Comments added to one post, as they land in the read model.")
+    @strawberry.subscription(
+        description="Comments added to one post, as they land in the read model."
+    )
     async def comment_added(
         self, info: Info[Context, None], post_id: strawberry.ID
     ) -> AsyncGenerator[Comment, None]:

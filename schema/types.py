@@ -12,7 +12,6 @@ from projections.readers import CommentPage, PostPage
 from projections.views import CommentView, PostView, ProjectionStatusView, UserView
 from schema.context import Context
 
-
 DEFAULT_PAGE = 20
 
 
@@ -78,7 +77,10 @@ class CommentConnection:
 
     @staticmethod
     def from_page(page: CommentPage) -> CommentConnection:
-        edges = [CommentEdge(cursor=cursor, node=Comment.from_view(view)) for cursor, view in page.comments]
+        edges = [
+            CommentEdge(cursor=cursor, node=Comment.from_view(view))
+            for cursor, view in page.comments
+        ]
         return CommentConnection(
             edges=edges,
             page_info=PageInfo(
@@ -214,5 +216,3 @@ class ProjectionStatus:
         return ProjectionStatus(
             name=view.name, position=view.position, head_position=view.head_position, lag=view.lag
         )
-
-

@@ -50,13 +50,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
         """Browsers cannot set headers on a WebSocket: the token comes in connection_init,
         as {"Authorization": "Bearer ..."}. A token that does not verify closes with 4403."""
         params = context.connection_params or {}
-        authorization = params.get("Authorization") or params.get("authorization")
+        authorization: object = params.get("Authorization") or params.get("authorization")
         if isinstance(authorization, str) and authorization:
             viewer_id = _bearer_user(context.services, authorization)
             if viewer_id is None:
                 raise ConnectionRejectionError({"message": "the bearer token is not valid"})
             context.viewer_id = viewer_id
-        return UNSET
+        unset: UnsetType = UNSET
+        return unset
 
     def encode_json(self, data: object) -> str:
         # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which

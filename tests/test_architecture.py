@@ -8,8 +8,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OURS = {
-    "domain", "eventstore", "projections", "schema", "auth", "infra", "web", "server",
-    "observability", "cli",
+    "domain",
+    "eventstore",
+    "projections",
+    "schema",
+    "auth",
+    "infra",
+    "web",
+    "server",
+    "observability",
+    "cli",
 }
 
 # For each folder: what of ours it may import, and which third-party libraries it must not.
@@ -45,9 +53,12 @@ def violations() -> list[str]:
                 module = path.relative_to(ROOT)
                 if name in OURS and name not in allowed_ours:
                     found.append(f"{module} imports {name}")
-                elif name not in OURS and name not in sys.stdlib_module_names:
-                    if "*" in banned or name in banned:
-                        found.append(f"{module} imports third-party {name}")
+                elif (
+                    name not in OURS
+                    and name not in sys.stdlib_module_names
+                    and ("*" in banned or name in banned)
+                ):
+                    found.append(f"{module} imports third-party {name}")
     return found
 
 

@@ -18,17 +18,28 @@ from server import PROJECTIONS, Settings, cli, running
 from tests.projections.conftest import author_with_posts, send, settle
 from tests.support.server_process import ROOT
 
-COMMANDS = [["serve"], ["api"], ["project"], ["demo"], ["status"], ["events"], ["events", "tail"],
-            ["seed"]]
+COMMANDS = [
+    ["serve"],
+    ["api"],
+    ["project"],
+    ["demo"],
+    ["status"],
+    ["events"],
+    ["events", "tail"],
+    ["seed"],
+]
 
 
 @pytest.fixture
 def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     assert settings.redis_url is not None
     return {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "cli-tests", "COLUMNS": "200",
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "INKWELL_SECRET": "cli-tests",
+        "COLUMNS": "200",
     }
 
 
@@ -60,8 +71,11 @@ def test_status_shows_every_projection_caught_up(settings: Settings, env: dict[s
     given(settings)
     result = invoke(env, "status")
     assert result.exit_code == 0, result.output
-    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines()
-            if line.count("│") > 5 and "projection" not in line}
+    rows = {
+        line.split("│")[1].strip(): line
+        for line in result.stdout.splitlines()
+        if line.count("│") > 5 and "projection" not in line
+    }
     assert set(rows) == {projection.name for projection in PROJECTIONS}
     for row in rows.values():
         cells = [cell.strip() for cell in row.split("│")[2:-1]]
@@ -111,10 +125,20 @@ def test_events_tail_follow_prints_each_new_event_as_it_commits(
 ) -> None:
     author = given(settings, projectors=False)
     follower = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "events", "tail", "--follow", "--json",
-         "--stream", f"user-{author}"],
+        [
+            sys.executable,
+            str(ROOT / "server.py"),
+            "events",
+            "tail",
+            "--follow",
+            "--json",
+            "--stream",
+            f"user-{author}",
+        ],
         env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert follower.stdout is not None

@@ -1,4 +1,4 @@
-"""Likes and comments: given a post and its history, when a reader acts, then events or a refusal."""
+"""Likes and comments: given a post and its history, when a reader acts, then events or refusal."""
 
 from datetime import UTC, datetime
 
@@ -79,6 +79,9 @@ def test_nobody_else_may_delete_a_comment() -> None:
 
 
 def test_a_deleted_comment_says_so() -> None:
-    history = [CommentAdded("c1", "p1", "bob", "Hi", NOW), CommentDeleted("c1", "p1", "bob", "bob", NOW)]
+    history = [
+        CommentAdded("c1", "p1", "bob", "Hi", NOW),
+        CommentDeleted("c1", "p1", "bob", "bob", NOW),
+    ]
     comment = Comment.from_history(history)
     assert comment is not None and comment.deleted

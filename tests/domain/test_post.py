@@ -14,8 +14,12 @@ AUTHOR = "ann"
 
 def created(**overrides: object) -> PostCreated:
     fields: dict[str, object] = {
-        "post_id": "p1", "author_id": AUTHOR, "title": "Title", "content": "Body",
-        "tags": ("cqrs",), "created_at": NOW,
+        "post_id": "p1",
+        "author_id": AUTHOR,
+        "title": "Title",
+        "content": "Body",
+        "tags": ("cqrs",),
+        "created_at": NOW,
     }
     return PostCreated(**(fields | overrides))  # type: ignore[arg-type]
 
@@ -129,7 +133,12 @@ def test_replaying_the_history_rebuilds_the_state() -> None:
         post_id="p1", author_id=AUTHOR, title="T2", content="C2", tags=(), updated_at=NOW
     )
     post = given(created(), updated, published())
-    assert (post.title, post.content, post.tags, post.status) == ("T2", "C2", (), PostStatus.PUBLISHED)
+    assert (post.title, post.content, post.tags, post.status) == (
+        "T2",
+        "C2",
+        (),
+        PostStatus.PUBLISHED,
+    )
 
 
 def test_an_empty_history_is_no_post() -> None:

@@ -13,7 +13,10 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 def registered() -> UserRegistered:
     return UserRegistered(
-        user_id="u1", name="Ann", avatar_url="https://example.com/a.png", bio="Hi",
+        user_id="u1",
+        name="Ann",
+        avatar_url="https://example.com/a.png",
+        bio="Hi",
         registered_at=NOW,
     )
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
 from tests.support.api import Api
 from tests.support.server_process import ServerProcess
-
-import httpx2 as httpx
 
 
 @pytest.fixture

@@ -146,10 +146,18 @@ def static_site() -> Iterator[str]:
 
 def a_post(post_id: str, title: str, published: str, **fields: Any) -> dict[str, Any]:
     return {
-        "id": post_id, "version": 2, "title": title, "content": "Text.", "tags": ["cqrs"],
-        "status": "PUBLISHED", "publishedAt": published,
-        "author": {"id": "u1", "name": "Ada"}, "likeCount": 0, "commentCount": 0,
-        "topComments": [], **fields,
+        "id": post_id,
+        "version": 2,
+        "title": title,
+        "content": "Text.",
+        "tags": ["cqrs"],
+        "status": "PUBLISHED",
+        "publishedAt": published,
+        "author": {"id": "u1", "name": "Ada"},
+        "likeCount": 0,
+        "commentCount": 0,
+        "topComments": [],
+        **fields,
     }
 
 
@@ -197,10 +205,15 @@ def test_the_live_page_applies_feed_and_projection_items(
     # taken the subscriptions (`feed` has no initial item).
     eventually(page, lambda: sum("query LivePage" in query for query in asked) == 2)
 
-    comment = {"id": "c1", "body": HOSTILE, "createdAt": "2026-11-01T11:00:00+00:00",
-               "author": {"id": "u2", "name": "<i>Eve</i>"}}
-    fake.push("LiveFeed", {"feed": {**first, "likeCount": 7, "commentCount": 1,
-                                    "topComments": [comment]}})
+    comment = {
+        "id": "c1",
+        "body": HOSTILE,
+        "createdAt": "2026-11-01T11:00:00+00:00",
+        "author": {"id": "u2", "name": "<i>Eve</i>"},
+    }
+    fake.push(
+        "LiveFeed", {"feed": {**first, "likeCount": 7, "commentCount": 1, "topComments": [comment]}}
+    )
     expect(post_item(page, "p1", ".likes")).to_have_text("7")
     expect(post_item(page, "p1", ".comments")).to_have_text("1")
     expect(post_item(page, "p1", ".comment-body")).to_have_text(HOSTILE)
@@ -233,8 +246,9 @@ def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
 ) -> None:
     page = browser.new_page()
     with page.expect_response(
-        lambda response: response.url == f"{server.url}/graphql"
-        and response.request.method == "POST"
+        lambda response: (
+            response.url == f"{server.url}/graphql" and response.request.method == "POST"
+        )
     ) as schema_load:
         page.goto(f"{server.url}/graphql")
     assert schema_load.value.ok

@@ -16,7 +16,11 @@ from tests.support.server_process import ROOT, ServerProcess
 def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(ROOT / "server.py"), *args],
-        env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

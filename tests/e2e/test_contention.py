@@ -15,9 +15,12 @@ LIKE = "mutation($i: PostCommandInput!) { likePost(input: $i) { position } }"
 COMMENT = "mutation($i: AddCommentInput!) { addComment(input: $i) { position } }"
 
 
-async def send(client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
+async def send(
+    client: httpx.AsyncClient, query: str, variables: dict[str, Any], token: str
+) -> dict[str, Any]:
     response = await client.post(
-        "/graphql", json={"query": query, "variables": variables},
+        "/graphql",
+        json={"query": query, "variables": variables},
         headers={"Authorization": f"Bearer {token}"},
     )
     body: dict[str, Any] = response.json()
@@ -34,7 +37,9 @@ def test_forty_readers_liking_and_commenting_at_once_all_succeed(server: ServerP
         async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
             likes = [send(client, LIKE, {"i": {"postId": post["id"]}}, r.token) for r in readers]
             comments = [
-                send(client, COMMENT, {"i": {"postId": post["id"], "body": f"Hi from {i}"}}, r.token)
+                send(
+                    client, COMMENT, {"i": {"postId": post["id"], "body": f"Hi from {i}"}}, r.token
+                )
                 for i, r in enumerate(readers)
             ]
             return await asyncio.gather(*likes, *comments)
@@ -42,6 +47,8 @@ def test_forty_readers_liking_and_commenting_at_once_all_succeed(server: ServerP
     answers = asyncio.run(everyone_at_once())
     assert [answer for answer in answers if "errors" in answer] == []
     head = max(int(next(iter(answer["data"].values()))["position"]) for answer in answers)
-    shown = api.ok(ops.POST_ENGAGEMENT, {"id": post["id"]}, headers={"X-Consistent-With": str(head)})
+    shown = api.ok(
+        ops.POST_ENGAGEMENT, {"id": post["id"]}, headers={"X-Consistent-With": str(head)}
+    )
     assert (shown["post"]["likeCount"], shown["post"]["commentCount"]) == (40, 40)
     assert len(shown["post"]["topComments"]) == 3

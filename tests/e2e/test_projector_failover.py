@@ -33,16 +33,22 @@ def test_a_standby_projector_takes_over_from_a_killed_one(
         api = http_api(api_server)
         ann = api.register("Ann")  # waits for the read models: the first runs them
         assert first.process is not None
-        assert all(f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+        assert all(
+            f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values()
+        )
 
         second = ServerProcess(env, tmp_path, command="project").start(wait=False)
         time.sleep(1.5)
-        assert all(f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+        assert all(
+            f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values()
+        )
 
         first.kill()
         published = [api.published_post(ann, f"After the kill {i}")["id"] for i in range(5)]
         assert second.process is not None
-        assert all(f":{second.process.pid}:" in owner for owner in lease_holders(client, prefix).values())
+        assert all(
+            f":{second.process.pid}:" in owner for owner in lease_holders(client, prefix).values()
+        )
         recent = api.ok(ops.RECENT, {"first": 10})["recentPosts"]
         assert [edge["node"]["id"] for edge in recent["edges"]] == list(reversed(published))
         assert api.ok(ops.USER, {"id": ann.id})["user"]["publishedPostCount"] == 5

@@ -34,11 +34,13 @@ def test_a_projector_killed_mid_stream_resumes_and_loses_nothing(
             for i in range(15):
                 created = api.ok(
                     "mutation($i: CreatePostInput!) { createPost(input: $i) { postId } }",
-                    {"i": {"title": f"Round {round_} post {i}", "content": ""}}, token=ann.token,
+                    {"i": {"title": f"Round {round_} post {i}", "content": ""}},
+                    token=ann.token,
                 )
                 api.ok(
                     "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }",
-                    {"i": {"postId": created["createPost"]["postId"]}}, token=ann.token,
+                    {"i": {"postId": created["createPost"]["postId"]}},
+                    token=ann.token,
                 )
                 published += 1
             projector.stop(signal.SIGKILL)
@@ -59,7 +61,11 @@ def test_a_projector_killed_mid_stream_resumes_and_loses_nothing(
 
 def test_the_server_runs_on_its_embedded_defaults(tmp_path: Path) -> None:
     """No DATABASE_URL, no REDIS_URL: a SQLite file under ./data and a private Redis."""
-    unset: dict[str, str | None] = {"DATABASE_URL": None, "REDIS_URL": None, "INKWELL_DATA_DIR": None}
+    unset: dict[str, str | None] = {
+        "DATABASE_URL": None,
+        "REDIS_URL": None,
+        "INKWELL_DATA_DIR": None,
+    }
     with ServerProcess(unset, tmp_path) as server:
         api = http_api(server)
         ann = api.register("Ann")
@@ -80,7 +86,10 @@ def _children_of_nobody() -> str:
             )
         except OSError:
             continue
-        if fields.get("Name", "").strip() == "redis-server" and fields.get("PPid", "").strip() == "1":
+        if (
+            fields.get("Name", "").strip() == "redis-server"
+            and fields.get("PPid", "").strip() == "1"
+        ):
             cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
             if "inkwell-redis-" in cmdline:
                 orphans.append(cmdline)

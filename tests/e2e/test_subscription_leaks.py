@@ -56,13 +56,23 @@ async def connect(url: str) -> ClientConnection:
 def subscription(number: int, post_ids: list[str]) -> dict[str, Any]:
     """A mix of every kind of subscription, over many posts."""
     kinds: list[tuple[str, dict[str, Any]]] = [
-        ("subscription($id: ID!) { post(id: $id) { id likeCount } }", {"id": post_ids[number % len(post_ids)]}),
+        (
+            "subscription($id: ID!) { post(id: $id) { id likeCount } }",
+            {"id": post_ids[number % len(post_ids)]},
+        ),
         ("subscription { feed { id } }", {}),
-        ("subscription($id: ID!) { commentAdded(postId: $id) { id } }", {"id": post_ids[number % 7]}),
+        (
+            "subscription($id: ID!) { commentAdded(postId: $id) { id } }",
+            {"id": post_ids[number % 7]},
+        ),
         ("subscription { projections { name position } }", {}),
     ]
     query, variables = kinds[number % len(kinds)]
-    return {"id": str(number), "type": "subscribe", "payload": {"query": query, "variables": variables}}
+    return {
+        "id": str(number),
+        "type": "subscribe",
+        "payload": {"query": query, "variables": variables},
+    }
 
 
 async def open_and_drop(url: str, inkwell: Inkwell, post_ids: list[str]) -> None:

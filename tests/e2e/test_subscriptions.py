@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from gql.transport.exceptions import TransportQueryError
 import websockets
+from gql.transport.exceptions import TransportQueryError
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
@@ -23,7 +23,9 @@ POST = """subscription($id: ID!) {
                   topComments { body author { name } } }
 }"""
 FEED = "subscription { feed { id title status likeCount } }"
-COMMENTS = "subscription($postId: ID!) { commentAdded(postId: $postId) { id body postId author { name } } }"
+COMMENTS = """subscription($postId: ID!) {
+  commentAdded(postId: $postId) { id body postId author { name } }
+}"""
 PROJECTIONS = "subscription { projections { name position headPosition lag } }"
 
 
@@ -42,7 +44,9 @@ def ann(api: Api) -> Account:
     return api.register("Ann")
 
 
-def test_a_post_subscription_shows_every_kind_of_change(server: ServerProcess, api: Api, ann: Account) -> None:
+def test_a_post_subscription_shows_every_kind_of_change(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
     post = api.published_post(ann, "Live")
     bob = api.register("Bob")
 
@@ -50,9 +54,15 @@ def test_a_post_subscription_shows_every_kind_of_change(server: ServerProcess, a
         async with session(server.url, bob.token) as client:
             stream = Stream(client, POST, {"id": post["id"]})
             first = post_of(await stream.until(lambda _: True))
-            assert (first["title"], first["likeCount"], first["likedByViewer"]) == ("Live", 0, False)
+            assert (first["title"], first["likeCount"], first["likedByViewer"]) == (
+                "Live",
+                0,
+                False,
+            )
 
-            await asyncio.to_thread(api.ok, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+            await asyncio.to_thread(
+                api.ok, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token
+            )
             liked = post_of(await stream.until(lambda i: post_of(i)["likeCount"] == 1))
             assert liked["likedByViewer"] is True
 
@@ -60,17 +70,25 @@ def test_a_post_subscription_shows_every_kind_of_change(server: ServerProcess, a
             await asyncio.to_thread(api.ok, ops.ADD_COMMENT, body, token=bob.token)
             await stream.until(lambda i: post_of(i)["commentCount"] == 1)
 
-            edit = {"postId": post["id"], "expectedVersion": post["version"], "title": "Live, edited"}
+            edit = {
+                "postId": post["id"],
+                "expectedVersion": post["version"],
+                "title": "Live, edited",
+            }
             await asyncio.to_thread(api.ok, ops.UPDATE_POST, {"input": edit}, token=ann.token)
             await stream.until(lambda i: post_of(i)["title"] == "Live, edited")
 
             rename = {"input": {"name": "Bob B."}}
             await asyncio.to_thread(api.ok, ops.UPDATE_PROFILE, rename, token=bob.token)
-            renamed = post_of(await stream.until(
-                lambda i: [c["author"]["name"] for c in post_of(i)["topComments"]] == ["Bob B."]
-            ))
+            renamed = post_of(
+                await stream.until(
+                    lambda i: [c["author"]["name"] for c in post_of(i)["topComments"]] == ["Bob B."]
+                )
+            )
             assert renamed["commentCount"] == 1 and renamed["likeCount"] == 1
-            positions = [(post_of(i)["likeCount"], post_of(i)["commentCount"]) for i in stream.items]
+            positions = [
+                (post_of(i)["likeCount"], post_of(i)["commentCount"]) for i in stream.items
+            ]
             assert positions == sorted(positions), "items arrive in order"
             await stream.stop()
 
@@ -87,11 +105,17 @@ def test_the_feed_carries_publications_later_changes_and_archiving_of_published_
             draft = await asyncio.to_thread(api.create_post, ann, "Not yet")
             published = await asyncio.to_thread(api.published_post, ann, "Out now")
             await stream.until(lambda i: i["feed"]["id"] == published["id"])
-            await asyncio.to_thread(api.ok, ops.LIKE_POST, {"input": {"postId": published["id"]}}, token=ann.token)
+            await asyncio.to_thread(
+                api.ok, ops.LIKE_POST, {"input": {"postId": published["id"]}}, token=ann.token
+            )
             await stream.until(lambda i: i["feed"]["likeCount"] == 1)
-            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, {"input": {"postId": published["id"]}}, token=ann.token)
+            await asyncio.to_thread(
+                api.ok, ops.ARCHIVE_POST, {"input": {"postId": published["id"]}}, token=ann.token
+            )
             await stream.until(lambda i: i["feed"]["status"] == "ARCHIVED")
-            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, {"input": {"postId": draft["id"]}}, token=ann.token)
+            await asyncio.to_thread(
+                api.ok, ops.ARCHIVE_POST, {"input": {"postId": draft["id"]}}, token=ann.token
+            )
             await asyncio.to_thread(api.published_post, ann, "Marker")
             await stream.until(lambda i: i["feed"]["title"] == "Marker")
             assert all(item["feed"]["id"] != draft["id"] for item in stream.items)
@@ -100,7 +124,9 @@ def test_the_feed_carries_publications_later_changes_and_archiving_of_published_
     asyncio.run(watch())
 
 
-def test_comment_added_streams_the_comments_of_one_post(server: ServerProcess, api: Api, ann: Account) -> None:
+def test_comment_added_streams_the_comments_of_one_post(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
     watched, other = api.published_post(ann, "Watched"), api.published_post(ann, "Other")
 
     async def watch() -> None:
@@ -120,7 +146,9 @@ def test_comment_added_streams_the_comments_of_one_post(server: ServerProcess, a
     asyncio.run(watch())
 
 
-def test_the_projections_subscription_shows_progress(server: ServerProcess, api: Api, ann: Account) -> None:
+def test_the_projections_subscription_shows_progress(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
     async def watch() -> None:
         async with session(server.url) as client:
             stream = Stream(client, PROJECTIONS)
@@ -130,7 +158,12 @@ def test_the_projections_subscription_shows_progress(server: ServerProcess, api:
             moved = await stream.until(
                 lambda i: min(s["position"] for s in i["projections"]) >= start + 2
             )
-            assert {s["name"] for s in moved["projections"]} == {"posts", "feeds", "users", "search"}
+            assert {s["name"] for s in moved["projections"]} == {
+                "posts",
+                "feeds",
+                "users",
+                "search",
+            }
             await stream.stop()
 
     asyncio.run(watch())
@@ -158,7 +191,9 @@ def test_a_drafts_subscription_is_refused_to_all_but_its_author(
 def test_a_websocket_with_a_bad_token_is_closed_with_4403(server: ServerProcess) -> None:
     async def connect() -> int | None:
         url = server.url.replace("http", "ws", 1) + "/graphql"
-        async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        async with websockets.connect(
+            url, subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as ws:
             init = {"type": "connection_init", "payload": {"Authorization": "Bearer forged.token"}}
             await ws.send(json.dumps(init))
             with pytest.raises(ConnectionClosed) as closed:

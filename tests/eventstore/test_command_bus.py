@@ -42,7 +42,9 @@ async def test_concurrent_replays_of_one_command_id_append_once(
 ) -> None:
     author = await register(bus)
     caller = Caller(author, "corr", command_id="create-2")
-    outcomes = await asyncio.gather(*[bus.dispatch(CreatePost("T", "C"), caller) for _ in range(10)])
+    outcomes = await asyncio.gather(
+        *[bus.dispatch(CreatePost("T", "C"), caller) for _ in range(10)]
+    )
     assert len({outcome.position for outcome in outcomes}) == 1
     assert await store.head_position() == 2
 

@@ -26,7 +26,8 @@ from eventstore.writer import GroupCommitWriter
 async def one(store):
     user = uuid.uuid4().hex
     event = UserRegistered(user, "Ann", None, "", datetime.now(UTC))
-    request = AppendRequest(f"user-{user}", 0, (event,), CommandRecord(user, "T", "f", None, "c"), {})
+    command = CommandRecord(user, "T", "f", None, "c")
+    request = AppendRequest(f"user-{user}", 0, (event,), command, {})
     outcome = await store.append(request)
     print(outcome.position, flush=True)
 

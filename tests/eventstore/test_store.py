@@ -28,12 +28,19 @@ def registration(user_id: str = "u1") -> UserRegistered:
 
 
 def request(
-    stream: str, expected: int, *events: object, command_id: str | None = None,
+    stream: str,
+    expected: int,
+    *events: object,
+    command_id: str | None = None,
     conditions: tuple[tuple[str, int], ...] = (),
 ) -> AppendRequest:
     return AppendRequest(
-        stream, expected, tuple(events) or (registration(),), command(command_id),  # type: ignore[arg-type]
-        {"id": stream}, conditions,
+        stream,
+        expected,
+        tuple(events) or (registration(),),
+        command(command_id),  # type: ignore[arg-type]
+        {"id": stream},
+        conditions,
     )
 
 
@@ -119,10 +126,7 @@ async def test_two_writers_on_one_database_never_share_a_version(engines: Engine
     stores = [SqlEventStore(engines, writer) for writer in writers]
     try:
         results = await asyncio.gather(
-            *[
-                stores[i % 2].append(request(f"user-u{i % 5}", 0))
-                for i in range(40)
-            ],
+            *[stores[i % 2].append(request(f"user-u{i % 5}", 0)) for i in range(40)],
             return_exceptions=True,
         )
         assert sum(isinstance(r, Outcome) for r in results) == 5

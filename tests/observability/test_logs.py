@@ -43,14 +43,17 @@ def test_one_command_is_followed_from_the_request_log_to_the_projector_log(
     settings: Settings, tmp_path: Path
 ) -> None:
     env = {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
     }
     projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
     try:
         with ServerProcess(env, tmp_path, command="api") as api_server:
             response = httpx.post(
-                f"{api_server.url}/graphql", json={"query": REGISTER},
+                f"{api_server.url}/graphql",
+                json={"query": REGISTER},
                 headers={"X-Request-Id": "follow-me-1"},
             )
             assert response.headers["x-request-id"] == "follow-me-1"
@@ -61,11 +64,17 @@ def test_one_command_is_followed_from_the_request_log_to_the_projector_log(
         api_log = json_lines(api_server.log)
 
         # The API's request line, and its command line under the same request id...
-        [request] = [line for line in api_log if line.get("request_id") == "follow-me-1"
-                     and line["logger"] == "inkwell.requests"]
+        [request] = [
+            line
+            for line in api_log
+            if line.get("request_id") == "follow-me-1" and line["logger"] == "inkwell.requests"
+        ]
         assert (request["method"], request["path"], request["status"]) == ("POST", "/graphql", 200)
-        [command] = [line for line in api_log if line.get("request_id") == "follow-me-1"
-                     and line["logger"] == "inkwell.commands"]
+        [command] = [
+            line
+            for line in api_log
+            if line.get("request_id") == "follow-me-1" and line["logger"] == "inkwell.commands"
+        ]
         assert command["command_type"] == "RegisterUser" and command["outcome"] == "ok"
         assert command["correlation_id"] == "follow-me-1"
         command_id = command["command_id"]
@@ -79,7 +88,8 @@ def test_one_command_is_followed_from_the_request_log_to_the_projector_log(
         deadline = time.monotonic() + 30
         while True:
             applied = {
-                line["projection"] for line in json_lines(projector.log)
+                line["projection"]
+                for line in json_lines(projector.log)
                 if command_id in line.get("command_ids", ())
                 and "follow-me-1" in line.get("correlation_ids", ())
             }

@@ -72,9 +72,9 @@ def test_a_workload_shows_in_the_counters_and_the_projection_gauges(
     assert value(samples, commands_total, command="RegisterUser", outcome="ok") == 2
     assert value(samples, commands_total, command="CreatePost", outcome="ok") == 3
     assert value(samples, commands_total, command="PublishPost", outcome="ok") == 2
-    assert value(
-        samples, commands_total, command="PublishPost", outcome="BusinessRuleViolation"
-    ) == 1
+    assert (
+        value(samples, commands_total, command="PublishPost", outcome="BusinessRuleViolation") == 1
+    )
     assert value(samples, commands_total, command="PublishPost", outcome="ConcurrencyError") == 1
     assert value(samples, "inkwell_command_duration_seconds_count", command="PublishPost") == 4
     assert value(samples, "inkwell_command_duration_seconds_sum", command="PublishPost")
@@ -107,8 +107,11 @@ def test_lag_shows_in_events_and_seconds_while_no_projector_runs(
     with TestClient(create_app(settings, projectors=False)) as client:
         api = Api(client)
         token = api.ok(REGISTER_TOKEN)["registerUser"]["token"]
-        api.ok(ops.CREATE_POST_POSITION_ONLY, {"input": {"title": "Waiting", "content": ""}},
-               token=token)
+        api.ok(
+            ops.CREATE_POST_POSITION_ONLY,
+            {"input": {"title": "Waiting", "content": ""}},
+            token=token,
+        )
         time.sleep(0.05)
         samples = scrape(client)
     for name in PROJECTIONS:
@@ -118,9 +121,10 @@ def test_lag_shows_in_events_and_seconds_while_no_projector_runs(
         lag_seconds = value(samples, "inkwell_projection_lag_seconds", projection=name)
         assert lag_seconds is not None and 0.05 <= lag_seconds < 300
         assert value(samples, "inkwell_projection_events_applied_total", projection=name) == 0
-        assert value(
-            samples, "inkwell_projection_last_advanced_timestamp_seconds", projection=name
-        ) is None
+        assert (
+            value(samples, "inkwell_projection_last_advanced_timestamp_seconds", projection=name)
+            is None
+        )
 
 
 async def test_an_event_a_projector_cannot_apply_is_counted_as_parked(inkwell: Inkwell) -> None:
@@ -129,16 +133,18 @@ async def test_an_event_a_projector_cannot_apply_is_counted_as_parked(inkwell: I
 
     broken = Projection("broken", {UserRegistered: refuse})
     runner = ProjectionRunner(
-        broken, inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+        broken,
+        inkwell.redis,
+        inkwell.keys,
+        Scripts.register(inkwell.redis),
+        inkwell.store,
         broadcast=None,  # type: ignore[arg-type]  # catch_up() never subscribes
     )
     await send(inkwell, RegisterUser("Ann"))
     await send(inkwell, RegisterUser("Bob"))
     await runner.catch_up()
 
-    [progress] = await ProgressReader(
-        inkwell.redis, inkwell.keys, ["broken"], inkwell.log
-    ).read()
+    [progress] = await ProgressReader(inkwell.redis, inkwell.keys, ["broken"], inkwell.log).read()
     assert (progress.position, progress.head, progress.parked, progress.applied) == (2, 2, 2, 0)
     samples = parse(inkwell.operations.exposition.render([progress]).decode())
     assert value(samples, "inkwell_projection_parked_events", projection="broken") == 2
@@ -151,7 +157,11 @@ async def test_database_errors_are_counted_and_a_refused_stale_append_is_not(
     with pytest.raises(OperationalError), inkwell.engines.reader.connect() as conn:
         conn.execute(text("SELECT * FROM no_such_table"))
     row = {
-        "command_id": "c", "command_type": "T", "fingerprint": "f", "position": 1, "ids": "{}",
+        "command_id": "c",
+        "command_type": "T",
+        "fingerprint": "f",
+        "position": 1,
+        "ids": "{}",
         "recorded_at": datetime.now(UTC),
     }
     with inkwell.engines.writer.begin() as conn:
@@ -197,9 +207,12 @@ def test_counters_add_up_across_api_workers(
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": redis_url,
-        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "shared", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "INKWELL_SECRET": "shared",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     with ServerProcess(env, tmp_path, command="api", args=["--workers", "2"]) as server:
         registered = 12

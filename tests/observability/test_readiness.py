@@ -48,8 +48,10 @@ def test_ready_fails_while_the_projector_is_stopped_and_recovers_when_it_resumes
 ) -> None:
     settings = dataclasses.replace(settings, ready_stalled_after=1.0)
     env = {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "projector"),
     }
     projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
     try:
@@ -61,8 +63,9 @@ def test_ready_fails_while_the_projector_is_stopped_and_recovers_when_it_resumes
             assert client.get("/ready").status_code == 200
 
             projector.stop()
-            api.ok(ops.CREATE_POST_POSITION_ONLY, {"input": {"title": "T", "content": ""}},
-                   token=token)
+            api.ok(
+                ops.CREATE_POST_POSITION_ONLY, {"input": {"title": "T", "content": ""}}, token=token
+            )
             refused = eventually(client, "/ready", 503)
             assert refused["status"] == "not ready"
             assert set(refused["failed"]) == PROJECTIONS
@@ -138,8 +141,14 @@ async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell
 def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
     now = 1_000_000.0
     return Progress(
-        name="posts", position=10, head=10 + lag, lag_seconds=lag_seconds, applied=10, parked=0,
-        advanced_at=None if idle is None else now - idle, at=now,
+        name="posts",
+        position=10,
+        head=10 + lag,
+        lag_seconds=lag_seconds,
+        applied=10,
+        parked=0,
+        advanced_at=None if idle is None else now - idle,
+        at=now,
     )
 
 
@@ -159,8 +168,10 @@ def test_a_projector_process_answers_health_ready_and_metrics_on_its_own_port(
     settings: Settings, tmp_path: Path
 ) -> None:
     env = {
-        "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix, "INKWELL_DATA_DIR": str(tmp_path / "projector"),
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "projector"),
     }
     projector = ServerProcess(env, tmp_path, command="project")
     projector.args = ("--port", str(projector.port))

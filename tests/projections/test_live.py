@@ -41,7 +41,9 @@ async def published_post(inkwell: Inkwell) -> str:
 
 
 @asynccontextmanager
-async def subscribed(inkwell: Inkwell, post_ids: list[str]) -> AsyncIterator[list[AsyncIterator[Any]]]:
+async def subscribed(
+    inkwell: Inkwell, post_ids: list[str]
+) -> AsyncIterator[list[AsyncIterator[Any]]]:
     """One post subscription per id, entered and left together."""
     async with AsyncExitStack() as stack:
         yield [await stack.enter_async_context(inkwell.services.live.post(p)) for p in post_ids]

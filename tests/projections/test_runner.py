@@ -12,8 +12,8 @@ from domain.handlers import HANDLERS
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from projections import messages
-from server import Inkwell, Settings, running
 from projections.verify import dump
+from server import Inkwell, Settings, running
 from tests.projections.conftest import author_with_posts, send, settle
 
 
@@ -47,8 +47,10 @@ async def test_events_committed_but_never_published_are_caught_up(
     silent.start()
     try:
         bus = CommandBus(
-            SqlEventStore(inkwell.engines, silent), HANDLERS,
-            lambda: datetime.now(UTC), lambda: str(uuid.uuid4()),
+            SqlEventStore(inkwell.engines, silent),
+            HANDLERS,
+            lambda: datetime.now(UTC),
+            lambda: str(uuid.uuid4()),
         )
         post = (await bus.dispatch(CreatePost("Unannounced", "Body"), Caller(author, "t"))).ids
         outcome = await bus.dispatch(PublishPost(post["post_id"]), Caller(author, "t"))

@@ -26,7 +26,21 @@ from projections.verify import differences, drop, dump, replay
 from server import PROJECTIONS, Inkwell
 from tests.projections.conftest import send, settle
 
-WORDS = "redis event log cqrs read model write side projection cursor feed tag search".split()
+WORDS = [
+    "redis",
+    "event",
+    "log",
+    "cqrs",
+    "read",
+    "model",
+    "write",
+    "side",
+    "projection",
+    "cursor",
+    "feed",
+    "tag",
+    "search",
+]
 
 
 async def random_workload(inkwell: Inkwell, rng: random.Random, commands: int) -> int:
@@ -50,7 +64,10 @@ async def random_workload(inkwell: Inkwell, rng: random.Random, commands: int) -
 
 
 async def _pick(
-    inkwell: Inkwell, rng: random.Random, users: list[str], authors: dict[str, str],
+    inkwell: Inkwell,
+    rng: random.Random,
+    users: list[str],
+    authors: dict[str, str],
     comments: list[str],
 ) -> tuple[str, Command]:
     """A random command and who sends it: mostly someone allowed to, sometimes not."""
@@ -107,7 +124,7 @@ async def test_verification_notices_a_tampered_read_model(inkwell: Inkwell) -> N
     scratch = f"{inkwell.keys.prefix}-replay-{uuid.uuid4().hex[:6]}"
     try:
         await replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
-        some_user = [k async for k in inkwell.redis.scan_iter(match=f"{inkwell.keys.prefix}:user:*")][0]
+        some_user = await anext(inkwell.redis.scan_iter(match=f"{inkwell.keys.prefix}:user:*"))
         await inkwell.redis.hset(some_user, "name", "Tampered")
         found = await differences(inkwell.redis, inkwell.keys, Keys(scratch))
         assert len(found) == 1 and "Tampered" in found[0]

@@ -28,7 +28,9 @@ def comment(api: Api, who: Account, post_id: str, body: str) -> dict[str, Any]:
     return payload
 
 
-def engagement(api: Api, post_id: str, viewer: Account | None = None, **page: Any) -> dict[str, Any]:
+def engagement(
+    api: Api, post_id: str, viewer: Account | None = None, **page: Any
+) -> dict[str, Any]:
     token = viewer.token if viewer else None
     post: dict[str, Any] = api.ok(ops.POST_ENGAGEMENT, {"id": post_id, **page}, token=token)["post"]
     return post
@@ -43,19 +45,31 @@ def test_a_like_counts_once_and_shows_for_its_giver_only(
     assert engagement(api, post["id"], ann)["likedByViewer"] is False
     assert engagement(api, post["id"])["likedByViewer"] is False
     unliked = api.ok(ops.UNLIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
-    assert unliked["unlikePost"]["post"] == {"id": post["id"], "likeCount": 0, "likedByViewer": False}
+    assert unliked["unlikePost"]["post"] == {
+        "id": post["id"],
+        "likeCount": 0,
+        "likedByViewer": False,
+    }
 
 
-def test_liking_twice_breaks_a_rule(api: Api, settings: Settings, ann: Account, bob: Account) -> None:
+def test_liking_twice_breaks_a_rule(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
     post = api.published_post(ann)
     api.ok(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
-    error = refused(api, settings, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    error = refused(
+        api, settings, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token
+    )
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "ALREADY_LIKED"}
 
 
-def test_liking_a_draft_breaks_a_rule(api: Api, settings: Settings, ann: Account, bob: Account) -> None:
+def test_liking_a_draft_breaks_a_rule(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
     draft = api.create_post(ann)
-    error = refused(api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=bob.token)
+    error = refused(
+        api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=bob.token
+    )
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_NOT_PUBLISHED"}
 
 
@@ -63,7 +77,9 @@ def test_unliking_what_was_not_liked_breaks_a_rule(
     api: Api, settings: Settings, ann: Account, bob: Account
 ) -> None:
     post = api.published_post(ann)
-    error = refused(api, settings, ops.UNLIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token)
+    error = refused(
+        api, settings, ops.UNLIKE_POST, {"input": {"postId": post["id"]}}, token=bob.token
+    )
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "NOT_LIKED"}
 
 
@@ -145,11 +161,15 @@ def test_a_comment_may_be_deleted_by_its_author_and_the_posts_author_only(
     post = api.published_post(ann)
     first, second = (comment(api, bob, post["id"], body)["commentId"] for body in ("A", "B"))
     mallory = api.register("Mallory")
-    error = refused(api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=mallory.token)
+    error = refused(
+        api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=mallory.token
+    )
     assert error["extensions"] == {"code": "FORBIDDEN"}
     api.ok(ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=bob.token)
     api.ok(ops.DELETE_COMMENT, {"input": {"commentId": second}}, token=ann.token)
-    gone = refused(api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=bob.token)
+    gone = refused(
+        api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=bob.token
+    )
     assert gone["extensions"] == {"code": "NOT_FOUND"}
     assert engagement(api, post["id"])["commentCount"] == 0
 
@@ -162,7 +182,11 @@ def test_popular_posts_rank_by_likes_with_ties_newest_first(api: Api, ann: Accou
     api.ok(ops.LIKE_POST, {"input": {"postId": old["id"]}}, token=readers[0].token)
     api.ok(ops.LIKE_POST, {"input": {"postId": new["id"]}}, token=readers[1].token)
     popular = api.ok(ops.POPULAR, {"first": 10})["popularPosts"]
-    assert [(p["title"], p["likeCount"]) for p in popular] == [("Middle", 2), ("New", 1), ("Old", 1)]
+    assert [(p["title"], p["likeCount"]) for p in popular] == [
+        ("Middle", 2),
+        ("New", 1),
+        ("Old", 1),
+    ]
     api.ok(ops.UNLIKE_POST, {"input": {"postId": middle["id"]}}, token=readers[0].token)
     api.ok(ops.UNLIKE_POST, {"input": {"postId": middle["id"]}}, token=readers[1].token)
     popular = api.ok(ops.POPULAR, {"first": 2})["popularPosts"]

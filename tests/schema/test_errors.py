@@ -23,7 +23,9 @@ def appends_nothing(settings: Settings) -> Iterator[None]:
     assert log.head(settings.database_url) == before, "a refused command appended events"
 
 
-def refused(api: Api, settings: Settings, query: str, variables: dict[str, Any], **kw: Any) -> dict[str, Any]:
+def refused(
+    api: Api, settings: Settings, query: str, variables: dict[str, Any], **kw: Any
+) -> dict[str, Any]:
     with appends_nothing(settings):
         return api.error(query, variables, **kw)
 
@@ -53,7 +55,9 @@ def test_invalid_post_input_is_bad_user_input(
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
 
 
-def test_an_invalid_avatar_url_is_bad_user_input(api: Api, settings: Settings, ann: Account) -> None:
+def test_an_invalid_avatar_url_is_bad_user_input(
+    api: Api, settings: Settings, ann: Account
+) -> None:
     error = refused(
         api, settings, ops.UPDATE_PROFILE, {"input": {"avatarUrl": "ftp://x"}}, token=ann.token
     )
@@ -69,9 +73,16 @@ def test_bad_paging_arguments_are_bad_user_input(api: Api, variables: dict[str, 
 def test_a_command_id_reused_for_a_different_command_is_bad_user_input(
     api: Api, settings: Settings, ann: Account
 ) -> None:
-    api.ok(ops.CREATE_POST, {"input": {"title": "A", "content": "", "commandId": "c1"}}, token=ann.token)
+    api.ok(
+        ops.CREATE_POST,
+        {"input": {"title": "A", "content": "", "commandId": "c1"}},
+        token=ann.token,
+    )
     error = refused(
-        api, settings, ops.CREATE_POST, {"input": {"title": "B", "content": "", "commandId": "c1"}},
+        api,
+        settings,
+        ops.CREATE_POST,
+        {"input": {"title": "B", "content": "", "commandId": "c1"}},
         token=ann.token,
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
@@ -90,19 +101,26 @@ def test_a_mutation_without_a_valid_token_is_unauthenticated(
 
 @pytest.mark.parametrize(
     ("operation", "extra"),
-    [(ops.UPDATE_POST, {"expectedVersion": 1, "title": "Mine now"}), (ops.PUBLISH_POST, {}),
-     (ops.ARCHIVE_POST, {})],
+    [
+        (ops.UPDATE_POST, {"expectedVersion": 1, "title": "Mine now"}),
+        (ops.PUBLISH_POST, {}),
+        (ops.ARCHIVE_POST, {}),
+    ],
 )
 def test_changing_someone_elses_post_is_forbidden(
     api: Api, settings: Settings, ann: Account, operation: str, extra: dict[str, Any]
 ) -> None:
     post = api.create_post(ann)
     bob = api.register("Bob")
-    error = refused(api, settings, operation, {"input": {"postId": post["id"], **extra}}, token=bob.token)
+    error = refused(
+        api, settings, operation, {"input": {"postId": post["id"], **extra}}, token=bob.token
+    )
     assert error["extensions"] == {"code": "FORBIDDEN"}
 
 
-def test_a_command_on_a_missing_post_is_not_found(api: Api, settings: Settings, ann: Account) -> None:
+def test_a_command_on_a_missing_post_is_not_found(
+    api: Api, settings: Settings, ann: Account
+) -> None:
     error = refused(api, settings, ops.PUBLISH_POST, {"input": {"postId": "nope"}}, token=ann.token)
     assert error["extensions"] == {"code": "NOT_FOUND"}
 
@@ -130,7 +148,9 @@ def test_publishing_a_published_post_breaks_a_business_rule(
     api: Api, settings: Settings, ann: Account
 ) -> None:
     post = api.published_post(ann)
-    error = refused(api, settings, ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    error = refused(
+        api, settings, ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token
+    )
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "ALREADY_PUBLISHED"}
 
 
@@ -145,7 +165,9 @@ def test_editing_an_archived_post_breaks_a_business_rule(
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_ARCHIVED"}
 
 
-def test_a_query_past_the_read_models_times_out_with_consistency_timeout(settings: Settings) -> None:
+def test_a_query_past_the_read_models_times_out_with_consistency_timeout(
+    settings: Settings,
+) -> None:
     with TestClient(create_app(replace(settings, consistency_timeout=0.3))) as client:
         api = Api(client)
         api.register("Ann")

@@ -77,7 +77,9 @@ def test_an_edited_post_leaves_its_old_words_and_an_archived_one_leaves_the_inde
     edit = {"postId": post["id"], "expectedVersion": post["version"], "title": "Redis streams"}
     edited = api.ok(ops.UPDATE_POST, {"input": edit}, token=ann.token)["updatePost"]["post"]
     assert titles(api.ok(ops.SEARCH, {"query": "kafka"})["searchPosts"]) == []
-    assert titles(api.ok(ops.SEARCH, {"query": "redis partitions"})["searchPosts"]) == ["Redis streams"]
+    assert titles(api.ok(ops.SEARCH, {"query": "redis partitions"})["searchPosts"]) == [
+        "Redis streams"
+    ]
     api.ok(ops.ARCHIVE_POST, {"input": {"postId": edited["id"]}}, token=ann.token)
     assert api.ok(ops.SEARCH, {"query": "streams"})["searchPosts"]["totalCount"] == 0
 
@@ -92,7 +94,9 @@ def test_search_results_page_newest_first(api: Api, ann: Account) -> None:
     assert titles(rest) == ["Redis note 2", "Redis note 1", "Redis note 0"]
 
 
-def test_a_rename_reaches_all_200_posts_and_every_comment_of_the_author(api: Api, ann: Account) -> None:
+def test_a_rename_reaches_all_200_posts_and_every_comment_of_the_author(
+    api: Api, ann: Account
+) -> None:
     bob = api.register("Bob")
     post_ids = [quick_post(api, ann, f"Post {i}")[0] for i in range(200)]
     bobs_post = api.published_post(bob, "Bob's post")

@@ -7,9 +7,8 @@ from graphql import get_introspection_query
 from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from tests.support.api import Api
 
-DEEPEST = (
-    '{ user(id: "u") { posts { edges { node { comments { edges { node { author { name } } } } } } } } }'
-)
+DEEPEST = """{ user(id: "u") { posts { edges { node {
+  comments { edges { node { author { name } } } } } } } } }"""
 
 
 def test_the_deepest_query_the_schema_allows_is_within_the_limit(api: Api) -> None:

@@ -96,11 +96,12 @@ def test_a_rename_shows_on_every_post_of_the_author(api: Api, ann: Account) -> N
 def test_a_query_sent_with_the_position_sees_the_write(api: Api, ann: Account) -> None:
     for i in range(10):
         created = api.ok(
-            ops.CREATE_POST_POSITION_ONLY, {"input": {"title": f"T{i}", "content": ""}},
+            ops.CREATE_POST_POSITION_ONLY,
+            {"input": {"title": f"T{i}", "content": ""}},
             token=ann.token,
         )["createPost"]
         publish = api.ok(
-            "query { user(id: \"%s\") { posts(first: 100) { totalCount } } }" % ann.id,
+            f'query {{ user(id: "{ann.id}") {{ posts(first: 100) {{ totalCount }} }} }}',
             headers={"X-Consistent-With": created["position"]},
             token=ann.token,
         )

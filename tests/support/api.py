@@ -45,7 +45,9 @@ class Api:
         data: dict[str, Any] = body["data"]
         return data
 
-    def error(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    def error(
+        self, query: str, variables: dict[str, Any] | None = None, **kw: Any
+    ) -> dict[str, Any]:
         """The single error an operation is expected to fail with."""
         body = self.call(query, variables, **kw)
         assert body.get("errors"), f"expected an error, got {body}"
@@ -59,7 +61,9 @@ class Api:
 
     def create_post(self, author: Account, title: str = "Hello", **fields: Any) -> dict[str, Any]:
         variables = {"input": {"title": title, "content": fields.pop("content", "Text."), **fields}}
-        post: dict[str, Any] = self.ok(ops.CREATE_POST, variables, token=author.token)["createPost"]["post"]
+        post: dict[str, Any] = self.ok(ops.CREATE_POST, variables, token=author.token)[
+            "createPost"
+        ]["post"]
         return post
 
     def publish(self, author: Account, post_id: str) -> dict[str, Any]:
@@ -67,5 +71,7 @@ class Api:
         post: dict[str, Any] = data["publishPost"]["post"]
         return post
 
-    def published_post(self, author: Account, title: str = "Hello", **fields: Any) -> dict[str, Any]:
+    def published_post(
+        self, author: Account, title: str = "Hello", **fields: Any
+    ) -> dict[str, Any]:
         return self.publish(author, self.create_post(author, title, **fields)["id"])

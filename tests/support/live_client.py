@@ -20,7 +20,9 @@ async def session(
         url=http_url.replace("http", "ws", 1) + "/graphql",
         # gql offers the legacy protocol first unless told otherwise (FIELD-NOTES).
         subprotocols=[
-            WebsocketsTransport.APOLLO_SUBPROTOCOL if legacy else WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
+            WebsocketsTransport.APOLLO_SUBPROTOCOL
+            if legacy
+            else WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL
         ],
         init_payload={"Authorization": f"Bearer {token}"} if token else {},
     )
@@ -31,13 +33,17 @@ async def session(
 class Stream:
     """Collects a subscription's items in the background."""
 
-    def __init__(self, client: AsyncClientSession, query: str, variables: dict[str, Any] | None = None):
+    def __init__(
+        self, client: AsyncClientSession, query: str, variables: dict[str, Any] | None = None
+    ):
         self.items: list[dict[str, Any]] = []
         self.error: Exception | None = None
         self._arrived = asyncio.Event()
         self._task = asyncio.create_task(self._collect(client, query, variables or {}))
 
-    async def _collect(self, client: AsyncClientSession, query: str, variables: dict[str, Any]) -> None:
+    async def _collect(
+        self, client: AsyncClientSession, query: str, variables: dict[str, Any]
+    ) -> None:
         try:
             request = gql(query)
             request.variable_values = variables

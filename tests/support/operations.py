@@ -8,7 +8,9 @@ POST_FIELDS = """
 
 REGISTER = """
 mutation($input: RegisterUserInput!) {
-  registerUser(input: $input) { token position user { id name avatarUrl bio joinedAt publishedPostCount } }
+  registerUser(input: $input) {
+    token position user { id name avatarUrl bio joinedAt publishedPostCount }
+  }
 }"""
 
 UPDATE_PROFILE = """
@@ -46,7 +48,9 @@ USER = """
 query($id: ID!, $first: Int, $after: String) {
   user(id: $id) {
     id name avatarUrl bio joinedAt publishedPostCount
-    posts(first: $first, after: $after) { totalCount edges { cursor node { id title status } } pageInfo { hasNextPage endCursor } }
+    posts(first: $first, after: $after) {
+      totalCount edges { cursor node { id title status } } pageInfo { hasNextPage endCursor }
+    }
   }
 }"""
 
@@ -72,18 +76,26 @@ PROJECTIONS = "{ projections { name position headPosition lag } }"
 COMMENT_FIELDS = "id postId body createdAt author { id name avatarUrl }"
 
 LIKE_POST = """
-mutation($input: PostCommandInput!) { likePost(input: $input) { position post { id likeCount likedByViewer } } }"""
+mutation($input: PostCommandInput!) {
+  likePost(input: $input) { position post { id likeCount likedByViewer } }
+}"""
 
 UNLIKE_POST = """
-mutation($input: PostCommandInput!) { unlikePost(input: $input) { position post { id likeCount likedByViewer } } }"""
+mutation($input: PostCommandInput!) {
+  unlikePost(input: $input) { position post { id likeCount likedByViewer } }
+}"""
 
 ADD_COMMENT = f"""
 mutation($input: AddCommentInput!) {{
-  addComment(input: $input) {{ position commentId comment {{ {COMMENT_FIELDS} }} post {{ id commentCount }} }}
+  addComment(input: $input) {{
+    position commentId comment {{ {COMMENT_FIELDS} }} post {{ id commentCount }}
+  }}
 }}"""
 
 DELETE_COMMENT = """
-mutation($input: DeleteCommentInput!) { deleteComment(input: $input) { position post { id commentCount } } }"""
+mutation($input: DeleteCommentInput!) {
+  deleteComment(input: $input) { position post { id commentCount } }
+}"""
 
 POST_ENGAGEMENT = f"""
 query($id: ID!, $first: Int, $after: String) {{
@@ -98,7 +110,9 @@ query($id: ID!, $first: Int, $after: String) {{
 
 BY_TAG = """
 query($tag: String!, $first: Int, $after: String) {
-  postsByTag(tag: $tag, first: $first, after: $after) { totalCount edges { node { id title tags } } }
+  postsByTag(tag: $tag, first: $first, after: $after) {
+    totalCount edges { node { id title tags } }
+  }
 }"""
 
 SEARCH = """

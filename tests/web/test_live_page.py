@@ -47,6 +47,14 @@ def test_the_live_page_may_run_only_its_own_scripts_and_talk_only_to_inkwell(api
 def test_the_live_page_script_never_writes_html() -> None:
     script = (STATIC_DIR / "live.js").read_text()
     code = re.sub(r"//.*", "", script)  # comments may name what the code avoids
-    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
-                 "new Function", "setAttribute(\"on", "srcdoc"):
+    for sink in (
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+        "eval(",
+        "new Function",
+        'setAttribute("on',
+        "srcdoc",
+    ):
         assert sink not in code, sink
