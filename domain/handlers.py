@@ -140,12 +140,27 @@ async def archive_post(cmd: ArchivePost, h: Handling) -> Outcome:
 
 
 async def like_post(cmd: LikePost, h: Handling) -> Outcome:
+    return await _set_like(h, cmd.post_id, cmd.expected_version, Like.like)
+
+
+async def unlike_post(cmd: UnlikePost, h: Handling) -> Outcome:
+    return await _set_like(h, cmd.post_id, cmd.expected_version, Like.unlike)
+
+
+async def _set_like(
+    h: Handling,
+    post_id: str,
+    expected_version: int | None,
+    decide: Callable[[Like, Post, str, datetime], Event],
+) -> Outcome:
+    """A like lives in its own stream; the append still requires the post unchanged,
+    so a rule checked against it (published?) cannot go stale before the commit."""
     actor = await h.actor()
-    post, post_version = await load_post(h, cmd.post_id)
-    check_expected(streams.post(post.id), cmd.expected_version, post_version)
+    post, post_version = await load_post(h, post_id)
+    check_expected(streams.post(post.id), expected_version, post_version)
     stream = streams.like(post.id, actor)
     events, version = await h.store.load(stream)
-    event = Like.from_history(events).like(post, actor, h.now())
+    event = decide(Like.from_history(events), post, actor, h.now())
     return await h.append(
         stream,
         version,
@@ -153,16 +168,6 @@ async def like_post(cmd: LikePost, h: Handling) -> Outcome:
         {"post_id": post.id},
         conditions=((streams.post(post.id), post_version),),
     )
-
-
-async def unlike_post(cmd: UnlikePost, h: Handling) -> Outcome:
-    actor = await h.actor()
-    post, post_version = await load_post(h, cmd.post_id)
-    check_expected(streams.post(post.id), cmd.expected_version, post_version)
-    stream = streams.like(post.id, actor)
-    events, version = await h.store.load(stream)
-    event = Like.from_history(events).unlike(post, actor, h.now())
-    return await h.append(stream, version, [event], {"post_id": post.id})
 
 
 async def add_comment(cmd: AddComment, h: Handling) -> Outcome:

@@ -29,10 +29,7 @@ async def settled_user(info: Info[Context, None], user_id: str, position: str) -
 
 
 @strawberry.type
-class RegisterUserPayload:
-    token: str = strawberry.field(
-        description="Bearer token for the Authorization header; shown once."
-    )
+class UserPayload:
     position: str
     user_id: strawberry.ID = strawberry.field(
         description="Known at once, without waiting for the read models (unlike `user`)."
@@ -44,15 +41,10 @@ class RegisterUserPayload:
 
 
 @strawberry.type
-class UserPayload:
-    position: str
-    user_id: strawberry.ID = strawberry.field(
-        description="Known at once, without waiting for the read models (unlike `user`)."
+class RegisterUserPayload(UserPayload):
+    token: str = strawberry.field(
+        description="Bearer token for the Authorization header; shown once."
     )
-
-    @strawberry.field
-    async def user(self, info: Info[Context, None]) -> User:
-        return await settled_user(info, self.user_id, self.position)
 
 
 @strawberry.type
