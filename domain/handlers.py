@@ -116,26 +116,30 @@ async def create_post(cmd: CreatePost, h: Handling) -> Outcome:
 
 
 async def update_post(cmd: UpdatePost, h: Handling) -> Outcome:
-    actor = await h.actor()
-    post, version = await load_post(h, cmd.post_id)
-    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
-    event = post.update(actor, cmd.title, cmd.content, cmd.tags, h.now())
-    return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
+    def decide(post: Post, actor: str, now: datetime) -> Event:
+        return post.update(actor, cmd.title, cmd.content, cmd.tags, now)
+
+    return await _change_post(h, cmd.post_id, cmd.expected_version, decide)
 
 
 async def publish_post(cmd: PublishPost, h: Handling) -> Outcome:
-    actor = await h.actor()
-    post, version = await load_post(h, cmd.post_id)
-    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
-    event = post.publish(actor, h.now())
-    return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
+    return await _change_post(h, cmd.post_id, cmd.expected_version, Post.publish)
 
 
 async def archive_post(cmd: ArchivePost, h: Handling) -> Outcome:
+    return await _change_post(h, cmd.post_id, cmd.expected_version, Post.archive)
+
+
+async def _change_post(
+    h: Handling,
+    post_id: str,
+    expected_version: int | None,
+    decide: Callable[[Post, str, datetime], Event],
+) -> Outcome:
     actor = await h.actor()
-    post, version = await load_post(h, cmd.post_id)
-    check_expected(streams.post(cmd.post_id), cmd.expected_version, version)
-    event = post.archive(actor, h.now())
+    post, version = await load_post(h, post_id)
+    check_expected(streams.post(post_id), expected_version, version)
+    event = decide(post, actor, h.now())
     return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
 
 

@@ -39,6 +39,10 @@ class PageInfo:
     has_next_page: bool
     end_cursor: str | None
 
+    @staticmethod
+    def of(cursors: list[str], has_next: bool) -> PageInfo:
+        return PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None)
+
 
 @strawberry.type
 class Comment:
@@ -83,9 +87,7 @@ class CommentConnection:
         ]
         return CommentConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of([edge.cursor for edge in edges], page.has_next),
             total_count=page.total,
         )
 
@@ -163,9 +165,7 @@ class PostConnection:
         edges = [PostEdge(cursor=cursor, node=Post.from_view(view)) for cursor, view in page.posts]
         return PostConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            page_info=PageInfo.of([edge.cursor for edge in edges], page.has_next),
             total_count=page.total,
         )
 
