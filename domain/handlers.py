@@ -41,13 +41,19 @@ class Handling:
 
     async def actor(self) -> str:
         """The acting user, who must exist in the log (a signed token from a wiped log does not)."""
+        user, _ = await self.acting_user()
+        return user.id
+
+    async def acting_user(self) -> tuple[User, int]:
+        """The acting user's aggregate and stream version, for commands that change it."""
         actor_id = self.command.actor_id
         if actor_id is None:
             raise Unauthenticated()
-        _, version = await self.store.load(streams.user(actor_id))
-        if version == 0:
+        events, version = await self.store.load(streams.user(actor_id))
+        user = User.from_history(events)
+        if user is None:
             raise Unauthenticated("the token's user does not exist")
-        return actor_id
+        return user, version
 
     async def append(
         self,
@@ -69,14 +75,6 @@ def check_expected(stream_id: str, expected: int | None, current: int) -> None:
     """Refuses early when the caller decided on a stale version; the append checks again."""
     if expected is not None and expected != current:
         raise ConcurrencyError(stream_id, expected, current)
-
-
-async def load_user(h: Handling, user_id: str) -> tuple[User, int]:
-    events, version = await h.store.load(streams.user(user_id))
-    user = User.from_history(events)
-    if user is None:
-        raise NotFound("user", user_id)
-    return user, version
 
 
 async def load_post(h: Handling, post_id: str) -> tuple[Post, int]:
@@ -102,10 +100,9 @@ async def register_user(cmd: RegisterUser, h: Handling) -> Outcome:
 
 
 async def update_profile(cmd: UpdateProfile, h: Handling) -> Outcome:
-    actor = await h.actor()
-    user, version = await load_user(h, actor)
-    event = user.update_profile(actor, cmd.name, cmd.avatar_url, cmd.bio, h.now())
-    return await h.append(streams.user(actor), version, [event], {"user_id": actor})
+    user, version = await h.acting_user()  # one load: the actor is the aggregate
+    event = user.update_profile(user.id, cmd.name, cmd.avatar_url, cmd.bio, h.now())
+    return await h.append(streams.user(user.id), version, [event], {"user_id": user.id})
 
 
 async def create_post(cmd: CreatePost, h: Handling) -> Outcome:

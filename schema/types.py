@@ -33,6 +33,15 @@ class Author:
     name: str
     avatar_url: str | None
 
+    @staticmethod
+    def of(view: PostView | CommentView) -> Author:
+        """The author as the read model copied them in: their name now, not at writing."""
+        return Author(
+            id=strawberry.ID(view.author_id),
+            name=view.author_name,
+            avatar_url=view.author_avatar_url,
+        )
+
 
 @strawberry.type
 class PageInfo:
@@ -57,11 +66,7 @@ class Comment:
         return Comment(
             id=strawberry.ID(view.id),
             post_id=strawberry.ID(view.post_id),
-            author=Author(
-                id=strawberry.ID(view.author_id),
-                name=view.author_name,
-                avatar_url=view.author_avatar_url,
-            ),
+            author=Author.of(view),
             body=view.body,
             created_at=view.created_at,
         )
@@ -134,11 +139,7 @@ class Post:
             content=view.content,
             tags=list(view.tags),
             status=PostStatus(view.status),
-            author=Author(
-                id=strawberry.ID(view.author_id),
-                name=view.author_name,
-                avatar_url=view.author_avatar_url,
-            ),
+            author=Author.of(view),
             comment_count=view.comment_count,
             like_count=view.like_count,
             top_comments=[Comment.from_view(comment) for comment in view.top_comments],
