@@ -3,37 +3,58 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
 from strawberry.types import ExecutionContext, ExecutionResult
 
-from schema.errors import ErrorCodes, code_errors, is_unexpected
+from schema.consistency import wait_until_consistent
+from schema.errors import code_errors, is_unexpected
 from schema.execution import PerEventMemo
-from schema.extensions import ConsistentReads
+from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.mutations import Mutation
+from schema.operations import PreparedOperations
 from schema.queries import Query
 from schema.subscriptions import Subscription
+
+__all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "InkwellSchema", "build_schema"]
 
 log = logging.getLogger(__name__)
 
 
 class InkwellSchema(strawberry.Schema):
+    """strawberry's schema with no per-request extensions: what they did is done here,
+    once per schema (parse and validation caches, schema/operations.py) or in a hook.
+
+    The hooks override strawberry's private `_create_execution_context` and
+    `_execute_operation` (pinned strawberry 0.341.2; tests/schema covers each one)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.operations = PreparedOperations(self._schema)
+
+    def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
+        context = super()._create_execution_context(*args, **kwargs)
+        self.operations.prepare(context)
+        return context
+
+    async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
+        await wait_until_consistent(execution_context)
+        return await super()._execute_operation(execution_context, *args)
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Every error leaves with its code. Done here, not in an operation hook: a query
         that fails to parse unwinds those hooks before any result exists."""
         result = await super().execute(*args, **kwargs)
         code_errors(result)
         return result
+
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """WebSocket operations: every item of the stream leaves with its codes too."""
+        return _coded(await super().stream(*args, **kwargs))
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -44,28 +65,18 @@ class InkwellSchema(strawberry.Schema):
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
 
-# Protective limits (QUERY_TOO_COMPLEX). The schema has no cycles today, so its deepest
-# query is 9 levels (user > posts > edges > node > comments > edges > node > author >
-# name); the depth limit guards the day a cycle appears. Introspection does not count.
-MAX_DEPTH = 10
-MAX_ALIASES = 30
-MAX_TOKENS = 5_000
+async def _coded(results: AsyncGenerator[Any, None]) -> AsyncIterator[Any]:
+    async with aclosing(results):
+        async for result in results:
+            code_errors(result)
+            yield result
 
 
-def build_schema() -> strawberry.Schema:
-    # Validating a query costs ~6 ms with stock strawberry; the caches make repeats ~0.4 ms.
+def build_schema() -> InkwellSchema:
+    # Validating a query costs ~6 ms with stock strawberry; cached, a repeat costs nothing.
     return InkwellSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemo,
-        extensions=[
-            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-            ParserCache,
-            ValidationCache,
-            ConsistentReads,
-            ErrorCodes,
-        ],
     )

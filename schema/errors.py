@@ -8,11 +8,9 @@ the client only as INTERNAL_SERVER_ERROR, without internals.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
 
 from domain.errors import (
     BusinessRuleViolation,
@@ -98,15 +96,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, EXPECTED)
 
 
-class ErrorCodes(SchemaExtension):
-    """Codes what goes out over WebSockets: every item of a stream passes here."""
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        code_errors(result)
-        yield
-
-
 def code_errors(result: Any) -> None:
-    """Codes a result's errors in place (InkwellSchema.execute does it for HTTP)."""
+    """Codes a result's errors in place (InkwellSchema.execute and .stream call it)."""
     if result is not None and getattr(result, "errors", None):
         result.errors = [coded(error) for error in result.errors]

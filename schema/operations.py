@@ -1,0 +1,56 @@
+"""Parsing and validating each distinct document once, not once per request.
+
+strawberry builds its extensions anew for every request, and its ParserCache and
+ValidationCache are extensions: with the limiters' rule classes rebuilt per request the
+validation cache never hit, and the extension machinery itself cost about 18% of a
+small query (py-spy, issue 11). Here the rules are fixed for the process
+(schema/limits.py), so a document's validation errors depend on its text alone, and
+both steps are cached by text in two bounded LRU caches owned by the schema.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionContext
+
+from schema.limits import PARSE_OPTIONS, VALIDATION_RULES
+
+# Distinct document texts remembered. Bounded, so unique texts from an attacker only
+# evict; each is at most MAX_TOKENS tokens. Clients send a handful of documents.
+CACHED_DOCUMENTS = 256
+
+
+class PreparedOperations:
+    """The parse and validation caches of one schema."""
+
+    def __init__(self, schema: GraphQLSchema) -> None:
+        self._schema = schema
+        self.parsed = lru_cache(maxsize=CACHED_DOCUMENTS)(self._parse)
+        self.validated = lru_cache(maxsize=CACHED_DOCUMENTS)(self._validate)
+
+    def prepare(self, context: ExecutionContext) -> None:
+        """Fills in the document and its validation errors when the text parses; strawberry
+        then skips both steps. Text that does not parse is left to strawberry, which
+        parses it again (with the same limits) and reports the syntax error."""
+        context.parse_options = PARSE_OPTIONS
+        context.validation_rules = VALIDATION_RULES
+        if not context.query:
+            return
+        document = self.parsed(context.query)
+        if document is not None:
+            context.graphql_document = document
+            context.pre_execution_errors = self.validated(context.query)
+
+    def _parse(self, query: str) -> DocumentNode | None:
+        try:
+            return parse(query, **PARSE_OPTIONS)
+        except GraphQLError:
+            return None
+
+    def _validate(self, query: str) -> list[GraphQLError]:
+        document = self.parsed(query)
+        assert document is not None, "validated only once parsed"
+        return validate_document(self._schema, document, VALIDATION_RULES)

@@ -1,0 +1,57 @@
+"""Each distinct document is parsed and validated once per process, and still refused when bad."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import schema.operations
+from schema import MAX_DEPTH, build_schema
+from tests.support.api import Api
+
+POST = "query ($id: ID!) { post(id: $id) { id title author { name } } }"
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The documents graphql-core is asked to validate, in order."""
+    seen: list[str] = []
+    validate = schema.operations.validate_document
+
+    def counted(graphql_schema: Any, document: Any, rules: Any) -> Any:
+        seen.append(document.loc.source.body)
+        return validate(graphql_schema, document, rules)
+
+    monkeypatch.setattr(schema.operations, "validate_document", counted)
+    return seen
+
+
+def test_a_repeated_document_is_validated_once(api: Api, validations: list[str]) -> None:
+    for post_id in ("a", "b", "c"):
+        assert api.ok(POST, {"id": post_id}) == {"post": None}
+    assert validations == [POST]
+
+
+def test_a_cached_document_that_breaks_a_limit_is_refused_every_time(
+    api: Api, validations: list[str]
+) -> None:
+    fields = ["viewer", *["posts"] * MAX_DEPTH]
+    query = "{ " + " { ".join(fields) + " { id }" + " }" * len(fields)
+    for _ in range(2):
+        body = api.call(query)
+        assert "data" not in body or body["data"] is None
+        assert "QUERY_TOO_COMPLEX" in {error["extensions"]["code"] for error in body["errors"]}
+    assert validations == [query]
+
+
+def test_an_invalid_document_is_refused_every_time_with_its_code(api: Api) -> None:
+    for _ in range(2):
+        assert api.error("{ nope }")["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    for _ in range(2):
+        error = api.error("{ viewer { id ")
+        assert "Syntax Error" in error["message"]
+
+
+def test_no_extension_is_built_per_request() -> None:
+    assert build_schema().get_extensions() == []
