@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test demo lint clean
+.PHONY: run test demo lint bench clean
 
 run: $(INSTALLED)
 	$(BIN)/python server.py serve
@@ -14,6 +14,11 @@ test: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/python server.py demo
+
+# Every benchmark (< 15 min on 2 cores), then docs/benchmarks.md rewritten from their sections.
+bench: $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

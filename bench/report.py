@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-HEADER = """# Benchmarks
-
-Figures printed by the scripts in `bench/` (`pip install -e '.[dev,bench]'`, then
-`python -m bench.<name>` from the repository root); each rewrites its own section
-between its markers, and the notes after a section are written by hand. They were
-measured on a small shared machine: compare the figures of one run with each
-other (ratios), not with another machine's.
-"""
+SECTIONS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks"
 
 
 def cpu_model() -> str:
@@ -58,15 +52,40 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def write_section(name: str, body: str) -> Path:
-    """Replaces the section between this benchmark's markers, or appends it."""
+    """Rewrites docs/benchmarks/<name>.md between this benchmark's markers; what the file
+    holds outside them (notes written by hand on a run) stays."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     section = f"{start}\n{body.strip()}\n{end}"
-    text = DOC.read_text() if DOC.exists() else HEADER
+    path = SECTIONS / f"{name}.md"
+    text = path.read_text() if path.exists() else ""
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text)
-    return DOC
+    found = pattern.search(text)
+    text = pattern.sub(lambda _: section, text) if found else section + "\n" + text
+    SECTIONS.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the summary table in docs/benchmarks.md (bench/assemble.py)."""
+
+    measure: str
+    inkwell: str
+    reference: str
+    ratio: str  # as the target is stated: "0.84", "p99 7.9 ms", ...
+    target: str
+    met: bool
+
+
+def write_summary(name: str, rows: list[Row]) -> Path:
+    """docs/benchmarks/<name>.json: this benchmark's rows of the summary table."""
+    path = SECTIONS / f"{name}.json"
+    SECTIONS.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(row) for row in rows], indent=1) + "\n")
+    return path
+
+
+def read_summary(name: str) -> list[Row]:
+    path = SECTIONS / f"{name}.json"
+    return [Row(**row) for row in json.loads(path.read_text())] if path.exists() else []

@@ -191,7 +191,7 @@ def main() -> None:
     text = document(rates, profile, args, machine, time.monotonic() - started)
     print("\n" + text)
     if not args.quick:
-        print(f"written to {report.write_section('write-throughput', text)}")
+        print(f"written to {report.write_section('write_throughput', text)}")
 
 
 if __name__ == "__main__":

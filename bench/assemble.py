@@ -1,0 +1,58 @@
+"""docs/benchmarks.md: the summary table of every benchmark's rows against its target,
+the profile before and after, then each benchmark's own section, as last written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import report
+
+DOC = report.SECTIONS.parent / "benchmarks.md"
+# Written by hand: what the profiles showed before and after the work of issue 11.
+PROFILES = report.SECTIONS / "profiles.md"
+
+HEADER = """# Benchmarks
+
+Every figure here was printed by a script in `bench/` (`make bench` runs them all and
+rewrites this page; one alone is `python -m bench.<name>` after `pip install -e
+'.[dev,bench]'`). Each benchmark runs Inkwell and its reference side by side in one
+run, on this small shared machine: read the ratios, not the absolute figures, and
+compare figures of one run with each other, not with another machine's.
+"""
+
+
+def summary(names: list[str]) -> str:
+    rows = []
+    for name in names:
+        for row in report.read_summary(name):
+            rows.append(
+                [row.measure, row.inkwell, row.reference, row.ratio, row.target,
+                 "met" if row.met else "**missed**", f"[{name}](benchmarks/{name}.md)"]
+            )  # fmt: skip
+    header = ["measure", "Inkwell", "reference, same run", "ratio", "target", "", "bench"]
+    return report.table(header, rows) if rows else "No benchmark has written its rows yet."
+
+
+def write(took_minutes: float | None = None) -> Path:
+    from bench.__main__ import BENCHES
+
+    sections = [name for name in BENCHES if (report.SECTIONS / f"{name}.md").exists()]
+    others = sorted(
+        path.stem for path in report.SECTIONS.glob("*.md")
+        if path.stem not in sections and path != PROFILES
+    )  # fmt: skip
+    names = sections + others
+    parts = [HEADER]
+    if took_minutes is not None:
+        parts.append(f"The last `make bench` took {took_minutes:.1f} min ({report.today()}).\n")
+    parts.append("## Summary: issue 11's table, re-measured\n\n" + summary(names) + "\n")
+    if PROFILES.exists():
+        parts.append(PROFILES.read_text())
+    for name in names:
+        parts.append((report.SECTIONS / f"{name}.md").read_text())
+    DOC.write_text("\n".join(part.rstrip("\n") + "\n" for part in parts))
+    return DOC
+
+
+if __name__ == "__main__":
+    print(f"written to {write()}")
