@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, func, select
 
 from domain.events import Event, event_from_dict
 from domain.ports import AppendRequest, Outcome, RecordedEvent, StoredOutcome
 from eventstore.codec import recorded_event
 from eventstore.engines import Engines
-from eventstore.tables import commands, events
+from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
+from eventstore.tables import events
 from eventstore.writer import GroupCommitWriter
 
 T = TypeVar("T")
-
-# Built once: building a statement on every load cost about as much as running it.
-STREAM = (
-    select(events.c.type, events.c.data, events.c.version)
-    .where(events.c.stream_id == bindparam("stream_id"))
-    .order_by(events.c.version)
-)
 
 
 class SqlEventStore:
@@ -32,28 +26,29 @@ class SqlEventStore:
     def __init__(self, engines: Engines, writer: GroupCommitWriter) -> None:
         self._reader = engines.reader
         self._writer = writer
+        # A command's reads: on the loop through the driver for SQLite (see loop_reads).
+        self._loop_reads = LoopReads(engines.reader) if engines.is_sqlite else None
 
     async def append(self, request: AppendRequest) -> Outcome:
         return await self._writer.append(request)
 
     async def load(self, stream_id: str) -> tuple[list[Event], int]:
+        if self._loop_reads is not None:
+            return _stream(self._loop_reads.stream(stream_id))
+
         def query(conn: Connection) -> tuple[list[Event], int]:
             rows = conn.execute(STREAM, {"stream_id": stream_id}).all()
-            loaded = [event_from_dict(row.type, orjson.loads(row.data)) for row in rows]
-            return loaded, rows[-1].version if rows else 0
+            return _stream([(row.type, row.data, row.version) for row in rows])
 
         return await self._read(query)
 
     async def outcome_of(self, command_id: str) -> StoredOutcome | None:
+        if self._loop_reads is not None:
+            return _outcome(self._loop_reads.outcome(command_id))
+
         def query(conn: Connection) -> StoredOutcome | None:
-            row = conn.execute(
-                select(commands.c.position, commands.c.ids, commands.c.fingerprint).where(
-                    commands.c.command_id == command_id
-                )
-            ).first()
-            if row is None:
-                return None
-            return StoredOutcome(Outcome(row.position, orjson.loads(row.ids)), row.fingerprint)
+            row = conn.execute(OUTCOME, {"command_id": command_id}).first()
+            return _outcome(None if row is None else (row.position, row.ids, row.fingerprint))
 
         return await self._read(query)
 
@@ -81,3 +76,15 @@ class SqlEventStore:
                 return query(conn)
 
         return await asyncio.to_thread(run)
+
+
+def _stream(rows: Sequence[tuple[str, str, int]]) -> tuple[list[Event], int]:
+    loaded = [event_from_dict(kind, orjson.loads(data)) for kind, data, _ in rows]
+    return loaded, rows[-1][2] if rows else 0
+
+
+def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:
+    if row is None:
+        return None
+    position, ids, fingerprint = row
+    return StoredOutcome(Outcome(position, orjson.loads(ids)), fingerprint)

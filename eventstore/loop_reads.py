@@ -1,0 +1,69 @@
+"""SQLite reads of a command on the event loop's own thread, through the driver.
+
+Measured on the stream load of a command (uvloop, a three-event stream, WAL): through
+SQLAlchemy on a reader thread 246 µs of CPU; through SQLAlchemy on the loop 154 µs;
+one prepared statement on a held sqlite3 connection 7.7 µs. The thread trip costs
+more than the read: SQLite answers a short indexed read from its page cache in
+microseconds, so it does not stall the loop. Each statement runs in autocommit mode,
+so it reads its own consistent snapshot (WAL: it never waits for the writer) and sees
+every commit made before it started: a command reads its own earlier writes.
+
+PostgreSQL reads cross the network, so they stay on reader threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from sqlalchemy import Engine, Select, bindparam, select
+
+from eventstore.tables import commands, events
+
+# Built once: building a statement on every load cost about as much as running it.
+STREAM = (
+    select(events.c.type, events.c.data, events.c.version)
+    .where(events.c.stream_id == bindparam("stream_id"))
+    .order_by(events.c.version)
+)
+OUTCOME = select(commands.c.position, commands.c.ids, commands.c.fingerprint).where(
+    commands.c.command_id == bindparam("command_id")
+)
+
+
+class LoopReads:
+    """One sqlite3 connection per thread that reads (in practice: the event loop's), from the
+    reader engine's pool so it has the engine's settings (WAL, busy timeout)."""
+
+    def __init__(self, engine: Engine) -> None:
+        assert engine.dialect.paramstyle == "qmark", "sqlite3 statements take ? parameters"
+        self._engine = engine
+        self._stream = _sql(STREAM, engine)
+        self._outcome = _sql(OUTCOME, engine)
+        self._local = threading.local()
+
+    def stream(self, stream_id: str) -> list[tuple[str, str, int]]:
+        """(type, data, version) of every event of the stream, oldest first."""
+        rows: list[tuple[str, str, int]] = self._cursor().execute(
+            self._stream, (stream_id,)
+        ).fetchall()
+        return rows
+
+    def outcome(self, command_id: str) -> tuple[int, str, str] | None:
+        """(position, ids, fingerprint) recorded for the command id, if any."""
+        row: tuple[int, str, str] | None = self._cursor().execute(
+            self._outcome, (command_id,)
+        ).fetchone()
+        return row
+
+    def _cursor(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            # Checked out for the life of this object: the pool takes it back when the
+            # store is dropped, like any connection.
+            connection = self._local.connection = self._engine.raw_connection()
+        return connection.driver_connection
+
+
+def _sql(statement: Select[Any], engine: Engine) -> str:
+    return str(statement.compile(dialect=engine.dialect))
