@@ -1,7 +1,7 @@
 """GraphQL over HTTP: Inkwell against the same shapes served from constants, side by side.
 
 Two real servers run at once, both uvicorn with uvloop and httptools: `python
-server.py serve` (SQLite, the machine's Redis under its own prefix, request logs on
+server.py serve` (SQLite, a redis-server of the benchmark's own, request logs on
 as by default, to a file) and `bench.constant_api`, which serves Inkwell's own
 GraphQL types from constants with strawberry's parser and validation caches: the
 ceiling of the stack. A load generator (bench/loadgen.py, another process) keeps 32
@@ -35,6 +35,7 @@ import redis
 import uvloop
 
 from bench import constant_api, loadgen, profiles, report
+from bench.private_redis import private_redis
 from tests.support.net import free_port
 from tests.support.server_process import ROOT, ServerProcess
 
@@ -318,13 +319,15 @@ the cell's wall time (100% is one core).
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 s cells, once; docs untouched")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--redis-url", help="default: a redis-server of its own")
     args = parser.parse_args()
     args.seconds, args.repeats = (1.0, 1) if args.quick else (3.0, 3)
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="inkwell-http-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="inkwell-http-") as scratch, private_redis(
+        args.redis_url
+    ) as args.redis_url:
         results, profiled = uvloop.run(run(args, Path(scratch)))
     text = document(results, profiled, args, machine, time.monotonic() - started)
     print("\n" + text)

@@ -1,0 +1,490 @@
+"""The CQRS payoff: the feed from the read model against a normalized SQLite model.
+
+The feed is `recentPosts(first: 20)` with author name, like and comment counts and
+the three newest comments. One stream of events (users, posts, likes, comments) is
+generated once and fed to both sides: the real `posts` and `feeds` projections write
+the read model into a redis-server of the benchmark's own, in large MULTI/EXEC
+batches as a catch-up does; the same events fill users, posts, comments and likes
+tables in SQLite (WAL, indexed: posts by publish time, comments by post and time,
+likes by post). Then the feed is read, in process, many times each way:
+
+- read model: `ReadModels.recent_posts(20)`, what the GraphQL resolver calls (the
+  Redis round trips over loopback and the decoding into views included);
+- best SQL: the newest 20 through their index, then per post COUNT(*) of its likes and
+  comments and its newest three comments, each through an index (no network hop);
+- naive SQL: one JOIN + GROUP BY + COUNT(DISTINCT) over posts, users, likes and
+  comments, then the top comments; stopped after a time limit.
+
+Stages, each adding to the data of the last: 1k, 10k and 100k published posts; then a
+post with 10k likes and 10k comments becomes the newest, then it grows to 100k of
+each. At the last stage the feed is also read while a writer adds likes and comments
+to the feed's posts (both models, 200/s each), and from N processes at once.
+Run: `python -m bench.cqrs_payoff [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import multiprocessing
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import uvloop
+from redis.asyncio import Redis
+
+from bench import normalized, report
+from bench.private_redis import private_redis
+from domain.events import (
+    CommentAdded,
+    Event,
+    PostCreated,
+    PostLiked,
+    PostPublished,
+    UserRegistered,
+)
+from domain.ports import RecordedEvent
+from projections import feeds, posts
+from projections.keys import Keys
+from projections.readers import ReadModels
+from projections.runner import ProjectionRunner
+from projections.scripts import Scripts
+
+PACKAGES = ("redis", "hiredis", "uvloop", "matplotlib")
+PER_POST = 2  # likes and comments on every ordinary post (issue 11 used 10; see --help)
+BATCH = 2_000
+NAIVE_LIMIT = 10.0  # seconds before the naive query is interrupted
+TARGET_SPEEDUP = 10.0
+TARGET_FLAT = 0.20
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Events:
+    """Numbered, timestamped events, as the log would hand them out."""
+
+    def __init__(self) -> None:
+        self.position = 0
+        self.clock = START
+
+    def make(self, stream_id: str, event: Event) -> RecordedEvent:
+        self.position += 1
+        return RecordedEvent(self.position, stream_id, 1, event, "bench", None, "bench",
+                             self.tick())  # fmt: skip
+
+    def tick(self) -> datetime:
+        self.clock += timedelta(milliseconds=1)
+        return self.clock
+
+
+def users(log: Events, count: int) -> list[RecordedEvent]:
+    return [
+        log.make(f"user-{n}", UserRegistered(f"u{n:07d}", f"User {n}", None, "", log.tick()))
+        for n in range(count)
+    ]
+
+
+def blog_posts(log: Events, first: int, count: int, user_count: int) -> list[RecordedEvent]:
+    """Posts `first`..`first + count - 1`, each published, liked and commented PER_POST times."""
+    made: list[RecordedEvent] = []
+    for n in range(first, first + count):
+        post_id, author = f"p{n:07d}", f"u{n % user_count:07d}"
+        made.append(log.make(post_id, PostCreated(post_id, author, f"Post {n}", "Text.", (),
+                                                  log.tick())))  # fmt: skip
+        made.append(log.make(post_id, PostPublished(post_id, author, log.tick())))
+        made += reactions(log, post_id, n, PER_POST, user_count)
+    return made
+
+
+def reactions(log: Events, post_id: str, offset: int, count: int, user_count: int
+              ) -> list[RecordedEvent]:  # fmt: skip
+    """`count` likes by distinct users and `count` comments on the post."""
+    made = []
+    for k in range(count):
+        user = f"u{(offset + k) % user_count:07d}"
+        made.append(log.make(f"like-{post_id}-{user}", PostLiked(post_id, user, log.tick())))
+        comment = f"c-{post_id}-{offset + k}"
+        made.append(log.make(comment, CommentAdded(comment, post_id, user, f"Comment {k}",
+                                                   log.tick())))  # fmt: skip
+    return made
+
+
+class ReadSide:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        scripts = Scripts.register(redis)
+        self.runners = [
+            ProjectionRunner(projection, redis, self.keys, scripts, None)  # type: ignore[arg-type]
+            for projection in (posts.PROJECTION, feeds.PROJECTION)
+        ]
+        self.reads = ReadModels(redis, self.keys, ["posts", "feeds"])
+
+    async def apply(self, events: list[RecordedEvent]) -> None:
+        for start in range(0, len(events), BATCH):
+            batch = events[start : start + BATCH]
+            for runner in self.runners:
+                await runner.apply(batch, from_log=True)
+
+    async def feed(self) -> int:
+        page = await self.reads.recent_posts(20, None)
+        return len(page.posts)
+
+
+@dataclass
+class Timing:
+    seconds: list[float]
+    aborted: bool = False
+
+    @property
+    def median_ms(self) -> float:
+        return statistics.median(self.seconds) * 1000 if self.seconds else float("nan")
+
+    def text(self) -> str:
+        return f"> {NAIVE_LIMIT:g} s (stopped)" if self.aborted else f"{self.median_ms:.2f}"
+
+
+async def time_read_model(side: ReadSide, repeats: int) -> Timing:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        assert await side.feed() == 20
+        seconds.append(time.perf_counter() - started)
+    return Timing(seconds)
+
+
+def time_sql(connection: object, how: str, repeats: int) -> Timing:
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        try:
+            if how == "best":
+                feed = normalized.best(connection)  # type: ignore[arg-type]
+            else:
+                feed = normalized.naive(connection, NAIVE_LIMIT)  # type: ignore[arg-type]
+        except normalized.Aborted:
+            return Timing(seconds, aborted=True)
+        assert len(feed) == 20
+        seconds.append(time.perf_counter() - started)
+    return Timing(seconds)
+
+
+Stage = tuple[str, dict[str, Timing]]
+
+
+async def measure_stage(name: str, side: ReadSide, sql: object, repeats: int) -> Stage:
+    timings = {
+        "read model": await time_read_model(side, repeats),
+        "best SQL": time_sql(sql, "best", repeats),
+        "naive SQL": time_sql(sql, "naive", max(1, repeats // 20)),
+    }
+    print(f"  {name:28} " + "  ".join(f"{k} {t.text()} ms" for k, t in timings.items()),
+          flush=True)  # fmt: skip
+    return name, timings
+
+
+class Writer:
+    """Adds likes and comments to the feed's posts in both models at `rate` per second each,
+    from a thread (SQLite) and a task (Redis), until stopped."""
+
+    def __init__(self, log: Events, side: ReadSide, db: Path, targets: list[str],
+                 user_count: int, rate: float) -> None:  # fmt: skip
+        self.log, self.side, self.db, self.rate = log, side, db, rate
+        self.targets, self.user_count = targets, user_count
+        self.stop = threading.Event()
+        self.written = 0
+
+    def batches(self) -> Iterator[list[RecordedEvent]]:
+        for n in itertools.count():
+            post_id = self.targets[n % len(self.targets)]
+            yield reactions(self.log, post_id, 5_000_000 + n, 1, self.user_count)
+
+    async def run(self) -> None:
+        thread = threading.Thread(target=self._sql)
+        thread.start()
+        try:
+            started = time.perf_counter()
+            for n, batch in enumerate(self.batches()):
+                if self.stop.is_set():
+                    break
+                await self.side.apply(batch)
+                await asyncio.sleep(max(0, started + (n + 1) / self.rate - time.perf_counter()))
+        finally:
+            self.stop.set()
+            thread.join()
+
+    def _sql(self) -> None:
+        connection = normalized.connect(self.db)
+        local = Events()
+        local.position, local.clock = 10_000_000, self.log.clock
+        started = time.perf_counter()
+        for n in itertools.count():
+            if self.stop.is_set():
+                break
+            post_id = self.targets[n % len(self.targets)]
+            normalized.load(connection, reactions(local, post_id, 6_000_000 + n, 1,
+                                                  self.user_count))  # fmt: skip
+            self.written += 1
+            time.sleep(max(0.0, started + (n + 1) / self.rate - time.perf_counter()))
+        connection.close()
+
+
+def reader_process(kind: str, redis_url: str, prefix: str, db: str, seconds: float,
+                   start_at: float, result: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """One API process reading the feed as fast as it can for `seconds`."""
+
+    async def read_model() -> int:
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        reads = ReadModels(redis, Keys(prefix), ["posts", "feeds"])
+        done = 0
+        await asyncio.sleep(max(0, start_at - time.time()))
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            await reads.recent_posts(20, None)
+            done += 1
+        await redis.aclose()
+        return done
+
+    if kind == "read model":
+        result.put(uvloop.run(read_model()))
+        return
+    connection = normalized.connect(Path(db))
+    time.sleep(max(0, start_at - time.time()))
+    done, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        normalized.best(connection)
+        done += 1
+    result.put(done)
+
+
+def processes(kind: str, count: int, redis_url: str, prefix: str, db: Path, seconds: float
+              ) -> float:  # fmt: skip
+    """Feeds per second from `count` processes at once."""
+    context = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    start_at = time.time() + 3.0  # after every process has started
+    workers = [
+        context.Process(target=reader_process,
+                        args=(kind, redis_url, prefix, str(db), seconds, start_at, queue))
+        for _ in range(count)
+    ]  # fmt: skip
+    for worker in workers:
+        worker.start()
+    total = sum(queue.get(timeout=120) for _ in workers)
+    for worker in workers:
+        worker.join()
+    return total / seconds
+
+
+@dataclass
+class Results:
+    sizes: list[Stage]
+    hot: list[Stage]
+    writing: Stage
+    scaling: dict[str, dict[int, float]]
+    sql_rate_during_writes: float
+
+
+async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Results:
+    prefix = f"bench-payoff-{uuid.uuid4().hex[:8]}"
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    side = ReadSide(redis, prefix)
+    db = scratch / "normalized.db"
+    sql = normalized.create(db)
+    log = Events()
+    user_count = max(args.hot)
+    print(f"  building: {user_count:,} users", flush=True)
+    made = users(log, user_count)
+    sizes: list[Stage] = []
+    have = 0
+    for size in args.sizes:
+        made += blog_posts(log, have, size - have, user_count)
+        have = size
+        started = time.perf_counter()
+        await side.apply(made)
+        normalized.load(sql, made)
+        took = time.perf_counter() - started
+        print(f"  built {size:,} posts ({len(made):,} events, {took:.0f} s)", flush=True)
+        made = []
+        sizes.append(await measure_stage(f"{size:,} posts", side, sql, args.repeats))
+    hot_post = "phot0000"
+    created = [
+        log.make(hot_post, PostCreated(hot_post, "u0000000", "Hot post", "Text.", (), log.tick())),
+        log.make(hot_post, PostPublished(hot_post, "u0000000", log.tick())),
+    ]
+    await side.apply(created)
+    normalized.load(sql, created)
+    hot: list[Stage] = []
+    have = 0
+    for count in args.hot:
+        more = reactions(log, hot_post, have, count - have, user_count)
+        have = count
+        await side.apply(more)
+        normalized.load(sql, more)
+        hot.append(await measure_stage(f"hot post: {count:,} likes and comments", side, sql,
+                                       args.repeats))  # fmt: skip
+    targets = [row[0] for row in sql.execute(normalized.NEWEST).fetchall()]
+    writer = Writer(log, side, db, targets, user_count, args.write_rate)
+    writing_task = asyncio.create_task(writer.run())
+    await asyncio.sleep(1.0)
+    writing = await measure_stage("same, under writes", side, sql, args.repeats)
+    writer.stop.set()
+    await writing_task
+    scaling: dict[str, dict[int, float]] = {"read model": {}, "best SQL": {}}
+    for kind in scaling:
+        for count in args.processes:
+            scaling[kind][count] = await asyncio.to_thread(
+                processes, kind, count, redis_url, prefix, db, args.process_seconds
+            )
+            print(f"  {kind:10} x{count} processes: {scaling[kind][count]:,.0f} feeds/s",
+                  flush=True)  # fmt: skip
+    await redis.aclose()
+    sql.close()
+    return Results(sizes, hot, writing, scaling, writer.written / max(1e-9, args.repeats))
+
+
+def plot(results: Results, out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    kinds = ("read model", "best SQL", "naive SQL")
+    for stages, label, filename in (
+        (results.sizes, "published posts", "cqrs_payoff_size.png"),
+        (results.hot, "likes and comments on the newest post", "cqrs_payoff_hot.png"),
+    ):
+        figure, axes = plt.subplots(figsize=(6.4, 4))
+        for kind in kinds:
+            values = [t[kind].median_ms if not t[kind].aborted else float("nan")
+                      for _, t in stages]  # fmt: skip
+            axes.plot([name for name, _ in stages], values, marker="o", label=kind)
+        axes.set_yscale("log")
+        axes.set_ylabel("feed, median ms (log)")
+        axes.set_xlabel(label)
+        axes.legend()
+        axes.grid(True, which="both", alpha=0.3)
+        figure.tight_layout()
+        figure.savefig(out / filename, dpi=90)
+        plt.close(figure)
+        names.append(filename)
+    figure, axes = plt.subplots(figsize=(6.4, 4))
+    for kind, rates in results.scaling.items():
+        axes.plot(list(rates), list(rates.values()), marker="o", label=kind)
+    axes.set_xlabel("reading processes")
+    axes.set_ylabel("feeds per second, all processes")
+    axes.legend()
+    axes.grid(True, alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out / "cqrs_payoff_processes.png", dpi=90)
+    plt.close(figure)
+    names.append("cqrs_payoff_processes.png")
+    return names
+
+
+def flatness(results: Results) -> float:
+    """The largest departure of the read model's median from its median over all stages."""
+    medians = [t["read model"].median_ms for _, t in [*results.sizes, *results.hot,
+                                                      results.writing]]  # fmt: skip
+    middle = statistics.median(medians)
+    return max(abs(m - middle) / middle for m in medians)
+
+
+def hot_speedup(results: Results) -> float:
+    _, timings = results.hot[-1]
+    return timings["best SQL"].median_ms / timings["read model"].median_ms
+
+
+def document(results: Results, pngs: list[str], args: argparse.Namespace, machine: str,
+             took: float) -> str:  # fmt: skip
+    rows = []
+    for name, timings in [*results.sizes, *results.hot, results.writing]:
+        rows.append([name, *(timings[k].text() for k in ("read model", "best SQL", "naive SQL")),
+                     f"{timings['best SQL'].median_ms / timings['read model'].median_ms:.1f}"])
+    table = report.table(["stage", "read model ms", "best SQL ms", "naive SQL ms",
+                          "best SQL ÷ read model"], rows)  # fmt: skip
+    scaling = report.table(
+        ["processes", *(f"{kind} feeds/s" for kind in results.scaling)],
+        [[str(n), *(f"{results.scaling[k][n]:,.0f}" for k in results.scaling)]
+         for n in args.processes],
+    )  # fmt: skip
+    intro = __doc__.split("\n\n", 1)[1].rsplit("Run:", 1)[0].strip()
+    plots = "\n".join(f"![{name}]({name})" for name in pngs)
+    return f"""## The CQRS payoff: the feed from the read model and from normalized SQL
+
+`python -m bench.cqrs_payoff`, {report.today()}, took {took / 60:.1f} min.
+Machine: {machine}.
+
+{intro}
+
+Scaled to run in minutes on 2 cores: every ordinary post has {PER_POST} likes and
+{PER_POST} comments (issue 11 used 10), and {max(args.hot):,} users. Medians of
+{args.repeats} reads (the naive query: of {max(1, args.repeats // 20)}).
+
+{table}
+
+Read model flat across every stage within ±{flatness(results):.0%} (target ±{TARGET_FLAT:.0%});
+on the hottest post the best SQL takes {hot_speedup(results):.1f}x the read model's time
+(target ≥ {TARGET_SPEEDUP:g}x).
+
+Feeds per second with N reading processes at once (best SQL and the read model, each
+process its own connection; {args.process_seconds:g} s):
+
+{scaling}
+
+{plots}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes; docs untouched")
+    parser.add_argument("--redis-url", help="default: a redis-server of its own")
+    args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.hot, args.repeats = [1_000, 3_000], [1_000, 5_000], 20
+        args.processes, args.process_seconds = [1, 2], 2.0
+    else:
+        args.sizes, args.hot, args.repeats = [1_000, 10_000, 100_000], [10_000, 100_000], 100
+        args.processes, args.process_seconds = [1, 2, 4], 4.0
+    args.write_rate = 200.0
+    machine = report.machine(PACKAGES)
+    print(f"{report.today()}\n{machine}\n", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="inkwell-payoff-") as scratch, private_redis(
+        args.redis_url
+    ) as redis_url:
+        results = uvloop.run(run(args, Path(scratch), redis_url))
+    out = report.SECTIONS if not args.quick else Path(tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = plot(results, out)
+    text = document(results, pngs, args, machine, time.monotonic() - started)
+    print("\n" + text)
+    if not args.quick:
+        print(f"written to {report.write_section('cqrs_payoff', text)}")
+        report.write_summary("cqrs_payoff", [
+            report.Row(
+                measure="feed from the read model vs best normalized SQL, hottest post",
+                inkwell=f"{results.hot[-1][1]['read model'].median_ms:.2f} ms",
+                reference=f"{results.hot[-1][1]['best SQL'].median_ms:.2f} ms (best SQL)",
+                ratio=f"{hot_speedup(results):.1f}x", target=f">= {TARGET_SPEEDUP:g}x",
+                met=hot_speedup(results) >= TARGET_SPEEDUP,
+            ),
+            report.Row(
+                measure="read model feed flat across size, skew and writes",
+                inkwell=f"within ±{flatness(results):.0%}", reference="", ratio="",
+                target=f"±{TARGET_FLAT:.0%}", met=flatness(results) <= TARGET_FLAT,
+            ),
+        ])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

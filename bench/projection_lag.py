@@ -1,0 +1,235 @@
+"""Projection lag: from a command's acknowledgement to its effect being readable in Redis.
+
+One in-process Inkwell (`server.running`: the real group-commit writer on SQLite with
+synchronous=FULL, the publisher, the four projectors, on uvloop) receives commands at
+a fixed offered rate, open loop (a command is sent every 1/rate s whether or not the
+previous ones are done): createPost, likePost and addComment in turn, by 50 users,
+on 50 published posts. A listener on the projectors' checkpoint channel notes when
+each projection's checkpoint passes each position.
+
+A command's lag runs from its acknowledgement (the commit is durable and the bus has
+answered) to the first checkpoint notice of the `posts` projection at or past its
+position: from then on, a read of the post sees it. "All four" waits for every
+projection. Commands go through the bus, not HTTP: on 2 cores the HTTP layer of
+500 createPost/s would need more CPU than the machine has (bench/http_throughput).
+Run: `python -m bench.projection_lag [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+import redis
+import uvloop
+from redis.asyncio import Redis
+
+from bench import report
+from bench.private_redis import private_redis
+from domain.bus import Caller
+from domain.commands import AddComment, CreatePost, LikePost, PublishPost, RegisterUser
+from server import PROJECTIONS, Settings, running
+
+PACKAGES = ("SQLAlchemy", "redis", "hiredis", "uvloop")
+RATES = (100, 500)
+TARGET_P99_MS = 10.0
+USERS = 50
+NAMES = tuple(projection.name for projection in PROJECTIONS)
+
+
+@dataclass
+class Run:
+    rate: int
+    offered: int = 0
+    acknowledged: dict[int, float] = field(default_factory=dict)  # position -> when
+    failed: int = 0
+    cpu: float = 0.0  # seconds of this process's CPU (every thread) while commands were sent
+    wall: float = 0.0
+    reached: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # checkpoints
+
+    def lags(self, names: tuple[str, ...]) -> list[float]:
+        """Seconds from acknowledgement to every named projection passing the position."""
+        firsts = {name: self.reached.get(name, []) for name in names}
+        lags = []
+        for position, acked in self.acknowledged.items():
+            seen = [next((at for p, at in firsts[n] if p >= position), None) for n in names]
+            if all(at is not None for at in seen):
+                lags.append(max(at for at in seen if at is not None) - acked)
+        return lags
+
+
+async def listen(client: Redis, channel: str, run: Run, ready: asyncio.Event) -> None:
+    async with client.pubsub() as pubsub:
+        await pubsub.subscribe(channel)
+        ready.set()
+        async for message in pubsub.listen():
+            if message["type"] != "message":
+                continue
+            notice = orjson.loads(message["data"])
+            if notice.get("projection") in NAMES:
+                run.reached.setdefault(notice["projection"], []).append(
+                    (notice["position"], time.perf_counter())
+                )
+
+
+async def measure(settings: Settings, rate: int, seconds: float) -> Run:
+    run = Run(rate)
+    async with running(settings) as inkwell:
+        bus = inkwell.services.bus
+        users = []
+        for n in range(USERS):
+            outcome = await bus.dispatch(RegisterUser(f"User {n}"), Caller(None, "bench"))
+            users.append(Caller(outcome.ids["user_id"], "bench"))
+        posts = []
+        for user in users:
+            made = await bus.dispatch(CreatePost("Post", "Text."), user)
+            await bus.dispatch(PublishPost(made.ids["post_id"]), user)
+            posts.append(made.ids["post_id"])
+        listener = Redis.from_url(settings.redis_url or "", decode_responses=True)
+        ready = asyncio.Event()
+        listening = asyncio.create_task(
+            listen(listener, inkwell.keys.checkpoints_channel(), run, ready)
+        )
+        await ready.wait()
+        await asyncio.sleep(1.0)  # the set-up commands are applied
+
+        async def one(n: int) -> None:
+            user, post = users[n % USERS], posts[(n * 7) % USERS]
+            command = (
+                CreatePost(f"Post {n}", "Text."), LikePost(post), AddComment(post, f"Comment {n}")
+            )[n % 3]  # fmt: skip
+            if isinstance(command, LikePost):
+                user = users[(n // 3 + n // (3 * USERS)) % USERS]
+            try:
+                outcome = await bus.dispatch(command, user)
+            except Exception:  # a user liking twice: counted, not fatal
+                run.failed += 1
+                return
+            run.acknowledged[outcome.position] = time.perf_counter()
+
+        tasks = []
+        cpu = time.process_time()
+        started = time.perf_counter()
+        count = int(rate * seconds)
+        for n in range(count):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        run.offered = count
+        await asyncio.gather(*tasks)
+        run.cpu, run.wall = time.process_time() - cpu, time.perf_counter() - started
+        await asyncio.sleep(1.0)  # the last checkpoints arrive
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)
+        await listener.aclose()
+    return run
+
+
+def ms(values: list[float], share: float) -> str:
+    if not values:
+        return "-"
+    ordered = sorted(values)
+    return f"{ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000:.1f}"
+
+
+def forget(redis_url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+    finally:
+        client.close()
+
+
+async def run_all(args: argparse.Namespace, scratch: Path) -> list[Run]:
+    runs = []
+    for rate in RATES:
+        prefix = f"bench-lag-{uuid.uuid4().hex[:8]}"
+        settings = Settings(
+            database_url=f"sqlite:///{scratch / f'{prefix}.db'}", redis_url=args.redis_url,
+            prefix=prefix, host="127.0.0.1", port=0, data_dir=scratch / prefix,
+            signing_key=b"bench", consistency_timeout=30.0,
+        )  # fmt: skip
+        try:
+            run = await measure(settings, rate, args.seconds)
+        finally:
+            forget(args.redis_url, prefix)
+        posts = run.lags(("posts",))
+        print(
+            f"  {rate}/s offered: {len(run.acknowledged):,} acknowledged, posts lag p50 "
+            f"{ms(posts, 0.5)} ms p99 {ms(posts, 0.99)} ms; "
+            f"{len(run.acknowledged) / run.wall:,.0f}/s acknowledged; "
+            f"CPU {run.cpu / run.wall:.0%} of a core",
+            flush=True,
+        )
+        runs.append(run)
+    return runs
+
+
+def document(runs: list[Run], args: argparse.Namespace, machine: str, took: float) -> str:
+    rows = []
+    for run in runs:
+        posts, every = run.lags(("posts",)), run.lags(NAMES)
+        rows.append(
+            [
+                f"{run.rate}", f"{run.offered:,}", f"{len(run.acknowledged):,}", f"{run.failed}",
+                ms(posts, 0.5), ms(posts, 0.99), f"{max(posts, default=0) * 1000:.1f}",
+                ms(every, 0.5), ms(every, 0.99), f"{run.cpu / run.wall:.0%}",
+                f"{run.cpu / max(1, len(run.acknowledged)) * 1e6:,.0f}",
+            ]
+        )  # fmt: skip
+    header = [
+        "commands/s offered", "sent", "acknowledged", "refused", "posts p50 ms", "posts p99 ms",
+        "posts max ms", "all four p50 ms", "all four p99 ms", "process CPU (100% = a core)",
+        "CPU µs per command (projections included)",
+    ]  # fmt: skip
+    intro = __doc__.split("\n\n", 1)[1].rsplit("Run:", 1)[0].strip()
+    return f"""## Projection lag: acknowledged to readable in Redis
+
+`python -m bench.projection_lag`, {report.today()}, took {took / 60:.1f} min.
+Machine: {machine}.
+
+{intro}
+
+Each rate ran {args.seconds:g} s. Target: posts p99 under {TARGET_P99_MS:g} ms at 500/s.
+
+{report.table(header, rows)}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per rate; docs untouched")
+    parser.add_argument("--redis-url", help="default: a redis-server of its own")
+    args = parser.parse_args()
+    args.seconds = 3.0 if args.quick else 10.0
+    machine = report.machine(PACKAGES)
+    print(f"{report.today()}\n{machine}\n", flush=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="inkwell-lag-") as scratch, private_redis(
+        args.redis_url
+    ) as args.redis_url:
+        runs = uvloop.run(run_all(args, Path(scratch)))
+    text = document(runs, args, machine, time.monotonic() - started)
+    print("\n" + text)
+    if not args.quick:
+        print(f"written to {report.write_section('projection_lag', text)}")
+        at_500 = runs[-1].lags(("posts",))
+        p99 = float(ms(at_500, 0.99)) if at_500 else float("inf")
+        report.write_summary("projection_lag", [report.Row(
+            measure="commit to readable (posts checkpoint), 500 commands/s offered",
+            inkwell=f"p50 {ms(at_500, 0.5)} ms, p99 {ms(at_500, 0.99)} ms",
+            reference="", ratio=f"p99 {p99:.1f} ms", target=f"p99 < {TARGET_P99_MS:g} ms",
+            met=p99 < TARGET_P99_MS,
+        )])  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
