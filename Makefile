@@ -3,32 +3,47 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LOCK := requirements.lock
 
-.PHONY: run test demo lint bench clean
+.PHONY: run test demo lint bench lock clean
 
 run: $(INSTALLED)
-	$(BIN)/python server.py serve
+	$(BIN)/inkwell serve
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
 demo: $(INSTALLED)
-	$(BIN)/python server.py demo
+	$(BIN)/inkwell demo
 
 # Every benchmark (< 15 min on 2 cores), then docs/benchmarks.md rewritten from their sections.
 bench: $(INSTALLED)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web server.py
+	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web inkwell server.py
 
-$(INSTALLED): pyproject.toml
+# The venv holds exactly what the lock names: when the lock (or pyproject.toml) changes,
+# it is built again from nothing, so a package dropped from the lock is gone too.
+# Then the project itself, editable and without dependencies: that puts the repository
+# on the venv's path and writes the `inkwell` console script.
+$(INSTALLED): $(LOCK) pyproject.toml
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --editable .
 	touch $(INSTALLED)
 
+# After changing the dependencies in pyproject.toml: pins every package, for every
+# platform and Python >= 3.11, with hashes (the build backend included).
+UV := .tools/uv/bin/uv
+lock:
+	test -x $(UV) || $(PYTHON) -m pip install --quiet --target .tools/uv uv==0.13.8
+	$(PYTHON) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV) pip compile pyproject.toml - --all-extras --universal --generate-hashes \
+	      --python-version 3.11 --quiet --output-file $(LOCK)
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) .tools data .pytest_cache

@@ -45,6 +45,7 @@ from eventstore.engines import Engines, open_engines
 from eventstore.log_reader import LogReader
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
+from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
 from observability import endpoints
 from observability.command_log import CommandLog
@@ -182,9 +183,7 @@ async def running(
     """Opens the stores and starts the background work; `projectors=False` is an API-only
     process whose read models are kept by `python server.py project` elsewhere."""
     async with AsyncExitStack() as stack:
-        redis_url = settings.redis_url or stack.enter_context(
-            EmbeddedRedis(embedded_redis_dir or settings.data_dir)
-        )
+        redis_url = settings.redis_url or _embedded(stack, embedded_redis_dir or settings.data_dir)
         metrics = Metrics()
         if settings.metrics_dir is not None:
             # Live gauges (connections, subscriptions) of an exited process must not linger.
@@ -269,6 +268,33 @@ async def running(
         yield Inkwell(
             settings, services, store, engines, redis, keys, runners, operations, log_reader
         )
+
+
+def _embedded(stack: AsyncExitStack, data_dir: Path) -> str:
+    """The first process on a data directory starts its Redis; the others (`seed`, a
+    second `serve`) use that one, so they all see the same read models."""
+    if url := embedded_redis.running_in(data_dir):
+        log.info("using the embedded Redis at %s", url)
+        return url
+    return stack.enter_context(EmbeddedRedis(data_dir))
+
+
+def tools_redis_url(settings: Settings) -> str | None:
+    """Where operator commands find the read models: REDIS_URL, else the embedded Redis of
+    the server running on INKWELL_DATA_DIR; None when neither is there."""
+    return settings.redis_url or embedded_redis.running_in(settings.data_dir)
+
+
+def _no_redis(settings: Settings) -> typer.Exit:
+    Console(stderr=True).print(
+        f"[red]no Redis to read: REDIS_URL is unset and no Inkwell server runs on "
+        f"{settings.data_dir}/ (nothing answers on "
+        f"{embedded_redis.socket_path(settings.data_dir)}). Start the server (`inkwell serve`) "
+        "from this directory, set INKWELL_DATA_DIR to its data directory, or set REDIS_URL.[/]",
+        markup=True,
+        highlight=False,
+    )
+    return typer.Exit(2)
 
 
 @asynccontextmanager
@@ -454,10 +480,10 @@ def project(
 
 @asynccontextmanager
 async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, LogReader]]:
-    """What operator commands read through: no writer, no projectors, no embedded Redis
-    (an embedded Redis belongs to the server that started it; nobody else can see it)."""
+    """What operator commands read through: no writer, no projectors, and the server's
+    Redis (REDIS_URL, or the embedded one of the server on the data directory)."""
     engines = open_engines(settings.database_url)
-    url = settings.redis_url
+    url = tools_redis_url(settings)
     redis = Redis.from_url(url, decode_responses=True) if url else None
     try:
         yield redis, LogReader(engines.reader)
@@ -471,13 +497,12 @@ async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, Lo
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
-    Exits 1 when a projection is stalled or has parked events. Needs REDIS_URL.
+    Exits 1 when a projection is stalled or has parked events, 2 when no Redis is found.
     """
     settings = Settings.from_env()
     console = Console()
-    if settings.redis_url is None:
-        console.print("[red]status needs REDIS_URL: the read models live in the server's Redis[/]")
-        raise typer.Exit(2)
+    if tools_redis_url(settings) is None:
+        raise _no_redis(settings)
     names = [projection.name for projection in PROJECTIONS]
 
     async def show() -> bool:
@@ -608,9 +633,11 @@ def verify() -> None:
 
     Replays the whole event log into a scratch key prefix and compares it, key by key,
     with the live read models. Run it while writes are quiet."""
+    settings = Settings.from_env()
+    if tools_redis_url(settings) is None:
+        raise _no_redis(settings)
 
     async def check() -> list[str]:
-        settings = Settings.from_env()
         async with running(settings) as inkwell:
             head = await inkwell.store.head_position()
             await inkwell.services.consistency.wait_for(head, timeout=300)

