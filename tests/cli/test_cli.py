@@ -93,10 +93,10 @@ def test_status_marks_stalled_projections_and_exits_1(
     assert result.stdout.count("never") == len(PROJECTIONS)
 
 
-def test_status_needs_an_external_redis(env: dict[str, str]) -> None:
+def test_status_without_redis_url_or_a_running_server_says_so(env: dict[str, str]) -> None:
     result = invoke({**env, "REDIS_URL": ""}, "status")
     assert result.exit_code == 2
-    assert "REDIS_URL" in result.stdout
+    assert "REDIS_URL" in result.output and "inkwell serve" in result.output
 
 
 def test_events_tail_prints_the_newest_events_and_one_stream(
