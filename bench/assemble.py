@@ -14,8 +14,8 @@ PROFILES = report.SECTIONS / "profiles.md"
 HEADER = """# Benchmarks
 
 Every figure here was printed by a script in `bench/` (`make bench` runs them all and
-rewrites this page; one alone is `python -m bench.<name>` after `pip install -e
-'.[dev,bench]'`). Each benchmark runs Inkwell and its reference side by side in one
+rewrites this page; one alone is `.venv/bin/python -m bench.<name>`: `make` installs
+the bench extra with the rest). Each benchmark runs Inkwell and its reference side by side in one
 run, on this small shared machine: read the ratios, not the absolute figures, and
 compare figures of one run with each other, not with another machine's.
 """
