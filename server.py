@@ -36,11 +36,13 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from auth.tokens import BearerTokens, load_or_create_key
 from cli.demo import Demo
 from cli.events import tail
+from cli.parked import ParkedCommands, operator
 from cli.seed import Seeder
 from cli.status import show_status
 from domain.bus import CommandBus
 from domain.handlers import HANDLERS
 from domain.ports import RecordedEvent
+from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.engines import Engines, open_engines
 from eventstore.log_reader import LogReader
 from eventstore.store import SqlEventStore
@@ -178,10 +180,15 @@ def new_id() -> str:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, *, projectors: bool = True, embedded_redis_dir: Path | None = None
+    settings: Settings,
+    *,
+    projectors: bool = True,
+    embedded_redis_dir: Path | None = None,
+    schemas: EventSchemas = SCHEMAS,
 ) -> AsyncIterator[Inkwell]:
     """Opens the stores and starts the background work; `projectors=False` is an API-only
-    process whose read models are kept by `python server.py project` elsewhere."""
+    process whose read models are kept by `python server.py project` elsewhere. `schemas`
+    are the event versions and upcasters every read of the log goes through."""
     async with AsyncExitStack() as stack:
         redis_url = settings.redis_url or _embedded(stack, embedded_redis_dir or settings.data_dir)
         metrics = Metrics()
@@ -223,10 +230,10 @@ async def running(
             metrics.committed(events)
             publisher.committed(events)
 
-        writer = GroupCommitWriter(engines, committed)
+        writer = GroupCommitWriter(engines, committed, schemas)
         writer.start()
         stack.callback(writer.stop)
-        store = SqlEventStore(engines, writer)
+        store = SqlEventStore(engines, writer, schemas)
 
         broadcast = Broadcast(listener, always=[keys.checkpoints_channel()])
         waiter = ConsistencyWaiter(reads, keys, broadcast, names)
@@ -237,7 +244,7 @@ async def running(
             )
             for projection in (PROJECTIONS if projectors else ())
         )
-        log_reader = LogReader(engines.reader)
+        log_reader = LogReader(engines.reader, schemas)
         progress = ProgressReader(redis, keys, names, log_reader)
         operations = Operations(
             metrics=metrics,
@@ -551,6 +558,80 @@ def events_tail(
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a --follow ends
         asyncio.run(show())
+
+
+parked_cli = typer.Typer(
+    help="Events the projections set aside: list, retry or skip them.", no_args_is_help=True
+)
+cli.add_typer(parked_cli, name="parked")
+ProjectionOption = Annotated[
+    str | None, typer.Option("--projection", help="Only this projection [default: all].")
+]
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who is acting, for the log [default: the OS user].")
+]
+
+
+@asynccontextmanager
+async def _parked_commands(
+    settings: Settings,
+) -> AsyncIterator[tuple[ParkedCommands, SqlEventStore, Engines]]:
+    """The parked commands' tools: the server's Redis, and the log to re-read events from."""
+    if settings.redis_url is None:
+        Console().print(
+            "[red]parked needs REDIS_URL: the read models live in the server's Redis[/]"
+        )
+        raise typer.Exit(2)
+    engines = open_engines(settings.database_url)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
+        yield ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, Console()), store, engines
+    finally:
+        await redis.aclose()
+        engines.dispose()
+
+
+@parked_cli.command("list")
+def parked_list(
+    projection: ProjectionOption = None,
+    history: Annotated[int, typer.Option(min=0, help="Operator actions to show.")] = 10,
+) -> None:
+    """Shows every parked event: position, stream, type, when, and why. Exits 1 if any."""
+
+    async def show() -> int:
+        async with _parked_commands(Settings.from_env()) as (commands, _, _):
+            return await commands.show(projection, history)
+
+    raise typer.Exit(1 if asyncio.run(show()) else 0)
+
+
+@parked_cli.command("retry")
+def parked_retry(projection: ProjectionOption = None, by: ByOption = None) -> None:
+    """Re-applies parked events, each stream in log order, with the code and data as they
+    are now (after an upcaster was added or a row fixed). Exits 1 if any stay parked."""
+
+    async def run() -> int:
+        async with _parked_commands(Settings.from_env()) as (commands, store, _):
+            return await commands.retry(projection, store, operator(by))
+
+    raise typer.Exit(1 if asyncio.run(run()) else 0)
+
+
+@parked_cli.command("skip")
+def parked_skip(
+    position: Annotated[int, typer.Argument(help="The parked event's log position.")],
+    projection: ProjectionOption = None,
+    by: ByOption = None,
+) -> None:
+    """Drops a parked event deliberately; a replay or rebuild drops it too. Events parked
+    behind it stay parked until `parked retry`. Exits 1 if nothing was parked there."""
+
+    async def run() -> int:
+        async with _parked_commands(Settings.from_env()) as (commands, _, engines):
+            return await commands.skip(position, projection, engines.writer, operator(by))
+
+    raise typer.Exit(0 if asyncio.run(run()) else 1)
 
 
 @cli.command()

@@ -47,6 +47,12 @@ def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
 def show_status(console: Console, progress: Sequence[Progress], stalled_after: float) -> bool:
     """Prints the table; True when every projection is caught up or moving and none parked."""
     console.print(status_table(progress, stalled_after))
+    for p in progress:
+        if p.parked:
+            console.print(
+                f"[red]{p.name}: {p.parked} events parked in {p.parked_streams} streams[/]; "
+                "its other streams flow. See the `parked list` command."
+            )
     return all(p.state(stalled_after) != "stalled" and p.parked == 0 for p in progress)
 
 

@@ -86,6 +86,12 @@ class EventStore(Protocol):
 class EventLog(Protocol):
     """The whole log in commit order, for projectors catching up."""
 
-    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]: ...
+    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
+        """Rows that cannot be decoded come back as `Undecodable` events, in their place."""
+        ...
 
     async def head_position(self) -> int: ...
+
+    async def skipped(self, projection: str) -> frozenset[int]:
+        """Positions an operator chose to drop from the projection instead of applying."""
+        ...

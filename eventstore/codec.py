@@ -8,11 +8,14 @@ from typing import Any
 
 import orjson
 
-from domain.events import event_from_dict, event_to_dict
+from domain.events import event_to_dict
 from domain.ports import AppendRequest, RecordedEvent
+from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 
 
-def event_rows(request: AppendRequest, recorded_at: datetime) -> list[dict[str, Any]]:
+def event_rows(
+    request: AppendRequest, recorded_at: datetime, schemas: EventSchemas
+) -> list[dict[str, Any]]:
     meta = orjson.dumps(
         {
             "command_id": request.command.command_id,
@@ -26,7 +29,7 @@ def event_rows(request: AppendRequest, recorded_at: datetime) -> list[dict[str, 
             "stream_id": request.stream_id,
             "version": request.expected_version + offset + 1,
             "type": type(event).__name__,
-            "schema_version": event.SCHEMA_VERSION,
+            "schema_version": schemas.version_of(type(event).__name__),
             "data": orjson.dumps(event_to_dict(event)).decode(),
             "meta": meta,
             "recorded_at": recorded_at,
@@ -54,18 +57,33 @@ def recorded_events(
     ]
 
 
-def recorded_event(row: Mapping[Any, Any]) -> RecordedEvent:
-    meta = orjson.loads(row["meta"])
+def recorded_event(row: Mapping[Any, Any], schemas: EventSchemas) -> RecordedEvent:
+    """Never raises for a row's content: what cannot be decoded comes back as an
+    Undecodable event at its position, so whoever reads the log can step past it."""
+    try:
+        event = schemas.decode(row["type"], row["schema_version"], row["data"])
+    except UndecodableEvent as error:
+        event = Undecodable(row["type"], row["schema_version"], str(error))
+    meta = _meta(row["meta"])
     return RecordedEvent(
         position=row["position"],
         stream_id=row["stream_id"],
         version=row["version"],
-        event=event_from_dict(row["type"], orjson.loads(row["data"])),
-        command_id=meta["command_id"],
-        actor_id=meta["actor_id"],
-        correlation_id=meta["correlation_id"],
+        event=event,
+        command_id=str(meta.get("command_id") or ""),
+        actor_id=meta.get("actor_id"),
+        correlation_id=str(meta.get("correlation_id") or ""),
         recorded_at=as_utc(row["recorded_at"]),
     )
+
+
+def _meta(text: str) -> dict[str, Any]:
+    """Who caused the event; a damaged record loses that, not the event."""
+    try:
+        meta = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def as_utc(moment: datetime) -> datetime:

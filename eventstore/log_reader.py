@@ -7,14 +7,15 @@ GraphQL read path never touches SQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from domain.ports import RecordedEvent
+from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import as_utc, recorded_event
 from eventstore.tables import events
 
@@ -31,8 +32,9 @@ class Frontier:
 
 
 class LogReader:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, schemas: EventSchemas = SCHEMAS) -> None:
         self._engine = engine
+        self._schemas = schemas
 
     async def head_position(self) -> int:
         return await self._read(_head)
@@ -63,28 +65,34 @@ class LogReader:
     ) -> list[RecordedEvent]:
         """Events past `position` in log order, optionally of one stream."""
 
-        def query(conn: Connection) -> list[RecordedEvent]:
+        def query(conn: Connection) -> Sequence[RowMapping]:
             statement = select(events).where(events.c.position > position)
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
-            rows = conn.execute(statement.order_by(events.c.position).limit(limit)).mappings()
-            return [recorded_event(row) for row in rows]
+            return conn.execute(statement.order_by(events.c.position).limit(limit)).mappings().all()
 
-        return await self._read(query)
+        return [recorded_event(row, self._schemas) for row in await self._read(query)]
 
     async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]:
         """The newest `count` events, oldest first, optionally of one stream."""
 
-        def query(conn: Connection) -> list[RecordedEvent]:
+        def query(conn: Connection) -> Sequence[RowMapping]:
             statement = select(events)
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
-            rows = conn.execute(statement.order_by(events.c.position.desc()).limit(count))
-            return [recorded_event(row) for row in reversed(rows.mappings().all())]
+            return (
+                conn.execute(statement.order_by(events.c.position.desc()).limit(count))
+                .mappings()
+                .all()
+            )
 
-        return await self._read(query)
+        rows = await self._read(query)
+        return [recorded_event(row, self._schemas) for row in reversed(rows)]
 
     async def _read(self, query: Callable[[Connection], T]) -> T:
+        """Rows are fetched whole and the connection returned before anyone decodes them
+        (see eventstore/store.py)."""
+
         def run() -> T:
             with self._engine.connect() as conn:
                 return query(conn)

@@ -22,7 +22,7 @@ from eventstore.tables import commands, events
 
 # Built once: building a statement on every load cost about as much as running it.
 STREAM = (
-    select(events.c.type, events.c.data, events.c.version)
+    select(events.c.type, events.c.schema_version, events.c.data, events.c.version)
     .where(events.c.stream_id == bindparam("stream_id"))
     .order_by(events.c.version)
 )
@@ -42,9 +42,9 @@ class LoopReads:
         self._outcome = _sql(OUTCOME, engine)
         self._local = threading.local()
 
-    def stream(self, stream_id: str) -> list[tuple[str, str, int]]:
-        """(type, data, version) of every event of the stream, oldest first."""
-        rows: list[tuple[str, str, int]] = self._cursor().execute(
+    def stream(self, stream_id: str) -> list[tuple[str, int, str, int]]:
+        """(type, schema_version, data, version) of every event of the stream, oldest first."""
+        rows: list[tuple[str, int, str, int]] = self._cursor().execute(
             self._stream, (stream_id,)
         ).fetchall()
         return rows

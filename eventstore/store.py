@@ -1,4 +1,10 @@
-"""The SQL event store: reads on reader threads, appends through the writer."""
+"""The SQL event store: reads on reader threads, appends through the writer.
+
+Every read fetches its rows whole and gives the connection back before decoding
+them: a decoding error must never leave a statement open, because a pooled SQLite
+connection with an open statement keeps its old snapshot, and every later read on
+it would see the log as it was (fresh users "do not exist", the head stands still).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +13,15 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, RowMapping, func, select
 
-from domain.events import Event, event_from_dict
+from domain.events import Event
 from domain.ports import AppendRequest, Outcome, RecordedEvent, StoredOutcome
+from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import recorded_event
 from eventstore.engines import Engines
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
-from eventstore.tables import events
+from eventstore.tables import events, skipped_events
 from eventstore.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -23,9 +30,12 @@ T = TypeVar("T")
 class SqlEventStore:
     """Implements the domain's EventStore and the projectors' EventLog."""
 
-    def __init__(self, engines: Engines, writer: GroupCommitWriter) -> None:
+    def __init__(
+        self, engines: Engines, writer: GroupCommitWriter, schemas: EventSchemas = SCHEMAS
+    ) -> None:
         self._reader = engines.reader
         self._writer = writer
+        self._schemas = schemas
         # A command's reads: on the loop through the driver for SQLite (see loop_reads).
         self._loop_reads = LoopReads(engines.reader) if engines.is_sqlite else None
 
@@ -33,14 +43,16 @@ class SqlEventStore:
         return await self._writer.append(request)
 
     async def load(self, stream_id: str) -> tuple[list[Event], int]:
+        """Raises UndecodableEvent when the stream holds an event this code cannot read:
+        no decision is made on part of a history."""
         if self._loop_reads is not None:
-            return _stream(self._loop_reads.stream(stream_id))
+            return self._stream(self._loop_reads.stream(stream_id))
 
-        def query(conn: Connection) -> tuple[list[Event], int]:
+        def query(conn: Connection) -> list[tuple[str, int, str, int]]:
             rows = conn.execute(STREAM, {"stream_id": stream_id}).all()
-            return _stream([(row.type, row.data, row.version) for row in rows])
+            return [(row.type, row.schema_version, row.data, row.version) for row in rows]
 
-        return await self._read(query)
+        return self._stream(await self._read(query))
 
     async def outcome_of(self, command_id: str) -> StoredOutcome | None:
         if self._loop_reads is not None:
@@ -53,14 +65,48 @@ class SqlEventStore:
         return await self._read(query)
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
-        def query(conn: Connection) -> list[RecordedEvent]:
+        """Undecodable rows come back as Undecodable events, in their place."""
+
+        def query(conn: Connection) -> Sequence[RowMapping]:
+            return (
+                conn.execute(
+                    select(events)
+                    .where(events.c.position > after)
+                    .order_by(events.c.position)
+                    .limit(limit)
+                )
+                .mappings()
+                .all()
+            )
+
+        return [recorded_event(row, self._schemas) for row in await self._read(query)]
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        """The events at these positions, in log order (parked events, to retry them)."""
+
+        def query(conn: Connection) -> Sequence[RowMapping]:
+            return (
+                conn.execute(
+                    select(events)
+                    .where(events.c.position.in_(list(positions)))
+                    .order_by(events.c.position)
+                )
+                .mappings()
+                .all()
+            )
+
+        if not positions:
+            return []
+        return [recorded_event(row, self._schemas) for row in await self._read(query)]
+
+    async def skipped(self, projection: str) -> frozenset[int]:
+        """Positions an operator dropped from the projection (`parked skip`)."""
+
+        def query(conn: Connection) -> frozenset[int]:
             rows = conn.execute(
-                select(events)
-                .where(events.c.position > after)
-                .order_by(events.c.position)
-                .limit(limit)
-            ).mappings()
-            return [recorded_event(row) for row in rows]
+                select(skipped_events.c.position).where(skipped_events.c.projection == projection)
+            ).all()
+            return frozenset(row.position for row in rows)
 
         return await self._read(query)
 
@@ -70,17 +116,17 @@ class SqlEventStore:
 
         return await self._read(query)
 
+    def _stream(self, rows: Sequence[tuple[str, int, str, int]]) -> tuple[list[Event], int]:
+        decode = self._schemas.decode
+        loaded = [decode(kind, schema_version, data) for kind, schema_version, data, _ in rows]
+        return loaded, rows[-1][3] if rows else 0
+
     async def _read(self, query: Callable[[Connection], T]) -> T:
         def run() -> T:
             with self._reader.connect() as conn:
                 return query(conn)
 
         return await asyncio.to_thread(run)
-
-
-def _stream(rows: Sequence[tuple[str, str, int]]) -> tuple[list[Event], int]:
-    loaded = [event_from_dict(kind, orjson.loads(data)) for kind, data, _ in rows]
-    return loaded, rows[-1][2] if rows else 0
 
 
 def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:

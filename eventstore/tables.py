@@ -1,4 +1,8 @@
-"""The two tables of the log: events (append-only) and commands (idempotency, same transaction)."""
+"""The tables of the log: events (append-only), commands (idempotency, same transaction),
+and skipped_events (events an operator chose to drop from a projection).
+
+Alembic migrations (eventstore/migrations) create and evolve them; these
+definitions are what the code reads and writes, and a test keeps both equal."""
 
 from __future__ import annotations
 
@@ -44,4 +48,13 @@ commands = Table(
     Column("position", BigInteger, nullable=False),
     Column("ids", Text, nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+
+skipped_events = Table(
+    "skipped_events",
+    metadata,
+    Column("projection", String(100), primary_key=True),
+    Column("position", BigInteger, primary_key=True),
+    Column("skipped_by", String(200), nullable=False),
+    Column("skipped_at", DateTime(timezone=True), nullable=False),
 )

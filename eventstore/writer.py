@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConcurrencyError
 from domain.ports import AppendRequest, DuplicateCommand, Outcome, RecordedEvent
+from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import event_rows, recorded_events
 from eventstore.engines import Engines
 from eventstore.tables import commands, events
@@ -56,8 +57,11 @@ class _Stop:
 
 
 class GroupCommitWriter:
-    def __init__(self, engines: Engines, on_commit: OnCommit) -> None:
+    def __init__(
+        self, engines: Engines, on_commit: OnCommit, schemas: EventSchemas = SCHEMAS
+    ) -> None:
         self._engine = engines.writer
+        self._schemas = schemas
         self._lock_statement = (
             None
             if engines.is_sqlite
@@ -112,7 +116,9 @@ class GroupCommitWriter:
                 for pending in batch:
                     try:
                         with conn.begin_nested():
-                            outcome, new_events = _append_one(conn, pending.request, now)
+                            outcome, new_events = _append_one(
+                                conn, pending.request, now, self._schemas
+                            )
                     except (ConcurrencyError, DuplicateCommand) as refused:
                         results.append(refused)
                     else:
@@ -129,7 +135,7 @@ class GroupCommitWriter:
 
 
 def _append_one(
-    conn: Connection, request: AppendRequest, now: datetime
+    conn: Connection, request: AppendRequest, now: datetime, schemas: EventSchemas
 ) -> tuple[Outcome, list[RecordedEvent]]:
     for stream_id, expected in ((request.stream_id, request.expected_version), *request.conditions):
         current = _stream_version(conn, stream_id)
@@ -139,7 +145,8 @@ def _append_one(
         # One row at a time: a command appends one event or two, and a plain INSERT
         # ... RETURNING skips the machinery that orders a multi-row one.
         positions = [
-            conn.execute(INSERT_EVENT, row).scalar_one() for row in event_rows(request, now)
+            conn.execute(INSERT_EVENT, row).scalar_one()
+            for row in event_rows(request, now, schemas)
         ]
     except IntegrityError:
         # Another process appended to the stream between our check and our insert.

@@ -39,9 +39,13 @@ async def health(_request: Request) -> Response:
 
 
 async def ready(request: Request) -> Response:
+    """200 when ready or degraded (events parked), 503 when not; with `?strict`, degraded
+    is 503 too (observability/readiness.py says why)."""
     operations: Operations = request.app.state.operations
     verdict = await operations.readiness.check()
-    return JSONResponse(verdict.body(), status_code=200 if verdict.ready else 503)
+    strict = "strict" in request.query_params
+    ok = verdict.ready and not (strict and verdict.degraded)
+    return JSONResponse(verdict.body(), status_code=200 if ok else 503)
 
 
 async def metrics(request: Request) -> Response:

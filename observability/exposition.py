@@ -78,7 +78,12 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         ),
         "parked": GaugeMetricFamily(
             "inkwell_projection_parked_events",
-            "Events set aside because they failed to apply.",
+            "Events set aside because they failed to apply, or wait behind one that did.",
+            labels=["projection"],
+        ),
+        "parked_streams": GaugeMetricFamily(
+            "inkwell_projection_parked_streams",
+            "Streams whose events are parked; other streams keep flowing.",
             labels=["projection"],
         ),
         "advanced": GaugeMetricFamily(
@@ -98,6 +103,7 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         families["lag"].add_metric([p.name], p.lag)
         families["lag_seconds"].add_metric([p.name], p.lag_seconds)
         families["parked"].add_metric([p.name], p.parked)
+        families["parked_streams"].add_metric([p.name], p.parked_streams)
         if p.advanced_at is not None:
             families["advanced"].add_metric([p.name], p.advanced_at)
         applied.add_metric([p.name], p.applied)

@@ -38,6 +38,7 @@ class Progress:
     lag_seconds: float  # age of the oldest event not yet applied; 0 when caught up
     applied: int  # events applied, ever (reset when Redis starts empty)
     parked: int  # events set aside because the projector could not apply them
+    parked_streams: int  # streams whose later events wait behind a parked one
     advanced_at: float | None  # epoch seconds when the checkpoint last moved
     at: float  # epoch seconds when this snapshot was taken
 
@@ -84,15 +85,16 @@ class ProgressReader:
             pipe.mget([self._keys.checkpoint(name) for name in self._names])
             for name in self._names:
                 pipe.hgetall(self._keys.progress(name))
-                pipe.llen(self._keys.parked(name))
+                pipe.zcard(self._keys.parked(name))
+                pipe.hlen(self._keys.parked_streams(name))
             checkpoints, *rest = await pipe.execute()
         positions = [int(value or 0) for value in checkpoints]
         frontier = await self._log.frontier(positions)
         now = datetime.now(UTC)
         return [
-            _progress(name, position, frontier, progress, parked, now)
-            for name, position, progress, parked in zip(
-                self._names, positions, rest[0::2], rest[1::2], strict=True
+            _progress(name, position, frontier, progress, (parked, streams), now)
+            for name, position, progress, parked, streams in zip(
+                self._names, positions, rest[0::3], rest[1::3], rest[2::3], strict=True
             )
         ]
 
@@ -102,7 +104,7 @@ def _progress(
     position: int,
     frontier: Frontier,
     progress: dict[str, str],
-    parked: int,
+    parked: tuple[int, int],
     now: datetime,
 ) -> Progress:
     oldest = frontier.next_recorded_at.get(position)
@@ -112,7 +114,8 @@ def _progress(
         head=frontier.head,
         lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         applied=int(progress.get("applied", 0)),
-        parked=parked,
+        parked=parked[0],
+        parked_streams=parked[1],
         advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,
         at=now.timestamp(),
     )

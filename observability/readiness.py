@@ -2,6 +2,14 @@
 
 The database and Redis must answer; every projection must be within the lag
 limit, and must not be stalled (work waiting, nothing applied for a while).
+
+Parked events make the answer "degraded", still 200: every API process reads the
+same Redis, so failing readiness for one bad row would take every replica out of
+the load balancer at once, while reads keep answering (a malformed read model is
+skipped, other streams flow). The parked projection is named in `degraded` and its
+check says what is parked; `/ready?strict` answers 503 instead, for gates that must
+not pass while anything is parked (a deploy pipeline, say). Alert on
+`inkwell_projection_parked_events > 0`.
 """
 
 from __future__ import annotations
@@ -37,13 +45,19 @@ class Verdict:
         return [name for name, check in self.checks.items() if not check["ok"]]
 
     @property
+    def degraded(self) -> list[str]:
+        return [name for name, check in self.checks.items() if check.get("degraded")]
+
+    @property
     def ready(self) -> bool:
         return not self.failed
 
     def body(self) -> dict[str, Any]:
+        status = "not ready" if self.failed else "degraded" if self.degraded else "ready"
         return {
-            "status": "ready" if self.ready else "not ready",
+            "status": status,
             "failed": self.failed,
+            "degraded": self.degraded,
             "checks": self.checks,
         }
 
@@ -77,6 +91,7 @@ class Readiness:
             "lag": p.lag,
             "lagSeconds": round(p.lag_seconds, 3),
             "parked": p.parked,
+            "parkedStreams": p.parked_streams,
         }
         if p.lag > self._limits.max_lag:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
@@ -86,6 +101,12 @@ class Readiness:
                 ok=False,
                 reason=f"stalled: {p.lag} events waiting for {p.lag_seconds:.1f}s, "
                 f"applied {idle} (limit {self._limits.stalled_after:g}s)",
+            )
+        elif p.parked:
+            check.update(
+                degraded=True,
+                reason=f"{p.parked} events parked in {p.parked_streams} streams; "
+                "see the `parked list` command",
             )
         return check
 

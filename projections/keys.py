@@ -25,15 +25,29 @@ class Keys:
     def run_state(self) -> tuple[str, ...]:
         """Prefixes of the keys that describe a run of the projectors (who holds a lease,
         when each advanced), not the log: a replay does not reproduce them."""
-        return (self.lease(""), self.progress(""))
+        return (self.lease(""), self.progress(""), self.parked(""), self.parked_audit())
 
     def lease(self, projection: str) -> str:
         """Who runs the projection now: the owner id of one process, expiring unless renewed."""
         return f"{self.prefix}:lease:{projection}"
 
+    # Parking (projections/parking.py): per projection, the events set aside, in order.
     def parked(self, projection: str) -> str:
-        """A list of events a projector could not apply, with the error, for retry."""
+        """A sorted set of the parked positions (member and score: the position)."""
         return f"{self.prefix}:parked:{projection}"
+
+    def parked_events(self, projection: str) -> str:
+        """A hash: position -> the parked event's record (stream, type, error, when, behind)."""
+        return f"{self.prefix}:parked:{projection}:events"
+
+    def parked_streams(self, projection: str) -> str:
+        """A hash: stream id -> the position of its first parked event. A stream named
+        here has every later event parked behind that one."""
+        return f"{self.prefix}:parked:{projection}:streams"
+
+    def parked_audit(self) -> str:
+        """A capped list of what operators did to parked events: who, when, what."""
+        return f"{self.prefix}:parked-audit"
 
     def events_channel(self) -> str:
         return f"{self.prefix}:events"

@@ -34,7 +34,8 @@ from redis.asyncio import Redis
 
 from projections.broadcast import Broadcast, Inbox
 from projections.keys import Keys
-from projections.views import CommentView, PostView, ProjectionStatusView
+from projections.statuses import projection_statuses
+from projections.views import CommentView, PostView, ProjectionStatusView, readable
 
 log = logging.getLogger(__name__)
 
@@ -183,9 +184,10 @@ class LiveReadModels:
                     pipe.hgetall(self._keys.comment(comment_id))
                 checkpoint, *hashes = await pipe.execute()
             return [
-                Snapshot(comment_id, int(checkpoint or 0), CommentView.from_hash(fields))
+                Snapshot(comment_id, int(checkpoint or 0), comment)
                 for comment_id, fields in zip(ids, hashes, strict=True)
-                if fields  # deleted again before we read it
+                # None when deleted again before we read it
+                if (comment := readable(CommentView.from_hash, fields)) is not None
             ]
 
         async with self._joined(self._keys.comment_added_channel(post_id), read, 256) as mailbox:
@@ -242,22 +244,16 @@ class LiveReadModels:
                 pipe.hgetall(self._keys.post(post_id))
             checkpoint, *hashes = await pipe.execute()
         return [
-            Snapshot(post_id, int(checkpoint or 0), PostView.from_hash(fields) if fields else None)
+            Snapshot(post_id, int(checkpoint or 0), readable(PostView.from_hash, fields))
             for post_id, fields in zip(post_ids, hashes, strict=True)
         ]
 
     async def _statuses(self) -> Snapshot[list[ProjectionStatusView]]:
-        names = self._projections
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.mget([self._keys.checkpoint(name) for name in names])
-            pipe.zscore(self._keys.head(), "head")
-            checkpoints, head = await pipe.execute()
-        statuses = [
-            ProjectionStatusView(name, int(checkpoint or 0), int(head or 0))
-            for name, checkpoint in zip(names, checkpoints, strict=True)
-        ]
-        # Every figure only grows, so their sum orders the snapshots.
-        progress = sum(status.position for status in statuses) + int(head or 0)
+        statuses = await projection_statuses(self._redis, self._keys, self._projections)
+        # Positions and the head only grow, so their sum orders the snapshots.
+        progress = sum(status.position for status in statuses) + max(
+            (status.head_position for status in statuses), default=0
+        )
         return Snapshot("projections", progress, statuses)
 
 

@@ -15,7 +15,8 @@ from projections import pagination
 from projections.keys import Keys
 from projections.pagination import Page, Position
 from projections.search import words
-from projections.views import CommentView, PostView, ProjectionStatusView, UserView
+from projections.statuses import projection_statuses
+from projections.views import CommentView, PostView, ProjectionStatusView, UserView, readable
 
 SEARCH_MAX_LENGTH = 200
 SEARCH_MAX_WORDS = 10
@@ -46,19 +47,14 @@ class ReadModels:
         self._projections = tuple(projections)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
-        fields = await self._hash(self._keys.post(post_id))
-        if not fields:
-            return None
-        post = PostView.from_hash(fields)
-        return post if post.visible_to(viewer_id) else None
+        post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))
+        return post if post is not None and post.visible_to(viewer_id) else None
 
     async def user(self, user_id: str) -> UserView | None:
-        fields = await self._hash(self._keys.user(user_id))
-        return UserView.from_hash(fields) if fields else None
+        return readable(UserView.from_hash, await self._hash(self._keys.user(user_id)))
 
     async def comment(self, comment_id: str) -> CommentView | None:
-        fields = await self._hash(self._keys.comment(comment_id))
-        return CommentView.from_hash(fields) if fields else None
+        return readable(CommentView.from_hash, await self._hash(self._keys.comment(comment_id)))
 
     async def recent_posts(self, first: int, after: str | None) -> PostPage:
         return await self._post_page(self._keys.recent(), first, after, viewer_id=None)
@@ -106,7 +102,7 @@ class ReadModels:
         return [
             view
             for fields in posts
-            if fields and (view := PostView.from_hash(fields)).visible_to(None)
+            if (view := readable(PostView.from_hash, fields)) is not None and view.visible_to(None)
         ]
 
     async def comments(self, post_id: str, first: int, after: str | None) -> CommentPage:
@@ -116,9 +112,9 @@ class ReadModels:
         )
         hashes = await self._hashes([self._keys.comment(item.member) for item in page.items])
         comments = [
-            (item.cursor(), CommentView.from_hash(fields))
+            (item.cursor(), comment)
             for item, fields in zip(page.items, hashes, strict=True)
-            if fields
+            if (comment := readable(CommentView.from_hash, fields)) is not None
         ]
         return CommentPage(comments, page.has_next, page.total)
 
@@ -129,14 +125,7 @@ class ReadModels:
             return [bool(liked) for liked in await pipe.execute()]
 
     async def projection_statuses(self) -> list[ProjectionStatusView]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.mget([self._keys.checkpoint(name) for name in self._projections])
-            pipe.zscore(self._keys.head(), "head")
-            checkpoints, head = await pipe.execute()
-        return [
-            ProjectionStatusView(name, int(checkpoint or 0), int(head or 0))
-            for name, checkpoint in zip(self._projections, checkpoints, strict=True)
-        ]
+        return await projection_statuses(self._redis, self._keys, self._projections)
 
     async def _post_page(
         self, key: str, first: int, after: str | None, viewer_id: str | None
@@ -152,7 +141,8 @@ class ReadModels:
         posts = [
             (item.cursor(), post)
             for item, fields in zip(page.items, hashes, strict=True)
-            if fields and (post := PostView.from_hash(fields)).visible_to(viewer_id)
+            if (post := readable(PostView.from_hash, fields)) is not None
+            and post.visible_to(viewer_id)
         ]
         return PostPage(posts, page.has_next, page.total)
 

@@ -23,6 +23,8 @@ from projections import messages
 from projections.broadcast import Broadcast
 from projections.keys import Keys
 from projections.lease import Lease
+from projections.parking import Parking, type_name
+from projections.parking import apply as apply_one
 from projections.projection import Projection
 from projections.scripts import Scripts
 from projections.tx import Tx
@@ -53,6 +55,8 @@ class ProjectionRunner:
         self._log = event_log
         self._broadcast = broadcast
         self._checkpoint_key = keys.checkpoint(projection.name)
+        self._parking = Parking(keys, projection.name)
+        self._skipped: frozenset[int] = frozenset()
         self.lease = Lease(redis, keys.lease(projection.name), lease_seconds)
         self._lease_seconds = lease_seconds
 
@@ -106,13 +110,13 @@ class ProjectionRunner:
                     await self.catch_up()
                     continue
                 payloads = inbox.take(BATCH)
-                if inbox.take_lost() or not await self.apply(
-                    [messages.decode(p) for p in payloads], from_log=False
-                ):
+                live = None if inbox.take_lost() else _decoded(payloads)
+                if live is None or not await self.apply(live, from_log=False):
                     await self.catch_up()
 
     async def catch_up(self) -> None:
         """Reads the log from the checkpoint until it has applied everything there."""
+        self._skipped = await self._log.skipped(self.projection.name)
         while True:
             checkpoint = int(await self._redis.get(self._checkpoint_key) or 0)
             events = await self._log.read_all(after=checkpoint, limit=BATCH)
@@ -127,31 +131,51 @@ class ProjectionRunner:
         back); when they do not, nothing is applied and False asks for a catch-up."""
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
-                await pipe.watch(self._checkpoint_key)
+                await pipe.watch(self._checkpoint_key, self._parking.streams_key)
                 checkpoint = int(await pipe.get(self._checkpoint_key) or 0)
                 fresh = [e for e in sorted(events, key=_position) if e.position > checkpoint]
                 if not fresh:
                     return True
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
+                blocked = await self._parking.blocked_streams(pipe)
                 pipe.multi()  # type: ignore[no-untyped-call]
-                self._queue(fresh, Tx(pipe, self._keys, self._scripts, fresh[-1].position))
+                tx = Tx(pipe, self._keys, self._scripts, fresh[-1].position)
+                self._queue(fresh, tx, blocked)
                 await pipe.execute()
             except WatchError:
                 return False  # another runner moved the checkpoint; re-read it from the log
         self._report(fresh, from_log)
         return True
 
-    def _queue(self, events: list[RecordedEvent], tx: Tx) -> None:
+    def _queue(self, events: list[RecordedEvent], tx: Tx, blocked: dict[str, int]) -> None:
+        """Queues the batch's writes. An event of a parked stream is parked behind it; one
+        that fails to apply is parked and blocks its stream (projections/parking.py), unless
+        an operator skipped it, which drops it."""
         parked = 0
         for recorded in events:
+            if recorded.stream_id in blocked:
+                self._parking.park(tx.pipe, recorded, "", behind=blocked[recorded.stream_id])
+                parked += 1
+                continue
             mark = tx.queued()
             try:
-                self.projection.apply(recorded, tx)
+                apply_one(self.projection, recorded, tx)
             except Exception as error:
                 tx.discard_after(mark)
-                self._park(recorded, error, tx)
                 parked += 1
+                if recorded.position in self._skipped:
+                    log.warning(
+                        "projection %s dropped event %d (%s), skipped by an operator",
+                        self.projection.name,
+                        recorded.position,
+                        type_name(recorded),
+                    )
+                    continue
+                self._parking.park(
+                    tx.pipe, recorded, f"{type(error).__name__}: {error}", behind=None
+                )
+                blocked[recorded.stream_id] = recorded.position
         # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
         progress = self._keys.progress(self.projection.name)
         tx.pipe.hincrby(progress, "applied", len(events) - parked)
@@ -197,22 +221,17 @@ class ProjectionRunner:
                     },
                 )
 
-    def _park(self, recorded: RecordedEvent, error: Exception, tx: Tx) -> None:
-        """An event this projector cannot apply is set aside, not retried forever:
-        the rest of the log still flows, and the parked list says what to fix."""
-        log.exception(
-            "projection %s parked event %d (%s)",
-            self.projection.name,
-            recorded.position,
-            type(recorded.event).__name__,
-            extra={"command_id": recorded.command_id, "correlation_id": recorded.correlation_id},
+
+def _decoded(payloads: list[str]) -> list[RecordedEvent] | None:
+    """None when a message cannot be decoded (a newer process published it, say): the
+    log is read instead, where such an event is parked rather than crashing the runner."""
+    try:
+        return [messages.decode(payload) for payload in payloads]
+    except Exception as error:
+        log.warning(
+            "undecodable event message (%s: %s); reading the log", type(error).__name__, error
         )
-        tx.pipe.rpush(
-            self._keys.parked(self.projection.name),
-            orjson.dumps(
-                {"position": recorded.position, "error": f"{type(error).__name__}: {error}"}
-            ),
-        )
+        return None
 
 
 def _position(recorded: RecordedEvent) -> int:

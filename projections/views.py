@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 import orjson
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def readable(from_hash: Callable[[Mapping[str, str]], T], fields: Mapping[str, str]) -> T | None:
+    """The view of a hash, or None when the hash is empty or malformed (fields missing or
+    unparseable: a partial hash left by events applied while an earlier event of the same
+    read model was parked). A malformed read model is left out with a warning; it never
+    fails the list it is part of."""
+    if not fields:
+        return None
+    try:
+        return from_hash(fields)
+    except (KeyError, ValueError, TypeError) as error:
+        log.warning(
+            "skipped a malformed read model (%s: %s): %s",
+            type(error).__name__,
+            error,
+            dict(list(fields.items())[:4]),
+        )
+        return None
 
 
 @dataclass(frozen=True)
@@ -101,6 +126,8 @@ class ProjectionStatusView:
     name: str
     position: int
     head_position: int
+    parked: int = 0  # events set aside (projections/parking.py)
+    parked_streams: int = 0  # streams whose later events wait behind a parked one
 
     @property
     def lag(self) -> int:

@@ -211,9 +211,22 @@ class ProjectionStatus:
     position: int = strawberry.field(description="Last global position this projection applied.")
     head_position: int = strawberry.field(description="Last global position in the event store.")
     lag: int
+    parked: int = strawberry.field(
+        description="Events set aside because they could not be applied: the stream of each, "
+        "and its later events, wait until an operator retries or skips them "
+        "(the `parked list` command)."
+    )
+    parked_streams: int = strawberry.field(
+        description="Streams with parked events; the projection's other streams keep flowing."
+    )
 
     @staticmethod
     def from_view(view: ProjectionStatusView) -> ProjectionStatus:
         return ProjectionStatus(
-            name=view.name, position=view.position, head_position=view.head_position, lag=view.lag
+            name=view.name,
+            position=view.position,
+            head_position=view.head_position,
+            lag=view.lag,
+            parked=view.parked,
+            parked_streams=view.parked_streams,
         )

@@ -147,6 +147,7 @@ def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
         lag_seconds=lag_seconds,
         applied=10,
         parked=0,
+        parked_streams=0,
         advanced_at=None if idle is None else now - idle,
         at=now,
     )

@@ -1,0 +1,165 @@
+"""`server.py parked list|retry|skip`: see, re-apply or deliberately drop parked events.
+
+Every retry and skip is logged and kept in the audit trail `parked list` shows,
+with who did it (the OS user, or --by) and when.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from redis.asyncio import Redis
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sqlalchemy import Engine
+
+from eventstore.skips import record_skip
+from projections import parking
+from projections.keys import Keys
+from projections.parking import Log, Parked
+from projections.projection import Projection
+from projections.scripts import Scripts
+
+
+def operator(by: str | None) -> str:
+    if by:
+        return by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class ParkedCommands:
+    redis: Redis
+    keys: Keys
+    projections: Sequence[Projection]
+    console: Console
+
+    def _chosen(self, name: str | None) -> list[Projection]:
+        chosen = [p for p in self.projections if name is None or p.name == name]
+        if not chosen:
+            known = ", ".join(p.name for p in self.projections)
+            raise ValueError(f"no projection {name!r} (known: {known})")
+        return chosen
+
+    async def show(self, name: str | None, history: int) -> int:
+        """Prints every parked event and the latest operator actions; returns how many."""
+        parked = [
+            await parking.read_parked(self.redis, self.keys, p.name) for p in self._chosen(name)
+        ]
+        total = sum(len(p.events) for p in parked)
+        if total:
+            self.console.print(_table(parked))
+        else:
+            self.console.print("no parked events")
+        trail = await parking.audit_trail(self.redis, self.keys, history)
+        if trail:
+            self.console.print("\nlatest actions:")
+            for record in trail:
+                self.console.print(f"  {escape(str(record.get('summary', '')))}", highlight=False)
+        return total
+
+    async def retry(self, name: str | None, log: Log, by: str) -> int:
+        """Re-applies; returns how many events are still parked."""
+        scripts = Scripts.register(self.redis)
+        left = 0
+        for projection in self._chosen(name):
+            result = await parking.retry(self.redis, self.keys, scripts, projection, log)
+            left += len(result.still_parked)
+            if not result.applied and not result.still_parked:
+                continue
+            summary = (
+                f"{_now()} {by} retried {projection.name}: applied {_positions(result.applied)}"
+                + (
+                    f", still parked {_positions(result.still_parked)}"
+                    if result.still_parked
+                    else ""
+                )
+            )
+            self.console.print(summary, highlight=False)
+            await parking.audit(
+                self.redis,
+                self.keys,
+                {
+                    "action": "retry",
+                    "by": by,
+                    "at": time.time(),
+                    "projection": projection.name,
+                    "applied": result.applied,
+                    "stillParked": result.still_parked,
+                    "summary": summary,
+                },
+            )
+        return left
+
+    async def skip(self, position: int, name: str | None, engine: Engine, by: str) -> int:
+        """Drops the event from every chosen projection that parked it; returns from how many.
+        The log records the skip first, so a replay drops it too."""
+        dropped = 0
+        for projection in self._chosen(name):
+            parked = await parking.read_parked(self.redis, self.keys, projection.name)
+            if not any(e.position == position for e in parked.events):
+                continue
+            record_skip(engine, projection.name, position, by)
+            entry = await parking.unpark_one(self.redis, self.keys, projection.name, position)
+            if entry is None:
+                continue
+            dropped += 1
+            behind = [
+                e.position
+                for e in parked.events
+                if e.stream_id == entry.stream_id and e.position != position
+            ]
+            summary = (
+                f"{_now()} {by} skipped {projection.name} event {position} "
+                f"({entry.type} of {entry.stream_id})"
+                + (f"; still parked behind it: {_positions(behind)}" if behind else "")
+            )
+            self.console.print(summary, highlight=False, markup=False)
+            await parking.audit(
+                self.redis,
+                self.keys,
+                {
+                    "action": "skip",
+                    "by": by,
+                    "at": time.time(),
+                    "projection": projection.name,
+                    "position": position,
+                    "streamId": entry.stream_id,
+                    "summary": summary,
+                },
+            )
+        return dropped
+
+
+def _table(parked: Sequence[Parked]) -> Table:
+    table = Table(title="Parked events")
+    for column in ("projection", "position", "stream", "type", "parked", "why"):
+        table.add_column(column, justify="right" if column == "position" else "left")
+    for group in parked:
+        for e in group.events:
+            why = f"waits behind {e.behind}" if e.behind is not None else e.error
+            table.add_row(
+                group.projection,
+                str(e.position),
+                escape(e.stream_id),
+                escape(e.type),
+                datetime.fromtimestamp(e.parked_at, UTC).isoformat(timespec="seconds"),
+                escape(why),
+            )
+    return table
+
+
+def _positions(positions: Sequence[int]) -> str:
+    return ", ".join(map(str, positions)) if positions else "none"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
