@@ -32,6 +32,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from domain.events import EVENT_TYPES
 from domain.ports import RecordedEvent
 from domain.upcasting import Undecodable
 from projections.keys import Keys
@@ -97,9 +98,14 @@ def type_name(recorded: RecordedEvent) -> str:
 
 
 def apply(projection: Projection, recorded: RecordedEvent, tx: Tx) -> None:
-    """Applies one event, raising for one that could not be decoded."""
-    if isinstance(recorded.event, Undecodable):
-        raise CannotApply(recorded.event.error)
+    """Applies one event, raising for one that could not be decoded, unless it is of a
+    known type the projection ignores anyway."""
+    event = recorded.event
+    if isinstance(event, Undecodable):
+        known = EVENT_TYPES.get(event.type_name)
+        if known is not None and known not in projection.handlers:
+            return
+        raise CannotApply(event.error)
     projection.apply(recorded, tx)
 
 
@@ -111,10 +117,14 @@ class Parking:
         self._projection = projection
         self.streams_key = keys.parked_streams(projection)
 
-    async def blocked_streams(self, pipe: Pipeline) -> dict[str, int]:
-        """The parked streams, read on a pipeline already WATCHing `streams_key`."""
-        streams = cast(dict[str, str], await pipe.hgetall(self.streams_key))
-        return {stream: int(position) for stream, position in streams.items()}
+    async def blocked_streams(
+        self, pipe: Pipeline, events: Sequence[RecordedEvent]
+    ) -> dict[str, int]:
+        """Which of the events' streams are parked, and since which position; read on a
+        pipeline already WATCHing `streams_key`."""
+        streams = list(dict.fromkeys(e.stream_id for e in events))
+        firsts = cast(list[str | None], await pipe.hmget(self.streams_key, streams))
+        return {s: int(first) for s, first in zip(streams, firsts, strict=True) if first}
 
     def park(
         self,

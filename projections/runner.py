@@ -138,7 +138,7 @@ class ProjectionRunner:
                     return True
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
-                blocked = await self._parking.blocked_streams(pipe)
+                blocked = await self._parking.blocked_streams(pipe, fresh)
                 pipe.multi()  # type: ignore[no-untyped-call]
                 tx = Tx(pipe, self._keys, self._scripts, fresh[-1].position)
                 self._queue(fresh, tx, blocked)
