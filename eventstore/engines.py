@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 
-from eventstore.tables import metadata
+from eventstore.migrate import migrate
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Engines:
 
 
 def open_engines(url: str) -> Engines:
-    """Opens both engines and creates the tables on first start."""
+    """Opens both engines and migrates the tables to the newest revision."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engines = Engines(_sqlite(url, "BEGIN IMMEDIATE"), _sqlite(url, "BEGIN"))
@@ -35,7 +35,7 @@ def open_engines(url: str) -> Engines:
             create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True),
             create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True),
         )
-    metadata.create_all(engines.writer)
+    migrate(engines.writer)
     return engines
 
 

@@ -1,0 +1,98 @@
+"""The log's tables come from Alembic migrations, also when processes start at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from eventstore.engines import open_engines
+from eventstore.migrate import HEAD, MIGRATIONS
+from eventstore.tables import events, metadata
+from tests.support.server_process import ROOT
+
+STARTERS = 4
+OPEN = (
+    "import sys; from eventstore.engines import open_engines; "
+    "open_engines(sys.argv[1]).dispose(); print('opened')"
+)
+
+
+def test_head_names_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+def test_the_migrations_build_exactly_the_tables_the_code_uses(database_url: str) -> None:
+    open_engines(database_url).dispose()
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    engine.dispose()
+
+
+def test_processes_starting_at_once_on_an_empty_database_do_not_race(database_url: str) -> None:
+    """Real processes, started together, each migrating at start: all succeed, once."""
+    for _ in range(3):
+        starters = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN, database_url],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for _ in range(STARTERS)
+        ]
+        for starter in starters:
+            output, _ = starter.communicate(timeout=120)
+            assert starter.returncode == 0, output
+            assert "opened" in output
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+            tables = set(inspect(conn).get_table_names())
+            assert {"events", "commands", "skipped_events", "alembic_version"} <= tables
+            for table in ("skipped_events", "commands", "events", "alembic_version"):
+                conn.execute(text(f"DROP TABLE {table}"))  # empty again for the next round
+        engine.dispose()
+
+
+def test_a_database_made_before_migrations_is_adopted_with_its_events(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    metadata.tables["events"].create(engine)
+    metadata.tables["commands"].create(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            events.insert().values(
+                stream_id="user-1",
+                version=1,
+                type="UserRegistered",
+                schema_version=1,
+                data="{}",
+                meta="{}",
+                recorded_at=text("CURRENT_TIMESTAMP"),
+            )
+        )
+    engine.dispose()
+    open_engines(url).dispose()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 1
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _root_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
