@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+from typing import Any, Protocol
 
 import orjson
 from rich.console import Console
@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from domain.events import event_to_dict
 from domain.ports import RecordedEvent
+from domain.upcasting import Undecodable
 
 FOLLOW_BATCH = 500
 
@@ -23,10 +24,19 @@ class Log(Protocol):
     ) -> list[RecordedEvent]: ...
 
 
+def kind_and_data(recorded: RecordedEvent) -> tuple[str, dict[str, Any]]:
+    """The event's type and fields, in today's shape (upcast); for a row that cannot be
+    decoded, its stored type and why."""
+    event = recorded.event
+    if isinstance(event, Undecodable):
+        return event.type_name, {"undecodable": event.error}
+    return type(event).__name__, event_to_dict(event)
+
+
 def line(recorded: RecordedEvent) -> str:
-    data = orjson.dumps(event_to_dict(recorded.event)).decode()
+    kind, fields = kind_and_data(recorded)
+    data = orjson.dumps(fields).decode()
     at = recorded.recorded_at.isoformat(timespec="milliseconds")
-    kind = type(recorded.event).__name__
     return (
         f"[bold]{recorded.position:>8}[/]  {at}"
         f"  {escape(recorded.stream_id)} v{recorded.version}  [cyan]{kind}[/]"
@@ -36,14 +46,15 @@ def line(recorded: RecordedEvent) -> str:
 
 
 def json_line(recorded: RecordedEvent) -> str:
+    kind, data = kind_and_data(recorded)
     return orjson.dumps(
         {
             "position": recorded.position,
             "recorded_at": recorded.recorded_at.isoformat(),
             "stream_id": recorded.stream_id,
             "version": recorded.version,
-            "type": type(recorded.event).__name__,
-            "data": event_to_dict(recorded.event),
+            "type": kind,
+            "data": data,
             "command_id": recorded.command_id,
             "correlation_id": recorded.correlation_id,
             "actor_id": recorded.actor_id,

@@ -13,6 +13,7 @@ answer their supervisor's first ping within 5 s).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
@@ -32,6 +33,8 @@ def migrate(engine: Engine) -> None:
             return
     from alembic import command
     from alembic.config import Config
+
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
