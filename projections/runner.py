@@ -116,11 +116,13 @@ class ProjectionRunner:
 
     async def catch_up(self) -> None:
         """Reads the log from the checkpoint until it has applied everything there."""
-        self._skipped = await self._log.skipped(self.projection.name)
         while True:
             checkpoint = int(await self._redis.get(self._checkpoint_key) or 0)
             events = await self._log.read_all(after=checkpoint, limit=BATCH)
             if events:
+                # Skips are of positions already passed: only a read of the log (a replay,
+                # a restart from an older checkpoint) can meet one again.
+                self._skipped = await self._log.skipped(self.projection.name)
                 await self.apply(events, from_log=True)
             if len(events) < BATCH:
                 return
