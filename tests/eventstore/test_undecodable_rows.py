@@ -6,8 +6,10 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 
+from cli.events import json_line
 from domain.commands import RegisterUser
 from domain.upcasting import Undecodable, UndecodableEvent
 from server import Settings, running
@@ -59,6 +61,10 @@ async def test_bad_rows_read_as_undecodable_and_fresh_writes_stay_visible(
         assert "newer than this code" in reasons[4]
         with pytest.raises(UndecodableEvent):
             await inkwell.store.load("x-broken")
+        shown = orjson.loads(json_line((await inkwell.log.after(1, 1))[0]))
+        assert (
+            shown["type"] == "PostPinned" and "unknown event type" in shown["data"]["undecodable"]
+        )
 
         # Every pooled connection sees a write made after the bad reads.
         head = (await send(inkwell, RegisterUser("Bob")))["position"]

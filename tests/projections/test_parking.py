@@ -1,0 +1,120 @@
+"""Parking through the live path: a handler that fails parks its stream, in order, and a
+retry re-applies the stream in log order once the handler is fixed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from domain.commands import CreatePost, RegisterUser, UpdatePost
+from domain.events import PostCreated, PostUpdated
+from domain.ports import RecordedEvent
+from projections import parking
+from projections.projection import Projection
+from projections.runner import ProjectionRunner
+from projections.scripts import Scripts
+from projections.tx import Tx
+from server import Inkwell
+from tests.projections.conftest import send
+
+
+class Fragile:
+    """A projection that cannot take posts titled "poison" until it is fixed."""
+
+    def __init__(self) -> None:
+        self.fixed = False
+        self.applied: list[tuple[int, str]] = []
+
+    def on_post(self, event: PostCreated | PostUpdated, at: RecordedEvent, tx: Tx) -> None:
+        if event.title == "poison" and not self.fixed:
+            raise ValueError("cannot take poison")
+        self.applied.append((at.position, event.title))
+        tx.pipe.set(f"{tx.keys.prefix}:fragile:{event.post_id}", event.title)
+
+    def projection(self) -> Projection:
+        return Projection("fragile", {PostCreated: self.on_post, PostUpdated: self.on_post})
+
+
+async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)
+
+
+async def test_a_failing_event_parks_its_stream_in_order_and_retry_replays_it(
+    inkwell: Inkwell,
+) -> None:
+    fragile = Fragile()
+    runner = ProjectionRunner(
+        fragile.projection(),
+        inkwell.redis,
+        inkwell.keys,
+        Scripts.register(inkwell.redis),
+        inkwell.store,
+        inkwell.runners[0]._broadcast,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+        bad = await send(inkwell, CreatePost("poison", "x"), ann)
+        edit = await send(inkwell, UpdatePost(bad["post_id"], 1, title="antidote"), ann)
+        good = await send(inkwell, CreatePost("fine", "x"), ann)
+        checkpoint = inkwell.keys.checkpoint("fragile")
+
+        async def caught_up() -> bool:
+            return int(await inkwell.redis.get(checkpoint) or 0) == int(good["position"])
+
+        await until(caught_up)
+        parked = await parking.read_parked(inkwell.redis, inkwell.keys, "fragile")
+        assert [(e.position, e.behind) for e in parked.events] == [
+            (int(bad["position"]), None),
+            (int(edit["position"]), int(bad["position"])),
+        ]
+        assert "cannot take poison" in parked.events[0].error
+        assert parked.streams == {f"post-{bad['post_id']}": int(bad["position"])}
+        assert fragile.applied == [(int(good["position"]), "fine")]
+
+        # Later events of the parked stream park behind it, through the live path too.
+        later = await send(inkwell, UpdatePost(bad["post_id"], 2, title="later"), ann)
+        await until(lambda: _count(inkwell, "fragile", 3))
+
+        # Still broken: a retry applies nothing and keeps the order.
+        result = await parking.retry(
+            inkwell.redis,
+            inkwell.keys,
+            Scripts.register(inkwell.redis),
+            fragile.projection(),
+            inkwell.store,
+        )
+        assert result.applied == [] and len(result.still_parked) == 3
+
+        fragile.fixed = True
+        result = await parking.retry(
+            inkwell.redis,
+            inkwell.keys,
+            Scripts.register(inkwell.redis),
+            fragile.projection(),
+            inkwell.store,
+        )
+        positions = [int(p["position"]) for p in (bad, edit, later)]
+        assert result.applied == positions and result.still_parked == []
+        assert fragile.applied[1:] == list(
+            zip(positions, ["poison", "antidote", "later"], strict=True)
+        )
+        assert await inkwell.redis.get(f"{inkwell.keys.prefix}:fragile:{bad['post_id']}") == "later"
+        assert (await parking.read_parked(inkwell.redis, inkwell.keys, "fragile")).events == []
+
+        # The stream flows again.
+        await send(inkwell, UpdatePost(bad["post_id"], 3, title="after"), ann)
+        await until(lambda: _title_is(inkwell, bad["post_id"], "after"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _count(inkwell: Inkwell, projection: str, count: int) -> bool:
+    return await inkwell.redis.zcard(inkwell.keys.parked(projection)) == count
+
+
+async def _title_is(inkwell: Inkwell, post_id: str, title: str) -> bool:
+    return await inkwell.redis.get(f"{inkwell.keys.prefix}:fragile:{post_id}") == title
