@@ -186,13 +186,12 @@ async def retry(
     scripts: Scripts,
     projection: Projection,
     event_log: Log,
-    streams: Sequence[str] | None = None,
 ) -> RetryResult:
-    """Re-applies the parked events (of `streams`, or all), each stream in log order; the
-    first event of a stream that still fails stays parked, with everything behind it."""
+    """Re-applies the parked events, each stream in log order; the first event of a
+    stream that still fails stays parked, with everything behind it."""
     for _ in range(WATCH_ATTEMPTS):
         try:
-            return await _retry_once(redis, keys, scripts, projection, event_log, streams)
+            return await _retry_once(redis, keys, scripts, projection, event_log)
         except WatchError:
             continue  # a batch or another retry moved on meanwhile; look again
     raise RuntimeError(f"projection {projection.name} kept moving; retry again")
@@ -204,7 +203,6 @@ async def _retry_once(
     scripts: Scripts,
     projection: Projection,
     event_log: Log,
-    streams: Sequence[str] | None,
 ) -> RetryResult:
     parking = Parking(keys, projection.name)
     checkpoint_key = keys.checkpoint(projection.name)
@@ -212,7 +210,7 @@ async def _retry_once(
         await pipe.watch(checkpoint_key, parking.streams_key)
         checkpoint = int(await pipe.get(checkpoint_key) or 0)
         parked = await read_parked(pipe, keys, projection.name)
-        wanted = [e for e in parked.events if streams is None or e.stream_id in streams]
+        wanted = parked.events
         events = {e.position: e for e in await event_log.at([p.position for p in wanted])}
         pipe.multi()  # type: ignore[no-untyped-call]
         tx = Tx(pipe, keys, scripts, checkpoint)
