@@ -577,13 +577,11 @@ async def _parked_commands(
     settings: Settings,
 ) -> AsyncIterator[tuple[ParkedCommands, SqlEventStore, Engines]]:
     """The parked commands' tools: the server's Redis, and the log to re-read events from."""
-    if settings.redis_url is None:
-        Console().print(
-            "[red]parked needs REDIS_URL: the read models live in the server's Redis[/]"
-        )
-        raise typer.Exit(2)
+    url = tools_redis_url(settings)
+    if url is None:
+        raise _no_redis(settings)
     engines = open_engines(settings.database_url)
-    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    redis = Redis.from_url(url, decode_responses=True)
     try:
         store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
         yield ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, Console()), store, engines
