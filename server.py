@@ -595,7 +595,9 @@ def parked_list(
     projection: ProjectionOption = None,
     history: Annotated[int, typer.Option(min=0, help="Operator actions to show.")] = 10,
 ) -> None:
-    """Shows every parked event: position, stream, type, when, and why. Exits 1 if any."""
+    """Shows every parked event: position, stream, type, when, and why.
+
+    Exits 1 if any."""
 
     async def show() -> int:
         async with _parked_commands(Settings.from_env()) as (commands, _, _):
@@ -606,8 +608,10 @@ def parked_list(
 
 @parked_cli.command("retry")
 def parked_retry(projection: ProjectionOption = None, by: ByOption = None) -> None:
-    """Re-applies parked events, each stream in log order, with the code and data as they
-    are now (after an upcaster was added or a row fixed). Exits 1 if any stay parked."""
+    """Re-applies parked events, each stream in log order.
+
+    With the code and data as they are now (after an upcaster was added or a row fixed).
+    Exits 1 if any stay parked."""
 
     async def run() -> int:
         async with _parked_commands(Settings.from_env()) as (commands, store, _):
@@ -622,8 +626,10 @@ def parked_skip(
     projection: ProjectionOption = None,
     by: ByOption = None,
 ) -> None:
-    """Drops a parked event deliberately; a replay or rebuild drops it too. Events parked
-    behind it stay parked until `parked retry`. Exits 1 if nothing was parked there."""
+    """Drops a parked event deliberately; a replay or rebuild drops it too.
+
+    Events parked behind it stay parked until `parked retry`. Exits 1 if nothing was
+    parked there."""
 
     async def run() -> int:
         async with _parked_commands(Settings.from_env()) as (commands, _, engines):
