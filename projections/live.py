@@ -250,9 +250,12 @@ class LiveReadModels:
 
     async def _statuses(self) -> Snapshot[list[ProjectionStatusView]]:
         statuses = await projection_statuses(self._redis, self._keys, self._projections)
-        # Positions and the head only grow, so their sum orders the snapshots.
-        progress = sum(status.position for status in statuses) + max(
-            (status.head_position for status in statuses), default=0
+        revision = int(await self._redis.get(self._keys.parked_revision()) or 0)
+        # Positions, the head and the parked revision only grow: their sum orders snapshots.
+        progress = (
+            sum(status.position for status in statuses)
+            + max((status.head_position for status in statuses), default=0)
+            + revision
         )
         return Snapshot("projections", progress, statuses)
 

@@ -210,6 +210,7 @@ async def _retry_once(
         await pipe.watch(checkpoint_key, parking.streams_key)
         checkpoint = int(await pipe.get(checkpoint_key) or 0)
         parked = await read_parked(pipe, keys, projection.name)
+        head = await _head(pipe, keys)
         wanted = parked.events
         events = {e.position: e for e in await event_log.at([p.position for p in wanted])}
         pipe.multi()  # type: ignore[no-untyped-call]
@@ -244,6 +245,7 @@ async def _retry_once(
         if applied:
             pipe.hincrby(keys.progress(projection.name), "applied", len(applied))
         tx.publish_notices()
+        _announce(pipe, keys, head)
         await pipe.execute()
     return RetryResult(projection.name, applied, still)
 
@@ -263,6 +265,7 @@ async def unpark_one(
                 entry = next((e for e in parked.events if e.position == position), None)
                 if entry is None:
                     return None
+                head = await _head(pipe, keys)
                 rest = [
                     e.position
                     for e in parked.events
@@ -270,6 +273,7 @@ async def unpark_one(
                 ]
                 pipe.multi()  # type: ignore[no-untyped-call]
                 parking.unpark(pipe, position)
+                _announce(pipe, keys, head)
                 if rest:
                     pipe.hset(parking.streams_key, entry.stream_id, min(rest))
                 else:
@@ -279,6 +283,18 @@ async def unpark_one(
         except WatchError:
             continue
     raise RuntimeError(f"projection {projection} kept moving; skip again")
+
+
+async def _head(pipe: Pipeline, keys: Keys) -> int:
+    return int(await pipe.zscore(keys.head(), "head") or 0)
+
+
+def _announce(pipe: Pipeline, keys: Keys, head: int) -> None:
+    """Queued in a retry's or skip's MULTI: the projections subscription reads again (on
+    a notice of the head as it stands, which every listener understands) and finds a
+    newer revision."""
+    pipe.incr(keys.parked_revision())
+    pipe.publish(keys.checkpoints_channel(), orjson.dumps({"head": head}))
 
 
 async def audit(redis: Redis, keys: Keys, record: Mapping[str, Any]) -> None:

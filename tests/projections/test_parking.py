@@ -4,7 +4,9 @@ retry re-applies the stream in log order once the handler is fixed."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from domain.commands import CreatePost, RegisterUser, UpdatePost
 from domain.events import PostCreated, PostUpdated
@@ -14,7 +16,7 @@ from projections.projection import Projection
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
 from projections.tx import Tx
-from server import Inkwell
+from server import PROJECTIONS, Inkwell
 from tests.projections.conftest import send
 
 
@@ -118,3 +120,41 @@ async def _count(inkwell: Inkwell, projection: str, count: int) -> bool:
 
 async def _title_is(inkwell: Inkwell, post_id: str, title: str) -> bool:
     return await inkwell.redis.get(f"{inkwell.keys.prefix}:fragile:{post_id}") == title
+
+
+async def test_the_projections_subscription_shows_a_retry_without_waiting_for_a_write(
+    inkwell: Inkwell, tmp_path: Path
+) -> None:
+    ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute(
+            "INSERT INTO events (stream_id, version, type, schema_version, data, metadata,"
+            " recorded_at) VALUES (?, 2, 'ProfileUpdated', 1, 'broken', '{}', ?)",
+            (f"user-{ann}", "2026-01-01 00:00:00"),
+        )
+    users = inkwell.keys.parked("users")
+    await until(lambda: _zcard_is(inkwell, users, 1))
+    async with inkwell.services.live.projections() as updates:
+        first = await anext(updates)
+        assert {s.name: s.parked for s in first}["users"] == 1
+        with sqlite3.connect(tmp_path / "events.db") as db:
+            db.execute(
+                "UPDATE events SET data = ? WHERE stream_id = ? AND version = 2",
+                (
+                    f'{{"user_id": "{ann}", "name": "Ann B", "avatar_url": null, "bio": "",'
+                    ' "updated_at": "2026-01-01T00:00:00+00:00"}',
+                    f"user-{ann}",
+                ),
+            )
+        scripts = Scripts.register(inkwell.redis)
+        for projection in PROJECTIONS:
+            await parking.retry(inkwell.redis, inkwell.keys, scripts, projection, inkwell.store)
+        async with asyncio.timeout(10):
+            while any(s.parked for s in await anext(updates)):
+                pass
+    user = await inkwell.services.reads.user(ann)
+    assert user is not None and user.name == "Ann B"
+
+
+async def _zcard_is(inkwell: Inkwell, key: str, count: int) -> bool:
+    return await inkwell.redis.zcard(key) == count
