@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -12,7 +13,9 @@ import pytest
 from cli.events import json_line
 from domain.commands import RegisterUser
 from domain.upcasting import Undecodable, UndecodableEvent
+from eventstore.tables import events
 from server import Settings, running
+from tests.conftest import make_settings
 from tests.projections.conftest import send
 
 META = '{"command_id": "c", "actor_id": null, "correlation_id": "k"}'
@@ -72,3 +75,28 @@ async def test_bad_rows_read_as_undecodable_and_fresh_writes_stay_visible(
         assert set(heads) == {int(head)}
         tail = await inkwell.log.last(1)
         assert tail[0].position == int(head)
+
+
+async def test_both_databases_hand_on_bad_rows_in_their_place(
+    database_url: str, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, redis_url, prefix, tmp_path)
+    async with running(settings, projectors=False) as inkwell:
+        await send(inkwell, RegisterUser("Ann"))
+        with inkwell.engines.writer.begin() as conn:
+            conn.execute(
+                events.insert().values(
+                    stream_id="x-unknown",
+                    version=1,
+                    type="PostPinned",
+                    schema_version=1,
+                    data="{}",
+                    meta=META,
+                    recorded_at=datetime.now(UTC),
+                )
+            )
+        await send(inkwell, RegisterUser("Bob"))
+        kinds = [type(e.event).__name__ for e in await inkwell.store.read_all(0, 10)]
+        assert kinds == ["UserRegistered", "Undecodable", "UserRegistered"]
+        with pytest.raises(UndecodableEvent, match="unknown event type"):
+            await inkwell.store.load("x-unknown")
