@@ -15,6 +15,7 @@ from schema.consistency import wait_until_consistent
 from schema.errors import code_errors, is_unexpected
 from schema.execution import PerEventMemo
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.limits.cost import CostLimit, refuse_if_costly
 from schema.mutations import Mutation
 from schema.operations import PreparedOperations
 from schema.queries import Query
@@ -32,13 +33,15 @@ class InkwellSchema(strawberry.Schema):
     The hooks override strawberry's private `_create_execution_context` and
     `_execute_operation` (pinned strawberry 0.341.2; tests/schema covers each one)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cost_limit: CostLimit | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operations = PreparedOperations(self._schema)
+        self.cost_limit = cost_limit or CostLimit()
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
         context = super()._create_execution_context(*args, **kwargs)
         self.operations.prepare(context)
+        refuse_if_costly(context, self.cost_limit)
         return context
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
@@ -72,11 +75,12 @@ async def _coded(results: AsyncGenerator[Any, None]) -> AsyncIterator[Any]:
             yield result
 
 
-def build_schema() -> InkwellSchema:
+def build_schema(cost_limit: CostLimit | None = None) -> InkwellSchema:
     # Validating a query costs ~6 ms with stock strawberry; cached, a repeat costs nothing.
     return InkwellSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemo,
+        cost_limit=cost_limit,
     )

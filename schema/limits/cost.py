@@ -1,0 +1,204 @@
+"""What a query costs to answer: every field once per object it is resolved on, with list
+sizes (`first`/`last`, or their defaults when omitted) multiplied along the path, like
+GitHub's node limit but counting each field, so a wide selection costs as much as it weighs.
+
+`recentPosts(first: 100) { edges { node { comments(first: 100) { edges { node { id } } } } } }`
+costs 1 + 1 + 100 + 100 + 100 + 100 x 100 x 2 = 20,302.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLCompositeType,
+    GraphQLError,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    NullValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    is_composite_type,
+)
+from strawberry.types import ExecutionContext
+
+from projections.pagination import MAX_FIRST
+
+PAGE_ARGUMENTS = ("first", "last")
+# Lists without a page argument, by the most they hold. Any other list of objects counts
+# as a full page, so a list added later is never free.
+LIST_SIZES = {("Post", "topComments"): 3}
+
+
+@dataclass(frozen=True)
+class CostLimit:
+    max_cost: int = 25_000
+
+
+class QueryCost:
+    """The cost of one operation of a validated document, with its variables."""
+
+    def __init__(
+        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+    ) -> None:
+        self.schema = schema
+        self.variables = variables
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.defaults: dict[str, Any] = {}
+        self.memo: dict[tuple[str, int | None], int] = {}
+
+    def operation(self, operation: OperationDefinitionNode) -> int:
+        for definition in operation.variable_definitions or ():
+            if isinstance(definition.default_value, IntValueNode):
+                self.defaults[definition.variable.name.value] = int(definition.default_value.value)
+        root = {
+            OperationType.QUERY: self.schema.query_type,
+            OperationType.MUTATION: self.schema.mutation_type,
+            OperationType.SUBSCRIPTION: self.schema.subscription_type,
+        }[operation.operation]
+        if root is None:
+            return 0
+        return self.selection_set(operation.selection_set, root, None)
+
+    def selection_set(
+        self, selection_set: SelectionSetNode, parent: GraphQLCompositeType, page: int | None
+    ) -> int:
+        """Cost per object of `parent`; `page` is the page size of the connection `parent`
+        is, which sizes its list fields (edges)."""
+        cost = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                cost += self.field(selection, parent, page)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = self._object(condition.name.value) if condition else parent
+                if inner is not None:
+                    cost += self.selection_set(selection.selection_set, inner, page)
+            elif isinstance(selection, FragmentSpreadNode):
+                cost += self.fragment(selection.name.value, page)
+        return cost
+
+    def fragment(self, name: str, page: int | None) -> int:
+        key = (name, page)
+        if key not in self.memo:
+            self.memo[key] = 0  # a cycle (refused by validation already) costs nothing more
+            definition = self.fragments.get(name)
+            inner = self._object(definition.type_condition.name.value) if definition else None
+            if definition is not None and inner is not None:
+                self.memo[key] = self.selection_set(definition.selection_set, inner, page)
+        return self.memo[key]
+
+    def field(self, node: FieldNode, parent: GraphQLCompositeType, page: int | None) -> int:
+        name = node.name.value
+        definition = getattr(parent, "fields", {}).get(name)  # a union has none
+        if name.startswith("__") or definition is None:
+            return 0
+        size = self._page_size(node, definition.args)
+        inner = get_named_type(definition.type)
+        if node.selection_set is None or not is_composite_type(inner):
+            return 1
+        if _is_list(definition.type):
+            count = size if size is not None else page
+            if count is None:
+                count = LIST_SIZES.get((parent.name, name), MAX_FIRST)
+            return 1 + count * self.selection_set(node.selection_set, inner, None)
+        return 1 + self.selection_set(node.selection_set, inner, size)
+
+    def _page_size(self, node: FieldNode, arguments: Mapping[str, Any]) -> int | None:
+        sizes = [
+            self._argument(node, name, arguments[name].default_value)
+            for name in PAGE_ARGUMENTS
+            if name in arguments
+        ]
+        known = [size for size in sizes if size is not None]
+        return max(known) if known else None
+
+    def _argument(self, node: FieldNode, name: str, default: Any) -> int | None:
+        value: Any = default
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            given = argument.value
+            if isinstance(given, IntValueNode):
+                value = int(given.value)
+            elif isinstance(given, VariableNode):
+                variable = given.name.value
+                value = self.variables.get(variable, self.defaults.get(variable, default))
+            elif isinstance(given, NullValueNode):
+                value = default  # an explicit null means the default page
+        if value is None and default is not None:
+            value = default
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        # Larger pages are refused by the resolvers (BAD_USER_INPUT); count what they allow.
+        return max(0, min(value, MAX_FIRST))
+
+    def _object(self, name: str) -> GraphQLCompositeType | None:
+        found = self.schema.type_map.get(name)
+        return found if is_composite_type(found) else None
+
+
+def _is_list(kind: GraphQLOutputType) -> bool:
+    if isinstance(kind, GraphQLNonNull):
+        kind = kind.of_type
+    return isinstance(kind, GraphQLList)
+
+
+def operation_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """The cost of the operation a request runs (validation has passed: fragments are
+    acyclic and known, the operation exists)."""
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (
+            operation_name is None
+            or bool(definition.name and definition.name.value == operation_name)
+        )
+    ]
+    if not operations:
+        return 0
+    return QueryCost(schema, document, variables or {}).operation(operations[0])
+
+
+def refuse_if_costly(execution: ExecutionContext, limit: CostLimit) -> None:
+    """Called once the document is parsed and validated, before anything runs: a valid
+    operation over the limit gets QUERY_TOO_COMPLEX with its cost as its one
+    pre-execution error, so strawberry answers that instead (subscriptions too)."""
+    document = execution.graphql_document
+    if document is None or execution.pre_execution_errors != []:
+        return  # not parsed yet, or already refused
+    spent = operation_cost(
+        execution.schema._schema, document, execution.operation_name, execution.variables
+    )
+    if spent > limit.max_cost:
+        execution.pre_execution_errors = [
+            GraphQLError(
+                f"Query too complex: it costs {spent}, over the limit of {limit.max_cost} "
+                "(every field counts once per object it is resolved on; lists count "
+                "`first` objects).",
+                extensions={"code": "QUERY_TOO_COMPLEX", "cost": spent, "maxCost": limit.max_cost},
+            )
+        ]

@@ -1,0 +1,168 @@
+"""The shape of a document, fragments expanded, in one pass: depth, aliases, fields, repeats.
+
+A fragment's summary does not depend on where it is spread, so each is computed once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+)
+
+
+@dataclass(frozen=True)
+class ShapeLimits:
+    max_depth: int = 10  # fields nested in fields; introspection fields do not count
+    max_aliases: int = 30
+    # Fields once every fragment is expanded. Without fragments the token limit already
+    # bounds this; with them a small document could otherwise name millions.
+    max_fields: int = 5_000
+    # One response name selected this often in one selection set (through fragments, say)
+    # makes graphql-core's overlapping-fields check quadratic: 600 copies cost 1.2 s.
+    max_repeats: int = 20
+    # Selection sets inside selection sets, inline fragments and spreads included.
+    max_nesting: int = 64
+
+
+@dataclass
+class Summary:
+    """A selection set with its fragments expanded."""
+
+    depth: int = 0
+    nesting: int = 0
+    aliases: int = 0
+    fields: int = 0
+    repeats: int = 0  # the most times one response name is selected in one selection set
+    names: Counter[str] = field(default_factory=Counter)  # response names at this level
+
+    def merge_level(self, other: Summary) -> None:
+        """Adds an inline fragment or spread, one level in: its fields belong to this level.
+        Costs one step per name it adds, and each name is a field counted against
+        max_fields, so all merging together stays linear."""
+        self.depth = max(self.depth, other.depth)
+        self.nesting = max(self.nesting, other.nesting + 1)
+        self.aliases += other.aliases
+        self.fields += other.fields
+        self.repeats = max(self.repeats, other.repeats)
+        for name, count in other.names.items():
+            self.names[name] += count
+            self.repeats = max(self.repeats, self.names[name])
+
+
+class TooComplex(Exception):
+    pass
+
+
+class Shapes:
+    """Summarises the operations of one document, each fragment once."""
+
+    def __init__(self, document: DocumentNode, limits: ShapeLimits) -> None:
+        self.limits = limits
+        self.fragments = {
+            definition.name.value: definition
+            for definition in document.definitions
+            if isinstance(definition, FragmentDefinitionNode)
+        }
+        self.summaries: dict[str, Summary] = {}
+        self.in_progress: set[str] = set()
+
+    def operation(self, operation: OperationDefinitionNode) -> Summary:
+        summary = self.selection_set(operation.selection_set, 0)
+        # Depth is checked here only: a fragment's own depth says nothing until it is used
+        # (the introspection query's TypeRef is deep, but only below __schema).
+        if summary.depth > self.limits.max_depth:
+            raise TooComplex(
+                f"the query is {summary.depth} fields deep, "
+                f"over the limit of {self.limits.max_depth}"
+            )
+        return summary
+
+    def selection_set(self, selection_set: SelectionSetNode, nesting: int) -> Summary:
+        if nesting >= self.limits.max_nesting:
+            # Also what keeps this recursion shallow, whatever the document.
+            raise TooComplex(
+                f"selections are nested more than {self.limits.max_nesting} levels deep"
+            )
+        summary = Summary()
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                summary.fields += 1
+                summary.aliases += selection.alias is not None
+                name = (selection.alias or selection.name).value
+                summary.names[name] += 1
+                summary.repeats = max(summary.repeats, summary.names[name])
+                below = (
+                    self.selection_set(selection.selection_set, nesting + 1)
+                    if selection.selection_set
+                    else Summary()
+                )
+                counted = not selection.name.value.startswith("__")
+                summary.depth = max(summary.depth, below.depth + 1 if counted else 0)
+                summary.nesting = max(summary.nesting, below.nesting + 1)
+                summary.aliases += below.aliases
+                summary.fields += below.fields
+                summary.repeats = max(summary.repeats, below.repeats)
+            elif isinstance(selection, InlineFragmentNode):
+                summary.merge_level(self.selection_set(selection.selection_set, nesting + 1))
+            elif isinstance(selection, FragmentSpreadNode):
+                spread = self.fragment(selection.name.value, nesting + 1)
+                if spread is not None:
+                    summary.merge_level(spread)
+            self._check(summary)
+        return summary
+
+    def fragment(self, name: str, nesting: int) -> Summary | None:
+        """None for an unknown fragment or a cycle: the standard rules report those."""
+        if name in self.summaries:
+            return self.summaries[name]
+        definition = self.fragments.get(name)
+        if definition is None or name in self.in_progress:
+            return None
+        self.in_progress.add(name)
+        summary = self.selection_set(definition.selection_set, nesting)
+        self.in_progress.discard(name)
+        self.summaries[name] = summary
+        return summary
+
+    def _check(self, summary: Summary) -> None:
+        limits = self.limits
+        if summary.aliases > limits.max_aliases:
+            raise TooComplex(
+                f"the query has {summary.aliases} aliases, over the limit of {limits.max_aliases}"
+            )
+        if summary.fields > limits.max_fields:
+            raise TooComplex(
+                f"the query expands to {summary.fields} fields, "
+                f"over the limit of {limits.max_fields}"
+            )
+        if summary.nesting > limits.max_nesting:
+            raise TooComplex(
+                f"selections are nested {summary.nesting} levels deep, "
+                f"over the limit of {limits.max_nesting}"
+            )
+        if summary.repeats > limits.max_repeats:
+            raise TooComplex(
+                f"one field is selected {summary.repeats} times in one selection set, "
+                f"over the limit of {limits.max_repeats}"
+            )
+
+
+def problem(document: DocumentNode, limits: ShapeLimits) -> str | None:
+    """Why the document is too complex, or None when every operation fits the limits."""
+    shapes = Shapes(document, limits)
+    try:
+        for definition in document.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                shapes.operation(definition)
+    except TooComplex as error:
+        return str(error)
+    return None
