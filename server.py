@@ -201,12 +201,12 @@ async def running(
         )
         # Queries, subscriptions and read-your-writes waits may read a replica. Its pub/sub
         # connection goes there too: Redis replicates PUBLISH in order with the writes, so
-        # a change notice never arrives before the data it announces.
+        # a change notice never arrives before the data it announces. They always get a
+        # pool of their own: no query can take the connections projectors need to keep
+        # their leases.
         read_url = settings.redis_read_url or redis_url
-        reads = (
-            await stack.enter_async_context(_pool(read_url, f"{settings.prefix}:reads", retry))
-            if read_url != redis_url
-            else redis
+        reads = await stack.enter_async_context(
+            _pool(read_url, f"{settings.prefix}:reads", retry)
         )
         # Pub/sub blocks between messages: no read timeout on its connection.
         listener = Redis.from_url(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -53,10 +54,6 @@ async def newest_first(redis: Redis, key: str, first: int, after: str | None) ->
     return await _page(redis, key, first, after, newest_first=True)
 
 
-async def oldest_first(redis: Redis, key: str, first: int, after: str | None) -> Page:
-    return await _page(redis, key, first, after, newest_first=False)
-
-
 def page_of(newest_to_oldest: list[Position], first: int, after: str | None) -> Page:
     """A page of an already computed list (a search result), with the same cursors."""
     check_first(first)
@@ -68,15 +65,57 @@ def page_of(newest_to_oldest: list[Position], first: int, after: str | None) -> 
 async def _page(
     redis: Redis, key: str, first: int, after: str | None, *, newest_first: bool
 ) -> Page:
-    check_first(first)
-    start = Position.from_cursor(after) if after else None
-    wanted = first + 1  # one more than asked tells whether there is a next page
+    (page,) = await pages(redis, [(key, first, after)], newest_first=newest_first)
+    if isinstance(page, BadPageRequest):
+        raise page
+    return page
+
+
+PageRequest = tuple[str, int, str | None]  # (sorted set key, first, after)
+
+
+async def pages(
+    redis: Redis, requests: Sequence[PageRequest], *, newest_first: bool
+) -> list[Page | BadPageRequest]:
+    """Many pages in one round trip (a page of posts' comments, say); a bad request gets
+    its error in its place and spoils none of the others."""
+    starts: list[Position | BadPageRequest | None] = []
+    for _, first, after in requests:
+        try:
+            check_first(first)
+            starts.append(Position.from_cursor(after) if after else None)
+        except BadPageRequest as error:
+            starts.append(error)
+    async with redis.pipeline(transaction=False) as pipe:
+        for (key, first, _), start in zip(requests, starts, strict=True):
+            if not isinstance(start, BadPageRequest):
+                pipe.zcard(key)
+                _window(pipe, key, start, 0, first + 1, newest_first)
+        replies = iter(await pipe.execute())
+    found: list[Page | BadPageRequest] = []
+    for (key, first, _), start in zip(requests, starts, strict=True):
+        if isinstance(start, BadPageRequest):
+            found.append(start)
+            continue
+        total, batch = next(replies), next(replies)
+        found.append(await _rest(redis, key, first, start, total, batch, newest_first))
+    return found
+
+
+async def _rest(
+    redis: Redis,
+    key: str,
+    first: int,
+    start: Position | None,
+    total: int,
+    batch: list[tuple[str, float]],
+    newest_first: bool,
+) -> Page:
+    """Completes a page from its first window; reads on only past members that share the
+    cursor's score (one more than asked tells whether there is a next page)."""
+    wanted = first + 1
     items: list[Position] = []
     offset = 0
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.zcard(key)
-        _window(pipe, key, start, offset, wanted, newest_first)
-        total, batch = await pipe.execute()
     while True:
         for member, score in batch:
             item = Position(int(score), member)
@@ -84,7 +123,6 @@ async def _page(
                 items.append(item)
         if len(items) >= wanted or len(batch) < wanted:
             break
-        # Members that share the cursor's score were skipped; read on past them.
         offset += len(batch)
         async with redis.pipeline(transaction=False) as pipe:
             _window(pipe, key, start, offset, wanted, newest_first)

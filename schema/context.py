@@ -13,7 +13,7 @@ from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
 from projections.consistency import ConsistencyWaiter
 from projections.live import LiveReadModels
-from projections.readers import ReadModels
+from projections.readers import CommentPage, ReadModels
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,19 @@ class Context:
             if self.viewer_id is None:
                 return [False] * len(post_ids)
             return await self.reads.liked_by(self.viewer_id, post_ids)
+
+        return DataLoader(load_fn=load, cache=False)
+
+    @cached_property
+    def comment_pages(self) -> DataLoader[tuple[str, int, str | None], CommentPage]:
+        """Batches the comment pages of every post in a list into one pipeline (of pages,
+        then one of comments): 100 posts cost two round trips, not 200, and no query holds
+        more than one pooled Redis connection at a time for them."""
+
+        async def load(
+            requests: list[tuple[str, int, str | None]],
+        ) -> list[CommentPage | BaseException]:
+            return list(await self.reads.comment_pages(requests))
 
         return DataLoader(load_fn=load, cache=False)
 

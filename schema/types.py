@@ -127,7 +127,7 @@ class Post:
     async def comments(
         self, info: Info[Context, None], first: int | None = 20, after: str | None = None
     ) -> CommentConnection:
-        page = await info.context.reads.comments(self.id, page_size(first), after)
+        page = await info.context.comment_pages.load((self.id, page_size(first), after))
         return CommentConnection.from_page(page)
 
     @staticmethod
