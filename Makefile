@@ -22,7 +22,7 @@ bench: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
-	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web inkwell server.py
+	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web protection inkwell server.py
 
 # The venv holds exactly what the lock names: when the lock (or pyproject.toml) changes,
 # it is built again from nothing, so a package dropped from the lock is gone too.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import logging.config
 import os
@@ -18,7 +19,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -70,8 +71,14 @@ from projections.publisher import EventPublisher
 from projections.readers import ReadModels
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
+from protection.body_limit import BodyLimit
+from protection.config import EdgeLimits, RateLimits
+from protection.request_rate import RequestRate
+from protection.throttle import Throttle
+from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
 from schema.context import Services
+from schema.limits.cost import CostLimit
 from schema.view import InkwellGraphQL
 from web import routes as web
 from web.playground import playground_html
@@ -79,6 +86,7 @@ from web.playground import playground_html
 log = logging.getLogger("inkwell")
 
 REDIS_CONNECTIONS = 64
+RATE_LIMIT_CONNECTIONS = 16
 
 PROJECTIONS: tuple[Projection, ...] = (
     posts.PROJECTION,
@@ -103,6 +111,8 @@ class Settings:
     metrics_dir: Path | None = None  # prometheus-client's multiprocess mode, when set
     redis_read_url: str | None = None  # a replica for queries and subscriptions, when set
     lease_seconds: float = 5.0  # how long a dead projector holds its projections
+    rate_limits: RateLimits = field(default_factory=RateLimits)  # INKWELL_RATE_LIMITS=off: none
+    edge: EdgeLimits = field(default_factory=EdgeLimits)  # body, WebSocket, query cost
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -126,6 +136,8 @@ class Settings:
             ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
             redis_read_url=env.get("REDIS_READ_URL") or None,
             lease_seconds=float(get("INKWELL_LEASE_SECONDS", "5")),
+            rate_limits=RateLimits.from_env(env),
+            edge=EdgeLimits.from_env(env),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -205,9 +217,7 @@ async def running(
         # pool of their own: no query can take the connections projectors need to keep
         # their leases.
         read_url = settings.redis_read_url or redis_url
-        reads = await stack.enter_async_context(
-            _pool(read_url, f"{settings.prefix}:reads", retry)
-        )
+        reads = await stack.enter_async_context(_pool(read_url, f"{settings.prefix}:reads", retry))
         # Pub/sub blocks between messages: no read timeout on its connection.
         listener = Redis.from_url(
             read_url,
@@ -266,6 +276,12 @@ async def running(
             consistency_timeout=settings.consistency_timeout,
             subscription=metrics.subscription,
         )
+        if settings.rate_limits.enabled:
+            counts = await stack.enter_async_context(
+                _pool(redis_url, f"{settings.prefix}:rate-limits", retry, RATE_LIMIT_CONNECTIONS)
+            )
+            throttle = Throttle(counts.connection_pool, settings.prefix, settings.rate_limits)
+            services = dataclasses.replace(services, throttle=throttle)
         tasks = await stack.enter_async_context(_background())
         tasks(broadcast.run(), "broadcast")
         tasks(publisher.run(), "publisher")
@@ -305,13 +321,15 @@ def _no_redis(settings: Settings) -> typer.Exit:
 
 
 @asynccontextmanager
-async def _pool(url: str, name: str, retry: CountingRetry) -> AsyncIterator[Redis]:
+async def _pool(
+    url: str, name: str, retry: CountingRetry, connections: int = REDIS_CONNECTIONS
+) -> AsyncIterator[Redis]:
     """A client on a bounded pool: thousands of subscribers reading at once wait for a
     connection instead of opening thousands."""
     pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
-        max_connections=REDIS_CONNECTIONS,
+        max_connections=connections,
         timeout=10,
         client_name=name,
         retry=retry,
@@ -359,8 +377,9 @@ def _report(task: asyncio.Task[None]) -> None:
         log.error("background task %s died", task.get_name(), exc_info=task.exception())
 
 
-def routes() -> list[BaseRoute]:
-    schema = build_schema()
+def routes(settings: Settings | None = None) -> list[BaseRoute]:
+    edge = settings.edge if settings else EdgeLimits()
+    schema = build_schema(CostLimit(edge.max_query_cost))
     playground = playground_html(subscriptions=schema.subscription is not None)
     graphql = InkwellGraphQL(schema, playground=playground)
     return [
@@ -374,10 +393,20 @@ def routes() -> list[BaseRoute]:
 def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
     """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
     settings = settings or Settings.from_env()
+    edge = settings.edge
     return Starlette(
-        routes=routes(),
+        routes=routes(settings),
         lifespan=_lifespan(settings, projectors),
-        middleware=[Middleware(RequestLog)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(BodyLimit, max_bytes=edge.max_body_bytes),
+            Middleware(
+                WebSocketGuard,
+                max_message_bytes=edge.max_ws_message_bytes,
+                max_per_address=edge.max_ws_per_address,
+            ),
+            Middleware(RequestRate),
+        ],
     )
 
 
@@ -399,6 +428,7 @@ def _lifespan(
             app.state.inkwell = inkwell
             app.state.services = inkwell.services
             app.state.operations = inkwell.operations
+            app.state.throttle = inkwell.services.throttle
             yield
 
     return lifespan
@@ -424,7 +454,13 @@ def main(ctx: typer.Context) -> None:
 def serve() -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in the same process."""
     settings = Settings.from_env()
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **_uvicorn_logging())
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        **_uvicorn_logging(),
+        **_uvicorn_limits(settings),
+    )
 
 
 @cli.command()
@@ -452,7 +488,19 @@ def api(
         host=settings.host,
         port=settings.port,
         **_uvicorn_logging(),
+        **_uvicorn_limits(settings),
     )
+
+
+def _uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """WebSocket messages over the limit are refused by the transport before they are
+    buffered whole; X-Forwarded-For is believed only from the proxies named."""
+    proxies = settings.edge.trusted_proxies
+    return {
+        "ws_max_size": settings.edge.max_ws_message_bytes,
+        "proxy_headers": proxies is not None,
+        "forwarded_allow_ips": proxies,
+    }
 
 
 def _uvicorn_logging() -> dict[str, Any]:

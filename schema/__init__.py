@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from protection.write_rate import limit_writes
 from schema.consistency import wait_until_consistent
 from schema.errors import code_errors, is_unexpected
 from schema.execution import PerEventMemo
@@ -46,6 +47,7 @@ class InkwellSchema(strawberry.Schema):
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
         await wait_until_consistent(execution_context)
+        await limit_writes(execution_context)
         return await super()._execute_operation(execution_context, *args)
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:

@@ -14,6 +14,7 @@ from domain.bus import Caller, CommandBus
 from projections.consistency import ConsistencyWaiter
 from projections.live import LiveReadModels
 from projections.readers import CommentPage, ReadModels
+from protection.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Services:
     consistency_timeout: float
     # Wraps each live subscription's lifetime, for the subscriptions gauge.
     subscription: Callable[[], AbstractContextManager[None]] = nullcontext
+    throttle: Throttle | None = None  # rate limits; None when they are off
 
 
 @dataclass
@@ -37,6 +39,7 @@ class Context:
     correlation_id: str
     consistent_with: str | None = None  # the raw X-Consistent-With header
     connection_params: dict[str, object] | None = None  # a WebSocket's connection_init payload
+    client_address: str | None = None  # what rate limits count under
     _reached: int = field(default=0, repr=False)
 
     @property

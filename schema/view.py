@@ -44,6 +44,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
             viewer_id=viewer_id,
             correlation_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
             consistent_with=request.headers.get("x-consistent-with"),
+            client_address=request.client.host if request.client else None,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:

@@ -17,6 +17,7 @@ import redis
 from sqlalchemy import create_engine, text
 
 from infra.embedded_redis import EmbeddedRedis
+from protection.config import RateLimits
 from server import Inkwell, Settings, running
 from tests.support.api import Api
 
@@ -85,6 +86,8 @@ def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path
         data_dir=data_dir,
         signing_key=b"test-signing-key",
         consistency_timeout=5.0,
+        # Tests send bursts from one address on purpose; tests/security turns limits on.
+        rate_limits=RateLimits(enabled=False),
     )
 
 

@@ -11,7 +11,16 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-APPLICATION = ("auth", "cli", "domain", "eventstore", "infra", "observability", "projections")
+APPLICATION = (
+    "auth",
+    "cli",
+    "domain",
+    "eventstore",
+    "infra",
+    "observability",
+    "projections",
+    "protection",
+)
 GENERIC = (*APPLICATION, "schema", "web", "server.py")
 SHOW_WHERE_MODULES_LOAD_FROM = """
 import sys

@@ -29,7 +29,15 @@ class ServerProcess:
         """`env` adds to this process's environment; a None value removes the variable.
         `args` follow the command (`--workers 2`, say)."""
         self.port = free_port()
-        merged = {**os.environ, **env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
+        # Rate limits are off unless `env` turns them on: most tests send bursts from one
+        # address on purpose (tests/security tests the limits themselves).
+        merged = {
+            **os.environ,
+            "INKWELL_RATE_LIMITS": "off",
+            **env,
+            "PORT": str(self.port),
+            "PYTHONUNBUFFERED": "1",
+        }
         self.env = {name: value for name, value in merged.items() if value is not None}
         self.cwd = cwd
         self.command = command

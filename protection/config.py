@@ -1,0 +1,71 @@
+"""The protective limits an operator can set, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Rates in the `limits` library's notation ("10/minute;100/day": all must hold)."""
+
+    enabled: bool = True
+    requests: str = "1200/minute"  # HTTP requests per client address
+    per_token: str = "1200/minute"  # HTTP requests per bearer token (per user)
+    writes: str = "120/minute"  # mutations per user, or per address when anonymous
+    register: str = "10/minute;100/day"  # registerUser per address: anonymous, so strictest
+    bad_tokens: str = "30/minute"  # requests whose bearer token does not verify, per address
+    subscribes: str = "300/minute"  # WebSocket subscribe messages per address
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] = os.environ) -> RateLimits:
+        defaults = RateLimits()
+
+        def get(name: str, default: str) -> str:
+            return env.get(f"INKWELL_RATE_LIMIT_{name}") or default
+
+        switch = (env.get("INKWELL_RATE_LIMITS") or "on").strip().lower()
+        if switch not in {"on", "off"}:
+            raise ValueError(f"INKWELL_RATE_LIMITS must be on or off, not {switch!r}")
+        return RateLimits(
+            enabled=switch == "on",
+            requests=get("REQUESTS", defaults.requests),
+            per_token=get("PER_TOKEN", defaults.per_token),
+            writes=get("WRITES", defaults.writes),
+            register=get("REGISTER", defaults.register),
+            bad_tokens=get("BAD_TOKENS", defaults.bad_tokens),
+            subscribes=get("SUBSCRIBES", defaults.subscribes),
+        )
+
+
+@dataclass(frozen=True)
+class EdgeLimits:
+    max_body_bytes: int = 1024 * 1024
+    max_ws_message_bytes: int = 128 * 1024  # a document at the token limit fits easily
+    max_ws_per_address: int = 50  # open WebSocket connections per address, per process
+    max_query_cost: int = 25_000  # see schema/limits/cost.py
+    # Proxies whose X-Forwarded-For names the client; without them every address is the
+    # socket's peer, so no client can pick the address it is limited under.
+    trusted_proxies: str | None = None
+
+    @staticmethod
+    def from_env(env: Mapping[str, str] = os.environ) -> EdgeLimits:
+        defaults = EdgeLimits()
+
+        def number(name: str, default: int) -> int:
+            value = int(env.get(name) or default)
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
+            return value
+
+        return EdgeLimits(
+            max_body_bytes=number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes),
+            max_ws_message_bytes=number(
+                "INKWELL_MAX_WS_MESSAGE_BYTES", defaults.max_ws_message_bytes
+            ),
+            max_ws_per_address=number("INKWELL_MAX_WS_PER_ADDRESS", defaults.max_ws_per_address),
+            max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
+            trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
+        )

@@ -1,0 +1,77 @@
+"""Rate limits counted in Redis with the `limits` library, so every API process shares
+each count. A Redis fault lets requests through (and is logged): the limiter must never
+turn a Redis blip into an outage."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from redis.asyncio import ConnectionPool
+
+from protection.config import RateLimits
+
+log = logging.getLogger(__name__)
+
+
+class RateLimited(Exception):
+    """Too many requests of one kind from one client; `retry_after` in whole seconds."""
+
+    def __init__(self, kind: str, retry_after: int) -> None:
+        super().__init__(f"Too many {kind}: try again in {retry_after} s.")
+        self.kind = kind
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str  # says what was counted, in the error: "requests", "registrations", ...
+    items: tuple[RateLimitItem, ...]
+
+
+class Throttle:
+    """Counts hits per (rule, identity); raises RateLimited past a rule's rate."""
+
+    def __init__(self, pool: ConnectionPool, prefix: str, rates: RateLimits) -> None:
+        # The storage gets its own small pool: a flood of refused requests waits for it,
+        # never for the connections queries and projectors use.
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            key_prefix=f"{prefix}:rate",
+            connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
+        )
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self.requests = _rule("requests", rates.requests)
+        self.per_token = _rule("requests for this token", rates.per_token)
+        self.writes = _rule("writes", rates.writes)
+        self.register = _rule("registrations", rates.register)
+        self.bad_tokens = _rule("requests with a bad token", rates.bad_tokens)
+        self.subscribes = _rule("subscriptions", rates.subscribes)
+
+    async def hit(self, rule: Rule, identity: str) -> None:
+        for item in rule.items:
+            try:
+                allowed = await self._limiter.hit(item, rule.kind, identity)
+                if allowed:
+                    continue
+                stats = await self._limiter.get_window_stats(item, rule.kind, identity)
+            except Exception:  # fail open, see the module docstring
+                log.warning("rate limit storage failed; letting the request through", exc_info=True)
+                return
+            raise RateLimited(rule.kind, max(1, math.ceil(stats.reset_time - time.time())))
+
+
+def token_identity(token: str) -> str:
+    """A token is counted under its digest: the key names no secret."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _rule(kind: str, rates: str) -> Rule:
+    return Rule(kind, tuple(parse_many(rates)))

@@ -1,0 +1,85 @@
+"""WebSocket limits: open connections per address (per process), the size of each
+message (1009, Message Too Big), and the rate of subscribe messages per address (4429)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from protection.addresses import client_address
+from protection.throttle import RateLimited, Throttle
+
+MESSAGE_TOO_BIG = 1009
+POLICY_VIOLATION = 1008
+TOO_MANY_REQUESTS = 4429
+SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
+
+
+class WebSocketGuard:
+    def __init__(self, app: ASGIApp, max_message_bytes: int, max_per_address: int) -> None:
+        self.app = app
+        self.max_message_bytes = max_message_bytes
+        self.max_per_address = max_per_address
+        self.open: Counter[str] = Counter()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        address = client_address(scope)
+        if self.open[address] >= self.max_per_address:
+            await receive()  # websocket.connect
+            # Closed before the handshake completes: the client sees HTTP 403.
+            await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+            return
+        self.open[address] += 1
+        try:
+            await self.app(scope, self._guarded(scope, address, receive, send), send)
+        finally:
+            self.open[address] -= 1
+            if not self.open[address]:
+                del self.open[address]
+
+    def _guarded(self, scope: Scope, address: str, receive: Receive, send: Send) -> Receive:
+        throttle: Throttle | None = (
+            getattr(scope["app"].state, "throttle", None) if "app" in scope else None
+        )
+
+        async def close(code: int, reason: str) -> Message:
+            await send({"type": "websocket.close", "code": code, "reason": reason})
+            return {"type": "websocket.disconnect", "code": code}
+
+        async def guarded() -> Message:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return message
+            data = message.get("text")
+            size = _size(data) if data is not None else len(message.get("bytes") or b"")
+            if size > self.max_message_bytes:
+                return await close(
+                    MESSAGE_TOO_BIG, f"messages are limited to {self.max_message_bytes} bytes"
+                )
+            if throttle is not None and _is_subscribe(data or message.get("bytes")):
+                try:
+                    await throttle.hit(throttle.subscribes, address)
+                except RateLimited as limited:
+                    return await close(TOO_MANY_REQUESTS, str(limited)[:120])
+            return message
+
+        return guarded
+
+
+def _size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _is_subscribe(data: str | bytes | None) -> bool:
+    if not data:
+        return False
+    try:
+        message = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False  # the protocol handler answers malformed messages itself
+    return isinstance(message, dict) and message.get("type") in SUBSCRIBE_TYPES

@@ -1,0 +1,74 @@
+"""Rate limits on mutations: registerUser per client address (anonymous, so strictest),
+every other mutation per user (or per address when anonymous)."""
+
+from __future__ import annotations
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    get_operation_ast,
+)
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+
+from protection.throttle import RateLimited, Throttle
+
+REGISTER = "registerUser"
+
+
+async def limit_writes(execution: ExecutionContext) -> None:
+    """Called just before an operation executes (schema.InkwellSchema). A mutation past its
+    rate gets RATE_LIMITED as its result, and strawberry answers that instead of running
+    it. Reads the throttle and the client from the request context (schema.context)."""
+    ctx = execution.context
+    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    if (
+        throttle is None
+        or execution.result is not None
+        or execution.operation_type is not OperationType.MUTATION
+    ):
+        return
+    address = getattr(ctx, "client_address", None) or "unknown"
+    viewer = getattr(ctx, "viewer_id", None)
+    try:
+        if REGISTER in _root_fields(execution):
+            await throttle.hit(throttle.register, address)
+        else:
+            await throttle.hit(throttle.writes, viewer or address)
+    except RateLimited as limited:
+        error = GraphQLError(
+            str(limited), extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after}
+        )
+        execution.result = ExecutionResult(data=None, errors=[error])
+
+
+def _root_fields(execution: ExecutionContext) -> set[str]:
+    """The mutation's root field names, through inline fragments and fragment spreads
+    (`... on Mutation { registerUser }` is still a registration)."""
+    document = execution.graphql_document
+    operation = get_operation_ast(document, execution.operation_name) if document else None
+    if document is None or operation is None:
+        return set()
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    names: set[str] = set()
+    seen: set[str] = set()
+    pending = [operation.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                names.add(selection.name.value)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+                seen.add(selection.name.value)
+                if fragment := fragments.get(selection.name.value):
+                    pending.append(fragment.selection_set)
+    return names
