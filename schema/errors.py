@@ -57,9 +57,10 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"no code for {type(error).__name__}")
 
 
-# strawberry's token limiter reports a plain error; its wording is the only mark it leaves.
-# Pinned strawberry 0.341.2 / graphql-core 3.3.2; tests/schema/test_limits.py fails if it changes.
-TOO_COMPLEX = ("tokens. Parsing aborted",)
+# strawberry's token limiter and graphql-core's own bounds on fragment nesting and work
+# report plain errors; their wording is the only mark they leave. Pinned strawberry
+# 0.341.2 / graphql-core 3.3.2; tests/schema/test_limits.py and tests/security fail if it changes.
+TOO_COMPLEX = ("tokens. Parsing aborted", "Validation aborted.")
 
 
 def coded(error: GraphQLError) -> GraphQLError:

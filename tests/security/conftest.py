@@ -1,0 +1,48 @@
+"""Real server processes for the protection tests: each test names the limits it runs with."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server_process import ServerProcess
+
+StartServer = Callable[..., ServerProcess]
+
+
+@pytest.fixture
+def start_server(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[StartServer]:
+    """Starts `python server.py <command>` on this test's prefix and database, rate limits
+    on unless the test turns them off; stops every server it started."""
+    started: list[ServerProcess] = []
+
+    def start(command: str = "serve", **env: str) -> ServerProcess:
+        process = ServerProcess(
+            {
+                "REDIS_URL": redis_url,
+                "INKWELL_PREFIX": prefix,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'events.db'}",
+                "INKWELL_DATA_DIR": str(tmp_path),
+                "INKWELL_SECRET": "security-test-key",
+                "INKWELL_RATE_LIMITS": "on",
+                **env,
+            },
+            tmp_path,
+            command=command,
+        )
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        if process.process is not None:
+            process.stop()
+
+
+def event_count(tmp_path: Path) -> int:
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        (count,) = db.execute("SELECT count(*) FROM events").fetchone()
+        return int(count)

@@ -1,0 +1,152 @@
+"""Query shape and cost limits, through a running server: refused with QUERY_TOO_COMPLEX
+before any work, in time linear in the document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+import websockets
+
+from schema.limits.cost import CostLimit
+from tests.security.conftest import StartServer
+from tests.support import operations as ops
+from tests.support.api import Api
+from tests.support.server_process import ServerProcess
+
+# Each fragment spreads the next twice: 1 KB that expands to 2^20 fields.
+FRAGMENT_BOMB = (
+    "{ recentPosts { ...F0 } } "
+    + " ".join(f"fragment F{i} on PostConnection {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20))
+    + " fragment F20 on PostConnection { totalCount }"
+)
+# 600 copies of one field: quadratic for graphql-core's overlapping-fields rule.
+REPEATS = "{" + " ".join("viewer { posts { totalCount } }" for _ in range(600)) + "}"
+# 30 aliases x 100 posts x 100 comments: 300,000 comment lookups from 600 bytes.
+COSTLY = (
+    "{"
+    + " ".join(
+        f"a{i}: recentPosts(first: 100) {{ edges {{ node {{ comments(first: 100) "
+        "{ edges { node { id body } } } } } }"
+        for i in range(30)
+    )
+    + "}"
+)
+ADD_COMMENT = ops.ADD_COMMENT
+NESTED = """query($posts: Int, $comments: Int) { recentPosts(first: $posts) { edges { node {
+  id comments(first: $comments) { edges { node { id body author { name } } } } } } } }"""
+
+
+@pytest.fixture
+def server(start_server: StartServer) -> ServerProcess:
+    return start_server(INKWELL_RATE_LIMITS="off")
+
+
+def post(server: ServerProcess, query: str, variables: dict[str, Any] | None = None) -> Any:
+    # Today's limiters took 17 s on the bomb; the generous timeout fails them, not a slow CI.
+    response = httpx.post(
+        f"{server.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=8
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def too_complex(body: dict[str, Any]) -> dict[str, Any]:
+    """The first error's extensions; every error is QUERY_TOO_COMPLEX."""
+    assert body["data"] is None, body
+    assert {error["extensions"]["code"] for error in body["errors"]} == {"QUERY_TOO_COMPLEX"}
+    assert "Traceback" not in json.dumps(body)
+    extensions: dict[str, Any] = body["errors"][0]["extensions"]
+    return extensions
+
+
+def test_a_fragment_bomb_is_refused_at_once(server: ServerProcess) -> None:
+    too_complex(post(server, FRAGMENT_BOMB))
+    assert httpx.get(f"{server.url}/health", timeout=8).status_code == 200
+
+
+def test_one_field_repeated_hundreds_of_times_is_refused(server: ServerProcess) -> None:
+    too_complex(post(server, REPEATS))
+
+
+def test_a_fragment_chain_nested_too_deep_is_refused(server: ServerProcess) -> None:
+    chain = (
+        "{ recentPosts { ...F0 } } "
+        + " ".join(f"fragment F{i} on PostConnection {{ ...F{i + 1} }}" for i in range(500))
+        + " fragment F500 on PostConnection { totalCount }"
+    )
+    too_complex(post(server, chain))
+
+
+def test_the_cost_is_in_the_refusal(server: ServerProcess) -> None:
+    extensions = too_complex(post(server, COSTLY))
+    max_cost = CostLimit().max_cost
+    assert extensions["maxCost"] == max_cost
+    # 30 x (recentPosts, edges, 100 x (node, comments, edges, 100 x (node, id, body)))
+    assert extensions["cost"] == 30 * (2 + 100 * (3 + 100 * 3)) > max_cost
+
+
+def test_page_sizes_in_variables_count(server: ServerProcess) -> None:
+    too_complex(post(server, NESTED, {"posts": 100, "comments": 100}))
+    assert post(server, NESTED, {"posts": 10, "comments": 10}) == {
+        "data": {"recentPosts": {"edges": []}}
+    }
+    # Omitted page sizes count as their defaults (20 and 20).
+    assert "errors" not in post(server, NESTED)
+
+
+async def test_a_costly_subscription_is_refused(start_server: StartServer) -> None:
+    server = start_server(INKWELL_RATE_LIMITS="off", INKWELL_MAX_QUERY_COST="100")
+    costly = 'subscription { post(id: "x") { comments(first: 100) { edges { node { id } } } } }'
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server.port}/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+    ) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await connection.recv()
+        await connection.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": costly}})
+        )
+        message = json.loads(await asyncio.wait_for(connection.recv(), timeout=10))
+    assert message["type"] in {"error", "next"}, message
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert errors[0]["extensions"]["cost"] == 3 + 100 * 2
+
+
+def test_a_page_of_posts_reads_its_comments_in_one_pipeline(api: Api) -> None:
+    """Counted at the read pool: each pipeline (or command) takes one connection."""
+    author = api.register("Ann")
+    position = 0
+    for n in range(20):
+        post_id = api.published_post(author, f"Post {n}")["id"]
+        added = api.ok(
+            ADD_COMMENT, {"input": {"postId": post_id, "body": "First!"}}, token=author.token
+        )
+        position = int(added["addComment"]["position"])
+    api.ok("{ __typename }", headers={"X-Consistent-With": str(position)})
+    reads = api.client.app.state.services.reads._redis  # type: ignore[attr-defined]
+    pool = reads.connection_pool
+    checkouts = 0
+    original = pool.get_connection
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal checkouts
+        checkouts += 1
+        return await original(*args, **kwargs)
+
+    query = """{ recentPosts(first: 20) { edges { node { id
+      comments(first: 5) { edges { node { id body } } } } } } }"""
+    pool.get_connection = counted
+    try:
+        data = api.ok(query)
+    finally:
+        pool.get_connection = original
+    edges = data["recentPosts"]["edges"]
+    assert len(edges) == 20
+    assert all(len(edge["node"]["comments"]["edges"]) == 1 for edge in edges)
+    # The page of ids, its posts, the 20 comment pages, their comments: 4, not 2 + 2 x 20.
+    assert checkouts == 4

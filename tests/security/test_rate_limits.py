@@ -1,0 +1,105 @@
+"""Rate limits, counted in Redis per client address and per user, shared by every API
+process; loopback clients are limited like any other."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx2 as httpx
+
+from tests.security.conftest import StartServer, event_count
+from tests.support import operations as ops
+
+TYPENAME = {"query": "{ __typename }"}
+
+
+def register(client: httpx.Client, name: str, **headers: str) -> httpx.Response:
+    return client.post(
+        "/graphql",
+        json={"query": ops.REGISTER, "variables": {"input": {"name": name}}},
+        headers=headers,
+    )
+
+
+def test_registrations_past_the_limit_are_refused_and_append_nothing(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_REGISTER="3/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for n in range(3):
+            body = register(client, f"Writer {n}").json()
+            assert "errors" not in body, body
+        before = event_count(tmp_path)
+        refused = register(client, "One too many").json()
+        # Another address in X-Forwarded-For does not help: no proxy is trusted.
+        spoofed = register(client, "Spoofed", **{"X-Forwarded-For": "203.0.113.9"}).json()
+    for body in (refused, spoofed):
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert 0 < error["extensions"]["retryAfter"] <= 60
+        assert body["data"] is None
+    assert event_count(tmp_path) == before
+
+
+def test_registration_through_a_fragment_is_still_a_registration(
+    start_server: StartServer,
+) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_REGISTER="1/minute")
+    hidden = """mutation($input: RegisterUserInput!) {
+      ... on Mutation { ...R } } fragment R on Mutation { registerUser(input: $input) { token } }"""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert "errors" not in register(client, "First").json()
+        body = client.post(
+            "/graphql", json={"query": hidden, "variables": {"input": {"name": "Second"}}}
+        ).json()
+    assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="5/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        answers = [
+            client.post(
+                "/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {uuid.uuid4()}.x"}
+            )
+            for _ in range(7)
+        ]
+        anonymous = client.post("/graphql", json=TYPENAME)
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429] * 2
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) > 0
+    (error,) = refused.json()["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED"
+    assert error["extensions"]["retryAfter"] == int(refused.headers["retry-after"])
+    # The address still gets answers without a token: only guessing is stopped.
+    assert anonymous.status_code == 200
+
+
+def test_every_api_process_shares_the_count(start_server: StartServer) -> None:
+    limits = {"INKWELL_RATE_LIMIT_REQUESTS": "6/minute"}
+    first = start_server("api", **limits)
+    second = start_server("api", **limits)
+    with httpx.Client(timeout=30) as client:
+        statuses = [
+            client.post(f"{server.url}/graphql", json=TYPENAME).status_code
+            for server in (first, second) * 4
+        ]
+    # wait_until_serving spent one request on each process.
+    assert statuses == [200] * 4 + [429] * 4
+
+
+def test_off_turns_every_rate_limit_off(start_server: StartServer) -> None:
+    server = start_server(
+        INKWELL_RATE_LIMITS="off",
+        INKWELL_RATE_LIMIT_REGISTER="1/minute",
+        INKWELL_RATE_LIMIT_BAD_TOKENS="1/minute",
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        registered = [register(client, f"Burst {n}").json() for n in range(5)]
+        guesses = [
+            client.post("/graphql", json=TYPENAME, headers={"Authorization": "Bearer bad.token"})
+            for _ in range(5)
+        ]
+    assert all("errors" not in body for body in registered)
+    assert all(guess.status_code == 200 for guess in guesses)

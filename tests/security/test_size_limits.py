@@ -1,0 +1,147 @@
+"""Request bodies over the limit get 413 before they are read whole; WebSocket messages
+over the limit close the connection with 1009; memory does not balloon."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import httpx2 as httpx
+import psutil
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.security.conftest import StartServer
+from tests.support.server_process import ServerProcess
+
+LIMIT = 64 * 1024
+PROTOCOL = "graphql-transport-ws"
+
+
+def send_headers(server: ServerProcess, headers: str) -> socket.socket:
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    connection.sendall(f"{head}{headers}\r\n".encode())
+    return connection
+
+
+def read_status(connection: socket.socket) -> int:
+    head = b""
+    while b"\r\n" not in head:
+        chunk = connection.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_any_body(
+    start_server: StartServer,
+) -> None:
+    server = start_server(INKWELL_MAX_BODY_BYTES=str(LIMIT))
+    with send_headers(server, "Content-Length: 52428800\r\n") as connection:
+        assert read_status(connection) == 413  # not one byte of the 50 MB was sent
+
+
+def test_a_streamed_body_is_cut_off_at_the_limit_and_memory_stays_flat(
+    start_server: StartServer,
+) -> None:
+    """A chunked 50 MB body: the server answers 413 once it passes the limit, and stops
+    reading; the process does not grow by the body's size."""
+    server = start_server(INKWELL_MAX_BODY_BYTES=str(LIMIT))
+    assert server.process is not None
+    memory = psutil.Process(server.process.pid)
+    before = memory.memory_info().rss
+    chunk = b"x" * 65536
+    sent = 0
+    with send_headers(server, "Transfer-Encoding: chunked\r\n") as connection:
+        try:
+            while sent < 50 * 1024 * 1024:
+                connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server closed the connection after its 413: what we want
+        status = read_status(connection)
+    assert status == 413
+    assert sent < 40 * 1024 * 1024, "the server read on long past the limit"
+    assert memory.memory_info().rss - before < 30 * 1024 * 1024
+
+
+def test_a_body_within_the_limit_is_served(start_server: StartServer) -> None:
+    server = start_server(INKWELL_MAX_BODY_BYTES=str(LIMIT))
+    padding = " " * (LIMIT - 1000)
+    response = httpx.post(f"{server.url}/graphql", json={"query": "{ __typename }" + padding})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+def test_the_413_is_graphql_shaped(start_server: StartServer) -> None:
+    server = start_server(INKWELL_MAX_BODY_BYTES=str(LIMIT))
+    response = httpx.post(f"{server.url}/graphql", content=b"{" + b" " * LIMIT + b"}")
+    assert response.status_code == 413
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxBytes": LIMIT}
+
+
+def ws_url(server: ServerProcess) -> str:
+    return f"ws://127.0.0.1:{server.port}/graphql"
+
+
+async def open_session(server: ServerProcess) -> websockets.ClientConnection:
+    connection = await websockets.connect(
+        ws_url(server),
+        subprotocols=[PROTOCOL],
+        max_size=None,  # type: ignore[list-item]
+    )
+    await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+    assert json.loads(await connection.recv())["type"] == "connection_ack"
+    return connection
+
+
+async def closed_with(connection: websockets.ClientConnection) -> int | None:
+    with pytest.raises(ConnectionClosed):
+        while True:
+            await asyncio.wait_for(connection.recv(), timeout=10)
+    return connection.close_code
+
+
+async def test_a_websocket_message_over_the_limit_closes_with_1009(
+    start_server: StartServer,
+) -> None:
+    server = start_server(INKWELL_MAX_WS_MESSAGE_BYTES=str(LIMIT))
+    connection = await open_session(server)
+    query = 'subscription { post(id: "x") { id } }' + " " * LIMIT
+    await connection.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}}))
+    assert await closed_with(connection) == 1009
+
+
+async def test_subscribe_floods_close_with_4429(start_server: StartServer) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="5/minute")
+    connection = await open_session(server)
+    for n in range(6):
+        await connection.send(
+            json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        )
+    assert await closed_with(connection) == 4429
+
+
+async def test_connections_per_address_are_bounded(start_server: StartServer) -> None:
+    server = start_server(INKWELL_MAX_WS_PER_ADDRESS="3")
+    held = [await open_session(server) for _ in range(3)]
+    with pytest.raises(InvalidStatus) as refused:
+        await open_session(server)
+    assert refused.value.response.status_code == 403
+    await held.pop().close()
+    deadline = time.monotonic() + 10
+    while True:  # the server counts the close once it has seen it
+        try:
+            held.append(await open_session(server))
+            break
+        except InvalidStatus:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+    for connection in held:
+        await connection.close()
