@@ -236,8 +236,15 @@ class Writer:
         connection.close()
 
 
-def reader_process(kind: str, redis_url: str, prefix: str, db: str, seconds: float,
-                   start_at: float, result: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def reader_process(
+    kind: str,
+    redis_url: str,
+    prefix: str,
+    db: str,
+    seconds: float,
+    start_at: float,
+    result: multiprocessing.Queue,
+) -> None:  # type: ignore[type-arg]
     """One API process reading the feed as fast as it can for `seconds`."""
 
     async def read_model() -> int:
@@ -407,8 +414,13 @@ def document(results: Results, pngs: list[str], args: argparse.Namespace, machin
              took: float) -> str:  # fmt: skip
     rows = []
     for name, timings in [*results.sizes, *results.hot, results.writing]:
-        rows.append([name, *(timings[k].text() for k in ("read model", "best SQL", "naive SQL")),
-                     f"{timings['best SQL'].median_ms / timings['read model'].median_ms:.1f}"])
+        rows.append(
+            [
+                name,
+                *(timings[k].text() for k in ("read model", "best SQL", "naive SQL")),
+                f"{timings['best SQL'].median_ms / timings['read model'].median_ms:.1f}",
+            ]
+        )
     table = report.table(["stage", "read model ms", "best SQL ms", "naive SQL ms",
                           "best SQL ÷ read model"], rows)  # fmt: skip
     scaling = report.table(
@@ -459,9 +471,10 @@ def main() -> None:
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="inkwell-payoff-") as scratch, private_redis(
-        args.redis_url
-    ) as redis_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="inkwell-payoff-") as scratch,
+        private_redis(args.redis_url) as redis_url,
+    ):
         results = uvloop.run(run(args, Path(scratch), redis_url))
     out = report.SECTIONS if not args.quick else Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)

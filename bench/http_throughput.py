@@ -271,6 +271,7 @@ async def run(args: argparse.Namespace, scratch: Path) -> tuple[Results, str]:
         "INKWELL_PREFIX": prefix,
         "INKWELL_DATA_DIR": str(scratch / "data"),
         "INKWELL_CONSISTENCY_TIMEOUT": "30",
+        "INKWELL_RATE_LIMITS": "off",  # one load generator, one address: no limits
     }
     try:
         with ServerProcess(env, scratch) as inkwell, ConstantServer(scratch) as constants:
@@ -325,9 +326,10 @@ def main() -> None:
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="inkwell-http-") as scratch, private_redis(
-        args.redis_url
-    ) as args.redis_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="inkwell-http-") as scratch,
+        private_redis(args.redis_url) as args.redis_url,
+    ):
         results, profiled = uvloop.run(run(args, Path(scratch)))
     text = document(results, profiled, args, machine, time.monotonic() - started)
     print("\n" + text)

@@ -213,9 +213,10 @@ def main() -> None:
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="inkwell-lag-") as scratch, private_redis(
-        args.redis_url
-    ) as args.redis_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="inkwell-lag-") as scratch,
+        private_redis(args.redis_url) as args.redis_url,
+    ):
         runs = uvloop.run(run_all(args, Path(scratch)))
     text = document(runs, args, machine, time.monotonic() - started)
     print("\n" + text)

@@ -238,6 +238,7 @@ async def measure(scenario: Scenario, redis_url: str, scratch: Path) -> Result:
         "INKWELL_PREFIX": prefix,
         "INKWELL_DATA_DIR": str(scratch / prefix),
         "INKWELL_CONSISTENCY_TIMEOUT": "30",
+        "INKWELL_RATE_LIMITS": "off",  # one load generator, one address: no limits
     }
     try:
         with ServerProcess(env, scratch) as server:

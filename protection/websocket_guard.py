@@ -1,5 +1,6 @@
-"""WebSocket limits: open connections per address (per process), the size of each
-message (1009, Message Too Big), and the rate of subscribe messages per address (4429)."""
+"""WebSocket limits: the size of each message (1009, Message Too Big) always; with rate
+limits on, open connections per address (per process) and the rate of subscribe
+messages per address (4429)."""
 
 from __future__ import annotations
 
@@ -29,24 +30,23 @@ class WebSocketGuard:
             await self.app(scope, receive, send)
             return
         address = client_address(scope)
-        if self.open[address] >= self.max_per_address:
+        throttle = _throttle(scope)
+        if throttle is not None and self.open[address] >= self.max_per_address:
             await receive()  # websocket.connect
             # Closed before the handshake completes: the client sees HTTP 403.
             await send({"type": "websocket.close", "code": POLICY_VIOLATION})
             return
         self.open[address] += 1
         try:
-            await self.app(scope, self._guarded(scope, address, receive, send), send)
+            await self.app(scope, self._guarded(throttle, address, receive, send), send)
         finally:
             self.open[address] -= 1
             if not self.open[address]:
                 del self.open[address]
 
-    def _guarded(self, scope: Scope, address: str, receive: Receive, send: Send) -> Receive:
-        throttle: Throttle | None = (
-            getattr(scope["app"].state, "throttle", None) if "app" in scope else None
-        )
-
+    def _guarded(
+        self, throttle: Throttle | None, address: str, receive: Receive, send: Send
+    ) -> Receive:
         async def close(code: int, reason: str) -> Message:
             await send({"type": "websocket.close", "code": code, "reason": reason})
             return {"type": "websocket.disconnect", "code": code}
@@ -69,6 +69,11 @@ class WebSocketGuard:
             return message
 
         return guarded
+
+
+def _throttle(scope: Scope) -> Throttle | None:
+    """The app's rate limiter (`app.state.throttle`), None when rate limits are off."""
+    return getattr(scope["app"].state, "throttle", None) if "app" in scope else None
 
 
 def _size(text: str) -> int:
