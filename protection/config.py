@@ -17,7 +17,7 @@ class RateLimits:
     writes: str = "120/minute"  # mutations per user, or per address when anonymous
     register: str = "10/minute;100/day"  # registerUser per address: anonymous, so strictest
     bad_tokens: str = "30/minute"  # requests whose bearer token does not verify, per address
-    subscribes: str = "120/minute"  # WebSocket subscribe messages per address
+    subscribes: str = "60/minute"  # WebSocket subscribe messages per address
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> RateLimits:
