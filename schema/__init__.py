@@ -16,7 +16,7 @@ from schema.consistency import wait_until_consistent
 from schema.errors import code_errors, is_unexpected
 from schema.execution import PerEventMemo
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
-from schema.limits.cost import CostLimit, refuse_if_costly
+from schema.limits.cost import CostLimit, QueryCosts
 from schema.mutations import Mutation
 from schema.operations import PreparedOperations
 from schema.queries import Query
@@ -37,12 +37,12 @@ class InkwellSchema(strawberry.Schema):
     def __init__(self, *args: Any, cost_limit: CostLimit | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operations = PreparedOperations(self._schema)
-        self.cost_limit = cost_limit or CostLimit()
+        self.costs = QueryCosts(self._schema, cost_limit or CostLimit(), self.operations.parsed)
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
         context = super()._create_execution_context(*args, **kwargs)
         self.operations.prepare(context)
-        refuse_if_costly(context, self.cost_limit)
+        self.costs.refuse_if_costly(context)
         return context
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:

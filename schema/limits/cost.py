@@ -8,11 +8,13 @@ costs 1 + 1 + 100 + 100 + 100 + 100 x 100 x 2 = 20,302.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
+    ArgumentNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -30,14 +32,17 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     get_named_type,
     is_composite_type,
+    visit,
 )
 from strawberry.types import ExecutionContext
 
 from projections.pagination import MAX_FIRST
 
 PAGE_ARGUMENTS = ("first", "last")
+CACHED = 1024  # distinct (document, operation, page sizes) remembered
 # Lists without a page argument, by the most they hold. Any other list of objects counts
 # as a full page, so a list added later is never free.
 LIST_SIZES = {("Post", "topComments"): 3}
@@ -183,22 +188,70 @@ def operation_cost(
     return QueryCost(schema, document, variables or {}).operation(operations[0])
 
 
-def refuse_if_costly(execution: ExecutionContext, limit: CostLimit) -> None:
-    """Called once the document is parsed and validated, before anything runs: a valid
-    operation over the limit gets QUERY_TOO_COMPLEX with its cost as its one
-    pre-execution error, so strawberry answers that instead (subscriptions too)."""
-    document = execution.graphql_document
-    if document is None or execution.pre_execution_errors != []:
-        return  # not parsed yet, or already refused
-    spent = operation_cost(
-        execution.schema._schema, document, execution.operation_name, execution.variables
-    )
-    if spent > limit.max_cost:
-        execution.pre_execution_errors = [
-            GraphQLError(
-                f"Query too complex: it costs {spent}, over the limit of {limit.max_cost} "
-                "(every field counts once per object it is resolved on; lists count "
-                "`first` objects).",
-                extensions={"code": "QUERY_TOO_COMPLEX", "cost": spent, "maxCost": limit.max_cost},
-            )
-        ]
+class QueryCosts:
+    """The cost check of one schema. A cost depends only on the document, the operation
+    and the page-size variables, so it is computed once per distinct combination."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        limit: CostLimit,
+        parsed: Callable[[str], DocumentNode | None],
+    ) -> None:
+        """`parsed` is the schema's document cache: the caches here are keyed by text,
+        since hashing a document walks all of it (about 100 us for a small query)."""
+        self.schema = schema
+        self.limit = limit
+        self._parsed = parsed
+        self._page_variables = lru_cache(maxsize=CACHED)(self._uncached_page_variables)
+        self._cost = lru_cache(maxsize=CACHED)(self._uncached_cost)
+
+    def refuse_if_costly(self, execution: ExecutionContext) -> None:
+        """Called once the document is parsed and validated, before anything runs: a valid
+        operation over the limit gets QUERY_TOO_COMPLEX with its cost as its one
+        pre-execution error, so strawberry answers that instead (subscriptions too)."""
+        document, query = execution.graphql_document, execution.query
+        if document is None or query is None or execution.pre_execution_errors != []:
+            return  # not parsed here, or already refused
+        variables = execution.variables or {}
+        pages = tuple(variables.get(name) for name in self._page_variables(query))
+        if all(page is None or type(page) is int for page in pages):
+            spent = self._cost(query, execution.operation_name, pages)
+        else:  # a page size of the wrong type: refused later, but never cached
+            spent = operation_cost(self.schema, document, execution.operation_name, variables)
+        if spent > self.limit.max_cost:
+            execution.pre_execution_errors = [
+                GraphQLError(
+                    f"Query too complex: it costs {spent}, over the limit of "
+                    f"{self.limit.max_cost} (every field counts once per object it is "
+                    "resolved on; lists count `first` objects).",
+                    extensions={
+                        "code": "QUERY_TOO_COMPLEX",
+                        "cost": spent,
+                        "maxCost": self.limit.max_cost,
+                    },
+                )
+            ]
+
+    def _uncached_cost(
+        self, query: str, operation_name: str | None, pages: tuple[int | None, ...]
+    ) -> int:
+        document = self._parsed(query)
+        assert document is not None, "costed only once parsed"
+        names = self._page_variables(query)
+        variables = {name: page for name, page in zip(names, pages, strict=True)}
+        return operation_cost(self.schema, document, operation_name, variables)
+
+    def _uncached_page_variables(self, query: str) -> tuple[str, ...]:
+        """The variables a document passes as `first` or `last`, in a fixed order."""
+        document = self._parsed(query)
+        assert document is not None, "costed only once parsed"
+        found: dict[str, None] = {}
+
+        class Pages(Visitor):
+            def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
+                if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
+                    found[node.value.name.value] = None
+
+        visit(document, Pages())
+        return tuple(found)
