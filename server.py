@@ -50,6 +50,7 @@ from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
+from infra.shutdown_signal import on_shutdown_signal
 from observability import endpoints
 from observability.command_log import CommandLog
 from observability.endpoints import Operations
@@ -87,6 +88,9 @@ log = logging.getLogger("inkwell")
 
 REDIS_CONNECTIONS = 64
 RATE_LIMIT_CONNECTIONS = 16
+# After SIGTERM, how long uvicorn lets open requests and subscriptions finish before it
+# cancels them: a read-your-writes wait or a WebSocket must not hold a shutdown up.
+SHUTDOWN_GRACE_SECONDS = 2
 
 PROJECTIONS: tuple[Projection, ...] = (
     posts.PROJECTION,
@@ -224,7 +228,8 @@ async def running(
             decode_responses=True,
             socket_timeout=None,
             client_name=f"{settings.prefix}:pubsub",
-            retry=retry,
+            # No silent reconnects: Broadcast must see each drop (projections/broadcast.py).
+            retry=CountingRetry(metrics.redis_error, retries=0),
         )
         stack.push_async_callback(listener.aclose)
 
@@ -245,7 +250,11 @@ async def running(
         stack.callback(writer.stop)
         store = SqlEventStore(engines, writer, schemas)
 
-        broadcast = Broadcast(listener, always=[keys.checkpoints_channel()])
+        broadcast = Broadcast(
+            listener,
+            always=[keys.checkpoints_channel()],
+            on_disconnect=lambda _: metrics.pubsub_disconnects.inc(),
+        )
         waiter = ConsistencyWaiter(reads, keys, broadcast, names)
         scripts = Scripts.register(redis)
         runners = tuple(
@@ -429,7 +438,8 @@ def _lifespan(
             app.state.services = inkwell.services
             app.state.operations = inkwell.operations
             app.state.throttle = inkwell.services.throttle
-            yield
+            with on_shutdown_signal(inkwell.services.consistency.stop_waiting):
+                yield
 
     return lifespan
 
@@ -460,6 +470,7 @@ def serve() -> None:
         port=settings.port,
         **_uvicorn_logging(),
         **_uvicorn_limits(settings),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
@@ -489,6 +500,7 @@ def api(
         port=settings.port,
         **_uvicorn_logging(),
         **_uvicorn_limits(settings),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 
@@ -523,7 +535,13 @@ def project(
     """Runs the projections only, keeping the read models current until interrupted."""
     settings = Settings.from_env()
     if port is not None:
-        uvicorn.run(projector_app(settings), host=settings.host, port=port, **_uvicorn_logging())
+        uvicorn.run(
+            projector_app(settings),
+            host=settings.host,
+            port=port,
+            **_uvicorn_logging(),
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
         return
 
     async def follow() -> None:

@@ -59,6 +59,19 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
+        self.pubsub_disconnects = Counter(
+            "inkwell_pubsub_disconnects",
+            "Times the pub/sub connection to Redis dropped; live subscriptions then resync.",
+            registry=self.registry,
+        )
+        self.live_resyncs = Counter(
+            "inkwell_live_resyncs",
+            "Live topics that read what changed since their last delivery after a gap "
+            "(a pub/sub drop, an overflow, a quiet second with changes), by outcome: "
+            "resumed, or ended (subscribers told to resubscribe).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.database_errors = Counter(
             "inkwell_database_errors",
             "Failed database operations, by error class.",

@@ -3,6 +3,11 @@
 Each subscriber gets a bounded Inbox. Pub/sub is at-most-once, so an Inbox that
 overflowed, or that was open while the connection dropped, is marked `lost`: its
 owner must resynchronize from the source of truth instead of trusting the gap.
+
+The connection must not retry on its own (give its client `retries=0`): redis-py
+would reconnect and resubscribe silently, and the messages of the gap would be
+gone without anyone knowing. Here every drop is logged, counted, and marks every
+inbox lost.
 """
 
 from __future__ import annotations
@@ -10,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -67,9 +73,16 @@ class Inbox:
 
 
 class Broadcast:
-    def __init__(self, redis: Redis, always: Iterable[str]) -> None:
-        """`redis` must not time out blocking reads (socket_timeout=None): channels go quiet."""
+    def __init__(
+        self,
+        redis: Redis,
+        always: Iterable[str],
+        on_disconnect: Callable[[BaseException], None] = lambda _: None,
+    ) -> None:
+        """`redis` must not time out blocking reads (socket_timeout=None): channels go quiet;
+        nor retry (see the module's docstring). `on_disconnect` counts each lost connection."""
         self._redis = redis
+        self._on_disconnect = on_disconnect
         self._always = tuple(always)
         self._inboxes: dict[str, set[Inbox]] = {}
         self._pubsub: PubSub | None = None
@@ -82,6 +95,7 @@ class Broadcast:
 
     async def run(self) -> None:
         backoff = 0.05
+        lost_at: float | None = None
         while True:
             pubsub = self._redis.pubsub()
             try:
@@ -92,11 +106,25 @@ class Broadcast:
                     self._pubsub = pubsub
                 self._mark_all_lost()  # whatever was published before this point was missed
                 self.connected.set()
+                if lost_at is not None:
+                    log.warning("pub/sub connection back after %.1fs", time.monotonic() - lost_at)
+                    lost_at = None
                 backoff = 0.05
                 async for message in pubsub.listen():
                     self._dispatch(message)
             except (RedisError, OSError) as error:
-                log.warning("pub/sub connection lost (%s); reconnecting", error)
+                was_connected = self.connected.is_set()
+                if was_connected or backoff == 0.05:  # one line per outage, not per attempt
+                    log.warning(
+                        "pub/sub connection %s (%s: %s); live subscribers resynchronize "
+                        "once it is back",
+                        "lost" if was_connected else "refused",
+                        type(error).__name__,
+                        error,
+                    )
+                if was_connected:
+                    self._on_disconnect(error)
+                    lost_at = time.monotonic()
             finally:
                 self.connected.clear()
                 self._pubsub = None

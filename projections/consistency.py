@@ -1,24 +1,55 @@
-"""Read-your-writes: waits until every projection has applied a given position."""
+"""Read-your-writes: waits until every projection's checkpoint, as Redis holds it now, is at
+a given position.
+
+One poller task serves every waiter of the process. A waiter registers its position
+and sleeps on a future with its own deadline (`asyncio.wait`, which no cancellation
+race can stretch), so it answers by then whatever Redis does. The poller reads the
+checkpoints with one MGET and releases the waiters that the answer covers, but only
+those registered before the MGET was sent: a wait never returns on what Redis held
+before it started, nor on positions remembered from notices. After a flush or an
+empty restart (which redis-py hides by reconnecting silently) the checkpoints read
+are behind, and the wait goes on until the projectors have caught up again.
+
+Checkpoint notices on pub/sub only wake the poller early. It polls every
+POLL_SECONDS while anyone waits and not at all when nobody does.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from projections.broadcast import Broadcast
 from projections.keys import Keys
 
-# Pub/sub may drop a checkpoint notice; the waiter then looks at Redis itself this often.
-POLL_SECONDS = 0.1
+log = logging.getLogger(__name__)
+
+# How often the poller reads the checkpoints while someone waits and no notice came.
+POLL_SECONDS = 0.05
+# After a failed read, how long the poller waits before the next one (Redis is down).
+RETRY_SECONDS = 0.2
+# At most one warning per this many seconds while Redis stays unreachable.
+WARN_EVERY_SECONDS = 10.0
 
 
 class ConsistencyTimeout(Exception):
     def __init__(self, position: int, timeout: float) -> None:
         super().__init__(f"the read models did not reach position {position} within {timeout}s")
         self.position = position
+
+
+@dataclass(eq=False)
+class _Waiter:
+    position: int
+    reached: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class ConsistencyWaiter:
@@ -28,50 +59,97 @@ class ConsistencyWaiter:
         self._redis = redis
         self._keys = keys
         self._broadcast = broadcast
-        self._names = tuple(projections)
-        self._applied: dict[str, int] = dict.fromkeys(self._names, 0)
-        self._moved = asyncio.Condition()
+        self._checkpoint_keys = [keys.checkpoint(name) for name in projections]
+        self._waiters: set[_Waiter] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.polls = 0  # MGETs sent, for tests and metrics
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
 
     async def run(self) -> None:
-        """Follows the checkpoint notices the projectors publish with every batch."""
+        """The poller, and the notice listener that wakes it; until cancelled."""
+        notices = asyncio.create_task(self._follow_notices(), name="consistency notices")
+        try:
+            await self._poll()
+        finally:
+            notices.cancel()
+            self.stop_waiting()  # nobody will release them now
+
+    def stop_waiting(self) -> None:
+        """The server is shutting down: every wait, pending or new, times out at once, so
+        that its request answers CONSISTENCY_TIMEOUT instead of holding the shutdown up."""
+        self._stopping = True
+        for waiter in self._waiters:
+            waiter.reached.cancel()
+
+    async def wait_for(self, position: int, timeout: float) -> None:
+        """Returns once Redis holds every projection's checkpoint at or past `position`;
+        raises ConsistencyTimeout when `timeout` seconds pass first."""
+        if self._stopping:
+            raise ConsistencyTimeout(position, timeout)
+        waiter = _Waiter(position)
+        self._waiters.add(waiter)
+        self._wake.set()
+        try:
+            done, _ = await asyncio.wait({waiter.reached}, timeout=timeout)
+        finally:
+            self._waiters.discard(waiter)
+        if not done:
+            waiter.reached.cancel()
+            raise ConsistencyTimeout(position, timeout)
+        if waiter.reached.cancelled():  # stop_waiting()
+            raise ConsistencyTimeout(position, timeout)
+
+    async def _poll(self) -> None:
+        last_warning = 0.0
+        while True:
+            if self._waiters:
+                await _wait_event(self._wake, POLL_SECONDS)
+            else:
+                await self._wake.wait()
+            self._wake.clear()
+            covered = [waiter for waiter in self._waiters if not waiter.reached.done()]
+            if not covered:
+                continue
+            try:
+                applied = await self._read()
+            except (RedisError, OSError) as error:
+                if time.monotonic() - last_warning > WARN_EVERY_SECONDS:
+                    last_warning = time.monotonic()
+                    log.warning("read-your-writes cannot read the checkpoints (%s)", error)
+                await asyncio.sleep(RETRY_SECONDS)
+                continue
+            for waiter in covered:
+                if waiter.position <= applied and not waiter.reached.done():
+                    waiter.reached.set_result(None)
+
+    async def _read(self) -> int:
+        """The lowest checkpoint Redis holds now (0 for one it does not hold)."""
+        self.polls += 1
+        values = await self._redis.mget(self._checkpoint_keys)
+        return min(int(value or 0) for value in values)
+
+    async def _follow_notices(self) -> None:
+        """Checkpoint notices say progress was made: poll now rather than at the next tick.
+        What they carry is not trusted: pub/sub may lose, delay or replay them."""
         async with self._broadcast.subscribe(self._keys.checkpoints_channel()) as inbox:
             while True:
                 await inbox.wait()
-                if inbox.take_lost():
-                    # Notices were missed, maybe because Redis restarted empty: forget
-                    # what we knew, so the next wait asks Redis itself.
-                    self._applied = dict.fromkeys(self._names, 0)
-                for payload in inbox.take(10_000):
-                    notice = orjson.loads(payload)  # a checkpoint, or the head moving
-                    if notice.get("projection") in self._applied:
-                        self._applied[notice["projection"]] = notice["position"]
-                async with self._moved:
-                    self._moved.notify_all()
+                inbox.take(10_000)
+                inbox.take_lost()
+                if self._waiters:
+                    self._wake.set()
 
-    async def wait_for(self, position: int, timeout: float) -> None:
-        """Returns once every projection's checkpoint is at or past `position`."""
-        if self._reached(position):
-            return
-        try:
-            async with asyncio.timeout(timeout):
-                while True:
-                    await self._refresh()
-                    if self._reached(position):
-                        return
-                    async with self._moved:
-                        try:
-                            async with asyncio.timeout(POLL_SECONDS):
-                                await self._moved.wait_for(lambda: self._reached(position))
-                            return
-                        except TimeoutError:
-                            continue
-        except TimeoutError:
-            raise ConsistencyTimeout(position, timeout) from None
 
-    def _reached(self, position: int) -> bool:
-        return all(applied >= position for applied in self._applied.values())
-
-    async def _refresh(self) -> None:
-        values = await self._redis.mget([self._keys.checkpoint(name) for name in self._names])
-        for name, value in zip(self._names, values, strict=True):
-            self._applied[name] = int(value or 0)
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Until the event is set or `timeout` passes (asyncio.wait: see broadcast.Inbox.wait)."""
+    if event.is_set():
+        return
+    ready = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({ready}, timeout=timeout)
+    finally:
+        ready.cancel()

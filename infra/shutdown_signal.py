@@ -1,0 +1,48 @@
+"""Lets the app act the moment SIGTERM or SIGINT arrives, before uvicorn's graceful wait.
+
+uvicorn stops accepting connections on a signal, then waits for open requests to
+finish, and only then runs the lifespan's shutdown. A request that is itself
+waiting (read-your-writes) should be answered at once rather than wait out its
+timeout or be cancelled: `on_shutdown_signal` runs a callback for that first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@contextmanager
+def on_shutdown_signal(callback: Callable[[], None]) -> Iterator[None]:
+    """While inside, SIGTERM/SIGINT first schedule `callback` on the running loop, then go
+    to the handler installed before (uvicorn's). Only the main thread can set handlers:
+    elsewhere (a test client's thread) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in SIGNALS}
+
+    def handle(sig: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(callback)
+        before = previous[sig]
+        if callable(before):
+            before(sig, frame)
+        elif before == signal.SIG_DFL:
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+
+    for sig in SIGNALS:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for number, before in previous.items():
+            signal.signal(number, before)
