@@ -117,6 +117,7 @@ class Settings:
     lease_seconds: float = 5.0  # how long a dead projector holds its projections
     rate_limits: RateLimits = field(default_factory=RateLimits)  # INKWELL_RATE_LIMITS=off: none
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # body, WebSocket, query cost
+    live_give_up_seconds: float = 60.0  # a live stream that cannot resume this long ends
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -142,6 +143,7 @@ class Settings:
             lease_seconds=float(get("INKWELL_LEASE_SECONDS", "5")),
             rate_limits=RateLimits.from_env(env),
             edge=EdgeLimits.from_env(env),
+            live_give_up_seconds=float(get("INKWELL_LIVE_GIVE_UP_SECONDS", "60")),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -279,7 +281,14 @@ async def running(
         services = Services(
             bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
             reads=ReadModels(reads, keys, names),
-            live=LiveReadModels(reads, keys, broadcast, tuple(names)),
+            live=LiveReadModels(
+                reads,
+                keys,
+                broadcast,
+                tuple(names),
+                on_resync=lambda outcome: metrics.live_resyncs.labels(outcome).inc(),
+                give_up_seconds=settings.live_give_up_seconds,
+            ),
             consistency=waiter,
             tokens=BearerTokens(settings.signing_key),
             consistency_timeout=settings.consistency_timeout,

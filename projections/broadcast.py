@@ -46,6 +46,10 @@ class Inbox:
         self.lost = True
         self._ready.set()
 
+    def wake(self) -> None:
+        """Ends the owner's wait() without a message or a loss: it has work of its own."""
+        self._ready.set()
+
     async def wait(self, timeout: float | None = None) -> bool:
         """Waits until there is a message or a loss to handle; False on timeout."""
         if self._ready.is_set():

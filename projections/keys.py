@@ -74,6 +74,15 @@ class Keys:
         """Notices of comments added to one post, carrying the comment's id."""
         return f"{self.prefix}:changed:comments:{post_id}"
 
+    def post_changes(self) -> str:
+        """A sorted set of post ids scored by the position of their read model's last
+        change: what a live subscriber that missed notices asks for (projections/live.py)."""
+        return f"{self.prefix}:changes:posts"
+
+    def comment_additions(self, post_id: str) -> str:
+        """A post's live comment ids scored by the position that added them."""
+        return f"{self.prefix}:changes:comments:{post_id}"
+
     # The posts projection: one hash per post, with the author's name copied in.
     def post(self, post_id: str) -> str:
         return f"{self.prefix}:post:{post_id}"

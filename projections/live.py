@@ -7,10 +7,20 @@ subscriber. Each subscriber has a bounded mailbox that keeps only the newest
 snapshot per key: a slow client skips intermediate states, never grows memory,
 never holds up the others, and always ends on the final state.
 
+Notices only wake a topic; what changed it reads from Redis. The posts projection
+records, in the same MULTI as each change, the position of every post's last
+change and of every comment's addition (Keys.post_changes, comment_additions). A
+topic remembers the checkpoint it last read at and asks for what changed after
+it: a lost notice, a pub/sub drop (Broadcast marks it) or a Redis restart costs
+nothing but that one read, and a quiet second triggers it too. When Redis holds
+a checkpoint older than one a topic already delivered (it was flushed, or came
+back empty, and the projectors are rebuilding), the topic waits until Redis has
+caught up again. If it cannot resume within `give_up_seconds` (a minute by default),
+its subscribers' streams end with RESUBSCRIBE: never silently stale.
+
 No change is lost between a subscriber's first read and its first update: the
 topic's channel is subscribed, and Redis has confirmed it, before that first
-read; snapshots carry the checkpoint they were read at, so one the first read
-already covered is dropped.
+read.
 
 Subscribers never read Redis themselves, not even their first state: the topic's
 task does it and posts it to their mailbox. A subscription is cancelled whenever
@@ -23,13 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
-import orjson
 from redis.asyncio import Redis
 
 from projections.broadcast import Broadcast, Inbox
@@ -43,12 +54,27 @@ T = TypeVar("T")
 # A reconnect storm saturates the event loop: subscribers then wait for their channel
 # to be confirmed, they should not fail (5 s failed half of a 5,000-subscriber burst).
 CONFIRM_SECONDS = 30.0
+# A topic that heard no notice for this long looks for changes anyway (a lost notice).
+QUIET_SECONDS = 1.0
+# Between attempts while Redis is unreachable or behind what the topic delivered.
+RETRY_SECONDS = 0.25
+# More changes than this since the last delivery: resubscribing is cheaper than replaying.
+MAX_CHANGES = 10_000
+CHANGES_SINCE = (Path(__file__).parent / "lua" / "changes_since.lua").read_text()
+
+
+class Resubscribe(Exception):
+    """A live stream that could not be resumed: the client should subscribe again."""
+
+
+class Behind(Exception):
+    """Redis holds an older checkpoint than a topic already delivered: it lost data."""
 
 
 @dataclass(frozen=True)
 class Snapshot(Generic[T]):
     key: str  # what this is a snapshot of: mailboxes keep the newest per key
-    position: int  # the checkpoint it was read at: larger is newer
+    position: int  # the position of the change it shows: larger is newer
     value: T
 
 
@@ -59,6 +85,7 @@ class Mailbox(Generic[T]):
         self._size = size
         self._waiting: OrderedDict[str, Snapshot[T]] = OrderedDict()
         self._ready = asyncio.Event()
+        self._ended: Exception | None = None
 
     def put(self, snapshot: Snapshot[T]) -> None:
         self._waiting.pop(snapshot.key, None)
@@ -67,26 +94,55 @@ class Mailbox(Generic[T]):
         self._waiting[snapshot.key] = snapshot
         self._ready.set()
 
+    def end(self, error: Exception) -> None:
+        """After what is waiting, get() raises `error`."""
+        self._ended = error
+        self._ready.set()
+
     async def get(self) -> Snapshot[T]:
         await self._ready.wait()
-        _, snapshot = self._waiting.popitem(last=False)
         if not self._waiting:
+            assert self._ended is not None
+            raise self._ended
+        _, snapshot = self._waiting.popitem(last=False)
+        if not self._waiting and self._ended is None:
             self._ready.clear()
         return snapshot
 
 
-Reader = Callable[[list[dict[str, Any]], bool], Awaitable[list[Snapshot[Any]]]]
+class Source(Protocol):
+    """What a topic reads: its first position, then what changed after the last read."""
+
+    async def start(self) -> None: ...
+
+    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
+        """With `first_state`, also the current state even if unchanged. Raises Behind."""
+        ...
+
+
+OnResync = Callable[[str], None]
 
 
 class Topic:
     """One channel followed for all its subscribers, by one task."""
 
-    def __init__(self, channel: str, read: Reader, broadcast: Broadcast) -> None:
+    def __init__(
+        self,
+        channel: str,
+        source: Source,
+        broadcast: Broadcast,
+        on_resync: OnResync,
+        give_up_seconds: float,
+    ) -> None:
         self.channel = channel
-        self._read = read
+        self._give_up_seconds = give_up_seconds
+        self._source = source
         self._broadcast = broadcast
+        self._on_resync = on_resync
         self.mailboxes: set[Mailbox[Any]] = set()
+        self.ended = False  # told its subscribers to resubscribe; new ones need a new topic
         self._inbox: Inbox | None = None
+        self._first_state = False
         self._closed = False
         self._subscribed = asyncio.get_running_loop().create_future()
         self.task = asyncio.create_task(self._follow(), name=f"live {channel}")
@@ -97,8 +153,9 @@ class Topic:
 
     def refresh(self) -> None:
         """Asks the task to read the read model now, for a subscriber that just joined."""
+        self._first_state = True
         if self._inbox is not None:
-            self._inbox.mark_lost()
+            self._inbox.wake()
 
     def close(self) -> None:
         """Stops the task without waiting for it: should the cancellation be swallowed in a
@@ -110,33 +167,155 @@ class Topic:
         try:
             async with self._broadcast.subscribe(self.channel, confirmed=CONFIRM_SECONDS) as inbox:
                 self._inbox = inbox
+                await self._source.start()
                 self._subscribed.set_result(None)
-                while not self._closed:
-                    await inbox.wait()
-                    lost = inbox.take_lost()
-                    notices = [orjson.loads(payload) for payload in inbox.take(10_000)]
-                    try:
-                        snapshots = await self._read(notices, lost)
-                    except Exception:
-                        log.exception("could not read the change on %s", self.channel)
-                        continue
-                    for snapshot in snapshots:
-                        for mailbox in self.mailboxes:
-                            mailbox.put(snapshot)
+                await self._deliver_changes(inbox)
         except BaseException as error:
             if not self._subscribed.done():
                 self._subscribed.set_exception(error)
             raise
 
+    async def _deliver_changes(self, inbox: Inbox) -> None:
+        trouble_since: float | None = None  # when reads began to fail or to find Redis behind
+        gap = False  # notices may have been missed since the last successful read
+        while not self._closed:
+            await inbox.wait(QUIET_SECONDS if trouble_since is None else RETRY_SECONDS)
+            gap = inbox.take_lost() or gap
+            inbox.take(10_000)  # notices only wake the topic: what changed is read below
+            first, self._first_state = self._first_state, False
+            try:
+                snapshots = await self._source.changes(first)
+            except Resubscribe as error:
+                self._end(error)
+                return
+            except Exception as error:
+                self._first_state = self._first_state or first
+                if trouble_since is None:
+                    trouble_since = time.monotonic()
+                    log.warning(
+                        "live %s cannot read what changed (%s: %s); retrying",
+                        self.channel,
+                        type(error).__name__,
+                        error,
+                        exc_info=not isinstance(error, Behind | OSError | ConnectionError),
+                    )
+                elif time.monotonic() - trouble_since > self._give_up_seconds:
+                    self._end(Resubscribe(f"the live stream stopped: {error}"))
+                    return
+                continue
+            if trouble_since is not None or gap:
+                log.info("live %s resumed", self.channel)
+                self._on_resync("resumed")
+                trouble_since, gap = None, False
+            for snapshot in snapshots:
+                for mailbox in self.mailboxes:
+                    mailbox.put(snapshot)
+
+    def _end(self, error: Exception) -> None:
+        log.warning("live %s ended its subscribers' streams: %s", self.channel, error)
+        self._on_resync("ended")
+        self.ended = True
+        for mailbox in self.mailboxes:
+            mailbox.end(error)
+
+
+class ChangesSince:
+    """Entries of a change set (Keys.post_changes, comment_additions) changed after the
+    position the topic last read at, with their hashes, in one consistent read."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        script: Any,
+        keys: Keys,
+        changes: str,
+        hash_prefix: str,
+        view: Callable[[dict[str, str]], Any],
+        only: str = "",
+    ) -> None:
+        """`only` follows one id (a post): its first state is given even if unchanged."""
+        self._redis = redis
+        self._script = script
+        self._checkpoint = keys.checkpoint("posts")
+        self._changes = changes
+        self._hash_prefix = hash_prefix
+        self._view = view
+        self._only = only
+        self._read_at = -1  # the checkpoint of the last read: everything up to it was given
+
+    async def start(self) -> None:
+        if not self._only:  # "from now on"
+            self._read_at = int(await self._redis.get(self._checkpoint) or 0)
+
+    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
+        after = -1 if first_state or self._read_at < 0 else self._read_at
+        checkpoint, *found = await self._script(
+            keys=[self._checkpoint, self._changes],
+            args=[after, self._hash_prefix, MAX_CHANGES, self._only],
+        )
+        if checkpoint < self._read_at:
+            raise Behind(f"Redis is at position {checkpoint}, {self._read_at} was delivered")
+        if len(found) // 3 >= MAX_CHANGES:
+            raise Resubscribe(f"more than {MAX_CHANGES} changes to catch up on")
+        self._read_at = checkpoint
+        snapshots = [
+            Snapshot(key, int(position), self._view(_pairs(flat)))
+            for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
+        ]
+        if self._only:
+            return snapshots  # None says the post does not exist (or no longer shows)
+        return [snapshot for snapshot in snapshots if snapshot.value is not None]
+
+
+class Reread:
+    """A read model read whole on every change (the projections' progress)."""
+
+    def __init__(self, read: Callable[[], Awaitable[Snapshot[Any]]]) -> None:
+        self._read = read
+
+    async def start(self) -> None:
+        pass
+
+    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
+        return [await self._read()]
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _post(fields: dict[str, str]) -> PostView | None:
+    return readable(PostView.from_hash, fields)
+
+
+def _published_post(fields: dict[str, str]) -> PostView | None:
+    post = _post(fields)
+    return post if post is not None and post.published_at is not None else None
+
+
+def _comment(fields: dict[str, str]) -> CommentView | None:
+    return readable(CommentView.from_hash, fields)
+
 
 class LiveReadModels:
     def __init__(
-        self, redis: Redis, keys: Keys, broadcast: Broadcast, projections: tuple[str, ...]
+        self,
+        redis: Redis,
+        keys: Keys,
+        broadcast: Broadcast,
+        projections: tuple[str, ...],
+        on_resync: OnResync = lambda _: None,
+        give_up_seconds: float = 60.0,
     ) -> None:
+        """`on_resync` counts each topic that resumed after a gap, or ended its streams;
+        a topic that cannot resume for `give_up_seconds` ends its streams (RESUBSCRIBE)."""
+        self._give_up_seconds = give_up_seconds
         self._redis = redis
         self._keys = keys
         self._broadcast = broadcast
         self._projections = projections
+        self._on_resync = on_resync
+        self._changes_since = redis.register_script(CHANGES_SINCE)
         self._topics: dict[str, Topic] = {}
         self._closing: set[asyncio.Task[None]] = set()  # strong references until they end
 
@@ -147,12 +326,9 @@ class LiveReadModels:
     @asynccontextmanager
     async def post(self, post_id: str) -> AsyncIterator[AsyncIterator[PostView | None]]:
         """The post now (None if it does not exist), then after every change."""
-
-        async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
-            return await self._post_snapshots([post_id])
-
+        source = self._changes(self._keys.post_changes(), self._keys.post_prefix(), _post, post_id)
         channel = self._keys.post_changed_channel(post_id)
-        async with self._joined(channel, read, 1, first_state=True) as mailbox:
+        async with self._joined(channel, source, 1, first_state=True) as mailbox:
             yield _updates(mailbox)
 
     @asynccontextmanager
@@ -160,48 +336,25 @@ class LiveReadModels:
         """Every change of a published post, from now on: its publication, each later
         change, and its archiving, so that a live list can drop it. (It was public until
         then; a draft archived unpublished never shows.)"""
-
-        async def read(notices: list[dict[str, Any]], _: bool) -> list[Snapshot[Any]]:
-            changed = list(dict.fromkeys(notice["id"] for notice in notices))
-            return [
-                snapshot
-                for snapshot in await self._post_snapshots(changed)
-                if snapshot.value is not None and snapshot.value.published_at is not None
-            ]
-
-        async with self._joined(self._keys.posts_changed_channel(), read, 256) as mailbox:
+        source = self._changes(self._keys.post_changes(), self._keys.post_prefix(), _published_post)
+        async with self._joined(self._keys.posts_changed_channel(), source, 256) as mailbox:
             yield _updates(mailbox)
 
     @asynccontextmanager
     async def comments_added(self, post_id: str) -> AsyncIterator[AsyncIterator[CommentView]]:
         """Each comment added to the post from now on, as the read model holds it."""
-
-        async def read(notices: list[dict[str, Any]], _: bool) -> list[Snapshot[Any]]:
-            ids = list(dict.fromkeys(notice["id"] for notice in notices))
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.get(self._keys.checkpoint("posts"))
-                for comment_id in ids:
-                    pipe.hgetall(self._keys.comment(comment_id))
-                checkpoint, *hashes = await pipe.execute()
-            return [
-                Snapshot(comment_id, int(checkpoint or 0), comment)
-                for comment_id, fields in zip(ids, hashes, strict=True)
-                # None when deleted again before we read it
-                if (comment := readable(CommentView.from_hash, fields)) is not None
-            ]
-
-        async with self._joined(self._keys.comment_added_channel(post_id), read, 256) as mailbox:
+        source = self._changes(
+            self._keys.comment_additions(post_id), self._keys.comment_prefix(), _comment
+        )
+        channel = self._keys.comment_added_channel(post_id)
+        async with self._joined(channel, source, 256) as mailbox:
             yield _updates(mailbox)
 
     @asynccontextmanager
     async def projections(self) -> AsyncIterator[AsyncIterator[list[ProjectionStatusView]]]:
         """Every projection's progress now, then after every batch any of them applies."""
-
-        async def read(_: list[dict[str, Any]], __: bool) -> list[Snapshot[Any]]:
-            return [await self._statuses()]
-
         async with self._joined(
-            self._keys.checkpoints_channel(), read, 1, first_state=True
+            self._keys.checkpoints_channel(), Reread(self._statuses), 1, first_state=True
         ) as mailbox:
             yield _updates(mailbox)
 
@@ -212,15 +365,27 @@ class LiveReadModels:
         (snapshot,) = await asyncio.shield(read)
         return snapshot.value
 
+    def _changes(
+        self,
+        changes: str,
+        hash_prefix: str,
+        view: Callable[[dict[str, str]], Any],
+        only: str = "",
+    ) -> ChangesSince:
+        return ChangesSince(
+            self._redis, self._changes_since, self._keys, changes, hash_prefix, view, only
+        )
+
     @asynccontextmanager
     async def _joined(
-        self, channel: str, read: Reader, size: int, *, first_state: bool = False
+        self, channel: str, source: Source, size: int, *, first_state: bool = False
     ) -> AsyncIterator[Mailbox[Any]]:
         """A mailbox on the channel's topic; with `first_state`, the topic's next delivery
         to it is a fresh read of the read model, made after the channel was confirmed."""
         topic = self._topics.get(channel)
-        if topic is None:
-            topic = self._topics[channel] = Topic(channel, read, self._broadcast)
+        if topic is None or topic.ended:
+            topic = Topic(channel, source, self._broadcast, self._on_resync, self._give_up_seconds)
+            self._topics[channel] = topic
         mailbox: Mailbox[Any] = Mailbox(size)
         topic.mailboxes.add(mailbox)
         try:
@@ -230,8 +395,9 @@ class LiveReadModels:
             yield mailbox
         finally:
             topic.mailboxes.discard(mailbox)
-            if not topic.mailboxes and self._topics.get(channel) is topic:
-                del self._topics[channel]
+            if not topic.mailboxes:
+                if self._topics.get(channel) is topic:
+                    del self._topics[channel]
                 topic.close()
                 self._closing.add(topic.task)
                 topic.task.add_done_callback(self._closing.discard)

@@ -40,7 +40,11 @@ def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
         tx.pipe.hdel(author, "avatarUrl")
     tx.run(
         tx.scripts.author_renamed,
-        [tx.keys.author_post_ids(e.user_id), tx.keys.author_comment_ids(e.user_id)],
+        [
+            tx.keys.author_post_ids(e.user_id),
+            tx.keys.author_comment_ids(e.user_id),
+            tx.keys.post_changes(),
+        ],
         [
             tx.keys.post_prefix(),
             tx.keys.comment_prefix(),
@@ -51,6 +55,7 @@ def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
             tx.keys.post_changed_channel(""),
             tx.keys.posts_changed_channel(),
             tx.position,
+            tx.event_position,
         ],
     )
 
@@ -155,6 +160,7 @@ def on_comment_deleted(e: CommentDeleted, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.delete(tx.keys.comment(e.comment_id))
     tx.pipe.zrem(tx.keys.post_comment_ids(e.post_id), e.comment_id)
     tx.pipe.srem(tx.keys.author_comment_ids(e.author_id), e.comment_id)
+    tx.pipe.zrem(tx.keys.comment_additions(e.post_id), e.comment_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", -1)
     _refresh_top_comments(tx, e.post_id)
     tx.post_changed(e.post_id)

@@ -22,6 +22,7 @@ class Projection:
     def apply(self, recorded: RecordedEvent, tx: Tx) -> None:
         handler = self.handlers.get(type(recorded.event))
         if handler is not None:
+            tx.event_position = recorded.position
             handler(recorded.event, recorded, tx)
 
 

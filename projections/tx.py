@@ -22,16 +22,21 @@ class Tx:
     scripts: Scripts
     position: int  # the checkpoint this batch moves to
     notices: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    event_position: int = 0  # the event being applied (Projection.apply sets it)
 
     def post_changed(self, post_id: str) -> None:
-        """Tells live subscribers the post's read model changed (once per batch)."""
+        """Tells live subscribers the post's read model changed (once per batch), and
+        records when (Keys.post_changes): at the event's position, not the batch's, so
+        that a replay, batched differently, records the same."""
         body = orjson.dumps({"id": post_id, "position": self.position})
         self.notices[(self.keys.post_changed_channel(post_id), "")] = body
         self.notices[(self.keys.posts_changed_channel(), post_id)] = body
+        self.pipe.zadd(self.keys.post_changes(), {post_id: self.event_position})
 
     def comment_added(self, post_id: str, comment_id: str) -> None:
         body = orjson.dumps({"id": comment_id, "position": self.position})
         self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
+        self.pipe.zadd(self.keys.comment_additions(post_id), {comment_id: self.event_position})
 
     def publish_notices(self) -> None:
         """Queued last, in the writes' MULTI: a notice exists only if its change does."""

@@ -23,6 +23,7 @@ from domain.errors import (
     Unauthenticated,
 )
 from projections.consistency import ConsistencyTimeout
+from projections.live import Resubscribe
 from projections.pagination import BadPageRequest
 from projections.readers import BadSearch
 
@@ -33,7 +34,7 @@ class BadInput(Exception):
     """Input the API itself refuses before any command exists (a malformed header, say)."""
 
 
-EXPECTED = (DomainError, BadPageRequest, BadSearch, ConsistencyTimeout, BadInput)
+EXPECTED = (DomainError, BadPageRequest, BadSearch, ConsistencyTimeout, BadInput, Resubscribe)
 
 
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
@@ -54,6 +55,8 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
             return "BUSINESS_RULE", {"reason": error.reason}
         case ConsistencyTimeout():
             return "CONSISTENCY_TIMEOUT", {"position": str(error.position)}
+        case Resubscribe():
+            return "RESUBSCRIBE", {}
     raise TypeError(f"no code for {type(error).__name__}")
 
 

@@ -2,11 +2,12 @@
 -- name and avatar go into every post and comment of theirs, and every post showing one
 -- of their comments among its top comments gets those recomputed. Each post touched is
 -- announced to live subscribers, as Tx.post_changed would (the script knows them, Python not).
--- KEYS[1] the author's post ids, KEYS[2] the author's comment ids
+-- KEYS[1] the author's post ids, KEYS[2] the author's comment ids, KEYS[3] the posts'
+-- change positions (Keys.post_changes)
 -- ARGV[1] post key prefix, ARGV[2] comment key prefix, ARGV[3] suffix of a post's
 -- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none),
 -- ARGV[7] prefix of a post's change channel, ARGV[8] the all-posts change channel,
--- ARGV[9] the position the batch reaches
+-- ARGV[9] the position the batch reaches, ARGV[10] the position of the rename
 local author = {'authorName', ARGV[5], 'authorAvatarUrl', ARGV[6]}
 local touched = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -28,5 +29,6 @@ for post_id, _ in pairs(touched) do
   local notice = json_object({'id', post_id, 'position', tonumber(ARGV[9])})
   redis.call('PUBLISH', ARGV[7] .. post_id, notice)
   redis.call('PUBLISH', ARGV[8], notice)
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[10]), post_id)
 end
 return 1

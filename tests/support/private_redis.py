@@ -40,10 +40,9 @@ class PrivateRedis:
     def stop_keeping_data(self) -> None:
         """SHUTDOWN SAVE: the next start() loads the data back from its dump file."""
         assert self.process is not None
-        with self.client() as client:
-            # It closes the connection as it goes, as it should.
-            with contextlib.suppress(redis.ConnectionError):
-                client.shutdown(save=True)
+        # It closes the connection as it goes, as it should.
+        with self.client() as client, contextlib.suppress(redis.ConnectionError):
+            client.shutdown(save=True)
         self.process.wait(timeout=30)
         self.process = None
 

@@ -1,0 +1,30 @@
+-- What changed after a position, read in one step with the checkpoint it is consistent
+-- with: how a live topic resumes after missed notices (projections/live.py).
+-- KEYS[1] the posts projection's checkpoint, KEYS[2] ids scored by the position of their
+-- last change (Keys.post_changes or Keys.comment_additions)
+-- ARGV[1] the position already delivered (-1: give ARGV[4]'s state whatever it is)
+-- ARGV[2] prefix of the hashes the ids name, ARGV[3] at most this many ids
+-- ARGV[4] the one id to look at, or '' for every id changed after ARGV[1]
+-- Returns {checkpoint, id, position, {field, value, ...}, id, ...}, oldest change first.
+local reply = {tonumber(redis.call('GET', KEYS[1]) or '0')}
+local after = tonumber(ARGV[1])
+
+local function add(id, position)
+  reply[#reply + 1] = id
+  reply[#reply + 1] = position
+  reply[#reply + 1] = redis.call('HGETALL', ARGV[2] .. id)
+end
+
+if ARGV[4] ~= '' then
+  local position = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[4]) or '0')
+  if after < 0 or position > after then
+    add(ARGV[4], position)
+  end
+else
+  local changed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf',
+    'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+  for i = 1, #changed, 2 do
+    add(changed[i], tonumber(changed[i + 1]))
+  end
+end
+return reply
