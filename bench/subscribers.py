@@ -44,6 +44,9 @@ class Assignment:
     token: str
     posts: list[tuple[int, str]]  # (subscriber number, post id), one per subscription
     burst: bool  # open every connection at once, rather than one after the other
+    # Name each subscription's operation differently, so that the server cannot share
+    # one execution among them: the per-subscriber baseline of schema/multiplex.py.
+    distinct: bool = False
 
 
 def run(assignment: Assignment, counters: Counters, stop: Event, results: Connection) -> None:
@@ -102,7 +105,12 @@ async def _connection(
     ) as ws:
         await _init(ws, assignment.token)
         for subscriber, post_id in chunk:
-            payload = {"query": SUBSCRIPTION, "variables": {"id": post_id}}
+            query = (
+                SUBSCRIPTION.replace("subscription(", f"subscription S{subscriber}(", 1)
+                if assignment.distinct
+                else SUBSCRIPTION
+            )
+            payload = {"query": query, "variables": {"id": post_id}}
             await ws.send(_encode({"id": str(subscriber), "type": "subscribe", "payload": payload}))
         started: set[str] = set()
         async for raw in ws:

@@ -54,10 +54,18 @@ class Scenario:
     rounds: int
     clients: int  # client processes
     burst: bool  # each client opens all its connections at once, not one after the other
+    shared: bool = True  # False: each subscription named apart, one execution each
+    workers: int = 1  # >1: `api --workers N` beside a `project` process, not `serve`
 
     @property
     def shape(self) -> str:
         return "one post" if self.posts == 1 else f"{self.posts} posts"
+
+    @property
+    def serving(self) -> str:
+        """How the server ran and whether subscribers shared executions."""
+        server = "serve" if self.workers == 1 else f"api --workers {self.workers}"
+        return f"{server}, {'shared' if self.shared else 'per subscriber'}"
 
 
 @dataclass
@@ -69,9 +77,15 @@ class Usage:
 
     @staticmethod
     def of(pid: int) -> Usage:
+        """The process and its children (uvicorn's workers), added up."""
         process = psutil.Process(pid)
-        times = process.cpu_times()
-        return Usage(times.user + times.system, process.memory_info().rss / 2**20)
+        processes = [process, *process.children(recursive=True)]
+        cpu = rss = 0.0
+        for each in processes:
+            times = each.cpu_times()
+            cpu += times.user + times.system
+            rss += each.memory_info().rss / 2**20
+        return Usage(cpu, rss)
 
 
 @dataclass
@@ -106,7 +120,14 @@ class Clients:
     """The client processes and the counters they share with this one."""
 
     def __init__(
-        self, url: str, token: str, posts: list[str], count: int, processes: int, burst: bool
+        self,
+        url: str,
+        token: str,
+        posts: list[str],
+        count: int,
+        processes: int,
+        burst: bool,
+        distinct: bool = False,
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
@@ -124,7 +145,7 @@ class Clients:
             process = context.Process(
                 target=subscribers.run,
                 args=(
-                    subscribers.Assignment(url, token, share, burst),
+                    subscribers.Assignment(url, token, share, burst, distinct),
                     counters,
                     self.stop,
                     sender,
@@ -240,8 +261,19 @@ async def measure(scenario: Scenario, redis_url: str, scratch: Path) -> Result:
         "INKWELL_CONSISTENCY_TIMEOUT": "30",
         "INKWELL_RATE_LIMITS": "off",  # one load generator, one address: no limits
     }
+    projector = None
+    if scenario.workers > 1:
+        metrics = scratch / f"{prefix}-metrics"
+        metrics.mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+        projector = ServerProcess(env, scratch, command="project").start(wait=False)
+        server = ServerProcess(
+            env, scratch, command="api", args=["--workers", str(scenario.workers)]
+        )
+    else:
+        server = ServerProcess(env, scratch)
     try:
-        with ServerProcess(env, scratch) as server:
+        with server:
             assert server.process is not None
             try:
                 async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
@@ -250,6 +282,8 @@ async def measure(scenario: Scenario, redis_url: str, scratch: Path) -> Result:
                 print(first_error(server.log), file=sys.stderr)
                 raise
     finally:
+        if projector is not None:
+            projector.stop()
         forget(redis_url, prefix)
 
 
@@ -260,7 +294,15 @@ async def _measure(scenario: Scenario, driver: Driver, server: ServerProcess, pi
     idle = Usage.of(pid)
     started = time.monotonic()
     url = server.url.replace("http", "ws") + "/graphql"
-    clients = Clients(url, author, posts, scenario.subscribers, scenario.clients, scenario.burst)
+    clients = Clients(
+        url,
+        author,
+        posts,
+        scenario.subscribers,
+        scenario.clients,
+        scenario.burst,
+        distinct=not scenario.shared,
+    )
     try:
         await clients.wait(clients.first, scenario.subscribers, SUBSCRIBE_TIMEOUT, "first items")
         subscribe_seconds = time.monotonic() - started
@@ -354,6 +396,7 @@ def ms(seconds: float) -> str:
 DELIVERY = [
     "subscribers",
     "shape",
+    "server, executions",
     "WebSocket conns",
     "subscribe s",
     "delivered / expected",
@@ -368,6 +411,7 @@ DELIVERY = [
 COST = [
     "subscribers",
     "shape",
+    "server, executions",
     "server CPU s in rounds",
     "per round ms",
     "server busy",
@@ -383,6 +427,7 @@ def delivery_row(result: Result) -> list[str]:
     return [
         f"{s.subscribers:,}",
         s.shape,
+        s.serving,
         str(result.connections),
         f"{result.subscribe_seconds:.1f}",
         f"{len(result.latencies):,} / {result.expected:,}",
@@ -402,6 +447,7 @@ def cost_row(result: Result) -> list[str]:
     return [
         f"{s.subscribers:,}",
         s.shape,
+        s.serving,
         f"{result.server_cpu:.2f}",
         f"{result.server_cpu / s.rounds * 1000:,.0f}",
         f"{result.server_cpu / result.phase_seconds:.0%}",
@@ -452,14 +498,13 @@ CPU during the rounds.
 async def run(args: argparse.Namespace) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="inkwell-bench-") as scratch:
-        for size in args.sizes:
-            for posts in (1, SPREAD_POSTS):
-                scenario = Scenario(size, posts, args.rounds, args.clients, args.burst)
-                print(f"{size:,} subscribers on {scenario.shape} ...", flush=True)
-                result = await measure(scenario, args.redis_url, Path(scratch))
-                for header, cells in ((DELIVERY, delivery_row(result)), (COST, cost_row(result))):
-                    print("  " + ", ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=True)))
-                results.append(result)
+        for size, posts, shared, workers in args.plan:
+            scenario = Scenario(size, posts, args.rounds, args.clients, args.burst, shared, workers)
+            print(f"{size:,} subscribers on {scenario.shape}, {scenario.serving} ...", flush=True)
+            result = await measure(scenario, args.redis_url, Path(scratch))
+            for header, cells in ((DELIVERY, delivery_row(result)), (COST, cost_row(result))):
+                print("  " + ", ".join(f"{h}: {c}" for h, c in zip(header, cells, strict=True)))
+            results.append(result)
     return results
 
 
@@ -476,7 +521,23 @@ def main() -> None:
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
-    args.sizes, args.rounds = ((200, 1_000), 4) if args.quick else ((1_000, 5_000), 10)
+    # (subscribers, posts, shared, api workers): each size once per subscriber and once
+    # shared, side by side; then the shared server on 100 posts and over two workers.
+    args.plan, args.rounds = (
+        ([(200, 1, False, 1), (200, 1, True, 1), (1_000, 1, False, 1), (1_000, 1, True, 1)], 4)
+        if args.quick
+        else (
+            [
+                (1_000, 1, False, 1),
+                (1_000, 1, True, 1),
+                (5_000, 1, False, 1),
+                (5_000, 1, True, 1),
+                (5_000, SPREAD_POSTS, True, 1),
+                (5_000, 1, True, 2),
+            ],
+            10,
+        )
+    )
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()

@@ -17,6 +17,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema.context import Context, Services
+from schema.multiplex import SharedSubscriptions, SharingTransportWSHandler
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
@@ -30,6 +31,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
         composition root (web/playground.py)."""
         super().__init__(schema, **options)
         self.playground = playground
+        self.shared = SharedSubscriptions()  # the handler below joins subscribers to it
+
+    graphql_transport_ws_handler_class = SharingTransportWSHandler
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.playground)

@@ -80,7 +80,7 @@ async def open_and_drop(url: str, inkwell: Inkwell, post_ids: list[str]) -> None
     for index, ws in enumerate(connections):
         for number in range(index * PER_CONNECTION, (index + 1) * PER_CONNECTION):
             await ws.send(json.dumps(subscription(number, post_ids)))
-    await until(lambda: inkwell.services.live.subscribers == SUBSCRIPTIONS)
+    await until(lambda: subscriptions(inkwell) == SUBSCRIPTIONS)
     # Drop them every way: complete each one, close politely, and vanish without a word.
     for number in range(PER_CONNECTION):
         await connections[0].send(json.dumps({"id": str(number), "type": "complete"}))
@@ -88,6 +88,12 @@ async def open_and_drop(url: str, inkwell: Inkwell, post_ids: list[str]) -> None
     for ws in connections[2:]:
         ws.transport.abort()
     await connections[0].close()
+
+
+def subscriptions(inkwell: Inkwell) -> float:
+    """Open subscriptions, shared ones counted once per subscriber (the metrics gauge)."""
+    value = inkwell.operations.metrics.registry.get_sample_value("inkwell_graphql_subscriptions")
+    return value or 0.0
 
 
 async def until(condition: Any, timeout: float = 20) -> None:
@@ -104,6 +110,7 @@ async def footprint(inkwell: Inkwell) -> dict[str, int]:
         "pub/sub connections": names.count(f"{prefix}:pubsub"),
         "pub/sub channels": len(await inkwell.redis.pubsub_channels(f"{prefix}:*")),
         "live subscribers": inkwell.services.live.subscribers,
+        "subscriptions": int(subscriptions(inkwell)),
         "asyncio tasks": len(asyncio.all_tasks()),
     }
 

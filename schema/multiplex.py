@@ -1,0 +1,299 @@
+"""Shared live queries: a subscription is executed once per (document, variables, viewer-
+dependent part) and every subscriber who shares them is sent the same serialized bytes,
+as Hasura multiplexes its live queries.
+
+Without this, 5,000 subscribers of one post meant 5,000 GraphQL executions and 5,000
+JSON encodings per change, all on one core. Here a group runs strawberry's stream
+once, encodes each result once, and hands the text to its members; each member
+only wraps it in its own `{"id": ..., "type": "next", "payload": ...}` envelope.
+
+Only subscriptions whose every item is a whole state (`post`, `projections`) are
+shared: a member that falls behind keeps only the newest item, which is all a state
+needs. `feed` and `commentAdded` deliver distinct items and run per subscriber.
+
+The viewer-dependent part keeps per-viewer authorization: a post's draft shows only
+to its author, and `likedByViewer` is the viewer's own. So the author of the post,
+and anyone whose document selects `likedByViewer`, runs in a group of their own;
+everyone else shares one group executed as an anonymous reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, nullcontext
+from functools import lru_cache
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+
+from schema.context import Context
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = {"code": "INTERNAL_SERVER_ERROR"}
+SHARED_FIELDS = frozenset({"post", "projections"})
+VIEWER_FIELDS = ("likedByViewer",)
+
+Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for one context
+Key = tuple[str, bytes, str | None, str | None]
+
+
+@lru_cache(maxsize=1024)
+def shared_field(query: str, operation_name: str | None) -> str | None:
+    """The root field of a subscription that may be shared, else None."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [
+        o
+        for o in operations
+        if operation_name is None or (o.name and o.name.value == operation_name)
+    ]
+    if len(chosen) != 1 or chosen[0].operation is not OperationType.SUBSCRIPTION:
+        return None
+    selections = chosen[0].selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    name = selections[0].name.value
+    return name if name in SHARED_FIELDS else None
+
+
+class Item:
+    """What a member receives: a serialized `next` payload, or the errors that end it."""
+
+    __slots__ = ("errors", "payload")
+
+    def __init__(self, payload: str | None = None, errors: list[Any] | None = None) -> None:
+        self.payload = payload
+        self.errors = errors
+
+
+class Member:
+    def __init__(self) -> None:
+        self.newest: Item | None = None
+        self.ended = False
+        self._ready = asyncio.Event()
+
+    def put(self, item: Item) -> None:
+        self.newest = item
+        self._ready.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self._ready.set()
+
+    async def items(self) -> AsyncIterator[Item]:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            item, self.newest = self.newest, None
+            if item is not None:
+                yield item
+                if item.errors is not None:
+                    return
+            if self.ended and self.newest is None:
+                return
+
+
+class Group:
+    """One execution of a shared subscription, fanned out to its members."""
+
+    def __init__(self, start: Start, context: Context, on_empty: Callable[[], None]) -> None:
+        self.members: set[Member] = set()
+        self.last: Item | None = None
+        self.ended = False
+        self._on_empty = on_empty
+        self.task = asyncio.create_task(self._run(start, context), name="shared subscription")
+
+    def add(self, member: Member) -> None:
+        self.members.add(member)
+        if self.last is not None:
+            member.put(self.last)
+        if self.ended:
+            member.end()
+
+    def remove(self, member: Member) -> None:
+        self.members.discard(member)
+        if not self.members:
+            self._on_empty()
+            self.task.cancel()
+
+    async def _run(self, start: Start, context: Context) -> None:
+        try:
+            await self._stream(start, context)
+        except Exception:
+            log.exception("a shared subscription failed")
+            self._send(Item(errors=[{"message": "Unexpected error.", "extensions": UNEXPECTED}]))
+        finally:
+            self.ended = True
+            self._on_empty()
+            for member in self.members:
+                member.end()
+
+    async def _stream(self, start: Start, context: Context) -> None:
+        source = await start(context)
+        async with contextlib.aclosing(source):
+            async for result in source:
+                if isinstance(result, PreExecutionError) or not isinstance(
+                    result, ExecutionResult
+                ):  # refused before it ran, or incremental delivery: no stream
+                    errors = getattr(result, "errors", None) or []
+                    self._send(Item(errors=[error.formatted for error in errors]))
+                    return
+                self._send(Item(payload=_payload(result)))
+
+    def _send(self, item: Item) -> None:
+        self.last = item
+        for member in self.members:
+            member.put(item)
+
+
+class SharedSubscriptions:
+    """The groups of one process."""
+
+    def __init__(self) -> None:
+        self._groups: dict[Key, Group] = {}
+
+    @property
+    def executions(self) -> int:
+        return len(self._groups)
+
+    @asynccontextmanager
+    async def join(
+        self,
+        field: str,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+        start: Start,
+    ) -> AsyncIterator[Member]:
+        viewer = await _viewer_part(field, query, variables, context)
+        key: Key = (
+            query,
+            orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS),
+            operation_name,
+            viewer,
+        )
+        group = self._groups.get(key)
+        if group is None or group.ended:
+            # The group's resolver runs as `viewer`; the subscriptions gauge counts members.
+            services = dataclasses.replace(context.services, subscription=nullcontext)
+            group_context = dataclasses.replace(context, viewer_id=viewer, services=services)
+
+            def forget(key: Key = key) -> None:
+                if self._groups.get(key) is group:
+                    del self._groups[key]
+
+            group = Group(start, group_context, forget)
+            self._groups[key] = group
+        member = Member()
+        group.add(member)
+        try:
+            yield member
+        finally:
+            group.remove(member)
+
+
+async def _viewer_part(
+    field: str, query: str, variables: dict[str, Any] | None, context: Context
+) -> str | None:
+    """The viewer the group runs as: None (an anonymous reader) unless what the document
+    shows depends on who asks."""
+    viewer = context.viewer_id
+    if viewer is None or field != "post":
+        return None
+    if any(name in query for name in VIEWER_FIELDS):
+        return viewer
+    post_id = _post_id(query, variables)
+    if post_id is None:
+        return viewer
+    post = await context.services.live.post_now(post_id)
+    return viewer if post is not None and post.author_id == viewer else None
+
+
+def _post_id(query: str, variables: dict[str, Any] | None) -> str | None:
+    """The `id` argument of the `post` root field, from the variables or a literal."""
+    document = parse(query)
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            field = definition.selection_set.selections[0]
+            assert isinstance(field, FieldNode)
+            for argument in field.arguments or ():
+                if argument.name.value != "id":
+                    continue
+                value = argument.value
+                if value.kind == "variable":
+                    found = (variables or {}).get(value.name.value)  # type: ignore[attr-defined]
+                    return found if isinstance(found, str) else None
+                literal = getattr(value, "value", None)
+                return literal if isinstance(literal, str) else None
+    return None
+
+
+def _payload(result: ExecutionResult) -> str:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    return orjson.dumps(payload).decode()
+
+
+class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with shareable subscriptions joined to their group. The
+    view must have a `shared: SharedSubscriptions` (InkwellGraphQL has)."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        field = shared_field(operation.query, operation.operation_name)
+        shared: SharedSubscriptions | None = getattr(self.view, "shared", None)
+        socket = getattr(self.websocket, "ws", None)  # starlette's WebSocket
+        if field is None or shared is None or socket is None:
+            await super().run_operation(operation)
+            return
+
+        async def start(context: Context) -> Any:
+            return await self.schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=self.root_value,
+                operation_name=operation.operation_name,
+            )
+
+        head = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        context = self.context
+        try:
+            with context.services.subscription():
+                async with shared.join(
+                    field,
+                    operation.query,
+                    operation.variables,
+                    operation.operation_name,
+                    context,
+                    start,
+                ) as member:
+                    async for item in member.items():
+                        if item.errors is not None:
+                            await operation.send_operation_message(
+                                {"id": operation.id, "type": "error", "payload": item.errors}
+                            )
+                            return
+                        await socket.send_text(head + (item.payload or "") + "}")
+            await operation.send_operation_message({"id": operation.id, "type": "complete"})
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            self.operations.pop(operation.id, None)
