@@ -459,6 +459,37 @@ def cost_row(result: Result) -> list[str]:
     ]
 
 
+def summary_rows(results: list[Result]) -> list[report.Row]:
+    """Issue 11's row: 5,000 subscribers of one post on one process, p99 under 250 ms;
+    and the same over api --workers."""
+    rows = []
+
+    def p99(shared: bool, workers: int) -> float | None:
+        for result in results:
+            s = result.scenario
+            if (s.subscribers, s.posts, s.shared, s.workers) == (5_000, 1, shared, workers):
+                return percentile(result.latencies, 0.99)
+        return None
+
+    baseline = p99(False, 1)
+    for workers in (1, 2):
+        shared = p99(True, workers)
+        if shared is None:
+            continue
+        where = "one process" if workers == 1 else f"api --workers {workers}"
+        rows.append(
+            report.Row(
+                measure=f"5,000 subscribers of one post ({where}), delivery p99",
+                inkwell=f"{ms(shared)} ms shared",
+                reference=f"{ms(baseline)} ms, one execution each" if baseline else "",
+                ratio=f"p99 {ms(shared)} ms",
+                target="p99 < 250 ms",
+                met=shared < 0.25,
+            )
+        )
+    return rows
+
+
 def document(results: list[Result], args: argparse.Namespace, machine: str, took: float) -> str:
     opening = (
         "Each client process opens all its connections at once"
@@ -546,6 +577,7 @@ def main() -> None:
     print("\n" + text)
     if not (args.quick or args.burst):
         print(f"written to {report.write_section('subscriptions', text)}")
+        print(f"written to {report.write_summary('subscriptions', summary_rows(results))}")
 
 
 if __name__ == "__main__":
