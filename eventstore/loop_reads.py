@@ -13,6 +13,7 @@ PostgreSQL reads cross the network, so they stay on reader threads.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import Any
 
@@ -44,17 +45,22 @@ class LoopReads:
 
     def stream(self, stream_id: str) -> list[tuple[str, int, str, int]]:
         """(type, schema_version, data, version) of every event of the stream, oldest first."""
-        rows: list[tuple[str, int, str, int]] = self._cursor().execute(
-            self._stream, (stream_id,)
-        ).fetchall()
-        return rows
+        return self._execute(self._stream, stream_id)
 
     def outcome(self, command_id: str) -> tuple[int, str, str] | None:
         """(position, ids, fingerprint) recorded for the command id, if any."""
-        row: tuple[int, str, str] | None = self._cursor().execute(
-            self._outcome, (command_id,)
-        ).fetchone()
-        return row
+        rows = self._execute(self._outcome, command_id)
+        return rows[0] if rows else None
+
+    def _execute(self, sql: str, parameter: str) -> list[Any]:
+        try:
+            rows: list[Any] = self._cursor().execute(sql, (parameter,)).fetchall()
+        except sqlite3.Error:
+            # Once more through SQLAlchemy: the error surfaces as it did before this
+            # module, and the database error counter (a handle_error listener) sees it.
+            with self._engine.connect() as conn:
+                return [tuple(row) for row in conn.exec_driver_sql(sql, (parameter,))]
+        return rows
 
     def _cursor(self) -> Any:
         connection = getattr(self._local, "connection", None)

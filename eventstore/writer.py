@@ -17,15 +17,17 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConcurrencyError
 from domain.ports import AppendRequest, DuplicateCommand, Outcome, RecordedEvent
 from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import event_rows, recorded_events
+from eventstore.driver_sql import DriverStatement
 from eventstore.engines import Engines
 from eventstore.tables import commands, events
 
@@ -43,6 +45,17 @@ STREAM_VERSION = select(func.max(events.c.version)).where(
 )
 INSERT_EVENT = insert(events).returning(events.c.position)
 INSERT_COMMAND = insert(commands)
+EVENT_COLUMNS = ("stream_id", "version", "type", "schema_version", "data", "meta", "recorded_at")
+COMMAND_COLUMNS = ("command_id", "command_type", "fingerprint", "position", "ids", "recorded_at")
+
+
+class _Statements:
+    """The append's statements, on the driver's cursor (eventstore/driver_sql.py)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.version = DriverStatement(STREAM_VERSION, dialect)
+        self.event = DriverStatement(INSERT_EVENT, dialect, EVENT_COLUMNS)
+        self.command = DriverStatement(INSERT_COMMAND, dialect, COMMAND_COLUMNS)
 
 
 @dataclass
@@ -68,6 +81,7 @@ class GroupCommitWriter:
             else text(f"SELECT pg_advisory_xact_lock({POSTGRES_APPEND_LOCK})")
         )
         self._on_commit = on_commit
+        self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="inkwell-writer", daemon=True)
 
@@ -113,12 +127,11 @@ class GroupCommitWriter:
                 if self._lock_statement is not None:
                     conn.execute(self._lock_statement)
                 now = datetime.now(UTC)
+                append = _Append(conn, self._statements, now, self._schemas)
                 for pending in batch:
                     try:
                         with conn.begin_nested():
-                            outcome, new_events = _append_one(
-                                conn, pending.request, now, self._schemas
-                            )
+                            outcome, new_events = append(pending.request)
                     except (ConcurrencyError, DuplicateCommand) as refused:
                         results.append(refused)
                     else:
@@ -134,45 +147,58 @@ class GroupCommitWriter:
             pending.loop.call_soon_threadsafe(_settle, pending.future, result)
 
 
-def _append_one(
-    conn: Connection, request: AppendRequest, now: datetime, schemas: EventSchemas
-) -> tuple[Outcome, list[RecordedEvent]]:
-    for stream_id, expected in ((request.stream_id, request.expected_version), *request.conditions):
-        current = _stream_version(conn, stream_id)
-        if current != expected:
-            raise ConcurrencyError(stream_id, expected, current)
-    try:
-        # One row at a time: a command appends one event or two, and a plain INSERT
-        # ... RETURNING skips the machinery that orders a multi-row one.
-        positions = [
-            conn.execute(INSERT_EVENT, row).scalar_one()
-            for row in event_rows(request, now, schemas)
-        ]
-    except IntegrityError:
-        # Another process appended to the stream between our check and our insert.
-        current = _stream_version(conn, request.stream_id)
-        raise ConcurrencyError(request.stream_id, request.expected_version, current) from None
-    outcome = Outcome(position=positions[-1], ids=dict(request.ids))
-    try:
-        conn.execute(
-            INSERT_COMMAND,
-            {
-                "command_id": request.command.command_id,
-                "command_type": request.command.command_type,
-                "fingerprint": request.command.fingerprint,
-                "position": outcome.position,
-                "ids": orjson.dumps(outcome.ids).decode(),
-                "recorded_at": now,
-            },
-        )
-    except IntegrityError:
-        raise DuplicateCommand(request.command.command_id) from None
-    return outcome, recorded_events(request, positions, now)
+class _Append:
 
+    def __init__(
+        self, conn: Connection, statements: _Statements, now: datetime, schemas: EventSchemas
+    ) -> None:
+        self._conn = conn
+        self._sql = statements
+        self._schemas = schemas
+        self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self._now = now
 
-def _stream_version(conn: Connection, stream_id: str) -> int:
-    version = conn.execute(STREAM_VERSION, {"stream_id": stream_id}).scalar()
-    return version or 0
+    def __call__(self, request: AppendRequest) -> tuple[Outcome, list[RecordedEvent]]:
+        for stream_id, expected in (
+            (request.stream_id, request.expected_version), *request.conditions
+        ):
+            current = self._stream_version(stream_id)
+            if current != expected:
+                raise ConcurrencyError(stream_id, expected, current)
+        try:
+            # One row at a time: a command appends one event or two, and a plain INSERT
+            # ... RETURNING skips the machinery that orders a multi-row one.
+            positions = [
+                self._run(self._sql.event, row).fetchone()[0]
+                for row in event_rows(request, self._now, self._schemas)
+            ]
+        except IntegrityError:
+            # Another process appended to the stream between our check and our insert.
+            current = self._stream_version(request.stream_id)
+            raise ConcurrencyError(request.stream_id, request.expected_version, current) from None
+        outcome = Outcome(position=positions[-1], ids=dict(request.ids))
+        try:
+            self._run(
+                self._sql.command,
+                {
+                    "command_id": request.command.command_id,
+                    "command_type": request.command.command_type,
+                    "fingerprint": request.command.fingerprint,
+                    "position": outcome.position,
+                    "ids": orjson.dumps(outcome.ids).decode(),
+                    "recorded_at": self._now,
+                },
+            )
+        except IntegrityError:
+            raise DuplicateCommand(request.command.command_id) from None
+        return outcome, recorded_events(request, positions, self._now)
+
+    def _stream_version(self, stream_id: str) -> int:
+        row = self._run(self._sql.version, {"stream_id": stream_id}).fetchone()
+        return int(row[0] or 0)
+
+    def _run(self, statement: DriverStatement, values: dict[str, object]) -> Any:
+        return statement.run(self._conn, self._cursor, values)
 
 
 def _settle(future: asyncio.Future[Outcome], result: Outcome | Exception) -> None:
