@@ -223,6 +223,7 @@ def results_table(results: Results) -> tuple[str, dict[str, float]]:
                 f"{statistics.median(c.load.percentile(0.99) for c in ours) * 1000:.1f}",
                 f"{statistics.median(c.busy for c in ours):.0%}",
                 f"{cpu_per_request(ours):,.0f} / {cpu_per_request(ceiling):,.0f}",
+                f"{cpu_per_request(ceiling) / cpu_per_request(ours):.2f}",
                 " / ".join(", ".join(f"{c.load.per_second:,.0f}" for c in cells)
                            for cells in (ours, ceiling)),
             ]
@@ -230,6 +231,7 @@ def results_table(results: Results) -> tuple[str, dict[str, float]]:
     header = [
         "shape", "Inkwell req/s", "constants req/s", "ratio", "target", "",
         "Inkwell p99 ms", "Inkwell server busy", "server CPU µs per request (Inkwell / constants)",
+        "ratio by CPU (constants µs ÷ Inkwell µs)",
         "every run, req/s (Inkwell / constants)",
     ]  # fmt: skip
     return report.table(header, rows), ratios
@@ -309,7 +311,9 @@ Machine: {machine}.
 Each cell ran {args.seconds:g} s after a 0.5 s warm-up, {args.repeats} time(s), with
 {CONNECTIONS} connections: medians, then every run. The ratio is Inkwell's rate over the
 constants' rate for the same shape. "Server busy" is the server process's CPU time over
-the cell's wall time (100% is one core).
+the cell's wall time (100% is one core): well under 100% means the machine, not the
+server, set the pace, and then the ratio by CPU per request is the steadier figure (what
+the two would reach with a core each).
 
 {table}
 

@@ -57,8 +57,11 @@ def create(path: Path) -> sqlite3.Connection:
     return connection
 
 
-def load(connection: sqlite3.Connection, events: Iterable[RecordedEvent]) -> None:
-    """Inserts what the events say, in one transaction."""
+def load(
+    connection: sqlite3.Connection, events: Iterable[RecordedEvent], *, analyze: bool = True
+) -> None:
+    """Inserts what the events say, in one transaction; then refreshes the planner's
+    statistics, unless `analyze` is False (a writer's small batches)."""
     rows: dict[str, list[tuple[str, ...]]] = {"users": [], "posts": [], "comments": [],
                                               "likes": [], "published": []}  # fmt: skip
     for recorded in events:
@@ -80,7 +83,8 @@ def load(connection: sqlite3.Connection, events: Iterable[RecordedEvent]) -> Non
     connection.executemany("INSERT INTO comments VALUES (?, ?, ?, ?, ?)", rows["comments"])
     connection.executemany("INSERT INTO likes VALUES (?, ?)", rows["likes"])
     connection.execute("COMMIT")
-    connection.execute("ANALYZE")
+    if analyze:
+        connection.execute("ANALYZE")
 
 
 def best(connection: sqlite3.Connection) -> Feed:

@@ -46,7 +46,8 @@ def record(pid: int, seconds: float, out: Path) -> Counter[str]:
 
 
 def summary(stacks: Counter[str], top: int = 12) -> list[tuple[str, float]]:
-    """Each area's share of samples, then the functions seen in the most samples."""
+    """Each area's share of samples, then the functions with the most samples of their
+    own (the innermost frame: where the CPU was, not who called it)."""
     total = sum(stacks.values()) or 1
     shares: list[tuple[str, float]] = []
     for area, (path, function) in AREAS.items():
@@ -56,12 +57,10 @@ def summary(stacks: Counter[str], top: int = 12) -> list[tuple[str, float]]:
             if any(path in frame and function in frame for frame in stack.split(";"))
         )
         shares.append((area, hits / total))
-    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     for stack, count in stacks.items():
-        for frame in set(stack.split(";")):
-            inclusive[_short(frame)] += count
-    busy = [(name, count / total) for name, count in inclusive.most_common(top + 10)]
-    shares += [(f"`{name}`", share) for name, share in busy if "<module>" not in name][:top]
+        own[_short(stack.split(";")[-1])] += count
+    shares += [(f"own: `{name}`", count / total) for name, count in own.most_common(top)]
     return shares
 
 
