@@ -39,6 +39,7 @@ def start(
     deadline = time.monotonic() + 10
     while True:
         try:
+            client.ping()  # answers once it listens
             if not replica_of or client.info("replication")["master_link_status"] == "up":
                 break
         except redis.ConnectionError:
