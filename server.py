@@ -80,8 +80,11 @@ from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
 from schema.context import Services
 from schema.limits.cost import CostLimit
+from schema.persisted import AutomaticPersistedQueries, Bounds, Documents
+from schema.trusted import load_trusted_documents
 from schema.view import InkwellGraphQL
 from web import routes as web
+from web.cors import ListedOriginsCors, parse_origins
 from web.playground import playground_html
 
 log = logging.getLogger("inkwell")
@@ -118,6 +121,9 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)  # INKWELL_RATE_LIMITS=off: none
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # body, WebSocket, query cost
     live_give_up_seconds: float = 60.0  # a live stream that cannot resume this long ends
+    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS, WS)
+    trusted_documents: Path | None = None  # when set, only these operations run
+    cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -144,6 +150,11 @@ class Settings:
             rate_limits=RateLimits.from_env(env),
             edge=EdgeLimits.from_env(env),
             live_give_up_seconds=float(get("INKWELL_LIVE_GIVE_UP_SECONDS", "60")),
+            cors_origins=parse_origins(get("INKWELL_CORS_ORIGINS", "")),
+            trusted_documents=Path(env["INKWELL_TRUSTED_DOCUMENTS"])
+            if env.get("INKWELL_TRUSTED_DOCUMENTS")
+            else None,
+            cdn_max_age=int(get("INKWELL_CDN_MAX_AGE", "5")),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -292,6 +303,7 @@ async def running(
             consistency=waiter,
             tokens=BearerTokens(settings.signing_key),
             consistency_timeout=settings.consistency_timeout,
+            documents=_documents(settings, redis, keys),
             subscription=metrics.subscription,
         )
         if settings.rate_limits.enabled:
@@ -336,6 +348,13 @@ def _no_redis(settings: Settings) -> typer.Exit:
         highlight=False,
     )
     return typer.Exit(2)
+
+
+def _documents(settings: Settings, redis: Redis, keys: Keys) -> Documents:
+    """Persisted queries: the trusted list when one is configured, else Apollo's APQ."""
+    if settings.trusted_documents is not None:
+        return load_trusted_documents(settings.trusted_documents)
+    return AutomaticPersistedQueries(redis, keys, Bounds())
 
 
 @asynccontextmanager
@@ -399,7 +418,12 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
     edge = settings.edge if settings else EdgeLimits()
     schema = build_schema(CostLimit(edge.max_query_cost))
     playground = playground_html(subscriptions=schema.subscription is not None)
-    graphql = InkwellGraphQL(schema, playground=playground)
+    graphql = InkwellGraphQL(
+        schema,
+        playground=playground,
+        cdn_max_age=settings.cdn_max_age if settings else 0,
+        allowed_origins=settings.cors_origins if settings else (),
+    )
     return [
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
@@ -417,6 +441,11 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
         lifespan=_lifespan(settings, projectors),
         middleware=[
             Middleware(RequestLog),
+            *(
+                [Middleware(ListedOriginsCors, origins=settings.cors_origins)]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(BodyLimit, max_bytes=edge.max_body_bytes),
             Middleware(
                 WebSocketGuard,

@@ -24,8 +24,16 @@ class Keys:
 
     def run_state(self) -> tuple[str, ...]:
         """Prefixes of the keys that describe a run of the projectors (who holds a lease,
-        when each advanced), not the log: a replay does not reproduce them."""
-        return (self.lease(""), self.progress(""), self.parked(""), self.parked_audit())
+        when each advanced, what was parked) or cache what clients sent (persisted queries),
+        not the log: a replay does not reproduce them."""
+        return (
+            self.lease(""),
+            self.progress(""),
+            self.parked(""),
+            self.parked_audit(),
+            self.persisted_query(""),
+            self.persisted_queries(),
+        )
 
     def lease(self, projection: str) -> str:
         """Who runs the projection now: the owner id of one process, expiring unless renewed."""
@@ -82,6 +90,15 @@ class Keys:
     def comment_additions(self, post_id: str) -> str:
         """A post's live comment ids scored by the position that added them."""
         return f"{self.prefix}:changes:comments:{post_id}"
+
+    # The API's automatic persisted queries: not a read model, a cache of documents.
+    def persisted_query(self, sha256: str) -> str:
+        """The text of the GraphQL document with this hash, expiring unless used."""
+        return f"{self.prefix}:apq:{sha256}"
+
+    def persisted_queries(self) -> str:
+        """A sorted set of the stored hashes by time stored, to evict the oldest first."""
+        return f"{self.prefix}:apq-index"
 
     # The posts projection: one hash per post, with the author's name copied in.
     def post(self, post_id: str) -> str:

@@ -15,6 +15,7 @@ from projections.consistency import ConsistencyWaiter
 from projections.live import LiveReadModels
 from projections.readers import CommentPage, ReadModels
 from protection.throttle import Throttle
+from schema.persisted import Documents
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Services:
     consistency: ConsistencyWaiter
     tokens: BearerTokens
     consistency_timeout: float
+    documents: Documents  # persisted queries: automatic (APQ) or a trusted list
     # Wraps each live subscription's lifetime, for the subscriptions gauge.
     subscription: Callable[[], AbstractContextManager[None]] = nullcontext
     throttle: Throttle | None = None  # rate limits; None when they are off

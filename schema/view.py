@@ -1,5 +1,6 @@
-"""The ASGI GraphQL endpoint: builds each request's context from its headers, and serves the
-playground page it is given to browsers."""
+"""The ASGI GraphQL endpoint: builds each request's context from its headers, speaks GraphQL
+over HTTP (media types, status codes, GET for queries only, cache headers), resolves
+persisted queries, and serves the playground page it is given to browsers."""
 
 from __future__ import annotations
 
@@ -8,35 +9,168 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
+from schema import media
 from schema.context import Context, Services
-from schema.multiplex import SharedSubscriptions, SharingTransportWSHandler
+from schema.multiplex import SharedSubscriptions
+from schema.persisted import PersistedQueryRefused
+from schema.sockets import LegacyWSHandler, TransportWSHandler
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
+
+# Headers that change a GET's answer: a shared cache must key on them.
+VARY = "Accept, Authorization, X-Consistent-With"
 
 
 class InkwellGraphQL(GraphQL[Context, None]):
     """Services come from `app.state.services`, set by the app's lifespan."""
 
-    def __init__(self, schema: BaseSchema, *, playground: str, **options: Any) -> None:
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
+    def __init__(
+        self, schema: BaseSchema, *, playground: str, cdn_max_age: int = 0, **options: Any
+    ) -> None:
         """`playground` is the GraphiQL page a browser GET receives, built once by the
-        composition root (web/playground.py)."""
+        composition root (web/playground.py). `cdn_max_age` is how long a shared cache
+        may keep an anonymous GET query's answer (browsers always revalidate)."""
         super().__init__(schema, **options)
         self.playground = playground
+        self.cdn_max_age = cdn_max_age
         self.shared = SharedSubscriptions()  # the handler below joins subscribers to it
-
-    graphql_transport_ws_handler_class = SharingTransportWSHandler
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.playground)
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """A GET naming a persisted query has no `query` parameter, yet is no page view."""
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await self._answer(request)
+        if request.method == "GET":
+            self._cache_headers(request, response)
+        await response(scope, receive, send)
+
+    async def _answer(self, request: Request) -> Response:
+        media_type = media.negotiate(request.headers.get("accept"))
+        request.state.media_type = media_type or media.JSON
+        if media_type is None and not self.should_render_graphql_ide(
+            self.request_adapter_class(request)
+        ):
+            return self._refusal(
+                request, 406, "NOT_ACCEPTABLE", f"responses are {' or '.join(media.SUPPORTED)}"
+            )
+        try:
+            return await self.run(request)
+        except PersistedQueryRefused as refused:
+            refusal = {"errors": [{"extensions": {"code": refused.code}}]}
+            status = media.status_for(request.state.media_type, refusal, executed=False)
+            return self._refusal(request, status, refused.code, str(refused))
+        except HTTPException as error:
+            return self._refusal(request, error.status_code, "BAD_REQUEST", error.reason)
+
+    def _refusal(self, request: Request, status: int, code: str, message: str) -> Response:
+        """A request refused before execution, as a GraphQL response without data."""
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        headers = {"allow": "GET, POST"} if status == 405 else None
+        media_type: str = request.state.media_type
+        return Response(self.encode_json(body), status, headers, media_type=media_type)
+
+    def _cache_headers(self, request: Request, response: Response) -> None:
+        """Anonymous answers without errors may be kept by a CDN; browsers revalidate, so
+        an app never reads its own stale page after a write. Nothing else is kept."""
+        if "cache-control" in response.headers:
+            return
+        response.headers.append("vary", VARY)
+        personal = "authorization" in request.headers or "x-consistent-with" in request.headers
+        if response.status_code == 200 and getattr(request.state, "cacheable", False):
+            response.headers["cache-control"] = (
+                "private, no-store"
+                if personal or self.cdn_max_age <= 0
+                else f"public, max-age=0, s-maxage={self.cdn_max_age}"
+            )
+        else:
+            response.headers["cache-control"] = "no-store"
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        request_data.query = await context.services.documents.resolve(
+            request_data.query, request_data.extensions
+        )
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as error:
+            if request_adapter.method == "GET" and isinstance(
+                error.__cause__, InvalidOperationTypeError
+            ):
+                raise HTTPException(405, f"{error.reason}: send them with POST") from error
+            raise
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Sets the status the result's media type calls for (on the request's sub-response,
+        which create_response reads), and drops `data` where that media type wants none."""
+        processed = await super().process_result(request, result)
+        executed = result.data is not None or any(error.path for error in result.errors or ())
+        media_type: str = request.state.media_type
+        request.state.sub_response.status_code = media.status_for(
+            media_type, dict(processed), executed
+        )
+        request.state.cacheable = not result.errors
+        if not executed and media_type == media.GRAPHQL_RESPONSE:
+            processed.pop("data", None)
+        return processed
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = request.state.media_type
+        request.state.sub_response = sub_response
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = Response(
+            self.encode_json(response_data),
+            status_code=sub_response.status_code or 200,
+            media_type=sub_response.media_type or media.JSON,
+        )
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

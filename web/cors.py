@@ -1,0 +1,71 @@
+"""CORS for the origins INKWELL_CORS_ORIGINS lists; requests from any other origin pass by
+untouched, exactly as they would with no allow-list at all."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+# What a browser app may send: the bearer token, the read-your-writes position, the
+# request id it correlates logs with, and the headers Apollo Client adds.
+ALLOWED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "X-Consistent-With",
+    "X-Request-Id",
+    "apollographql-client-name",
+    "apollographql-client-version",
+    "apollo-require-preflight",
+)
+# What its scripts may read: the request id, and how long to wait when rate limited.
+EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
+
+
+class ListedOriginsCors:
+    """Starlette's CORSMiddleware, applied only to requests whose Origin is listed ("*"
+    lists every origin). Credentials are not allowed: the API authenticates by bearer
+    token, never by cookie, so no listed origin can act with a reader's ambient rights."""
+
+    def __init__(self, app: ASGIApp, origins: Collection[str]) -> None:
+        self.app = app
+        self.origins = frozenset(origins)
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=sorted(self.origins),
+            allow_methods=("GET", "POST"),
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._listed(Headers(scope=scope).get("origin")):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _listed(self, origin: str | None) -> bool:
+        return origin is not None and ("*" in self.origins or origin in self.origins)
+
+
+class BadOrigin(ValueError):
+    pass
+
+
+def parse_origins(value: str) -> tuple[str, ...]:
+    """INKWELL_CORS_ORIGINS: comma-separated origins, each `scheme://host[:port]` as a
+    browser sends it in Origin (no path, no trailing slash), or `*`."""
+    origins = tuple(origin.strip() for origin in value.split(",") if origin.strip())
+    for origin in origins:
+        scheme, separator, host = origin.partition("://")
+        if origin != "*" and (
+            scheme not in ("http", "https") or not separator or not host or "/" in host
+        ):
+            raise BadOrigin(
+                f"INKWELL_CORS_ORIGINS: {origin!r} is not an origin; write it as a browser "
+                "sends it, e.g. http://localhost:5173 (no path, no trailing slash)"
+            )
+    return origins
