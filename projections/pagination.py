@@ -11,6 +11,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -40,9 +41,39 @@ class Position:
 
 @dataclass(frozen=True)
 class Page:
-    items: list[Position]
+    items: list[Position]  # in the list's order, whichever way the page was walked
     has_next: bool
     total: int
+    has_previous: bool = False
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Relay's window on a list: `first` items after `after`, or with `last` set, the
+    `last` items before `before` (then `first` is ignored: the contract gives it a
+    default, so a client cannot leave it out). Both cursors may bound either walk."""
+
+    first: int
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    @property
+    def backward(self) -> bool:
+        return self.last is not None
+
+    @property
+    def size(self) -> int:
+        return self.last if self.last is not None else self.first
+
+    def check(self) -> tuple[Position | None, Position | None]:
+        """The cursors as positions, once the sizes are known to be in range."""
+        check_first(self.first)
+        if self.last is not None and not 0 <= self.last <= MAX_FIRST:
+            raise BadPageRequest(f"last must be between 0 and {MAX_FIRST}")
+        after = Position.from_cursor(self.after) if self.after else None
+        before = Position.from_cursor(self.before) if self.before else None
+        return after, before
 
 
 def check_first(first: int) -> None:
@@ -50,93 +81,200 @@ def check_first(first: int) -> None:
         raise BadPageRequest(f"first must be between 0 and {MAX_FIRST}")
 
 
-async def newest_first(redis: Redis, key: str, first: int, after: str | None) -> Page:
-    return await _page(redis, key, first, after, newest_first=True)
+class _List(Protocol):
+    total: int | None
+
+    async def walk(
+        self,
+        start: Position | None,
+        forward: bool,
+        count: int,
+        stop: Position | None,
+        inclusive: bool,
+    ) -> list[Position]:
+        """Up to `count` positions past `start` (or from it, when inclusive) walking the list
+        forward or backward, stopping before `stop`; in walking order."""
 
 
-def page_of(newest_to_oldest: list[Position], first: int, after: str | None) -> Page:
-    """A page of an already computed list (a search result), with the same cursors."""
-    check_first(first)
-    start = Position.from_cursor(after) if after else None
-    rest = [item for item in newest_to_oldest if start is None or item < start]
-    return Page(rest[:first], has_next=len(rest) > first, total=len(newest_to_oldest))
+async def newest_first(redis: Redis, key: str, window: Slice) -> Page:
+    return await _page(_SortedSet(redis, key, descending=True), window)
 
 
-async def _page(
-    redis: Redis, key: str, first: int, after: str | None, *, newest_first: bool
-) -> Page:
-    (page,) = await pages(redis, [(key, first, after)], newest_first=newest_first)
-    if isinstance(page, BadPageRequest):
-        raise page
-    return page
-
-
-PageRequest = tuple[str, int, str | None]  # (sorted set key, first, after)
+PageRequest = tuple[str, Slice]  # (sorted set key, the window on it)
 
 
 async def pages(
     redis: Redis, requests: Sequence[PageRequest], *, newest_first: bool
 ) -> list[Page | BadPageRequest]:
-    """Many pages in one round trip (a page of posts' comments, say); a bad request gets
-    its error in its place and spoils none of the others."""
-    starts: list[Position | BadPageRequest | None] = []
-    for _, first, after in requests:
+    """Many pages in one round trip (a page of posts' comments, say): every page's size and
+    first window in one pipeline; only pages that skip tied scores, or probe behind a
+    cursor, read again. A bad request gets its error in its place and spoils no other."""
+    sources: list[_SortedSet | BadPageRequest] = []
+    for key, window in requests:
         try:
-            check_first(first)
-            starts.append(Position.from_cursor(after) if after else None)
+            window.check()
+            sources.append(_SortedSet(redis, key, descending=newest_first))
         except BadPageRequest as error:
-            starts.append(error)
+            sources.append(error)
     async with redis.pipeline(transaction=False) as pipe:
-        for (key, first, _), start in zip(requests, starts, strict=True):
-            if not isinstance(start, BadPageRequest):
-                pipe.zcard(key)
-                _window(pipe, key, start, 0, first + 1, newest_first)
+        for source, (_, window) in zip(sources, requests, strict=True):
+            if isinstance(source, _SortedSet):
+                source.prefetch(pipe, window)
         replies = iter(await pipe.execute())
     found: list[Page | BadPageRequest] = []
-    for (key, first, _), start in zip(requests, starts, strict=True):
-        if isinstance(start, BadPageRequest):
-            found.append(start)
+    for source, (_, window) in zip(sources, requests, strict=True):
+        if isinstance(source, BadPageRequest):
+            found.append(source)
             continue
-        total, batch = next(replies), next(replies)
-        found.append(await _rest(redis, key, first, start, total, batch, newest_first))
+        source.prefetched(next(replies), next(replies))
+        found.append(await _page(source, window))
     return found
 
 
-async def _rest(
-    redis: Redis,
-    key: str,
-    first: int,
-    start: Position | None,
-    total: int,
-    batch: list[tuple[str, float]],
-    newest_first: bool,
-) -> Page:
-    """Completes a page from its first window; reads on only past members that share the
-    cursor's score (one more than asked tells whether there is a next page)."""
-    wanted = first + 1
-    items: list[Position] = []
-    offset = 0
-    while True:
-        for member, score in batch:
-            item = Position(int(score), member)
-            if start is None or (item < start if newest_first else item > start):
-                items.append(item)
-        if len(items) >= wanted or len(batch) < wanted:
-            break
-        offset += len(batch)
-        async with redis.pipeline(transaction=False) as pipe:
-            _window(pipe, key, start, offset, wanted, newest_first)
-            (batch,) = await pipe.execute()
-    return Page(items[:first], has_next=len(items) > first, total=total)
+async def page_of(newest_to_oldest: list[Position], window: Slice) -> Page:
+    """A page of an already computed list (a search result), with the same cursors."""
+    return await _page(_Computed(newest_to_oldest), window)
 
 
-def _window(
-    pipe: object, key: str, start: Position | None, offset: int, count: int, newest_first: bool
-) -> None:
-    """Queues the next `count` members from the cursor's score on, in the page's order."""
-    if newest_first:
-        top = start.score if start else "+inf"
-        pipe.zrevrangebyscore(key, top, "-inf", start=offset, num=count, withscores=True)  # type: ignore[attr-defined]
-    else:
-        bottom = start.score if start else "-inf"
-        pipe.zrangebyscore(key, bottom, "+inf", start=offset, num=count, withscores=True)  # type: ignore[attr-defined]
+async def _page(source: _List, window: Slice) -> Page:
+    after, before = window.check()
+    forward = not window.backward
+    start, stop = (after, before) if forward else (before, after)
+    items = await source.walk(start, forward, window.size + 1, stop, False)
+    more = len(items) > window.size
+    items = items[: window.size]
+    # Whether anything lies beyond the cursor the walk started from, the cursor's item
+    # included: one probe, made only when a cursor was sent.
+    behind = start is not None and bool(await source.walk(start, not forward, 1, None, True))
+    total = source.total or 0
+    if forward:
+        return Page(items, has_next=more, total=total, has_previous=behind)
+    return Page(items[::-1], has_next=behind, total=total, has_previous=more)
+
+
+def _past(
+    item: Position, start: Position | None, forward: bool, *, descending: bool, inclusive: bool
+) -> bool:
+    """Whether `item` comes after `start` when walking the list forward or backward."""
+    if start is None:
+        return True
+    if item == start:
+        return inclusive
+    return (item < start) == (forward == descending)
+
+
+class _Computed:
+    def __init__(self, newest_to_oldest: list[Position]) -> None:
+        self.items = newest_to_oldest
+        self.total: int | None = len(newest_to_oldest)
+
+    async def walk(
+        self,
+        start: Position | None,
+        forward: bool,
+        count: int,
+        stop: Position | None,
+        inclusive: bool,
+    ) -> list[Position]:
+        ordered = self.items if forward else self.items[::-1]
+        return [
+            item
+            for item in ordered
+            if _past(item, start, forward, descending=True, inclusive=inclusive)
+            and (stop is None or _past(stop, item, forward, descending=True, inclusive=False))
+        ][:count]
+
+
+@dataclass(frozen=True)
+class Window:
+    """One read of a sorted set: `count` members from `start`'s score towards `stop`'s,
+    skipping `offset`, downwards (to lower scores) or up."""
+
+    start: Position | None
+    stop: Position | None
+    offset: int
+    count: int
+    down: bool
+
+
+class _SortedSet:
+    """A sorted set read as a list; its size is read with the first window, in one round trip."""
+
+    def __init__(self, redis: Redis, key: str, *, descending: bool) -> None:
+        self.redis = redis
+        self.key = key
+        self.descending = descending
+        self.total: int | None = None
+        self._wanted: Window | None = None
+        self._first: tuple[Window | None, list[tuple[str, float]]] | None = None
+
+    def prefetch(self, pipe: Any, window: Slice) -> None:
+        """Queues on a shared pipeline the size and the first window `_page` will read."""
+        after, before = window.check()
+        forward = not window.backward
+        start, stop = (after, before) if forward else (before, after)
+        self._wanted = Window(start, stop, 0, window.size + 1, forward == self.descending)
+        pipe.zcard(self.key)
+        self._queue(pipe, self._wanted)
+
+    def prefetched(self, total: int, batch: list[tuple[str, float]]) -> None:
+        """The replies to what `prefetch` queued."""
+        self.total = int(total)
+        self._first = (self._wanted, batch)
+
+    async def walk(
+        self,
+        start: Position | None,
+        forward: bool,
+        count: int,
+        stop: Position | None,
+        inclusive: bool,
+    ) -> list[Position]:
+        down = forward == self.descending  # towards lower scores
+        items: list[Position] = []
+        offset = 0
+        while True:
+            batch = await self._window(start, stop, offset, count, down)
+            for member, score in batch:
+                item = Position(int(score), member)
+                if _past(
+                    item, start, forward, descending=self.descending, inclusive=inclusive
+                ) and (
+                    stop is None
+                    or _past(stop, item, forward, descending=self.descending, inclusive=False)
+                ):
+                    items.append(item)
+            if len(items) >= count or len(batch) < count:
+                return items[:count]
+            # Members that share the cursor's score were skipped; read on past them.
+            offset += len(batch)
+
+    async def _window(
+        self, start: Position | None, stop: Position | None, offset: int, count: int, down: bool
+    ) -> list[tuple[str, float]]:
+        """The next `count` members from the start's score on, towards lower scores or higher."""
+        wanted = Window(start, stop, offset, count, down)
+        if self._first is not None and self._first[0] == wanted:
+            prefetched = self._first[1]
+            self._first = None
+            return prefetched
+        async with self.redis.pipeline(transaction=False) as pipe:
+            if self.total is None:
+                pipe.zcard(self.key)
+            self._queue(pipe, wanted)
+            replies = await pipe.execute()
+        if self.total is None:
+            self.total = int(replies[0])
+        batch: list[tuple[str, float]] = replies[-1]
+        return batch
+
+    def _queue(self, pipe: Any, window: Window) -> None:
+        start, stop, offset, count = window.start, window.stop, window.offset, window.count
+        if window.down:
+            top = start.score if start else "+inf"
+            bottom = stop.score if stop else "-inf"
+            pipe.zrevrangebyscore(self.key, top, bottom, start=offset, num=count, withscores=True)
+        else:
+            bottom = start.score if start else "-inf"
+            top = stop.score if stop else "+inf"
+            pipe.zrangebyscore(self.key, bottom, top, start=offset, num=count, withscores=True)

@@ -6,6 +6,7 @@ other lists take two: a page of ids, then one pipeline for all their hashes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +16,15 @@ from redis.asyncio import Redis
 
 from projections import pagination
 from projections.keys import Keys
-from projections.pagination import BadPageRequest, Page, Position
+from projections.pagination import BadPageRequest, Page, Position, Slice
 from projections.search import words
 from projections.statuses import projection_statuses
 from projections.views import CommentView, PostView, ProjectionStatusView, UserView, readable
 
 NEWEST_PAGE = (Path(__file__).parent / "lua" / "newest_page.lua").read_text()
 SEARCH_MAX_LENGTH = 200
+# The ids the server makes (str(uuid4())); anything else names nothing, unread.
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SEARCH_MAX_WORDS = 10
 
 
@@ -34,6 +37,7 @@ class PostPage:
     posts: list[tuple[str, PostView]]  # (cursor, post)
     has_next: bool
     total: int
+    has_previous: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class CommentPage:
     comments: list[tuple[str, CommentView]]  # (cursor, comment)
     has_next: bool
     total: int
+    has_previous: bool = False
 
 
 class ReadModels:
@@ -60,11 +65,39 @@ class ReadModels:
     async def comment(self, comment_id: str) -> CommentView | None:
         return readable(CommentView.from_hash, await self._hash(self._keys.comment(comment_id)))
 
-    async def recent_posts(self, first: int, after: str | None) -> PostPage:
-        return await self._post_page(self._keys.recent(), first, after, viewer_id=None)
+    async def nodes(
+        self, ids: Sequence[str], viewer_id: str | None
+    ) -> list[PostView | UserView | CommentView | None]:
+        """Posts, users and comments by id, whichever each id names (ids are UUIDs made by
+        the server, so one names one object at most), in one round trip; a post or a
+        comment the viewer may not see counts as missing."""
+        wanted = [id_ if UUID.fullmatch(id_) else "" for id_ in ids]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for id_ in wanted:
+                if id_:
+                    pipe.hgetall(self._keys.post(id_))
+                    pipe.hgetall(self._keys.user(id_))
+                    pipe.hgetall(self._keys.comment(id_))
+            replies = iter(await pipe.execute())
+        found = [
+            _view(next(replies), next(replies), next(replies)) if id_ else None for id_ in wanted
+        ]
+        return [await self._visible(view, viewer_id) for view in found]
+
+    async def _visible(
+        self, view: PostView | UserView | CommentView | None, viewer_id: str | None
+    ) -> PostView | UserView | CommentView | None:
+        if isinstance(view, PostView) and not view.visible_to(viewer_id):
+            return None
+        if isinstance(view, CommentView) and await self.post(view.post_id, viewer_id) is None:
+            return None
+        return view
+
+    async def recent_posts(self, window: Slice) -> PostPage:
+        return await self._post_page(self._keys.recent(), window, viewer_id=None)
 
     async def posts_by_author(
-        self, author_id: str, viewer_id: str | None, first: int, after: str | None
+        self, author_id: str, viewer_id: str | None, window: Slice
     ) -> PostPage:
         """The author's published posts; the author themself also sees their drafts."""
         key = (
@@ -72,12 +105,12 @@ class ReadModels:
             if viewer_id == author_id
             else self._keys.by_author(author_id)
         )
-        return await self._post_page(key, first, after, viewer_id)
+        return await self._post_page(key, window, viewer_id)
 
-    async def posts_by_tag(self, tag: str, first: int, after: str | None) -> PostPage:
-        return await self._post_page(self._keys.by_tag(tag.strip().lower()), first, after, None)
+    async def posts_by_tag(self, tag: str, window: Slice) -> PostPage:
+        return await self._post_page(self._keys.by_tag(tag.strip().lower()), window, None)
 
-    async def search_posts(self, query: str, first: int, after: str | None) -> PostPage:
+    async def search_posts(self, query: str, window: Slice) -> PostPage:
         """Published posts holding every word of the query, newest first."""
         if len(query) > SEARCH_MAX_LENGTH:
             raise BadSearch(f"a search is at most {SEARCH_MAX_LENGTH} characters")
@@ -88,13 +121,13 @@ class ReadModels:
             )
         keys = [self._keys.search_word(word) for word in wanted]
         if len(keys) == 1:
-            return await self._post_page(keys[0], first, after, None)
+            return await self._post_page(keys[0], window, None)
         matches = cast(
             list[tuple[str, float]],
             await self._redis.zinter(keys, withscores=True, aggregate="MAX"),
         )
         ranked = sorted((Position(int(score), member) for member, score in matches), reverse=True)
-        return await self._posts(pagination.page_of(ranked, first, after), None)
+        return await self._posts(await pagination.page_of(ranked, window), None)
 
     async def popular_posts(self, first: int) -> list[PostView]:
         pagination.check_first(first)
@@ -110,16 +143,13 @@ class ReadModels:
         ]
 
     async def comment_pages(
-        self, requests: Sequence[tuple[str, int, str | None]]
+        self, requests: Sequence[tuple[str, Slice]]
     ) -> list[CommentPage | BadPageRequest]:
-        """Posts' comment pages, oldest first, (post id, first, after) each, in two round trips
+        """Posts' comment pages, oldest first, (post id, window) each, in two round trips
         however many posts: a page of 100 posts asks once, not 200 times."""
         found = await pagination.pages(
             self._redis,
-            [
-                (self._keys.post_comment_ids(post_id), first, after)
-                for post_id, first, after in requests
-            ],
+            [(self._keys.post_comment_ids(post_id), window) for post_id, window in requests],
             newest_first=False,
         )
         members = [item.member for page in found if isinstance(page, Page) for item in page.items]
@@ -134,7 +164,7 @@ class ReadModels:
                 for item in page.items
                 if (comment := readable(CommentView.from_hash, next(hashes))) is not None
             ]
-            pages.append(CommentPage(comments, page.has_next, page.total))
+            pages.append(CommentPage(comments, page.has_next, page.total, page.has_previous))
         return pages
 
     async def liked_by(self, viewer_id: str, post_ids: Sequence[str]) -> list[bool]:
@@ -146,12 +176,15 @@ class ReadModels:
     async def projection_statuses(self) -> list[ProjectionStatusView]:
         return await projection_statuses(self._redis, self._keys, self._projections)
 
-    async def _post_page(
-        self, key: str, first: int, after: str | None, viewer_id: str | None
-    ) -> PostPage:
-        """Newest first, in one round trip (lua/newest_page.lua)."""
-        pagination.check_first(first)
-        start = Position.from_cursor(after) if after else None
+    async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
+        """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor
+        names an item the client saw, so there are edges before it. Backward pages and
+        pages bounded by `before` walk the sorted set (projections/pagination.py)."""
+        if window.backward or window.before is not None:
+            page = await pagination.newest_first(self._redis, key, window)
+            return await self._posts(page, viewer_id)
+        start, _ = window.check()
+        first = window.first
         total, flat, hashes = cast(
             list[Any],
             await self._newest_page(
@@ -164,7 +197,12 @@ class ReadModels:
         )  # fmt: skip
         items = [Position(int(flat[i + 1]), flat[i]) for i in range(0, len(flat), 2)]
         return self._views(
-            pagination.Page(items[:first], has_next=len(items) > first, total=int(total)),
+            pagination.Page(
+                items[:first],
+                has_next=len(items) > first,
+                total=int(total),
+                has_previous=start is not None,
+            ),
             [dict(zip(h[::2], h[1::2], strict=True)) for h in hashes],
             viewer_id,
         )
@@ -183,7 +221,7 @@ class ReadModels:
             if (post := readable(PostView.from_hash, fields)) is not None
             and post.visible_to(viewer_id)
         ]
-        return PostPage(posts, page.has_next, page.total)
+        return PostPage(posts, page.has_next, page.total, page.has_previous)
 
     async def _hash(self, key: str) -> dict[str, str]:
         """One hash; the client decodes responses, whatever redis-py's types say."""
@@ -196,3 +234,13 @@ class ReadModels:
             for key in keys:
                 pipe.hgetall(key)
             return list(await pipe.execute())
+
+
+def _view(
+    post: dict[str, str], user: dict[str, str], comment: dict[str, str]
+) -> PostView | UserView | CommentView | None:
+    if post:
+        return PostView.from_hash(post)
+    if user:
+        return UserView.from_hash(user)
+    return CommentView.from_hash(comment) if comment else None

@@ -13,6 +13,7 @@ from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
 from projections.consistency import ConsistencyWaiter
 from projections.live import LiveReadModels
+from projections.pagination import Slice
 from projections.readers import CommentPage, ReadModels
 from protection.throttle import Throttle
 from schema.persisted import Documents
@@ -61,13 +62,13 @@ class Context:
         return DataLoader(load_fn=load, cache=False)
 
     @cached_property
-    def comment_pages(self) -> DataLoader[tuple[str, int, str | None], CommentPage]:
+    def comment_pages(self) -> DataLoader[tuple[str, Slice], CommentPage]:
         """Batches the comment pages of every post in a list into one pipeline (of pages,
         then one of comments): 100 posts cost two round trips, not 200, and no query holds
         more than one pooled Redis connection at a time for them."""
 
         async def load(
-            requests: list[tuple[str, int, str | None]],
+            requests: list[tuple[str, Slice]],
         ) -> list[CommentPage | BaseException]:
             return list(await self.reads.comment_pages(requests))
 

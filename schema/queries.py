@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
+from projections.pagination import MAX_FIRST
+from projections.views import CommentView, PostView, UserView
 from schema.context import Context
-from schema.types import Post, PostConnection, ProjectionStatus, User, page_size
+from schema.errors import BadInput
+from schema.types import (
+    LAST,
+    Comment,
+    Connection,
+    Node,
+    Post,
+    ProjectionStatus,
+    User,
+    page_size,
+    post_connection,
+    window,
+)
 
 
 @strawberry.type
@@ -33,11 +49,15 @@ class Query:
 
     @strawberry.field(description="Published posts, newest publishedAt first.")
     async def recent_posts(
-        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
-    ) -> PostConnection:
-        return PostConnection.from_page(
-            await info.context.reads.recent_posts(page_size(first), after)
-        )
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Post]:
+        page = await info.context.reads.recent_posts(window(first, after, last, before))
+        return post_connection(page)
 
     @strawberry.field(description="Published posts of one author, newest first.")
     async def posts_by_author(
@@ -46,17 +66,27 @@ class Query:
         author_id: strawberry.ID,
         first: int | None = 20,
         after: str | None = None,
-    ) -> PostConnection:
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Post]:
         # The public list, even for the author: their drafts show only under User.posts.
-        page = await info.context.reads.posts_by_author(author_id, None, page_size(first), after)
-        return PostConnection.from_page(page)
+        page = await info.context.reads.posts_by_author(
+            author_id, None, window(first, after, last, before)
+        )
+        return post_connection(page)
 
     @strawberry.field(description="Published posts carrying the tag, newest first.")
     async def posts_by_tag(
-        self, info: Info[Context, None], tag: str, first: int | None = 20, after: str | None = None
-    ) -> PostConnection:
-        page = await info.context.reads.posts_by_tag(tag, page_size(first), after)
-        return PostConnection.from_page(page)
+        self,
+        info: Info[Context, None],
+        tag: str,
+        first: int | None = 20,
+        after: str | None = None,
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Post]:
+        page = await info.context.reads.posts_by_tag(tag, window(first, after, last, before))
+        return post_connection(page)
 
     @strawberry.field(
         description=(
@@ -70,16 +100,40 @@ class Query:
         query: str,
         first: int | None = 20,
         after: str | None = None,
-    ) -> PostConnection:
-        page = await info.context.reads.search_posts(query, page_size(first), after)
-        return PostConnection.from_page(page)
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Post]:
+        page = await info.context.reads.search_posts(query, window(first, after, last, before))
+        return post_connection(page)
 
     @strawberry.field(description="Published posts with the most likes, ties newest first.")
     async def popular_posts(self, info: Info[Context, None], first: int | None = 10) -> list[Post]:
         views = await info.context.reads.popular_posts(page_size(first, default=10))
         return [Post.from_view(view) for view in views]
 
+    @strawberry.field(description="The post, user or comment with this id, or null.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        (found,) = await info.context.reads.nodes([id], info.context.viewer_id)
+        return _node(found)
+
+    @strawberry.field(description=f"node(id:) for up to {MAX_FIRST} ids at once, in their order.")
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_FIRST:
+            raise BadInput(f"nodes takes at most {MAX_FIRST} ids")
+        return [_node(view) for view in await info.context.reads.nodes(ids, info.context.viewer_id)]
+
     @strawberry.field
     async def projections(self, info: Info[Context, None]) -> list[ProjectionStatus]:
         statuses = await info.context.reads.projection_statuses()
         return [ProjectionStatus.from_view(status) for status in statuses]
+
+
+def _node(view: PostView | UserView | CommentView | None) -> Node | None:
+    match view:
+        case PostView():
+            return Post.from_view(view)
+        case UserView():
+            return User.from_view(view)
+        case CommentView():
+            return Comment.from_view(view)
+    return None

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from projections.pagination import Slice
 from projections.readers import CommentPage, PostPage
 from projections.views import CommentView, PostView, ProjectionStatusView, UserView
 from schema.context import Context
 
 DEFAULT_PAGE = 20
+V = TypeVar("V")  # a read model's view, made into a GraphQL object by its type
 
 
 def page_size(first: int | None, default: int = DEFAULT_PAGE) -> int:
@@ -43,19 +47,68 @@ class Author:
         )
 
 
+@strawberry.interface(
+    description=(
+        "An object with an id unique across every type (a UUID the server made), "
+        "refetchable with node(id:)."
+    )
+)
+class Node:
+    id: strawberry.ID
+
+
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool
+    start_cursor: str | None
 
-    @staticmethod
-    def of(cursors: list[str], has_next: bool) -> PageInfo:
-        return PageInfo(has_next_page=has_next, end_cursor=cursors[-1] if cursors else None)
+
+N = TypeVar("N")
 
 
 @strawberry.type
-class Comment:
-    id: strawberry.ID
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    """Relay's connection: strawberry names Connection[Post] PostConnection (and its
+    edges PostEdge), as the contract does."""
+
+    edges: list[Edge[N]]
+    page_info: PageInfo
+    total_count: int
+
+    @staticmethod
+    def of(
+        rows: Sequence[tuple[str, V]], make: Callable[[V], N], page: PostPage | CommentPage
+    ) -> Connection[N]:
+        edges = [Edge(cursor=cursor, node=make(view)) for cursor, view in rows]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=edges[-1].cursor if edges else None,
+                has_previous_page=page.has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+            ),
+            total_count=page.total,
+        )
+
+
+def window(first: int | None, after: str | None, last: int | None, before: str | None) -> Slice:
+    return Slice(page_size(first), after, last, before)
+
+
+LAST = strawberry.argument(description="Pages backward: the last items before `before`.")
+
+
+@strawberry.type
+class Comment(Node):
     post_id: strawberry.ID
     author: Author
     body: str
@@ -73,33 +126,7 @@ class Comment:
 
 
 @strawberry.type
-class CommentEdge:
-    cursor: str
-    node: Comment
-
-
-@strawberry.type
-class CommentConnection:
-    edges: list[CommentEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @staticmethod
-    def from_page(page: CommentPage) -> CommentConnection:
-        edges = [
-            CommentEdge(cursor=cursor, node=Comment.from_view(view))
-            for cursor, view in page.comments
-        ]
-        return CommentConnection(
-            edges=edges,
-            page_info=PageInfo.of([edge.cursor for edge in edges], page.has_next),
-            total_count=page.total,
-        )
-
-
-@strawberry.type
-class Post:
-    id: strawberry.ID
+class Post(Node):
     version: int = strawberry.field(
         description="Version of the post's event stream; send it back as expectedVersion."
     )
@@ -125,10 +152,15 @@ class Post:
 
     @strawberry.field(description="Oldest first.")
     async def comments(
-        self, info: Info[Context, None], first: int | None = 20, after: str | None = None
-    ) -> CommentConnection:
-        page = await info.context.comment_pages.load((self.id, page_size(first), after))
-        return CommentConnection.from_page(page)
+        self,
+        info: Info[Context, None],
+        first: int | None = 20,
+        after: str | None = None,
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Comment]:
+        page = await info.context.comment_pages.load((self.id, window(first, after, last, before)))
+        return Connection.of(page.comments, Comment.from_view, page)
 
     @staticmethod
     def from_view(view: PostView) -> Post:
@@ -149,31 +181,12 @@ class Post:
         )
 
 
-@strawberry.type
-class PostEdge:
-    cursor: str
-    node: Post
+def post_connection(page: PostPage) -> Connection[Post]:
+    return Connection.of(page.posts, Post.from_view, page)
 
 
 @strawberry.type
-class PostConnection:
-    edges: list[PostEdge]
-    page_info: PageInfo
-    total_count: int
-
-    @staticmethod
-    def from_page(page: PostPage) -> PostConnection:
-        edges = [PostEdge(cursor=cursor, node=Post.from_view(view)) for cursor, view in page.posts]
-        return PostConnection(
-            edges=edges,
-            page_info=PageInfo.of([edge.cursor for edge in edges], page.has_next),
-            total_count=page.total,
-        )
-
-
-@strawberry.type
-class User:
-    id: strawberry.ID
+class User(Node):
     name: str
     avatar_url: str | None
     bio: str
@@ -199,10 +212,14 @@ class User:
         info: Info[Context, None],
         first: int | None = 20,
         after: str | None = None,
-    ) -> PostConnection:
+        last: Annotated[int | None, LAST] = None,
+        before: str | None = None,
+    ) -> Connection[Post]:
         ctx = info.context
-        page = await ctx.reads.posts_by_author(self.id, ctx.viewer_id, page_size(first), after)
-        return PostConnection.from_page(page)
+        page = await ctx.reads.posts_by_author(
+            self.id, ctx.viewer_id, window(first, after, last, before)
+        )
+        return post_connection(page)
 
 
 @strawberry.type

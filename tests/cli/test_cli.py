@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from domain.commands import RegisterUser, UpdateProfile
+from projections.pagination import Slice
 from server import PROJECTIONS, Settings, cli, running
 from tests.projections.conftest import author_with_posts, send, settle
 from tests.support.server_process import ROOT
@@ -170,7 +171,7 @@ def test_seed_sends_sample_data_through_the_command_bus(
 
     async def read() -> tuple[int, int]:
         async with running(settings, projectors=False) as inkwell:
-            page = await inkwell.services.reads.recent_posts(100, None)
+            page = await inkwell.services.reads.recent_posts(Slice(100))
             return page.total, await inkwell.store.head_position()
 
     published, head = asyncio.run(read())

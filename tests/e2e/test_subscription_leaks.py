@@ -19,6 +19,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
+from projections.pagination import Slice
 from server import REDIS_CONNECTIONS, Inkwell, Settings, create_app
 from tests.support.net import free_port
 
@@ -132,7 +133,7 @@ async def test_dropped_subscriptions_release_everything(settings: Settings) -> N
 
         author = await author_with_posts(inkwell, published=20)
         await settle(inkwell)
-        page = await inkwell.services.reads.posts_by_author(author, None, 20, None)
+        page = await inkwell.services.reads.posts_by_author(author, None, Slice(20))
         post_ids = [view.id for _, view in page.posts]
 
         await open_and_drop(url, inkwell, post_ids)  # warms pools and caches up

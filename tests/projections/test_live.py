@@ -13,6 +13,7 @@ import redis
 
 from domain.commands import LikePost, RegisterUser
 from projections.live import Mailbox, Snapshot
+from projections.pagination import Slice
 from server import Inkwell, running
 from tests.conftest import make_settings
 from tests.projections.conftest import author_with_posts, send, settle
@@ -32,7 +33,7 @@ async def readers_liking(inkwell: Inkwell, post_id: str, count: int) -> None:
 async def published_posts(inkwell: Inkwell, count: int = 1) -> list[str]:
     author = await author_with_posts(inkwell, published=count)
     await settle(inkwell)
-    page = await inkwell.services.reads.posts_by_author(author, None, count, None)
+    page = await inkwell.services.reads.posts_by_author(author, None, Slice(count))
     return [view.id for _, view in page.posts]
 
 

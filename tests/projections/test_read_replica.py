@@ -10,6 +10,7 @@ from pathlib import Path
 import redis
 
 from domain.commands import LikePost, RegisterUser
+from projections.pagination import Slice
 from server import running
 from tests.conftest import make_settings
 from tests.projections.conftest import author_with_posts, send
@@ -44,7 +45,7 @@ async def test_a_replica_serves_the_reads_and_still_shows_your_writes(
 
             position = int((await send(inkwell, RegisterUser("Late")))["position"])
             await inkwell.services.consistency.wait_for(position, timeout=10)
-            page = await inkwell.services.reads.posts_by_author(author, None, 5, None)
+            page = await inkwell.services.reads.posts_by_author(author, None, Slice(5))
             post_id = page.posts[0][1].id
             async with inkwell.services.live.post(post_id) as updates:
                 assert (await asyncio.wait_for(anext(updates), 5)).like_count == 0

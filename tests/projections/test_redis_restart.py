@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from domain.commands import CreatePost, PublishPost
+from projections.pagination import Slice
 from server import running
 from tests.conftest import make_settings
 from tests.projections.conftest import author_with_posts, send, settle
@@ -31,7 +32,7 @@ async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(
 
             server = redis_server(port)
             await settle(inkwell, timeout=30)
-            page = await inkwell.services.reads.recent_posts(10, None)
+            page = await inkwell.services.reads.recent_posts(Slice(10))
             assert page.posts[0][1].title == "While Redis was down"
             assert page.total == 4
             user = await inkwell.services.reads.user(author)

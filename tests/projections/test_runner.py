@@ -12,6 +12,7 @@ from domain.handlers import HANDLERS
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from projections import messages
+from projections.pagination import Slice
 from projections.verify import dump
 from server import Inkwell, Settings, running
 from tests.projections.conftest import author_with_posts, send, settle
@@ -57,7 +58,7 @@ async def test_events_committed_but_never_published_are_caught_up(
     finally:
         silent.stop()
     await inkwell.services.consistency.wait_for(outcome.position, timeout=5)
-    page = await inkwell.services.reads.recent_posts(10, None)
+    page = await inkwell.services.reads.recent_posts(Slice(10))
     assert [view.title for _, view in page.posts] == ["Unannounced"]
 
 
@@ -76,7 +77,7 @@ async def test_a_dropped_pubsub_connection_loses_nothing(inkwell: Inkwell) -> No
 
     user = await inkwell.services.reads.user(author)
     assert user is not None and user.name == "Ann 4"
-    page = await inkwell.services.reads.recent_posts(10, None)
+    page = await inkwell.services.reads.recent_posts(Slice(10))
     assert page.posts[0][1].author_name == "Ann 4"
 
 
@@ -93,7 +94,7 @@ async def test_a_restarted_projector_resumes_from_its_checkpoint(settings: Setti
 
     async with running(settings) as restarted:
         await restarted.services.consistency.wait_for(head, timeout=10)
-        page = await restarted.services.reads.recent_posts(10, None)
+        page = await restarted.services.reads.recent_posts(Slice(10))
         assert page.total == 5
         user = await restarted.services.reads.user(author)
         assert user is not None and user.published_post_count == 2

@@ -1,0 +1,115 @@
+"""Relay pages over a real sorted set and over a computed list agree with Relay's algorithm,
+for every cursor pair, both directions and every size, with tied scores."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from projections.pagination import (
+    BadPageRequest,
+    Page,
+    Position,
+    Slice,
+    newest_first,
+    oldest_first,
+    page_of,
+)
+
+# Ties on purpose: Redis orders equal scores by member, and so must the cursors.
+ITEMS = [
+    Position(score, member)
+    for score, member in [
+        (1, "a"),
+        (2, "b"),
+        (2, "c"),
+        (2, "d"),
+        (3, "e"),
+        (5, "f"),
+        (5, "g"),
+        (8, "h"),
+    ]
+]
+
+
+def relay(ordered: list[Position], window: Slice) -> tuple[list[Position], bool, bool]:
+    """The specification's ApplyCursorsToEdges, then first or last: (edges, next, previous)."""
+    edges = ordered
+    if window.after:
+        edges = edges[ordered.index(Position.from_cursor(window.after)) + 1 :]
+    if window.before:
+        cut = Position.from_cursor(window.before)
+        edges = [edge for edge in edges if ordered.index(edge) < ordered.index(cut)]
+    if window.last is None:
+        return edges[: window.first], len(edges) > window.first, window.after is not None
+    page = edges[max(0, len(edges) - window.last) :] if window.last else []
+    return page, window.before is not None, len(edges) > window.last
+
+
+def windows() -> Iterator[Slice]:
+    cursors = [None, *(item.cursor() for item in ITEMS)]
+    for after, before in itertools.product(cursors, cursors):
+        for size in (0, 1, 2, 3, 10):
+            yield Slice(size, after, None, before)
+            yield Slice(20, after, size, before)
+
+
+@pytest.fixture
+async def sorted_set(redis_url: str, prefix: str) -> Iterator[tuple[aioredis.Redis, str]]:
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    key = f"{prefix}:pages"
+    await client.zadd(key, {item.member: item.score for item in ITEMS})
+    yield client, key
+    await client.delete(key)
+    await client.aclose()
+
+
+def outcome(page: Page) -> tuple[list[Position], bool, bool]:
+    return page.items, page.has_next, page.has_previous
+
+
+async def test_newest_first_pages_match_relays_algorithm(
+    sorted_set: tuple[aioredis.Redis, str],
+) -> None:
+    client, key = sorted_set
+    ordered = sorted(ITEMS, reverse=True)
+    for window in windows():
+        expected = relay(ordered, window)
+        assert outcome(await newest_first(client, key, window)) == expected, window
+        assert outcome(await page_of(ordered, window)) == expected, window
+
+
+async def test_oldest_first_pages_match_relays_algorithm(
+    sorted_set: tuple[aioredis.Redis, str],
+) -> None:
+    client, key = sorted_set
+    for window in windows():
+        assert outcome(await oldest_first(client, key, window)) == relay(ITEMS, window), window
+
+
+async def test_paging_backward_from_the_end_visits_every_item_once(
+    sorted_set: tuple[aioredis.Redis, str],
+) -> None:
+    client, key = sorted_set
+    seen: list[Position] = []
+    before = None
+    while True:
+        page = await newest_first(client, key, Slice(20, None, 3, before))
+        seen = page.items + seen
+        assert page.total == len(ITEMS)
+        if not page.has_previous:
+            break
+        before = page.items[0].cursor()
+    assert seen == sorted(ITEMS, reverse=True)
+
+
+@pytest.mark.parametrize("window", [Slice(20, last=101), Slice(20, last=-1), Slice(101)])
+async def test_sizes_out_of_range_are_refused(
+    sorted_set: tuple[aioredis.Redis, str], window: Slice
+) -> None:
+    client, key = sorted_set
+    with pytest.raises(BadPageRequest):
+        await newest_first(client, key, window)
