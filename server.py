@@ -816,6 +816,12 @@ def demo() -> None:
     asyncio.run(narrate())
 
 
+@cli.command("schema")
+def print_schema() -> None:
+    """Prints the served schema's SDL, for codegen tools (schema.graphql holds a copy)."""
+    typer.echo(build_schema().as_str())
+
+
 @cli.command()
 def verify() -> None:
     """Proves the read models match the log; exits 1 on any difference.

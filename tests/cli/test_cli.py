@@ -28,6 +28,7 @@ COMMANDS = [
     ["events"],
     ["events", "tail"],
     ["seed"],
+    ["schema"],
 ]
 
 

@@ -1,0 +1,25 @@
+"""The checked-in schema.graphql, which codegen tools read, is what the server serves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.support.server_process import ROOT
+
+SCHEMA_FILE = ROOT / "schema.graphql"
+
+
+def test_schema_graphql_is_what_the_schema_command_prints() -> None:
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "schema"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=ROOT,
+    ).stdout
+    assert "type Query" in printed
+    assert printed == SCHEMA_FILE.read_text(), (
+        "schema.graphql is stale: run `python server.py schema > schema.graphql`"
+    )
