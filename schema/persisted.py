@@ -90,6 +90,7 @@ class AutomaticPersistedQueries:
 
     async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         digest = requested_hash(extensions)
+        query = query or None  # WebSocket clients send "" for a document named by hash
         if digest is None:
             return query
         if query is not None:

@@ -49,6 +49,7 @@ class TrustedDocuments:
 
     async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
         digest = requested_hash(extensions)
+        query = query or None  # WebSocket clients send "" for a document named by hash
         if digest is None:
             if query is None:
                 return None

@@ -88,7 +88,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
             status = media.status_for(request.state.media_type, refusal, executed=False)
             return self._refusal(request, status, refused.code, str(refused))
         except HTTPException as error:
-            return self._refusal(request, error.status_code, "BAD_REQUEST", error.reason)
+            # strawberry says 400 where the specification's 415 says more.
+            status = 415 if error.reason == "Unsupported content type" else error.status_code
+            return self._refusal(request, status, "BAD_REQUEST", error.reason)
 
     def _refusal(self, request: Request, status: int, code: str, message: str) -> Response:
         """A request refused before execution, as a GraphQL response without data."""

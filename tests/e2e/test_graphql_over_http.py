@@ -1,0 +1,260 @@
+"""GraphQL over HTTP as the specification and browser clients expect it, on a real server:
+media types, status codes, GET for queries only, cache headers, and CORS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+
+from tests.e2e.conftest import http_api
+from tests.support import operations as ops
+from tests.support.server_process import ServerProcess
+from tests.support.shared_server import shared_server
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+APP_ORIGIN = "http://localhost:5173"
+APOLLO_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    env = {"INKWELL_CORS_ORIGINS": f"{APP_ORIGIN}, https://app.example.com"}
+    with shared_server(redis_url, tmp_path_factory.mktemp("http"), env) as running:
+        yield running
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
+
+
+def post(client: httpx.Client, body: Any, accept: str | None, **headers: str) -> httpx.Response:
+    sent = {"content-type": "application/json", **headers}
+    if accept is not None:
+        sent["accept"] = accept
+    return client.post("/graphql", content=json.dumps(body), headers=sent)
+
+
+def get(
+    client: httpx.Client, params: dict[str, Any], accept: str = APOLLO_ACCEPT, **headers: str
+) -> httpx.Response:
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+    return client.get("/graphql", params=encoded, headers={"accept": accept, **headers})
+
+
+def media_type(response: httpx.Response) -> str:
+    return response.headers["content-type"].split(";")[0]
+
+
+# Media types and status codes
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        (APOLLO_ACCEPT, GRAPHQL_RESPONSE),
+        ("application/json, application/graphql-response+json;q=0.5", "application/json"),
+    ],
+)
+def test_a_result_comes_in_the_media_type_the_client_prefers(
+    client: httpx.Client, accept: str | None, expected: str
+) -> None:
+    response = post(client, {"query": "{ recentPosts(first: 1) { totalCount } }"}, accept)
+    assert response.status_code == 200
+    assert media_type(response) == expected
+    assert response.json()["data"]["recentPosts"]["totalCount"] >= 0
+
+
+def test_a_client_accepting_neither_type_gets_406(client: httpx.Client) -> None:
+    response = post(client, {"query": "{ __typename }"}, "application/xml")
+    assert response.status_code == 406
+    assert response.json()["errors"][0]["extensions"]["code"] == "NOT_ACCEPTABLE"
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("{ recentPosts(first: 1) { edges ", "GRAPHQL_PARSE_FAILED"),
+        ("{ noSuchField }", "GRAPHQL_VALIDATION_FAILED"),
+        ("query($n: Int!) { recentPosts(first: $n) { totalCount } }", None),
+    ],
+)
+def test_a_request_failing_before_execution_is_a_4xx_without_data_in_the_new_type(
+    client: httpx.Client, query: str, code: str | None
+) -> None:
+    response = post(client, {"query": query}, GRAPHQL_RESPONSE)
+    assert response.status_code == 400
+    assert media_type(response) == GRAPHQL_RESPONSE
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"]
+    if code is not None:
+        assert {error["extensions"]["code"] for error in body["errors"]} <= {
+            code,
+            "GRAPHQL_VALIDATION_FAILED",
+        }
+
+
+def test_the_same_failure_is_a_200_in_application_json(client: httpx.Client) -> None:
+    response = post(client, {"query": "{ noSuchField }"}, "application/json")
+    assert response.status_code == 200
+    assert media_type(response) == "application/json"
+    assert response.json()["errors"]
+
+
+def test_an_error_during_execution_is_a_200_with_data(client: httpx.Client) -> None:
+    response = post(
+        client, {"query": '{ recentPosts(after: "not a cursor") { totalCount } }'}, GRAPHQL_RESPONSE
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert "data" in body
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["{not json", json.dumps([1, 2]), json.dumps({"query": 5}), json.dumps({"variables": {}})],
+)
+def test_malformed_requests_are_400_with_a_graphql_error_body(
+    client: httpx.Client, body: str
+) -> None:
+    response = client.post(
+        "/graphql",
+        content=body,
+        headers={"content-type": "application/json", "accept": GRAPHQL_RESPONSE},
+    )
+    assert response.status_code == 400
+    assert media_type(response) == GRAPHQL_RESPONSE
+    assert response.json()["errors"][0]["message"]
+
+
+def test_an_unsupported_request_body_type_is_415(client: httpx.Client) -> None:
+    response = client.post(
+        "/graphql", content="{ __typename }", headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+    assert response.json()["errors"]
+
+
+# GET
+
+
+def test_a_query_runs_over_get(client: httpx.Client) -> None:
+    response = get(
+        client,
+        {
+            "query": "query Recent($n: Int) { recentPosts(first: $n) { totalCount } }",
+            "variables": {"n": 2},
+            "operationName": "Recent",
+        },
+    )
+    assert response.status_code == 200
+    assert media_type(response) == GRAPHQL_RESPONSE
+    assert "totalCount" in response.json()["data"]["recentPosts"]
+
+
+def test_a_mutation_over_get_is_405_and_changes_nothing(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    api = http_api(server)
+    before = api.ok("{ recentPosts { totalCount } }")
+    response = get(client, {"query": ops.REGISTER, "variables": {"input": {"name": "Mallory"}}})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert media_type(response) == GRAPHQL_RESPONSE
+    assert "POST" in response.json()["errors"][0]["message"]
+    assert api.ok("{ recentPosts { totalCount } }") == before
+
+
+def test_a_browser_get_without_a_query_still_gets_the_playground(client: httpx.Client) -> None:
+    response = client.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+
+
+# Cache headers
+
+
+def test_an_anonymous_get_answer_may_be_kept_by_a_cdn_but_not_by_the_browser(
+    client: httpx.Client,
+) -> None:
+    response = get(client, {"query": "{ recentPosts(first: 1) { totalCount } }"})
+    assert response.headers["cache-control"] == "public, max-age=0, s-maxage=5"
+    vary = {part.strip().lower() for part in response.headers["vary"].split(",")}
+    assert {"accept", "authorization", "x-consistent-with"} <= vary
+
+
+def test_personal_erroneous_and_post_answers_are_never_cached(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    token = http_api(server).register("Ann").token
+    query = {"query": "{ viewer { name } }"}
+    personal = get(client, query, authorization=f"Bearer {token}")
+    assert personal.json()["data"]["viewer"]["name"] == "Ann"
+    assert personal.headers["cache-control"] == "private, no-store"
+    failed = get(client, {"query": "{ noSuchField }"})
+    assert failed.headers["cache-control"] == "no-store"
+    assert "public" not in post(client, query, APOLLO_ACCEPT).headers.get("cache-control", "")
+
+
+# CORS
+
+
+def test_a_listed_origin_gets_a_preflight_like_starlettes(client: httpx.Client) -> None:
+    response = client.options(
+        "/graphql",
+        headers={
+            "origin": APP_ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type, x-consistent-with",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "POST" in response.headers["access-control-allow-methods"]
+    allowed = response.headers["access-control-allow-headers"].lower()
+    assert {"authorization", "content-type", "x-consistent-with"} <= set(allowed.split(", "))
+    assert "access-control-allow-credentials" not in response.headers
+
+
+def test_a_listed_origin_can_read_responses(client: httpx.Client) -> None:
+    response = post(client, {"query": "{ __typename }"}, APOLLO_ACCEPT, origin=APP_ORIGIN)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost:5174", "null"])
+def test_nothing_changes_for_other_origins(client: httpx.Client, origin: str) -> None:
+    preflight = client.options(
+        "/graphql", headers={"origin": origin, "access-control-request-method": "POST"}
+    )
+    assert preflight.status_code == 405  # as without CORS: /graphql answers GET and POST
+    assert not any(name.startswith("access-control-") for name in preflight.headers)
+    response = post(client, {"query": "{ __typename }"}, None, origin=origin)
+    assert response.status_code == 200
+    assert not any(name.startswith("access-control-") for name in response.headers)
+
+
+def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = server.url.replace("http", "ws") + "/graphql"
+    with connect(url, origin=APP_ORIGIN, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[arg-type]
+        socket.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+    with pytest.raises(InvalidStatus) as refused:
+        connect(url, origin="http://evil.example", subprotocols=["graphql-transport-ws"])  # type: ignore[arg-type]
+    assert refused.value.response.status_code == 403
