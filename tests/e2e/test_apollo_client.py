@@ -1,0 +1,71 @@
+"""Apollo Client from Node against a real server: a feed paged with fetchMore and merged by
+relayStylePagination over persisted queries, a mutation, and a graphql-ws subscription
+whose items update the cache."""
+
+from __future__ import annotations
+
+import subprocess
+
+from tests.e2e.conftest import http_api
+from tests.support.node import LINE_SECONDS, NODE_DIR, Lines, install_locked_packages, needs_node
+from tests.support.server_process import ServerProcess
+
+SCRIPT = NODE_DIR / "apollo-client.mjs"
+
+pytestmark = needs_node
+
+
+def test_apollo_client_pages_mutates_and_follows_a_post(server: ServerProcess) -> None:
+    install_locked_packages()
+    api = http_api(server)
+    ann = api.register("Ann")
+    titles = [f"Post {n}" for n in range(5)]
+    for title in titles:
+        api.published_post(ann, title)
+    reader = api.register("Reader")
+    node = subprocess.Popen(
+        ["node", str(SCRIPT), f"{server.url}/graphql", reader.token],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert node.stdout is not None
+        lines = Lines(node.stdout)
+        newest = list(reversed(titles))
+
+        first = lines.next_json()
+        assert first["titles"] == newest[:2]
+        assert first["pageInfo"]["hasNextPage"] is True
+        assert first["pageInfo"]["hasPreviousPage"] is False
+
+        merged = lines.next_json()
+        assert merged["step"] == "merged"
+        assert merged["titles"] == newest[:4]  # fetchMore's page appended by the type policy
+        assert merged["pageInfo"]["hasNextPage"] is True
+
+        # The first page: its hash alone (GET, refused as unknown), then the document (POST).
+        # fetchMore sends the same document, by hash alone over GET, and is answered.
+        requests = lines.next_json()["requests"]
+        assert [(r["method"], r["withQuery"], r["status"]) for r in requests] == [
+            ("GET", False, 400),
+            ("POST", True, 200),
+            ("GET", False, 200),
+        ]
+        for request in requests:
+            assert request["contentType"].startswith("application/graphql-response+json")
+
+        liked = lines.next_json()
+        assert liked["step"] == "liked"
+        assert int(liked["position"]) > 0
+
+        cache = lines.next_json()
+        assert cache["step"] == "cache"
+        assert cache["items"][0] == 0 and cache["items"][-1] == 1
+        assert cache["likeCount"] == 1  # the cached feed entry, updated by the subscription
+        assert cache["cachedPosts"] == 4
+        assert node.wait(timeout=LINE_SECONDS) == 0
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
