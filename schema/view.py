@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
 # Headers that change a GET's answer: a shared cache must key on them.
-VARY = "Accept, Authorization, X-Consistent-With"
+VARY = "Accept, Authorization, X-Consistent-With, Origin"
 
 
 class InkwellGraphQL(GraphQL[Context, None]):

@@ -191,7 +191,7 @@ def test_an_anonymous_get_answer_may_be_kept_by_a_cdn_but_not_by_the_browser(
     response = get(client, {"query": "{ recentPosts(first: 1) { totalCount } }"})
     assert response.headers["cache-control"] == "public, max-age=0, s-maxage=5"
     vary = {part.strip().lower() for part in response.headers["vary"].split(",")}
-    assert {"accept", "authorization", "x-consistent-with"} <= vary
+    assert {"accept", "authorization", "x-consistent-with", "origin"} <= vary
 
 
 def test_personal_erroneous_and_post_answers_are_never_cached(
