@@ -4,13 +4,9 @@ whose items update the cache."""
 
 from __future__ import annotations
 
-import subprocess
-
 from tests.e2e.conftest import http_api
-from tests.support.node import LINE_SECONDS, NODE_DIR, Lines, install_locked_packages, needs_node
+from tests.support.node import NodeScript, install_locked_packages, needs_node
 from tests.support.server_process import ServerProcess
-
-SCRIPT = NODE_DIR / "apollo-client.mjs"
 
 pytestmark = needs_node
 
@@ -23,15 +19,7 @@ def test_apollo_client_pages_mutates_and_follows_a_post(server: ServerProcess) -
     for title in titles:
         api.published_post(ann, title)
     reader = api.register("Reader")
-    node = subprocess.Popen(
-        ["node", str(SCRIPT), f"{server.url}/graphql", reader.token],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert node.stdout is not None
-        lines = Lines(node.stdout)
+    with NodeScript("apollo-client.mjs", f"{server.url}/graphql", reader.token) as lines:
         newest = list(reversed(titles))
 
         first = lines.next_json()
@@ -64,8 +52,4 @@ def test_apollo_client_pages_mutates_and_follows_a_post(server: ServerProcess) -
         assert cache["items"][0] == 0 and cache["items"][-1] == 1
         assert cache["likeCount"] == 1  # the cached feed entry, updated by the subscription
         assert cache["cachedPosts"] == 4
-        assert node.wait(timeout=LINE_SECONDS) == 0
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
+        assert lines.exit_code() == 0

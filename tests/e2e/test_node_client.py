@@ -2,50 +2,24 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
-import pytest
-
 from tests.e2e.conftest import http_api
 from tests.support import operations as ops
-from tests.support.node import LINE_SECONDS, NODE_DIR, Lines, install_locked_packages, needs_node
+from tests.support.node import NodeScript, install_locked_packages, needs_node
 from tests.support.server_process import ServerProcess
-
-SCRIPT = NODE_DIR / "subscribe-post.mjs"
 
 pytestmark = needs_node
 
 
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
-    install_locked_packages()
-    return NODE_DIR / "node_modules"
-
-
 def test_the_graphql_ws_client_receives_the_post_then_a_like_made_over_http(
-    server: ServerProcess, node_modules: Path
+    server: ServerProcess,
 ) -> None:
+    install_locked_packages()
     api = http_api(server)
     ann = api.register("Ann")
     post = api.published_post(ann, "Followed from Node")
     bob = api.register("Bob")
-    node = subprocess.Popen(
-        [
-            "node",
-            str(SCRIPT),
-            server.url.replace("http", "ws") + "/graphql",
-            bob.token,
-            post["id"],
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert node.stdout is not None
-        lines = Lines(node.stdout)
+    websocket_url = server.url.replace("http", "ws") + "/graphql"
+    with NodeScript("subscribe-post.mjs", websocket_url, bob.token, post["id"], "2") as lines:
         assert lines.next_json() == {
             "data": {
                 "post": {
@@ -70,8 +44,4 @@ def test_the_graphql_ws_client_receives_the_post_then_a_like_made_over_http(
                 }
             }
         }
-        assert node.wait(timeout=LINE_SECONDS) == 0
-    finally:
-        if node.poll() is None:
-            node.kill()
-            node.wait()
+        assert lines.exit_code() == 0

@@ -55,3 +55,31 @@ class Lines:
         except json.JSONDecodeError:
             rest = "".join(self._lines.get(timeout=1) for _ in range(self._lines.qsize()))
             raise AssertionError(f"node printed: {line}{rest}") from None
+
+
+class NodeScript:
+    """A Node script run as a process, its output read as JSON lines; killed on exit."""
+
+    def __init__(self, script: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            ["node", str(NODE_DIR / script), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.lines = Lines(self.process.stdout)
+
+    def next_json(self) -> Any:
+        return self.lines.next_json()
+
+    def exit_code(self) -> int:
+        return self.process.wait(timeout=LINE_SECONDS)
+
+    def __enter__(self) -> NodeScript:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
