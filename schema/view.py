@@ -15,12 +15,13 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from schema import media
@@ -32,6 +33,10 @@ from schema.sockets import LegacyWSHandler, TransportWSHandler
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
 
+HTTP_OPERATIONS = {
+    "GET": {OperationType.QUERY},
+    "POST": {OperationType.QUERY, OperationType.MUTATION},
+}
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
 
@@ -124,19 +129,32 @@ class InkwellGraphQL(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        """Runs one operation. GET runs queries only (a mutation is 405); subscriptions are
+        served over WebSocket only (strawberry would run one over HTTP as if a query)."""
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
+        get = request_adapter.method == "GET"
         try:
-            return await super().execute_single(
-                request, request_adapter, sub_response, context, root_value, request_data
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=HTTP_OPERATIONS[request_adapter.method],
+                operation_extensions=request_data.extensions,
             )
-        except HTTPException as error:
-            if request_adapter.method == "GET" and isinstance(
-                error.__cause__, InvalidOperationTypeError
-            ):
-                raise HTTPException(405, f"{error.reason}: send them with POST") from error
-            raise
+        except CannotGetOperationTypeError as error:
+            raise HTTPException(400, error.as_http_error_reason()) from error
+        except InvalidOperationTypeError as error:
+            if get and error.operation_type is OperationType.MUTATION:
+                raise HTTPException(405, "mutations are not allowed over GET: use POST") from error
+            raise HTTPException(
+                400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
+            ) from error
+        except MissingQueryError as error:
+            raise HTTPException(400, "No GraphQL query found in the request") from error
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -257,3 +257,14 @@ def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess)
     with pytest.raises(InvalidStatus) as refused:
         connect(url, origin="http://evil.example", subprotocols=["graphql-transport-ws"])  # type: ignore[arg-type]
     assert refused.value.response.status_code == 403
+
+
+def test_a_subscription_over_http_is_refused_without_pointing_at_post(
+    client: httpx.Client,
+) -> None:
+    subscription = {"query": "subscription { projections { name } }"}
+    over_get = get(client, subscription)
+    assert over_get.status_code == 400
+    over_post = post(client, subscription, GRAPHQL_RESPONSE)
+    assert over_post.status_code == 400
+    assert "subscriptions" in over_post.json()["errors"][0]["message"]
