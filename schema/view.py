@@ -134,7 +134,6 @@ class InkwellGraphQL(GraphQL[Context, None]):
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
-        get = request_adapter.method == "GET"
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -148,7 +147,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         except CannotGetOperationTypeError as error:
             raise HTTPException(400, error.as_http_error_reason()) from error
         except InvalidOperationTypeError as error:
-            if get and error.operation_type is OperationType.MUTATION:
+            if request_adapter.method == "GET" and error.operation_type is OperationType.MUTATION:
                 raise HTTPException(405, "mutations are not allowed over GET: use POST") from error
             raise HTTPException(
                 400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"

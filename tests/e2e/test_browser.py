@@ -268,11 +268,15 @@ def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
 
 class Ticks(InkwellGraphQL):
     """Inkwell's GraphQL view (its playground page, its WebSocket frames) on a schema of
-    its own, with strawberry's default context and connection handling: Inkwell's need
-    its services, and only the playground's side is under test here."""
+    its own, with strawberry's default context, execution and connection handling:
+    Inkwell's need its services, and only the playground's side is under test here."""
 
     get_context = GraphQL.get_context
     on_ws_connect = GraphQL.on_ws_connect
+    # Persisted-query resolution reads the services too.
+    execute_single = GraphQL.execute_single
+    graphql_transport_ws_handler_class = GraphQL.graphql_transport_ws_handler_class
+    graphql_ws_handler_class = GraphQL.graphql_ws_handler_class
 
 
 @strawberry.type
