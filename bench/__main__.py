@@ -25,6 +25,7 @@ BENCHES = (
     "cqrs_payoff",
     "subscriptions",
     "rebuild",
+    "persisted_queries",
 )
 BUDGET_MINUTES = 15
 

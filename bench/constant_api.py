@@ -22,7 +22,7 @@ from projections.readers import PostPage
 from projections.views import CommentView, PostView
 from schema.inputs import CreatePostInput
 from schema.payloads import PostPayload
-from schema.types import Post, PostConnection
+from schema.types import Connection, Post, post_connection
 
 TITLE = "A post of the benchmark"
 CONTENT = "Text of the benchmark's posts, about as long as a short paragraph. " * 3
@@ -49,7 +49,7 @@ def post_view(number: int) -> PostView:
 
 
 POST = Post.from_view(post_view(0))
-PAGE = PostConnection.from_page(
+PAGE = post_connection(
     PostPage(posts=[(f"cursor{n}", post_view(n)) for n in range(20)], has_next=True, total=30)
 )
 
@@ -61,7 +61,7 @@ class Query:
         return POST
 
     @strawberry.field
-    def recent_posts(self, first: int | None = 20, after: str | None = None) -> PostConnection:
+    def recent_posts(self, first: int | None = 20, after: str | None = None) -> Connection[Post]:
         return PAGE
 
 

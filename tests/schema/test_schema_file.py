@@ -1,4 +1,4 @@
-"""The checked-in schema.graphql, which codegen tools read, is what the server serves."""
+"""The checked-in schema.graphql, which codegen tools read, is what `inkwell schema` prints."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ SCHEMA_FILE = ROOT / "schema.graphql"
 
 def test_schema_graphql_is_what_the_schema_command_prints() -> None:
     printed = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "schema"],
+        [sys.executable, "-m", "inkwell", "schema"],
         capture_output=True,
         text=True,
         check=True,
@@ -21,5 +21,5 @@ def test_schema_graphql_is_what_the_schema_command_prints() -> None:
     ).stdout
     assert "type Query" in printed
     assert printed == SCHEMA_FILE.read_text(), (
-        "schema.graphql is stale: run `python server.py schema > schema.graphql`"
+        "schema.graphql is stale: run `inkwell schema > schema.graphql`"
     )
