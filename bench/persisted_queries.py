@@ -314,8 +314,9 @@ async def run(port: int, pid: int, args: argparse.Namespace) -> str:
 
 
 NOTES = """What this shows: naming the document by its hash sends the request line,
-headers, hash and variables instead of the document, whatever its size, so the saving grows with the document
-(and matters most on slow uplinks: mobile clients, many requests per page). The
+headers, hash and variables instead of the document, whatever its size, so the saving
+grows with the document (and matters most on slow uplinks: mobile clients, many
+requests per page). The
 server's CPU per request is the executor's: a hash resolves (from a memo) to the same
 cached parse and validation as the document's text, so no CPU saving is expected, and
 the CPU ratios show what this shared machine's noise makes of none. A document's first
