@@ -1,0 +1,106 @@
+"""The persisted-query stores on their own: the automatic one's bounds in a real Redis, and
+the trusted list read from Apollo's manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from projections.keys import Keys
+from schema.persisted import AutomaticPersistedQueries, Bounds, PersistedQueryRefused
+from schema.trusted import BadTrustedDocuments, load_trusted_documents
+
+
+def sha(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def named(document: str) -> dict[str, object]:
+    return {"persistedQuery": {"version": 1, "sha256Hash": sha(document)}}
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+async def test_the_store_keeps_the_newest_documents_up_to_its_count(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    documents = [f"{{ __typename }} # {n}" for n in range(5)]
+    writer = AutomaticPersistedQueries(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    for document in documents:
+        assert await writer.resolve(document, named(document)) == document
+    # A process that has not seen them (no memo) finds only the newest three.
+    reader = AutomaticPersistedQueries(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    for document in documents[:2]:
+        with pytest.raises(PersistedQueryRefused) as missing:
+            await reader.resolve(None, named(document))
+        assert missing.value.code == "PERSISTED_QUERY_NOT_FOUND"
+        assert await redis.exists(keys.persisted_query(sha(document))) == 0
+    for document in documents[2:]:
+        assert await reader.resolve(None, named(document)) == document
+        assert 0 < await redis.ttl(keys.persisted_query(sha(document))) <= 60
+    assert await redis.zcard(keys.persisted_queries()) == 3
+
+
+async def test_a_document_over_the_size_bound_is_refused_unstored(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    store = AutomaticPersistedQueries(redis, keys, Bounds(max_bytes=64))
+    document = "{ __typename }" + " " * 64
+    with pytest.raises(PersistedQueryRefused) as refused:
+        await store.resolve(document, named(document))
+    assert refused.value.code == "BAD_USER_INPUT"
+    assert await redis.exists(keys.persisted_query(sha(document))) == 0
+
+
+def manifest(path: Path, operations: list[dict[str, str]]) -> Path:
+    body = {"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}
+    path.write_text(json.dumps(body))
+    return path
+
+
+async def test_apollos_manifest_is_a_trusted_list(tmp_path: Path) -> None:
+    body = "query Feed { recentPosts { totalCount } }"
+    trusted = load_trusted_documents(
+        manifest(
+            tmp_path / "manifest.json",
+            [{"id": sha(body), "name": "Feed", "type": "query", "body": body}],
+        )
+    )
+    assert await trusted.resolve(None, named(body)) == body
+    with pytest.raises(PersistedQueryRefused) as refused:
+        await trusted.resolve("{ __typename }", None)
+    assert refused.value.code == "QUERY_NOT_IN_SAFELIST"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("missing.json", None),
+        ("bad.json", "{"),
+        ("other.json", json.dumps({"format": "something else"})),
+        ("lying.json", None),
+        ("empty.graphql", "fragment F on Post { id }"),
+    ],
+)
+def test_a_trusted_list_that_cannot_be_read_is_refused(
+    tmp_path: Path, name: str, content: str | None
+) -> None:
+    path = tmp_path / name
+    if name == "lying.json":
+        manifest(path, [{"id": "0" * 64, "name": "Feed", "body": "{ __typename }"}])
+    elif content is not None:
+        path.write_text(content)
+    with pytest.raises(BadTrustedDocuments):
+        load_trusted_documents(path)
