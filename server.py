@@ -67,6 +67,7 @@ from projections.broadcast import Broadcast
 from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
 from projections.keys import Keys
 from projections.live import LiveReadModels
+from projections.persisted_queries import Bounds, PersistedQueryStore
 from projections.projection import Projection
 from projections.publisher import EventPublisher
 from projections.readers import ReadModels
@@ -80,7 +81,7 @@ from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
 from schema.context import Services
 from schema.limits.cost import CostLimit
-from schema.persisted import AutomaticPersistedQueries, Bounds, Documents
+from schema.persisted import AutomaticPersistedQueries, Documents
 from schema.trusted import load_trusted_documents
 from schema.view import InkwellGraphQL
 from web import routes as web
@@ -354,7 +355,7 @@ def _documents(settings: Settings, redis: Redis, keys: Keys) -> Documents:
     """Persisted queries: the trusted list when one is configured, else Apollo's APQ."""
     if settings.trusted_documents is not None:
         return load_trusted_documents(settings.trusted_documents)
-    return AutomaticPersistedQueries(redis, keys, Bounds())
+    return AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds()))
 
 
 @asynccontextmanager

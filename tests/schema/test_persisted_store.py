@@ -12,7 +12,8 @@ import pytest
 from redis.asyncio import Redis
 
 from projections.keys import Keys
-from schema.persisted import AutomaticPersistedQueries, Bounds, PersistedQueryRefused
+from projections.persisted_queries import Bounds, PersistedQueryStore
+from schema.persisted import AutomaticPersistedQueries, PersistedQueryRefused
 from schema.trusted import BadTrustedDocuments, load_trusted_documents
 
 
@@ -36,11 +37,15 @@ async def test_the_store_keeps_the_newest_documents_up_to_its_count(
 ) -> None:
     keys = Keys(prefix)
     documents = [f"{{ __typename }} # {n}" for n in range(5)]
-    writer = AutomaticPersistedQueries(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    writer = AutomaticPersistedQueries(
+        PersistedQueryStore(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    )
     for document in documents:
         assert await writer.resolve(document, named(document)) == document
     # A process that has not seen them (no memo) finds only the newest three.
-    reader = AutomaticPersistedQueries(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    reader = AutomaticPersistedQueries(
+        PersistedQueryStore(redis, keys, Bounds(max_count=3, ttl_seconds=60))
+    )
     for document in documents[:2]:
         with pytest.raises(PersistedQueryRefused) as missing:
             await reader.resolve(None, named(document))
@@ -56,7 +61,7 @@ async def test_a_document_over_the_size_bound_is_refused_unstored(
     redis: Redis, prefix: str
 ) -> None:
     keys = Keys(prefix)
-    store = AutomaticPersistedQueries(redis, keys, Bounds(max_bytes=64))
+    store = AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds(max_bytes=64)))
     document = "{ __typename }" + " " * 64
     with pytest.raises(PersistedQueryRefused) as refused:
         await store.resolve(document, named(document))
