@@ -239,8 +239,9 @@ class ReadModels:
 def _view(
     post: dict[str, str], user: dict[str, str], comment: dict[str, str]
 ) -> PostView | UserView | CommentView | None:
+    """The object the one non-empty hash holds; a malformed one counts as missing."""
     if post:
-        return PostView.from_hash(post)
+        return readable(PostView.from_hash, post)
     if user:
-        return UserView.from_hash(user)
-    return CommentView.from_hash(comment) if comment else None
+        return readable(UserView.from_hash, user)
+    return readable(CommentView.from_hash, comment)
