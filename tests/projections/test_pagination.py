@@ -15,8 +15,8 @@ from projections.pagination import (
     Position,
     Slice,
     newest_first,
-    oldest_first,
     page_of,
+    pages,
 )
 
 # Ties on purpose: Redis orders equal scores by member, and so must the cursors.
@@ -87,7 +87,9 @@ async def test_oldest_first_pages_match_relays_algorithm(
 ) -> None:
     client, key = sorted_set
     for window in windows():
-        assert outcome(await oldest_first(client, key, window)) == relay(ITEMS, window), window
+        (page,) = await pages(client, [(key, window)], newest_first=False)
+        assert isinstance(page, Page)
+        assert outcome(page) == relay(ITEMS, window), window
 
 
 async def test_paging_backward_from_the_end_visits_every_item_once(
@@ -104,6 +106,17 @@ async def test_paging_backward_from_the_end_visits_every_item_once(
             break
         before = page.items[0].cursor()
     assert seen == sorted(ITEMS, reverse=True)
+
+
+async def test_many_pages_in_one_call_match_one_by_one(
+    sorted_set: tuple[aioredis.Redis, str],
+) -> None:
+    client, key = sorted_set
+    every = list(windows())
+    batched = await pages(client, [(key, window) for window in every], newest_first=True)
+    for window, page in zip(every, batched, strict=True):
+        assert isinstance(page, Page)
+        assert outcome(page) == outcome(await newest_first(client, key, window)), window
 
 
 @pytest.mark.parametrize("window", [Slice(20, last=101), Slice(20, last=-1), Slice(101)])
