@@ -38,6 +38,7 @@ from auth.tokens import BearerTokens, load_or_create_key
 from cli.demo import Demo
 from cli.events import tail
 from cli.parked import ParkedCommands, operator
+from cli.rebuild import rebuild_with_progress
 from cli.seed import Seeder
 from cli.status import show_status
 from domain.bus import CommandBus
@@ -51,6 +52,7 @@ from eventstore.writer import GroupCommitWriter
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
 from infra.shutdown_signal import on_shutdown_signal
+from infra.redis_policy import check_eviction_policy
 from observability import endpoints
 from observability.command_log import CommandLog
 from observability.endpoints import Operations
@@ -65,9 +67,11 @@ from projections import feeds, posts, search, users
 from projections import verify as verification
 from projections.broadcast import Broadcast
 from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
+from projections.failures import RebuildRunning
 from projections.keys import Keys
 from projections.live import LiveReadModels
 from projections.persisted_queries import Bounds, PersistedQueryStore
+from projections.namespaces import ActiveNamespaces
 from projections.projection import Projection
 from projections.publisher import EventPublisher
 from projections.readers import ReadModels
@@ -125,6 +129,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS, WS)
     trusted_documents: Path | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
+    production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -156,6 +161,7 @@ class Settings:
             if env.get("INKWELL_TRUSTED_DOCUMENTS")
             else None,
             cdn_max_age=int(get("INKWELL_CDN_MAX_AGE", "5")),
+            production=get("INKWELL_ENV", "development") == "production",
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -229,6 +235,7 @@ async def running(
         redis = await stack.enter_async_context(
             _pool(redis_url, f"{settings.prefix}:commands", retry)
         )
+        await check_eviction_policy(redis, production=settings.production)
         # Queries, subscriptions and read-your-writes waits may read a replica. Its pub/sub
         # connection goes there too: Redis replicates PUBLISH in order with the writes, so
         # a change notice never arrives before the data it announces. They always get a
@@ -269,6 +276,8 @@ async def running(
             always=[keys.checkpoints_channel()],
             on_disconnect=lambda _: metrics.pubsub_disconnects.inc(),
         )
+        namespaces = ActiveNamespaces(reads, keys, broadcast, names)
+        await namespaces.refresh()
         waiter = ConsistencyWaiter(reads, keys, broadcast, names)
         scripts = Scripts.register(redis)
         runners = tuple(
@@ -317,6 +326,7 @@ async def running(
         tasks(broadcast.run(), "broadcast")
         tasks(publisher.run(), "publisher")
         tasks(waiter.run(), "consistency")
+        tasks(namespaces.run(), "namespaces")
         for runner in runners:
             tasks(runner.run(), f"projection {runner.projection.name}")
         yield Inkwell(
@@ -827,22 +837,24 @@ def print_schema() -> None:
 def verify() -> None:
     """Proves the read models match the log; exits 1 on any difference.
 
-    Replays the whole event log into a scratch key prefix and compares it, key by key,
+    Replays the whole event log into scratch spaces and compares them, key by key,
     with the live read models. Run it while writes are quiet."""
     settings = Settings.from_env()
     if tools_redis_url(settings) is None:
         raise _no_redis(settings)
 
     async def check() -> list[str]:
+        names = [projection.name for projection in PROJECTIONS]
         async with running(settings) as inkwell:
             head = await inkwell.store.head_position()
             await inkwell.services.consistency.wait_for(head, timeout=300)
-            scratch = f"{settings.prefix}~verify-{uuid.uuid4().hex[:8]}"
+            scratch = await verification.replay(
+                inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS
+            )
             try:
-                await verification.replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
-                return await verification.differences(inkwell.redis, inkwell.keys, Keys(scratch))
+                return await verification.differences(inkwell.redis, inkwell.keys, scratch, names)
             finally:
-                await verification.drop(inkwell.redis, scratch)
+                await verification.drop(inkwell.redis, scratch, names)
 
     found = asyncio.run(check())
     console = Console()
@@ -850,6 +862,44 @@ def verify() -> None:
         console.print(line, markup=False)
     console.print(f"{len(found)} keys differ" if found else "the read models match the log")
     raise typer.Exit(1 if found else 0)
+
+
+@cli.command()
+def rebuild(
+    projection: Annotated[
+        str | None, typer.Option(help="Only this projection: posts, feeds, users or search.")
+    ] = None,
+) -> None:
+    """Rebuilds the read models from the log without downtime, in the server's Redis.
+
+    Fills new key namespaces from position 0, catches up with the live projectors,
+    swaps them in at once and deletes the old ones; queries answer from the old
+    read models until the swap. Refuses to run beside another rebuild of the same
+    projection."""
+    settings = Settings.from_env()
+    console = Console()
+    chosen = [p for p in PROJECTIONS if projection in (None, p.name)]
+    if not chosen:
+        names = ", ".join(p.name for p in PROJECTIONS)
+        console.print(f"[red]no projection {projection!r}; there are: {names}[/]")
+        raise typer.Exit(2)
+    if tools_redis_url(settings) is None:
+        raise _no_redis(settings)
+    _quiet_per_command_logs()
+
+    async def run() -> int:
+        async with inspecting(settings) as (redis, log_reader):
+            assert redis is not None
+            return await rebuild_with_progress(
+                redis, Keys(settings.prefix), log_reader, chosen, console
+            )
+
+    try:
+        position = asyncio.run(run())
+    except RebuildRunning as running_already:
+        console.print(f"[red]{running_already}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"rebuilt {', '.join(p.name for p in chosen)} up to position {position}")
 
 
 if __name__ == "__main__":

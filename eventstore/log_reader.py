@@ -73,6 +73,10 @@ class LogReader:
 
         return [recorded_event(row, self._schemas) for row in await self._read(query)]
 
+    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
+        """The whole log in order (the projectors' EventLog), for operator commands."""
+        return await self.after(after, limit)
+
     async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]:
         """The newest `count` events, oldest first, optionally of one stream."""
 

@@ -1,18 +1,57 @@
 """Every Redis key and channel Inkwell uses, in one place. Nobody else builds key strings.
 
-All names start with the prefix, so tests, instances and a rebuild in progress
-each live in their own namespace. Every read model is reached by a name built
-from ids the caller already has: nothing on the hot path needs SCAN.
+All names start with the prefix, so tests and instances each live in their own
+namespace. Within it, each projection's read models live in a versioned space of
+their own (`<prefix>:<projection>.<version>`), named by its `namespace` key: a
+rebuild fills a new space while queries read the old one, then swaps the name.
+Every read model is reached by a name built from ids the caller already has:
+nothing on the hot path needs SCAN.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
 class Keys:
     prefix: str
+    # projection name -> its active space; kept current in place by ActiveNamespaces.
+    spaces: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+    def space(self, projection: str) -> str:
+        """Where the projection's read models live; a space no build ever fills when
+        none is active (nothing built yet, or Redis lost it)."""
+        return self.spaces.get(projection) or f"{self.prefix}:{projection}"
+
+    def with_space(self, projection: str, space: str) -> Keys:
+        """These names, with the projection's read models in `space` (a rebuild's)."""
+        return replace(self, spaces={**self.spaces, projection: space})
+
+    def new_space(self, projection: str, version: str) -> str:
+        return f"{self.prefix}:{projection}.{version}"
+
+    # Versioned spaces and their bookkeeping.
+    def namespace(self, projection: str) -> str:
+        """The projection's active space. Written only by a swap (a build's last step),
+        so its absence means no read model exists: never built, or lost by Redis."""
+        return f"{self.prefix}:namespace:{projection}"
+
+    def space_checkpoint(self, space: str) -> str:
+        """How far a space being built has got; set to 0 when the build starts, so a
+        Redis that loses it mid-build is noticed."""
+        return space + self.SPACE_CHECKPOINT
+
+    SPACE_CHECKPOINT = ":checkpoint"
+
+    def unconfirmed(self, projection: str) -> str:
+        """Set in a batch's MULTI, deleted once every reply of it was checked: while it
+        exists, the active space may hold a half-applied batch and must be rebuilt."""
+        return f"{self.prefix}:unconfirmed:{projection}"
+
+    def rebuilding(self, projection: str) -> str:
+        """A lease held by the one rebuild of the projection that may run."""
+        return f"{self.prefix}:rebuilding:{projection}"
 
     # Plumbing: the log's head, the projections' checkpoints, the pub/sub channels.
     def head(self) -> str:
@@ -102,7 +141,7 @@ class Keys:
 
     # The posts projection: one hash per post, with the author's name copied in.
     def post(self, post_id: str) -> str:
-        return f"{self.prefix}:post:{post_id}"
+        return f"{self.space('posts')}:post:{post_id}"
 
     def post_prefix(self) -> str:
         """`post_prefix() + id == post(id)`, for Lua scripts that walk a set of ids."""
@@ -119,68 +158,68 @@ class Keys:
         return f"{self.post(post_id)}:likers"
 
     def comment(self, comment_id: str) -> str:
-        return f"{self.prefix}:comment:{comment_id}"
+        return f"{self.space('posts')}:comment:{comment_id}"
 
     def comment_prefix(self) -> str:
         return self.comment("")
 
     def author(self, user_id: str) -> str:
         """The posts projection's own copy of an author's name and avatar."""
-        return f"{self.prefix}:author:{user_id}"
+        return f"{self.space('posts')}:author:{user_id}"
 
     def author_post_ids(self, user_id: str) -> str:
         """Every post an author wrote: the fan-out list when they rename themself."""
-        return f"{self.prefix}:author:{user_id}:post-ids"
+        return f"{self.space('posts')}:author:{user_id}:post-ids"
 
     def author_comment_ids(self, user_id: str) -> str:
         """Every live comment an author wrote: the other half of the rename fan-out."""
-        return f"{self.prefix}:author:{user_id}:comment-ids"
+        return f"{self.space('posts')}:author:{user_id}:comment-ids"
 
     # The feeds projection: sorted sets of post ids, scored by time in microseconds.
     def recent(self) -> str:
-        return f"{self.prefix}:feed:recent"
+        return f"{self.space('feeds')}:feed:recent"
 
     def by_author(self, user_id: str) -> str:
         """An author's published posts, by publish time."""
-        return f"{self.prefix}:feed:author:{user_id}"
+        return f"{self.space('feeds')}:feed:author:{user_id}"
 
     def by_author_with_drafts(self, user_id: str) -> str:
         """What an author sees of their own posts: drafts by creation, published by publish time."""
-        return f"{self.prefix}:feed:author:{user_id}:own"
+        return f"{self.space('feeds')}:feed:author:{user_id}:own"
 
     def by_tag(self, tag: str) -> str:
-        return f"{self.prefix}:feed:tag:{tag}"
+        return f"{self.space('feeds')}:feed:tag:{tag}"
 
     def tag_prefix(self) -> str:
         return self.by_tag("")
 
     def popular(self) -> str:
         """Published posts scored likes * 2**32 + the position of their publication."""
-        return f"{self.prefix}:feed:popular"
+        return f"{self.space('feeds')}:feed:popular"
 
     def post_tags(self, post_id: str) -> str:
         """The feeds projection's record of a post's current tags."""
-        return f"{self.prefix}:feed:post-tags:{post_id}"
+        return f"{self.space('feeds')}:feed:post-tags:{post_id}"
 
     # The search projection: an inverted index of sorted sets, one per word.
     def search_word(self, word: str) -> str:
         """Published posts containing the word, scored by publish time (µs)."""
-        return f"{self.prefix}:search:word:{word}"
+        return f"{self.space('search')}:search:word:{word}"
 
     def search_word_prefix(self) -> str:
         return self.search_word("")
 
     def search_post_words(self, post_id: str) -> str:
         """The words a post is indexed under now, so an edit can take back the old ones."""
-        return f"{self.prefix}:search:post-words:{post_id}"
+        return f"{self.space('search')}:search:post-words:{post_id}"
 
     def search_published(self) -> str:
         """The search projection's own list of published posts and their publish times."""
-        return f"{self.prefix}:search:published"
+        return f"{self.space('search')}:search:published"
 
     # The users projection.
     def user(self, user_id: str) -> str:
-        return f"{self.prefix}:user:{user_id}"
+        return f"{self.space('users')}:user:{user_id}"
 
     # Operations: what each runner records of its own progress, for health checks and metrics.
     def progress(self, projection: str) -> str:

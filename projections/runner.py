@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 
 import orjson
 from redis.asyncio import Redis
@@ -21,11 +22,13 @@ from redis.exceptions import WatchError
 from domain.ports import EventLog, RecordedEvent
 from projections import messages
 from projections.broadcast import Broadcast
+from projections.failures import RebuildRunning, failed_replies
 from projections.keys import Keys
 from projections.lease import Lease
 from projections.parking import Parking, type_name
 from projections.parking import apply as apply_one
 from projections.projection import Projection
+from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.tx import Tx
 
@@ -59,10 +62,19 @@ class ProjectionRunner:
         self._skipped: frozenset[int] = frozenset()
         self.lease = Lease(redis, keys.lease(projection.name), lease_seconds)
         self._lease_seconds = lease_seconds
+        self._space: str | None = None  # the active space, as last read from Redis
+        self._deleting: asyncio.Task[None] | None = None  # a replaced space, after a grace
 
     async def run(self) -> None:
         """Runs until cancelled: stands by until it holds the projection's lease, follows
         the log while it keeps it. Redis or database outages are waited out, not fatal."""
+        try:
+            await self._run()
+        finally:
+            if self._deleting is not None:
+                self._deleting.cancel()
+
+    async def _run(self) -> None:
         backoff = 0.1
         while True:
             try:
@@ -115,26 +127,82 @@ class ProjectionRunner:
                     await self.catch_up()
 
     async def catch_up(self) -> None:
-        """Reads the log from the checkpoint until it has applied everything there."""
+        """Reads the log from the checkpoint until it has applied everything there. A
+        projection without an active space, or whose last batch was not confirmed, is
+        rebuilt first: nothing is ever applied on top of a space Redis lost or half-wrote."""
         while True:
-            checkpoint = int(await self._redis.get(self._checkpoint_key) or 0)
-            events = await self._log.read_all(after=checkpoint, limit=BATCH)
+            state = await self._state()
+            if state.space is None or state.unconfirmed:
+                await self._recover(state)
+                continue
+            self._space = state.space
+            events = await self._log.read_all(after=state.checkpoint, limit=BATCH)
             if events:
                 # Skips are of positions already passed: only a read of the log (a replay,
                 # a restart from an older checkpoint) can meet one again.
                 self._skipped = await self._log.skipped(self.projection.name)
-                await self.apply(events, from_log=True)
+            if events and not await self.apply(events, from_log=True, after=state.checkpoint):
+                continue  # Redis changed between the read and the apply: look again
             if len(events) < BATCH:
                 return
 
-    async def apply(self, events: list[RecordedEvent], *, from_log: bool) -> bool:
-        """Applies the events past the checkpoint. Live events must continue the checkpoint
-        without a gap (positions are consecutive unless a PostgreSQL transaction rolled
-        back); when they do not, nothing is applied and False asks for a catch-up."""
+    async def _recover(self, state: _State) -> None:
+        """Rebuilds the projection into a new space, by the same path as `rebuild`."""
+        name = self.projection.name
+        if state.unconfirmed:
+            log.error(
+                "projection %s: a batch was refused or never confirmed; its read "
+                "models may be half-applied: rebuilding them from the log",
+                name,
+            )
+        elif self._space is not None:
+            log.error(
+                "projection %s: Redis lost its read models (flushed or restarted "
+                "empty): rebuilding them from the log",
+                name,
+            )
+        else:
+            log.warning("projection %s has no read models in Redis: building them", name)
+        rebuild = Rebuild(self._redis, self._keys, self._scripts, self._log, [self.projection])
+        try:
+            swapped = await rebuild.run()
+        except RebuildRunning as running:
+            log.warning("projection %s: waiting for the rebuild under way (%s)", name, running)
+            await asyncio.sleep(self._lease_seconds / 3)
+            return
+        # The old space goes once no process reads it; the runner follows the new one now.
+        self._deleting = asyncio.create_task(rebuild.delete_old(swapped))
+
+    async def _state(self) -> _State:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in self._watched():
+                pipe.get(key)
+            checkpoint, space, unconfirmed = await pipe.execute()
+        return _State(int(checkpoint or 0), str(space) if space else None, unconfirmed is not None)
+
+    def _watched(self) -> list[str]:
+        name = self.projection.name
+        return [self._checkpoint_key, self._keys.namespace(name), self._keys.unconfirmed(name)]
+
+    async def apply(
+        self, events: list[RecordedEvent], *, from_log: bool, after: int | None = None
+    ) -> bool:
+        """Applies the events past the checkpoint, if Redis still holds what they were
+        read against: the active space this runner follows, no unconfirmed batch, and the
+        checkpoint `after` (a log batch's) or one the events continue without a gap (a
+        live batch's: positions are consecutive unless a PostgreSQL transaction rolled
+        back). Otherwise nothing is applied and False asks for a catch-up. Raises
+        BatchFailed when Redis refused part of the batch."""
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
-                await pipe.watch(self._checkpoint_key, self._parking.streams_key)
-                checkpoint = int(await pipe.get(self._checkpoint_key) or 0)
+                await pipe.watch(*self._watched(), self._parking.streams_key)
+                # One GET each: an MGET would count as a query on the primary.
+                raw, space, unconfirmed = [await pipe.get(key) for key in self._watched()]
+                checkpoint = int(raw or 0)
+                if space is None or space != self._space or unconfirmed is not None:
+                    return False
+                if after is not None and checkpoint != after:
+                    return False
                 fresh = [e for e in sorted(events, key=_position) if e.position > checkpoint]
                 if not fresh:
                     return True
@@ -142,54 +210,73 @@ class ProjectionRunner:
                     return False
                 blocked = await self._parking.blocked_streams(pipe, fresh)
                 pipe.multi()  # type: ignore[no-untyped-call]
-                tx = Tx(pipe, self._keys, self._scripts, fresh[-1].position)
-                self._queue(fresh, tx, blocked)
-                await pipe.execute()
+                marker = self._keys.unconfirmed(self.projection.name)
+                pipe.set(marker, fresh[-1].position)
+                keys = self._keys.with_space(self.projection.name, space)
+                tx = Tx(pipe, keys, self._scripts, fresh[-1].position)
+                owners = self._queue(fresh, tx, blocked)
+                replies = await pipe.execute(raise_on_error=False)
             except WatchError:
-                return False  # another runner moved the checkpoint; re-read it from the log
+                return False  # another runner, a swap or a flush changed it: look again
+        if failure := failed_replies(self.projection.name, replies, [None, *owners]):
+            raise failure  # the checkpoint did not move; the marker has the space rebuilt
+        if not await self._confirm(space, fresh[-1].position, tx):
+            return False
         self._report(fresh, from_log)
         return True
 
-    def _queue(self, events: list[RecordedEvent], tx: Tx, blocked: dict[str, int]) -> None:
-        """Queues the batch's writes. An event of a parked stream is parked behind it; one
-        that fails to apply is parked and blocks its stream (projections/parking.py), unless
-        an operator skipped it, which drops it."""
+    async def _confirm(self, space: str, last: int, tx: Tx) -> bool:
+        """The batch's second step: the checkpoint moves and the notices go out only now
+        that every reply was checked. Its first step set the unconfirmed marker, so a
+        crash in between has the space rebuilt rather than trusted."""
+        name = self.projection.name
+        notice = orjson.dumps({"projection": name, "position": last})
+        keys = [self._keys.namespace(name), self._keys.unconfirmed(name)]
+        keys += [self._checkpoint_key, self._keys.head()]
+        args = [space, last, self._keys.checkpoints_channel(), notice, *tx.notice_args()]
+        return bool(await self._scripts.confirm_batch(keys, args))
+
+    def _queue(
+        self, events: list[RecordedEvent], tx: Tx, blocked: dict[str, int]
+    ) -> list[RecordedEvent | None]:
+        """Queues the batch's writes; returns, per queued command, the event it is for.
+        An event of a parked stream is parked behind it; one that fails to apply is parked
+        and blocks its stream (projections/parking.py), unless an operator skipped it,
+        which drops it."""
+        owners: list[RecordedEvent | None] = []
         parked = 0
         for recorded in events:
-            if recorded.stream_id in blocked:
-                self._parking.park(tx.pipe, recorded, "", behind=blocked[recorded.stream_id])
-                parked += 1
-                continue
             mark = tx.queued()
-            try:
-                apply_one(self.projection, recorded, tx)
-            except Exception as error:
-                tx.discard_after(mark)
-                parked += 1
-                if recorded.position in self._skipped:
-                    log.warning(
-                        "projection %s dropped event %d (%s), skipped by an operator",
-                        self.projection.name,
-                        recorded.position,
-                        type_name(recorded),
-                    )
-                    continue
-                self._parking.park(
-                    tx.pipe, recorded, f"{type(error).__name__}: {error}", behind=None
-                )
-                blocked[recorded.stream_id] = recorded.position
+            parked += not self._queue_one(recorded, tx, blocked)
+            owners += [recorded] * (tx.queued() - mark)
         # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
         progress = self._keys.progress(self.projection.name)
         tx.pipe.hincrby(progress, "applied", len(events) - parked)
         tx.pipe.hset(progress, "advancedAt", time.time())
-        last = events[-1].position
-        tx.publish_notices()
-        tx.pipe.set(self._checkpoint_key, last)
-        tx.pipe.zadd(self._keys.head(), {"head": last}, gt=True)
-        tx.pipe.publish(
-            self._keys.checkpoints_channel(),
-            orjson.dumps({"projection": self.projection.name, "position": last}),
-        )
+        return owners
+
+    def _queue_one(self, recorded: RecordedEvent, tx: Tx, blocked: dict[str, int]) -> bool:
+        """Queues one event's writes, or its parking or dropping; True if it applies."""
+        if recorded.stream_id in blocked:
+            self._parking.park(tx.pipe, recorded, "", behind=blocked[recorded.stream_id])
+            return False
+        mark = tx.queued()
+        try:
+            apply_one(self.projection, recorded, tx)
+            return True
+        except Exception as error:
+            tx.discard_after(mark)
+            if recorded.position in self._skipped:
+                log.warning(
+                    "projection %s dropped event %d (%s), skipped by an operator",
+                    self.projection.name,
+                    recorded.position,
+                    type_name(recorded),
+                )
+                return False
+            self._parking.park(tx.pipe, recorded, f"{type(error).__name__}: {error}", behind=None)
+            blocked[recorded.stream_id] = recorded.position
+            return False
 
     def _report(self, events: list[RecordedEvent], from_log: bool) -> None:
         """One line per applied batch naming the commands and correlations it carried, so
@@ -234,6 +321,16 @@ def _decoded(payloads: list[str]) -> list[RecordedEvent] | None:
             "undecodable event message (%s: %s); reading the log", type(error).__name__, error
         )
         return None
+
+
+@dataclass(frozen=True)
+class _State:
+    """What a batch is read against: the checkpoint, the active space, and whether the
+    last batch is still unconfirmed."""
+
+    checkpoint: int
+    space: str | None
+    unconfirmed: bool
 
 
 def _position(recorded: RecordedEvent) -> int:

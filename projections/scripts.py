@@ -18,6 +18,7 @@ class Scripts:
     author_renamed: AsyncScript
     reindex_terms: AsyncScript
     list_under_terms: AsyncScript
+    confirm_batch: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

@@ -38,10 +38,10 @@ class Tx:
         self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
         self.pipe.zadd(self.keys.comment_additions(post_id), {comment_id: self.event_position})
 
-    def publish_notices(self) -> None:
-        """Queued last, in the writes' MULTI: a notice exists only if its change does."""
-        for (channel, _), body in self.notices.items():
-            self.pipe.publish(channel, body)
+    def notice_args(self) -> list[str | bytes]:
+        """channel, message, channel, message, ...: published when the batch is confirmed,
+        so a notice exists only if its change does."""
+        return [item for (channel, _), body in self.notices.items() for item in (channel, body)]
 
     def hset(self, key: str, fields: Mapping[str, str | int]) -> None:
         """HSET of several fields (redis-py's types refuse a plain dict[str, str])."""

@@ -1,12 +1,16 @@
-"""Proof that the read models are a function of the log: replay it into an empty
-namespace and compare every key, value for value, with the live one.
+"""Proof that the read models are a function of the log: replay it into scratch spaces
+and compare every key, value for value, with the active ones.
 
-This is an operator's tool and a test's: it SCANs, which the hot path never does.
+Both sides are streamed a SCAN page at a time, with one pipelined round trip per
+page for the keys' types and one for their values: never one round trip per key,
+so a million keys compare in minutes. This is an operator's tool and a test's: it
+SCANs, which the hot path never does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
@@ -14,58 +18,108 @@ from redis.asyncio import Redis
 from domain.ports import EventLog
 from projections.keys import Keys
 from projections.projection import Projection
-from projections.runner import ProjectionRunner
+from projections.rebuild import Rebuild
 from projections.scripts import Scripts
+from projections.spaces import drop_space, scan_pages
 
 
 async def replay(
     redis: Redis, event_log: EventLog, keys: Keys, projections: Sequence[Projection]
-) -> None:
-    """Applies the whole log to the namespace of `keys`, from its checkpoints on."""
+) -> Keys:
+    """Applies the whole log to new scratch spaces; returns `keys` naming them. The
+    active spaces are left alone; `drop` deletes the scratch ones."""
     scripts = Scripts.register(redis)
-    for projection in projections:
-        await ProjectionRunner(projection, redis, keys, scripts, event_log).catch_up()
+    spaces, _ = await Rebuild(redis, keys, scripts, event_log, projections).scratch()
+    scratch = Keys(keys.prefix)
+    for name, space in spaces.items():
+        scratch = scratch.with_space(name, space)
+    return scratch
+
+
+async def drop(redis: Redis, keys: Keys, projections: Sequence[str]) -> None:
+    for name in projections:
+        await drop_space(redis, keys.space(name))
+
+
+@dataclass
+class Comparison:
+    keys: int = 0  # keys compared, both sides together
+    differences: list[str] = field(default_factory=list)
+
+
+async def compare(
+    redis: Redis, live: Keys, rebuilt: Keys, projections: Sequence[str]
+) -> Comparison:
+    """What differs between the read models of two sets of spaces, one line per key."""
+    result = Comparison()
+    for name in projections:
+        left, right = live.space(name), rebuilt.space(name)
+        ignored = {Keys.SPACE_CHECKPOINT}
+        async for page in scan_pages(redis, left):
+            names = [key.removeprefix(left) for key in page]
+            ours = await values(redis, page)
+            theirs = await values(redis, [right + key for key in names])
+            result.keys += len(page)
+            for key, a, b in zip(names, ours, theirs, strict=True):
+                if a != b and key not in ignored:
+                    result.differences.append(f"{name}{key}: live {a!r} != replayed {b!r}")
+        async for page in scan_pages(redis, right):
+            names = [key.removeprefix(right) for key in page]
+            present = await _exist(redis, [left + key for key in names])
+            result.keys += len(page)
+            for key, there in zip(names, present, strict=True):
+                if not there and key not in ignored:
+                    b = (await values(redis, [right + key]))[0]
+                    result.differences.append(f"{name}{key}: live None != replayed {b!r}")
+    return result
+
+
+async def differences(
+    redis: Redis, live: Keys, rebuilt: Keys, projections: Sequence[str]
+) -> list[str]:
+    return (await compare(redis, live, rebuilt, projections)).differences
+
+
+async def values(redis: Redis, keys: Sequence[str]) -> list[Any]:
+    """Each key's whole value in a comparable form (None if absent): two round trips."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.type(key)
+        kinds = await pipe.execute()
+        for key, kind in zip(keys, kinds, strict=True):
+            _read(pipe, key, kind)
+        replies = await pipe.execute()
+    return [_comparable(kind, reply) for kind, reply in zip(kinds, replies, strict=True)]
+
+
+def _read(pipe: Any, key: str, kind: str) -> None:
+    if kind == "hash":
+        pipe.hgetall(key)
+    elif kind == "zset":
+        pipe.zrange(key, 0, -1, withscores=True)
+    elif kind == "set":
+        pipe.smembers(key)
+    elif kind == "list":
+        pipe.lrange(key, 0, -1)
+    else:
+        pipe.get(key)
+
+
+def _comparable(kind: str, reply: Any) -> Any:
+    return sorted(reply) if kind == "set" else reply
 
 
 async def dump(redis: Redis, prefix: str) -> dict[str, Any]:
     """Every key under the prefix (named without it) with its whole value."""
     contents: dict[str, Any] = {}
-    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-        kind = await redis.type(key)
-        if kind == "hash":
-            value: Any = await redis.hgetall(key)
-        elif kind == "zset":
-            value = await redis.zrange(key, 0, -1, withscores=True)
-        elif kind == "set":
-            value = sorted(await redis.smembers(key))
-        elif kind == "list":
-            value = await redis.lrange(key, 0, -1)
-        else:
-            value = await redis.get(key)
-        contents[key.removeprefix(prefix)] = value
+    async for page in scan_pages(redis, prefix):
+        for key, value in zip(page, await values(redis, page), strict=True):
+            contents[key.removeprefix(prefix)] = value
     return contents
 
 
-async def differences(redis: Redis, live: Keys, rebuilt: Keys) -> list[str]:
-    """What differs between the read models of two namespaces, one line per key."""
-    left, right = await read_models(redis, live), await read_models(redis, rebuilt)
-    return [
-        f"{key}: live {left.get(key)!r} != replayed {right.get(key)!r}"
-        for key in sorted(left.keys() | right.keys())
-        if left.get(key) != right.get(key)
-    ]
-
-
-async def read_models(redis: Redis, keys: Keys) -> dict[str, Any]:
-    """The namespace's dump without the keys that describe a run, not the log."""
-    run_state = tuple(prefix.removeprefix(keys.prefix) for prefix in keys.run_state())
-    return {
-        key: value
-        for key, value in (await dump(redis, keys.prefix)).items()
-        if not key.startswith(run_state)
-    }
-
-
-async def drop(redis: Redis, prefix: str) -> None:
-    async for key in redis.scan_iter(match=f"{prefix}:*", count=1000):
-        await redis.delete(key)
+async def _exist(redis: Redis, keys: Sequence[str]) -> list[bool]:
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.exists(key)
+        return [bool(found) for found in await pipe.execute()]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from domain.bus import Caller
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
 from server import Inkwell
+from tests.support import redis_server
+from tests.support.net import free_port
+from tests.support.redis_server import PrivateRedis
 
 
 async def send(inkwell: Inkwell, command: Command, actor: str | None = None) -> dict[str, str]:
@@ -25,3 +33,12 @@ async def author_with_posts(inkwell: Inkwell, published: int, drafts: int = 0) -
         if i < published:
             await send(inkwell, PublishPost(post), user)
     return user
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    port = free_port()
+    server = PrivateRedis(port, tmp_path, redis_server.start(port, directory=tmp_path))
+    yield server
+    server.process.kill()
+    server.process.wait()

@@ -4,7 +4,6 @@ log into an empty namespace gives the live read models back, value for value."""
 from __future__ import annotations
 
 import random
-import uuid
 
 from domain import streams
 from domain.commands import (
@@ -21,7 +20,6 @@ from domain.commands import (
     UpdateProfile,
 )
 from domain.errors import DomainError
-from projections.keys import Keys
 from projections.verify import differences, drop, dump, replay
 from server import PROJECTIONS, Inkwell
 from tests.projections.conftest import send, settle
@@ -104,29 +102,37 @@ async def _pick(
     return reader, AddComment(post, text(6))
 
 
+NAMES = [projection.name for projection in PROJECTIONS]
+
+
 async def test_replaying_the_log_rebuilds_the_live_read_models_exactly(inkwell: Inkwell) -> None:
     landed = await random_workload(inkwell, random.Random(20261127), commands=600)
     assert landed > 250, f"only {landed} of 600 commands landed"
     await settle(inkwell)
-    scratch = f"{inkwell.keys.prefix}-replay-{uuid.uuid4().hex[:6]}"
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
     try:
-        await replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
-        live = await dump(inkwell.redis, inkwell.keys.prefix)
+        live = await dump(inkwell.redis, inkwell.keys.space("posts"))
         assert len(live) > 100
-        assert await differences(inkwell.redis, inkwell.keys, Keys(scratch)) == []
+        assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
     finally:
-        await drop(inkwell.redis, scratch)
+        await drop(inkwell.redis, scratch, NAMES)
 
 
 async def test_verification_notices_a_tampered_read_model(inkwell: Inkwell) -> None:
     await random_workload(inkwell, random.Random(7), commands=40)
     await settle(inkwell)
-    scratch = f"{inkwell.keys.prefix}-replay-{uuid.uuid4().hex[:6]}"
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
     try:
-        await replay(inkwell.redis, inkwell.store, Keys(scratch), PROJECTIONS)
-        some_user = await anext(inkwell.redis.scan_iter(match=f"{inkwell.keys.prefix}:user:*"))
+        users = inkwell.keys.user("")
+        some_user = await anext(inkwell.redis.scan_iter(match=f"{users}*"))
         await inkwell.redis.hset(some_user, "name", "Tampered")
-        found = await differences(inkwell.redis, inkwell.keys, Keys(scratch))
-        assert len(found) == 1 and "Tampered" in found[0]
+        extra = inkwell.keys.by_tag("only-live")
+        await inkwell.redis.zadd(extra, {"x": 1})
+        found = await differences(inkwell.redis, inkwell.keys, scratch, NAMES)
+        assert len(found) == 2 and "Tampered" in found[0] + found[1]
+        await inkwell.redis.delete(extra)
+        await inkwell.redis.delete(some_user)
+        found = await differences(inkwell.redis, inkwell.keys, scratch, NAMES)
+        assert len(found) == 1 and "live None" in found[0]
     finally:
-        await drop(inkwell.redis, scratch)
+        await drop(inkwell.redis, scratch, NAMES)

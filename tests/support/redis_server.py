@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -48,3 +49,24 @@ def start(
         time.sleep(0.02)
     client.close()
     return process
+
+
+@dataclass
+class PrivateRedis:
+    """A started server the test may flush, kill and restart empty on the same port."""
+
+    port: int
+    directory: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, decode_responses=True)
+
+    def restart_empty(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self.process = start(self.port, directory=self.directory)

@@ -1,0 +1,60 @@
+"""Which versioned space each projection's read models are read from, kept current in process.
+
+A rebuild swaps a projection's `namespace` key and publishes a notice; every process
+follows the notices and also re-reads the keys every second, in case a notice was lost. The
+old space is deleted only after NAMESPACE_GRACE_SECONDS, longer than a process can
+keep reading it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from projections.broadcast import Broadcast
+from projections.keys import Keys
+
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 1.0
+NAMESPACE_GRACE_SECONDS = 5.0
+
+
+class ActiveNamespaces:
+    def __init__(
+        self, redis: Redis, keys: Keys, broadcast: Broadcast, projections: Sequence[str]
+    ) -> None:
+        """Updates `keys.spaces` in place: every reader holding these keys follows."""
+        self._redis = redis
+        self._keys = keys
+        self._broadcast = broadcast
+        self._names = tuple(projections)
+
+    async def refresh(self) -> None:
+        spaces = await self._redis.mget([self._keys.namespace(name) for name in self._names])
+        for name, space in zip(self._names, spaces, strict=True):
+            if space is None:
+                self._keys.spaces.pop(name, None)
+            else:
+                self._keys.spaces[name] = str(space)
+
+    async def run(self) -> None:
+        """Re-reads the keys at once on a swap notice or a lost notice, else every second."""
+        async with self._broadcast.subscribe(self._keys.checkpoints_channel()) as inbox:
+            refreshed = -REFRESH_SECONDS
+            swapped = True
+            while True:
+                if swapped or time.monotonic() - refreshed >= REFRESH_SECONDS:
+                    try:
+                        await self.refresh()
+                    except RedisError as error:  # waited out; the next round tries again
+                        log.warning("could not read the active namespaces: %s", error)
+                    refreshed = time.monotonic()
+                await inbox.wait(max(0.0, refreshed + REFRESH_SECONDS - time.monotonic()))
+                notices = [orjson.loads(payload) for payload in inbox.take(10_000)]
+                swapped = inbox.take_lost() or any("namespace" in notice for notice in notices)

@@ -1,0 +1,247 @@
+"""Zero-downtime rebuild: fill new versioned spaces from the log, then swap them in at once.
+
+Queries keep reading the active spaces while the new ones fill. The log is read
+once and each decoded batch feeds every projection being rebuilt, in one large
+pipeline per batch, not a transaction: a new space is private to its rebuild, and
+a MULTI of that size would stall every other client. What a transaction would
+guard is guarded by the batch's last command, a compare-and-set of the spaces'
+checkpoints: a Redis flushed or restarted mid-batch fails it, and the build starts
+over. The swap is one MULTI under WATCH: it happens only once the new spaces are at
+least as far as the live checkpoints, so no reader ever sees the read models go back.
+
+Rebuilding the projection whose space Redis lost (`ProjectionRunner`) takes this
+same path, with the one projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import WatchError
+
+from domain.ports import EventLog, RecordedEvent
+from projections.failures import RebuildRunning, SpaceLost, failed_replies
+from projections.keys import Keys
+from projections.lease import Lease
+from projections.namespaces import NAMESPACE_GRACE_SECONDS
+from projections.projection import Projection
+from projections.scripts import Scripts
+from projections.spaces import drop_space
+from projections.tx import Tx
+
+log = logging.getLogger(__name__)
+
+BUILD_BATCH = 2000
+LOCK_SECONDS = 30.0
+
+# Moves every checkpoint from ARGV[1] to ARGV[2]; 0, and nothing moved, if any differs.
+_ADVANCE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) ~= ARGV[1] then return 0 end
+end
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2]) end
+return 1
+"""
+
+Progress = Callable[[int, int], None]  # (position reached, head of the log)
+
+
+@dataclass(frozen=True)
+class Swapped:
+    position: int
+    old_spaces: list[str]  # to delete once no reader can still be using them
+
+
+class Rebuild:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        scripts: Scripts,
+        event_log: EventLog,
+        projections: Sequence[Projection],
+        on_progress: Progress | None = None,
+        batch: int = BUILD_BATCH,
+    ) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._log = event_log
+        self._projections = list(projections)
+        self._on_progress = on_progress or (lambda position, head: None)
+        self._batch = batch
+        self._advance = redis.register_script(_ADVANCE)
+        self._locks = [
+            Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
+        ]
+
+    async def run(self) -> Swapped:
+        """Builds and swaps; raises RebuildRunning if another rebuild of one of the
+        projections holds its lock. A loss of Redis data mid-build starts it over."""
+        await self._lock()
+        renewing = asyncio.create_task(self._renew_locks())
+        try:
+            while True:
+                spaces = self._new_spaces()
+                try:
+                    return await self._build_and_swap(spaces)
+                except SpaceLost:
+                    log.error(
+                        "the rebuild's spaces vanished (Redis flushed or restarted "
+                        "empty?): starting the rebuild over"
+                    )
+                except BaseException:
+                    await self._drop(spaces.values())
+                    raise
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+            for lock in self._locks:
+                await lock.release()
+
+    async def scratch(self) -> tuple[dict[str, str], int]:
+        """Builds new spaces up to the log's head without making them active (what
+        `verify` compares with the active ones); the caller drops them."""
+        spaces = self._new_spaces()
+        checkpoints = [self._keys.space_checkpoint(space) for space in spaces.values()]
+        try:
+            await self._redis.mset(dict.fromkeys(checkpoints, 0))
+            return spaces, await self._build(spaces, checkpoints, 0)
+        except BaseException:
+            await self._drop(spaces.values())
+            raise
+
+    async def delete_old(self, swapped: Swapped, grace: float = NAMESPACE_GRACE_SECONDS) -> None:
+        """Deletes the spaces the swap replaced, after every process has moved off them."""
+        await asyncio.sleep(grace)
+        await self._drop(swapped.old_spaces)
+
+    async def _lock(self) -> None:
+        for taken, lock in enumerate(self._locks):
+            if not await lock.acquire():
+                for held in self._locks[:taken]:
+                    await held.release()
+                name = self._projections[taken].name
+                holder = await self._redis.get(self._keys.rebuilding(name))
+                raise RebuildRunning(name, str(holder) if holder else None)
+
+    async def _renew_locks(self) -> None:
+        while True:
+            await asyncio.sleep(LOCK_SECONDS / 3)
+            for lock in self._locks:
+                await lock.renew()
+
+    def _new_spaces(self) -> dict[str, str]:
+        version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"
+        return {p.name: self._keys.new_space(p.name, version) for p in self._projections}
+
+    async def _build_and_swap(self, spaces: dict[str, str]) -> Swapped:
+        checkpoints = [self._keys.space_checkpoint(space) for space in spaces.values()]
+        await self._redis.mset(dict.fromkeys(checkpoints, 0))
+        position = 0
+        while True:
+            position = await self._build(spaces, checkpoints, position)
+            swapped = await self._swap(spaces, checkpoints, position)
+            if swapped is not None:
+                return swapped  # else the live runners moved on: build up to them first
+
+    async def _build(self, spaces: dict[str, str], checkpoints: list[str], position: int) -> int:
+        """Applies the log after `position` up to its head; returns the position reached."""
+        head = await self._log.head_position()
+        keys = {name: self._keys.with_space(name, space) for name, space in spaces.items()}
+        events = await self._log.read_all(after=position, limit=self._batch)
+        while events:
+            # Read the next batch while Redis applies this one.
+            following = asyncio.create_task(
+                self._log.read_all(after=events[-1].position, limit=self._batch)
+            )
+            try:
+                await self._apply(keys, checkpoints, position, events)
+            except BaseException:
+                following.cancel()
+                raise
+            position = events[-1].position
+            self._on_progress(position, max(head, position))
+            events = await following
+        return position
+
+    async def _apply(
+        self,
+        keys: dict[str, Keys],
+        checkpoints: list[str],
+        position: int,
+        events: list[RecordedEvent],
+    ) -> None:
+        last = events[-1].position
+        owners: list[RecordedEvent | None] = []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for projection in self._projections:
+                tx = Tx(pipe, keys[projection.name], self._scripts, last)
+                for recorded in events:
+                    mark = tx.queued()
+                    projection.apply(recorded, tx)
+                    owners += [recorded] * (tx.queued() - mark)
+            pipe.scripts.add(self._advance)  # type: ignore[arg-type]  # the async Script
+            pipe.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
+            replies = await pipe.execute(raise_on_error=False)
+        if failure := failed_replies(",".join(keys), replies, owners):
+            raise failure
+        if replies[-1] != 1:
+            raise SpaceLost()
+
+    async def _swap(
+        self, spaces: dict[str, str], checkpoints: list[str], position: int
+    ) -> Swapped | None:
+        """Makes the new spaces active, if they are at least as far as the live ones and
+        as any batch a live runner has applied but not yet confirmed."""
+        names = list(spaces)
+        live = [self._keys.checkpoint(name) for name in names]
+        markers = [self._keys.unconfirmed(name) for name in names]
+        pointers = [self._keys.namespace(name) for name in names]
+        watched = [*live, *markers, *pointers, *checkpoints]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(*watched)
+                values = [await pipe.get(key) for key in watched]
+                n = len(names)
+                reached, pending, old, built = (values[i * n : (i + 1) * n] for i in range(4))
+                if any(value != str(position) for value in built):
+                    raise SpaceLost()
+                if any(int(value or 0) > position for value in [*reached, *pending]):
+                    return None
+                pipe.multi()  # type: ignore[no-untyped-call]
+                for name, space in spaces.items():
+                    pipe.delete(self._keys.space_checkpoint(space))  # the live one rules now
+                    pipe.set(self._keys.namespace(name), space)
+                    pipe.set(self._keys.checkpoint(name), position)
+                    pipe.delete(self._keys.unconfirmed(name))
+                    notice = {"projection": name, "position": position, "namespace": space}
+                    pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))
+                pipe.zadd(self._keys.head(), {"head": position}, gt=True)
+                replies = await pipe.execute(raise_on_error=False)
+            except WatchError:
+                return None
+        if failure := failed_replies(",".join(names), replies, []):
+            raise failure
+        for name, space in spaces.items():
+            self._keys.spaces[name] = space
+        log.info(
+            "rebuilt %s up to position %d; now active: %s",
+            ", ".join(names),
+            position,
+            ", ".join(spaces.values()),
+        )
+        return Swapped(position, [str(space) for space in old if space is not None])
+
+    async def _drop(self, spaces: Iterable[str]) -> None:
+        for space in spaces:
+            await drop_space(self._redis, space)

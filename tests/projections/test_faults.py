@@ -1,0 +1,148 @@
+"""Redis faults done for real to a private redis-server: flushed or restarted empty while
+the projectors catch up or rebuild, and a MULTI in which Redis refuses a command.
+After each, a replay of the log into scratch spaces equals the live read models."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+
+from domain.commands import CreatePost, LikePost, PublishPost, RegisterUser
+from projections.rebuild import Rebuild
+from projections.scripts import Scripts
+from projections.verify import differences, drop, replay
+from server import PROJECTIONS, Inkwell, Settings, running
+from tests.conftest import make_settings
+from tests.projections.conftest import send, settle
+from tests.support.redis_server import PrivateRedis
+
+NAMES = [projection.name for projection in PROJECTIONS]
+
+
+@pytest.fixture
+def private_settings(
+    private_redis: PrivateRedis, sqlite_url: str, prefix: str, tmp_path: Path
+) -> Settings:
+    return make_settings(sqlite_url, private_redis.url, prefix, tmp_path)
+
+
+async def assert_verified(inkwell: Inkwell) -> None:
+    """What `verify` does: replay the log into scratch spaces, compare with the live ones."""
+    await settle(inkwell, timeout=60)
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
+    try:
+        assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
+    finally:
+        await drop(inkwell.redis, scratch, NAMES)
+
+
+async def write_posts(inkwell: Inkwell, authors: int, posts_each: int) -> int:
+    """Authors writing and publishing posts concurrently; returns how many posts."""
+
+    async def author(i: int) -> None:
+        user = (await send(inkwell, RegisterUser(f"Author {i}")))["user_id"]
+        for n in range(posts_each):
+            post = await send(inkwell, CreatePost(f"Post {i}.{n}", "Body", ("cqrs",)), user)
+            await send(inkwell, PublishPost(post["post_id"]), user)
+
+    await asyncio.gather(*(author(i) for i in range(authors)))
+    return authors * posts_each
+
+
+def when_catching_up(settings: Settings, fault: Callable[[], None]) -> threading.Thread:
+    """Does the fault once the posts projection has applied some, not all, of the log."""
+    client = redis.Redis.from_url(str(settings.redis_url), decode_responses=True)
+    checkpoint = f"{settings.prefix}:checkpoint:posts"
+
+    def watch() -> None:
+        first = int(client.get(checkpoint) or 0)
+        while int(client.get(checkpoint) or 0) == first:
+            time.sleep(0.001)
+        fault()
+        client.close()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+async def fill_behind_the_projectors(settings: Settings) -> int:
+    """Read models built, then more events in the log than one catch-up batch."""
+    async with running(settings) as first:
+        await settle(first)
+    async with running(settings, projectors=False) as writer:
+        return await write_posts(writer, authors=20, posts_each=40)
+
+
+async def test_a_flush_while_catching_up_is_answered_by_a_rebuild(
+    private_settings: Settings, private_redis: PrivateRedis
+) -> None:
+    posts = await fill_behind_the_projectors(private_settings)
+    flusher = when_catching_up(private_settings, lambda: private_redis.client().flushall())
+    async with running(private_settings) as inkwell:
+        await asyncio.to_thread(flusher.join, 30)
+        assert not flusher.is_alive(), "the projectors never moved"
+        await assert_verified(inkwell)
+        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+
+
+async def test_redis_restarting_empty_while_catching_up_loses_nothing(
+    private_settings: Settings, private_redis: PrivateRedis
+) -> None:
+    posts = await fill_behind_the_projectors(private_settings)
+    restarter = when_catching_up(private_settings, private_redis.restart_empty)
+    async with running(private_settings) as inkwell:
+        await asyncio.to_thread(restarter.join, 30)
+        assert not restarter.is_alive(), "the projectors never moved"
+        await assert_verified(inkwell)
+        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+
+
+async def test_a_flush_during_a_rebuild_starts_it_over(
+    private_settings: Settings, private_redis: PrivateRedis
+) -> None:
+    async with running(private_settings) as inkwell:
+        posts = await write_posts(inkwell, authors=5, posts_each=20)
+        await settle(inkwell)
+        flushed = []
+
+        def flush_once(position: int, head: int) -> None:
+            if not flushed:
+                flushed.append(position)
+                private_redis.client().flushall()
+
+        build = Rebuild(
+            inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+            PROJECTIONS, flush_once, batch=50,
+        )  # fmt: skip
+        swapped = await build.run()
+        assert flushed and swapped.position == await inkwell.store.head_position()
+        await assert_verified(inkwell)
+        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+
+
+async def test_a_command_redis_refuses_fails_the_batch_and_the_space_is_rebuilt(
+    private_settings: Settings,
+) -> None:
+    async with running(private_settings) as inkwell:
+        author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+        post = (await send(inkwell, CreatePost("Hello", "Body"), author))["post_id"]
+        await send(inkwell, PublishPost(post), author)
+        await settle(inkwell)
+        old_space = inkwell.keys.space("posts")
+        # A key of the wrong type: the like's SADD fails inside the MULTI, its HINCRBY
+        # and the checkpoint do not.
+        await inkwell.redis.set(inkwell.keys.post_likers(post), "not a set")
+        reader = (await send(inkwell, RegisterUser("Reader")))["user_id"]
+        await send(inkwell, LikePost(post), reader)
+        await assert_verified(inkwell)
+        assert inkwell.keys.space("posts") != old_space
+        view = await inkwell.services.reads.post(post, None)
+        assert view is not None and view.like_count == 1
+        assert await inkwell.services.reads.liked_by(reader, [post]) == [True]

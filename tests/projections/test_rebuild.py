@@ -1,0 +1,136 @@
+"""Zero-downtime rebuild: queries answer in full throughout, writes keep landing, the new
+spaces swap in at once, the old ones go, and a second rebuild of the same projection is
+refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from domain.commands import CreatePost, PublishPost, RegisterUser
+from infra.redis_policy import EvictingRedis, check_eviction_policy
+from projections.failures import RebuildRunning
+from projections.rebuild import Rebuild
+from projections.scripts import Scripts
+from projections.spaces import scan_pages
+from projections.verify import differences, drop, replay
+from server import PROJECTIONS, Inkwell, Settings, cli, running
+from tests.projections.conftest import send, settle
+from tests.support.redis_server import PrivateRedis
+
+NAMES = [projection.name for projection in PROJECTIONS]
+
+
+async def published_posts(inkwell: Inkwell, count: int) -> str:
+    author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    for i in range(count):
+        post = await send(inkwell, CreatePost(f"Post {i}", "Body", ("cqrs",)), author)
+        await send(inkwell, PublishPost(post["post_id"]), author)
+    return author
+
+
+async def keys_in(inkwell: Inkwell, space: str) -> int:
+    return sum([len(page) async for page in scan_pages(inkwell.redis, space)])
+
+
+async def test_queries_answer_in_full_while_a_rebuild_runs_and_writes_land(
+    inkwell: Inkwell,
+) -> None:
+    author = await published_posts(inkwell, 60)
+    await settle(inkwell)
+    old = {name: inkwell.keys.space(name) for name in NAMES}
+    progress: list[int] = []
+    build = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+        PROJECTIONS, lambda position, head: progress.append(position), batch=2,
+    )  # fmt: skip
+    rebuilding = asyncio.create_task(build.run())
+    answers, written = [], 60
+    while not rebuilding.done():
+        page = await inkwell.services.reads.recent_posts(100, None)
+        user = await inkwell.services.reads.user(author)
+        assert page.total >= written and user is not None
+        answers.append(page.total)
+        if len(answers) % 5 == 0:  # the live projectors move on while the rebuild runs
+            post = (await send(inkwell, CreatePost("During", "Body"), author))["post_id"]
+            published = await send(inkwell, PublishPost(post), author)
+            await inkwell.services.consistency.wait_for(int(published["position"]), 10)
+            written += 1
+    swapped = await rebuilding
+    assert len(progress) > 5 and len(answers) > 5
+    assert all(inkwell.keys.space(name) != old[name] for name in NAMES)
+    await settle(inkwell)
+    assert (await inkwell.services.reads.recent_posts(1, None)).total == written
+    await build.delete_old(swapped, grace=0)
+    assert [await keys_in(inkwell, space) for space in old.values()] == [0, 0, 0, 0]
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
+    try:
+        assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
+    finally:
+        await drop(inkwell.redis, scratch, NAMES)
+
+
+async def test_a_second_rebuild_of_the_same_projection_is_refused(inkwell: Inkwell) -> None:
+    await published_posts(inkwell, 30)
+    await settle(inkwell)
+    scripts = Scripts.register(inkwell.redis)
+    started = asyncio.Event()
+    slow = Rebuild(
+        inkwell.redis, inkwell.keys, scripts, inkwell.store, PROJECTIONS,
+        lambda position, head: started.set(), batch=5,
+    )  # fmt: skip
+    first = asyncio.create_task(slow.run())
+    await started.wait()
+    posts_only = [p for p in PROJECTIONS if p.name == "posts"]
+    with pytest.raises(RebuildRunning, match="posts"):
+        await Rebuild(inkwell.redis, inkwell.keys, scripts, inkwell.store, posts_only).run()
+    await first
+    # Once it is done, the next one may run.
+    await Rebuild(inkwell.redis, inkwell.keys, scripts, inkwell.store, posts_only).run()
+
+
+def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> None:
+    async def prepare() -> str:
+        async with running(settings) as inkwell:
+            await published_posts(inkwell, 3)
+            await settle(inkwell)
+            return inkwell.keys.space("posts")
+
+    before = asyncio.run(prepare())
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": str(settings.redis_url),
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_SECRET": "rebuild-tests",
+    }
+    result = CliRunner().invoke(cli, ["rebuild", "--projection", "posts"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "rebuilt posts up to position" in result.output
+
+    async def check() -> None:
+        async with running(settings) as inkwell:
+            assert inkwell.keys.space("posts") != before
+            assert await keys_in(inkwell, before) == 0
+            assert (await inkwell.services.reads.recent_posts(10, None)).total == 3
+
+    asyncio.run(check())
+    wrong = CliRunner().invoke(cli, ["rebuild", "--projection", "nope"], env=env)
+    assert wrong.exit_code == 2 and "posts, feeds, users, search" in wrong.output
+
+
+async def test_a_redis_that_may_evict_keys_is_refused_in_production(
+    private_redis: PrivateRedis,
+) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(private_redis.url, decode_responses=True)
+    try:
+        assert await check_eviction_policy(client, production=True) == "noeviction"
+        await client.config_set("maxmemory-policy", "allkeys-lru")
+        assert await check_eviction_policy(client, production=False) == "allkeys-lru"
+        with pytest.raises(EvictingRedis, match="noeviction"):
+            await check_eviction_policy(client, production=True)
+    finally:
+        await client.aclose()
