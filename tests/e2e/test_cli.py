@@ -9,6 +9,7 @@ from pathlib import Path
 
 import redis
 
+from projections.keys import Keys
 from tests.e2e.conftest import http_api
 from tests.support.server_process import ROOT, ServerProcess
 
@@ -36,7 +37,9 @@ def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(
     assert "the read models match the log" in clean.stdout
 
     client = redis.Redis.from_url(server_env["REDIS_URL"], decode_responses=True)
-    client.hset(f"{prefix}:user:{ann.id}", "name", "Mallory")
+    keys = Keys(prefix)
+    keys.spaces["users"] = client.get(keys.namespace("users")) or ""
+    client.hset(keys.user(ann.id), "name", "Mallory")
     client.close()
     tampered = run_cli(server_env, tmp_path, "verify")
     assert tampered.returncode == 1
