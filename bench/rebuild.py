@@ -21,7 +21,6 @@ listed. Run: `python -m bench.rebuild [--events N] [--quick]`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import subprocess
 import tempfile
 import time

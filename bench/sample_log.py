@@ -36,7 +36,21 @@ from eventstore.codec import event_rows
 from eventstore.engines import open_engines
 from eventstore.tables import events as events_table
 
-WORDS = "redis event log cqrs read model write side projection cursor feed tag search".split()
+WORDS = [
+    "redis",
+    "event",
+    "log",
+    "cqrs",
+    "read",
+    "model",
+    "write",
+    "side",
+    "projection",
+    "cursor",
+    "feed",
+    "tag",
+    "search",
+]
 TAGS = ["cqrs", "redis", "python", "events", "graphql", "design", "ops", "testing"]
 
 
@@ -72,7 +86,8 @@ class _Blog:
             user = str(uuid.uuid4())
             self.users.append(user)
             return self.event(
-                streams.user(user), UserRegistered(user, f"User {len(self.users)}", None, "", self.now())
+                streams.user(user),
+                UserRegistered(user, f"User {len(self.users)}", None, "", self.now()),
             )
         if roll < 0.015:
             user = rng.choice(self.users)
@@ -85,12 +100,16 @@ class _Blog:
             post, author = str(uuid.uuid4()), rng.choice(self.users)
             self.posts.append((post, author))
             tags = tuple(rng.sample(TAGS, rng.randint(0, 3)))
-            created = PostCreated(post, author, self.text(4).title(), self.text(30), tags, self.now())
+            created = PostCreated(
+                post, author, self.text(4).title(), self.text(30), tags, self.now()
+            )
             return self.event(streams.post(post), created)
         if roll < 0.14:
             post, author = rng.choice(self.posts)
             tags = tuple(rng.sample(TAGS, rng.randint(0, 3)))
-            updated = PostUpdated(post, author, self.text(4).title(), self.text(30), tags, self.now())
+            updated = PostUpdated(
+                post, author, self.text(4).title(), self.text(30), tags, self.now()
+            )
             return self.event(streams.post(post), updated)
         if roll < 0.22 or not self.published:
             post, author = rng.choice(self.posts)
@@ -107,7 +126,11 @@ class _Blog:
             self.likes.add((post, user))
             return self.event(streams.like(post, user), PostLiked(post, user, self.now()))
         if roll < 0.97 or not self.comments:
-            comment, post, user = str(uuid.uuid4()), rng.choice(self.published), rng.choice(self.users)
+            comment, post, user = (
+                str(uuid.uuid4()),
+                rng.choice(self.published),
+                rng.choice(self.users),
+            )
             self.comments.append((comment, post, user))
             added = CommentAdded(comment, post, user, self.text(12), self.now())
             return self.event(streams.comment(comment), added)

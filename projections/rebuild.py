@@ -32,6 +32,7 @@ from projections.failures import RebuildRunning, SpaceLost, failed_replies
 from projections.keys import Keys
 from projections.lease import Lease
 from projections.namespaces import NAMESPACE_GRACE_SECONDS
+from projections.packed_redis import packed_twin
 from projections.projection import Projection
 from projections.scripts import Scripts
 from projections.spaces import drop_space
@@ -72,6 +73,7 @@ class Rebuild:
         batch: int = BUILD_BATCH,
     ) -> None:
         self._redis = redis
+        self._writes = packed_twin(redis)  # the build's bulk writes, packed in C
         self._keys = keys
         self._scripts = scripts
         self._log = event_log
@@ -102,6 +104,7 @@ class Rebuild:
                     await self._drop(spaces.values())
                     raise
         finally:
+            await self._close_writes()
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
@@ -119,6 +122,12 @@ class Rebuild:
         except BaseException:
             await self._drop(spaces.values())
             raise
+        finally:
+            await self._close_writes()
+
+    async def _close_writes(self) -> None:
+        if self._writes is not None:
+            await self._writes.connection_pool.disconnect()
 
     async def delete_old(self, swapped: Swapped, grace: float = NAMESPACE_GRACE_SECONDS) -> None:
         """Deletes the spaces the swap replaced, after every process has moved off them."""
@@ -183,7 +192,7 @@ class Rebuild:
     ) -> None:
         last = events[-1].position
         owners: list[RecordedEvent | None] = []
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with (self._writes or self._redis).pipeline(transaction=False) as pipe:
             for projection in self._projections:
                 tx = Tx(pipe, keys[projection.name], self._scripts, last)
                 for recorded in events:
