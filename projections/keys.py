@@ -43,6 +43,9 @@ class Keys:
         return space + self.SPACE_CHECKPOINT
 
     SPACE_CHECKPOINT = ":checkpoint"
+    # Not read models, so verify skips them: a build's checkpoint, and what a scratch
+    # build (verify's) parked, kept in its own space rather than the live parked lists.
+    SPACE_BOOKKEEPING = (SPACE_CHECKPOINT, ":parked")
 
     def unconfirmed(self, projection: str) -> str:
         """Set in a batch's MULTI, deleted once every reply of it was checked: while it

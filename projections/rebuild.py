@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +34,9 @@ from projections.keys import Keys
 from projections.lease import Lease
 from projections.namespaces import NAMESPACE_GRACE_SECONDS
 from projections.packed_redis import packed_twin
+from projections.parking import Parking
 from projections.projection import Projection
+from projections.queueing import EventQueue
 from projections.scripts import Scripts
 from projections.spaces import drop_space
 from projections.tx import Tx
@@ -80,6 +83,8 @@ class Rebuild:
         self._projections = list(projections)
         self._on_progress = on_progress or (lambda position, head: None)
         self._batch = batch
+        self._applied: dict[str, int] = {}  # events applied to each space being built
+        self._queues: dict[str, EventQueue] = {}  # each projection's, for one build
         self._advance = redis.register_script(_ADVANCE)
         self._locks = [
             Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
@@ -118,6 +123,13 @@ class Rebuild:
         checkpoints = [self._keys.space_checkpoint(space) for space in spaces.values()]
         try:
             await self._redis.mset(dict.fromkeys(checkpoints, 0))
+            # What a scratch build parks stays in its own space, out of the live lists.
+            self._queues = {
+                p.name: EventQueue(
+                    p, Parking(Keys(spaces[p.name]), p.name), await self._log.skipped(p.name)
+                )
+                for p in self._projections
+            }
             return spaces, await self._build(spaces, checkpoints, 0)
         except BaseException:
             await self._drop(spaces.values())
@@ -156,12 +168,20 @@ class Rebuild:
     async def _build_and_swap(self, spaces: dict[str, str]) -> Swapped:
         checkpoints = [self._keys.space_checkpoint(space) for space in spaces.values()]
         await self._redis.mset(dict.fromkeys(checkpoints, 0))
+        self._applied = dict.fromkeys(spaces, 0)
+        self._queues = await self._new_queues(self._keys)
         position = 0
         while True:
             position = await self._build(spaces, checkpoints, position)
             swapped = await self._swap(spaces, checkpoints, position)
             if swapped is not None:
                 return swapped  # else the live runners moved on: build up to them first
+
+    async def _new_queues(self, parking_keys: Keys) -> dict[str, EventQueue]:
+        return {
+            p.name: EventQueue(p, Parking(parking_keys, p.name), await self._log.skipped(p.name))
+            for p in self._projections
+        }
 
     async def _build(self, spaces: dict[str, str], checkpoints: list[str], position: int) -> int:
         """Applies the log after `position` up to its head; returns the position reached."""
@@ -192,12 +212,15 @@ class Rebuild:
     ) -> None:
         last = events[-1].position
         owners: list[RecordedEvent | None] = []
+        applied = dict.fromkeys(keys, 0)
         async with (self._writes or self._redis).pipeline(transaction=False) as pipe:
             for projection in self._projections:
                 tx = Tx(pipe, keys[projection.name], self._scripts, last)
+                queue = self._queues[projection.name]
                 for recorded in events:
                     mark = tx.queued()
-                    projection.apply(recorded, tx)
+                    if queue.queue(recorded, tx):
+                        applied[projection.name] += 1
                     owners += [recorded] * (tx.queued() - mark)
             pipe.scripts.add(self._advance)  # type: ignore[arg-type]  # the async Script
             pipe.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
@@ -206,6 +229,8 @@ class Rebuild:
             raise failure
         if replies[-1] != 1:
             raise SpaceLost()
+        for name, count in applied.items():
+            self._applied[name] = self._applied.get(name, 0) + count
 
     async def _swap(
         self, spaces: dict[str, str], checkpoints: list[str], position: int
@@ -233,6 +258,9 @@ class Rebuild:
                     pipe.set(self._keys.namespace(name), space)
                     pipe.set(self._keys.checkpoint(name), position)
                     pipe.delete(self._keys.unconfirmed(name))
+                    progress = self._keys.progress(name)  # as a runner's batches count
+                    pipe.hincrby(progress, "applied", self._applied[name])
+                    pipe.hset(progress, "advancedAt", time.time())
                     notice = {"projection": name, "position": position, "namespace": space}
                     pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))
                 pipe.zadd(self._keys.head(), {"head": position}, gt=True)

@@ -25,9 +25,9 @@ from projections.broadcast import Broadcast
 from projections.failures import RebuildRunning, failed_replies
 from projections.keys import Keys
 from projections.lease import Lease
-from projections.parking import Parking, type_name
-from projections.parking import apply as apply_one
+from projections.parking import Parking
 from projections.projection import Projection
+from projections.queueing import EventQueue
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.tx import Tx
@@ -245,38 +245,16 @@ class ProjectionRunner:
         which drops it."""
         owners: list[RecordedEvent | None] = []
         parked = 0
+        queue = EventQueue(self.projection, self._parking, self._skipped, blocked)
         for recorded in events:
             mark = tx.queued()
-            parked += not self._queue_one(recorded, tx, blocked)
+            parked += not queue.queue(recorded, tx)
             owners += [recorded] * (tx.queued() - mark)
         # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
         progress = self._keys.progress(self.projection.name)
         tx.pipe.hincrby(progress, "applied", len(events) - parked)
         tx.pipe.hset(progress, "advancedAt", time.time())
         return owners
-
-    def _queue_one(self, recorded: RecordedEvent, tx: Tx, blocked: dict[str, int]) -> bool:
-        """Queues one event's writes, or its parking or dropping; True if it applies."""
-        if recorded.stream_id in blocked:
-            self._parking.park(tx.pipe, recorded, "", behind=blocked[recorded.stream_id])
-            return False
-        mark = tx.queued()
-        try:
-            apply_one(self.projection, recorded, tx)
-            return True
-        except Exception as error:
-            tx.discard_after(mark)
-            if recorded.position in self._skipped:
-                log.warning(
-                    "projection %s dropped event %d (%s), skipped by an operator",
-                    self.projection.name,
-                    recorded.position,
-                    type_name(recorded),
-                )
-                return False
-            self._parking.park(tx.pipe, recorded, f"{type(error).__name__}: {error}", behind=None)
-            blocked[recorded.stream_id] = recorded.position
-            return False
 
     def _report(self, events: list[RecordedEvent], from_log: bool) -> None:
         """One line per applied batch naming the commands and correlations it carried, so

@@ -66,7 +66,9 @@ async def compare(
                 found = await script([*page, *(theirs + key for key in names)], [mode])
                 result.keys += len(page)
                 odd = [
-                    names[int(i) - 1] for i in found if names[int(i) - 1] != Keys.SPACE_CHECKPOINT
+                    names[int(i) - 1]
+                    for i in found
+                    if not names[int(i) - 1].startswith(Keys.SPACE_BOOKKEEPING)
                 ]
                 a = await values(redis, [left + key for key in odd])
                 b = await values(redis, [right + key for key in odd])

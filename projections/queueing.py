@@ -1,0 +1,51 @@
+"""Queuing one event into a batch, or parking it: what a runner's batch and a rebuild share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from domain.ports import RecordedEvent
+from projections.parking import Parking, type_name
+from projections.parking import apply as apply_one
+from projections.projection import Projection
+from projections.tx import Tx
+
+log = logging.getLogger("projections.runner")
+
+
+@dataclass
+class EventQueue:
+    """One projection's way of queuing events: `blocked` (stream -> the position its first
+    parked event has) grows as events fail; `skipped` are positions an operator dropped."""
+
+    projection: Projection
+    parking: Parking
+    skipped: frozenset[int] = frozenset()
+    blocked: dict[str, int] = field(default_factory=dict)
+
+    def queue(self, recorded: RecordedEvent, tx: Tx) -> bool:
+        """Queues one event's writes, or its parking or dropping; True if it applies. An
+        event of a parked stream is parked behind it; one that fails to apply is parked
+        and blocks its stream (projections/parking.py), unless an operator skipped it."""
+        if recorded.stream_id in self.blocked:
+            self.parking.park(tx.pipe, recorded, "", behind=self.blocked[recorded.stream_id])
+            return False
+        mark = tx.queued()
+        try:
+            apply_one(self.projection, recorded, tx)
+            return True
+        except Exception as error:
+            tx.discard_after(mark)
+            if recorded.position in self.skipped:
+                log.warning(
+                    "projection %s dropped event %d (%s), skipped by an operator",
+                    self.projection.name,
+                    recorded.position,
+                    type_name(recorded),
+                )
+                return False
+            reason = f"{type(error).__name__}: {error}"
+            self.parking.park(tx.pipe, recorded, reason, behind=None)
+            self.blocked[recorded.stream_id] = recorded.position
+            return False
