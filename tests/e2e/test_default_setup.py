@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from infra.embedded_redis import socket_path
+from projections.keys import Keys
 from tests.e2e.conftest import http_api
 from tests.support.server_process import ServerProcess
 
@@ -52,7 +53,9 @@ def test_status_and_verify_read_the_served_read_models(
     assert "the read models match the log" in clean.stdout
 
     served = redis.Redis(unix_socket_path=str(socket), decode_responses=True)
-    served.hset(f"inkwell:post:{post_id}", "title", "Tampered")
+    keys = Keys("inkwell")
+    keys.spaces["posts"] = served.get(keys.namespace("posts")) or ""
+    served.hset(keys.post(post_id), "title", "Tampered")
     served.close()
     tampered = inkwell(tmp_path, "verify")
     assert tampered.returncode == 1, tampered.stdout + tampered.stderr
