@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, RowMapping, func, select
 from domain.ports import RecordedEvent
 from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import as_utc, recorded_event
+from eventstore.store import skipped_positions
 from eventstore.tables import events
 
 T = TypeVar("T")
@@ -72,6 +73,10 @@ class LogReader:
             return conn.execute(statement.order_by(events.c.position).limit(limit)).mappings().all()
 
         return [recorded_event(row, self._schemas) for row in await self._read(query)]
+
+    async def skipped(self, projection: str) -> frozenset[int]:
+        """Positions an operator dropped from the projection (`parked skip`)."""
+        return await self._read(lambda conn: skipped_positions(conn, projection))
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """The whole log in order (the projectors' EventLog), for operator commands."""

@@ -102,13 +102,7 @@ class SqlEventStore:
     async def skipped(self, projection: str) -> frozenset[int]:
         """Positions an operator dropped from the projection (`parked skip`)."""
 
-        def query(conn: Connection) -> frozenset[int]:
-            rows = conn.execute(
-                select(skipped_events.c.position).where(skipped_events.c.projection == projection)
-            ).all()
-            return frozenset(row.position for row in rows)
-
-        return await self._read(query)
+        return await self._read(lambda conn: skipped_positions(conn, projection))
 
     async def head_position(self) -> int:
         def query(conn: Connection) -> int:
@@ -134,3 +128,11 @@ def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:
         return None
     position, ids, fingerprint = row
     return StoredOutcome(Outcome(position, orjson.loads(ids)), fingerprint)
+
+
+def skipped_positions(conn: Connection, projection: str) -> frozenset[int]:
+    """Positions an operator dropped from the projection (`parked skip`)."""
+    rows = conn.execute(
+        select(skipped_events.c.position).where(skipped_events.c.projection == projection)
+    ).all()
+    return frozenset(row.position for row in rows)

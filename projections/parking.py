@@ -207,14 +207,17 @@ async def _retry_once(
     parking = Parking(keys, projection.name)
     checkpoint_key = keys.checkpoint(projection.name)
     async with redis.pipeline(transaction=True) as pipe:
-        await pipe.watch(checkpoint_key, parking.streams_key)
+        space_key = keys.namespace(projection.name)
+        await pipe.watch(checkpoint_key, parking.streams_key, space_key)
         checkpoint = int(await pipe.get(checkpoint_key) or 0)
+        space = await pipe.get(space_key)  # the active space is what the retry writes
         parked = await read_parked(pipe, keys, projection.name)
         head = await _head(pipe, keys)
         wanted = parked.events
         events = {e.position: e for e in await event_log.at([p.position for p in wanted])}
         pipe.multi()  # type: ignore[no-untyped-call]
-        tx = Tx(pipe, keys, scripts, checkpoint)
+        in_space = keys.with_space(projection.name, str(space)) if space else keys
+        tx = Tx(pipe, in_space, scripts, checkpoint)
         applied: list[int] = []
         still: list[int] = []
         failed: dict[str, int] = {}  # stream -> the position that failed again

@@ -38,6 +38,11 @@ class Tx:
         self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
         self.pipe.zadd(self.keys.comment_additions(post_id), {comment_id: self.event_position})
 
+    def publish_notices(self) -> None:
+        """Queues the notices as PUBLISHes, for writes outside a runner's batch."""
+        for (channel, _), body in self.notices.items():
+            self.pipe.publish(channel, body)
+
     def notice_args(self) -> list[str | bytes]:
         """channel, message, channel, message, ...: published when the batch is confirmed,
         so a notice exists only if its change does."""
