@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import WatchError
+from redis.exceptions import RedisError, WatchError
 
 from domain.ports import EventLog, RecordedEvent
 from projections.failures import RebuildRunning, SpaceLost, failed_replies
@@ -159,7 +159,10 @@ class Rebuild:
         while True:
             await asyncio.sleep(LOCK_SECONDS / 3)
             for lock in self._locks:
-                await lock.renew()
+                try:
+                    await lock.renew()
+                except RedisError as error:  # a busy Redis: the lease outlives a missed renewal
+                    log.warning("could not renew a rebuild lease: %s", error)
 
     def _new_spaces(self) -> dict[str, str]:
         version = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{secrets.token_hex(3)}"

@@ -22,7 +22,6 @@ from domain.events import PostCreated
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 from eventstore.engines import open_engines
 from eventstore.tables import events
-from projections.keys import Keys
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Settings, running
 from tests.projections.conftest import send, settle
@@ -143,14 +142,14 @@ async def test_v1_events_are_upcast_for_aggregates_projectors_tail_and_replay(
         assert "body" not in created[0]["data"]
 
         # A rebuild (replay of the whole log) gives the current read models back.
-        scratch = Keys(f"{settings.prefix}~rebuilt")
+        names = [projection.name for projection in PROJECTIONS]
+        scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
         try:
-            await replay(inkwell.redis, inkwell.store, scratch, PROJECTIONS)
-            assert await differences(inkwell.redis, inkwell.keys, scratch) == []
+            assert await differences(inkwell.redis, inkwell.keys, scratch, names) == []
             rebuilt = await inkwell.redis.hgetall(scratch.post(POST))
             assert rebuilt["content"] == "Written in v1."
         finally:
-            await drop(inkwell.redis, scratch.prefix)
+            await drop(inkwell.redis, scratch, names)
 
 
 async def test_without_the_upcaster_the_old_event_is_undecodable_not_misread(
