@@ -51,8 +51,8 @@ from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
-from infra.shutdown_signal import on_shutdown_signal
 from infra.redis_policy import check_eviction_policy
+from infra.shutdown_signal import on_shutdown_signal
 from observability import endpoints
 from observability.command_log import CommandLog
 from observability.endpoints import Operations
@@ -70,8 +70,8 @@ from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
 from projections.failures import RebuildRunning
 from projections.keys import Keys
 from projections.live import LiveReadModels
-from projections.persisted_queries import Bounds, PersistedQueryStore
 from projections.namespaces import ActiveNamespaces
+from projections.persisted_queries import Bounds, PersistedQueryStore
 from projections.projection import Projection
 from projections.publisher import EventPublisher
 from projections.readers import ReadModels

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from domain.commands import CreatePost, LikePost, PublishPost, RegisterUser
+from projections.pagination import Slice
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.verify import differences, drop, replay
@@ -89,7 +90,7 @@ async def test_a_flush_while_catching_up_is_answered_by_a_rebuild(
         await asyncio.to_thread(flusher.join, 30)
         assert not flusher.is_alive(), "the projectors never moved"
         await assert_verified(inkwell)
-        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+        assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
 
 
 async def test_redis_restarting_empty_while_catching_up_loses_nothing(
@@ -101,7 +102,7 @@ async def test_redis_restarting_empty_while_catching_up_loses_nothing(
         await asyncio.to_thread(restarter.join, 30)
         assert not restarter.is_alive(), "the projectors never moved"
         await assert_verified(inkwell)
-        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+        assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
 
 
 async def test_a_flush_during_a_rebuild_starts_it_over(
@@ -124,7 +125,7 @@ async def test_a_flush_during_a_rebuild_starts_it_over(
         swapped = await build.run()
         assert flushed and swapped.position == await inkwell.store.head_position()
         await assert_verified(inkwell)
-        assert (await inkwell.services.reads.recent_posts(1, None)).total == posts
+        assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
 
 
 async def test_a_command_redis_refuses_fails_the_batch_and_the_space_is_rebuilt(

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from domain.commands import CreatePost, PublishPost, RegisterUser
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from projections.failures import RebuildRunning
+from projections.pagination import Slice
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.spaces import scan_pages
@@ -49,7 +50,7 @@ async def test_queries_answer_in_full_while_a_rebuild_runs_and_writes_land(
     rebuilding = asyncio.create_task(build.run())
     answers, written = [], 60
     while not rebuilding.done():
-        page = await inkwell.services.reads.recent_posts(100, None)
+        page = await inkwell.services.reads.recent_posts(Slice(100))
         user = await inkwell.services.reads.user(author)
         assert page.total >= written and user is not None
         answers.append(page.total)
@@ -62,7 +63,7 @@ async def test_queries_answer_in_full_while_a_rebuild_runs_and_writes_land(
     assert len(progress) > 5 and len(answers) > 5
     assert all(inkwell.keys.space(name) != old[name] for name in NAMES)
     await settle(inkwell)
-    assert (await inkwell.services.reads.recent_posts(1, None)).total == written
+    assert (await inkwell.services.reads.recent_posts(Slice(1))).total == written
     await build.delete_old(swapped, grace=0)
     assert [await keys_in(inkwell, space) for space in old.values()] == [0, 0, 0, 0]
     scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
@@ -113,7 +114,7 @@ def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> Non
         async with running(settings) as inkwell:
             assert inkwell.keys.space("posts") != before
             assert await keys_in(inkwell, before) == 0
-            assert (await inkwell.services.reads.recent_posts(10, None)).total == 3
+            assert (await inkwell.services.reads.recent_posts(Slice(10))).total == 3
 
     asyncio.run(check())
     wrong = CliRunner().invoke(cli, ["rebuild", "--projection", "nope"], env=env)
