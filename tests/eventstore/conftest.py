@@ -1,26 +1,17 @@
-"""An event store on the test's database (SQLite, and PostgreSQL when configured)."""
+"""Event stores for the tests: the contract's `store` runs each test on the in-memory store,
+SQLite and PostgreSQL (when configured); `sql_store` on the SQL databases only."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 
 import pytest
 
-from domain.ports import RecordedEvent
 from eventstore.engines import Engines, open_engines
+from eventstore.memory import InMemoryEventStore
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
-
-
-@dataclass
-class Committed:
-    """What the writer reported as committed, in order."""
-
-    events: list[RecordedEvent] = field(default_factory=list)
-
-    def __call__(self, events: list[RecordedEvent]) -> None:
-        self.events.extend(events)
+from tests.support.appends import Committed
 
 
 @pytest.fixture
@@ -36,8 +27,31 @@ def committed() -> Committed:
 
 
 @pytest.fixture
-async def store(engines: Engines, committed: Committed) -> AsyncIterator[SqlEventStore]:
+async def sql_store(engines: Engines, committed: Committed) -> AsyncIterator[SqlEventStore]:
     writer = GroupCommitWriter(engines, committed)
     writer.start()
     yield SqlEventStore(engines, writer)
     writer.stop()
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """None for the in-memory store, else the test's own database."""
+    if request.param == "memory":
+        return None
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+async def store(store_url: str | None) -> AsyncIterator[InMemoryEventStore | SqlEventStore]:
+    if store_url is None:
+        yield InMemoryEventStore()
+        return
+    engines = open_engines(store_url)
+    writer = GroupCommitWriter(engines, lambda _: None)
+    writer.start()
+    try:
+        yield SqlEventStore(engines, writer)
+    finally:
+        writer.stop()
+        engines.dispose()

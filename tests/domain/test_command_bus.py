@@ -1,4 +1,6 @@
-"""The command bus over the real store: idempotency by command id, retries of lost races."""
+"""The command bus and its handlers over the in-memory store (which passes the same contract
+tests as the SQL one, tests/eventstore/test_store.py): idempotency by command id, retries of
+lost races."""
 
 from __future__ import annotations
 
@@ -12,11 +14,16 @@ from domain.bus import Caller, CommandBus
 from domain.commands import CreatePost, PublishPost, RegisterUser, UpdateProfile
 from domain.errors import CommandIdReused, ConcurrencyError, Unauthenticated
 from domain.handlers import HANDLERS
-from eventstore.store import SqlEventStore
+from eventstore.memory import InMemoryEventStore
 
 
 @pytest.fixture
-def bus(store: SqlEventStore) -> CommandBus:
+def store() -> InMemoryEventStore:
+    return InMemoryEventStore()
+
+
+@pytest.fixture
+def bus(store: InMemoryEventStore) -> CommandBus:
     return CommandBus(store, HANDLERS, lambda: datetime.now(UTC), lambda: str(uuid.uuid4()))
 
 
@@ -26,7 +33,7 @@ async def register(bus: CommandBus) -> str:
 
 
 async def test_a_replayed_command_id_returns_the_original_outcome_and_appends_nothing(
-    bus: CommandBus, store: SqlEventStore
+    bus: CommandBus, store: InMemoryEventStore
 ) -> None:
     author = await register(bus)
     caller = Caller(author, "corr", command_id="create-1")
@@ -38,7 +45,7 @@ async def test_a_replayed_command_id_returns_the_original_outcome_and_appends_no
 
 
 async def test_concurrent_replays_of_one_command_id_append_once(
-    bus: CommandBus, store: SqlEventStore
+    bus: CommandBus, store: InMemoryEventStore
 ) -> None:
     author = await register(bus)
     caller = Caller(author, "corr", command_id="create-2")
@@ -57,7 +64,7 @@ async def test_a_command_id_reused_for_another_command_is_refused(bus: CommandBu
 
 
 async def test_commands_without_expected_version_retry_lost_races(
-    bus: CommandBus, store: SqlEventStore
+    bus: CommandBus, store: InMemoryEventStore
 ) -> None:
     author = await register(bus)
     await asyncio.gather(

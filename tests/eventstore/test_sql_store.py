@@ -1,0 +1,65 @@
+"""What only the SQL store does: group commit, and several writers on one database."""
+
+from __future__ import annotations
+
+import asyncio
+
+from domain.errors import ConcurrencyError
+from domain.events import PostCreated, PostPublished
+from domain.ports import Outcome
+from eventstore.engines import Engines
+from eventstore.store import SqlEventStore
+from eventstore.writer import GroupCommitWriter
+from tests.support.appends import NOW, Committed, request
+
+
+async def test_two_writers_on_one_database_never_share_a_version(engines: Engines) -> None:
+    """Two writer threads stand in for two API processes appending to the same streams."""
+    writers = [GroupCommitWriter(engines, lambda _: None) for _ in range(2)]
+    for writer in writers:
+        writer.start()
+    stores = [SqlEventStore(engines, writer) for writer in writers]
+    try:
+        results = await asyncio.gather(
+            *[stores[i % 2].append(request(f"user-u{i % 5}", 0)) for i in range(40)],
+            return_exceptions=True,
+        )
+        assert sum(isinstance(r, Outcome) for r in results) == 5
+        assert all(isinstance(r, (Outcome, ConcurrencyError)) for r in results)
+        positions = [e.position for e in await stores[0].read_all(after=0, limit=100)]
+        assert positions == sorted(positions) and len(positions) == 5
+    finally:
+        for writer in writers:
+            writer.stop()
+
+
+async def test_appends_committed_together_each_get_their_own_positions_in_order(
+    sql_store: SqlEventStore, committed: Committed
+) -> None:
+    """Appends of one to three events, committed in one batch around a refused one: each
+    outcome names its last event's position, and the log, the loads and what the writer
+    reported all agree, event by event."""
+    appended = {
+        f"post-p{i}": [
+            PostCreated(f"p{i}", "u1", f"T{i}", "C", (), NOW),
+            *[PostPublished(f"p{i}", "u1", NOW)] * (i % 3),
+        ]
+        for i in range(30)
+    }
+    await sql_store.append(request("post-taken", 0))
+    results = await asyncio.gather(
+        *[sql_store.append(request(stream, 0, *events)) for stream, events in appended.items()],
+        sql_store.append(request("post-taken", 0)),
+        return_exceptions=True,
+    )
+    *outcomes, refused = results
+    assert isinstance(refused, ConcurrencyError)
+
+    log = await sql_store.read_all(after=0, limit=1000)
+    assert [e.position for e in log] == list(range(1, 1 + 1 + sum(map(len, appended.values()))))
+    assert sorted(committed.events, key=lambda e: e.position) == log
+    for (stream, events), outcome in zip(appended.items(), outcomes, strict=True):
+        mine = [e for e in log if e.stream_id == stream]
+        assert [(e.version, e.event) for e in mine] == list(enumerate(events, start=1))
+        assert outcome == Outcome(position=mine[-1].position, ids={"id": stream})
+        assert await sql_store.load(stream) == (events, len(events))
