@@ -11,15 +11,15 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-import redis
-from sqlalchemy import create_engine, text
 
-from infra.embedded_redis import EmbeddedRedis
-from protection.config import RateLimits
-from server import Inkwell, Settings, running
-from tests.support.api import Api
+if TYPE_CHECKING:
+    # The app, Redis and the SQL drivers are imported only by the fixtures that use them, so
+    # tests of the domain alone start in a fraction of a second.
+    from server import Inkwell, Settings
+    from tests.support.api import Api
 
 POSTGRES_URL = os.environ.get("INKWELL_TEST_POSTGRES_URL")
 
@@ -29,6 +29,8 @@ def redis_url() -> Iterator[str]:
     if url := os.environ.get("REDIS_URL"):
         yield url
     else:
+        from infra.embedded_redis import EmbeddedRedis
+
         with EmbeddedRedis() as url:
             yield url
 
@@ -37,6 +39,8 @@ def redis_url() -> Iterator[str]:
 def prefix(redis_url: str) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
+    import redis
+
     client = redis.Redis.from_url(redis_url)
     try:
         for key in client.scan_iter(match=f"{name}:*", count=1000):
@@ -54,6 +58,8 @@ def sqlite_url(tmp_path: Path) -> str:
 def postgres_url() -> Iterator[str]:
     if not POSTGRES_URL:
         pytest.skip("set INKWELL_TEST_POSTGRES_URL to run against PostgreSQL")
+    from sqlalchemy import create_engine, text
+
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -77,6 +83,9 @@ def settings(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Se
 
 
 def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) -> Settings:
+    from protection.config import RateLimits
+    from server import Settings
+
     return Settings(
         database_url=database_url,
         redis_url=redis_url,
@@ -93,6 +102,8 @@ def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path
 
 @pytest.fixture
 async def inkwell(settings: Settings) -> AsyncIterator[Inkwell]:
+    from server import running
+
     async with running(settings) as app:
         yield app
 
@@ -103,6 +114,7 @@ def api(settings: Settings) -> Iterator[Api]:
     from starlette.testclient import TestClient
 
     from server import create_app
+    from tests.support.api import Api
 
     with TestClient(create_app(settings)) as client:
         yield Api(client)
