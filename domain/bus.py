@@ -1,4 +1,12 @@
-"""The command bus: routes a command to its handler, once per command id, retrying lost races."""
+"""The command bus: routes a command to its handler, once per command id, retrying lost races.
+
+A command id is an idempotency key of its sender only. A signed-in caller's ids live
+in that user's scope. An anonymous caller (registerUser) has no identity to scope
+by, so its scope is its network address and the whole command: the same request
+from the same place replays, anything else (another address, another payload) is
+an independent command in a scope of its own. Nobody can read, reserve or detect
+another caller's id, and no answer says "this id was used by someone else".
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from datetime import datetime
 from typing import Protocol
 
 from domain.commands import Command
-from domain.errors import CommandIdReused, ConcurrencyError
+from domain.errors import CommandIdReused, ConcurrencyError, DomainError
 from domain.handlers import Handler, Handling
 from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
 
@@ -30,6 +38,7 @@ class Caller:
     actor_id: str | None
     correlation_id: str
     command_id: str | None = None
+    address: str | None = None  # the client's network address, scoping anonymous commands
 
 
 class CommandObserver(Protocol):
@@ -55,6 +64,9 @@ class CommandBus:
         self._new_id = new_id
         self._observers = tuple(observers)
         self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._duplicates: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     async def dispatch(self, command: Command, caller: Caller) -> Outcome:
         """Handles the command and tells the observers how it went and how long it took."""
@@ -76,14 +88,29 @@ class CommandBus:
     async def _dispatch(self, command: Command, caller: Caller, record: CommandRecord) -> Outcome:
         """Handles the command, or returns the outcome recorded for its command id.
 
-        A command that names no expected version lost a race, not an argument, when
-        it meets a ConcurrencyError: it is decided again on the fresh state, a
-        bounded number of times, so concurrent likes on one post all land.
+        Duplicates of one command id sent at the same moment all get the one stored
+        outcome, however the race falls: in this process they take turns; across
+        processes, a duplicate that is refused (the state already shows the other's
+        effect, or the other's append beat it) looks for the other's record first.
         """
-        if caller.command_id is not None:
-            stored = await self._store.outcome_of(caller.command_id)
-            if stored is not None:
+        if caller.command_id is None:
+            return await self._decide(command, record)
+        key = (record.scope, record.command_id)
+        turn = self._duplicates.setdefault(key, asyncio.Lock())
+        async with turn:
+            if (stored := await self._store.outcome_of(*key)) is not None:
                 return _replayed(stored, record)
+            try:
+                return await self._decide(command, record)
+            except (DomainError, DuplicateCommand):
+                if (stored := await self._store.outcome_of(*key)) is not None:
+                    return _replayed(stored, record)
+                raise
+
+    async def _decide(self, command: Command, record: CommandRecord) -> Outcome:
+        """Runs the handler. A command that names no expected version lost a race, not an
+        argument, when it meets a ConcurrencyError: it is decided again on the fresh
+        state, a bounded number of times, so concurrent likes on one post all land."""
         handler = self._handlers[type(command)]
         handling = Handling(self._store, self._now, self._new_id, record)
         retryable = getattr(command, "expected_version", None) is None
@@ -101,19 +128,17 @@ class CommandBus:
                 # with other processes still collide, and those back off.
                 queue = self._turns.setdefault(conflict.stream_id, asyncio.Lock())
                 await asyncio.sleep(backoff(attempt))
-            except DuplicateCommand:
-                stored = await self._store.outcome_of(record.command_id)
-                assert stored is not None, "a duplicate command id without a stored outcome"
-                return _replayed(stored, record)
         raise AssertionError("unreachable")
 
     def _record(self, command: Command, caller: Caller) -> CommandRecord:
+        digest = fingerprint(command, caller.actor_id)
         return CommandRecord(
             command_id=caller.command_id or self._new_id(),
             command_type=type(command).__name__,
-            fingerprint=fingerprint(command, caller.actor_id),
+            fingerprint=digest,
             actor_id=caller.actor_id,
             correlation_id=caller.correlation_id,
+            scope=scope(caller, digest),
         )
 
 
@@ -129,6 +154,15 @@ def fingerprint(command: Command, actor_id: str | None) -> str:
         [type(command).__name__, actor_id, dataclasses.asdict(command)], sort_keys=True
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def scope(caller: Caller, digest: str) -> str:
+    """Whose command ids these are: the user's, or for an anonymous caller, those of one
+    address sending one exact command (its fingerprint `digest`)."""
+    if caller.actor_id is not None:
+        return f"user:{caller.actor_id}"
+    where = hashlib.sha256(f"{caller.address}\n{digest}".encode()).hexdigest()
+    return f"anonymous:{where}"
 
 
 def _replayed(stored: StoredOutcome, record: CommandRecord) -> Outcome:

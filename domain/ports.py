@@ -12,13 +12,15 @@ from domain.events import Event
 
 @dataclass(frozen=True)
 class CommandRecord:
-    """Who asked for what: stored with the events, and keyed for idempotency."""
+    """Who asked for what: stored with the events, and keyed for idempotency by
+    (scope, command_id), so a command id means something only to the caller who sent it."""
 
     command_id: str
     command_type: str
     fingerprint: str
     actor_id: str | None
     correlation_id: str
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,9 @@ class EventStore(Protocol):
         Raises ConcurrencyError or DuplicateCommand."""
         ...
 
-    async def outcome_of(self, command_id: str) -> StoredOutcome | None: ...
+    async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
+        """What the command that `scope`'s caller sent under `command_id` answered."""
+        ...
 
 
 class EventLog(Protocol):

@@ -28,7 +28,7 @@ STREAM = (
     .order_by(events.c.version)
 )
 OUTCOME = select(commands.c.position, commands.c.ids, commands.c.fingerprint).where(
-    commands.c.command_id == bindparam("command_id")
+    commands.c.scope == bindparam("scope"), commands.c.command_id == bindparam("command_id")
 )
 
 
@@ -47,19 +47,19 @@ class LoopReads:
         """(type, schema_version, data, version) of every event of the stream, oldest first."""
         return self._execute(self._stream, stream_id)
 
-    def outcome(self, command_id: str) -> tuple[int, str, str] | None:
-        """(position, ids, fingerprint) recorded for the command id, if any."""
-        rows = self._execute(self._outcome, command_id)
+    def outcome(self, scope: str, command_id: str) -> tuple[int, str, str] | None:
+        """(position, ids, fingerprint) recorded for the caller's command id, if any."""
+        rows = self._execute(self._outcome, scope, command_id)
         return rows[0] if rows else None
 
-    def _execute(self, sql: str, parameter: str) -> list[Any]:
+    def _execute(self, sql: str, *parameters: str) -> list[Any]:
         try:
-            rows: list[Any] = self._cursor().execute(sql, (parameter,)).fetchall()
+            rows: list[Any] = self._cursor().execute(sql, parameters).fetchall()
         except sqlite3.Error:
             # Once more through SQLAlchemy: the error surfaces as it did before this
             # module, and the database error counter (a handle_error listener) sees it.
             with self._engine.connect() as conn:
-                return [tuple(row) for row in conn.exec_driver_sql(sql, (parameter,))]
+                return [tuple(row) for row in conn.exec_driver_sql(sql, parameters)]
         return rows
 
     def _cursor(self) -> Any:

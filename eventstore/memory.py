@@ -46,7 +46,7 @@ class InMemoryEventStore:
         self._now = now
         self._log: list[Row] = []
         self._streams: dict[str, list[Row]] = {}
-        self._outcomes: dict[str, StoredOutcome] = {}
+        self._outcomes: dict[tuple[str, str], StoredOutcome] = {}
 
     async def append(self, request: AppendRequest) -> Outcome:
         """Checks and writes in one step of the event loop: atomic, as the SQL store's
@@ -57,7 +57,7 @@ class InMemoryEventStore:
             current = self._version(stream_id)
             if current != expected:
                 raise ConcurrencyError(stream_id, expected, current)
-        if request.command.command_id in self._outcomes:
+        if (request.command.scope, request.command.command_id) in self._outcomes:
             raise DuplicateCommand(request.command.command_id)
         now = self._now()
         stream = self._streams.setdefault(request.stream_id, [])
@@ -66,7 +66,7 @@ class InMemoryEventStore:
             self._log.append(row)
             stream.append(row)
         outcome = Outcome(position=len(self._log), ids=dict(request.ids))
-        self._outcomes[request.command.command_id] = StoredOutcome(
+        self._outcomes[(request.command.scope, request.command.command_id)] = StoredOutcome(
             outcome, request.command.fingerprint
         )
         return outcome
@@ -78,8 +78,8 @@ class InMemoryEventStore:
         events = [decode(row["type"], row["schema_version"], row["data"]) for row in stream]
         return events, len(stream)
 
-    async def outcome_of(self, command_id: str) -> StoredOutcome | None:
-        return self._outcomes.get(command_id)
+    async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
+        return self._outcomes.get((scope, command_id))
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """Undecodable rows come back as Undecodable events, in their place."""

@@ -54,12 +54,12 @@ class SqlEventStore:
 
         return self._stream(await self._read(query))
 
-    async def outcome_of(self, command_id: str) -> StoredOutcome | None:
+    async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
         if self._loop_reads is not None:
-            return _outcome(self._loop_reads.outcome(command_id))
+            return _outcome(self._loop_reads.outcome(scope, command_id))
 
         def query(conn: Connection) -> StoredOutcome | None:
-            row = conn.execute(OUTCOME, {"command_id": command_id}).first()
+            row = conn.execute(OUTCOME, {"scope": scope, "command_id": command_id}).first()
             return _outcome(None if row is None else (row.position, row.ids, row.fingerprint))
 
         return await self._read(query)

@@ -39,9 +39,13 @@ events = Table(
     sqlite_autoincrement=True,
 )
 
+# A command id is the key of its sender only: the scope names the sender (a user, or for
+# an anonymous command its address and payload), so one caller can neither replay nor
+# reserve another's id.
 commands = Table(
     "commands",
     metadata,
+    Column("scope", String(100), primary_key=True),
     Column("command_id", String(200), primary_key=True),
     Column("command_type", String(100), nullable=False),
     Column("fingerprint", String(64), nullable=False),

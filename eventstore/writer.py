@@ -46,7 +46,15 @@ STREAM_VERSION = select(func.max(events.c.version)).where(
 INSERT_EVENT = insert(events).returning(events.c.position)
 INSERT_COMMAND = insert(commands)
 EVENT_COLUMNS = ("stream_id", "version", "type", "schema_version", "data", "meta", "recorded_at")
-COMMAND_COLUMNS = ("command_id", "command_type", "fingerprint", "position", "ids", "recorded_at")
+COMMAND_COLUMNS = (
+    "scope",
+    "command_id",
+    "command_type",
+    "fingerprint",
+    "position",
+    "ids",
+    "recorded_at",
+)
 
 
 class _Statements:
@@ -148,7 +156,6 @@ class GroupCommitWriter:
 
 
 class _Append:
-
     def __init__(
         self, conn: Connection, statements: _Statements, now: datetime, schemas: EventSchemas
     ) -> None:
@@ -160,7 +167,8 @@ class _Append:
 
     def __call__(self, request: AppendRequest) -> tuple[Outcome, list[RecordedEvent]]:
         for stream_id, expected in (
-            (request.stream_id, request.expected_version), *request.conditions
+            (request.stream_id, request.expected_version),
+            *request.conditions,
         ):
             current = self._stream_version(stream_id)
             if current != expected:
@@ -181,6 +189,7 @@ class _Append:
             self._run(
                 self._sql.command,
                 {
+                    "scope": request.command.scope,
                     "command_id": request.command.command_id,
                     "command_type": request.command.command_type,
                     "fingerprint": request.command.fingerprint,

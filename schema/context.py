@@ -42,7 +42,7 @@ class Context:
     correlation_id: str
     consistent_with: str | None = None  # the raw X-Consistent-With header
     connection_params: dict[str, object] | None = None  # a WebSocket's connection_init payload
-    client_address: str | None = None  # what rate limits count under
+    client_address: str | None = None  # what rate limits count and anonymous commands scope by
     _reached: int = field(default=0, repr=False)
 
     @property
@@ -75,7 +75,7 @@ class Context:
         return DataLoader(load_fn=load, cache=False)
 
     def caller(self, command_id: str | None) -> Caller:
-        return Caller(self.viewer_id, self.correlation_id, command_id)
+        return Caller(self.viewer_id, self.correlation_id, command_id, self.client_address)
 
     async def read_your_write(self, position: int) -> None:
         """Waits until the read models hold `position`, once per request and position."""

@@ -26,7 +26,7 @@ from eventstore.writer import GroupCommitWriter
 async def one(store):
     user = uuid.uuid4().hex
     event = UserRegistered(user, "Ann", None, "", datetime.now(UTC))
-    command = CommandRecord(user, "T", "f", None, "c")
+    command = CommandRecord(user, "T", "f", None, "c", "anonymous:crash")
     request = AppendRequest(f"user-{user}", 0, (event,), command, {})
     outcome = await store.append(request)
     print(outcome.position, flush=True)

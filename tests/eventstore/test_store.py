@@ -70,10 +70,11 @@ async def test_a_command_id_is_recorded_once_with_its_outcome(store: Store) -> N
     first = await store.append(request("user-u1", 0, command_id="cmd-1"))
     with pytest.raises(DuplicateCommand):
         await store.append(request("user-u2", 0, registration("u2"), command_id="cmd-1"))
-    stored = await store.outcome_of("cmd-1")
+    stored = await store.outcome_of("user:u1", "cmd-1")
     assert stored is not None and stored.outcome == first
     assert await store.head_position() == 1
-    assert await store.outcome_of("cmd-unknown") is None
+    assert await store.outcome_of("user:u1", "cmd-unknown") is None
+    assert await store.outcome_of("user:u2", "cmd-1") is None
 
 
 async def test_the_log_reads_back_in_position_order_from_any_point(store: Store) -> None:

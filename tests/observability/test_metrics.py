@@ -157,6 +157,7 @@ async def test_database_errors_are_counted_and_a_refused_stale_append_is_not(
     with pytest.raises(OperationalError), inkwell.engines.reader.connect() as conn:
         conn.execute(text("SELECT * FROM no_such_table"))
     row = {
+        "scope": "user:u",
         "command_id": "c",
         "command_type": "T",
         "fingerprint": "f",

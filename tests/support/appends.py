@@ -14,7 +14,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def command(command_id: str | None = None) -> CommandRecord:
-    return CommandRecord(command_id or uuid.uuid4().hex, "Test", "fp", "u1", "corr")
+    return CommandRecord(command_id or uuid.uuid4().hex, "Test", "fp", "u1", "corr", "user:u1")
 
 
 def registration(user_id: str = "u1") -> UserRegistered:
