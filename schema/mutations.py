@@ -18,8 +18,8 @@ from domain.commands import (
     UpdatePost,
     UpdateProfile,
 )
-from domain.errors import InvalidInput
 from domain.ports import Outcome
+from schema import ids
 from schema.context import Context
 from schema.inputs import (
     AddCommentInput,
@@ -32,14 +32,11 @@ from schema.inputs import (
 )
 from schema.payloads import CommentPayload, PostPayload, RegisterUserPayload, UserPayload
 
-COMMAND_ID_MAX = 200
-
 
 async def dispatch(info: Info[Context, None], command: Command, command_id: str | None) -> Outcome:
-    if command_id is not None and not 1 <= len(command_id) <= COMMAND_ID_MAX:
-        raise InvalidInput("commandId", f"must be 1-{COMMAND_ID_MAX} characters")
     ctx = info.context
-    return await ctx.services.bus.dispatch(command, ctx.caller(command_id))
+    key = ids.command_id(command_id, anonymous=ctx.viewer_id is None)
+    return await ctx.services.bus.dispatch(command, ctx.caller(key))
 
 
 def _tags(tags: list[str] | None) -> tuple[str, ...] | None:
@@ -79,7 +76,7 @@ class Mutation:
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
         command = UpdatePost(
-            post_id=input.post_id,
+            post_id=ids.entity_id(input.post_id, "postId"),
             expected_version=input.expected_version,
             title=input.title,
             content=input.content,
@@ -89,29 +86,37 @@ class Mutation:
 
     @strawberry.mutation
     async def publish_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        command = PublishPost(post_id=input.post_id, expected_version=input.expected_version)
+        command = PublishPost(
+            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
+        )
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def archive_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        command = ArchivePost(post_id=input.post_id, expected_version=input.expected_version)
+        command = ArchivePost(
+            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
+        )
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def like_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        command = LikePost(post_id=input.post_id, expected_version=input.expected_version)
+        command = LikePost(
+            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
+        )
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def unlike_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        command = UnlikePost(post_id=input.post_id, expected_version=input.expected_version)
+        command = UnlikePost(
+            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
+        )
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def add_comment(
         self, info: Info[Context, None], input: AddCommentInput
     ) -> CommentPayload:
-        command = AddComment(post_id=input.post_id, body=input.body)
+        command = AddComment(post_id=ids.entity_id(input.post_id, "postId"), body=input.body)
         outcome = await dispatch(info, command, input.command_id)
         return CommentPayload(
             position=str(outcome.position),
@@ -123,7 +128,7 @@ class Mutation:
     async def delete_comment(
         self, info: Info[Context, None], input: DeleteCommentInput
     ) -> PostPayload:
-        command = DeleteComment(comment_id=input.comment_id)
+        command = DeleteComment(comment_id=ids.entity_id(input.comment_id, "commentId"))
         return _post_payload(await dispatch(info, command, input.command_id))
 
 

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from projections.pagination import MAX_FIRST
 from projections.views import CommentView, PostView, UserView
+from schema import ids
 from schema.context import Context
 from schema.errors import BadInput
 from schema.types import (
@@ -33,12 +34,12 @@ class Query:
         )
     )
     async def post(self, info: Info[Context, None], id: strawberry.ID) -> Post | None:
-        view = await info.context.reads.post(id, info.context.viewer_id)
+        view = await info.context.reads.post(ids.entity_id(id, "id"), info.context.viewer_id)
         return Post.from_view(view) if view else None
 
     @strawberry.field
     async def user(self, info: Info[Context, None], id: strawberry.ID) -> User | None:
-        view = await info.context.reads.user(id)
+        view = await info.context.reads.user(ids.entity_id(id, "id"))
         return User.from_view(view) if view else None
 
     @strawberry.field(description="The authenticated user, or null.")
@@ -71,7 +72,7 @@ class Query:
     ) -> Connection[Post]:
         # The public list, even for the author: their drafts show only under User.posts.
         page = await info.context.reads.posts_by_author(
-            author_id, None, window(first, after, last, before)
+            ids.entity_id(author_id, "authorId"), None, window(first, after, last, before)
         )
         return post_connection(page)
 

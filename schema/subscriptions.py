@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.errors import NotFound
+from schema import ids
 from schema.context import Context
 from schema.types import Comment, Post, ProjectionStatus
 
@@ -27,6 +28,7 @@ class Subscription:
         """A post its viewer may not see (a draft of someone else's) is NOT_FOUND; a post
         that leaves the viewer's sight (archived) ends the stream."""
         ctx = info.context
+        id = strawberry.ID(ids.entity_id(id, "id"))
         with ctx.services.subscription():
             async with ctx.services.live.post(id) as updates:
                 first = True
@@ -55,6 +57,7 @@ class Subscription:
         self, info: Info[Context, None], post_id: strawberry.ID
     ) -> AsyncGenerator[Comment, None]:
         ctx = info.context
+        post_id = strawberry.ID(ids.entity_id(post_id, "postId"))
         post = await ctx.services.live.post_now(post_id)
         if post is None or not post.visible_to(ctx.viewer_id):
             raise NotFound("post", post_id)

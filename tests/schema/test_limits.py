@@ -7,7 +7,7 @@ from graphql import get_introspection_query
 from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from tests.support.api import Api
 
-DEEPEST = """{ user(id: "u") { posts { edges { node {
+DEEPEST = """{ user(id: "00000000-0000-4000-8000-000000000000") { posts { edges { node {
   comments { edges { node { author { name } } } } } } } } }"""
 
 
