@@ -85,6 +85,15 @@ async def load_post(h: Handling, post_id: str) -> tuple[Post, int]:
     return post, version
 
 
+async def load_visible_post(h: Handling, post_id: str, actor: str) -> tuple[Post, int]:
+    """A post the actor may not see (someone else's draft or archived post) is NOT_FOUND,
+    exactly like a missing one: no refusal tells a stranger that it exists, or its version."""
+    post, version = await load_post(h, post_id)
+    if not post.visible_to(actor):
+        raise NotFound("post", post_id)
+    return post, version
+
+
 async def load_comment(h: Handling, comment_id: str) -> tuple[Comment, int]:
     events, version = await h.store.load(streams.comment(comment_id))
     comment = Comment.from_history(events)
@@ -134,7 +143,8 @@ async def _change_post(
     decide: Callable[[Post, str, datetime], Event],
 ) -> Outcome:
     actor = await h.actor()
-    post, version = await load_post(h, post_id)
+    post, version = await load_visible_post(h, post_id, actor)
+    post.require_author(actor, "change")  # before the version: a stranger learns nothing of it
     check_expected(streams.post(post_id), expected_version, version)
     event = decide(post, actor, h.now())
     return await h.append(streams.post(post.id), version, [event], {"post_id": post.id})
@@ -157,7 +167,7 @@ async def _set_like(
     """A like lives in its own stream; the append still requires the post unchanged,
     so a rule checked against it (published?) cannot go stale before the commit."""
     actor = await h.actor()
-    post, post_version = await load_post(h, post_id)
+    post, post_version = await load_visible_post(h, post_id, actor)
     check_expected(streams.post(post.id), expected_version, post_version)
     stream = streams.like(post.id, actor)
     events, version = await h.store.load(stream)
@@ -173,7 +183,7 @@ async def _set_like(
 
 async def add_comment(cmd: AddComment, h: Handling) -> Outcome:
     actor = await h.actor()
-    post, post_version = await load_post(h, cmd.post_id)
+    post, post_version = await load_visible_post(h, cmd.post_id, actor)
     comment_id = h.new_id()
     event = Comment.add(comment_id, post, actor, cmd.body, h.now())
     return await h.append(

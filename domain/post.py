@@ -52,7 +52,7 @@ class Post:
         tags: tuple[str, ...] | None,
         now: datetime,
     ) -> PostUpdated:
-        self._require_author(actor_id, "edit")
+        self.require_author(actor_id, "edit")
         if self.status is PostStatus.ARCHIVED:
             raise BusinessRuleViolation("POST_ARCHIVED", "an archived post cannot be edited")
         return PostUpdated(
@@ -65,7 +65,7 @@ class Post:
         )
 
     def publish(self, actor_id: str, now: datetime) -> PostPublished:
-        self._require_author(actor_id, "publish")
+        self.require_author(actor_id, "publish")
         if self.status is PostStatus.PUBLISHED:
             raise BusinessRuleViolation("ALREADY_PUBLISHED", "the post is already published")
         if self.status is PostStatus.ARCHIVED:
@@ -73,7 +73,7 @@ class Post:
         return PostPublished(post_id=self.id, author_id=self.author_id, published_at=now)
 
     def archive(self, actor_id: str, now: datetime) -> PostArchived:
-        self._require_author(actor_id, "archive")
+        self.require_author(actor_id, "archive")
         if self.status is PostStatus.ARCHIVED:
             raise BusinessRuleViolation("ALREADY_ARCHIVED", "the post is already archived")
         return PostArchived(
@@ -83,7 +83,11 @@ class Post:
             was_published=self.status is PostStatus.PUBLISHED,
         )
 
-    def _require_author(self, actor_id: str, action: str) -> None:
+    def visible_to(self, actor_id: str) -> bool:
+        """Drafts and archived posts are their author's alone, on the write side as on reads."""
+        return self.status is PostStatus.PUBLISHED or actor_id == self.author_id
+
+    def require_author(self, actor_id: str, action: str) -> None:
         if actor_id != self.author_id:
             raise Forbidden(f"only the post's author may {action} it")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -63,14 +64,18 @@ def test_liking_twice_breaks_a_rule(
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "ALREADY_LIKED"}
 
 
-def test_liking_a_draft_breaks_a_rule(
+def test_liking_a_draft_breaks_a_rule_for_its_author_and_is_not_found_for_others(
     api: Api, settings: Settings, ann: Account, bob: Account
 ) -> None:
     draft = api.create_post(ann)
     error = refused(
-        api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=bob.token
+        api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=ann.token
     )
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_NOT_PUBLISHED"}
+    error = refused(
+        api, settings, ops.LIKE_POST, {"input": {"postId": draft["id"]}}, token=bob.token
+    )
+    assert error["extensions"] == {"code": "NOT_FOUND"}
 
 
 def test_unliking_what_was_not_liked_breaks_a_rule(
@@ -89,7 +94,8 @@ def test_liking_needs_a_token_and_an_existing_post(
     post = api.published_post(ann)
     anonymous = refused(api, settings, ops.LIKE_POST, {"input": {"postId": post["id"]}})
     assert anonymous["extensions"]["code"] == "UNAUTHENTICATED"
-    missing = refused(api, settings, ops.LIKE_POST, {"input": {"postId": "nope"}}, token=ann.token)
+    nothing = {"input": {"postId": str(uuid.uuid4())}}
+    missing = refused(api, settings, ops.LIKE_POST, nothing, token=ann.token)
     assert missing["extensions"]["code"] == "NOT_FOUND"
 
 
@@ -102,13 +108,15 @@ def test_a_like_with_a_stale_expected_version_is_a_conflict(
     assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 2}
 
 
-def test_commenting_on_a_draft_breaks_a_rule(
+def test_commenting_on_a_draft_breaks_a_rule_for_its_author_and_is_not_found_for_others(
     api: Api, settings: Settings, ann: Account, bob: Account
 ) -> None:
     draft = api.create_post(ann)
     variables = {"input": {"postId": draft["id"], "body": "First!"}}
-    error = refused(api, settings, ops.ADD_COMMENT, variables, token=bob.token)
+    error = refused(api, settings, ops.ADD_COMMENT, variables, token=ann.token)
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_NOT_PUBLISHED"}
+    error = refused(api, settings, ops.ADD_COMMENT, variables, token=bob.token)
+    assert error["extensions"] == {"code": "NOT_FOUND"}
 
 
 @pytest.mark.parametrize("body", ["", "   ", "x" * 5001])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -110,7 +111,7 @@ def test_a_mutation_without_a_valid_token_is_unauthenticated(
 def test_changing_someone_elses_post_is_forbidden(
     api: Api, settings: Settings, ann: Account, operation: str, extra: dict[str, Any]
 ) -> None:
-    post = api.create_post(ann)
+    post = api.published_post(ann)
     bob = api.register("Bob")
     error = refused(
         api, settings, operation, {"input": {"postId": post["id"], **extra}}, token=bob.token
@@ -118,10 +119,47 @@ def test_changing_someone_elses_post_is_forbidden(
     assert error["extensions"] == {"code": "FORBIDDEN"}
 
 
+@pytest.mark.parametrize(
+    ("operation", "extra"),
+    [
+        (ops.UPDATE_POST, {"expectedVersion": 7, "title": "Mine now"}),
+        (ops.PUBLISH_POST, {"expectedVersion": 7}),
+        (ops.ARCHIVE_POST, {}),
+        (ops.LIKE_POST, {"expectedVersion": 7}),
+    ],
+)
+def test_someone_elses_draft_is_not_found_exactly_like_a_missing_post(
+    api: Api, settings: Settings, ann: Account, operation: str, extra: dict[str, Any]
+) -> None:
+    """Authorization comes before versions: a stranger with a wrong expectedVersion learns
+    neither that the draft exists nor its version."""
+    draft = api.create_post(ann)
+    bob = api.register("Bob")
+    answers = [
+        refused(api, settings, operation, {"input": {"postId": id, **extra}}, token=bob.token)
+        for id in (draft["id"], str(uuid.uuid4()))
+    ]
+    assert [a["extensions"] for a in answers] == [{"code": "NOT_FOUND"}] * 2
+    assert answers[0]["message"].replace(draft["id"], "ID") == answers[1]["message"].replace(
+        answers[1]["message"].split()[1], "ID"
+    )
+
+
+def test_a_stranger_with_a_wrong_version_on_a_published_post_is_forbidden_not_told_it(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    bob = api.register("Bob")
+    update = {"postId": post["id"], "expectedVersion": 1, "title": "Mine"}
+    error = refused(api, settings, ops.UPDATE_POST, {"input": update}, token=bob.token)
+    assert error["extensions"] == {"code": "FORBIDDEN"}
+
+
 def test_a_command_on_a_missing_post_is_not_found(
     api: Api, settings: Settings, ann: Account
 ) -> None:
-    error = refused(api, settings, ops.PUBLISH_POST, {"input": {"postId": "nope"}}, token=ann.token)
+    nothing = {"input": {"postId": str(uuid.uuid4())}}
+    error = refused(api, settings, ops.PUBLISH_POST, nothing, token=ann.token)
     assert error["extensions"] == {"code": "NOT_FOUND"}
 
 
