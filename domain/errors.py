@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+ECHO_MAX = 40
+
+
+def excerpt(value: str, limit: int = ECHO_MAX) -> str:
+    """A client's value as an error message may quote it: repr'd (so control characters
+    show as escapes) and cut short, so a 100 KB input is not sent back whole."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
+
 
 class DomainError(Exception):
     """A command was refused; nothing was appended."""

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from domain.errors import excerpt
+
 MAX_FIRST = 100
 
 
@@ -36,7 +38,7 @@ class Position:
             score, member = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
             return Position(int(score), member)
         except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadPageRequest(f"{cursor!r} is not a cursor this server made") from None
+            raise BadPageRequest(f"{excerpt(cursor)} is not a cursor this server made") from None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from graphql import ExecutionResult, GraphQLError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from domain.errors import excerpt
 from projections.consistency import ConsistencyTimeout
 from schema.context import Context
 from schema.errors import BadInput
@@ -33,7 +34,7 @@ def _position(header: str) -> int:
     try:
         position = int(header)
     except ValueError:
-        raise BadInput(f"X-Consistent-With must be a position, not {header!r}") from None
+        raise BadInput(f"X-Consistent-With must be a position, not {excerpt(header)}") from None
     if position < 0:
         raise BadInput("X-Consistent-With must not be negative")
     return position
