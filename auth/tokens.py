@@ -1,8 +1,15 @@
-"""Bearer tokens: a user id signed with the server's key (HMAC-SHA256).
+"""Bearer tokens: a user id and an expiry, signed with the server's key (HMAC-SHA256).
 
 Nothing is stored per token, so a token works on every API process that shares
-the key and keeps working across restarts; neither events nor read models ever
-hold a token. The key comes from INKWELL_SECRET or a file in the data directory.
+the keys and keeps working across restarts; neither events nor read models ever
+hold a token. A token is `<user id>.<expires, Unix seconds>.<signature>` and is
+refused after it expires (30 days by default, INKWELL_TOKEN_DAYS).
+
+Keys rotate: the newest key signs, and the older keys still verify, so tokens
+issued before a rotation keep working until they expire; after one token lifetime
+the old key can be dropped. The keys come from INKWELL_SECRET (several separated by
+commas, newest first) or from a file in the data directory (one per line, newest
+first). docs/security.md says how an operator rotates.
 """
 
 from __future__ import annotations
@@ -13,32 +20,62 @@ import hmac
 import os
 import secrets
 import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-_CONTEXT = b"inkwell bearer token v1:"
+_CONTEXT = b"inkwell bearer token v2:"
+DEFAULT_LIFETIME = 30 * 24 * 3600.0
 
 
 class BearerTokens:
-    def __init__(self, key: bytes) -> None:
+    def __init__(
+        self,
+        key: bytes,
+        older_keys: Sequence[bytes] = (),
+        *,
+        lifetime: float = DEFAULT_LIFETIME,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`key` signs; it and `older_keys` verify. `lifetime` is in seconds."""
         self._key = key
+        self._keys = (key, *older_keys)
+        self._lifetime = lifetime
+        self._clock = clock
 
     def issue(self, user_id: str) -> str:
-        return f"{user_id}.{self._sign(user_id)}"
+        claims = f"{user_id}.{int(self._clock() + self._lifetime)}"
+        return f"{claims}.{_sign(self._key, claims)}"
 
     def verify(self, token: str) -> str | None:
-        """The user id the token proves, or None for anything this server did not sign."""
-        user_id, _, signature = token.rpartition(".")
-        if user_id and hmac.compare_digest(signature, self._sign(user_id)):
-            return user_id
-        return None
+        """The user id the token proves, or None for anything this server did not sign
+        with a key it still holds, anything expired, and anything that is not ASCII."""
+        if not token.isascii():
+            return None
+        claims, _, signature = token.rpartition(".")
+        user_id, _, expires = claims.rpartition(".")
+        if not user_id or not expires.isdigit():
+            return None
+        valid = [hmac.compare_digest(signature, _sign(key, claims)) for key in self._keys]
+        if not any(valid) or int(expires) <= self._clock():
+            return None
+        return user_id
 
-    def _sign(self, user_id: str) -> str:
-        digest = hmac.new(self._key, _CONTEXT + user_id.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+def _sign(key: bytes, claims: str) -> str:
+    digest = hmac.new(key, _CONTEXT + claims.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def load_or_create_key(path: Path) -> bytes:
-    """Reads the signing key, making a random one (readable by the owner only) on first start.
+def parse_keys(text: str) -> tuple[bytes, ...]:
+    """Keys separated by commas or lines, newest first; blank entries are skipped."""
+    keys = tuple(part.strip().encode() for part in text.replace("\n", ",").split(","))
+    return tuple(key for key in keys if key)
+
+
+def load_or_create_keys(path: Path) -> tuple[bytes, ...]:
+    """Reads the signing keys (one per line, newest first), making a random one (readable
+    by the owner only) on first start.
 
     The key is written to a private temporary file and linked into place, so a process
     starting at the same moment reads either no file or the whole key, never half."""
@@ -47,10 +84,14 @@ def load_or_create_key(path: Path) -> bytes:
         descriptor, draft = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
         try:
             with os.fdopen(descriptor, "w") as file:
-                file.write(secrets.token_hex(32))
+                file.write(new_key() + "\n")
             os.link(draft, path)  # fails if another process linked its key first
         except FileExistsError:
             pass
         finally:
             os.unlink(draft)
-    return bytes.fromhex(path.read_text().strip())
+    return tuple(bytes.fromhex(key.decode()) for key in parse_keys(path.read_text()))
+
+
+def new_key() -> str:
+    return secrets.token_hex(32)

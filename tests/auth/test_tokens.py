@@ -6,7 +6,7 @@ import concurrent.futures
 import stat
 from pathlib import Path
 
-from auth.tokens import BearerTokens, load_or_create_key
+from auth.tokens import BearerTokens, load_or_create_keys
 
 
 def test_a_token_proves_its_user_and_nothing_else() -> None:
@@ -16,20 +16,43 @@ def test_a_token_proves_its_user_and_nothing_else() -> None:
     assert tokens.verify(token.replace("user-1", "user-2")) is None
     assert tokens.verify(token + "x") is None
     assert tokens.verify("no-signature") is None
+    assert tokens.verify("\u00e9" + token) is None
     assert BearerTokens(b"other key").verify(token) is None
+
+
+def test_a_token_expires_after_its_lifetime() -> None:
+    now = [1_000_000.0]
+    tokens = BearerTokens(b"key", lifetime=60, clock=lambda: now[0])
+    token = tokens.issue("user-1")
+    now[0] += 59
+    assert tokens.verify(token) == "user-1"
+    now[0] += 1
+    assert tokens.verify(token) is None
+    user, expires, signature = token.split(".")
+    assert tokens.verify(f"{user}.{int(expires) + 3600}.{signature}") is None
+
+
+def test_after_a_rotation_the_newest_key_signs_and_older_keys_still_verify() -> None:
+    before = BearerTokens(b"old").issue("user-1")
+    rotated = BearerTokens(b"new", (b"old",))
+    assert rotated.verify(before) == "user-1"
+    after = rotated.issue("user-2")
+    assert BearerTokens(b"new").verify(after) == "user-2"
+    assert BearerTokens(b"old").verify(after) is None
+    assert BearerTokens(b"new").verify(before) is None  # the old key dropped: its tokens end
 
 
 def test_the_key_is_made_once_private_and_read_back_after_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "data" / "secret.key"
-    first = load_or_create_key(path)
+    (first,) = load_or_create_keys(path)
     assert len(first) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert load_or_create_key(path) == first
+    assert load_or_create_keys(path) == (first,)
 
 
 def test_processes_starting_together_agree_on_one_whole_key(tmp_path: Path) -> None:
     path = tmp_path / "secret.key"
     with concurrent.futures.ProcessPoolExecutor(max_workers=4) as pool:
-        keys = list(pool.map(load_or_create_key, [path] * 16))
-    assert len(set(keys)) == 1 and len(keys[0]) == 32
+        keys = list(pool.map(load_or_create_keys, [path] * 16))
+    assert len(set(keys)) == 1 and len(keys[0]) == 1 and len(keys[0][0]) == 32
     assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]
