@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from auth.tokens import BearerTokens, load_or_create_key
+from auth.tokens import DEFAULT_LIFETIME, BearerTokens, load_or_create_keys, parse_keys
 from cli.demo import Demo
 from cli.events import tail
 from cli.parked import ParkedCommands, operator
@@ -84,13 +84,14 @@ from protection.throttle import Throttle
 from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
 from schema.context import Services
+from schema.exposure import Exposure
 from schema.limits.cost import CostLimit
 from schema.persisted import AutomaticPersistedQueries, Documents
 from schema.trusted import load_trusted_documents
 from schema.view import InkwellGraphQL
 from web import routes as web
 from web.cors import ListedOriginsCors, parse_origins
-from web.playground import playground_html
+from web.playground import playground_headers, playground_html
 
 log = logging.getLogger("inkwell")
 
@@ -130,6 +131,9 @@ class Settings:
     trusted_documents: Path | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
     production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
+    older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
+    token_lifetime: float = DEFAULT_LIFETIME  # seconds
+    exposure: Exposure = field(default_factory=Exposure)  # introspection, hints, GraphiQL
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> Settings:
@@ -140,6 +144,7 @@ class Settings:
 
         data_dir = Path(get("INKWELL_DATA_DIR", "data"))
         secret = env.get("INKWELL_SECRET")
+        keys = parse_keys(secret) if secret else load_or_create_keys(data_dir / "secret.key")
         return Settings(
             database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
             redis_url=env.get("REDIS_URL") or None,
@@ -147,7 +152,10 @@ class Settings:
             host=get("HOST", "127.0.0.1"),
             port=int(get("PORT", "8000")),
             data_dir=data_dir,
-            signing_key=secret.encode() if secret else load_or_create_key(data_dir / "secret.key"),
+            signing_key=keys[0],
+            older_signing_keys=keys[1:],
+            token_lifetime=float(get("INKWELL_TOKEN_DAYS", "30")) * 24 * 3600,
+            exposure=Exposure.from_env(env),
             consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
             ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
             ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
@@ -311,7 +319,11 @@ async def running(
                 give_up_seconds=settings.live_give_up_seconds,
             ),
             consistency=waiter,
-            tokens=BearerTokens(settings.signing_key),
+            tokens=BearerTokens(
+                settings.signing_key,
+                settings.older_signing_keys,
+                lifetime=settings.token_lifetime,
+            ),
             consistency_timeout=settings.consistency_timeout,
             documents=_documents(settings, redis, keys),
             subscription=metrics.subscription,
@@ -427,11 +439,17 @@ def _report(task: asyncio.Task[None]) -> None:
 
 def routes(settings: Settings | None = None) -> list[BaseRoute]:
     edge = settings.edge if settings else EdgeLimits()
-    schema = build_schema(CostLimit(edge.max_query_cost))
-    playground = playground_html(subscriptions=schema.subscription is not None)
+    exposure = settings.exposure if settings else Exposure()
+    schema = build_schema(CostLimit(edge.max_query_cost), exposure)
+    playground = (
+        playground_html(subscriptions=schema.subscription is not None)
+        if exposure.graphiql
+        else None
+    )
     graphql = InkwellGraphQL(
         schema,
         playground=playground,
+        playground_headers=playground_headers(playground) if playground is not None else None,
         cdn_max_age=settings.cdn_max_age if settings else 0,
         allowed_origins=settings.cors_origins if settings else (),
     )

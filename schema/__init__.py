@@ -8,14 +8,15 @@ from contextlib import aclosing
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from protection.write_rate import limit_writes
 from schema.consistency import wait_until_consistent
 from schema.errors import code_errors, is_unexpected
 from schema.execution import PerEventMemo
-from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.exposure import Exposure
+from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
 from schema.mutations import Mutation
 from schema.operations import PreparedOperations
@@ -34,9 +35,19 @@ class InkwellSchema(strawberry.Schema):
     The hooks override strawberry's private `_create_execution_context` and
     `_execute_operation` (pinned strawberry 0.341.2; tests/schema covers each one)."""
 
-    def __init__(self, *args: Any, cost_limit: CostLimit | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cost_limit: CostLimit | None = None,
+        exposure: Exposure | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.operations = PreparedOperations(self._schema)
+        self.exposure = exposure or Exposure()
+        rules = VALIDATION_RULES
+        if not self.exposure.introspection:
+            rules = (*rules, NoSchemaIntrospectionCustomRule)
+        self.operations = PreparedOperations(self._schema, rules)
         self.costs = QueryCosts(self._schema, cost_limit or CostLimit(), self.operations.parsed)
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
@@ -54,12 +65,12 @@ class InkwellSchema(strawberry.Schema):
         """Every error leaves with its code. Done here, not in an operation hook: a query
         that fails to parse unwinds those hooks before any result exists."""
         result = await super().execute(*args, **kwargs)
-        code_errors(result)
+        code_errors(result, not self.exposure.suggestions)
         return result
 
     async def stream(self, *args: Any, **kwargs: Any) -> Any:
         """WebSocket operations: every item of the stream leaves with its codes too."""
-        return _coded(await super().stream(*args, **kwargs))
+        return _coded(await super().stream(*args, **kwargs), not self.exposure.suggestions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -70,14 +81,17 @@ class InkwellSchema(strawberry.Schema):
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
 
-async def _coded(results: AsyncGenerator[Any, None]) -> AsyncIterator[Any]:
+async def _coded(results: AsyncGenerator[Any, None], hide_suggestions: bool) -> AsyncIterator[Any]:
     async with aclosing(results):
         async for result in results:
-            code_errors(result)
+            code_errors(result, hide_suggestions)
             yield result
 
 
-def build_schema(cost_limit: CostLimit | None = None) -> InkwellSchema:
+def build_schema(
+    cost_limit: CostLimit | None = None, exposure: Exposure | None = None
+) -> InkwellSchema:
+    """`exposure` says whether introspection and "Did you mean" hints are served."""
     # Validating a query costs ~6 ms with stock strawberry; cached, a repeat costs nothing.
     return InkwellSchema(
         query=Query,
@@ -85,4 +99,5 @@ def build_schema(cost_limit: CostLimit | None = None) -> InkwellSchema:
         subscription=Subscription,
         execution_context_class=PerEventMemo,
         cost_limit=cost_limit,
+        exposure=exposure,
     )

@@ -26,6 +26,7 @@ from projections.consistency import ConsistencyTimeout
 from projections.live import Resubscribe
 from projections.pagination import BadPageRequest
 from projections.readers import BadSearch
+from schema.exposure import without_suggestions
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +67,15 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
 TOO_COMPLEX = ("tokens. Parsing aborted", "Validation aborted.")
 
 
-def coded(error: GraphQLError) -> GraphQLError:
+def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
     original = error.original_error
     if original is None:
+        message = without_suggestions(error.message) if hide_suggestions else error.message
         if error.extensions and "code" in error.extensions:
-            return error
-        if any(mark in error.message for mark in TOO_COMPLEX):
-            return _with(error, error.message, {"code": "QUERY_TOO_COMPLEX"})
-        return _with(error, error.message, {"code": "GRAPHQL_VALIDATION_FAILED"})
+            return error if message == error.message else _with(error, message, error.extensions)
+        if any(mark in message for mark in TOO_COMPLEX):
+            return _with(error, message, {"code": "QUERY_TOO_COMPLEX"})
+        return _with(error, message, {"code": "GRAPHQL_VALIDATION_FAILED"})
     if isinstance(original, EXPECTED):
         code, details = code_and_details(original)
         return _with(error, str(original), {"code": code, **details})
@@ -96,7 +98,7 @@ def is_unexpected(error: GraphQLError) -> bool:
     return error.original_error is not None and not isinstance(error.original_error, EXPECTED)
 
 
-def code_errors(result: Any) -> None:
+def code_errors(result: Any, hide_suggestions: bool = False) -> None:
     """Codes a result's errors in place (InkwellSchema.execute and .stream call it)."""
     if result is not None and getattr(result, "errors", None):
-        result.errors = [coded(error) for error in result.errors]
+        result.errors = [coded(error, hide_suggestions) for error in result.errors]

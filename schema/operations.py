@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
@@ -26,8 +26,14 @@ CACHED_DOCUMENTS = 256
 class PreparedOperations:
     """The parse and validation caches of one schema."""
 
-    def __init__(self, schema: GraphQLSchema) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        rules: tuple[type[ASTValidationRule], ...] = VALIDATION_RULES,
+    ) -> None:
+        """`rules` are fixed for the schema's life, like the caches' contents."""
         self._schema = schema
+        self._rules = rules
         self.parsed = lru_cache(maxsize=CACHED_DOCUMENTS)(self._parse)
         self.validated = lru_cache(maxsize=CACHED_DOCUMENTS)(self._validate)
 
@@ -36,7 +42,7 @@ class PreparedOperations:
         then skips both steps. Text that does not parse is left to strawberry, which
         parses it again (with the same limits) and reports the syntax error."""
         context.parse_options = PARSE_OPTIONS
-        context.validation_rules = VALIDATION_RULES
+        context.validation_rules = self._rules
         if not context.query:
             return
         document = self.parsed(context.query)
@@ -53,4 +59,4 @@ class PreparedOperations:
     def _validate(self, query: str) -> list[GraphQLError]:
         document = self.parsed(query)
         assert document is not None, "validated only once parsed"
-        return validate_document(self._schema, document, VALIDATION_RULES)
+        return validate_document(self._schema, document, self._rules)

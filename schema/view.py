@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -48,18 +49,29 @@ class InkwellGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(
-        self, schema: BaseSchema, *, playground: str, cdn_max_age: int = 0, **options: Any
+        self,
+        schema: BaseSchema,
+        *,
+        playground: str | None,
+        playground_headers: Mapping[str, str] | None = None,
+        cdn_max_age: int = 0,
+        **options: Any,
     ) -> None:
-        """`playground` is the GraphiQL page a browser GET receives, built once by the
-        composition root (web/playground.py). `cdn_max_age` is how long a shared cache
-        may keep an anonymous GET query's answer (browsers always revalidate)."""
+        """`playground` is the GraphiQL page a browser GET receives, with its headers
+        (a Content-Security-Policy), built once by the composition root
+        (web/playground.py); None serves no page (production). `cdn_max_age` is how long
+        a shared cache may keep an anonymous GET query's answer (browsers always
+        revalidate)."""
+        if playground is None:
+            options["graphql_ide"] = None
         super().__init__(schema, **options)
-        self.playground = playground
+        self.playground = playground or ""
+        self.playground_headers = dict(playground_headers or {})
         self.cdn_max_age = cdn_max_age
         self.shared = SharedSubscriptions()  # the handler below joins subscribers to it
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(self.playground)
+        return HTMLResponse(self.playground, headers=self.playground_headers)
 
     def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
         """A GET naming a persisted query has no `query` parameter, yet is no page view."""
