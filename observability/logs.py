@@ -2,11 +2,17 @@
 
 Any `extra={...}` fields a caller passes become fields of the line (JSON) or
 `key=value` pairs after the message (text), so ids stay greppable either way.
+
+Messages and fields often quote what a client sent (a commandId, a path). Their
+control characters are escaped in both formats (a newline becomes the two
+characters \\n), so a client can neither forge a log line nor send escape sequences
+or bidirectional overrides to an operator's terminal.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -28,6 +34,20 @@ _STANDARD = {
 }
 
 
+# C0 and C1 controls (newlines and ANSI escapes among them), Unicode line separators,
+# and bidirectional embeddings, overrides and isolates.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def escaped(text: str) -> str:
+    """The text with every unprintable character written as its Python escape."""
+    return UNPRINTABLE.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
+def _safe(value: Any) -> Any:
+    return escaped(value) if isinstance(value, str) else value
+
+
 def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     """The request id and whatever the caller passed in `extra`."""
     fields: dict[str, Any] = {}
@@ -43,8 +63,8 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
-            **fields_of(record),
+            "message": escaped(record.getMessage()),
+            **{name: _safe(value) for name, value in fields_of(record).items()},
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
@@ -56,8 +76,8 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
 
     def formatMessage(self, record: logging.LogRecord) -> str:
-        pairs = " ".join(f"{k}={_text(v)}" for k, v in fields_of(record).items())
-        line = super().formatMessage(record)
+        pairs = " ".join(f"{k}={escaped(_text(v))}" for k, v in fields_of(record).items())
+        line = escaped(super().formatMessage(record))
         return f"{line}  {pairs}" if pairs else line
 
 

@@ -79,6 +79,10 @@ def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
     if isinstance(original, EXPECTED):
         code, details = code_and_details(original)
         return _with(error, str(original), {"code": code, **details})
+    if isinstance(original, GraphQLError):
+        # graphql-core refusing a variable's value ({"t": 5} for a String!): the client's.
+        message = without_suggestions(error.message) if hide_suggestions else error.message
+        return _with(error, message, {"code": "BAD_USER_INPUT"})
     return _with(error, "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
 
 
@@ -95,7 +99,9 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    return error.original_error is not None and not isinstance(error.original_error, EXPECTED)
+    return error.original_error is not None and not isinstance(
+        error.original_error, (*EXPECTED, GraphQLError)
+    )
 
 
 def code_errors(result: Any, hide_suggestions: bool = False) -> None:
