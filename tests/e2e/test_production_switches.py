@@ -1,0 +1,139 @@
+"""Production mode and bearer tokens, on real server processes: what a stranger can learn
+about the API, who may frame GraphiQL, and how long and under which keys a token holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+from graphql import get_introspection_query
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import http_api
+from tests.support import operations as ops
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium
+from tests.support.server_process import ServerProcess
+
+BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+TYPO = "{ recentPost(first: 1) { totalCount } }"
+
+
+def introspect(server: ServerProcess) -> dict[str, object]:
+    body: dict[str, object] = httpx.post(
+        f"{server.url}/graphql", json={"query": get_introspection_query()}, timeout=30
+    ).json()
+    return body
+
+
+@pytest.fixture
+def production(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess({**server_env, "INKWELL_ENV": "production"}, tmp_path) as running:
+        yield running
+
+
+def test_production_mode_hides_the_schema_the_hints_and_graphiql(
+    production: ServerProcess,
+) -> None:
+    refused = introspect(production)
+    assert refused.get("data") is None
+    assert "introspection" in str(refused["errors"]).lower()
+
+    api = http_api(production)
+    error = api.error(TYPO)
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Did you mean" not in error["message"] and "recentPosts" not in error["message"]
+    typo_in_input = api.call('mutation { registerUser(input: {nme: "Ann"}) { token } }')
+    assert typo_in_input["errors"] and "Did you mean" not in str(typo_in_input)
+
+    page = httpx.get(f"{production.url}/graphql", headers=BROWSER, timeout=30)
+    assert "graphiql" not in page.text.lower()
+    assert page.status_code in (400, 404, 405)
+    # What clients need still works, __typename included.
+    assert api.ok("{ __typename }") == {"__typename": "Query"}
+    assert api.register("Ann").token
+
+
+def test_development_mode_shows_them_and_graphiql_cannot_be_framed(server: ServerProcess) -> None:
+    assert "__schema" in introspect(server)["data"]  # type: ignore[operator]
+    assert "Did you mean 'recentPosts'?" in http_api(server).error(TYPO)["message"]
+    page = httpx.get(f"{server.url}/graphql", headers=BROWSER, timeout=30)
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    policy = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self' 'sha256-" in policy and "unsafe-eval" not in policy
+
+
+def test_each_switch_overrides_production_mode_on_its_own(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**server_env, "INKWELL_ENV": "production", "INKWELL_INTROSPECTION": "on"}
+    with ServerProcess(env, tmp_path) as server:
+        assert "__schema" in introspect(server)["data"]  # type: ignore[operator]
+        assert "Did you mean" not in http_api(server).error(TYPO)["message"]
+        page = httpx.get(f"{server.url}/graphql", headers=BROWSER, timeout=30)
+        assert "graphiql" not in page.text.lower()
+
+
+def test_a_token_expires_after_the_configured_lifetime(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    lifetime_days = 3 / 86_400  # three seconds
+    env = {**server_env, "INKWELL_TOKEN_DAYS": str(lifetime_days)}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        seen = {"X-Consistent-With": str(ann.position)}
+        assert api.ok(ops.VIEWER, token=ann.token, headers=seen)["viewer"]["id"] == ann.id
+        time.sleep(3.5)
+        assert api.ok(ops.VIEWER, token=ann.token) == {"viewer": None}
+        error = api.error(
+            ops.CREATE_POST_POSITION_ONLY,
+            {"input": {"title": "t", "content": "c"}},
+            token=ann.token,
+        )
+        assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_rotating_the_signing_key_keeps_old_tokens_until_the_old_key_is_dropped(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    def serving(secret: str) -> ServerProcess:
+        return ServerProcess({**server_env, "INKWELL_SECRET": secret}, tmp_path)
+
+    with serving("old-key") as server:
+        ann = http_api(server).register("Ann")
+    seen = {"X-Consistent-With": str(ann.position)}
+    with serving("new-key,old-key") as server:
+        api = http_api(server)
+        assert api.ok(ops.VIEWER, token=ann.token, headers=seen)["viewer"]["id"] == ann.id
+        bob = api.register("Bob")
+        assert bob.token != ann.token
+    with serving("new-key") as server:
+        api = http_api(server)
+        later = {"X-Consistent-With": str(bob.position)}
+        assert api.ok(ops.VIEWER, token=bob.token, headers=later)["viewer"]["id"] == bob.id
+        assert api.ok(ops.VIEWER, token=ann.token) == {"viewer": None}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_graphiql_runs_a_query_under_its_content_security_policy(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    """The policy pins the page's inline scripts by hash: a browser must still run the whole
+    page, with no violation reported."""
+    with chromium(tmp_path / "profile") as context:
+        page = context.new_page()
+        page.add_init_script(
+            "window.violations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " e => window.violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        page.goto(f"{server.url}/graphql")
+        page.wait_for_selector(".graphiql-container", timeout=30_000)
+        page.click(".graphiql-execute-button")  # the tab holds several operations:
+        page.get_by_role("menuitem").first.click()  # run the first, RegisterUser
+        expect(page.locator(".result-window")).to_contain_text("token", timeout=30_000)
+        assert page.evaluate("window.violations") == []
