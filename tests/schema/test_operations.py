@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -28,7 +29,7 @@ def validations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_repeated_document_is_validated_once(api: Api, validations: list[str]) -> None:
-    for post_id in ("a", "b", "c"):
+    for post_id in (str(uuid.uuid4()) for _ in range(3)):
         assert api.ok(POST, {"id": post_id}) == {"post": None}
     assert validations == [POST]
 
