@@ -75,7 +75,9 @@ class _Blog:
     def event(self, stream: str, event: Event) -> AppendRequest:
         version = self.versions.get(stream, 0)
         self.versions[stream] = version + 1
-        command = CommandRecord(str(uuid.uuid4()), "Bench", "", None, str(uuid.uuid4()))
+        command = CommandRecord(
+            str(uuid.uuid4()), "Bench", "", None, str(uuid.uuid4()), "anonymous:bench"
+        )
         return AppendRequest(stream, version, (event,), command, {})
 
     def next(self) -> AppendRequest:
