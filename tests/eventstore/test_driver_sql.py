@@ -14,7 +14,14 @@ from eventstore.loop_reads import LoopReads
 from eventstore.tables import commands
 from observability.faults import count_database_errors
 
-ROW = {"command_id": "c", "command_type": "T", "fingerprint": "f", "position": 1, "ids": "{}"}
+ROW = {
+    "scope": "user:u",
+    "command_id": "c",
+    "command_type": "T",
+    "fingerprint": "f",
+    "position": 1,
+    "ids": "{}",
+}
 
 
 def test_a_row_inserted_on_the_driver_reads_back_as_through_sqlalchemy(engines: Engines) -> None:
@@ -54,9 +61,9 @@ def test_a_failing_loop_read_surfaces_as_sqlalchemy_error_and_is_counted(
     counted: list[BaseException] = []
     count_database_errors(engines.reader, counted.append)
     reads = LoopReads(engines.reader)
-    assert reads.stream("nothing") == [] and reads.outcome("nothing") is None
+    assert reads.stream("nothing") == [] and reads.outcome("user:u", "nothing") is None
     with engines.writer.begin() as conn:
         conn.exec_driver_sql("DROP TABLE commands")
     with pytest.raises(OperationalError):
-        reads.outcome("c")
+        reads.outcome("user:u", "c")
     assert len(counted) == 1
