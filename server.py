@@ -63,7 +63,7 @@ from observability.metrics import Metrics
 from observability.progress import ProgressReader
 from observability.readiness import Limits, Readiness
 from observability.requests import RequestLog
-from projections import feeds, posts, search, users
+from projections import demo_delay, feeds, posts, recent_events, search, users
 from projections import verify as verification
 from projections.broadcast import Broadcast
 from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
@@ -106,6 +106,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     feeds.PROJECTION,
     users.PROJECTION,
     search.PROJECTION,
+    recent_events.PROJECTION,
 )
 
 
@@ -134,10 +135,13 @@ class Settings:
     older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
     token_lifetime: float = DEFAULT_LIFETIME  # seconds
     exposure: Exposure = field(default_factory=Exposure)  # introspection, hints, GraphiQL
+    # Demo mode only (`serve --demo`): how long each projector batch waits before applying.
+    demo_projection_delay: float = 0.0
 
     @staticmethod
-    def from_env(env: Mapping[str, str] = os.environ) -> Settings:
-        """Reads the environment once; a variable set to the empty string counts as unset."""
+    def from_env(env: Mapping[str, str] = os.environ, *, demo: bool = False) -> Settings:
+        """Reads the environment once; a variable set to the empty string counts as unset.
+        Demo-only settings are refused unless `demo` (`inkwell serve --demo`)."""
 
         def get(name: str, default: str) -> str:
             return env.get(name) or default
@@ -170,6 +174,7 @@ class Settings:
             else None,
             cdn_max_age=int(get("INKWELL_CDN_MAX_AGE", "5")),
             production=get("INKWELL_ENV", "development") == "production",
+            demo_projection_delay=_demo_projection_delay(env, demo),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
@@ -212,6 +217,35 @@ class Inkwell:
     runners: tuple[ProjectionRunner, ...]
     operations: Operations
     log: LogReader
+
+
+class SettingsError(ValueError):
+    """A setting the process refuses; the CLI prints the message and exits 2."""
+
+
+DEMO_DELAY = "INKWELL_DEMO_PROJECTION_DELAY_MS"
+MAX_DEMO_DELAY_MS = 60_000
+
+
+def _demo_projection_delay(env: Mapping[str, str], demo: bool) -> float:
+    """Seconds each projector batch waits in demo mode, from milliseconds in the environment."""
+    raw = env.get(DEMO_DELAY)
+    if not raw:
+        return 0.0
+    if not demo:
+        raise SettingsError(
+            f"{DEMO_DELAY} slows the projectors for demonstrations and is refused outside "
+            "demo mode: start the server with `inkwell serve --demo`, or unset it"
+        )
+    try:
+        milliseconds = int(raw)
+    except ValueError:
+        milliseconds = -1
+    if not 0 <= milliseconds <= MAX_DEMO_DELAY_MS:
+        raise SettingsError(
+            f"{DEMO_DELAY} must be a whole number of milliseconds from 0 to {MAX_DEMO_DELAY_MS}"
+        )
+    return milliseconds / 1000
 
 
 def now() -> datetime:
@@ -288,10 +322,11 @@ async def running(
         await namespaces.refresh()
         waiter = ConsistencyWaiter(reads, keys, broadcast, names)
         scripts = Scripts.register(redis)
+        make_runner = demo_delay.runner_factory(
+            settings.demo_projection_delay, unhurried={recent_events.NAME}
+        )
         runners = tuple(
-            ProjectionRunner(
-                projection, redis, keys, scripts, store, broadcast, settings.lease_seconds
-            )
+            make_runner(projection, redis, keys, scripts, store, broadcast, settings.lease_seconds)
             for projection in (PROJECTIONS if projectors else ())
         )
         log_reader = LogReader(engines.reader, schemas)
@@ -519,6 +554,15 @@ def api_app() -> Starlette:
 cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
 
 
+def _settings(*, demo: bool = False) -> Settings:
+    """The settings of a CLI command; a refused one ends it with its reason, exit code 2."""
+    try:
+        return Settings.from_env(demo=demo)
+    except SettingsError as error:
+        Console(stderr=True).print(f"[red]{error}[/]", highlight=False)
+        raise typer.Exit(2) from None
+
+
 @cli.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
     """With no command, serves the API and runs the projectors (like `serve`)."""
@@ -528,9 +572,23 @@ def main(ctx: typer.Context) -> None:
 
 
 @cli.command()
-def serve() -> None:
+def serve(
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help=f"Demo mode: allows {DEMO_DELAY}, which slows the projectors so that the "
+            "live page shows a write reaching the read models late.",
+        ),
+    ] = False,
+) -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in the same process."""
-    settings = Settings.from_env()
+    settings = _settings(demo=demo)
+    if settings.demo_projection_delay:
+        log.warning(
+            "demo mode: every projector batch but recent_events waits %.0f ms",
+            settings.demo_projection_delay * 1000,
+        )
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -548,7 +606,7 @@ def api(
     ] = 1,
 ) -> None:
     """Serves GraphQL only; projections run elsewhere (`project`). Needs REDIS_URL."""
-    settings = Settings.from_env()
+    settings = _settings()
     if workers == 1:
         app: Starlette | str = create_app(settings, projectors=False)
     else:
@@ -600,7 +658,7 @@ def project(
     ] = None,
 ) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
-    settings = Settings.from_env()
+    settings = _settings()
     if port is not None:
         uvicorn.run(
             projector_app(settings),
@@ -639,7 +697,7 @@ def status() -> None:
 
     Exits 1 when a projection is stalled or has parked events, 2 when no Redis is found.
     """
-    settings = Settings.from_env()
+    settings = _settings()
     console = Console()
     if tools_redis_url(settings) is None:
         raise _no_redis(settings)
@@ -681,7 +739,7 @@ def events_tail(
     Each line: position, commit time, stream, version, type, command id, correlation id, data.
     Following reads the log itself, so it misses nothing.
     """
-    settings = Settings.from_env()
+    settings = _settings()
 
     async def show() -> None:
         async with inspecting(settings) as (_, log_reader):
@@ -733,7 +791,7 @@ def parked_list(
     Exits 1 if any."""
 
     async def show() -> int:
-        async with _parked_commands(Settings.from_env()) as (commands, _, _):
+        async with _parked_commands(_settings()) as (commands, _, _):
             return await commands.show(projection, history)
 
     raise typer.Exit(1 if asyncio.run(show()) else 0)
@@ -747,7 +805,7 @@ def parked_retry(projection: ProjectionOption = None, by: ByOption = None) -> No
     Exits 1 if any stay parked."""
 
     async def run() -> int:
-        async with _parked_commands(Settings.from_env()) as (commands, store, _):
+        async with _parked_commands(_settings()) as (commands, store, _):
             return await commands.retry(projection, store, operator(by))
 
     raise typer.Exit(1 if asyncio.run(run()) else 0)
@@ -765,7 +823,7 @@ def parked_skip(
     parked there."""
 
     async def run() -> int:
-        async with _parked_commands(Settings.from_env()) as (commands, _, engines):
+        async with _parked_commands(_settings()) as (commands, _, engines):
             return await commands.skip(position, projection, engines.writer, operator(by))
 
     raise typer.Exit(0 if asyncio.run(run()) else 1)
@@ -787,7 +845,7 @@ def seed(
     They are real commands, sent through the command bus.
     Then it waits until the read models show them.
     """
-    settings = Settings.from_env()
+    settings = _settings()
     _quiet_per_command_logs()
     console = Console()
     authors = users or max(1, posts // 5)
@@ -857,7 +915,7 @@ def verify() -> None:
 
     Replays the whole event log into scratch spaces and compares them, key by key,
     with the live read models. Run it while writes are quiet."""
-    settings = Settings.from_env()
+    settings = _settings()
     if tools_redis_url(settings) is None:
         raise _no_redis(settings)
 

@@ -224,6 +224,11 @@ class Keys:
     def user(self, user_id: str) -> str:
         return f"{self.space('users')}:user:{user_id}"
 
+    # The recent-events projection.
+    def recent_events(self) -> str:
+        """The newest events of the log, scored by position, capped: what the live page shows."""
+        return f"{self.prefix}:recent-events"
+
     # Operations: what each runner records of its own progress, for health checks and metrics.
     def progress(self, projection: str) -> str:
         """A hash written in the same MULTI as the checkpoint: `applied` (events applied,

@@ -33,7 +33,7 @@ def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
     tx.hset(tx.keys.author(e.user_id), _author_fields(e.name, e.avatar_url))
 
 
-def on_profile_updated(e: ProfileUpdated, _: RecordedEvent, tx: Tx) -> None:
+def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
     author = tx.keys.author(e.user_id)
     tx.hset(author, _author_fields(e.name, e.avatar_url))
     if e.avatar_url is None:
@@ -81,7 +81,7 @@ def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:
         },
     )
     tx.pipe.sadd(tx.keys.author_post_ids(e.author_id), e.post_id)
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
 def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
@@ -95,7 +95,7 @@ def on_post_updated(e: PostUpdated, at: RecordedEvent, tx: Tx) -> None:
             "updatedAt": e.updated_at.isoformat(),
         },
     )
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
 def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
@@ -108,7 +108,7 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
             "updatedAt": e.published_at.isoformat(),
         },
     )
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
 def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
@@ -120,22 +120,22 @@ def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
             "updatedAt": e.archived_at.isoformat(),
         },
     )
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
-def on_post_liked(e: PostLiked, _: RecordedEvent, tx: Tx) -> None:
+def on_post_liked(e: PostLiked, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.sadd(tx.keys.post_likers(e.post_id), e.user_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", 1)
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
-def on_post_unliked(e: PostUnliked, _: RecordedEvent, tx: Tx) -> None:
+def on_post_unliked(e: PostUnliked, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.srem(tx.keys.post_likers(e.post_id), e.user_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "likeCount", -1)
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
 
 
-def on_comment_added(e: CommentAdded, _: RecordedEvent, tx: Tx) -> None:
+def on_comment_added(e: CommentAdded, at: RecordedEvent, tx: Tx) -> None:
     _hset_with_author(
         tx,
         tx.keys.comment(e.comment_id),
@@ -152,18 +152,26 @@ def on_comment_added(e: CommentAdded, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.sadd(tx.keys.author_comment_ids(e.author_id), e.comment_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", 1)
     _refresh_top_comments(tx, e.post_id)
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
     tx.comment_added(e.post_id, e.comment_id)
 
 
-def on_comment_deleted(e: CommentDeleted, _: RecordedEvent, tx: Tx) -> None:
+def on_comment_deleted(e: CommentDeleted, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.delete(tx.keys.comment(e.comment_id))
     tx.pipe.zrem(tx.keys.post_comment_ids(e.post_id), e.comment_id)
     tx.pipe.srem(tx.keys.author_comment_ids(e.author_id), e.comment_id)
     tx.pipe.zrem(tx.keys.comment_additions(e.post_id), e.comment_id)
     tx.pipe.hincrby(tx.keys.post(e.post_id), "commentCount", -1)
     _refresh_top_comments(tx, e.post_id)
-    tx.post_changed(e.post_id)
+    _changed(tx, e.post_id, at)
+
+
+def _changed(tx: Tx, post_id: str, at: RecordedEvent) -> None:
+    """Records in the post's hash the log position it now reflects (the position of the
+    newest event that changed it: the same whichever batch applies it, so a replay
+    matches), and tells live subscribers."""
+    tx.pipe.hset(tx.keys.post(post_id), "position", at.position)
+    tx.post_changed(post_id)
 
 
 def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | int]) -> None:

@@ -19,7 +19,14 @@ from projections.keys import Keys
 from projections.pagination import BadPageRequest, Page, Position, Slice
 from projections.search import words
 from projections.statuses import projection_statuses
-from projections.views import CommentView, PostView, ProjectionStatusView, UserView, readable
+from projections.views import (
+    CommentView,
+    PostView,
+    ProjectionStatusView,
+    RecentEventView,
+    UserView,
+    readable,
+)
 
 NEWEST_PAGE = (Path(__file__).parent / "lua" / "newest_page.lua").read_text()
 SEARCH_MAX_LENGTH = 200
@@ -175,6 +182,14 @@ class ReadModels:
 
     async def projection_statuses(self) -> list[ProjectionStatusView]:
         return await projection_statuses(self._redis, self._keys, self._projections)
+
+    async def recent_events(self, first: int) -> list[RecentEventView]:
+        """The newest events of the log, newest first, as the recent-events projection holds."""
+        pagination.check_first(first)
+        entries = cast(
+            list[str], await self._redis.zrevrange(self._keys.recent_events(), 0, first - 1)
+        )
+        return [RecentEventView.from_json(entry) for entry in entries]
 
     async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
         """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor

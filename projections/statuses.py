@@ -1,4 +1,5 @@
-"""Each projection's progress as the API shows it: position, head, and what is parked."""
+"""Each projection's progress as the API shows it: position, head, what is parked, and
+since when its oldest unapplied event waits (from the recent-events list)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Sequence
 from redis.asyncio import Redis
 
 from projections.keys import Keys
-from projections.views import ProjectionStatusView
+from projections.recent_events import waiting_since
+from projections.views import ProjectionStatusView, RecentEventView
 
 
 async def projection_statuses(
@@ -17,12 +19,21 @@ async def projection_statuses(
     async with redis.pipeline(transaction=True) as pipe:
         pipe.mget([keys.checkpoint(name) for name in names])
         pipe.zscore(keys.head(), "head")
+        pipe.zrevrange(keys.recent_events(), 0, -1)
         for name in names:
             pipe.zcard(keys.parked(name))
             pipe.hlen(keys.parked_streams(name))
-        checkpoints, head, *parked = await pipe.execute()
+        checkpoints, head, recent, *parked = await pipe.execute()
+    newest = [RecentEventView.from_json(entry) for entry in recent]
     return [
-        ProjectionStatusView(name, int(checkpoint or 0), int(head or 0), events, streams)
+        ProjectionStatusView(
+            name,
+            int(checkpoint or 0),
+            int(head or 0),
+            events,
+            streams,
+            waiting_since(newest, int(checkpoint or 0)),
+        )
         for name, checkpoint, events, streams in zip(
             names, checkpoints, parked[0::2], parked[1::2], strict=True
         )

@@ -74,6 +74,7 @@ class PostView:
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    read_model_position: int | None = None
 
     @staticmethod
     def from_hash(h: Mapping[str, str]) -> PostView:
@@ -93,6 +94,7 @@ class PostView:
             created_at=datetime.fromisoformat(h["createdAt"]),
             updated_at=datetime.fromisoformat(h["updatedAt"]),
             published_at=datetime.fromisoformat(h["publishedAt"]) if "publishedAt" in h else None,
+            read_model_position=int(h["position"]) if "position" in h else None,
         )
 
     def visible_to(self, viewer_id: str | None) -> bool:
@@ -128,7 +130,38 @@ class ProjectionStatusView:
     head_position: int
     parked: int = 0  # events set aside (projections/parking.py)
     parked_streams: int = 0  # streams whose later events wait behind a parked one
+    # Commit time of the oldest event not applied yet, where the recent-events list has it.
+    waiting_since: datetime | None = None
 
     @property
     def lag(self) -> int:
         return max(0, self.head_position - self.position)
+
+    def lag_milliseconds(self, now: datetime) -> int | None:
+        """How long the oldest unapplied event has waited; None when behind by more than
+        the recent-events list reaches."""
+        if self.lag == 0:
+            return 0
+        if self.waiting_since is None:
+            return None
+        return max(0, round((now - self.waiting_since).total_seconds() * 1000))
+
+
+@dataclass(frozen=True)
+class RecentEventView:
+    position: int
+    type: str
+    stream_id: str
+    version: int
+    recorded_at: datetime
+
+    @staticmethod
+    def from_json(raw: str | bytes) -> RecentEventView:
+        entry = orjson.loads(raw)
+        return RecentEventView(
+            position=int(entry["position"]),
+            type=str(entry["type"]),
+            stream_id=str(entry["streamId"]),
+            version=int(entry["version"]),
+            recorded_at=datetime.fromisoformat(entry["recordedAt"]),
+        )

@@ -19,6 +19,7 @@ from schema.types import (
     Node,
     Post,
     ProjectionStatus,
+    RecentEvent,
     User,
     page_size,
     post_connection,
@@ -127,6 +128,18 @@ class Query:
     async def projections(self, info: Info[Context, None]) -> list[ProjectionStatus]:
         statuses = await info.context.reads.projection_statuses()
         return [ProjectionStatus.from_view(status) for status in statuses]
+
+    @strawberry.field(
+        description=(
+            "The newest events of the log, newest first (at most 100), from the recent-events "
+            "projection: a read model like the others, so it too may lag the log."
+        )
+    )
+    async def recent_events(
+        self, info: Info[Context, None], first: int | None = 20
+    ) -> list[RecentEvent]:
+        views = await info.context.reads.recent_events(page_size(first))
+        return [RecentEvent.from_view(view) for view in views]
 
 
 def _node(view: PostView | UserView | CommentView | None) -> Node | None:

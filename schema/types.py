@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 import strawberry
@@ -12,7 +12,13 @@ from strawberry.types import Info
 
 from projections.pagination import Slice
 from projections.readers import CommentPage, PostPage
-from projections.views import CommentView, PostView, ProjectionStatusView, UserView
+from projections.views import (
+    CommentView,
+    PostView,
+    ProjectionStatusView,
+    RecentEventView,
+    UserView,
+)
 from schema.context import Context
 
 DEFAULT_PAGE = 20
@@ -145,6 +151,12 @@ class Post(Node):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
+    read_model_position: int | None = strawberry.field(
+        description=(
+            "The log position this read model reflects: the newest event that changed it. "
+            "Null for a read model written before Inkwell recorded it (rebuild to fill it in)."
+        )
+    )
 
     @strawberry.field(description="False when there is no authenticated viewer.")
     async def liked_by_viewer(self, info: Info[Context, None]) -> bool:
@@ -178,6 +190,7 @@ class Post(Node):
             created_at=view.created_at,
             updated_at=view.updated_at,
             published_at=view.published_at,
+            read_model_position=view.read_model_position,
         )
 
 
@@ -236,6 +249,12 @@ class ProjectionStatus:
     parked_streams: int = strawberry.field(
         description="Streams with parked events; the projection's other streams keep flowing."
     )
+    lag_milliseconds: int | None = strawberry.field(
+        description=(
+            "How long the oldest event this projection has not applied has been in the log; "
+            "0 when caught up, null when it is older than recentEvents reaches."
+        )
+    )
 
     @staticmethod
     def from_view(view: ProjectionStatusView) -> ProjectionStatus:
@@ -246,4 +265,24 @@ class ProjectionStatus:
             lag=view.lag,
             parked=view.parked,
             parked_streams=view.parked_streams,
+            lag_milliseconds=view.lag_milliseconds(datetime.now(UTC)),
+        )
+
+
+@strawberry.type(description="An event of the log, as the recent-events projection lists it.")
+class RecentEvent:
+    position: int
+    type: str = strawberry.field(description="The event's type, e.g. PostPublished.")
+    stream_id: str = strawberry.field(description="e.g. post-<id>, user-<id>.")
+    version: int = strawberry.field(description="The event's version in its stream.")
+    recorded_at: datetime = strawberry.field(description="When its transaction committed.")
+
+    @staticmethod
+    def from_view(view: RecentEventView) -> RecentEvent:
+        return RecentEvent(
+            position=view.position,
+            type=view.type,
+            stream_id=view.stream_id,
+            version=view.version,
+            recorded_at=view.recorded_at,
         )

@@ -26,6 +26,7 @@ for post_id, _ in pairs(commented) do
   touched[post_id] = true
 end
 for post_id, _ in pairs(touched) do
+  redis.call('HSET', ARGV[1] .. post_id, 'position', ARGV[10])
   local notice = json_object({'id', post_id, 'position', tonumber(ARGV[9])})
   redis.call('PUBLISH', ARGV[7] .. post_id, notice)
   redis.call('PUBLISH', ARGV[8], notice)

@@ -163,6 +163,7 @@ def test_the_projections_subscription_shows_progress(
                 "feeds",
                 "users",
                 "search",
+                "recent_events",
             }
             await stream.stop()
 

@@ -118,5 +118,23 @@ def test_a_replayed_command_id_returns_the_same_post_and_position(api: Api, ann:
 def test_projections_report_their_position_and_lag(api: Api, ann: Account) -> None:
     api.published_post(ann)
     statuses = api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": "3"})["projections"]
-    assert {s["name"] for s in statuses} == {"posts", "feeds", "users", "search"}
+    names = {"posts", "feeds", "users", "search", "recent_events"}
+    assert {s["name"] for s in statuses} == names
     assert all(s == {**s, "position": 3, "headPosition": 3, "lag": 0} for s in statuses)
+    waits = api.ok("{ projections { lagMilliseconds } }")["projections"]
+    assert waits == [{"lagMilliseconds": 0}] * len(names)
+
+
+def test_recent_events_list_the_log_newest_first_and_page_like_lists(
+    api: Api, ann: Account
+) -> None:
+    post = api.published_post(ann)
+    query = "query($first: Int) { recentEvents(first: $first) { position type streamId version } }"
+    events = api.ok(query, {"first": 2}, headers={"X-Consistent-With": "3"})["recentEvents"]
+    assert events == [
+        {"position": 3, "type": "PostPublished", "streamId": f"post-{post['id']}", "version": 2},
+        {"position": 2, "type": "PostCreated", "streamId": f"post-{post['id']}", "version": 1},
+    ]
+    assert api.error(query, {"first": 101})["extensions"]["code"] == "BAD_USER_INPUT"
+    shown = api.ok("query($id: ID!) { post(id: $id) { readModelPosition } }", {"id": post["id"]})
+    assert shown["post"]["readModelPosition"] == 3

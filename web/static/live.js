@@ -1,6 +1,9 @@
-// The live page: recent published posts with their counts and newest comments, kept
-// current by GraphQL subscriptions (graphql-transport-ws on /graphql), and a lag
-// indicator fed by the `projections` subscription.
+// The live page, a CQRS lab: forms that send the main commands, the published posts
+// (the read side) kept current by GraphQL subscriptions (graphql-transport-ws on
+// /graphql), each showing the log position its read model reflects, and beside them the
+// log: the newest events (the recent-events read model) and each projection's
+// checkpoint against the head, in events and milliseconds. Every write is listed with
+// its position, and each projection is ticked off as its checkpoint passes it.
 //
 // Server data reaches the DOM only as text (textContent, dataset, dateTime): never as
 // HTML, so a post titled <img src=x onerror=alert(1)> shows as those characters.
@@ -15,32 +18,55 @@
     id version title content tags status publishedAt
     author { id name }
     likeCount commentCount
-    topComments { id body createdAt author { id name } }`;
-  const PROJECTION_FIELDS = "name position headPosition lag";
+    topComments { id body createdAt author { id name } }
+    readModelPosition`;
+  const PROJECTION_FIELDS = "name position headPosition lag lagMilliseconds";
+  const EVENTS_SHOWN = 30;
+  const TOKEN_KEY = "inkwell-lab-identity";
 
   const state = {
     posts: new Map(), // post id -> the newest state seen
     held: null, // feed items that arrive while a snapshot loads, applied after it
     resyncOnNextItem: false,
     connection: "connecting",
+    identity: null, // {userId, name, token} once registered in this tab
+    projections: [], // the newest statuses, with the moment they arrived
+    projectionsAt: 0,
+    writes: [], // {position, acknowledgedAt, reached: Map(name -> ms)}
+    eventsLoading: null,
+    eventsAgain: false,
   };
 
   const $ = (id) => document.getElementById(id);
 
-  async function graphql(query, variables) {
+  async function graphql(query, variables, token) {
+    const headers = { "content-type": "application/json", accept: "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
     const response = await fetch(ENDPOINT, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
+      headers,
       body: JSON.stringify({ query, variables: variables || {} }),
     });
-    if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch (_) {
+      body = null;
+    }
+    if (body && body.errors && body.errors.length) {
+      throw new Error(body.errors.map(errorText).join("; "));
+    }
+    if (!response.ok || !body) {
       throw new Error(`${ENDPOINT} answered HTTP ${response.status}`);
     }
-    const body = await response.json();
-    if (body.errors && body.errors.length) {
-      throw new Error(body.errors.map((error) => error.message).join("; "));
-    }
     return body.data;
+  }
+
+  function errorText(error) {
+    const extensions = error.extensions || {};
+    const detail = extensions.reason || extensions.field;
+    const code = extensions.code ? ` (${extensions.code}${detail ? `: ${detail}` : ""})` : "";
+    return `${error.message}${code}`;
   }
 
   // -- the posts ---------------------------------------------------------------
@@ -111,7 +137,23 @@
   }
 
   function newPostItem() {
-    return $("post").content.firstElementChild.cloneNode(true);
+    const item = $("post").content.firstElementChild.cloneNode(true);
+    const result = item.querySelector(".result");
+    item.querySelector(".like").addEventListener("click", () =>
+      write(result, "likePost", LIKE, { input: { postId: item.dataset.postId } }),
+    );
+    const form = item.querySelector(".comment-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = form.elements.body.value;
+      write(result, "addComment", ADD_COMMENT, { input: { postId: item.dataset.postId, body } }).then(
+        (done) => {
+          if (done) form.reset();
+        },
+      );
+    });
+    enableWrites(item);
+    return item;
   }
 
   function fillPost(item, post) {
@@ -131,6 +173,9 @@
     setText(item, ".likes-label", post.likeCount === 1 ? "like" : "likes");
     setText(item, ".comments", String(post.commentCount));
     setText(item, ".comments-label", post.commentCount === 1 ? "comment" : "comments");
+    const reflected = post.readModelPosition;
+    item.dataset.readModelPosition = reflected == null ? "" : String(reflected);
+    setText(item, ".read-position", reflected == null ? "" : `· read model at position ${reflected}`);
     fillComments(item.querySelector(".top-comments"), post.topComments);
     if (before !== undefined && before !== counts) flash(item);
   }
@@ -175,6 +220,244 @@
     indicator.title = statuses
       .map((status) => `${status.name}: ${status.position} of ${status.headPosition}`)
       .join("\n");
+    state.projections = statuses;
+    state.projectionsAt = performance.now();
+    fillProjectionTable();
+    markReached();
+  }
+
+  function fillProjectionTable() {
+    const body = $("projections").tBodies[0];
+    const rows = new Map([...body.rows].map((row) => [row.dataset.projection, row]));
+    state.projections.forEach((status, index) => {
+      let row = rows.get(status.name);
+      rows.delete(status.name);
+      if (!row) {
+        row = body.insertRow(index);
+        row.dataset.projection = status.name;
+        for (let cell = 0; cell < 5; cell += 1) row.insertCell();
+      }
+      row.classList.toggle("behind", status.lag > 0);
+      row.dataset.lag = String(status.lag);
+      row.cells[0].textContent = status.name;
+      row.cells[1].textContent = String(status.position);
+      row.cells[2].textContent = String(status.headPosition);
+      row.cells[3].textContent = status.lag === 0 ? "0" : `${status.lag} event${status.lag === 1 ? "" : "s"}`;
+      row.cells[4].textContent = waitingText(status);
+    });
+    rows.forEach((row) => row.remove());
+  }
+
+  // The server measured the wait when it answered; while a projection stays behind, the
+  // page adds the time since, so the figure keeps counting between updates.
+  function waitingText(status) {
+    if (status.lag === 0) return "0 ms";
+    if (status.lagMilliseconds == null) return "long";
+    const since = Math.round(performance.now() - state.projectionsAt);
+    return `${status.lagMilliseconds + since} ms`;
+  }
+
+  function tickWaiting() {
+    const body = $("projections").tBodies[0];
+    state.projections.forEach((status) => {
+      const row = [...body.rows].find((candidate) => candidate.dataset.projection === status.name);
+      if (row && status.lag > 0) row.cells[4].textContent = waitingText(status);
+    });
+  }
+
+  // -- the log: the newest events -------------------------------------------------
+
+  function refreshEvents() {
+    if (state.eventsLoading) {
+      state.eventsAgain = true;
+      return;
+    }
+    state.eventsLoading = graphql(
+      `query LabEvents($first: Int) {
+        recentEvents(first: $first) { position type streamId version recordedAt }
+      }`,
+      { first: EVENTS_SHOWN },
+    )
+      .then((data) => showEvents((data && data.recentEvents) || []))
+      .catch((error) => showProblem(`could not load the events: ${describe(error)}`))
+      .finally(() => {
+        state.eventsLoading = null;
+        if (state.eventsAgain) {
+          state.eventsAgain = false;
+          refreshEvents();
+        }
+      });
+  }
+
+  function showEvents(events) {
+    const list = $("events");
+    const known = new Map([...list.children].map((item) => [item.dataset.position, item]));
+    const items = events.map((event) => {
+      const key = String(event.position);
+      let item = known.get(key);
+      if (!item) {
+        item = $("event").content.firstElementChild.cloneNode(true);
+        item.dataset.position = key;
+        setText(item, ".event-position", `#${event.position}`);
+        setText(item, ".event-type", event.type);
+        setText(item, ".event-stream", `${event.streamId} v${event.version}`);
+        const time = item.querySelector(".event-time");
+        time.dateTime = event.recordedAt;
+        time.textContent = new Date(event.recordedAt).toLocaleTimeString();
+        if (list.children.length > 0) flash(item);
+      }
+      return item;
+    });
+    list.replaceChildren(...items);
+    $("no-events").hidden = events.length > 0;
+  }
+
+  // -- writes ---------------------------------------------------------------------
+
+  const REGISTER = `mutation LabRegister($input: RegisterUserInput!) {
+    registerUser(input: $input) { token userId position } }`;
+  const CREATE = `mutation LabCreate($input: CreatePostInput!) {
+    createPost(input: $input) { postId position } }`;
+  const PUBLISH = `mutation LabPublish($input: PostCommandInput!) {
+    publishPost(input: $input) { position } }`;
+  const LIKE = `mutation LabLike($input: PostCommandInput!) {
+    likePost(input: $input) { position } }`;
+  const ADD_COMMENT = `mutation LabComment($input: AddCommentInput!) {
+    addComment(input: $input) { commentId position } }`;
+
+  // Selecting only ids and `position`, a mutation answers as soon as its events are in
+  // the log, without waiting for the read models: the lesson is the wait after.
+  async function write(result, field, mutation, variables, label) {
+    const token = state.identity && state.identity.token;
+    if (field !== "registerUser" && !token) {
+      result.textContent = "Register first.";
+      return null;
+    }
+    result.textContent = "sending…";
+    result.classList.remove("failed");
+    try {
+      const data = await graphql(mutation, variables, field === "registerUser" ? null : token);
+      const answer = data[field];
+      const position = Number(answer.position);
+      result.textContent = `in the log at position ${position}`;
+      recordWrite(label || field, position);
+      return answer;
+    } catch (error) {
+      result.textContent = describe(error);
+      result.classList.add("failed");
+      return null;
+    }
+  }
+
+  function recordWrite(label, position) {
+    const entry = { position, acknowledgedAt: performance.now(), reached: new Map() };
+    state.writes.unshift(entry);
+    state.writes.length = Math.min(state.writes.length, 10);
+    const item = $("write").content.firstElementChild.cloneNode(true);
+    item.dataset.position = String(position);
+    setText(item, ".write-command", label);
+    setText(item, ".write-position", String(position));
+    entry.item = item;
+    $("writes").prepend(item);
+    while ($("writes").children.length > state.writes.length) $("writes").lastElementChild.remove();
+    $("no-writes").hidden = true;
+    markReached();
+    refreshEvents();
+  }
+
+  // Ticks off, for each write, the projections whose checkpoint has passed its position,
+  // with how long after the write's acknowledgement the page learnt of it.
+  function markReached() {
+    const now = performance.now();
+    state.writes.forEach((entry) => {
+      state.projections.forEach((status) => {
+        if (status.position >= entry.position && !entry.reached.has(status.name)) {
+          entry.reached.set(status.name, Math.round(now - entry.acknowledgedAt));
+        }
+      });
+      const chips = state.projections.map((status) => {
+        const chip = document.createElement("span");
+        chip.className = "chip";
+        chip.dataset.projection = status.name;
+        const ms = entry.reached.get(status.name);
+        chip.dataset.reached = ms === undefined ? "no" : "yes";
+        chip.textContent = ms === undefined ? `${status.name} …` : `${status.name} +${ms} ms`;
+        return chip;
+      });
+      if (entry.item) entry.item.querySelector(".reached").replaceChildren(...chips);
+    });
+  }
+
+  function setIdentity(identity) {
+    state.identity = identity;
+    const element = $("identity");
+    element.dataset.userId = identity ? identity.userId : "";
+    element.textContent = identity
+      ? `Writing as ${identity.name} (the token stays in this tab).`
+      : "Not registered: register to write.";
+    enableWrites(document);
+  }
+
+  function enableWrites(root) {
+    root.querySelectorAll(".needs-user").forEach((button) => {
+      button.disabled = !state.identity;
+    });
+  }
+
+  function setUpForms() {
+    const register = $("register");
+    register.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const name = register.elements.name.value;
+      const result = register.querySelector(".result");
+      const answer = await write(result, "registerUser", REGISTER, { input: { name } }, "registerUser");
+      if (answer) {
+        const identity = { userId: answer.userId, name, token: answer.token };
+        sessionStorage.setItem(TOKEN_KEY, JSON.stringify(identity));
+        setIdentity(identity);
+        register.reset();
+      }
+    });
+
+    const create = $("create");
+    create.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const fields = create.elements;
+      const tags = fields.tags.value
+        .split(",")
+        .map((tag) => tag.trim())
+        .filter((tag) => tag);
+      const input = { title: fields.title.value, content: fields.content.value, tags };
+      const answer = await write(create.querySelector(".result"), "createPost", CREATE, { input });
+      if (answer) {
+        addDraft(answer.postId, input.title);
+        create.reset();
+      }
+    });
+
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+      if (saved && typeof saved.token === "string") setIdentity(saved);
+    } catch (_) {
+      sessionStorage.removeItem(TOKEN_KEY);
+    }
+  }
+
+  function addDraft(postId, title) {
+    const item = $("draft").content.firstElementChild.cloneNode(true);
+    item.dataset.postId = postId;
+    setText(item, ".draft-title", title);
+    item.querySelector(".publish").addEventListener("click", async () => {
+      const answer = await write(item.querySelector(".result"), "publishPost", PUBLISH, {
+        input: { postId },
+      });
+      if (answer) {
+        item.remove();
+        $("no-drafts").hidden = $("drafts").children.length > 0;
+      }
+    });
+    $("drafts").append(item);
+    $("no-drafts").hidden = true;
   }
 
   function setConnection(name) {
@@ -244,6 +527,7 @@
 
   function onProjectionsItem(data) {
     showProjections(data.projections);
+    refreshEvents();
     if (state.resyncOnNextItem) {
       state.resyncOnNextItem = false;
       if (state.connection !== "unavailable") setConnection("live");
@@ -252,6 +536,9 @@
   }
 
   async function start() {
+    setUpForms();
+    refreshEvents();
+    setInterval(tickWaiting, 100);
     try {
       await loadSnapshot();
     } catch (error) {

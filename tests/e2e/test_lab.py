@@ -1,0 +1,165 @@
+"""The live page as a CQRS lab, in headless Chromium against `inkwell serve --demo` with
+slowed projectors: a write reaches the log first and the read models later."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from server import PROJECTIONS
+from tests.e2e.conftest import http_api
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, LocalOnly, chromium
+from tests.support.server_process import ROOT, ServerProcess
+
+DELAY_MS = 2500
+HOSTILE = "<img src=x onerror=alert(1)>"
+# Set to refresh the screenshot the README shows: INKWELL_DOCS_SCREENSHOT=1 pytest ...
+SCREENSHOT = ROOT / "docs" / "live-lab.png"
+INKWELL = str(Path(sys.executable).with_name("inkwell"))
+
+
+@pytest.fixture
+def demo_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
+    env = {**server_env, "INKWELL_DEMO_PROJECTION_DELAY_MS": str(DELAY_MS)}
+    with ServerProcess(env, tmp_path, args=["--demo"]) as server:
+        yield server
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[BrowserContext]:
+    if CHROMIUM is None:
+        pytest.skip(NO_CHROMIUM)
+    with chromium(tmp_path / "chromium-profile") as context:
+        yield context
+
+
+def newest_write(page: Page, count: int) -> str:
+    """The position of the newest write, once the page lists `count` of them."""
+    expect(page.locator("#writes li")).to_have_count(count)
+    position = page.locator("#writes li").first.get_attribute("data-position")
+    assert position is not None
+    return position
+
+
+def reached_ms(page: Page, position: str, projection: str) -> int:
+    chip = page.locator(
+        f'#writes li[data-position="{position}"] .chip[data-projection="{projection}"]'
+    )
+    expect(chip).to_have_attribute("data-reached", "yes", timeout=30_000)
+    return int(re.search(r"\+(\d+) ms", chip.text_content() or "")[1])  # type: ignore[index]
+
+
+def test_a_write_lands_in_the_log_at_once_and_in_the_read_models_later(
+    demo_server: ServerProcess, browser: BrowserContext, tmp_path: Path
+) -> None:
+    guard = LocalOnly(browser)
+    page = browser.new_page()
+    page.set_viewport_size({"width": 1500, "height": 1000})
+    page.goto(f"{demo_server.url}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=30_000)
+    names = [projection.name for projection in PROJECTIONS]
+    expect(page.locator("#projections tbody tr")).to_have_count(len(names))
+
+    page.fill("#register input[name=name]", "Ada")
+    page.click("#register button")
+    expect(page.locator("#identity")).to_contain_text("Writing as Ada")
+    page.fill("#create input[name=title]", "Two models, one truth")
+    page.fill("#create textarea[name=content]", "Writes go to the log; reads come from Redis.")
+    page.fill("#create input[name=tags]", "cqrs, lab")
+    page.click("#create button")
+    expect(page.locator("#drafts li")).to_have_count(1)
+    page.click("#drafts .publish")
+    expect(page.locator("#drafts li")).to_have_count(0)
+    published_at = newest_write(page, 3)
+
+    # The log's read model is not slowed: the event shows while the posts wait.
+    logged = page.locator(f'#events li[data-position="{published_at}"] .event-type')
+    expect(logged).to_have_text("PostPublished")
+    assert reached_ms(page, published_at, "recent_events") < DELAY_MS
+    assert reached_ms(page, published_at, "posts") >= DELAY_MS - 100
+    card = page.locator("#posts > li").first
+    expect(card.locator(".title")).to_have_text("Two models, one truth")
+    expect(card).to_have_attribute("data-read-model-position", published_at)
+
+    card.locator(".like").click()
+    liked_at = newest_write(page, 4)
+    expect(page.locator('#projections tr[data-projection="posts"]')).to_have_class("behind")
+    expect(page.locator("#lag")).not_to_have_attribute("data-lag", "0")
+    page.screenshot(path=str(tmp_path / "lab.png"), full_page=True)
+    expect(card.locator(".likes")).to_have_text("1", timeout=30_000)
+    expect(card).to_have_attribute("data-read-model-position", liked_at)
+
+    card.locator(".comment-form input").fill(HOSTILE)
+    card.locator(".comment-form button").click()
+    expect(card.locator(".comment-body")).to_have_text(HOSTILE, timeout=30_000)
+    card.locator(".like").click()  # twice: the command is refused, and says why
+    expect(card.locator(".result")).to_contain_text("BUSINESS_RULE")
+
+    assert page.locator("img, #posts script").count() == 0
+    assert guard.dialogs == [] and guard.refused == []
+    assert (tmp_path / "lab.png").stat().st_size > 0
+    if os.environ.get("INKWELL_DOCS_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "lab.png", SCREENSHOT)
+
+
+def test_a_write_needs_a_registered_user_in_the_tab(
+    server: ServerProcess, browser: BrowserContext
+) -> None:
+    guard = LocalOnly(browser)
+    author = http_api(server).register("Ann")
+    http_api(server).published_post(author, "Someone else's")
+    page = browser.new_page()
+    page.goto(f"{server.url}/")
+    expect(page.locator("#posts > li")).to_have_count(1)
+    expect(page.locator("#posts .like")).to_be_disabled()
+    expect(page.locator("#create button")).to_be_disabled()
+    page.fill("#register input[name=name]", " ")
+    page.click("#register button")
+    expect(page.locator("#register .result")).to_contain_text("BAD_USER_INPUT")
+    expect(page.locator("#create button")).to_be_disabled()
+    page.fill("#register input[name=name]", HOSTILE)
+    page.click("#register button")
+    expect(page.locator("#identity")).to_contain_text(f"Writing as {HOSTILE}")
+    expect(page.locator("#posts .like")).to_be_enabled()
+    assert page.locator("img").count() == 0
+    assert guard.dialogs == [] and guard.refused == []
+
+
+def serve_with(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [INKWELL, *args],
+        env={**os.environ, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("command", [["serve"], ["project"], ["api"]])
+def test_the_projection_delay_is_refused_outside_demo_mode(
+    server_env: dict[str, str], tmp_path: Path, command: list[str]
+) -> None:
+    env = {**server_env, "INKWELL_DEMO_PROJECTION_DELAY_MS": "500"}
+    refused = serve_with(env, tmp_path, *command)
+    assert refused.returncode == 2
+    assert "refused outside demo mode" in refused.stderr and "--demo" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "60001", "1.5"])
+def test_a_bad_projection_delay_is_refused_in_demo_mode(
+    server_env: dict[str, str], tmp_path: Path, value: str
+) -> None:
+    env = {**server_env, "INKWELL_DEMO_PROJECTION_DELAY_MS": value}
+    refused = serve_with(env, tmp_path, "serve", "--demo")
+    assert refused.returncode == 2
+    assert "whole number of milliseconds" in refused.stderr

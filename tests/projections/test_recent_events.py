@@ -1,0 +1,102 @@
+"""The recent-events projection, the position each post's read model reflects, and each
+projection's wait in milliseconds: what the live page's lab shows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from domain.commands import (
+    AddComment,
+    CreatePost,
+    LikePost,
+    PublishPost,
+    RegisterUser,
+    UpdateProfile,
+)
+from projections import recent_events
+from projections.views import ProjectionStatusView, RecentEventView
+from server import Inkwell
+from tests.projections.conftest import send, settle
+
+
+async def test_the_newest_events_are_listed_newest_first_without_their_data(
+    inkwell: Inkwell,
+) -> None:
+    author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    post = (await send(inkwell, CreatePost("Secret draft", "Unpublished text"), author))["post_id"]
+    await send(inkwell, PublishPost(post), author)
+    await settle(inkwell)
+
+    events = await inkwell.services.reads.recent_events(20)
+    assert [(e.position, e.type, e.stream_id, e.version) for e in events] == [
+        (3, "PostPublished", f"post-{post}", 2),
+        (2, "PostCreated", f"post-{post}", 1),
+        (1, "UserRegistered", f"user-{author}", 1),
+    ]
+    assert all(e.recorded_at.tzinfo is not None for e in events)
+    assert [e.position for e in await inkwell.services.reads.recent_events(2)] == [3, 2]
+    stored = await inkwell.redis.zrange(inkwell.keys.recent_events(), 0, -1)
+    assert not any("Secret" in entry or "Unpublished" in entry for entry in stored)
+
+
+async def test_the_list_keeps_only_the_newest_hundred(inkwell: Inkwell) -> None:
+    for number in range(recent_events.KEPT + 5):
+        await send(inkwell, RegisterUser(f"User {number}"))
+    await settle(inkwell)
+    assert await inkwell.redis.zcard(inkwell.keys.recent_events()) == recent_events.KEPT
+    events = await inkwell.services.reads.recent_events(100)
+    assert events[0].position == recent_events.KEPT + 5
+    assert events[-1].position == 6
+
+
+async def test_a_post_read_model_records_the_position_of_the_newest_event_that_changed_it(
+    inkwell: Inkwell,
+) -> None:
+    async def reflected(post_id: str) -> int | None:
+        await settle(inkwell)
+        view = await inkwell.services.reads.post(post_id, author)
+        assert view is not None
+        return view.read_model_position
+
+    author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    reader = (await send(inkwell, RegisterUser("Bob")))["user_id"]
+    created = await send(inkwell, CreatePost("Title", "Text"), author)
+    post = created["post_id"]
+    assert await reflected(post) == int(created["position"])
+    published = await send(inkwell, PublishPost(post), author)
+    assert await reflected(post) == int(published["position"])
+    liked = await send(inkwell, LikePost(post), reader)
+    assert await reflected(post) == int(liked["position"])
+    commented = await send(inkwell, AddComment(post, "Nice"), reader)
+    assert await reflected(post) == int(commented["position"])
+    renamed = await send(inkwell, UpdateProfile(name="Bobby"), reader)  # his comment shows
+    assert await reflected(post) == int(renamed["position"])
+    unrelated = await send(inkwell, RegisterUser("Cy"))
+    assert await reflected(post) == int(renamed["position"]) < int(unrelated["position"])
+
+
+def event(position: int, seconds_ago: float, now: datetime) -> RecentEventView:
+    return RecentEventView(
+        position, "UserRegistered", f"user-{position}", 1, now - timedelta(seconds=seconds_ago)
+    )
+
+
+def test_a_projection_waits_since_its_oldest_unapplied_event_was_committed() -> None:
+    now = datetime.now(UTC)
+    newest_first = [event(5, 0.1, now), event(4, 0.5, now), event(3, 2.0, now)]
+    assert recent_events.waiting_since(newest_first, checkpoint=3) == newest_first[1].recorded_at
+    assert recent_events.waiting_since(newest_first, checkpoint=5) is None
+
+    behind = ProjectionStatusView(
+        "posts", 3, 5, waiting_since=recent_events.waiting_since(newest_first, 3)
+    )
+    assert behind.lag == 2 and behind.lag_milliseconds(now) == 500
+    assert ProjectionStatusView("posts", 5, 5).lag_milliseconds(now) == 0
+
+
+def test_the_wait_is_unknown_when_the_oldest_unapplied_event_left_the_list() -> None:
+    now = datetime.now(UTC)
+    full = [event(p, 200 - p, now) for p in range(200, 200 - recent_events.KEPT, -1)]
+    assert recent_events.waiting_since(full, checkpoint=50) is None
+    assert recent_events.waiting_since(full, checkpoint=150) == now - timedelta(seconds=49)
+    assert ProjectionStatusView("posts", 50, 200).lag_milliseconds(now) is None
