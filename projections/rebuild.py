@@ -109,8 +109,8 @@ class Rebuild:
                     await self._drop(spaces.values())
                     raise
         finally:
+            renewing.cancel()  # first: the awaits below may be cut short by a cancellation
             await self._close_writes()
-            renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
             for lock in self._locks:

@@ -111,7 +111,7 @@ class ProjectionRunner:
                     return
             follow.result()  # surfaces the error that ended it
         finally:
-            follow.cancel()
+            await _cancel_and_wait(follow)
 
     async def _follow(self) -> None:
         assert self._broadcast is not None, "following needs the process's broadcast"
@@ -317,3 +317,21 @@ def _position(recorded: RecordedEvent) -> int:
 
 def _continues(checkpoint: int, events: list[RecordedEvent]) -> bool:
     return all(event.position == checkpoint + offset + 1 for offset, event in enumerate(events))
+
+
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancels the task and waits until it has finished. Its cleanup (a rebuild dropping
+    its half-built space, releasing its locks) still talks to Redis, which the process
+    closes only after the runners: left running, it would hang on a closed pool. Further
+    cancellations of the caller are passed on to the task and re-raised once it is done,
+    as asyncio.TaskGroup does."""
+    task.cancel()
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+            task.cancel()
+    if cancelled:
+        raise asyncio.CancelledError

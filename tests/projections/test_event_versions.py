@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from cli.events import json_line
 from domain.commands import CreatePost, PublishPost, UpdatePost
-from domain.errors import Forbidden
+from domain.errors import NotFound
 from domain.events import PostCreated
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 from eventstore.engines import open_engines
@@ -107,8 +107,9 @@ async def test_v1_events_are_upcast_for_aggregates_projectors_tail_and_replay(
 ) -> None:
     old_release_history(settings.database_url)
     async with running(settings, schemas=V2) as inkwell:
-        # The aggregate decides on the upcast history: the author may edit, others may not.
-        with pytest.raises(Forbidden):
+        # The aggregate decides on the upcast history: the author may edit; to anyone else
+        # the draft does not exist.
+        with pytest.raises(NotFound):
             await send(inkwell, UpdatePost(POST, 1, title="Mine now"), BOB)
         await send(inkwell, UpdatePost(POST, 1, title="Edited"), ANN)
         await send(inkwell, PublishPost(POST), ANN)

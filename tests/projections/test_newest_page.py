@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from projections.keys import Keys
+from projections.pagination import Slice
 from projections.readers import ReadModels
 from tests.support import redis_server
 from tests.support.net import free_port
@@ -50,7 +51,7 @@ async def test_paging_by_two_returns_every_post_once_newest_first(
     seen: list[str] = []
     after = None
     while True:
-        page = await models.recent_posts(2, after)
+        page = await models.recent_posts(Slice(2, after))
         assert page.total == len(POSTS)
         seen += [post.id for _, post in page.posts]
         if not page.has_next:
@@ -61,9 +62,9 @@ async def test_paging_by_two_returns_every_post_once_newest_first(
 
 async def test_a_page_is_one_round_trip(reads: tuple[ReadModels, Redis]) -> None:
     models, redis = reads
-    await models.recent_posts(20, None)  # loads the script, opens the connection
+    await models.recent_posts(Slice(20))  # loads the script, opens the connection
     before = await redis.info("commandstats")
-    page = await models.recent_posts(20, None)
+    page = await models.recent_posts(Slice(20))
     after = await redis.info("commandstats")
     assert len(page.posts) == len(POSTS)
     calls = {name: stats["calls"] - before.get(name, {"calls": 0})["calls"]

@@ -65,7 +65,7 @@ async def test_queries_answer_in_full_while_a_rebuild_runs_and_writes_land(
     await settle(inkwell)
     assert (await inkwell.services.reads.recent_posts(Slice(1))).total == written
     await build.delete_old(swapped, grace=0)
-    assert [await keys_in(inkwell, space) for space in old.values()] == [0, 0, 0, 0]
+    assert [await keys_in(inkwell, space) for space in old.values()] == [0] * len(old)
     scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
     try:
         assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
