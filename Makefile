@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LOCK := requirements.lock
 
-.PHONY: run test demo lint bench lock clean
+.PHONY: run test demo lint lint-ruff lint-mypy bench lock clean
 
 run: $(INSTALLED)
 	$(BIN)/inkwell serve
@@ -20,8 +20,13 @@ demo: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
 
-lint: $(INSTALLED)
+# ruff, then strict mypy over every folder with Python in it (the pre-commit hooks run the same).
+lint: lint-ruff lint-mypy
+
+lint-ruff: $(INSTALLED)
 	$(BIN)/ruff check .
+
+lint-mypy: $(INSTALLED)
 	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web protection inkwell server.py
 
 # The venv holds exactly what the lock names: when the lock (or pyproject.toml) changes,

@@ -458,7 +458,7 @@ async def _background() -> AsyncIterator[Spawn]:
 
 async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
     """Cancels until every task is done. A cancellation can be swallowed by the code it
-    lands in (redis-py 8.1 blocking reads per FIELD-NOTES; Python 3.11's asyncio.timeout
+    lands in (redis-py 8.1 blocking reads, docs/field-notes.md; Python 3.11's asyncio.timeout
     when its deadline coincides), so one cancel() is not always enough."""
     pending = set(tasks)
     while pending:

@@ -189,7 +189,7 @@ Machine: {machine}.
 {__doc__.split(chr(10) + chr(10), 1)[1].rsplit("Run:", 1)[0].strip()}
 
 Each cell ran {args.seconds:g} s, {args.repeats} time(s): medians, then every run.
-FIELD-NOTES measured the library at about {FIELD_NOTES["create+save"]:,} create+save/s and
+docs/field-notes.md measured the library at about {FIELD_NOTES["create+save"]:,} create+save/s and
 {FIELD_NOTES["get+mutate+save"]:,} get+mutate+save/s on this kind of machine.
 
 {results_table(rates)}

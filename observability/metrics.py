@@ -97,16 +97,8 @@ class Metrics:
         self.database_errors.labels(type(error).__name__).inc()
 
     @contextmanager
-    def websocket(self) -> Iterator[None]:
-        self.websockets.inc()
-        try:
-            yield
-        finally:
-            self.websockets.dec()
-
-    @contextmanager
     def subscription(self) -> Iterator[None]:
-        """Wrap a subscription's lifetime in this (the subscriptions issue's hook)."""
+        """A subscription's lifetime, counted in the subscriptions gauge."""
         self.subscriptions.inc()
         try:
             yield

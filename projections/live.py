@@ -25,7 +25,7 @@ read.
 Subscribers never read Redis themselves, not even their first state: the topic's
 task does it and posts it to their mailbox. A subscription is cancelled whenever
 its client goes, and redis-py 8.1 can swallow a cancellation that lands in a
-read (FIELD-NOTES): the subscriber would live on as a zombie. Awaiting only a
+read (docs/field-notes.md): the subscriber would live on as a zombie. Awaiting only a
 mailbox, it cannot.
 """
 

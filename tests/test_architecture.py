@@ -1,4 +1,5 @@
-"""The dependency rules of STYLE.md, checked on the import statements of every module."""
+"""The dependency rules between the packages (RULES below), checked on the import statements
+of every module; docs/architecture.md explains the layers."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ async def session(
 ) -> AsyncIterator[AsyncClientSession]:
     transport = WebsocketsTransport(
         url=http_url.replace("http", "ws", 1) + "/graphql",
-        # gql offers the legacy protocol first unless told otherwise (FIELD-NOTES).
+        # gql offers the legacy protocol first unless told otherwise (docs/field-notes.md).
         subprotocols=[
             WebsocketsTransport.APOLLO_SUBPROTOCOL
             if legacy
