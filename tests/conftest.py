@@ -79,25 +79,9 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Settings:
+    from tests.support.settings import make_settings
+
     return make_settings(sqlite_url, redis_url, prefix, tmp_path)
-
-
-def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) -> Settings:
-    from protection.config import RateLimits
-    from server import Settings
-
-    return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        host="127.0.0.1",
-        port=0,
-        data_dir=data_dir,
-        signing_key=b"test-signing-key",
-        consistency_timeout=5.0,
-        # Tests send bursts from one address on purpose; tests/security turns limits on.
-        rate_limits=RateLimits(enabled=False),
-    )
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from domain.commands import RegisterUser, UpdateProfile
 from projections.pagination import Slice
 from server import PROJECTIONS, Settings, cli, running
-from tests.projections.conftest import author_with_posts, send, settle
+from tests.support.in_process import author_with_posts, send, settle
 from tests.support.server_process import ROOT
 
 COMMANDS = [

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2 as httpx
 import pytest
 
-from tests.support.api import Api
 from tests.support.server_process import ServerProcess
 
 
@@ -20,10 +18,6 @@ def server_env(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> 
         "INKWELL_PREFIX": prefix,
         "INKWELL_DATA_DIR": str(tmp_path / "data"),
     }
-
-
-def http_api(server: ServerProcess) -> Api:
-    return Api(httpx.Client(base_url=server.url, timeout=30))
 
 
 @pytest.fixture

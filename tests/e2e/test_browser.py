@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from schema.view import InkwellGraphQL
-from tests.e2e.conftest import http_api
+from tests.support.api import http_api
 from tests.support.browser import (
     CHROMIUM,
     NO_CHROMIUM,

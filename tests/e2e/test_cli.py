@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import redis
 
 from projections.keys import Keys
-from tests.e2e.conftest import http_api
-from tests.support.server_process import ROOT, ServerProcess
-
-
-def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), *args],
-        env={**os.environ, **env},
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+from tests.support.api import http_api
+from tests.support.cli import run_cli
+from tests.support.server_process import ServerProcess
 
 
 def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(

@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx2 as httpx
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 LIKE = "mutation($i: PostCommandInput!) { likePost(input: $i) { position } }"

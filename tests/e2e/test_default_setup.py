@@ -14,7 +14,7 @@ import redis
 
 from infra.embedded_redis import socket_path
 from projections.keys import Keys
-from tests.e2e.conftest import http_api
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))

@@ -17,10 +17,9 @@ from typing import Any
 import httpx2 as httpx
 import orjson
 
-from tests.e2e.conftest import http_api
-from tests.e2e.test_cli import run_cli
 from tests.support import operations as ops
-from tests.support.api import Api
+from tests.support.api import Api, http_api
+from tests.support.cli import run_cli
 from tests.support.server_process import ServerProcess
 
 PROJECTIONS = "{ projections { name position headPosition lag parked parkedStreams } }"

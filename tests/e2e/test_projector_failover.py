@@ -9,8 +9,8 @@ from pathlib import Path
 import redis
 
 from server import PROJECTIONS
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.e2e.conftest import http_api
-from tests.support.api import Account, Api
+from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
 from tests.support.private_redis import PrivateRedis
 from tests.support.pubsub_faults import PubSubFaultProxy

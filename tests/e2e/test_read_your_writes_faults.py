@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from tests.e2e.conftest import http_api
-from tests.support.api import Account, Api
+from tests.support.api import Account, Api, http_api
 from tests.support.private_redis import PrivateRedis
 from tests.support.server_process import ServerProcess
 

@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
-from tests.support.api import Account, Api
+from tests.support.api import Account, Api, http_api
 from tests.support.shared_server import shared_server
 
 NODE = """

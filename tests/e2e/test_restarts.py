@@ -6,8 +6,8 @@ import signal
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 

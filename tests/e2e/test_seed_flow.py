@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 CREATE = "mutation($input: CreatePostInput!) { createPost(input: $input) { position postId } }"

@@ -13,8 +13,8 @@ from websockets.typing import Subprotocol
 
 from domain.commands import CreatePost, LikePost, RegisterUser
 from server import Inkwell, Settings
-from tests.e2e.test_subscription_leaks import serving
-from tests.projections.conftest import author_with_posts, send, settle
+from tests.support.in_process import author_with_posts, send, settle
+from tests.support.served_app import serving
 
 POST = "subscription($id: ID!) { post(id: $id) { id title likeCount } }"
 LIKED = "subscription($id: ID!) { post(id: $id) { id likeCount likedByViewer } }"

@@ -16,8 +16,7 @@ import httpx2 as httpx
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
-from tests.e2e.conftest import http_api
-from tests.support.api import Account, Api
+from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
 from tests.support.private_redis import PrivateRedis
 from tests.support.server_process import ROOT, ServerProcess

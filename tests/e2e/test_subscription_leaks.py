@@ -10,37 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-import uvicorn
 import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from projections.pagination import Slice
-from server import REDIS_CONNECTIONS, Inkwell, Settings, create_app
-from tests.support.net import free_port
+from server import REDIS_CONNECTIONS, Inkwell, Settings
+from tests.support.served_app import serving
 
 SUBSCRIPTIONS = 500
 PER_CONNECTION = 100  # strawberry's limit per WebSocket
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
-    """The real app under uvicorn, in this event loop, so its tasks can be counted."""
-    app = create_app(settings)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"ws://127.0.0.1:{port}/graphql", app.state.inkwell
-    finally:
-        server.should_exit = True
-        await task
 
 
 async def connect(url: str) -> ClientConnection:
@@ -129,7 +110,7 @@ async def settled_footprint(inkwell: Inkwell, baseline: dict[str, int]) -> dict[
 
 async def test_dropped_subscriptions_release_everything(settings: Settings) -> None:
     async with serving(settings) as (url, inkwell):
-        from tests.projections.conftest import author_with_posts, settle
+        from tests.support.in_process import author_with_posts, settle
 
         author = await author_with_posts(inkwell, published=20)
         await settle(inkwell)

@@ -12,9 +12,8 @@ from gql.transport.exceptions import TransportQueryError
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
-from tests.support.api import Account, Api
+from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
 from tests.support.server_process import ServerProcess
 

@@ -15,8 +15,8 @@ from domain.commands import RegisterUser
 from domain.upcasting import Undecodable, UndecodableEvent
 from eventstore.tables import events
 from server import Settings, running
-from tests.conftest import make_settings
-from tests.projections.conftest import send
+from tests.support.in_process import send
+from tests.support.settings import make_settings
 
 META = '{"command_id": "c", "actor_id": null, "correlation_id": "k"}'
 

@@ -21,12 +21,12 @@ from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
 from server import PROJECTIONS as ALL_PROJECTIONS
 from server import Inkwell, Settings, create_app
-from tests.conftest import make_settings
-from tests.projections.conftest import send
 from tests.support import operations as ops
 from tests.support.api import Api
+from tests.support.in_process import send
 from tests.support.metrics import Samples, parse, total, value
 from tests.support.server_process import ServerProcess
+from tests.support.settings import make_settings
 
 PROJECTIONS = tuple(projection.name for projection in ALL_PROJECTIONS)
 REGISTER_TOKEN = 'mutation { registerUser(input: {name: "Ann"}) { token } }'

@@ -19,13 +19,14 @@ from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness
 from server import PROJECTIONS as ALL_PROJECTIONS
 from server import Inkwell, Settings, create_app, running
-from tests.conftest import make_settings
-from tests.projections.conftest import send
-from tests.projections.test_redis_restart import free_port, redis_server
 from tests.support import operations as ops
+from tests.support import redis_server
 from tests.support.api import Api
+from tests.support.in_process import send
 from tests.support.metrics import parse, total, value
+from tests.support.net import free_port
 from tests.support.server_process import ServerProcess
+from tests.support.settings import make_settings
 
 REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { token position } }'
 PROJECTIONS = {f"projection:{projection.name}" for projection in ALL_PROJECTIONS}

@@ -24,7 +24,7 @@ from eventstore.engines import open_engines
 from eventstore.tables import events
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Settings, running
-from tests.projections.conftest import send, settle
+from tests.support.in_process import send, settle
 
 ANN = str(uuid.uuid4())
 BOB = str(uuid.uuid4())

@@ -19,9 +19,9 @@ from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Inkwell, Settings, running
-from tests.conftest import make_settings
-from tests.projections.conftest import send, settle
+from tests.support.in_process import send, settle
 from tests.support.redis_server import PrivateRedis
+from tests.support.settings import make_settings
 
 NAMES = [projection.name for projection in PROJECTIONS]
 

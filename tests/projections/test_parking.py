@@ -17,7 +17,7 @@ from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
 from projections.tx import Tx
 from server import PROJECTIONS, Inkwell
-from tests.projections.conftest import send
+from tests.support.in_process import send
 
 
 class Fragile:

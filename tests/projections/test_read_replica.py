@@ -12,10 +12,10 @@ import redis
 from domain.commands import LikePost, RegisterUser
 from projections.pagination import Slice
 from server import running
-from tests.conftest import make_settings
-from tests.projections.conftest import author_with_posts, send
 from tests.support import redis_server
+from tests.support.in_process import author_with_posts, send
 from tests.support.net import free_port
+from tests.support.settings import make_settings
 
 
 def reads_served(port: int) -> int:

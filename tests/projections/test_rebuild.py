@@ -18,7 +18,7 @@ from projections.scripts import Scripts
 from projections.spaces import scan_pages
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Inkwell, Settings, cli, running
-from tests.projections.conftest import send, settle
+from tests.support.in_process import send, settle
 from tests.support.redis_server import PrivateRedis
 
 NAMES = [projection.name for projection in PROJECTIONS]

@@ -7,10 +7,10 @@ from pathlib import Path
 from domain.commands import CreatePost, PublishPost
 from projections.pagination import Slice
 from server import running
-from tests.conftest import make_settings
-from tests.projections.conftest import author_with_posts, send, settle
+from tests.support.in_process import author_with_posts, send, settle
 from tests.support.net import free_port
 from tests.support.redis_server import start as redis_server
+from tests.support.settings import make_settings
 
 
 async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(

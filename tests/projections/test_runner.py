@@ -15,7 +15,7 @@ from projections import messages
 from projections.pagination import Slice
 from projections.verify import dump
 from server import PROJECTIONS, Inkwell, Settings, running
-from tests.projections.conftest import author_with_posts, send, settle
+from tests.support.in_process import author_with_posts, send, settle
 
 
 async def read_models(inkwell: Inkwell) -> dict[str, object]:

@@ -22,7 +22,7 @@ from domain.commands import (
 from domain.errors import DomainError
 from projections.verify import differences, drop, dump, replay
 from server import PROJECTIONS, Inkwell
-from tests.projections.conftest import send, settle
+from tests.support.in_process import send, settle
 
 WORDS = [
     "redis",

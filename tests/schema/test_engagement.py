@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from server import Settings
-from tests.schema.test_errors import refused
 from tests.support import operations as ops
 from tests.support.api import Account, Api
+from tests.support.refusals import refused
 
 
 @pytest.fixture
@@ -21,12 +21,6 @@ def ann(api: Api) -> Account:
 @pytest.fixture
 def bob(api: Api) -> Account:
     return api.register("Bob")
-
-
-def comment(api: Api, who: Account, post_id: str, body: str) -> dict[str, Any]:
-    data = api.ok(ops.ADD_COMMENT, {"input": {"postId": post_id, "body": body}}, token=who.token)
-    payload: dict[str, Any] = data["addComment"]
-    return payload
 
 
 def engagement(
@@ -133,7 +127,7 @@ def test_counts_and_top_comments_follow_adds_and_deletes(
     api: Api, ann: Account, bob: Account
 ) -> None:
     post = api.published_post(ann)
-    added = [comment(api, bob if i % 2 else ann, post["id"], f"Comment {i}") for i in range(5)]
+    added = [api.comment(bob if i % 2 else ann, post["id"], f"Comment {i}") for i in range(5)]
     assert added[-1]["post"]["commentCount"] == 5
     assert added[0]["comment"]["author"]["name"] == "Ann"
 
@@ -153,7 +147,7 @@ def test_counts_and_top_comments_follow_adds_and_deletes(
 def test_comments_page_oldest_first(api: Api, ann: Account) -> None:
     post = api.published_post(ann)
     for i in range(5):
-        comment(api, ann, post["id"], f"Comment {i}")
+        api.comment(ann, post["id"], f"Comment {i}")
     first = engagement(api, post["id"], first=2)["comments"]
     assert [e["node"]["body"] for e in first["edges"]] == ["Comment 0", "Comment 1"]
     rest = engagement(api, post["id"], first=10, after=first["pageInfo"]["endCursor"])["comments"]
@@ -167,7 +161,7 @@ def test_a_comment_may_be_deleted_by_its_author_and_the_posts_author_only(
     api: Api, settings: Settings, ann: Account, bob: Account
 ) -> None:
     post = api.published_post(ann)
-    first, second = (comment(api, bob, post["id"], body)["commentId"] for body in ("A", "B"))
+    first, second = (api.comment(bob, post["id"], body)["commentId"] for body in ("A", "B"))
     mallory = api.register("Mallory")
     error = refused(
         api, settings, ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=mallory.token

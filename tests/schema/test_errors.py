@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -12,23 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from server import Settings, create_app
-from tests.support import log
 from tests.support import operations as ops
 from tests.support.api import Account, Api
-
-
-@contextmanager
-def appends_nothing(settings: Settings) -> Iterator[None]:
-    before = log.head(settings.database_url)
-    yield
-    assert log.head(settings.database_url) == before, "a refused command appended events"
-
-
-def refused(
-    api: Api, settings: Settings, query: str, variables: dict[str, Any], **kw: Any
-) -> dict[str, Any]:
-    with appends_nothing(settings):
-        return api.error(query, variables, **kw)
+from tests.support.refusals import refused
 
 
 @pytest.fixture

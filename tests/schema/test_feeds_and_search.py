@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from tests.schema.test_engagement import comment
 from tests.support import operations as ops
 from tests.support.api import Account, Api
 
@@ -100,8 +99,8 @@ def test_a_rename_reaches_all_200_posts_and_every_comment_of_the_author(
     bob = api.register("Bob")
     post_ids = [quick_post(api, ann, f"Post {i}")[0] for i in range(200)]
     bobs_post = api.published_post(bob, "Bob's post")
-    comment(api, ann, bobs_post["id"], "Ann was here")
-    comment(api, ann, post_ids[0], "On my own post")
+    api.comment(ann, bobs_post["id"], "Ann was here")
+    api.comment(ann, post_ids[0], "On my own post")
 
     api.ok(ops.UPDATE_PROFILE, {"input": {"name": "Ann Renamed"}}, token=ann.token)
 

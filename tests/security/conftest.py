@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.protected_server import StartServer
 from tests.support.server_process import ServerProcess
-
-StartServer = Callable[..., ServerProcess]
 
 
 @pytest.fixture
@@ -40,9 +38,3 @@ def start_server(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[StartS
     for process in started:
         if process.process is not None:
             process.stop()
-
-
-def event_count(tmp_path: Path) -> int:
-    with sqlite3.connect(tmp_path / "events.db") as db:
-        (count,) = db.execute("SELECT count(*) FROM events").fetchone()
-        return int(count)

@@ -30,9 +30,9 @@ from pathlib import Path
 import httpx2 as httpx
 import websockets
 
-from tests.security.conftest import StartServer
-from tests.security.test_query_limits import COSTLY, FRAGMENT_BOMB
 from tests.support import operations as ops
+from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB
+from tests.support.protected_server import StartServer
 from tests.support.server_process import ServerProcess
 
 ATTACK_SECONDS = 12.0

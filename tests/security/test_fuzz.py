@@ -33,8 +33,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schema import build_schema
-from tests.security.conftest import StartServer, event_count
 from tests.support import operations as ops
+from tests.support.protected_server import StartServer, event_count
 
 SCHEMA = build_schema()._schema
 CODES = {

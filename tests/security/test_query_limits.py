@@ -12,29 +12,12 @@ import pytest
 import websockets
 
 from schema.limits.cost import CostLimit
-from tests.security.conftest import StartServer
 from tests.support import operations as ops
 from tests.support.api import Api
+from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB, REPEATS
+from tests.support.protected_server import StartServer
 from tests.support.server_process import ServerProcess
 
-# Each fragment spreads the next twice: 1 KB that expands to 2^20 fields.
-FRAGMENT_BOMB = (
-    "{ recentPosts { ...F0 } } "
-    + " ".join(f"fragment F{i} on PostConnection {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20))
-    + " fragment F20 on PostConnection { totalCount }"
-)
-# 600 copies of one field: quadratic for graphql-core's overlapping-fields rule.
-REPEATS = "{" + " ".join("viewer { posts { totalCount } }" for _ in range(600)) + "}"
-# 30 aliases x 100 posts x 100 comments: 300,000 comment lookups from 600 bytes.
-COSTLY = (
-    "{"
-    + " ".join(
-        f"a{i}: recentPosts(first: 100) {{ edges {{ node {{ comments(first: 100) "
-        "{ edges { node { id body } } } } } }"
-        for i in range(30)
-    )
-    + "}"
-)
 ADD_COMMENT = ops.ADD_COMMENT
 NESTED = """query($posts: Int, $comments: Int) { recentPosts(first: $posts) { edges { node {
   id comments(first: $comments) { edges { node { id body author { name } } } } } } } }"""

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.security.conftest import StartServer, event_count
 from tests.support import operations as ops
+from tests.support.protected_server import StartServer, event_count
 
 TYPENAME = {"query": "{ __typename }"}
 

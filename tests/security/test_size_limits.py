@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.security.conftest import StartServer
+from tests.support.protected_server import StartServer
 from tests.support.server_process import ServerProcess
 
 LIMIT = 64 * 1024

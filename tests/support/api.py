@@ -8,6 +8,7 @@ from typing import Any
 import httpx2 as httpx
 
 from tests.support import operations as ops
+from tests.support.server_process import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,18 @@ class Api:
         post: dict[str, Any] = data["publishPost"]["post"]
         return post
 
+    def comment(self, who: Account, post_id: str, body: str) -> dict[str, Any]:
+        variables = {"input": {"postId": post_id, "body": body}}
+        data = self.ok(ops.ADD_COMMENT, variables, token=who.token)
+        payload: dict[str, Any] = data["addComment"]
+        return payload
+
     def published_post(
         self, author: Account, title: str = "Hello", **fields: Any
     ) -> dict[str, Any]:
         return self.publish(author, self.create_post(author, title, **fields)["id"])
+
+
+def http_api(server: ServerProcess) -> Api:
+    """An Api speaking HTTP to a server process."""
+    return Api(httpx.Client(base_url=server.url, timeout=30))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tests.support.api import Api
-from tests.web.pages import hosts_named, is_same_origin_path, references, sri
+from tests.support.pages import hosts_named, is_same_origin_path, references, sri
 from web.assets import STATIC_DIR
 
 CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css"}

@@ -13,7 +13,7 @@ import web.playground
 from schema import build_schema
 from server import Settings, create_app
 from tests.support.api import Api
-from tests.web.pages import hosts_named, is_same_origin_path, references, sri
+from tests.support.pages import hosts_named, is_same_origin_path, references, sri
 from web.assets import PLAYGROUND
 from web.playground import FLOW, SUBSCRIPTION, PlaygroundTemplateChanged, playground_html
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.pages import references, sri
+from tests.support.pages import references, sri
 from web import vendor
 from web.assets import GRAPHQL_WS, PACKAGES, PLAYGROUND, VENDOR_DIR, WEB_DIR
 

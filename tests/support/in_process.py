@@ -1,0 +1,27 @@
+"""Commands sent to an app running in the test's process, and waits for its projections."""
+
+from __future__ import annotations
+
+from domain.bus import Caller
+from domain.commands import Command, CreatePost, PublishPost, RegisterUser
+from server import Inkwell
+
+
+async def send(inkwell: Inkwell, command: Command, actor: str | None = None) -> dict[str, str]:
+    outcome = await inkwell.services.bus.dispatch(command, Caller(actor, "test"))
+    return {**outcome.ids, "position": str(outcome.position)}
+
+
+async def settle(inkwell: Inkwell, timeout: float = 10.0) -> None:
+    """Waits until every projection has applied everything in the log."""
+    head = await inkwell.store.head_position()
+    await inkwell.services.consistency.wait_for(head, timeout)
+
+
+async def author_with_posts(inkwell: Inkwell, published: int, drafts: int = 0) -> str:
+    user = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    for i in range(published + drafts):
+        post = (await send(inkwell, CreatePost(f"Post {i}", "Body", ("cqrs",)), user))["post_id"]
+        if i < published:
+            await send(inkwell, PublishPost(post), user)
+    return user

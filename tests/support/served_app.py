@@ -1,0 +1,29 @@
+"""The real app under uvicorn in the test's own event loop, so its tasks and connections can be
+counted from the test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import uvicorn
+
+from server import Inkwell, Settings, create_app
+from tests.support.net import free_port
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
+    """The real app under uvicorn, in this event loop, so its tasks can be counted."""
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql", app.state.inkwell
+    finally:
+        server.should_exit = True
+        await task
