@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
 from rich.console import Console
 from rich.markup import escape
 
-from domain.events import event_to_dict
 from domain.ports import RecordedEvent
-from domain.upcasting import Undecodable
+from domain.recorded_json import kind_and_data, recorded_to_dict
 
 FOLLOW_BATCH = 500
 
@@ -22,15 +21,6 @@ class Log(Protocol):
     async def after(
         self, position: int, limit: int, stream_id: str | None = None
     ) -> list[RecordedEvent]: ...
-
-
-def kind_and_data(recorded: RecordedEvent) -> tuple[str, dict[str, Any]]:
-    """The event's type and fields, in today's shape (upcast); for a row that cannot be
-    decoded, its stored type and why."""
-    event = recorded.event
-    if isinstance(event, Undecodable):
-        return event.type_name, {"undecodable": event.error}
-    return type(event).__name__, event_to_dict(event)
 
 
 def line(recorded: RecordedEvent) -> str:
@@ -46,20 +36,7 @@ def line(recorded: RecordedEvent) -> str:
 
 
 def json_line(recorded: RecordedEvent) -> str:
-    kind, data = kind_and_data(recorded)
-    return orjson.dumps(
-        {
-            "position": recorded.position,
-            "recorded_at": recorded.recorded_at.isoformat(),
-            "stream_id": recorded.stream_id,
-            "version": recorded.version,
-            "type": kind,
-            "data": data,
-            "command_id": recorded.command_id,
-            "correlation_id": recorded.correlation_id,
-            "actor_id": recorded.actor_id,
-        }
-    ).decode()
+    return orjson.dumps(recorded_to_dict(recorded)).decode()
 
 
 async def tail(

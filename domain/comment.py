@@ -9,6 +9,7 @@ from domain import rules
 from domain.errors import BusinessRuleViolation, Forbidden
 from domain.events import CommentAdded, CommentDeleted, Event
 from domain.post import Post, PostStatus
+from domain.replay import replay
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,8 @@ class Comment:
     @staticmethod
     def from_history(events: list[Event]) -> Comment | None:
         """Replays a stream; None when the comment was never added."""
-        if not events:
-            return None
-        first = events[0]
-        assert isinstance(first, CommentAdded)
-        comment = Comment(first.comment_id, first.post_id, first.author_id)
-        for event in events[1:]:
-            comment = comment.evolve(event)
-        return comment
+        return replay(
+            events,
+            CommentAdded,
+            lambda first: Comment(first.comment_id, first.post_id, first.author_id),
+        )

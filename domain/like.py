@@ -8,6 +8,7 @@ from datetime import datetime
 from domain.errors import BusinessRuleViolation
 from domain.events import Event, PostLiked, PostUnliked
 from domain.post import Post, PostStatus
+from domain.replay import evolved
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,5 @@ class Like:
 
     @staticmethod
     def from_history(events: list[Event]) -> Like:
-        like = Like()
-        for event in events:
-            like = like.evolve(event)
-        return like
+        """Replays a stream; an empty one is a like never given."""
+        return evolved(Like(), events)

@@ -9,6 +9,7 @@ from datetime import datetime
 from domain import rules
 from domain.errors import BusinessRuleViolation, Forbidden
 from domain.events import Event, PostArchived, PostCreated, PostPublished, PostUpdated
+from domain.replay import replay
 
 
 class PostStatus(enum.StrEnum):
@@ -104,18 +105,10 @@ class Post:
     @staticmethod
     def from_history(events: list[Event]) -> Post | None:
         """Replays a stream; None when the post was never created."""
-        if not events:
-            return None
-        first = events[0]
-        assert isinstance(first, PostCreated)
-        post = Post(
-            first.post_id,
-            first.author_id,
-            first.title,
-            first.content,
-            first.tags,
-            PostStatus.DRAFT,
+        return replay(events, PostCreated, Post._created)
+
+    @staticmethod
+    def _created(first: PostCreated) -> Post:
+        return Post(
+            first.post_id, first.author_id, first.title, first.content, first.tags, PostStatus.DRAFT
         )
-        for event in events[1:]:
-            post = post.evolve(event)
-        return post

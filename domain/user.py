@@ -8,6 +8,7 @@ from datetime import datetime
 from domain import rules
 from domain.errors import Forbidden
 from domain.events import Event, ProfileUpdated, UserRegistered
+from domain.replay import replay
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,8 @@ class User:
     @staticmethod
     def from_history(events: list[Event]) -> User | None:
         """Replays a stream; None when the user never registered."""
-        if not events:
-            return None
-        first = events[0]
-        assert isinstance(first, UserRegistered)
-        user = User(first.user_id, first.name, first.avatar_url, first.bio)
-        for event in events[1:]:
-            user = user.evolve(event)
-        return user
+        return replay(
+            events,
+            UserRegistered,
+            lambda first: User(first.user_id, first.name, first.avatar_url, first.bio),
+        )

@@ -6,21 +6,18 @@ GraphQL read path never touches SQL.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, RowMapping, func, select
 
 from domain.ports import RecordedEvent
 from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import as_utc, recorded_event
+from eventstore.reads import read
 from eventstore.store import skipped_positions
 from eventstore.tables import events
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,7 +35,7 @@ class LogReader:
         self._schemas = schemas
 
     async def head_position(self) -> int:
-        return await self._read(_head)
+        return await read(self._engine, _head)
 
     async def frontier(self, checkpoints: Iterable[int]) -> Frontier:
         """One connection for all projections; checkpoints they share are asked once."""
@@ -59,7 +56,7 @@ class LogReader:
                         times[checkpoint] = as_utc(recorded_at)
             return Frontier(head, times)
 
-        return await self._read(query)
+        return await read(self._engine, query)
 
     async def after(
         self, position: int, limit: int, stream_id: str | None = None
@@ -72,11 +69,11 @@ class LogReader:
                 statement = statement.where(events.c.stream_id == stream_id)
             return conn.execute(statement.order_by(events.c.position).limit(limit)).mappings().all()
 
-        return [recorded_event(row, self._schemas) for row in await self._read(query)]
+        return [recorded_event(row, self._schemas) for row in await read(self._engine, query)]
 
     async def skipped(self, projection: str) -> frozenset[int]:
         """Positions an operator dropped from the projection (`parked skip`)."""
-        return await self._read(lambda conn: skipped_positions(conn, projection))
+        return await read(self._engine, lambda conn: skipped_positions(conn, projection))
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """The whole log in order (the projectors' EventLog), for operator commands."""
@@ -95,18 +92,8 @@ class LogReader:
                 .all()
             )
 
-        rows = await self._read(query)
+        rows = await read(self._engine, query)
         return [recorded_event(row, self._schemas) for row in reversed(rows)]
-
-    async def _read(self, query: Callable[[Connection], T]) -> T:
-        """Rows are fetched whole and the connection returned before anyone decodes them
-        (see eventstore/store.py)."""
-
-        def run() -> T:
-            with self._engine.connect() as conn:
-                return query(conn)
-
-        return await asyncio.to_thread(run)
 
 
 def _head(conn: Connection) -> int:

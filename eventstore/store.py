@@ -1,16 +1,9 @@
-"""The SQL event store: reads on reader threads, appends through the writer.
-
-Every read fetches its rows whole and gives the connection back before decoding
-them: a decoding error must never leave a statement open, because a pooled SQLite
-connection with an open statement keeps its old snapshot, and every later read on
-it would see the log as it was (fresh users "do not exist", the head stands still).
-"""
+"""The SQL event store: reads on reader threads (eventstore/reads.py), appends through the
+single writer."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import orjson
 from sqlalchemy import Connection, RowMapping, func, select
@@ -21,10 +14,9 @@ from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import recorded_event
 from eventstore.engines import Engines
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
+from eventstore.reads import read
 from eventstore.tables import events, skipped_events
 from eventstore.writer import GroupCommitWriter
-
-T = TypeVar("T")
 
 
 class SqlEventStore:
@@ -52,7 +44,7 @@ class SqlEventStore:
             rows = conn.execute(STREAM, {"stream_id": stream_id}).all()
             return [(row.type, row.schema_version, row.data, row.version) for row in rows]
 
-        return self._stream(await self._read(query))
+        return self._stream(await read(self._reader, query))
 
     async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
         if self._loop_reads is not None:
@@ -62,7 +54,7 @@ class SqlEventStore:
             row = conn.execute(OUTCOME, {"scope": scope, "command_id": command_id}).first()
             return _outcome(None if row is None else (row.position, row.ids, row.fingerprint))
 
-        return await self._read(query)
+        return await read(self._reader, query)
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """Undecodable rows come back as Undecodable events, in their place."""
@@ -79,7 +71,7 @@ class SqlEventStore:
                 .all()
             )
 
-        return [recorded_event(row, self._schemas) for row in await self._read(query)]
+        return [recorded_event(row, self._schemas) for row in await read(self._reader, query)]
 
     async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
         """The events at these positions, in log order (parked events, to retry them)."""
@@ -97,30 +89,23 @@ class SqlEventStore:
 
         if not positions:
             return []
-        return [recorded_event(row, self._schemas) for row in await self._read(query)]
+        return [recorded_event(row, self._schemas) for row in await read(self._reader, query)]
 
     async def skipped(self, projection: str) -> frozenset[int]:
         """Positions an operator dropped from the projection (`parked skip`)."""
 
-        return await self._read(lambda conn: skipped_positions(conn, projection))
+        return await read(self._reader, lambda conn: skipped_positions(conn, projection))
 
     async def head_position(self) -> int:
         def query(conn: Connection) -> int:
             return conn.execute(select(func.max(events.c.position))).scalar() or 0
 
-        return await self._read(query)
+        return await read(self._reader, query)
 
     def _stream(self, rows: Sequence[tuple[str, int, str, int]]) -> tuple[list[Event], int]:
         decode = self._schemas.decode
         loaded = [decode(kind, schema_version, data) for kind, schema_version, data, _ in rows]
         return loaded, rows[-1][3] if rows else 0
-
-    async def _read(self, query: Callable[[Connection], T]) -> T:
-        def run() -> T:
-            with self._reader.connect() as conn:
-                return query(conn)
-
-        return await asyncio.to_thread(run)
 
 
 def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:

@@ -6,24 +6,13 @@ from datetime import datetime
 
 import orjson
 
-from domain.events import event_from_dict, event_to_dict
+from domain.events import event_from_dict
 from domain.ports import RecordedEvent
+from domain.recorded_json import recorded_to_dict
 
 
 def encode(recorded: RecordedEvent) -> bytes:
-    return orjson.dumps(
-        {
-            "position": recorded.position,
-            "stream_id": recorded.stream_id,
-            "version": recorded.version,
-            "type": type(recorded.event).__name__,
-            "data": event_to_dict(recorded.event),
-            "command_id": recorded.command_id,
-            "actor_id": recorded.actor_id,
-            "correlation_id": recorded.correlation_id,
-            "recorded_at": recorded.recorded_at.isoformat(),
-        }
-    )
+    return orjson.dumps(recorded_to_dict(recorded))
 
 
 def decode(payload: str | bytes) -> RecordedEvent:
