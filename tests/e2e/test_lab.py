@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from server import PROJECTIONS
-from tests.e2e.conftest import http_api
+from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, LocalOnly, chromium
 from tests.support.server_process import ROOT, ServerProcess
 

@@ -19,9 +19,9 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.e2e.conftest import http_api
 from tests.support import log
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.server_process import ServerProcess
 
 

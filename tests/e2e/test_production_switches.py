@@ -12,8 +12,8 @@ import pytest
 from graphql import get_introspection_query
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import http_api
 from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium
 from tests.support.server_process import ServerProcess
 

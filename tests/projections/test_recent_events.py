@@ -16,7 +16,7 @@ from domain.commands import (
 from projections import recent_events
 from projections.views import ProjectionStatusView, RecentEventView
 from server import Inkwell
-from tests.projections.conftest import send, settle
+from tests.support.in_process import send, settle
 
 
 async def test_the_newest_events_are_listed_newest_first_without_their_data(
