@@ -1,12 +1,15 @@
-"""Events survive the trip to JSON and back unchanged."""
+"""Events survive the trip to JSON and back unchanged, and the registry knows every one."""
 
 from datetime import UTC, datetime
 
 import orjson
 
+from domain import events
 from domain.events import (
+    EVENT_TYPES,
     CommentAdded,
     CommentDeleted,
+    Event,
     PostArchived,
     PostCreated,
     PostLiked,
@@ -39,3 +42,14 @@ def test_every_event_round_trips_through_json() -> None:
     for event in EXAMPLES:
         data = orjson.loads(orjson.dumps(event_to_dict(event)))
         assert event_from_dict(type(event).__name__, data) == event
+
+
+def test_the_registry_names_every_event_class_under_its_own_name() -> None:
+    """A new event class left out of EVENT_TYPES could be written but never read back."""
+    defined = {
+        cls
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, Event) and cls is not Event
+    }
+    assert set(EVENT_TYPES.values()) == defined
+    assert all(name == cls.__name__ for name, cls in EVENT_TYPES.items())
