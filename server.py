@@ -77,6 +77,7 @@ from projections.publisher import EventPublisher
 from projections.readers import ReadModels
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
+from projections.spaces import drop_space
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits, RateLimits
 from protection.request_rate import RequestRate
@@ -897,8 +898,7 @@ def demo() -> None:
                     transport=transport, base_url="http://inkwell"
                 ) as client:
                     await Demo(client, inkwell.store, inkwell.redis, inkwell.keys, Console()).run()
-                async for key in inkwell.redis.scan_iter(match=f"{settings.prefix}:*"):
-                    await inkwell.redis.delete(key)
+                await drop_space(inkwell.redis, settings.prefix)
 
     asyncio.run(narrate())
 

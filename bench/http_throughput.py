@@ -31,13 +31,13 @@ from pathlib import Path
 
 import httpx2 as httpx
 import psutil
-import redis
 import uvloop
 
 from bench import constant_api, loadgen, profiles, report
 from bench.private_redis import private_redis
-from tests.support.net import free_port
-from tests.support.server_process import ROOT, ServerProcess
+from harness.net import free_port
+from harness.redis_keys import forget
+from harness.server_process import ROOT, ServerProcess
 
 PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "redis")
 CONNECTIONS = 32
@@ -254,15 +254,6 @@ async def profile(port: int, pid: int, request: bytes, seconds: float, scratch: 
         "(share of samples whose stack holds the frame):\n\n"
         + report.table(["where", "share of samples"], rows)
     )
-
-
-def forget(redis_url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 async def run(args: argparse.Namespace, scratch: Path) -> tuple[Results, str]:

@@ -31,7 +31,7 @@ import psutil
 from bench import loadgen, report
 from bench.http_throughput import forget
 from bench.private_redis import private_redis
-from tests.support.server_process import ServerProcess
+from harness.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "httpx2")

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import redis_server
-from tests.support.net import free_port
+from harness import redis_server
+from harness.net import free_port
 
 
 @contextmanager

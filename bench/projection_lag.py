@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
-import redis
 import uvloop
 from redis.asyncio import Redis
 
@@ -34,6 +33,7 @@ from bench import report
 from bench.private_redis import private_redis
 from domain.bus import Caller
 from domain.commands import AddComment, CreatePost, LikePost, PublishPost, RegisterUser
+from harness.redis_keys import forget
 from server import PROJECTIONS, Settings, running
 
 PACKAGES = ("SQLAlchemy", "redis", "hiredis", "uvloop")
@@ -137,15 +137,6 @@ def ms(values: list[float], share: float) -> str:
         return "-"
     ordered = sorted(values)
     return f"{ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000:.1f}"
-
-
-def forget(redis_url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 async def run_all(args: argparse.Namespace, scratch: Path) -> list[Run]:

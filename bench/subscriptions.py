@@ -30,10 +30,10 @@ from pathlib import Path
 
 import httpx2 as httpx
 import psutil
-import redis
 
 from bench import report, subscribers
-from tests.support.server_process import ServerProcess
+from harness.redis_keys import forget
+from harness.server_process import ServerProcess
 
 SPREAD_POSTS = 100
 ROUND_TIMEOUT = 60.0
@@ -369,15 +369,6 @@ def first_error(log: Path) -> str:
     found = [at for at in (text.find('"level":"ERROR"'), text.find(" ERROR ")) if at >= 0]
     start = min(found, default=-1)
     return "server log: " + (text[max(0, start - 200) : start + 4000] if found else "no ERROR")
-
-
-def forget(redis_url: str, prefix: str) -> None:
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
 
 
 def percentile(values: list[float], share: float) -> float:

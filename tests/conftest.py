@@ -39,14 +39,9 @@ def redis_url() -> Iterator[str]:
 def prefix(redis_url: str) -> Iterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    import redis
+    from harness.redis_keys import forget
 
-    client = redis.Redis.from_url(redis_url)
-    try:
-        for key in client.scan_iter(match=f"{name}:*", count=1000):
-            client.delete(key)
-    finally:
-        client.close()
+    forget(redis_url, name)
 
 
 @pytest.fixture

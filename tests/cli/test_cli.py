@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from domain.commands import RegisterUser, UpdateProfile
+from harness.server_process import ROOT
 from projections.pagination import Slice
 from server import PROJECTIONS, Settings, cli, running
 from tests.support.in_process import author_with_posts, send, settle
-from tests.support.server_process import ROOT
 
 COMMANDS = [
     ["serve"],

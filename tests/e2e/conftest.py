@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server_process import ServerProcess
+from harness.server_process import ServerProcess
 
 
 @pytest.fixture

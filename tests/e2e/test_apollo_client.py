@@ -4,9 +4,9 @@ whose items update the cache."""
 
 from __future__ import annotations
 
+from harness.server_process import ServerProcess
 from tests.support.api import http_api
 from tests.support.node import NodeScript, install_locked_packages, needs_node
-from tests.support.server_process import ServerProcess
 
 pytestmark = needs_node
 

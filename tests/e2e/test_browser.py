@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
+from harness.server_process import ServerProcess
 from schema.view import InkwellGraphQL
 from tests.support.api import http_api
 from tests.support.browser import (
@@ -27,7 +28,6 @@ from tests.support.browser import (
     chromium,
     serving,
 )
-from tests.support.server_process import ServerProcess
 from web import routes as web
 from web.assets import PLAYGROUND
 from web.playground import playground_html

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import redis
 
+from harness.server_process import ServerProcess
 from projections.keys import Keys
 from tests.support.api import http_api
 from tests.support.cli import run_cli
-from tests.support.server_process import ServerProcess
 
 
 def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(

@@ -16,10 +16,10 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.support import log
 from tests.support import operations as ops
 from tests.support.api import Api
-from tests.support.server_process import ServerProcess
 
 STRANGER_ADDRESS = "127.0.0.2"
 REGISTER = """mutation($i: RegisterUserInput!) {

@@ -7,9 +7,9 @@ from typing import Any
 
 import httpx2 as httpx
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 LIKE = "mutation($i: PostCommandInput!) { likePost(input: $i) { position } }"
 COMMENT = "mutation($i: AddCommentInput!) { addComment(input: $i) { position } }"

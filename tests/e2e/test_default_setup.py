@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 from projections.keys import Keys
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))
 # Nothing that would point the tools at another Redis or database: the defaults only.

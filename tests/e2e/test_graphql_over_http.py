@@ -10,9 +10,9 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 from tests.support.shared_server import shared_server
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

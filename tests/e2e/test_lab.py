@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from harness.server_process import ROOT, ServerProcess
 from server import PROJECTIONS
 from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, LocalOnly, chromium
-from tests.support.server_process import ROOT, ServerProcess
 
 DELAY_MS = 2500
 HOSTILE = "<img src=x onerror=alert(1)>"

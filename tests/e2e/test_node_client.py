@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
 from tests.support.node import NodeScript, install_locked_packages, needs_node
-from tests.support.server_process import ServerProcess
 
 pytestmark = needs_node
 

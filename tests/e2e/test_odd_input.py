@@ -19,10 +19,10 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from harness.server_process import ServerProcess
 from tests.support import log
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture(scope="module")

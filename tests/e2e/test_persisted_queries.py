@@ -14,7 +14,7 @@ import httpx2 as httpx
 import pytest
 import redis
 
-from tests.support.server_process import ServerProcess
+from harness.server_process import ServerProcess
 from tests.support.shared_server import shared_server
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -17,10 +17,10 @@ from typing import Any
 import httpx2 as httpx
 import orjson
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import Api, http_api
 from tests.support.cli import run_cli
-from tests.support.server_process import ServerProcess
 
 PROJECTIONS = "{ projections { name position headPosition lag parked parkedStreams } }"
 

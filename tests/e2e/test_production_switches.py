@@ -12,10 +12,10 @@ import pytest
 from graphql import get_introspection_query
 from playwright.sync_api import expect
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium
-from tests.support.server_process import ServerProcess
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 TYPO = "{ recentPost(first: 1) { totalCount } }"

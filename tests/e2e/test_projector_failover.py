@@ -8,10 +8,10 @@ from pathlib import Path
 
 import redis
 
+from harness.server_process import ServerProcess
 from server import PROJECTIONS
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 
 def lease_holders(client: redis.Redis, prefix: str) -> dict[str, str]:

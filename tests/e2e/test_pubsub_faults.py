@@ -9,11 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.server_process import ROOT, ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
 from tests.support.private_redis import PrivateRedis
 from tests.support.pubsub_faults import PubSubFaultProxy
-from tests.support.server_process import ROOT, ServerProcess
 
 FEED = "subscription { feed { id title } }"
 POST = "subscription($id: ID!) { post(id: $id) { id likeCount commentCount } }"

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.private_redis import PrivateRedis
-from tests.support.server_process import ServerProcess
 
 UNREACHABLE = 10**12
 POST = "query($id: ID!) { post(id: $id) { id title } }"

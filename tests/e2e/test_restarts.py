@@ -6,9 +6,9 @@ import signal
 import time
 from pathlib import Path
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 
 def test_a_token_issued_before_a_restart_works_after_it(

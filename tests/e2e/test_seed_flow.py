@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.server_process import ServerProcess
 
 CREATE = "mutation($input: CreatePostInput!) { createPost(input: $input) { position postId } }"
 PUBLISH = "mutation($input: PostCommandInput!) { publishPost(input: $input) { position } }"

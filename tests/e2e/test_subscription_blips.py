@@ -16,10 +16,10 @@ import httpx2 as httpx
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
+from harness.server_process import ROOT, ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
 from tests.support.private_redis import PrivateRedis
-from tests.support.server_process import ROOT, ServerProcess
 
 FEED = "subscription { feed { id title } }"
 POST = "subscription($id: ID!) { post(id: $id) { id likeCount } }"

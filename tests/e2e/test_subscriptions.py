@@ -12,10 +12,10 @@ from gql.transport.exceptions import TransportQueryError
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
-from tests.support.server_process import ServerProcess
 
 POST = """subscription($id: ID!) {
   post(id: $id) { id title status likeCount commentCount likedByViewer author { name }

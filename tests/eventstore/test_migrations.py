@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 from eventstore.engines import open_engines
 from eventstore.migrate import HEAD, MIGRATIONS
 from eventstore.tables import events, metadata
-from tests.support.server_process import ROOT
+from harness.server_process import ROOT
 
 STARTERS = 4
 OPEN = (

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import create_engine
 
 from eventstore.log_reader import LogReader
+from harness.server_process import ServerProcess
 from observability.logs import REQUEST_ID, JsonFormatter, TextFormatter, logging_config
 from server import PROJECTIONS as ALL_PROJECTIONS
 from server import Settings
 from tests.support import operations as ops
 from tests.support.api import Api
-from tests.support.server_process import ServerProcess
 
 REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { position } }'
 PROJECTIONS = {projection.name for projection in ALL_PROJECTIONS}

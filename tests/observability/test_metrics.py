@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from domain.commands import RegisterUser
 from domain.events import UserRegistered
 from eventstore.tables import commands
+from harness.server_process import ServerProcess
 from observability.progress import ProgressReader
 from projections.projection import Projection
 from projections.runner import ProjectionRunner
@@ -25,7 +26,6 @@ from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.in_process import send
 from tests.support.metrics import Samples, parse, total, value
-from tests.support.server_process import ServerProcess
 from tests.support.settings import make_settings
 
 PROJECTIONS = tuple(projection.name for projection in ALL_PROJECTIONS)

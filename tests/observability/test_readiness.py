@@ -15,17 +15,17 @@ from starlette.testclient import TestClient
 
 from domain.commands import RegisterUser
 from eventstore.log_reader import LogReader
+from harness import redis_server
+from harness.net import free_port
+from harness.server_process import ServerProcess
 from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness
 from server import PROJECTIONS as ALL_PROJECTIONS
 from server import Inkwell, Settings, create_app, running
 from tests.support import operations as ops
-from tests.support import redis_server
 from tests.support.api import Api
 from tests.support.in_process import send
 from tests.support.metrics import parse, total, value
-from tests.support.net import free_port
-from tests.support.server_process import ServerProcess
 from tests.support.settings import make_settings
 
 REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { token position } }'

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import redis_server
-from tests.support.net import free_port
-from tests.support.redis_server import PrivateRedis
+from harness import redis_server
+from harness.net import free_port
+from harness.redis_server import PrivateRedis
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ import pytest
 import redis
 
 from domain.commands import CreatePost, LikePost, PublishPost, RegisterUser
+from harness.redis_server import PrivateRedis
 from projections.pagination import Slice
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Inkwell, Settings, running
 from tests.support.in_process import send, settle
-from tests.support.redis_server import PrivateRedis
 from tests.support.settings import make_settings
 
 NAMES = [projection.name for projection in PROJECTIONS]

@@ -12,12 +12,12 @@ import pytest
 import redis
 
 from domain.commands import LikePost, RegisterUser
+from harness import redis_server
+from harness.net import free_port
 from projections.live import Mailbox, Snapshot
 from projections.pagination import Slice
 from server import Inkwell, running
-from tests.support import redis_server
 from tests.support.in_process import author_with_posts, send, settle
-from tests.support.net import free_port
 from tests.support.settings import make_settings
 
 T = TypeVar("T")

@@ -10,11 +10,11 @@ from pathlib import Path
 import redis
 
 from domain.commands import LikePost, RegisterUser
+from harness import redis_server
+from harness.net import free_port
 from projections.pagination import Slice
 from server import running
-from tests.support import redis_server
 from tests.support.in_process import author_with_posts, send
-from tests.support.net import free_port
 from tests.support.settings import make_settings
 
 

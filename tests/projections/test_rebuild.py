@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from domain.commands import CreatePost, PublishPost, RegisterUser
+from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from projections.failures import RebuildRunning
 from projections.pagination import Slice
@@ -19,7 +20,6 @@ from projections.spaces import scan_pages
 from projections.verify import differences, drop, replay
 from server import PROJECTIONS, Inkwell, Settings, cli, running
 from tests.support.in_process import send, settle
-from tests.support.redis_server import PrivateRedis
 
 NAMES = [projection.name for projection in PROJECTIONS]
 

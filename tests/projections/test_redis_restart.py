@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from domain.commands import CreatePost, PublishPost
+from harness.net import free_port
+from harness.redis_server import start as redis_server
 from projections.pagination import Slice
 from server import running
 from tests.support.in_process import author_with_posts, send, settle
-from tests.support.net import free_port
-from tests.support.redis_server import start as redis_server
 from tests.support.settings import make_settings
 
 

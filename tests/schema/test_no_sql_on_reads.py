@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from harness.server_process import ServerProcess
 from server import Settings, create_app
 from tests.support import operations as ops
 from tests.support.api import Api
-from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture

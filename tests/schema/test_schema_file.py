@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.server_process import ROOT
+from harness.server_process import ROOT
 
 SCHEMA_FILE = ROOT / "schema.graphql"
 

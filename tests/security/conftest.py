@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.server_process import ServerProcess
 from tests.support.protected_server import StartServer
-from tests.support.server_process import ServerProcess
 
 
 @pytest.fixture

@@ -30,10 +30,10 @@ from pathlib import Path
 import httpx2 as httpx
 import websockets
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB
 from tests.support.protected_server import StartServer
-from tests.support.server_process import ServerProcess
 
 ATTACK_SECONDS = 12.0
 P99_BOUND = 0.200

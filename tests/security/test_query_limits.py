@@ -11,12 +11,12 @@ import httpx2 as httpx
 import pytest
 import websockets
 
+from harness.server_process import ServerProcess
 from schema.limits.cost import CostLimit
 from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB, REPEATS
 from tests.support.protected_server import StartServer
-from tests.support.server_process import ServerProcess
 
 ADD_COMMENT = ops.ADD_COMMENT
 NESTED = """query($posts: Int, $comments: Int) { recentPosts(first: $posts) { edges { node {

@@ -14,8 +14,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from harness.server_process import ServerProcess
 from tests.support.protected_server import StartServer
-from tests.support.server_process import ServerProcess
 
 LIMIT = 64 * 1024
 PROTOCOL = "graphql-transport-ws"

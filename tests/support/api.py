@@ -7,8 +7,8 @@ from typing import Any
 
 import httpx2 as httpx
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
-from tests.support.server_process import ServerProcess
 
 
 @dataclass(frozen=True)

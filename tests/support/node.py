@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import pytest
 
-from tests.support.server_process import ROOT
+from harness.server_process import ROOT
 
 NODE_DIR = ROOT / "tests" / "node"
 LINE_SECONDS = 30

@@ -9,8 +9,8 @@ from types import TracebackType
 
 import redis
 
-from tests.support.net import free_port
-from tests.support.redis_server import start
+from harness.net import free_port
+from harness.redis_server import start
 
 
 class PrivateRedis:

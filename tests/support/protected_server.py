@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.server_process import ServerProcess
+from harness.server_process import ServerProcess
 
 # Starts `python server.py <command>` with extra environment (the start_server fixture).
 StartServer = Callable[..., ServerProcess]

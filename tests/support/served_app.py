@@ -9,8 +9,8 @@ from contextlib import asynccontextmanager
 
 import uvicorn
 
+from harness.net import free_port
 from server import Inkwell, Settings, create_app
-from tests.support.net import free_port
 
 
 @asynccontextmanager

@@ -8,9 +8,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-import redis
-
-from tests.support.server_process import ServerProcess
+from harness.redis_keys import forget
+from harness.server_process import ServerProcess
 
 
 @contextmanager
@@ -29,9 +28,4 @@ def shared_server(
         with ServerProcess(server_env, directory) as server:
             yield server
     finally:
-        client = redis.Redis.from_url(redis_url)
-        try:
-            for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-                client.delete(key)
-        finally:
-            client.close()
+        forget(redis_url, prefix)

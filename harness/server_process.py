@@ -13,9 +13,9 @@ from types import TracebackType
 
 import httpx2 as httpx
 
-from tests.support.net import free_port
+from harness.net import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class ServerProcess:

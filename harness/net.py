@@ -1,4 +1,4 @@
-"""Network helpers for tests."""
+"""A free TCP port on the loopback interface, for servers that tests and benchmarks start."""
 
 from __future__ import annotations
 
