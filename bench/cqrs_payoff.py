@@ -55,6 +55,7 @@ from domain.events import (
 from domain.ports import RecordedEvent
 from projections import feeds, posts
 from projections.keys import Keys
+from projections.pagination import Slice
 from projections.readers import ReadModels
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
@@ -135,7 +136,7 @@ class ReadSide:
                 await runner.apply(batch, from_log=True)
 
     async def feed(self) -> int:
-        page = await self.reads.recent_posts(20, None)
+        page = await self.reads.recent_posts(Slice(20))
         return len(page.posts)
 
 
@@ -162,7 +163,7 @@ async def time_read_model(side: ReadSide, repeats: int) -> Timing:
 
 
 def time_sql(connection: object, how: str, repeats: int) -> Timing:
-    seconds = []
+    seconds: list[float] = []
     for _ in range(repeats):
         started = time.perf_counter()
         try:
@@ -251,8 +252,8 @@ def reader_process(
     db: str,
     seconds: float,
     start_at: float,
-    result: multiprocessing.Queue,
-) -> None:  # type: ignore[type-arg]
+    result: multiprocessing.Queue[int],
+) -> None:
     """One API process reading the feed as fast as it can for `seconds`."""
 
     async def read_model() -> int:
@@ -262,7 +263,7 @@ def reader_process(
         await asyncio.sleep(max(0, start_at - time.time()))
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
-            await reads.recent_posts(20, None)
+            await reads.recent_posts(Slice(20))
             done += 1
         await redis.aclose()
         return done
@@ -283,7 +284,7 @@ def processes(kind: str, count: int, redis_url: str, prefix: str, db: Path, seco
               ) -> float:  # fmt: skip
     """Feeds per second from `count` processes at once."""
     context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+    queue: multiprocessing.Queue[int] = context.Queue()
     start_at = time.time() + 3.0  # after every process has started
     workers = [
         context.Process(target=reader_process,
@@ -292,7 +293,7 @@ def processes(kind: str, count: int, redis_url: str, prefix: str, db: Path, seco
     ]  # fmt: skip
     for worker in workers:
         worker.start()
-    total = sum(queue.get(timeout=120) for _ in workers)
+    total: int = sum(queue.get(timeout=120) for _ in workers)
     for worker in workers:
         worker.join()
     return total / seconds

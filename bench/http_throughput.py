@@ -99,7 +99,7 @@ class Seeder:
             )  # fmt: skip
             post_id = made["createPost"]["postId"]
             await self.call(PUBLISH, {"i": {"postId": post_id}}, author)
-        comment = {"i": {"postId": post_id, "body": constant_api.COMMENT}}
+        comment: dict[str, object] = {"i": {"postId": post_id, "body": constant_api.COMMENT}}
         for reader in readers:
             await self.call(COMMENT, comment, reader)
         for reader in readers[:3]:

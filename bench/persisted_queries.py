@@ -29,8 +29,8 @@ import httpx2 as httpx
 import psutil
 
 from bench import loadgen, report
-from bench.http_throughput import forget
 from bench.private_redis import private_redis
+from harness.redis_keys import forget
 from harness.server_process import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from redis.asyncio import Redis
@@ -149,10 +150,10 @@ async def measure(directory: Path, events: int) -> dict[str, object]:
     return figures
 
 
-def document(figures: dict[str, object], machine: str, took: float) -> str:
+def document(figures: dict[str, Any], machine: str, took: float) -> str:
     f = figures
-    events, decode, rebuild = int(f["events"]), float(f["decode"]), float(f["rebuild"])  # type: ignore[call-overload, arg-type]
-    peer, compare_rate, compared = float(f["peer"]), float(f["compare"]), int(f["compared"])  # type: ignore[arg-type, call-overload]
+    events, decode, rebuild = int(f["events"]), float(f["decode"]), float(f["rebuild"])
+    peer, compare_rate, compared = float(f["peer"]), float(f["compare"]), int(f["compared"])
     rows = [
         ["Inkwell: log read + decode only", f"{decode:,.0f}", f"{decode / peer:.2f}"],
         ["Inkwell: rebuild of all four projections, every read model written",
@@ -181,7 +182,7 @@ and decoded.
 time with two pipelined round trips per page and side. At that rate 1,000,000 keys take
 about {minutes:.1f} min; the rate is per key and does not depend on the namespace's size
 (SCAN pages are constant work), so the extrapolation is linear. The replay before it took
-{float(f["replay_s"]):.1f} s (a rebuild into scratch spaces).  <!-- type: ignore -->
+{float(f["replay_s"]):.1f} s (a rebuild into scratch spaces).
 
 ## Where the rebuild's time goes (yappi, CPU, own time)
 

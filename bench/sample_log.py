@@ -32,6 +32,7 @@ from domain.events import (
     UserRegistered,
 )
 from domain.ports import AppendRequest, CommandRecord
+from domain.upcasting import SCHEMAS
 from eventstore.codec import event_rows
 from eventstore.engines import open_engines
 from eventstore.tables import events as events_table
@@ -155,7 +156,7 @@ def write(database: Path, count: int, chunk: int = 10_000) -> str:
         rows = []
         with engines.writer.begin() as conn:
             for request in requests(count):
-                rows += event_rows(request, _now())
+                rows += event_rows(request, _now(), SCHEMAS)
                 if len(rows) >= chunk:
                     conn.execute(insert(events_table), rows)
                     rows = []

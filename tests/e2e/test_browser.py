@@ -275,8 +275,9 @@ class Ticks(InkwellGraphQL):
     on_ws_connect = GraphQL.on_ws_connect
     # Persisted-query resolution reads the services too.
     execute_single = GraphQL.execute_single
-    graphql_transport_ws_handler_class = GraphQL.graphql_transport_ws_handler_class
-    graphql_ws_handler_class = GraphQL.graphql_ws_handler_class
+    # strawberry's own handlers, in place of Inkwell's (typed as Inkwell's subclasses).
+    graphql_transport_ws_handler_class = GraphQL.graphql_transport_ws_handler_class  # type: ignore[misc, assignment]
+    graphql_ws_handler_class = GraphQL.graphql_ws_handler_class  # type: ignore[misc, assignment]
 
 
 @strawberry.type

@@ -55,7 +55,8 @@ def client(server: ServerProcess, address: str = "127.0.0.1") -> Api:
 
 def register(api: Api, name: str, command_id: str) -> dict[str, Any]:
     answer: dict[str, Any] = api.ok(REGISTER, {"i": {"name": name, "commandId": command_id}})
-    return answer["registerUser"]
+    registered: dict[str, Any] = answer["registerUser"]
+    return registered
 
 
 def test_a_stranger_replaying_a_registration_gets_a_user_of_his_own_not_the_victims(

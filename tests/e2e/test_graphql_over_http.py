@@ -249,13 +249,16 @@ def test_nothing_changes_for_other_origins(client: httpx.Client, origin: str) ->
 def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess) -> None:
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
+    from websockets.typing import Origin, Subprotocol
+
+    protocols = [Subprotocol("graphql-transport-ws")]
 
     url = server.url.replace("http", "ws") + "/graphql"
-    with connect(url, origin=APP_ORIGIN, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[arg-type]
+    with connect(url, origin=Origin(APP_ORIGIN), subprotocols=protocols) as socket:
         socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
     with pytest.raises(InvalidStatus) as refused:
-        connect(url, origin="http://evil.example", subprotocols=["graphql-transport-ws"])  # type: ignore[arg-type]
+        connect(url, origin=Origin("http://evil.example"), subprotocols=protocols)
     assert refused.value.response.status_code == 403
 
 

@@ -54,7 +54,10 @@ def post(server: ServerProcess, body: bytes, **headers: str | bytes) -> httpx.Re
     return httpx.post(
         f"{server.url}/graphql",
         content=body,
-        headers={"content-type": "application/json", **headers},
+        headers={
+            b"content-type": b"application/json",
+            **{k.encode(): v if isinstance(v, bytes) else v.encode() for k, v in headers.items()},
+        },
         timeout=30,
     )
 

@@ -223,10 +223,11 @@ def test_trusted_mode_refuses_everything_else_and_stores_nothing(
 
 def test_trusted_mode_holds_over_websockets(trusted_server: ServerProcess) -> None:
     from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
 
     url = trusted_server.url.replace("http", "ws") + "/graphql"
     listed = trusted_hashes()["Projections"]
-    with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[arg-type]
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
         socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
         socket.send(

@@ -12,6 +12,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from domain.commands import CreatePost, LikePost, RegisterUser
+from projections.pagination import Slice
 from server import Inkwell, Settings
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.served_app import serving
@@ -61,7 +62,7 @@ async def test_readers_of_one_post_share_one_execution_and_the_same_bytes(
         author = await author_with_posts(inkwell, published=1)
         bob = (await send(inkwell, RegisterUser("Bob")))["user_id"]
         await settle(inkwell)
-        page = await inkwell.services.reads.posts_by_author(author, None, 1, None)
+        page = await inkwell.services.reads.posts_by_author(author, None, Slice(1))
         post_id = page.posts[0][1].id
         bob_token = inkwell.services.tokens.issue(bob)
 

@@ -138,7 +138,7 @@ async def test_an_event_a_projector_cannot_apply_is_counted_as_parked(inkwell: I
         inkwell.keys,
         Scripts.register(inkwell.redis),
         inkwell.store,
-        broadcast=None,  # type: ignore[arg-type]  # catch_up() never subscribes
+        broadcast=None,  # catch_up() never subscribes
     )
     await send(inkwell, RegisterUser("Ann"))
     await send(inkwell, RegisterUser("Bob"))

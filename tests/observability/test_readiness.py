@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from domain.commands import RegisterUser
 from eventstore.log_reader import LogReader
-from harness import redis_server
 from harness.net import free_port
+from harness.redis_server import start as redis_server
 from harness.server_process import ServerProcess
 from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness

@@ -56,7 +56,7 @@ async def write_posts(inkwell: Inkwell, authors: int, posts_each: int) -> int:
     return authors * posts_each
 
 
-def when_catching_up(settings: Settings, fault: Callable[[], None]) -> threading.Thread:
+def when_catching_up(settings: Settings, fault: Callable[[], object]) -> threading.Thread:
     """Does the fault once the posts projection has applied some, not all, of the log."""
     client = redis.Redis.from_url(str(settings.redis_url), decode_responses=True)
     checkpoint = f"{settings.prefix}:checkpoint:posts"
@@ -111,7 +111,7 @@ async def test_a_flush_during_a_rebuild_starts_it_over(
     async with running(private_settings) as inkwell:
         posts = await write_posts(inkwell, authors=5, posts_each=20)
         await settle(inkwell)
-        flushed = []
+        flushed: list[int] = []
 
         def flush_once(position: int, head: int) -> None:
             if not flushed:

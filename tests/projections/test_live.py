@@ -16,6 +16,7 @@ from harness import redis_server
 from harness.net import free_port
 from projections.live import Mailbox, Snapshot
 from projections.pagination import Slice
+from projections.views import PostView
 from server import Inkwell, running
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.settings import make_settings
@@ -54,6 +55,12 @@ async def next_item(updates: AsyncIterator[T], timeout: float = 5) -> T:
     return await asyncio.wait_for(anext(updates), timeout)
 
 
+async def next_post(updates: AsyncIterator[PostView | None], timeout: float = 5) -> PostView:
+    view = await next_item(updates, timeout)
+    assert view is not None, "the post is missing from the read model"
+    return view
+
+
 def test_a_mailbox_keeps_the_newest_snapshot_per_key_within_its_bound() -> None:
     async def scenario() -> list[Any]:
         mailbox: Mailbox[str] = Mailbox(size=2)
@@ -70,12 +77,13 @@ async def test_a_slow_subscriber_skips_to_the_final_state_without_holding_up_a_f
     post_id = await published_post(inkwell)
     live = inkwell.services.live
     async with live.post(post_id) as slow, live.post(post_id) as fast:
-        assert (await next_item(slow)).like_count == 0
-        assert (await next_item(fast)).like_count == 0
+        assert (await next_post(slow)).like_count == 0
+        assert (await next_post(fast)).like_count == 0
         seen: list[int] = []
 
         async def follow_fast() -> None:
             async for view in fast:
+                assert view is not None
                 seen.append(view.like_count)
                 if view.like_count == 30:
                     return
@@ -86,7 +94,7 @@ async def test_a_slow_subscriber_skips_to_the_final_state_without_holding_up_a_f
         assert seen == sorted(seen) and seen[-1] == 30
 
         # The slow one read nothing meanwhile: it gets one item, the final state.
-        assert (await next_item(slow)).like_count == 30
+        assert (await next_post(slow)).like_count == 30
         with pytest.raises(TimeoutError):
             await next_item(slow, timeout=0.3)
 
@@ -102,6 +110,7 @@ async def test_every_subscriber_starting_during_writes_ends_on_the_final_state(
         await asyncio.sleep(delay)
         async with live.post(post_id) as updates:
             async for view in updates:
+                assert view is not None
                 if view.like_count == 20:
                     last.append(view.like_count)
                     return
@@ -130,7 +139,7 @@ async def test_one_change_is_read_once_for_all_its_subscribers(
                 counter.config_resetstat()
                 await send(inkwell, LikePost(post_id), reader)
                 for updates in streams:
-                    assert (await next_item(updates)).like_count == 1
+                    assert (await next_post(updates)).like_count == 1
                 post_reads = counter.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0)
             assert post_reads == 1
     finally:

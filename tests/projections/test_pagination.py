@@ -4,7 +4,7 @@ for every cursor pair, both directions and every size, with tied scores."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -58,7 +58,7 @@ def windows() -> Iterator[Slice]:
 
 
 @pytest.fixture
-async def sorted_set(redis_url: str, prefix: str) -> Iterator[tuple[aioredis.Redis, str]]:
+async def sorted_set(redis_url: str, prefix: str) -> AsyncIterator[tuple[aioredis.Redis, str]]:
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     key = f"{prefix}:pages"
     await client.zadd(key, {item.member: item.score for item in ITEMS})

@@ -48,9 +48,11 @@ async def test_a_replica_serves_the_reads_and_still_shows_your_writes(
             page = await inkwell.services.reads.posts_by_author(author, None, Slice(5))
             post_id = page.posts[0][1].id
             async with inkwell.services.live.post(post_id) as updates:
-                assert (await asyncio.wait_for(anext(updates), 5)).like_count == 0
+                first = await asyncio.wait_for(anext(updates), 5)
+                assert first is not None and first.like_count == 0
                 liked = int((await send(inkwell, LikePost(post_id), reader))["position"])
-                assert (await asyncio.wait_for(anext(updates), 5)).like_count == 1
+                after = await asyncio.wait_for(anext(updates), 5)
+                assert after is not None and after.like_count == 1
             await inkwell.services.consistency.wait_for(liked, timeout=10)
             post = await inkwell.services.reads.post(post_id, None)
             assert post is not None and post.like_count == 1

@@ -51,7 +51,7 @@ async def retained_bytes(execution_context_class: type, events: int) -> int:
     tracemalloc.start()
     start = tracemalloc.get_traced_memory()[0]
     delivered = 0
-    async for _ in stream:  # type: ignore[union-attr]
+    async for _ in stream:
         delivered += 1
         if delivered == events - 1:
             gc.collect()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
+from starlette.testclient import TestClient
 
 from tests.support.api import Api
 
@@ -10,7 +13,8 @@ from tests.support.api import Api
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 def test_websocket_messages_are_text_frames(api: Api, protocol: str) -> None:
     # graphql-ws rejects binary frames ("Message is missing the 'type' property").
-    with api.client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+    client = cast(TestClient, api.client)  # the api fixture speaks through the TestClient
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
         ws.send_json({"type": "connection_init", "payload": {}})
         message = ws.receive()
         assert message.get("bytes") is None, message

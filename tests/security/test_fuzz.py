@@ -82,7 +82,7 @@ class Fuzz:
         return f"{keyword}{header} {{ {' '.join(fields)} }}", mutation
 
     def field(self, parent: GraphQLObjectType, depth: int) -> str:
-        name = self.draw(st.sampled_from(sorted(parent.fields)))
+        name: str = self.draw(st.sampled_from(sorted(parent.fields)))
         definition: GraphQLField = parent.fields[name]
         arguments = [
             f"{argument}: {self.argument(kind.type)}"

@@ -13,6 +13,7 @@ import psutil
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
 from tests.support.protected_server import StartServer
@@ -93,8 +94,8 @@ def ws_url(server: ServerProcess) -> str:
 async def open_session(server: ServerProcess) -> websockets.ClientConnection:
     connection = await websockets.connect(
         ws_url(server),
-        subprotocols=[PROTOCOL],
-        max_size=None,  # type: ignore[list-item]
+        subprotocols=[Subprotocol(PROTOCOL)],
+        max_size=None,
     )
     await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
     assert json.loads(await connection.recv())["type"] == "connection_ack"

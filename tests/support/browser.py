@@ -24,7 +24,7 @@ from playwright.sync_api import (
 )
 from starlette.types import ASGIApp
 
-from harness.server_process import free_port
+from harness.net import free_port
 
 CHROMIUM = shutil.which("chromium")
 NO_CHROMIUM = "chromium is not installed: `apt-get install chromium` (.ci/run does it)"
