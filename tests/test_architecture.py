@@ -71,3 +71,33 @@ def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import sqlalchemy\nfrom projections.keys import Keys\n")
     assert imports_of(sample) == {"sqlalchemy", "projections"}
+
+
+def modules_imported_by(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_tests_and_benchmarks_share_helpers_only_through_their_homes() -> None:
+    """Tests import helpers from tests/support/ (never another test module or a conftest);
+    bench/ never imports tests/, and tests/ never imports bench/: what both need is in harness/."""
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for name in modules_imported_by(path):
+            if name.split(".")[0] == "bench" or (
+                name.startswith("tests") and not name.startswith("tests.support")
+            ):
+                found.append(f"{path.relative_to(ROOT)} imports {name}")
+    for path in sorted((ROOT / "bench").rglob("*.py")):
+        found += [
+            f"{path.relative_to(ROOT)} imports {name}"
+            for name in modules_imported_by(path)
+            if name.split(".")[0] == "tests"
+        ]
+    assert found == []
