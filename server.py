@@ -17,9 +17,9 @@ import random
 import secrets
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from auth.tokens import DEFAULT_LIFETIME, BearerTokens, load_or_create_keys, parse_keys
+from auth.tokens import BearerTokens
 from cli.demo import Demo
 from cli.events import tail
 from cli.parked import ParkedCommands, operator
@@ -52,13 +52,14 @@ from eventstore.writer import GroupCommitWriter
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
 from infra.redis_policy import check_eviction_policy
+from infra.settings import DEMO_DELAY, LogSettings, SettingsError
+from infra.settings import Settings as Settings
 from infra.shutdown_signal import on_shutdown_signal
 from observability import endpoints
 from observability.command_log import CommandLog
 from observability.endpoints import Operations
 from observability.exposition import Exposition
 from observability.faults import CountingRetry, count_database_errors
-from observability.logs import logging_config
 from observability.metrics import Metrics
 from observability.progress import ProgressReader
 from observability.readiness import Limits, Readiness
@@ -79,7 +80,7 @@ from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
 from projections.spaces import drop_space
 from protection.body_limit import BodyLimit
-from protection.config import EdgeLimits, RateLimits
+from protection.config import EdgeLimits
 from protection.request_rate import RequestRate
 from protection.throttle import Throttle
 from protection.websocket_guard import WebSocketGuard
@@ -91,7 +92,7 @@ from schema.persisted import AutomaticPersistedQueries, Documents
 from schema.trusted import load_trusted_documents
 from schema.view import InkwellGraphQL
 from web import routes as web
-from web.cors import ListedOriginsCors, parse_origins
+from web.cors import ListedOriginsCors
 from web.playground import playground_headers, playground_html
 
 log = logging.getLogger("inkwell")
@@ -112,100 +113,6 @@ PROJECTIONS: tuple[Projection, ...] = (
 
 
 @dataclass(frozen=True)
-class Settings:
-    database_url: str
-    redis_url: str | None
-    prefix: str
-    host: str
-    port: int
-    data_dir: Path
-    signing_key: bytes
-    consistency_timeout: float
-    ready_max_lag: int = 1000
-    ready_stalled_after: float = 30.0
-    metrics_dir: Path | None = None  # prometheus-client's multiprocess mode, when set
-    redis_read_url: str | None = None  # a replica for queries and subscriptions, when set
-    lease_seconds: float = 5.0  # how long a dead projector holds its projections
-    rate_limits: RateLimits = field(default_factory=RateLimits)  # INKWELL_RATE_LIMITS=off: none
-    edge: EdgeLimits = field(default_factory=EdgeLimits)  # body, WebSocket, query cost
-    live_give_up_seconds: float = 60.0  # a live stream that cannot resume this long ends
-    cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS, WS)
-    trusted_documents: Path | None = None  # when set, only these operations run
-    cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
-    production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
-    older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
-    token_lifetime: float = DEFAULT_LIFETIME  # seconds
-    exposure: Exposure = field(default_factory=Exposure)  # introspection, hints, GraphiQL
-    # Demo mode only (`serve --demo`): how long each projector batch waits before applying.
-    demo_projection_delay: float = 0.0
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] = os.environ, *, demo: bool = False) -> Settings:
-        """Reads the environment once; a variable set to the empty string counts as unset.
-        Demo-only settings are refused unless `demo` (`inkwell serve --demo`)."""
-
-        def get(name: str, default: str) -> str:
-            return env.get(name) or default
-
-        data_dir = Path(get("INKWELL_DATA_DIR", "data"))
-        secret = env.get("INKWELL_SECRET")
-        keys = parse_keys(secret) if secret else load_or_create_keys(data_dir / "secret.key")
-        return Settings(
-            database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
-            redis_url=env.get("REDIS_URL") or None,
-            prefix=get("INKWELL_PREFIX", "inkwell"),
-            host=get("HOST", "127.0.0.1"),
-            port=int(get("PORT", "8000")),
-            data_dir=data_dir,
-            signing_key=keys[0],
-            older_signing_keys=keys[1:],
-            token_lifetime=float(get("INKWELL_TOKEN_DAYS", "30")) * 24 * 3600,
-            exposure=Exposure.from_env(env),
-            consistency_timeout=float(get("INKWELL_CONSISTENCY_TIMEOUT", "5")),
-            ready_max_lag=int(get("INKWELL_READY_MAX_LAG", "1000")),
-            ready_stalled_after=float(get("INKWELL_READY_STALLED_AFTER", "30")),
-            redis_read_url=env.get("REDIS_READ_URL") or None,
-            lease_seconds=float(get("INKWELL_LEASE_SECONDS", "5")),
-            rate_limits=RateLimits.from_env(env),
-            edge=EdgeLimits.from_env(env),
-            live_give_up_seconds=float(get("INKWELL_LIVE_GIVE_UP_SECONDS", "60")),
-            cors_origins=parse_origins(get("INKWELL_CORS_ORIGINS", "")),
-            trusted_documents=Path(env["INKWELL_TRUSTED_DOCUMENTS"])
-            if env.get("INKWELL_TRUSTED_DOCUMENTS")
-            else None,
-            cdn_max_age=int(get("INKWELL_CDN_MAX_AGE", "5")),
-            production=get("INKWELL_ENV", "development") == "production",
-            demo_projection_delay=_demo_projection_delay(env, demo),
-            # prometheus-client reads this variable itself, at import, so it must be set
-            # before the process starts; here it tells /metrics to add up the files there.
-            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
-            if env.get("PROMETHEUS_MULTIPROC_DIR")
-            else None,
-        )
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """Read apart from Settings: logging is set up before any command, even `--help`,
-    and reading Settings may create the signing key."""
-
-    level: str
-    style: str  # json, text, or auto: JSON unless stderr is a terminal
-
-    @staticmethod
-    def from_env(env: Mapping[str, str] = os.environ) -> LogSettings:
-        return LogSettings(
-            level=env.get("INKWELL_LOG_LEVEL") or "INFO",
-            style=env.get("INKWELL_LOG_FORMAT") or "auto",
-        )
-
-    def config(self) -> dict[str, Any]:
-        return logging_config(
-            self.level, self.style, filters={"strawberry.ws.task": "schema.view.ClientGone"}
-        )
-
-
-@dataclass(frozen=True)
 class Inkwell:
     """A running Inkwell: what the app, the CLI and the tests reach into."""
 
@@ -218,35 +125,6 @@ class Inkwell:
     runners: tuple[ProjectionRunner, ...]
     operations: Operations
     log: LogReader
-
-
-class SettingsError(ValueError):
-    """A setting the process refuses; the CLI prints the message and exits 2."""
-
-
-DEMO_DELAY = "INKWELL_DEMO_PROJECTION_DELAY_MS"
-MAX_DEMO_DELAY_MS = 60_000
-
-
-def _demo_projection_delay(env: Mapping[str, str], demo: bool) -> float:
-    """Seconds each projector batch waits in demo mode, from milliseconds in the environment."""
-    raw = env.get(DEMO_DELAY)
-    if not raw:
-        return 0.0
-    if not demo:
-        raise SettingsError(
-            f"{DEMO_DELAY} slows the projectors for demonstrations and is refused outside "
-            "demo mode: start the server with `inkwell serve --demo`, or unset it"
-        )
-    try:
-        milliseconds = int(raw)
-    except ValueError:
-        milliseconds = -1
-    if not 0 <= milliseconds <= MAX_DEMO_DELAY_MS:
-        raise SettingsError(
-            f"{DEMO_DELAY} must be a whole number of milliseconds from 0 to {MAX_DEMO_DELAY_MS}"
-        )
-    return milliseconds / 1000
 
 
 def now() -> datetime:
@@ -952,7 +830,7 @@ def rebuild(
     swaps them in at once and deletes the old ones; queries answer from the old
     read models until the swap. Refuses to run beside another rebuild of the same
     projection."""
-    settings = Settings.from_env()
+    settings = _settings()
     console = Console()
     chosen = [p for p in PROJECTIONS if projection in (None, p.name)]
     if not chosen:

@@ -55,7 +55,11 @@ class EdgeLimits:
         defaults = EdgeLimits()
 
         def number(name: str, default: int) -> int:
-            value = int(env.get(name) or default)
+            raw = env.get(name)
+            try:
+                value = int(raw or default)
+            except ValueError:
+                raise ValueError(f"{name} must be a whole number, not {raw!r}") from None
             if value <= 0:
                 raise ValueError(f"{name} must be positive")
             return value
