@@ -52,6 +52,12 @@ CODES = {
     "PERSISTED_QUERY_NOT_FOUND",
     "PERSISTED_QUERY_NOT_SUPPORTED",
 }
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=10,
+)
 LEAKS = ("Traceback", 'File "', '.py"', "INTERNAL_SERVER_ERROR")
 ODD_STRINGS = st.sampled_from(
     ["", " ", "x" * 300, "\u202e", "\x00", "é", "🙂", "<script>", "'\"", "a:b", "-1", "null"]
@@ -99,12 +105,14 @@ class Fuzz:
         return text
 
     def argument(self, kind: GraphQLInputType) -> str:
-        """A literal, or now and then a variable."""
+        """A literal, or now and then a variable (sometimes of the wrong type)."""
         value = self.value(kind)
         if self.draw(st.integers(0, 4)) == 0:
             variable = f"v{len(self.definitions)}"
             self.definitions.append(f"${variable}: {kind}")
-            self.variables[variable] = _as_json(value)
+            # Now and then a value of any JSON shape, whatever the variable's type.
+            wrong = self.draw(st.integers(0, 2)) == 0
+            self.variables[variable] = self.draw(ANY_JSON) if wrong else _as_json(value)
             return f"${variable}"
         return _literal(value)
 
