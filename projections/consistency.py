@@ -59,7 +59,9 @@ class ConsistencyWaiter:
         self._redis = redis
         self._keys = keys
         self._broadcast = broadcast
+        self._names = tuple(projections)
         self._checkpoint_keys = [keys.checkpoint(name) for name in projections]
+        self._namespace_keys = [keys.namespace(name) for name in projections]
         self._waiters: set[_Waiter] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -129,8 +131,14 @@ class ConsistencyWaiter:
     async def _read(self) -> int:
         """The lowest checkpoint Redis holds now (0 for one it does not hold)."""
         self.polls += 1
-        values = await self._redis.mget(self._checkpoint_keys)
-        return min(int(value or 0) for value in values)
+        values = await self._redis.mget([*self._checkpoint_keys, *self._namespace_keys])
+        checkpoints, spaces = values[: len(self._names)], values[len(self._names) :]
+        # The active spaces as of the same read: a waiter released here reads the space
+        # its checkpoint belongs to, even before the swap notice reaches ActiveNamespaces.
+        for name, space in zip(self._names, spaces, strict=True):
+            if space is not None:
+                self._keys.spaces[name] = str(space)
+        return min(int(value or 0) for value in checkpoints)
 
     async def _follow_notices(self) -> None:
         """Checkpoint notices say progress was made: poll now rather than at the next tick.
