@@ -29,6 +29,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from domain.ports import EventLog, RecordedEvent
+from projections.cancellation import complete
 from projections.failures import RebuildRunning, SpaceLost, failed_replies
 from projections.keys import Keys
 from projections.lease import Lease
@@ -106,15 +107,18 @@ class Rebuild:
                         "empty?): starting the rebuild over"
                     )
                 except BaseException:
-                    await self._drop(spaces.values())
+                    await complete(self._drop(spaces.values()))
                     raise
         finally:
-            renewing.cancel()  # first: the awaits below may be cut short by a cancellation
-            await self._close_writes()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
-            for lock in self._locks:
-                await lock.release()
+            await complete(self._unlock(renewing))
+
+    async def _unlock(self, renewing: asyncio.Task[None]) -> None:
+        renewing.cancel()
+        await self._close_writes()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
+        for lock in self._locks:
+            await lock.release()
 
     async def scratch(self) -> tuple[dict[str, str], int]:
         """Builds new spaces up to the log's head without making them active (what
@@ -132,10 +136,10 @@ class Rebuild:
             }
             return spaces, await self._build(spaces, checkpoints, 0)
         except BaseException:
-            await self._drop(spaces.values())
+            await complete(self._drop(spaces.values()))
             raise
         finally:
-            await self._close_writes()
+            await complete(self._close_writes())
 
     async def _close_writes(self) -> None:
         if self._writes is not None:

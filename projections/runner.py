@@ -22,6 +22,7 @@ from redis.exceptions import WatchError
 from domain.ports import EventLog, RecordedEvent
 from projections import messages
 from projections.broadcast import Broadcast
+from projections.cancellation import cancel_and_wait, complete
 from projections.failures import RebuildRunning, failed_replies
 from projections.keys import Keys
 from projections.lease import Lease
@@ -83,7 +84,8 @@ class ProjectionRunner:
                     try:
                         await self._follow_while_leased()
                     finally:
-                        await self.lease.release()
+                        # At once, so that a standby takes over now, not after the term.
+                        await complete(self.lease.release())
                 else:
                     await asyncio.sleep(self._lease_seconds / 3)
                 backoff = 0.1
@@ -111,7 +113,7 @@ class ProjectionRunner:
                     return
             follow.result()  # surfaces the error that ended it
         finally:
-            await _cancel_and_wait(follow)
+            await cancel_and_wait(follow)
 
     async def _follow(self) -> None:
         assert self._broadcast is not None, "following needs the process's broadcast"
@@ -317,21 +319,3 @@ def _position(recorded: RecordedEvent) -> int:
 
 def _continues(checkpoint: int, events: list[RecordedEvent]) -> bool:
     return all(event.position == checkpoint + offset + 1 for offset, event in enumerate(events))
-
-
-async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancels the task and waits until it has finished. Its cleanup (a rebuild dropping
-    its half-built space, releasing its locks) still talks to Redis, which the process
-    closes only after the runners: left running, it would hang on a closed pool. Further
-    cancellations of the caller are passed on to the task and re-raised once it is done,
-    as asyncio.TaskGroup does."""
-    task.cancel()
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.wait({task})
-        except asyncio.CancelledError:
-            cancelled = True
-            task.cancel()
-    if cancelled:
-        raise asyncio.CancelledError

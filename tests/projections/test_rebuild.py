@@ -135,3 +135,33 @@ async def test_a_redis_that_may_evict_keys_is_refused_in_production(
             await check_eviction_policy(client, production=True)
     finally:
         await client.aclose()
+
+
+async def test_a_rebuild_stopped_by_repeated_cancellations_still_cleans_up(
+    inkwell: Inkwell,
+) -> None:
+    """A stopping process cancels its tasks again and again (server.py's _cancel_all):
+    the rebuild must still drop its half-built spaces and release its locks, or the next
+    `inkwell rebuild` is refused for the lock's whole term."""
+    await published_posts(inkwell, 40)
+    await settle(inkwell)
+    started = asyncio.Event()
+    build = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+        PROJECTIONS, lambda position, head: started.set(), batch=2,
+    )  # fmt: skip
+    building = asyncio.create_task(build.run())
+    await started.wait()
+    while not building.done():
+        building.cancel()
+        await asyncio.wait({building}, timeout=0.001)
+    assert building.cancelled()
+    assert await inkwell.redis.exists(*[inkwell.keys.rebuilding(name) for name in NAMES]) == 0
+    # Only the active spaces remain: the half-built ones are gone.
+    spaces = {inkwell.keys.space(name) for name in NAMES}
+    leftovers = [
+        key
+        async for key in inkwell.redis.scan_iter(match=f"{inkwell.keys.prefix}:*.*:*", count=1000)
+        if not any(key.startswith(space + ":") for space in spaces)
+    ]
+    assert leftovers == []

@@ -1,0 +1,58 @@
+"""Stopping background work whose cleanup still talks to Redis.
+
+A process that stops cancels its tasks more than once, because one cancellation can be
+swallowed by the code it lands in (redis-py's blocking reads; see docs/field-notes.md).
+A cleanup awaited in a `finally` is then cut short by the next cancellation: a rebuild's
+locks stay held for their whole term, a runner's lease keeps the standby waiting, a
+half-built space stays in Redis. These two helpers let such a cleanup finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CLEANUP_SECONDS = 10.0  # a Redis that is down must not hang a shutdown
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancels the task and waits until it has finished. Its cleanup still talks to
+    Redis, which the process closes only after its tasks: left running, it would hang
+    on a closed pool. Further cancellations of the caller are passed on to the task and
+    re-raised once it is done, as asyncio.TaskGroup does."""
+    task.cancel()
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+            task.cancel()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
+async def complete(cleanup: Coroutine[Any, Any, None], timeout: float = CLEANUP_SECONDS) -> None:
+    """Runs `cleanup` to its end in a task of its own, however often the caller is
+    cancelled meanwhile, then re-raises the cancellation. After `timeout` seconds it is
+    given up (and cancelled) with a warning. Its own error, if any, is raised."""
+    task = asyncio.create_task(cleanup)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    cancelled = False
+    while not task.done() and loop.time() < deadline:
+        try:
+            await asyncio.wait({task}, timeout=deadline - loop.time())
+        except asyncio.CancelledError:
+            cancelled = True
+    if not task.done():
+        task.cancel()
+        log.warning("a cleanup did not finish in %.0fs: given up (%r)", timeout, cleanup)
+    elif not cancelled:
+        task.result()
+    if cancelled:
+        raise asyncio.CancelledError
