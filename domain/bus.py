@@ -17,13 +17,13 @@ import json
 import random
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
 from domain.commands import Command
 from domain.errors import CommandIdReused, ConcurrencyError, DomainError
-from domain.handlers import Handler, Handling
+from domain.handlers import Handlers, Handling
 from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
 
 MAX_RETRIES = 12
@@ -53,7 +53,7 @@ class CommandBus:
     def __init__(
         self,
         store: EventStore,
-        handlers: Mapping[type[Command], Handler],
+        handlers: Handlers,
         now: Callable[[], datetime],
         new_id: Callable[[], str],
         observers: Sequence[CommandObserver] = (),
@@ -111,7 +111,7 @@ class CommandBus:
         """Runs the handler. A command that names no expected version lost a race, not an
         argument, when it meets a ConcurrencyError: it is decided again on the fresh
         state, a bounded number of times, so concurrent likes on one post all land."""
-        handler = self._handlers[type(command)]
+        handler = self._handlers.for_command(command)
         handling = Handling(self._store, self._now, self._new_id, record)
         retryable = getattr(command, "expected_version", None) is None
         queue: asyncio.Lock | None = None

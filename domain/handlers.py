@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from domain import streams
 from domain.commands import (
@@ -68,7 +68,35 @@ class Handling:
         )
 
 
-Handler = Callable[[Any, Handling], Awaitable[Outcome]]
+C = TypeVar("C", bound=Command)
+
+# What handles one command type: Handler[CreatePost] takes a CreatePost.
+Handler = Callable[[C, Handling], Awaitable[Outcome]]
+
+
+class Handlers:
+    """Each command type with its one handler, registered by `on`.
+
+    `on` ties the handler's parameter to the command type, so the type checker refuses
+    a handler registered for a command it does not take (a dict literal could only
+    say Any). Registering a command type twice is refused when the module loads.
+    """
+
+    def __init__(self) -> None:
+        # Each value takes the command type it is filed under; only `on` adds one.
+        self._handlers: dict[type[Command], Handler[Any]] = {}
+
+    def on(self, command: type[C], handler: Handler[C]) -> Handlers:
+        """A registry with this one added; this one is left as it was."""
+        if command in self._handlers:
+            raise ValueError(f"{command.__name__} has a handler already")
+        extended = Handlers()
+        extended._handlers = {**self._handlers, command: handler}
+        return extended
+
+    def for_command(self, command: C) -> Handler[C]:
+        """The handler of the command's type; KeyError for a type with none."""
+        return self._handlers[type(command)]
 
 
 def check_expected(stream_id: str, expected: int | None, current: int) -> None:
@@ -208,15 +236,16 @@ async def delete_comment(cmd: DeleteComment, h: Handling) -> Outcome:
     )
 
 
-HANDLERS: Mapping[type[Command], Handler] = {
-    RegisterUser: register_user,
-    UpdateProfile: update_profile,
-    CreatePost: create_post,
-    UpdatePost: update_post,
-    PublishPost: publish_post,
-    ArchivePost: archive_post,
-    LikePost: like_post,
-    UnlikePost: unlike_post,
-    AddComment: add_comment,
-    DeleteComment: delete_comment,
-}
+HANDLERS = (
+    Handlers()
+    .on(RegisterUser, register_user)
+    .on(UpdateProfile, update_profile)
+    .on(CreatePost, create_post)
+    .on(UpdatePost, update_post)
+    .on(PublishPost, publish_post)
+    .on(ArchivePost, archive_post)
+    .on(LikePost, like_post)
+    .on(UnlikePost, unlike_post)
+    .on(AddComment, add_comment)
+    .on(DeleteComment, delete_comment)
+)

@@ -77,14 +77,12 @@ def _retag(tx: Tx, post_id: str, tags: tuple[str, ...]) -> None:
     )
 
 
-PROJECTION = Projection(
-    "feeds",
-    {
-        PostCreated: on_post_created,
-        PostUpdated: on_post_updated,
-        PostPublished: on_post_published,
-        PostArchived: on_post_archived,
-        PostLiked: on_post_liked,
-        PostUnliked: on_post_unliked,
-    },
+PROJECTION = (
+    Projection("feeds")
+    .on(PostCreated, on_post_created)
+    .on(PostUpdated, on_post_updated)
+    .on(PostPublished, on_post_published)
+    .on(PostArchived, on_post_archived)
+    .on(PostLiked, on_post_liked)
+    .on(PostUnliked, on_post_unliked)
 )

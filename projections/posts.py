@@ -194,18 +194,16 @@ def _author_fields(name: str, avatar_url: str | None) -> dict[str, str]:
     return {"name": name} | ({"avatarUrl": avatar_url} if avatar_url else {})
 
 
-PROJECTION = Projection(
-    "posts",
-    {
-        UserRegistered: on_user_registered,
-        ProfileUpdated: on_profile_updated,
-        PostCreated: on_post_created,
-        PostUpdated: on_post_updated,
-        PostPublished: on_post_published,
-        PostArchived: on_post_archived,
-        PostLiked: on_post_liked,
-        PostUnliked: on_post_unliked,
-        CommentAdded: on_comment_added,
-        CommentDeleted: on_comment_deleted,
-    },
+PROJECTION = (
+    Projection("posts")
+    .on(UserRegistered, on_user_registered)
+    .on(ProfileUpdated, on_profile_updated)
+    .on(PostCreated, on_post_created)
+    .on(PostUpdated, on_post_updated)
+    .on(PostPublished, on_post_published)
+    .on(PostArchived, on_post_archived)
+    .on(PostLiked, on_post_liked)
+    .on(PostUnliked, on_post_unliked)
+    .on(CommentAdded, on_comment_added)
+    .on(CommentDeleted, on_comment_deleted)
 )

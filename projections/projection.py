@@ -2,25 +2,53 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.events import Event
 from domain.ports import RecordedEvent
 from projections.tx import Tx
 
-Apply = Callable[[Any, RecordedEvent, Tx], None]
+E = TypeVar("E", bound=Event)
+
+# What applies one event type: Apply[PostCreated] takes a PostCreated.
+Apply = Callable[[E, RecordedEvent, Tx], None]
 
 
-@dataclass(frozen=True)
 class Projection:
-    name: str
-    handlers: Mapping[type[Event], Apply]
+    """Built with `on`, one event type at a time: `on` ties the function's parameter to
+    the event type, so the type checker refuses a function registered for an event it
+    does not take (a dict literal could only say Any). An event type registered twice
+    is refused when the module loads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # Each value takes the event type it is filed under; only `on` adds one.
+        self._handlers: dict[type[Event], Apply[Any]] = {}
+
+    def on(self, event: type[E], apply: Apply[E]) -> Projection:
+        """A projection with this function added; this one is left as it was."""
+        if event in self._handlers:
+            raise ValueError(f"{self.name} applies {event.__name__} already")
+        extended = Projection(self.name)
+        extended._handlers = {**self._handlers, event: apply}
+        return extended
+
+    def on_each(self, events: Iterable[type[E]], apply: Apply[E]) -> Projection:
+        """The same function for every one of `events`."""
+        extended = self
+        for event in events:
+            extended = extended.on(event, apply)
+        return extended
+
+    @property
+    def handlers(self) -> Mapping[type[Event], Apply[Any]]:
+        """Which event types it applies (a parked event of any other type is ignored)."""
+        return self._handlers
 
     def apply(self, recorded: RecordedEvent, tx: Tx) -> None:
-        handler = self.handlers.get(type(recorded.event))
+        handler = self._handlers.get(type(recorded.event))
         if handler is not None:
             tx.event_position = recorded.position
             handler(recorded.event, recorded, tx)

@@ -37,7 +37,7 @@ def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.zremrangebyrank(tx.keys.recent_events(), 0, -KEPT - 1)
 
 
-PROJECTION = Projection(NAME, dict.fromkeys(EVENT_TYPES.values(), on_any_event))
+PROJECTION = Projection(NAME).on_each(EVENT_TYPES.values(), on_any_event)
 
 
 def waiting_since(events: Sequence[RecentEventView], checkpoint: int) -> datetime | None:

@@ -61,12 +61,10 @@ def _reindex(tx: Tx, post_id: str, post_words: list[str]) -> None:
     )
 
 
-PROJECTION = Projection(
-    "search",
-    {
-        PostCreated: on_post_created,
-        PostUpdated: on_post_updated,
-        PostPublished: on_post_published,
-        PostArchived: on_post_archived,
-    },
+PROJECTION = (
+    Projection("search")
+    .on(PostCreated, on_post_created)
+    .on(PostUpdated, on_post_updated)
+    .on(PostPublished, on_post_published)
+    .on(PostArchived, on_post_archived)
 )

@@ -39,12 +39,10 @@ def on_post_archived(e: PostArchived, _: RecordedEvent, tx: Tx) -> None:
         tx.pipe.hincrby(tx.keys.user(e.author_id), "publishedPostCount", -1)
 
 
-PROJECTION = Projection(
-    "users",
-    {
-        UserRegistered: on_user_registered,
-        ProfileUpdated: on_profile_updated,
-        PostPublished: on_post_published,
-        PostArchived: on_post_archived,
-    },
+PROJECTION = (
+    Projection("users")
+    .on(UserRegistered, on_user_registered)
+    .on(ProfileUpdated, on_profile_updated)
+    .on(PostPublished, on_post_published)
+    .on(PostArchived, on_post_archived)
 )

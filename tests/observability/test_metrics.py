@@ -131,7 +131,7 @@ async def test_an_event_a_projector_cannot_apply_is_counted_as_parked(inkwell: I
     def refuse(_event: object, _recorded: object, _tx: object) -> None:
         raise ValueError("this projector cannot take it")
 
-    broken = Projection("broken", {UserRegistered: refuse})
+    broken = Projection("broken").on(UserRegistered, refuse)
     runner = ProjectionRunner(
         broken,
         inkwell.redis,

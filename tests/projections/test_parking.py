@@ -34,7 +34,7 @@ class Fragile:
         tx.pipe.set(f"{tx.keys.prefix}:fragile:{event.post_id}", event.title)
 
     def projection(self) -> Projection:
-        return Projection("fragile", {PostCreated: self.on_post, PostUpdated: self.on_post})
+        return Projection("fragile").on(PostCreated, self.on_post).on(PostUpdated, self.on_post)
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
