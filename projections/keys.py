@@ -126,12 +126,13 @@ class Keys:
 
     def post_changes(self) -> str:
         """A sorted set of post ids scored by the position of their read model's last
-        change: what a live subscriber that missed notices asks for (projections/live.py)."""
-        return f"{self.prefix}:changes:posts"
+        change: what a live subscriber that missed notices asks for (projections/live.py).
+        In the posts space, so that a rebuild writes its own and swaps it in with the rest."""
+        return f"{self.space('posts')}:changes:posts"
 
     def comment_additions(self, post_id: str) -> str:
         """A post's live comment ids scored by the position that added them."""
-        return f"{self.prefix}:changes:comments:{post_id}"
+        return f"{self.space('posts')}:changes:comments:{post_id}"
 
     # The API's automatic persisted queries: not a read model, a cache of documents.
     def persisted_query(self, sha256: str) -> str:

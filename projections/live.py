@@ -219,25 +219,36 @@ class Topic:
             mailbox.end(error)
 
 
+KeyOf = Callable[[Keys], str]  # a key in the posts space, whichever space is active
+
+
 class ChangesSince:
     """Entries of a change set (Keys.post_changes, comment_additions) changed after the
-    position the topic last read at, with their hashes, in one consistent read."""
+    position the topic last read at, with their hashes, in one consistent read.
+
+    Both live in the posts projection's active space. Each read names the space it
+    built its keys for, and the script checks it against the namespace key: after a
+    rebuild's swap the topic moves to the new space (its change set has the same
+    positions, so nothing is shown twice or missed); with no space at all, Redis lost
+    the read models, and the topic waits, as for a checkpoint that went back."""
 
     def __init__(
         self,
         redis: Redis,
         script: Any,
         keys: Keys,
-        changes: str,
-        hash_prefix: str,
+        change_set: KeyOf,
+        hash_prefix: KeyOf,
         view: Callable[[dict[str, str]], Any],
         only: str = "",
     ) -> None:
         """`only` follows one id (a post): its first state is given even if unchanged."""
         self._redis = redis
         self._script = script
+        self._keys = keys
         self._checkpoint = keys.checkpoint("posts")
-        self._changes = changes
+        self._namespace = keys.namespace("posts")
+        self._change_set = change_set
         self._hash_prefix = hash_prefix
         self._view = view
         self._only = only
@@ -249,10 +260,7 @@ class ChangesSince:
 
     async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
         after = -1 if first_state or self._read_at < 0 else self._read_at
-        checkpoint, *found = await self._script(
-            keys=[self._checkpoint, self._changes],
-            args=[after, self._hash_prefix, MAX_CHANGES, self._only],
-        )
+        checkpoint, found = await self._read_active_space(after)
         if checkpoint < self._read_at:
             raise Behind(f"Redis is at position {checkpoint}, {self._read_at} was delivered")
         if len(found) // 3 >= MAX_CHANGES:
@@ -265,6 +273,22 @@ class ChangesSince:
         if self._only:
             return snapshots  # None says the post does not exist (or no longer shows)
         return [snapshot for snapshot in snapshots if snapshot.value is not None]
+
+    async def _read_active_space(self, after: int) -> tuple[int, list[Any]]:
+        """The checkpoint and what changed after `after`, read in the active space: a
+        swap seen by the read is followed (every reader of these keys moves with it)."""
+        for _ in range(3):
+            space = self._keys.space("posts")
+            checkpoint, active, *found = await self._script(
+                keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
+                args=[after, self._hash_prefix(self._keys), MAX_CHANGES, self._only, space],
+            )
+            if active is None:
+                raise Behind("Redis holds no posts read models: flushed or restarted empty?")
+            if active == space:
+                return int(checkpoint), found
+            self._keys.spaces["posts"] = str(active)
+        raise Behind("the posts read models moved during every read: rebuilds in a row?")
 
 
 class Reread:
@@ -326,7 +350,7 @@ class LiveReadModels:
     @asynccontextmanager
     async def post(self, post_id: str) -> AsyncIterator[AsyncIterator[PostView | None]]:
         """The post now (None if it does not exist), then after every change."""
-        source = self._changes(self._keys.post_changes(), self._keys.post_prefix(), _post, post_id)
+        source = self._changes(Keys.post_changes, Keys.post_prefix, _post, post_id)
         channel = self._keys.post_changed_channel(post_id)
         async with self._joined(channel, source, 1, first_state=True) as mailbox:
             yield _updates(mailbox)
@@ -336,7 +360,7 @@ class LiveReadModels:
         """Every change of a published post, from now on: its publication, each later
         change, and its archiving, so that a live list can drop it. (It was public until
         then; a draft archived unpublished never shows.)"""
-        source = self._changes(self._keys.post_changes(), self._keys.post_prefix(), _published_post)
+        source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post)
         async with self._joined(self._keys.posts_changed_channel(), source, 256) as mailbox:
             yield _updates(mailbox)
 
@@ -344,7 +368,7 @@ class LiveReadModels:
     async def comments_added(self, post_id: str) -> AsyncIterator[AsyncIterator[CommentView]]:
         """Each comment added to the post from now on, as the read model holds it."""
         source = self._changes(
-            self._keys.comment_additions(post_id), self._keys.comment_prefix(), _comment
+            lambda keys: keys.comment_additions(post_id), Keys.comment_prefix, _comment
         )
         channel = self._keys.comment_added_channel(post_id)
         async with self._joined(channel, source, 256) as mailbox:
@@ -367,13 +391,13 @@ class LiveReadModels:
 
     def _changes(
         self,
-        changes: str,
-        hash_prefix: str,
+        change_set: KeyOf,
+        hash_prefix: KeyOf,
         view: Callable[[dict[str, str]], Any],
         only: str = "",
     ) -> ChangesSince:
         return ChangesSince(
-            self._redis, self._changes_since, self._keys, changes, hash_prefix, view, only
+            self._redis, self._changes_since, self._keys, change_set, hash_prefix, view, only
         )
 
     @asynccontextmanager

@@ -1,12 +1,20 @@
 -- What changed after a position, read in one step with the checkpoint it is consistent
 -- with: how a live topic resumes after missed notices (projections/live.py).
--- KEYS[1] the posts projection's checkpoint, KEYS[2] ids scored by the position of their
--- last change (Keys.post_changes or Keys.comment_additions)
+-- KEYS[1] the posts projection's checkpoint, KEYS[2] its namespace key (the active space),
+-- KEYS[3] ids scored by the position of their last change (Keys.post_changes or
+-- Keys.comment_additions), in the space ARGV[5]
 -- ARGV[1] the position already delivered (-1: give ARGV[4]'s state whatever it is)
 -- ARGV[2] prefix of the hashes the ids name, ARGV[3] at most this many ids
 -- ARGV[4] the one id to look at, or '' for every id changed after ARGV[1]
--- Returns {checkpoint, id, position, {field, value, ...}, id, ...}, oldest change first.
-local reply = {tonumber(redis.call('GET', KEYS[1]) or '0')}
+-- ARGV[5] the space KEYS[3] and ARGV[2] are in
+-- Returns {checkpoint, active space, id, position, {field, value, ...}, id, ...}, oldest
+-- change first; only {checkpoint, active space} (nil when none) if that is not ARGV[5]:
+-- a rebuild swapped the space, or Redis lost it, and the caller must look again.
+local active = redis.call('GET', KEYS[2])
+local reply = {tonumber(redis.call('GET', KEYS[1]) or '0'), active}
+if active ~= ARGV[5] then
+  return reply
+end
 local after = tonumber(ARGV[1])
 
 local function add(id, position)
@@ -16,12 +24,12 @@ local function add(id, position)
 end
 
 if ARGV[4] ~= '' then
-  local position = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[4]) or '0')
+  local position = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[4]) or '0')
   if after < 0 or position > after then
     add(ARGV[4], position)
   end
 else
-  local changed = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf',
+  local changed = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[1], '+inf',
     'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
   for i = 1, #changed, 2 do
     add(changed[i], tonumber(changed[i + 1]))

@@ -80,12 +80,6 @@ def _metric(server: ServerProcess, name: str) -> float:
     )
 
 
-@pytest.mark.xfail(
-    reason="open defect: since the runners rebuild into versioned spaces after a data loss, "
-    "a flush also drops the projector leases and the live streams do not always resume "
-    "(issue 8, left open)",
-    strict=False,
-)
 def test_the_feed_delivers_every_publication_across_a_redis_outage(
     server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
 ) -> None:
@@ -120,12 +114,6 @@ def test_the_feed_delivers_every_publication_across_a_redis_outage(
 
 
 @pytest.mark.parametrize("fault", ["flush", "empty restart"])
-@pytest.mark.xfail(
-    reason="open defect: since the runners rebuild into versioned spaces after a data loss, "
-    "a flush also drops the projector leases and the live streams do not always resume "
-    "(issue 8, left open)",
-    strict=False,
-)
 def test_live_streams_go_on_after_redis_loses_its_data(
     server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis, fault: str
 ) -> None:
@@ -134,7 +122,8 @@ def test_live_streams_go_on_after_redis_loses_its_data(
         api = http_api(server)
         ann = api.register("Ann")
         readers = [api.register(f"Reader {i}") for i in range(4)]
-        watched = _publish(api, ann, "watched")
+        # Read back through the read models: the post subscription's first state needs it.
+        watched = api.published_post(ann, "watched")["id"]
 
         async def watch() -> None:
             async with session(server.url) as feed_client, session(server.url) as post_client:
