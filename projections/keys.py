@@ -47,6 +47,12 @@ class Keys:
     # build (verify's) parked, kept in its own space rather than the live parked lists.
     SPACE_BOOKKEEPING = (SPACE_CHECKPOINT, ":parked")
 
+    def space_registry(self, projection: str) -> str:
+        """A sorted set of the projection's spaces a rebuild made, scored by when each
+        was last needed (a build's start, an old space's swap): what a rebuild killed
+        before its cleanup left behind is found here and deleted by the next one."""
+        return f"{self.prefix}:spaces:{projection}"
+
     def unconfirmed(self, projection: str) -> str:
         """Set in a batch's MULTI, deleted once every reply of it was checked: while it
         exists, the active space may hold a half-applied batch and must be rebuilt."""
@@ -63,19 +69,6 @@ class Keys:
 
     def checkpoint(self, projection: str) -> str:
         return f"{self.prefix}:checkpoint:{projection}"
-
-    def run_state(self) -> tuple[str, ...]:
-        """Prefixes of the keys that describe a run of the projectors (who holds a lease,
-        when each advanced, what was parked) or cache what clients sent (persisted queries),
-        not the log: a replay does not reproduce them."""
-        return (
-            self.lease(""),
-            self.progress(""),
-            self.parked(""),
-            self.parked_audit(),
-            self.persisted_query(""),
-            self.persisted_queries(),
-        )
 
     def lease(self, projection: str) -> str:
         """Who runs the projection now: the owner id of one process, expiring unless renewed."""

@@ -97,8 +97,10 @@ class Rebuild:
         await self._lock()
         renewing = asyncio.create_task(self._renew_locks())
         try:
+            await self._sweep_abandoned()
             while True:
                 spaces = self._new_spaces()
+                await self._register(spaces)
                 try:
                     return await self._build_and_swap(spaces)
                 except SpaceLost:
@@ -111,6 +113,29 @@ class Rebuild:
                     raise
         finally:
             await complete(self._unlock(renewing))
+
+    async def _register(self, spaces: dict[str, str]) -> None:
+        now = time.time()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, space in spaces.items():
+                pipe.zadd(self._keys.space_registry(name), {space: now})
+            await pipe.execute()
+
+    async def _sweep_abandoned(self) -> None:
+        """Deletes the spaces of these projections that no process needs any more: not
+        active, not in a replaced space's grace period, and not being built (this
+        rebuild holds the lock). Only a rebuild or a process killed before its
+        cleanup leaves such spaces."""
+        unused_since = time.time() - NAMESPACE_GRACE_SECONDS
+        for projection in self._projections:
+            registry = self._keys.space_registry(projection.name)
+            active = await self._redis.get(self._keys.namespace(projection.name))
+            for found in await self._redis.zrangebyscore(registry, "-inf", unused_since):
+                space = str(found)
+                if space != active:
+                    log.warning("deleting %s, abandoned by a rebuild that did not finish", space)
+                    await drop_space(self._redis, space)
+                    await self._redis.zrem(registry, space)
 
     async def _unlock(self, renewing: asyncio.Task[None]) -> None:
         renewing.cancel()
@@ -146,7 +171,8 @@ class Rebuild:
             await self._writes.connection_pool.disconnect()
 
     async def delete_old(self, swapped: Swapped, grace: float = NAMESPACE_GRACE_SECONDS) -> None:
-        """Deletes the spaces the swap replaced, after every process has moved off them."""
+        """Deletes the spaces the swap replaced, after every process has moved off them.
+        (Should this process die first, the next rebuild deletes them.)"""
         await asyncio.sleep(grace)
         await self._drop(swapped.old_spaces)
 
@@ -260,7 +286,9 @@ class Rebuild:
                 if any(int(value or 0) > position for value in [*reached, *pending]):
                     return None
                 pipe.multi()  # type: ignore[no-untyped-call]
-                for name, space in spaces.items():
+                for name, space, replaced in zip(names, spaces.values(), old, strict=True):
+                    if replaced is not None:  # needed until the grace period ends
+                        pipe.zadd(self._keys.space_registry(name), {str(replaced): time.time()})
                     pipe.delete(self._keys.space_checkpoint(space))  # the live one rules now
                     pipe.set(self._keys.namespace(name), space)
                     pipe.set(self._keys.checkpoint(name), position)
@@ -289,3 +317,5 @@ class Rebuild:
     async def _drop(self, spaces: Iterable[str]) -> None:
         for space in spaces:
             await drop_space(self._redis, space)
+            for projection in self._projections:
+                await self._redis.zrem(self._keys.space_registry(projection.name), space)

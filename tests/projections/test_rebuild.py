@@ -5,6 +5,7 @@ refused."""
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 from typer.testing import CliRunner
@@ -165,3 +166,53 @@ async def test_a_rebuild_stopped_by_repeated_cancellations_still_cleans_up(
         if not any(key.startswith(space + ":") for space in spaces)
     ]
     assert leftovers == []
+
+
+async def test_the_next_rebuild_deletes_what_a_killed_one_left(
+    inkwell: Inkwell, settings: Settings
+) -> None:
+    """A rebuild killed mid-build leaves its half-built spaces (and its locks, until their
+    term ends); the next rebuild finds them in the registry and deletes them."""
+    import subprocess
+    import sys
+    import time
+
+    from harness.server_process import ROOT
+    from projections.namespaces import NAMESPACE_GRACE_SECONDS
+
+    await published_posts(inkwell, 20)
+    await settle(inkwell)
+    dying = [
+        settings.database_url,
+        str(settings.redis_url),
+        settings.prefix,
+        str(settings.data_dir),
+    ]
+    killed = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "tests.support.dying_rebuild", *dying],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    registered: dict[str, float] = {}
+    for name in NAMES:
+        key = inkwell.keys.space_registry(name)
+        found = await inkwell.redis.zrange(key, 0, -1, withscores=True)
+        registered.update(cast("list[tuple[str, float]]", found))
+    left = [space for space in registered if space not in inkwell.keys.spaces.values()]
+    assert len(left) == len(NAMES) and all([await keys_in(inkwell, s) for s in left]), left
+    with pytest.raises(RebuildRunning):
+        await Rebuild(
+            inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
+        ).run()
+    # Its locks run out after LOCK_SECONDS; an operator waits, the test ends them now.
+    await inkwell.redis.delete(*[inkwell.keys.rebuilding(name) for name in NAMES])
+    # A space is abandoned once the grace period has passed since its build began.
+    began = max(registered[space] for space in left)
+    await asyncio.sleep(max(0.0, began + NAMESPACE_GRACE_SECONDS - time.time()))
+    await Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
+    ).run()
+    assert [await keys_in(inkwell, space) for space in left] == [0] * len(left)
