@@ -27,7 +27,7 @@ lint-ruff: $(INSTALLED)
 	$(BIN)/ruff check .
 
 lint-mypy: $(INSTALLED)
-	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web protection inkwell harness server.py tests bench
+	$(BIN)/mypy domain eventstore projections schema auth infra cli observability web protection wiring inkwell harness server.py tests bench
 
 # The venv holds exactly what the lock names: when the lock (or pyproject.toml) changes,
 # it is built again from nothing, so a package dropped from the lock is gone too.

@@ -1,15 +1,9 @@
-"""Inkwell's composition root: settings, wiring of every adapter, the ASGI app and the CLI.
-
-Only this module knows every concrete class. Nothing connects at import time:
-`running()` opens the stores and starts the background tasks, and closes them in
-reverse order.
-"""
+"""Inkwell's command line; wiring/ builds what it runs (bootstrap.py) and serves it (asgi.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import logging.config
 import os
@@ -17,256 +11,46 @@ import random
 import secrets
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx2 as httpx
 import typer
 import uvicorn
-from prometheus_client import multiprocess
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from rich.console import Console
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Route, WebSocketRoute
 
-from auth.tokens import BearerTokens
 from cli.demo import Demo
 from cli.events import tail
 from cli.parked import ParkedCommands, operator
 from cli.rebuild import rebuild_with_progress
 from cli.seed import Seeder
 from cli.status import show_status
-from domain.bus import CommandBus
-from domain.handlers import HANDLERS
-from domain.ports import RecordedEvent
-from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.engines import Engines, open_engines
 from eventstore.log_reader import LogReader
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra import embedded_redis
-from infra.embedded_redis import EmbeddedRedis
-from infra.redis_policy import check_eviction_policy
 from infra.settings import DEMO_DELAY, LogSettings, SettingsError
 from infra.settings import Settings as Settings
-from infra.shutdown_signal import on_shutdown_signal
-from observability import endpoints
-from observability.command_log import CommandLog
-from observability.endpoints import Operations
-from observability.exposition import Exposition
-from observability.faults import CountingRetry, count_database_errors
-from observability.metrics import Metrics
 from observability.progress import ProgressReader
-from observability.readiness import Limits, Readiness
-from observability.requests import RequestLog
-from projections import demo_delay, feeds, posts, recent_events, search, users
 from projections import verify as verification
-from projections.broadcast import Broadcast
-from projections.consistency import ConsistencyTimeout, ConsistencyWaiter
+from projections.consistency import ConsistencyTimeout
 from projections.failures import RebuildRunning
 from projections.keys import Keys
-from projections.live import LiveReadModels
-from projections.namespaces import ActiveNamespaces
-from projections.persisted_queries import Bounds, PersistedQueryStore
-from projections.projection import Projection
-from projections.publisher import EventPublisher
-from projections.readers import ReadModels
-from projections.runner import ProjectionRunner
-from projections.scripts import Scripts
 from projections.spaces import drop_space
-from protection.body_limit import BodyLimit
-from protection.config import EdgeLimits
-from protection.request_rate import RequestRate
-from protection.throttle import Throttle
-from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
-from schema.context import Services
-from schema.exposure import Exposure
-from schema.limits.cost import CostLimit
-from schema.persisted import AutomaticPersistedQueries, Documents
-from schema.trusted import load_trusted_documents
-from schema.view import InkwellGraphQL
-from web import routes as web
-from web.cors import ListedOriginsCors
-from web.playground import playground_headers, playground_html
+from wiring.asgi import create_app, projector_app, routes
+from wiring.bootstrap import NAMES, PROJECTIONS, running
 
 log = logging.getLogger("inkwell")
 
-REDIS_CONNECTIONS = 64
-RATE_LIMIT_CONNECTIONS = 16
 # After SIGTERM, how long uvicorn lets open requests and subscriptions finish before it
 # cancels them: a read-your-writes wait or a WebSocket must not hold a shutdown up.
 SHUTDOWN_GRACE_SECONDS = 2
-
-PROJECTIONS: tuple[Projection, ...] = (
-    posts.PROJECTION,
-    feeds.PROJECTION,
-    users.PROJECTION,
-    search.PROJECTION,
-    recent_events.PROJECTION,
-)
-
-
-@dataclass(frozen=True)
-class Inkwell:
-    """A running Inkwell: what the app, the CLI and the tests reach into."""
-
-    settings: Settings
-    services: Services
-    store: SqlEventStore
-    engines: Engines
-    redis: Redis
-    keys: Keys
-    runners: tuple[ProjectionRunner, ...]
-    operations: Operations
-    log: LogReader
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-@asynccontextmanager
-async def running(
-    settings: Settings,
-    *,
-    projectors: bool = True,
-    embedded_redis_dir: Path | None = None,
-    schemas: EventSchemas = SCHEMAS,
-) -> AsyncIterator[Inkwell]:
-    """Opens the stores and starts the background work; `projectors=False` is an API-only
-    process whose read models are kept by `python server.py project` elsewhere. `schemas`
-    are the event versions and upcasters every read of the log goes through."""
-    async with AsyncExitStack() as stack:
-        redis_url = settings.redis_url or _embedded(stack, embedded_redis_dir or settings.data_dir)
-        metrics = Metrics()
-        if settings.metrics_dir is not None:
-            # Live gauges (connections, subscriptions) of an exited process must not linger.
-            stack.callback(multiprocess.mark_process_dead, os.getpid(), str(settings.metrics_dir))
-        retry = CountingRetry(metrics.redis_error)
-        redis = await stack.enter_async_context(
-            _pool(redis_url, f"{settings.prefix}:commands", retry)
-        )
-        await check_eviction_policy(redis, production=settings.production)
-        # Queries, subscriptions and read-your-writes waits may read a replica. Its pub/sub
-        # connection goes there too: Redis replicates PUBLISH in order with the writes, so
-        # a change notice never arrives before the data it announces. They always get a
-        # pool of their own: no query can take the connections projectors need to keep
-        # their leases.
-        read_url = settings.redis_read_url or redis_url
-        reads = await stack.enter_async_context(_pool(read_url, f"{settings.prefix}:reads", retry))
-        # Pub/sub blocks between messages: no read timeout on its connection.
-        listener = Redis.from_url(
-            read_url,
-            decode_responses=True,
-            socket_timeout=None,
-            client_name=f"{settings.prefix}:pubsub",
-            # No silent reconnects: Broadcast must see each drop (projections/broadcast.py).
-            retry=CountingRetry(metrics.redis_error, retries=0),
-        )
-        stack.push_async_callback(listener.aclose)
-
-        keys = Keys(settings.prefix)
-        names = [projection.name for projection in PROJECTIONS]
-        publisher = EventPublisher(redis, keys)
-        engines = open_engines(settings.database_url)
-        stack.callback(engines.dispose)
-        for engine in (engines.writer, engines.reader):
-            count_database_errors(engine, metrics.database_error)
-
-        def committed(events: list[RecordedEvent]) -> None:
-            metrics.committed(events)
-            publisher.committed(events)
-
-        writer = GroupCommitWriter(engines, committed, schemas)
-        writer.start()
-        stack.callback(writer.stop)
-        store = SqlEventStore(engines, writer, schemas)
-
-        broadcast = Broadcast(
-            listener,
-            always=[keys.checkpoints_channel()],
-            on_disconnect=lambda _: metrics.pubsub_disconnects.inc(),
-        )
-        namespaces = ActiveNamespaces(reads, keys, broadcast, names)
-        await namespaces.refresh()
-        waiter = ConsistencyWaiter(reads, keys, broadcast, names)
-        scripts = Scripts.register(redis)
-        make_runner = demo_delay.runner_factory(
-            settings.demo_projection_delay, unhurried={recent_events.NAME}
-        )
-        runners = tuple(
-            make_runner(projection, redis, keys, scripts, store, broadcast, settings.lease_seconds)
-            for projection in (PROJECTIONS if projectors else ())
-        )
-        log_reader = LogReader(engines.reader, schemas)
-        progress = ProgressReader(redis, keys, names, log_reader)
-        operations = Operations(
-            metrics=metrics,
-            exposition=Exposition(metrics, settings.metrics_dir),
-            progress=progress,
-            readiness=Readiness(
-                redis,
-                log_reader,
-                progress,
-                Limits(settings.ready_max_lag, settings.ready_stalled_after),
-            ),
-        )
-        services = Services(
-            bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
-            reads=ReadModels(reads, keys, names),
-            live=LiveReadModels(
-                reads,
-                keys,
-                broadcast,
-                tuple(names),
-                on_resync=lambda outcome: metrics.live_resyncs.labels(outcome).inc(),
-                give_up_seconds=settings.live_give_up_seconds,
-            ),
-            consistency=waiter,
-            tokens=BearerTokens(
-                settings.signing_key,
-                settings.older_signing_keys,
-                lifetime=settings.token_lifetime,
-            ),
-            consistency_timeout=settings.consistency_timeout,
-            documents=_documents(settings, redis, keys),
-            subscription=metrics.subscription,
-        )
-        if settings.rate_limits.enabled:
-            counts = await stack.enter_async_context(
-                _pool(redis_url, f"{settings.prefix}:rate-limits", retry, RATE_LIMIT_CONNECTIONS)
-            )
-            throttle = Throttle(counts.connection_pool, settings.prefix, settings.rate_limits)
-            services = dataclasses.replace(services, throttle=throttle)
-        tasks = await stack.enter_async_context(_background())
-        tasks(broadcast.run(), "broadcast")
-        tasks(publisher.run(), "publisher")
-        tasks(waiter.run(), "consistency")
-        tasks(namespaces.run(), "namespaces")
-        for runner in runners:
-            tasks(runner.run(), f"projection {runner.projection.name}")
-        yield Inkwell(
-            settings, services, store, engines, redis, keys, runners, operations, log_reader
-        )
-
-
-def _embedded(stack: AsyncExitStack, data_dir: Path) -> str:
-    """The first process on a data directory starts its Redis; the others (`seed`, a
-    second `serve`) use that one, so they all see the same read models."""
-    if url := embedded_redis.running_in(data_dir):
-        log.info("using the embedded Redis at %s", url)
-        return url
-    return stack.enter_context(EmbeddedRedis(data_dir))
 
 
 def tools_redis_url(settings: Settings) -> str | None:
@@ -285,149 +69,6 @@ def _no_redis(settings: Settings) -> typer.Exit:
         highlight=False,
     )
     return typer.Exit(2)
-
-
-def _documents(settings: Settings, redis: Redis, keys: Keys) -> Documents:
-    """Persisted queries: the trusted list when one is configured, else Apollo's APQ."""
-    if settings.trusted_documents is not None:
-        return load_trusted_documents(settings.trusted_documents)
-    return AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds()))
-
-
-@asynccontextmanager
-async def _pool(
-    url: str, name: str, retry: CountingRetry, connections: int = REDIS_CONNECTIONS
-) -> AsyncIterator[Redis]:
-    """A client on a bounded pool: thousands of subscribers reading at once wait for a
-    connection instead of opening thousands."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        decode_responses=True,
-        max_connections=connections,
-        timeout=10,
-        client_name=name,
-        retry=retry,
-    )
-    client = Redis(connection_pool=pool)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-        await pool.aclose()
-
-
-Spawn = Callable[[Coroutine[Any, Any, None], str], None]
-
-
-@asynccontextmanager
-async def _background() -> AsyncIterator[Spawn]:
-    """Long-running tasks, cancelled on exit; one that dies is logged, never silently lost."""
-    tasks: list[asyncio.Task[None]] = []
-
-    def spawn(work: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(work, name=name)
-        task.add_done_callback(_report)
-        tasks.append(task)
-
-    try:
-        yield spawn
-    finally:
-        await _cancel_all(tasks)
-
-
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancels until every task is done. A cancellation can be swallowed by the code it
-    lands in (redis-py 8.1 blocking reads, docs/field-notes.md; Python 3.11's asyncio.timeout
-    when its deadline coincides), so one cancel() is not always enough."""
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.2)
-
-
-def _report(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("background task %s died", task.get_name(), exc_info=task.exception())
-
-
-def routes(settings: Settings | None = None) -> list[BaseRoute]:
-    edge = settings.edge if settings else EdgeLimits()
-    exposure = settings.exposure if settings else Exposure()
-    schema = build_schema(CostLimit(edge.max_query_cost), exposure)
-    playground = (
-        playground_html(subscriptions=schema.subscription is not None)
-        if exposure.graphiql
-        else None
-    )
-    graphql = InkwellGraphQL(
-        schema,
-        playground=playground,
-        playground_headers=playground_headers(playground) if playground is not None else None,
-        cdn_max_age=settings.cdn_max_age if settings else 0,
-        allowed_origins=settings.cors_origins if settings else (),
-    )
-    return [
-        Route("/graphql", graphql),
-        WebSocketRoute("/graphql", graphql),
-        *endpoints.routes(),
-        *web.routes(),
-    ]
-
-
-def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
-    """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory server:create_app`)."""
-    settings = settings or Settings.from_env()
-    edge = settings.edge
-    return Starlette(
-        routes=routes(settings),
-        lifespan=_lifespan(settings, projectors),
-        middleware=[
-            Middleware(RequestLog),
-            *(
-                [Middleware(ListedOriginsCors, origins=settings.cors_origins)]
-                if settings.cors_origins
-                else []
-            ),
-            Middleware(BodyLimit, max_bytes=edge.max_body_bytes),
-            Middleware(
-                WebSocketGuard,
-                max_message_bytes=edge.max_ws_message_bytes,
-                max_per_address=edge.max_ws_per_address,
-            ),
-            Middleware(RequestRate),
-        ],
-    )
-
-
-def projector_app(settings: Settings) -> Starlette:
-    """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
-    return Starlette(
-        routes=endpoints.routes(),
-        lifespan=_lifespan(settings, projectors=True),
-        middleware=[Middleware(RequestLog)],
-    )
-
-
-def _lifespan(
-    settings: Settings, projectors: bool
-) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running(settings, projectors=projectors) as inkwell:
-            app.state.inkwell = inkwell
-            app.state.services = inkwell.services
-            app.state.operations = inkwell.operations
-            app.state.throttle = inkwell.services.throttle
-            with on_shutdown_signal(inkwell.services.consistency.stop_waiting):
-                yield
-
-    return lifespan
-
-
-def api_app() -> Starlette:
-    """The app of an API-only process; uvicorn's workers each build one (`api --workers`)."""
-    return create_app(projectors=False)
 
 
 cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
@@ -495,7 +136,7 @@ def api(
                 "answer shows one worker's counters only",
                 workers,
             )
-        app = "server:api_app"
+        app = "wiring.asgi:api_app"
     uvicorn.run(
         app,
         factory=workers > 1,
@@ -580,7 +221,7 @@ def status() -> None:
     console = Console()
     if tools_redis_url(settings) is None:
         raise _no_redis(settings)
-    names = [projection.name for projection in PROJECTIONS]
+    names = NAMES
 
     async def show() -> bool:
         async with inspecting(settings) as (redis, log_reader):

@@ -1,6 +1,6 @@
 """Inkwell's side of the write benchmark: the real command bus, store and group-commit writer.
 
-Built as `server.running()` builds them, without Redis: the writer's on_commit
+Built as `wiring.bootstrap.running()` builds them, without Redis: the writer's on_commit
 does nothing, so what is measured is deciding, loading and committing.
 """
 

@@ -1,6 +1,6 @@
 """Projection lag: from a command's acknowledgement to its effect being readable in Redis.
 
-One in-process Inkwell (`server.running`: the real group-commit writer on SQLite with
+One in-process Inkwell (`wiring.bootstrap.running`: the real group-commit writer on SQLite with
 synchronous=FULL, the publisher, the four projectors, on uvloop) receives commands at
 a fixed offered rate, open loop (a command is sent every 1/rate s whether or not the
 previous ones are done): createPost, likePost and addComment in turn, by 50 users,
@@ -34,7 +34,8 @@ from bench.private_redis import private_redis
 from domain.bus import Caller
 from domain.commands import AddComment, CreatePost, LikePost, PublishPost, RegisterUser
 from harness.redis_keys import forget
-from server import PROJECTIONS, Settings, running
+from infra.settings import Settings
+from wiring.bootstrap import PROJECTIONS, running
 
 PACKAGES = ("SQLAlchemy", "redis", "hiredis", "uvloop")
 RATES = (100, 500)

@@ -7,7 +7,7 @@ bench/sample_log.py) and one private redis-server:
   rebuild's batches and decoding every event, writing nothing (the ceiling a
   rebuild could reach);
 - the rebuild: `Rebuild` filling new spaces for all four projections (every read
-  model written) and swapping them in, as `server.py rebuild` does;
+  model written) and swapping them in, as `inkwell rebuild` does;
 - verify's compare step: a second full replay into scratch spaces, then the
   streaming key-by-key comparison of both, in keys compared per second;
 - the peer: the eventsourcing library's SQLite application reading back and
@@ -38,7 +38,7 @@ from projections.keys import Keys
 from projections.rebuild import BUILD_BATCH, Rebuild
 from projections.scripts import Scripts
 from projections.verify import compare, drop, replay
-from server import PROJECTIONS
+from wiring.bootstrap import PROJECTIONS
 
 PACKAGES = ("redis", "SQLAlchemy", "orjson", "eventsourcing", "uvloop", "yappi")
 NAMES = [projection.name for projection in PROJECTIONS]

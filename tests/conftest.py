@@ -18,8 +18,9 @@ import pytest
 if TYPE_CHECKING:
     # The app, Redis and the SQL drivers are imported only by the fixtures that use them, so
     # tests of the domain alone start in a fraction of a second.
-    from server import Inkwell, Settings
+    from infra.settings import Settings
     from tests.support.api import Api
+    from wiring.bootstrap import Inkwell
 
 POSTGRES_URL = os.environ.get("INKWELL_TEST_POSTGRES_URL")
 
@@ -81,7 +82,7 @@ def settings(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> Se
 
 @pytest.fixture
 async def inkwell(settings: Settings) -> AsyncIterator[Inkwell]:
-    from server import running
+    from wiring.bootstrap import running
 
     async with running(settings) as app:
         yield app
@@ -92,8 +93,8 @@ def api(settings: Settings) -> Iterator[Api]:
     """The real ASGI app with its lifespan, spoken to over HTTP semantics (TestClient)."""
     from starlette.testclient import TestClient
 
-    from server import create_app
     from tests.support.api import Api
+    from wiring.asgi import create_app
 
     with TestClient(create_app(settings)) as client:
         yield Api(client)

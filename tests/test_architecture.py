@@ -19,6 +19,7 @@ OURS = {
     "server",
     "observability",
     "cli",
+    "wiring",
 }
 
 # For each folder: what of ours it may import, and which third-party libraries it must not.
@@ -30,7 +31,23 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "schema": ({"schema", "domain", "projections", "auth"}, {"sqlalchemy", "redis"}),
     # Operations see the domain's records and the key layout; they never run GraphQL.
     "observability": ({"observability", "domain", "projections"}, {"strawberry"}),
-    "cli": ({"cli", "domain", "eventstore", "projections", "observability"}, {"strawberry"}),
+    # The commands start Inkwell through wiring/ and print what they find; the schema only
+    # for its SDL, never strawberry itself.
+    "cli": (
+        {
+            "cli",
+            "domain",
+            "eventstore",
+            "projections",
+            "observability",
+            "infra",
+            "schema",
+            "wiring",
+        },
+        {"strawberry"},
+    ),
+    # The composition root knows every package, and none of its callers.
+    "wiring": (OURS - {"cli", "server"}, set()),
     "web": ({"web"}, {"sqlalchemy", "redis"}),
 }
 

@@ -20,6 +20,7 @@ APPLICATION = (
     "observability",
     "projections",
     "protection",
+    "wiring",
 )
 GENERIC = (*APPLICATION, "schema", "web", "server.py")
 SHOW_WHERE_MODULES_LOAD_FROM = """

@@ -15,9 +15,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
 from harness.server_process import ROOT, ServerProcess
-from server import PROJECTIONS
 from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, LocalOnly, chromium
+from wiring.bootstrap import PROJECTIONS
 
 DELAY_MS = 2500
 HOSTILE = "<img src=x onerror=alert(1)>"

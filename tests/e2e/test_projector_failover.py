@@ -9,9 +9,9 @@ from pathlib import Path
 import redis
 
 from harness.server_process import ServerProcess
-from server import PROJECTIONS
 from tests.support import operations as ops
 from tests.support.api import http_api
+from wiring.bootstrap import PROJECTIONS
 
 
 def lease_holders(client: redis.Redis, prefix: str) -> dict[str, str]:

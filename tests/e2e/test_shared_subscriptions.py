@@ -12,10 +12,11 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from domain.commands import CreatePost, LikePost, RegisterUser
+from infra.settings import Settings
 from projections.pagination import Slice
-from server import Inkwell, Settings
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.served_app import serving
+from wiring.bootstrap import Inkwell
 
 POST = "subscription($id: ID!) { post(id: $id) { id title likeCount } }"
 LIKED = "subscription($id: ID!) { post(id: $id) { id likeCount likedByViewer } }"

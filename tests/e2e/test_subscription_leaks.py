@@ -16,9 +16,11 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
+from infra.settings import Settings
 from projections.pagination import Slice
-from server import REDIS_CONNECTIONS, Inkwell, Settings
 from tests.support.served_app import serving
+from wiring.bootstrap import Inkwell
+from wiring.redis_clients import REDIS_CONNECTIONS
 
 SUBSCRIPTIONS = 500
 PER_CONNECTION = 100  # strawberry's limit per WebSocket

@@ -14,9 +14,10 @@ from cli.events import json_line
 from domain.commands import RegisterUser
 from domain.upcasting import Undecodable, UndecodableEvent
 from eventstore.tables import events
-from server import Settings, running
+from infra.settings import Settings
 from tests.support.in_process import send
 from tests.support.settings import make_settings
+from wiring.bootstrap import running
 
 META = '{"command_id": "c", "actor_id": null, "correlation_id": "k"}'
 

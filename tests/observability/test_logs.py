@@ -16,11 +16,11 @@ from sqlalchemy import create_engine
 
 from eventstore.log_reader import LogReader
 from harness.server_process import ServerProcess
+from infra.settings import Settings
 from observability.logs import REQUEST_ID, JsonFormatter, TextFormatter, logging_config
-from server import PROJECTIONS as ALL_PROJECTIONS
-from server import Settings
 from tests.support import operations as ops
 from tests.support.api import Api
+from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
 
 REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { position } }'
 PROJECTIONS = {projection.name for projection in ALL_PROJECTIONS}

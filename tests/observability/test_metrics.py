@@ -16,17 +16,19 @@ from domain.commands import RegisterUser
 from domain.events import UserRegistered
 from eventstore.tables import commands
 from harness.server_process import ServerProcess
+from infra.settings import Settings
 from observability.progress import ProgressReader
 from projections.projection import Projection
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
-from server import PROJECTIONS as ALL_PROJECTIONS
-from server import Inkwell, Settings, create_app
 from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.in_process import send
 from tests.support.metrics import Samples, parse, total, value
 from tests.support.settings import make_settings
+from wiring.asgi import create_app
+from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
+from wiring.bootstrap import Inkwell
 
 PROJECTIONS = tuple(projection.name for projection in ALL_PROJECTIONS)
 REGISTER_TOKEN = 'mutation { registerUser(input: {name: "Ann"}) { token } }'

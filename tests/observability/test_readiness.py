@@ -18,15 +18,17 @@ from eventstore.log_reader import LogReader
 from harness.net import free_port
 from harness.redis_server import start as redis_server
 from harness.server_process import ServerProcess
+from infra.settings import Settings
 from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness
-from server import PROJECTIONS as ALL_PROJECTIONS
-from server import Inkwell, Settings, create_app, running
 from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.in_process import send
 from tests.support.metrics import parse, total, value
 from tests.support.settings import make_settings
+from wiring.asgi import create_app
+from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
+from wiring.bootstrap import Inkwell, running
 
 REGISTER = 'mutation { registerUser(input: {name: "Ann"}) { token position } }'
 PROJECTIONS = {f"projection:{projection.name}" for projection in ALL_PROJECTIONS}

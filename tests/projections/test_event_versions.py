@@ -22,9 +22,10 @@ from domain.events import PostCreated
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 from eventstore.engines import open_engines
 from eventstore.tables import events
+from infra.settings import Settings
 from projections.verify import differences, drop, replay
-from server import PROJECTIONS, Settings, running
 from tests.support.in_process import send, settle
+from wiring.bootstrap import PROJECTIONS, running
 
 ANN = str(uuid.uuid4())
 BOB = str(uuid.uuid4())

@@ -17,9 +17,9 @@ from harness.net import free_port
 from projections.live import Mailbox, Snapshot
 from projections.pagination import Slice
 from projections.views import PostView
-from server import Inkwell, running
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.settings import make_settings
+from wiring.bootstrap import Inkwell, running
 
 T = TypeVar("T")
 

@@ -16,8 +16,8 @@ from projections.projection import Projection
 from projections.runner import ProjectionRunner
 from projections.scripts import Scripts
 from projections.tx import Tx
-from server import PROJECTIONS, Inkwell
 from tests.support.in_process import send
+from wiring.bootstrap import PROJECTIONS, Inkwell
 
 
 class Fragile:

@@ -13,9 +13,9 @@ from domain.commands import LikePost, RegisterUser
 from harness import redis_server
 from harness.net import free_port
 from projections.pagination import Slice
-from server import running
 from tests.support.in_process import author_with_posts, send
 from tests.support.settings import make_settings
+from wiring.bootstrap import running
 
 
 def reads_served(port: int) -> int:

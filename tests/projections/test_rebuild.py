@@ -13,14 +13,16 @@ from typer.testing import CliRunner
 from domain.commands import CreatePost, PublishPost, RegisterUser
 from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
+from infra.settings import Settings
 from projections.failures import RebuildRunning
 from projections.pagination import Slice
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.spaces import scan_pages
 from projections.verify import differences, drop, replay
-from server import PROJECTIONS, Inkwell, Settings, cli, running
+from server import cli
 from tests.support.in_process import send, settle
+from wiring.bootstrap import PROJECTIONS, Inkwell, running
 
 NAMES = [projection.name for projection in PROJECTIONS]
 
@@ -141,7 +143,7 @@ async def test_a_redis_that_may_evict_keys_is_refused_in_production(
 async def test_a_rebuild_stopped_by_repeated_cancellations_still_cleans_up(
     inkwell: Inkwell,
 ) -> None:
-    """A stopping process cancels its tasks again and again (server.py's _cancel_all):
+    """A stopping process cancels its tasks again and again (wiring/background.py's _cancel_all):
     the rebuild must still drop its half-built spaces and release its locks, or the next
     `inkwell rebuild` is refused for the lock's whole term."""
     await published_posts(inkwell, 40)

@@ -15,8 +15,8 @@ from domain.commands import (
 )
 from projections import recent_events
 from projections.views import ProjectionStatusView, RecentEventView
-from server import Inkwell
 from tests.support.in_process import send, settle
+from wiring.bootstrap import Inkwell
 
 
 async def test_the_newest_events_are_listed_newest_first_without_their_data(

@@ -8,9 +8,9 @@ from domain.commands import CreatePost, PublishPost
 from harness.net import free_port
 from harness.redis_server import start as redis_server
 from projections.pagination import Slice
-from server import running
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.settings import make_settings
+from wiring.bootstrap import running
 
 
 async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(

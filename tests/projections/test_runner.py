@@ -11,11 +11,12 @@ from domain.commands import CreatePost, PublishPost, UpdateProfile
 from domain.handlers import HANDLERS
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
+from infra.settings import Settings
 from projections import messages
 from projections.pagination import Slice
 from projections.verify import dump
-from server import PROJECTIONS, Inkwell, Settings, running
 from tests.support.in_process import author_with_posts, send, settle
+from wiring.bootstrap import PROJECTIONS, Inkwell, running
 
 
 async def read_models(inkwell: Inkwell) -> dict[str, object]:

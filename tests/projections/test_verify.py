@@ -21,8 +21,8 @@ from domain.commands import (
 )
 from domain.errors import DomainError
 from projections.verify import differences, drop, dump, replay
-from server import PROJECTIONS, Inkwell
 from tests.support.in_process import send, settle
+from wiring.bootstrap import PROJECTIONS, Inkwell
 
 WORDS = [
     "redis",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from server import Settings
+from infra.settings import Settings
 from tests.support import operations as ops
 from tests.support.api import Account, Api
 from tests.support.refusals import refused

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from server import Settings, create_app
+from infra.settings import Settings
 from tests.support import operations as ops
 from tests.support.api import Account, Api
 from tests.support.refusals import refused
+from wiring.asgi import create_app
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from sqlalchemy import event
 from starlette.testclient import TestClient
 
 from harness.server_process import ServerProcess
-from server import Settings, create_app
+from infra.settings import Settings
 from tests.support import operations as ops
 from tests.support.api import Api
+from wiring.asgi import create_app
 
 
 @pytest.fixture

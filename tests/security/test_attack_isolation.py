@@ -31,10 +31,10 @@ import httpx2 as httpx
 import websockets
 
 from harness.server_process import ServerProcess
-from server import PROJECTIONS
 from tests.support import operations as ops
 from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB
 from tests.support.protected_server import StartServer
+from wiring.bootstrap import PROJECTIONS
 
 ATTACK_SECONDS = 12.0
 P99_BOUND = 0.200

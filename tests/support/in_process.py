@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.bus import Caller
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
-from server import Inkwell
+from wiring.bootstrap import Inkwell
 
 
 async def send(inkwell: Inkwell, command: Command, actor: str | None = None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from server import Settings
+from infra.settings import Settings
 from tests.support import log
 from tests.support.api import Api
 

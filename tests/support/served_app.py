@@ -10,7 +10,9 @@ from contextlib import asynccontextmanager
 import uvicorn
 
 from harness.net import free_port
-from server import Inkwell, Settings, create_app
+from infra.settings import Settings
+from wiring.asgi import create_app
+from wiring.bootstrap import Inkwell
 
 
 @asynccontextmanager

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from infra.settings import Settings
 from protection.config import RateLimits
-from server import Settings
 
 
 def make_settings(database_url: str, redis_url: str, prefix: str, data_dir: Path) -> Settings:

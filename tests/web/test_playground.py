@@ -10,12 +10,13 @@ from starlette.testclient import TestClient
 from strawberry.http.ides import get_graphql_ide_html
 
 import web.playground
+from infra.settings import Settings
 from schema import build_schema
-from server import Settings, create_app
 from tests.support.api import Api
 from tests.support.pages import hosts_named, is_same_origin_path, references, sri
 from web.assets import PLAYGROUND
 from web.playground import FLOW, SUBSCRIPTION, PlaygroundTemplateChanged, playground_html
+from wiring.asgi import create_app
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 # The favicon is an inline SVG (a data: URL) whose xmlns names this host; nothing fetches it.

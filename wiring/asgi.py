@@ -1,0 +1,111 @@
+"""The ASGI apps: GraphQL behind the edge protections, and a projector's operator endpoints.
+
+Each app's lifespan runs Inkwell (wiring/bootstrap.py) and hands its services to the
+routes through `app.state`. Served by `inkwell serve|api|project`, or by uvicorn:
+`uvicorn --factory wiring.asgi:create_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from infra.settings import Settings
+from infra.shutdown_signal import on_shutdown_signal
+from observability import endpoints
+from observability.requests import RequestLog
+from protection.body_limit import BodyLimit
+from protection.config import EdgeLimits
+from protection.request_rate import RequestRate
+from protection.websocket_guard import WebSocketGuard
+from schema import build_schema
+from schema.exposure import Exposure
+from schema.limits.cost import CostLimit
+from schema.view import InkwellGraphQL
+from web import routes as web
+from web.cors import ListedOriginsCors
+from web.playground import playground_headers, playground_html
+from wiring.bootstrap import running
+
+
+def routes(settings: Settings | None = None) -> list[BaseRoute]:
+    edge = settings.edge if settings else EdgeLimits()
+    exposure = settings.exposure if settings else Exposure()
+    schema = build_schema(CostLimit(edge.max_query_cost), exposure)
+    playground = (
+        playground_html(subscriptions=schema.subscription is not None)
+        if exposure.graphiql
+        else None
+    )
+    graphql = InkwellGraphQL(
+        schema,
+        playground=playground,
+        playground_headers=playground_headers(playground) if playground is not None else None,
+        cdn_max_age=settings.cdn_max_age if settings else 0,
+        allowed_origins=settings.cors_origins if settings else (),
+    )
+    return [
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
+        *endpoints.routes(),
+        *web.routes(),
+    ]
+
+
+def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
+    """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory wiring.asgi:create_app`)."""
+    settings = settings or Settings.from_env()
+    edge = settings.edge
+    return Starlette(
+        routes=routes(settings),
+        lifespan=lifespan(settings, projectors),
+        middleware=[
+            Middleware(RequestLog),
+            *(
+                [Middleware(ListedOriginsCors, origins=settings.cors_origins)]
+                if settings.cors_origins
+                else []
+            ),
+            Middleware(BodyLimit, max_bytes=edge.max_body_bytes),
+            Middleware(
+                WebSocketGuard,
+                max_message_bytes=edge.max_ws_message_bytes,
+                max_per_address=edge.max_ws_per_address,
+            ),
+            Middleware(RequestRate),
+        ],
+    )
+
+
+def api_app() -> Starlette:
+    """The app of an API-only process; uvicorn's workers each build one (`api --workers`)."""
+    return create_app(projectors=False)
+
+
+def projector_app(settings: Settings) -> Starlette:
+    """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
+    return Starlette(
+        routes=endpoints.routes(),
+        lifespan=lifespan(settings, projectors=True),
+        middleware=[Middleware(RequestLog)],
+    )
+
+
+def lifespan(
+    settings: Settings, projectors: bool
+) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def run(app: Starlette) -> AsyncIterator[None]:
+        async with running(settings, projectors=projectors) as inkwell:
+            app.state.inkwell = inkwell
+            app.state.services = inkwell.services
+            app.state.operations = inkwell.operations
+            app.state.throttle = inkwell.services.throttle
+            with on_shutdown_signal(inkwell.services.consistency.stop_waiting):
+                yield
+
+    return run

@@ -1,0 +1,258 @@
+"""Builds a running Inkwell from its settings, as cosmicpython's bootstrap.py does.
+
+`running()` reads in the order things start: Redis, the event store, the read side
+(pub/sub fan-out, read-your-writes, the projectors), the operator endpoints' sources,
+the services GraphQL calls, then the background tasks. One AsyncExitStack closes
+them in reverse order. Each step is a small function below it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client import multiprocess
+from redis.asyncio import Redis
+
+from auth.tokens import BearerTokens
+from domain.bus import CommandBus
+from domain.handlers import HANDLERS
+from domain.ports import RecordedEvent
+from domain.upcasting import SCHEMAS, EventSchemas
+from eventstore.engines import Engines, open_engines
+from eventstore.log_reader import LogReader
+from eventstore.store import SqlEventStore
+from eventstore.writer import GroupCommitWriter
+from infra.settings import Settings
+from observability.command_log import CommandLog
+from observability.endpoints import Operations
+from observability.exposition import Exposition
+from observability.faults import count_database_errors
+from observability.metrics import Metrics
+from observability.progress import ProgressReader
+from observability.readiness import Limits, Readiness
+from projections import demo_delay, feeds, posts, recent_events, search, users
+from projections.broadcast import Broadcast
+from projections.consistency import ConsistencyWaiter
+from projections.keys import Keys
+from projections.live import LiveReadModels
+from projections.namespaces import ActiveNamespaces
+from projections.persisted_queries import Bounds, PersistedQueryStore
+from projections.projection import Projection
+from projections.publisher import EventPublisher
+from projections.readers import ReadModels
+from projections.runner import ProjectionRunner
+from projections.scripts import Scripts
+from protection.throttle import Throttle
+from schema.context import Services
+from schema.persisted import AutomaticPersistedQueries, Documents
+from schema.trusted import load_trusted_documents
+from wiring.background import background
+from wiring.redis_clients import RATE_LIMIT_CONNECTIONS, RedisClients, embedded, open_clients, pool
+
+PROJECTIONS: tuple[Projection, ...] = (
+    posts.PROJECTION,
+    feeds.PROJECTION,
+    users.PROJECTION,
+    search.PROJECTION,
+    recent_events.PROJECTION,
+)
+NAMES = tuple(projection.name for projection in PROJECTIONS)
+
+
+@dataclass(frozen=True)
+class Inkwell:
+    """A running Inkwell: what the app, the CLI and the tests reach into."""
+
+    settings: Settings
+    services: Services
+    store: SqlEventStore
+    engines: Engines
+    redis: Redis
+    keys: Keys
+    runners: tuple[ProjectionRunner, ...]
+    operations: Operations
+    log: LogReader
+
+
+@dataclass(frozen=True)
+class ReadSide:
+    """What every process learns from Redis pub/sub: changes, checkpoints, space swaps."""
+
+    broadcast: Broadcast
+    namespaces: ActiveNamespaces
+    consistency: ConsistencyWaiter
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    projectors: bool = True,
+    embedded_redis_dir: Path | None = None,
+    schemas: EventSchemas = SCHEMAS,
+) -> AsyncIterator[Inkwell]:
+    """Opens the stores and starts the background work; `projectors=False` is an API-only
+    process whose read models are kept by `inkwell project` elsewhere. `schemas` are the
+    event versions and upcasters every read of the log goes through."""
+    async with AsyncExitStack() as stack:
+        redis_url = settings.redis_url or embedded(stack, embedded_redis_dir or settings.data_dir)
+        metrics = _metrics(stack, settings)
+        redis = await open_clients(stack, redis_url, settings, metrics)
+        keys = Keys(settings.prefix)
+        publisher = EventPublisher(redis.primary, keys)
+        engines, store = _event_store(stack, settings, metrics, publisher, schemas)
+        read_side = await _read_side(redis, keys, metrics)
+        runners = (
+            _projectors(settings, redis.primary, keys, store, read_side.broadcast)
+            if projectors
+            else ()
+        )
+        log_reader = LogReader(engines.reader, schemas)
+        operations = _operations(settings, metrics, redis.primary, keys, log_reader)
+        services = _services(settings, metrics, redis, keys, store, read_side)
+        if settings.rate_limits.enabled:
+            services = await _throttled(stack, settings, redis, services)
+        spawn = await stack.enter_async_context(background())
+        spawn(read_side.broadcast.run(), "broadcast")
+        spawn(publisher.run(), "publisher")
+        spawn(read_side.consistency.run(), "consistency")
+        spawn(read_side.namespaces.run(), "namespaces")
+        for runner in runners:
+            spawn(runner.run(), f"projection {runner.projection.name}")
+        yield Inkwell(
+            settings, services, store, engines, redis.primary, keys, runners, operations, log_reader
+        )
+
+
+def _metrics(stack: AsyncExitStack, settings: Settings) -> Metrics:
+    if settings.metrics_dir is not None:
+        # Live gauges (connections, subscriptions) of an exited process must not linger.
+        stack.callback(multiprocess.mark_process_dead, os.getpid(), str(settings.metrics_dir))
+    return Metrics()
+
+
+def _event_store(
+    stack: AsyncExitStack,
+    settings: Settings,
+    metrics: Metrics,
+    publisher: EventPublisher,
+    schemas: EventSchemas,
+) -> tuple[Engines, SqlEventStore]:
+    """The SQL log and its group-commit writer; each commit is counted, then published."""
+    engines = open_engines(settings.database_url)
+    stack.callback(engines.dispose)
+    for engine in (engines.writer, engines.reader):
+        count_database_errors(engine, metrics.database_error)
+
+    def committed(events: list[RecordedEvent]) -> None:
+        metrics.committed(events)
+        publisher.committed(events)
+
+    writer = GroupCommitWriter(engines, committed, schemas)
+    writer.start()
+    stack.callback(writer.stop)
+    return engines, SqlEventStore(engines, writer, schemas)
+
+
+async def _read_side(redis: RedisClients, keys: Keys, metrics: Metrics) -> ReadSide:
+    broadcast = Broadcast(
+        redis.listener,
+        always=[keys.checkpoints_channel()],
+        on_disconnect=lambda _: metrics.pubsub_disconnects.inc(),
+    )
+    namespaces = ActiveNamespaces(redis.reads, keys, broadcast, NAMES)
+    await namespaces.refresh()
+    return ReadSide(broadcast, namespaces, ConsistencyWaiter(redis.reads, keys, broadcast, NAMES))
+
+
+def _projectors(
+    settings: Settings, redis: Redis, keys: Keys, store: SqlEventStore, broadcast: Broadcast
+) -> tuple[ProjectionRunner, ...]:
+    """One runner per projection; demo mode slows all but the live page's event list."""
+    make_runner = demo_delay.runner_factory(
+        settings.demo_projection_delay, unhurried={recent_events.NAME}
+    )
+    scripts = Scripts.register(redis)
+    return tuple(
+        make_runner(projection, redis, keys, scripts, store, broadcast, settings.lease_seconds)
+        for projection in PROJECTIONS
+    )
+
+
+def _operations(
+    settings: Settings, metrics: Metrics, redis: Redis, keys: Keys, log_reader: LogReader
+) -> Operations:
+    """What /metrics, /ready and the `projections` subscription read."""
+    progress = ProgressReader(redis, keys, NAMES, log_reader)
+    limits = Limits(settings.ready_max_lag, settings.ready_stalled_after)
+    return Operations(
+        metrics=metrics,
+        exposition=Exposition(metrics, settings.metrics_dir),
+        progress=progress,
+        readiness=Readiness(redis, log_reader, progress, limits),
+    )
+
+
+def _services(
+    settings: Settings,
+    metrics: Metrics,
+    redis: RedisClients,
+    keys: Keys,
+    store: SqlEventStore,
+    read_side: ReadSide,
+) -> Services:
+    """What GraphQL resolvers reach: the command bus for writes, Redis readers for reads."""
+    return Services(
+        bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
+        reads=ReadModels(redis.reads, keys, NAMES),
+        live=LiveReadModels(
+            redis.reads,
+            keys,
+            read_side.broadcast,
+            NAMES,
+            on_resync=lambda outcome: metrics.live_resyncs.labels(outcome).inc(),
+            give_up_seconds=settings.live_give_up_seconds,
+        ),
+        consistency=read_side.consistency,
+        tokens=BearerTokens(
+            settings.signing_key,
+            settings.older_signing_keys,
+            lifetime=settings.token_lifetime,
+        ),
+        consistency_timeout=settings.consistency_timeout,
+        documents=_documents(settings, redis.primary, keys),
+        subscription=metrics.subscription,
+    )
+
+
+async def _throttled(
+    stack: AsyncExitStack, settings: Settings, redis: RedisClients, services: Services
+) -> Services:
+    """The services with rate limits, counted in Redis on a small pool of their own."""
+    counts = await stack.enter_async_context(
+        pool(redis.url, f"{settings.prefix}:rate-limits", redis.retry, RATE_LIMIT_CONNECTIONS)
+    )
+    throttle = Throttle(counts.connection_pool, settings.prefix, settings.rate_limits)
+    return dataclasses.replace(services, throttle=throttle)
+
+
+def _documents(settings: Settings, redis: Redis, keys: Keys) -> Documents:
+    """Persisted queries: the trusted list when one is configured, else Apollo's APQ."""
+    if settings.trusted_documents is not None:
+        return load_trusted_documents(settings.trusted_documents)
+    return AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds()))
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,91 @@
+"""The Redis clients of a running Inkwell: which server, and a pool for each kind of work.
+
+Commands and projectors write the primary; queries, subscriptions and read-your-writes
+waits read a pool of their own (a replica, when REDIS_READ_URL names one), so no query
+can take the connections projectors need to keep their leases.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import BlockingConnectionPool, Redis
+
+from infra import embedded_redis
+from infra.embedded_redis import EmbeddedRedis
+from infra.redis_policy import check_eviction_policy
+from infra.settings import Settings
+from observability.faults import CountingRetry
+from observability.metrics import Metrics
+
+log = logging.getLogger("inkwell")
+
+REDIS_CONNECTIONS = 64
+RATE_LIMIT_CONNECTIONS = 16
+
+
+@dataclass(frozen=True)
+class RedisClients:
+    url: str  # the primary's
+    primary: Redis  # commands, projectors, persisted queries
+    reads: Redis  # queries, subscriptions, read-your-writes waits
+    listener: Redis  # the one pub/sub connection, on the same server as `reads`
+    retry: CountingRetry
+
+
+def embedded(stack: AsyncExitStack, data_dir: Path) -> str:
+    """The first process on a data directory starts its Redis; the others (`seed`, a
+    second `serve`) use that one, so they all see the same read models."""
+    if url := embedded_redis.running_in(data_dir):
+        log.info("using the embedded Redis at %s", url)
+        return url
+    return stack.enter_context(EmbeddedRedis(data_dir))
+
+
+async def open_clients(
+    stack: AsyncExitStack, url: str, settings: Settings, metrics: Metrics
+) -> RedisClients:
+    retry = CountingRetry(metrics.redis_error)
+    primary = await stack.enter_async_context(pool(url, f"{settings.prefix}:commands", retry))
+    await check_eviction_policy(primary, production=settings.production)
+    # The pub/sub connection reads where queries read: Redis replicates PUBLISH in order
+    # with the writes, so a change notice never arrives before the data it announces.
+    read_url = settings.redis_read_url or url
+    reads = await stack.enter_async_context(pool(read_url, f"{settings.prefix}:reads", retry))
+    # Pub/sub blocks between messages: no read timeout on its connection.
+    listener = Redis.from_url(
+        read_url,
+        decode_responses=True,
+        socket_timeout=None,
+        client_name=f"{settings.prefix}:pubsub",
+        # No silent reconnects: Broadcast must see each drop (projections/broadcast.py).
+        retry=CountingRetry(metrics.redis_error, retries=0),
+    )
+    stack.push_async_callback(listener.aclose)
+    return RedisClients(url, primary, reads, listener, retry)
+
+
+@asynccontextmanager
+async def pool(
+    url: str, name: str, retry: CountingRetry, connections: int = REDIS_CONNECTIONS
+) -> AsyncIterator[Redis]:
+    """A client on a bounded pool: thousands of subscribers reading at once wait for a
+    connection instead of opening thousands."""
+    connection_pool = BlockingConnectionPool.from_url(
+        url,
+        decode_responses=True,
+        max_connections=connections,
+        timeout=10,
+        client_name=name,
+        retry=retry,
+    )
+    client = Redis(connection_pool=connection_pool)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+        await connection_pool.aclose()
