@@ -1,1 +1,3 @@
-"""The command-line tools beyond serving: each module is one command, registered by server.py."""
+"""The `inkwell` command line: `commands.py` is the typer app; every other module holds one
+command or command group (serve/api/project, status, events, parked, seed, demo, verify,
+rebuild), with the tools it prints through."""

@@ -1,4 +1,4 @@
-"""`server.py demo`: the seed's demonstration, narrated.
+"""`inkwell demo`: the seed's demonstration, narrated.
 
 It creates a post, reads it at once (the read side may not have it yet: that is
 eventual consistency), publishes it, reads again, then does the same with the
@@ -8,6 +8,13 @@ event log) and the read side (Redis) each hold.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import secrets
+import tempfile
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -16,12 +23,51 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+from starlette.applications import Starlette
 
+from cli.environment import quiet_per_command_logs
 from eventstore.store import SqlEventStore
+from infra.settings import Settings
 from projections.keys import Keys
+from projections.spaces import drop_space
+from wiring.asgi import routes
+from wiring.bootstrap import running
 
 POST = "query($id: ID!) { post(id: $id) { id title status version } }"
 RECENT = "{ recentPosts(first: 5) { totalCount edges { node { title status } } } }"
+
+
+def demo() -> None:
+    """Narrates the seed's flow (create, query, publish, query) on a throwaway database.
+
+    At every step it shows what the write side and the read side each hold."""
+
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
+    quiet_per_command_logs()
+
+    async def narrate() -> None:
+        with tempfile.TemporaryDirectory(prefix="inkwell-demo-") as scratch:
+            settings = Settings(
+                database_url=f"sqlite:///{scratch}/demo.db",
+                redis_url=os.environ.get("REDIS_URL") or None,
+                prefix=f"demo-{uuid.uuid4().hex[:8]}",
+                host="127.0.0.1",
+                port=0,
+                data_dir=Path(scratch),
+                signing_key=secrets.token_bytes(32),
+                consistency_timeout=5.0,
+            )
+            async with running(settings) as inkwell:
+                app = Starlette(routes=routes())
+                app.state.services = inkwell.services
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://inkwell"
+                ) as client:
+                    await Demo(client, inkwell.store, inkwell.redis, inkwell.keys, Console()).run()
+                await drop_space(inkwell.redis, settings.prefix)
+
+    asyncio.run(narrate())
 
 
 class Demo:

@@ -1,18 +1,51 @@
-"""`server.py events tail`: prints the event log, newest last, and optionally follows it."""
+"""`inkwell events tail`: prints the event log, newest last, and optionally follows it."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
+import contextlib
+from typing import Annotated, Protocol
 
 import orjson
+import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cli.environment import inspecting, settings_or_exit
 from domain.ports import RecordedEvent
 from domain.recorded_json import kind_and_data, recorded_to_dict
 
 FOLLOW_BATCH = 500
+
+commands = typer.Typer(help="Reads the event log.", no_args_is_help=True)
+
+
+@commands.command("tail")
+def events_tail(
+    stream: Annotated[
+        str | None, typer.Option(help="Only this stream, e.g. post-<id> or user-<id>.")
+    ] = None,
+    last: Annotated[int, typer.Option("--last", "-n", min=0, help="How many to show.")] = 20,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Prints the newest events of the log, oldest first; --follow keeps printing.
+
+    Each line: position, commit time, stream, version, type, command id, correlation id, data.
+    Following reads the log itself, so it misses nothing.
+    """
+    settings = settings_or_exit()
+
+    async def show() -> None:
+        async with inspecting(settings) as (_, log_reader):
+            await tail(
+                log_reader, Console(), last=last, stream_id=stream, follow=follow, as_json=as_json
+            )
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a --follow ends
+        asyncio.run(show())
 
 
 class Log(Protocol):

@@ -1,4 +1,4 @@
-"""`server.py parked list|retry|skip`: see, re-apply or deliberately drop parked events.
+"""`inkwell parked list|retry|skip`: see, re-apply or deliberately drop parked events.
 
 Every retry and skip is logged and kept in the audit trail `parked list` shows,
 with who did it (the OS user, or --by) and when.
@@ -6,24 +6,108 @@ with who did it (the OS user, or --by) and when.
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Annotated
 
+import typer
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cli.environment import require_redis, settings_or_exit
+from eventstore.engines import Engines, open_engines
 from eventstore.skips import record_skip
+from eventstore.store import SqlEventStore
+from eventstore.writer import GroupCommitWriter
+from infra.settings import Settings
 from projections import parking
 from projections.keys import Keys
 from projections.parking import Log, Parked
 from projections.projection import Projection
 from projections.scripts import Scripts
+from wiring.bootstrap import PROJECTIONS
+
+commands = typer.Typer(
+    help="Events the projections set aside: list, retry or skip them.", no_args_is_help=True
+)
+ProjectionOption = Annotated[
+    str | None, typer.Option("--projection", help="Only this projection [default: all].")
+]
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Who is acting, for the log [default: the OS user].")
+]
+
+
+@commands.command("list")
+def parked_list(
+    projection: ProjectionOption = None,
+    history: Annotated[int, typer.Option(min=0, help="Operator actions to show.")] = 10,
+) -> None:
+    """Shows every parked event: position, stream, type, when, and why.
+
+    Exits 1 if any."""
+
+    async def show() -> int:
+        async with _parked_commands(settings_or_exit()) as (parked, _, _):
+            return await parked.show(projection, history)
+
+    raise typer.Exit(1 if asyncio.run(show()) else 0)
+
+
+@commands.command("retry")
+def parked_retry(projection: ProjectionOption = None, by: ByOption = None) -> None:
+    """Re-applies parked events, each stream in log order.
+
+    With the code and data as they are now (after an upcaster was added or a row fixed).
+    Exits 1 if any stay parked."""
+
+    async def run() -> int:
+        async with _parked_commands(settings_or_exit()) as (parked, store, _):
+            return await parked.retry(projection, store, operator(by))
+
+    raise typer.Exit(1 if asyncio.run(run()) else 0)
+
+
+@commands.command("skip")
+def parked_skip(
+    position: Annotated[int, typer.Argument(help="The parked event's log position.")],
+    projection: ProjectionOption = None,
+    by: ByOption = None,
+) -> None:
+    """Drops a parked event deliberately; a replay or rebuild drops it too.
+
+    Events parked behind it stay parked until `parked retry`. Exits 1 if nothing was
+    parked there."""
+
+    async def run() -> int:
+        async with _parked_commands(settings_or_exit()) as (parked, _, engines):
+            return await parked.skip(position, projection, engines.writer, operator(by))
+
+    raise typer.Exit(0 if asyncio.run(run()) else 1)
+
+
+@asynccontextmanager
+async def _parked_commands(
+    settings: Settings,
+) -> AsyncIterator[tuple[ParkedCommands, SqlEventStore, Engines]]:
+    """The parked commands' tools: the server's Redis, and the log to re-read events from."""
+    url = require_redis(settings)
+    engines = open_engines(settings.database_url)
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
+        yield ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, Console()), store, engines
+    finally:
+        await redis.aclose()
+        engines.dispose()
 
 
 def operator(by: str | None) -> str:

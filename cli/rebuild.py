@@ -1,9 +1,13 @@
-"""The `rebuild` command's account: a progress bar with events/s and the time left."""
+"""`inkwell rebuild`: new read models from the log, swapped in without downtime, with a
+progress bar showing events/s and the time left."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
+from typing import Annotated
 
+import typer
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.progress import (
@@ -15,11 +19,50 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cli.environment import inspecting, quiet_per_command_logs, require_redis, settings_or_exit
 from domain.ports import EventLog
+from projections.failures import RebuildRunning
 from projections.keys import Keys
 from projections.projection import Projection
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
+from wiring.bootstrap import PROJECTIONS
+
+
+def rebuild(
+    projection: Annotated[
+        str | None, typer.Option(help="Only this projection: posts, feeds, users or search.")
+    ] = None,
+) -> None:
+    """Rebuilds the read models from the log without downtime, in the server's Redis.
+
+    Fills new key namespaces from position 0, catches up with the live projectors,
+    swaps them in at once and deletes the old ones; queries answer from the old
+    read models until the swap. Refuses to run beside another rebuild of the same
+    projection."""
+    settings = settings_or_exit()
+    console = Console()
+    chosen = [p for p in PROJECTIONS if projection in (None, p.name)]
+    if not chosen:
+        names = ", ".join(p.name for p in PROJECTIONS)
+        console.print(f"[red]no projection {projection!r}; there are: {names}[/]")
+        raise typer.Exit(2)
+    require_redis(settings)
+    quiet_per_command_logs()
+
+    async def run() -> int:
+        async with inspecting(settings) as (redis, log_reader):
+            assert redis is not None
+            return await rebuild_with_progress(
+                redis, Keys(settings.prefix), log_reader, chosen, console
+            )
+
+    try:
+        position = asyncio.run(run())
+    except RebuildRunning as running_already:
+        console.print(f"[red]{running_already}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"rebuilt {', '.join(p.name for p in chosen)} up to position {position}")
 
 
 async def rebuild_with_progress(

@@ -1,4 +1,4 @@
-"""`server.py seed`: sample users, posts and publishes, sent through the real command bus."""
+"""`inkwell seed`: sample users, posts and publishes, sent through the real command bus."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import random
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.environment import quiet_per_command_logs, settings_or_exit
 from domain.bus import Caller, CommandBus
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
 from domain.ports import Outcome
+from projections.consistency import ConsistencyTimeout
+from wiring.bootstrap import running
 
 # Commands in flight at once: enough for the writer to commit them in groups.
 CONCURRENCY = 16
@@ -36,6 +41,44 @@ WORDS = (
     "outbox",
 )
 TAGS = ("cqrs", "events", "redis", "sql", "python", "graphql")
+
+
+def seed(
+    posts: Annotated[int, typer.Option(min=0, help="Posts to create.")] = 50,
+    users: Annotated[
+        int | None, typer.Option(min=1, help="Authors to register [default: posts/5, at least 1].")
+    ] = None,
+    publish: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of the posts to publish.")
+    ] = 0.8,
+    random_seed: Annotated[int | None, typer.Option(help="For the same sample every time.")] = None,
+) -> None:
+    """Fills the blog with sample users, posts and publishes, with a progress bar.
+
+    They are real commands, sent through the command bus.
+    Then it waits until the read models show them.
+    """
+    settings = settings_or_exit()
+    quiet_per_command_logs()
+    console = Console()
+    authors = users or max(1, posts // 5)
+
+    async def fill() -> None:
+        async with running(settings) as inkwell:
+            seeder = Seeder(inkwell.services.bus, console, random.Random(random_seed))
+            seeded = await seeder.run(posts, authors, publish)
+            console.print(
+                f"seeded {seeded.users} users, {seeded.posts} posts, {seeded.published} "
+                f"published; the log is at position {seeded.position}"
+            )
+            try:
+                await inkwell.services.consistency.wait_for(seeded.position, timeout=60)
+            except ConsistencyTimeout:
+                console.print("[yellow]the read models are still catching up[/]")
+            else:
+                console.print("the read models show it all")
+
+    asyncio.run(fill())
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,39 @@
-"""`server.py status`: a table of the projections: how far, how far behind, moving or stuck."""
+"""`inkwell status`: a table of the projections: how far, how far behind, moving or stuck."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
-from observability.progress import Progress
+from cli.environment import inspecting, require_redis, settings_or_exit
+from observability.progress import Progress, ProgressReader
+from projections.keys import Keys
+from wiring.bootstrap import NAMES
+
+
+def status() -> None:
+    """Shows every projection: position, log head, lag, state, parked events.
+
+    Exits 1 when a projection is stalled or has parked events, 2 when no Redis is found.
+    """
+    settings = settings_or_exit()
+    console = Console()
+    require_redis(settings)
+
+    async def show() -> bool:
+        async with inspecting(settings) as (redis, log_reader):
+            assert redis is not None
+            progress = await ProgressReader(redis, Keys(settings.prefix), NAMES, log_reader).read()
+        return show_status(console, progress, settings.ready_stalled_after)
+
+    if not asyncio.run(show()):
+        raise typer.Exit(1)
+
 
 STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold red"}
 

@@ -13,11 +13,11 @@ import orjson
 import pytest
 from typer.testing import CliRunner, Result
 
+from cli.commands import cli
 from domain.commands import RegisterUser, UpdateProfile
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.pagination import Slice
-from server import cli
 from tests.support.in_process import author_with_posts, send, settle
 from wiring.bootstrap import PROJECTIONS, running
 

@@ -10,6 +10,7 @@ from typing import cast
 import pytest
 from typer.testing import CliRunner
 
+from cli.commands import cli
 from domain.commands import CreatePost, PublishPost, RegisterUser
 from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
@@ -20,7 +21,6 @@ from projections.rebuild import Rebuild
 from projections.scripts import Scripts
 from projections.spaces import scan_pages
 from projections.verify import differences, drop, replay
-from server import cli
 from tests.support.in_process import send, settle
 from wiring.bootstrap import PROJECTIONS, Inkwell, running
 

@@ -1,0 +1,72 @@
+"""What every command starts from: its settings, and the server's Redis and log to read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import typer
+from redis.asyncio import Redis
+from rich.console import Console
+
+from eventstore.engines import open_engines
+from eventstore.log_reader import LogReader
+from infra import embedded_redis
+from infra.settings import Settings, SettingsError
+
+
+def settings_or_exit(*, demo: bool = False) -> Settings:
+    """The settings of a CLI command; a refused one ends it with its reason, exit code 2."""
+    try:
+        return Settings.from_env(demo=demo)
+    except SettingsError as error:
+        Console(stderr=True).print(f"[red]{error}[/]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _tools_redis_url(settings: Settings) -> str | None:
+    """Where operator commands find the read models: REDIS_URL, else the embedded Redis of
+    the server running on INKWELL_DATA_DIR; None when neither is there."""
+    return settings.redis_url or embedded_redis.running_in(settings.data_dir)
+
+
+def _no_redis(settings: Settings) -> typer.Exit:
+    Console(stderr=True).print(
+        f"[red]no Redis to read: REDIS_URL is unset and no Inkwell server runs on "
+        f"{settings.data_dir}/ (nothing answers on "
+        f"{embedded_redis.socket_path(settings.data_dir)}). Start the server (`inkwell serve`) "
+        "from this directory, set INKWELL_DATA_DIR to its data directory, or set REDIS_URL.[/]",
+        markup=True,
+        highlight=False,
+    )
+    return typer.Exit(2)
+
+
+def require_redis(settings: Settings) -> str:
+    """The server's Redis URL, or the command ends with exit code 2 saying why there is none."""
+    url = _tools_redis_url(settings)
+    if url is None:
+        raise _no_redis(settings)
+    return url
+
+
+@asynccontextmanager
+async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, LogReader]]:
+    """What operator commands read through: no writer, no projectors, and the server's
+    Redis (REDIS_URL, or the embedded one of the server on the data directory)."""
+    engines = open_engines(settings.database_url)
+    url = _tools_redis_url(settings)
+    redis = Redis.from_url(url, decode_responses=True) if url else None
+    try:
+        yield redis, LogReader(engines.reader)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        engines.dispose()
+
+
+def quiet_per_command_logs() -> None:
+    """Commands that print their own account would drown in a line per command and batch."""
+    for name in ("inkwell.commands", "inkwell.requests", "projections.runner"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,131 @@
+"""`inkwell serve|api|project`: the processes that serve GraphQL and keep the read models,
+and `inkwell schema`, the SDL they serve."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from starlette.applications import Starlette
+
+from cli.environment import settings_or_exit
+from infra.settings import DEMO_DELAY, LogSettings, Settings
+from schema import build_schema
+from wiring.asgi import create_app, projector_app
+from wiring.bootstrap import running
+
+log = logging.getLogger("inkwell")
+
+# After SIGTERM, how long uvicorn lets open requests and subscriptions finish before it
+# cancels them: a read-your-writes wait or a WebSocket must not hold a shutdown up.
+SHUTDOWN_GRACE_SECONDS = 2
+
+
+def serve(
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help=f"Demo mode: allows {DEMO_DELAY}, which slows the projectors so that the "
+            "live page shows a write reaching the read models late.",
+        ),
+    ] = False,
+) -> None:
+    """Serves GraphQL on HOST:PORT and runs every projection in the same process."""
+    settings = settings_or_exit(demo=demo)
+    if settings.demo_projection_delay:
+        log.warning(
+            "demo mode: every projector batch but recent_events waits %.0f ms",
+            settings.demo_projection_delay * 1000,
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        **_uvicorn_logging(),
+        **_uvicorn_limits(settings),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+
+
+def api(
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes; set PROMETHEUS_MULTIPROC_DIR with >1.")
+    ] = 1,
+) -> None:
+    """Serves GraphQL only; projections run elsewhere (`project`). Needs REDIS_URL."""
+    settings = settings_or_exit()
+    if workers == 1:
+        app: Starlette | str = create_app(settings, projectors=False)
+    else:
+        if settings.metrics_dir is None:
+            log.warning(
+                "%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
+                "answer shows one worker's counters only",
+                workers,
+            )
+        app = "wiring.asgi:api_app"
+    uvicorn.run(
+        app,
+        factory=workers > 1,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        **_uvicorn_logging(),
+        **_uvicorn_limits(settings),
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+
+
+def project(
+    port: Annotated[
+        int | None, typer.Option(help="Also answer /health, /ready and /metrics on this port.")
+    ] = None,
+) -> None:
+    """Runs the projections only, keeping the read models current until interrupted."""
+    settings = settings_or_exit()
+    if port is not None:
+        uvicorn.run(
+            projector_app(settings),
+            host=settings.host,
+            port=port,
+            **_uvicorn_logging(),
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
+        return
+
+    async def follow() -> None:
+        async with running(settings):
+            await asyncio.Event().wait()
+
+    asyncio.run(follow())
+
+
+def print_schema() -> None:
+    """Prints the served schema's SDL, for codegen tools (schema.graphql holds a copy)."""
+    typer.echo(build_schema().as_str())
+
+
+def _uvicorn_limits(settings: Settings) -> dict[str, Any]:
+    """WebSocket messages over the limit are refused by the transport before they are
+    buffered whole; X-Forwarded-For is believed only from the proxies named."""
+    proxies = settings.edge.trusted_proxies
+    return {
+        "ws_max_size": settings.edge.max_ws_message_bytes,
+        "proxy_headers": proxies is not None,
+        "forwarded_allow_ips": proxies,
+    }
+
+
+def _uvicorn_logging() -> dict[str, Any]:
+    """Uvicorn's lines go through our handlers (in every worker); RequestLog replaces its
+    access log with lines that carry the request id."""
+    log_settings = LogSettings.from_env()
+    return {
+        "log_config": log_settings.config(),
+        "log_level": log_settings.level.lower(),
+        "access_log": False,
+    }
