@@ -166,7 +166,7 @@ async def test_live_streams_follow_a_rebuild_into_its_new_space(inkwell: Inkwell
     read the new one: what changes next arrives, and nothing is shown twice."""
     from projections.rebuild import Rebuild
     from projections.scripts import Scripts
-    from server import PROJECTIONS
+    from wiring.bootstrap import PROJECTIONS
 
     watched = await published_post(inkwell)
     old = inkwell.keys.space("posts")

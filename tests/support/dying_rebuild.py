@@ -12,8 +12,8 @@ from pathlib import Path
 
 from projections.rebuild import Rebuild
 from projections.scripts import Scripts
-from server import PROJECTIONS, running
 from tests.support.settings import make_settings
+from wiring.bootstrap import PROJECTIONS, running
 
 
 async def rebuild_and_die(database_url: str, redis_url: str, prefix: str, data_dir: str) -> None:
