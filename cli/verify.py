@@ -9,6 +9,7 @@ from rich.console import Console
 
 from cli.environment import require_redis, settings_or_exit
 from projections import verify as verification
+from projections.parking import Parked, read_parked
 from wiring.bootstrap import NAMES, PROJECTIONS, running
 
 
@@ -20,7 +21,7 @@ def verify() -> None:
     settings = settings_or_exit()
     require_redis(settings)
 
-    async def check() -> list[str]:
+    async def check() -> tuple[list[str], list[Parked]]:
         async with running(settings) as inkwell:
             head = await inkwell.store.head_position()
             await inkwell.services.consistency.wait_for(head, timeout=300)
@@ -28,13 +29,23 @@ def verify() -> None:
                 inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS
             )
             try:
-                return await verification.differences(inkwell.redis, inkwell.keys, scratch, NAMES)
+                found = await verification.differences(inkwell.redis, inkwell.keys, scratch, NAMES)
             finally:
                 await verification.drop(inkwell.redis, scratch, NAMES)
+            parked = [await read_parked(inkwell.redis, inkwell.keys, name) for name in NAMES]
+            return found, [entry for entry in parked if entry.events]
 
-    found = asyncio.run(check())
+    found, parked = asyncio.run(check())
     console = Console()
     for line in found:
         console.print(line, markup=False)
     console.print(f"{len(found)} keys differ" if found else "the read models match the log")
+    for entry in parked:
+        # A replay parks the same events, so they do not count as differences; but the
+        # read models leave them out, and an operator should know.
+        console.print(
+            f"[yellow]{entry.projection}: {len(entry.events)} events parked in "
+            f"{len(entry.streams)} streams, left out of the read models as a replay "
+            "leaves them: see `inkwell parked list`[/]"
+        )
     raise typer.Exit(1 if found else 0)

@@ -159,6 +159,10 @@ def test_a_bad_row_parks_its_stream_in_order_while_everything_else_flows(
     assert f"waits behind {pinned}" in listed.stdout and "unknown event type" in listed.stdout
     lines = [line for line in listed.stdout.splitlines() if "│" in line and "posts" in line]
     assert [int(line.split("│")[2]) for line in lines] == [pinned, published, broken, renamed]
+    # A replay parks the same events: no difference, but verify names what is left out.
+    parked_verify = run_cli(wide, tmp_path, "verify")
+    assert parked_verify.returncode == 0, parked_verify.stdout + parked_verify.stderr
+    assert "posts: 4 events parked in 2 streams, left out" in parked_verify.stdout
 
     # The operator fixes the pinned row (it was an edit) and retries: the stream applies in order.
     fix_event(
