@@ -18,8 +18,8 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, ValidationCache
 
-from projections.readers import PostPage
-from projections.views import CommentView, PostView
+from projections.readers.read_models import PostPage
+from projections.readers.views import CommentView, PostView
 from schema.inputs import CreatePostInput
 from schema.payloads import PostPayload
 from schema.types import Connection, Post, post_connection

@@ -53,12 +53,12 @@ from domain.events import (
     UserRegistered,
 )
 from domain.ports import RecordedEvent
-from projections import feeds, posts
-from projections.keys import Keys
-from projections.pagination import Slice
-from projections.readers import ReadModels
-from projections.runner import ProjectionRunner
-from projections.scripts import Scripts
+from projections.keyspace.keys import Keys
+from projections.projectors import feeds, posts
+from projections.projectors.runner import ProjectionRunner
+from projections.projectors.scripts import Scripts
+from projections.readers.pagination import Slice
+from projections.readers.read_models import ReadModels
 
 PACKAGES = ("redis", "hiredis", "uvloop", "matplotlib")
 PER_POST = 1  # likes and comments on every ordinary post (issue 11 used 10; scaled down)

@@ -34,10 +34,10 @@ from bench import report, sample_log
 from bench.private_redis import private_redis
 from eventstore.engines import open_engines
 from eventstore.log_reader import LogReader
-from projections.keys import Keys
-from projections.rebuild import BUILD_BATCH, Rebuild
-from projections.scripts import Scripts
-from projections.verify import compare, drop, replay
+from projections.keyspace.keys import Keys
+from projections.projectors.rebuild import BUILD_BATCH, Rebuild
+from projections.projectors.scripts import Scripts
+from projections.tools.verify import compare, drop, replay
 from wiring.bootstrap import PROJECTIONS
 
 PACKAGES = ("redis", "SQLAlchemy", "orjson", "eventsourcing", "uvloop", "yappi")

@@ -28,8 +28,8 @@ from starlette.applications import Starlette
 from cli.environment import quiet_per_command_logs
 from eventstore.store import SqlEventStore
 from infra.settings import Settings
-from projections.keys import Keys
-from projections.spaces import drop_space
+from projections.keyspace.keys import Keys
+from projections.keyspace.spaces import drop_space
 from wiring.asgi import routes
 from wiring.bootstrap import running
 

@@ -68,5 +68,5 @@ async def inspecting(settings: Settings) -> AsyncIterator[tuple[Redis | None, Lo
 
 def quiet_per_command_logs() -> None:
     """Commands that print their own account would drown in a line per command and batch."""
-    for name in ("inkwell.commands", "inkwell.requests", "projections.runner"):
+    for name in ("inkwell.commands", "inkwell.requests", "projections.projectors.runner"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -28,11 +28,11 @@ from eventstore.skips import record_skip
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra.settings import Settings
-from projections import parking
-from projections.keys import Keys
-from projections.parking import Log, Parked
-from projections.projection import Projection
-from projections.scripts import Scripts
+from projections.keyspace.keys import Keys
+from projections.projectors import parking
+from projections.projectors.parking import Log, Parked
+from projections.projectors.projection import Projection
+from projections.projectors.scripts import Scripts
 from wiring.bootstrap import PROJECTIONS
 
 commands = typer.Typer(

@@ -21,11 +21,11 @@ from rich.progress import (
 
 from cli.environment import inspecting, quiet_per_command_logs, require_redis, settings_or_exit
 from domain.ports import EventLog
-from projections.failures import RebuildRunning
-from projections.keys import Keys
-from projections.projection import Projection
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
+from projections.keyspace.keys import Keys
+from projections.projectors.failures import RebuildRunning
+from projections.projectors.projection import Projection
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
 from wiring.bootstrap import PROJECTIONS
 
 

@@ -17,7 +17,7 @@ from cli.environment import quiet_per_command_logs, settings_or_exit
 from domain.bus import Caller, CommandBus
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
 from domain.ports import Outcome
-from projections.consistency import ConsistencyTimeout
+from projections.live.consistency import ConsistencyTimeout
 from wiring.bootstrap import running
 
 # Commands in flight at once: enough for the writer to commit them in groups.

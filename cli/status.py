@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cli.environment import inspecting, require_redis, settings_or_exit
 from observability.progress import Progress, ProgressReader
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
 from wiring.bootstrap import NAMES
 
 

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from cli.environment import require_redis, settings_or_exit
-from projections import verify as verification
-from projections.parking import Parked, read_parked
+from projections.projectors.parking import Parked, read_parked
+from projections.tools import verify as verification
 from wiring.bootstrap import NAMES, PROJECTIONS, running
 
 

@@ -10,7 +10,8 @@ row is ever rewritten.
 
 A row that cannot be decoded (a type this code does not know, a version newer than
 the code, broken JSON, fields that do not fit) raises UndecodableEvent; the log
-hands it to projectors as an `Undecodable` event, which they park (projections/parking.py).
+hands it to projectors as an `Undecodable` event, which they park
+(projections/projectors/parking.py).
 """
 
 from __future__ import annotations

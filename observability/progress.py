@@ -15,7 +15,7 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
 
 
 class Frontier(Protocol):

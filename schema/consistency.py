@@ -8,7 +8,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from domain.errors import excerpt
-from projections.consistency import ConsistencyTimeout
+from projections.live.consistency import ConsistencyTimeout
 from schema.context import Context
 from schema.errors import BadInput
 

@@ -11,10 +11,10 @@ from strawberry.dataloader import DataLoader
 
 from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
-from projections.consistency import ConsistencyWaiter
-from projections.live import LiveReadModels
-from projections.pagination import Slice
-from projections.readers import CommentPage, ReadModels
+from projections.live.consistency import ConsistencyWaiter
+from projections.live.read_models import LiveReadModels
+from projections.readers.pagination import Slice
+from projections.readers.read_models import CommentPage, ReadModels
 from protection.throttle import Throttle
 from schema.persisted import Documents
 

@@ -22,10 +22,10 @@ from domain.errors import (
     NotFound,
     Unauthenticated,
 )
-from projections.consistency import ConsistencyTimeout
-from projections.live import Resubscribe
-from projections.pagination import BadPageRequest
-from projections.readers import BadSearch
+from projections.live.consistency import ConsistencyTimeout
+from projections.live.read_models import Resubscribe
+from projections.readers.pagination import BadPageRequest
+from projections.readers.read_models import BadSearch
 from schema.exposure import without_suggestions
 
 log = logging.getLogger(__name__)

@@ -4,7 +4,7 @@ Apollo's automatic persisted queries (APQ): a client sends
 `extensions.persistedQuery = {version: 1, sha256Hash}` alone; an unknown hash is
 answered PERSISTED_QUERY_NOT_FOUND, and the client retries with the document, which
 the server checks against the hash and stores in Redis, bounded in size, count and
-age (projections/persisted_queries.py). The trusted-documents mode (schema/trusted.py)
+age (projections/readers/persisted_queries.py). The trusted-documents mode (schema/trusted.py)
 answers the same protocol from a fixed list instead.
 """
 
@@ -15,7 +15,7 @@ import re
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from projections.persisted_queries import PersistedQueryStore
+from projections.readers.persisted_queries import PersistedQueryStore
 
 VERSION = 1
 HASH = re.compile(r"[0-9a-f]{64}")

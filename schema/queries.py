@@ -7,8 +7,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from projections.pagination import MAX_FIRST
-from projections.views import CommentView, PostView, UserView
+from projections.readers.pagination import MAX_FIRST
+from projections.readers.views import CommentView, PostView, UserView
 from schema import ids
 from schema.context import Context
 from schema.errors import BadInput

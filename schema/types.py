@@ -10,9 +10,9 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from projections.pagination import Slice
-from projections.readers import CommentPage, PostPage
-from projections.views import (
+from projections.readers.pagination import Slice
+from projections.readers.read_models import CommentPage, PostPage
+from projections.readers.views import (
     CommentView,
     PostView,
     ProjectionStatusView,

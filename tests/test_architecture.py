@@ -86,8 +86,32 @@ def test_each_folder_imports_only_what_its_layer_allows() -> None:
 
 def test_the_checker_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text("import sqlalchemy\nfrom projections.keys import Keys\n")
+    sample.write_text("import sqlalchemy\nfrom projections.keyspace.keys import Keys\n")
     assert imports_of(sample) == {"sqlalchemy", "projections"}
+
+
+# Inside projections/, each subpackage may import itself and the ones before it, never one
+# after it: readers serve queries without the machinery that writes, and nothing that runs
+# in the app needs the operators' tools.
+PROJECTIONS_LAYERS = ("keyspace", "readers", "live", "projectors", "tools")
+
+
+def projection_layer_violations() -> list[str]:
+    found = []
+    for rank, layer in enumerate(PROJECTIONS_LAYERS):
+        later = set(PROJECTIONS_LAYERS[rank + 1 :])
+        for path in sorted((ROOT / "projections" / layer).rglob("*.py")):
+            for name in modules_imported_by(path):
+                parts = name.split(".")
+                if parts[0] == "projections" and len(parts) > 1 and parts[1] in later:
+                    found.append(f"{path.relative_to(ROOT)} imports {name}")
+    return found
+
+
+def test_projections_subpackages_import_only_the_layers_before_them() -> None:
+    subpackages = {p.name for p in (ROOT / "projections").iterdir() if (p / "__init__.py").exists()}
+    assert subpackages == set(PROJECTIONS_LAYERS), "a new subpackage needs its place in the layers"
+    assert projection_layer_violations() == []
 
 
 def modules_imported_by(path: Path) -> set[str]:

@@ -37,18 +37,18 @@ from observability.faults import count_database_errors
 from observability.metrics import Metrics
 from observability.progress import ProgressReader
 from observability.readiness import Limits, Readiness
-from projections import demo_delay, feeds, posts, recent_events, search, users
-from projections.broadcast import Broadcast
-from projections.consistency import ConsistencyWaiter
-from projections.keys import Keys
-from projections.live import LiveReadModels
-from projections.namespaces import ActiveNamespaces
-from projections.persisted_queries import Bounds, PersistedQueryStore
-from projections.projection import Projection
-from projections.publisher import EventPublisher
-from projections.readers import ReadModels
-from projections.runner import ProjectionRunner
-from projections.scripts import Scripts
+from projections.keyspace.keys import Keys
+from projections.live.broadcast import Broadcast
+from projections.live.consistency import ConsistencyWaiter
+from projections.live.namespaces import ActiveNamespaces
+from projections.live.read_models import LiveReadModels
+from projections.projectors import demo_delay, feeds, posts, recent_events, search, users
+from projections.projectors.projection import Projection
+from projections.projectors.publisher import EventPublisher
+from projections.projectors.runner import ProjectionRunner
+from projections.projectors.scripts import Scripts
+from projections.readers.persisted_queries import Bounds, PersistedQueryStore
+from projections.readers.read_models import ReadModels
 from protection.throttle import Throttle
 from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents

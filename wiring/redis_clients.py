@@ -62,7 +62,7 @@ async def open_clients(
         decode_responses=True,
         socket_timeout=None,
         client_name=f"{settings.prefix}:pubsub",
-        # No silent reconnects: Broadcast must see each drop (projections/broadcast.py).
+        # No silent reconnects: Broadcast must see each drop (projections/live/broadcast.py).
         retry=CountingRetry(metrics.redis_error, retries=0),
     )
     stack.push_async_callback(listener.aclose)

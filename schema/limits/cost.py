@@ -39,7 +39,7 @@ from graphql import (
 )
 from strawberry.types import ExecutionContext
 
-from projections.pagination import MAX_FIRST
+from projections.readers.pagination import MAX_FIRST
 
 PAGE_ARGUMENTS = ("first", "last")
 CACHED = 1024  # distinct (document, operation, page sizes) remembered

@@ -17,7 +17,7 @@ from cli.commands import cli
 from domain.commands import RegisterUser, UpdateProfile
 from harness.server_process import ROOT
 from infra.settings import Settings
-from projections.pagination import Slice
+from projections.readers.pagination import Slice
 from tests.support.in_process import author_with_posts, send, settle
 from wiring.bootstrap import PROJECTIONS, running
 

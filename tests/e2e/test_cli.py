@@ -7,7 +7,7 @@ from pathlib import Path
 import redis
 
 from harness.server_process import ServerProcess
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
 from tests.support.api import http_api
 from tests.support.cli import run_cli
 

@@ -14,7 +14,7 @@ import redis
 
 from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
 from tests.support.api import http_api
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))

@@ -13,7 +13,7 @@ from websockets.typing import Subprotocol
 
 from domain.commands import CreatePost, LikePost, RegisterUser
 from infra.settings import Settings
-from projections.pagination import Slice
+from projections.readers.pagination import Slice
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.served_app import serving
 from wiring.bootstrap import Inkwell

@@ -17,7 +17,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
 from infra.settings import Settings
-from projections.pagination import Slice
+from projections.readers.pagination import Slice
 from tests.support.served_app import serving
 from wiring.bootstrap import Inkwell
 from wiring.redis_clients import REDIS_CONNECTIONS

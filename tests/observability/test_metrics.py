@@ -18,9 +18,9 @@ from eventstore.tables import commands
 from harness.server_process import ServerProcess
 from infra.settings import Settings
 from observability.progress import ProgressReader
-from projections.projection import Projection
-from projections.runner import ProjectionRunner
-from projections.scripts import Scripts
+from projections.projectors.projection import Projection
+from projections.projectors.runner import ProjectionRunner
+from projections.projectors.scripts import Scripts
 from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.in_process import send

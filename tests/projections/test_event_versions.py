@@ -23,7 +23,7 @@ from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 from eventstore.engines import open_engines
 from eventstore.tables import events
 from infra.settings import Settings
-from projections.verify import differences, drop, replay
+from projections.tools.verify import differences, drop, replay
 from tests.support.in_process import send, settle
 from wiring.bootstrap import PROJECTIONS, running
 

@@ -16,10 +16,10 @@ import redis
 from domain.commands import CreatePost, LikePost, PublishPost, RegisterUser
 from harness.redis_server import PrivateRedis
 from infra.settings import Settings
-from projections.pagination import Slice
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
-from projections.verify import differences, drop, replay
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
+from projections.readers.pagination import Slice
+from projections.tools.verify import differences, drop, replay
 from tests.support.in_process import send, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import PROJECTIONS, Inkwell, running

@@ -14,9 +14,9 @@ import redis
 from domain.commands import LikePost, RegisterUser
 from harness import redis_server
 from harness.net import free_port
-from projections.live import Mailbox, Snapshot
-from projections.pagination import Slice
-from projections.views import PostView
+from projections.live.read_models import Mailbox, Snapshot
+from projections.readers.pagination import Slice
+from projections.readers.views import PostView
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import Inkwell, running
@@ -164,8 +164,8 @@ async def test_all_live_subscriptions_share_one_pubsub_connection(inkwell: Inkwe
 async def test_live_streams_follow_a_rebuild_into_its_new_space(inkwell: Inkwell) -> None:
     """After a zero-downtime rebuild swaps the posts space, the feed and a post's stream
     read the new one: what changes next arrives, and nothing is shown twice."""
-    from projections.rebuild import Rebuild
-    from projections.scripts import Scripts
+    from projections.projectors.rebuild import Rebuild
+    from projections.projectors.scripts import Scripts
     from wiring.bootstrap import PROJECTIONS
 
     watched = await published_post(inkwell)

@@ -10,9 +10,9 @@ from redis.asyncio import Redis
 
 from harness import redis_server
 from harness.net import free_port
-from projections.keys import Keys
-from projections.pagination import Slice
-from projections.readers import ReadModels
+from projections.keyspace.keys import Keys
+from projections.readers.pagination import Slice
+from projections.readers.read_models import ReadModels
 
 # (member, score): ties on both sides of every page boundary when paging by 2.
 POSTS = [("p7", 9), ("p6", 5), ("p5", 5), ("p4", 5), ("p3", 5), ("p2", 3), ("p1", 3)]

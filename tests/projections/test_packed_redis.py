@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.asyncio.connection import Connection
 
-from projections.packed_redis import PackedConnection, packed_twin
+from projections.projectors.packed_redis import PackedConnection, packed_twin
 
 COMMANDS = [
     ("ZADD", "k", 1796229288987989.0, "m", 0.1, 1e20, 3, "é", b"\x00x"),

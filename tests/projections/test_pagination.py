@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from projections.pagination import (
+from projections.readers.pagination import (
     BadPageRequest,
     Page,
     Position,

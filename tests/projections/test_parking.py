@@ -11,11 +11,11 @@ from pathlib import Path
 from domain.commands import CreatePost, RegisterUser, UpdatePost
 from domain.events import PostCreated, PostUpdated
 from domain.ports import RecordedEvent
-from projections import parking
-from projections.projection import Projection
-from projections.runner import ProjectionRunner
-from projections.scripts import Scripts
-from projections.tx import Tx
+from projections.projectors import parking
+from projections.projectors.projection import Projection
+from projections.projectors.runner import ProjectionRunner
+from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
 from tests.support.in_process import send
 from wiring.bootstrap import PROJECTIONS, Inkwell
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from domain.events import PostCreated, UserRegistered
-from projections import users
+from projections.projectors import users
 
 
 def test_a_second_function_for_one_event_type_is_refused() -> None:

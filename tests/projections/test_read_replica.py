@@ -12,7 +12,7 @@ import redis
 from domain.commands import LikePost, RegisterUser
 from harness import redis_server
 from harness.net import free_port
-from projections.pagination import Slice
+from projections.readers.pagination import Slice
 from tests.support.in_process import author_with_posts, send
 from tests.support.settings import make_settings
 from wiring.bootstrap import running

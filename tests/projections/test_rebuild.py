@@ -15,12 +15,12 @@ from domain.commands import CreatePost, PublishPost, RegisterUser
 from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from infra.settings import Settings
-from projections.failures import RebuildRunning
-from projections.pagination import Slice
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
-from projections.spaces import scan_pages
-from projections.verify import differences, drop, replay
+from projections.keyspace.spaces import scan_pages
+from projections.projectors.failures import RebuildRunning
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
+from projections.readers.pagination import Slice
+from projections.tools.verify import differences, drop, replay
 from tests.support.in_process import send, settle
 from wiring.bootstrap import PROJECTIONS, Inkwell, running
 
@@ -180,7 +180,7 @@ async def test_the_next_rebuild_deletes_what_a_killed_one_left(
     import time
 
     from harness.server_process import ROOT
-    from projections.namespaces import NAMESPACE_GRACE_SECONDS
+    from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
 
     await published_posts(inkwell, 20)
     await settle(inkwell)

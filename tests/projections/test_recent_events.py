@@ -13,8 +13,9 @@ from domain.commands import (
     RegisterUser,
     UpdateProfile,
 )
-from projections import recent_events
-from projections.views import ProjectionStatusView, RecentEventView
+from projections.keyspace.keys import Keys
+from projections.readers.statuses import waiting_since
+from projections.readers.views import ProjectionStatusView, RecentEventView
 from tests.support.in_process import send, settle
 from wiring.bootstrap import Inkwell
 
@@ -40,12 +41,12 @@ async def test_the_newest_events_are_listed_newest_first_without_their_data(
 
 
 async def test_the_list_keeps_only_the_newest_hundred(inkwell: Inkwell) -> None:
-    for number in range(recent_events.KEPT + 5):
+    for number in range(Keys.RECENT_EVENTS_KEPT + 5):
         await send(inkwell, RegisterUser(f"User {number}"))
     await settle(inkwell)
-    assert await inkwell.redis.zcard(inkwell.keys.recent_events()) == recent_events.KEPT
+    assert await inkwell.redis.zcard(inkwell.keys.recent_events()) == Keys.RECENT_EVENTS_KEPT
     events = await inkwell.services.reads.recent_events(100)
-    assert events[0].position == recent_events.KEPT + 5
+    assert events[0].position == Keys.RECENT_EVENTS_KEPT + 5
     assert events[-1].position == 6
 
 
@@ -84,11 +85,11 @@ def event(position: int, seconds_ago: float, now: datetime) -> RecentEventView:
 def test_a_projection_waits_since_its_oldest_unapplied_event_was_committed() -> None:
     now = datetime.now(UTC)
     newest_first = [event(5, 0.1, now), event(4, 0.5, now), event(3, 2.0, now)]
-    assert recent_events.waiting_since(newest_first, checkpoint=3) == newest_first[1].recorded_at
-    assert recent_events.waiting_since(newest_first, checkpoint=5) is None
+    assert waiting_since(newest_first, checkpoint=3) == newest_first[1].recorded_at
+    assert waiting_since(newest_first, checkpoint=5) is None
 
     behind = ProjectionStatusView(
-        "posts", 3, 5, waiting_since=recent_events.waiting_since(newest_first, 3)
+        "posts", 3, 5, waiting_since=waiting_since(newest_first, 3)
     )
     assert behind.lag == 2 and behind.lag_milliseconds(now) == 500
     assert ProjectionStatusView("posts", 5, 5).lag_milliseconds(now) == 0
@@ -96,7 +97,7 @@ def test_a_projection_waits_since_its_oldest_unapplied_event_was_committed() -> 
 
 def test_the_wait_is_unknown_when_the_oldest_unapplied_event_left_the_list() -> None:
     now = datetime.now(UTC)
-    full = [event(p, 200 - p, now) for p in range(200, 200 - recent_events.KEPT, -1)]
-    assert recent_events.waiting_since(full, checkpoint=50) is None
-    assert recent_events.waiting_since(full, checkpoint=150) == now - timedelta(seconds=49)
+    full = [event(p, 200 - p, now) for p in range(200, 200 - Keys.RECENT_EVENTS_KEPT, -1)]
+    assert waiting_since(full, checkpoint=50) is None
+    assert waiting_since(full, checkpoint=150) == now - timedelta(seconds=49)
     assert ProjectionStatusView("posts", 50, 200).lag_milliseconds(now) is None

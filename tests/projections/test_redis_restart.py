@@ -7,7 +7,7 @@ from pathlib import Path
 from domain.commands import CreatePost, PublishPost
 from harness.net import free_port
 from harness.redis_server import start as redis_server
-from projections.pagination import Slice
+from projections.readers.pagination import Slice
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import running

@@ -12,9 +12,9 @@ from domain.handlers import HANDLERS
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from infra.settings import Settings
-from projections import messages
-from projections.pagination import Slice
-from projections.verify import dump
+from projections.projectors import messages
+from projections.readers.pagination import Slice
+from projections.tools.verify import dump
 from tests.support.in_process import author_with_posts, send, settle
 from wiring.bootstrap import PROJECTIONS, Inkwell, running
 

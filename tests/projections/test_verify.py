@@ -20,7 +20,7 @@ from domain.commands import (
     UpdateProfile,
 )
 from domain.errors import DomainError
-from projections.verify import differences, drop, dump, replay
+from projections.tools.verify import differences, drop, dump, replay
 from tests.support.in_process import send, settle
 from wiring.bootstrap import PROJECTIONS, Inkwell
 

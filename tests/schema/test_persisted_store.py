@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from projections.keys import Keys
-from projections.persisted_queries import Bounds, PersistedQueryStore
+from projections.keyspace.keys import Keys
+from projections.readers.persisted_queries import Bounds, PersistedQueryStore
 from schema.persisted import AutomaticPersistedQueries, PersistedQueryRefused
 from schema.trusted import BadTrustedDocuments, load_trusted_documents
 

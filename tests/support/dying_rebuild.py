@@ -10,8 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
 from tests.support.settings import make_settings
 from wiring.bootstrap import PROJECTIONS, running
 

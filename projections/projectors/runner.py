@@ -20,18 +20,18 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from domain.ports import EventLog, RecordedEvent
-from projections import messages
-from projections.broadcast import Broadcast
-from projections.cancellation import cancel_and_wait, complete
-from projections.failures import RebuildRunning, failed_replies
-from projections.keys import Keys
-from projections.lease import Lease
-from projections.parking import Parking
-from projections.projection import Projection
-from projections.queueing import EventQueue
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
-from projections.tx import Tx
+from projections.keyspace.keys import Keys
+from projections.live.broadcast import Broadcast
+from projections.projectors import messages
+from projections.projectors.cancellation import cancel_and_wait, complete
+from projections.projectors.failures import RebuildRunning, failed_replies
+from projections.projectors.lease import Lease
+from projections.projectors.parking import Parking
+from projections.projectors.projection import Projection
+from projections.projectors.queueing import EventQueue
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ class ProjectionRunner:
     ) -> list[RecordedEvent | None]:
         """Queues the batch's writes; returns, per queued command, the event it is for.
         An event of a parked stream is parked behind it; one that fails to apply is parked
-        and blocks its stream (projections/parking.py), unless an operator skipped it,
+        and blocks its stream (projections/projectors/parking.py), unless an operator skipped it,
         which drops it."""
         owners: list[RecordedEvent | None] = []
         parked = 0

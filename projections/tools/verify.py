@@ -17,11 +17,11 @@ from typing import Any
 from redis.asyncio import Redis
 
 from domain.ports import EventLog
-from projections.keys import Keys
-from projections.projection import Projection
-from projections.rebuild import Rebuild
-from projections.scripts import Scripts
-from projections.spaces import drop_space, scan_pages
+from projections.keyspace.keys import Keys
+from projections.keyspace.spaces import drop_space, scan_pages
+from projections.projectors.projection import Projection
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.scripts import Scripts
 
 
 async def replay(

@@ -17,8 +17,8 @@ from domain.events import (
     PostUpdated,
 )
 from domain.ports import RecordedEvent
-from projections.projection import Projection, micros
-from projections.tx import Tx
+from projections.projectors.projection import Projection, micros
+from projections.projectors.tx import Tx
 
 
 def on_post_created(e: PostCreated, _: RecordedEvent, tx: Tx) -> None:

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.ports import RecordedEvent
-from projections import messages
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
+from projections.projectors import messages
 
 log = logging.getLogger(__name__)
 

@@ -1,27 +1,17 @@
 """The search projection: an inverted index, one sorted set of published posts per word.
 
 A post is indexed under the words of its title, content and tags. An edit moves
-it from its old words to its new ones; archiving takes it out of all of them.
+it from its old words to its new ones; archiving takes it out of all of them. How a text
+splits into words is in projections/keyspace/search_words.py, which queries use too.
 """
 
 from __future__ import annotations
 
-import re
-
 from domain.events import PostArchived, PostCreated, PostPublished, PostUpdated
 from domain.ports import RecordedEvent
-from projections.projection import Projection, micros
-from projections.tx import Tx
-
-_WORD = re.compile(r"[^\W_]+")  # runs of letters and digits, in any script
-MIN_WORD = 2
-
-
-def words(*texts: str) -> list[str]:
-    """Lower case, split on anything that is not a letter or digit, drop words under 2
-    characters; each word once, in order of first appearance."""
-    found = (word for text in texts for word in _WORD.findall(text.lower()))
-    return list(dict.fromkeys(word for word in found if len(word) >= MIN_WORD))
+from projections.keyspace.search_words import words
+from projections.projectors.projection import Projection, micros
+from projections.projectors.tx import Tx
 
 
 def on_post_created(e: PostCreated, _: RecordedEvent, tx: Tx) -> None:

@@ -23,8 +23,8 @@ from domain.events import (
     UserRegistered,
 )
 from domain.ports import RecordedEvent
-from projections.projection import Projection, micros
-from projections.tx import Tx
+from projections.projectors.projection import Projection, micros
+from projections.projectors.tx import Tx
 
 TOP_COMMENTS = 3
 

@@ -35,10 +35,10 @@ from redis.exceptions import WatchError
 from domain.events import EVENT_TYPES
 from domain.ports import RecordedEvent
 from domain.upcasting import Undecodable
-from projections.keys import Keys
-from projections.projection import Projection
-from projections.scripts import Scripts
-from projections.tx import Tx
+from projections.keyspace.keys import Keys
+from projections.projectors.projection import Projection
+from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
 
 log = logging.getLogger(__name__)
 

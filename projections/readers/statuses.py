@@ -4,12 +4,12 @@ since when its oldest unapplied event waits (from the recent-events list)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from redis.asyncio import Redis
 
-from projections.keys import Keys
-from projections.recent_events import waiting_since
-from projections.views import ProjectionStatusView, RecentEventView
+from projections.keyspace.keys import Keys
+from projections.readers.views import ProjectionStatusView, RecentEventView
 
 
 async def projection_statuses(
@@ -38,3 +38,14 @@ async def projection_statuses(
             names, checkpoints, parked[0::2], parked[1::2], strict=True
         )
     ]
+
+
+def waiting_since(events: Sequence[RecentEventView], checkpoint: int) -> datetime | None:
+    """When the oldest event past the checkpoint was committed, if the list still holds
+    it (newest first, as stored); None when caught up or when it is older than the list."""
+    pending = [event for event in events if event.position > checkpoint]
+    if not pending:
+        return None
+    oldest = pending[-1]
+    covers = len(pending) < len(events) or len(events) < Keys.RECENT_EVENTS_KEPT
+    return oldest.recorded_at if covers else None

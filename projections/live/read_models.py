@@ -43,10 +43,10 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
-from projections.broadcast import Broadcast, Inbox
-from projections.keys import Keys
-from projections.statuses import projection_statuses
-from projections.views import CommentView, PostView, ProjectionStatusView, readable
+from projections.keyspace.keys import Keys
+from projections.live.broadcast import Broadcast, Inbox
+from projections.readers.statuses import projection_statuses
+from projections.readers.views import CommentView, PostView, ProjectionStatusView, readable
 
 log = logging.getLogger(__name__)
 

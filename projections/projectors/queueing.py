@@ -6,12 +6,12 @@ import logging
 from dataclasses import dataclass, field
 
 from domain.ports import RecordedEvent
-from projections.parking import Parking, type_name
-from projections.parking import apply as apply_one
-from projections.projection import Projection
-from projections.tx import Tx
+from projections.projectors.parking import Parking, type_name
+from projections.projectors.parking import apply as apply_one
+from projections.projectors.projection import Projection
+from projections.projectors.tx import Tx
 
-log = logging.getLogger("projections.runner")
+log = logging.getLogger("projections.projectors.runner")
 
 
 @dataclass
@@ -27,7 +27,7 @@ class EventQueue:
     def queue(self, recorded: RecordedEvent, tx: Tx) -> bool:
         """Queues one event's writes, or its parking or dropping; True if it applies. An
         event of a parked stream is parked behind it; one that fails to apply is parked
-        and blocks its stream (projections/parking.py), unless an operator skipped it."""
+        and blocks its stream (projections/projectors/parking.py), unless an operator skipped it."""
         if recorded.stream_id in self.blocked:
             self.parking.park(tx.pipe, recorded, "", behind=self.blocked[recorded.stream_id])
             return False

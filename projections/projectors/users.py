@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from domain.events import PostArchived, PostPublished, ProfileUpdated, UserRegistered
 from domain.ports import RecordedEvent
-from projections.projection import Projection
-from projections.tx import Tx
+from projections.projectors.projection import Projection
+from projections.projectors.tx import Tx
 
 
 def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:

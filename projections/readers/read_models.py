@@ -14,12 +14,12 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
-from projections import pagination
-from projections.keys import Keys
-from projections.pagination import BadPageRequest, Page, Position, Slice
-from projections.search import words
-from projections.statuses import projection_statuses
-from projections.views import (
+from projections.keyspace.keys import Keys
+from projections.keyspace.search_words import words
+from projections.readers import pagination
+from projections.readers.pagination import BadPageRequest, Page, Position, Slice
+from projections.readers.statuses import projection_statuses
+from projections.readers.views import (
     CommentView,
     PostView,
     ProjectionStatusView,
@@ -194,7 +194,7 @@ class ReadModels:
     async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
         """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor
         names an item the client saw, so there are edges before it. Backward pages and
-        pages bounded by `before` walk the sorted set (projections/pagination.py)."""
+        pages bounded by `before` walk the sorted set (projections/readers/pagination.py)."""
         if window.backward or window.before is not None:
             page = await pagination.newest_first(self._redis, key, window)
             return await self._posts(page, viewer_id)

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from domain.events import Event
 from domain.ports import RecordedEvent
-from projections.tx import Tx
+from projections.projectors.tx import Tx
 
 E = TypeVar("E", bound=Event)
 

@@ -29,18 +29,18 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from domain.ports import EventLog, RecordedEvent
-from projections.cancellation import complete
-from projections.failures import RebuildRunning, SpaceLost, failed_replies
-from projections.keys import Keys
-from projections.lease import Lease
-from projections.namespaces import NAMESPACE_GRACE_SECONDS
-from projections.packed_redis import packed_twin
-from projections.parking import Parking
-from projections.projection import Projection
-from projections.queueing import EventQueue
-from projections.scripts import Scripts
-from projections.spaces import drop_space
-from projections.tx import Tx
+from projections.keyspace.keys import Keys
+from projections.keyspace.spaces import drop_space
+from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
+from projections.projectors.cancellation import complete
+from projections.projectors.failures import RebuildRunning, SpaceLost, failed_replies
+from projections.projectors.lease import Lease
+from projections.projectors.packed_redis import packed_twin
+from projections.projectors.parking import Parking
+from projections.projectors.projection import Projection
+from projections.projectors.queueing import EventQueue
+from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,7 @@ class Keys:
         """Who runs the projection now: the owner id of one process, expiring unless renewed."""
         return f"{self.prefix}:lease:{projection}"
 
-    # Parking (projections/parking.py): per projection, the events set aside, in order.
+    # Parking (projections/projectors/parking.py): per projection, the events set aside, in order.
     def parked(self, projection: str) -> str:
         """A sorted set of the parked positions (member and score: the position)."""
         return f"{self.prefix}:parked:{projection}"
@@ -119,8 +119,9 @@ class Keys:
 
     def post_changes(self) -> str:
         """A sorted set of post ids scored by the position of their read model's last
-        change: what a live subscriber that missed notices asks for (projections/live.py).
-        In the posts space, so that a rebuild writes its own and swaps it in with the rest."""
+        change: what a live subscriber that missed notices asks for
+        (projections/live/read_models.py). In the posts space, so that a rebuild writes its
+        own and swaps it in with the rest."""
         return f"{self.space('posts')}:changes:posts"
 
     def comment_additions(self, post_id: str) -> str:
@@ -220,8 +221,11 @@ class Keys:
 
     # The recent-events projection.
     def recent_events(self) -> str:
-        """The newest events of the log, scored by position, capped: what the live page shows."""
+        """The newest events of the log, scored by position, capped at RECENT_EVENTS_KEPT:
+        what the live page shows."""
         return f"{self.prefix}:recent-events"
+
+    RECENT_EVENTS_KEPT = 100
 
     # Operations: what each runner records of its own progress, for health checks and metrics.
     def progress(self, projection: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from domain.ports import RecordedEvent
-from projections.runner import ProjectionRunner
+from projections.projectors.runner import ProjectionRunner
 
 RunnerFactory = Callable[..., ProjectionRunner]
 

@@ -128,7 +128,7 @@ class ProjectionStatusView:
     name: str
     position: int
     head_position: int
-    parked: int = 0  # events set aside (projections/parking.py)
+    parked: int = 0  # events set aside (projections/projectors/parking.py)
     parked_streams: int = 0  # streams whose later events wait behind a parked one
     # Commit time of the oldest event not applied yet, where the recent-events list has it.
     waiting_since: datetime | None = None

@@ -16,8 +16,8 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from projections.broadcast import Broadcast
-from projections.keys import Keys
+from projections.keyspace.keys import Keys
+from projections.live.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
 

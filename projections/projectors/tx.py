@@ -11,8 +11,8 @@ import orjson
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
-from projections.keys import Keys
-from projections.scripts import Scripts
+from projections.keyspace.keys import Keys
+from projections.projectors.scripts import Scripts
 
 
 @dataclass
