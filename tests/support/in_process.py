@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from domain.bus import Caller
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
-from wiring.bootstrap import Inkwell
+from wiring.bootstrap import NAMES, Inkwell
 
 
 async def send(inkwell: Inkwell, command: Command, actor: str | None = None) -> dict[str, str]:
@@ -13,9 +15,16 @@ async def send(inkwell: Inkwell, command: Command, actor: str | None = None) -> 
 
 
 async def settle(inkwell: Inkwell, timeout: float = 10.0) -> None:
-    """Waits until every projection has applied everything in the log."""
+    """Waits until every projection has applied everything in the log, and no rebuild
+    holds its lock any more (a runner's first build swaps its space in a moment before
+    it releases its lock: a test's own rebuild would be refused in between)."""
+    deadline = asyncio.get_running_loop().time() + timeout
     head = await inkwell.store.head_position()
     await inkwell.services.consistency.wait_for(head, timeout)
+    locks = [inkwell.keys.rebuilding(name) for name in NAMES]
+    while await inkwell.redis.exists(*locks):
+        assert asyncio.get_running_loop().time() < deadline, "a rebuild still holds its lock"
+        await asyncio.sleep(0.01)
 
 
 async def author_with_posts(inkwell: Inkwell, published: int, drafts: int = 0) -> str:
