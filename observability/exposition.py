@@ -97,6 +97,12 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         "Events applied by the projection's runners, ever.",
         labels=["projection"],
     )
+    rebuilds = CounterMetricFamily(
+        "inkwell_projection_rebuilds",
+        "Builds of the projection swapped in: its first, each automatic one after Redis "
+        "lost or half-applied its read models, and each `inkwell rebuild`.",
+        labels=["projection"],
+    )
     for p in progress:
         families["position"].add_metric([p.name], p.position)
         families["head"].add_metric([p.name], p.head)
@@ -107,4 +113,5 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         if p.advanced_at is not None:
             families["advanced"].add_metric([p.name], p.advanced_at)
         applied.add_metric([p.name], p.applied)
-    return [*families.values(), applied]
+        rebuilds.add_metric([p.name], p.rebuilds)
+    return [*families.values(), applied, rebuilds]

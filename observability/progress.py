@@ -37,6 +37,7 @@ class Progress:
     head: int
     lag_seconds: float  # age of the oldest event not yet applied; 0 when caught up
     applied: int  # events applied, ever (reset when Redis starts empty)
+    rebuilds: int  # builds swapped in: the first, each after a loss of data, each `rebuild`
     parked: int  # events set aside because the projector could not apply them
     parked_streams: int  # streams whose later events wait behind a parked one
     advanced_at: float | None  # epoch seconds when the checkpoint last moved
@@ -114,6 +115,7 @@ def _progress(
         head=frontier.head,
         lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         applied=int(progress.get("applied", 0)),
+        rebuilds=int(progress.get("rebuilds", 0)),
         parked=parked[0],
         parked_streams=parked[1],
         advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,

@@ -295,6 +295,7 @@ class Rebuild:
                     pipe.delete(self._keys.unconfirmed(name))
                     progress = self._keys.progress(name)  # as a runner's batches count
                     pipe.hincrby(progress, "applied", self._applied[name])
+                    pipe.hincrby(progress, "rebuilds", 1)
                     pipe.hset(progress, "advancedAt", time.time())
                     notice = {"projection": name, "position": position, "namespace": space}
                     pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))

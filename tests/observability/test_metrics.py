@@ -91,6 +91,9 @@ def test_a_workload_shows_in_the_counters_and_the_projection_gauges(
         assert value(samples, "inkwell_projection_lag_events", projection=name) == 0
         assert value(samples, "inkwell_projection_lag_seconds", projection=name) == 0
         assert value(samples, "inkwell_projection_events_applied_total", projection=name) == head
+        assert (
+            value(samples, "inkwell_projection_rebuilds_total", projection=name) == 1
+        )  # the first
         assert value(samples, "inkwell_projection_parked_events", projection=name) == 0
         advanced = value(
             samples, "inkwell_projection_last_advanced_timestamp_seconds", projection=name

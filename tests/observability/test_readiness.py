@@ -149,6 +149,7 @@ def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
         head=10 + lag,
         lag_seconds=lag_seconds,
         applied=10,
+        rebuilds=1,
         parked=0,
         parked_streams=0,
         advanced_at=None if idle is None else now - idle,

@@ -145,6 +145,8 @@ async def test_a_command_redis_refuses_fails_the_batch_and_the_space_is_rebuilt(
         await send(inkwell, LikePost(post), reader)
         await assert_verified(inkwell)
         assert inkwell.keys.space("posts") != old_space
+        # Counted (inkwell_projection_rebuilds_total): the first build, then this one.
+        assert await inkwell.redis.hget(inkwell.keys.progress("posts"), "rebuilds") == "2"
         view = await inkwell.services.reads.post(post, None)
         assert view is not None and view.like_count == 1
         assert await inkwell.services.reads.liked_by(reader, [post]) == [True]
