@@ -16,6 +16,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from projections.keyspace.keys import Keys
+from projections.readers.statuses import Standing, Standings
 
 
 class Frontier(Protocol):
@@ -74,50 +75,38 @@ class ProgressReader:
     def __init__(self, redis: Redis, keys: Keys, names: Sequence[str], log: Log) -> None:
         self._redis = redis
         self._keys = keys
-        self._names = tuple(names)
+        self._standings = Standings(keys, names)
         self._log = log
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self._names
+        return self._standings.names
 
     async def read(self) -> list[Progress]:
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.mget([self._keys.checkpoint(name) for name in self._names])
-            for name in self._names:
+            self._standings.queue(pipe)
+            for name in self.names:
                 pipe.hgetall(self._keys.progress(name))
-                pipe.zcard(self._keys.parked(name))
-                pipe.hlen(self._keys.parked_streams(name))
-            checkpoints, *rest = await pipe.execute()
-        positions = [int(value or 0) for value in checkpoints]
-        frontier = await self._log.frontier(positions)
+            replies = iter(await pipe.execute())
+        standings = self._standings.take(replies)
+        frontier = await self._log.frontier([one.position for one in standings])
         now = datetime.now(UTC)
-        return [
-            _progress(name, position, frontier, progress, (parked, streams), now)
-            for name, position, progress, parked, streams in zip(
-                self._names, positions, rest[0::3], rest[1::3], rest[2::3], strict=True
-            )
-        ]
+        return [_progress(one, frontier, next(replies), now) for one in standings]
 
 
 def _progress(
-    name: str,
-    position: int,
-    frontier: Frontier,
-    progress: dict[str, str],
-    parked: tuple[int, int],
-    now: datetime,
+    one: Standing, frontier: Frontier, progress: dict[str, str], now: datetime
 ) -> Progress:
-    oldest = frontier.next_recorded_at.get(position)
+    oldest = frontier.next_recorded_at.get(one.position)
     return Progress(
-        name=name,
-        position=position,
+        name=one.name,
+        position=one.position,
         head=frontier.head,
         lag_seconds=max(0.0, (now - oldest).total_seconds()) if oldest else 0.0,
         applied=int(progress.get("applied", 0)),
         rebuilds=int(progress.get("rebuilds", 0)),
-        parked=parked[0],
-        parked_streams=parked[1],
+        parked=one.parked,
+        parked_streams=one.parked_streams,
         advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,
         at=now.timestamp(),
     )

@@ -1,10 +1,15 @@
 """Each projection's progress as the API shows it: position, head, what is parked, and
-since when its oldest unapplied event waits (from the recent-events list)."""
+since when its oldest unapplied event waits (from the recent-events list).
+
+`Standings` is the part of that read the operators' progress (observability/progress.py)
+makes too: each projection's checkpoint and what it parked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -12,31 +17,60 @@ from projections.keyspace.keys import Keys
 from projections.readers.views import ProjectionStatusView, RecentEventView
 
 
+@dataclass(frozen=True)
+class Standing:
+    name: str
+    position: int  # the checkpoint
+    parked: int  # events set aside (projections/projectors/parking.py)
+    parked_streams: int  # streams whose later events wait behind a parked one
+
+
+class Standings:
+    """Queues each projection's checkpoint and parked counts on a caller's pipeline (with
+    whatever else it reads in the same round trip), then reads them from its replies."""
+
+    def __init__(self, keys: Keys, names: Sequence[str]) -> None:
+        self._keys = keys
+        self.names = tuple(names)
+
+    def queue(self, pipe: Any) -> None:
+        pipe.mget([self._keys.checkpoint(name) for name in self.names])
+        for name in self.names:
+            pipe.zcard(self._keys.parked(name))
+            pipe.hlen(self._keys.parked_streams(name))
+
+    def take(self, replies: Iterator[Any]) -> list[Standing]:
+        """Consumes, in order, the replies to what `queue` queued."""
+        checkpoints = next(replies)
+        return [
+            Standing(name, int(checkpoint or 0), int(next(replies)), int(next(replies)))
+            for name, checkpoint in zip(self.names, checkpoints, strict=True)
+        ]
+
+
 async def projection_statuses(
     redis: Redis, keys: Keys, names: Sequence[str]
 ) -> list[ProjectionStatusView]:
     """Read in one MULTI, so the figures are of one moment."""
+    standings = Standings(keys, names)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.mget([keys.checkpoint(name) for name in names])
+        standings.queue(pipe)
         pipe.zscore(keys.head(), "head")
         pipe.zrevrange(keys.recent_events(), 0, -1)
-        for name in names:
-            pipe.zcard(keys.parked(name))
-            pipe.hlen(keys.parked_streams(name))
-        checkpoints, head, recent, *parked = await pipe.execute()
+        replies = iter(await pipe.execute())
+    read = standings.take(replies)
+    head, recent = next(replies), next(replies)
     newest = [RecentEventView.from_json(entry) for entry in recent]
     return [
         ProjectionStatusView(
-            name,
-            int(checkpoint or 0),
+            one.name,
+            one.position,
             int(head or 0),
-            events,
-            streams,
-            waiting_since(newest, int(checkpoint or 0)),
+            one.parked,
+            one.parked_streams,
+            waiting_since(newest, one.position),
         )
-        for name, checkpoint, events, streams in zip(
-            names, checkpoints, parked[0::2], parked[1::2], strict=True
-        )
+        for one in read
     ]
 
 
