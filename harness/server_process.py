@@ -9,16 +9,16 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 
 import httpx2 as httpx
 
 from harness.net import free_port
+from infra.lifecycle import Lifecycle
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class ServerProcess:
+class ServerProcess(Lifecycle["ServerProcess"]):
     def __init__(
         self,
         env: Mapping[str, str | None],
@@ -85,14 +85,6 @@ class ServerProcess:
     def kill(self) -> None:
         self.stop(signal.SIGKILL)
 
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         if self.process is not None:
             self.stop()

@@ -18,10 +18,10 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
+from infra.lifecycle import Lifecycle
 from infra.redis_binary import server_binary
 
 STARTUP_SECONDS = 10.0
@@ -60,7 +60,7 @@ def running_in(data_dir: Path) -> str | None:
     return url_of(path)
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(Lifecycle[str]):
     def __init__(self, data_dir: Path | None = None) -> None:
         """With a data_dir the data survives restarts (RDB snapshots there); else nothing is."""
         self._data_dir = data_dir
@@ -106,24 +106,13 @@ class EmbeddedRedis:
         self._wait_until_ready()
         return self.url
 
-    def stop(self) -> None:
+    def close(self) -> None:
         if self._process is not None:
             self._process.send_signal(signal.SIGTERM)  # it saves its snapshot, then exits
             self._process.wait(timeout=30)
             self._process = None
         if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _check_socket_path(self) -> None:
         assert self._socket is not None

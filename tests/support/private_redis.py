@@ -5,15 +5,15 @@ from __future__ import annotations
 import contextlib
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 import redis
 
 from harness.net import free_port
 from harness.redis_server import start
+from infra.lifecycle import Lifecycle
 
 
-class PrivateRedis:
+class PrivateRedis(Lifecycle["PrivateRedis"]):
     def __init__(self, directory: Path) -> None:
         self.port = free_port()
         self.directory = directory
@@ -56,14 +56,6 @@ class PrivateRedis:
             stats = client.info("commandstats").get(f"cmdstat_{command.lower()}")
         return int(stats["calls"]) if stats else 0
 
-    def __enter__(self) -> PrivateRedis:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         if self.process is not None:
             self.kill()

@@ -15,7 +15,8 @@ import contextlib
 import random
 import threading
 from dataclasses import dataclass
-from types import TracebackType
+
+from infra.lifecycle import Lifecycle
 
 # A message push in RESP2 (an array) and in RESP3 (a push), as redis-py may speak either.
 MESSAGES = (b"*3\r\n$7\r\nmessage\r\n", b">3\r\n$7\r\nmessage\r\n")
@@ -55,7 +56,7 @@ def frame_end(buffer: bytes, start: int) -> int | None:
     return position
 
 
-class PubSubFaultProxy:
+class PubSubFaultProxy(Lifecycle["PubSubFaultProxy"]):
     """Listens on 127.0.0.1:`port` (0: any free one) in a thread of its own."""
 
     def __init__(self, redis_port: int, *, drop: float, duplicate: float, seed: int = 0) -> None:
@@ -74,17 +75,12 @@ class PubSubFaultProxy:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def __enter__(self) -> PubSubFaultProxy:
+    def start(self) -> PubSubFaultProxy:
         self._thread.start()
         self._ready.wait(10)
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
 
