@@ -36,22 +36,8 @@ from domain.upcasting import SCHEMAS
 from eventstore.codec import event_rows
 from eventstore.engines import open_engines
 from eventstore.tables import events as events_table
+from harness.sample_text import text
 
-WORDS = [
-    "redis",
-    "event",
-    "log",
-    "cqrs",
-    "read",
-    "model",
-    "write",
-    "side",
-    "projection",
-    "cursor",
-    "feed",
-    "tag",
-    "search",
-]
 TAGS = ["cqrs", "redis", "python", "events", "graphql", "design", "ops", "testing"]
 
 
@@ -71,7 +57,7 @@ class _Blog:
         return self.clock
 
     def text(self, n: int) -> str:
-        return " ".join(self.rng.choices(WORDS, k=n))
+        return text(self.rng, n)
 
     def event(self, stream: str, event: Event) -> AppendRequest:
         version = self.versions.get(stream, 0)

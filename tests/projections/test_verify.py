@@ -20,25 +20,10 @@ from domain.commands import (
     UpdateProfile,
 )
 from domain.errors import DomainError
+from harness.sample_text import WORDS, text
 from projections.tools.verify import differences, drop, dump, replay
 from tests.support.in_process import send, settle
 from wiring.bootstrap import PROJECTIONS, Inkwell
-
-WORDS = [
-    "redis",
-    "event",
-    "log",
-    "cqrs",
-    "read",
-    "model",
-    "write",
-    "side",
-    "projection",
-    "cursor",
-    "feed",
-    "tag",
-    "search",
-]
 
 
 async def random_workload(inkwell: Inkwell, rng: random.Random, commands: int) -> int:
@@ -70,9 +55,6 @@ async def _pick(
 ) -> tuple[str, Command]:
     """A random command and who sends it: mostly someone allowed to, sometimes not."""
 
-    def text(n: int) -> str:
-        return " ".join(rng.choices(WORDS, k=n))
-
     reader = rng.choice(users)
     kind = rng.choices(
         ["create", "update", "publish", "archive", "like", "unlike", "comment", "delete", "rename"],
@@ -80,12 +62,13 @@ async def _pick(
     )[0]
     if kind == "create" or not authors:
         tags = tuple(rng.sample(WORDS, rng.randint(0, 3)))
-        return reader, CreatePost(text(3).title(), text(12), tags)
+        return reader, CreatePost(text(rng, 3).title(), text(rng, 12), tags)
     post = rng.choice(list(authors))
     owner = authors[post] if rng.random() < 0.9 else reader
     if kind == "update":
         _, version = await inkwell.store.load(streams.post(post))
-        return owner, UpdatePost(post, version, title=text(2), tags=tuple(rng.sample(WORDS, 2)))
+        title, tags = text(rng, 2), tuple(rng.sample(WORDS, 2))
+        return owner, UpdatePost(post, version, title=title, tags=tags)
     if kind == "publish":
         return owner, PublishPost(post)
     if kind == "archive":
@@ -99,7 +82,7 @@ async def _pick(
     if kind == "rename":
         avatar = rng.choice(["", "https://a.example/x.png"])
         return reader, UpdateProfile(name=f"User {rng.randint(0, 99)}", avatar_url=avatar)
-    return reader, AddComment(post, text(6))
+    return reader, AddComment(post, text(rng, 6))
 
 
 NAMES = [projection.name for projection in PROJECTIONS]
