@@ -77,25 +77,44 @@ class Slice:
         before = Position.from_cursor(self.before) if self.before else None
         return after, before
 
+    def ends(self) -> tuple[Position | None, Position | None, bool]:
+        """The checked cursors as a walk sees them: where it starts, where it stops, and
+        whether it walks forward."""
+        after, before = self.check()
+        return (before, after, False) if self.backward else (after, before, True)
+
 
 def check_first(first: int) -> None:
     if not 0 <= first <= MAX_FIRST:
         raise BadPageRequest(f"first must be between 0 and {MAX_FIRST}")
 
 
+@dataclass(frozen=True)
+class Walk:
+    """Up to `count` positions past `start` (or from it, when `inclusive`), walking a list
+    forward or backward, stopping before `stop`."""
+
+    start: Position | None
+    forward: bool
+    count: int
+    stop: Position | None = None
+    inclusive: bool = False
+
+    def passes(self, item: Position, *, descending: bool) -> bool:
+        """Whether the walk takes `item`: past its start and short of its stop."""
+        return _past(
+            item, self.start, self.forward, descending=descending, inclusive=self.inclusive
+        ) and (
+            self.stop is None
+            or _past(self.stop, item, self.forward, descending=descending, inclusive=False)
+        )
+
+
 class _List(Protocol):
     total: int | None
 
-    async def walk(
-        self,
-        start: Position | None,
-        forward: bool,
-        count: int,
-        stop: Position | None,
-        inclusive: bool,
-    ) -> list[Position]:
-        """Up to `count` positions past `start` (or from it, when inclusive) walking the list
-        forward or backward, stopping before `stop`; in walking order."""
+    async def walk(self, walk: Walk) -> list[Position]:
+        """The positions the walk takes, in walking order."""
 
 
 async def newest_first(redis: Redis, key: str, window: Slice) -> Page:
@@ -139,15 +158,15 @@ async def page_of(newest_to_oldest: list[Position], window: Slice) -> Page:
 
 
 async def _page(source: _List, window: Slice) -> Page:
-    after, before = window.check()
-    forward = not window.backward
-    start, stop = (after, before) if forward else (before, after)
-    items = await source.walk(start, forward, window.size + 1, stop, False)
+    start, stop, forward = window.ends()
+    items = await source.walk(Walk(start, forward, window.size + 1, stop))
     more = len(items) > window.size
     items = items[: window.size]
     # Whether anything lies beyond the cursor the walk started from, the cursor's item
     # included: one probe, made only when a cursor was sent.
-    behind = start is not None and bool(await source.walk(start, not forward, 1, None, True))
+    behind = start is not None and bool(
+        await source.walk(Walk(start, not forward, 1, inclusive=True))
+    )
     total = source.total or 0
     if forward:
         return Page(items, has_next=more, total=total, has_previous=behind)
@@ -170,21 +189,9 @@ class _Computed:
         self.items = newest_to_oldest
         self.total: int | None = len(newest_to_oldest)
 
-    async def walk(
-        self,
-        start: Position | None,
-        forward: bool,
-        count: int,
-        stop: Position | None,
-        inclusive: bool,
-    ) -> list[Position]:
-        ordered = self.items if forward else self.items[::-1]
-        return [
-            item
-            for item in ordered
-            if _past(item, start, forward, descending=True, inclusive=inclusive)
-            and (stop is None or _past(stop, item, forward, descending=True, inclusive=False))
-        ][:count]
+    async def walk(self, walk: Walk) -> list[Position]:
+        ordered = self.items if walk.forward else self.items[::-1]
+        return [item for item in ordered if walk.passes(item, descending=True)][: walk.count]
 
 
 @dataclass(frozen=True)
@@ -212,9 +219,7 @@ class _SortedSet:
 
     def prefetch(self, pipe: Any, window: Slice) -> None:
         """Queues on a shared pipeline the size and the first window `_page` will read."""
-        after, before = window.check()
-        forward = not window.backward
-        start, stop = (after, before) if forward else (before, after)
+        start, stop, forward = window.ends()
         self._wanted = Window(start, stop, 0, window.size + 1, forward == self.descending)
         pipe.zcard(self.key)
         self._queue(pipe, self._wanted)
@@ -224,30 +229,16 @@ class _SortedSet:
         self.total = int(total)
         self._first = (self._wanted, batch)
 
-    async def walk(
-        self,
-        start: Position | None,
-        forward: bool,
-        count: int,
-        stop: Position | None,
-        inclusive: bool,
-    ) -> list[Position]:
-        down = forward == self.descending  # towards lower scores
+    async def walk(self, walk: Walk) -> list[Position]:
+        down = walk.forward == self.descending  # towards lower scores
         items: list[Position] = []
         offset = 0
         while True:
-            batch = await self._window(start, stop, offset, count, down)
-            for member, score in batch:
-                item = Position(int(score), member)
-                if _past(
-                    item, start, forward, descending=self.descending, inclusive=inclusive
-                ) and (
-                    stop is None
-                    or _past(stop, item, forward, descending=self.descending, inclusive=False)
-                ):
-                    items.append(item)
-            if len(items) >= count or len(batch) < count:
-                return items[:count]
+            batch = await self._window(walk.start, walk.stop, offset, walk.count, down)
+            found = (Position(int(score), member) for member, score in batch)
+            items += [item for item in found if walk.passes(item, descending=self.descending)]
+            if len(items) >= walk.count or len(batch) < walk.count:
+                return items[: walk.count]
             # Members that share the cursor's score were skipped; read on past them.
             offset += len(batch)
 
