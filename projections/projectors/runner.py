@@ -77,16 +77,24 @@ class ProjectionRunner:
 
     async def _run(self) -> None:
         backoff = 0.1
+        standing_by = False
         while True:
             try:
                 if await self.lease.acquire():
                     log.info("projection %s: this process runs it", self.projection.name)
+                    standing_by = False
                     try:
                         await self._follow_while_leased()
                     finally:
                         # At once, so that a standby takes over now, not after the term.
                         await complete(self.lease.release())
                 else:
+                    if not standing_by:
+                        log.info(
+                            "projection %s: another process runs it; standing by",
+                            self.projection.name,
+                        )
+                        standing_by = True
                     await asyncio.sleep(self._lease_seconds / 3)
                 backoff = 0.1
             except Exception as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 import redis
 
 from harness.server_process import ServerProcess
+from projections.keyspace.keys import Keys
 from tests.support import operations as ops
 from tests.support.api import http_api
 from wiring.bootstrap import PROJECTIONS
@@ -16,9 +17,41 @@ from wiring.bootstrap import PROJECTIONS
 
 def lease_holders(client: redis.Redis, prefix: str) -> dict[str, str]:
     return {
-        projection.name: str(client.get(f"{prefix}:lease:{projection.name}"))
+        projection.name: str(client.get(Keys(prefix).lease(projection.name)))
         for projection in PROJECTIONS
     }
+
+
+def wait_until_standing_by(projector: ServerProcess, timeout: float = 30) -> None:
+    """Until each of the projector's runners was refused its projection's lease."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = projector.log.read_text()
+        waiting = [
+            projection.name
+            for projection in PROJECTIONS
+            if f"projection {projection.name}: another process runs it; standing by" not in log
+        ]
+        if not waiting:
+            return
+        assert time.monotonic() < deadline, f"{waiting} never stood by:\n{log}"
+        time.sleep(0.05)
+
+
+def wait_until_renewed(client: redis.Redis, prefix: str, timeout: float = 10) -> None:
+    """Until every lease was renewed (its time to live went up) since this was called."""
+    keys = [Keys(prefix).lease(projection.name) for projection in PROJECTIONS]
+    lowest = {key: int(client.pttl(key)) for key in keys}
+    deadline = time.monotonic() + timeout
+    while lowest:
+        for key in list(lowest):
+            left = int(client.pttl(key))
+            if left > lowest[key]:
+                del lowest[key]
+            else:
+                lowest[key] = left
+        assert time.monotonic() < deadline, f"never renewed: {sorted(lowest)}"
+        time.sleep(0.02)
 
 
 def test_a_standby_projector_takes_over_from_a_killed_one(
@@ -38,7 +71,8 @@ def test_a_standby_projector_takes_over_from_a_killed_one(
         )
 
         second = ServerProcess(env, tmp_path, command="project").start(wait=False)
-        time.sleep(1.5)
+        wait_until_standing_by(second)
+        wait_until_renewed(client, prefix)
         assert all(
             f":{first.process.pid}:" in owner for owner in lease_holders(client, prefix).values()
         )
