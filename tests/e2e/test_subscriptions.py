@@ -100,7 +100,7 @@ def test_the_feed_carries_publications_later_changes_and_archiving_of_published_
     async def watch() -> None:
         async with session(server.url) as client:
             stream = Stream(client, FEED)
-            await asyncio.sleep(0.3)  # subscribed; the feed sends nothing until something changes
+            await stream.until_live(lambda: asyncio.to_thread(api.published_post, ann, "Warm-up"))
             draft = await asyncio.to_thread(api.create_post, ann, "Not yet")
             published = await asyncio.to_thread(api.published_post, ann, "Out now")
             await stream.until(lambda i: i["feed"]["id"] == published["id"])
@@ -131,15 +131,18 @@ def test_comment_added_streams_the_comments_of_one_post(
     async def watch() -> None:
         async with session(server.url, legacy=True) as client:  # the legacy protocol works too
             stream = Stream(client, COMMENTS, {"postId": watched["id"]})
-            await asyncio.sleep(0.3)
-            for post, body in ((other, "elsewhere"), (watched, "here")):
+
+            async def comment(post: dict[str, Any], body: str) -> None:
                 variables = {"input": {"postId": post["id"], "body": body}}
                 await asyncio.to_thread(api.ok, ops.ADD_COMMENT, variables, token=ann.token)
-            item = await stream.until(lambda _: True)
-            assert item["commentAdded"]["body"] == "here"
-            assert item["commentAdded"]["author"]["name"] == "Ann"
-            await asyncio.sleep(0.3)
-            assert [i["commentAdded"]["body"] for i in stream.items] == ["here"]
+
+            await stream.until_live(lambda: comment(watched, "warm-up"))
+            for post, body in ((other, "elsewhere"), (watched, "here"), (watched, "last")):
+                await comment(post, body)
+            await stream.until(lambda i: i["commentAdded"]["body"] == "last")
+            items = [i["commentAdded"] for i in stream.items]
+            assert [c["body"] for c in items if c["body"] != "warm-up"] == ["here", "last"]
+            assert all(c["author"]["name"] == "Ann" for c in items)
             await stream.stop()
 
     asyncio.run(watch())

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -65,6 +66,23 @@ class Stream:
                     raise self.error
                 self._arrived.clear()
                 await self._arrived.wait()
+
+    async def until_live(
+        self, change: Callable[[], Awaitable[object]], every: float = 0.2, timeout: float = 10
+    ) -> dict[str, Any]:
+        """For a subscription that sends nothing until something changes: makes `change`
+        (again every `every` seconds) until an item arrives, and returns the first. A change
+        made before the server followed its channel is never sent, so an item proves that
+        every later change will be."""
+        async with asyncio.timeout(timeout):
+            while not self.items:
+                if self.error is not None:
+                    raise self.error
+                self._arrived.clear()
+                await change()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), every)
+        return self.items[0]
 
     async def stop(self) -> None:
         self._task.cancel()
