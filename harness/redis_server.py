@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import redis
 
+from harness.net import free_port
+from infra.lifecycle import Lifecycle
 from infra.redis_binary import server_binary
 
 
@@ -51,13 +53,14 @@ def start(
     return process
 
 
-@dataclass
-class PrivateRedis:
-    """A started server the test may flush, kill and restart empty on the same port."""
+class PrivateRedis(Lifecycle["PrivateRedis"]):
+    """A server of the test's own on a free port, that it may flush, stop and restart
+    (empty, or with its data) under a running Inkwell, and ask what it ran."""
 
-    port: int
-    directory: Path
-    process: subprocess.Popen[bytes]
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -66,7 +69,40 @@ class PrivateRedis:
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, decode_responses=True)
 
-    def restart_empty(self) -> None:
+    def start(self) -> PrivateRedis:
+        self.process = start(self.port, directory=self.directory)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: it saves nothing, so the next start() is empty."""
+        assert self.process is not None
         self.process.kill()
         self.process.wait()
-        self.process = start(self.port, directory=self.directory)
+        self.process = None
+
+    def restart_empty(self) -> None:
+        self.kill()
+        self.start()
+
+    def stop_keeping_data(self) -> None:
+        """SHUTDOWN SAVE: the next start() loads the data back from its dump file."""
+        assert self.process is not None
+        # It closes the connection as it goes, as it should.
+        with self.client() as client, contextlib.suppress(redis.ConnectionError):
+            client.shutdown(save=True)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+
+    def calls(self, command: str) -> int:
+        """How many times the server ran `command` since it started."""
+        with self.client() as client:
+            stats = client.info("commandstats").get(f"cmdstat_{command.lower()}")
+        return int(stats["calls"]) if stats else 0
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.kill()

@@ -38,13 +38,14 @@ class Rule:
 class Throttle:
     """Counts hits per (rule, identity); raises RateLimited past a rule's rate."""
 
-    def __init__(self, pool: ConnectionPool, prefix: str, rates: RateLimits) -> None:
+    def __init__(self, pool: ConnectionPool, key_prefix: str, rates: RateLimits) -> None:
+        """`key_prefix` starts the name of every counter (Keys.rate_limits)."""
         # The storage gets its own small pool: a flood of refused requests waits for it,
         # never for the connections queries and projectors use.
         storage = RedisStorage(
             "async+redis://",
             implementation="redispy",
-            key_prefix=f"{prefix}:rate",
+            key_prefix=key_prefix,
             connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
         )
         self._limiter = SlidingWindowCounterRateLimiter(storage)

@@ -18,6 +18,7 @@ import pytest
 if TYPE_CHECKING:
     # The app, Redis and the SQL drivers are imported only by the fixtures that use them, so
     # tests of the domain alone start in a fraction of a second.
+    from harness.redis_server import PrivateRedis
     from infra.settings import Settings
     from tests.support.api import Api
     from wiring.bootstrap import Inkwell
@@ -34,6 +35,15 @@ def redis_url() -> Iterator[str]:
 
         with EmbeddedRedis() as url:
             yield url
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own, to flush, stop and restart under a running app."""
+    from harness.redis_server import PrivateRedis
+
+    with PrivateRedis(tmp_path) as server:
+        yield server
 
 
 @pytest.fixture

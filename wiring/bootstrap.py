@@ -118,7 +118,7 @@ async def running(
         operations = _operations(settings, metrics, redis.primary, keys, log_reader)
         services = _services(settings, metrics, redis, keys, store, read_side)
         if settings.rate_limits.enabled:
-            services = await _throttled(stack, settings, redis, services)
+            services = await _throttled(stack, settings, redis, keys, services)
         spawn = await stack.enter_async_context(background())
         spawn(read_side.broadcast.run(), "broadcast")
         spawn(publisher.run(), "publisher")
@@ -233,13 +233,13 @@ def _services(
 
 
 async def _throttled(
-    stack: AsyncExitStack, settings: Settings, redis: RedisClients, services: Services
+    stack: AsyncExitStack, settings: Settings, redis: RedisClients, keys: Keys, services: Services
 ) -> Services:
     """The services with rate limits, counted in Redis on a small pool of their own."""
     counts = await stack.enter_async_context(
         pool(redis.url, f"{settings.prefix}:rate-limits", redis.retry, RATE_LIMIT_CONNECTIONS)
     )
-    throttle = Throttle(counts.connection_pool, settings.prefix, settings.rate_limits)
+    throttle = Throttle(counts.connection_pool, keys.rate_limits(), settings.rate_limits)
     return dataclasses.replace(services, throttle=throttle)
 
 

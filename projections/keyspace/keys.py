@@ -128,6 +128,11 @@ class Keys:
         """A post's live comment ids scored by the position that added them."""
         return f"{self.space('posts')}:changes:comments:{post_id}"
 
+    # Rate limiting (protection/throttle.py): the `limits` library names its counters.
+    def rate_limits(self) -> str:
+        """What every rate-limit counter's name starts with."""
+        return f"{self.prefix}:rate"
+
     # The API's automatic persisted queries: not a read model, a cache of documents.
     def persisted_query(self, sha256: str) -> str:
         """The text of the GraphQL document with this hash, expiring unless used."""

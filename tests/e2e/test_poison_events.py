@@ -8,8 +8,6 @@ server's own projectors read them from the log.
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import Api, http_api
 from tests.support.cli import run_cli
+from tests.support.waiting import until_true
 
 PROJECTIONS = "{ projections { name position headPosition lag parked parkedStreams } }"
 
@@ -54,16 +53,6 @@ def fix_event(database: Path, position: int, kind: str, data: str) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def until(check: Callable[[], Any], timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"not within {timeout}s"
-        time.sleep(0.1)
 
 
 def projections(api: Api) -> dict[str, dict[str, Any]]:
@@ -124,13 +113,12 @@ def test_a_bad_row_parks_its_stream_in_order_while_everything_else_flows(
     fresh = [api.register(f"Fresh {n}") for n in range(10)]
     for account in fresh:
         api.create_post(account, "Mine")
-    assert until(
+    assert until_true(
         lambda: after["id"] in [e["node"]["id"] for e in api.ok(ops.RECENT)["recentPosts"]["edges"]]
     )
     head = fresh[-1].position
-    status = until(
-        lambda: (s := projections(api)) and all(p["position"] >= head for p in s.values()) and s
-    )
+    until_true(lambda: all(p["position"] >= head for p in projections(api).values()))
+    status = projections(api)
     # Each projection that reads post events parked the unknown one and the publish behind it.
     assert {name: (p["parked"], p["parkedStreams"]) for name, p in status.items()} == {
         "posts": (4, 2),  # the post's two, and Bob's broken profile and the rename behind it
@@ -234,8 +222,8 @@ def test_readers_skip_a_half_made_read_model_instead_of_failing_the_list(
         orjson.dumps({"post_id": post_id, "user_id": bob.id, "liked_at": now}).decode(),
     )
     api.published_post(ann, "Later")
-    until(lambda: len(api.ok(ops.RECENT)["recentPosts"]["edges"]) == 2)
-    until(lambda: projections(api)["posts"]["parked"] == 2)
+    until_true(lambda: len(api.ok(ops.RECENT)["recentPosts"]["edges"]) == 2)
+    until_true(lambda: projections(api)["posts"]["parked"] == 2)
 
     recent = api.ok(ops.RECENT)["recentPosts"]["edges"]
     assert [e["node"]["title"] for e in recent] == ["Later", "Fine"]

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.redis_server import PrivateRedis
 from harness.server_process import ROOT, ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
-from tests.support.private_redis import PrivateRedis
 from tests.support.pubsub_faults import PubSubFaultProxy
 
 FEED = "subscription { feed { id title } }"

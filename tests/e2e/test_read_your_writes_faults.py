@@ -6,25 +6,18 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
+from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 from tests.support.api import Account, Api, http_api
-from tests.support.private_redis import PrivateRedis
 
 UNREACHABLE = 10**12
 POST = "query($id: ID!) { post(id: $id) { id title } }"
 PUBLISH = "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path) as server:
-        yield server
 
 
 def _server(
@@ -103,7 +96,7 @@ def test_the_server_stops_within_seconds_of_sigterm_with_waits_pending(
     server = _server(server_env, tmp_path, private_redis, INKWELL_CONSISTENCY_TIMEOUT="120").start()
     try:
 
-        async def pending_waits() -> None:
+        async def stop_while_waiting() -> float:
             async with httpx.AsyncClient(
                 base_url=server.url,
                 timeout=60,
@@ -124,20 +117,13 @@ def test_the_server_stops_within_seconds_of_sigterm_with_waits_pending(
                 while private_redis.calls("mget") < polls + 5:
                     await asyncio.sleep(0.05)
                 assert not any(wait.done() for wait in waits)
+                assert server.process is not None
+                sent = time.monotonic()
+                server.process.send_signal(signal.SIGTERM)
+                await asyncio.to_thread(server.process.wait, 60)
+                stopped = time.monotonic() - sent
                 await asyncio.gather(*waits, return_exceptions=True)
-
-        async def stop_while_waiting() -> float:
-            waiting = asyncio.create_task(pending_waits())
-            polls = private_redis.calls("mget")
-            while private_redis.calls("mget") < polls + 5:
-                await asyncio.sleep(0.05)
-            assert server.process is not None
-            sent = time.monotonic()
-            server.process.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(server.process.wait, 60)
-            stopped = time.monotonic() - sent
-            await asyncio.gather(waiting, return_exceptions=True)
-            return stopped
+                return stopped
 
         assert asyncio.run(stop_while_waiting()) < 10
         log = server.log.read_text()

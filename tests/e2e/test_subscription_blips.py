@@ -8,7 +8,6 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,16 @@ import httpx2 as httpx
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
+from harness.redis_server import PrivateRedis
 from harness.server_process import ROOT, ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
-from tests.support.private_redis import PrivateRedis
 
 FEED = "subscription { feed { id title } }"
 POST = "subscription($id: ID!) { post(id: $id) { id likeCount } }"
 CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { postId position } }"
 PUBLISH = "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }"
 LIKE = "mutation($i: PostCommandInput!) { likePost(input: $i) { position } }"
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    with PrivateRedis(tmp_path) as server:
-        yield server
 
 
 def _env(server_env: dict[str, str], redis: PrivateRedis, **extra: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ from websockets.typing import Subprotocol
 from infra.settings import Settings
 from projections.readers.pagination import Slice
 from tests.support.served_app import serving
+from tests.support.waiting import until
 from wiring.bootstrap import Inkwell
 from wiring.redis_clients import REDIS_CONNECTIONS
 
@@ -78,12 +79,6 @@ def subscriptions(inkwell: Inkwell) -> float:
     """Open subscriptions, shared ones counted once per subscriber (the metrics gauge)."""
     value = inkwell.operations.metrics.registry.get_sample_value("inkwell_graphql_subscriptions")
     return value or 0.0
-
-
-async def until(condition: Any, timeout: float = 20) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.05)
 
 
 async def footprint(inkwell: Inkwell) -> dict[str, int]:

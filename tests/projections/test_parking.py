@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from domain.commands import CreatePost, RegisterUser, UpdatePost
@@ -17,6 +16,7 @@ from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
 from tests.support.in_process import send
+from tests.support.waiting import until
 from wiring.bootstrap import PROJECTIONS, Inkwell
 
 
@@ -35,12 +35,6 @@ class Fragile:
 
     def projection(self) -> Projection:
         return Projection("fragile").on(PostCreated, self.on_post).on(PostUpdated, self.on_post)
-
-
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.05)
 
 
 async def test_a_failing_event_parks_its_stream_in_order_and_retry_replays_it(
