@@ -18,6 +18,7 @@ from schema.execution import PerEventMemo
 from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
+from schema.mutation_pages import refuse_bad_pages
 from schema.mutations import Mutation
 from schema.operations import PreparedOperations
 from schema.queries import Query
@@ -54,6 +55,7 @@ class InkwellSchema(strawberry.Schema):
         context = super()._create_execution_context(*args, **kwargs)
         self.operations.prepare(context)
         self.costs.refuse_if_costly(context)
+        refuse_bad_pages(context)
         return context
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:

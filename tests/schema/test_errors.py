@@ -56,6 +56,41 @@ def test_bad_paging_arguments_are_bad_user_input(api: Api, variables: dict[str, 
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+def archive_and_page(arguments: str, declarations: str = "") -> str:
+    """archivePost whose answer pages the post's comments with `arguments`."""
+    return (
+        f"mutation($input: PostCommandInput!{declarations}) {{ archivePost(input: $input) "
+        f"{{ post {{ status comments({arguments}) {{ totalCount }} }} }} }}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "variables"),
+    [
+        ("first: $first", {"first": 500}),
+        ("first: $first", {"first": -1}),
+        ("after: $after", {"after": "not-a-cursor"}),
+        ("last: 101", {}),
+        ('before: "%%%"', {}),
+    ],
+)
+def test_a_bad_page_in_a_mutations_answer_refuses_the_mutation_unrun(
+    api: Api, settings: Settings, ann: Account, arguments: str, variables: dict[str, Any]
+) -> None:
+    """The page is read after the command committed: checked first, or the post would be
+    archived under an error."""
+    post = api.published_post(ann, "Keep me")
+    kinds = {"first": "Int", "after": "String"}
+    declarations = "".join(f", ${name}: {kinds[name]}" for name in variables)
+    query = archive_and_page(arguments, declarations)
+    command = {"input": {"postId": post["id"]}}
+    error = refused(api, settings, query, {**command, **variables}, token=ann.token)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+    assert api.ok(ops.POST, {"id": post["id"]})["post"]["status"] == "PUBLISHED"
+    archived = api.ok(archive_and_page("first: 5"), command, token=ann.token)["archivePost"]
+    assert archived["post"]["status"] == "ARCHIVED"
+
+
 def test_a_command_id_reused_for_a_different_command_is_bad_user_input(
     api: Api, settings: Settings, ann: Account
 ) -> None:
