@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import gc
 import itertools
 import multiprocessing
@@ -62,7 +63,6 @@ from projections.readers.read_models import ReadModels
 
 PACKAGES = ("redis", "hiredis", "uvloop", "matplotlib")
 PER_POST = 1  # likes and comments on every ordinary post (issue 11 used 10; scaled down)
-BATCH = 2_000
 NAIVE_LIMIT = 10.0  # seconds before the naive query is interrupted
 TARGET_SPEEDUP = 10.0
 TARGET_FLAT = 0.20
@@ -118,22 +118,42 @@ def reactions(log: Events, post_id: str, offset: int, count: int, user_count: in
     return made
 
 
+class ListLog:
+    """The benchmark's events as an event log: the runners read it as they read SQL."""
+
+    def __init__(self) -> None:
+        self.events: list[RecordedEvent] = []
+
+    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
+        start = bisect.bisect_right(self.events, after, key=lambda event: event.position)
+        return self.events[start : start + limit]
+
+    async def head_position(self) -> int:
+        return self.events[-1].position if self.events else 0
+
+    async def skipped(self, projection: str) -> frozenset[int]:
+        return frozenset()
+
+
 class ReadSide:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self.redis = redis
         self.keys = Keys(prefix)
+        self.log = ListLog()
         scripts = Scripts.register(redis)
         self.runners = [
-            ProjectionRunner(projection, redis, self.keys, scripts, None)  # type: ignore[arg-type]
+            ProjectionRunner(projection, redis, self.keys, scripts, self.log)
             for projection in (posts.PROJECTION, feeds.PROJECTION)
         ]
         self.reads = ReadModels(redis, self.keys, ["posts", "feeds"])
 
     async def apply(self, events: list[RecordedEvent]) -> None:
-        for start in range(0, len(events), BATCH):
-            batch = events[start : start + BATCH]
-            for runner in self.runners:
-                await runner.apply(batch, from_log=True)
+        """Appends the events to the log and lets each runner catch up, in its batches,
+        as it does from SQL (the first catch-up builds the spaces and swaps them in)."""
+        assert not self.log.events or events[0].position > self.log.events[-1].position
+        self.log.events += events
+        for runner in self.runners:
+            await runner.catch_up()
 
     async def feed(self) -> int:
         page = await self.reads.recent_posts(Slice(20))
