@@ -39,7 +39,8 @@ async def cancel_and_wait(task: asyncio.Task[None]) -> None:
 async def complete(cleanup: Coroutine[Any, Any, None], timeout: float = CLEANUP_SECONDS) -> None:
     """Runs `cleanup` to its end in a task of its own, however often the caller is
     cancelled meanwhile, then re-raises the cancellation. After `timeout` seconds it is
-    given up (and cancelled) with a warning. Its own error, if any, is raised."""
+    given up (and cancelled) with a warning. Its own error, if any, is raised, or logged
+    when a cancellation is what the caller raises."""
     task = asyncio.create_task(cleanup)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -54,5 +55,7 @@ async def complete(cleanup: Coroutine[Any, Any, None], timeout: float = CLEANUP_
         log.warning("a cleanup did not finish in %.0fs: given up (%r)", timeout, cleanup)
     elif not cancelled:
         task.result()
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("a cleanup failed while stopping: %r", task.exception())
     if cancelled:
         raise asyncio.CancelledError
