@@ -9,12 +9,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from protection.write_rate import limit_writes
 from schema.consistency import wait_until_consistent
 from schema.errors import code_errors, is_unexpected
-from schema.execution import PerEventMemo
+from schema.execution import NoExtensions, PerEventMemo
 from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
@@ -50,6 +52,13 @@ class InkwellSchema(strawberry.Schema):
             rules = (*rules, NoSchemaIntrospectionCustomRule)
         self.operations = PreparedOperations(self._schema, rules)
         self.costs = QueryCosts(self._schema, cost_limit or CostLimit(), self.operations.parsed)
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        if extensions:
+            return super().create_extensions_runner(execution_context, extensions)
+        return NoExtensions(execution_context)
 
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
         context = super()._create_execution_context(*args, **kwargs)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document as strawberry_validate_document
 
 import schema.operations
-from schema import MAX_DEPTH, build_schema
+from schema import MAX_DEPTH, InkwellSchema, build_schema
+from schema.execution import NoExtensions
+from schema.queries import Query
 from tests.support.api import Api
 
 POST = "query ($id: ID!) { post(id: $id) { id title author { name } } }"
@@ -57,3 +61,24 @@ def test_an_invalid_document_is_refused_every_time_with_its_code(api: Api) -> No
 
 def test_no_extension_is_built_per_request() -> None:
     assert build_schema().get_extensions() == []
+
+
+def test_without_extensions_no_hook_runs_and_an_extension_still_would() -> None:
+    """The hook-free runner stands in only while there is nothing to hook: a schema given
+    an extension runs its hooks around the operation as strawberry does."""
+    seen: list[str] = []
+
+    class Recording(SchemaExtension):
+        def on_operation(self) -> Iterator[None]:
+            seen.append("before")
+            yield
+            seen.append("after")
+
+    plain = build_schema()
+    result = plain.execute_sync("{ __typename }")
+    assert result.data == {"__typename": "Query"}
+    assert isinstance(plain.create_extensions_runner(None, []), NoExtensions)  # type: ignore[arg-type]
+
+    hooked = InkwellSchema(query=Query, extensions=[Recording])
+    assert hooked.execute_sync("{ __typename }").data == {"__typename": "Query"}
+    assert seen == ["before", "after"]
