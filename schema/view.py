@@ -25,7 +25,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
-from schema import media
+from schema import content_type, media
 from schema.context import Context, Services
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
@@ -33,6 +33,8 @@ from schema.sockets import LegacyWSHandler, TransportWSHandler
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
+
+content_type.memoize()
 
 HTTP_OPERATIONS = {
     "GET": {OperationType.QUERY},

@@ -146,6 +146,21 @@ def test_an_unsupported_request_body_type_is_415(client: httpx.Client) -> None:
     assert response.json()["errors"]
 
 
+def test_content_type_parameters_are_read_on_every_request(client: httpx.Client) -> None:
+    """Each Content-Type's parse is memoized (schema/content_type.py): the same header
+    keeps its answer, and a new one gets its own."""
+    for _ in range(2):
+        for value, status in (
+            ("application/json; charset=utf-8", 200),
+            ("text/plain; charset=utf-8", 415),
+            ("application/json", 200),
+        ):
+            response = client.post(
+                "/graphql", content='{"query": "{ __typename }"}', headers={"content-type": value}
+            )
+            assert response.status_code == status, value
+
+
 # GET
 
 
