@@ -42,7 +42,7 @@ def serve(
             settings.demo_projection_delay * 1000,
         )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, server_process=True),
         host=settings.host,
         port=settings.port,
         **_uvicorn_logging(),
@@ -59,7 +59,7 @@ def api(
     """Serves GraphQL only; projections run elsewhere (`project`). Needs REDIS_URL."""
     settings = settings_or_exit()
     if workers == 1:
-        app: Starlette | str = create_app(settings, projectors=False)
+        app: Starlette | str = create_app(settings, projectors=False, server_process=True)
     else:
         if settings.metrics_dir is None:
             log.warning(
@@ -111,10 +111,12 @@ def print_schema() -> None:
 
 def _uvicorn_limits(settings: Settings) -> dict[str, Any]:
     """WebSocket messages over the limit are refused by the transport before they are
-    buffered whole; X-Forwarded-For is believed only from the proxies named."""
+    buffered whole; X-Forwarded-For is believed only from the proxies named; frames are
+    compressed only when the operator asks (protection/config.py says why)."""
     proxies = settings.edge.trusted_proxies
     return {
         "ws_max_size": settings.edge.max_ws_message_bytes,
+        "ws_per_message_deflate": settings.edge.ws_compression,
         "proxy_headers": proxies is not None,
         "forwarded_allow_ips": proxies,
     }

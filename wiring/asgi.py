@@ -29,6 +29,7 @@ from schema.view import InkwellGraphQL
 from web import routes as web
 from web.cors import ListedOriginsCors
 from web.playground import playground_headers, playground_html
+from wiring import heap
 from wiring.bootstrap import running
 
 
@@ -56,13 +57,17 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
     ]
 
 
-def create_app(settings: Settings | None = None, *, projectors: bool = True) -> Starlette:
-    """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory wiring.asgi:create_app`)."""
+def create_app(
+    settings: Settings | None = None, *, projectors: bool = True, server_process: bool = False
+) -> Starlette:
+    """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory wiring.asgi:create_app`).
+    `server_process`: the app is what this process serves until it exits, so its heap is
+    settled once it has started (wiring/heap.py)."""
     settings = settings or Settings.from_env()
     edge = settings.edge
     return Starlette(
         routes=routes(settings),
-        lifespan=lifespan(settings, projectors),
+        lifespan=lifespan(settings, projectors, server_process),
         middleware=[
             Middleware(RequestLog),
             *(
@@ -83,20 +88,20 @@ def create_app(settings: Settings | None = None, *, projectors: bool = True) -> 
 
 def api_app() -> Starlette:
     """The app of an API-only process; uvicorn's workers each build one (`api --workers`)."""
-    return create_app(projectors=False)
+    return create_app(projectors=False, server_process=True)
 
 
 def projector_app(settings: Settings) -> Starlette:
     """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
     return Starlette(
         routes=endpoints.routes(),
-        lifespan=lifespan(settings, projectors=True),
+        lifespan=lifespan(settings, projectors=True, server_process=True),
         middleware=[Middleware(RequestLog)],
     )
 
 
 def lifespan(
-    settings: Settings, projectors: bool
+    settings: Settings, projectors: bool, server_process: bool = False
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
@@ -105,6 +110,8 @@ def lifespan(
             app.state.services = inkwell.services
             app.state.operations = inkwell.operations
             app.state.throttle = inkwell.services.throttle
+            if server_process:
+                heap.settle()
             with on_shutdown_signal(inkwell.services.consistency.stop_waiting):
                 yield
 

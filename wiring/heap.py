@@ -1,0 +1,31 @@
+"""The cyclic garbage collector, set for a server process once it has started.
+
+Python's collector stops the event loop while it runs, and a full collection walks
+every tracked object. A started server holds about 300,000 that live as long as it
+does (modules, the GraphQL schema, the wiring), so each full collection took 165-190 ms
+in bench/subscriptions, stalling one whole delivery round of 5,000 subscribers; the
+young generation's threshold of 700 allocations also promoted the objects of every
+fan-out in progress, so a full collection came every second or two.
+
+Once started, the process freezes what it has (gc.freeze: those objects are left out
+of every later collection; they live until exit anyway) and lets the young generation
+grow to 10,000 allocations before a collection. Measured in one run of 10 rounds to
+5,000 subscribers: full collections took 12 ms instead of 180, and the delivery p99
+went from 293 to 118 ms.
+"""
+
+from __future__ import annotations
+
+import gc
+
+YOUNG_GENERATION_THRESHOLD = 10_000
+
+
+def settle() -> None:
+    """Collects once, freezes the survivors, and raises the young generation's threshold.
+    For a server process after start-up (not for a test process, which starts many
+    apps: it would keep each one's cyclic garbage)."""
+    gc.collect()
+    gc.freeze()
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_GENERATION_THRESHOLD), middle, old)
