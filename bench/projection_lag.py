@@ -35,6 +35,7 @@ from domain.bus import Caller
 from domain.commands import AddComment, CreatePost, LikePost, PublishPost, RegisterUser
 from harness.redis_keys import forget
 from infra.settings import Settings
+from wiring import heap
 from wiring.bootstrap import PROJECTIONS, running
 
 PACKAGES = ("SQLAlchemy", "redis", "hiredis", "uvloop")
@@ -99,6 +100,7 @@ async def measure(settings: Settings, rate: int, seconds: float) -> Run:
         )
         await ready.wait()
         await asyncio.sleep(1.0)  # the set-up commands are applied
+        heap.settle()  # as a server process does once started
 
         async def one(n: int) -> None:
             user, post = users[n % USERS], posts[(n * 7) % USERS]
