@@ -117,13 +117,10 @@ class Parking:
         self._projection = projection
         self.streams_key = keys.parked_streams(projection)
 
-    async def blocked_streams(
-        self, pipe: Pipeline, events: Sequence[RecordedEvent]
-    ) -> dict[str, int]:
-        """Which of the events' streams are parked, and since which position; read on a
-        pipeline already WATCHing `streams_key`."""
-        streams = list(dict.fromkeys(e.stream_id for e in events))
-        firsts = cast(list[str | None], await pipe.hmget(self.streams_key, streams))
+    @staticmethod
+    def blocked_streams(streams: Sequence[str], firsts: Sequence[str | None]) -> dict[str, int]:
+        """Which of `streams` are parked, and since which position, from the HMGET of
+        `streams_key` (each stream's first parked position, or None)."""
         return {s: int(first) for s, first in zip(streams, firsts, strict=True) if first}
 
     def park(

@@ -206,8 +206,10 @@ class ProjectionRunner:
         async with self._redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(*self._watched(), self._parking.streams_key)
-                # One GET each: an MGET would count as a query on the primary.
-                raw, space, unconfirmed = [await pipe.get(key) for key in self._watched()]
+                streams = list(dict.fromkeys(e.stream_id for e in events))
+                raw, space, unconfirmed, *firsts = await self._scripts.batch_state(
+                    [*self._watched(), self._parking.streams_key], streams, client=pipe
+                )
                 checkpoint = int(raw or 0)
                 if space is None or space != self._space or unconfirmed is not None:
                     return False
@@ -218,7 +220,7 @@ class ProjectionRunner:
                     return True
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
-                blocked = await self._parking.blocked_streams(pipe, fresh)
+                blocked = Parking.blocked_streams(streams, firsts)
                 pipe.multi()  # type: ignore[no-untyped-call]
                 marker = self._keys.unconfirmed(self.projection.name)
                 pipe.set(marker, fresh[-1].position)

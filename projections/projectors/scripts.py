@@ -1,4 +1,5 @@
-"""The Lua scripts projectors run inside their MULTI, where a read must see the writes before it."""
+"""The Lua scripts projectors run: the read a batch is checked against (under WATCH), and the
+writes inside their MULTI, where a read must see the writes before it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ LUA = Path(__file__).parent / "lua"
 
 @dataclass(frozen=True)
 class Scripts:
+    batch_state: AsyncScript  # read under WATCH, before a runner's MULTI
     hset_with_author: AsyncScript
     refresh_top_comments: AsyncScript
     author_renamed: AsyncScript
