@@ -21,6 +21,7 @@ from infra.redis_policy import check_eviction_policy
 from infra.settings import Settings
 from observability.faults import CountingRetry
 from observability.metrics import Metrics
+from projections.projectors.packed_redis import pack_in_c
 
 log = logging.getLogger("inkwell")
 
@@ -83,6 +84,7 @@ async def pool(
         client_name=name,
         retry=retry,
     )
+    pack_in_c(connection_pool)  # commands packed in C (projections/projectors/packed_redis.py)
     client = Redis(connection_pool=connection_pool)
     try:
         yield client

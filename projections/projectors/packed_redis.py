@@ -1,10 +1,11 @@
-"""A second client on the same Redis whose commands are packed by hiredis, in C.
+"""Redis connections whose commands are packed by hiredis, in C.
 
 redis-py's asyncio connection packs every command in Python: the rebuild's profile
 showed packing (pack_command, Encoder.encode, isinstance) as the largest share of its
-CPU, about ten times hiredis's cost for the same bytes. A rebuild sends hundreds of
-thousands of commands, so it packs them with hiredis.pack_command, which writes the
-same RESP bytes (checked in tests/projections/test_packed_redis.py).
+CPU, about ten times hiredis's cost for the same bytes, and yappi under 500 commands/s
+put Connection.pack_command at a quarter of the projectors' CPU. hiredis.pack_command
+writes the same RESP bytes (checked in tests/projections/test_packed_redis.py), so the
+process's pools pack with it (wiring/redis_clients.py), and a rebuild's bulk writes too.
 """
 
 from __future__ import annotations
@@ -32,15 +33,24 @@ class PackedUnixConnection(UnixDomainSocketConnection):
         return _pack(args)
 
 
+_PACKED: dict[type[Any], type[Any]] = {
+    Connection: PackedConnection,
+    UnixDomainSocketConnection: PackedUnixConnection,
+}
+
+
+def pack_in_c(pool: ConnectionPool) -> bool:
+    """Has a pool that has not connected yet make hiredis-packing connections; False,
+    and the pool unchanged, for a connection kind not covered (TLS)."""
+    kind = _PACKED.get(pool.connection_class)
+    if kind is not None:
+        pool.connection_class = kind
+    return kind is not None or pool.connection_class in _PACKED.values()
+
+
 def packed_twin(redis: Redis) -> Redis | None:
-    """A client like `redis` packing with hiredis, or None for a connection kind it does
-    not cover (TLS): the caller then uses `redis` itself."""
+    """A client on a pool of its own like `redis`'s, packing with hiredis, or None for a
+    connection kind it does not cover (TLS): the caller then uses `redis` itself."""
     pool = redis.connection_pool
-    kinds: dict[type[Any], type[Any]] = {
-        Connection: PackedConnection,
-        UnixDomainSocketConnection: PackedUnixConnection,
-    }
-    kind = kinds.get(pool.connection_class)
-    if kind is None:
-        return None
-    return Redis(connection_pool=ConnectionPool(connection_class=kind, **pool.connection_kwargs))
+    twin = ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    return Redis(connection_pool=twin) if pack_in_c(twin) else None

@@ -1,11 +1,19 @@
-"""The rebuild's hiredis-packed client writes the bytes redis-py's own packer writes."""
+"""hiredis-packed connections write the bytes redis-py's own packer writes, and the
+process's pools use them."""
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
-from redis.asyncio.connection import Connection
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import Connection, SSLConnection
 
-from projections.projectors.packed_redis import PackedConnection, packed_twin
+from observability.faults import CountingRetry
+from projections.projectors.packed_redis import (
+    PackedConnection,
+    PackedUnixConnection,
+    pack_in_c,
+    packed_twin,
+)
+from wiring.redis_clients import pool
 
 COMMANDS = [
     ("ZADD", "k", 1796229288987989.0, "m", 0.1, 1e20, 3, "é", b"\x00x"),
@@ -31,3 +39,24 @@ async def test_a_twin_talks_to_the_same_server(redis_url: str, prefix: str) -> N
     finally:
         await twin.connection_pool.disconnect()
         await redis.aclose()
+
+
+def test_pools_pack_in_c_where_the_connection_kind_allows() -> None:
+    for url, packed in (
+        ("redis://127.0.0.1:6379/0", PackedConnection),
+        ("unix:///tmp/redis.sock", PackedUnixConnection),
+    ):
+        pool = BlockingConnectionPool.from_url(url)
+        assert pack_in_c(pool) and pool.connection_class is packed
+        assert pack_in_c(pool)  # a second call leaves it packed
+    tls = BlockingConnectionPool.from_url("rediss://127.0.0.1:6379/0")
+    assert not pack_in_c(tls) and tls.connection_class is SSLConnection
+
+
+async def test_the_process_pools_pack_in_c(redis_url: str, prefix: str) -> None:
+    """The clients a running Inkwell uses (wiring/redis_clients.py) pack with hiredis."""
+    async with pool(redis_url, f"{prefix}:test", CountingRetry(lambda error: None)) as client:
+        assert isinstance(client.connection_pool.connection_class(), PackedConnection)
+        await client.set(f"{prefix}:k", "é")
+        assert await client.get(f"{prefix}:k") == "é"
+        await client.delete(f"{prefix}:k")
