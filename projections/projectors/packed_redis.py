@@ -5,7 +5,8 @@ showed packing (pack_command, Encoder.encode, isinstance) as the largest share o
 CPU, about ten times hiredis's cost for the same bytes, and yappi under 500 commands/s
 put Connection.pack_command at a quarter of the projectors' CPU. hiredis.pack_command
 writes the same RESP bytes (checked in tests/projections/test_packed_redis.py), so the
-process's pools pack with it (wiring/redis_clients.py), and a rebuild's bulk writes too.
+process's pools pack with it (wiring/redis_clients.py), as a rebuild's batches do
+(projections/projectors/bulk_pipeline.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import hiredis
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import ConnectionPool
 from redis.asyncio.connection import Connection, UnixDomainSocketConnection
 
 
@@ -46,11 +47,3 @@ def pack_in_c(pool: ConnectionPool) -> bool:
     if kind is not None:
         pool.connection_class = kind
     return kind is not None or pool.connection_class in _PACKED.values()
-
-
-def packed_twin(redis: Redis) -> Redis | None:
-    """A client on a pool of its own like `redis`'s, packing with hiredis, or None for a
-    connection kind it does not cover (TLS): the caller then uses `redis` itself."""
-    pool = redis.connection_pool
-    twin = ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
-    return Redis(connection_pool=twin) if pack_in_c(twin) else None

@@ -1,17 +1,17 @@
-"""hiredis-packed connections write the bytes redis-py's own packer writes, and the
-process's pools use them."""
+"""hiredis-packed connections and a rebuild's batches write the bytes redis-py's own packer
+writes, and the process's pools use such connections."""
 
 from __future__ import annotations
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.connection import Connection, SSLConnection
 
 from observability.faults import CountingRetry
+from projections.projectors import bulk_pipeline
 from projections.projectors.packed_redis import (
     PackedConnection,
     PackedUnixConnection,
     pack_in_c,
-    packed_twin,
 )
 from wiring.redis_clients import pool
 
@@ -21,6 +21,7 @@ COMMANDS = [
     ("SCRIPT LOAD", "return 1"),
     ("EVALSHA", "abc", 2, "a", "b", 2**53, "x"),
 ]
+SPLIT = [COMMANDS[0], COMMANDS[1], ("SCRIPT", "LOAD", "return 1"), COMMANDS[3]]  # as a batch
 
 
 def test_the_same_bytes_as_redis_py() -> None:
@@ -29,16 +30,10 @@ def test_the_same_bytes_as_redis_py() -> None:
         assert b"".join(ours.pack_command(*command)) == b"".join(theirs.pack_command(*command))
 
 
-async def test_a_twin_talks_to_the_same_server(redis_url: str, prefix: str) -> None:
-    redis = Redis.from_url(redis_url, decode_responses=True)
-    twin = packed_twin(redis)
-    assert twin is not None
-    try:
-        await twin.hset(f"{prefix}:h", mapping={"a": "é", "b": 2})
-        assert await redis.hgetall(f"{prefix}:h") == {"a": "é", "b": "2"}
-    finally:
-        await twin.connection_pool.disconnect()
-        await redis.aclose()
+def test_a_bulk_batch_is_the_same_bytes_as_redis_py() -> None:
+    theirs = Connection()
+    expected = b"".join(b"".join(theirs.pack_command(*command)) for command in COMMANDS)
+    assert bulk_pipeline.packed(SPLIT) == expected
 
 
 def test_pools_pack_in_c_where_the_connection_kind_allows() -> None:

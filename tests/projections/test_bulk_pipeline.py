@@ -1,0 +1,133 @@
+"""A rebuild's batch run in bulk (projections/projectors/bulk_pipeline.py): the same replies
+as redis-py's pipeline, errors in their place and pinned on their events, scripts loaded
+before they run, and a connection that fails mid-batch never used again."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from redis.asyncio import ConnectionPool, Redis
+from redis.exceptions import ConnectionError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from domain.events import UserRegistered
+from domain.ports import RecordedEvent
+from projections.projectors.bulk_pipeline import execute, private_pool
+from projections.projectors.failures import failed_replies
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def pool(redis: Redis) -> AsyncIterator[ConnectionPool]:
+    pool = private_pool(redis)
+    yield pool
+    await pool.disconnect()
+
+
+def commands(prefix: str) -> list[tuple[Any, ...]]:
+    """One of each command the projections queue, and one that fails."""
+    return [
+        ("HSET", f"{prefix}:h", "name", "Ünïcode ✓", "count", 1),
+        ("HINCRBY", f"{prefix}:h", "count", -3),
+        ("HINCRBY", f"{prefix}:h", "name", 1),  # not an integer: an error reply
+        ("HDEL", f"{prefix}:h", "name"),
+        ("ZADD", f"{prefix}:z", 1796229288987989, "a", 2, "b"),
+        ("ZREM", f"{prefix}:z", "a"),
+        ("SADD", f"{prefix}:s", "x", "y"),
+        ("SREM", f"{prefix}:s", "x"),
+        ("DEL", f"{prefix}:s"),
+        ("EVAL", "return {KEYS[1], ARGV[1], 7}", 1, f"{prefix}:k", "é"),
+        ("GET", f"{prefix}:missing"),
+    ]
+
+
+async def test_the_same_replies_as_redis_pys_pipeline(
+    redis: Redis, pool: ConnectionPool, prefix: str
+) -> None:
+    ours = await execute(pool, commands(prefix))
+    await redis.delete(f"{prefix}:h", f"{prefix}:z", f"{prefix}:s")
+    async with redis.pipeline(transaction=False) as pipe:
+        for command in commands(prefix):
+            pipe.execute_command(*command)
+        theirs = await pipe.execute(raise_on_error=False)
+    assert [repr(reply) for reply in ours] == [repr(reply) for reply in theirs]
+    assert isinstance(ours[2], ResponseError)
+    assert ours[9] == [f"{prefix}:k", "é", 7]
+
+
+def recorded(position: int) -> RecordedEvent:
+    at = datetime.now(UTC)
+    event = UserRegistered(f"user-{position}", "Ann", None, "", at)
+    return RecordedEvent(position, f"user-{position}", 1, event, "c", None, "c", at)
+
+
+async def test_an_error_reply_names_the_event_that_queued_it(
+    pool: ConnectionPool, prefix: str
+) -> None:
+    first, poison, last = recorded(1), recorded(2), recorded(3)
+    replies = await execute(
+        pool,
+        [
+            ("SET", f"{prefix}:k", "text"),
+            ("HSET", f"{prefix}:h", "f", "v"),
+            ("HINCRBY", f"{prefix}:k", "f", 1),  # WRONGTYPE
+            ("ZADD", f"{prefix}:z", 1, "m"),
+            ("GET", f"{prefix}:k"),
+        ],
+    )
+    failure = failed_replies("posts", replies, [first, poison, poison, last, None])
+    assert failure is not None
+    assert failure.events == [poison]
+    assert "WRONGTYPE" in failure.errors[0]
+    assert replies[-1] == "text"  # the batch went on past the error
+
+
+async def test_scripts_are_loaded_before_the_batch_calls_them(
+    redis: Redis, pool: ConnectionPool, prefix: str
+) -> None:
+    script = redis.register_script(f"return '{prefix}'")  # a script Redis has never seen
+    replies = await execute(pool, [("EVALSHA", script.sha, 0)], [script])
+    assert replies == [prefix]
+
+
+async def client_id(pool: ConnectionPool) -> int:
+    (reply,) = await execute(pool, [("CLIENT", "ID")])
+    assert isinstance(reply, int)
+    return reply
+
+
+async def test_a_connection_dropped_mid_batch_raises_and_is_not_reused(
+    pool: ConnectionPool, prefix: str
+) -> None:
+    dropped = await client_id(pool)
+    with pytest.raises(ConnectionError):
+        await execute(
+            pool,
+            [
+                ("SET", f"{prefix}:a", 1),
+                ("CLIENT", "KILL", "ID", dropped, "SKIPME", "no"),  # Redis closes it here
+                ("SET", f"{prefix}:b", 2),
+            ],
+        )
+    assert await client_id(pool) != dropped
+    assert await execute(pool, [("GET", f"{prefix}:a"), ("GET", f"{prefix}:b")]) == ["1", None]
+
+
+async def test_a_batch_that_times_out_leaves_no_reply_behind(
+    pool: ConnectionPool, prefix: str
+) -> None:
+    stalled = await client_id(pool)
+    with pytest.raises(RedisTimeoutError):
+        await execute(pool, [("BLPOP", f"{prefix}:empty", 1)], timeout=0.1)
+    # The BLPOP's late reply went with the connection: the next batch reads its own.
+    assert await client_id(pool) != stalled
+    assert await execute(pool, [("ECHO", "mine")]) == ["mine"]
