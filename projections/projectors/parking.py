@@ -36,6 +36,7 @@ from domain.events import EVENT_TYPES
 from domain.ports import RecordedEvent
 from domain.upcasting import Undecodable
 from projections.keyspace.keys import Keys
+from projections.projectors.commands import Commands
 from projections.projectors.projection import Projection
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
@@ -125,7 +126,7 @@ class Parking:
 
     def park(
         self,
-        pipe: Pipeline,
+        pipe: Commands,
         recorded: RecordedEvent,
         error: str,
         behind: int | None,
@@ -158,7 +159,7 @@ class Parking:
             },
         )
 
-    def unpark(self, pipe: Pipeline, position: int) -> None:
+    def unpark(self, pipe: Commands, position: int) -> None:
         pipe.zrem(self._keys.parked(self._projection), str(position))
         pipe.hdel(self._keys.parked_events(self._projection), str(position))
 
@@ -214,7 +215,7 @@ async def _retry_once(
         events = {e.position: e for e in await event_log.at([p.position for p in wanted])}
         pipe.multi()  # type: ignore[no-untyped-call]
         in_space = keys.with_space(projection.name, str(space)) if space else keys
-        tx = Tx(pipe, in_space, scripts, checkpoint)
+        tx = Tx(Commands(), in_space, scripts, checkpoint)
         applied: list[int] = []
         still: list[int] = []
         failed: dict[str, int] = {}  # stream -> the position that failed again
@@ -223,10 +224,10 @@ async def _retry_once(
             if entry.stream_id in failed:
                 still.append(entry.position)
                 if recorded is not None:
-                    parking.park(pipe, recorded, "", behind=failed[entry.stream_id])
+                    parking.park(tx.pipe, recorded, "", behind=failed[entry.stream_id])
                 continue
             if recorded is None:  # the row is gone from the log: nothing left to apply
-                parking.unpark(pipe, entry.position)
+                parking.unpark(tx.pipe, entry.position)
                 continue
             mark = tx.queued()
             try:
@@ -235,16 +236,17 @@ async def _retry_once(
                 tx.discard_after(mark)
                 failed[entry.stream_id] = entry.position
                 still.append(entry.position)
-                parking.park(pipe, recorded, f"{type(error).__name__}: {error}", behind=None)
-                pipe.hset(parking.streams_key, entry.stream_id, entry.position)
+                parking.park(tx.pipe, recorded, f"{type(error).__name__}: {error}", behind=None)
+                tx.pipe.hset(parking.streams_key, entry.stream_id, entry.position)
             else:
                 applied.append(entry.position)
-                parking.unpark(pipe, entry.position)
+                parking.unpark(tx.pipe, entry.position)
         for stream in {e.stream_id for e in wanted} - failed.keys():
-            pipe.hdel(parking.streams_key, stream)
+            tx.pipe.hdel(parking.streams_key, stream)
         if applied:
-            pipe.hincrby(keys.progress(projection.name), "applied", len(applied))
+            tx.pipe.hincrby(keys.progress(projection.name), "applied", len(applied))
         tx.publish_notices()
+        tx.pipe.replay(pipe)
         _announce(pipe, keys, head)
         await pipe.execute()
     return RetryResult(projection.name, applied, still)
@@ -272,7 +274,9 @@ async def unpark_one(
                     if e.stream_id == entry.stream_id and e.position != position
                 ]
                 pipe.multi()  # type: ignore[no-untyped-call]
-                parking.unpark(pipe, position)
+                unparking = Commands()
+                parking.unpark(unparking, position)
+                unparking.replay(pipe)
                 _announce(pipe, keys, head)
                 if rest:
                     pipe.hset(parking.streams_key, entry.stream_id, min(rest))

@@ -23,11 +23,9 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import cast
 
 import orjson
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, WatchError
 
 from domain.ports import EventLog, RecordedEvent
@@ -36,6 +34,7 @@ from projections.keyspace.spaces import drop_space
 from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
 from projections.projectors import bulk_pipeline
 from projections.projectors.cancellation import complete
+from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, SpaceLost, failed_replies
 from projections.projectors.lease import Lease
 from projections.projectors.parking import Parking
@@ -248,22 +247,19 @@ class Rebuild:
         last = events[-1].position
         owners: list[RecordedEvent | None] = []
         applied = dict.fromkeys(keys, 0)
-        pipe = self._redis.pipeline(transaction=False)  # only queues: the batch runs in bulk
+        commands = Commands()
         for projection in self._projections:
-            tx = Tx(pipe, keys[projection.name], self._scripts, last)
+            tx = Tx(commands, keys[projection.name], self._scripts, last)
             queue = self._queues[projection.name]
             for recorded in events:
                 mark = tx.queued()
                 if queue.queue(recorded, tx):
                     applied[projection.name] += 1
                 owners += [recorded] * (tx.queued() - mark)
-        pipe.scripts.add(self._advance)  # type: ignore[arg-type]  # the async Script
-        pipe.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
+        commands.scripts.add(self._advance)
+        commands.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
         replies = await bulk_pipeline.execute(
-            self._writes,
-            [args for args, _ in pipe.command_stack],
-            cast(set[AsyncScript], pipe.scripts),
-            BATCH_SECONDS,
+            self._writes, commands.stack, commands.scripts, BATCH_SECONDS
         )
         if failure := failed_replies(",".join(keys), replies, owners):
             raise failure

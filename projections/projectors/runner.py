@@ -24,6 +24,7 @@ from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast
 from projections.projectors import messages
 from projections.projectors.cancellation import cancel_and_wait, complete
+from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, failed_replies
 from projections.projectors.lease import Lease
 from projections.projectors.parking import Parking
@@ -225,8 +226,9 @@ class ProjectionRunner:
                 marker = self._keys.unconfirmed(self.projection.name)
                 pipe.set(marker, fresh[-1].position)
                 keys = self._keys.with_space(self.projection.name, space)
-                tx = Tx(pipe, keys, self._scripts, fresh[-1].position)
+                tx = Tx(Commands(), keys, self._scripts, fresh[-1].position)
                 owners = self._queue(fresh, tx, blocked)
+                tx.pipe.replay(pipe)
                 replies = await pipe.execute(raise_on_error=False)
             except WatchError:
                 return False  # another runner, a swap or a flush changed it: look again

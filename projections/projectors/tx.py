@@ -1,23 +1,23 @@
-"""The write side of one projector batch: a Redis MULTI pipeline plus the names and scripts it
-needs, and the change notices the batch will publish when it commits."""
+"""The write side of one projector batch: the commands it queues (a runner's MULTI, a rebuild's
+bulk batch) plus the names and scripts they need, and the change notices the batch will
+publish when it commits."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
 
 import orjson
-from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 from projections.keyspace.keys import Keys
+from projections.projectors.commands import Commands
 from projections.projectors.scripts import Scripts
 
 
 @dataclass
 class Tx:
-    pipe: Pipeline
+    pipe: Commands
     keys: Keys
     scripts: Scripts
     position: int  # the checkpoint this batch moves to
@@ -49,18 +49,19 @@ class Tx:
         return [item for (channel, _), body in self.notices.items() for item in (channel, body)]
 
     def hset(self, key: str, fields: Mapping[str, str | int]) -> None:
-        """HSET of several fields (redis-py's types refuse a plain dict[str, str])."""
-        self.pipe.hset(key, mapping=cast(Mapping[Any, Any], fields))
+        """HSET of several fields."""
+        self.pipe.hset(key, mapping=fields)
 
     def run(self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]) -> None:
-        """Queues a script call. The pipeline loads missing scripts before MULTI, so a
-        Redis that restarted and forgot them cannot fail half of a transaction."""
-        self.pipe.scripts.add(script)  # type: ignore[arg-type]  # the async Script, in truth
+        """Queues a script call. The script is loaded before the batch runs (before MULTI,
+        or at a bulk batch's head), so a Redis that restarted and forgot it cannot fail
+        half of a batch."""
+        self.pipe.scripts.add(script)
         self.pipe.evalsha(script.sha, len(keys), *keys, *args)
 
     def queued(self) -> int:
-        return len(self.pipe.command_stack)
+        return len(self.pipe.stack)
 
     def discard_after(self, mark: int) -> None:
         """Drops what was queued after `mark`: the commands of an event that failed to apply."""
-        del self.pipe.command_stack[mark:]
+        self.pipe.discard_after(mark)
