@@ -17,8 +17,9 @@ likes by post). Then the feed is read, in process, many times each way:
 
 Stages, each adding to the data of the last: 1k, 10k and 50k published posts; then a
 post with 10k likes and 10k comments becomes the newest, then it grows to 100k of
-each (the hot-post sizes issue 11 names). At the last stage the feed is also read while a writer adds likes and comments
-to the feed's posts (both models, 200/s each), and from N processes at once.
+each (the hot-post sizes issue 11 names). At the last stage the feed is also read
+while writers add likes and comments to the feed's posts (both models, 200/s each,
+each from a process of its own), and from N processes at once.
 Run: `python -m bench.cqrs_payoff [--quick]`.
 """
 
@@ -27,17 +28,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
-import gc
 import itertools
 import multiprocessing
 import statistics
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Event as StopSignal
 from pathlib import Path
 
 import uvloop
@@ -60,6 +60,7 @@ from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.readers.pagination import Slice
 from projections.readers.read_models import ReadModels
+from wiring import heap
 
 PACKAGES = ("redis", "hiredis", "uvloop", "matplotlib")
 PER_POST = 1  # likes and comments on every ordinary post (issue 11 used 10; scaled down)
@@ -202,10 +203,12 @@ Stage = tuple[str, dict[str, Timing]]
 
 
 async def measure_stage(name: str, side: ReadSide, sql: object, repeats: int) -> Stage:
-    gc.collect()  # the garbage of building the stage is not the next read's to pay
+    # The garbage of building the stage is not the next read's to pay, and the events
+    # held in memory (this benchmark's log, up to half a million) are left out of later
+    # collections, as a server process leaves its start-up heap (wiring/heap.py).
+    heap.settle()
     timings = {
         "read model": await time_read_model(side, repeats),
-        # On a thread: the loop keeps serving the writer of the last stage meanwhile.
         "best SQL": await asyncio.to_thread(time_sql, sql, "best", repeats),
         "naive SQL": await asyncio.to_thread(time_sql, sql, "naive", max(1, repeats // 20)),
     }
@@ -216,53 +219,79 @@ async def measure_stage(name: str, side: ReadSide, sql: object, repeats: int) ->
 
 class Writer:
     """Adds likes and comments to the feed's posts in both models at `rate` per second each,
-    from a thread (SQLite) and a task (Redis), until stopped."""
+    each model from a process of its own, as other API processes would, until stopped: the
+    reads being timed share the stores with the writers, not their interpreter."""
 
-    def __init__(self, log: Events, side: ReadSide, db: Path, targets: list[str],
+    def __init__(self, log: Events, redis_url: str, prefix: str, db: Path, targets: list[str],
                  user_count: int, rate: float) -> None:  # fmt: skip
-        self.log, self.side, self.db, self.rate = log, side, db, rate
-        self.targets, self.user_count = targets, user_count
-        self.stop = threading.Event()
-        self.written = 0
+        context = multiprocessing.get_context("spawn")
+        self.stop = context.Event()
+        plan = (targets, user_count, rate, log.position, log.clock)
+        self.processes = [
+            context.Process(target=write_sql, args=(str(db), *plan, self.stop)),
+            context.Process(target=write_redis, args=(redis_url, prefix, *plan, self.stop)),
+        ]
+        log.position += 10_000_000  # the Redis writer's positions come first
+        for process in self.processes:
+            process.start()
 
-    def batches(self, log: Events, side: str) -> Iterator[list[RecordedEvent]]:
-        """A like by a new reader (`side` keeps the two models' readers apart) and a
-        comment by a known user, on each of the feed's posts in turn."""
-        for n in itertools.count():
-            post_id = self.targets[n % len(self.targets)]
-            reader, comment = f"{side}-reader-{n}", f"{side}-comment-{n}"
-            yield [
-                log.make(f"like-{post_id}-{reader}", PostLiked(post_id, reader, log.tick())),
-                log.make(comment, CommentAdded(comment, post_id, f"u{n % self.user_count:07d}",
-                                               "A comment.", log.tick())),
-            ]  # fmt: skip
+    def finish(self) -> None:
+        self.stop.set()
+        for process in self.processes:
+            process.join(timeout=60)
 
-    async def run(self) -> None:
-        thread = threading.Thread(target=self._sql)
-        thread.start()
-        try:
-            started = time.perf_counter()
-            for n, batch in enumerate(self.batches(self.log, "redis")):
-                if self.stop.is_set():
-                    break
-                await self.side.apply(batch)
-                await asyncio.sleep(max(0, started + (n + 1) / self.rate - time.perf_counter()))
-        finally:
-            self.stop.set()
-            thread.join()
 
-    def _sql(self) -> None:
-        connection = normalized.connect(self.db)
-        local = Events()
-        local.position, local.clock = 10_000_000, self.log.clock
+def reactions_to(targets: list[str], user_count: int, log: Events, side: str
+                 ) -> Iterator[list[RecordedEvent]]:  # fmt: skip
+    """A like by a new reader (`side` keeps the two models' readers apart) and a comment
+    by a known user, on each of the feed's posts in turn."""
+    for n in itertools.count():
+        post_id = targets[n % len(targets)]
+        reader, comment = f"{side}-reader-{n}", f"{side}-comment-{n}"
+        yield [
+            log.make(f"like-{post_id}-{reader}", PostLiked(post_id, reader, log.tick())),
+            log.make(comment, CommentAdded(comment, post_id, f"u{n % user_count:07d}",
+                                           "A comment.", log.tick())),
+        ]  # fmt: skip
+
+
+def _continuing(position: int, clock: datetime) -> Events:
+    log = Events()
+    log.position, log.clock = position, clock
+    return log
+
+
+def write_sql(db: str, targets: list[str], user_count: int, rate: float, position: int,
+              clock: datetime, stop: StopSignal) -> None:  # fmt: skip
+    """The SQLite writer process: its events count from past the Redis writer's."""
+    connection = normalized.connect(Path(db))
+    started = time.perf_counter()
+    log = _continuing(position + 10_000_000, clock)
+    for n, batch in enumerate(reactions_to(targets, user_count, log, "sql")):
+        if stop.is_set():
+            break
+        normalized.load(connection, batch, analyze=False)
+        time.sleep(max(0.0, started + (n + 1) / rate - time.perf_counter()))
+    connection.close()
+
+
+def write_redis(redis_url: str, prefix: str, targets: list[str], user_count: int, rate: float,
+                position: int, clock: datetime, stop: StopSignal) -> None:  # fmt: skip
+    """The Redis writer process: the real projections, carrying on from the checkpoints."""
+
+    async def write() -> None:
+        redis = Redis.from_url(redis_url, decode_responses=True)
+        side = ReadSide(redis, prefix)
         started = time.perf_counter()
-        for n, batch in enumerate(self.batches(local, "sql")):
-            if self.stop.is_set():
+        log = _continuing(position, clock)
+        for n, batch in enumerate(reactions_to(targets, user_count, log, "redis")):
+            if stop.is_set():
                 break
-            normalized.load(connection, batch, analyze=False)
-            self.written += 1
-            time.sleep(max(0.0, started + (n + 1) / self.rate - time.perf_counter()))
-        connection.close()
+            await side.apply(batch)
+            await asyncio.sleep(max(0, started + (n + 1) / rate - time.perf_counter()))
+        await redis.aclose()
+
+    uvloop.run(write())
 
 
 def reader_process(
@@ -325,7 +354,6 @@ class Results:
     hot: list[Stage]
     writing: Stage
     scaling: dict[str, dict[int, float]]
-    sql_rate_during_writes: float
 
 
 async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Results:
@@ -367,12 +395,12 @@ async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Result
         hot.append(await measure_stage(f"hot post: {count:,} likes and comments", side, sql,
                                        args.repeats))  # fmt: skip
     targets = [row[0] for row in sql.execute(normalized.NEWEST).fetchall()]
-    writer = Writer(log, side, db, targets, user_count, args.write_rate)
-    writing_task = asyncio.create_task(writer.run())
-    await asyncio.sleep(1.0)
-    writing = await measure_stage("same, under writes", side, sql, args.repeats)
-    writer.stop.set()
-    await writing_task
+    writer = Writer(log, redis_url, prefix, db, targets, user_count, args.write_rate)
+    try:
+        await asyncio.sleep(3.0)  # the writer processes have started and are writing
+        writing = await measure_stage("same, under writes", side, sql, args.repeats)
+    finally:
+        writer.finish()
     scaling: dict[str, dict[int, float]] = {"read model": {}, "best SQL": {}}
     for kind in scaling:
         for count in args.processes:
@@ -383,7 +411,7 @@ async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Result
                   flush=True)  # fmt: skip
     await redis.aclose()
     sql.close()
-    return Results(sizes, hot, writing, scaling, writer.written / max(1e-9, args.repeats))
+    return Results(sizes, hot, writing, scaling)
 
 
 def plot(results: Results, out: Path) -> list[str]:
