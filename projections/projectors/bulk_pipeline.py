@@ -5,7 +5,9 @@ and a response callback per reply topped the rebuild's profile (17 commands per
 event). A rebuild's batch needs none of that: its replies are only checked for
 errors, and its last one read. So the batch is packed by hiredis, sent in one write
 on a connection of the pool, and every reply is parsed by one hiredis.Reader fed
-whatever bytes arrive, under one timeout for the whole batch.
+whatever bytes arrive, under one timeout for the whole batch. `sent` hands the batch
+back while Redis runs it, so the caller can queue the next one meanwhile: on two
+cores, Python and Redis work at once.
 
 hiredis.pack_command writes the bytes redis-py's packer writes (checked in
 tests/projections/test_packed_redis.py) at about a tenth of its cost, which counts
@@ -25,7 +27,8 @@ redis-py's internals: redis-py has no public way to read raw replies in bulk.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 import hiredis
@@ -33,8 +36,10 @@ from redis._parsers import BaseParser
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError, InvalidResponse
+from redis.exceptions import ConnectionError, InvalidResponse, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from projections.projectors.cancellation import complete
 
 READ_SIZE = 1 << 16
 _INCOMPLETE = object()  # what Reader.gets() returns until a whole reply has arrived
@@ -53,29 +58,87 @@ async def execute(
     scripts: Iterable[AsyncScript] = (),
     timeout: float | None = None,
 ) -> list[object]:
-    """The replies to `commands`, one each, in order. Raises ConnectionError or
-    TimeoutError (redis-py's) if the connection fails or the batch outlasts `timeout`,
-    and the first error of a script's loading."""
+    """The replies to `commands`, one each, in order: see `sent`."""
+    async with sent(pool, commands, scripts, timeout) as batch:
+        return await batch.replies()
+
+
+@contextlib.asynccontextmanager
+async def sent(
+    pool: ConnectionPool,
+    commands: Sequence[tuple[Any, ...]],
+    scripts: Iterable[AsyncScript] = (),
+    timeout: float | None = None,
+) -> AsyncIterator[InFlight]:
+    """Sends the batch; the block may work on while Redis runs it, then reads its
+    replies. A block left without reading them waits for them first (so nothing of
+    the batch lands after the caller's cleanup), unless the connection failed.
+    Raises ConnectionError or TimeoutError (redis-py's) if the connection fails or
+    the batch, sent and answered, outlasts `timeout`."""
     loads = [("SCRIPT", "LOAD", script.script) for script in scripts]
     request = packed([*loads, *commands])
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    batch = InFlight(connection, len(loads), len(commands), timeout)
     try:
-        async with asyncio.timeout(timeout):
-            await connection.send_packed_command(request, check_health=False)
-            replies = await _read(connection, len(loads) + len(commands))
-    except TimeoutError as error:  # asyncio's; redis-py's is a RedisError
-        await connection.disconnect(nowait=True)
-        took = f"a batch of {len(commands)} commands took over {timeout} s"
-        raise RedisTimeoutError(took) from error
-    except BaseException:
-        await connection.disconnect(nowait=True)
-        raise
+        await batch.send(request)
+        yield batch
     finally:
+        if batch.pending:
+            await complete(batch.discard())
         await pool.release(connection)
-    for reply in replies[: len(loads)]:
-        if isinstance(reply, Exception):
-            raise reply
-    return replies[len(loads) :]
+
+
+class InFlight:
+    """A batch sent on a connection and not yet answered."""
+
+    def __init__(
+        self, connection: AbstractConnection, loads: int, count: int, timeout: float | None
+    ) -> None:
+        self._connection = connection
+        self._loads = loads
+        self._count = count
+        self._timeout = timeout
+        self._deadline: float | None = None
+        self.pending = True  # replies still on the connection, to read or to wait for
+
+    async def send(self, request: bytes) -> None:
+        if self._timeout is not None:
+            self._deadline = asyncio.get_running_loop().time() + self._timeout
+        async with self._bounded():
+            await self._connection.send_packed_command(request, check_health=False)
+
+    async def replies(self) -> list[object]:
+        """The replies, one per command; raises the first error of a script's loading."""
+        async with self._bounded():
+            replies = await _read(self._connection, self._loads + self._count)
+        self.pending = False
+        for reply in replies[: self._loads]:
+            if isinstance(reply, Exception):
+                raise reply
+        return replies[self._loads :]
+
+    async def discard(self) -> None:
+        with contextlib.suppress(RedisError):
+            await self.replies()
+
+    @contextlib.asynccontextmanager
+    async def _bounded(self) -> AsyncIterator[None]:
+        """Within the batch's deadline; the connection is disconnected (its state
+        unknown, its replies dropped) if the block fails."""
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                yield
+        except TimeoutError as error:  # asyncio's; redis-py's is a RedisError
+            await self._disconnect()
+            took = f"a batch of {self._count} commands took over {self._timeout} s"
+            raise RedisTimeoutError(took) from error
+        except BaseException:
+            await self._disconnect()
+            raise
+
+    async def _disconnect(self) -> None:
+        self.pending = False
+        await self._connection.disconnect(nowait=True)
 
 
 def packed(commands: Iterable[tuple[Any, ...]]) -> bytes:

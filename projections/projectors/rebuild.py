@@ -62,6 +62,14 @@ Progress = Callable[[int, int], None]  # (position reached, head of the log)
 
 
 @dataclass(frozen=True)
+class _Batch:
+    commands: Commands
+    owners: list[RecordedEvent | None]  # per command, the event it is for
+    applied: dict[str, int]  # per projection, the events that applied
+    position: int  # the checkpoint it moves the spaces to
+
+
+@dataclass(frozen=True)
 class Swapped:
     position: int
     old_spaces: list[str]  # to delete once no reader can still be using them
@@ -218,54 +226,64 @@ class Rebuild:
         }
 
     async def _build(self, spaces: dict[str, str], checkpoints: list[str], position: int) -> int:
-        """Applies the log after `position` up to its head; returns the position reached."""
+        """Applies the log after `position` up to its head; returns the position reached.
+        While Redis applies a batch, the next is read from the log and queued; it is sent
+        once this one's replies are checked, so a failed batch has none after it."""
         head = await self._log.head_position()
         keys = {name: self._keys.with_space(name, space) for name, space in spaces.items()}
         events = await self._log.read_all(after=position, limit=self._batch)
-        while events:
-            # Read the next batch while Redis applies this one.
+        batch = self._queue(keys, checkpoints, position, events) if events else None
+        while batch is not None:
             following = asyncio.create_task(
-                self._log.read_all(after=events[-1].position, limit=self._batch)
+                self._log.read_all(after=batch.position, limit=self._batch)
             )
             try:
-                await self._apply(keys, checkpoints, position, events)
+                async with bulk_pipeline.sent(
+                    self._writes, batch.commands.stack, batch.commands.scripts, BATCH_SECONDS
+                ) as in_flight:
+                    events = await following
+                    upcoming = (
+                        self._queue(keys, checkpoints, batch.position, events) if events else None
+                    )
+                    self._check(",".join(keys), batch, await in_flight.replies())
             except BaseException:
                 following.cancel()
                 raise
-            position = events[-1].position
+            position = batch.position
             self._on_progress(position, max(head, position))
-            events = await following
+            batch = upcoming
         return position
 
-    async def _apply(
+    def _queue(
         self,
         keys: dict[str, Keys],
         checkpoints: list[str],
         position: int,
         events: list[RecordedEvent],
-    ) -> None:
-        last = events[-1].position
-        owners: list[RecordedEvent | None] = []
-        applied = dict.fromkeys(keys, 0)
-        commands = Commands()
+    ) -> _Batch:
+        """The batch that applies `events` to every projection and moves the spaces'
+        checkpoints from `position` to the last event's."""
+        batch = _Batch(Commands(), [], dict.fromkeys(keys, 0), events[-1].position)
         for projection in self._projections:
-            tx = Tx(commands, keys[projection.name], self._scripts, last)
+            tx = Tx(batch.commands, keys[projection.name], self._scripts, batch.position)
             queue = self._queues[projection.name]
             for recorded in events:
                 mark = tx.queued()
                 if queue.queue(recorded, tx):
-                    applied[projection.name] += 1
-                owners += [recorded] * (tx.queued() - mark)
-        commands.scripts.add(self._advance)
-        commands.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
-        replies = await bulk_pipeline.execute(
-            self._writes, commands.stack, commands.scripts, BATCH_SECONDS
+                    batch.applied[projection.name] += 1
+                batch.owners.extend([recorded] * (tx.queued() - mark))
+        batch.commands.scripts.add(self._advance)
+        batch.commands.evalsha(
+            self._advance.sha, len(checkpoints), *checkpoints, position, batch.position
         )
-        if failure := failed_replies(",".join(keys), replies, owners):
+        return batch
+
+    def _check(self, names: str, batch: _Batch, replies: list[object]) -> None:
+        if failure := failed_replies(names, replies, batch.owners):
             raise failure
         if replies[-1] != 1:
             raise SpaceLost()
-        for name, count in applied.items():
+        for name, count in batch.applied.items():
             self._applied[name] = self._applied.get(name, 0) + count
 
     async def _swap(

@@ -1,6 +1,7 @@
 """A rebuild's batch run in bulk (projections/projectors/bulk_pipeline.py): the same replies
 as redis-py's pipeline, errors in their place and pinned on their events, scripts loaded
-before they run, and a connection that fails mid-batch never used again."""
+before they run, a connection that fails mid-batch never used again, and a batch left
+unread waited for."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.events import UserRegistered
 from domain.ports import RecordedEvent
-from projections.projectors.bulk_pipeline import execute, private_pool
+from projections.projectors.bulk_pipeline import execute, private_pool, sent
 from projections.projectors.failures import failed_replies
 
 
@@ -131,3 +132,13 @@ async def test_a_batch_that_times_out_leaves_no_reply_behind(
     # The BLPOP's late reply went with the connection: the next batch reads its own.
     assert await client_id(pool) != stalled
     assert await execute(pool, [("ECHO", "mine")]) == ["mine"]
+
+
+async def test_a_batch_left_unread_is_waited_for(pool: ConnectionPool, prefix: str) -> None:
+    used = await client_id(pool)
+    with pytest.raises(RuntimeError):
+        async with sent(pool, [("BLPOP", f"{prefix}:empty", 0.2), ("SET", f"{prefix}:k", 1)]):
+            raise RuntimeError("the caller failed while Redis ran the batch")
+    # The whole batch ran before the block was left, and its connection is in order.
+    assert await execute(pool, [("GET", f"{prefix}:k")]) == ["1"]
+    assert await client_id(pool) == used
