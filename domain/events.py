@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -128,16 +129,10 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return {field.name: _to_json(getattr(event, field.name)) for field in dataclasses.fields(event)}
 
 
-# Each event type's field annotations, resolved once.
-FIELD_TYPES: dict[str, dict[str, Any]] = {
-    name: typing.get_type_hints(cls) for name, cls in EVENT_TYPES.items()
-}
-
-
 def event_from_dict(type_name: str, data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES[type_name]
-    hints = FIELD_TYPES[type_name]
-    return cls(**{name: _from_json(hints[name], value) for name, value in data.items()})
+    decoders = FIELD_DECODERS[type_name]
+    return cls(**{name: decoders[name](value) for name, value in data.items()})
 
 
 def _to_json(value: Any) -> Any:
@@ -148,17 +143,28 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-def _from_json(hint: Any, value: Any) -> Any:
-    if value is None:
-        return None
-    if _admits(hint, datetime):
-        return datetime.fromisoformat(value)
-    if isinstance(value, list):
-        return tuple(value)
-    return value
+def _datetime_from_json(value: Any) -> Any:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _from_json(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _admits(hint: Any, cls: type) -> bool:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         return cls in typing.get_args(hint)
     return hint is cls
+
+
+# How each field of each event type is read back from JSON, worked out once from the
+# annotations: decoding reads every event of the log, and asking typing per field and
+# event cost more than the rest of the decoding (yappi: get_origin, 70,915 calls for
+# 2,000 commands).
+FIELD_DECODERS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    name: {
+        field: _datetime_from_json if _admits(hint, datetime) else _from_json
+        for field, hint in typing.get_type_hints(cls).items()
+    }
+    for name, cls in EVENT_TYPES.items()
+}
