@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 import orjson
 
@@ -15,7 +16,11 @@ def encode(recorded: RecordedEvent) -> bytes:
     return orjson.dumps(recorded_to_dict(recorded))
 
 
+@lru_cache(maxsize=1024)
 def decode(payload: str | bytes) -> RecordedEvent:
+    """Memoized: every projection of the process receives the same message (the same
+    object, whose hash Python keeps), and the decoded event is immutable, so it is
+    decoded once rather than once per projection."""
     message = orjson.loads(payload)
     return RecordedEvent(
         position=message["position"],
