@@ -64,6 +64,11 @@ class _Statements:
         self.version = DriverStatement(STREAM_VERSION, dialect)
         self.event = DriverStatement(INSERT_EVENT, dialect, EVENT_COLUMNS)
         self.command = DriverStatement(INSERT_COMMAND, dialect, COMMAND_COLUMNS)
+        # One append's own savepoint: SQLAlchemy's begin_nested() emits the same SQL with
+        # its bookkeeping around it, which yappi put at a fifth of the writer's CPU.
+        self.savepoint = DriverStatement(text("SAVEPOINT inkwell_append"), dialect)
+        self.rollback_to = DriverStatement(text("ROLLBACK TO SAVEPOINT inkwell_append"), dialect)
+        self.release = DriverStatement(text("RELEASE SAVEPOINT inkwell_append"), dialect)
 
 
 @dataclass
@@ -138,8 +143,7 @@ class GroupCommitWriter:
                 append = _Append(conn, self._statements, now, self._schemas)
                 for pending in batch:
                     try:
-                        with conn.begin_nested():
-                            outcome, new_events = append(pending.request)
+                        outcome, new_events = append.alone(pending.request)
                     except (ConcurrencyError, DuplicateCommand) as refused:
                         results.append(refused)
                     else:
@@ -164,6 +168,19 @@ class _Append:
         self._schemas = schemas
         self._cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         self._now = now
+
+    def alone(self, request: AppendRequest) -> tuple[Outcome, list[RecordedEvent]]:
+        """The append in a savepoint of its own: a refused one is undone without the
+        others of the transaction. Any other error fails the whole transaction."""
+        self._run(self._sql.savepoint, {})
+        try:
+            done = self(request)
+        except (ConcurrencyError, DuplicateCommand):
+            self._run(self._sql.rollback_to, {})
+            self._run(self._sql.release, {})
+            raise
+        self._run(self._sql.release, {})
+        return done
 
     def __call__(self, request: AppendRequest) -> tuple[Outcome, list[RecordedEvent]]:
         for stream_id, expected in (
