@@ -12,13 +12,17 @@ from typer.testing import CliRunner
 
 from cli.commands import cli
 from domain.commands import CreatePost, PublishPost, RegisterUser
+from domain.events import PostCreated
+from domain.ports import RecordedEvent
 from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from infra.settings import Settings
 from projections.keyspace.spaces import scan_pages
-from projections.projectors.failures import RebuildRunning
+from projections.projectors.failures import BatchFailed, RebuildRunning
+from projections.projectors.projection import Projection
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
 from projections.readers.pagination import Slice
 from projections.tools.verify import differences, drop, replay
 from tests.support.in_process import send, settle
@@ -93,6 +97,35 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused(inkwell: Inkwe
     await first
     # Once it is done, the next one may run.
     await Rebuild(inkwell.redis, inkwell.keys, scripts, inkwell.store, posts_only).run()
+
+
+def wrong_type_on_poison(event: PostCreated, _: RecordedEvent, tx: Tx) -> None:
+    """Redis refuses the HINCRBY of a poison post: the key holds a string."""
+    key = f"{tx.keys.prefix}:fragile"
+    if event.title == "poison":
+        tx.pipe.hincrby(key, "count", 1)
+    else:
+        tx.pipe.set(key, event.title)
+
+
+async def test_a_redis_error_in_a_batch_names_the_event_that_queued_it(
+    inkwell: Inkwell,
+) -> None:
+    author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    await send(inkwell, CreatePost("fine", "x"), author)
+    poison = await send(inkwell, CreatePost("poison", "x"), author)
+    await send(inkwell, CreatePost("later", "x"), author)
+    await settle(inkwell)
+    fragile = Projection("fragile").on(PostCreated, wrong_type_on_poison)
+    posts = [p for p in PROJECTIONS if p.name == "posts"]  # more commands around it
+    build = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+        [*posts, fragile],
+    )  # fmt: skip
+    with pytest.raises(BatchFailed) as failed:
+        await build.run()
+    assert [e.position for e in failed.value.events] == [int(poison["position"])]
+    assert "WRONGTYPE" in failed.value.errors[0]
 
 
 def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> None:
