@@ -183,10 +183,12 @@ Machine: {machine}.
 The rebuild wrote {int(f["redis_keys"]):,} Redis keys (every read model of the four
 projections) and reached {rebuild / decode:.0%} of the rate at which the log can merely be read
 and decoded. It sends {float(f["commands_per_event"]):.1f} Redis commands per event (all
-projections together, packed by hiredis, about 9,000 per pipeline), and redis-py handles
-each reply on its own: a timeout context, a parser call and a response callback per reply
-top the profile below. Reaching the target needs fewer commands per event (fold a batch's
-changes per key before writing them) and replies read in bulk; neither is done.
+projections together), queued as tuples, packed by hiredis and sent in one write per batch
+of {BUILD_BATCH:,} events, their replies parsed in bulk
+(projections/projectors/bulk_pipeline.py); the next batch is queued while Redis applies
+the last, so Python and Redis work at once. Redis spends most of its share in the
+projections' Lua scripts; fewer commands per event (a batch's changes folded per key) is
+not done.
 
 ## verify's compare step
 
