@@ -93,6 +93,7 @@ class GroupCommitWriter:
             if engines.is_sqlite
             else text(f"SELECT pg_advisory_xact_lock({POSTGRES_APPEND_LOCK})")
         )
+        self._hold_connection = engines.is_sqlite
         self._on_commit = on_commit
         self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
@@ -113,30 +114,44 @@ class GroupCommitWriter:
         return await future
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if isinstance(first, _Stop):
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
-            self._commit(batch)
-            if stop:
-                return
+        # On SQLite the thread keeps one connection from batch to batch: checking one out
+        # of the pool per commit (and the pool's reset when it goes back) cost more than
+        # the append of a lone command. A server can drop a connection while it idles, so
+        # on PostgreSQL each batch checks one out, and the pool's pre-ping finds a dead
+        # one before any command is refused for it. After a failed commit the connection
+        # is given back and a new one taken for the next batch.
+        held: Connection | None = None
+        try:
+            while True:
+                first = self._queue.get()
+                if isinstance(first, _Stop):
+                    return
+                batch = [first]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(item, _Stop):
+                        stop = True
+                        break
+                    batch.append(item)
+                held = self._commit(held, batch)
+                if stop:
+                    return
+        finally:
+            if held is not None:
+                held.close()
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, held: Connection | None, batch: list[_Pending]) -> Connection | None:
+        """Commits the batch's appends together; returns the connection to keep, if any."""
         results: list[Outcome | Exception] = []
         recorded: list[RecordedEvent] = []
+        conn = held
         try:
-            with self._engine.begin() as conn:
+            conn = conn if conn is not None else self._engine.connect()
+            with conn.begin():
                 if self._lock_statement is not None:
                     conn.execute(self._lock_statement)
                 now = datetime.now(UTC)
@@ -153,10 +168,16 @@ class GroupCommitWriter:
             log.exception("commit of %d appends failed", len(batch))
             results = [failure] * len(batch)
             recorded = []
+            _close(conn)
+            conn = None
         if recorded:
             self._on_commit(recorded)
         for pending, result in zip(batch, results, strict=True):
             pending.loop.call_soon_threadsafe(_settle, pending.future, result)
+        if self._hold_connection:
+            return conn
+        _close(conn)
+        return None
 
 
 class _Append:
@@ -225,6 +246,15 @@ class _Append:
 
     def _run(self, statement: DriverStatement, values: dict[str, object]) -> Any:
         return statement.run(self._conn, self._cursor, values)
+
+
+def _close(conn: Connection | None) -> None:
+    """Gives a connection back to the pool; one that cannot even be closed is dropped."""
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            log.exception("closing the writer's connection failed")
 
 
 def _settle(future: asyncio.Future[Outcome], result: Outcome | Exception) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from domain.errors import ConcurrencyError
-from domain.events import PostCreated, PostPublished
+from domain.events import PostCreated, PostPublished, UserRegistered
 from domain.ports import Outcome
 from eventstore.engines import Engines
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
-from tests.support.appends import NOW, Committed, request
+from tests.support.appends import NOW, Committed, registration, request
 
 
 async def test_two_writers_on_one_database_never_share_a_version(engines: Engines) -> None:
@@ -63,3 +65,18 @@ async def test_appends_committed_together_each_get_their_own_positions_in_order(
         assert [(e.version, e.event) for e in mine] == list(enumerate(events, start=1))
         assert outcome == Outcome(position=mine[-1].position, ids={"id": stream})
         assert await sql_store.load(stream) == (events, len(events))
+
+
+async def test_after_a_failed_commit_the_writer_commits_the_next_appends(
+    sql_store: SqlEventStore, committed: Committed
+) -> None:
+    """A commit that fails for another reason than a refusal fails its batch; the writer
+    gives its connection back, takes a new one and goes on."""
+    unencodable = UserRegistered("u9", object(), None, "", NOW)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        await sql_store.append(request("user-u9", 0, unencodable))
+    for n in range(3):
+        await sql_store.append(request(f"user-u{n}", 0, registration(f"u{n}")))
+    log = await sql_store.read_all(after=0, limit=10)
+    assert [e.stream_id for e in log] == ["user-u0", "user-u1", "user-u2"]
+    assert [e.stream_id for e in committed.events] == ["user-u0", "user-u1", "user-u2"]
