@@ -61,7 +61,7 @@ def recorded_event(row: Mapping[Any, Any], schemas: EventSchemas) -> RecordedEve
     """Never raises for a row's content: what cannot be decoded comes back as an
     Undecodable event at its position, so whoever reads the log can step past it."""
     try:
-        event = schemas.decode(row["type"], row["schema_version"], row["data"])
+        event = schemas.decode(row["type"], row["schema_version"], row["data"], orjson.loads)
     except UndecodableEvent as error:
         event = Undecodable(row["type"], row["schema_version"], str(error))
     meta = _meta(row["meta"])
