@@ -20,6 +20,10 @@ in the same write, so no EVALSHA can meet NOSCRIPT. A connection that fails, tim
 out or is cancelled mid-batch is disconnected before it goes back to the pool: its
 unread replies die with it.
 
+A runner's batch goes the same way as one MULTI/EXEC (`transaction`), on the
+connection that holds its WATCH: redis-py's transaction parsed every QUEUED reply and
+then the EXEC array one reply at a time, each under its own timeout context.
+
 Reading the connection's stream (`Connection._reader`) is this module's one use of
 redis-py's internals: redis-py has no public way to read raw replies in bulk.
 """
@@ -36,7 +40,13 @@ from redis._parsers import BaseParser
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.commands.core import AsyncScript
-from redis.exceptions import ConnectionError, InvalidResponse, RedisError
+from redis.exceptions import (
+    ConnectionError,
+    ExecAbortError,
+    InvalidResponse,
+    RedisError,
+    WatchError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.projectors.cancellation import complete
@@ -75,9 +85,56 @@ async def sent(
     the batch lands after the caller's cleanup), unless the connection failed.
     Raises ConnectionError or TimeoutError (redis-py's) if the connection fails or
     the batch, sent and answered, outlasts `timeout`."""
+    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+    try:
+        async with _sent_on(connection, commands, scripts, timeout) as batch:
+            yield batch
+    finally:
+        await pool.release(connection)
+
+
+async def transaction(
+    connection: AbstractConnection,
+    commands: Sequence[tuple[Any, ...]],
+    scripts: Iterable[AsyncScript] = (),
+    timeout: float | None = None,
+) -> list[object]:
+    """Runs `commands` in one MULTI/EXEC on `connection` (which may hold a WATCH: a
+    redis-py pipeline's, after `watch`), sent in one write with the scripts' loading
+    ahead of the MULTI, and returns EXEC's replies, errors in place. Raises WatchError,
+    having applied nothing, when a watched key changed. When Redis refused a command
+    as it was queued, it ran none of them (EXECABORT): the replies are then those of
+    the queueing, the refusals in place ("QUEUED" for the others), or the EXECABORT
+    error for every command when none was refused. Afterwards the connection watches
+    nothing and has no reply left to read; it is disconnected if the batch failed,
+    timed out or was cancelled on the way."""
+    transacted = [("MULTI",), *commands, ("EXEC",)]
+    async with _sent_on(connection, transacted, scripts, timeout) as batch:
+        multi, *queued, replies = await batch.replies()
+    if isinstance(multi, Exception):
+        raise multi
+    if replies is None:  # EXEC's null array
+        raise WatchError("Watched variable changed.")
+    if isinstance(replies, ExecAbortError):
+        refused = any(isinstance(reply, Exception) for reply in queued)
+        return queued if refused else [replies] * len(commands)
+    if isinstance(replies, Exception):
+        raise replies
+    if not isinstance(replies, list) or len(replies) != len(commands):
+        await connection.disconnect(nowait=True)
+        raise InvalidResponse(f"EXEC answered {replies!r} to {len(commands)} commands")
+    return replies
+
+
+@contextlib.asynccontextmanager
+async def _sent_on(
+    connection: AbstractConnection,
+    commands: Sequence[tuple[Any, ...]],
+    scripts: Iterable[AsyncScript],
+    timeout: float | None,
+) -> AsyncIterator[InFlight]:
     loads = [("SCRIPT", "LOAD", script.script) for script in scripts]
     request = packed([*loads, *commands])
-    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     batch = InFlight(connection, len(loads), len(commands), timeout)
     try:
         await batch.send(request)
@@ -85,7 +142,6 @@ async def sent(
     finally:
         if batch.pending:
             await complete(batch.discard())
-        await pool.release(connection)
 
 
 class InFlight:

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
 from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast
-from projections.projectors import messages
+from projections.projectors import bulk_pipeline, messages
 from projections.projectors.cancellation import cancel_and_wait, complete
 from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, failed_replies
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_SECONDS = 1.0
 LEASE_SECONDS = 5.0
+BATCH_SECONDS = 30.0  # for a batch's MULTI/EXEC, sent and answered: a stalled Redis, not load
 
 
 class ProjectionRunner:
@@ -222,14 +224,11 @@ class ProjectionRunner:
                 if not from_log and not _continues(checkpoint, fresh):
                     return False
                 blocked = Parking.blocked_streams(streams, firsts)
-                pipe.multi()  # type: ignore[no-untyped-call]
-                marker = self._keys.unconfirmed(self.projection.name)
-                pipe.set(marker, fresh[-1].position)
                 keys = self._keys.with_space(self.projection.name, space)
                 tx = Tx(Commands(), keys, self._scripts, fresh[-1].position)
+                tx.pipe.set(self._keys.unconfirmed(self.projection.name), fresh[-1].position)
                 owners = self._queue(fresh, tx, blocked)
-                tx.pipe.replay(pipe)
-                replies = await pipe.execute(raise_on_error=False)
+                replies = await self._transact(pipe, tx)
             except WatchError:
                 return False  # another runner, a swap or a flush changed it: look again
         if failure := failed_replies(self.projection.name, replies, [None, *owners]):
@@ -238,6 +237,21 @@ class ProjectionRunner:
             return False
         self._report(fresh, from_log)
         return True
+
+    @staticmethod
+    async def _transact(pipe: Pipeline, tx: Tx) -> list[object]:
+        """The batch's MULTI/EXEC, on the connection that holds the WATCH, as one write
+        whose replies are read in bulk (projections/projectors/bulk_pipeline.py): redis-py's
+        pipeline parsed each command's QUEUED and EXEC reply one by one, the largest
+        cost of the projectors under load. EXEC (or the connection's loss) ends the
+        WATCH, so the pipeline has nothing to undo when it lets the connection go."""
+        assert pipe.connection is not None, "WATCH took a connection"
+        try:
+            return await bulk_pipeline.transaction(
+                pipe.connection, tx.pipe.stack, tx.pipe.scripts, BATCH_SECONDS
+            )
+        finally:
+            pipe.watching = False
 
     async def _confirm(self, space: str, last: int, tx: Tx) -> bool:
         """The batch's second step: the checkpoint moves and the notices go out only now
