@@ -93,6 +93,19 @@ async def sent(
         await pool.release(connection)
 
 
+async def run(
+    connection: AbstractConnection,
+    commands: Sequence[tuple[Any, ...]],
+    scripts: Iterable[AsyncScript] = (),
+    timeout: float | None = None,
+) -> list[object]:
+    """The replies to `commands`, as `execute`'s, sent on a connection the caller holds
+    (one that watches keys, say) and leaves as it found it, with no reply left to read;
+    disconnected if the batch failed, timed out or was cancelled on the way."""
+    async with _sent_on(connection, commands, scripts, timeout) as batch:
+        return await batch.replies()
+
+
 async def transaction(
     connection: AbstractConnection,
     commands: Sequence[tuple[Any, ...]],
@@ -109,8 +122,7 @@ async def transaction(
     nothing and has no reply left to read; it is disconnected if the batch failed,
     timed out or was cancelled on the way."""
     transacted = [("MULTI",), *commands, ("EXEC",)]
-    async with _sent_on(connection, transacted, scripts, timeout) as batch:
-        multi, *queued, replies = await batch.replies()
+    multi, *queued, replies = await run(connection, transacted, scripts, timeout)
     if isinstance(multi, Exception):
         raise multi
     if replies is None:  # EXEC's null array

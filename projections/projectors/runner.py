@@ -11,13 +11,17 @@ twice, even if two runners race for the same projection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import WatchError
 
 from domain.ports import EventLog, RecordedEvent
@@ -206,13 +210,10 @@ class ProjectionRunner:
         live batch's: positions are consecutive unless a PostgreSQL transaction rolled
         back). Otherwise nothing is applied and False asks for a catch-up. Raises
         BatchFailed when Redis refused part of the batch."""
-        async with self._redis.pipeline(transaction=True) as pipe:
+        async with self._watching() as (pipe, connection):
             try:
-                await pipe.watch(*self._watched(), self._parking.streams_key)
                 streams = list(dict.fromkeys(e.stream_id for e in events))
-                raw, space, unconfirmed, *firsts = await self._scripts.batch_state(
-                    [*self._watched(), self._parking.streams_key], streams, client=pipe
-                )
+                raw, space, unconfirmed, *firsts = await self._state_watched(connection, streams)
                 checkpoint = int(raw or 0)
                 if space is None or space != self._space or unconfirmed is not None:
                     return False
@@ -228,41 +229,82 @@ class ProjectionRunner:
                 tx = Tx(Commands(), keys, self._scripts, fresh[-1].position)
                 tx.pipe.set(self._keys.unconfirmed(self.projection.name), fresh[-1].position)
                 owners = self._queue(fresh, tx, blocked)
-                replies = await self._transact(pipe, tx)
+                replies = await self._transact(pipe, connection, tx)
             except WatchError:
                 return False  # another runner, a swap or a flush changed it: look again
-        if failure := failed_replies(self.projection.name, replies, [None, *owners]):
-            raise failure  # the checkpoint did not move; the marker has the space rebuilt
-        if not await self._confirm(space, fresh[-1].position, tx):
-            return False
+            if failure := failed_replies(self.projection.name, replies, [None, *owners]):
+                raise failure  # the checkpoint did not move; the marker has the space rebuilt
+            if not await self._confirm(connection, space, fresh[-1].position, tx):
+                return False
         self._report(fresh, from_log)
         return True
 
+    @contextlib.asynccontextmanager
+    async def _watching(self) -> AsyncIterator[tuple[Pipeline, AbstractConnection]]:
+        """A connection of the pool for one batch, held by a redis-py pipeline as if it
+        had sent the WATCH: leaving the block, the pipeline sends UNWATCH unless the
+        batch's EXEC ended the WATCH, and gives the connection back (disconnected, its
+        replies dropped, if a batch failed on the way: bulk_pipeline.py)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            connection = await pipe.connection_pool.get_connection()  # type: ignore[no-untyped-call]
+            pipe.connection, pipe.watching = connection, True
+            try:
+                yield pipe, connection
+            finally:
+                if not connection.is_connected:
+                    pipe.watching = False  # a connection lost watches nothing
+
+    async def _state_watched(self, connection: AbstractConnection, streams: list[str]) -> list[Any]:
+        """WATCH of the keys a batch is read against and the batch_state script's reading
+        of them, in one write whose replies are read in bulk."""
+        keys = [*self._watched(), self._parking.streams_key]
+        script = self._scripts.batch_state
+        watched, state = await bulk_pipeline.run(
+            connection,
+            [("WATCH", *keys), ("EVALSHA", script.sha, len(keys), *keys, *streams)],
+            [script],
+            BATCH_SECONDS,
+        )
+        for reply in (watched, state):
+            if isinstance(reply, Exception):
+                raise reply
+        assert isinstance(state, list)
+        return state
+
     @staticmethod
-    async def _transact(pipe: Pipeline, tx: Tx) -> list[object]:
+    async def _transact(pipe: Pipeline, connection: AbstractConnection, tx: Tx) -> list[object]:
         """The batch's MULTI/EXEC, on the connection that holds the WATCH, as one write
         whose replies are read in bulk (projections/projectors/bulk_pipeline.py): redis-py's
         pipeline parsed each command's QUEUED and EXEC reply one by one, the largest
         cost of the projectors under load. EXEC (or the connection's loss) ends the
         WATCH, so the pipeline has nothing to undo when it lets the connection go."""
-        assert pipe.connection is not None, "WATCH took a connection"
         try:
             return await bulk_pipeline.transaction(
-                pipe.connection, tx.pipe.stack, tx.pipe.scripts, BATCH_SECONDS
+                connection, tx.pipe.stack, tx.pipe.scripts, BATCH_SECONDS
             )
         finally:
             pipe.watching = False
 
-    async def _confirm(self, space: str, last: int, tx: Tx) -> bool:
+    async def _confirm(self, connection: AbstractConnection, space: str, last: int, tx: Tx) -> bool:
         """The batch's second step: the checkpoint moves and the notices go out only now
         that every reply was checked. Its first step set the unconfirmed marker, so a
-        crash in between has the space rebuilt rather than trusted."""
+        crash in between has the space rebuilt rather than trusted. On the batch's
+        connection, its WATCH ended by the EXEC."""
         name = self.projection.name
         notice = orjson.dumps({"projection": name, "position": last})
         keys = [self._keys.namespace(name), self._keys.unconfirmed(name)]
         keys += [self._checkpoint_key, self._keys.head()]
         args = [space, last, self._keys.checkpoints_channel(), notice, *tx.notice_args()]
-        return bool(await self._scripts.confirm_batch(keys, args))
+        script = self._scripts.confirm_batch
+        (confirmed,) = await bulk_pipeline.run(
+            connection,
+            [("EVALSHA", script.sha, len(keys), *keys, *args)],
+            [script],
+            BATCH_SECONDS,
+        )
+        if isinstance(confirmed, Exception):
+            raise confirmed
+        return bool(confirmed)
 
     def _queue(
         self, events: list[RecordedEvent], tx: Tx, blocked: dict[str, int]

@@ -128,6 +128,7 @@ class Picky:
     def __init__(self, redis_url: str, checkpoint: str) -> None:
         self._redis_url = redis_url
         self._checkpoint = checkpoint
+        self.kill: int | None = None  # the client id a "killed" user's batch kills
 
     def on_user(self, event: UserRegistered, at: RecordedEvent, tx: Tx) -> None:
         key = f"{tx.keys.prefix}:picky:{event.user_id}"
@@ -136,6 +137,8 @@ class Picky:
             tx.pipe.stack.append(("HSET", key))
         if event.name == "failing":
             tx.pipe.hincrby(key, "name", 1)
+        if event.name == "killed":
+            tx.pipe.stack.append(("CLIENT", "KILL", "ID", self.kill or 0, "SKIPME", "no"))
         if event.name == "racing":
             with sync_redis.Redis.from_url(self._redis_url) as other:
                 other.incr(self._checkpoint)
@@ -211,3 +214,26 @@ async def test_a_command_failing_in_exec_names_its_event_and_leaves_the_marker(
     assert failed.value.events == [users[1]]
     # The rest ran, the checkpoint did not move: the marker has the space rebuilt.
     assert await picky_state(inkwell, users) == [str(at), str(at + 3), ["Ann", "failing", "Cy"]]
+
+
+async def test_a_connection_killed_mid_batch_leaves_the_marker_and_is_not_reused(
+    inkwell: Inkwell, redis_url: str
+) -> None:
+    """Its MULTI ran, the confirm did not: the marker has the space rebuilt."""
+    one = ConnectionPool.from_url(redis_url, decode_responses=True, max_connections=1)
+    redis = Redis(connection_pool=one)
+    try:
+        picky = Picky(redis_url, inkwell.keys.checkpoint("picky"))
+        scripts = Scripts.register(redis)
+        runner = ProjectionRunner(picky.projection(), redis, inkwell.keys, scripts, inkwell.store)
+        await runner.catch_up()
+        at = await checkpoint(inkwell)
+        picky.kill = await redis.client_id()
+        users = [registered(at + 1, "Ann"), registered(at + 2, "killed")]
+        with pytest.raises(ConnectionError):
+            await runner.apply(users, from_log=True, after=at)
+        assert await picky_state(inkwell, users) == [str(at), str(at + 2), ["Ann", "killed"]]
+        assert await redis.client_id() != picky.kill
+    finally:
+        await redis.aclose()
+        await one.disconnect()
