@@ -51,18 +51,24 @@ def commands(prefix: str) -> list[tuple[Any, ...]]:
     ]
 
 
-async def test_the_same_replies_as_redis_pys_pipeline(
-    redis: Redis, pool: ConnectionPool, prefix: str
+async def assert_as_redis_pys(
+    ours: list[object], redis: Redis, prefix: str, transaction: bool
 ) -> None:
-    ours = await execute(pool, commands(prefix))
+    """`ours`, the replies to `commands(prefix)`, are those of redis-py's pipeline."""
     await redis.delete(f"{prefix}:h", f"{prefix}:z", f"{prefix}:s")
-    async with redis.pipeline(transaction=False) as pipe:
+    async with redis.pipeline(transaction=transaction) as pipe:
         for command in commands(prefix):
             pipe.execute_command(*command)
         theirs = await pipe.execute(raise_on_error=False)
     assert [repr(reply) for reply in ours] == [repr(reply) for reply in theirs]
     assert isinstance(ours[2], ResponseError)
     assert ours[9] == [f"{prefix}:k", "é", 7]
+
+
+async def test_the_same_replies_as_redis_pys_pipeline(
+    redis: Redis, pool: ConnectionPool, prefix: str
+) -> None:
+    await assert_as_redis_pys(await execute(pool, commands(prefix)), redis, prefix, False)
 
 
 def recorded(position: int) -> RecordedEvent:

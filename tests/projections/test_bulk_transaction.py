@@ -22,7 +22,7 @@ from projections.projectors.projection import Projection
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
-from tests.projections.test_bulk_pipeline import commands
+from tests.projections.test_bulk_pipeline import assert_as_redis_pys, commands
 from wiring.bootstrap import Inkwell
 
 
@@ -54,14 +54,7 @@ async def in_transaction(
 
 async def test_the_same_replies_as_redis_pys_transaction(redis: Redis, prefix: str) -> None:
     ours = await in_transaction(redis, f"{prefix}:w", commands(prefix))
-    await redis.delete(f"{prefix}:h", f"{prefix}:z", f"{prefix}:s")
-    async with redis.pipeline(transaction=True) as pipe:
-        for command in commands(prefix):
-            pipe.execute_command(*command)
-        theirs = await pipe.execute(raise_on_error=False)
-    assert [repr(reply) for reply in ours] == [repr(reply) for reply in theirs]
-    assert isinstance(ours[2], ResponseError)
-    assert ours[9] == [f"{prefix}:k", "é", 7]
+    await assert_as_redis_pys(ours, redis, prefix, transaction=True)
 
 
 async def test_a_watched_key_changed_applies_nothing(
@@ -193,27 +186,25 @@ async def test_a_checkpoint_moved_under_the_watch_applies_nothing(
     assert await picky_state(inkwell, users) == [str(at + 1), None, [None, None]]
 
 
-async def test_a_command_refused_as_queued_names_its_event_and_applies_nothing(
-    inkwell: Inkwell, picky: ProjectionRunner
+@pytest.mark.parametrize(
+    ("name", "marker", "applied"),
+    [
+        # Refused as it was queued: Redis answers EXEC with EXECABORT and runs nothing.
+        ("refused", False, [None, None, None]),
+        # Failed as it ran: the rest ran, but the checkpoint did not move, and the
+        # marker has the space rebuilt.
+        ("failing", True, ["Ann", "failing", "Cy"]),
+    ],
+)
+async def test_a_command_redis_refuses_names_its_event(
+    inkwell: Inkwell, picky: ProjectionRunner, name: str, marker: bool, applied: list[object]
 ) -> None:
     at = await checkpoint(inkwell)
-    users = [registered(at + 1, "Ann"), registered(at + 2, "refused"), registered(at + 3, "Cy")]
+    users = [registered(at + 1, "Ann"), registered(at + 2, name), registered(at + 3, "Cy")]
     with pytest.raises(BatchFailed) as failed:
         await picky.apply(users, from_log=True, after=at)
     assert failed.value.events == [users[1]]
-    assert await picky_state(inkwell, users) == [str(at), None, [None, None, None]]
-
-
-async def test_a_command_failing_in_exec_names_its_event_and_leaves_the_marker(
-    inkwell: Inkwell, picky: ProjectionRunner
-) -> None:
-    at = await checkpoint(inkwell)
-    users = [registered(at + 1, "Ann"), registered(at + 2, "failing"), registered(at + 3, "Cy")]
-    with pytest.raises(BatchFailed) as failed:
-        await picky.apply(users, from_log=True, after=at)
-    assert failed.value.events == [users[1]]
-    # The rest ran, the checkpoint did not move: the marker has the space rebuilt.
-    assert await picky_state(inkwell, users) == [str(at), str(at + 3), ["Ann", "failing", "Cy"]]
+    assert await picky_state(inkwell, users) == [str(at), str(at + 3) if marker else None, applied]
 
 
 async def test_a_connection_killed_mid_batch_leaves_the_marker_and_is_not_reused(
