@@ -22,7 +22,7 @@ from projections.projectors.projection import Projection
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
-from tests.projections.test_bulk_pipeline import assert_as_redis_pys, commands
+from tests.support.redis_replies import assert_as_redis_pys, commands
 from wiring.bootstrap import Inkwell
 
 
