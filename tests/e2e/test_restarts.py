@@ -24,13 +24,18 @@ def test_a_token_issued_before_a_restart_works_after_it(
 def test_a_projector_killed_mid_stream_resumes_and_loses_nothing(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    api_server = ServerProcess(server_env, tmp_path, command="api").start()
-    projector = ServerProcess(server_env, tmp_path, command="project").start(wait=False)
+    # A killed projector holds its lease for its term: a short one, so that each restarted
+    # process takes over (and is killed again mid-stream) within the test's waits.
+    env = {**server_env, "INKWELL_LEASE_SECONDS": "1"}
+    api_server = ServerProcess(env, tmp_path, command="api").start()
+    projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
     try:
         api = http_api(api_server)
-        ann = api.register("Ann")
+        ann = api.register("Ann")  # waits for the read models: the first process runs them
         published = 0
         for round_ in range(3):
+            if round_:  # the restarted process has taken over and caught up
+                api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": str(2 * published + 1)})
             for i in range(15):
                 created = api.ok(
                     "mutation($i: CreatePostInput!) { createPost(input: $i) { postId } }",
