@@ -58,6 +58,7 @@ from projections.keyspace.keys import Keys
 from projections.projectors import feeds, posts
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
+from projections.readers.batched_reads import BatchedReads
 from projections.readers.pagination import Slice
 from projections.readers.read_models import ReadModels
 from wiring import heap
@@ -146,7 +147,8 @@ class ReadSide:
             ProjectionRunner(projection, redis, self.keys, scripts, self.log)
             for projection in (posts.PROJECTION, feeds.PROJECTION)
         ]
-        self.reads = ReadModels(redis, self.keys, ["posts", "feeds"])
+        self.batched = BatchedReads(redis)
+        self.reads = ReadModels(redis, self.keys, ["posts", "feeds"], self.batched)
 
     async def apply(self, events: list[RecordedEvent]) -> None:
         """Appends the events to the log and lets each runner catch up, in its batches,
@@ -159,6 +161,9 @@ class ReadSide:
     async def feed(self) -> int:
         page = await self.reads.recent_posts(Slice(20))
         return len(page.posts)
+
+    async def aclose(self) -> None:
+        await self.batched.aclose()
 
 
 @dataclass
@@ -289,6 +294,7 @@ def write_redis(redis_url: str, prefix: str, targets: list[str], user_count: int
                 break
             await side.apply(batch)
             await asyncio.sleep(max(0, started + (n + 1) / rate - time.perf_counter()))
+        await side.aclose()
         await redis.aclose()
 
     uvloop.run(write())
@@ -307,13 +313,15 @@ def reader_process(
 
     async def read_model() -> int:
         redis = Redis.from_url(redis_url, decode_responses=True)
-        reads = ReadModels(redis, Keys(prefix), ["posts", "feeds"])
+        batched = BatchedReads(redis)
+        reads = ReadModels(redis, Keys(prefix), ["posts", "feeds"], batched)
         done = 0
         await asyncio.sleep(max(0, start_at - time.time()))
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline:
             await reads.recent_posts(Slice(20))
             done += 1
+        await batched.aclose()
         await redis.aclose()
         return done
 
@@ -409,6 +417,7 @@ async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Result
             )
             print(f"  {kind:10} x{count} processes: {scaling[kind][count]:,.0f} feeds/s",
                   flush=True)  # fmt: skip
+    await side.aclose()
     await redis.aclose()
     sql.close()
     return Results(sizes, hot, writing, scaling)

@@ -211,7 +211,7 @@ def _services(
     """What GraphQL resolvers reach: the command bus for writes, Redis readers for reads."""
     return Services(
         bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
-        reads=ReadModels(redis.reads, keys, NAMES),
+        reads=ReadModels(redis.reads, keys, NAMES, redis.batched_reads),
         live=LiveReadModels(
             redis.reads,
             keys,

@@ -22,6 +22,7 @@ from infra.settings import Settings
 from observability.faults import CountingRetry
 from observability.metrics import Metrics
 from projections.projectors.packed_redis import pack_in_c
+from projections.readers.batched_reads import BatchedReads
 
 log = logging.getLogger("inkwell")
 
@@ -34,6 +35,7 @@ class RedisClients:
     url: str  # the primary's
     primary: Redis  # commands, projectors, persisted queries
     reads: Redis  # queries, subscriptions, read-your-writes waits
+    batched_reads: BatchedReads  # queries' hashes, on the server `reads` reads
     listener: Redis  # the one pub/sub connection, on the same server as `reads`
     retry: CountingRetry
 
@@ -57,6 +59,8 @@ async def open_clients(
     # with the writes, so a change notice never arrives before the data it announces.
     read_url = settings.redis_read_url or url
     reads = await stack.enter_async_context(pool(read_url, f"{settings.prefix}:reads", retry))
+    batched_reads = BatchedReads(reads)
+    stack.push_async_callback(batched_reads.aclose)
     # Pub/sub blocks between messages: no read timeout on its connection.
     listener = Redis.from_url(
         read_url,
@@ -67,7 +71,7 @@ async def open_clients(
         retry=CountingRetry(metrics.redis_error, retries=0),
     )
     stack.push_async_callback(listener.aclose)
-    return RedisClients(url, primary, reads, listener, retry)
+    return RedisClients(url, primary, reads, batched_reads, listener, retry)
 
 
 @asynccontextmanager

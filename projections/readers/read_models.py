@@ -1,7 +1,8 @@
 """Read models as the API sees them: every query is answered from Redis alone.
 
 A page of posts is one round trip (a Lua script reads the page and its posts' hashes);
-other lists take two: a page of ids, then one pipeline for all their hashes.
+other lists take two: a page of ids, then one batch for all their hashes. Hashes are
+read in batches shared with the other requests of the moment (batched_reads.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from redis.asyncio import Redis
 from projections.keyspace.keys import Keys
 from projections.keyspace.search_words import words
 from projections.readers import pagination
+from projections.readers.batched_reads import BatchedReads
 from projections.readers.pagination import BadPageRequest, Page, Position, Slice
 from projections.readers.statuses import projection_statuses
 from projections.readers.views import (
@@ -56,8 +58,12 @@ class CommentPage:
 
 
 class ReadModels:
-    def __init__(self, redis: Redis, keys: Keys, projections: Sequence[str]) -> None:
+    def __init__(
+        self, redis: Redis, keys: Keys, projections: Sequence[str], batched: BatchedReads
+    ) -> None:
+        """`batched` reads on `redis`'s server."""
         self._redis = redis
+        self._batched = batched
         self._keys = keys
         self._projections = tuple(projections)
         self._newest_page = redis.register_script(NEWEST_PAGE)
@@ -239,16 +245,19 @@ class ReadModels:
         return PostPage(posts, page.has_next, page.total, page.has_previous)
 
     async def _hash(self, key: str) -> dict[str, str]:
-        """One hash; the client decodes responses, whatever redis-py's types say."""
-        return cast(dict[str, str], await self._redis.hgetall(key))
+        return _fields(await self._batched.one("HGETALL", key))
 
     async def _hashes(self, keys: list[str]) -> list[dict[str, str]]:
         if not keys:
             return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for key in keys:
-                pipe.hgetall(key)
-            return list(await pipe.execute())
+        return [
+            _fields(reply) for reply in await self._batched.many([("HGETALL", key) for key in keys])
+        ]
+
+
+def _fields(reply: dict[str, str] | list[str]) -> dict[str, str]:
+    """A hash as HGETALL answers it: a map (RESP3) or a flat list of names and values (RESP2)."""
+    return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 def _view(

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from harness import redis_server
 from harness.net import free_port
 from projections.keyspace.keys import Keys
+from projections.readers.batched_reads import BatchedReads
 from projections.readers.pagination import Slice
 from projections.readers.read_models import ReadModels
 
@@ -40,7 +41,9 @@ async def reads(private_url: str, prefix: str) -> AsyncIterator[tuple[ReadModels
             "topComments": "[]", "createdAt": "2026-12-02T00:00:00+00:00",
             "updatedAt": "2026-12-02T00:00:00+00:00",
         })  # fmt: skip
-    yield ReadModels(redis, keys, []), redis
+    batched = BatchedReads(redis)
+    yield ReadModels(redis, keys, [], batched), redis
+    await batched.aclose()
     await redis.aclose()
 
 

@@ -88,9 +88,7 @@ def test_a_projection_waits_since_its_oldest_unapplied_event_was_committed() -> 
     assert waiting_since(newest_first, checkpoint=3) == newest_first[1].recorded_at
     assert waiting_since(newest_first, checkpoint=5) is None
 
-    behind = ProjectionStatusView(
-        "posts", 3, 5, waiting_since=waiting_since(newest_first, 3)
-    )
+    behind = ProjectionStatusView("posts", 3, 5, waiting_since=waiting_since(newest_first, 3))
     assert behind.lag == 2 and behind.lag_milliseconds(now) == 500
     assert ProjectionStatusView("posts", 5, 5).lag_milliseconds(now) == 0
 
