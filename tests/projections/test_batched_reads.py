@@ -53,9 +53,10 @@ async def test_an_error_reply_fails_only_the_read_that_asked(
     redis: Redis, reads: BatchedReads, prefix: str
 ) -> None:
     await redis.hset(f"{prefix}:h", "n", "1")
-    wrong, right = await asyncio.gather(
+    answers: list[object] = await asyncio.gather(
         reads.one("GET", f"{prefix}:h"), reads.one("ECHO", "fine"), return_exceptions=True
     )
+    wrong, right = answers
     assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
     assert right == "fine"
 
