@@ -185,7 +185,7 @@ projections) and reached {rebuild / decode:.0%} of the rate at which the log can
 and decoded. It sends {float(f["commands_per_event"]):.1f} Redis commands per event (all
 projections together), queued as tuples, packed by hiredis and sent in one write per batch
 of {BUILD_BATCH:,} events, their replies parsed in bulk
-(projections/projectors/bulk_pipeline.py); the next batch is queued while Redis applies
+(projections/redisio/bulk_pipeline.py); the next batch is queued while Redis applies
 the last, so Python and Redis work at once. Redis spends most of its share in the
 projections' Lua scripts; fewer commands per event (a batch's changes folded per key) is
 not done.

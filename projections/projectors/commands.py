@@ -5,7 +5,7 @@ redis-py's Pipeline methods check and encode every call's arguments and file an
 that was the largest cost left in a rebuild, at 17 commands an event. This buffer
 takes the same arguments as Pipeline's methods, for the few commands projections
 queue, and appends one tuple (about 0.3 µs). A rebuild's batch and a runner's MULTI
-send the tuples as they are (projections/projectors/bulk_pipeline.py); a retry and a
+send the tuples as they are (projections/redisio/bulk_pipeline.py); a retry and a
 skip replay them into their MULTI (`replay`), where redis-py parses the replies as ever.
 """
 

@@ -6,7 +6,7 @@ CPU, about ten times hiredis's cost for the same bytes, and yappi under 500 comm
 put Connection.pack_command at a quarter of the projectors' CPU. hiredis.pack_command
 writes the same RESP bytes (checked in tests/projections/test_packed_redis.py), so the
 process's pools pack with it (wiring/redis_clients.py), as a rebuild's batches do
-(projections/projectors/bulk_pipeline.py).
+(projections/redisio/bulk_pipeline.py).
 """
 
 from __future__ import annotations

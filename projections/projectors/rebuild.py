@@ -32,8 +32,6 @@ from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.keyspace.spaces import drop_space
 from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
-from projections.projectors import bulk_pipeline
-from projections.projectors.cancellation import complete
 from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, SpaceLost, failed_replies
 from projections.projectors.lease import Lease
@@ -42,6 +40,8 @@ from projections.projectors.projection import Projection
 from projections.projectors.queueing import EventQueue
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
+from projections.redisio import bulk_pipeline
+from projections.redisio.cancellation import complete
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,7 @@ from redis.exceptions import WatchError
 from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast
-from projections.projectors import bulk_pipeline, messages
-from projections.projectors.cancellation import cancel_and_wait, complete
+from projections.projectors import messages
 from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, failed_replies
 from projections.projectors.lease import Lease
@@ -38,6 +37,8 @@ from projections.projectors.queueing import EventQueue
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
+from projections.redisio import bulk_pipeline
+from projections.redisio.cancellation import cancel_and_wait, complete
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +275,7 @@ class ProjectionRunner:
     @staticmethod
     async def _transact(pipe: Pipeline, connection: AbstractConnection, tx: Tx) -> list[object]:
         """The batch's MULTI/EXEC, on the connection that holds the WATCH, as one write
-        whose replies are read in bulk (projections/projectors/bulk_pipeline.py): redis-py's
+        whose replies are read in bulk (projections/redisio/bulk_pipeline.py): redis-py's
         pipeline parsed each command's QUEUED and EXEC reply one by one, the largest
         cost of the projectors under load. EXEC (or the connection's loss) ends the
         WATCH, so the pipeline has nothing to undo when it lets the connection go."""

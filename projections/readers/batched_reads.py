@@ -7,7 +7,7 @@ connection handed back. Measured in process, that path cost 170 µs of CPU per r
 against 46 µs for the bare round trip, and it made as many writes and reads on the
 socket as there were requests. Here a read queues its command and waits; once the
 loop has run everything that was ready, the queued commands are sent in one write and
-their replies read in bulk (projections/projectors/bulk_pipeline.py), on a pool of
+their replies read in bulk (projections/redisio/bulk_pipeline.py), on a pool of
 connections of their own. Over HTTP, 32 clients asking for `post(id)`: 1,760 against
 2,300 requests/s, 660 against 500 µs of server CPU per request.
 
@@ -28,7 +28,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 
-from projections.projectors.bulk_pipeline import execute, private_pool
+from projections.redisio.bulk_pipeline import execute, private_pool
 
 MAX_IN_FLIGHT = 4
 Command = tuple[Any, ...]

@@ -1,4 +1,4 @@
-"""A rebuild's batch run in bulk (projections/projectors/bulk_pipeline.py): the same replies
+"""A rebuild's batch run in bulk (projections/redisio/bulk_pipeline.py): the same replies
 as redis-py's pipeline, errors in their place and pinned on their events, scripts loaded
 before they run, a connection that fails mid-batch never used again, and a batch left
 unread waited for."""
@@ -15,8 +15,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.events import UserRegistered
 from domain.ports import RecordedEvent
-from projections.projectors.bulk_pipeline import execute, private_pool, sent
 from projections.projectors.failures import failed_replies
+from projections.redisio.bulk_pipeline import execute, private_pool, sent
 from tests.support.redis_replies import assert_as_redis_pys, commands
 
 

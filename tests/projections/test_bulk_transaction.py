@@ -16,12 +16,12 @@ from redis.exceptions import ConnectionError, ResponseError, WatchError
 
 from domain.events import UserRegistered
 from domain.ports import RecordedEvent
-from projections.projectors.bulk_pipeline import transaction
 from projections.projectors.failures import BatchFailed
 from projections.projectors.projection import Projection
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
+from projections.redisio.bulk_pipeline import transaction
 from tests.support.redis_replies import assert_as_redis_pys, commands
 from wiring.bootstrap import Inkwell
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from projections.projectors.bulk_pipeline import packed
 from projections.projectors.commands import Commands
+from projections.redisio.bulk_pipeline import packed
 
 CALLS: list[Callable[[Any], object]] = [
     lambda p: p.zadd("z", {"a": 1796229288987989, "b": 2}),

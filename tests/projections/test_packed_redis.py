@@ -7,12 +7,12 @@ from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.connection import Connection, SSLConnection
 
 from observability.faults import CountingRetry
-from projections.projectors import bulk_pipeline
 from projections.projectors.packed_redis import (
     PackedConnection,
     PackedUnixConnection,
     pack_in_c,
 )
+from projections.redisio import bulk_pipeline
 from wiring.redis_clients import pool
 
 COMMANDS = [

@@ -101,7 +101,8 @@ async def test_a_costly_subscription_is_refused(start_server: StartServer) -> No
 
 
 def test_a_page_of_posts_reads_its_comments_in_one_pipeline(api: Api) -> None:
-    """Counted at the read pool: each pipeline (or command) takes one connection."""
+    """Counted at the read pools: each pipeline, command or batch of hashes
+    (projections/readers/batched_reads.py) takes one connection."""
     author = api.register("Ann")
     position = 0
     for n in range(20):
@@ -111,23 +112,28 @@ def test_a_page_of_posts_reads_its_comments_in_one_pipeline(api: Api) -> None:
         )
         position = int(added["addComment"]["position"])
     api.ok("{ __typename }", headers={"X-Consistent-With": str(position)})
-    reads = api.client.app.state.services.reads._redis  # type: ignore[attr-defined]
-    pool = reads.connection_pool
+    reads = api.client.app.state.services.reads  # type: ignore[attr-defined]
+    pools = [reads._redis.connection_pool, reads._batched._pool]
     checkouts = 0
-    original = pool.get_connection
+    originals = [pool.get_connection for pool in pools]
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal checkouts
-        checkouts += 1
-        return await original(*args, **kwargs)
+    def counting(original: Any) -> Any:
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal checkouts
+            checkouts += 1
+            return await original(*args, **kwargs)
+
+        return counted
 
     query = """{ recentPosts(first: 20) { edges { node { id
       comments(first: 5) { edges { node { id body } } } } } } }"""
-    pool.get_connection = counted
+    for pool, original in zip(pools, originals, strict=True):
+        pool.get_connection = counting(original)
     try:
         data = api.ok(query)
     finally:
-        pool.get_connection = original
+        for pool, original in zip(pools, originals, strict=True):
+            pool.get_connection = original
     edges = data["recentPosts"]["edges"]
     assert len(edges) == 20
     assert all(len(edge["node"]["comments"]["edges"]) == 1 for edge in edges)

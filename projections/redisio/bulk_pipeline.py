@@ -49,7 +49,7 @@ from redis.exceptions import (
 )
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from projections.projectors.cancellation import complete
+from projections.redisio.cancellation import complete
 
 READ_SIZE = 1 << 16
 _INCOMPLETE = object()  # what Reader.gets() returns until a whole reply has arrived
