@@ -34,15 +34,18 @@ AREAS = (
 )
 # Inclusive CPU per command of the steps of one command: (label, module, function).
 STEPS = (
-    ("stream loads on reader threads (checkout, SELECT, decode)", "store.py", "run"),
-    ("  of which the SELECT and decoding", "store.py", "query"),
-    ("  of which decoding the events", "events.py", "event_from_dict"),
+    (
+        "stream loads on the event loop (SELECT on a held sqlite3 connection)",
+        "loop_reads.py",
+        "LoopReads.stream",
+    ),
+    ("decoding the loaded events", "events.py", "event_from_dict"),
     (
         "the writer's transactions (BEGIN to COMMIT), per command",
         "writer.py",
         "GroupCommitWriter._commit",
     ),
-    ("  of which the command's append (checks, inserts)", "writer.py", "_append_one"),
+    ("  of which the commands' appends (checks, inserts)", "writer.py", "_Append.__call__"),
     ("the bus and the handler, on the event loop thread", "bus.py", "CommandBus.dispatch"),
 )
 HOPS = 2_000
@@ -98,8 +101,8 @@ def hop_cost() -> str:
     return (
         f"\nOne `asyncio.to_thread` round trip (uvloop, a function that does nothing) costs "
         f"{cpu / HOPS * 1e6:,.0f} µs of CPU and {wall / HOPS * 1e6:,.0f} µs of wall time on this "
-        "machine, without the profiler. A command makes three such trips: two stream loads "
-        "and the append.\n"
+        "machine, without the profiler. A command makes one such trip, the append to the "
+        "writer thread: on SQLite its stream loads run on the event loop.\n"
     )
 
 

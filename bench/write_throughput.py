@@ -10,8 +10,8 @@ keeps). Two workloads, each at concurrency 1 and 50:
   of them in turn, so streams stay a few events long and nothing conflicts.
 
 Inkwell runs its real path: `CommandBus.dispatch` on asyncio (uvloop, as the
-server), stream loads on reader threads, appends through the group-commit writer
-thread. Its handlers also load the acting user, as they must; the library's
+server), stream loads on the event loop (eventstore/loop_reads.py), appends through
+the group-commit writer thread. Its handlers also load the acting user, as they must; the library's
 application does not. The library runs in threads (its API is synchronous).
 
 Each cell runs for a fixed time; the cells alternate between the two systems and
