@@ -24,7 +24,7 @@ from eventstore.tables import commands, events
 # Built once: building a statement on every load cost about as much as running it.
 STREAM = (
     select(events.c.type, events.c.schema_version, events.c.data, events.c.version)
-    .where(events.c.stream_id == bindparam("stream_id"))
+    .where(events.c.stream_id == bindparam("stream_id"), events.c.version > bindparam("after"))
     .order_by(events.c.version)
 )
 OUTCOME = select(commands.c.position, commands.c.ids, commands.c.fingerprint).where(
@@ -43,16 +43,17 @@ class LoopReads:
         self._outcome = _sql(OUTCOME, engine)
         self._local = threading.local()
 
-    def stream(self, stream_id: str) -> list[tuple[str, int, str, int]]:
-        """(type, schema_version, data, version) of every event of the stream, oldest first."""
-        return self._execute(self._stream, stream_id)
+    def stream(self, stream_id: str, after: int) -> list[tuple[str, int, str, int]]:
+        """(type, schema_version, data, version) of the stream's events past version
+        `after`, oldest first."""
+        return self._execute(self._stream, stream_id, after)
 
     def outcome(self, scope: str, command_id: str) -> tuple[int, str, str] | None:
         """(position, ids, fingerprint) recorded for the caller's command id, if any."""
         rows = self._execute(self._outcome, scope, command_id)
         return rows[0] if rows else None
 
-    def _execute(self, sql: str, *parameters: str) -> list[Any]:
+    def _execute(self, sql: str, *parameters: str | int) -> list[Any]:
         try:
             rows: list[Any] = self._cursor().execute(sql, parameters).fetchall()
         except sqlite3.Error:

@@ -1,5 +1,6 @@
-"""The SQL event store: reads on reader threads (eventstore/reads.py), appends through the
-single writer."""
+"""The SQL event store: a command's reads on the event loop for SQLite (loop_reads.py) and
+on reader threads for PostgreSQL (reads.py), stream loads past what was loaded before
+(stream_cache.py), appends through the single writer."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from eventstore.codec import recorded_event
 from eventstore.engines import Engines
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
 from eventstore.reads import read
+from eventstore.stream_cache import StreamCache
 from eventstore.tables import events, skipped_events
 from eventstore.writer import GroupCommitWriter
 
@@ -30,21 +32,33 @@ class SqlEventStore:
         self._schemas = schemas
         # A command's reads: on the loop through the driver for SQLite (see loop_reads).
         self._loop_reads = LoopReads(engines.reader) if engines.is_sqlite else None
+        self._streams = StreamCache()
 
     async def append(self, request: AppendRequest) -> Outcome:
         return await self._writer.append(request)
 
     async def load(self, stream_id: str) -> tuple[list[Event], int]:
         """Raises UndecodableEvent when the stream holds an event this code cannot read:
-        no decision is made on part of a history."""
+        no decision is made on part of a history. Reads only the events appended since
+        the stream was last loaded here (eventstore/stream_cache.py)."""
+        cached, version = self._streams.get(stream_id)
         if self._loop_reads is not None:
-            return self._stream(self._loop_reads.stream(stream_id))
+            rows = self._loop_reads.stream(stream_id, version)
+        else:
 
-        def query(conn: Connection) -> list[tuple[str, int, str, int]]:
-            rows = conn.execute(STREAM, {"stream_id": stream_id}).all()
-            return [(row.type, row.schema_version, row.data, row.version) for row in rows]
+            def query(conn: Connection) -> list[tuple[str, int, str, int]]:
+                found = conn.execute(STREAM, {"stream_id": stream_id, "after": version})
+                return [(row.type, row.schema_version, row.data, row.version) for row in found]
 
-        return self._stream(await read(self._reader, query))
+            rows = await read(self._reader, query)
+        if not rows:
+            return list(cached), version
+        decode = self._schemas.decode
+        loaded = cached + tuple(
+            decode(kind, schema, data, orjson.loads) for kind, schema, data, _ in rows
+        )
+        self._streams.put(stream_id, loaded, rows[-1][3])
+        return list(loaded), rows[-1][3]
 
     async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
         if self._loop_reads is not None:
@@ -101,11 +115,6 @@ class SqlEventStore:
             return conn.execute(select(func.max(events.c.position))).scalar() or 0
 
         return await read(self._reader, query)
-
-    def _stream(self, rows: Sequence[tuple[str, int, str, int]]) -> tuple[list[Event], int]:
-        decode = self._schemas.decode
-        loaded = [decode(kind, schema_version, data) for kind, schema_version, data, _ in rows]
-        return loaded, rows[-1][3] if rows else 0
 
 
 def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:

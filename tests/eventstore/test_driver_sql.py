@@ -61,7 +61,7 @@ def test_a_failing_loop_read_surfaces_as_sqlalchemy_error_and_is_counted(
     counted: list[BaseException] = []
     count_database_errors(engines.reader, counted.append)
     reads = LoopReads(engines.reader)
-    assert reads.stream("nothing") == [] and reads.outcome("user:u", "nothing") is None
+    assert reads.stream("nothing", 0) == [] and reads.outcome("user:u", "nothing") is None
     with engines.writer.begin() as conn:
         conn.exec_driver_sql("DROP TABLE commands")
     with pytest.raises(OperationalError):
