@@ -150,9 +150,10 @@ def backoff(attempt: int) -> float:
 
 def fingerprint(command: Command, actor_id: str | None) -> str:
     """A digest of what was asked and by whom, to tell a replay from a reused command id."""
-    body = json.dumps(
-        [type(command).__name__, actor_id, dataclasses.asdict(command)], sort_keys=True
-    )
+    # Fields one level deep, as dataclasses.asdict gave them (commands hold no dataclasses),
+    # without its recursive copy, which took 3.3 of the fingerprint's 7.6 µs.
+    fields = {field.name: getattr(command, field.name) for field in dataclasses.fields(command)}
+    body = json.dumps([type(command).__name__, actor_id, fields], sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -10,8 +10,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.bus import Caller, CommandBus
-from domain.commands import CreatePost, PublishPost, RegisterUser, UpdateProfile
+from domain.bus import Caller, CommandBus, fingerprint
+from domain.commands import (
+    Command,
+    CreatePost,
+    PublishPost,
+    RegisterUser,
+    UpdatePost,
+    UpdateProfile,
+)
 from domain.errors import CommandIdReused, ConcurrencyError, Unauthenticated
 from domain.handlers import HANDLERS
 from eventstore.memory import InMemoryEventStore
@@ -84,3 +91,31 @@ async def test_a_command_with_an_expected_version_is_not_retried(bus: CommandBus
 async def test_a_token_for_a_user_missing_from_the_log_is_unauthenticated(bus: CommandBus) -> None:
     with pytest.raises(Unauthenticated):
         await bus.dispatch(CreatePost("T", "C"), Caller("ghost", "corr"))
+
+
+@pytest.mark.parametrize(
+    ("command", "actor", "digest"),
+    [
+        (
+            UpdatePost("p-1", 3, title="Édit", tags=("a", "b")),
+            "u1",
+            "012d13b60836df6cf6219f1f9efb0b410ce2ccd359d19a5809b585e2cd891cec",
+        ),
+        (
+            CreatePost("T", "C", ("x",)),
+            None,
+            "4104ea5d298c328c8b9cec64960170467d8bfcb8ae267078356c85ad1b506530",
+        ),
+        (
+            RegisterUser("Ann", None, "bio"),
+            None,
+            "1bbb2fcc1e228c6eccb28513ae410312dae58b9c2e737d8fcec654f714e462c9",
+        ),
+    ],
+)
+def test_a_commands_fingerprint_stays_what_the_log_recorded(
+    command: Command, actor: str | None, digest: str
+) -> None:
+    """Fingerprints are stored with each command: a retry after an upgrade must compute
+    the same one, or its command id would count as reused."""
+    assert fingerprint(command, actor) == digest
