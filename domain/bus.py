@@ -25,6 +25,7 @@ from domain.commands import Command
 from domain.errors import CommandIdReused, ConcurrencyError, DomainError
 from domain.handlers import Handlers, Handling
 from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
+from domain.replay import Replays
 
 MAX_RETRIES = 12
 BACKOFF_BASE = 0.001
@@ -63,6 +64,7 @@ class CommandBus:
         self._now = now
         self._new_id = new_id
         self._observers = tuple(observers)
+        self._replays = Replays()
         self._turns: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._duplicates: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
@@ -112,7 +114,7 @@ class CommandBus:
         argument, when it meets a ConcurrencyError: it is decided again on the fresh
         state, a bounded number of times, so concurrent likes on one post all land."""
         handler = self._handlers.for_command(command)
-        handling = Handling(self._store, self._now, self._new_id, record)
+        handling = Handling(self._store, self._now, self._new_id, record, self._replays)
         retryable = getattr(command, "expected_version", None) is None
         queue: asyncio.Lock | None = None
         for attempt in range(MAX_RETRIES + 1):

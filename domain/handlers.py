@@ -27,7 +27,10 @@ from domain.events import Event
 from domain.like import Like
 from domain.ports import AppendRequest, CommandRecord, EventStore, Outcome
 from domain.post import Post
+from domain.replay import Replays
 from domain.user import User
+
+R = TypeVar("R")  # what a stream replays into: an aggregate, or None for an empty stream
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,13 @@ class Handling:
     now: Callable[[], datetime]
     new_id: Callable[[], str]
     command: CommandRecord
+    replays: Replays
+
+    async def load(self, stream_id: str, rebuild: Callable[[list[Event]], R]) -> tuple[R, int]:
+        """`rebuild`'s aggregate of the stream, and the stream's version; the events this
+        process replayed before are not replayed again (domain/replay.py)."""
+        events, version = await self.store.load(stream_id)
+        return self.replays.of(stream_id, events, version, rebuild), version
 
     async def actor(self) -> str:
         """The acting user, who must exist in the log (a signed token from a wiped log does not)."""
@@ -49,8 +59,7 @@ class Handling:
         actor_id = self.command.actor_id
         if actor_id is None:
             raise Unauthenticated()
-        events, version = await self.store.load(streams.user(actor_id))
-        user = User.from_history(events)
+        user, version = await self.load(streams.user(actor_id), User.from_history)
         if user is None:
             raise Unauthenticated("the token's user does not exist")
         return user, version
@@ -106,8 +115,7 @@ def check_expected(stream_id: str, expected: int | None, current: int) -> None:
 
 
 async def load_post(h: Handling, post_id: str) -> tuple[Post, int]:
-    events, version = await h.store.load(streams.post(post_id))
-    post = Post.from_history(events)
+    post, version = await h.load(streams.post(post_id), Post.from_history)
     if post is None:
         raise NotFound("post", post_id)
     return post, version
@@ -123,8 +131,7 @@ async def load_visible_post(h: Handling, post_id: str, actor: str) -> tuple[Post
 
 
 async def load_comment(h: Handling, comment_id: str) -> tuple[Comment, int]:
-    events, version = await h.store.load(streams.comment(comment_id))
-    comment = Comment.from_history(events)
+    comment, version = await h.load(streams.comment(comment_id), Comment.from_history)
     if comment is None or comment.deleted:
         raise NotFound("comment", comment_id)
     return comment, version
@@ -198,8 +205,8 @@ async def _set_like(
     post, post_version = await load_visible_post(h, post_id, actor)
     check_expected(streams.post(post.id), expected_version, post_version)
     stream = streams.like(post.id, actor)
-    events, version = await h.store.load(stream)
-    event = decide(Like.from_history(events), post, actor, h.now())
+    like, version = await h.load(stream, Like.from_history)
+    event = decide(like, post, actor, h.now())
     return await h.append(
         stream,
         version,
