@@ -18,6 +18,8 @@ import pytest
 if TYPE_CHECKING:
     # The app, Redis and the SQL drivers are imported only by the fixtures that use them, so
     # tests of the domain alone start in a fraction of a second.
+    from redis.asyncio import Redis
+
     from harness.redis_server import PrivateRedis
     from infra.settings import Settings
     from tests.support.api import Api
@@ -38,8 +40,19 @@ def redis_url() -> Iterator[str]:
 
 
 @pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """An asyncio client of the tests' Redis, answers decoded."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """A redis-server of the test's own, to flush, stop and restart under a running app."""
+
     from harness.redis_server import PrivateRedis
 
     with PrivateRedis(tmp_path) as server:

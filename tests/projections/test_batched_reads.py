@@ -19,13 +19,6 @@ from projections.readers.batched_reads import MAX_IN_FLIGHT, BatchedReads
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def reads(redis: Redis) -> AsyncIterator[BatchedReads]:
     batched = BatchedReads(redis)
     yield batched

@@ -21,13 +21,6 @@ from tests.support.redis_replies import assert_as_redis_pys, commands
 
 
 @pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def pool(redis: Redis) -> AsyncIterator[ConnectionPool]:
     pool = private_pool(redis)
     yield pool

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,6 @@ def sha(document: str) -> str:
 
 def named(document: str) -> dict[str, object]:
     return {"persistedQuery": {"version": 1, "sha256Hash": sha(document)}}
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
 
 
 async def test_the_store_keeps_the_newest_documents_up_to_its_count(
