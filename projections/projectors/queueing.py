@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 
 from domain.ports import RecordedEvent
+from domain.upcasting import Undecodable
 from projections.projectors.parking import Parking, type_name
 from projections.projectors.parking import apply as apply_one
 from projections.projectors.projection import Projection
@@ -24,6 +25,9 @@ class EventQueue:
     skipped: frozenset[int] = frozenset()
     blocked: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._applies = frozenset(self.projection.handlers)
+
     def queue(self, recorded: RecordedEvent, tx: Tx) -> bool:
         """Queues one event's writes, or its parking or dropping; True if it applies. An
         event of a parked stream is parked behind it; one that fails to apply is parked
@@ -31,6 +35,9 @@ class EventQueue:
         if recorded.stream_id in self.blocked:
             self.parking.park(tx.pipe, recorded, "", behind=self.blocked[recorded.stream_id])
             return False
+        kind = type(recorded.event)
+        if kind not in self._applies and kind is not Undecodable:
+            return True  # nothing to write: most events, for most projections (a like, for search)
         mark = tx.queued()
         try:
             apply_one(self.projection, recorded, tx)
