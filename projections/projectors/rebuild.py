@@ -63,7 +63,7 @@ Progress = Callable[[int, int], None]  # (position reached, head of the log)
 
 @dataclass(frozen=True)
 class _Batch:
-    commands: Commands
+    packed: bulk_pipeline.Packed  # packed ahead, while Redis runs the batch before
     owners: list[RecordedEvent | None]  # per command, the event it is for
     applied: dict[str, int]  # per projection, the events that applied
     position: int  # the checkpoint it moves the spaces to
@@ -239,7 +239,7 @@ class Rebuild:
             )
             try:
                 async with bulk_pipeline.sent(
-                    self._writes, batch.commands.stack, batch.commands.scripts, BATCH_SECONDS
+                    self._writes, batch.packed, BATCH_SECONDS
                 ) as in_flight:
                     events = await following
                     upcoming = (
@@ -263,20 +263,20 @@ class Rebuild:
     ) -> _Batch:
         """The batch that applies `events` to every projection and moves the spaces'
         checkpoints from `position` to the last event's."""
-        batch = _Batch(Commands(), [], dict.fromkeys(keys, 0), events[-1].position)
+        commands, last = Commands(), events[-1].position
+        owners: list[RecordedEvent | None] = []
+        applied = dict.fromkeys(keys, 0)
         for projection in self._projections:
-            tx = Tx(batch.commands, keys[projection.name], self._scripts, batch.position)
+            tx = Tx(commands, keys[projection.name], self._scripts, last)
             queue = self._queues[projection.name]
             for recorded in events:
                 mark = tx.queued()
                 if queue.queue(recorded, tx):
-                    batch.applied[projection.name] += 1
-                batch.owners.extend([recorded] * (tx.queued() - mark))
-        batch.commands.scripts.add(self._advance)
-        batch.commands.evalsha(
-            self._advance.sha, len(checkpoints), *checkpoints, position, batch.position
-        )
-        return batch
+                    applied[projection.name] += 1
+                owners.extend([recorded] * (tx.queued() - mark))
+        commands.scripts.add(self._advance)
+        commands.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
+        return _Batch(bulk_pipeline.pack(commands.stack, commands.scripts), owners, applied, last)
 
     def _check(self, names: str, batch: _Batch, replies: list[object]) -> None:
         if failure := failed_replies(names, replies, batch.owners):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import hiredis
@@ -62,6 +63,22 @@ def private_pool(redis: Redis) -> ConnectionPool:
     return ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A batch's bytes: its scripts' loading at the head, then its commands."""
+
+    request: bytes
+    loads: int
+    count: int
+
+
+def pack(commands: Sequence[tuple[Any, ...]], scripts: Iterable[AsyncScript] = ()) -> Packed:
+    """Packs a batch ahead of sending it: a rebuild packs its next batch while Redis
+    still runs the one before, instead of between the two."""
+    loads = [("SCRIPT", "LOAD", script.script) for script in scripts]
+    return Packed(packed([*loads, *commands]), len(loads), len(commands))
+
+
 async def execute(
     pool: ConnectionPool,
     commands: Sequence[tuple[Any, ...]],
@@ -69,16 +86,13 @@ async def execute(
     timeout: float | None = None,
 ) -> list[object]:
     """The replies to `commands`, one each, in order: see `sent`."""
-    async with sent(pool, commands, scripts, timeout) as batch:
+    async with sent(pool, pack(commands, scripts), timeout) as batch:
         return await batch.replies()
 
 
 @contextlib.asynccontextmanager
 async def sent(
-    pool: ConnectionPool,
-    commands: Sequence[tuple[Any, ...]],
-    scripts: Iterable[AsyncScript] = (),
-    timeout: float | None = None,
+    pool: ConnectionPool, batch: Packed, timeout: float | None = None
 ) -> AsyncIterator[InFlight]:
     """Sends the batch; the block may work on while Redis runs it, then reads its
     replies. A block left without reading them waits for them first (so nothing of
@@ -87,8 +101,8 @@ async def sent(
     the batch, sent and answered, outlasts `timeout`."""
     connection = await pool.get_connection()  # type: ignore[no-untyped-call]
     try:
-        async with _sent_on(connection, commands, scripts, timeout) as batch:
-            yield batch
+        async with _sent_on(connection, batch, timeout) as in_flight:
+            yield in_flight
     finally:
         await pool.release(connection)
 
@@ -102,7 +116,7 @@ async def run(
     """The replies to `commands`, as `execute`'s, sent on a connection the caller holds
     (one that watches keys, say) and leaves as it found it, with no reply left to read;
     disconnected if the batch failed, timed out or was cancelled on the way."""
-    async with _sent_on(connection, commands, scripts, timeout) as batch:
+    async with _sent_on(connection, pack(commands, scripts), timeout) as batch:
         return await batch.replies()
 
 
@@ -140,16 +154,11 @@ async def transaction(
 
 @contextlib.asynccontextmanager
 async def _sent_on(
-    connection: AbstractConnection,
-    commands: Sequence[tuple[Any, ...]],
-    scripts: Iterable[AsyncScript],
-    timeout: float | None,
+    connection: AbstractConnection, packed_batch: Packed, timeout: float | None
 ) -> AsyncIterator[InFlight]:
-    loads = [("SCRIPT", "LOAD", script.script) for script in scripts]
-    request = packed([*loads, *commands])
-    batch = InFlight(connection, len(loads), len(commands), timeout)
+    batch = InFlight(connection, packed_batch.loads, packed_batch.count, timeout)
     try:
-        await batch.send(request)
+        await batch.send(packed_batch.request)
         yield batch
     finally:
         if batch.pending:

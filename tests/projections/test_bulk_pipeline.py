@@ -16,7 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from domain.events import UserRegistered
 from domain.ports import RecordedEvent
 from projections.projectors.failures import failed_replies
-from projections.redisio.bulk_pipeline import execute, private_pool, sent
+from projections.redisio.bulk_pipeline import execute, pack, private_pool, sent
 from tests.support.redis_replies import assert_as_redis_pys, commands
 
 
@@ -105,7 +105,7 @@ async def test_a_batch_that_times_out_leaves_no_reply_behind(
 async def test_a_batch_left_unread_is_waited_for(pool: ConnectionPool, prefix: str) -> None:
     used = await client_id(pool)
     with pytest.raises(RuntimeError):
-        async with sent(pool, [("BLPOP", f"{prefix}:empty", 0.2), ("SET", f"{prefix}:k", 1)]):
+        async with sent(pool, pack([("BLPOP", f"{prefix}:empty", 0.2), ("SET", f"{prefix}:k", 1)])):
             raise RuntimeError("the caller failed while Redis ran the batch")
     # The whole batch ran before the block was left, and its connection is in order.
     assert await execute(pool, [("GET", f"{prefix}:k")]) == ["1"]
