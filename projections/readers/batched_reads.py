@@ -22,6 +22,7 @@ again whole.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,6 +67,10 @@ class BatchedReads:
         return replies
 
     async def aclose(self) -> None:
+        """Cancels the reads in flight and those still queued, and closes the connections."""
+        queued, self._queue = self._queue, []
+        for _, future in queued:
+            future.cancel()
         for task in list(self._in_flight):
             task.cancel()
         await asyncio.gather(*self._in_flight, return_exceptions=True)
@@ -83,9 +88,13 @@ class BatchedReads:
         batch, self._queue = self._queue, []
         task = asyncio.create_task(self._send(batch))
         self._in_flight.add(task)
-        task.add_done_callback(self._sent)
+        task.add_done_callback(functools.partial(self._sent, batch))
 
-    def _sent(self, task: asyncio.Task[None]) -> None:
+    def _sent(self, batch: list[Waiting], task: asyncio.Task[None]) -> None:
+        """A read its batch did not answer is cancelled with it: the batch's task may be
+        cancelled (the process stops) before it even started."""
+        for _, future in batch:
+            future.cancel()  # does nothing to one answered already
         self._in_flight.discard(task)
         if self._queue:
             self._schedule_flush()
@@ -102,10 +111,6 @@ class BatchedReads:
                 if not future.done():
                     future.set_exception(error)
             return
-        except BaseException:  # cancelled (the process stops): so are the reads
-            for _, future in batch:
-                future.cancel()
-            raise
         start = 0
         for commands_, future in batch:
             if not future.done():  # its reader may have been cancelled meanwhile

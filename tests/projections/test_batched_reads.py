@@ -115,10 +115,13 @@ async def test_reads_queued_behind_full_flight_are_sent_when_a_batch_returns(
     assert await asyncio.gather(*slow) == [None] * MAX_IN_FLIGHT
 
 
-async def test_closing_cancels_the_reads_in_flight(redis: Redis, prefix: str) -> None:
+async def test_closing_cancels_the_reads_in_flight_and_queued(redis: Redis, prefix: str) -> None:
     reads = BatchedReads(redis)
-    waiting = asyncio.create_task(reads.one("BLPOP", f"{prefix}:empty", 5))
+    in_flight = asyncio.create_task(reads.one("BLPOP", f"{prefix}:empty", 5))
     await asyncio.sleep(0.05)
+    queued = asyncio.create_task(reads.one("ECHO", "never sent"))
+    await asyncio.sleep(0)  # queued, its batch not sent yet
     await asyncio.wait_for(reads.aclose(), 1)
-    with pytest.raises(asyncio.CancelledError):
-        await waiting
+    for read in (in_flight, queued):  # each answered at once, none left waiting
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(read, 1)
