@@ -27,7 +27,7 @@ from domain.events import Event
 from domain.like import Like
 from domain.ports import AppendRequest, CommandRecord, EventStore, Outcome
 from domain.post import Post
-from domain.replay import Replays
+from domain.replay import Replays, evolved
 from domain.user import User
 
 R = TypeVar("R")  # what a stream replays into: an aggregate, or None for an empty stream
@@ -44,10 +44,18 @@ class Handling:
     replays: Replays
 
     async def load(self, stream_id: str, rebuild: Callable[[list[Event]], R]) -> tuple[R, int]:
-        """`rebuild`'s aggregate of the stream, and the stream's version; the events this
-        process replayed before are not replayed again (domain/replay.py)."""
-        events, version = await self.store.load(stream_id)
-        return self.replays.of(stream_id, events, version, rebuild), version
+        """`rebuild`'s aggregate of the stream, and the stream's version: the aggregate
+        this process replayed before, evolved by the events appended since (domain/replay.py)."""
+        held = self.replays.held(stream_id, rebuild)
+        if held is None:
+            events, version = await self.store.load(stream_id)
+            aggregate = rebuild(events)
+        else:
+            seen, before = held
+            events, version = await self.store.load(stream_id, after=seen)
+            aggregate = evolved(before, events) if events else before
+        self.replays.hold(stream_id, rebuild, version, aggregate)
+        return aggregate, version
 
     async def actor(self) -> str:
         """The acting user, who must exist in the log (a signed token from a wiped log does not)."""

@@ -72,8 +72,9 @@ class DuplicateCommand(Exception):
 
 
 class EventStore(Protocol):
-    async def load(self, stream_id: str) -> tuple[list[Event], int]:
-        """The stream's events and its version (0 when the stream is empty)."""
+    async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
+        """The stream's events past version `after` (all of them by default), oldest
+        first, and the stream's version (0 when the stream is empty)."""
         ...
 
     async def append(self, request: AppendRequest) -> Outcome:

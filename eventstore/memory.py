@@ -71,11 +71,11 @@ class InMemoryEventStore:
         )
         return outcome
 
-    async def load(self, stream_id: str) -> tuple[list[Event], int]:
+    async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
         """Raises UndecodableEvent as the SQL store does: no decision on part of a history."""
         stream = self._streams.get(stream_id, [])
         decode = self._schemas.decode
-        events = [decode(row["type"], row["schema_version"], row["data"]) for row in stream]
+        events = [decode(row["type"], row["schema_version"], row["data"]) for row in stream[after:]]
         return events, len(stream)
 
     async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:

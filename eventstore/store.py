@@ -1,6 +1,5 @@
 """The SQL event store: a command's reads on the event loop for SQLite (loop_reads.py) and
-on reader threads for PostgreSQL (reads.py), stream loads past what was loaded before
-(stream_cache.py), appends through the single writer."""
+on reader threads for PostgreSQL (reads.py), appends through the single writer."""
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from eventstore.codec import recorded_event
 from eventstore.engines import Engines
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
 from eventstore.reads import read
-from eventstore.stream_cache import StreamCache
 from eventstore.tables import events, skipped_events
 from eventstore.writer import GroupCommitWriter
 
@@ -32,33 +30,26 @@ class SqlEventStore:
         self._schemas = schemas
         # A command's reads: on the loop through the driver for SQLite (see loop_reads).
         self._loop_reads = LoopReads(engines.reader) if engines.is_sqlite else None
-        self._streams = StreamCache()
 
     async def append(self, request: AppendRequest) -> Outcome:
         return await self._writer.append(request)
 
-    async def load(self, stream_id: str) -> tuple[list[Event], int]:
-        """Raises UndecodableEvent when the stream holds an event this code cannot read:
-        no decision is made on part of a history. Reads only the events appended since
-        the stream was last loaded here (eventstore/stream_cache.py)."""
-        cached, version = self._streams.get(stream_id)
+    async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
+        """Raises UndecodableEvent when the events read hold one this code cannot read: no
+        decision is made on part of a history. A stream's versions count up from 1 and
+        are never taken back, so with no event past `after` the stream is at `after`."""
         if self._loop_reads is not None:
-            rows = self._loop_reads.stream(stream_id, version)
+            rows = self._loop_reads.stream(stream_id, after)
         else:
 
             def query(conn: Connection) -> list[tuple[str, int, str, int]]:
-                found = conn.execute(STREAM, {"stream_id": stream_id, "after": version})
+                found = conn.execute(STREAM, {"stream_id": stream_id, "after": after})
                 return [(row.type, row.schema_version, row.data, row.version) for row in found]
 
             rows = await read(self._reader, query)
-        if not rows:
-            return list(cached), version
         decode = self._schemas.decode
-        loaded = cached + tuple(
-            decode(kind, schema, data, orjson.loads) for kind, schema, data, _ in rows
-        )
-        self._streams.put(stream_id, loaded, rows[-1][3])
-        return list(loaded), rows[-1][3]
+        loaded = [decode(kind, schema, data, orjson.loads) for kind, schema, data, _ in rows]
+        return loaded, rows[-1][3] if rows else after
 
     async def outcome_of(self, scope: str, command_id: str) -> StoredOutcome | None:
         if self._loop_reads is not None:

@@ -31,6 +31,18 @@ async def test_appended_events_load_back_in_order_with_the_stream_version(
     assert await store.load("post-p1") == ([created, published], 2)
 
 
+async def test_a_load_past_a_version_returns_the_later_events_and_the_stream_version(
+    store: Store,
+) -> None:
+    created = PostCreated("p1", "u1", "T", "C", ("a",), NOW)
+    published = PostPublished("p1", "u1", NOW)
+    await store.append(request("post-p1", 0, created))
+    await store.append(request("post-p1", 1, published))
+    assert await store.load("post-p1", after=1) == ([published], 2)
+    assert await store.load("post-p1", after=2) == ([], 2)
+    assert await store.load("post-nope", after=0) == ([], 0)
+
+
 async def test_an_unknown_stream_is_empty_at_version_zero(store: Store) -> None:
     assert await store.load("post-nope") == ([], 0)
 
