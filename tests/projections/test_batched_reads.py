@@ -15,7 +15,9 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from observability.faults import CountingRetry
+from projections.keyspace.keys import Keys
 from projections.readers.batched_reads import MAX_IN_FLIGHT, BatchedReads
+from projections.readers.read_models import ReadModels
 
 
 @pytest.fixture
@@ -125,3 +127,25 @@ async def test_closing_cancels_the_reads_in_flight_and_queued(redis: Redis, pref
     for read in (in_flight, queued):  # each answered at once, none left waiting
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(read, 1)
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_read_models_read_a_hash_whichever_protocol_the_url_names(
+    redis_url: str, redis: Redis, prefix: str, protocol: int
+) -> None:
+    """RESP3 answers HGETALL with a map, RESP2 (`?protocol=2` in REDIS_URL) with a list."""
+    keys = Keys(prefix)
+    await redis.hset(
+        keys.user("u1"),
+        mapping={"id": "u1", "name": "Ann", "bio": "", "joinedAt": "2026-12-03T00:00:00+00:00",
+                 "publishedPostCount": 2},
+    )  # fmt: skip
+    separator = "&" if "?" in redis_url else "?"
+    client = Redis.from_url(f"{redis_url}{separator}protocol={protocol}", decode_responses=True)
+    batched = BatchedReads(client)
+    try:
+        user = await ReadModels(client, keys, [], batched).user("u1")
+        assert user is not None and (user.name, user.published_post_count) == ("Ann", 2)
+    finally:
+        await batched.aclose()
+        await client.aclose()
