@@ -39,6 +39,10 @@ class Commands:
             pipe.execute_command(*args, **(_AS_SCORE if i in self._scored else {}))
 
     def zadd(self, name: str, mapping: Scores, xx: bool = False, incr: bool = False) -> None:
+        if len(mapping) == 1 and not (xx or incr):  # nearly every call: a rebuild's most frequent
+            for member, score in mapping.items():
+                self.stack.append(("ZADD", name, score, member))
+            return
         flags = ("XX",) * xx + ("INCR",) * incr
         if incr:
             self._scored.add(len(self.stack))
@@ -47,9 +51,6 @@ class Commands:
 
     def zrem(self, name: str, *members: Value) -> None:
         self.stack.append(("ZREM", name, *members))
-
-    def zremrangebyrank(self, name: str, min: int, max: int) -> None:
-        self.stack.append(("ZREMRANGEBYRANK", name, min, max))
 
     def sadd(self, name: str, *values: Value) -> None:
         self.stack.append(("SADD", name, *values))

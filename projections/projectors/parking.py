@@ -229,7 +229,7 @@ async def _retry_once(
             if recorded is None:  # the row is gone from the log: nothing left to apply
                 parking.unpark(tx.pipe, entry.position)
                 continue
-            mark = tx.queued()
+            mark = tx.mark()
             try:
                 apply(projection, recorded, tx)
             except Exception as error:
@@ -245,6 +245,7 @@ async def _retry_once(
             tx.pipe.hdel(parking.streams_key, stream)
         if applied:
             tx.pipe.hincrby(keys.progress(projection.name), "applied", len(applied))
+        tx.queue_recomputes()
         tx.publish_notices()
         tx.pipe.replay(pipe)
         _announce(pipe, keys, head)

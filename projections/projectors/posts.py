@@ -183,7 +183,8 @@ def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | 
 
 
 def _refresh_top_comments(tx: Tx, post_id: str) -> None:
-    tx.run(
+    """Once per batch and post, after the batch's other writes (Tx.recompute)."""
+    tx.recompute(
         tx.scripts.refresh_top_comments,
         [tx.keys.post(post_id), tx.keys.post_comment_ids(post_id)],
         [tx.keys.comment_prefix(), TOP_COMMENTS],

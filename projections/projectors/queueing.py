@@ -38,7 +38,7 @@ class EventQueue:
         kind = type(recorded.event)
         if kind not in self._applies and kind is not Undecodable:
             return True  # nothing to write: most events, for most projections (a like, for search)
-        mark = tx.queued()
+        mark = tx.mark()
         try:
             apply_one(self.projection, recorded, tx)
             return True

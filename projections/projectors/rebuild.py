@@ -39,13 +39,17 @@ from projections.projectors.parking import Parking
 from projections.projectors.projection import Projection
 from projections.projectors.queueing import EventQueue
 from projections.projectors.scripts import Scripts
-from projections.projectors.tx import Tx
+from projections.projectors.tx import Recomputes, Tx
 from projections.redisio import bulk_pipeline
 from projections.redisio.cancellation import complete
 
 log = logging.getLogger(__name__)
 
 BUILD_BATCH = 2000
+# Recomputations are kept across this many events' batches (tx.py, Recomputes), and a
+# post's top comments recomputed about once for all of them, not once per comment. The
+# bound keeps what is held, and what waits to be cut (the recent events), small.
+RECOMPUTE_EVERY = 50_000
 BATCH_SECONDS = 60.0  # for all of a batch's replies: some 34,000 take ~0.3 s
 LOCK_SECONDS = 30.0
 
@@ -96,6 +100,8 @@ class Rebuild:
         self._batch = batch
         self._applied: dict[str, int] = {}  # events applied to each space being built
         self._queues: dict[str, EventQueue] = {}  # each projection's, for one build
+        self._recomputes = Recomputes()  # due before the build's spaces are swapped in
+        self._held_since = 0  # the position where the recomputations held began
         self._advance = redis.register_script(_ADVANCE)
         self._locks = [
             Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
@@ -231,6 +237,7 @@ class Rebuild:
         once this one's replies are checked, so a failed batch has none after it."""
         head = await self._log.head_position()
         keys = {name: self._keys.with_space(name, space) for name, space in spaces.items()}
+        self._recomputes, self._held_since = Recomputes(), position
         events = await self._log.read_all(after=position, limit=self._batch)
         batch = self._queue(keys, checkpoints, position, events) if events else None
         while batch is not None:
@@ -243,7 +250,9 @@ class Rebuild:
                 ) as in_flight:
                     events = await following
                     upcoming = (
-                        self._queue(keys, checkpoints, batch.position, events) if events else None
+                        self._queue(keys, checkpoints, batch.position, events)
+                        if events or self._recomputes  # the last batch: only those due
+                        else None
                     )
                     self._check(",".join(keys), batch, await in_flight.replies())
             except BaseException:
@@ -262,18 +271,24 @@ class Rebuild:
         events: list[RecordedEvent],
     ) -> _Batch:
         """The batch that applies `events` to every projection and moves the spaces'
-        checkpoints from `position` to the last event's."""
-        commands, last = Commands(), events[-1].position
+        checkpoints from `position` to the last event's. Without events, it is the build's
+        last: the recomputations still due, the checkpoints checked where they are."""
+        commands, last = Commands(), events[-1].position if events else position
         owners: list[RecordedEvent | None] = []
         applied = dict.fromkeys(keys, 0)
         for projection in self._projections:
-            tx = Tx(commands, keys[projection.name], self._scripts, last)
+            tx = Tx(
+                commands, keys[projection.name], self._scripts, last, recomputes=self._recomputes
+            )
             queue = self._queues[projection.name]
             for recorded in events:
                 mark = tx.queued()
                 if queue.queue(recorded, tx):
                     applied[projection.name] += 1
                 owners.extend([recorded] * (tx.queued() - mark))
+        if not events or last - self._held_since >= RECOMPUTE_EVERY:
+            self._recomputes.queue(commands)  # owned by no one event, as the checkpoints
+            self._held_since = last
         commands.scripts.add(self._advance)
         commands.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
         return _Batch(bulk_pipeline.pack(commands.stack, commands.scripts), owners, applied, last)

@@ -29,7 +29,7 @@ def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
     # Scored by position, not pushed: an event applied late (parked, then retried) takes
     # its place in log order, so the read model equals a replay whatever the apply order.
     tx.pipe.zadd(tx.keys.recent_events(), {orjson.dumps(entry): at.position})
-    tx.pipe.zremrangebyrank(tx.keys.recent_events(), 0, -tx.keys.RECENT_EVENTS_KEPT - 1)
+    tx.keep_highest(tx.keys.recent_events(), tx.keys.RECENT_EVENTS_KEPT)
 
 
 PROJECTION = Projection(NAME).on_each(EVENT_TYPES.values(), on_any_event)

@@ -321,6 +321,7 @@ class ProjectionRunner:
             mark = tx.queued()
             parked += not queue.queue(recorded, tx)
             owners += [recorded] * (tx.queued() - mark)
+        tx.queue_recomputes()  # owned by no one event: a failure there fails the batch
         # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
         progress = self._keys.progress(self.projection.name)
         tx.pipe.hincrby(progress, "applied", len(events) - parked)

@@ -1,18 +1,62 @@
 """The write side of one projector batch: the commands it queues (a runner's MULTI, a rebuild's
-bulk batch) plus the names and scripts they need, and the change notices the batch will
-publish when it commits."""
+bulk batch) plus the names and scripts they need, the recomputations due at its end, and
+the change notices the batch will publish when it commits."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 from redis.commands.core import AsyncScript
 
 from projections.keyspace.keys import Keys
-from projections.projectors.commands import Commands
+from projections.projectors.commands import Commands, Value
 from projections.projectors.scripts import Scripts
+
+
+class Mark(NamedTuple):
+    """Where a batch stood before an event was queued (Tx.mark)."""
+
+    commands: int  # how many commands were queued
+    asked: int  # how many recomputations had been asked for
+
+
+class Recomputes:
+    """Commands that recompute a value from what a batch leaves (a post's top comments
+    from its comments; the recent events cut to length), due once at the batch's end
+    however many of its events ask: a burst of comments on one post costs one
+    recomputation, not one each. A rebuild keeps them across its batches (its spaces
+    are unseen until the swap) and queues them now and then. Only for commands whose
+    result depends on nothing but the state of the keys they read: run later, they see
+    the later writes, as the last one asked would have."""
+
+    def __init__(self) -> None:
+        # Each command, with its script (if any) and the order it was first asked in.
+        self._due: dict[tuple[Value, ...], tuple[AsyncScript | None, int]] = {}
+        self.asked = 0  # how many were asked for first, ever: the order of the next
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def add(self, command: tuple[Value, ...], script: AsyncScript | None) -> None:
+        if command not in self._due:
+            self._due[command] = (script, self.asked)
+            self.asked += 1
+
+    def discard_after(self, asked: int) -> None:
+        """Forgets those first asked for after the `asked`-th (by an event that failed to
+        apply); what an earlier event asked for stays due."""
+        self._due = {command: due for command, due in self._due.items() if due[1] < asked}
+
+    def queue(self, pipe: Commands) -> None:
+        """Queues the due commands on `pipe` and forgets them."""
+        for command, (script, _) in self._due.items():
+            if script is not None:
+                pipe.scripts.add(script)
+            pipe.stack.append(command)
+        self._due.clear()
 
 
 @dataclass
@@ -21,32 +65,43 @@ class Tx:
     keys: Keys
     scripts: Scripts
     position: int  # the checkpoint this batch moves to
-    notices: dict[tuple[str, str], bytes] = field(default_factory=dict)
     event_position: int = 0  # the event being applied (Projection.apply sets it)
+    recomputes: Recomputes = field(default_factory=Recomputes)
+    # What the batch's notices will name, once each and in order: their messages are
+    # made only if the batch publishes them (a rebuild does not).
+    changed_posts: dict[str, None] = field(default_factory=dict)
+    added_comments: dict[tuple[str, str], None] = field(default_factory=dict)
 
     def post_changed(self, post_id: str) -> None:
         """Tells live subscribers the post's read model changed (once per batch), and
         records when (Keys.post_changes): at the event's position, not the batch's, so
         that a replay, batched differently, records the same."""
-        body = orjson.dumps({"id": post_id, "position": self.position})
-        self.notices[(self.keys.post_changed_channel(post_id), "")] = body
-        self.notices[(self.keys.posts_changed_channel(), post_id)] = body
+        self.changed_posts[post_id] = None
         self.pipe.zadd(self.keys.post_changes(), {post_id: self.event_position})
 
     def comment_added(self, post_id: str, comment_id: str) -> None:
-        body = orjson.dumps({"id": comment_id, "position": self.position})
-        self.notices[(self.keys.comment_added_channel(post_id), comment_id)] = body
+        self.added_comments[(post_id, comment_id)] = None
         self.pipe.zadd(self.keys.comment_additions(post_id), {comment_id: self.event_position})
 
     def publish_notices(self) -> None:
         """Queues the notices as PUBLISHes, for writes outside a runner's batch."""
-        for (channel, _), body in self.notices.items():
+        for channel, body in self._notices():
             self.pipe.publish(channel, body)
 
     def notice_args(self) -> list[str | bytes]:
         """channel, message, channel, message, ...: published when the batch is confirmed,
         so a notice exists only if its change does."""
-        return [item for (channel, _), body in self.notices.items() for item in (channel, body)]
+        return [item for notice in self._notices() for item in notice]
+
+    def _notices(self) -> Iterator[tuple[str, bytes]]:
+        everything = self.keys.posts_changed_channel()
+        for post_id in self.changed_posts:
+            body = orjson.dumps({"id": post_id, "position": self.position})
+            yield self.keys.post_changed_channel(post_id), body
+            yield everything, body
+        for post_id, comment_id in self.added_comments:
+            body = orjson.dumps({"id": comment_id, "position": self.position})
+            yield self.keys.comment_added_channel(post_id), body
 
     def hset(self, key: str, fields: Mapping[str, str | int]) -> None:
         """HSET of several fields."""
@@ -59,9 +114,29 @@ class Tx:
         self.pipe.scripts.add(script)
         self.pipe.evalsha(script.sha, len(keys), *keys, *args)
 
+    def recompute(
+        self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]
+    ) -> None:
+        """Asks for a script call at the batch's end (Recomputes): the batch's owner
+        queues them (`queue_recomputes`) after every event's commands."""
+        self.recomputes.add(("EVALSHA", script.sha, len(keys), *keys, *args), script)
+
+    def keep_highest(self, key: str, kept: int) -> None:
+        """Cuts a sorted set to its `kept` highest scores, at the batch's end: the same as
+        after every add, as adds only add."""
+        self.recomputes.add(("ZREMRANGEBYRANK", key, 0, -kept - 1), None)
+
+    def queue_recomputes(self) -> None:
+        self.recomputes.queue(self.pipe)
+
     def queued(self) -> int:
         return len(self.pipe.stack)
 
-    def discard_after(self, mark: int) -> None:
-        """Drops what was queued after `mark`: the commands of an event that failed to apply."""
-        self.pipe.discard_after(mark)
+    def mark(self) -> Mark:
+        return Mark(len(self.pipe.stack), self.recomputes.asked)
+
+    def discard_after(self, mark: Mark) -> None:
+        """Drops what was queued after `mark`: the commands of an event that failed to
+        apply, and the recomputations it asked for first."""
+        self.pipe.discard_after(mark.commands)
+        self.recomputes.discard_after(mark.asked)

@@ -1,0 +1,133 @@
+"""Recomputations due at a batch's end (a post's top comments, the recent events cut to
+length): asked for by many events, run once, after the batch's other writes; taken back
+with an event that failed to apply; kept across a rebuild's batches, with the same
+read models as a runner that recomputes after every batch."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+
+from domain.commands import (
+    AddComment,
+    CreatePost,
+    DeleteComment,
+    PublishPost,
+    RegisterUser,
+    UpdateProfile,
+)
+from infra.settings import Settings
+from projections.keyspace.keys import Keys
+from projections.projectors import rebuild
+from projections.projectors.commands import Commands
+from projections.projectors.rebuild import Rebuild
+from projections.projectors.runner import ProjectionRunner
+from projections.projectors.scripts import Scripts
+from projections.projectors.tx import Tx
+from projections.tools.verify import differences, drop
+from tests.support.in_process import send
+from wiring.bootstrap import NAMES, PROJECTIONS, running
+
+SCRIPTS = Scripts.register(Redis())  # registering hashes the scripts; nothing connects
+
+
+def tx(commands: Commands) -> Tx:
+    return Tx(commands, Keys("t"), SCRIPTS, position=1)
+
+
+def test_asked_for_twice_it_runs_once_after_the_batchs_other_commands() -> None:
+    batch = tx(Commands())
+    batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
+    batch.pipe.sadd("t:s", "x")
+    batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
+    batch.keep_highest("t:recent", 100)
+    batch.keep_highest("t:recent", 100)
+    batch.queue_recomputes()
+    sha = SCRIPTS.refresh_top_comments.sha
+    assert batch.pipe.stack == [
+        ("SADD", "t:s", "x"),
+        ("EVALSHA", sha, 2, "t:post:1", "t:post:1:comments", "t:c:", 3),
+        ("ZREMRANGEBYRANK", "t:recent", 0, -101),
+    ]
+    assert batch.pipe.scripts == {SCRIPTS.refresh_top_comments}  # loaded before the batch
+    assert len(batch.recomputes) == 0
+
+
+def test_an_event_that_fails_takes_back_only_what_it_asked_for_first() -> None:
+    batch = tx(Commands())
+    batch.keep_highest("t:recent", 100)  # an earlier event's, which queued nothing else
+    mark = batch.mark()
+    batch.pipe.hset("t:h", "f", "v")
+    batch.keep_highest("t:recent", 100)  # asked again by the failing event
+    batch.keep_highest("t:other", 5)  # asked first by it
+    batch.discard_after(mark)
+    batch.queue_recomputes()
+    assert batch.pipe.stack == [("ZREMRANGEBYRANK", "t:recent", 0, -101)]
+
+
+def test_what_an_earlier_batch_asked_for_outlives_a_failure_in_a_later_one() -> None:
+    """A rebuild keeps them across batches: a batch's marks say nothing of another's."""
+    first = tx(Commands())
+    first.pipe.sadd("t:s", "a", "b", "c")
+    first.keep_highest("t:recent", 100)
+    second = Tx(Commands(), Keys("t"), SCRIPTS, position=2, recomputes=first.recomputes)
+    mark = second.mark()
+    second.keep_highest("t:recent", 100)
+    second.discard_after(mark)  # its first event failed
+    second.queue_recomputes()
+    assert second.pipe.stack == [("ZREMRANGEBYRANK", "t:recent", 0, -101)]
+
+
+async def test_a_burst_in_one_batch_and_a_rebuild_across_many_agree(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Comments, a deletion and a rename land while no projector runs; each runner then
+    takes them in one batch (one recomputation per post). A rebuild in batches of three
+    events, its recomputations held across batches and queued every five positions,
+    must leave the same read models."""
+    async with running(settings, projectors=False) as app:
+        scripts = Scripts.register(app.redis)
+        runners = [
+            ProjectionRunner(p, app.redis, app.keys, scripts, app.store) for p in PROJECTIONS
+        ]
+        for runner in runners:
+            await runner.catch_up()  # builds the empty spaces
+        ann = (await send(app, RegisterUser("Ann")))["user_id"]
+        bob = (await send(app, RegisterUser("Bob")))["user_id"]
+        posts = [(await send(app, CreatePost(f"Post {n}", "Text."), ann))["post_id"] for n in "ab"]
+        for post in posts:
+            await send(app, PublishPost(post), ann)
+        comments = [
+            (await send(app, AddComment(posts[n % 2], f"Comment {n}"), (ann, bob)[n % 3 == 0]))[
+                "comment_id"
+            ]
+            for n in range(9)
+        ]
+        await send(app, DeleteComment(comments[8]), ann)  # the newest of post a
+        await send(app, UpdateProfile(name="Bobby"), bob)  # his comments, renamed
+        await send(app, AddComment(posts[0], "After the rename"), bob)
+        for runner in runners:
+            await runner.catch_up()
+
+        top = await app.services.reads.post(posts[0], ann)
+        assert top is not None
+        shown = [(c.body, c.author_name) for c in top.top_comments]
+        assert shown == [
+            ("After the rename", "Bobby"),
+            ("Comment 6", "Bobby"),
+            ("Comment 4", "Ann"),
+        ]
+        assert top.comment_count == 5
+        assert await app.redis.zcard(app.keys.recent_events()) == await app.store.head_position()
+
+        monkeypatch.setattr(rebuild, "RECOMPUTE_EVERY", 5)
+        spaces, _ = await Rebuild(
+            app.redis, app.keys, scripts, app.store, PROJECTIONS, batch=3
+        ).scratch()
+        scratch = Keys(app.keys.prefix)
+        for name, space in spaces.items():
+            scratch = scratch.with_space(name, space)
+        try:
+            assert await differences(app.redis, app.keys, scratch, list(NAMES)) == []
+        finally:
+            await drop(app.redis, scratch, list(NAMES))
