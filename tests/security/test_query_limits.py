@@ -137,6 +137,8 @@ def test_a_page_of_posts_reads_its_comments_in_one_pipeline(api: Api) -> None:
     edges = data["recentPosts"]["edges"]
     assert len(edges) == 20
     assert all(len(edge["node"]["comments"]["edges"]) == 1 for edge in edges)
-    # The page with its posts (one script), the 20 comment pages, their comments: 3, not
-    # 2 + 2 x 20.
-    assert checkouts == 3
+    # The page with its posts (one script), the 20 comment pages (one pipeline), their
+    # comments' hashes (a batch per loop turn they are asked in: one, or two when the 20
+    # resolvers' wake-ups straddle a turn, as seen once on a loaded machine): 3 or 4,
+    # not 2 + 2 x 20.
+    assert 3 <= checkouts <= 4
