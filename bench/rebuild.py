@@ -35,7 +35,7 @@ from bench.private_redis import private_redis
 from eventstore.engines import open_engines
 from eventstore.log_reader import LogReader
 from projections.keyspace.keys import Keys
-from projections.projectors.rebuild import BUILD_BATCH, Rebuild
+from projections.projectors.rebuild import BUILD_BATCH, RECOMPUTE_EVERY, Rebuild
 from projections.projectors.scripts import Scripts
 from projections.tools.verify import compare, drop, replay
 from wiring.bootstrap import PROJECTIONS
@@ -186,9 +186,11 @@ and decoded. It sends {float(f["commands_per_event"]):.1f} Redis commands per ev
 projections together), queued as tuples, packed by hiredis and sent in one write per batch
 of {BUILD_BATCH:,} events, their replies parsed in bulk
 (projections/redisio/bulk_pipeline.py); the next batch is queued while Redis applies
-the last, so Python and Redis work at once. Redis spends most of its share in the
-projections' Lua scripts; fewer commands per event (a batch's changes folded per key) is
-not done.
+the last, so Python and Redis work at once. A post's top comments and the recent events'
+cut are recomputed once per post every {RECOMPUTE_EVERY:,} events, not after every comment
+and event (projections/projectors/tx.py, Recomputes). Redis spends most of its share in
+the projections' Lua scripts; folding other changes per key is not done (the likes and
+comments of this mix fall on posts drawn uniformly from thousands).
 
 ## verify's compare step
 
