@@ -43,8 +43,8 @@ class Recomputes:
             self.asked += 1
 
     def discard_after(self, asked: int) -> None:
-        """Forgets those first asked for after the `asked`-th (by an event that failed to
-        apply); what an earlier event asked for stays due."""
+        """Forgets those first asked for from the `asked`-th on (by an event that failed
+        to apply: `asked` is its mark's); what an earlier event asked for stays due."""
         self._due = {command: due for command, due in self._due.items() if due[1] < asked}
 
     def queue(self, pipe: Commands) -> None:
