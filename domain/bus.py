@@ -124,6 +124,7 @@ class CommandBus:
                 async with queue:
                     return await handler(command, handling)
             except ConcurrencyError as conflict:
+                self._replays.forget(conflict.stream_id)
                 if not retryable or attempt == MAX_RETRIES:
                     raise
                 # Contenders in this process now take turns on the stream; only races

@@ -49,15 +49,16 @@ class Replays:
 
     def __init__(self, streams: int = 4_096) -> None:
         self._streams = streams
-        self._held: OrderedDict[tuple[str, Callable[..., Any]], tuple[int, Any]] = OrderedDict()
+        # stream -> (the rebuild it was replayed with, its version, the aggregate)
+        self._held: OrderedDict[str, tuple[Callable[..., Any], int, Any]] = OrderedDict()
 
     def held(self, stream_id: str, rebuild: Callable[[list[Event]], Any]) -> tuple[int, Any] | None:
         """The version and `rebuild`'s aggregate (never None) held for the stream, if any."""
-        key = (stream_id, rebuild)
-        held = self._held.get(key)
-        if held is not None:
-            self._held.move_to_end(key)
-        return held
+        held = self._held.get(stream_id)
+        if held is None or held[0] is not rebuild:
+            return None
+        self._held.move_to_end(stream_id)
+        return held[1], held[2]
 
     def hold(
         self, stream_id: str, rebuild: Callable[[list[Event]], R], version: int, aggregate: R
@@ -65,8 +66,13 @@ class Replays:
         """Keeps the aggregate at `version`; an empty stream's is not worth keeping."""
         if aggregate is None or version == 0:
             return
-        key = (stream_id, rebuild)
-        self._held[key] = (version, aggregate)
-        self._held.move_to_end(key)
+        self._held[stream_id] = (rebuild, version, aggregate)
+        self._held.move_to_end(stream_id)
         if len(self._held) > self._streams:
             self._held.popitem(last=False)
+
+    def forget(self, stream_id: str) -> None:
+        """Drops what is held for a stream whose append was refused: the next load replays
+        it whole, so a held version the log no longer has (a database restored from an
+        older copy under a running process) cannot refuse every later command."""
+        self._held.pop(stream_id, None)

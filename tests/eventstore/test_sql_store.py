@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from pathlib import Path
 
 import pytest
 
+from domain.commands import CreatePost, PublishPost, RegisterUser, UpdatePost
 from domain.errors import ConcurrencyError
 from domain.events import PostCreated, PostPublished, UserRegistered
 from domain.ports import Outcome
 from eventstore.engines import Engines
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
+from infra.settings import Settings
 from tests.support.appends import NOW, Committed, registration, request
+from tests.support.in_process import send
+from wiring.bootstrap import running
 
 
 async def test_two_writers_on_one_database_never_share_a_version(engines: Engines) -> None:
@@ -80,3 +86,23 @@ async def test_after_a_failed_commit_the_writer_commits_the_next_appends(
     log = await sql_store.read_all(after=0, limit=10)
     assert [e.stream_id for e in log] == ["user-u0", "user-u1", "user-u2"]
     assert [e.stream_id for e in committed.events] == ["user-u0", "user-u1", "user-u2"]
+
+
+async def test_a_log_restored_to_an_older_copy_under_a_running_process_takes_new_commands(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The process holds the post it replayed at version 2 (domain/replay.py); the
+    database is then put back to a copy where the post is at version 1 (its second and
+    third events gone). The next append, conditional on version 2, is refused; the
+    refusal drops what was held, so the command's retry replays the stream whole and
+    lands, rather than being refused again at a version the log no longer has."""
+    async with running(settings, projectors=False) as inkwell:
+        ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+        post = (await send(inkwell, CreatePost("Title", "Text."), ann))["post_id"]
+        await send(inkwell, UpdatePost(post, 1, title="Edited"), ann)
+        await send(inkwell, UpdatePost(post, 2, title="Edited again"), ann)  # loads it at 2
+        with sqlite3.connect(tmp_path / "events.db") as db:
+            db.execute("DELETE FROM events WHERE stream_id = ? AND version > 1", (f"post-{post}",))
+        await send(inkwell, PublishPost(post), ann)
+        events, version = await inkwell.store.load(f"post-{post}")
+        assert [type(e) for e in events] == [PostCreated, PostPublished] and version == 2
