@@ -15,7 +15,8 @@ from pathlib import Path
 AREAS = {
     "graphql validation": ("graphql/validation/", ""),
     "graphql parsing": ("graphql/language/parser", ""),
-    "graphql execution (resolvers included)": ("graphql/execution/execute", "execute_operation"),
+    # graphql-core 3.3 runs operations in graphql/execution/executor.py (3.2: execute.py)
+    "graphql execution (resolvers included)": ("graphql/execution/", ""),
     "strawberry extensions runner": ("strawberry/extensions/", ""),
     "Redis client": ("redis/", ""),
     "SQLAlchemy": ("sqlalchemy/", ""),

@@ -1,11 +1,12 @@
 """Delivery latency of `post(id)` subscriptions held by one server process.
 
 For each size (1,000 and 5,000 subscribers) and shape (all on one post, or
-spread over 100 posts) it starts a real `python server.py serve` on its own
-SQLite file and Redis prefix, opens the subscriptions from client processes,
-then makes changes in rounds. A round is one like per followed post, by a
-user who has not liked it yet, sent over HTTP, so every round delivers one
-update to every subscriber. The next round starts once they all arrived.
+spread over 100 posts) it starts a real `python server.py serve` (one API
+process, its projectors in a child process) on its own SQLite file and Redis
+prefix, opens the subscriptions from client processes, then makes changes in
+rounds. A round is one like per followed post, by a user who has not liked it
+yet, sent over HTTP, so every round delivers one update to every subscriber.
+The next round starts once they all arrived.
 
 Latency runs from the moment the like is sent (so its commit, the projector
 and the Redis read are included) to the moment a subscriber reads the update
@@ -467,7 +468,7 @@ def summary_rows(results: list[Result]) -> list[report.Row]:
         shared = p99(True, workers)
         if shared is None:
             continue
-        where = "one process" if workers == 1 else f"api --workers {workers}"
+        where = "one API process, `serve`" if workers == 1 else f"api --workers {workers}"
         rows.append(
             report.Row(
                 measure=f"5,000 subscribers of one post ({where}), delivery p99",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -34,7 +36,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serves GraphQL on HOST:PORT and runs every projection in the same process."""
+    """Serves GraphQL on HOST:PORT and runs every projection in a process of its own."""
     settings = settings_or_exit(demo=demo)
     if settings.demo_projection_delay:
         log.warning(
@@ -42,7 +44,7 @@ def serve(
             settings.demo_projection_delay * 1000,
         )
     uvicorn.run(
-        create_app(settings, server_process=True),
+        create_app(settings, server_process=True, projector_process=True),
         host=settings.host,
         port=settings.port,
         **_uvicorn_logging(),
@@ -84,9 +86,13 @@ def project(
     port: Annotated[
         int | None, typer.Option(help="Also answer /health, /ready and /metrics on this port.")
     ] = None,
+    until_stdin_closes: Annotated[
+        bool, typer.Option(hidden=True, help="Run as `serve`'s projector process.")
+    ] = False,
+    demo: Annotated[bool, typer.Option(hidden=True, help="`serve --demo`'s projectors.")] = False,
 ) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
-    settings = settings_or_exit()
+    settings = settings_or_exit(demo=demo)
     if port is not None:
         uvicorn.run(
             projector_app(settings),
@@ -99,9 +105,25 @@ def project(
 
     async def follow() -> None:
         async with running(settings):
-            await asyncio.Event().wait()
+            await _stop_requested(until_stdin_closes)
 
     asyncio.run(follow())
+
+
+async def _stop_requested(or_stdin_closed: bool) -> None:
+    """Returns on SIGTERM or SIGINT, or when stdin closes if asked, so that the process
+    stops in order: its runners let their leases go at once (a killed projector's are
+    held until their term ends) and its connections are closed."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    if or_stdin_closed:
+        stdin = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+        closed = asyncio.create_task(stdin.read())  # it never writes: read() ends at EOF
+        closed.add_done_callback(lambda _: stop.set())
+    await stop.wait()
 
 
 def print_schema() -> None:

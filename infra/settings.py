@@ -85,7 +85,8 @@ class Settings:
     older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
     token_lifetime: float = DEFAULT_LIFETIME  # seconds
     exposure: Exposure = field(default_factory=Exposure)  # introspection, hints, GraphiQL
-    # Demo mode only (`serve --demo`): how long each projector batch waits before applying.
+    demo: bool = False  # `serve --demo`: demo-only settings are allowed
+    # Demo mode only: how long each projector batch waits before applying.
     demo_projection_delay: float = 0.0
 
     @staticmethod
@@ -136,6 +137,7 @@ class Settings:
             else None,
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",
+            demo=demo,
             demo_projection_delay=_demo_projection_delay(env, demo),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.

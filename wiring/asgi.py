@@ -8,7 +8,7 @@ routes through `app.state`. Served by `inkwell serve|api|project`, or by uvicorn
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -30,7 +30,8 @@ from web import routes as web
 from web.cors import ListedOriginsCors
 from web.playground import playground_headers, playground_html
 from wiring import heap
-from wiring.bootstrap import running
+from wiring.bootstrap import NAMES, Inkwell, running
+from wiring.projector_process import ProjectorProcess
 
 
 def routes(settings: Settings | None = None) -> list[BaseRoute]:
@@ -58,16 +59,21 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
 
 
 def create_app(
-    settings: Settings | None = None, *, projectors: bool = True, server_process: bool = False
+    settings: Settings | None = None,
+    *,
+    projectors: bool = True,
+    server_process: bool = False,
+    projector_process: bool = False,
 ) -> Starlette:
     """The ASGI app; its lifespan runs Inkwell (`uvicorn --factory wiring.asgi:create_app`).
     `server_process`: the app is what this process serves until it exits, so its heap is
-    settled once it has started (wiring/heap.py)."""
+    settled once it has started (wiring/heap.py). `projector_process`: the projectors run
+    in a child process that the app starts, from the same environment (`serve`)."""
     settings = settings or Settings.from_env()
     edge = settings.edge
     return Starlette(
         routes=routes(settings),
-        lifespan=lifespan(settings, projectors, server_process),
+        lifespan=lifespan(settings, projectors, server_process, projector_process),
         middleware=[
             Middleware(RequestLog),
             *(
@@ -101,11 +107,17 @@ def projector_app(settings: Settings) -> Starlette:
 
 
 def lifespan(
-    settings: Settings, projectors: bool, server_process: bool = False
+    settings: Settings,
+    projectors: bool,
+    server_process: bool = False,
+    projector_process: bool = False,
 ) -> Callable[[Starlette], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: Starlette) -> AsyncIterator[None]:
-        async with running(settings, projectors=projectors) as inkwell:
+        async with (
+            running(settings, projectors=projectors and not projector_process) as inkwell,
+            _projector_process(inkwell, projector_process),
+        ):
             app.state.inkwell = inkwell
             app.state.services = inkwell.services
             app.state.operations = inkwell.operations
@@ -116,3 +128,15 @@ def lifespan(
                 yield
 
     return run
+
+
+def _projector_process(inkwell: Inkwell, wanted: bool) -> AbstractAsyncContextManager[object]:
+    if not wanted:
+        return nullcontext()
+    return ProjectorProcess(
+        inkwell.redis_url,
+        inkwell.redis,
+        inkwell.keys,
+        NAMES,
+        demo=inkwell.settings.demo,
+    )

@@ -75,6 +75,7 @@ class Inkwell:
     store: SqlEventStore
     engines: Engines
     redis: Redis
+    redis_url: str  # the primary's, the embedded one included
     keys: Keys
     runners: tuple[ProjectionRunner, ...]
     operations: Operations
@@ -127,7 +128,16 @@ async def running(
         for runner in runners:
             spawn(runner.run(), f"projection {runner.projection.name}")
         yield Inkwell(
-            settings, services, store, engines, redis.primary, keys, runners, operations, log_reader
+            settings,
+            services,
+            store,
+            engines,
+            redis.primary,
+            redis.url,
+            keys,
+            runners,
+            operations,
+            log_reader,
         )
 
 

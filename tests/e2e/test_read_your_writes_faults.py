@@ -84,10 +84,12 @@ def test_every_wait_answers_by_its_deadline_and_polling_stops_when_nobody_waits(
         # far from the 30 s that some waits used to take.
         assert max(seconds for seconds, _ in answers) < 15
 
-        # Nobody waits any more: the poller is quiet.
+        # Nobody waits any more: the poller is quiet (it polled every few milliseconds while
+        # waits were pending). What remains is each process's re-read of the active spaces,
+        # once a second: the server's and its projector process's.
         before = private_redis.calls("mget")
         time.sleep(1.0)  # a window to count polls in, not a barrier
-        assert private_redis.calls("mget") - before <= 1
+        assert private_redis.calls("mget") - before <= 2
 
 
 def test_the_server_stops_within_seconds_of_sigterm_with_waits_pending(

@@ -77,25 +77,26 @@ def test_the_server_runs_on_its_embedded_defaults(tmp_path: Path) -> None:
         assert api.published_post(ann)["status"] == "PUBLISHED"
         assert (tmp_path / "data" / "inkwell.db").exists()
         assert (tmp_path / "data" / "secret.key").exists()
-    assert "redis-server" not in _children_of_nobody(), "the embedded Redis outlived the server"
+    assert not _children_of_nobody(str(tmp_path)), "the embedded Redis outlived the server"
     assert (tmp_path / "data" / "redis.rdb").exists()
 
 
-def _children_of_nobody() -> str:
-    """Command lines of redis-server processes whose parent is init (orphans)."""
+def _children_of_nobody(marker: str) -> str:
+    """Command lines of Redis servers (redis-server, or the wheel's valkey-server) whose
+    parent is init (orphans) and whose command line holds `marker` (their directory)."""
     orphans = []
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
             fields = dict(
                 line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line
             )
+            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
         if (
-            fields.get("Name", "").strip() == "redis-server"
+            fields.get("Name", "").strip() in ("redis-server", "valkey-server")
             and fields.get("PPid", "").strip() == "1"
+            and marker in cmdline
         ):
-            cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "inkwell-redis-" in cmdline:
-                orphans.append(cmdline)
+            orphans.append(cmdline)
     return "\n".join(orphans)

@@ -1,0 +1,70 @@
+"""`serve` runs its projectors in a child process: started with it, restarted when it dies,
+stopped in order with the server, and never left behind by a killed one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import redis
+
+from harness.server_process import ServerProcess
+from projections.keyspace.keys import Keys
+from tests.support.api import http_api
+from wiring.bootstrap import NAMES
+
+
+def projector_of(server: ServerProcess) -> psutil.Process:
+    assert server.process is not None
+    children = [
+        child
+        for child in psutil.Process(server.process.pid).children()
+        if "--until-stdin-closes" in child.cmdline()
+    ]
+    assert len(children) == 1, [child.cmdline() for child in children]
+    return children[0]
+
+
+def test_a_projector_process_that_dies_is_started_again_and_catches_up(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    # The killed child holds its leases for their term: a short one, so that its
+    # successor takes over within the read-your-writes wait of the next write.
+    env = {**server_env, "INKWELL_LEASE_SECONDS": "1", "INKWELL_CONSISTENCY_TIMEOUT": "30"}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")  # answered from the read models: the child applied it
+        first = projector_of(server)
+        first.kill()
+        first.wait(10)
+        post = api.create_post(ann, "Written while no projector ran")
+        assert post["title"] == "Written while no projector ran"
+        assert post["author"]["name"] == "Ann"
+        assert projector_of(server).pid != first.pid
+    assert f"the projector process {first.pid} exited with code -9" in server.log.read_text()
+
+
+def test_a_stopped_server_stops_its_projectors_first_and_they_let_their_leases_go(
+    server_env: dict[str, str], tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    with ServerProcess(server_env, tmp_path) as server:
+        http_api(server).register("Ann")
+        projector = projector_of(server)
+    # stopped (SIGTERM, waited for): the child is gone, and went in order, not killed
+    assert not projector.is_running()
+    leases = [Keys(prefix).lease(name) for name in NAMES]
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.exists(*leases) == 0, "a lease was left to run out its term"
+
+
+def test_a_killed_server_takes_its_projector_process_with_it(
+    server_env: dict[str, str], tmp_path: Path, redis_url: str, prefix: str
+) -> None:
+    with ServerProcess(server_env, tmp_path) as server:
+        http_api(server).register("Ann")
+        projector = projector_of(server)
+        server.kill()
+        projector.wait(15)  # psutil.TimeoutExpired if it outlives its server
+    leases = [Keys(prefix).lease(name) for name in NAMES]
+    with redis.Redis.from_url(redis_url) as client:
+        assert client.exists(*leases) == 0, "the orphaned projectors did not stop in order"
