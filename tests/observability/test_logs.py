@@ -6,6 +6,7 @@ import asyncio
 import io
 import logging
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,13 @@ from sqlalchemy import create_engine
 from eventstore.log_reader import LogReader
 from harness.server_process import ServerProcess
 from infra.settings import Settings
-from observability.logs import REQUEST_ID, JsonFormatter, TextFormatter, logging_config
+from observability.logs import (
+    REQUEST_ID,
+    JsonFormatter,
+    StderrHandler,
+    TextFormatter,
+    logging_config,
+)
 from tests.support import operations as ops
 from tests.support.api import Api
 from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
@@ -146,3 +153,81 @@ def test_both_formats_carry_the_request_id_and_the_extra_fields() -> None:
     assert as_json["request_id"] == "r-1" and as_json["command_ids"] == ["c1", "c2"]
     assert as_json["level"] == "INFO" and as_json["logger"] == "inkwell.x"
     assert as_text.endswith("applied 3  request_id=r-1 command_ids=c1,c2")
+
+
+class CountedWrites(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def logger_on(handler: StderrHandler) -> logging.Logger:
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger(f"inkwell.test-{time.monotonic_ns()}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
+def messages(text: str) -> list[str]:
+    return [orjson.loads(line)["message"] for line in text.splitlines()]
+
+
+def test_lines_of_one_loop_turn_are_written_together_after_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = CountedWrites()
+    monkeypatch.setattr("sys.stderr", stderr)
+    log = logger_on(StderrHandler())
+
+    async def turn() -> tuple[str, str]:
+        log.info("request %d", 1)
+        log.info("command %d", 1)
+        during = stderr.getvalue()
+        await asyncio.sleep(0)  # the turn ends: the handler's write runs
+        await asyncio.sleep(0)
+        return during, stderr.getvalue()
+
+    during, after = asyncio.run(turn())
+    assert during == ""
+    assert messages(after) == ["request 1", "command 1"]
+    assert stderr.writes == 1
+
+
+def test_a_line_off_the_loop_and_a_flush_write_what_is_pending_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = CountedWrites()
+    monkeypatch.setattr("sys.stderr", stderr)
+    handler = StderrHandler()
+    log = logger_on(handler)
+
+    async def pending_then_from_a_thread() -> None:
+        log.info("on the loop")
+        await asyncio.to_thread(log.info, "on a thread")  # writes at once, after the pending
+
+    asyncio.run(pending_then_from_a_thread())
+    assert messages(stderr.getvalue()) == ["on the loop", "on a thread"]
+
+    async def pending_at_exit() -> None:
+        log.info("last words")
+
+    asyncio.run(pending_at_exit())  # the loop ends before the turn's write
+    handler.flush()  # what logging.shutdown does at exit
+    assert messages(stderr.getvalue())[-1] == "last words"
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1_796_462_606.7569995, 1_796_300_422.9999996, 1_796_300_422.0004999, 1_796_300_422.5],
+)
+def test_the_timestamp_is_the_one_datetime_writes(created: float) -> None:
+    record = logging.LogRecord("inkwell.x", logging.INFO, __file__, 1, "m", (), None)
+    record.created = created
+    written = orjson.loads(JsonFormatter().format(record))["ts"]
+    assert written == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
