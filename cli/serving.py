@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+import uvloop
 from starlette.applications import Starlette
 
 from cli.environment import settings_or_exit
@@ -107,7 +108,7 @@ def project(
         async with running(settings):
             await _stop_requested(until_stdin_closes)
 
-    asyncio.run(follow())
+    uvloop.run(follow())  # as uvicorn runs `api` and `project --port`
 
 
 async def _stop_requested(or_stdin_closed: bool) -> None:
