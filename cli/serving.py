@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from cli.environment import settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from schema import build_schema
+from wiring import heap
 from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
 
@@ -106,6 +107,7 @@ def project(
 
     async def follow() -> None:
         async with running(settings):
+            heap.settle()  # as every server process does once started (wiring/heap.py)
             await _stop_requested(until_stdin_closes)
 
     uvloop.run(follow())  # as uvicorn runs `api` and `project --port`
