@@ -3,9 +3,11 @@ stopped in order with the server, and never left behind by a killed one."""
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import psutil
+import pytest
 import redis
 
 from harness.server_process import ServerProcess
@@ -44,13 +46,15 @@ def test_a_projector_process_that_dies_is_started_again_and_catches_up(
     assert f"the projector process {first.pid} exited with code -9" in server.log.read_text()
 
 
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])  # a supervisor, Ctrl-C
 def test_a_stopped_server_stops_its_projectors_first_and_they_let_their_leases_go(
-    server_env: dict[str, str], tmp_path: Path, redis_url: str, prefix: str
+    server_env: dict[str, str], tmp_path: Path, redis_url: str, prefix: str, stop: int
 ) -> None:
-    with ServerProcess(server_env, tmp_path) as server:
-        http_api(server).register("Ann")
-        projector = projector_of(server)
-    # stopped (SIGTERM, waited for): the child is gone, and went in order, not killed
+    server = ServerProcess(server_env, tmp_path).start()
+    http_api(server).register("Ann")
+    projector = projector_of(server)
+    server.stop(stop)  # and waited for
+    # the child is gone, and went in order (a killed one would hold its leases)
     assert not projector.is_running()
     leases = [Keys(prefix).lease(name) for name in NAMES]
     with redis.Redis.from_url(redis_url) as client:
