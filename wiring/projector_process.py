@@ -2,9 +2,10 @@
 
 One Python process runs one thread of Python at a time. With the projectors in the
 server's process, their work on every event shared that one core with the requests:
-under createPost load py-spy put 19% of the event loop's samples in them, and the
-serving process used 2,811 µs of CPU per request; with `api` and `project` as two
-processes, 2,090 µs and 35% more requests per second (docs/benchmarks/profiles.md).
+under createPost load py-spy put 19% of the event loop's samples in them. Split, the
+serving process spends 2,034-2,311 µs of CPU per request instead of 2,567-2,734, and
+serves 426-533 requests/s instead of 395-441 (A/B on 2 cores; the two processes
+together spend about what the one did: docs/benchmarks/profiles.md).
 So `serve` is those two processes: this one answers GraphQL, its child
 (`inkwell project --until-stdin-closes`, reading the same environment and the
 server's Redis) keeps the read models.
