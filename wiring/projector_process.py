@@ -123,7 +123,7 @@ class ProjectorProcess:
         while await self._redis.exists(*self._leases) < len(self._leases):
             if asyncio.get_running_loop().time() > deadline:
                 log.warning(
-                    "the projectors hold no lease after %.0f s; serving anyway",
+                    "some projection's lease is still free after %.0f s; serving anyway",
                     STARTED_WITHIN_SECONDS,
                 )
                 return
