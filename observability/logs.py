@@ -63,11 +63,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": escaped(record.getMessage()),
         }
-        if (request_id := REQUEST_ID.get()) is not None:
-            line["request_id"] = escaped(request_id)
-        for name, value in vars(record).items():
-            if name not in _STANDARD:
-                line[name] = escaped(value) if isinstance(value, str) else value
+        for name, value in fields_of(record).items():
+            line[name] = escaped(value) if isinstance(value, str) else value
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
