@@ -25,9 +25,12 @@ class ServerProcess(Lifecycle["ServerProcess"]):
         cwd: Path,
         command: str = "serve",
         args: Sequence[str] = (),
+        *,
+        own_group: bool = False,
     ) -> None:
         """`env` adds to this process's environment; a None value removes the variable.
-        `args` follow the command (`--workers 2`, say)."""
+        `args` follow the command (`--workers 2`, say). `own_group`: started as a shell
+        starts it, in a process group of its own, which `ctrl_c()` signals whole."""
         self.port = free_port()
         # Rate limits are off unless `env` turns them on: most tests send bursts from one
         # address on purpose (tests/security tests the limits themselves).
@@ -43,6 +46,7 @@ class ServerProcess(Lifecycle["ServerProcess"]):
         self.command = command
         self.args = tuple(args)
         self.log = cwd / f"server-{command}-{self.port}.log"
+        self.own_group = own_group
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -57,6 +61,7 @@ class ServerProcess(Lifecycle["ServerProcess"]):
                 cwd=self.cwd,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
+                start_new_session=self.own_group,
             )
         if wait:
             self.wait_until_serving()
@@ -78,6 +83,14 @@ class ServerProcess(Lifecycle["ServerProcess"]):
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
         self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        self.process = None
+        return code
+
+    def ctrl_c(self) -> int:
+        """SIGINT to the whole process group, as a terminal's Ctrl-C sends it; waits."""
+        assert self.process is not None and self.own_group
+        os.killpg(self.process.pid, signal.SIGINT)
         code = self.process.wait(timeout=30)
         self.process = None
         return code

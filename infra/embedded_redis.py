@@ -102,6 +102,9 @@ class EmbeddedRedis(Lifecycle[str]):
             ],
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
+            # Out of the terminal's process group: a Ctrl-C there would stop it at once,
+            # under a server still stopping its projectors. Its owner stops it last (close).
+            start_new_session=True,
         )
         self._wait_until_ready()
         return self.url

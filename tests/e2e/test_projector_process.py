@@ -72,3 +72,16 @@ def test_a_killed_server_takes_its_projector_process_with_it(
     leases = [Keys(prefix).lease(name) for name in NAMES]
     with redis.Redis.from_url(redis_url) as client:
         assert client.exists(*leases) == 0, "the orphaned projectors did not stop in order"
+
+
+def test_ctrl_c_stops_the_embedded_defaults_in_order(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole foreground group: the server, and whatever it started in
+    that group. Its projector process and its embedded Redis must wait for the server to
+    stop them, or the projectors' last writes and lease releases meet a Redis that is gone."""
+    unset: dict[str, str | None] = {"DATABASE_URL": None, "REDIS_URL": None}
+    server = ServerProcess(unset, tmp_path, own_group=True).start()
+    http_api(server).register("Ann")
+    server.ctrl_c()
+    log = server.log.read_text()
+    assert "Application shutdown complete" in log
+    assert "cleanup failed" not in log and "connection lost" not in log, log
