@@ -13,6 +13,7 @@ from typing import Any
 import httpx2 as httpx
 import orjson
 import pytest
+import redis
 from sqlalchemy import create_engine
 
 from eventstore.log_reader import LogReader
@@ -25,6 +26,7 @@ from observability.logs import (
     TextFormatter,
     logging_config,
 )
+from projections.keyspace.keys import Keys
 from tests.support import operations as ops
 from tests.support.api import Api
 from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
@@ -36,6 +38,16 @@ PROJECTIONS = {projection.name for projection in ALL_PROJECTIONS}
 def json_lines(path: Path) -> list[dict[str, Any]]:
     lines = path.read_text().splitlines() if path.exists() else []
     return [orjson.loads(line) for line in lines if line.startswith("{")]
+
+
+def built(settings: Settings, projector: ServerProcess) -> None:
+    """Waits until every projection has an active space (its first build swapped in)."""
+    spaces = [Keys(settings.prefix).namespace(name) for name in PROJECTIONS]
+    deadline = time.monotonic() + 30
+    with redis.Redis.from_url(settings.redis_url or "") as client:
+        while client.exists(*spaces) < len(spaces):
+            assert time.monotonic() < deadline, projector.log.read_text()
+            time.sleep(0.05)
 
 
 def last_event(database_url: str) -> Any:
@@ -57,6 +69,9 @@ def test_one_command_is_followed_from_the_request_log_to_the_projector_log(
     }
     projector = ServerProcess(env, tmp_path, command="project").start(wait=False)
     try:
+        # The command must reach running projectors: one that came before their first
+        # build would be applied by that build, which logs no line per batch.
+        built(settings, projector)
         with ServerProcess(env, tmp_path, command="api") as api_server:
             response = httpx.post(
                 f"{api_server.url}/graphql",
