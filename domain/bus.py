@@ -23,7 +23,7 @@ from typing import Protocol
 
 from domain.commands import Command
 from domain.errors import CommandIdReused, ConcurrencyError, DomainError
-from domain.handlers import Handlers, Handling
+from domain.handlers import Handler, Handlers, Handling
 from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
 from domain.replay import Replays
 
@@ -114,15 +114,14 @@ class CommandBus:
         argument, when it meets a ConcurrencyError: it is decided again on the fresh
         state, a bounded number of times, so concurrent likes on one post all land."""
         handler = self._handlers.for_command(command)
-        handling = Handling(self._store, self._now, self._new_id, record, self._replays)
         retryable = getattr(command, "expected_version", None) is None
         queue: asyncio.Lock | None = None
         for attempt in range(MAX_RETRIES + 1):
             try:
                 if queue is None:
-                    return await handler(command, handling)
+                    return await self._handle(handler, command, record)
                 async with queue:
-                    return await handler(command, handling)
+                    return await self._handle(handler, command, record)
             except ConcurrencyError as conflict:
                 self._replays.forget(conflict.stream_id)
                 if not retryable or attempt == MAX_RETRIES:
@@ -132,6 +131,26 @@ class CommandBus:
                 queue = self._turns.setdefault(conflict.stream_id, asyncio.Lock())
                 await asyncio.sleep(backoff(attempt))
         raise AssertionError("unreachable")
+
+    async def _handle(
+        self, handler: Handler[Command], command: Command, record: CommandRecord
+    ) -> Outcome:
+        """Decides on the aggregates this process holds, unread from the log (Handling,
+        trust_held). A refusal or a lost race may then be the held state's fault, not the
+        command's: those streams are forgotten and the command decided once more, on
+        what the log holds, before anything is answered."""
+        trusting = self._handling(record, trust_held=True)
+        try:
+            return await handler(command, trusting)
+        except (DomainError, ConcurrencyError):
+            if not trusting.unverified:
+                raise
+            for stream_id in trusting.unverified:
+                self._replays.forget(stream_id)
+        return await handler(command, self._handling(record, trust_held=False))
+
+    def _handling(self, record: CommandRecord, trust_held: bool) -> Handling:
+        return Handling(self._store, self._now, self._new_id, record, self._replays, trust_held)
 
     def _record(self, command: Command, caller: Caller) -> CommandRecord:
         digest = fingerprint(command, caller.actor_id)

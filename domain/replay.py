@@ -39,9 +39,10 @@ def evolved(aggregate: A, events: Sequence[Event]) -> A:
 
 
 class Replays:
-    """The aggregate last replayed from each of the `streams` streams used last, with the
-    version it stands at, so that a command loads and evolves only the events appended
-    since (`EventStore.load(stream, after=version)`), usually none. Profiled under the
+    """The aggregate last replayed (or appended to) from each of the `streams` streams used
+    last, with the version it stands at, so that a command decides on it as it is, the
+    append checking that version (Handling, trust_held), or loads and evolves only the
+    events appended since (`EventStore.load(stream, after=version)`). Profiled under the
     write benchmark (get+mutate+save, 50 writers, cProfile on the event loop), reading,
     decoding and replaying whole streams was 61% of the loop's time. Aggregates are
     immutable, so commands can share one; a stream's versions count up from 1 and are
@@ -63,8 +64,13 @@ class Replays:
     def hold(
         self, stream_id: str, rebuild: Callable[[list[Event]], R], version: int, aggregate: R
     ) -> None:
-        """Keeps the aggregate at `version`; an empty stream's is not worth keeping."""
+        """Keeps the aggregate at `version`; an empty stream's is not worth keeping, nor
+        one older than the version held (a load that began before this process's own
+        append to the stream ended after it)."""
         if aggregate is None or version == 0:
+            return
+        held = self._held.get(stream_id)
+        if held is not None and held[0] is rebuild and held[1] > version:
             return
         self._held[stream_id] = (rebuild, version, aggregate)
         self._held.move_to_end(stream_id)
