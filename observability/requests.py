@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 from collections.abc import MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain import ids
 from observability.logs import REQUEST_ID
 from observability.metrics import Metrics
 
@@ -34,7 +34,7 @@ def request_id(scope: Scope) -> str:
             given: str = value.decode("latin-1")
             if SANE_ID.fullmatch(given):
                 return given
-    return uuid.uuid4().hex
+    return ids.uuid4().hex
 
 
 class RequestLog:

@@ -5,7 +5,6 @@ persisted queries, and serves the playground page it is given to browsers."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
 from schema.multiplex import SharedSubscriptions
@@ -221,7 +221,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         return Context(
             services=services,
             viewer_id=viewer_id,
-            correlation_id=request.headers.get("x-request-id") or uuid.uuid4().hex,
+            correlation_id=request.headers.get("x-request-id") or ids.uuid4().hex,
             consistent_with=request.headers.get("x-consistent-with"),
             client_address=request.client.host if request.client else None,
         )

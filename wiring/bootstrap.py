@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from prometheus_client import multiprocess
 from redis.asyncio import Redis
 
 from auth.tokens import BearerTokens
+from domain import ids
 from domain.bus import CommandBus
 from domain.handlers import HANDLERS
 from domain.ports import RecordedEvent
@@ -265,4 +265,4 @@ def now() -> datetime:
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    return str(ids.uuid4())
