@@ -43,6 +43,7 @@ from projections.live.consistency import ConsistencyWaiter
 from projections.live.namespaces import ActiveNamespaces
 from projections.live.read_models import LiveReadModels
 from projections.projectors import demo_delay, feeds, posts, recent_events, search, users
+from projections.projectors.joint import JointBatches
 from projections.projectors.projection import Projection
 from projections.projectors.publisher import EventPublisher
 from projections.projectors.runner import ProjectionRunner
@@ -185,13 +186,17 @@ async def _read_side(redis: RedisClients, keys: Keys, metrics: Metrics) -> ReadS
 def _projectors(
     settings: Settings, redis: Redis, keys: Keys, store: SqlEventStore, broadcast: Broadcast
 ) -> tuple[ProjectionRunner, ...]:
-    """One runner per projection; demo mode slows all but the live page's event list."""
+    """One runner per projection, their batches sent together (JointBatches); demo mode
+    slows all but the live page's event list."""
     make_runner = demo_delay.runner_factory(
         settings.demo_projection_delay, unhurried={recent_events.NAME}
     )
     scripts = Scripts.register(redis)
+    joint = JointBatches(redis)
     return tuple(
-        make_runner(projection, redis, keys, scripts, store, broadcast, settings.lease_seconds)
+        make_runner(
+            projection, redis, keys, scripts, store, broadcast, settings.lease_seconds, joint
+        )
         for projection in PROJECTIONS
     )
 

@@ -3,33 +3,32 @@
 Pub/sub is the fast path and the log is the truth. The runner applies a live
 batch only when it continues the checkpoint without a gap; on a gap, a lost
 message, a start or a quiet second it reads the log from its checkpoint instead.
-Each batch goes to Redis in one MULTI/EXEC together with the new checkpoint,
-under WATCH of that checkpoint: a batch is applied whole or not at all, and never
-twice, even if two runners race for the same projection.
+Each batch goes to Redis in one MULTI/EXEC under WATCH of the checkpoint it was read
+against, and the checkpoint moves once every reply was checked: a batch is applied
+whole or not at all, and never twice, even if two runners race for the same
+projection. The batches of a process's runners that are ready together share those
+round trips (projections/projectors/joint.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.asyncio.connection import AbstractConnection
-from redis.exceptions import WatchError
+from redis.commands.core import AsyncScript
 
 from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast
 from projections.projectors import messages
 from projections.projectors.commands import Commands
-from projections.projectors.failures import RebuildRunning, failed_replies
+from projections.projectors.failures import BatchFailed, RebuildRunning, failed_replies
+from projections.projectors.joint import Batch, JointBatches
 from projections.projectors.lease import Lease
 from projections.projectors.parking import Parking
 from projections.projectors.projection import Projection
@@ -37,7 +36,6 @@ from projections.projectors.queueing import EventQueue
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
-from projections.redisio import bulk_pipeline
 from projections.redisio.cancellation import cancel_and_wait, complete
 
 log = logging.getLogger(__name__)
@@ -45,7 +43,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_SECONDS = 1.0
 LEASE_SECONDS = 5.0
-BATCH_SECONDS = 30.0  # for a batch's MULTI/EXEC, sent and answered: a stalled Redis, not load
 
 
 class ProjectionRunner:
@@ -58,8 +55,10 @@ class ProjectionRunner:
         event_log: EventLog,
         broadcast: Broadcast | None = None,
         lease_seconds: float = LEASE_SECONDS,
+        joint: JointBatches | None = None,
     ) -> None:
-        """Without a broadcast the runner can catch up and apply, but not follow (run)."""
+        """Without a broadcast the runner can catch up and apply, but not follow (run).
+        Without `joint` (the process's runners share one) its batches go alone."""
         self.projection = projection
         self._redis = redis
         self._keys = keys
@@ -73,6 +72,7 @@ class ProjectionRunner:
         self._lease_seconds = lease_seconds
         self._space: str | None = None  # the active space, as last read from Redis
         self._deleting: asyncio.Task[None] | None = None  # a replaced space, after a grace
+        self._joint = joint or JointBatches(redis)
 
     async def run(self) -> None:
         """Runs until cancelled: stands by until it holds the projection's lease, follows
@@ -210,102 +210,56 @@ class ProjectionRunner:
         checkpoint `after` (a log batch's) or one the events continue without a gap (a
         live batch's: positions are consecutive unless a PostgreSQL transaction rolled
         back). Otherwise nothing is applied and False asks for a catch-up. Raises
-        BatchFailed when Redis refused part of the batch."""
-        async with self._watching() as (pipe, connection):
-            try:
-                streams = list(dict.fromkeys(e.stream_id for e in events))
-                raw, space, unconfirmed, *firsts = await self._state_watched(connection, streams)
-                checkpoint = int(raw or 0)
-                if space is None or space != self._space or unconfirmed is not None:
-                    return False
-                if after is not None and checkpoint != after:
-                    return False
-                fresh = [e for e in sorted(events, key=_position) if e.position > checkpoint]
-                if not fresh:
-                    return True
-                if not from_log and not _continues(checkpoint, fresh):
-                    return False
-                blocked = Parking.blocked_streams(streams, firsts)
-                keys = self._keys.with_space(self.projection.name, space)
-                tx = Tx(Commands(), keys, self._scripts, fresh[-1].position)
-                tx.pipe.set(self._keys.unconfirmed(self.projection.name), fresh[-1].position)
-                owners = self._queue(fresh, tx, blocked)
-                replies = await self._transact(pipe, connection, tx)
-            except WatchError:
-                return False  # another runner, a swap or a flush changed it: look again
-            if failure := failed_replies(self.projection.name, replies, [None, *owners]):
-                raise failure  # the checkpoint did not move; the marker has the space rebuilt
-            if not await self._confirm(connection, space, fresh[-1].position, tx):
-                return False
-        self._report(fresh, from_log)
-        return True
+        BatchFailed when Redis refused part of the batch. The batches other runners of
+        this process hand in with it go to Redis with it (projections/projectors/joint.py)."""
+        return await self._joint.apply(Batch(self, events, from_log, after))
 
-    @contextlib.asynccontextmanager
-    async def _watching(self) -> AsyncIterator[tuple[Pipeline, AbstractConnection]]:
-        """A connection of the pool for one batch, held by a redis-py pipeline as if it
-        had sent the WATCH: leaving the block, the pipeline sends UNWATCH unless the
-        batch's EXEC ended the WATCH, and gives the connection back (disconnected, its
-        replies dropped, if a batch failed on the way: bulk_pipeline.py)."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            connection = await pipe.connection_pool.get_connection()  # type: ignore[no-untyped-call]
-            pipe.connection, pipe.watching = connection, True
-            try:
-                yield pipe, connection
-            finally:
-                if not connection.is_connected:
-                    pipe.watching = False  # a connection lost watches nothing
+    def watched_keys(self) -> list[str]:
+        """What a batch is read against, watched until its EXEC."""
+        return [*self._watched(), self._parking.streams_key]
 
-    async def _state_watched(self, connection: AbstractConnection, streams: list[str]) -> list[Any]:
-        """WATCH of the keys a batch is read against and the batch_state script's reading
-        of them, in one write whose replies are read in bulk."""
-        keys = [*self._watched(), self._parking.streams_key]
+    def state_read(self, streams: list[str]) -> tuple[tuple[Any, ...], AsyncScript]:
+        """The batch_state script's reading of the watched keys and of the batch's streams'
+        parking: checkpoint, space, unconfirmed marker, then each stream's first parked."""
+        keys = self.watched_keys()
         script = self._scripts.batch_state
-        watched, state = await bulk_pipeline.run(
-            connection,
-            [("WATCH", *keys), ("EVALSHA", script.sha, len(keys), *keys, *streams)],
-            [script],
-            BATCH_SECONDS,
-        )
-        for reply in (watched, state):
-            if isinstance(reply, Exception):
-                raise reply
-        assert isinstance(state, list)
-        return state
+        return ("EVALSHA", script.sha, len(keys), *keys, *streams), script
 
-    @staticmethod
-    async def _transact(pipe: Pipeline, connection: AbstractConnection, tx: Tx) -> list[object]:
-        """The batch's MULTI/EXEC, on the connection that holds the WATCH, as one write
-        whose replies are read in bulk (projections/redisio/bulk_pipeline.py): redis-py's
-        pipeline parsed each command's QUEUED and EXEC reply one by one, the largest
-        cost of the projectors under load. EXEC (or the connection's loss) ends the
-        WATCH, so the pipeline has nothing to undo when it lets the connection go."""
-        try:
-            return await bulk_pipeline.transaction(
-                connection, tx.pipe.stack, tx.pipe.scripts, BATCH_SECONDS
-            )
-        finally:
-            pipe.watching = False
+    def plan(self, batch: Batch, state: list[Any]) -> Plan | bool:
+        """The batch's commands, if it applies against `state` (its reading under WATCH);
+        else whether it needs nothing (True: nothing past the checkpoint) or a look at
+        the log (False)."""
+        raw, space, unconfirmed, *firsts = state
+        checkpoint = int(raw or 0)
+        if space is None or space != self._space or unconfirmed is not None:
+            return False
+        if batch.after is not None and checkpoint != batch.after:
+            return False
+        fresh = [e for e in sorted(batch.events, key=_position) if e.position > checkpoint]
+        if not fresh:
+            return True
+        if not batch.from_log and not _continues(checkpoint, fresh):
+            return False
+        blocked = Parking.blocked_streams(batch.streams, firsts)
+        keys = self._keys.with_space(self.projection.name, space)
+        tx = Tx(Commands(), keys, self._scripts, fresh[-1].position)
+        tx.pipe.set(self._keys.unconfirmed(self.projection.name), fresh[-1].position)
+        owners = self._queue(fresh, tx, blocked)
+        return Plan(self, fresh, batch.from_log, space, tx, [None, *owners])
 
-    async def _confirm(self, connection: AbstractConnection, space: str, last: int, tx: Tx) -> bool:
+    def confirmation(self, plan: Plan) -> tuple[tuple[Any, ...], AsyncScript]:
         """The batch's second step: the checkpoint moves and the notices go out only now
         that every reply was checked. Its first step set the unconfirmed marker, so a
         crash in between has the space rebuilt rather than trusted. On the batch's
         connection, its WATCH ended by the EXEC."""
         name = self.projection.name
+        last = plan.fresh[-1].position
         notice = orjson.dumps({"projection": name, "position": last})
         keys = [self._keys.namespace(name), self._keys.unconfirmed(name)]
         keys += [self._checkpoint_key, self._keys.head()]
-        args = [space, last, self._keys.checkpoints_channel(), notice, *tx.notice_args()]
+        args = [plan.space, last, self._keys.checkpoints_channel(), notice, *plan.tx.notice_args()]
         script = self._scripts.confirm_batch
-        (confirmed,) = await bulk_pipeline.run(
-            connection,
-            [("EVALSHA", script.sha, len(keys), *keys, *args)],
-            [script],
-            BATCH_SECONDS,
-        )
-        if isinstance(confirmed, Exception):
-            raise confirmed
-        return bool(confirmed)
+        return ("EVALSHA", script.sha, len(keys), *keys, *args), script
 
     def _queue(
         self, events: list[RecordedEvent], tx: Tx, blocked: dict[str, int]
@@ -381,6 +335,29 @@ class _State:
     checkpoint: int
     space: str | None
     unconfirmed: bool
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A batch that applies: its events past the checkpoint, the space it writes, its
+    commands, and per command the event it is for (None for the batch's bookkeeping)."""
+
+    runner: ProjectionRunner
+    fresh: list[RecordedEvent]
+    from_log: bool
+    space: str
+    tx: Tx
+    owners: list[RecordedEvent | None]
+
+    def failure(self, replies: list[object]) -> BatchFailed | None:
+        """The batch's failure, if Redis refused any of its commands."""
+        return failed_replies(self.runner.projection.name, replies, self.owners)
+
+    def confirmation(self) -> tuple[tuple[Any, ...], AsyncScript]:
+        return self.runner.confirmation(self)
+
+    def report(self) -> None:
+        self.runner._report(self.fresh, self.from_log)
 
 
 def _position(recorded: RecordedEvent) -> int:

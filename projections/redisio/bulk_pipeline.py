@@ -63,6 +63,15 @@ def private_pool(redis: Redis) -> ConnectionPool:
     return ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
 
 
+class NotRun(ExecAbortError):
+    """Redis ran none of a MULTI's commands: it refused one as it was queued. `replies`
+    has one per command, a refusal or "QUEUED"."""
+
+    def __init__(self, replies: list[object]) -> None:
+        super().__init__("EXECABORT: Redis refused a command as it was queued; none ran")
+        self.replies = replies
+
+
 @dataclass(frozen=True)
 class Packed:
     """A batch's bytes: its scripts' loading at the head, then its commands."""
@@ -130,8 +139,8 @@ async def transaction(
     redis-py pipeline's, after `watch`), sent in one write with the scripts' loading
     ahead of the MULTI, and returns EXEC's replies, errors in place. Raises WatchError,
     having applied nothing, when a watched key changed. When Redis refused a command
-    as it was queued, it ran none of them (EXECABORT): the replies are then those of
-    the queueing, the refusals in place ("QUEUED" for the others), or the EXECABORT
+    as it was queued, it ran none of them (EXECABORT): NotRun then carries the replies
+    of the queueing, the refusals in place ("QUEUED" for the others), or the EXECABORT
     error for every command when none was refused. Afterwards the connection watches
     nothing and has no reply left to read; it is disconnected if the batch failed,
     timed out or was cancelled on the way."""
@@ -143,7 +152,7 @@ async def transaction(
         raise WatchError("Watched variable changed.")
     if isinstance(replies, ExecAbortError):
         refused = any(isinstance(reply, Exception) for reply in queued)
-        return queued if refused else [replies] * len(commands)
+        raise NotRun(queued if refused else [replies] * len(commands))
     if isinstance(replies, Exception):
         raise replies
     if not isinstance(replies, list) or len(replies) != len(commands):

@@ -21,7 +21,7 @@ from projections.projectors.projection import Projection
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
-from projections.redisio.bulk_pipeline import transaction
+from projections.redisio.bulk_pipeline import NotRun, transaction
 from tests.support.redis_replies import assert_as_redis_pys, commands
 from wiring.bootstrap import Inkwell
 
@@ -73,9 +73,11 @@ async def test_a_watched_key_changed_applies_nothing(
 async def test_a_command_refused_as_queued_aborts_all_and_is_named(
     redis: Redis, prefix: str
 ) -> None:
-    replies = await in_transaction(
-        redis, f"{prefix}:w", [("SET", f"{prefix}:a", 1), ("HSET", f"{prefix}:h")]
-    )
+    with pytest.raises(NotRun) as refused:
+        await in_transaction(
+            redis, f"{prefix}:w", [("SET", f"{prefix}:a", 1), ("HSET", f"{prefix}:h")]
+        )
+    replies = refused.value.replies
     assert replies[0] == "QUEUED" and isinstance(replies[1], ResponseError)
     assert await redis.get(f"{prefix}:a") is None
 
