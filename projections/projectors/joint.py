@@ -74,11 +74,14 @@ class JointBatches:
         self._gathering.append((batch, future))
         if len(self._gathering) > 1:
             return await future
-        await asyncio.sleep(0)
-        gathered, self._gathering = self._gathering, []
+        gathered: list[tuple[Batch, asyncio.Future[bool]]] = []
         try:
+            await asyncio.sleep(0)
+            gathered, self._gathering = self._gathering, []
             outcomes = await self._apply([(b, f) for b, f in gathered if not f.cancelled()])
         except BaseException as error:
+            if not gathered:  # cancelled while gathering: the batches are still to hand back
+                gathered, self._gathering = self._gathering, []
             _settle(gathered[1:], error if isinstance(error, Exception) else False)
             raise
         _settle(gathered[1:], outcomes)

@@ -140,3 +140,20 @@ async def test_a_watched_key_that_moved_has_every_runner_look_again(
     assert await apply_together(runners, users) == [False, False]
     assert await state(redis, "picky", users) == ["1", None, [None, None]]  # the racer's incr
     assert await state(redis, "calm", users) == ["0", None, [None, None]]
+
+
+async def test_a_leader_cancelled_while_gathering_hands_the_others_back(
+    runners: list[ProjectionRunner], redis: Redis
+) -> None:
+    """The first runner of a turn gathers the others' batches; cancelled then (its lease
+    lost, its process stopping), the others read the log again instead of waiting."""
+    users = [registered(1, "Ann")]
+    picky, calm = runners
+    leader = asyncio.create_task(picky.apply(users, from_log=True, after=0))
+    follower = asyncio.create_task(calm.apply(users, from_log=True, after=0))
+    await asyncio.sleep(0)  # the leader has yielded to let the follower hand its batch in
+    leader.cancel()
+    assert await asyncio.wait_for(follower, timeout=5) is False
+    assert leader.cancelled()
+    assert await calm.apply(users, from_log=True, after=0)  # the next batch goes on
+    assert await state(redis, "calm", users) == ["1", None, ["Ann"]]
