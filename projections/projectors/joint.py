@@ -15,7 +15,9 @@ whose commands drew it (BatchFailed), and the others confirm; if Redis refused a
 command as it was queued, nothing ran and the others apply nothing either (False: they
 read the log again). A watched key that changed (any runner's) aborts the shared EXEC,
 and every runner looks again, as one alone would. A round trip that fails fails every
-batch of it.
+batch of it. A leader cancelled (its lease lost, its process stopping) hands the batches
+back as not applied; stopped between the EXEC and the confirmations, it leaves their
+markers, and those spaces are rebuilt, as after a crash there.
 """
 
 from __future__ import annotations
