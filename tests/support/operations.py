@@ -13,6 +13,9 @@ mutation($input: RegisterUserInput!) {
   }
 }"""
 
+REGISTER_POSITION_ONLY = """
+mutation($input: RegisterUserInput!) { registerUser(input: $input) { position } }"""
+
 UPDATE_PROFILE = """
 mutation($input: UpdateProfileInput!) {
   updateProfile(input: $input) { position user { id name avatarUrl bio } }
