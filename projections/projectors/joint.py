@@ -84,7 +84,9 @@ class JointBatches:
         except BaseException as error:
             if not gathered:  # cancelled while gathering: the batches are still to hand back
                 gathered, self._gathering = self._gathering, []
-            _settle(gathered[1:], error if isinstance(error, Exception) else False)
+            # The leader's error fails them too; cancelled, it leaves them to read the log.
+            shared = error if isinstance(error, Exception) else False
+            _settle(gathered[1:], {id(future): shared for _, future in gathered})
             raise
         _settle(gathered[1:], outcomes)
         return _result(outcomes.get(id(future), False))
@@ -201,13 +203,14 @@ def _distinct(scripts: Any) -> list[AsyncScript]:
     return list({script.sha: script for script in scripts}.values())
 
 
-def _settle(gathered: list[tuple[Batch, asyncio.Future[bool]]], outcomes: Any) -> None:
-    """Hands the followers their outcomes: a dict by future id, or one for all (the
-    leader's error; False if it was cancelled: they read the log again)."""
+def _settle(
+    gathered: list[tuple[Batch, asyncio.Future[bool]]], outcomes: dict[int, Outcome]
+) -> None:
+    """Hands the followers their outcomes, by future id (none: not applied)."""
     for _, future in gathered:
-        if future.done():
+        if future.done():  # cancelled while it waited
             continue
-        outcome = outcomes.get(id(future), False) if isinstance(outcomes, dict) else outcomes
+        outcome = outcomes.get(id(future), False)
         if isinstance(outcome, BaseException):
             future.set_exception(outcome)
         else:
