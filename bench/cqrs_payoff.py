@@ -54,6 +54,7 @@ from domain.events import (
     UserRegistered,
 )
 from domain.ports import RecordedEvent
+from harness.redis_keys import forget
 from projections.keyspace.keys import Keys
 from projections.projectors import feeds, posts
 from projections.projectors.runner import ProjectionRunner
@@ -387,13 +388,12 @@ class Results:
     scaling: dict[str, dict[int, float]]
 
 
-async def run(args: argparse.Namespace, scratch: Path, redis_url: str) -> Results:
-    prefix = f"bench-payoff-{uuid.uuid4().hex[:8]}"
+async def run(args: argparse.Namespace, scratch: Path, redis_url: str, prefix: str) -> Results:
     redis = Redis.from_url(redis_url, decode_responses=True)
     side = ReadSide(redis, prefix)
     db = scratch / "normalized.db"
     sql = normalized.create(db)
-    reference = await reference_side(redis, f"{prefix}-reference")
+    reference = await reference_side(redis, f"{prefix}:reference")  # forgotten with prefix
     log = Events()
     user_count = max(args.hot)
     print(f"  building: {user_count:,} users", flush=True)
@@ -625,7 +625,11 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="inkwell-payoff-") as scratch,
         private_redis(args.redis_url) as redis_url,
     ):
-        results = uvloop.run(run(args, Path(scratch), redis_url))
+        prefix = f"bench-payoff-{uuid.uuid4().hex[:8]}"
+        try:
+            results = uvloop.run(run(args, Path(scratch), redis_url, prefix))
+        finally:
+            forget(redis_url, prefix)  # a --redis-url's server is not the benchmark's own
     out = report.SECTIONS if not args.quick else Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
     pngs = plot(results, out)
