@@ -20,6 +20,7 @@ from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
+from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
 
 log = logging.getLogger("inkwell")
 
@@ -137,9 +138,11 @@ def print_schema() -> None:
 def _uvicorn_limits(settings: Settings) -> dict[str, Any]:
     """WebSocket messages over the limit are refused by the transport before they are
     buffered whole; X-Forwarded-For is believed only from the proxies named; frames are
-    compressed only when the operator asks (protection/config.py says why)."""
+    compressed only when the operator asks (protection/config.py says why), and those
+    written in one turn of the loop go out in one write (wiring/websocket_protocol.py)."""
     proxies = settings.edge.trusted_proxies
     return {
+        "ws": TurnJoinedWebSocketProtocol,
         "ws_max_size": settings.edge.max_ws_message_bytes,
         "ws_per_message_deflate": settings.edge.ws_compression,
         "proxy_headers": proxies is not None,

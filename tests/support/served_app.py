@@ -13,14 +13,19 @@ from harness.net import free_port
 from infra.settings import Settings
 from wiring.asgi import create_app
 from wiring.bootstrap import Inkwell
+from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
 
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
-    """The real app under uvicorn, in this event loop, so its tasks can be counted."""
+    """The real app under uvicorn, in this event loop, so its tasks can be counted; its
+    WebSockets on the protocol `serve` runs (frames joined into writes)."""
     app = create_app(settings)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="on"))
+    config = uvicorn.Config(
+        app, port=port, log_level="warning", lifespan="on", ws=TurnJoinedWebSocketProtocol
+    )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
