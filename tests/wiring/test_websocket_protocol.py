@@ -1,5 +1,6 @@
 """The WebSocket transport joins the frames of one turn of the event loop into few writes,
-without reordering, delaying past the turn, or writing after the socket closed."""
+without reordering, delaying past the turn, writing after the socket closed, or hiding
+a client that stops reading from flow control."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ class Socket(asyncio.Transport):
         self.closing = self.aborted = True
 
 
-def joined(socket: Socket) -> TurnJoinedTransport:
-    return TurnJoinedTransport(socket, asyncio.get_running_loop())
+def joined(transport: asyncio.Transport) -> TurnJoinedTransport:
+    return TurnJoinedTransport(transport, asyncio.get_running_loop())
 
 
 async def test_the_frames_of_one_turn_go_out_in_one_write_at_its_end() -> None:
@@ -79,3 +80,50 @@ async def test_nothing_is_written_to_a_socket_that_closed_meanwhile() -> None:
     await asyncio.sleep(0)
     assert socket.writes == []
     assert transport.is_closing()
+
+
+class Recorder(asyncio.Protocol):
+    """The server side of a real loopback connection: records flow control."""
+
+    def __init__(self) -> None:
+        self.transport: TurnJoinedTransport | None = None
+        self.paused = asyncio.Event()
+        self.resumed = asyncio.Event()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = joined(transport)
+
+    def pause_writing(self) -> None:
+        self.paused.set()
+
+    def resume_writing(self) -> None:
+        self.resumed.set()
+
+
+async def test_a_client_that_stops_reading_pauses_the_writer_and_loses_nothing() -> None:
+    """Flow control still reaches the protocol through the wrapper: frames held and then
+    written pile up in the real transport, which pauses its protocol; the client, reading
+    again, gets every byte in order."""
+    protocol = Recorder()
+    server = await asyncio.get_running_loop().create_server(lambda: protocol, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    while protocol.transport is None:
+        await asyncio.sleep(0.01)
+    frames = [bytes([n % 251]) * 65_536 for n in range(512)]  # 32 MiB, more than buffers hold
+    for start in range(0, len(frames), FRAMES_PER_WRITE):
+        for frame in frames[start : start + FRAMES_PER_WRITE]:
+            protocol.transport.write(frame)
+        await asyncio.sleep(0)
+        if protocol.paused.is_set():
+            break
+    assert protocol.paused.is_set(), "the client reads nothing: the writer must be paused"
+    sent = b"".join(frames[: start + FRAMES_PER_WRITE])
+    received = await asyncio.wait_for(reader.readexactly(len(sent)), timeout=30)
+    await asyncio.wait_for(protocol.resumed.wait(), timeout=10)
+    assert received == sent
+    writer.close()
+    protocol.transport.close()
+    server.close()
+    await server.wait_closed()
