@@ -51,7 +51,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         **_uvicorn_logging(),
-        **_uvicorn_limits(settings),
+        **_uvicorn_edge(settings),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
@@ -80,7 +80,7 @@ def api(
         host=settings.host,
         port=settings.port,
         **_uvicorn_logging(),
-        **_uvicorn_limits(settings),
+        **_uvicorn_edge(settings),
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
@@ -135,11 +135,12 @@ def print_schema() -> None:
     typer.echo(build_schema().as_str())
 
 
-def _uvicorn_limits(settings: Settings) -> dict[str, Any]:
+def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     """WebSocket messages over the limit are refused by the transport before they are
     buffered whole; X-Forwarded-For is believed only from the proxies named; frames are
     compressed only when the operator asks (protection/config.py says why), and those
-    written in one turn of the loop go out in one write (wiring/websocket_protocol.py)."""
+    written in one turn of the loop go out joined, up to eight to a write
+    (wiring/websocket_protocol.py)."""
     proxies = settings.edge.trusted_proxies
     return {
         "ws": TurnJoinedWebSocketProtocol,
