@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from protection.write_rate import limit_writes
@@ -22,6 +23,7 @@ from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
 from schema.mutation_pages import refuse_bad_pages
 from schema.mutations import Mutation
+from schema.names import MemoizedNameConverter
 from schema.operations import PreparedOperations
 from schema.queries import Query
 from schema.subscriptions import Subscription
@@ -109,6 +111,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=PerEventMemo,
+        config=StrawberryConfig(name_converter=MemoizedNameConverter()),
         cost_limit=cost_limit,
         exposure=exposure,
     )
