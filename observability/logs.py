@@ -111,6 +111,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self._pending: list[str] = []
+        _skip_unwritten_record_fields()
 
     @property
     def stream(self) -> TextIO:
@@ -143,6 +144,20 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             lines, self._pending = "".join(self._pending), []
             self.stream.write(lines)
         self.stream.flush()
+
+
+def _skip_unwritten_record_fields() -> None:
+    """Neither formatter here writes where a line was logged from (file, line, function),
+    nor its thread, process or task, which logging looks up for every record unless told
+    not to (the logging HOWTO's "Optimization" section names these switches): 2.6 of a
+    request line's 13.4 µs. Set where the handler is made, in every process that
+    configures logging (uvicorn's workers each apply the config)."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    if sys.version_info >= (3, 12):
+        logging.logAsyncioTasks = False
 
 
 def logging_config(

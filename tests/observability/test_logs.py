@@ -237,6 +237,23 @@ def test_a_line_off_the_loop_and_a_flush_write_what_is_pending_first(
     assert messages(stderr.getvalue())[-1] == "last words"
 
 
+def test_records_skip_the_lookups_no_formatter_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the handler is made, a record is made without finding its caller, thread or
+    process; the line it gives is the same."""
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    kept: list[logging.LogRecord] = []
+    log = logger_on(StderrHandler())
+    log.addHandler(type("Keep", (logging.Handler,), {"emit": lambda _, r: kept.append(r)})())
+    log.info("made %s", "cheaply", extra={"post_id": "p1"})
+    (record,) = kept
+    assert (record.funcName, record.lineno, record.thread, record.process) == (
+        "(unknown function)", 0, None, None,
+    )  # fmt: skip
+    line = orjson.loads(JsonFormatter().format(record))
+    assert line["message"] == "made cheaply" and line["post_id"] == "p1"
+    assert set(line) == {"ts", "level", "logger", "message", "post_id"}
+
+
 @pytest.mark.parametrize(
     "created",
     [0.0, 1_796_462_606.7569995, 1_796_300_422.9999996, 1_796_300_422.0004999, 1_796_300_422.5],
