@@ -6,7 +6,10 @@ import concurrent.futures
 import stat
 from pathlib import Path
 
-from auth.tokens import BearerTokens, load_or_create_keys
+import pytest
+
+from auth import tokens as module
+from auth.tokens import LONGEST_TOKEN, BearerTokens, load_or_create_keys
 
 
 def test_a_token_proves_its_user_and_nothing_else() -> None:
@@ -30,6 +33,33 @@ def test_a_token_expires_after_its_lifetime() -> None:
     assert tokens.verify(token) is None
     user, expires, signature = token.split(".")
     assert tokens.verify(f"{user}.{int(expires) + 3600}.{signature}") is None
+
+
+def test_a_signature_is_checked_once_and_the_expiry_on_every_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1_000_000.0]
+    tokens = BearerTokens(b"key", lifetime=60, clock=lambda: now[0])
+    token = tokens.issue("user-1")
+    signed: list[str] = []
+    sign = module._sign
+
+    def counted(key: bytes, claims: str) -> str:
+        signed.append(claims)
+        return sign(key, claims)
+
+    monkeypatch.setattr(module, "_sign", counted)
+    assert [tokens.verify(token) for _ in range(3)] == ["user-1"] * 3
+    assert tokens.verify(token[:-1] + "A") is None  # another token: checked on its own
+    assert len(signed) == 2
+    now[0] += 60
+    assert tokens.verify(token) is None
+
+
+def test_a_token_longer_than_any_this_server_signs_is_refused() -> None:
+    tokens = BearerTokens(b"key")
+    assert len(tokens.issue("u" * 36)) < 100
+    assert tokens.verify(tokens.issue("u" * LONGEST_TOKEN)) is None
 
 
 def test_after_a_rotation_the_newest_key_signs_and_older_keys_still_verify() -> None:
