@@ -19,17 +19,24 @@ NAME = "recent_events"
 
 
 def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
-    entry = {
-        "position": at.position,
-        "type": type(e).__name__,
-        "streamId": at.stream_id,
-        "version": at.version,
-        "recordedAt": at.recorded_at.isoformat(),
-    }
     # Scored by position, not pushed: an event applied late (parked, then retried) takes
     # its place in log order, so the read model equals a replay whatever the apply order.
-    tx.pipe.zadd(tx.keys.recent_events(), {orjson.dumps(entry): at.position})
-    tx.keep_highest(tx.keys.recent_events(), tx.keys.RECENT_EVENTS_KEPT)
+    # Only the batch's newest entries can stay: the others are never made (Tx.add_capped).
+    tx.add_capped(
+        tx.keys.recent_events(), tx.keys.RECENT_EVENTS_KEPT, at.position, lambda: _entry(e, at)
+    )
+
+
+def _entry(e: Event, at: RecordedEvent) -> bytes:
+    return orjson.dumps(
+        {
+            "position": at.position,
+            "type": type(e).__name__,
+            "streamId": at.stream_id,
+            "version": at.version,
+            "recordedAt": at.recorded_at.isoformat(),
+        }
+    )
 
 
 PROJECTION = Projection(NAME).on_each(EVENT_TYPES.values(), on_any_event)

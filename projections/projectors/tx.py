@@ -4,7 +4,8 @@ the change notices the batch will publish when it commits."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import heapq
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
@@ -19,6 +20,9 @@ from projections.projectors.scripts import Scripts
 # event and projection, and a NamedTuple's constructor cost 4% of a rebuild.
 Mark = tuple[int, int]
 
+# A capped set's held entries are pruned to its length when they reach this many times it.
+PRUNE_AT = 4
+
 
 class Recomputes:
     """Commands that recompute a value from what a batch leaves (a post's top comments
@@ -32,23 +36,49 @@ class Recomputes:
     def __init__(self) -> None:
         # Each command, with its script (if any) and the order it was first asked in.
         self._due: dict[tuple[Value, ...], tuple[AsyncScript | None, int]] = {}
+        # Each capped sorted set's entries, by score: the member's maker, the order asked.
+        self._capped: dict[str, tuple[int, dict[int, tuple[Callable[[], Value], int]]]] = {}
         self.asked = 0  # how many were asked for first, ever: the order of the next
 
     def __len__(self) -> int:
-        return len(self._due)
+        return len(self._due) + sum(1 for _, entries in self._capped.values() if entries)
 
     def add(self, command: tuple[Value, ...], script: AsyncScript | None) -> None:
         if command not in self._due:
             self._due[command] = (script, self.asked)
             self.asked += 1
 
+    def add_capped(self, key: str, kept: int, score: int, member: Callable[[], Value]) -> None:
+        """ZADD key score member(), for a sorted set cut to its `kept` highest scores at
+        the end. Of the entries added meanwhile only the `kept` highest can stay, so only
+        they are made and sent, in one ZADD before the cut: the set ends as if each had
+        been added and the set cut once. Scores are unique (log positions); an entry added
+        again under its score replaces itself. Held entries are pruned to the `kept`
+        highest before an entry is added, so an entry is only ever pushed out by those of
+        events already applied (an event adds one entry per set), and `discard_after`
+        takes back exactly what a failed event added."""
+        _, entries = self._capped.setdefault(key, (kept, {}))
+        if len(entries) >= PRUNE_AT * kept:
+            entries = dict(heapq.nlargest(kept, entries.items()))
+            self._capped[key] = (kept, entries)
+        entries[score] = (member, self.asked)
+        self.asked += 1
+
     def discard_after(self, asked: int) -> None:
         """Forgets those first asked for from the `asked`-th on (by an event that failed
         to apply: `asked` is its mark's); what an earlier event asked for stays due."""
         self._due = {command: due for command, due in self._due.items() if due[1] < asked}
+        for key, (kept, entries) in self._capped.items():
+            self._capped[key] = (kept, {s: e for s, e in entries.items() if e[1] < asked})
 
     def queue(self, pipe: Commands) -> None:
         """Queues the due commands on `pipe` and forgets them."""
+        for key, (kept, entries) in self._capped.items():
+            if entries:
+                newest = heapq.nlargest(kept, entries.items())
+                pipe.stack.append(("ZADD", key, *[i for s, (m, _) in newest for i in (s, m())]))
+                pipe.stack.append(("ZREMRANGEBYRANK", key, 0, -kept - 1))
+        self._capped.clear()
         for command, (script, _) in self._due.items():
             if script is not None:
                 pipe.scripts.add(script)
@@ -118,10 +148,10 @@ class Tx:
         queues them (`queue_recomputes`) after every event's commands."""
         self.recomputes.add(("EVALSHA", script.sha, len(keys), *keys, *args), script)
 
-    def keep_highest(self, key: str, kept: int) -> None:
-        """Cuts a sorted set to its `kept` highest scores, at the batch's end: the same as
-        after every add, as adds only add."""
-        self.recomputes.add(("ZREMRANGEBYRANK", key, 0, -kept - 1), None)
+    def add_capped(self, key: str, kept: int, score: int, member: Callable[[], Value]) -> None:
+        """Adds to a sorted set kept to its `kept` highest scores (Recomputes.add_capped):
+        sent at the batch's end, with the cut."""
+        self.recomputes.add_capped(key, kept, score, member)
 
     def queue_recomputes(self) -> None:
         self.recomputes.queue(self.pipe)

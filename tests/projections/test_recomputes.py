@@ -5,6 +5,8 @@ read models as a runner that recomputes after every batch."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from redis.asyncio import Redis
 
@@ -35,47 +37,82 @@ def tx(commands: Commands) -> Tx:
     return Tx(commands, Keys("t"), SCRIPTS, position=1)
 
 
+def entry(name: str, made: list[str] | None = None) -> Callable[[], bytes]:
+    """A capped set's member maker, noting in `made` when it is called."""
+
+    def make() -> bytes:
+        if made is not None:
+            made.append(name)
+        return name.encode()
+
+    return make
+
+
 def test_asked_for_twice_it_runs_once_after_the_batchs_other_commands() -> None:
     batch = tx(Commands())
     batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
     batch.pipe.sadd("t:s", "x")
     batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
-    batch.keep_highest("t:recent", 100)
-    batch.keep_highest("t:recent", 100)
+    batch.add_capped("t:recent", 100, 7, entry("e7"))
+    batch.add_capped("t:recent", 100, 7, entry("e7"))  # the same entry again
     batch.queue_recomputes()
     sha = SCRIPTS.refresh_top_comments.sha
     assert batch.pipe.stack == [
         ("SADD", "t:s", "x"),
-        ("EVALSHA", sha, 2, "t:post:1", "t:post:1:comments", "t:c:", 3),
+        ("ZADD", "t:recent", 7, b"e7"),
         ("ZREMRANGEBYRANK", "t:recent", 0, -101),
+        ("EVALSHA", sha, 2, "t:post:1", "t:post:1:comments", "t:c:", 3),
     ]
     assert batch.pipe.scripts == {SCRIPTS.refresh_top_comments}  # loaded before the batch
     assert len(batch.recomputes) == 0
 
 
+def test_a_capped_set_gets_only_its_highest_entries_made_and_sent() -> None:
+    batch, made = tx(Commands()), list[str]()
+    for position in range(1, 1001):  # pruned on the way, every 4 x 3 entries
+        batch.add_capped("t:recent", 3, position, entry(f"e{position}", made))
+    batch.queue_recomputes()
+    assert batch.pipe.stack == [
+        ("ZADD", "t:recent", 1000, b"e1000", 999, b"e999", 998, b"e998"),
+        ("ZREMRANGEBYRANK", "t:recent", 0, -4),
+    ]
+    assert made == ["e1000", "e999", "e998"]
+
+
 def test_an_event_that_fails_takes_back_only_what_it_asked_for_first() -> None:
     batch = tx(Commands())
-    batch.keep_highest("t:recent", 100)  # an earlier event's, which queued nothing else
+    for position in range(1, 9):  # earlier events': the next add prunes to the two highest
+        batch.add_capped("t:recent", 2, position, entry(f"e{position}"))
+    batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
     mark = batch.mark()
     batch.pipe.hset("t:h", "f", "v")
-    batch.keep_highest("t:recent", 100)  # asked again by the failing event
-    batch.keep_highest("t:other", 5)  # asked first by it
+    batch.recompute(SCRIPTS.refresh_top_comments, ["t:post:1", "t:post:1:comments"], ["t:c:", 3])
+    batch.add_capped("t:recent", 2, 9, entry("e9"))  # pruned the held ones first
+    batch.add_capped("t:other", 5, 9, entry("e9"))  # asked first by it
     batch.discard_after(mark)
     batch.queue_recomputes()
-    assert batch.pipe.stack == [("ZREMRANGEBYRANK", "t:recent", 0, -101)]
+    sha = SCRIPTS.refresh_top_comments.sha
+    assert batch.pipe.stack == [
+        ("ZADD", "t:recent", 8, b"e8", 7, b"e7"),
+        ("ZREMRANGEBYRANK", "t:recent", 0, -3),
+        ("EVALSHA", sha, 2, "t:post:1", "t:post:1:comments", "t:c:", 3),
+    ]
 
 
 def test_what_an_earlier_batch_asked_for_outlives_a_failure_in_a_later_one() -> None:
     """A rebuild keeps them across batches: a batch's marks say nothing of another's."""
     first = tx(Commands())
     first.pipe.sadd("t:s", "a", "b", "c")
-    first.keep_highest("t:recent", 100)
+    first.add_capped("t:recent", 100, 1, entry("e1"))
     second = Tx(Commands(), Keys("t"), SCRIPTS, position=2, recomputes=first.recomputes)
     mark = second.mark()
-    second.keep_highest("t:recent", 100)
+    second.add_capped("t:recent", 100, 2, entry("e2"))
     second.discard_after(mark)  # its first event failed
     second.queue_recomputes()
-    assert second.pipe.stack == [("ZREMRANGEBYRANK", "t:recent", 0, -101)]
+    assert second.pipe.stack == [
+        ("ZADD", "t:recent", 1, b"e1"),
+        ("ZREMRANGEBYRANK", "t:recent", 0, -101),
+    ]
 
 
 async def test_a_burst_in_one_batch_and_a_rebuild_across_many_agree(
