@@ -67,3 +67,21 @@ def test_a_failing_loop_read_surfaces_as_sqlalchemy_error_and_is_counted(
     with pytest.raises(OperationalError):
         reads.outcome("user:u", "c")
     assert len(counted) == 1
+
+
+def test_the_writers_begin_takes_the_write_lock_and_fails_as_through_sqlalchemy(
+    engines: Engines,
+) -> None:
+    """SQLite's writer begins with BEGIN IMMEDIATE on the driver: a second writer waits
+    for the lock (here briefly), then gets SQLAlchemy's OperationalError, counted."""
+    if not engines.is_sqlite:
+        pytest.skip("the BEGIN IMMEDIATE is SQLite's")
+    counted: list[BaseException] = []
+    count_database_errors(engines.writer, counted.append)
+    with engines.writer.connect() as holder, engines.writer.connect() as waiter:
+        waiter.connection.driver_connection.execute("PRAGMA busy_timeout=50")  # type: ignore[union-attr]
+        with holder.begin(), pytest.raises(OperationalError, match="locked"), waiter.begin():
+            pass
+        with waiter.begin():  # the lock is free again
+            waiter.connection.driver_connection.execute("SELECT 1")  # type: ignore[union-attr]
+    assert len(counted) == 1
