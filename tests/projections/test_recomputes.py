@@ -20,7 +20,7 @@ from domain.commands import (
 )
 from infra.settings import Settings
 from projections.keyspace.keys import Keys
-from projections.projectors import rebuild
+from projections.projectors import rebuild, recent_events
 from projections.projectors.commands import Commands
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.runner import ProjectionRunner
@@ -168,3 +168,31 @@ async def test_a_burst_in_one_batch_and_a_rebuild_across_many_agree(
             assert await differences(app.redis, app.keys, scratch, list(NAMES)) == []
         finally:
             await drop(app.redis, scratch, list(NAMES))
+
+
+async def test_a_backlog_longer_than_the_cap_keeps_the_newest_hundred_as_a_rebuild_does(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The recent events' entries are held and pruned as they come (Tx.add_capped): a
+    runner catching up 250 events and a rebuild in batches of seven, its entries held
+    across batches, leave the same newest hundred."""
+    async with running(settings, projectors=False) as app:
+        scripts = Scripts.register(app.redis)
+        runner = ProjectionRunner(recent_events.PROJECTION, app.redis, app.keys, scripts, app.store)
+        await runner.catch_up()  # builds the empty space
+        for number in range(250):
+            await send(app, RegisterUser(f"User {number}"))
+        await runner.catch_up()
+        views = await app.services.reads.recent_events(Keys.RECENT_EVENTS_KEPT)
+        assert [view.position for view in views] == list(range(250, 150, -1))
+        assert await app.redis.zcard(app.keys.recent_events()) == Keys.RECENT_EVENTS_KEPT
+
+        monkeypatch.setattr(rebuild, "RECOMPUTE_EVERY", 20)
+        spaces, _ = await Rebuild(
+            app.redis, app.keys, scripts, app.store, [recent_events.PROJECTION], batch=7
+        ).scratch()
+        scratch = app.keys.with_space(recent_events.NAME, spaces[recent_events.NAME])
+        try:
+            assert await differences(app.redis, app.keys, scratch, [recent_events.NAME]) == []
+        finally:
+            await drop(app.redis, scratch, [recent_events.NAME])
