@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from starlette.testclient import TestClient
 
 from harness.server_process import ServerProcess
@@ -35,33 +35,41 @@ def projector(settings: Settings, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def test_no_query_executes_sql(settings: Settings, projector: ServerProcess) -> None:
-    with TestClient(create_app(settings, projectors=False)) as client:
-        api = Api(client)
-        ann = api.register("Ann")
-        post = api.published_post(ann, "Visible", tags=["sql"])
-        draft = api.create_post(ann, "Draft")
+    """SQLite's own trace of every connection the app opens: it sees the statements that
+    go to the driver without SQLAlchemy's events (eventstore/driver_sql.py, loop_reads.py)."""
+    statements: list[str] = []
+    recording = False
 
-        statements: list[str] = []
-
-        def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+    def trace(statement: str) -> None:
+        if recording:
             statements.append(statement)
 
-        engines = client.app.state.inkwell.engines  # type: ignore[attr-defined]
-        for engine in (engines.reader, engines.writer):
-            event.listen(engine, "before_cursor_execute", record)
+    def traced(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.set_trace_callback(trace)
 
-        for query, variables in [
-            (ops.POST, {"id": post["id"]}),
-            (ops.POST, {"id": draft["id"]}),
-            (ops.USER, {"id": ann.id}),
-            (ops.VIEWER, {}),
-            (ops.RECENT, {"first": 5}),
-            (ops.BY_AUTHOR, {"authorId": ann.id}),
-            (ops.PROJECTIONS, {}),
-        ]:
-            api.ok(query, variables, token=ann.token)
-            api.ok(query, variables, headers={"X-Consistent-With": "1"})
+    event.listen(Engine, "connect", traced)
+    try:
+        with TestClient(create_app(settings, projectors=False)) as client:
+            api = Api(client)
+            ann = api.register("Ann")
+            post = api.published_post(ann, "Visible", tags=["sql"])
+            draft = api.create_post(ann, "Draft")
 
-        assert statements == []
-        api.ok(ops.PUBLISH_POST, {"input": {"postId": draft["id"]}}, token=ann.token)
-        assert statements, "the listener sees SQL when there is some (a write)"
+            recording = True
+            for query, variables in [
+                (ops.POST, {"id": post["id"]}),
+                (ops.POST, {"id": draft["id"]}),
+                (ops.USER, {"id": ann.id}),
+                (ops.VIEWER, {}),
+                (ops.RECENT, {"first": 5}),
+                (ops.BY_AUTHOR, {"authorId": ann.id}),
+                (ops.PROJECTIONS, {}),
+            ]:
+                api.ok(query, variables, token=ann.token)
+                api.ok(query, variables, headers={"X-Consistent-With": "1"})
+
+            assert statements == []
+            api.ok(ops.PUBLISH_POST, {"input": {"postId": draft["id"]}}, token=ann.token)
+            assert "BEGIN IMMEDIATE" in statements, "the trace sees SQL when there is some"
+    finally:
+        event.remove(Engine, "connect", traced)
