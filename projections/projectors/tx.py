@@ -24,6 +24,37 @@ Mark = tuple[int, int]
 PRUNE_AT = 4
 
 
+class CappedEntries:
+    """The entries a batch adds to a sorted set cut to its `kept` highest scores: only
+    those can stay, so only they are made (`member()`) and sent, in one ZADD before the
+    cut, and the set ends as if each had been added and the set cut once. Scores are
+    unique (log positions); an entry added again under its score replaces itself. The
+    held entries are pruned to the `kept` highest before one is added, so an entry is
+    only ever pushed out by those of events already applied (an event adds one entry
+    per set), and `discard_after` takes back exactly what a failed event added."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        # By score: the member's maker and the order it was asked in (Recomputes.asked).
+        self._held: dict[int, tuple[Callable[[], Value], int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._held)
+
+    def add(self, score: int, member: Callable[[], Value], asked: int) -> None:
+        if len(self._held) >= PRUNE_AT * self.kept:
+            self._held = dict(heapq.nlargest(self.kept, self._held.items()))
+        self._held[score] = (member, asked)
+
+    def discard_after(self, asked: int) -> None:
+        self._held = {score: e for score, e in self._held.items() if e[1] < asked}
+
+    def commands(self, key: str) -> list[tuple[Value, ...]]:
+        newest = heapq.nlargest(self.kept, self._held.items())
+        pairs = [item for score, (member, _) in newest for item in (score, member())]
+        return [("ZADD", key, *pairs), ("ZREMRANGEBYRANK", key, 0, -self.kept - 1)]
+
+
 class Recomputes:
     """Commands that recompute a value from what a batch leaves (a post's top comments
     from its comments; the recent events cut to length), due once at the batch's end
@@ -36,12 +67,11 @@ class Recomputes:
     def __init__(self) -> None:
         # Each command, with its script (if any) and the order it was first asked in.
         self._due: dict[tuple[Value, ...], tuple[AsyncScript | None, int]] = {}
-        # Each capped sorted set's entries, by score: the member's maker, the order asked.
-        self._capped: dict[str, tuple[int, dict[int, tuple[Callable[[], Value], int]]]] = {}
+        self._capped: dict[str, CappedEntries] = {}  # by the sorted set's key
         self.asked = 0  # how many were asked for first, ever: the order of the next
 
     def __len__(self) -> int:
-        return len(self._due) + sum(1 for _, entries in self._capped.values() if entries)
+        return len(self._due) + sum(1 for entries in self._capped.values() if entries)
 
     def add(self, command: tuple[Value, ...], script: AsyncScript | None) -> None:
         if command not in self._due:
@@ -50,34 +80,25 @@ class Recomputes:
 
     def add_capped(self, key: str, kept: int, score: int, member: Callable[[], Value]) -> None:
         """ZADD key score member(), for a sorted set cut to its `kept` highest scores at
-        the end. Of the entries added meanwhile only the `kept` highest can stay, so only
-        they are made and sent, in one ZADD before the cut: the set ends as if each had
-        been added and the set cut once. Scores are unique (log positions); an entry added
-        again under its score replaces itself. Held entries are pruned to the `kept`
-        highest before an entry is added, so an entry is only ever pushed out by those of
-        events already applied (an event adds one entry per set), and `discard_after`
-        takes back exactly what a failed event added."""
-        _, entries = self._capped.setdefault(key, (kept, {}))
-        if len(entries) >= PRUNE_AT * kept:
-            entries = dict(heapq.nlargest(kept, entries.items()))
-            self._capped[key] = (kept, entries)
-        entries[score] = (member, self.asked)
+        the end (CappedEntries)."""
+        entries = self._capped.get(key)
+        if entries is None:  # not setdefault: that would make one per event
+            entries = self._capped[key] = CappedEntries(kept)
+        entries.add(score, member, self.asked)
         self.asked += 1
 
     def discard_after(self, asked: int) -> None:
         """Forgets those first asked for from the `asked`-th on (by an event that failed
         to apply: `asked` is its mark's); what an earlier event asked for stays due."""
         self._due = {command: due for command, due in self._due.items() if due[1] < asked}
-        for key, (kept, entries) in self._capped.items():
-            self._capped[key] = (kept, {s: e for s, e in entries.items() if e[1] < asked})
+        for entries in self._capped.values():
+            entries.discard_after(asked)
 
     def queue(self, pipe: Commands) -> None:
         """Queues the due commands on `pipe` and forgets them."""
-        for key, (kept, entries) in self._capped.items():
+        for key, entries in self._capped.items():
             if entries:
-                newest = heapq.nlargest(kept, entries.items())
-                pipe.stack.append(("ZADD", key, *[i for s, (m, _) in newest for i in (s, m())]))
-                pipe.stack.append(("ZREMRANGEBYRANK", key, 0, -kept - 1))
+                pipe.stack.extend(entries.commands(key))
         self._capped.clear()
         for command, (script, _) in self._due.items():
             if script is not None:
