@@ -26,6 +26,7 @@ from projections.projectors.failures import RebuildRunning
 from projections.projectors.projection import Projection
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.scripts import Scripts
+from wiring import heap
 from wiring.bootstrap import PROJECTIONS
 
 
@@ -58,7 +59,8 @@ def rebuild(
             )
 
     try:
-        position = asyncio.run(run())
+        with heap.young_generation_raised():
+            position = asyncio.run(run())
     except RebuildRunning as running_already:
         console.print(f"[red]{running_already}[/]")
         raise typer.Exit(1) from None

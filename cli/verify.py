@@ -10,6 +10,7 @@ from rich.console import Console
 from cli.environment import require_redis, settings_or_exit
 from projections.projectors.parking import Parked, read_parked
 from projections.tools import verify as verification
+from wiring import heap
 from wiring.bootstrap import NAMES, PROJECTIONS, running
 
 
@@ -35,7 +36,8 @@ def verify() -> None:
             parked = [await read_parked(inkwell.redis, inkwell.keys, name) for name in NAMES]
             return found, [entry for entry in parked if entry.events]
 
-    found, parked = asyncio.run(check())
+    with heap.young_generation_raised():
+        found, parked = asyncio.run(check())
     console = Console()
     for line in found:
         console.print(line, markup=False)

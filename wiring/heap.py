@@ -1,4 +1,5 @@
-"""The cyclic garbage collector, set for a server process once it has started.
+"""The cyclic garbage collector, set for a server process once it has started, and for a
+bulk command while it runs.
 
 Python's collector stops the event loop while it runs, and a full collection walks
 every tracked object. A started server holds about 300,000 that live as long as it
@@ -12,11 +13,20 @@ of every later collection; they live until exit anyway) and lets the young gener
 grow to 10,000 allocations before a collection. Measured in one run of 10 rounds to
 5,000 subscribers: full collections took 12 ms instead of 180, and the delivery p99
 went from 293 to 118 ms.
+
+A command that does bulk work and exits (`inkwell rebuild`, `verify`) raises the
+threshold for as long as it runs, and freezes nothing: tests run those commands in
+their own process. A rebuild holds two batches of events alive at a time (one in
+Redis, the next being queued); at 700 allocations each batch was scanned and promoted
+to the old generation, and full collections (12 in 100,000 events, 35-40 ms each) took
+a quarter of its CPU: 34 µs per event, 26 µs with the collector off.
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 YOUNG_GENERATION_THRESHOLD = 10_000
 
@@ -27,5 +37,20 @@ def settle() -> None:
     apps: it would keep each one's cyclic garbage)."""
     gc.collect()
     gc.freeze()
+    _raise_young_threshold()
+
+
+@contextmanager
+def young_generation_raised() -> Iterator[None]:
+    """The young generation's threshold raised for a bulk command's run, then put back."""
+    before = gc.get_threshold()
+    _raise_young_threshold()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _raise_young_threshold() -> None:
     young, middle, old = gc.get_threshold()
     gc.set_threshold(max(young, YOUNG_GENERATION_THRESHOLD), middle, old)
