@@ -14,8 +14,10 @@ bench/sample_log.py) and one private redis-server:
   decoding N events of its own log (select_notifications + mapper), the rate
   issue 11 names as the target.
 
-Then the rebuild runs again under yappi, and the functions that cost most are
-listed. Run: `python -m bench.rebuild [--events N] [--quick]`.
+Everything runs with the collector set as `inkwell rebuild` sets it
+(wiring/heap.py: the young generation's threshold raised), the peer too. Then the
+rebuild runs again under yappi, and the functions that cost most are listed.
+Run: `python -m bench.rebuild [--events N] [--quick]`.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from projections.keyspace.keys import Keys
 from projections.projectors.rebuild import BUILD_BATCH, RECOMPUTE_EVERY, Rebuild
 from projections.projectors.scripts import Scripts
 from projections.tools.verify import compare, drop, replay
+from wiring import heap
 from wiring.bootstrap import PROJECTIONS
 
 PACKAGES = ("redis", "SQLAlchemy", "orjson", "eventsourcing", "uvloop", "yappi")
@@ -231,7 +234,10 @@ def main() -> None:
     machine = report.machine(PACKAGES)
     print(f"{report.today()}\n{machine}\n", flush=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="inkwell-rebuild-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="inkwell-rebuild-") as scratch,
+        heap.young_generation_raised(),
+    ):
         figures = uvloop.run(measure(Path(scratch), events))
     text = document(figures, machine, time.monotonic() - started)
     print("\n" + text)
