@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +11,19 @@ import orjson
 from domain.events import event_to_dict
 from domain.ports import AppendRequest, RecordedEvent
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
+from eventstore.tables import events
+
+# A log row as recorded_event reads it, in this order.
+LOG_COLUMNS = (
+    events.c.position,
+    events.c.stream_id,
+    events.c.version,
+    events.c.type,
+    events.c.schema_version,
+    events.c.data,
+    events.c.meta,
+    events.c.recorded_at,
+)
 
 
 def event_rows(
@@ -57,23 +70,28 @@ def recorded_events(
     ]
 
 
-def recorded_event(row: Mapping[Any, Any], schemas: EventSchemas) -> RecordedEvent:
-    """Never raises for a row's content: what cannot be decoded comes back as an
-    Undecodable event at its position, so whoever reads the log can step past it."""
+def recorded_event(
+    row: Sequence[Any], schemas: EventSchemas, moment: Callable[[Any], Any] | None = None
+) -> RecordedEvent:
+    """`row` holds LOG_COLUMNS' values in their order; `moment` reads recorded_at when the
+    driver hands it back unconverted. Never raises for a row's content: what cannot be
+    decoded comes back as an Undecodable event at its position, so whoever reads the
+    log can step past it."""
+    position, stream_id, version, type_name, schema_version, data, meta_text, recorded_at = row
     try:
-        event = schemas.decode(row["type"], row["schema_version"], row["data"], orjson.loads)
+        event = schemas.decode(type_name, schema_version, data, orjson.loads)
     except UndecodableEvent as error:
-        event = Undecodable(row["type"], row["schema_version"], str(error))
-    meta = _meta(row["meta"])
+        event = Undecodable(type_name, schema_version, str(error))
+    meta = _meta(meta_text)
     return RecordedEvent(
-        position=row["position"],
-        stream_id=row["stream_id"],
-        version=row["version"],
+        position=position,
+        stream_id=stream_id,
+        version=version,
         event=event,
         command_id=str(meta.get("command_id") or ""),
         actor_id=meta.get("actor_id"),
         correlation_id=str(meta.get("correlation_id") or ""),
-        recorded_at=as_utc(row["recorded_at"]),
+        recorded_at=as_utc(recorded_at if moment is None else moment(recorded_at)),
     )
 
 

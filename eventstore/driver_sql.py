@@ -35,8 +35,12 @@ class DriverStatement:
             if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         self._driver_errors: type[Exception] = dialect.loaded_dbapi.Error
+        # Values the statement holds itself (SQLite adds OFFSET 0 to a bound LIMIT).
+        self._literals = {name: v for name, v in compiled.params.items() if v is not None}
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | Mapping[str, Any]:
+        if self._literals:
+            values = {**self._literals, **values}
         processed = {
             name: self._process[name](value) if name in self._process else value
             for name, value in values.items()

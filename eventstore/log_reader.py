@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from domain.ports import RecordedEvent
 from domain.upcasting import SCHEMAS, EventSchemas
-from eventstore.codec import as_utc, recorded_event
+from eventstore.codec import LOG_COLUMNS, as_utc, recorded_event
+from eventstore.log_pages import LogPages
 from eventstore.reads import read
 from eventstore.store import skipped_positions
 from eventstore.tables import events
@@ -33,6 +35,7 @@ class LogReader:
     def __init__(self, engine: Engine, schemas: EventSchemas = SCHEMAS) -> None:
         self._engine = engine
         self._schemas = schemas
+        self._pages = LogPages(engine, schemas)
 
     async def head_position(self) -> int:
         return await read(self._engine, _head)
@@ -63,11 +66,11 @@ class LogReader:
     ) -> list[RecordedEvent]:
         """Events past `position` in log order, optionally of one stream."""
 
-        def query(conn: Connection) -> Sequence[RowMapping]:
-            statement = select(events).where(events.c.position > position)
+        def query(conn: Connection) -> Sequence[Sequence[Any]]:
+            statement = select(*LOG_COLUMNS).where(events.c.position > position)
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
-            return conn.execute(statement.order_by(events.c.position).limit(limit)).mappings().all()
+            return conn.execute(statement.order_by(events.c.position).limit(limit)).all()
 
         return [recorded_event(row, self._schemas) for row in await read(self._engine, query)]
 
@@ -77,20 +80,16 @@ class LogReader:
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """The whole log in order (the projectors' EventLog), for operator commands."""
-        return await self.after(after, limit)
+        return await self._pages.after(after, limit)
 
     async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]:
         """The newest `count` events, oldest first, optionally of one stream."""
 
-        def query(conn: Connection) -> Sequence[RowMapping]:
-            statement = select(events)
+        def query(conn: Connection) -> Sequence[Sequence[Any]]:
+            statement = select(*LOG_COLUMNS)
             if stream_id is not None:
                 statement = statement.where(events.c.stream_id == stream_id)
-            return (
-                conn.execute(statement.order_by(events.c.position.desc()).limit(count))
-                .mappings()
-                .all()
-            )
+            return conn.execute(statement.order_by(events.c.position.desc()).limit(count)).all()
 
         rows = await read(self._engine, query)
         return [recorded_event(row, self._schemas) for row in reversed(rows)]

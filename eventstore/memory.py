@@ -27,7 +27,7 @@ from domain.ports import (
     StoredOutcome,
 )
 from domain.upcasting import SCHEMAS, EventSchemas
-from eventstore.codec import event_rows, recorded_event
+from eventstore.codec import LOG_COLUMNS, event_rows, recorded_event
 
 Row = dict[str, Any]
 
@@ -85,7 +85,10 @@ class InMemoryEventStore:
         """Undecodable rows come back as Undecodable events, in their place."""
         start = max(after, 0)
         rows = self._log[start : start + max(limit, 0)]
-        return [recorded_event(row, self._schemas) for row in rows]
+        return [
+            recorded_event([row[column.key] for column in LOG_COLUMNS], self._schemas)
+            for row in rows
+        ]
 
     async def head_position(self) -> int:
         return len(self._log)

@@ -4,15 +4,17 @@ on reader threads for PostgreSQL (reads.py), appends through the single writer."
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, func, select
 
 from domain.events import Event
 from domain.ports import AppendRequest, Outcome, RecordedEvent, StoredOutcome
 from domain.upcasting import SCHEMAS, EventSchemas
-from eventstore.codec import recorded_event
+from eventstore.codec import LOG_COLUMNS, recorded_event
 from eventstore.engines import Engines
+from eventstore.log_pages import LogPages
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
 from eventstore.reads import read
 from eventstore.tables import events, skipped_events
@@ -28,6 +30,7 @@ class SqlEventStore:
         self._reader = engines.reader
         self._writer = writer
         self._schemas = schemas
+        self._pages = LogPages(engines.reader, schemas)
         # A command's reads: on the loop through the driver for SQLite (see loop_reads).
         self._loop_reads = LoopReads(engines.reader) if engines.is_sqlite else None
 
@@ -63,34 +66,17 @@ class SqlEventStore:
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """Undecodable rows come back as Undecodable events, in their place."""
-
-        def query(conn: Connection) -> Sequence[RowMapping]:
-            return (
-                conn.execute(
-                    select(events)
-                    .where(events.c.position > after)
-                    .order_by(events.c.position)
-                    .limit(limit)
-                )
-                .mappings()
-                .all()
-            )
-
-        return [recorded_event(row, self._schemas) for row in await read(self._reader, query)]
+        return await self._pages.after(after, limit)
 
     async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
         """The events at these positions, in log order (parked events, to retry them)."""
 
-        def query(conn: Connection) -> Sequence[RowMapping]:
-            return (
-                conn.execute(
-                    select(events)
-                    .where(events.c.position.in_(list(positions)))
-                    .order_by(events.c.position)
-                )
-                .mappings()
-                .all()
-            )
+        def query(conn: Connection) -> Sequence[Sequence[Any]]:
+            return conn.execute(
+                select(*LOG_COLUMNS)
+                .where(events.c.position.in_(list(positions)))
+                .order_by(events.c.position)
+            ).all()
 
         if not positions:
             return []
