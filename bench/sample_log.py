@@ -62,9 +62,7 @@ class _Blog:
     def event(self, stream: str, event: Event) -> AppendRequest:
         version = self.versions.get(stream, 0)
         self.versions[stream] = version + 1
-        command = CommandRecord(
-            str(uuid.uuid4()), "Bench", "", None, str(uuid.uuid4()), "anonymous:bench"
-        )
+        command = CommandRecord(str(uuid.uuid4()), "Bench", None, str(uuid.uuid4()), None)
         return AppendRequest(stream, version, (event,), command, {})
 
     def next(self) -> AppendRequest:

@@ -24,7 +24,14 @@ from typing import Protocol
 from domain.commands import Command
 from domain.errors import CommandIdReused, ConcurrencyError, DomainError
 from domain.handlers import Handler, Handlers, Handling
-from domain.ports import CommandRecord, DuplicateCommand, EventStore, Outcome, StoredOutcome
+from domain.ports import (
+    CommandRecord,
+    DuplicateCommand,
+    EventStore,
+    Idempotency,
+    Outcome,
+    StoredOutcome,
+)
 from domain.replay import Replays
 
 MAX_RETRIES = 12
@@ -95,18 +102,18 @@ class CommandBus:
         processes, a duplicate that is refused (the state already shows the other's
         effect, or the other's append beat it) looks for the other's record first.
         """
-        if caller.command_id is None:
+        if (idempotency := record.idempotency) is None:
             return await self._decide(command, record)
-        key = (record.scope, record.command_id)
+        key = (idempotency.scope, record.command_id)
         turn = self._duplicates.setdefault(key, asyncio.Lock())
         async with turn:
             if (stored := await self._store.outcome_of(*key)) is not None:
-                return _replayed(stored, record)
+                return _replayed(stored, record.command_id, idempotency)
             try:
                 return await self._decide(command, record)
             except (DomainError, DuplicateCommand):
                 if (stored := await self._store.outcome_of(*key)) is not None:
-                    return _replayed(stored, record)
+                    return _replayed(stored, record.command_id, idempotency)
                 raise
 
     async def _decide(self, command: Command, record: CommandRecord) -> Outcome:
@@ -153,14 +160,16 @@ class CommandBus:
         return Handling(self._store, self._now, self._new_id, record, self._replays, trust_held)
 
     def _record(self, command: Command, caller: Caller) -> CommandRecord:
-        digest = fingerprint(command, caller.actor_id)
+        idempotency = None
+        if caller.command_id is not None:
+            digest = fingerprint(command, caller.actor_id)
+            idempotency = Idempotency(scope(caller, digest), digest)
         return CommandRecord(
             command_id=caller.command_id or self._new_id(),
             command_type=type(command).__name__,
-            fingerprint=digest,
             actor_id=caller.actor_id,
             correlation_id=caller.correlation_id,
-            scope=scope(caller, digest),
+            idempotency=idempotency,
         )
 
 
@@ -188,7 +197,7 @@ def scope(caller: Caller, digest: str) -> str:
     return f"anonymous:{where}"
 
 
-def _replayed(stored: StoredOutcome, record: CommandRecord) -> Outcome:
-    if stored.fingerprint != record.fingerprint:
-        raise CommandIdReused(record.command_id)
+def _replayed(stored: StoredOutcome, command_id: str, idempotency: Idempotency) -> Outcome:
+    if stored.fingerprint != idempotency.fingerprint:
+        raise CommandIdReused(command_id)
     return stored.outcome

@@ -11,16 +11,26 @@ from domain.events import Event
 
 
 @dataclass(frozen=True)
+class Idempotency:
+    """A command id its caller named: the command's outcome is recorded under (scope,
+    command_id), so the id means something only to that caller, with the fingerprint
+    that tells a replay from the id reused for another command."""
+
+    scope: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class CommandRecord:
-    """Who asked for what: stored with the events, and keyed for idempotency by
-    (scope, command_id), so a command id means something only to the caller who sent it."""
+    """Who asked for what: stored with the events. A command sent without a command id
+    gets one made here, which no caller can send again: no outcome is recorded for it
+    (`idempotency` is None)."""
 
     command_id: str
     command_type: str
-    fingerprint: str
     actor_id: str | None
     correlation_id: str
-    scope: str
+    idempotency: Idempotency | None
 
 
 @dataclass(frozen=True)

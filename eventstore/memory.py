@@ -57,8 +57,9 @@ class InMemoryEventStore:
             current = self._version(stream_id)
             if current != expected:
                 raise ConcurrencyError(stream_id, expected, current)
-        if (request.command.scope, request.command.command_id) in self._outcomes:
-            raise DuplicateCommand(request.command.command_id)
+        idempotency, command_id = request.command.idempotency, request.command.command_id
+        if idempotency is not None and (idempotency.scope, command_id) in self._outcomes:
+            raise DuplicateCommand(command_id)
         now = self._now()
         stream = self._streams.setdefault(request.stream_id, [])
         for row in event_rows(request, now, self._schemas):
@@ -66,9 +67,10 @@ class InMemoryEventStore:
             self._log.append(row)
             stream.append(row)
         outcome = Outcome(position=len(self._log), ids=dict(request.ids))
-        self._outcomes[(request.command.scope, request.command.command_id)] = StoredOutcome(
-            outcome, request.command.fingerprint
-        )
+        if idempotency is not None:
+            self._outcomes[(idempotency.scope, command_id)] = StoredOutcome(
+                outcome, idempotency.fingerprint
+            )
         return outcome
 
     async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:

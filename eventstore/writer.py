@@ -24,7 +24,14 @@ from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, tex
 from sqlalchemy.exc import IntegrityError
 
 from domain.errors import ConcurrencyError
-from domain.ports import AppendRequest, DuplicateCommand, Outcome, RecordedEvent
+from domain.ports import (
+    AppendRequest,
+    CommandRecord,
+    DuplicateCommand,
+    Idempotency,
+    Outcome,
+    RecordedEvent,
+)
 from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import event_rows, recorded_events
 from eventstore.driver_sql import DriverStatement
@@ -223,22 +230,28 @@ class _Append:
             current = self._stream_version(request.stream_id)
             raise ConcurrencyError(request.stream_id, request.expected_version, current) from None
         outcome = Outcome(position=positions[-1], ids=dict(request.ids))
+        if (idempotency := request.command.idempotency) is not None:
+            self._record_outcome(request.command, idempotency, outcome)
+        return outcome, recorded_events(request, positions, self._now)
+
+    def _record_outcome(
+        self, command: CommandRecord, idempotency: Idempotency, outcome: Outcome
+    ) -> None:
         try:
             self._run(
                 self._sql.command,
                 {
-                    "scope": request.command.scope,
-                    "command_id": request.command.command_id,
-                    "command_type": request.command.command_type,
-                    "fingerprint": request.command.fingerprint,
+                    "scope": idempotency.scope,
+                    "command_id": command.command_id,
+                    "command_type": command.command_type,
+                    "fingerprint": idempotency.fingerprint,
                     "position": outcome.position,
                     "ids": orjson.dumps(outcome.ids).decode(),
                     "recorded_at": self._now,
                 },
             )
         except IntegrityError:
-            raise DuplicateCommand(request.command.command_id) from None
-        return outcome, recorded_events(request, positions, self._now)
+            raise DuplicateCommand(command.command_id) from None
 
     def _stream_version(self, stream_id: str) -> int:
         row = self._run(self._sql.version, {"stream_id": stream_id}).fetchone()

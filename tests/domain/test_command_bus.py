@@ -51,6 +51,20 @@ async def test_a_replayed_command_id_returns_the_original_outcome_and_appends_no
     assert await store.head_position() == head
 
 
+async def test_a_command_sent_without_an_id_has_one_made_for_it_and_no_outcome_recorded(
+    bus: CommandBus, store: InMemoryEventStore
+) -> None:
+    author = await register(bus)
+    await bus.dispatch(CreatePost("T", "C"), Caller(author, "corr"))
+    created = (await store.read_all(after=0, limit=10))[-1]
+    assert created.command_id  # the events name the command by the id made for it
+    assert await store.outcome_of(f"user:{author}", created.command_id) is None
+    named = Caller(author, "corr", command_id="create-named")
+    outcome = await bus.dispatch(CreatePost("T", "C"), named)
+    stored = await store.outcome_of(f"user:{author}", "create-named")
+    assert stored is not None and stored.outcome == outcome
+
+
 async def test_concurrent_replays_of_one_command_id_append_once(
     bus: CommandBus, store: InMemoryEventStore
 ) -> None:

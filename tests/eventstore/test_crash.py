@@ -18,7 +18,7 @@ APPENDER = """
 import asyncio, sys, uuid
 from datetime import UTC, datetime
 from domain.events import UserRegistered
-from domain.ports import AppendRequest, CommandRecord
+from domain.ports import AppendRequest, CommandRecord, Idempotency
 from eventstore.engines import open_engines
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
@@ -26,7 +26,7 @@ from eventstore.writer import GroupCommitWriter
 async def one(store):
     user = uuid.uuid4().hex
     event = UserRegistered(user, "Ann", None, "", datetime.now(UTC))
-    command = CommandRecord(user, "T", "f", None, "c", "anonymous:crash")
+    command = CommandRecord(user, "T", None, "c", Idempotency("anonymous:crash", "f"))
     request = AppendRequest(f"user-{user}", 0, (event,), command, {})
     outcome = await store.append(request)
     print(outcome.position, flush=True)

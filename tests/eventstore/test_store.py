@@ -8,6 +8,7 @@ test_sql_store.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -16,7 +17,7 @@ from domain.events import PostCreated, PostPublished
 from domain.ports import DuplicateCommand, Outcome
 from eventstore.memory import InMemoryEventStore
 from eventstore.store import SqlEventStore
-from tests.support.appends import NOW, registration, request
+from tests.support.appends import NOW, command, registration, request
 
 Store = InMemoryEventStore | SqlEventStore
 
@@ -87,6 +88,18 @@ async def test_a_command_id_is_recorded_once_with_its_outcome(store: Store) -> N
     assert await store.head_position() == 1
     assert await store.outcome_of("user:u1", "cmd-unknown") is None
     assert await store.outcome_of("user:u2", "cmd-1") is None
+
+
+async def test_a_command_sent_without_an_id_records_no_outcome(store: Store) -> None:
+    made_here = dataclasses.replace(command("cmd-made-here"), idempotency=None)
+    append = request("user-u1", 0)
+    await store.append(dataclasses.replace(append, command=made_here))
+    assert await store.outcome_of("user:u1", "cmd-made-here") is None
+    (recorded,) = await store.read_all(after=0, limit=10)
+    assert recorded.command_id == "cmd-made-here"  # the events still say which command
+    again = request("user-u2", 0, registration("u2"))  # the same id: no record to clash with
+    await store.append(dataclasses.replace(again, command=made_here))
+    assert await store.head_position() == 2
 
 
 async def test_the_log_reads_back_in_position_order_from_any_point(store: Store) -> None:

@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from domain.events import Event, UserRegistered
-from domain.ports import AppendRequest, CommandRecord, RecordedEvent
+from domain.ports import AppendRequest, CommandRecord, Idempotency, RecordedEvent
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def command(command_id: str | None = None) -> CommandRecord:
-    return CommandRecord(command_id or uuid.uuid4().hex, "Test", "fp", "u1", "corr", "user:u1")
+    return CommandRecord(
+        command_id or uuid.uuid4().hex, "Test", "u1", "corr", Idempotency("user:u1", "fp")
+    )
 
 
 def registration(user_id: str = "u1") -> UserRegistered:
