@@ -27,8 +27,8 @@ from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
 from projections.tools.verify import differences, drop
-from tests.support.in_process import send
-from wiring.bootstrap import NAMES, PROJECTIONS, running
+from tests.support.in_process import send, settle
+from wiring.bootstrap import NAMES, PROJECTIONS, Inkwell, running
 
 SCRIPTS = Scripts.register(Redis())  # registering hashes the scripts; nothing connects
 
@@ -196,3 +196,37 @@ async def test_a_backlog_longer_than_the_cap_keeps_the_newest_hundred_as_a_rebui
             assert await differences(app.redis, app.keys, scratch, [recent_events.NAME]) == []
         finally:
             await drop(app.redis, scratch, [recent_events.NAME])
+
+
+async def test_a_rename_recomputes_only_the_top_comments_that_show_the_author(
+    inkwell: Inkwell,
+) -> None:
+    """Bob's comment is the third newest of one post (shown among its three) and the
+    fourth of another (not shown). The first post's top comments take his new name; the
+    second's, which hold nothing of his, are left as they are. Both posts, his comment
+    and his comment's hash reflect the rename."""
+    ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    bob = (await send(inkwell, RegisterUser("Bob")))["user_id"]
+    posts = {}
+    for name, after_his in (("shown", 2), ("hidden", 3)):
+        post = (await send(inkwell, CreatePost(name, "Text."), ann))["post_id"]
+        await send(inkwell, PublishPost(post), ann)
+        his = (await send(inkwell, AddComment(post, f"Bob on {name}"), bob))["comment_id"]
+        for n in range(after_his):
+            await send(inkwell, AddComment(post, f"Ann {n}"), ann)
+        posts[name] = (post, his)
+    renamed = int((await send(inkwell, UpdateProfile(name="Bobby"), bob))["position"])
+    await settle(inkwell)
+
+    reads = inkwell.services.reads
+    tops = {}
+    for name, (post, his) in posts.items():
+        view = await reads.post(post, ann)
+        comment = await reads.comment(his)
+        assert view is not None and comment is not None
+        assert view.read_model_position == renamed and comment.author_name == "Bobby"
+        tops[name] = [(c.body, c.author_name) for c in view.top_comments]
+    assert tops == {
+        "shown": [("Ann 1", "Ann"), ("Ann 0", "Ann"), ("Bob on shown", "Bobby")],
+        "hidden": [("Ann 2", "Ann"), ("Ann 1", "Ann"), ("Ann 0", "Ann")],
+    }

@@ -14,8 +14,9 @@ local function json_object(pairs_list)
 end
 
 -- Writes the post's `topComments`: its n newest comments, newest first, as JSON.
-local function refresh_top_comments(post_key, comment_ids_key, comment_prefix, n)
-  local ids = redis.call('ZREVRANGE', comment_ids_key, 0, n - 1)
+-- `ids`: those n comment ids, if the caller has read them already.
+local function refresh_top_comments(post_key, comment_ids_key, comment_prefix, n, ids)
+  ids = ids or redis.call('ZREVRANGE', comment_ids_key, 0, n - 1)
   local top = {}
   for i, id in ipairs(ids) do
     local c = redis.call('HMGET', comment_prefix .. id,
