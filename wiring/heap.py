@@ -25,9 +25,9 @@ with the rest 2.4-2.8 µs of a rebuild's 25-30 µs per event. The young count (o
 made and not yet freed) peaked at 40,000 in a rebuild of 100,000 events: two batches'
 worth, whatever the log's size. So a bulk command's threshold is 100,000, and no
 collection runs while a rebuild's batches come and go; one still runs if garbage that
-only the collector can free piles up (a gc.collect() after a rebuild found 276
-objects). A server keeps 10,000: a young collection stops its event loop, and one of
-100,000 objects would stop it for about 30 ms.
+only the collector can free piles up (after a rebuild run with the collector off, a
+gc.collect() found 276 objects). A server keeps 10,000: a young collection stops its
+event loop, and one of 100,000 objects would stop it for about 30 ms.
 """
 
 from __future__ import annotations
