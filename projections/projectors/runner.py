@@ -139,8 +139,7 @@ class ProjectionRunner:
                 if not await inbox.wait(IDLE_SECONDS):
                     await self.catch_up()
                     continue
-                payloads = inbox.take(BATCH)
-                live = None if inbox.take_lost() else _decoded(payloads)
+                live = messages.take_events(inbox, BATCH)
                 if live is None or not await self.apply(live, from_log=False):
                     await self.catch_up()
 
@@ -313,18 +312,6 @@ class ProjectionRunner:
                         "correlation_id": e.correlation_id,
                     },
                 )
-
-
-def _decoded(payloads: list[str]) -> list[RecordedEvent] | None:
-    """None when a message cannot be decoded (a newer process published it, say): the
-    log is read instead, where such an event is parked rather than crashing the runner."""
-    try:
-        return [messages.decode(payload) for payload in payloads]
-    except Exception as error:
-        log.warning(
-            "undecodable event message (%s: %s); reading the log", type(error).__name__, error
-        )
-        return None
 
 
 @dataclass(frozen=True)

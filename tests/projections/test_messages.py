@@ -1,4 +1,5 @@
-"""An event message decodes to what was encoded, once per message for the whole process."""
+"""Event messages: a message decodes to the events encoded, once per message for the whole
+process, and a runner takes messages until it holds its batch."""
 
 from __future__ import annotations
 
@@ -6,20 +7,51 @@ from datetime import UTC, datetime
 
 from domain.events import CommentAdded
 from domain.ports import RecordedEvent
+from projections.live.broadcast import Inbox
 from projections.projectors import messages
 
 AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
 
-def test_a_message_decodes_once_to_the_event_encoded() -> None:
-    recorded = RecordedEvent(
-        7, "comment-1", 1, CommentAdded("c1", "p1", "u1", "Hello", AT), "cmd", "u1", "corr", AT
-    )
-    payload = messages.encode(recorded).decode()
+def recorded(position: int) -> RecordedEvent:
+    added = CommentAdded(f"c{position}", "p1", "u1", "Hello", AT)
+    return RecordedEvent(position, "comment-1", position, added, "cmd", "u1", "corr", AT)
+
+
+def test_a_message_decodes_once_to_the_events_encoded_in_order() -> None:
+    payload = messages.encode([recorded(7), recorded(8)]).decode()
     first = messages.decode(payload)
-    assert first == recorded
-    # Every projection of the process gets the same message: the same decoded event.
+    assert first == (recorded(7), recorded(8))
+    # Every projection of the process gets the same message: the same decoded events.
     assert messages.decode(payload) is first
     # A different message is decoded for itself.
-    other = messages.encode(RecordedEvent(8, *list(vars(recorded).values())[1:])).decode()
-    assert messages.decode(other).position == 8
+    assert [e.position for e in messages.decode(messages.encode([recorded(9)]))] == [9]
+
+
+def inbox_of(*sizes: int) -> Inbox:
+    """An inbox holding one message per size, of that many events, positions counting up."""
+    inbox, position = Inbox(maxsize=100), 0
+    for size in sizes:
+        inbox.put(messages.encode([recorded(position + n + 1) for n in range(size)]).decode())
+        position += size
+    return inbox
+
+
+def test_messages_are_taken_until_the_batch_is_full_and_the_rest_wait() -> None:
+    inbox = inbox_of(100, 100, 100, 100)
+    first = messages.take_events(inbox, 250)
+    # Whole messages: the third takes the batch past its size; the fourth waits.
+    assert first is not None and [e.position for e in first] == list(range(1, 301))
+    assert [e.position for e in messages.take_events(inbox, 250) or []] == list(range(301, 401))
+    assert messages.take_events(inbox, 250) == []
+
+
+def test_a_lost_or_undecodable_message_sends_the_runner_to_the_log() -> None:
+    lost = inbox_of(3)
+    lost.mark_lost()  # the connection dropped: a gap nobody can see
+    assert messages.take_events(lost, 500) is None
+    assert messages.take_events(lost, 500) == []  # the loss was reported once
+
+    newer = inbox_of(3)
+    newer.put('{"a message": "of a format this process does not know"}')
+    assert messages.take_events(newer, 500) is None

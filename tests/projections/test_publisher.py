@@ -1,4 +1,5 @@
-"""The publisher: every committed event on the events channel, in order, and the log's head."""
+"""The publisher: every committed event on the events channel, in order, and the log's head;
+what is pending at once goes in messages of at most MESSAGE_EVENTS events."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import orjson
 from redis.asyncio import Redis
 
 from domain.commands import CreatePost, PublishPost, RegisterUser
+from domain.ports import RecordedEvent
 from infra.settings import Settings
+from projections.keyspace.keys import Keys
 from projections.projectors import messages
+from projections.projectors.publisher import EventPublisher
+from tests.projections.test_messages import recorded
 from tests.support.in_process import send
 from wiring.bootstrap import running
 
@@ -38,10 +43,37 @@ async def test_every_committed_event_is_published_in_order_with_the_head(
                 if message is None:
                     continue
                 if message["channel"] == events:
-                    published.append(messages.decode(message["data"]).position)
+                    published.extend(e.position for e in messages.decode(message["data"]))
                 else:
                     heads.append(orjson.loads(message["data"])["head"])
 
         assert published == [recorded.position for recorded in logged]
         assert heads == sorted(heads)
         assert await inkwell.redis.zscore(inkwell.keys.head(), "head") == logged[-1].position
+
+
+async def test_what_is_pending_at_once_goes_in_messages_cut_to_their_size(
+    redis: Redis, prefix: str
+) -> None:
+    keys = Keys(prefix)
+    publisher = EventPublisher(redis, keys)
+    pending = [recorded(position) for position in range(1, 2 * messages.MESSAGE_EVENTS + 51)]
+    async with redis.pubsub() as pubsub:
+        await pubsub.subscribe(keys.events_channel())
+        running_publisher = asyncio.create_task(publisher.run())
+        try:
+            await asyncio.sleep(0)  # the publisher learns its loop
+            publisher.committed(pending)  # one commit's events, or several commits' at once
+            received: list[tuple[RecordedEvent, ...]] = []
+            deadline = asyncio.get_running_loop().time() + 10
+            while sum(map(len, received)) < len(pending):
+                assert asyncio.get_running_loop().time() < deadline, received
+                # None for the subscription's confirmation, too
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                if message is not None:
+                    received.append(messages.decode(message["data"]))
+        finally:
+            running_publisher.cancel()
+    limit = messages.MESSAGE_EVENTS
+    assert [len(events) for events in received] == [limit, limit, 50]
+    assert [event for events in received for event in events] == pending
