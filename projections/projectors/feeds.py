@@ -17,13 +17,14 @@ from domain.events import (
     PostUpdated,
 )
 from domain.ports import RecordedEvent
-from projections.projectors.projection import Projection, micros
+from projections.projectors.projection import Projection, micros, record_terms
 from projections.projectors.tx import Tx
 
 
 def on_post_created(e: PostCreated, _: RecordedEvent, tx: Tx) -> None:
     tx.pipe.zadd(tx.keys.by_author_with_drafts(e.author_id), {e.post_id: micros(e.created_at)})
-    _retag(tx, e.post_id, e.tags)
+    if e.tags:  # a new post: no tags to take back, no list it is in (see record_terms)
+        record_terms(tx, tx.keys.post_tags(e.post_id), e.tags)
 
 
 def on_post_updated(e: PostUpdated, _: RecordedEvent, tx: Tx) -> None:

