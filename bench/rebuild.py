@@ -147,7 +147,8 @@ async def measure(directory: Path, events: int) -> dict[str, object]:
             print(f"  log read + decode: {figures['decode']:,.0f} events/s", flush=True)
             rate, written, per_event = await rebuild_rate(redis, reader, keys)
             figures.update(rebuild=rate, redis_keys=written, commands_per_event=per_event)
-            print(f"  rebuild, 4 projections: {figures['rebuild']:,.0f} events/s", flush=True)
+            rebuilt = f"rebuild, {len(NAMES)} projections: {figures['rebuild']:,.0f} events/s"
+            print(f"  {rebuilt}", flush=True)
             figures["compare"], figures["compared"], figures["replay_s"] = await verify_rate(
                 redis, reader, keys
             )
