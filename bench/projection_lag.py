@@ -13,8 +13,8 @@ projection's checkpoint passes each position.
 
 A command's lag runs from its acknowledgement (the commit is durable and the bus has
 answered) to the first checkpoint notice of the `posts` projection at or past its
-position: from then on, a read of the post sees it. "All four" waits for every
-projection. Commands go through the bus, not HTTP: on 2 cores the HTTP layer of
+position: from then on, a read of the post sees it. "Every projection" waits
+for all of them. Commands go through the bus, not HTTP: on 2 cores the HTTP layer of
 500 createPost/s would need more CPU than the machine has (bench/http_throughput).
 Run: `python -m bench.projection_lag [--quick]`.
 """
@@ -232,7 +232,8 @@ def document(runs: list[Run], args: argparse.Namespace, machine: str, took: floa
         )  # fmt: skip
     header = [
         "commands/s offered", "projectors in", "sent", "acknowledged", "refused",
-        "posts p50 ms", "posts p99 ms", "posts max ms", "all four p50 ms", "all four p99 ms",
+        "posts p50 ms", "posts p99 ms", "posts max ms",
+        "every projection p50 ms", "every projection p99 ms",
         "CPU, every process (100% = a core)", "CPU µs per command (projections included)",
     ]  # fmt: skip
     intro = __doc__.split("\n\n", 1)[1].rsplit("Run:", 1)[0].strip()
