@@ -26,6 +26,10 @@ log = logging.getLogger("projections.projectors.runner")
 # Bounds a message (Redis keeps a subscriber's unsent messages in its output buffer)
 # and a runner's live batch: it takes messages until it holds its batch size or more.
 MESSAGE_EVENTS = 100
+# A runner's inbox holds this many messages, at most 10,000 events, before it is
+# marked lost and the runner reads the log instead (the bound it had in events when a
+# message carried one).
+INBOX_MESSAGES = 10_000 // MESSAGE_EVENTS
 
 
 def encode(events: Sequence[RecordedEvent]) -> bytes:

@@ -133,7 +133,8 @@ class ProjectionRunner:
 
     async def _follow(self) -> None:
         assert self._broadcast is not None, "following needs the process's broadcast"
-        async with self._broadcast.subscribe(self._keys.events_channel()) as inbox:
+        channel = self._keys.events_channel()
+        async with self._broadcast.subscribe(channel, messages.INBOX_MESSAGES) as inbox:
             await self.catch_up()
             while True:
                 if not await inbox.wait(IDLE_SECONDS):
