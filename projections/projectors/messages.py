@@ -21,6 +21,7 @@ from domain.ports import RecordedEvent
 from domain.recorded_json import recorded_to_dict
 from projections.live.broadcast import Inbox
 
+# The runner's logger: a message it cannot decode sends the runner to the log.
 log = logging.getLogger("projections.projectors.runner")
 
 # Bounds a message (Redis keeps a subscriber's unsent messages in its output buffer)

@@ -3,19 +3,9 @@ process, and a runner takes messages until it holds its batch."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from domain.events import CommentAdded
-from domain.ports import RecordedEvent
 from projections.live.broadcast import Inbox
 from projections.projectors import messages
-
-AT = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
-
-
-def recorded(position: int) -> RecordedEvent:
-    added = CommentAdded(f"c{position}", "p1", "u1", "Hello", AT)
-    return RecordedEvent(position, "comment-1", position, added, "cmd", "u1", "corr", AT)
+from tests.support.recorded import recorded
 
 
 def test_a_message_decodes_once_to_the_events_encoded_in_order() -> None:

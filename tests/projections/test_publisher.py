@@ -14,8 +14,8 @@ from infra.settings import Settings
 from projections.keyspace.keys import Keys
 from projections.projectors import messages
 from projections.projectors.publisher import EventPublisher
-from tests.projections.test_messages import recorded
 from tests.support.in_process import send
+from tests.support.recorded import recorded
 from wiring.bootstrap import running
 
 
