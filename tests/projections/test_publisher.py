@@ -14,6 +14,7 @@ from infra.settings import Settings
 from projections.keyspace.keys import Keys
 from projections.projectors import messages
 from projections.projectors.publisher import EventPublisher
+from projections.redisio.cancellation import cancel_and_wait
 from tests.support.in_process import send
 from tests.support.recorded import recorded
 from wiring.bootstrap import running
@@ -73,7 +74,7 @@ async def test_what_is_pending_at_once_goes_in_messages_cut_to_their_size(
                 if message is not None:
                     received.append(messages.decode(message["data"]))
         finally:
-            running_publisher.cancel()
+            await cancel_and_wait(running_publisher)  # its pool closes with the fixture
     limit = messages.MESSAGE_EVENTS
     assert [len(events) for events in received] == [limit, limit, 50]
     assert [event for events in received for event in events] == pending
