@@ -9,7 +9,7 @@ and dispatched one message per event, and handed each to every runner's inbox.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -24,17 +24,38 @@ from projections.live.broadcast import Inbox
 # The runner's logger: a message it cannot decode sends the runner to the log.
 log = logging.getLogger("projections.projectors.runner")
 
-# Bounds a message (Redis keeps a subscriber's unsent messages in its output buffer)
-# and a runner's live batch: it takes messages until it holds its batch size or more.
+# Bound a message. Redis keeps a subscriber's unsent messages in its output buffer and
+# drops the subscriber whose buffer passes 32 MB (its default for pub/sub): a hundred
+# posts of the longest content allowed would have made one message of that size. A
+# runner takes messages until it holds its batch size or more.
 MESSAGE_EVENTS = 100
+MESSAGE_BYTES = 1 << 20  # a single event larger than this goes alone
 # A runner's inbox holds this many messages, at most 10,000 events, before it is
 # marked lost and the runner reads the log instead (the bound it had in events when a
 # message carried one).
 INBOX_MESSAGES = 10_000 // MESSAGE_EVENTS
 
 
-def encode(events: Sequence[RecordedEvent]) -> bytes:
-    return orjson.dumps([recorded_to_dict(recorded) for recorded in events])
+def encode(events: Iterable[RecordedEvent]) -> list[bytes]:
+    """The events as messages, in order, each of at most MESSAGE_EVENTS events and
+    MESSAGE_BYTES bytes (an event larger than that alone)."""
+    encoded: list[bytes] = []
+    held: list[bytes] = []
+    size = 1  # the array's "[", then each event with the "," or "]" after it
+    for recorded in events:
+        event = orjson.dumps(recorded_to_dict(recorded))
+        if held and (len(held) == MESSAGE_EVENTS or size + len(event) + 1 > MESSAGE_BYTES):
+            encoded.append(_array(held))
+            held, size = [], 1
+        held.append(event)
+        size += len(event) + 1
+    if held:
+        encoded.append(_array(held))
+    return encoded
+
+
+def _array(events: list[bytes]) -> bytes:
+    return b"[" + b",".join(events) + b"]"
 
 
 @lru_cache(maxsize=64)

@@ -63,8 +63,7 @@ class EventPublisher:
         channel = self._keys.events_channel()
         head = batch[-1].position
         commands: list[tuple[object, ...]] = [
-            ("PUBLISH", channel, messages.encode(batch[start : start + messages.MESSAGE_EVENTS]))
-            for start in range(0, len(batch), messages.MESSAGE_EVENTS)
+            ("PUBLISH", channel, message) for message in messages.encode(batch)
         ]
         # GT keeps the highest position even when publishers of several processes interleave.
         commands.append(("ZADD", self._keys.head(), "GT", head, "head"))

@@ -40,8 +40,8 @@ async def test_an_event_delivered_twice_is_applied_once(inkwell: Inkwell) -> Non
     assert await read_models(inkwell) == before
     async with inkwell.redis.pipeline(transaction=False) as pipe:  # ...and over pub/sub,
         for start in range(0, len(everything), 4):  # in messages of a few events each
-            batch = everything[start : start + 4]
-            pipe.publish(inkwell.keys.events_channel(), messages.encode(batch))
+            for message in messages.encode(everything[start : start + 4]):
+                pipe.publish(inkwell.keys.events_channel(), message)
         await pipe.execute()
     # then one new event: once every projection has applied it, each runner has taken the
     # duplicates, published before it on the same channel, off its inbox.
