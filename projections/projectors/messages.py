@@ -1,9 +1,10 @@
 """The pub/sub message that carries committed events from the writer to the projectors.
 
-One message holds up to MESSAGE_EVENTS events, in order: what the publisher found
-pending at once (the commits of one turn of its loop; about 14 events under createPost
-load at 1,500 requests/s). With a message per event, every projector process parsed
-and dispatched one message per event, and handed each to every runner's inbox.
+One message holds up to MESSAGE_EVENTS events and MESSAGE_BYTES, in order: what the
+publisher found pending at once (the commits of one turn of its loop; about 14 events
+under createPost load at 1,500 requests/s). With a message per event, every projector
+process parsed and dispatched one message per event, and handed each to every runner's
+inbox.
 """
 
 from __future__ import annotations
