@@ -56,10 +56,11 @@ class Throttle:
         self.bad_tokens = _rule("requests with a bad token", rates.bad_tokens)
         self.subscribes = _rule("subscriptions", rates.subscribes)
 
-    async def hit(self, rule: Rule, identity: str) -> None:
+    async def hit(self, rule: Rule, identity: str, cost: int = 1) -> None:
+        """`cost`: how many of the rule's units this takes (mutations in one request)."""
         for item in rule.items:
             try:
-                allowed = await self._limiter.hit(item, rule.kind, identity)
+                allowed = await self._limiter.hit(item, rule.kind, identity, cost=cost)
                 if allowed:
                     continue
                 stats = await self._limiter.get_window_stats(item, rule.kind, identity)

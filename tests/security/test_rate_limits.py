@@ -56,6 +56,61 @@ def test_registration_through_a_fragment_is_still_a_registration(
     assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
 
 
+def aliased(field: str, count: int, arguments: str) -> str:
+    """One mutation request holding `count` aliased copies of the field."""
+    return (
+        "mutation { "
+        + " ".join(
+            f"m{n}: {field}(input: {{{arguments.format(n=n)}}}) {{ position }}"
+            for n in range(count)
+        )
+        + " }"
+    )
+
+
+def test_each_aliased_registration_counts_against_the_limit(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_REGISTER="3/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        two = client.post("/graphql", json={"query": aliased("registerUser", 2, 'name: "A{n}"')})
+        assert "errors" not in two.json(), two.json()
+        before = event_count(tmp_path)
+        # Two more would make four registrations in the minute: the whole request is refused.
+        refused = client.post(
+            "/graphql", json={"query": aliased("registerUser", 2, 'name: "B{n}"')}
+        )
+        assert event_count(tmp_path) == before
+        third = register(client, "The third").json()
+        fourth = register(client, "The fourth").json()
+    assert "errors" not in third, third
+    for body in (refused.json(), fourth):
+        assert body["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        assert body["data"] is None
+
+
+def test_each_aliased_write_counts_against_the_write_limit(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_WRITES="4/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        token = register(client, "Writer").json()["data"]["registerUser"]["token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        post = 'title: "P{n}", content: "Text."'
+        three = client.post(
+            "/graphql", json={"query": aliased("createPost", 3, post)}, headers=auth
+        )
+        assert "errors" not in three.json(), three.json()
+        before = event_count(tmp_path)
+        refused = client.post(
+            "/graphql", json={"query": aliased("createPost", 2, post)}, headers=auth
+        )
+        assert event_count(tmp_path) == before
+        one = client.post("/graphql", json={"query": aliased("createPost", 1, post)}, headers=auth)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    assert "errors" not in one.json(), one.json()
+
+
 def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="5/minute")
     with httpx.Client(base_url=server.url, timeout=30) as client:
