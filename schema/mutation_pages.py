@@ -45,7 +45,10 @@ def refuse_bad_pages(execution: ExecutionContext) -> None:
         return
     if execution.pre_execution_errors != []:
         return
-    if execution.operation_type is not OperationType.MUTATION:
+    try:
+        if execution.operation_type is not OperationType.MUTATION:
+            return
+    except RuntimeError:  # no such operation: strawberry refuses the request next
         return
     problem = first_bad_page(query, execution.variables or {})
     if problem is not None:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -32,7 +33,7 @@ from schema.persisted import PersistedQueryRefused
 from schema.sockets import LegacyWSHandler, TransportWSHandler
 
 if TYPE_CHECKING:
-    from strawberry.schema import BaseSchema
+    from schema import InkwellSchema
 
 content_type.memoize()
 
@@ -52,7 +53,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
 
     def __init__(
         self,
-        schema: BaseSchema,
+        schema: InkwellSchema,
         *,
         playground: str | None,
         playground_headers: Mapping[str, str] | None = None,
@@ -67,6 +68,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         if playground is None:
             options["graphql_ide"] = None
         super().__init__(schema, **options)
+        self.documents = schema.operations  # its parse cache, shared
         self.playground = playground or ""
         self.playground_headers = dict(playground_headers or {})
         self.cdn_max_age = cdn_max_age
@@ -79,6 +81,19 @@ class InkwellGraphQL(GraphQL[Context, None]):
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "A GraphQL request and its variables must be JSON objects.")
         return parsed
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry 0.341.2 checks the types of `query`, `variables` and `extensions`,
+        not of `operationName`: a number or a list reached the document caches and failed
+        there with a 500."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
+            raise HTTPException(
+                400, "The GraphQL operation's `operationName` must be a string or null."
+            )
+        return data
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.playground, headers=self.playground_headers)
@@ -156,6 +171,11 @@ class InkwellGraphQL(GraphQL[Context, None]):
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
+        if request_data.operation_name is None and self._several_operations(request_data.query):
+            # GraphQL over HTTP: the client names the one to run; strawberry ran the first.
+            raise HTTPException(
+                400, "The document holds several operations: send the operationName to run."
+            )
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -176,6 +196,12 @@ class InkwellGraphQL(GraphQL[Context, None]):
             ) from error
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
+
+    def _several_operations(self, query: str | None) -> bool:
+        document = self.documents.parsed(query) if query else None  # the schema's cache
+        if document is None:  # no query, or one that does not parse: strawberry says so
+            return False
+        return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
 
     async def process_result(
         self, request: Request, result: ExecutionResult
