@@ -18,6 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from harness.server_process import ServerProcess
+from schema import InkwellSchema
 from schema.view import InkwellGraphQL
 from tests.support.api import http_api
 from tests.support.browser import (
@@ -296,7 +297,7 @@ class TicksSubscription:
 
 @pytest.fixture
 def ticking_server() -> Iterator[str]:
-    schema = strawberry.Schema(query=TicksQuery, subscription=TicksSubscription)
+    schema = InkwellSchema(query=TicksQuery, subscription=TicksSubscription)
     view = Ticks(schema, playground=playground_html(subscriptions=False))
     routes = [Route("/graphql", view), WebSocketRoute("/graphql", view), *web.routes()]
     with serving(Starlette(routes=routes)) as url:
