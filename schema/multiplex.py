@@ -25,7 +25,6 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -39,6 +38,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from schema.context import Context
+from schema.document_memo import DocumentMemo
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,7 @@ Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for on
 Key = tuple[str, bytes, str | None, str | None]
 
 
-@lru_cache(maxsize=1024)
-def shared_field(query: str, operation_name: str | None) -> str | None:
+def _shared_field(query: str, operation_name: str | None) -> str | None:
     """The root field of a subscription that may be shared, else None."""
     try:
         document = parse(query)
@@ -70,6 +69,9 @@ def shared_field(query: str, operation_name: str | None) -> str | None:
         return None
     name = selections[0].name.value
     return name if name in SHARED_FIELDS else None
+
+
+shared_field = DocumentMemo(_shared_field, 1024)
 
 
 class Item:

@@ -11,7 +11,6 @@ nothing either way.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -29,6 +28,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from projections.readers.pagination import MAX_FIRST, BadPageRequest, Position, check_first
+from schema.document_memo import DocumentMemo
 
 PAGE_ARGUMENTS = ("first", "last", "after", "before")
 Argument = tuple[str, Any, str | None]  # name, literal value, variable name
@@ -67,8 +67,7 @@ def first_bad_page(query: str, variables: Mapping[str, Any]) -> str | None:
     return None
 
 
-@lru_cache(maxsize=CACHED)
-def page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
+def _page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
     """The document's page arguments, (name, literal value, variable name), and its
     variables' defaults: read once per document, since walking it costs about 100 us."""
     document = parse(query)
@@ -88,6 +87,9 @@ def page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
 
     visit(document, Pages())
     return tuple(found), defaults
+
+
+page_arguments = DocumentMemo(_page_arguments, CACHED)
 
 
 def _literal(node: Any) -> Any:

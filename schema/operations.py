@@ -10,16 +10,15 @@ both steps are cached by text in two bounded LRU caches owned by the schema.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from schema.document_memo import DocumentMemo
 from schema.limits import PARSE_OPTIONS, VALIDATION_RULES
 
-# Distinct document texts remembered. Bounded, so unique texts from an attacker only
-# evict; each is at most MAX_TOKENS tokens. Clients send a handful of documents.
+# Distinct document texts remembered (and their characters: schema/document_memo.py), so
+# unique texts from an attacker only evict. Clients send a handful of documents.
 CACHED_DOCUMENTS = 256
 
 
@@ -34,8 +33,8 @@ class PreparedOperations:
         """`rules` are fixed for the schema's life, like the caches' contents."""
         self._schema = schema
         self._rules = rules
-        self.parsed = lru_cache(maxsize=CACHED_DOCUMENTS)(self._parse)
-        self.validated = lru_cache(maxsize=CACHED_DOCUMENTS)(self._validate)
+        self.parsed = DocumentMemo(self._parse, CACHED_DOCUMENTS)
+        self.validated = DocumentMemo(self._validate, CACHED_DOCUMENTS)
 
     def prepare(self, context: ExecutionContext) -> None:
         """Fills in the document and its validation errors when the text parses; strawberry

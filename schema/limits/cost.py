@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -39,13 +38,28 @@ from graphql import (
 )
 from strawberry.types import ExecutionContext
 
+from domain.rules import BIO_MAX, COMMENT_MAX, CONTENT_MAX, URL_MAX
 from projections.readers.pagination import MAX_FIRST
+from schema.document_memo import DocumentMemo
 
 PAGE_ARGUMENTS = ("first", "last")
 CACHED = 1024  # distinct (document, operation, page sizes) remembered
 # Lists without a page argument, by the most they hold. Any other list of objects counts
 # as a full page, so a list added later is never free.
 LIST_SIZES = {("Post", "topComments"): 3}
+# Texts long enough to weigh on an answer's size count one per 500 characters they may
+# hold. Counted as 1, thirty aliases of `nodes(ids: [...])` asking for the same
+# 100,000-character post 100 times cost 3,030 and answered 300 MB to a 5 KB request (an
+# outside probe); now the limit holds an answer to about 125 full contents (12.5 MB),
+# and `recentPosts(first: 100)` with every content still fits.
+CHARACTERS_PER_UNIT = 500
+TEXT_WEIGHTS = {
+    ("Post", "content"): CONTENT_MAX // CHARACTERS_PER_UNIT,
+    ("Comment", "body"): COMMENT_MAX // CHARACTERS_PER_UNIT,
+    ("User", "bio"): BIO_MAX // CHARACTERS_PER_UNIT,
+    ("User", "avatarUrl"): URL_MAX // CHARACTERS_PER_UNIT,
+    ("Author", "avatarUrl"): URL_MAX // CHARACTERS_PER_UNIT,
+}
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,7 @@ class QueryCost:
         size = self._page_size(node, definition.args)
         inner = get_named_type(definition.type)
         if node.selection_set is None or not is_composite_type(inner):
-            return 1
+            return TEXT_WEIGHTS.get((parent.name, name), 1)
         if _is_list(definition.type):
             count = size if size is not None else page
             if count is None:
@@ -203,8 +217,8 @@ class QueryCosts:
         self.schema = schema
         self.limit = limit
         self._parsed = parsed
-        self._page_variables = lru_cache(maxsize=CACHED)(self._uncached_page_variables)
-        self._cost = lru_cache(maxsize=CACHED)(self._uncached_cost)
+        self._page_variables = DocumentMemo(self._uncached_page_variables, CACHED)
+        self._cost = DocumentMemo(self._uncached_cost, CACHED)
 
     def refuse_if_costly(self, execution: ExecutionContext) -> None:
         """Called once the document is parsed and validated, before anything runs: a valid

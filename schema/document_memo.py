@@ -1,0 +1,60 @@
+"""Memos of what a document's text yields (its parse, its validation, its cost), bounded by
+the characters they keep as well as by their number of entries.
+
+A count alone did not bound them: the token limit leaves room for nearly a megabyte of
+comments or one long string, and an outside probe sent 1,100 distinct documents of
+900 KB that the parse and cost caches kept, taking a fresh server from 107 MB to 1.97 GB
+for good. Here the texts kept add up to at most `max_characters`, and a text longer than
+a sixteenth of that is computed every time and never kept (clients send a handful of
+small documents; GraphiQL's introspection query is about 2 KB). A parsed document holds
+about 70 bytes per character of a dense query, so the memory kept stays in the tens of
+megabytes whatever clients send.
+
+Used from the event loop's thread only, like the schema it serves.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Concatenate, Generic, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_CHARACTERS = 256 * 1024
+
+
+class DocumentMemo(Generic[P, R]):
+    """`function(text, ...)` remembered per (text, ...), least recently used out first."""
+
+    def __init__(
+        self,
+        function: Callable[Concatenate[str, P], R],
+        max_entries: int,
+        max_characters: int = MAX_CHARACTERS,
+    ) -> None:
+        self._function = function
+        self._max_entries = max_entries
+        self._max_characters = max_characters
+        self._largest_kept = max_characters // 16
+        self._entries: OrderedDict[tuple[str, tuple[Hashable, ...]], R] = OrderedDict()
+        self._characters = 0
+
+    def __call__(self, text: str, *args: P.args, **kwargs: P.kwargs) -> R:
+        key = (text, (*args, *kwargs.items()))
+        try:
+            value = self._entries[key]
+        except KeyError:
+            pass
+        else:
+            self._entries.move_to_end(key)
+            return value
+        value = self._function(text, *args, **kwargs)
+        if len(text) <= self._largest_kept:
+            self._entries[key] = value
+            self._characters += len(text)
+            while len(self._entries) > self._max_entries or self._characters > self._max_characters:
+                (oldest, _), _ = self._entries.popitem(last=False)
+                self._characters -= len(oldest)
+        return value
