@@ -68,8 +68,9 @@ def test_the_cost_is_in_the_refusal(server: ServerProcess) -> None:
     extensions = too_complex(post(server, COSTLY))
     max_cost = CostLimit().max_cost
     assert extensions["maxCost"] == max_cost
-    # 30 x (recentPosts, edges, 100 x (node, comments, edges, 100 x (node, id, body)))
-    assert extensions["cost"] == 30 * (2 + 100 * (3 + 100 * 3)) > max_cost
+    # 30 x (recentPosts, edges, 100 x (node, comments, edges, 100 x (node, id, body)));
+    # a body weighs 10: it may hold 5,000 characters.
+    assert extensions["cost"] == 30 * (2 + 100 * (3 + 100 * (2 + 10))) > max_cost
 
 
 def test_page_sizes_in_variables_count(server: ServerProcess) -> None:
@@ -79,6 +80,26 @@ def test_page_sizes_in_variables_count(server: ServerProcess) -> None:
     }
     # Omitted page sizes count as their defaults (20 and 20).
     assert "errors" not in post(server, NESTED)
+
+
+def test_long_texts_weigh_by_the_characters_they_may_hold(server: ServerProcess) -> None:
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
+    # Asked for as often as the alias limit allows, 100,000-character contents made a
+    # 300 MB answer to a 5 KB request.
+    copies = " ".join(f"a{n}: nodes(ids: $ids) {{ ... on Post {{ content }} }}" for n in range(30))
+    extensions = too_complex(post(server, f"query($ids: [ID!]!) {{ {copies} }}", {"ids": ids}))
+    assert extensions["cost"] == 30 * (1 + 100 * 200)
+    # A full page of posts with their contents still fits.
+    page = "{ recentPosts(first: 100) { edges { node { content } } } }"
+    assert post(server, page) == {"data": {"recentPosts": {"edges": []}}}
+
+
+def test_the_whole_schema_is_served_once_per_request(server: ServerProcess) -> None:
+    once = post(server, "{ __schema { queryType { name } } }")
+    assert once == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+    twice = "{ a: __schema { types { name } } b: __schema { types { name } } }"
+    assert "whole schema" in post(server, twice)["errors"][0]["message"]
+    too_complex(post(server, twice))
 
 
 async def test_a_costly_subscription_is_refused(start_server: StartServer) -> None:
