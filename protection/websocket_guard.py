@@ -87,4 +87,6 @@ def _is_subscribe(data: str | bytes | None) -> bool:
         message = orjson.loads(data)
     except orjson.JSONDecodeError:
         return False  # the protocol handler answers malformed messages itself
-    return isinstance(message, dict) and message.get("type") in SUBSCRIBE_TYPES
+    # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
+    kind = message.get("type") if isinstance(message, dict) else None
+    return isinstance(kind, str) and kind in SUBSCRIBE_TYPES
