@@ -86,23 +86,19 @@ def closing_of(client: TestClient, protocol: str, frame: Any) -> dict[str, Any]:
         return dict(ws.receive())
 
 
-@pytest.mark.parametrize("frame", TRANSPORT_FRAMES, ids=repr)
-def test_a_malformed_graphql_transport_ws_message_closes_with_4400(
-    client: TestClient, frame: Any, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("protocol", "frame"),
+    [
+        *(("graphql-transport-ws", frame) for frame in TRANSPORT_FRAMES),
+        *(("graphql-ws", frame) for frame in LEGACY_FRAMES),
+    ],
+    ids=repr,
+)
+def test_a_malformed_message_closes_with_4400(
+    client: TestClient, protocol: str, frame: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.ERROR):
-        closed = closing_of(client, "graphql-transport-ws", frame)
-    assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
-    assert closed["reason"]
-    assert not caplog.records
-
-
-@pytest.mark.parametrize("frame", LEGACY_FRAMES, ids=repr)
-def test_a_malformed_legacy_graphql_ws_message_closes_with_4400(
-    client: TestClient, frame: Any, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.ERROR):
-        closed = closing_of(client, "graphql-ws", frame)
+        closed = closing_of(client, protocol, frame)
     assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
     assert closed["reason"]
     assert not caplog.records
