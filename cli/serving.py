@@ -20,6 +20,7 @@ from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
+from wiring.http_protocol import bounded_http_protocol
 from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
 
 log = logging.getLogger("inkwell")
@@ -101,6 +102,7 @@ def project(
             projector_app(settings),
             host=settings.host,
             port=port,
+            http=bounded_http_protocol(settings.edge),
             **_uvicorn_logging(),
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
@@ -136,13 +138,15 @@ def print_schema() -> None:
 
 
 def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
-    """WebSocket messages over the limit are refused by the transport before they are
-    buffered whole; X-Forwarded-For is believed only from the proxies named; frames are
-    compressed only when the operator asks (protection/config.py says why), and those
-    written in one turn of the loop go out joined, up to eight to a write
-    (wiring/websocket_protocol.py)."""
+    """Request heads and bodies are read within size and time limits
+    (wiring/http_protocol.py); WebSocket messages over the limit are refused by the
+    transport before they are buffered whole; X-Forwarded-For is believed only from the
+    proxies named; frames are compressed only when the operator asks
+    (protection/config.py says why), and those written in one turn of the loop go out
+    joined, up to eight to a write (wiring/websocket_protocol.py)."""
     proxies = settings.edge.trusted_proxies
     return {
+        "http": bounded_http_protocol(settings.edge),
         "ws": TurnJoinedWebSocketProtocol,
         "ws_max_size": settings.edge.max_ws_message_bytes,
         "ws_per_message_deflate": settings.edge.ws_compression,

@@ -26,6 +26,7 @@ SANE_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 HEADER = b"x-request-id"
 # Scrapes and probes arrive every few seconds: logged only at DEBUG.
 QUIET_PATHS = frozenset({"/metrics", "/health", "/ready"})
+CLIENT_CLOSED_REQUEST = 499
 
 
 def request_id(scope: Scope) -> str:
@@ -61,18 +62,29 @@ class RequestLog:
     async def _http(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         started = time.perf_counter()
         status = 500  # what the server answers if the app fails before starting a response
+        answered = left = False
+
+        async def receiving() -> Message:
+            nonlocal left
+            message = await receive()
+            left = left or message["type"] == "http.disconnect"
+            return message
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 headers = [*message.get("headers", ()), (HEADER, rid.encode())]
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self._app(scope, receive, sending)
+            await self._app(scope, receiving, sending)
         finally:
+            if left and not answered:
+                # The connection closed before the answer (the client left, or sent its
+                # body too slowly: wiring/http_protocol.py): nginx's 499, not a failure.
+                status = CLIENT_CLOSED_REQUEST
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
             log.log(
                 level,

@@ -41,6 +41,12 @@ class RateLimits:
 class EdgeLimits:
     max_body_bytes: int = 1024 * 1024
     max_ws_message_bytes: int = 128 * 1024  # a document at the token limit fits easily
+    # The request line and headers (wiring/http_protocol.py). A GET that carries its
+    # whole document in the URL fits a document of a few thousand tokens; larger ones
+    # go in a POST body.
+    max_header_bytes: int = 64 * 1024
+    header_timeout_seconds: int = 10  # from a request's first byte to its last header
+    body_timeout_seconds: int = 30  # from the last header to the body's end (1 MB: 35 KB/s)
     max_ws_per_address: int = 50  # open WebSocket connections per address, per process
     max_query_cost: int = 25_000  # see schema/limits/cost.py
     # Proxies whose X-Forwarded-For names the client; without them every address is the
@@ -71,6 +77,13 @@ class EdgeLimits:
             max_ws_message_bytes=number(
                 "INKWELL_MAX_WS_MESSAGE_BYTES", defaults.max_ws_message_bytes
             ),
+            max_header_bytes=number("INKWELL_MAX_HEADER_BYTES", defaults.max_header_bytes),
+            header_timeout_seconds=number(
+                "INKWELL_HEADER_TIMEOUT_SECONDS", defaults.header_timeout_seconds
+            ),
+            body_timeout_seconds=number(
+                "INKWELL_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds
+            ),
             max_ws_per_address=number("INKWELL_MAX_WS_PER_ADDRESS", defaults.max_ws_per_address),
             max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
@@ -79,7 +92,7 @@ class EdgeLimits:
 
 
 def _switch(env: Mapping[str, str], name: str, default: str) -> str:
-    """"on" or "off" (any case); anything else is refused at start-up."""
+    """ "on" or "off" (any case); anything else is refused at start-up."""
     switch = (env.get(name) or default).strip().lower()
     if switch not in {"on", "off"}:
         raise ValueError(f"{name} must be on or off, not {switch!r}")

@@ -15,7 +15,7 @@ async def refuse(
     extensions: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> None:
-    body = orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+    body = refusal_body(message, extensions)
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
@@ -25,3 +25,7 @@ async def refuse(
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def refusal_body(message: str, extensions: dict[str, Any]) -> bytes:
+    return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})

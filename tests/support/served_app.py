@@ -13,17 +13,23 @@ from harness.net import free_port
 from infra.settings import Settings
 from wiring.asgi import create_app
 from wiring.bootstrap import Inkwell
+from wiring.http_protocol import bounded_http_protocol
 from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
 
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
-    """The real app under uvicorn, in this event loop, so its tasks can be counted; its
-    WebSockets on the protocol `serve` runs (frames joined into writes)."""
+    """The real app under uvicorn, in this event loop, so its tasks can be counted; on
+    the protocols `serve` runs (bounded request reading, frames joined into writes)."""
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
-        app, port=port, log_level="warning", lifespan="on", ws=TurnJoinedWebSocketProtocol
+        app,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        http=bounded_http_protocol(settings.edge),
+        ws=TurnJoinedWebSocketProtocol,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -1,0 +1,215 @@
+"""A request's line and headers are bounded in bytes (431) and, with its body, in time
+(408): half-sent requests and oversized headers cannot pile up in the server. Requests
+that stay within the bounds, kept-alive connections and WebSockets are untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import select
+import socket
+import time
+
+import httpx2 as httpx
+import psutil
+import websockets
+from websockets.typing import Subprotocol
+
+from harness.server_process import ServerProcess
+from tests.support.protected_server import StartServer
+
+HEADER_LIMIT = 16 * 1024
+SHORT = {"INKWELL_HEADER_TIMEOUT_SECONDS": "1", "INKWELL_BODY_TIMEOUT_SECONDS": "1"}
+TYPENAME = {"query": "{ __typename }"}
+
+
+def connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", server.port), timeout=10)
+
+
+def send_until_answered(connection: socket.socket, pieces: list[bytes]) -> int:
+    """Sends the pieces one read apart until the server answers; returns how many it
+    took before the answer (all of them when none came)."""
+    for sent, piece in enumerate(pieces):
+        readable, _, _ = select.select([connection], [], [], 0.02)
+        if readable:
+            return sent
+        connection.sendall(piece)
+    return len(pieces)
+
+
+def read_answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), json.loads(body)
+
+
+def read_one_answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
+    """One answer on a kept-alive connection, read to its Content-Length."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += connection.recv(65536)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    length = next(
+        int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return int(lines[0].split(" ")[1]), json.loads(body)
+
+
+def timed_close(connection: socket.socket) -> tuple[bytes, float]:
+    """What the server sends before it closes the connection, and after how long."""
+    started = time.monotonic()
+    answer = b""
+    while chunk := connection.recv(65536):
+        answer += chunk
+    return answer, time.monotonic() - started
+
+
+def test_headers_over_the_limit_get_431_and_nothing_after_is_read(
+    start_server: StartServer,
+) -> None:
+    server = start_server(INKWELL_MAX_HEADER_BYTES=str(HEADER_LIMIT))
+    pieces = [b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"]
+    pieces += [b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(100)]  # 100 KB
+    with connect(server) as connection:
+        sent = send_until_answered(connection, pieces)
+        status, body = read_answer(connection)
+    assert status == 431
+    assert body["errors"] == [
+        {
+            "message": f"The request line and headers are over {HEADER_LIMIT} bytes.",
+            "extensions": {"code": "HEADERS_TOO_LARGE", "maxBytes": HEADER_LIMIT},
+        }
+    ]
+    assert sent < 40, f"the server read {sent} KB of headers before refusing"
+
+
+def test_headers_within_the_limit_are_served_however_they_arrive(
+    start_server: StartServer,
+) -> None:
+    server = start_server(INKWELL_MAX_HEADER_BYTES=str(HEADER_LIMIT))
+    pieces = [b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"]
+    pieces += [b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(15)]  # 15 KB
+    pieces += [b"Connection: close\r\n\r\n"]
+    with connect(server) as connection:
+        assert send_until_answered(connection, pieces) == len(pieces)
+        assert read_answer(connection) == (200, {"data": {"__typename": "Query"}})
+
+
+def test_huge_unfinished_headers_do_not_grow_the_server(start_server: StartServer) -> None:
+    """Ten clients each sending 20 MB of one header that never ends took the server from
+    89 MB to 291 MB before the limit; now each is cut off at the default limit."""
+    server = start_server()
+    assert server.process is not None
+    memory = psutil.Process(server.process.pid)
+    before = memory.memory_info().rss
+    sent_by_each = []
+    for _ in range(10):
+        with connect(server) as connection:
+            connection.sendall(b"GET /graphql HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            sent = 0
+            try:
+                while sent < 20 * 1024 * 1024:
+                    connection.sendall(b"a" * 65536)
+                    sent += 65536
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server refused and closed: what we want
+            sent_by_each.append(sent)
+    assert max(sent_by_each) < 10 * 1024 * 1024, sent_by_each
+    assert memory.memory_info().rss - before < 30 * 1024 * 1024
+    assert httpx.post(f"{server.url}/graphql", json=TYPENAME).status_code == 200
+
+
+def test_headers_trickled_past_the_deadline_get_408(start_server: StartServer) -> None:
+    """A byte every 0.2 s keeps a connection busy but never finishes: the deadline is
+    for the whole header block, not for the gap between bytes."""
+    server = start_server(**SHORT)
+    with connect(server) as connection:
+        connection.sendall(b"GET /graphql HTTP/1.1\r\n")
+        sent = send_until_answered(connection, [b"X" for _ in range(50)])
+        status, body = read_answer(connection)
+    assert status == 408
+    assert body["errors"][0]["extensions"] == {"code": "REQUEST_TIMEOUT"}  # type: ignore[index]
+    assert sent < 50, "the deadline never came"
+
+
+def test_a_connection_that_never_sends_is_closed_at_the_deadline(
+    start_server: StartServer,
+) -> None:
+    server = start_server(**SHORT)
+    with connect(server) as connection:
+        answer, waited = timed_close(connection)
+    assert answer == b""  # nobody asked anything: nothing to answer
+    assert 0.9 < waited < 5
+
+
+def test_a_body_that_does_not_arrive_in_time_gets_408(start_server: StartServer) -> None:
+    server = start_server(**SHORT)
+    with connect(server) as connection:
+        connection.sendall(
+            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\n\r\n" + b'{"query": '
+        )
+        answer, waited = timed_close(connection)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b'"code":"REQUEST_TIMEOUT"' in answer
+    assert 0.9 < waited < 5
+    assert httpx.post(f"{server.url}/graphql", json=TYPENAME).status_code == 200
+    statuses = logged_statuses(server, until=499)
+    assert 499 in statuses, statuses  # cut off by the deadline: not a server failure
+    assert not [status for status in statuses if status >= 500]
+
+
+def logged_statuses(server: ServerProcess, until: int) -> list[int]:
+    """The statuses in the server's request log, once one of them is `until` (or 5 s)."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = server.log.read_text().splitlines()
+        statuses = [json.loads(line).get("status") for line in lines if line[:1] == "{"]
+        statuses = [status for status in statuses if status is not None]
+        if until in statuses or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.05)
+
+
+def test_the_deadlines_do_not_cut_what_is_within_them(start_server: StartServer) -> None:
+    """An answer that takes longer than both deadlines (a read-your-writes wait that runs
+    to its 2 s timeout), and a kept-alive connection idle between requests for longer
+    than the header deadline, are served as before."""
+    server = start_server(**SHORT, INKWELL_CONSISTENCY_TIMEOUT="2")
+    waited = httpx.post(
+        f"{server.url}/graphql", json=TYPENAME, headers={"X-Consistent-With": "999999"}
+    )
+    assert waited.json()["errors"][0]["extensions"]["code"] == "CONSISTENCY_TIMEOUT"
+    request = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"  # kept alive
+    with connect(server) as connection:
+        connection.sendall(request)
+        assert read_one_answer(connection) == (200, {"data": {"__typename": "Query"}})
+        time.sleep(1.5)  # past the header deadline, within uvicorn's 5 s keep-alive
+        connection.sendall(request)
+        assert read_one_answer(connection) == (200, {"data": {"__typename": "Query"}})
+
+
+def test_a_websocket_outlives_the_deadlines(start_server: StartServer) -> None:
+    """The handshake is bounded like any request; once upgraded, the connection is the
+    WebSocket protocol's, and idling past both deadlines does not close it."""
+    server = start_server(**SHORT)
+
+    async def idle_then_ping() -> dict[str, str]:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        ) as socket_:
+            await socket_.send(json.dumps({"type": "connection_init"}))
+            assert json.loads(await socket_.recv()) == {"type": "connection_ack"}
+            await asyncio.sleep(2.5)
+            await socket_.send(json.dumps({"type": "ping"}))
+            pong: dict[str, str] = json.loads(await socket_.recv())
+            return pong
+
+    assert asyncio.run(idle_then_ping()) == {"type": "pong"}
