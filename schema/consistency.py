@@ -3,6 +3,8 @@ every projection has applied that position, or fails with CONSISTENCY_TIMEOUT un
 
 from __future__ import annotations
 
+import re
+
 from graphql import ExecutionResult, GraphQLError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -11,6 +13,8 @@ from domain.errors import excerpt
 from projections.live.consistency import ConsistencyTimeout
 from schema.context import Context
 from schema.errors import BadInput
+
+POSITION = re.compile(r"[0-9]{1,19}")  # the event log's positions are 64-bit
 
 
 async def wait_until_consistent(execution: ExecutionContext) -> None:
@@ -31,10 +35,11 @@ async def wait_until_consistent(execution: ExecutionContext) -> None:
 
 
 def _position(header: str) -> int:
-    try:
-        position = int(header)
-    except ValueError:
-        raise BadInput(f"X-Consistent-With must be a position, not {excerpt(header)}") from None
-    if position < 0:
-        raise BadInput("X-Consistent-With must not be negative")
-    return position
+    """A position as mutations return it: ASCII digits only. `int()` alone would also take
+    " 1 ", "1_000", "+3" and other scripts' digits, which no client sends on purpose."""
+    if not POSITION.fullmatch(header):
+        raise BadInput(
+            "X-Consistent-With must be a position (a whole number of at most 19 digits), "
+            f"not {excerpt(header)}"
+        )
+    return int(header)

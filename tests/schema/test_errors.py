@@ -235,9 +235,11 @@ def test_a_query_past_the_read_models_times_out_with_consistency_timeout(
         assert error["extensions"] == {"code": "CONSISTENCY_TIMEOUT", "position": "1000000"}
 
 
-def test_a_malformed_consistency_header_is_bad_user_input(api: Api) -> None:
-    error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": "soon"})
+@pytest.mark.parametrize("header", ["soon", "", "-1", "1_000", "+3", "1.0", "0x10", "9" * 20])
+def test_a_malformed_consistency_header_is_bad_user_input(api: Api, header: str) -> None:
+    error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": header})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].startswith("X-Consistent-With must be a position")
 
 
 def test_an_unknown_field_is_a_graphql_validation_error(api: Api) -> None:
