@@ -10,12 +10,21 @@ both steps are cached by text in two bounded LRU caches owned by the schema.
 
 from __future__ import annotations
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+)
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
 from schema.document_memo import DocumentMemo
 from schema.limits import PARSE_OPTIONS, VALIDATION_RULES
+
+SEVERAL_OPERATIONS = "The document holds several operations: send the operationName to run."
 
 # Distinct document texts remembered (and their characters: schema/document_memo.py), so
 # unique texts from an attacker only evict. Clients send a handful of documents.
@@ -48,6 +57,15 @@ class PreparedOperations:
         if document is not None:
             context.graphql_document = document
             context.pre_execution_errors = self.validated(context.query)
+
+    def several_operations(self, query: str | None) -> bool:
+        """Whether the document defines more than one operation, so that a request must name
+        the one to run (GraphQL over HTTP; strawberry ran the first). False for a text
+        that does not parse: execution reports that."""
+        document = self.parsed(query) if query else None
+        if document is None:
+            return False
+        return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
 
     def _parse(self, query: str) -> DocumentNode | None:
         try:

@@ -4,9 +4,10 @@ of the wrong shape close the socket with 4400 before strawberry's handlers see t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from graphql import GraphQLFormattedError
+from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ErrorMessage,
     Message,
@@ -16,8 +17,10 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
+from schema import InkwellSchema
 from schema.context import Context
 from schema.multiplex import SharingTransportWSHandler
+from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
 
 INVALID_MESSAGE = 4400  # graphql-transport-ws: "Invalid message received"
@@ -68,6 +71,19 @@ def _error(refused: PersistedQueryRefused) -> GraphQLFormattedError:
     return {"message": str(refused), "extensions": {"code": refused.code}}
 
 
+def _unnamed_among_several(schema: BaseSchema, payload: dict[str, Any]) -> bool:
+    """A subscribe that names no operation of a document holding several: refused as over
+    HTTP (schema/view.py), where strawberry would run the first."""
+    operations = cast(InkwellSchema, schema).operations
+    return payload.get("operationName") is None and operations.several_operations(payload["query"])
+
+
+SEVERAL: GraphQLFormattedError = {
+    "message": SEVERAL_OPERATIONS,
+    "extensions": {"code": "BAD_REQUEST"},
+}
+
+
 class TransportWSHandler(SharingTransportWSHandler):
     """graphql-transport-ws (the graphql-ws npm client's protocol), sharing subscriptions
     as schema/multiplex.py does."""
@@ -84,6 +100,9 @@ class TransportWSHandler(SharingTransportWSHandler):
         except PersistedQueryRefused as refused:
             error = ErrorMessage(id=message["id"], type="error", payload=[_error(refused)])
             await self.send_message(error)
+            return
+        if _unnamed_among_several(self.schema, payload):
+            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[SEVERAL]))
             return
         resolved = SubscribeMessage(id=message["id"], type="subscribe", payload=payload)  # type: ignore[typeddict-item]
         await super().handle_subscribe(resolved)
@@ -106,6 +125,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message(
                 LegacyError(type="error", id=message["id"], payload=_error(refused))
             )
+            return
+        if _unnamed_among_several(self.schema, payload):
+            await self.send_message(LegacyError(type="error", id=message["id"], payload=SEVERAL))
             return
         resolved = StartMessage(id=message["id"], type="start", payload=payload)  # type: ignore[typeddict-item]
         await super().handle_start(resolved)

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
-from graphql import OperationDefinitionNode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -29,6 +28,7 @@ from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
 from schema.multiplex import SharedSubscriptions
+from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
 from schema.sockets import LegacyWSHandler, TransportWSHandler
 
@@ -171,11 +171,10 @@ class InkwellGraphQL(GraphQL[Context, None]):
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
-        if request_data.operation_name is None and self._several_operations(request_data.query):
-            # GraphQL over HTTP: the client names the one to run; strawberry ran the first.
-            raise HTTPException(
-                400, "The document holds several operations: send the operationName to run."
-            )
+        if request_data.operation_name is None and self.documents.several_operations(
+            request_data.query
+        ):
+            raise HTTPException(400, SEVERAL_OPERATIONS)
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -196,12 +195,6 @@ class InkwellGraphQL(GraphQL[Context, None]):
             ) from error
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
-
-    def _several_operations(self, query: str | None) -> bool:
-        document = self.documents.parsed(query) if query else None  # the schema's cache
-        if document is None:  # no query, or one that does not parse: strawberry says so
-            return False
-        return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -256,9 +249,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
         """Browsers cannot set headers on a WebSocket: the token comes in connection_init,
         as {"Authorization": "Bearer ..."}. A token that does not verify closes with 4403."""
         params = context.connection_params or {}
-        authorization: object = params.get("Authorization") or params.get("authorization")
-        if isinstance(authorization, str) and authorization:
-            viewer_id = _bearer_user(context.services, authorization)
+        authorization: object = params.get("Authorization", params.get("authorization"))
+        if authorization is not None and authorization != "":
+            # A number, a list or an object is no more a token than a wrong string is.
+            viewer_id = (
+                _bearer_user(context.services, authorization)
+                if isinstance(authorization, str)
+                else None
+            )
             if viewer_id is None:
                 raise ConnectionRejectionError({"message": "the bearer token is not valid"})
             context.viewer_id = viewer_id

@@ -1,6 +1,7 @@
 """Malformed messages on the GraphQL WebSocket close it with 4400 and a reason, as the
 graphql-transport-ws protocol asks, with rate limits on (as in production): no traceback,
-no dropped socket, and no operation left holding its slot without an answer."""
+no dropped socket, and no operation left holding its slot without an answer. Messages
+well formed but ambiguous or unauthorised are refused as over HTTP."""
 
 from __future__ import annotations
 
@@ -143,3 +144,41 @@ def test_a_document_named_by_hash_alone_is_not_malformed(client: TestClient) -> 
             error = ws.receive_json()
             assert (error["id"], error["type"]) == (str(i), "error"), error
             assert error["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+
+
+TWO_OPERATIONS = f"subscription A {PROJECTIONS[len('subscription ') :]} query B {{ __typename }}"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start", "error_of"),
+    [
+        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
+        ("graphql-ws", "start", lambda error: error["payload"]),
+    ],
+)
+def test_several_operations_without_a_name_are_refused_and_run_neither(
+    client: TestClient, protocol: str, start: str, error_of: Any
+) -> None:
+    """As over HTTP (test_operation_names.py): strawberry would run the first."""
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"id": "1", "type": start, "payload": {"query": TWO_OPERATIONS}})
+        error = ws.receive_json()
+        assert (error["id"], error["type"]) == ("1", "error"), error
+        assert error_of(error)["extensions"] == {"code": "BAD_REQUEST"}
+        named = {"query": TWO_OPERATIONS, "operationName": "A"}
+        ws.send_json({"id": "2", "type": start, "payload": named})
+        item = ws.receive_json()
+        assert item["id"] == "2" and isinstance(item["payload"]["data"]["projections"], list)
+
+
+@pytest.mark.parametrize("authorization", [5, ["Bearer x"], {"token": "x"}, True])
+def test_an_authorization_that_is_not_a_string_closes_with_4403(
+    client: TestClient, authorization: Any
+) -> None:
+    """Like a token that does not verify; it used to be taken for an anonymous reader."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": authorization}})
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
