@@ -16,8 +16,17 @@ from strawberry.http.parse_content_type import parse_content_type
 
 @lru_cache(maxsize=64)
 def parsed_content_type(value: str) -> tuple[str, dict[str, str]]:
-    """The same answer as strawberry's parse; callers only read it."""
-    return parse_content_type(value)
+    """strawberry's parse, with the media type in lower case: media types are
+    case-insensitive (RFC 9110), and strawberry compares them as written. Callers only
+    read the answer."""
+    media_type, parameters = parse_content_type(value)
+    return media_type.lower(), parameters
+
+
+def is_json(value: str | None) -> bool:
+    """Whether a request body is declared JSON. strawberry accepts any type that contains
+    "application/json" (so "application/jsonx" too); GraphQL over HTTP names that one."""
+    return parsed_content_type(value or "")[0] == "application/json"
 
 
 def memoize() -> None:

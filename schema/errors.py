@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 from domain.errors import (
     BusinessRuleViolation,
@@ -75,6 +75,8 @@ def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
             return error if message == error.message else _with(error, message, error.extensions)
         if any(mark in message for mark in TOO_COMPLEX):
             return _with(error, message, {"code": "QUERY_TOO_COMPLEX"})
+        if isinstance(error, GraphQLSyntaxError):  # Apollo Server's code for the same
+            return _with(error, message, {"code": "GRAPHQL_PARSE_FAILED"})
         return _with(error, message, {"code": "GRAPHQL_VALIDATION_FAILED"})
     if isinstance(original, EXPECTED):
         code, details = code_and_details(original)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -19,6 +20,7 @@ from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
@@ -88,12 +90,33 @@ class InkwellGraphQL(GraphQL[Context, None]):
         """strawberry 0.341.2 checks the types of `query`, `variables` and `extensions`,
         not of `operationName`: a number or a list reached the document caches and failed
         there with a 500."""
+        if request.method == "POST" and not content_type.is_json(request.content_type):
+            raise HTTPException(400, "Unsupported content type")  # answered as 415
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(
                 400, "The GraphQL operation's `operationName` must be a string or null."
             )
         return data
+
+    def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
+        """A GET's `variables` and `extensions` are JSON objects or null, as in a POST body
+        (strawberry refused `variables=null` and called a bad value a bad body)."""
+        parsed: dict[str, Any] = dict(params)
+        for name in ("variables", "extensions"):
+            if raw := parsed.get(name):
+                parsed[name] = self._object_or_null(name, raw)
+        return parsed
+
+    def _object_or_null(self, name: str, raw: str) -> dict[str, Any] | None:
+        refusal = HTTPException(400, f"The `{name}` parameter must be a JSON object or null.")
+        try:
+            value = self.decode_json(raw)
+        except ValueError:
+            raise refusal from None
+        if not isinstance(value, dict | None):
+            raise refusal
+        return value
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.playground, headers=self.playground_headers)
@@ -167,14 +190,17 @@ class InkwellGraphQL(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         """Runs one operation. GET runs queries only (a mutation is 405); subscriptions are
-        served over WebSocket only (strawberry would run one over HTTP as if a query)."""
+        served over WebSocket only (strawberry would run one over HTTP as if a query).
+        A well-formed request that selects no operation to run (an unknown name, several
+        operations and no name, a subscription) fails as a GraphQL request error: its
+        status follows the media type, like a validation error's."""
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
         if request_data.operation_name is None and self.documents.several_operations(
             request_data.query
         ):
-            raise HTTPException(400, SEVERAL_OPERATIONS)
+            return request_error(SEVERAL_OPERATIONS)
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -186,13 +212,13 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as error:
-            raise HTTPException(400, error.as_http_error_reason()) from error
+            return request_error(error.as_http_error_reason())
         except InvalidOperationTypeError as error:
             if request_adapter.method == "GET" and error.operation_type is OperationType.MUTATION:
                 raise HTTPException(405, "mutations are not allowed over GET: use POST") from error
-            raise HTTPException(
-                400, "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
-            ) from error
+            return request_error(
+                "subscriptions are served over WebSocket (graphql-transport-ws) on /graphql"
+            )
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
 
@@ -208,7 +234,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
             media_type, dict(processed), executed
         )
         request.state.cacheable = not result.errors
-        if not executed and media_type == media.GRAPHQL_RESPONSE:
+        if not executed:  # "the data entry should not be present" (GraphQL spec, Response)
             processed.pop("data", None)
         return processed
 
@@ -279,6 +305,13 @@ class ClientGone(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, WebSocketDisconnected)
+
+
+def request_error(message: str) -> ExecutionResult:
+    """A GraphQL request error raised before execution, as strawberry's own are."""
+    return ExecutionResult(
+        data=None, errors=[GraphQLError(message, extensions={"code": "BAD_REQUEST"})]
+    )
 
 
 def _bearer_user(services: Services, authorization: str | None) -> str | None:

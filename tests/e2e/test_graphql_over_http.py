@@ -109,6 +109,7 @@ def test_the_same_failure_is_a_200_in_application_json(client: httpx.Client) -> 
     assert response.status_code == 200
     assert media_type(response) == "application/json"
     assert response.json()["errors"]
+    assert "data" not in response.json()  # nothing ran: "should not be present" (spec)
 
 
 def test_an_error_during_execution_is_a_200_with_data(client: httpx.Client) -> None:
@@ -154,6 +155,11 @@ def test_content_type_parameters_are_read_on_every_request(client: httpx.Client)
             ("application/json; charset=utf-8", 200),
             ("text/plain; charset=utf-8", 415),
             ("application/json", 200),
+            ("APPLICATION/JSON", 200),  # media types are case-insensitive (RFC 9110)
+            ("Application/Json; Charset=UTF-8", 200),
+            ("application/jsonx", 415),  # was taken for JSON: strawberry matched a substring
+            ("text/application/json", 415),
+            ("application/json-patch+json", 415),
         ):
             response = client.post(
                 "/graphql", content='{"query": "{ __typename }"}', headers={"content-type": value}
@@ -176,6 +182,25 @@ def test_a_query_runs_over_get(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert media_type(response) == GRAPHQL_RESPONSE
     assert "totalCount" in response.json()["data"]["recentPosts"]
+
+
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+def test_get_parameters_may_be_null_as_in_a_body(client: httpx.Client, name: str) -> None:
+    response = get(client, {"query": "{ __typename }", name: "null"})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("value", ["{not json", "[1]", "5", '"x"'])
+@pytest.mark.parametrize("name", ["variables", "extensions"])
+def test_get_parameters_that_are_not_objects_are_400_naming_the_parameter(
+    client: httpx.Client, name: str, value: str
+) -> None:
+    response = get(client, {"query": "{ __typename }", name: value})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"] == f"The `{name}` parameter must be a JSON object or null."
 
 
 def test_a_mutation_over_get_is_405_and_changes_nothing(
@@ -286,3 +311,4 @@ def test_a_subscription_over_http_is_refused_without_pointing_at_post(
     over_post = post(client, subscription, GRAPHQL_RESPONSE)
     assert over_post.status_code == 400
     assert "subscriptions" in over_post.json()["errors"][0]["message"]
+    assert post(client, subscription, "application/json").status_code == 200  # a request error
