@@ -88,11 +88,11 @@ class AutomaticPersistedQueries:
         return found
 
     async def _keep(self, digest: str, query: str) -> None:
-        limit = self._store.bounds.max_bytes
-        if len(query.encode()) > limit:
-            raise PersistedQueryRefused(
-                "BAD_USER_INPUT", f"a persisted query may be at most {limit} bytes"
-            )
+        """Stores a document within the size bound. One over it still runs, unstored:
+        Apollo's and urql's links only fall back to sending the document on NOT_FOUND,
+        so refusing it would leave such a query no way to run at all."""
+        if len(query.encode()) > self._store.bounds.max_bytes:
+            return
         if digest not in self._memo:
             await self._store.store(digest, query)
             self._remember(digest, query)

@@ -49,16 +49,18 @@ async def test_the_store_keeps_the_newest_documents_up_to_its_count(
     assert await redis.zcard(keys.persisted_queries()) == 3
 
 
-async def test_a_document_over_the_size_bound_is_refused_unstored(
-    redis: Redis, prefix: str
-) -> None:
+async def test_a_document_over_the_size_bound_runs_unstored(redis: Redis, prefix: str) -> None:
+    """Sent with its hash after a NOT_FOUND, as Apollo's link does: it runs every time,
+    and the hash alone stays unknown."""
     keys = Keys(prefix)
     store = AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds(max_bytes=64)))
     document = "{ __typename }" + " " * 64
-    with pytest.raises(PersistedQueryRefused) as refused:
-        await store.resolve(document, named(document))
-    assert refused.value.code == "BAD_USER_INPUT"
+    for _ in range(2):
+        assert await store.resolve(document, named(document)) == document
     assert await redis.exists(keys.persisted_query(sha(document))) == 0
+    with pytest.raises(PersistedQueryRefused) as missing:
+        await store.resolve(None, named(document))
+    assert missing.value.code == "PERSISTED_QUERY_NOT_FOUND"
 
 
 def manifest(path: Path, operations: list[dict[str, str]]) -> Path:
