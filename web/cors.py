@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # What a browser app may send: the bearer token, the read-your-writes position, the
 # request id it correlates logs with, and the headers Apollo Client adds.
@@ -19,6 +19,8 @@ ALLOWED_HEADERS = (
     "apollographql-client-name",
     "apollographql-client-version",
     "apollo-require-preflight",
+    "X-Apollo-Operation-Name",  # Apollo Kotlin and Apollo iOS
+    "X-Apollo-Operation-Id",
 )
 # What its scripts may read: the request id, and how long to wait when rate limited.
 EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
@@ -43,12 +45,28 @@ class ListedOriginsCors:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self._listed(Headers(scope=scope).get("origin")):
-            await self.cors(scope, receive, send)
+            await self.cors(scope, receive, _vary_once(send))
         else:
             await self.app(scope, receive, send)
 
     def _listed(self, origin: str | None) -> bool:
         return origin is not None and ("*" in self.origins or origin in self.origins)
+
+
+def _vary_once(send: Send) -> Send:
+    """The view's Vary already names Origin on a GET; Starlette's middleware appends it
+    again ("Vary: ..., Origin, Origin"). Each name is kept once, in order."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(raw=list(message["headers"]))
+            if "vary" in headers:
+                names = [name.strip() for name in headers["vary"].split(",")]
+                headers["vary"] = ", ".join(dict.fromkeys(name for name in names if name))
+                message = {**message, "headers": headers.raw}
+        await send(message)
+
+    return sending
 
 
 class BadOrigin(ValueError):

@@ -256,15 +256,26 @@ def test_a_listed_origin_gets_a_preflight_like_starlettes(client: httpx.Client) 
         headers={
             "origin": APP_ORIGIN,
             "access-control-request-method": "POST",
-            "access-control-request-headers": "authorization, content-type, x-consistent-with",
+            "access-control-request-headers": "authorization, content-type, x-consistent-with, "
+            "x-apollo-operation-name",
         },
     )
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == APP_ORIGIN
     assert "POST" in response.headers["access-control-allow-methods"]
     allowed = response.headers["access-control-allow-headers"].lower()
-    assert {"authorization", "content-type", "x-consistent-with"} <= set(allowed.split(", "))
+    assert {"authorization", "content-type", "x-consistent-with", "x-apollo-operation-name"} <= set(
+        allowed.split(", ")
+    )
     assert "access-control-allow-credentials" not in response.headers
+
+
+def test_a_listed_origins_get_names_each_vary_header_once(client: httpx.Client) -> None:
+    query = {"query": "{ __typename }"}
+    response = get(client, query, origin=APP_ORIGIN)
+    assert response.headers["access-control-allow-origin"] == APP_ORIGIN
+    names = [name.strip().lower() for name in response.headers["vary"].split(",")]
+    assert sorted(names) == sorted(set(names)) and "origin" in names, names
 
 
 def test_a_listed_origin_can_read_responses(client: httpx.Client) -> None:
