@@ -10,7 +10,9 @@ and 2,000 connections that sent half a request (or nothing) were all still held 
 - The request line and headers may take at most `max_header_bytes`; past that the
   answer is 431 and the connection closes. Bytes are counted from the read after the
   one in which the request began, so memory stays under the limit plus one read
-  (uvloop reads at most 256 KB), and no header block within the limit is ever refused.
+  (uvloop reads at most 256 KB), and no header block within the limit is ever refused
+  for its size. The URL alone may take at most 65,535 bytes (414, wiring/request_head.py
+  says why), which only a limit raised above its 64 KB default lets a head reach.
 - They must arrive within `header_seconds` of the request's first byte, or of the
   connection's opening for its first request: 408, or a silent close when nothing was
   sent. Between requests uvicorn's keep-alive timeout closes an idle connection.
@@ -20,6 +22,12 @@ and 2,000 connections that sent half a request (or nothing) were all still held 
 The deadlines are whole-phase deadlines, not idle timeouts, so a client that trickles a
 byte a second cannot keep one alive. A WebSocket handshake is an HTTP request and is
 bounded the same way until it is upgraded.
+
+Once the headers are all in, and before the app sees them, a head that is ambiguous or
+unsupported (two Authorization headers, no Host, a gzip transfer or content coding...)
+is refused: wiring/request_head.py. Every refusal, uvicorn's own 400 for what httptools
+cannot parse included, is a GraphQL response whose error carries `extensions.code`, and
+closes the connection.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from uvicorn.server import ServerState
 
 from protection.config import EdgeLimits
 from protection.responses import refusal_body
+from wiring.request_head import MALFORMED, Refusal, head_refusal, url_refusal
 
 
 def bounded_http_protocol(edge: EdgeLimits) -> type[asyncio.Protocol]:
@@ -55,6 +64,12 @@ class _Phase(Enum):
     AWAITING = "awaiting"  # no request begun since the last one ended (or upgraded)
     HEAD = "head"  # a request's line and headers are arriving
     BODY = "body"  # its body is
+
+
+class _Refused(Exception):
+    """Raised from a parser callback once the refusal is written, to stop httptools
+    reading on. It reports it as HttpParserCallbackError, which uvicorn answers with
+    `send_400_response`: `_refuse` then writes nothing more."""
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -95,11 +110,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             if not self._begun_in_this_read:
                 self._header_bytes += len(data)
                 if self._header_bytes > self._max_header_bytes:
-                    self._refuse(
-                        431,
-                        f"The request line and headers are over {self._max_header_bytes} bytes.",
-                        {"code": "HEADERS_TOO_LARGE", "maxBytes": self._max_header_bytes},
-                    )
+                    self._refuse(self._headers_too_large())
                     return
             if self._deadline is None:
                 self._arm(self._header_seconds, self._headers_late)
@@ -115,6 +126,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        refusal = url_refusal(self.url) or head_refusal(self.headers, self.parser.get_http_version)
+        if refusal is not None:
+            self._refuse(refusal)
+            raise _Refused
         super().on_headers_complete()
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
         self._phase = _Phase.AWAITING if upgrading else _Phase.BODY
@@ -124,14 +139,24 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = _Phase.AWAITING
         super().on_message_complete()
 
+    def _headers_too_large(self) -> Refusal:
+        limit = self._max_header_bytes
+        return Refusal(
+            431,
+            f"The request line and headers are over {limit} bytes.",
+            {"code": "HEADERS_TOO_LARGE", "maxBytes": limit},
+        )
+
     def _headers_late(self) -> None:
         if self._phase is _Phase.AWAITING:  # opened and never used: nobody to answer
             self.transport.close()
             return
         self._refuse(
-            408,
-            f"The request's headers took over {self._header_seconds:g} s.",
-            {"code": "REQUEST_TIMEOUT"},
+            Refusal(
+                408,
+                f"The request's headers took over {self._header_seconds:g} s.",
+                {"code": "REQUEST_TIMEOUT"},
+            )
         )
 
     def _body_late(self) -> None:
@@ -139,9 +164,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()  # already answered (a 413, say): stop reading the rest
             return
         self._refuse(
-            408,
-            f"The request's body took over {self._body_seconds:g} s.",
-            {"code": "REQUEST_TIMEOUT"},
+            Refusal(
+                408,
+                f"The request's body took over {self._body_seconds:g} s.",
+                {"code": "REQUEST_TIMEOUT"},
+            )
         )
 
     def _arm(self, seconds: float, late: Callable[[], None]) -> None:
@@ -153,12 +180,21 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
-    def _refuse(self, status: int, message: str, extensions: dict[str, Any]) -> None:
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to what httptools cannot parse (a duplicate Content-Length,
+        obs-fold, a bare LF, an unknown method...), which it wrote as text/plain."""
+        self._refuse(MALFORMED)
+
+    def _refuse(self, refusal: Refusal) -> None:
         """Answers as the app's edge refusals do (protection/responses.py), written
-        straight to the socket as uvicorn writes its own 400, and closes."""
+        straight to the socket as uvicorn writes its own 400, and closes. Once: a write
+        after `close()` still goes out when the first has not left the buffer yet
+        (measured, asyncio's loop and uvloop alike)."""
+        if self.transport.is_closing():
+            return
         self._disarm()
-        body = refusal_body(message, extensions)
-        head = [STATUS_LINE[status]]
+        body = refusal_body(refusal.message, refusal.extensions)
+        head = [STATUS_LINE[refusal.status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
         head += [

@@ -1,0 +1,209 @@
+"""Requests whose framing is malformed, ambiguous or unsupported are refused before the
+app runs, each with a GraphQL-shaped error that carries `extensions.code`, and the
+connection is closed (wiring/request_head.py, wiring/http_protocol.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import websockets
+from websockets.typing import Subprotocol
+
+from harness.server_process import ServerProcess
+from tests.support import operations as ops
+from tests.support.protected_server import StartServer, event_count
+
+TYPENAME = b'{"query": "{ __typename }"}'
+SERVED = (200, {"data": {"__typename": "Query"}})
+JSON = b"Host: x\r\nContent-Type: application/json\r\n"
+WEBSOCKET_HANDSHAKE = (
+    b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Protocol: graphql-transport-ws\r\n"
+)
+
+
+def answer_to(server: ServerProcess, request: bytes) -> bytes:
+    """Sends the request and reads until the server closes (requests that should be
+    served ask it to)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+def exchange(server: ServerProcess, request: bytes) -> tuple[int, Any]:
+    """The status and JSON body of the answer; a text/plain answer fails here, and so
+    does a refusal that leaves the connection open."""
+    head, _, body = answer_to(server, request).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.split(b"\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in header_lines)
+    assert headers[b"content-type"].startswith(b"application/"), head
+    status = int(status_line.split(b" ")[1])
+    assert status == 200 or headers[b"connection"] == b"close", head
+    return status, json.loads(body)
+
+
+def status_and_code(server: ServerProcess, request: bytes) -> tuple[int, str]:
+    status, body = exchange(server, request)
+    (error,) = body["errors"]
+    return status, str(error["extensions"]["code"])
+
+
+def post(headers: bytes, body: bytes = TYPENAME, version: bytes = b"HTTP/1.1") -> bytes:
+    """A POST of `body` to /graphql with these header lines (each ending in CRLF), a
+    Content-Length unless they frame the body themselves, and `Connection: close`."""
+    framed = b"content-length:" in headers.lower() or b"transfer-encoding:" in headers.lower()
+    length = b"" if framed else b"Content-Length: %d\r\n" % len(body)
+    return b"POST /graphql %s\r\n%s%sConnection: close\r\n\r\n%s" % (
+        version,
+        headers,
+        length,
+        body,
+    )
+
+
+def chunked(body: bytes) -> bytes:
+    return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+def test_a_url_over_65535_bytes_gets_414_even_within_the_header_limit(
+    start_server: StartServer,
+) -> None:
+    """httptools.parse_url refuses URLs over 65,535 bytes, and uvicorn answered them with
+    a bare text/plain 400 even when the header limit allowed them."""
+    server = start_server(INKWELL_MAX_HEADER_BYTES=str(256 * 1024))
+    target = b"/graphql?query=%7B__typename%7D&padding="
+
+    def get(url_bytes: int) -> bytes:
+        url = target + b"p" * (url_bytes - len(target))
+        return b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % url
+
+    assert exchange(server, get(65_535)) == SERVED
+    assert exchange(server, get(65_536)) == (
+        414,
+        {
+            "errors": [
+                {
+                    "message": "The URL is over 65535 bytes; send the query in a POST body.",
+                    "extensions": {"code": "URI_TOO_LONG", "maxBytes": 65535},
+                }
+            ]
+        },
+    )
+    assert status_and_code(server, get(200_000)) == (414, "URI_TOO_LONG")
+
+
+def test_what_httptools_cannot_parse_gets_a_coded_json_400(start_server: StartServer) -> None:
+    """uvicorn answered each of these with 400 text/plain "Invalid HTTP request
+    received."."""
+    server = start_server()
+    malformed = {
+        "an unknown method": b"BREW /graphql HTTP/1.1\r\nHost: x\r\n\r\n",
+        "a raw 0xFF in the URL": b"GET /graph\xffql HTTP/1.1\r\nHost: x\r\n\r\n",
+        "bare LF line ends": post(JSON).replace(b"\r\n", b"\n"),
+        "two Content-Length": post(JSON + b"Content-Length: 27\r\nContent-Length: 27\r\n"),
+        "Content-Length and Transfer-Encoding": post(
+            JSON + b"Content-Length: 27\r\nTransfer-Encoding: chunked\r\n"
+        ),
+        "a negative Content-Length": post(JSON + b"Content-Length: -27\r\n"),
+        "an obs-fold": post(JSON + b"X-Folded: a\r\n b\r\n"),
+        "a control character in a header": post(JSON + b"X-Control: a\x01b\r\n"),
+    }
+    answers = {name: exchange(server, request) for name, request in malformed.items()}
+    bad_request = {
+        "errors": [
+            {
+                "message": "The request is not well-formed HTTP/1.1.",
+                "extensions": {"code": "BAD_REQUEST"},
+            }
+        ]
+    }
+    assert answers == dict.fromkeys(malformed, (400, bad_request))
+    assert exchange(server, post(JSON)) == SERVED
+
+
+def test_codings_other_than_chunked_and_identity_are_refused(start_server: StartServer) -> None:
+    """`gzip, chunked` and a gzip Content-Encoding were both read as plain bodies."""
+    server = start_server()
+    gzip_chunked = post(JSON + b"Transfer-Encoding: gzip, chunked\r\n", chunked(TYPENAME))
+    gzip_then_chunked = post(
+        JSON + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", chunked(TYPENAME)
+    )
+    for request in (gzip_chunked, gzip_then_chunked):
+        assert status_and_code(server, request) == (501, "NOT_IMPLEMENTED")
+    gzip_content = post(JSON + b"Content-Encoding: gzip\r\n")
+    assert status_and_code(server, gzip_content) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    plain_chunked = post(JSON + b"Transfer-Encoding: Chunked\r\n", chunked(TYPENAME))
+    assert exchange(server, plain_chunked) == SERVED
+    assert exchange(server, post(JSON + b"Content-Encoding: identity\r\n")) == SERVED
+
+
+def test_an_http_1_1_request_needs_exactly_one_host(start_server: StartServer) -> None:
+    server = start_server()
+    content_type = b"Content-Type: application/json\r\n"
+    for hosts in (b"", b"Host: a\r\nHost: b\r\n"):
+        assert status_and_code(server, post(hosts + content_type)) == (400, "BAD_REQUEST")
+    assert exchange(server, post(content_type, version=b"HTTP/1.0")) == SERVED  # none in 1.0
+
+
+def test_headers_the_app_reads_once_may_not_come_twice(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """Two Authorization headers: the first won, so [valid, junk] committed a createPost
+    as the token's user, where a proxy that reads the last would have seen junk."""
+    server = start_server()
+    registered = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": ops.REGISTER, "variables": {"input": {"name": "Twice"}}},
+    ).json()
+    token = registered["data"]["registerUser"]["token"].encode()
+    variables = {"input": {"title": "T", "content": "C"}}
+    create = json.dumps({"query": ops.CREATE_POST_POSITION_ONLY, "variables": variables})
+    valid = b"Authorization: Bearer %s\r\n" % token
+    junk = b"Authorization: Bearer junk\r\n"
+    before = event_count(tmp_path)
+    for twice in (
+        valid + junk,
+        junk + valid,
+        valid + valid,
+        b"X-Consistent-With: 1\r\nX-Consistent-With: 999999\r\n",
+        b"Content-Type: text/plain\r\n",  # after JSON's application/json
+    ):
+        request = post(JSON + twice, create.encode())
+        assert status_and_code(server, request) == (400, "BAD_REQUEST"), twice
+    assert event_count(tmp_path) == before
+    status, body = exchange(server, post(JSON + valid, create.encode()))
+    assert status == 200 and "errors" not in body, body
+    assert event_count(tmp_path) > before
+
+
+def test_websocket_handshakes_are_checked_like_any_request(start_server: StartServer) -> None:
+    """A handshake from the websockets library is still upgraded; one over HTTP/1.0 got
+    101 and is now refused; one with two Origin headers is still refused, by the
+    WebSocket protocol."""
+    server = start_server()
+
+    async def acknowledged() -> object:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+        ) as socket_:
+            await socket_.send(json.dumps({"type": "connection_init"}))
+            return json.loads(await socket_.recv())
+
+    assert asyncio.run(acknowledged()) == {"type": "connection_ack"}
+    handshake = b"GET /graphql %s\r\nHost: x\r\n" + WEBSOCKET_HANDSHAKE
+    over_1_0 = handshake % b"HTTP/1.0" + b"\r\n"
+    assert status_and_code(server, over_1_0) == (400, "BAD_REQUEST")
+    two_origins = (
+        handshake % b"HTTP/1.1" + b"Origin: http://a.test\r\nOrigin: http://b.test\r\n\r\n"
+    )
+    assert answer_to(server, two_origins).startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 403 "))
