@@ -16,6 +16,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    get_operation_ast,
     parse,
 )
 from strawberry.schema.schema import validate_document
@@ -66,6 +67,13 @@ class PreparedOperations:
         if document is None:
             return False
         return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
+
+    def selects_no_operation(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the document parses yet `operation_name` selects none of its operations
+        (a name none has; None with no operation, or several): strawberry raises
+        CannotGetOperationTypeError then. False for a text that does not parse."""
+        document = self.parsed(query) if query else None
+        return document is not None and get_operation_ast(document, operation_name) is None
 
     def _parse(self, query: str) -> DocumentNode | None:
         try:

@@ -1,6 +1,10 @@
-"""The WebSocket protocols' subscribe messages go through the same persisted-query rules as
-HTTP requests: a trusted-documents server runs only listed documents over either. Messages
-of the wrong shape close the socket with 4400 before strawberry's handlers see them."""
+"""The rules both GraphQL WebSocket protocols are held to, and the graphql-transport-ws
+handler (the legacy protocol's is schema/legacy_sockets.py). Subscribe messages go
+through the same persisted-query rules as HTTP requests (a trusted-documents server runs
+only listed documents over either), and one that selects no operation to run is refused
+as over HTTP. Messages of the wrong shape close the socket with 4400 before strawberry's
+handlers see them.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,13 @@ from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from strawberry.schema.base import BaseSchema
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
     ErrorMessage,
     Message,
     SubscribeMessage,
 )
-from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
-from strawberry.subscriptions.protocols.graphql_ws.types import ErrorMessage as LegacyError
-from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage, StartMessage
 
 from schema import InkwellSchema
 from schema.context import Context
@@ -23,7 +26,19 @@ from schema.multiplex import SharingTransportWSHandler
 from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
 
-INVALID_MESSAGE = 4400  # graphql-transport-ws: "Invalid message received"
+# graphql-transport-ws's close codes, which the legacy protocol gets too.
+INVALID_MESSAGE = 4400
+FORBIDDEN = 4403
+INIT_TIMEOUT = 4408
+SUBSCRIBER_EXISTS = 4409
+
+# As an X-Request-Id (observability/requests.py); graphql-ws clients send UUIDs (36),
+# subscriptions-transport-ws ones counters. Every reply echoes the id.
+MAX_ID_LENGTH = 128
+# RFC 6455, 5.5: a control frame holds 125 bytes, 2 of them the close code. uvicorn's
+# websockets raised ProtocolError on a longer reason: a traceback, and the socket
+# dropped without a close frame.
+MAX_CLOSE_REASON_BYTES = 123
 
 
 def malformed(message: object, start: str, stop: str) -> str | None:
@@ -40,6 +55,8 @@ def malformed(message: object, start: str, stop: str) -> str | None:
     id_ = message.get("id")
     if not isinstance(id_, str) or not id_:
         return "Message id must be a non-empty string"
+    if len(id_) > MAX_ID_LENGTH:
+        return f"Message id must be at most {MAX_ID_LENGTH} characters"
     return _malformed_payload(message.get("payload")) if message["type"] == start else None
 
 
@@ -60,28 +77,55 @@ def _malformed_payload(payload: object) -> str | None:
     return None
 
 
-async def _resolved(context: Context, payload: dict[str, Any]) -> dict[str, Any]:
+def fitted(reason: str) -> str:
+    """`reason`, cut to what a close frame holds."""
+    return reason.encode(errors="replace")[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+async def with_document(context: Context, payload: dict[str, Any]) -> dict[str, Any]:
     query = await context.services.documents.resolve(
         payload.get("query"), payload.get("extensions")
     )
     return {**payload, "query": query}
 
 
-def _error(refused: PersistedQueryRefused) -> GraphQLFormattedError:
+def persisted_refusal(refused: PersistedQueryRefused) -> GraphQLFormattedError:
     return {"message": str(refused), "extensions": {"code": refused.code}}
 
 
-def _unnamed_among_several(schema: BaseSchema, payload: dict[str, Any]) -> bool:
-    """A subscribe that names no operation of a document holding several: refused as over
-    HTTP (schema/view.py), where strawberry would run the first."""
+def selection_refusal(schema: BaseSchema, payload: dict[str, Any]) -> GraphQLFormattedError | None:
+    """Why a subscribe selects no operation of its document to run, or None; refused as
+    over HTTP (schema/view.py). Several operations and no name: strawberry would run the
+    first. A name that none has (or no operation at all): strawberry raised
+    CannotGetOperationTypeError, which closed a graphql-transport-ws socket with 4400,
+    answered INTERNAL_SERVER_ERROR over the legacy protocol, and logged a traceback."""
     operations = cast(InkwellSchema, schema).operations
-    return payload.get("operationName") is None and operations.several_operations(payload["query"])
+    name, query = payload.get("operationName"), payload["query"]
+    if name is None and operations.several_operations(query):
+        return SEVERAL
+    if operations.selects_no_operation(query, name):
+        return _bad_request(CannotGetOperationTypeError(name).as_http_error_reason())
+    return None
 
 
-SEVERAL: GraphQLFormattedError = {
-    "message": SEVERAL_OPERATIONS,
-    "extensions": {"code": "BAD_REQUEST"},
-}
+def _bad_request(message: str) -> GraphQLFormattedError:
+    return {"message": message, "extensions": {"code": "BAD_REQUEST"}}
+
+
+def limit_reached(limit: int | None, running: int) -> GraphQLFormattedError | None:
+    """strawberry's refusal past max_subscriptions_per_connection (every operation counts,
+    queries too), with a code: strawberry's had none. RATE_LIMITED, the contract's code
+    for a protective limit on a client's use; without retryAfter, as the limit frees when
+    one of the connection's own operations ends, not with time."""
+    if limit is None or running < limit:
+        return None
+    return {
+        "message": f"Subscription limit reached: {limit} operations at once on a connection",
+        "extensions": {"code": "RATE_LIMITED"},
+    }
+
+
+SEVERAL: GraphQLFormattedError = _bad_request(SEVERAL_OPERATIONS)
 
 
 class TransportWSHandler(SharingTransportWSHandler):
@@ -94,40 +138,36 @@ class TransportWSHandler(SharingTransportWSHandler):
             return
         await super().handle_message(message)
 
+    async def handle_invalid_message(self, error_message: str) -> None:
+        # strawberry's reason for an unknown type quotes the type whole.
+        await super().handle_invalid_message(fitted(error_message))
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        """A payload of null is no payload, as the graphql-ws reference server takes it;
+        strawberry closed the socket with 4400."""
+        if message.get("payload", {}) is None:
+            message = ConnectionInitMessage(type="connection_init")
+        await super().handle_connection_init(message)
+
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
-        try:
-            payload = await _resolved(self.context, dict(message["payload"]))
-        except PersistedQueryRefused as refused:
-            error = ErrorMessage(id=message["id"], type="error", payload=[_error(refused)])
-            await self.send_message(error)
-            return
-        if _unnamed_among_several(self.schema, payload):
-            await self.send_message(ErrorMessage(id=message["id"], type="error", payload=[SEVERAL]))
-            return
-        resolved = SubscribeMessage(id=message["id"], type="subscribe", payload=payload)  # type: ignore[typeddict-item]
-        await super().handle_subscribe(resolved)
-
-
-class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy subscriptions-transport-ws protocol. It names no close code for a
-    malformed message: it gets graphql-transport-ws's."""
-
-    async def handle_message(self, message: OperationMessage) -> None:
-        if reason := malformed(message, "start", "stop"):
-            await self.websocket.close(code=INVALID_MESSAGE, reason=reason)
-            return
-        await super().handle_message(message)
-
-    async def handle_start(self, message: StartMessage) -> None:
-        try:
-            payload = await _resolved(self.context, dict(message["payload"]))
-        except PersistedQueryRefused as refused:
-            await self.send_message(
-                LegacyError(type="error", id=message["id"], payload=_error(refused))
+        id_ = message["id"]
+        if id_ in self.operations:  # strawberry's reason quotes the id whole
+            await self.websocket.close(
+                SUBSCRIBER_EXISTS, fitted(f"Subscriber for {id_} already exists")
             )
             return
-        if _unnamed_among_several(self.schema, payload):
-            await self.send_message(LegacyError(type="error", id=message["id"], payload=SEVERAL))
+        if refusal := limit_reached(self.max_subscriptions_per_connection, len(self.operations)):
+            await self.send_message(ErrorMessage(id=id_, type="error", payload=[refusal]))
             return
-        resolved = StartMessage(id=message["id"], type="start", payload=payload)  # type: ignore[typeddict-item]
-        await super().handle_start(resolved)
+        try:
+            payload = await with_document(self.context, dict(message["payload"]))
+        except PersistedQueryRefused as refused:
+            await self.send_message(
+                ErrorMessage(id=id_, type="error", payload=[persisted_refusal(refused)])
+            )
+            return
+        if refusal := selection_refusal(self.schema, payload):
+            await self.send_message(ErrorMessage(id=id_, type="error", payload=[refusal]))
+            return
+        resolved = SubscribeMessage(id=id_, type="subscribe", payload=payload)  # type: ignore[typeddict-item]
+        await super().handle_subscribe(resolved)

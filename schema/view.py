@@ -29,10 +29,11 @@ from strawberry.types.unset import UNSET, UnsetType
 from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
+from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
-from schema.sockets import LegacyWSHandler, TransportWSHandler
+from schema.sockets import TransportWSHandler
 
 if TYPE_CHECKING:
     from schema import InkwellSchema

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -17,6 +19,7 @@ from starlette.testclient import TestClient
 
 from harness.redis_keys import forget
 from protection.config import RateLimits
+from schema.view import InkwellGraphQL
 from tests.support.settings import make_settings
 from wiring.asgi import create_app
 
@@ -51,6 +54,9 @@ TRANSPORT_FRAMES: list[Any] = [
     {"type": "complete", "id": {}},
     {"type": "complete", "id": 1},
     {"type": "complete"},
+    {"id": "x" * 129, "type": "subscribe", "payload": QUERY},
+    {"id": "x" * 129, "type": "complete"},
+    {"type": "x" * 1000},
 ]
 LEGACY_FRAMES: list[Any] = [
     [],
@@ -61,6 +67,10 @@ LEGACY_FRAMES: list[Any] = [
     {"id": "1", "type": "start", "payload": {"query": None}},
     {"type": "start", "payload": QUERY},
     {"id": {}, "type": "stop"},
+    {"id": "x" * 129, "type": "start", "payload": QUERY},
+    {"id": "x" * 129, "type": "stop"},
+    {"type": "subscribe", "id": "1", "payload": QUERY},
+    {"type": "x" * 1000},
 ]
 
 
@@ -80,10 +90,20 @@ def client(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def closing_of(client: TestClient, protocol: str, frame: Any) -> dict[str, Any]:
     """What the server answers `frame` with, sent after connection_init was acknowledged."""
+    return answer_to_text(client, protocol, orjson.dumps(frame).decode())
+
+
+# A message each protocol always answers: sent after one that may be ignored, it makes an
+# ignored message fail a test instead of leaving it waiting.
+ANSWERED = {"graphql-transport-ws": {"type": "ping"}, "graphql-ws": {"type": "connection_init"}}
+
+
+def answer_to_text(client: TestClient, protocol: str, text: str) -> dict[str, Any]:
     with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
         ws.send_json({"type": "connection_init", "payload": {}})
         assert ws.receive_json() == {"type": "connection_ack"}
-        ws.send_text(orjson.dumps(frame).decode())
+        ws.send_text(text)
+        ws.send_json(ANSWERED[protocol])
         return dict(ws.receive())
 
 
@@ -93,7 +113,7 @@ def closing_of(client: TestClient, protocol: str, frame: Any) -> dict[str, Any]:
         *(("graphql-transport-ws", frame) for frame in TRANSPORT_FRAMES),
         *(("graphql-ws", frame) for frame in LEGACY_FRAMES),
     ],
-    ids=repr,
+    ids=lambda value: repr(value)[:80],
 )
 def test_a_malformed_message_closes_with_4400(
     client: TestClient, protocol: str, frame: Any, caplog: pytest.LogCaptureFixture
@@ -101,8 +121,18 @@ def test_a_malformed_message_closes_with_4400(
     with caplog.at_level(logging.ERROR):
         closed = closing_of(client, protocol, frame)
     assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
-    assert closed["reason"]
+    assert 0 < len(closed["reason"].encode()) <= CLOSE_REASON_BYTES
     assert not caplog.records
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize("text", ["{nope", "", '{"type": "start"'])
+def test_a_frame_that_is_not_json_closes_with_4400(
+    client: TestClient, protocol: str, text: str
+) -> None:
+    """The legacy protocol skipped it silently, as it did a message of an unknown type."""
+    closed = answer_to_text(client, protocol, text)
+    assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
 
 
 def test_a_well_formed_subscription_still_runs(client: TestClient) -> None:
@@ -146,6 +176,8 @@ def test_a_document_named_by_hash_alone_is_not_malformed(client: TestClient) -> 
             assert error["payload"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
 
+CLOSE_REASON_BYTES = 123  # RFC 6455, 5.5: 125 bytes in a control frame, 2 of them the code
+
 TWO_OPERATIONS = f"subscription A {PROJECTIONS[len('subscription ') :]} query B {{ __typename }}"
 
 
@@ -182,3 +214,119 @@ def test_an_authorization_that_is_not_a_string_closes_with_4403(
         ws.send_json({"type": "connection_init", "payload": {"Authorization": authorization}})
         closed = ws.receive()
     assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
+
+
+def test_a_legacy_token_that_does_not_verify_closes_with_4403_after_connection_error(
+    client: TestClient,
+) -> None:
+    """As over graphql-transport-ws; it closed with 1011, an internal error."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
+        refused = ws.receive_json()
+        closed = ws.receive()
+    assert refused["type"] == "connection_error", refused
+    assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
+
+
+@pytest.mark.parametrize(
+    "init", [{"type": "connection_init", "payload": None}, {"type": "connection_init"}]
+)
+def test_a_connection_init_without_a_payload_is_acknowledged(
+    client: TestClient, init: dict[str, Any]
+) -> None:
+    """The graphql-ws reference server accepts a payload that is null or missing."""
+    for protocol in ("graphql-transport-ws", "graphql-ws"):
+        with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+            ws.send_json(init)
+            assert ws.receive_json() == {"type": "connection_ack"}
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_a_socket_that_never_sends_connection_init_closes_with_4408(
+    client: TestClient, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view's connection_init_wait_timeout (a minute) for both protocols; the legacy
+    one had none, and a socket stayed open past 75 s."""
+    # The HTTP route and the WebSocket route serve the same view.
+    (view,) = {
+        route.app
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if isinstance(getattr(route, "app", None), InkwellGraphQL)
+    }
+    monkeypatch.setattr(view, "connection_init_wait_timeout", timedelta(seconds=0.2))
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        time.sleep(1)
+        # Answered with connection_ack were the socket open; ignored once timed out.
+        ws.send_json({"type": "connection_init", "payload": {}})
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4408, closed
+
+
+TWO_SUBSCRIPTIONS = f"{TWO_OPERATIONS.split(' query ')[0]} subscription B {PROJECTIONS[13:]}"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start", "error_of"),
+    [
+        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
+        ("graphql-ws", "start", lambda error: error["payload"]),
+    ],
+)
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [(TWO_SUBSCRIPTIONS, "C"), (PROJECTIONS, "C"), ("fragment F on Query { __typename }", None)],
+)
+def test_an_operation_name_that_selects_nothing_is_refused_for_that_id_alone(
+    client: TestClient,
+    protocol: str,
+    start: str,
+    error_of: Any,
+    query: str,
+    name: str | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As over HTTP; graphql-transport-ws closed the whole socket with 4400, the legacy
+    protocol answered INTERNAL_SERVER_ERROR, and both logged a traceback."""
+    with (
+        caplog.at_level(logging.ERROR),
+        client.websocket_connect("/graphql", subprotocols=[protocol]) as ws,
+    ):
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"id": "1", "type": start, "payload": QUERY})
+        assert ws.receive_json()["id"] == "1"
+        ws.send_json({"id": "2", "type": start, "payload": {"query": query, "operationName": name}})
+        error = ws.receive_json()
+        assert (error["id"], error["type"]) == ("2", "error"), error
+        assert error_of(error)["extensions"] == {"code": "BAD_REQUEST"}
+        if name is not None:
+            assert error_of(error)["message"] == f'Unknown operation named "{name}".'
+        ws.send_json(
+            {
+                "id": "3",
+                "type": start,
+                "payload": {"query": TWO_SUBSCRIPTIONS, "operationName": "B"},
+            }
+        )
+        item = ws.receive_json()
+        assert item["id"] in ("1", "3") and "errors" not in item["payload"], item
+    assert not caplog.records
+
+
+def test_a_reused_id_closes_with_4409_and_a_reason_that_fits_a_close_frame(
+    client: TestClient,
+) -> None:
+    """strawberry's reason quotes the id: 128 two-byte characters made it 286 bytes, which
+    uvicorn refused to send (a traceback, the socket dropped without a close frame)."""
+    id_ = "é" * 128
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"id": id_, "type": "subscribe", "payload": QUERY})
+        assert ws.receive_json()["id"] == id_
+        ws.send_json({"id": id_, "type": "subscribe", "payload": QUERY})
+        while (closed := ws.receive())["type"] != "websocket.close":
+            pass  # the first subscription's items
+    assert closed["code"] == 4409, closed
+    assert closed["reason"].startswith("Subscriber for é")
+    assert len(closed["reason"].encode()) <= CLOSE_REASON_BYTES

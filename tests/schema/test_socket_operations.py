@@ -1,0 +1,113 @@
+"""Queries and mutations over the legacy subscriptions-transport-ws protocol run as over
+graphql-transport-ws (a `data` message, then `complete`) and under the same limits as
+over HTTP; the per-connection operation limit answers with a code on both protocols."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient, WebSocketTestSession
+
+from harness.redis_keys import forget
+from protection.config import RateLimits
+from tests.support.settings import make_settings
+from wiring.asgi import create_app
+
+REGISTER = """mutation($input: RegisterUserInput!) { registerUser(input: $input) { token } }"""
+PROJECTIONS = {"query": "subscription { projections { name } }"}
+OPERATIONS_PER_CONNECTION = 100  # strawberry's max_subscriptions_per_connection
+
+
+@pytest.fixture(scope="module")
+def client(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """Rate limits on, with registrations at 2 a minute; subscribe messages at 1,000 a
+    minute, so that one connection can reach its operation limit."""
+    directory = tmp_path_factory.mktemp("socket-operations")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    settings = make_settings(f"sqlite:///{directory / 'events.db'}", redis_url, prefix, directory)
+    limits = RateLimits(register="2/minute", subscribes="1000/minute")
+    try:
+        with TestClient(create_app(dataclasses.replace(settings, rate_limits=limits))) as tc:
+            yield tc
+    finally:
+        forget(redis_url, prefix)
+
+
+def acknowledged(ws: WebSocketTestSession, params: dict[str, Any] | None = None) -> None:
+    ws.send_json({"type": "connection_init", "payload": params or {}})
+    assert ws.receive_json() == {"type": "connection_ack"}
+
+
+def answers(ws: WebSocketTestSession, id_: str, payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """The legacy messages that answer a `start`, up to its `complete` or `error`."""
+    ws.send_json({"id": id_, "type": "start", "payload": payload})
+    received = [ws.receive_json()]
+    while received[-1]["type"] not in ("complete", "error"):
+        received.append(ws.receive_json())
+    return received
+
+
+def test_a_query_runs_over_the_legacy_protocol(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with (
+        caplog.at_level(logging.ERROR),
+        client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws,
+    ):
+        acknowledged(ws)
+        received = answers(ws, "1", {"query": "{ __typename }"})
+    assert received == [
+        {"type": "data", "id": "1", "payload": {"data": {"__typename": "Query"}}},
+        {"type": "complete", "id": "1"},
+    ]
+    assert not caplog.records
+
+
+def test_mutations_over_the_legacy_protocol_count_against_the_rate_limits(
+    client: TestClient,
+) -> None:
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        acknowledged(ws)
+        tokens = []
+        for n in range(2):
+            data, complete = answers(
+                ws, str(n), {"query": REGISTER, "variables": {"input": {"name": f"Legacy {n}"}}}
+            )
+            assert (data["type"], complete["type"]) == ("data", "complete"), data
+            tokens.append(data["payload"]["data"]["registerUser"]["token"])
+        refused, _ = answers(
+            ws, "3", {"query": REGISTER, "variables": {"input": {"name": "One too many"}}}
+        )
+    (error,) = refused["payload"]["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED", refused
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        acknowledged(ws, {"Authorization": f"Bearer {tokens[0]}"})
+        data, _ = answers(ws, "1", {"query": "{ viewer { name } }"})
+    assert data["payload"] == {"data": {"viewer": {"name": "Legacy 0"}}}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start", "error_of"),
+    [
+        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
+        ("graphql-ws", "start", lambda error: error["payload"]),
+    ],
+)
+def test_the_operation_past_the_connections_limit_is_refused_with_a_code(
+    client: TestClient, protocol: str, start: str, error_of: Any
+) -> None:
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        acknowledged(ws)
+        for n in range(OPERATIONS_PER_CONNECTION):
+            ws.send_json({"id": str(n), "type": start, "payload": PROJECTIONS})
+            assert ws.receive_json()["id"] == str(n)  # its first item
+        ws.send_json({"id": "over", "type": start, "payload": PROJECTIONS})
+        refused = ws.receive_json()
+    assert (refused["id"], refused["type"]) == ("over", "error"), refused
+    assert error_of(refused)["message"].startswith("Subscription limit reached")
+    assert error_of(refused)["extensions"] == {"code": "RATE_LIMITED"}
