@@ -46,7 +46,9 @@ def requested_hash(extensions: dict[str, Any] | None) -> str | None:
     persisted = (extensions or {}).get("persistedQuery")
     if persisted is None:
         return None
-    if not isinstance(persisted, dict) or persisted.get("version") != VERSION:
+    # The integer 1: Python takes true and 1.0 as equal to it.
+    version = persisted.get("version") if isinstance(persisted, dict) else None
+    if type(version) is not int or version != VERSION:
         raise PersistedQueryRefused(
             "PERSISTED_QUERY_NOT_SUPPORTED", f"only persistedQuery version {VERSION} is supported"
         )

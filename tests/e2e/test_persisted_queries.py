@@ -101,6 +101,8 @@ def test_a_hash_with_a_different_query_is_refused_and_stores_nothing(
     [
         (persisted("0" * 64, version=2), "PERSISTED_QUERY_NOT_SUPPORTED"),
         ({"persistedQuery": "yes"}, "PERSISTED_QUERY_NOT_SUPPORTED"),
+        (persisted("0" * 64, version=True), "PERSISTED_QUERY_NOT_SUPPORTED"),  # True == 1
+        (persisted("0" * 64, version=1.0), "PERSISTED_QUERY_NOT_SUPPORTED"),  # type: ignore[arg-type]
         (persisted("ABC"), "BAD_USER_INPUT"),
         (persisted("g" * 64), "BAD_USER_INPUT"),
         ({"persistedQuery": {"version": 1, "sha256Hash": 7}}, "BAD_USER_INPUT"),
