@@ -101,9 +101,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         if self._init_deadline is not None:
             self._init_deadline.cancel()
         payload = message.get("payload")
-        if payload is not None and not isinstance(payload, dict):
+        if payload is not None and not isinstance(payload, dict):  # strawberry closed with 1000
             await self.send_message({"type": "connection_error"})
-            await self.websocket.close(1000, "")
+            await self.websocket.close(INVALID_MESSAGE, "connection_init payload must be an object")
             return
         self.context.connection_params = payload
         try:

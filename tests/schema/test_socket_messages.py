@@ -242,6 +242,18 @@ def test_a_connection_init_without_a_payload_is_acknowledged(
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize("payload", [5, "x", []])
+def test_a_connection_init_payload_that_is_not_an_object_closes_with_4400(
+    client: TestClient, protocol: str, payload: Any
+) -> None:
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_json({"type": "connection_init", "payload": payload})
+        while (answer := ws.receive())["type"] != "websocket.close":
+            assert orjson.loads(answer["text"]) == {"type": "connection_error"}  # legacy's
+    assert answer["code"] == 4400, answer
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 def test_a_socket_that_never_sends_connection_init_closes_with_4408(
     client: TestClient, protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
