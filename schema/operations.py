@@ -19,6 +19,7 @@ from graphql import (
     get_operation_ast,
     parse,
 )
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
@@ -59,21 +60,20 @@ class PreparedOperations:
             context.graphql_document = document
             context.pre_execution_errors = self.validated(context.query)
 
-    def several_operations(self, query: str | None) -> bool:
-        """Whether the document defines more than one operation, so that a request must name
-        the one to run (GraphQL over HTTP; strawberry ran the first). False for a text
-        that does not parse: execution reports that."""
+    def unselectable(self, query: str | None, operation_name: str | None) -> str | None:
+        """Why `operation_name` selects no operation of the document to run, or None (also
+        for a text that does not parse: execution reports that). Several operations and
+        no name: strawberry would run the first, where GraphQL over HTTP asks the client
+        to name one. A name that none has, or a document without operations: strawberry
+        raises CannotGetOperationTypeError, which HTTP and both WebSocket protocols must
+        answer as a request error."""
         document = self.parsed(query) if query else None
-        if document is None:
-            return False
-        return sum(isinstance(d, OperationDefinitionNode) for d in document.definitions) > 1
-
-    def selects_no_operation(self, query: str | None, operation_name: str | None) -> bool:
-        """Whether the document parses yet `operation_name` selects none of its operations
-        (a name none has; None with no operation, or several): strawberry raises
-        CannotGetOperationTypeError then. False for a text that does not parse."""
-        document = self.parsed(query) if query else None
-        return document is not None and get_operation_ast(document, operation_name) is None
+        if document is None or get_operation_ast(document, operation_name) is not None:
+            return None
+        operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
+        if operation_name is None and operations > 1:
+            return SEVERAL_OPERATIONS
+        return CannotGetOperationTypeError(operation_name).as_http_error_reason()
 
     def _parse(self, query: str) -> DocumentNode | None:
         try:

@@ -12,7 +12,6 @@ from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from strawberry.schema.base import BaseSchema
-from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     ErrorMessage,
@@ -23,7 +22,6 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 from schema import InkwellSchema
 from schema.context import Context
 from schema.multiplex import SharingTransportWSHandler
-from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
 
 # graphql-transport-ws's close codes, which the legacy protocol gets too.
@@ -95,17 +93,12 @@ def persisted_refusal(refused: PersistedQueryRefused) -> GraphQLFormattedError:
 
 def selection_refusal(schema: BaseSchema, payload: dict[str, Any]) -> GraphQLFormattedError | None:
     """Why a subscribe selects no operation of its document to run, or None; refused as
-    over HTTP (schema/view.py). Several operations and no name: strawberry would run the
-    first. A name that none has (or no operation at all): strawberry raised
-    CannotGetOperationTypeError, which closed a graphql-transport-ws socket with 4400,
-    answered INTERNAL_SERVER_ERROR over the legacy protocol, and logged a traceback."""
+    over HTTP (schema/operations.py says when). strawberry's CannotGetOperationTypeError
+    had closed a graphql-transport-ws socket with 4400, answered INTERNAL_SERVER_ERROR
+    over the legacy protocol, and logged a traceback."""
     operations = cast(InkwellSchema, schema).operations
-    name, query = payload.get("operationName"), payload["query"]
-    if name is None and operations.several_operations(query):
-        return SEVERAL
-    if operations.selects_no_operation(query, name):
-        return _bad_request(CannotGetOperationTypeError(name).as_http_error_reason())
-    return None
+    reason = operations.unselectable(payload["query"], payload.get("operationName"))
+    return None if reason is None else _bad_request(reason)
 
 
 def _bad_request(message: str) -> GraphQLFormattedError:
@@ -123,9 +116,6 @@ def limit_reached(limit: int | None, running: int) -> GraphQLFormattedError | No
         "message": f"Subscription limit reached: {limit} operations at once on a connection",
         "extensions": {"code": "RATE_LIMITED"},
     }
-
-
-SEVERAL: GraphQLFormattedError = _bad_request(SEVERAL_OPERATIONS)
 
 
 class TransportWSHandler(SharingTransportWSHandler):

@@ -21,7 +21,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.types import QueryParams
-from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -31,7 +31,6 @@ from schema import content_type, media
 from schema.context import Context, Services
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
-from schema.operations import SEVERAL_OPERATIONS
 from schema.persisted import PersistedQueryRefused
 from schema.sockets import TransportWSHandler
 
@@ -198,10 +197,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
         request_data.query = await context.services.documents.resolve(
             request_data.query, request_data.extensions
         )
-        if request_data.operation_name is None and self.documents.several_operations(
-            request_data.query
-        ):
-            return request_error(SEVERAL_OPERATIONS)
+        if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
+            return request_error(reason)
         try:
             return await self.schema.execute(
                 request_data.query,
@@ -212,8 +209,6 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 allowed_operation_types=HTTP_OPERATIONS[request_adapter.method],
                 operation_extensions=request_data.extensions,
             )
-        except CannotGetOperationTypeError as error:
-            return request_error(error.as_http_error_reason())
         except InvalidOperationTypeError as error:
             if request_adapter.method == "GET" and error.operation_type is OperationType.MUTATION:
                 raise HTTPException(405, "mutations are not allowed over GET: use POST") from error
