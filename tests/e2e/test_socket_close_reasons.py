@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,27 +15,16 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from harness.redis_keys import forget
 from harness.server_process import ServerProcess
+from tests.support.shared_server import shared_server
 
 PROJECTIONS = {"query": "subscription { projections { name } }"}
 
 
 @pytest.fixture(scope="module")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    directory = tmp_path_factory.mktemp("close-reasons")
-    prefix = f"test-{uuid.uuid4().hex[:12]}"
-    env = {
-        "DATABASE_URL": f"sqlite:///{directory / 'events.db'}",
-        "REDIS_URL": redis_url,
-        "INKWELL_PREFIX": prefix,
-        "INKWELL_DATA_DIR": str(directory / "data"),
-    }
-    try:
-        with ServerProcess(env, directory) as running:
-            yield running
-    finally:
-        forget(redis_url, prefix)
+    with shared_server(redis_url, tmp_path_factory.mktemp("close-reasons")) as running:
+        yield running
 
 
 async def closing(server: ServerProcess, protocol: str, frames: list[Any]) -> tuple[int, str]:

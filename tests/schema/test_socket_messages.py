@@ -21,6 +21,7 @@ from harness.redis_keys import forget
 from protection.config import RateLimits
 from schema.view import InkwellGraphQL
 from tests.support.settings import make_settings
+from tests.support.socket_protocols import EACH_PROTOCOL
 from wiring.asgi import create_app
 
 PROJECTIONS = "subscription { projections { name } }"
@@ -181,13 +182,7 @@ CLOSE_REASON_BYTES = 123  # RFC 6455, 5.5: 125 bytes in a control frame, 2 of th
 TWO_OPERATIONS = f"subscription A {PROJECTIONS[len('subscription ') :]} query B {{ __typename }}"
 
 
-@pytest.mark.parametrize(
-    ("protocol", "start", "error_of"),
-    [
-        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
-        ("graphql-ws", "start", lambda error: error["payload"]),
-    ],
-)
+@EACH_PROTOCOL
 def test_several_operations_without_a_name_are_refused_and_run_neither(
     client: TestClient, protocol: str, start: str, error_of: Any
 ) -> None:
@@ -277,13 +272,7 @@ def test_a_socket_that_never_sends_connection_init_closes_with_4408(
 TWO_SUBSCRIPTIONS = f"{TWO_OPERATIONS.split(' query ')[0]} subscription B {PROJECTIONS[13:]}"
 
 
-@pytest.mark.parametrize(
-    ("protocol", "start", "error_of"),
-    [
-        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
-        ("graphql-ws", "start", lambda error: error["payload"]),
-    ],
-)
+@EACH_PROTOCOL
 @pytest.mark.parametrize(
     ("query", "name"),
     [(TWO_SUBSCRIPTIONS, "C"), (PROJECTIONS, "C"), ("fragment F on Query { __typename }", None)],

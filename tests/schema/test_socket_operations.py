@@ -16,6 +16,7 @@ from starlette.testclient import TestClient, WebSocketTestSession
 from harness.redis_keys import forget
 from protection.config import RateLimits
 from tests.support.settings import make_settings
+from tests.support.socket_protocols import EACH_PROTOCOL
 from wiring.asgi import create_app
 
 REGISTER = """mutation($input: RegisterUserInput!) { registerUser(input: $input) { token } }"""
@@ -91,13 +92,7 @@ def test_mutations_over_the_legacy_protocol_count_against_the_rate_limits(
     assert data["payload"] == {"data": {"viewer": {"name": "Legacy 0"}}}
 
 
-@pytest.mark.parametrize(
-    ("protocol", "start", "error_of"),
-    [
-        ("graphql-transport-ws", "subscribe", lambda error: error["payload"][0]),
-        ("graphql-ws", "start", lambda error: error["payload"]),
-    ],
-)
+@EACH_PROTOCOL
 def test_the_operation_past_the_connections_limit_is_refused_with_a_code(
     client: TestClient, protocol: str, start: str, error_of: Any
 ) -> None:

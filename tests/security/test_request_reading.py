@@ -27,6 +27,12 @@ def connect(server: ServerProcess) -> socket.socket:
     return socket.create_connection(("127.0.0.1", server.port), timeout=10)
 
 
+def padded_head(kilobytes: int) -> list[bytes]:
+    """A GET's request line, then `kilobytes` headers of 1 KB each, one piece apiece."""
+    line = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"
+    return [line, *(b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(kilobytes))]
+
+
 def send_until_answered(connection: socket.socket, pieces: list[bytes]) -> int:
     """Sends the pieces one read apart until the server answers; returns how many it
     took before the answer (all of them when none came)."""
@@ -74,8 +80,7 @@ def test_headers_over_the_limit_get_431_and_nothing_after_is_read(
     start_server: StartServer,
 ) -> None:
     server = start_server(INKWELL_MAX_HEADER_BYTES=str(HEADER_LIMIT))
-    pieces = [b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"]
-    pieces += [b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(100)]  # 100 KB
+    pieces = padded_head(kilobytes=100)
     with connect(server) as connection:
         sent = send_until_answered(connection, pieces)
         status, body = read_answer(connection)
@@ -93,9 +98,7 @@ def test_headers_within_the_limit_are_served_however_they_arrive(
     start_server: StartServer,
 ) -> None:
     server = start_server(INKWELL_MAX_HEADER_BYTES=str(HEADER_LIMIT))
-    pieces = [b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"]
-    pieces += [b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(15)]  # 15 KB
-    pieces += [b"Connection: close\r\n\r\n"]
+    pieces = [*padded_head(kilobytes=15), b"Connection: close\r\n\r\n"]
     with connect(server) as connection:
         assert send_until_answered(connection, pieces) == len(pieces)
         assert read_answer(connection) == (200, {"data": {"__typename": "Query"}})
