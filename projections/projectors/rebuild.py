@@ -62,6 +62,14 @@ for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2]) end
 return 1
 """
 
+# Deletes a space's build checkpoint unless the space is the active one (KEYS[1] names
+# ARGV[1]); 1 when deleted, and the space is then the caller's to drop.
+_CLAIM_UNLESS_ACTIVE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+return 1
+"""
+
 Progress = Callable[[int, int], None]  # (position reached, head of the log)
 
 
@@ -125,7 +133,7 @@ class Rebuild:
                         "empty?): starting the rebuild over"
                     )
                 except BaseException:
-                    await complete(self._drop(spaces.values()))
+                    await complete(self._drop_unless_swapped_in(spaces))
                     raise
         finally:
             await complete(self._unlock(renewing))
@@ -350,6 +358,21 @@ class Rebuild:
             ", ".join(spaces.values()),
         )
         return Swapped(position, [str(space) for space in old if space is not None])
+
+    async def _drop_unless_swapped_in(self, spaces: dict[str, str]) -> None:
+        """Drops the spaces of a build that failed or was cancelled, except those its swap
+        made active. A cancellation can arrive after the swap's EXEC reached Redis and
+        before its reply did (a runner losing its lease mid-rebuild): dropping then
+        emptied the active space under a checkpoint that said it was complete, and the
+        runner went on from there (an e2e fault test found feeds missing every post before
+        the fault). Each space is claimed atomically: its build checkpoint goes unless the
+        space is active, so a swap still in flight fails its WATCH on that checkpoint."""
+        dropped = []
+        for name, space in spaces.items():
+            keys = [self._keys.namespace(name), self._keys.space_checkpoint(space)]
+            if await self._redis.eval(_CLAIM_UNLESS_ACTIVE, len(keys), *keys, space):
+                dropped.append(space)
+        await self._drop(dropped)
 
     async def _drop(self, spaces: Iterable[str]) -> None:
         for space in spaces:

@@ -251,3 +251,32 @@ async def test_the_next_rebuild_deletes_what_a_killed_one_left(
         inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
     ).run()
     assert [await keys_in(inkwell, space) for space in left] == [0] * len(left)
+
+
+class CancelledAfterTheSwap(Rebuild):
+    """A rebuild whose caller is cancelled once the swap's EXEC has run in Redis, before
+    its reply is read: as a runner that loses its lease mid-rebuild is."""
+
+    async def _swap(self, spaces: dict[str, str], checkpoints: list[str], position: int) -> None:
+        await super()._swap(spaces, checkpoints, position)
+        raise asyncio.CancelledError
+
+
+async def test_a_rebuild_cancelled_after_its_swap_keeps_the_spaces_it_swapped_in(
+    inkwell: Inkwell,
+) -> None:
+    """The cancelled build used to drop every space it had built, the active ones too:
+    feeds then followed the log from the swap's checkpoint over an empty space, every
+    post before it gone (tests/e2e/test_faults_under_load.py found it)."""
+    await published_posts(inkwell, 20)
+    await settle(inkwell)
+    build = CancelledAfterTheSwap(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await build.run()
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
+    try:
+        assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
+    finally:
+        await drop(inkwell.redis, scratch, NAMES)
