@@ -62,6 +62,20 @@ for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[2]) end
 return 1
 """
 
+# The spaces of a projection that nothing needs: registered (last needed) before
+# ARGV[1], not active, and none while a rebuild other than ARGV[2]'s holds the lock.
+# KEYS[1] the rebuild lock, KEYS[2] the active space's pointer, KEYS[3] the registry.
+_ABANDONED = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[2] then return {} end
+local active = redis.call('GET', KEYS[2])
+local found = {}
+for _, space in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', ARGV[1])) do
+  if space ~= active then found[#found + 1] = space end
+end
+return found
+"""
+
 # Deletes a space's build checkpoint unless the space is the active one (KEYS[1] names
 # ARGV[1]); 1 when deleted, and the space is then the caller's to drop.
 _CLAIM_UNLESS_ACTIVE = """
@@ -111,6 +125,7 @@ class Rebuild:
         self._recomputes = Recomputes()  # due before the build's spaces are swapped in
         self._held_since = 0  # the position where the recomputations held began
         self._advance = redis.register_script(_ADVANCE)
+        self._abandoned = redis.register_script(_ABANDONED)
         self._locks = [
             Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
         ]
@@ -145,21 +160,31 @@ class Rebuild:
                 pipe.zadd(self._keys.space_registry(name), {space: now})
             await pipe.execute()
 
+    async def sweep(self) -> None:
+        """Deletes the abandoned spaces of these projections, as a rebuild does before it
+        builds, without taking their rebuild locks: a projector runs it now and then
+        (ProjectionRunner), so that what a killed process or a cancelled rebuild left
+        does not wait for the next rebuild, and a rebuild started meanwhile is not
+        refused."""
+        await self._sweep_abandoned()
+
     async def _sweep_abandoned(self) -> None:
         """Deletes the spaces of these projections that no process needs any more: not
-        active, not in a replaced space's grace period, and not being built (this
-        rebuild holds the lock). Only a rebuild or a process killed before its
-        cleanup leaves such spaces."""
+        active, not in a replaced space's grace period, and not being built. Only a
+        rebuild or a process killed before its cleanup leaves such spaces: a process
+        killed within a swap's grace period leaves the spaces it replaced, a rebuild
+        killed or cancelled mid-build its own. The spaces are listed in one script
+        call (_ABANDONED), so that no swap or rebuild comes between the checks."""
         unused_since = time.time() - NAMESPACE_GRACE_SECONDS
-        for projection in self._projections:
-            registry = self._keys.space_registry(projection.name)
-            active = await self._redis.get(self._keys.namespace(projection.name))
-            for found in await self._redis.zrangebyscore(registry, "-inf", unused_since):
+        for projection, lock in zip(self._projections, self._locks, strict=True):
+            name = projection.name
+            registry = self._keys.space_registry(name)
+            keys = [self._keys.rebuilding(name), self._keys.namespace(name), registry]
+            for found in await self._abandoned(keys, [unused_since, lock.owner]):
                 space = str(found)
-                if space != active:
-                    log.warning("deleting %s, abandoned by a rebuild that did not finish", space)
-                    await drop_space(self._redis, space)
-                    await self._redis.zrem(registry, space)
+                log.warning("deleting %s, left by a rebuild or process that did not finish", space)
+                await drop_space(self._redis, space)
+                await self._redis.zrem(registry, space)
 
     async def _unlock(self, renewing: asyncio.Task[None]) -> None:
         renewing.cancel()
@@ -195,7 +220,7 @@ class Rebuild:
 
     async def delete_old(self, swapped: Swapped, grace: float = NAMESPACE_GRACE_SECONDS) -> None:
         """Deletes the spaces the swap replaced, after every process has moved off them.
-        (Should this process die first, the next rebuild deletes them.)"""
+        (Should this process die first, the projector's next sweep deletes them.)"""
         await asyncio.sleep(grace)
         await self._drop(swapped.old_spaces)
 

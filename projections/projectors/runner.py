@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_SECONDS = 1.0
 LEASE_SECONDS = 5.0
+# How often the lease holder deletes spaces nobody uses any more (Rebuild.sweep).
+SWEEP_SECONDS = 60.0
 
 
 class ProjectionRunner:
@@ -131,18 +133,43 @@ class ProjectionRunner:
         finally:
             await cancel_and_wait(follow)
 
+    async def _sweep_now_and_then(self) -> None:
+        """Deletes the projection's abandoned spaces once caught up after taking the
+        lease, and every SWEEP_SECONDS after: a process killed within a swap's grace
+        period, or a rebuild cancelled after its swap, leaves the replaced space behind,
+        a whole copy of the read models that only the next rebuild would otherwise
+        delete. Its own task: a big space takes a while to delete, and following goes
+        on meanwhile."""
+        rebuild = Rebuild(self._redis, self._keys, self._scripts, self._log, [self.projection])
+        while True:
+            try:
+                await rebuild.sweep()
+            except Exception as error:
+                log.warning(
+                    "projection %s: could not delete abandoned spaces (%s: %s)",
+                    self.projection.name,
+                    type(error).__name__,
+                    error,
+                )
+            await asyncio.sleep(SWEEP_SECONDS)
+
     async def _follow(self) -> None:
         assert self._broadcast is not None, "following needs the process's broadcast"
         channel = self._keys.events_channel()
         async with self._broadcast.subscribe(channel, messages.INBOX_MESSAGES) as inbox:
             await self.catch_up()
-            while True:
-                if not await inbox.wait(IDLE_SECONDS):
-                    await self.catch_up()
-                    continue
-                live = messages.take_events(inbox, BATCH)
-                if live is None or not await self.apply(live, from_log=False):
-                    await self.catch_up()
+            # Once caught up: following comes first, and a rebuild on the way swept.
+            sweeping = asyncio.create_task(self._sweep_now_and_then())
+            try:
+                while True:
+                    if not await inbox.wait(IDLE_SECONDS):
+                        await self.catch_up()
+                        continue
+                    live = messages.take_events(inbox, BATCH)
+                    if live is None or not await self.apply(live, from_log=False):
+                        await self.catch_up()
+            finally:
+                await cancel_and_wait(sweeping)
 
     async def catch_up(self) -> None:
         """Reads the log from the checkpoint until it has applied everything there. A

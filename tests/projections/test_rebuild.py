@@ -280,3 +280,71 @@ async def test_a_rebuild_cancelled_after_its_swap_keeps_the_spaces_it_swapped_in
         assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
     finally:
         await drop(inkwell.redis, scratch, NAMES)
+
+
+async def test_a_projector_deletes_the_spaces_a_cancelled_rebuild_left_behind(
+    settings: Settings,
+) -> None:
+    """The spaces a swap replaced wait out the grace period in the process that swapped;
+    cancelled then (or killed), it left them, a whole copy of the read models, until the
+    next rebuild. The projector that takes the lease next sweeps them."""
+    import time
+
+    from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
+
+    async with running(settings) as inkwell:
+        await published_posts(inkwell, 5)
+        await settle(inkwell)
+        replaced = {name: inkwell.keys.space(name) for name in NAMES}
+        build = CancelledAfterTheSwap(
+            inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
+            PROJECTIONS,
+        )  # fmt: skip
+        with pytest.raises(asyncio.CancelledError):
+            await build.run()
+        assert sum([await keys_in(inkwell, space) for space in replaced.values()]) > 20
+        for name, space in replaced.items():  # as if the grace period had passed
+            past = time.time() - NAMESPACE_GRACE_SECONDS - 1
+            await inkwell.redis.zadd(inkwell.keys.space_registry(name), {space: past})
+
+    async with running(settings) as restarted:
+        for _ in range(100):
+            if not any([await keys_in(restarted, space) for space in replaced.values()]):
+                break
+            await asyncio.sleep(0.1)
+        assert [await keys_in(restarted, space) for space in replaced.values()] == [0] * len(NAMES)
+        for name, space in replaced.items():
+            registry = restarted.keys.space_registry(name)
+            assert await restarted.redis.zscore(registry, space) is None
+        assert (await restarted.services.reads.recent_posts(Slice(10))).total == 5
+
+
+async def test_a_sweep_spares_the_active_space_and_a_rebuild_under_way(inkwell: Inkwell) -> None:
+    """A projector's sweep takes no lock: it must leave alone what a rebuild of the
+    projection is building (its space was registered when the build began, and a long
+    build outlasts the grace period), and the space that is active."""
+    import time
+
+    from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
+
+    await published_posts(inkwell, 3)
+    await settle(inkwell)
+    active = inkwell.keys.space("posts")
+    building = inkwell.keys.new_space("posts", "building")
+    await inkwell.redis.set(f"{building}:post:x", "half built")
+    long_ago = time.time() - NAMESPACE_GRACE_SECONDS - 60
+    registry = inkwell.keys.space_registry("posts")
+    await inkwell.redis.zadd(registry, {building: long_ago, active: long_ago})
+    await inkwell.redis.set(inkwell.keys.rebuilding("posts"), "another process")
+    posts = [p for p in PROJECTIONS if p.name == "posts"]
+    sweep = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, posts
+    ).sweep
+    await sweep()
+    assert await keys_in(inkwell, building) == 1
+    await inkwell.redis.delete(inkwell.keys.rebuilding("posts"))  # the rebuild died
+    await sweep()
+    assert await keys_in(inkwell, building) == 0
+    assert await inkwell.redis.zscore(registry, building) is None
+    assert await keys_in(inkwell, active) > 0
+    assert await inkwell.redis.zscore(registry, active) == long_ago
