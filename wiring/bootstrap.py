@@ -55,7 +55,7 @@ from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents
 from schema.trusted import load_trusted_documents
 from wiring.background import background
-from wiring.redis_clients import RATE_LIMIT_CONNECTIONS, RedisClients, embedded, open_clients, pool
+from wiring.redis_clients import RedisClients, embedded, open_clients
 
 PROJECTIONS: tuple[Projection, ...] = (
     posts.PROJECTION,
@@ -120,7 +120,7 @@ async def running(
         operations = _operations(settings, metrics, redis.primary, keys, log_reader)
         services = _services(settings, metrics, redis, keys, store, read_side)
         if settings.rate_limits.enabled:
-            services = await _throttled(stack, settings, redis, keys, services)
+            services = _throttled(settings, redis, keys, services)
         spawn = await stack.enter_async_context(background())
         spawn(read_side.broadcast.run(), "broadcast")
         spawn(publisher.run(), "publisher")
@@ -242,19 +242,14 @@ def _services(
             lifetime=settings.token_lifetime,
         ),
         consistency_timeout=settings.consistency_timeout,
-        documents=_documents(settings, redis.primary, keys),
+        documents=_documents(settings, redis.requests, keys),
         subscription=metrics.subscription,
     )
 
 
-async def _throttled(
-    stack: AsyncExitStack, settings: Settings, redis: RedisClients, keys: Keys, services: Services
-) -> Services:
-    """The services with rate limits, counted in Redis on a small pool of their own."""
-    counts = await stack.enter_async_context(
-        pool(redis.url, f"{settings.prefix}:rate-limits", redis.retry, RATE_LIMIT_CONNECTIONS)
-    )
-    throttle = Throttle(counts.connection_pool, keys.rate_limits(), settings.rate_limits)
+def _throttled(settings: Settings, redis: RedisClients, keys: Keys, services: Services) -> Services:
+    """The services with rate limits, counted in Redis on the requests' pool."""
+    throttle = Throttle(redis.requests.connection_pool, keys.rate_limits(), settings.rate_limits)
     return dataclasses.replace(services, throttle=throttle)
 
 

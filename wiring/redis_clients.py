@@ -2,7 +2,8 @@
 
 Commands and projectors write the primary; queries, subscriptions and read-your-writes
 waits read a pool of their own (a replica, when REDIS_READ_URL names one), so no query
-can take the connections projectors need to keep their leases.
+can take the connections projectors need to keep their leases. What requests write
+(rate-limit counts, persisted queries) goes to the primary on a small pool of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from projections.readers.batched_reads import BatchedReads
 log = logging.getLogger("inkwell")
 
 REDIS_CONNECTIONS = 64
-RATE_LIMIT_CONNECTIONS = 16
+REQUEST_WRITE_CONNECTIONS = 16
+# Attempts after a failed one on the pools that answer requests (`reads`, `requests`):
+# enough for a connection that Redis dropped (a restart) to be replaced, about 0.1 s.
+# redis-py's default of 10 held every request 3.4 s per call while Redis was down (a
+# query 8 s, a mutation 10 s, the rate limits' calls included), where a client would
+# rather hear UNAVAILABLE at once. Projectors and live topics retry in their own loops.
+REQUEST_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class RedisClients:
     reads: Redis  # queries, subscriptions, read-your-writes waits
     batched_reads: BatchedReads  # queries' hashes, on the server `reads` reads
     listener: Redis  # the one pub/sub connection, on the same server as `reads`
-    retry: CountingRetry
+    requests: Redis  # rate-limit counts, persisted queries: on the primary
 
 
 def embedded(stack: AsyncExitStack, data_dir: Path) -> str:
@@ -58,7 +65,8 @@ async def open_clients(
     # The pub/sub connection reads where queries read: Redis replicates PUBLISH in order
     # with the writes, so a change notice never arrives before the data it announces.
     read_url = settings.redis_read_url or url
-    reads = await stack.enter_async_context(pool(read_url, f"{settings.prefix}:reads", retry))
+    answering = CountingRetry(metrics.redis_error, retries=REQUEST_RETRIES)
+    reads = await stack.enter_async_context(pool(read_url, f"{settings.prefix}:reads", answering))
     batched_reads = BatchedReads(reads)
     stack.push_async_callback(batched_reads.aclose)
     # Pub/sub blocks between messages: no read timeout on its connection.
@@ -71,7 +79,10 @@ async def open_clients(
         retry=CountingRetry(metrics.redis_error, retries=0),
     )
     stack.push_async_callback(listener.aclose)
-    return RedisClients(url, primary, reads, batched_reads, listener, retry)
+    requests = await stack.enter_async_context(
+        pool(url, f"{settings.prefix}:requests", answering, REQUEST_WRITE_CONNECTIONS)
+    )
+    return RedisClients(url, primary, reads, batched_reads, listener, requests)
 
 
 @asynccontextmanager
