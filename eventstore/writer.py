@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 
 from domain.errors import ConcurrencyError
 from domain.ports import (
@@ -172,7 +172,12 @@ class GroupCommitWriter:
                         results.append(outcome)
                         recorded.extend(new_events)
         except Exception as failure:
-            log.exception("commit of %d appends failed", len(batch))
+            if isinstance(failure, (OperationalError, InterfaceError)):
+                # The database unreachable or the file locked: one line per commit while
+                # it lasts, not a traceback each (the API answers UNAVAILABLE).
+                log.warning("commit of %d appends failed: %r", len(batch), failure.orig)
+            else:
+                log.exception("commit of %d appends failed", len(batch))
             results = [failure] * len(batch)
             recorded = []
             _close(conn)

@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from protection.write_rate import limit_writes
 from schema.consistency import wait_until_consistent
-from schema.errors import code_errors, is_unexpected
+from schema.errors import Outages, code_errors, is_unexpected
 from schema.execution import NoExtensions, PerEventMemo
 from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
@@ -45,10 +45,12 @@ class InkwellSchema(strawberry.Schema):
         *args: Any,
         cost_limit: CostLimit | None = None,
         exposure: Exposure | None = None,
+        outages: Outages = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.exposure = exposure or Exposure()
+        self.outages = outages
         rules = VALIDATION_RULES
         if not self.exposure.introspection:
             rules = (*rules, NoSchemaIntrospectionCustomRule)
@@ -78,33 +80,43 @@ class InkwellSchema(strawberry.Schema):
         """Every error leaves with its code. Done here, not in an operation hook: a query
         that fails to parse unwinds those hooks before any result exists."""
         result = await super().execute(*args, **kwargs)
-        code_errors(result, not self.exposure.suggestions)
+        code_errors(result, not self.exposure.suggestions, self.outages)
         return result
 
     async def stream(self, *args: Any, **kwargs: Any) -> Any:
         """WebSocket operations: every item of the stream leaves with its codes too."""
-        return _coded(await super().stream(*args, **kwargs), not self.exposure.suggestions)
+        results = await super().stream(*args, **kwargs)
+        return _coded(results, not self.exposure.suggestions, self.outages)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Refused commands and bad input are answers, not incidents: log only the rest."""
+        """Refused commands and bad input are answers, not incidents: log only the rest.
+        An outage is one line (the store's own logs and the error metrics say more), not
+        a traceback per request while it lasts."""
         for error in errors:
-            if is_unexpected(error):
+            if not is_unexpected(error):
+                continue
+            if isinstance(error.original_error, self.outages):
+                log.warning("store unavailable in %s: %r", error.path, error.original_error)
+            else:
                 log.error("unexpected error in %s", error.path, exc_info=error.original_error)
 
 
-async def _coded(results: AsyncGenerator[Any, None], hide_suggestions: bool) -> AsyncIterator[Any]:
+async def _coded(
+    results: AsyncGenerator[Any, None], hide_suggestions: bool, outages: Outages
+) -> AsyncIterator[Any]:
     async with aclosing(results):
         async for result in results:
-            code_errors(result, hide_suggestions)
+            code_errors(result, hide_suggestions, outages)
             yield result
 
 
 def build_schema(
-    cost_limit: CostLimit | None = None, exposure: Exposure | None = None
+    cost_limit: CostLimit | None = None, exposure: Exposure | None = None, outages: Outages = ()
 ) -> InkwellSchema:
-    """`exposure` says whether introspection and "Did you mean" hints are served."""
+    """`exposure` says whether introspection and "Did you mean" hints are served;
+    `outages` which exceptions mean a store cannot be reached (UNAVAILABLE)."""
     # Validating a query costs ~6 ms with stock strawberry; cached, a repeat costs nothing.
     return InkwellSchema(
         query=Query,
@@ -114,4 +126,5 @@ def build_schema(
         config=StrawberryConfig(name_converter=MemoizedNameConverter()),
         cost_limit=cost_limit,
         exposure=exposure,
+        outages=outages,
     )

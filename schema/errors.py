@@ -1,8 +1,10 @@
 """How refusals reach clients: every error gets the contract's `extensions.code`.
 
 Expected errors (a refused command, a bad cursor, a timeout) keep their message
-and gain a code and details. Anything unexpected is logged in full and reaches
-the client only as INTERNAL_SERVER_ERROR, without internals.
+and gain a code and details. A store that cannot be reached (the exception types the
+composition root names as outages, wiring/outages.py) is UNAVAILABLE: the client may
+try again. Anything else is logged in full and reaches the client only as
+INTERNAL_SERVER_ERROR, without internals.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ class BadInput(Exception):
 
 EXPECTED = (DomainError, BadPageRequest, BadSearch, ConsistencyTimeout, BadInput, Resubscribe)
 
+# The exception types that mean a store is unreachable (wiring/outages.py names them).
+Outages = tuple[type[Exception], ...]
+
+UNAVAILABLE = (
+    "A store Inkwell needs cannot be reached; try again shortly. A mutation sent with a "
+    "commandId is applied at most once, so it is safe to send again."
+)
+
 
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     match error:
@@ -67,7 +77,9 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
 TOO_COMPLEX = ("tokens. Parsing aborted", "Validation aborted.")
 
 
-def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
+def coded(
+    error: GraphQLError, hide_suggestions: bool = False, outages: Outages = ()
+) -> GraphQLError:
     original = error.original_error
     if original is None:
         message = without_suggestions(error.message) if hide_suggestions else error.message
@@ -85,6 +97,8 @@ def coded(error: GraphQLError, hide_suggestions: bool = False) -> GraphQLError:
         # graphql-core refusing a variable's value ({"t": 5} for a String!): the client's.
         message = without_suggestions(error.message) if hide_suggestions else error.message
         return _with(error, message, {"code": "BAD_USER_INPUT"})
+    if isinstance(original, outages):
+        return _with(error, UNAVAILABLE, {"code": "UNAVAILABLE"})
     return _with(error, "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})
 
 
@@ -101,12 +115,13 @@ def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> Grap
 
 
 def is_unexpected(error: GraphQLError) -> bool:
+    """Neither an answer to the request nor a GraphQL error: an outage, or a fault."""
     return error.original_error is not None and not isinstance(
         error.original_error, (*EXPECTED, GraphQLError)
     )
 
 
-def code_errors(result: Any, hide_suggestions: bool = False) -> None:
+def code_errors(result: Any, hide_suggestions: bool = False, outages: Outages = ()) -> None:
     """Codes a result's errors in place (InkwellSchema.execute and .stream call it)."""
     if result is not None and getattr(result, "errors", None):
-        result.errors = [coded(error, hide_suggestions) for error in result.errors]
+        result.errors = [coded(error, hide_suggestions, outages) for error in result.errors]

@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
+from schema.errors import UNAVAILABLE
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
@@ -43,6 +44,8 @@ HTTP_OPERATIONS = {
     "GET": {OperationType.QUERY},
     "POST": {OperationType.QUERY, OperationType.MUTATION},
 }
+log = logging.getLogger(__name__)
+
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
 
@@ -71,6 +74,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
             options["graphql_ide"] = None
         super().__init__(schema, **options)
         self.documents = schema.operations  # its parse cache, shared
+        self.outages = schema.outages
         self.playground = playground or ""
         self.playground_headers = dict(playground_headers or {})
         self.cdn_max_age = cdn_max_age
@@ -156,11 +160,22 @@ class InkwellGraphQL(GraphQL[Context, None]):
             # strawberry says 400 where the specification's 415 says more.
             status = 415 if error.reason == "Unsupported content type" else error.status_code
             return self._refusal(request, status, "BAD_REQUEST", error.reason)
+        except self.outages as outage:  # before execution: a persisted query's lookup
+            log.warning("store unavailable before execution: %r", outage)
+            return self._refusal(request, 503, "UNAVAILABLE", UNAVAILABLE, {"retry-after": "1"})
 
-    def _refusal(self, request: Request, status: int, code: str, message: str) -> Response:
+    def _refusal(
+        self,
+        request: Request,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
         """A request refused before execution, as a GraphQL response without data."""
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-        headers = {"allow": "GET, POST"} if status == 405 else None
+        if status == 405:
+            headers = {"allow": "GET, POST"}
         media_type: str = request.state.media_type
         return Response(self.encode_json(body), status, headers, media_type=media_type)
 

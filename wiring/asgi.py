@@ -31,13 +31,14 @@ from web.cors import ListedOriginsCors
 from web.playground import playground_headers, playground_html
 from wiring import heap
 from wiring.bootstrap import NAMES, Inkwell, running
+from wiring.outages import STORE_OUTAGES
 from wiring.projector_process import ProjectorProcess
 
 
 def routes(settings: Settings | None = None) -> list[BaseRoute]:
     edge = settings.edge if settings else EdgeLimits()
     exposure = settings.exposure if settings else Exposure()
-    schema = build_schema(CostLimit(edge.max_query_cost), exposure)
+    schema = build_schema(CostLimit(edge.max_query_cost), exposure, STORE_OUTAGES)
     playground = (
         playground_html(subscriptions=schema.subscription is not None)
         if exposure.graphiql

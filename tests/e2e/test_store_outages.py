@@ -1,0 +1,93 @@
+"""A store that cannot be reached, against a real server: Redis killed, the SQLite log locked
+by another process. Each request answers at once with the code UNAVAILABLE, which a client
+retries, never INTERNAL_SERVER_ERROR, a 500 or a wait of many seconds; writes still commit
+while Redis is away; and everything works again once the store is back."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import httpx2 as httpx
+
+from harness.redis_server import PrivateRedis
+from harness.server_process import ServerProcess
+from tests.support.api import Api, http_api
+
+RECENT = "{ recentPosts { edges { node { id title } } } }"
+CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { position } }"
+DRAFTS = "query($id: ID!) { user(id: $id) { posts { edges { node { title } } } } }"
+# Each answer within this: redis-py's default retries held a query 8 s and a mutation 10 s.
+PROMPT = 3.0
+
+
+def _prompt(server: ServerProcess) -> Api:
+    return Api(httpx.Client(base_url=server.url, timeout=PROMPT))
+
+
+def test_with_redis_gone_requests_answer_unavailable_at_once_and_writes_still_commit(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    env = {**server_env, "REDIS_URL": private_redis.url}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        api.create_post(ann, "Before")
+        private_redis.kill()
+        prompt = _prompt(server)
+
+        error = prompt.error(RECENT)
+        assert error["extensions"] == {"code": "UNAVAILABLE"}, error
+        assert "try again" in error["message"]
+        # The log is the truth, and it is there: the write commits and says where.
+        written = prompt.ok(CREATE, {"i": {"title": "During", "content": "x"}}, token=ann.token)
+        position = int(written["createPost"]["position"])
+        # A persisted query's lookup comes before execution: a refusal without data.
+        digest = hashlib.sha256(RECENT.encode()).hexdigest()
+        persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+        response = prompt.client.post("/graphql", json={"extensions": persisted})
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["errors"][0]["extensions"] == {"code": "UNAVAILABLE"}
+
+        private_redis.start()  # empty: the projectors rebuild from the log
+        consistent = {"X-Consistent-With": str(position)}
+        titles = [
+            edge["node"]["title"]
+            for edge in api.ok(RECENT, headers=consistent)["recentPosts"]["edges"]
+        ]
+        assert titles == [], titles  # neither was published
+        mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token)["user"]["posts"]["edges"]
+        assert sorted(edge["node"]["title"] for edge in mine) == [
+            "Before",
+            "During",
+        ]
+        response = api.client.post("/graphql", json={"query": RECENT, "extensions": persisted})
+        assert response.status_code == 200 and "errors" not in response.json(), response.text
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
+
+
+def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
+    server: ServerProcess, sqlite_url: str
+) -> None:
+    """Another process holds the SQLite file's write lock (a backup, an operator's shell)
+    past the writer's busy timeout."""
+    api = http_api(server)
+    ann = api.register("Ann")
+    database = sqlite_url.removeprefix("sqlite:///")
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        error = Api(httpx.Client(base_url=server.url, timeout=30)).error(
+            CREATE, {"i": {"title": "Locked out", "content": "x"}}, token=ann.token
+        )
+        assert error["extensions"] == {"code": "UNAVAILABLE"}, error
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+    after = api.ok(CREATE, {"i": {"title": "Let in", "content": "x"}}, token=ann.token)[
+        "createPost"
+    ]
+    assert int(after["position"]) == ann.position + 1  # the refused one appended nothing
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]

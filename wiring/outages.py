@@ -1,0 +1,25 @@
+"""The exceptions that mean a store cannot be reached now, not that the request or the code
+was wrong: the API answers them with the code UNAVAILABLE (schema/errors.py), which a
+client retries, instead of INTERNAL_SERVER_ERROR.
+
+Redis: a refused or dropped connection, a read past its deadline, a pool with no
+connection free, a server still loading its data (BusyLoadingError is a ConnectionError).
+SQL: what the driver reports as operational (the server gone, a connection dropped, an
+SQLite file locked past its busy timeout) or as the connection's own failure, and a
+pool with no connection free. Error replies (Redis's OOM, a constraint) stay unexpected.
+"""
+
+from __future__ import annotations
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+STORE_OUTAGES: tuple[type[Exception], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+)
