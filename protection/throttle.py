@@ -64,8 +64,9 @@ class Throttle:
                 if allowed:
                     continue
                 stats = await self._limiter.get_window_stats(item, rule.kind, identity)
-            except Exception:  # fail open, see the module docstring
-                log.warning("rate limit storage failed; letting the request through", exc_info=True)
+            except Exception as error:  # fail open, see the module docstring
+                # One line, not a traceback: it repeats for every request while Redis is down.
+                log.warning("rate limit storage failed (%r); letting the request through", error)
                 return
             raise RateLimited(rule.kind, max(1, math.ceil(stats.reset_time - time.time())))
 
