@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import tempfile
 import time
@@ -79,6 +80,15 @@ class PrivateRedis(Lifecycle["PrivateRedis"]):
         self.process.kill()
         self.process.wait()
         self.process = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as in a partition."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def restart_empty(self) -> None:
         self.kill()

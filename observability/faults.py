@@ -25,11 +25,22 @@ OnError = Callable[[BaseException], None]
 
 
 class CountingRetry(Retry):
-    """redis-py 8.1's default policy (10 retries, jittered backoff from 10 ms to 1 s),
-    reporting every failed attempt to `on_error`."""
+    """redis-py 8.1's default policy (10 retries, jittered backoff from 10 ms to 1 s,
+    after a connection error or a timeout), reporting every failed attempt to
+    `on_error`. `supported_errors` narrows what is tried again."""
 
-    def __init__(self, on_error: OnError, backoff: Any = None, retries: int = 10) -> None:
-        super().__init__(backoff or ExponentialWithJitterBackoff(base=0.01, cap=1), retries)
+    def __init__(
+        self,
+        on_error: OnError,
+        backoff: Any = None,
+        retries: int = 10,
+        supported_errors: tuple[type[RedisError], ...] | None = None,
+    ) -> None:
+        backoff = backoff or ExponentialWithJitterBackoff(base=0.01, cap=1)
+        if supported_errors is None:
+            super().__init__(backoff, retries)
+        else:
+            super().__init__(backoff, retries, supported_errors)
         self._on_error = on_error
 
     async def call_with_retry(
@@ -53,7 +64,12 @@ class CountingRetry(Retry):
     def __deepcopy__(self, memo: dict[int, Any]) -> CountingRetry:
         """redis-py deep-copies the policy into each connection; the copies must keep
         reporting to the same counter rather than to a copy of it."""
-        return CountingRetry(self._on_error, copy.deepcopy(self._backoff, memo), self._retries)
+        return CountingRetry(
+            self._on_error,
+            copy.deepcopy(self._backoff, memo),
+            self._retries,
+            self._supported_errors,
+        )
 
 
 def count_database_errors(engine: Engine, on_error: OnError) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis
@@ -29,12 +30,20 @@ log = logging.getLogger("inkwell")
 
 REDIS_CONNECTIONS = 64
 REQUEST_WRITE_CONNECTIONS = 16
-# Attempts after a failed one on the pools that answer requests (`reads`, `requests`):
-# enough for a connection that Redis dropped (a restart) to be replaced, about 0.1 s.
-# redis-py's default of 10 held every request 3.4 s per call while Redis was down (a
-# query 8 s, a mutation 10 s, the rate limits' calls included), where a client would
-# rather hear UNAVAILABLE at once. Projectors and live topics retry in their own loops.
+# The pools that answer requests (`reads`, `requests`) give up soon, so that a client
+# hears UNAVAILABLE instead of waiting; projectors and live topics retry in their own
+# loops. Three attempts after a refused or dropped connection: enough for one that
+# Redis dropped in a restart to be replaced, about 0.1 s. redis-py's default of ten
+# held every request 3.4 s a call while Redis was down (a query 8 s, a mutation 10 s,
+# the rate limits' calls included). A reply past its deadline is not tried again.
 REQUEST_RETRIES = 3
+# How long a request waits to connect, and for a reply: without a deadline a frozen
+# Redis (SIGSTOP, a partition that drops packets) held a query 40 s and a mutation over
+# a minute, in rate limits that would let it through anyway. The rate limits and
+# persisted queries wait least: a query's page is larger, and Redis slower under load.
+CONNECT_SECONDS = 1.0
+READ_REPLY_SECONDS = 3.0
+REQUEST_WRITE_REPLY_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,12 @@ async def open_clients(
     # The pub/sub connection reads where queries read: Redis replicates PUBLISH in order
     # with the writes, so a change notice never arrives before the data it announces.
     read_url = settings.redis_read_url or url
-    answering = CountingRetry(metrics.redis_error, retries=REQUEST_RETRIES)
-    reads = await stack.enter_async_context(pool(read_url, f"{settings.prefix}:reads", answering))
+    answering = CountingRetry(
+        metrics.redis_error, retries=REQUEST_RETRIES, supported_errors=(RedisConnectionError,)
+    )
+    reads = await stack.enter_async_context(
+        pool(read_url, f"{settings.prefix}:reads", answering, reply_seconds=READ_REPLY_SECONDS)
+    )
     batched_reads = BatchedReads(reads)
     stack.push_async_callback(batched_reads.aclose)
     # Pub/sub blocks between messages: no read timeout on its connection.
@@ -80,17 +93,33 @@ async def open_clients(
     )
     stack.push_async_callback(listener.aclose)
     requests = await stack.enter_async_context(
-        pool(url, f"{settings.prefix}:requests", answering, REQUEST_WRITE_CONNECTIONS)
+        pool(
+            url,
+            f"{settings.prefix}:requests",
+            answering,
+            REQUEST_WRITE_CONNECTIONS,
+            reply_seconds=REQUEST_WRITE_REPLY_SECONDS,
+        )
     )
     return RedisClients(url, primary, reads, batched_reads, listener, requests)
 
 
 @asynccontextmanager
 async def pool(
-    url: str, name: str, retry: CountingRetry, connections: int = REDIS_CONNECTIONS
+    url: str,
+    name: str,
+    retry: CountingRetry,
+    connections: int = REDIS_CONNECTIONS,
+    reply_seconds: float | None = None,
 ) -> AsyncIterator[Redis]:
     """A client on a bounded pool: thousands of subscribers reading at once wait for a
-    connection instead of opening thousands."""
+    connection instead of opening thousands. With `reply_seconds`, a request pool's:
+    connections and replies have deadlines (see CONNECT_SECONDS)."""
+    deadlines = (
+        {"socket_timeout": reply_seconds, "socket_connect_timeout": CONNECT_SECONDS}
+        if reply_seconds is not None
+        else {}
+    )
     connection_pool = BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
@@ -98,6 +127,7 @@ async def pool(
         timeout=10,
         client_name=name,
         retry=retry,
+        **deadlines,
     )
     pack_in_c(connection_pool)  # commands packed in C (projections/projectors/packed_redis.py)
     client = Redis(connection_pool=connection_pool)

@@ -69,6 +69,35 @@ def test_with_redis_gone_requests_answer_unavailable_at_once_and_writes_still_co
     assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
 
 
+def test_with_redis_frozen_requests_answer_within_their_deadlines(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """A Redis that holds its connections open and answers nothing (SIGSTOP here; a
+    partition that drops packets does the same): a query used to wait 40 s, a write
+    over a minute, `{ __typename }` 20 s, in the rate limits' calls."""
+    env = {**server_env, "REDIS_URL": private_redis.url, "INKWELL_RATE_LIMITS": None}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        private_redis.freeze()
+        try:
+            # The deadlines: 1 s for each rate-limit call, 3 s for a query's read.
+            patient = Api(httpx.Client(base_url=server.url, timeout=10))
+            error = patient.error(RECENT)
+            assert error["extensions"] == {"code": "UNAVAILABLE"}, error
+            assert patient.ok("{ __typename }") == {"__typename": "Query"}
+            written = patient.ok(
+                CREATE, {"i": {"title": "Frozen", "content": "x"}}, token=ann.token
+            )
+        finally:
+            private_redis.thaw()
+        position = written["createPost"]["position"]
+        consistent = {"X-Consistent-With": position}
+        mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token, headers=consistent)
+        assert [edge["node"]["title"] for edge in mine["user"]["posts"]["edges"]] == ["Frozen"]
+    assert "Traceback" not in server.log.read_text(), server.log.read_text()[-3000:]
+
+
 def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
     server: ServerProcess, sqlite_url: str
 ) -> None:
