@@ -41,6 +41,11 @@ from eventstore.tables import commands, events
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
+# How long a command waits for its commit before it answers that it could not be
+# confirmed. Longer than SQLite's busy timeout (eventstore/engines.py), so a locked file
+# answers with its own error first. Without it, a PostgreSQL that stopped answering
+# (its backends paused, a failover) held every write until it came back.
+COMMIT_SECONDS = 15.0
 # Any constant works: it only has to be the same for every Inkwell writer of the database.
 POSTGRES_APPEND_LOCK = 0x1A7E_3E11
 
@@ -78,11 +83,20 @@ class _Statements:
         self.release = DriverStatement(text("RELEASE SAVEPOINT inkwell_append"), dialect)
 
 
+class CommitUnconfirmed(Exception):
+    """The append was not confirmed within COMMIT_SECONDS: the database did not answer.
+    If it was still queued it is never committed; if its commit was under way, it may
+    be. Sent again with the same command id, it is applied at most once."""
+
+
 @dataclass
 class _Pending:
     request: AppendRequest
     future: asyncio.Future[Outcome]
     loop: asyncio.AbstractEventLoop
+    # Set on the event loop when the caller stops waiting; the writer thread then
+    # leaves the append out if it has not taken it into a commit yet.
+    abandoned: bool = False
 
 
 class _Stop:
@@ -91,9 +105,14 @@ class _Stop:
 
 class GroupCommitWriter:
     def __init__(
-        self, engines: Engines, on_commit: OnCommit, schemas: EventSchemas = SCHEMAS
+        self,
+        engines: Engines,
+        on_commit: OnCommit,
+        schemas: EventSchemas = SCHEMAS,
+        commit_seconds: float = COMMIT_SECONDS,
     ) -> None:
         self._engine = engines.writer
+        self._commit_seconds = commit_seconds
         self._schemas = schemas
         self._lock_statement = (
             None
@@ -117,8 +136,15 @@ class GroupCommitWriter:
     async def append(self, request: AppendRequest) -> Outcome:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
-        self._queue.put(_Pending(request, future, loop))
-        return await future
+        pending = _Pending(request, future, loop)
+        self._queue.put(pending)
+        # A timer, not asyncio.wait_for: this is every command's path, and wait_for
+        # wraps the future in a task.
+        deadline = loop.call_later(self._commit_seconds, _give_up, pending)
+        try:
+            return await future
+        finally:
+            deadline.cancel()
 
     def _run(self) -> None:
         # On SQLite the thread keeps one connection from batch to batch: checking one out
@@ -133,7 +159,7 @@ class GroupCommitWriter:
                 first = self._queue.get()
                 if isinstance(first, _Stop):
                     return
-                batch = [first]
+                batch = [] if first.abandoned else [first]
                 stop = False
                 while len(batch) < MAX_BATCH:
                     try:
@@ -143,8 +169,10 @@ class GroupCommitWriter:
                     if isinstance(item, _Stop):
                         stop = True
                         break
-                    batch.append(item)
-                held = self._commit(held, batch)
+                    if not item.abandoned:
+                        batch.append(item)
+                if batch:
+                    held = self._commit(held, batch)
                 if stop:
                     return
         finally:
@@ -273,6 +301,15 @@ def _close(conn: Connection | None) -> None:
             conn.close()
         except Exception:
             log.exception("closing the writer's connection failed")
+
+
+def _give_up(pending: _Pending) -> None:
+    """On the event loop, once the caller's deadline passed without a confirmation."""
+    if not pending.future.done():
+        pending.abandoned = True
+        pending.future.set_exception(
+            CommitUnconfirmed("the event log did not confirm the commit in time")
+        )
 
 
 def _settle(future: asyncio.Future[Outcome], result: Outcome | Exception) -> None:

@@ -5,8 +5,9 @@ client retries, instead of INTERNAL_SERVER_ERROR.
 Redis: a refused or dropped connection, a read past its deadline, a pool with no
 connection free, a server still loading its data (BusyLoadingError is a ConnectionError).
 SQL: what the driver reports as operational (the server gone, a connection dropped, an
-SQLite file locked past its busy timeout) or as the connection's own failure, and a
-pool with no connection free. Error replies (Redis's OOM, a constraint) stay unexpected.
+SQLite file locked past its busy timeout) or as the connection's own failure, a pool
+with no connection free, and a commit the writer could not confirm in time (a database
+that stopped answering). Error replies (Redis's OOM, a constraint) stay unexpected.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from eventstore.writer import CommitUnconfirmed
+
 STORE_OUTAGES: tuple[type[Exception], ...] = (
     RedisConnectionError,
     RedisTimeoutError,
     OperationalError,
     InterfaceError,
     PoolTimeout,
+    CommitUnconfirmed,
 )
