@@ -20,16 +20,16 @@ from sqlalchemy import create_engine, text
 from eventstore.engines import open_engines
 from eventstore.store import SqlEventStore
 from eventstore.writer import CommitUnconfirmed, GroupCommitWriter
-from tests.conftest import POSTGRES_URL
 from tests.support.appends import request
 
 pytestmark = pytest.mark.postgres
 
 
 @contextmanager
-def paused_backends(application_name: str) -> Iterator[list[int]]:
-    assert POSTGRES_URL
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def paused_backends(url: str, application_name: str) -> Iterator[list[int]]:
+    """Pauses the backends of the connections named `application_name`, found through a
+    connection of its own to `url`."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             found = conn.execute(
@@ -59,7 +59,7 @@ async def test_a_database_that_stops_answering_fails_the_wait_and_drops_what_was
     store = SqlEventStore(engines, writer)
     try:
         await store.append(request("user-before", 0))  # the writer's connection is open
-        with paused_backends(name):
+        with paused_backends(postgres_url, name):
             stuck = asyncio.create_task(store.append(request("user-stuck", 0)))
             await asyncio.sleep(0.3)  # the writer thread is in its commit now
             queued = asyncio.create_task(store.append(request("user-queued", 0)))
