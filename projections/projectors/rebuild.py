@@ -87,6 +87,26 @@ return 1
 Progress = Callable[[int, int], None]  # (position reached, head of the log)
 
 
+async def sweep_abandoned(redis: Redis, keys: Keys, projection: str, holder: str = "") -> None:
+    """Deletes the projection's spaces that no process needs any more: not active, not in
+    a replaced space's grace period, and not being built by a rebuild other than
+    `holder` (the rebuild lock's owner, when a rebuild sweeps). Only a rebuild or a
+    process killed before its cleanup leaves such spaces: a process killed within a
+    swap's grace period leaves the spaces it replaced, a rebuild killed or cancelled
+    mid-build its own. A projector sweeps now and then (ProjectionRunner), a rebuild
+    before it builds. The spaces are listed in one script call (_ABANDONED), so that no
+    swap or rebuild comes between the checks; no lock is taken, so no rebuild is ever
+    refused because of a sweep."""
+    registry = keys.space_registry(projection)
+    unused_since = time.time() - NAMESPACE_GRACE_SECONDS
+    listed = [keys.rebuilding(projection), keys.namespace(projection), registry]
+    for found in await redis.register_script(_ABANDONED)(listed, [unused_since, holder]):
+        space = str(found)
+        log.warning("deleting %s, left by a rebuild or process that did not finish", space)
+        await drop_space(redis, space)
+        await redis.zrem(registry, space)
+
+
 @dataclass(frozen=True)
 class _Batch:
     packed: bulk_pipeline.Packed  # packed ahead, while Redis runs the batch before
@@ -125,7 +145,6 @@ class Rebuild:
         self._recomputes = Recomputes()  # due before the build's spaces are swapped in
         self._held_since = 0  # the position where the recomputations held began
         self._advance = redis.register_script(_ADVANCE)
-        self._abandoned = redis.register_script(_ABANDONED)
         self._locks = [
             Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
         ]
@@ -160,31 +179,11 @@ class Rebuild:
                 pipe.zadd(self._keys.space_registry(name), {space: now})
             await pipe.execute()
 
-    async def sweep(self) -> None:
-        """Deletes the abandoned spaces of these projections, as a rebuild does before it
-        builds, without taking their rebuild locks: a projector runs it now and then
-        (ProjectionRunner), so that what a killed process or a cancelled rebuild left
-        does not wait for the next rebuild, and a rebuild started meanwhile is not
-        refused."""
-        await self._sweep_abandoned()
-
     async def _sweep_abandoned(self) -> None:
-        """Deletes the spaces of these projections that no process needs any more: not
-        active, not in a replaced space's grace period, and not being built. Only a
-        rebuild or a process killed before its cleanup leaves such spaces: a process
-        killed within a swap's grace period leaves the spaces it replaced, a rebuild
-        killed or cancelled mid-build its own. The spaces are listed in one script
-        call (_ABANDONED), so that no swap or rebuild comes between the checks."""
-        unused_since = time.time() - NAMESPACE_GRACE_SECONDS
+        """Deletes what earlier rebuilds of these projections left (sweep_abandoned),
+        under this rebuild's own locks."""
         for projection, lock in zip(self._projections, self._locks, strict=True):
-            name = projection.name
-            registry = self._keys.space_registry(name)
-            keys = [self._keys.rebuilding(name), self._keys.namespace(name), registry]
-            for found in await self._abandoned(keys, [unused_since, lock.owner]):
-                space = str(found)
-                log.warning("deleting %s, left by a rebuild or process that did not finish", space)
-                await drop_space(self._redis, space)
-                await self._redis.zrem(registry, space)
+            await sweep_abandoned(self._redis, self._keys, projection.name, lock.owner)
 
     async def _unlock(self, renewing: asyncio.Task[None]) -> None:
         renewing.cancel()

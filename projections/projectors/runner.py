@@ -33,7 +33,7 @@ from projections.projectors.lease import Lease
 from projections.projectors.parking import Parking
 from projections.projectors.projection import Projection
 from projections.projectors.queueing import EventQueue
-from projections.projectors.rebuild import Rebuild
+from projections.projectors.rebuild import Rebuild, sweep_abandoned
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
 from projections.redisio.cancellation import cancel_and_wait, complete
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 IDLE_SECONDS = 1.0
 LEASE_SECONDS = 5.0
-# How often the lease holder deletes spaces nobody uses any more (Rebuild.sweep).
+# How often the lease holder deletes spaces nobody uses any more (sweep_abandoned).
 SWEEP_SECONDS = 60.0
 
 
@@ -140,10 +140,9 @@ class ProjectionRunner:
         a whole copy of the read models that only the next rebuild would otherwise
         delete. Its own task: a big space takes a while to delete, and following goes
         on meanwhile."""
-        rebuild = Rebuild(self._redis, self._keys, self._scripts, self._log, [self.projection])
         while True:
             try:
-                await rebuild.sweep()
+                await sweep_abandoned(self._redis, self._keys, self.projection.name)
             except Exception as error:
                 log.warning(
                     "projection %s: could not delete abandoned spaces (%s: %s)",

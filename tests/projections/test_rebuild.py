@@ -20,7 +20,7 @@ from infra.settings import Settings
 from projections.keyspace.spaces import scan_pages
 from projections.projectors.failures import BatchFailed, RebuildRunning
 from projections.projectors.projection import Projection
-from projections.projectors.rebuild import Rebuild
+from projections.projectors.rebuild import Rebuild, sweep_abandoned
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
 from projections.readers.pagination import Slice
@@ -336,10 +336,10 @@ async def test_a_sweep_spares_the_active_space_and_a_rebuild_under_way(inkwell: 
     registry = inkwell.keys.space_registry("posts")
     await inkwell.redis.zadd(registry, {building: long_ago, active: long_ago})
     await inkwell.redis.set(inkwell.keys.rebuilding("posts"), "another process")
-    posts = [p for p in PROJECTIONS if p.name == "posts"]
-    sweep = Rebuild(
-        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, posts
-    ).sweep
+
+    async def sweep() -> None:
+        await sweep_abandoned(inkwell.redis, inkwell.keys, "posts")
+
     await sweep()
     assert await keys_in(inkwell, building) == 1
     await inkwell.redis.delete(inkwell.keys.rebuilding("posts"))  # the rebuild died
