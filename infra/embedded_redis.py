@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from infra.lifecycle import Lifecycle
 from infra.redis_binary import server_binary
@@ -50,7 +52,9 @@ def running_in(data_dir: Path) -> str | None:
     path = socket_path(data_dir)
     if not path.is_socket():
         return None
-    client = redis.Redis(unix_socket_path=str(path), socket_timeout=2, socket_connect_timeout=2)
+    client = redis.Redis(
+        unix_socket_path=str(path), socket_timeout=2, socket_connect_timeout=2, retry=_once()
+    )
     try:
         client.ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError):
@@ -134,7 +138,7 @@ class EmbeddedRedis(Lifecycle[str]):
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_SECONDS
-        client = redis.Redis.from_url(self.url)
+        client = redis.Redis.from_url(self.url, retry=_once())
         try:
             while True:
                 assert self._process is not None
@@ -151,6 +155,12 @@ class EmbeddedRedis(Lifecycle[str]):
                     time.sleep(0.02)
         finally:
             client.close()
+
+
+def _once() -> Retry:
+    """One attempt per call: these clients probe whether a server answers, and a refused
+    connection is the answer (redis-py's default retries held each probe 3.4 s)."""
+    return Retry(NoBackoff(), 0)
 
 
 def _die_with_parent() -> None:
