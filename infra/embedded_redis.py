@@ -5,17 +5,19 @@ With a data directory it listens on `<data_dir>/redis.sock` and saves its snapsh
 `verify`, `events tail`, ...) run from the same directory find the read models the
 server uses without any variable. Without a data directory (tests, the terminal demo) it
 listens in a fresh temporary directory and saves nothing. It dies with the process that
-started it.
+started it, and that process starts it again should it exit on its own.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +33,12 @@ SOCKET_NAME = "redis.sock"
 # sockaddr_un holds 108 bytes on Linux and 104 on macOS, the terminating NUL included.
 MAX_SOCKET_PATH = 103
 _PR_SET_PDEATHSIG = 1
+# After an exit of its own, the first restart waits this long, each failed one twice as
+# long, up to RESTART_MAX_SECONDS.
+RESTART_FIRST_SECONDS = 0.1
+RESTART_MAX_SECONDS = 5.0
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -71,6 +79,10 @@ class EmbeddedRedis(Lifecycle[str]):
         self._scratch: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: Path | None = None
+        self._command: list[str] = []
+        self._closing = threading.Event()
+        self._turn = threading.Lock()  # a restart and close() take turns
+        self._keeper: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -87,39 +99,91 @@ class EmbeddedRedis(Lifecycle[str]):
             directory, self._socket = self._data_dir.resolve(), socket_path(self._data_dir)
             persistence = ["--dbfilename", "redis.rdb", "--save", "60", "1"]
             self._check_socket_path()
-        self._process = subprocess.Popen(
-            [
-                server_binary(),
-                "--port",
-                "0",
-                "--unixsocket",
-                str(self._socket),
-                "--unixsocketperm",
-                "700",
-                "--dir",
-                str(directory),
-                "--appendonly",
-                "no",
-                "--loglevel",
-                "warning",
-                *persistence,
-            ],
+        self._command = [
+            server_binary(),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(self._socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(directory),
+            "--appendonly",
+            "no",
+            "--loglevel",
+            "warning",
+            *persistence,
+        ]
+        self._process = self._spawn()
+        self._wait_until_ready()
+        self._keeper = threading.Thread(
+            target=self._keep_running, name="embedded-redis", daemon=True
+        )
+        self._keeper.start()
+        return self.url
+
+    def close(self) -> None:
+        with self._turn:
+            self._closing.set()
+            process, self._process = self._process, None
+        if process is not None:
+            process.send_signal(signal.SIGTERM)  # it saves its snapshot, then exits
+            process.wait(timeout=30)
+        if self._keeper is not None:
+            self._keeper.join()
+            self._keeper = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self._command,
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
             # Out of the terminal's process group: a Ctrl-C there would stop it at once,
             # under a server still stopping its projectors. Its owner stops it last (close).
             start_new_session=True,
         )
-        self._wait_until_ready()
-        return self.url
 
-    def close(self) -> None:
-        if self._process is not None:
-            self._process.send_signal(signal.SIGTERM)  # it saves its snapshot, then exits
-            self._process.wait(timeout=30)
-            self._process = None
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+    def _keep_running(self) -> None:
+        """Starts the server again whenever it exits before close(): killed by the OOM
+        killer or by hand, or crashed. Without this, every request of the server that owns
+        it answered UNAVAILABLE until someone restarted Inkwell. It comes back with its last
+        snapshot, checkpoints included, and the projectors catch up from those (without a
+        data directory it comes back empty and they rebuild). The processes it starts are
+        this thread's children (see _die_with_parent), so the thread lives until close(); a
+        daemon, so that a process that exits without close() is not held by it."""
+        while (process := self._process) is not None:
+            code = process.wait()
+            with self._turn:
+                if self._closing.is_set():
+                    return
+                log.error(
+                    "the embedded Redis exited with code %s; starting it again from its last "
+                    "snapshot (the projectors catch up from there)",
+                    code,
+                )
+            self._restart()
+
+    def _restart(self) -> None:
+        down_since, wait = time.monotonic(), RESTART_FIRST_SECONDS
+        while not self._closing.wait(wait):
+            with self._turn:
+                if self._closing.is_set():
+                    return
+                try:
+                    self._process = self._spawn()
+                    self._wait_until_ready()
+                except (EmbeddedRedisError, redis.ConnectionError, OSError) as error:
+                    if self._process is not None:  # started, and not ready in time
+                        self._process.kill()
+                        self._process.wait()
+                    log.error("the embedded Redis did not start again (%s); retrying", error)
+                    wait = min(wait * 2, RESTART_MAX_SECONDS)
+                    continue
+            log.warning("the embedded Redis is back after %.1f s", time.monotonic() - down_since)
+            return
 
     def _check_socket_path(self) -> None:
         assert self._socket is not None

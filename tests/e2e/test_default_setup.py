@@ -4,8 +4,10 @@ from the same directory, as the console script, finding the server's embedded Re
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,3 +81,39 @@ def test_a_second_process_on_the_data_directory_uses_the_first_ones_redis(
     assert "the read models show it all" in seeded.stdout
     recent = http_api(default_server).ok("{ recentPosts { totalCount } }")
     assert recent["recentPosts"]["totalCount"] == 3
+
+
+def test_the_embedded_redis_is_started_again_when_it_is_killed(
+    default_server: ServerProcess, tmp_path: Path
+) -> None:
+    """The OOM killer or a kill -9 takes the server's own Redis: the server starts it again,
+    and everything acknowledged before and after reads back, equal to a replay."""
+    api = http_api(default_server)
+    ann = api.register("Ann")
+    before = api.published_post(ann, "Before")["id"]
+    served = redis.Redis(unix_socket_path=str(socket_path(tmp_path / "data")))
+    killed = int(served.info("server")["process_id"])
+    os.kill(killed, signal.SIGKILL)
+
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            if int(served.info("server")["process_id"]) != killed:
+                break
+        except redis.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, default_server.log.read_text()[-3000:]
+        time.sleep(0.1)
+    served.close()
+
+    after = api.published_post(ann, "After")["id"]
+    head = api.ok("{ projections { headPosition } }")["projections"][0]["headPosition"]
+    shown = api.ok(
+        "{ recentPosts { edges { node { id } } } }", headers={"X-Consistent-With": str(head)}
+    )
+    assert {edge["node"]["id"] for edge in shown["recentPosts"]["edges"]} == {before, after}
+    clean = inkwell(tmp_path, "verify")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    log = default_server.log.read_text()
+    assert "the embedded Redis exited with code -9" in log
+    assert "the embedded Redis is back after" in log
