@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from pathlib import Path
+
+import pytest
 
 from domain.commands import CreatePost, PublishPost
 from harness.net import free_port
@@ -37,6 +41,31 @@ async def test_read_models_are_rebuilt_from_the_log_after_redis_restarts_empty(
             assert page.total == 4
             user = await inkwell.services.reads.user(author)
             assert user is not None and user.published_post_count == 4
+    finally:
+        server.kill()
+        server.wait()
+
+
+async def test_an_outage_is_logged_when_it_begins_and_when_it_ends(
+    tmp_path: Path, sqlite_url: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not at every attempt: each pub/sub reconnection wakes the namespaces' loop, which
+    logged a line each time (105 in two minutes of the chaos probe)."""
+    port = free_port()
+    server = redis_server(port)
+    settings = make_settings(sqlite_url, f"redis://127.0.0.1:{port}", prefix, tmp_path)
+    try:
+        async with running(settings) as inkwell:
+            with caplog.at_level(logging.INFO, logger="projections.live.namespaces"):
+                server.kill()
+                server.wait()
+                await asyncio.sleep(4)  # pub/sub reconnects at 0.05, 0.1, 0.2 ... 2 s
+                server = redis_server(port)
+                await settle(inkwell, timeout=30)
+                await asyncio.sleep(1.5)  # the namespaces are re-read every second
+        lines = [r.getMessage() for r in caplog.records if r.name == "projections.live.namespaces"]
+        assert len([line for line in lines if "could not read" in line]) == 1, lines
+        assert len([line for line in lines if "read again after" in line]) == 1, lines
     finally:
         server.kill()
         server.wait()
