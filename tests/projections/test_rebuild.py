@@ -331,11 +331,13 @@ async def test_a_sweep_spares_the_active_space_and_a_rebuild_under_way(inkwell: 
     await settle(inkwell)
     active = inkwell.keys.space("posts")
     building = inkwell.keys.new_space("posts", "building")
+    # The lock first, as a rebuild takes it before it registers its space: this process's
+    # runner sweeps too, and may do so between any two of these lines.
+    await inkwell.redis.set(inkwell.keys.rebuilding("posts"), "another process")
     await inkwell.redis.set(f"{building}:post:x", "half built")
     long_ago = time.time() - NAMESPACE_GRACE_SECONDS - 60
     registry = inkwell.keys.space_registry("posts")
     await inkwell.redis.zadd(registry, {building: long_ago, active: long_ago})
-    await inkwell.redis.set(inkwell.keys.rebuilding("posts"), "another process")
 
     async def sweep() -> None:
         await sweep_abandoned(inkwell.redis, inkwell.keys, "posts")
