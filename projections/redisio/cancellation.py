@@ -23,7 +23,12 @@ async def cancel_and_wait(task: asyncio.Task[None]) -> None:
     """Cancels the task and waits until it has finished. Its cleanup still talks to
     Redis, which the process closes only after its tasks: left running, it would hang
     on a closed pool. Further cancellations of the caller are passed on to the task and
-    re-raised once it is done, as asyncio.TaskGroup does."""
+    re-raised once it is done, as asyncio.TaskGroup does.
+
+    A task that ends with an error of its own instead (its Redis gone in the same
+    outage that made the caller stop it) has that error retrieved and logged in one
+    line: the caller is already unwinding and reports why, and an error never retrieved
+    is logged by asyncio with a traceback when the task is collected."""
     task.cancel()
     cancelled = False
     while not task.done():
@@ -32,6 +37,8 @@ async def cancel_and_wait(task: asyncio.Task[None]) -> None:
         except asyncio.CancelledError:
             cancelled = True
             task.cancel()
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.info("%s ended with %s: %s", task.get_name(), type(error).__name__, error)
     if cancelled:
         raise asyncio.CancelledError
 
