@@ -30,6 +30,7 @@ from infra.redis_binary import server_binary
 
 STARTUP_SECONDS = 10.0
 SOCKET_NAME = "redis.sock"
+LOG_NAME = "redis.log"  # its own warnings, beside the snapshot: why it would not start
 # sockaddr_un holds 108 bytes on Linux and 104 on macOS, the terminating NUL included.
 MAX_SOCKET_PATH = 103
 _PR_SET_PDEATHSIG = 1
@@ -79,6 +80,7 @@ class EmbeddedRedis(Lifecycle[str]):
         self._scratch: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: Path | None = None
+        self._log: Path | None = None
         self._command: list[str] = []
         self._closing = threading.Event()
         self._turn = threading.Lock()  # a restart and close() take turns
@@ -99,6 +101,7 @@ class EmbeddedRedis(Lifecycle[str]):
             directory, self._socket = self._data_dir.resolve(), socket_path(self._data_dir)
             persistence = ["--dbfilename", "redis.rdb", "--save", "60", "1"]
             self._check_socket_path()
+        self._log = directory / LOG_NAME
         self._command = [
             server_binary(),
             "--port",
@@ -113,6 +116,8 @@ class EmbeddedRedis(Lifecycle[str]):
             "no",
             "--loglevel",
             "warning",
+            "--logfile",
+            str(self._log),
             *persistence,
         ]
         self._process = self._spawn()
@@ -208,7 +213,8 @@ class EmbeddedRedis(Lifecycle[str]):
                 assert self._process is not None
                 if self._process.poll() is not None:
                     raise EmbeddedRedisError(
-                        f"the embedded Redis exited with code {self._process.returncode}"
+                        f"the embedded Redis exited with code {self._process.returncode}: "
+                        f"{self._last_words()} (its log: {self._log})"
                     )
                 try:
                     client.ping()
@@ -219,6 +225,17 @@ class EmbeddedRedis(Lifecycle[str]):
                     time.sleep(0.02)
         finally:
             client.close()
+
+    def _last_words(self) -> str:
+        """The last two lines of its log, without their pid, role and time: a server that
+        will not start says why there ("Wrong signature trying to load DB from file",
+        then "Fatal error loading the DB ... Exiting.")."""
+        assert self._log is not None
+        try:
+            lines = self._log.read_text(errors="replace").splitlines()[-2:]
+        except OSError:
+            return "no log"
+        return "; ".join(line.split(" # ", 1)[-1] for line in lines) or "no log"
 
 
 def _once() -> Retry:
