@@ -49,9 +49,11 @@ def test_pools_pack_in_c_where_the_connection_kind_allows() -> None:
 
 
 async def test_the_process_pools_pack_in_c(redis_url: str, prefix: str) -> None:
-    """The clients a running Inkwell uses (wiring/redis_clients.py) pack with hiredis."""
+    """The clients a running Inkwell uses (wiring/redis_clients.py) pack with hiredis, over
+    TCP (REDIS_URL) or the embedded Redis's unix socket (`make test` with no REDIS_URL)."""
     async with pool(redis_url, f"{prefix}:test", CountingRetry(lambda error: None)) as client:
-        assert isinstance(client.connection_pool.connection_class(), PackedConnection)
+        packed = (PackedConnection, PackedUnixConnection)
+        assert isinstance(client.connection_pool.connection_class(), packed)
         await client.set(f"{prefix}:k", "é")
         assert await client.get(f"{prefix}:k") == "é"
         await client.delete(f"{prefix}:k")
