@@ -30,6 +30,7 @@ from infra.redis_binary import server_binary
 
 STARTUP_SECONDS = 10.0
 SOCKET_NAME = "redis.sock"
+RDB_NAME = "redis.rdb"
 LOG_NAME = "redis.log"  # its own warnings, beside the snapshot: why it would not start
 # sockaddr_un holds 108 bytes on Linux and 104 on macOS, the terminating NUL included.
 MAX_SOCKET_PATH = 103
@@ -99,7 +100,7 @@ class EmbeddedRedis(Lifecycle[str]):
         else:
             self._data_dir.mkdir(parents=True, exist_ok=True)
             directory, self._socket = self._data_dir.resolve(), socket_path(self._data_dir)
-            persistence = ["--dbfilename", "redis.rdb", "--save", "60", "1"]
+            persistence = ["--dbfilename", RDB_NAME, "--save", "60", "1"]
             self._check_socket_path()
         self._log = directory / LOG_NAME
         self._command = [
@@ -129,8 +130,8 @@ class EmbeddedRedis(Lifecycle[str]):
         return self.url
 
     def close(self) -> None:
+        self._closing.set()  # first: a restart waiting for a snapshot to load gives up
         with self._turn:
-            self._closing.set()
             process, self._process = self._process, None
         if process is not None:
             process.send_signal(signal.SIGTERM)  # it saves its snapshot, then exits
@@ -187,6 +188,8 @@ class EmbeddedRedis(Lifecycle[str]):
                     log.error("the embedded Redis did not start again (%s); retrying", error)
                     wait = min(wait * 2, RESTART_MAX_SECONDS)
                     continue
+            if self._closing.is_set():
+                return  # close() stops the server it started
             log.warning("the embedded Redis is back after %.1f s", time.monotonic() - down_since)
             return
 
@@ -206,11 +209,20 @@ class EmbeddedRedis(Lifecycle[str]):
         self._socket.unlink(missing_ok=True)  # left by a server that was killed
 
     def _wait_until_ready(self) -> None:
+        """Returns once it answers, or once close() begins. It must listen within
+        STARTUP_SECONDS; once it answers
+        LOADING it is reading its snapshot, which takes as long as the snapshot is large
+        (gigabytes, on a laptop disk, take minutes), so it is waited for while it lives.
+        With a deadline there, a large snapshot never loaded: the first start failed, and
+        every restart killed the server mid-load and tried again."""
         deadline = time.monotonic() + STARTUP_SECONDS
         client = redis.Redis.from_url(self.url, retry=_once())
+        loading = False
         try:
             while True:
                 assert self._process is not None
+                if self._closing.is_set():
+                    return
                 if self._process.poll() is not None:
                     raise EmbeddedRedisError(
                         f"the embedded Redis exited with code {self._process.returncode}: "
@@ -219,12 +231,25 @@ class EmbeddedRedis(Lifecycle[str]):
                 try:
                     client.ping()
                     return
+                except redis.BusyLoadingError:
+                    if not loading:
+                        log.warning("the embedded Redis is loading its snapshot %s", self._rdb())
+                    loading = True
                 except (redis.ConnectionError, FileNotFoundError):
                     if time.monotonic() > deadline:
                         raise
-                    time.sleep(0.02)
+                time.sleep(0.02)
         finally:
             client.close()
+
+    def _rdb(self) -> str:
+        """The snapshot being loaded, and its size: how long to expect."""
+        assert self._log is not None
+        path = self._log.parent / RDB_NAME
+        try:
+            return f"{path} ({path.stat().st_size / 1e6:,.0f} MB)"
+        except OSError:
+            return str(path)
 
     def _last_words(self) -> str:
         """The last two lines of its log, without their pid, role and time: a server that

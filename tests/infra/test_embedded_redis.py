@@ -1,12 +1,24 @@
-"""The embedded Redis says why it would not start."""
+"""The embedded Redis says why it would not start, and waits for a snapshot to load."""
 
 from __future__ import annotations
 
+import logging
+import os
+import shlex
+import signal
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import redis
 
+from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis, EmbeddedRedisError
+from infra.redis_binary import server_binary
+from tests.support.waiting import until_true
+
+KEYS = 20_000
 
 
 def test_a_damaged_snapshot_is_named_in_the_error(tmp_path: Path) -> None:
@@ -19,3 +31,91 @@ def test_a_damaged_snapshot_is_named_in_the_error(tmp_path: Path) -> None:
     assert "exited with code 1" in message
     assert "Wrong signature trying to load DB from file" in message
     assert f"its log: {tmp_path.resolve() / 'redis.log'}" in message
+
+
+SlowLoading = Callable[[int], None]
+
+
+@pytest.fixture
+def slow_loading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SlowLoading:
+    """From the call on, the embedded Redis loads its snapshot at the given µs a key
+    (Valkey's key-load-delay, an option for its own tests) and answers LOADING meanwhile,
+    as it does while loading a snapshot of gigabytes; and STARTUP_SECONDS is 0.5 s."""
+
+    def slow(microseconds_a_key: int) -> None:
+        wrapper = tmp_path / "slow-loading-valkey"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec {shlex.quote(server_binary())} "$@" '
+            f"--key-load-delay {microseconds_a_key} "
+            "--loading-process-events-interval-bytes 1024\n"
+        )
+        wrapper.chmod(0o755)
+        monkeypatch.setattr(embedded_redis, "server_binary", lambda: str(wrapper))
+        monkeypatch.setattr(embedded_redis, "STARTUP_SECONDS", 0.5)
+
+    return slow
+
+
+def fill(client: redis.Redis) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for number in range(KEYS):
+            pipe.set(f"key:{number}", "value")
+        pipe.execute()
+    client.save()
+
+
+def test_a_first_start_waits_for_a_snapshot_longer_to_load_than_startup_allows(
+    tmp_path: Path, slow_loading: SlowLoading, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "data"
+    with EmbeddedRedis(data) as url:
+        fill(redis.Redis.from_url(url))
+    slow_loading(100)  # 2 s to load, four times STARTUP_SECONDS
+    with caplog.at_level(logging.WARNING, "infra.embedded_redis"), EmbeddedRedis(data) as url:
+        assert redis.Redis.from_url(url).dbsize() == KEYS
+    assert "the embedded Redis is loading its snapshot" in caplog.text
+    assert "MB)" in caplog.text
+
+
+def test_a_restart_waits_for_its_snapshot_to_load(
+    tmp_path: Path, slow_loading: SlowLoading, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, each restart killed the server half-way through loading and tried again:
+    a snapshot longer to load than STARTUP_SECONDS never came back."""
+    slow_loading(100)
+    with (
+        caplog.at_level(logging.WARNING, "infra.embedded_redis"),
+        EmbeddedRedis(tmp_path / "data") as url,
+    ):
+        client = redis.Redis.from_url(url)
+        fill(client)
+        os.kill(int(client.info()["process_id"]), signal.SIGKILL)
+        until_true(lambda: "is back after" in caplog.text, timeout=60)
+        assert redis.Redis.from_url(url).dbsize() == KEYS
+    assert "is loading its snapshot" in caplog.text
+    assert "did not start again" not in caplog.text
+
+
+def test_close_stops_a_restart_that_is_loading(tmp_path: Path, slow_loading: SlowLoading) -> None:
+    slow_loading(10_000)  # 200 s to load
+    server = EmbeddedRedis(tmp_path / "data")
+    client = redis.Redis.from_url(server.start())
+    fill(client)
+    os.kill(int(client.info()["process_id"]), signal.SIGKILL)
+    until_true(lambda: _answers_loading(client), timeout=30)
+    closing = threading.Thread(target=server.close)
+    closing.start()
+    closing.join(timeout=60)
+    assert not closing.is_alive(), "close() waited for the snapshot to load"
+    with pytest.raises(redis.ConnectionError):
+        client.ping()
+
+
+def _answers_loading(client: redis.Redis) -> bool:
+    try:
+        client.ping()
+    except redis.BusyLoadingError:
+        return True
+    except redis.ConnectionError:
+        return False
+    return False
