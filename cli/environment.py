@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import replace
 
 import typer
 from redis.asyncio import Redis
@@ -13,7 +14,10 @@ from rich.console import Console
 from eventstore.engines import open_engines
 from eventstore.log_reader import LogReader
 from infra import embedded_redis
+from infra.embedded_redis import EmbeddedRedisError
+from infra.redis_binary import NoRedisServer
 from infra.settings import Settings, SettingsError
+from wiring.redis_clients import embedded
 
 
 def settings_or_exit(*, demo: bool = False) -> Settings:
@@ -23,6 +27,25 @@ def settings_or_exit(*, demo: bool = False) -> Settings:
     except SettingsError as error:
         Console(stderr=True).print(f"[red]{error}[/]", highlight=False)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def redis_or_exit(settings: Settings) -> Iterator[Settings]:
+    """`settings` with the Redis the command runs on: REDIS_URL, else the embedded Redis of
+    the server already on the data directory, else one started here and stopped on exit.
+    It starts here, before uvicorn or the event loop, for two reasons. An embedded Redis
+    that cannot start ends the command with its reason in one line, exit code 2, where
+    uvicorn's lifespan printed a traceback. And Ctrl-C interrupts a snapshot that takes
+    minutes to load, where uvicorn's signal handlers held it until startup was done."""
+    with ExitStack() as stack:
+        try:
+            url = settings.redis_url or embedded(stack, settings.data_dir)
+        except (EmbeddedRedisError, NoRedisServer) as error:
+            Console(stderr=True, soft_wrap=True).print(
+                str(error), style="red", markup=False, highlight=False
+            )
+            raise typer.Exit(2) from None
+        yield replace(settings, redis_url=url)
 
 
 def _tools_redis_url(settings: Settings) -> str | None:

@@ -13,10 +13,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.environment import quiet_per_command_logs, settings_or_exit
+from cli.environment import quiet_per_command_logs, redis_or_exit, settings_or_exit
 from domain.bus import Caller, CommandBus
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
 from domain.ports import Outcome
+from infra.settings import Settings
 from projections.live.consistency import ConsistencyTimeout
 from wiring.bootstrap import running
 
@@ -63,7 +64,7 @@ def seed(
     console = Console()
     authors = users or max(1, posts // 5)
 
-    async def fill() -> None:
+    async def fill(settings: Settings) -> None:
         async with running(settings) as inkwell:
             seeder = Seeder(inkwell.services.bus, console, random.Random(random_seed))
             seeded = await seeder.run(posts, authors, publish)
@@ -78,7 +79,8 @@ def seed(
             else:
                 console.print("the read models show it all")
 
-    asyncio.run(fill())
+    with redis_or_exit(settings) as with_redis:
+        asyncio.run(fill(with_redis))
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import uvicorn
 import uvloop
 from starlette.applications import Starlette
 
-from cli.environment import settings_or_exit
+from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from schema import build_schema
 from wiring import heap
@@ -47,14 +47,15 @@ def serve(
             "demo mode: every projector batch but recent_events waits %.0f ms",
             settings.demo_projection_delay * 1000,
         )
-    uvicorn.run(
-        create_app(settings, server_process=True, projector_process=True),
-        host=settings.host,
-        port=settings.port,
-        **_uvicorn_logging(),
-        **_uvicorn_edge(settings),
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-    )
+    with redis_or_exit(settings) as settings:
+        uvicorn.run(
+            create_app(settings, server_process=True, projector_process=True),
+            host=settings.host,
+            port=settings.port,
+            **_uvicorn_logging(),
+            **_uvicorn_edge(settings),
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
 
 
 def api(
@@ -97,7 +98,10 @@ def project(
 ) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
     settings = settings_or_exit(demo=demo)
-    if port is not None:
+    with redis_or_exit(settings) as settings:
+        if port is None:
+            uvloop.run(_follow(settings, until_stdin_closes))  # as uvicorn runs the others
+            return
         uvicorn.run(
             projector_app(settings),
             host=settings.host,
@@ -106,14 +110,12 @@ def project(
             **_uvicorn_logging(),
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
-        return
 
-    async def follow() -> None:
-        async with running(settings):
-            heap.settle()  # as every server process does once started (wiring/heap.py)
-            await _stop_requested(until_stdin_closes)
 
-    uvloop.run(follow())  # as uvicorn runs `api` and `project --port`
+async def _follow(settings: Settings, until_stdin_closes: bool) -> None:
+    async with running(settings):
+        heap.settle()  # as every server process does once started (wiring/heap.py)
+        await _stop_requested(until_stdin_closes)
 
 
 async def _stop_requested(or_stdin_closed: bool) -> None:

@@ -122,7 +122,11 @@ class EmbeddedRedis(Lifecycle[str]):
             *persistence,
         ]
         self._process = self._spawn()
-        self._wait_until_ready()
+        try:
+            self._wait_until_ready()
+        except BaseException:  # Ctrl-C while a snapshot loads, too
+            self.close()
+            raise
         self._keeper = threading.Thread(
             target=self._keep_running, name="embedded-redis", daemon=True
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +56,7 @@ class RedisClients:
     requests: Redis  # rate-limit counts, persisted queries: on the primary
 
 
-def embedded(stack: AsyncExitStack, data_dir: Path) -> str:
+def embedded(stack: ExitStack | AsyncExitStack, data_dir: Path) -> str:
     """The first process on a data directory starts its Redis; the others (`seed`, a
     second `serve`) use that one, so they all see the same read models."""
     if url := embedded_redis.running_in(data_dir):

@@ -117,3 +117,19 @@ def test_the_embedded_redis_is_started_again_when_it_is_killed(
     log = default_server.log.read_text()
     assert "the embedded Redis exited with code -9" in log
     assert "the embedded Redis is back after" in log
+
+
+@pytest.mark.parametrize("command", [("serve",), ("project",), ("seed", "--posts", "1")])
+def test_an_embedded_redis_that_cannot_start_ends_the_command_with_its_reason(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """One line that says why, exit code 2: `serve` printed uvicorn's "Application startup
+    failed" under a traceback, and `seed` and `project` a traceback of their own."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "redis.rdb").write_bytes(b"not a snapshot at all")
+    result = inkwell(tmp_path, *command)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Wrong signature trying to load DB from file" in result.stderr
+    assert "redis.log" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "startup failed" not in result.stdout + result.stderr

@@ -119,3 +119,31 @@ def _answers_loading(client: redis.Redis) -> bool:
     except redis.ConnectionError:
         return False
     return False
+
+
+def test_ctrl_c_while_a_first_start_loads_stops_the_server_it_started(
+    tmp_path: Path, slow_loading: SlowLoading
+) -> None:
+    data = tmp_path / "data"
+    with EmbeddedRedis(data) as url:
+        fill(redis.Redis.from_url(url))
+    slow_loading(10_000)  # 200 s to load
+    interrupt = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            EmbeddedRedis(data).start()
+    finally:
+        interrupt.cancel()  # an interrupt after the test would stop the whole run
+    socket = str(embedded_redis.socket_path(data))
+    until_true(lambda: not any(socket in command for command in _command_lines()), timeout=30)
+
+
+def _command_lines() -> list[str]:
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().decode(errors="replace"))
+        except OSError:  # exited meanwhile
+            continue
+    return lines
