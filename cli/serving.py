@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Annotated, Any
@@ -63,28 +64,34 @@ def api(
         int, typer.Option(min=1, help="Worker processes; set PROMETHEUS_MULTIPROC_DIR with >1.")
     ] = 1,
 ) -> None:
-    """Serves GraphQL only; projections run elsewhere (`project`). Needs REDIS_URL."""
+    """Serves GraphQL only; projections run elsewhere (`project`), on the same REDIS_URL."""
     settings = settings_or_exit()
-    if workers == 1:
-        app: Starlette | str = create_app(settings, projectors=False, server_process=True)
-    else:
-        if settings.metrics_dir is None:
-            log.warning(
-                "%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
-                "answer shows one worker's counters only",
-                workers,
-            )
-        app = "wiring.asgi:api_app"
-    uvicorn.run(
-        app,
-        factory=workers > 1,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        **_uvicorn_logging(),
-        **_uvicorn_edge(settings),
-        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
-    )
+    with redis_or_exit(settings) as settings:
+        if workers == 1:
+            app: Starlette | str = create_app(settings, projectors=False, server_process=True)
+        else:
+            if settings.metrics_dir is None:
+                log.warning(
+                    "%d workers without PROMETHEUS_MULTIPROC_DIR: each /metrics "
+                    "answer shows one worker's counters only",
+                    workers,
+                )
+            # The workers read their settings from the environment: all of them use this
+            # Redis. Each used to start an embedded one when none ran, and the second
+            # unlinked the first's socket, which then ran on unreachable.
+            assert settings.redis_url is not None
+            os.environ["REDIS_URL"] = settings.redis_url
+            app = "wiring.asgi:api_app"
+        uvicorn.run(
+            app,
+            factory=workers > 1,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            **_uvicorn_logging(),
+            **_uvicorn_edge(settings),
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
 
 
 def project(

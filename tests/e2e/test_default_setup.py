@@ -18,6 +18,7 @@ from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
+from tests.support.processes import command_lines
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))
 # Nothing that would point the tools at another Redis or database: the defaults only.
@@ -119,7 +120,7 @@ def test_the_embedded_redis_is_started_again_when_it_is_killed(
     assert "the embedded Redis is back after" in log
 
 
-@pytest.mark.parametrize("command", [("serve",), ("project",), ("seed", "--posts", "1")])
+@pytest.mark.parametrize("command", [("serve",), ("api",), ("project",), ("seed", "--posts", "1")])
 def test_an_embedded_redis_that_cannot_start_ends_the_command_with_its_reason(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
@@ -133,3 +134,15 @@ def test_an_embedded_redis_that_cannot_start_ends_the_command_with_its_reason(
     assert "redis.log" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "startup failed" not in result.stdout + result.stderr
+
+
+def test_api_workers_share_one_embedded_redis(tmp_path: Path) -> None:
+    """`api --workers 2` with no REDIS_URL: each worker started its own embedded Redis, the
+    second unlinked the first's socket, and the first ran on, unreachable."""
+    with ServerProcess(dict.fromkeys(UNSET), tmp_path, "api", ["--workers", "2"]) as server:
+        api = http_api(server)
+        for _ in range(10):  # some land on each worker
+            assert api.ok("{ __typename }") == {"__typename": "Query"}
+        socket = str(socket_path(tmp_path / "data"))
+        servers = [line for line in command_lines() if "valkey" in line and socket in line]
+        assert len(servers) == 1, servers
