@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 
 from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
+from infra.shutdown_signal import unwind_on_sigterm
 from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
@@ -42,6 +43,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in a process of its own."""
+    unwind_on_sigterm()
     settings = settings_or_exit(demo=demo)
     if settings.demo_projection_delay:
         log.warning(
@@ -65,6 +67,7 @@ def api(
     ] = 1,
 ) -> None:
     """Serves GraphQL only; projections run elsewhere (`project`), on the same REDIS_URL."""
+    unwind_on_sigterm()
     settings = settings_or_exit()
     with redis_or_exit(settings) as settings:
         if workers == 1:
@@ -104,6 +107,7 @@ def project(
     demo: Annotated[bool, typer.Option(hidden=True, help="`serve --demo`'s projectors.")] = False,
 ) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
+    unwind_on_sigterm()
     settings = settings_or_exit(demo=demo)
     with redis_or_exit(settings) as settings:
         if port is None:

@@ -11,8 +11,10 @@ import pytest
 import redis
 
 from harness.server_process import ServerProcess
+from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
+from tests.support.processes import command_lines
 from wiring.bootstrap import NAMES
 
 
@@ -85,3 +87,19 @@ def test_ctrl_c_stops_the_embedded_defaults_in_order(tmp_path: Path) -> None:
     log = server.log.read_text()
     assert "Application shutdown complete" in log
     assert "cleanup failed" not in log and "connection lost" not in log, log
+
+
+def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(tmp_path: Path) -> None:
+    """A supervisor's stop. uvicorn raised SIGTERM again once it had shut down, and
+    Python's default handler killed the process there: exit -15, and the lines of the
+    loop's last turn ("Application shutdown complete.") never written."""
+    unset: dict[str, str | None] = {"DATABASE_URL": None, "REDIS_URL": None}
+    server = ServerProcess(unset, tmp_path).start()
+    http_api(server).register("Ann")
+    assert server.stop(signal.SIGTERM) == 0
+    log = server.log.read_text()
+    assert "Application shutdown complete" in log and "Finished server process" in log, log
+    assert "cleanup failed" not in log and "connection lost" not in log, log
+    socket = str(socket_path(tmp_path / "data"))
+    assert not any(socket in line for line in command_lines())
+    assert (tmp_path / "data" / "redis.rdb").is_file()

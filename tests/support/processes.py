@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import psutil
 
 
 def command_lines() -> list[str]:
-    """Every process's command line, its arguments joined by NUL (Linux's /proc)."""
+    """Every process's command line, its arguments joined by spaces."""
     lines = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            lines.append(cmdline.read_bytes().decode(errors="replace"))
-        except OSError:  # exited meanwhile
-            continue
+    for process in psutil.process_iter(["cmdline"]):
+        if command := process.info["cmdline"]:  # None or empty when it is gone or a kernel's
+            lines.append(" ".join(command))
     return lines
