@@ -11,6 +11,7 @@ started it, and that process starts it again should it exit on its own.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import logging
 import os
 import shutil
@@ -19,6 +20,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 import redis
@@ -32,6 +35,7 @@ STARTUP_SECONDS = 10.0
 SOCKET_NAME = "redis.sock"
 RDB_NAME = "redis.rdb"
 LOG_NAME = "redis.log"  # its own warnings, beside the snapshot: why it would not start
+LOCK_NAME = "redis.lock"  # held by whoever checks for the Redis here and starts it
 # sockaddr_un holds 108 bytes on Linux and 104 on macOS, the terminating NUL included.
 MAX_SOCKET_PATH = 103
 _PR_SET_PDEATHSIG = 1
@@ -74,6 +78,22 @@ def running_in(data_dir: Path) -> str | None:
     return url_of(path)
 
 
+@contextmanager
+def starting_in(data_dir: Path) -> Iterator[None]:
+    """Held while a process looks for the data directory's Redis and starts one, and while
+    its owner starts it again. Two processes starting at once (`api --workers`, a `seed`
+    run beside a starting `serve`) each found none answering; the second unlinked the
+    first's socket and bound its own there, and the first ran on, unreachable."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / LOCK_NAME).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for the embedded Redis another process is starting in %s", data_dir)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file lets the lock go
+
+
 class EmbeddedRedis(Lifecycle[str]):
     def __init__(self, data_dir: Path | None = None) -> None:
         """With a data_dir the data survives restarts (RDB snapshots there); else nothing is."""
@@ -93,6 +113,8 @@ class EmbeddedRedis(Lifecycle[str]):
         return url_of(self._socket)
 
     def start(self) -> str:
+        """With a data directory, under starting_in (wiring.redis_clients.embedded takes it
+        around its look for a running one and this)."""
         if self._data_dir is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="inkwell-redis-"))
             directory, self._socket = self._scratch, self._scratch / SOCKET_NAME
@@ -179,8 +201,16 @@ class EmbeddedRedis(Lifecycle[str]):
     def _restart(self) -> None:
         down_since, wait = time.monotonic(), RESTART_FIRST_SECONDS
         while not self._closing.wait(wait):
-            with self._turn:
+            with self._turn, self._start_lock():
                 if self._closing.is_set():
+                    return
+                if self._data_dir is not None and running_in(self._data_dir) is not None:
+                    log.warning(
+                        "another process started the embedded Redis on %s while it was down; "
+                        "using that one",
+                        self._socket,
+                    )
+                    self._process = None  # its own, to stop and to watch: none now
                     return
                 try:
                     self._process = self._spawn()
@@ -196,6 +226,11 @@ class EmbeddedRedis(Lifecycle[str]):
                 return  # close() stops the server it started
             log.warning("the embedded Redis is back after %.1f s", time.monotonic() - down_since)
             return
+
+    def _start_lock(self) -> AbstractContextManager[None]:
+        """Another process on the data directory must not start its own while this one is
+        down (without a data directory nobody else looks for it)."""
+        return nullcontext() if self._data_dir is None else starting_in(self._data_dir)
 
     def _check_socket_path(self) -> None:
         assert self._socket is not None

@@ -59,10 +59,11 @@ class RedisClients:
 def embedded(stack: ExitStack | AsyncExitStack, data_dir: Path) -> str:
     """The first process on a data directory starts its Redis; the others (`seed`, a
     second `serve`) use that one, so they all see the same read models."""
-    if url := embedded_redis.running_in(data_dir):
-        log.info("using the embedded Redis at %s", url)
-        return url
-    return stack.enter_context(EmbeddedRedis(data_dir))
+    with embedded_redis.starting_in(data_dir):
+        if url := embedded_redis.running_in(data_dir):
+            log.info("using the embedded Redis at %s", url)
+            return url
+        return stack.enter_context(EmbeddedRedis(data_dir))
 
 
 async def open_clients(
