@@ -53,9 +53,11 @@ def _sqlite(url: str, begin: str) -> Engine:
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First: switching to WAL takes the database's exclusive lock, and must wait for it
+        # as long as any statement would, not pysqlite's default of 5 s.
+        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 
     # On the driver's connection (eventstore/driver_sql.py): through exec_driver_sql the

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,3 +98,19 @@ def test_a_database_made_before_migrations_is_adopted_with_its_events(tmp_path: 
 @pytest.fixture(autouse=True)
 def _root_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
+
+
+def test_a_start_waits_out_a_lock_held_longer_than_pysqlites_default(tmp_path: Path) -> None:
+    """Another process holds the new database's lock for 5.5 s (a migration on a loaded
+    machine). The switch to WAL ran before busy_timeout was set, under pysqlite's default
+    of 5 s, and failed with "database is locked"; it now waits as every statement does."""
+    path = tmp_path / "events.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(5.5, holder.execute, ("COMMIT",))
+    release.start()
+    try:
+        open_engines(f"sqlite:///{path}").dispose()
+    finally:
+        release.join()
+        holder.close()
