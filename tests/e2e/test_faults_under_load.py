@@ -37,6 +37,11 @@ COMMENT = "mutation($i: AddCommentInput!) { addComment(input: $i) { position } }
 REGISTER = "mutation($i: RegisterUserInput!) { registerUser(input: $i) { token position } }"
 WRITERS = 3
 STEP = 25  # acknowledged writes between two faults
+# Each writer's pause between writes: a steady load of at most about 150 writes/s. Flat
+# out, the writers outran the projectors on a busy machine, and each check that the
+# read models caught up waited on thousands of events (the test took 34 s alone and 160
+# s within the suite).
+PACE_SECONDS = 0.02
 
 
 class Acknowledged:
@@ -85,7 +90,7 @@ class Writer:
 
     def run(self) -> None:
         try:
-            while not self.stop.is_set():
+            while not self.stop.wait(PACE_SECONDS):
                 self._step()
         finally:
             self.client.close()
