@@ -249,11 +249,11 @@ class EmbeddedRedis(Lifecycle[str]):
 
     def _wait_until_ready(self) -> None:
         """Returns once it answers, or once close() begins. It must listen within
-        STARTUP_SECONDS; once it answers
-        LOADING it is reading its snapshot, which takes as long as the snapshot is large
-        (gigabytes, on a laptop disk, take minutes), so it is waited for while it lives.
-        With a deadline there, a large snapshot never loaded: the first start failed, and
-        every restart killed the server mid-load and tried again."""
+        STARTUP_SECONDS; once it answers LOADING it is reading its snapshot, which takes as
+        long as the snapshot is large (gigabytes, on a laptop disk, take minutes), so it is
+        waited for while it lives. With a deadline there, a large snapshot never loaded:
+        the first start failed, and every restart killed the server mid-load and tried
+        again."""
         deadline = time.monotonic() + STARTUP_SECONDS
         client = redis.Redis.from_url(self.url, retry=_once())
         loading = False
