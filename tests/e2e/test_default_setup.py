@@ -18,7 +18,7 @@ from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
-from tests.support.processes import command_lines
+from tests.support.processes import servers_on
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))
 # Nothing that would point the tools at another Redis or database: the defaults only.
@@ -143,6 +143,5 @@ def test_api_workers_share_one_embedded_redis(tmp_path: Path) -> None:
         api = http_api(server)
         for _ in range(10):  # some land on each worker
             assert api.ok("{ __typename }") == {"__typename": "Query"}
-        socket = str(socket_path(tmp_path / "data"))
-        servers = [line for line in command_lines() if "valkey" in line and socket in line]
+        servers = servers_on(tmp_path / "data")
         assert len(servers) == 1, servers

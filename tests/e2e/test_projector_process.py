@@ -11,10 +11,9 @@ import pytest
 import redis
 
 from harness.server_process import ServerProcess
-from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
-from tests.support.processes import command_lines
+from tests.support.processes import servers_on
 from wiring.bootstrap import NAMES
 
 
@@ -100,6 +99,5 @@ def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(tmp_path: 
     log = server.log.read_text()
     assert "Application shutdown complete" in log and "Finished server process" in log, log
     assert "cleanup failed" not in log and "connection lost" not in log, log
-    socket = str(socket_path(tmp_path / "data"))
-    assert not any(socket in line for line in command_lines())
+    assert servers_on(tmp_path / "data") == []
     assert (tmp_path / "data" / "redis.rdb").is_file()

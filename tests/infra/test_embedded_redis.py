@@ -16,7 +16,7 @@ import redis
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedis, EmbeddedRedisError
 from infra.redis_binary import server_binary
-from tests.support.processes import command_lines
+from tests.support.processes import servers_on
 from tests.support.waiting import until_true
 
 KEYS = 20_000
@@ -136,5 +136,4 @@ def test_ctrl_c_while_a_first_start_loads_stops_the_server_it_started(
             EmbeddedRedis(data).start()
     finally:
         interrupt.cancel()  # an interrupt after the test would stop the whole run
-    socket = str(embedded_redis.socket_path(data))
-    until_true(lambda: not any(socket in command for command in command_lines()), timeout=30)
+    until_true(lambda: not servers_on(data), timeout=30)

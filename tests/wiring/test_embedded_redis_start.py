@@ -11,17 +11,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from infra.embedded_redis import EmbeddedRedis, running_in, socket_path, starting_in
-from tests.support.processes import command_lines
+from infra.embedded_redis import EmbeddedRedis, running_in, starting_in
+from tests.support.processes import servers_on
 from tests.support.waiting import until_true
 from wiring.redis_clients import embedded
 
 STARTERS = 4
-
-
-def servers_on(data_dir: Path) -> list[str]:
-    socket = str(socket_path(data_dir))
-    return [line for line in command_lines() if "valkey" in line and socket in line]
 
 
 def test_starters_at_once_find_one_redis(tmp_path: Path) -> None:
