@@ -1,7 +1,11 @@
 """Readiness: can this process answer well right now? Each check says why not.
 
 The database and Redis must answer; every projection must be within the lag
-limit, and must not be stalled (work waiting, nothing applied for a while).
+limit, and must not be stalled (work waiting, nothing applied for a while). With
+REDIS_READ_URL the server that queries read must answer too, and, when it is a
+replica, be linked to its primary: every query reads it, so while it is down or
+cut off (its data growing stale, read-your-writes waits timing out) this process
+answers nothing right, though the primary answers and the projections keep up.
 
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
@@ -62,17 +66,32 @@ class Verdict:
         }
 
 
+class ReplicaCutOff(Exception):
+    """The replica answers, but from data its primary no longer sends it."""
+
+
 class Readiness:
-    def __init__(self, redis: Redis, log: Head, progress: ProgressReader, limits: Limits) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        log: Head,
+        progress: ProgressReader,
+        limits: Limits,
+        reads: Redis | None = None,
+    ) -> None:
+        """`redis`: the primary; `reads`: the server queries read, when it is another."""
         self._redis = redis
         self._log = log
         self._progress = progress
         self._limits = limits
+        self._reads = reads
 
     async def check(self) -> Verdict:
         verdict = Verdict()
         verdict.checks["database"] = await _answers(self._log.head_position())
         verdict.checks["redis"] = await _answers(self._redis.ping())
+        if self._reads is not None:
+            verdict.checks["redis:reads"] = await _answers(_linked(self._reads))
         if verdict.ready:
             try:
                 progress = await asyncio.wait_for(self._progress.read(), CHECK_TIMEOUT)
@@ -109,6 +128,12 @@ class Readiness:
                 "see the `parked list` command",
             )
         return check
+
+
+async def _linked(reads: Redis) -> None:
+    replication = await reads.info("replication")
+    if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
+        raise ReplicaCutOff("its link to its primary is down: its data may be stale")
 
 
 async def _answers(probe: Awaitable[Any]) -> dict[str, Any]:

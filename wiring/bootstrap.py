@@ -117,7 +117,7 @@ async def running(
             else ()
         )
         log_reader = LogReader(engines.reader, schemas)
-        operations = _operations(settings, metrics, redis.primary, keys, log_reader)
+        operations = _operations(settings, metrics, redis, keys, log_reader)
         services = _services(settings, metrics, redis, keys, store, read_side)
         if settings.rate_limits.enabled:
             services = _throttled(settings, redis, keys, services)
@@ -202,16 +202,17 @@ def _projectors(
 
 
 def _operations(
-    settings: Settings, metrics: Metrics, redis: Redis, keys: Keys, log_reader: LogReader
+    settings: Settings, metrics: Metrics, redis: RedisClients, keys: Keys, log_reader: LogReader
 ) -> Operations:
     """What /metrics, /ready and the `projections` subscription read."""
-    progress = ProgressReader(redis, keys, NAMES, log_reader)
+    progress = ProgressReader(redis.primary, keys, NAMES, log_reader)
     limits = Limits(settings.ready_max_lag, settings.ready_stalled_after)
+    reads = redis.reads if settings.redis_read_url else None
     return Operations(
         metrics=metrics,
         exposition=Exposition(metrics, settings.metrics_dir),
         progress=progress,
-        readiness=Readiness(redis, log_reader, progress, limits),
+        readiness=Readiness(redis.primary, log_reader, progress, limits, reads),
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import redis
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
@@ -126,6 +127,43 @@ def test_ready_names_redis_when_it_stops_answering_and_metrics_count_its_errors(
     finally:
         server.kill()
         server.wait()
+
+
+def test_ready_names_the_read_replica_when_it_stops_answering_or_loses_its_primary(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    """With REDIS_READ_URL every query reads the replica: while it is down, or cut off
+    from its primary (its data growing stale), the process answers no query right and
+    must leave the load balancer, though the primary answers."""
+    primary_port, replica_port, nowhere = free_port(), free_port(), free_port()
+    primary = redis_server(primary_port, directory=tmp_path)
+    replica = redis_server(replica_port, replica_of=primary_port, directory=tmp_path)
+    settings = dataclasses.replace(
+        make_settings(sqlite_url, f"redis://127.0.0.1:{primary_port}", prefix, tmp_path),
+        redis_read_url=f"redis://127.0.0.1:{replica_port}",
+    )
+    try:
+        with TestClient(create_app(settings)) as client:
+            assert eventually(client, "/ready", 200)["checks"]["redis:reads"] == {"ok": True}
+            replica.kill()
+            replica.wait()
+            down = eventually(client, "/ready", 503)
+            assert down["failed"] == ["redis:reads"]
+            assert down["checks"]["redis"] == {"ok": True}
+
+            replica = redis_server(replica_port, replica_of=primary_port, directory=tmp_path)
+            eventually(client, "/ready", 200)
+            with redis.Redis(port=replica_port) as admin:
+                admin.replicaof("127.0.0.1", nowhere)
+                cut_off = eventually(client, "/ready", 503)
+                assert cut_off["failed"] == ["redis:reads"]
+                assert "link to its primary is down" in cut_off["checks"]["redis:reads"]["reason"]
+                admin.replicaof("127.0.0.1", primary_port)
+            eventually(client, "/ready", 200)
+    finally:
+        for server in (replica, primary):
+            server.kill()
+            server.wait()
 
 
 async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell) -> None:
