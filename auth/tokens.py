@@ -84,15 +84,36 @@ def _sign(key: bytes, claims: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def parse_keys(text: str) -> tuple[bytes, ...]:
+# RFC 7518 asks HMAC-SHA256 keys for at least 256 bits. A token is a known message with
+# its signature: a short key can be found offline from one token, then every user's
+# token forged. A key made as docs/security.md says is 64 characters.
+SHORTEST_SECRET = 32
+
+
+def parse_keys(text: str) -> tuple[str, ...]:
     """Keys separated by commas or lines, newest first; blank entries are skipped."""
-    keys = tuple(part.strip().encode() for part in text.replace("\n", ",").split(","))
+    keys = (part.strip() for part in text.replace("\n", ",").split(","))
     return tuple(key for key in keys if key)
 
 
+def keys_from_secret(secret: str) -> tuple[bytes, ...]:
+    """INKWELL_SECRET's keys, each the bytes of its text; ValueError names what is wrong."""
+    keys = parse_keys(secret)
+    if not keys:
+        raise ValueError("INKWELL_SECRET holds no key: unset it, or give one")
+    if any(len(key) < SHORTEST_SECRET for key in keys):
+        raise ValueError(
+            f"INKWELL_SECRET: each key must be at least {SHORTEST_SECRET} characters (a short "
+            "key can be found from one token); make one with "
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`"
+        )
+    return tuple(key.encode() for key in keys)
+
+
 def load_or_create_keys(path: Path) -> tuple[bytes, ...]:
-    """Reads the signing keys (one per line, newest first), making a random one (readable
-    by the owner only) on first start.
+    """Reads the signing keys (hex, one per line, newest first), making a random one
+    (readable by the owner only) on first start. ValueError names a file that holds no
+    key or a line that is not hex; OSError, a file that cannot be read or made.
 
     The key is written to a private temporary file and linked into place, so a process
     starting at the same moment reads either no file or the whole key, never half."""
@@ -107,7 +128,13 @@ def load_or_create_keys(path: Path) -> tuple[bytes, ...]:
             pass
         finally:
             os.unlink(draft)
-    return tuple(bytes.fromhex(key.decode()) for key in parse_keys(path.read_text()))
+    keys = parse_keys(path.read_text())
+    if not keys:
+        raise ValueError(f"{path} holds no key: delete it to have one made, or write one")
+    try:
+        return tuple(bytes.fromhex(key) for key in keys)
+    except ValueError:
+        raise ValueError(f"{path}: each line must be a key in hex") from None
 
 
 def new_key() -> str:

@@ -25,7 +25,10 @@ def settings_or_exit(*, demo: bool = False) -> Settings:
     try:
         return Settings.from_env(demo=demo)
     except SettingsError as error:
-        Console(stderr=True).print(f"[red]{error}[/]", highlight=False)
+        # One line however long (a path in it stays whole), and no markup read in it.
+        Console(stderr=True, soft_wrap=True).print(
+            str(error), style="red", markup=False, highlight=False
+        )
         raise typer.Exit(2) from None
 
 
@@ -40,9 +43,12 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
     with ExitStack() as stack:
         try:
             url = settings.redis_url or embedded(stack, settings.data_dir)
-        except (EmbeddedRedisError, NoRedisServer) as error:
+        except (EmbeddedRedisError, NoRedisServer, OSError) as error:
+            reason = str(error)
+            if isinstance(error, OSError):  # the data directory, most likely
+                reason = f"the embedded Redis cannot start in {settings.data_dir}/: {error}"
             Console(stderr=True, soft_wrap=True).print(
-                str(error), style="red", markup=False, highlight=False
+                reason, style="red", markup=False, highlight=False
             )
             raise typer.Exit(2) from None
         yield replace(settings, redis_url=url)

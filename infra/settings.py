@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from auth.tokens import DEFAULT_LIFETIME, load_or_create_keys, parse_keys
+from auth.tokens import DEFAULT_LIFETIME, keys_from_secret, load_or_create_keys
 from observability.logs import logging_config
 from protection.config import EdgeLimits, RateLimits
 from schema.exposure import Exposure
@@ -111,7 +111,7 @@ class Settings:
 
         data_dir = Path(get("INKWELL_DATA_DIR", "data"))
         secret = env.get("INKWELL_SECRET")
-        keys = parse_keys(secret) if secret else load_or_create_keys(data_dir / "secret.key")
+        keys = _signing_keys(secret, data_dir / "secret.key")
         return Settings(
             database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
             redis_url=env.get("REDIS_URL") or None,
@@ -145,6 +145,19 @@ class Settings:
             if env.get("PROMETHEUS_MULTIPROC_DIR")
             else None,
         )
+
+
+def _signing_keys(secret: str | None, path: Path) -> tuple[bytes, ...]:
+    """INKWELL_SECRET's keys, else the data directory's key file (made on first start)."""
+    try:
+        return keys_from_secret(secret) if secret else load_or_create_keys(path)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    except OSError as error:
+        raise SettingsError(
+            f"the signing key file {path} cannot be made or read ({error.strerror}): set "
+            "INKWELL_DATA_DIR to a directory this process may write, or INKWELL_SECRET"
+        ) from None
 
 
 @dataclass(frozen=True)

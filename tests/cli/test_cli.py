@@ -42,7 +42,7 @@ def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "INKWELL_PREFIX": settings.prefix,
         "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "cli-tests",
+        "INKWELL_SECRET": "the-cli-tests-own-signing-key-000",
         "COLUMNS": "200",
     }
 

@@ -48,3 +48,51 @@ def test_the_command_line_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert ran.returncode == 2
     assert ran.stderr.strip() == "PORT must be a whole number, not 'abc'"
     assert "Traceback" not in ran.stdout + ran.stderr
+
+
+KEY = "a-signing-key-of-32-characters-."
+BAD_KEYS = [
+    ({"INKWELL_SECRET": " , "}, "", "INKWELL_SECRET holds no key: unset it, or give one"),
+    ({"INKWELL_SECRET": f"{KEY},short"}, "", "INKWELL_SECRET: each key must be at least 32"),
+    ({}, "", "secret.key holds no key: delete it to have one made, or write one"),
+    ({}, "not hex\n", "secret.key: each line must be a key in hex"),
+]
+
+
+@pytest.mark.parametrize(("env", "key_file", "message"), BAD_KEYS)
+def test_signing_keys_that_cannot_sign_well_are_refused(
+    tmp_path: Path, env: dict[str, str], key_file: str, message: str
+) -> None:
+    if not env:
+        (tmp_path / "secret.key").write_text(key_file)
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path), **env})
+    assert message in str(refused.value)
+
+
+def test_a_data_directory_that_cannot_hold_the_key_file_is_named_in_one_line(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    env = {**os.environ, "INKWELL_DATA_DIR": str(tmp_path / "a-file" / "data")}
+    env.pop("INKWELL_SECRET", None)
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 2
+    assert ran.stderr.strip().startswith(
+        f"the signing key file {tmp_path}/a-file/data/secret.key cannot be made or read "
+        "(Not a directory)"
+    ), ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+
+
+def test_a_key_of_32_characters_signs(tmp_path: Path) -> None:
+    settings = Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_SECRET": KEY})
+    assert settings.signing_key == KEY.encode()
+    assert not (tmp_path / "secret.key").exists()

@@ -38,7 +38,7 @@ def env(database: str, redis_url: str, prefix: str, tmp_path: Path) -> dict[str,
         "REDIS_URL": redis_url,
         "INKWELL_PREFIX": prefix,
         "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "command-ids-test-key",
+        "INKWELL_SECRET": "the-command-id-tests-own-signing-key",
     }
 
 

@@ -136,6 +136,25 @@ def test_an_embedded_redis_that_cannot_start_ends_the_command_with_its_reason(
     assert "startup failed" not in result.stdout + result.stderr
 
 
+def test_a_data_directory_the_embedded_redis_cannot_use_ends_serve_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """With the signing key given (so no key file is made there), a data directory that
+    cannot be made reached the embedded Redis's start as an 84-line traceback."""
+    (tmp_path / "a-file").write_text("")
+    env = {name: value for name, value in os.environ.items() if name not in UNSET}
+    env["INKWELL_DATA_DIR"] = str(tmp_path / "a-file" / "data")
+    env["INKWELL_SECRET"] = "the-default-setup-tests-signing-key"
+    result = subprocess.run(
+        [INKWELL, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        f"the embedded Redis cannot start in {tmp_path}/a-file/data/: [Errno 20] Not a "
+        f"directory: '{tmp_path}/a-file/data'"
+    )
+
+
 def test_api_workers_share_one_embedded_redis(tmp_path: Path) -> None:
     """`api --workers 2` with no REDIS_URL: each worker started its own embedded Redis, the
     second unlinked the first's socket, and the first ran on, unreachable."""

@@ -103,15 +103,16 @@ def test_rotating_the_signing_key_keeps_old_tokens_until_the_old_key_is_dropped(
     def serving(secret: str) -> ServerProcess:
         return ServerProcess({**server_env, "INKWELL_SECRET": secret}, tmp_path)
 
-    with serving("old-key") as server:
+    old, new = "the-old-signing-key-of-this-test", "the-new-signing-key-of-this-test"
+    with serving(old) as server:
         ann = http_api(server).register("Ann")
     seen = {"X-Consistent-With": str(ann.position)}
-    with serving("new-key,old-key") as server:
+    with serving(f"{new},{old}") as server:
         api = http_api(server)
         assert api.ok(ops.VIEWER, token=ann.token, headers=seen)["viewer"]["id"] == ann.id
         bob = api.register("Bob")
         assert bob.token != ann.token
-    with serving("new-key") as server:
+    with serving(new) as server:
         api = http_api(server)
         later = {"X-Consistent-With": str(bob.position)}
         assert api.ok(ops.VIEWER, token=bob.token, headers=later)["viewer"]["id"] == bob.id

@@ -217,7 +217,7 @@ def test_counters_add_up_across_api_workers(
         "REDIS_URL": redis_url,
         "INKWELL_PREFIX": settings.prefix,
         "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "shared",
+        "INKWELL_SECRET": "shared-by-every-worker-of-this-test",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     with ServerProcess(env, tmp_path, command="api", args=["--workers", "2"]) as server:

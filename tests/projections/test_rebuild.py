@@ -140,7 +140,7 @@ def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> Non
         "DATABASE_URL": settings.database_url,
         "REDIS_URL": str(settings.redis_url),
         "INKWELL_PREFIX": settings.prefix,
-        "INKWELL_SECRET": "rebuild-tests",
+        "INKWELL_SECRET": "the-rebuild-tests-own-signing-key",
     }
     result = CliRunner().invoke(cli, ["rebuild", "--projection", "posts"], env=env)
     assert result.exit_code == 0, result.output

@@ -24,7 +24,7 @@ def start_server(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[StartS
                 "INKWELL_PREFIX": prefix,
                 "DATABASE_URL": f"sqlite:///{tmp_path / 'events.db'}",
                 "INKWELL_DATA_DIR": str(tmp_path),
-                "INKWELL_SECRET": "security-test-key",
+                "INKWELL_SECRET": "the-security-tests-own-signing-key",
                 "INKWELL_RATE_LIMITS": "on",
                 **env,
             },
