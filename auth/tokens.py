@@ -19,6 +19,7 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import tempfile
 import time
@@ -88,6 +89,7 @@ def _sign(key: bytes, claims: str) -> str:
 # its signature: a short key can be found offline from one token, then every user's
 # token forged. A key made as docs/security.md says is 64 characters.
 SHORTEST_SECRET = 32
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2})+")
 
 
 def parse_keys(text: str) -> tuple[str, ...]:
@@ -135,6 +137,20 @@ def load_or_create_keys(path: Path) -> tuple[bytes, ...]:
         return tuple(bytes.fromhex(key) for key in keys)
     except ValueError:
         raise ValueError(f"{path}: each line must be a key in hex") from None
+
+
+def as_the_other_source_reads_them(keys: tuple[bytes, ...], from_file: bool) -> tuple[bytes, ...]:
+    """The same keys as the other source would make them, to verify with as well.
+
+    The key file holds keys in hex and signs with the bytes they encode; INKWELL_SECRET
+    signs with the bytes of its text. So a key moved from one to the other (a single
+    server's file key shared through INKWELL_SECRET when it scales out, as the README
+    says to) signed differently, and every token it had signed stopped working. Anyone
+    who can make either form knows the key, so verifying with both gives nothing away."""
+    if from_file:
+        return tuple(key.hex().encode() for key in keys)
+    texts = (key.decode() for key in keys)  # a key that is not hex came from no file
+    return tuple(bytes.fromhex(text) for text in texts if _HEX.fullmatch(text))
 
 
 def new_key() -> str:

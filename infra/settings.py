@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from auth.tokens import DEFAULT_LIFETIME, keys_from_secret, load_or_create_keys
+from auth.tokens import (
+    DEFAULT_LIFETIME,
+    as_the_other_source_reads_them,
+    keys_from_secret,
+    load_or_create_keys,
+)
 from observability.logs import logging_config
 from protection.config import EdgeLimits, RateLimits
 from schema.exposure import Exposure
@@ -112,6 +117,7 @@ class Settings:
         data_dir = Path(get("INKWELL_DATA_DIR", "data"))
         secret = env.get("INKWELL_SECRET")
         keys = _signing_keys(secret, data_dir / "secret.key")
+        moved = as_the_other_source_reads_them(keys, from_file=not secret)
         return Settings(
             database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
             redis_url=env.get("REDIS_URL") or None,
@@ -120,7 +126,7 @@ class Settings:
             port=whole("PORT", 8000),
             data_dir=data_dir,
             signing_key=keys[0],
-            older_signing_keys=keys[1:],
+            older_signing_keys=keys[1:] + moved,
             token_lifetime=seconds("INKWELL_TOKEN_DAYS", 30) * 24 * 3600,
             exposure=exposure,
             consistency_timeout=seconds("INKWELL_CONSISTENCY_TIMEOUT", 5),

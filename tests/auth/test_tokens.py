@@ -10,6 +10,7 @@ import pytest
 
 from auth import tokens as module
 from auth.tokens import LONGEST_TOKEN, BearerTokens, load_or_create_keys
+from infra.settings import Settings
 
 
 def test_a_token_proves_its_user_and_nothing_else() -> None:
@@ -86,3 +87,27 @@ def test_processes_starting_together_agree_on_one_whole_key(tmp_path: Path) -> N
         keys = list(pool.map(load_or_create_keys, [path] * 16))
     assert len(set(keys)) == 1 and len(keys[0]) == 1 and len(keys[0][0]) == 32
     assert [p.name for p in tmp_path.iterdir()] == ["secret.key"]
+
+
+def tokens_of(env: dict[str, str]) -> BearerTokens:
+    settings = Settings.from_env(env)
+    return BearerTokens(settings.signing_key, settings.older_signing_keys)
+
+
+def test_a_key_moved_between_the_key_file_and_inkwell_secret_keeps_its_tokens(
+    tmp_path: Path,
+) -> None:
+    """A single server's file key, shared through INKWELL_SECRET when it scales out: the
+    tokens it signed keep working, and the other way round."""
+    on_file = {"INKWELL_DATA_DIR": str(tmp_path / "single")}
+    token = tokens_of(on_file).issue("user-1")
+    text = (tmp_path / "single" / "secret.key").read_text().strip()
+    shared = {"INKWELL_DATA_DIR": str(tmp_path / "shared"), "INKWELL_SECRET": text}
+    assert tokens_of(shared).verify(token) == "user-1"
+
+    back = tokens_of(shared).issue("user-2")
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "secret.key").write_text(text + "\n")
+    assert tokens_of({"INKWELL_DATA_DIR": str(tmp_path / "again")}).verify(back) == "user-2"
+    other = {"INKWELL_DATA_DIR": str(tmp_path / "other")}
+    assert tokens_of(other).verify(token) is None  # another key still verifies nothing
