@@ -31,10 +31,10 @@ def migrate(engine: Engine) -> None:
     with engine.connect() as conn:
         if revision(conn) == HEAD:
             return
+    # A line per plugin, logged as alembic.command is imported: quiet before that.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
-
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
