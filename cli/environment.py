@@ -10,6 +10,8 @@ from dataclasses import replace
 import typer
 from redis.asyncio import Redis
 from rich.console import Console
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from eventstore.engines import open_engines
 from eventstore.log_reader import LogReader
@@ -21,15 +23,37 @@ from wiring.redis_clients import embedded
 
 
 def settings_or_exit(*, demo: bool = False) -> Settings:
-    """The settings of a CLI command; a refused one ends it with its reason, exit code 2."""
+    """The settings of a CLI command, once they are valid and its event log opens; else
+    the command ends with the reason in one line, exit code 2. The log is opened (and
+    migrated, as every start does) here, before uvicorn or the event loop: a database
+    that could not be opened reached `serve`'s operator as uvicorn's "Application startup
+    failed" under a traceback, and `status`'s as a traceback of 500 lines."""
     try:
-        return Settings.from_env(demo=demo)
+        settings = Settings.from_env(demo=demo)
+        _open_the_log(settings.database_url)
+        return settings
     except SettingsError as error:
         # One line however long (a path in it stays whole), and no markup read in it.
         Console(stderr=True, soft_wrap=True).print(
             str(error), style="red", markup=False, highlight=False
         )
         raise typer.Exit(2) from None
+
+
+def _open_the_log(url: str) -> None:
+    try:
+        open_engines(url).dispose()
+    except (SQLAlchemyError, ImportError, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        raise SettingsError(f"the event log at {_shown(url)} cannot be opened: {reason}") from None
+
+
+def _shown(url: str) -> str:
+    """DATABASE_URL without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL"
 
 
 @contextmanager

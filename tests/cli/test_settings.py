@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.net import free_port
 from harness.server_process import ROOT
 from infra.settings import Settings, SettingsError
 
@@ -96,3 +97,32 @@ def test_a_key_of_32_characters_signs(tmp_path: Path) -> None:
     settings = Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_SECRET": KEY})
     assert settings.signing_key == KEY.encode()
     assert not (tmp_path / "secret.key").exists()
+
+
+@pytest.mark.parametrize("command", ["serve", "status", "verify"])
+def test_a_database_that_cannot_be_opened_is_named_in_one_line_without_its_password(
+    tmp_path: Path, command: str
+) -> None:
+    """`serve` printed uvicorn's "Application startup failed" under a traceback, `status`
+    a traceback of 530 lines."""
+    port = free_port()  # nothing listens there
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql+psycopg://inkwell:hunter2@127.0.0.1:{port}/none",
+        "INKWELL_DATA_DIR": str(tmp_path),
+    }
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), command],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.startswith(
+        f"the event log at postgresql+psycopg://inkwell:***@127.0.0.1:{port}/none cannot be "
+        f'opened: connection failed: connection to server at "127.0.0.1", port {port} failed'
+    ), ran.stderr
+    assert ran.stderr.count("\n") == 1
+    assert "hunter2" not in ran.stdout + ran.stderr
