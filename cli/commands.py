@@ -7,7 +7,7 @@ import logging.config
 import typer
 
 from cli import demo, events, parked, rebuild, seed, serving, status, verify
-from infra.settings import LogSettings
+from cli.environment import log_settings_or_exit
 
 cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
 
@@ -15,7 +15,7 @@ cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, a
 @cli.callback(invoke_without_command=True)
 def main(ctx: typer.Context) -> None:
     """With no command, serves the API and runs the projectors (like `serve`)."""
-    logging.config.dictConfig(LogSettings.from_env().config())
+    logging.config.dictConfig(log_settings_or_exit().config())
     if ctx.invoked_subcommand is None:
         serving.serve()
 

@@ -18,7 +18,7 @@ from eventstore.log_reader import LogReader
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
-from infra.settings import Settings, SettingsError
+from infra.settings import LogSettings, Settings, SettingsError
 from wiring.redis_clients import embedded
 
 
@@ -33,11 +33,22 @@ def settings_or_exit(*, demo: bool = False) -> Settings:
         _open_the_log(settings.database_url)
         return settings
     except SettingsError as error:
-        # One line however long (a path in it stays whole), and no markup read in it.
-        Console(stderr=True, soft_wrap=True).print(
-            str(error), style="red", markup=False, highlight=False
-        )
-        raise typer.Exit(2) from None
+        raise refused(str(error)) from None
+
+
+def log_settings_or_exit() -> LogSettings:
+    """How to log, read before any command runs; a refused one ends it as above."""
+    try:
+        return LogSettings.from_env()
+    except SettingsError as error:
+        raise refused(str(error)) from None
+
+
+def refused(reason: str) -> typer.Exit:
+    """Prints why the command cannot run, in red on one line however long (a path in it
+    stays whole) and with no markup read in it; the Exit to raise, with code 2."""
+    Console(stderr=True, soft_wrap=True).print(reason, style="red", markup=False, highlight=False)
+    return typer.Exit(2)
 
 
 def _open_the_log(url: str) -> None:
@@ -71,10 +82,7 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
             reason = str(error)
             if isinstance(error, OSError):  # the data directory, most likely
                 reason = f"the embedded Redis cannot start in {settings.data_dir}/: {error}"
-            Console(stderr=True, soft_wrap=True).print(
-                reason, style="red", markup=False, highlight=False
-            )
-            raise typer.Exit(2) from None
+            raise refused(reason) from None
         yield replace(settings, redis_url=url)
 
 

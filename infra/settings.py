@@ -4,11 +4,13 @@ prints that one line and exits 2, never a traceback."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from auth.tokens import (
     DEFAULT_LIFETIME,
@@ -27,6 +29,9 @@ N = TypeVar("N", int, float)
 class SettingsError(ValueError):
     """A setting the process refuses; the CLI prints the message and exits 2."""
 
+
+# A lease is set in Redis in whole milliseconds, and 0 is refused there.
+SHORTEST_LEASE = 0.001
 
 DEMO_DELAY = "INKWELL_DEMO_PROJECTION_DELAY_MS"
 MAX_DEMO_DELAY_MS = 60_000
@@ -53,16 +58,36 @@ def _demo_projection_delay(env: Mapping[str, str], demo: bool) -> float:
     return milliseconds / 1000
 
 
-def _number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
-    """The variable as a number, or its default when unset or empty."""
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    kind: Callable[[str], N],
+    least: float,
+    most: float = math.inf,
+    *,
+    above: bool = False,
+) -> N:
+    """The variable as a finite number from `least` (or above it, with `above`) to `most`,
+    or its default when unset or empty. Out of range it would not fail until used: a lease of 0 s was refused by
+    Redis at every batch, so the read models never moved while the server ran on."""
     raw = env.get(name)
     if not raw:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
-        what = "a whole number" if kind is int else "a number"
         raise SettingsError(f"{name} must be {what}, not {raw!r}") from None
+    if not ((least < value if above else least <= value) and value <= most) or math.isinf(value):
+        raise SettingsError(f"{name} must be {what} {_span(least, most, above)}, not {raw!r}")
+    return value
+
+
+def _span(least: float, most: float, above: bool) -> str:
+    if above:
+        return f"above {least:g}"
+    return f"from {least:g} to {most:g}" if math.isfinite(most) else f"of at least {least:g}"
 
 
 @dataclass(frozen=True)
@@ -102,15 +127,17 @@ class Settings:
         def get(name: str, default: str) -> str:
             return env.get(name) or default
 
-        def whole(name: str, default: int) -> int:
-            return _number(env, name, default, int)
+        def whole(name: str, default: int, least: int = 0, most: float = math.inf) -> int:
+            return _number(env, name, default, int, least, most)
 
-        def seconds(name: str, default: float) -> float:
-            return _number(env, name, default, float)
+        def duration(name: str, default: float) -> float:
+            """Above 0: a deadline, a lifetime or a give-up time of 0 or less is nonsense."""
+            return _number(env, name, default, float, 0, above=True)
 
         try:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
             exposure = Exposure.from_env(env)
+            cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
         except ValueError as error:  # each names its variable
             raise SettingsError(str(error)) from None
 
@@ -120,37 +147,57 @@ class Settings:
         moved = as_the_other_source_reads_them(keys, from_file=not secret)
         return Settings(
             database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
-            redis_url=env.get("REDIS_URL") or None,
+            redis_url=_redis_url(env, "REDIS_URL"),
             prefix=get("INKWELL_PREFIX", "inkwell"),
             host=get("HOST", "127.0.0.1"),
-            port=whole("PORT", 8000),
+            port=whole("PORT", 8000, most=65535),
             data_dir=data_dir,
             signing_key=keys[0],
             older_signing_keys=keys[1:] + moved,
-            token_lifetime=seconds("INKWELL_TOKEN_DAYS", 30) * 24 * 3600,
+            token_lifetime=duration("INKWELL_TOKEN_DAYS", 30) * 24 * 3600,
             exposure=exposure,
-            consistency_timeout=seconds("INKWELL_CONSISTENCY_TIMEOUT", 5),
+            consistency_timeout=duration("INKWELL_CONSISTENCY_TIMEOUT", 5),
             ready_max_lag=whole("INKWELL_READY_MAX_LAG", 1000),
-            ready_stalled_after=seconds("INKWELL_READY_STALLED_AFTER", 30),
-            redis_read_url=env.get("REDIS_READ_URL") or None,
-            lease_seconds=seconds("INKWELL_LEASE_SECONDS", 5),
+            ready_stalled_after=_number(env, "INKWELL_READY_STALLED_AFTER", 30.0, float, 0),
+            redis_read_url=_redis_url(env, "REDIS_READ_URL"),
+            lease_seconds=_number(env, "INKWELL_LEASE_SECONDS", 5.0, float, SHORTEST_LEASE),
             rate_limits=rate_limits,
             edge=edge,
-            live_give_up_seconds=seconds("INKWELL_LIVE_GIVE_UP_SECONDS", 60),
-            cors_origins=parse_origins(get("INKWELL_CORS_ORIGINS", "")),
-            trusted_documents=Path(env["INKWELL_TRUSTED_DOCUMENTS"])
-            if env.get("INKWELL_TRUSTED_DOCUMENTS")
-            else None,
+            live_give_up_seconds=duration("INKWELL_LIVE_GIVE_UP_SECONDS", 60),
+            cors_origins=cors_origins,
+            trusted_documents=_existing(env, "INKWELL_TRUSTED_DOCUMENTS", Path.is_file, "a file"),
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",
             demo=demo,
             demo_projection_delay=_demo_projection_delay(env, demo),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
-            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
-            if env.get("PROMETHEUS_MULTIPROC_DIR")
-            else None,
+            metrics_dir=_existing(env, "PROMETHEUS_MULTIPROC_DIR", Path.is_dir, "a directory"),
         )
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _redis_url(env: Mapping[str, str], name: str) -> str | None:
+    url = env.get(name) or None
+    if url is not None and urlsplit(url).scheme not in REDIS_SCHEMES:
+        # Not the value itself: a URL may carry a password.
+        raise SettingsError(f"{name} must be a redis://, rediss:// or unix:// URL")
+    return url
+
+
+def _existing(
+    env: Mapping[str, str], name: str, exists: Callable[[Path], bool], what: str
+) -> Path | None:
+    """A path the process reads from the start, checked now rather than when first used
+    (uvicorn's "Application startup failed", under a traceback)."""
+    raw = env.get(name)
+    if not raw:
+        return None
+    if not exists(Path(raw)):
+        raise SettingsError(f"{name} must name {what} that exists, not {raw!r}")
+    return Path(raw)
 
 
 def _signing_keys(secret: str | None, path: Path) -> tuple[bytes, ...]:
@@ -166,6 +213,10 @@ def _signing_keys(secret: str | None, path: Path) -> tuple[bytes, ...]:
         ) from None
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_STYLES = ("json", "text", "auto")
+
+
 @dataclass(frozen=True)
 class LogSettings:
     """Read apart from Settings: logging is set up before any command, even `--help`,
@@ -176,10 +227,13 @@ class LogSettings:
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> LogSettings:
-        return LogSettings(
-            level=env.get("INKWELL_LOG_LEVEL") or "INFO",
-            style=env.get("INKWELL_LOG_FORMAT") or "auto",
-        )
+        level = (env.get("INKWELL_LOG_LEVEL") or "INFO").upper()
+        style = env.get("INKWELL_LOG_FORMAT") or "auto"
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"INKWELL_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+        if style not in LOG_STYLES:
+            raise SettingsError(f"INKWELL_LOG_FORMAT must be one of {', '.join(LOG_STYLES)}")
+        return LogSettings(level, style)
 
     def config(self) -> dict[str, Any]:
         return logging_config(

@@ -18,6 +18,64 @@ BAD = [
     ("INKWELL_LEASE_SECONDS", "soon", "INKWELL_LEASE_SECONDS must be a number, not 'soon'"),
     ("INKWELL_MAX_BODY_BYTES", "1MB", "INKWELL_MAX_BODY_BYTES must be a whole number, not '1MB'"),
     ("INKWELL_ENV", "prod", "INKWELL_ENV must be development or production, not 'prod'"),
+    # Each of these was accepted, and failed only when used, or never: a lease of 0 s was
+    # refused by Redis at every batch while the server ran on with read models that never
+    # moved, and a negative token lifetime issued tokens that had already expired.
+    ("PORT", "99999", "PORT must be a whole number from 0 to 65535, not '99999'"),
+    (
+        "INKWELL_LEASE_SECONDS",
+        "0",
+        "INKWELL_LEASE_SECONDS must be a number of at least 0.001, not '0'",
+    ),
+    (
+        "INKWELL_LEASE_SECONDS",
+        "inf",
+        "INKWELL_LEASE_SECONDS must be a number of at least 0.001, not 'inf'",
+    ),
+    ("INKWELL_TOKEN_DAYS", "-1", "INKWELL_TOKEN_DAYS must be a number above 0, not '-1'"),
+    (
+        "INKWELL_CONSISTENCY_TIMEOUT",
+        "-5",
+        "INKWELL_CONSISTENCY_TIMEOUT must be a number above 0, not '-5'",
+    ),
+    (
+        "INKWELL_CDN_MAX_AGE",
+        "-1",
+        "INKWELL_CDN_MAX_AGE must be a whole number of at least 0, not '-1'",
+    ),
+    (
+        "INKWELL_READY_MAX_LAG",
+        "-1",
+        "INKWELL_READY_MAX_LAG must be a whole number of at least 0, not '-1'",
+    ),
+    (
+        "INKWELL_LIVE_GIVE_UP_SECONDS",
+        "nan",
+        "INKWELL_LIVE_GIVE_UP_SECONDS must be a number above 0, not 'nan'",
+    ),
+    # These reached uvicorn's startup and failed there, under a traceback.
+    (
+        "INKWELL_CORS_ORIGINS",
+        "example.com",
+        "INKWELL_CORS_ORIGINS: 'example.com' is not an origin; write it as a browser sends "
+        "it, e.g. http://localhost:5173 (no path, no trailing slash)",
+    ),
+    (
+        "INKWELL_TRUSTED_DOCUMENTS",
+        "/no/such.json",
+        "INKWELL_TRUSTED_DOCUMENTS must name a file that exists, not '/no/such.json'",
+    ),
+    (
+        "PROMETHEUS_MULTIPROC_DIR",
+        "/no/such/dir",
+        "PROMETHEUS_MULTIPROC_DIR must name a directory that exists, not '/no/such/dir'",
+    ),
+    (
+        "REDIS_URL",
+        "http://:secret@cache:6379",
+        "REDIS_URL must be a redis://, rediss:// or unix:// URL",
+    ),
+    ("REDIS_READ_URL", "cache:6379", "REDIS_READ_URL must be a redis://, rediss:// or unix:// URL"),
 ]
 
 
@@ -126,3 +184,31 @@ def test_a_database_that_cannot_be_opened_is_named_in_one_line_without_its_passw
     ), ran.stderr
     assert ran.stderr.count("\n") == 1
     assert "hunter2" not in ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        (
+            "INKWELL_LOG_LEVEL",
+            "LOUD",
+            "INKWELL_LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        ),
+        ("INKWELL_LOG_FORMAT", "xml", "INKWELL_LOG_FORMAT must be one of json, text, auto"),
+    ],
+)
+def test_log_settings_are_refused_in_one_line_before_any_command(
+    tmp_path: Path, name: str, value: str, message: str
+) -> None:
+    """A bad level was an 84-line traceback from logging.config; a bad format, ignored."""
+    env = {**os.environ, "INKWELL_DATA_DIR": str(tmp_path), name: value}
+    ran = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 2
+    assert ran.stderr.strip() == message
