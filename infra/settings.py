@@ -69,8 +69,9 @@ def _number(
     above: bool = False,
 ) -> N:
     """The variable as a finite number from `least` (or above it, with `above`) to `most`,
-    or its default when unset or empty. Out of range it would not fail until used: a lease of 0 s was refused by
-    Redis at every batch, so the read models never moved while the server ran on."""
+    or its default when unset or empty. Out of range it would not fail until used: a
+    lease of 0 s was refused by Redis at every batch, so the read models never moved
+    while the server ran on."""
     raw = env.get(name)
     if not raw:
         return default

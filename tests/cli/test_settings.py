@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness.net import free_port
-from harness.server_process import ROOT
 from infra.settings import Settings, SettingsError
+from tests.support.cli import run_cli
 
 BAD = [
     ("PORT", "abc", "PORT must be a whole number, not 'abc'"),
@@ -95,15 +92,7 @@ def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
 
 
 def test_the_command_line_prints_one_line_and_exits_2(tmp_path: Path) -> None:
-    env = {**os.environ, "INKWELL_DATA_DIR": str(tmp_path), "PORT": "abc"}
-    ran = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "serve"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ran = run_cli({"INKWELL_DATA_DIR": str(tmp_path), "PORT": "abc"}, tmp_path, "serve")
     assert ran.returncode == 2
     assert ran.stderr.strip() == "PORT must be a whole number, not 'abc'"
     assert "Traceback" not in ran.stdout + ran.stderr
@@ -133,16 +122,9 @@ def test_a_data_directory_that_cannot_hold_the_key_file_is_named_in_one_line(
     tmp_path: Path,
 ) -> None:
     (tmp_path / "a-file").write_text("")
-    env = {**os.environ, "INKWELL_DATA_DIR": str(tmp_path / "a-file" / "data")}
-    env.pop("INKWELL_SECRET", None)
-    ran = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "status"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # INKWELL_SECRET empty counts as unset: the key file is to be made there.
+    env = {"INKWELL_DATA_DIR": str(tmp_path / "a-file" / "data"), "INKWELL_SECRET": ""}
+    ran = run_cli(env, tmp_path, "status")
     assert ran.returncode == 2
     assert ran.stderr.strip().startswith(
         f"the signing key file {tmp_path}/a-file/data/secret.key cannot be made or read "
@@ -165,18 +147,10 @@ def test_a_database_that_cannot_be_opened_is_named_in_one_line_without_its_passw
     a traceback of 530 lines."""
     port = free_port()  # nothing listens there
     env = {
-        **os.environ,
         "DATABASE_URL": f"postgresql+psycopg://inkwell:hunter2@127.0.0.1:{port}/none",
         "INKWELL_DATA_DIR": str(tmp_path),
     }
-    ran = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), command],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ran = run_cli(env, tmp_path, command)
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert ran.stderr.startswith(
         f"the event log at postgresql+psycopg://inkwell:***@127.0.0.1:{port}/none cannot be "
@@ -201,14 +175,6 @@ def test_log_settings_are_refused_in_one_line_before_any_command(
     tmp_path: Path, name: str, value: str, message: str
 ) -> None:
     """A bad level was an 84-line traceback from logging.config; a bad format, ignored."""
-    env = {**os.environ, "INKWELL_DATA_DIR": str(tmp_path), name: value}
-    ran = subprocess.run(
-        [sys.executable, str(ROOT / "server.py"), "status"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ran = run_cli({"INKWELL_DATA_DIR": str(tmp_path), name: value}, tmp_path, "status")
     assert ran.returncode == 2
     assert ran.stderr.strip() == message
