@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
 
+import redis
 import typer
 from redis.asyncio import Redis
 from rich.console import Console
@@ -23,14 +24,18 @@ from wiring.redis_clients import embedded
 
 
 def settings_or_exit(*, demo: bool = False) -> Settings:
-    """The settings of a CLI command, once they are valid and its event log opens; else
-    the command ends with the reason in one line, exit code 2. The log is opened (and
-    migrated, as every start does) here, before uvicorn or the event loop: a database
-    that could not be opened reached `serve`'s operator as uvicorn's "Application startup
-    failed" under a traceback, and `status`'s as a traceback of 500 lines."""
+    """The settings of a CLI command, once they are valid, its event log opens and the
+    Redis servers it names answer; else the command ends with the reason in one line, exit
+    code 2. The log is opened (and migrated, as every start does) here, before uvicorn or
+    the event loop: a database or Redis that could not be reached came to `serve`'s
+    operator as uvicorn's "Application startup failed" under a traceback, and to
+    `status`'s as a traceback of hundreds of lines. (With no REDIS_URL, redis_or_exit
+    starts the embedded one.)"""
     try:
         settings = Settings.from_env(demo=demo)
         _open_the_log(settings.database_url)
+        _redis_answers("REDIS_URL", settings.redis_url)
+        _redis_answers("REDIS_READ_URL", settings.redis_read_url)
         return settings
     except SettingsError as error:
         raise refused(str(error)) from None
@@ -56,15 +61,28 @@ def _open_the_log(url: str) -> None:
         open_engines(url).dispose()
     except (SQLAlchemyError, ImportError, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise SettingsError(f"the event log at {_shown(url)} cannot be opened: {reason}") from None
+        shown = _shown(url, "DATABASE_URL")
+        raise SettingsError(f"the event log at {shown} cannot be opened: {reason}") from None
 
 
-def _shown(url: str) -> str:
-    """DATABASE_URL without its password."""
+def _redis_answers(name: str, url: str | None) -> None:
+    if url is None:
+        return
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        raise SettingsError(f"{name} {_shown(url, name)} does not answer: {error}") from None
+    finally:
+        client.close()
+
+
+def _shown(url: str, name: str) -> str:
+    """The URL without its password; the variable's name when it is not a URL at all."""
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
-        return "DATABASE_URL"
+        return name
 
 
 @contextmanager

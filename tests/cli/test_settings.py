@@ -178,3 +178,21 @@ def test_log_settings_are_refused_in_one_line_before_any_command(
     ran = run_cli({"INKWELL_DATA_DIR": str(tmp_path), name: value}, tmp_path, "status")
     assert ran.returncode == 2
     assert ran.stderr.strip() == message
+
+
+@pytest.mark.parametrize("command", ["serve", "status", "seed"])
+def test_a_redis_that_does_not_answer_is_named_in_one_line_without_its_password(
+    tmp_path: Path, command: str
+) -> None:
+    """`serve` exited 3 under uvicorn's traceback, `status`, `seed` and `verify` printed
+    260-320 lines."""
+    port = free_port()  # nothing listens there
+    env = {"REDIS_URL": f"redis://:hunter2@127.0.0.1:{port}/0", "INKWELL_DATA_DIR": str(tmp_path)}
+    ran = run_cli(env, tmp_path, command)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    *migrations, refusal = ran.stderr.splitlines()  # the new log's migrations come first
+    assert refusal.startswith(
+        f"REDIS_URL redis://:***@127.0.0.1:{port}/0 does not answer: Error 111 connecting"
+    ), ran.stderr
+    assert all("alembic" in line for line in migrations), migrations
+    assert "hunter2" not in ran.stdout + ran.stderr
