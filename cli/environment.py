@@ -78,11 +78,13 @@ def _redis_answers(name: str, url: str | None) -> None:
 
 
 def _shown(url: str, name: str) -> str:
-    """The URL without its password; the variable's name when it is not a URL at all."""
+    """The URL without its password: masked in its user part, left out of its query
+    (redis-py and libpq read both); the variable's name when it is not a URL at all."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return name
+    return parsed.difference_update_query(["password"]).render_as_string(hide_password=True)
 
 
 @contextmanager
