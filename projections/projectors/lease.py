@@ -3,6 +3,12 @@
 The lease only saves duplicate work. Exactly-once does not depend on it: a batch
 commits under WATCH of its checkpoint, so a runner that lost its lease without
 knowing (a long pause, a partition) cannot apply anything twice.
+
+An owner takes back a lease it still holds. A runner that stopped on an error cannot
+always let its lease go: Redis refuses the release as a replica after a failover
+(READONLY), or is out of reach. It used to find its own lease in the way when it
+started again, and stood by as if another process ran the projection for the rest of
+the term (5 s by default): every read-your-writes wait of those seconds timed out.
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ import uuid
 
 from redis.asyncio import Redis
 
+# Takes a free lease, or one this owner still holds, for a new term.
+_ACQUIRE = """
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 # Renews only a lease this owner still holds; deletes only its own.
 _RENEW = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -25,15 +38,15 @@ _RELEASE = (
 
 class Lease:
     def __init__(self, redis: Redis, key: str, seconds: float) -> None:
-        self._redis = redis
         self._key = key
         self._milliseconds = int(seconds * 1000)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
 
     async def acquire(self) -> bool:
-        return bool(await self._redis.set(self._key, self.owner, nx=True, px=self._milliseconds))
+        return bool(await self._acquire([self._key], [self.owner, self._milliseconds]))
 
     async def renew(self) -> bool:
         return bool(await self._renew([self._key], [self.owner, self._milliseconds]))
