@@ -1,0 +1,99 @@
+"""A Redis that answers but refuses writes, against a real server: out of memory under the
+`noeviction` policy Inkwell asks for, or a replica after a failover (READONLY). Reads
+still work, so queries must answer, persisted queries included (a document sent with
+its hash once gave a plain-text 500); writes still commit to the log; and once Redis
+takes writes again, the read models catch up with every acknowledged write."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from harness.net import free_port
+from harness.redis_server import PrivateRedis
+from harness.server_process import ServerProcess
+from tests.support.api import http_api
+
+RECENT = "{ recentPosts { edges { node { title } } } }"
+NEVER_SENT = "{ recentPosts(first: 7) { totalCount } }"
+CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { position } }"
+DRAFTS = "query($id: ID!) { user(id: $id) { posts { edges { node { title } } } } }"
+
+Switch = Callable[[PrivateRedis], None]
+
+
+def _out_of_memory(redis: PrivateRedis) -> None:
+    with redis.client() as client:
+        client.config_set("maxmemory", 1)
+
+
+def _memory_back(redis: PrivateRedis) -> None:
+    with redis.client() as client:
+        client.config_set("maxmemory", 0)
+
+
+def _demoted(redis: PrivateRedis) -> None:
+    """A replica of a primary that is gone: it keeps its data and serves reads."""
+    with redis.client() as client:
+        client.replicaof("127.0.0.1", free_port())
+
+
+def _promoted(redis: PrivateRedis) -> None:
+    with redis.client() as client:
+        client.replicaof("NO", "ONE")
+
+
+def _persisted(document: str) -> dict[str, object]:
+    digest = hashlib.sha256(document.encode()).hexdigest()
+    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+
+@pytest.mark.parametrize(
+    ("refuse", "allow"),
+    [(_out_of_memory, _memory_back), (_demoted, _promoted)],
+    ids=["out of memory", "read-only replica"],
+)
+def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_writes_commit(
+    server_env: dict[str, str],
+    tmp_path: Path,
+    private_redis: PrivateRedis,
+    refuse: Switch,
+    allow: Switch,
+) -> None:
+    env = {**server_env, "REDIS_URL": private_redis.url, "INKWELL_RATE_LIMITS": None}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        api.published_post(ann, "Before")
+        refuse(private_redis)
+
+        assert api.ok(RECENT)["recentPosts"]["edges"] == [{"node": {"title": "Before"}}]
+        # A document sent with its hash runs, though Redis would not store it.
+        sent = api.client.post("/graphql", json={"query": RECENT, "extensions": _persisted(RECENT)})
+        assert sent.status_code == 200, sent.text
+        assert sent.json() == {"data": {"recentPosts": {"edges": [{"node": {"title": "Before"}}]}}}
+        # A hash alone that Redis cannot look up is not found: the client sends its document.
+        alone = api.client.post("/graphql", json={"extensions": _persisted(NEVER_SENT)})
+        assert alone.status_code == 200, alone.text
+        assert alone.json()["errors"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}
+        # The log is the truth: the write commits while the read models wait.
+        written = api.ok(CREATE, {"i": {"title": "During", "content": "x"}}, token=ann.token)
+        position = written["createPost"]["position"]
+
+        allow(private_redis)
+        consistent = {"X-Consistent-With": position}
+        mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token, headers=consistent)
+        titles = sorted(edge["node"]["title"] for edge in mine["user"]["posts"]["edges"])
+        assert titles == ["Before", "During"]
+        stored = api.client.post(
+            "/graphql", json={"query": NEVER_SENT, "extensions": _persisted(NEVER_SENT)}
+        )
+        assert stored.json() == {"data": {"recentPosts": {"totalCount": 1}}}, stored.text
+        with private_redis.client() as client:
+            assert client.keys("*:apq:*"), "stored once Redis takes writes again"
+    log = server.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert "persisted query" in log  # each refusal is a line of the log
