@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
@@ -21,6 +22,11 @@ from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
 from infra.settings import LogSettings, Settings, SettingsError
 from wiring.redis_clients import embedded
+
+log = logging.getLogger("inkwell")
+
+# How often a Redis that is loading its data is asked again.
+LOADING_POLL_SECONDS = 0.25
 
 
 def settings_or_exit(*, demo: bool = False) -> Settings:
@@ -66,13 +72,27 @@ def _open_the_log(url: str) -> None:
 
 
 def _redis_answers(name: str, url: str | None) -> None:
+    """Returns once the Redis at `url` answers. One that answers LOADING is reading its
+    snapshot or append-only file, for minutes when its data is large: that is waited out,
+    and said once. (Refusing it ended `serve` with "does not answer" whenever it started
+    beside a Redis that had just restarted; before that check, `serve` waited silently.)"""
     if url is None:
         return
+    shown = _shown(url, name)
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    loading = False
     try:
-        client.ping()
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.BusyLoadingError:
+                if not loading:
+                    log.warning("%s %s is loading its data into memory; waiting", name, shown)
+                loading = True
+                time.sleep(LOADING_POLL_SECONDS)
     except redis.RedisError as error:
-        raise SettingsError(f"{name} {_shown(url, name)} does not answer: {error}") from None
+        raise SettingsError(f"{name} {shown} does not answer: {error}") from None
     finally:
         client.close()
 
@@ -125,10 +145,16 @@ def _no_redis(settings: Settings) -> typer.Exit:
 
 
 def require_redis(settings: Settings) -> str:
-    """The server's Redis URL, or the command ends with exit code 2 saying why there is none."""
+    """The server's Redis URL, once it answers; or the command ends with exit code 2 saying
+    why there is none. (REDIS_URL was waited for by settings_or_exit.)"""
     url = _tools_redis_url(settings)
     if url is None:
         raise _no_redis(settings)
+    if settings.redis_url is None:
+        try:
+            _redis_answers("the embedded Redis", url)
+        except SettingsError as error:
+            raise refused(str(error)) from None
     return url
 
 

@@ -62,7 +62,8 @@ def url_of(path: Path) -> str:
 
 def running_in(data_dir: Path) -> str | None:
     """The URL of the embedded Redis that a server started for this data directory, if one
-    answers there now; None when no server runs (a socket file left by a killed one, too)."""
+    answers there now, loading its snapshot included; None when no server runs (a socket
+    file left by a killed one, too)."""
     path = socket_path(data_dir)
     if not path.is_socket():
         return None
@@ -71,6 +72,8 @@ def running_in(data_dir: Path) -> str | None:
     )
     try:
         client.ping()
+    except redis.BusyLoadingError:
+        pass  # there, and busy: the caller waits for it (cli/environment.py)
     except (redis.ConnectionError, redis.TimeoutError, OSError):
         return None
     finally:
