@@ -135,7 +135,12 @@ class InkwellGraphQL(GraphQL[Context, None]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
+        # HEAD is answered as GET is (RFC 9110, 9.3.2: a CDN revalidating a cached query,
+        # a monitor checking the endpoint); uvicorn, which still sees HEAD, drops the body.
+        if scope["method"] == "HEAD":
+            request = Request({**scope, "method": "GET"}, receive)
+        else:
+            request = Request(scope, receive)
         response = await self._answer(request)
         if request.method == "GET":
             self._cache_headers(request, response)
@@ -175,7 +180,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         """A request refused before execution, as a GraphQL response without data."""
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         if status == 405:
-            headers = {"allow": "GET, POST"}
+            headers = {"allow": "GET, HEAD, POST"}
         media_type: str = request.state.media_type
         return Response(self.encode_json(body), status, headers, media_type=media_type)
 

@@ -210,10 +210,27 @@ def test_a_mutation_over_get_is_405_and_changes_nothing(
     before = api.ok("{ recentPosts { totalCount } }")
     response = get(client, {"query": ops.REGISTER, "variables": {"input": {"name": "Mallory"}}})
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET, POST"
+    assert response.headers["allow"] == "GET, HEAD, POST"
     assert media_type(response) == GRAPHQL_RESPONSE
     assert "POST" in response.json()["errors"][0]["message"]
     assert api.ok("{ recentPosts { totalCount } }") == before
+
+
+def test_head_answers_as_get_does_without_a_body(client: httpx.Client) -> None:
+    """A CDN revalidating a cached query, or a monitor checking the endpoint, sends HEAD:
+    it was 405 where GET was 200."""
+    params = {"query": "{ recentPosts(first: 1) { totalCount } }"}
+    got = get(client, params)
+    encoded = {name: str(value) for name, value in params.items()}
+    head = client.head("/graphql", params=encoded, headers={"accept": APOLLO_ACCEPT})
+    assert head.status_code == got.status_code == 200, head.headers
+    assert head.content == b""
+    for name in ("content-type", "content-length", "cache-control", "vary"):
+        assert head.headers[name] == got.headers[name], name
+    mutation = {"query": ops.REGISTER, "variables": json.dumps({"input": {"name": "Mallory"}})}
+    assert client.head("/graphql", params=mutation).status_code == 405  # as over GET
+    page = client.head("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
 
 
 def test_a_browser_get_without_a_query_still_gets_the_playground(client: httpx.Client) -> None:
