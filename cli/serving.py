@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 
 from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
-from infra.shutdown_signal import unwind_on_sigterm
+from infra.shutdown_signal import stop_on_hangup, unwind_on_sigterm
 from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
@@ -44,6 +44,7 @@ def serve(
 ) -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in a process of its own."""
     unwind_on_sigterm()
+    stop_on_hangup()
     settings = settings_or_exit(demo=demo)
     if settings.demo_projection_delay:
         log.warning(
@@ -68,6 +69,7 @@ def api(
 ) -> None:
     """Serves GraphQL only; projections run elsewhere (`project`), on the same REDIS_URL."""
     unwind_on_sigterm()
+    stop_on_hangup()
     settings = settings_or_exit()
     with redis_or_exit(settings) as settings:
         if workers == 1:
@@ -108,6 +110,7 @@ def project(
 ) -> None:
     """Runs the projections only, keeping the read models current until interrupted."""
     unwind_on_sigterm()
+    stop_on_hangup()
     settings = settings_or_exit(demo=demo)
     with redis_or_exit(settings) as settings:
         if port is None:
@@ -130,9 +133,10 @@ async def _follow(settings: Settings, until_stdin_closes: bool) -> None:
 
 
 async def _stop_requested(or_stdin_closed: bool) -> None:
-    """Returns on SIGTERM or SIGINT, or when stdin closes if asked, so that the process
-    stops in order: its runners let their leases go at once (a killed projector's are
-    held until their term ends) and its connections are closed."""
+    """Returns on SIGTERM (or SIGHUP, which stop_on_hangup makes one) or SIGINT, or when
+    stdin closes if asked, so that the process stops in order: its runners let their
+    leases go at once (a killed projector's are held until their term ends) and its
+    connections are closed."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,5 +1,6 @@
 """Lets the app act the moment SIGTERM or SIGINT arrives, before uvicorn's graceful wait,
-and lets SIGTERM end a server process in order after it.
+lets SIGTERM end a server process in order after it, and takes a closed terminal's
+SIGHUP for a SIGTERM.
 
 uvicorn stops accepting connections on a signal, then waits for open requests to
 finish, and only then runs the lifespan's shutdown. A request that is itself
@@ -64,3 +65,19 @@ def unwind_on_sigterm() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, unwind)
+
+
+def stop_on_hangup() -> None:
+    """From now on SIGHUP stops the process as SIGTERM does, gracefully. For a server
+    process's main thread, before uvicorn starts (whose own SIGTERM handler it then reaches).
+
+    Closing the terminal that runs `make run` sends SIGHUP, which no one handled: the
+    process ended at once, its open requests cut, without the shutdown that lets its
+    projectors' leases go and writes its last log lines. (uvicorn's supervisor of
+    `api --workers N` sets its own handler over this one: there SIGHUP restarts the
+    workers.)"""
+
+    def as_sigterm(sig: int, frame: FrameType | None) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGHUP, as_sigterm)

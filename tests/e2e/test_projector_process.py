@@ -88,14 +88,18 @@ def test_ctrl_c_stops_the_embedded_defaults_in_order(tmp_path: Path) -> None:
     assert "cleanup failed" not in log and "connection lost" not in log, log
 
 
-def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(tmp_path: Path) -> None:
-    """A supervisor's stop. uvicorn raised SIGTERM again once it had shut down, and
-    Python's default handler killed the process there: exit -15, and the lines of the
-    loop's last turn ("Application shutdown complete.") never written."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """A supervisor's stop (SIGTERM), or a closed terminal's (SIGHUP). uvicorn raised
+    SIGTERM again once it had shut down, and Python's default handler killed the process
+    there: exit -15, and the lines of the loop's last turn ("Application shutdown
+    complete.") never written. SIGHUP was handled by no one: exit -1 at once."""
     unset: dict[str, str | None] = {"DATABASE_URL": None, "REDIS_URL": None}
     server = ServerProcess(unset, tmp_path).start()
     http_api(server).register("Ann")
-    assert server.stop(signal.SIGTERM) == 0
+    assert server.stop(sig) == 0
     log = server.log.read_text()
     assert "Application shutdown complete" in log and "Finished server process" in log, log
     assert "cleanup failed" not in log and "connection lost" not in log, log
