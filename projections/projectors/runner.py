@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,10 @@ LEASE_SECONDS = 5.0
 SWEEP_SECONDS = 60.0
 
 
+class _TermPassed(Exception):
+    """Following went on past the lease's term (see ProjectionRunner._check_term)."""
+
+
 class ProjectionRunner:
     def __init__(
         self,
@@ -75,6 +81,8 @@ class ProjectionRunner:
         self._space: str | None = None  # the active space, as last read from Redis
         self._deleting: asyncio.Task[None] | None = None  # a replaced space, after a grace
         self._joint = joint or JointBatches(redis)
+        # While following: the loop time at which the lease's current term ends.
+        self._term_ends: float | None = None
 
     async def run(self) -> None:
         """Runs until cancelled: stands by until it holds the projection's lease, follows
@@ -90,7 +98,7 @@ class ProjectionRunner:
         standing_by = False
         while True:
             try:
-                if await self.lease.acquire():
+                if await self._hold(self.lease.acquire()):
                     log.info("projection %s: this process runs it", self.projection.name)
                     standing_by = False
                     try:
@@ -126,12 +134,44 @@ class ProjectionRunner:
         try:
             while not follow.done():
                 done, _ = await asyncio.wait({follow}, timeout=self._lease_seconds / 3)
-                if not done and not await self.lease.renew():
+                if not done and not await self._hold(self.lease.renew()):
                     log.warning("projection %s: lease lost; standing by", self.projection.name)
                     return
             follow.result()  # surfaces the error that ended it
+        except _TermPassed:
+            log.warning(
+                "projection %s: the lease's term passed before it was renewed (was the "
+                "process paused?); following stops until the lease is held again",
+                self.projection.name,
+            )
         finally:
+            self._term_ends = -math.inf  # a follow that outlives its cancellation stops
             await cancel_and_wait(follow)
+
+    async def _hold(self, attempt: Awaitable[bool]) -> bool:
+        """A lease acquire or renewal; held, following may go on until the term ends. The
+        term is counted from before the request was sent: Redis counts it from later."""
+        sent = asyncio.get_running_loop().time()
+        held = await attempt
+        if held:
+            self._term_ends = sent + self._lease_seconds
+        return held
+
+    def _check_term(self) -> None:
+        """Raises _TermPassed while following past the lease's term, before the next step.
+
+        A process paused longer than a term (SIGSTOP, a frozen VM or container) went on,
+        once resumed, with what it had read before, while a standby held the lease: the
+        renewal that would have told it comes only every third of a term. The two ran at
+        once, each took the other's unconfirmed marker (left for the moment between a
+        batch's EXEC and its confirmation) for a crash, and rebuilt the projection: 23
+        rebuilds in the 10 s after two pauses, with two `project` processes under load.
+        And the follow task's cancellation could be lost (redis-py 8.1 can swallow one
+        that lands in a read: docs/field-notes.md): it followed on without the lease for
+        good, its runner never stood for the lease again, and beside a third process the
+        two rebuilt 64 times in 20 s."""
+        if self._term_ends is not None and asyncio.get_running_loop().time() >= self._term_ends:
+            raise _TermPassed
 
     async def _sweep_now_and_then(self) -> None:
         """Deletes the projection's abandoned spaces once caught up after taking the
@@ -161,6 +201,7 @@ class ProjectionRunner:
             sweeping = asyncio.create_task(self._sweep_now_and_then())
             try:
                 while True:
+                    self._check_term()
                     if not await inbox.wait(IDLE_SECONDS):
                         await self.catch_up()
                         continue
@@ -175,6 +216,7 @@ class ProjectionRunner:
         projection without an active space, or whose last batch was not confirmed, is
         rebuilt first: nothing is ever applied on top of a space Redis lost or half-wrote."""
         while True:
+            self._check_term()
             state = await self._state()
             if state.space is None or state.unconfirmed:
                 await self._recover(state)
@@ -192,6 +234,7 @@ class ProjectionRunner:
 
     async def _recover(self, state: _State) -> None:
         """Rebuilds the projection into a new space, by the same path as `rebuild`."""
+        self._check_term()  # the state read may have waited out a pause
         name = self.projection.name
         if state.unconfirmed:
             log.error(
