@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 
 
@@ -24,3 +25,17 @@ def server_env(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> 
 def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
     with ServerProcess(server_env, tmp_path) as running:
         yield running
+
+
+@pytest.fixture
+def server_on_private_redis(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> Iterator[ServerProcess]:
+    """`serve` on a Redis of the test's own, for tests that kill, freeze or starve it; rate
+    limits on, as served (they count in Redis, and let requests through without it). Its
+    log holds no traceback, its shutdown included."""
+    env = {**server_env, "REDIS_URL": private_redis.url, "INKWELL_RATE_LIMITS": None}
+    with ServerProcess(env, tmp_path) as running:
+        yield running
+    log = running.log.read_text()
+    assert "Traceback" not in log, log[-3000:]

@@ -13,8 +13,7 @@ from harness.server_process import ServerProcess
 from projections.keyspace.keys import Keys
 from tests.support import operations as ops
 from tests.support.api import http_api
-from tests.support.cli import run_cli
-from tests.support.write_load import assert_readable, load
+from tests.support.write_load import assert_exact, load
 from wiring.bootstrap import PROJECTIONS
 
 
@@ -125,10 +124,7 @@ def test_a_paused_projector_stops_following_once_resumed_and_can_take_over_again
                 _wait_until_held_by(client, prefix, standby)
                 done.wait_for_more(20)
                 paused.process.send_signal(signal.SIGCONT)
-        assert not done.server_errors, done.server_errors
-        assert_readable(api, done)
-        verified = run_cli(env, tmp_path, "verify")
-        assert verified.returncode == 0, verified.stdout + verified.stderr
+        assert_exact(api, done, env, tmp_path)
     finally:
         client.close()
         api_server.stop()

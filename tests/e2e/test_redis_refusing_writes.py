@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -57,43 +56,39 @@ def _persisted(document: str) -> dict[str, object]:
     ids=["out of memory", "read-only replica"],
 )
 def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_writes_commit(
-    server_env: dict[str, str],
-    tmp_path: Path,
+    server_on_private_redis: ServerProcess,
     private_redis: PrivateRedis,
     refuse: Switch,
     allow: Switch,
 ) -> None:
-    env = {**server_env, "REDIS_URL": private_redis.url, "INKWELL_RATE_LIMITS": None}
-    with ServerProcess(env, tmp_path) as server:
-        api = http_api(server)
-        ann = api.register("Ann")
-        api.published_post(ann, "Before")
-        refuse(private_redis)
+    server = server_on_private_redis
+    api = http_api(server)
+    ann = api.register("Ann")
+    api.published_post(ann, "Before")
+    refuse(private_redis)
 
-        assert api.ok(RECENT)["recentPosts"]["edges"] == [{"node": {"title": "Before"}}]
-        # A document sent with its hash runs, though Redis would not store it.
-        sent = api.client.post("/graphql", json={"query": RECENT, "extensions": _persisted(RECENT)})
-        assert sent.status_code == 200, sent.text
-        assert sent.json() == {"data": {"recentPosts": {"edges": [{"node": {"title": "Before"}}]}}}
-        # A hash alone that Redis cannot look up is not found: the client sends its document.
-        alone = api.client.post("/graphql", json={"extensions": _persisted(NEVER_SENT)})
-        assert alone.status_code == 200, alone.text
-        assert alone.json()["errors"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}
-        # The log is the truth: the write commits while the read models wait.
-        written = api.ok(CREATE, {"i": {"title": "During", "content": "x"}}, token=ann.token)
-        position = written["createPost"]["position"]
+    assert api.ok(RECENT)["recentPosts"]["edges"] == [{"node": {"title": "Before"}}]
+    # A document sent with its hash runs, though Redis would not store it.
+    sent = api.client.post("/graphql", json={"query": RECENT, "extensions": _persisted(RECENT)})
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == {"data": {"recentPosts": {"edges": [{"node": {"title": "Before"}}]}}}
+    # A hash alone that Redis cannot look up is not found: the client sends its document.
+    alone = api.client.post("/graphql", json={"extensions": _persisted(NEVER_SENT)})
+    assert alone.status_code == 200, alone.text
+    assert alone.json()["errors"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}
+    # The log is the truth: the write commits while the read models wait.
+    written = api.ok(CREATE, {"i": {"title": "During", "content": "x"}}, token=ann.token)
+    position = written["createPost"]["position"]
 
-        allow(private_redis)
-        consistent = {"X-Consistent-With": position}
-        mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token, headers=consistent)
-        titles = sorted(edge["node"]["title"] for edge in mine["user"]["posts"]["edges"])
-        assert titles == ["Before", "During"]
-        stored = api.client.post(
-            "/graphql", json={"query": NEVER_SENT, "extensions": _persisted(NEVER_SENT)}
-        )
-        assert stored.json() == {"data": {"recentPosts": {"totalCount": 1}}}, stored.text
-        with private_redis.client() as client:
-            assert client.keys("*:apq:*"), "stored once Redis takes writes again"
-    log = server.log.read_text()
-    assert "Traceback" not in log, log[-3000:]
-    assert "persisted query" in log  # each refusal is a line of the log
+    allow(private_redis)
+    consistent = {"X-Consistent-With": position}
+    mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token, headers=consistent)
+    titles = sorted(edge["node"]["title"] for edge in mine["user"]["posts"]["edges"])
+    assert titles == ["Before", "During"]
+    stored = api.client.post(
+        "/graphql", json={"query": NEVER_SENT, "extensions": _persisted(NEVER_SENT)}
+    )
+    assert stored.json() == {"data": {"recentPosts": {"totalCount": 1}}}, stored.text
+    with private_redis.client() as client:
+        assert client.keys("*:apq:*"), "stored once Redis takes writes again"
+    assert "persisted query" in server.log.read_text()  # each refusal is a line of the log

@@ -12,12 +12,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 
 from tests.support import operations as ops
 from tests.support.api import Api
+from tests.support.cli import run_cli
 
 CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { postId position } }"
 PUBLISH = "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }"
@@ -181,3 +183,12 @@ def assert_readable(api: Api, done: Acknowledged, timeout: float = 60) -> None:
         # At least: a write that committed as its connection dropped counts too.
         assert post["likeCount"] >= likes[post_id], post
         assert post["commentCount"] >= comments[post_id], post
+
+
+def assert_exact(api: Api, done: Acknowledged, env: dict[str, str], cwd: Path) -> None:
+    """What a load leaves after its faults: no 5xx answered, every acknowledged write
+    readable, and the read models equal to a replay of the log (`inkwell verify`)."""
+    assert not done.server_errors, done.server_errors
+    assert_readable(api, done)
+    verified = run_cli(env, cwd, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
