@@ -181,6 +181,7 @@ class ProjectionRunner:
         delete. Its own task: a big space takes a while to delete, and following goes
         on meanwhile."""
         while True:
+            self._check_term()  # ends it should its cancellation have been lost
             try:
                 await sweep_abandoned(self._redis, self._keys, self.projection.name)
             except Exception as error:
