@@ -1,4 +1,4 @@
-"""PostgreSQL connections cut under a steady load of writes, on real processes.
+"""PostgreSQL connections cut, or held by a paused process, under writes on real processes.
 
 A failover, a restarted PgBouncer or an idle-connection killer ends a server's
 connections without warning. Here PostgreSQL itself ends every connection of the server
@@ -10,12 +10,19 @@ read models must equal a replay of the log (`inkwell verify`).
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
+import httpx2 as httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from eventstore.engines import IDLE_IN_TRANSACTION_SECONDS
 from harness.server_process import ServerProcess
 from tests.support.api import http_api
 from tests.support.write_load import Acknowledged, assert_exact, assert_readable, load
@@ -28,6 +35,8 @@ CUTS = 3
 # unavailable, or (for a like that committed as its answer was lost, then sent again)
 # that it was already done.
 REFUSALS_EXPECTED = {"UNAVAILABLE", "BUSINESS_RULE"}
+REGISTER = 'mutation { registerUser(input: {name: "Writer"}) { token } }'
+CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { position } }"
 
 
 def test_every_acknowledged_write_survives_its_connections_being_cut(
@@ -73,3 +82,100 @@ def assert_served_through(done: Acknowledged) -> None:
     assert not done.server_errors, done.server_errors
     unexpected = set(done.refusals) - REFUSALS_EXPECTED
     assert not unexpected, done.refusals
+
+
+def test_a_process_paused_inside_a_write_holds_the_others_writes_for_seconds_only(
+    postgres_url: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    """Two `api` processes on one log. An append holds the log's advisory lock until it
+    commits; one process is paused inside an append (SIGSTOP: a frozen VM or container).
+    The other's writes waited for the lock as long as the pause lasted, each refused as
+    UNAVAILABLE at its 15 s commit deadline. PostgreSQL now ends a writer's session idle
+    in a transaction after IDLE_IN_TRANSACTION_SECONDS, and the lock with it."""
+    name = f"inkwell-{uuid.uuid4().hex[:12]}"
+    paused = ServerProcess(
+        {**server_env, "DATABASE_URL": f"{postgres_url}&application_name={name}"},
+        tmp_path,
+        command="api",
+    ).start()
+    other = ServerProcess({**server_env, "DATABASE_URL": postgres_url}, tmp_path, command="api")
+    other.start()
+    stop = threading.Event()
+    busy = threading.Thread(target=_write_until, args=(paused.url, stop))
+    try:
+        with (
+            httpx.Client(base_url=paused.url, timeout=30) as to_paused,
+            httpx.Client(base_url=other.url, timeout=30) as to_other,
+        ):
+            tokens = (_register(to_paused), _register(to_other))
+            busy.start()
+            _pause_inside_an_append(paused, postgres_url, name)
+            started = time.monotonic()
+            answer = _create_post(to_other, tokens[1])
+            waited = time.monotonic() - started
+            assert "errors" not in answer, (answer, waited)
+            assert waited < IDLE_IN_TRANSACTION_SECONDS + 5, waited
+            assert paused.process is not None
+            paused.process.send_signal(signal.SIGCONT)
+            stop.set()
+            busy.join(timeout=30)
+            # Its append failed with its session; the next one commits.
+            assert "errors" not in _create_post(to_paused, tokens[0])
+    finally:
+        stop.set()
+        if paused.process is not None:
+            paused.process.send_signal(signal.SIGCONT)
+        paused.close()
+        other.close()
+
+
+def _register(client: httpx.Client) -> str:
+    token: str = client.post("/graphql", json={"query": REGISTER}).json()["data"]["registerUser"][
+        "token"
+    ]
+    return token
+
+
+def _create_post(client: httpx.Client, token: str) -> dict[str, Any]:
+    answer: dict[str, Any] = client.post(
+        "/graphql",
+        json={"query": CREATE, "variables": {"i": {"title": "t", "content": "x"}}},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()
+    return answer
+
+
+def _write_until(url: str, stop: threading.Event) -> None:
+    """Writes flat out, so that the process's writer is inside an append most of the time."""
+    with httpx.Client(base_url=url, timeout=60) as client:
+        token = _register(client)
+        while not stop.is_set():
+            with contextlib.suppress(httpx.TransportError):
+                _create_post(client, token)
+
+
+def _pause_inside_an_append(server: ServerProcess, database_url: str, name: str) -> None:
+    """SIGSTOP, until the process stops while its writer holds the append lock."""
+    assert server.process is not None
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            server.process.send_signal(signal.SIGSTOP)
+            time.sleep(0.05)
+            with admin.connect() as conn:
+                holding = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)"
+                        " WHERE a.application_name = :name AND l.locktype = 'advisory'"
+                        " AND l.granted AND a.state = 'idle in transaction'"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            if holding:
+                return
+            server.process.send_signal(signal.SIGCONT)
+            assert time.monotonic() < deadline, "never paused inside an append"
+            time.sleep(0.01)
+    finally:
+        admin.dispose()
