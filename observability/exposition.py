@@ -7,10 +7,11 @@ there is nothing to add up across workers.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -24,6 +25,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Exposition:
     def __init__(self, metrics: Metrics, multiprocess_dir: Path | None) -> None:
         """With `multiprocess_dir`, the instruments of every process writing there are summed."""
+        self._multiprocess_dir = multiprocess_dir
         if multiprocess_dir is None:
             self._instruments = metrics.registry
         else:
@@ -35,7 +37,31 @@ class Exposition:
     def render(self, progress: Sequence[Progress] | None) -> bytes:
         """`progress` None means it could not be read: the projection gauges are left out
         rather than reported as zeros, and `inkwell_projection_progress_unreadable` says so."""
+        if self._multiprocess_dir is not None:
+            forget_dead_processes(self._multiprocess_dir)
         return generate_latest(_Scrape(self._instruments, progress))
+
+
+def forget_dead_processes(directory: Path) -> None:
+    """Drops the live gauges of processes that are gone. A process that stops marks its own
+    dead (wiring/bootstrap.py); one killed (SIGKILL, the OOM killer) cannot, and its file
+    was summed in for good: with an `api --workers 2` worker holding 15 of 20 WebSockets
+    killed, /metrics went on reporting 20 connections and 20 subscriptions. uvicorn
+    starts a new worker but tells no one which died; the files name their process."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rpartition("_")[2]
+        if pid.isdigit() and not _running(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 class _Scrape:

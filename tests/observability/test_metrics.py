@@ -233,3 +233,62 @@ def test_counters_add_up_across_api_workers(
             assert appended == registered
         # Both workers keep their values there (each one's live gauges, at least).
         assert len(list(metrics_dir.glob("gauge_livesum_*.db"))) == 2
+
+
+def test_a_killed_workers_live_gauges_leave_the_sum(
+    settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker killed with connections open (SIGKILL, the OOM killer) never marks its live
+    gauges dead: /metrics summed them in for good (20 connections reported with 5 left)."""
+    import contextlib
+    import json
+
+    import httpx2 as httpx
+    import psutil
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "INKWELL_SECRET": "shared-by-every-worker-of-this-test",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    with ServerProcess(env, tmp_path, command="api", args=["--workers", "2"]) as server:
+        assert server.process is not None
+        with contextlib.ExitStack() as sockets:
+            for _ in range(12):  # on either worker, as the kernel hands them out
+                socket = sockets.enter_context(
+                    connect(
+                        f"ws://127.0.0.1:{server.port}/graphql",
+                        subprotocols=[Subprotocol("graphql-transport-ws")],
+                    )
+                )
+                socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+                socket.recv(timeout=10)
+            assert value(parse(httpx.get(f"{server.url}/metrics").text),
+                         "inkwell_websocket_connections") == 12  # fmt: skip
+            held = {
+                worker.pid: sum(
+                    c.status == "ESTABLISHED" and c.laddr.port == server.port
+                    for c in worker.net_connections()
+                )
+                for worker in psutil.Process(server.process.pid).children()
+                if "spawn_main" in " ".join(worker.cmdline())
+            }
+            victim = max(held, key=lambda pid: held[pid])
+            assert held[victim] > 0, held
+            psutil.Process(victim).kill()
+            left = 12 - held[victim]
+            deadline = time.monotonic() + 15
+            seen = None
+            while seen != left:  # once uvicorn has reaped it; the survivor or a new worker answers
+                assert time.monotonic() < deadline, seen
+                time.sleep(0.1)
+                with contextlib.suppress(httpx.TransportError):
+                    samples = parse(httpx.get(f"{server.url}/metrics").text)
+                    seen = value(samples, "inkwell_websocket_connections")
