@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,11 +144,12 @@ class Settings:
             raise SettingsError(str(error)) from None
 
         data_dir = Path(get("INKWELL_DATA_DIR", "data"))
+        database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}")
         secret = env.get("INKWELL_SECRET")
         keys = _signing_keys(secret, data_dir / "secret.key")
         moved = as_the_other_source_reads_them(keys, from_file=not secret)
         return Settings(
-            database_url=get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}"),
+            database_url=database_url,
             redis_url=_redis_url(env, "REDIS_URL"),
             prefix=get("INKWELL_PREFIX", "inkwell"),
             host=get("HOST", "127.0.0.1"),
@@ -173,7 +175,7 @@ class Settings:
             demo_projection_delay=_demo_projection_delay(env, demo),
             # prometheus-client reads this variable itself, at import, so it must be set
             # before the process starts; here it tells /metrics to add up the files there.
-            metrics_dir=_existing(env, "PROMETHEUS_MULTIPROC_DIR", Path.is_dir, "a directory"),
+            metrics_dir=_metrics_dir(env, database_url),
         )
 
 
@@ -199,6 +201,30 @@ def _existing(
     if not exists(Path(raw)):
         raise SettingsError(f"{name} must name {what} that exists, not {raw!r}")
     return Path(raw)
+
+
+# The files prometheus-client writes there. It reads every *.db file of the directory as one.
+METRICS_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_[0-9]+\.db")
+
+
+def _metrics_dir(env: Mapping[str, str], database_url: str) -> Path | None:
+    """PROMETHEUS_MULTIPROC_DIR, if it holds nothing but metrics. Set to the data directory
+    (where the SQLite log is), every /metrics answered 500 under a traceback: the log's
+    file was read as a metrics file."""
+    directory = _existing(env, "PROMETHEUS_MULTIPROC_DIR", Path.is_dir, "a directory")
+    if directory is None:
+        return None
+    foreign = [path for path in directory.glob("*.db") if not METRICS_FILE.fullmatch(path.name)]
+    if database_url.startswith("sqlite:///"):
+        log_file = Path(database_url.removeprefix("sqlite:///").partition("?")[0])
+        if log_file.suffix == ".db" and log_file.resolve().parent == directory.resolve():
+            foreign.append(log_file)
+    if foreign:
+        raise SettingsError(
+            f"PROMETHEUS_MULTIPROC_DIR must be a directory of its own: {directory} holds "
+            f"{foreign[0].name}, which /metrics would read as a metrics file, and fail on"
+        )
+    return directory
 
 
 def _signing_keys(secret: str | None, path: Path) -> tuple[bytes, ...]:

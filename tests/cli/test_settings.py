@@ -210,3 +210,35 @@ def test_a_redis_that_does_not_answer_is_named_in_one_line_without_its_password(
     ), ran.stderr
     assert all("alembic" in line for line in migrations), migrations
     assert "hunter2" not in ran.stdout + ran.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "status"])
+def test_a_metrics_directory_that_holds_other_files_is_refused(
+    tmp_path: Path, command: str
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR set to the data directory: prometheus-client read the SQLite
+    log there as a metrics file, and every /metrics answered 500 under a traceback."""
+    data = tmp_path / "data"
+    data.mkdir()
+    env = {"INKWELL_DATA_DIR": str(data), "PROMETHEUS_MULTIPROC_DIR": str(data)}
+    ran = run_cli(env, tmp_path, command)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.strip() == (
+        f"PROMETHEUS_MULTIPROC_DIR must be a directory of its own: {data} holds inkwell.db, "
+        "which /metrics would read as a metrics file, and fail on"
+    )
+    assert not (data / "inkwell.db").exists()
+
+
+def test_a_metrics_directory_of_its_own_is_taken_with_the_files_it_keeps(
+    tmp_path: Path,
+) -> None:
+    """The files a stopped server left there are prometheus-client's own: a restart takes
+    them (docs say to empty the directory; forgetting to must not stop the server)."""
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    for name in ("counter_41.db", "gauge_livesum_41.db", "histogram_41.db"):
+        (metrics / name).touch()
+    env = {"INKWELL_DATA_DIR": str(tmp_path / "data"), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    settings = Settings.from_env(env)
+    assert settings.metrics_dir == metrics
