@@ -45,29 +45,37 @@ IDLE_IN_TRANSACTION_SECONDS = 5
 
 
 def _postgres_writer(url: str) -> Engine:
-    """The writer's engine. Its sessions end when a transaction sits idle: an append holds
-    the log's advisory lock until it commits (eventstore/writer.py), so a process paused
-    inside one (SIGSTOP, a frozen VM or container) held every other process's writes.
-    Measured with two `api` processes under load and one paused for 20 s: the other
-    acknowledged 2 writes in those 20 s, its commit deadline refusing the rest after
-    15 s each. A writer's transaction is a few statements sent back to back; idle for
-    seconds, its client is not coming back soon, and its own commit then fails, with an
-    outcome a client resolves by sending its commandId again."""
+    """The writer's engine, its sessions set for what an append needs (_configure_writer)."""
     engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
-
-    @event.listens_for(engine, "connect")
-    def _limit_idle_transactions(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy's recipe for a session setting: the connection's options, which a
-        # DATABASE_URL may already carry (a search_path), are left as they are.
-        autocommit = dbapi_connection.autocommit
-        dbapi_connection.autocommit = True
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(
-                f"SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_SECONDS}s'"
-            )
-        dbapi_connection.autocommit = autocommit
-
+    event.listen(engine, "connect", _configure_writer)
     return engine
+
+
+def _configure_writer(dbapi_connection: Any, _record: Any) -> None:
+    """Session settings of a PostgreSQL writer connection, by SQLAlchemy's recipe for them:
+    the options a DATABASE_URL may carry (a search_path) are left as they are.
+
+    - A commit is acknowledged once it is durable, as with SQLite's synchronous=FULL: a
+      server, database or role tuned to `synchronous_commit = off` would have lost the
+      last acknowledged writes in a crash. `off` is raised to `on`; every other setting
+      (local, remote_write, on, remote_apply) waits for the local flush, and is kept.
+    - The session ends when a transaction sits idle. An append holds the log's advisory
+      lock until it commits (eventstore/writer.py), so a process paused inside one
+      (SIGSTOP, a frozen VM or container) held every other process's writes: with two
+      `api` processes under load and one paused for 20 s, the other acknowledged 2 writes
+      in those 20 s, its commit deadline refusing the rest after 15 s each. A writer's
+      transaction is a few statements sent back to back; idle for seconds, its client is
+      not coming back soon, and its own commit then fails, with an outcome a client
+      resolves by sending its commandId again."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        if cursor.fetchone()[0] == "off":
+            cursor.execute("SET synchronous_commit = on")
+        idle = f"{IDLE_IN_TRANSACTION_SECONDS}s"
+        cursor.execute(f"SET idle_in_transaction_session_timeout = '{idle}'")
+    dbapi_connection.autocommit = autocommit
 
 
 def _sqlite(url: str, begin: str) -> Engine:
