@@ -337,7 +337,10 @@ class Rebuild:
         self, spaces: dict[str, str], checkpoints: list[str], position: int
     ) -> Swapped | None:
         """Makes the new spaces active, if they are at least as far as the live ones and
-        as any batch a live runner has applied but not yet confirmed."""
+        as any batch a live runner has applied but not yet confirmed, or if those are past
+        the log's head: the log was replaced or restored from an older backup, and the
+        read models go back with it (the runner's catch_up says so). Waiting to reach them
+        looped for good."""
         names = list(spaces)
         live = [self._keys.checkpoint(name) for name in names]
         markers = [self._keys.unconfirmed(name) for name in names]
@@ -351,7 +354,9 @@ class Rebuild:
                 reached, pending, old, built = (values[i * n : (i + 1) * n] for i in range(4))
                 if any(value != str(position) for value in built):
                     raise SpaceLost()
-                if any(int(value or 0) > position for value in [*reached, *pending]):
+                ahead = max(int(value or 0) for value in [*reached, *pending])
+                going_back = ahead > position and await self._log.head_position() < ahead
+                if ahead > position and not going_back:
                     return None
                 pipe.multi()  # type: ignore[no-untyped-call]
                 for name, space, replaced in zip(names, spaces.values(), old, strict=True):
@@ -367,7 +372,8 @@ class Rebuild:
                     pipe.hset(progress, "advancedAt", time.time())
                     notice = {"projection": name, "position": position, "namespace": space}
                     pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))
-                pipe.zadd(self._keys.head(), {"head": position}, gt=True)
+                # The head the statuses show goes back with the log, never back otherwise.
+                pipe.zadd(self._keys.head(), {"head": position}, gt=not going_back)
                 replies = await pipe.execute(raise_on_error=False)
             except WatchError:
                 return None

@@ -215,7 +215,13 @@ class ProjectionRunner:
     async def catch_up(self) -> None:
         """Reads the log from the checkpoint until it has applied everything there. A
         projection without an active space, or whose last batch was not confirmed, is
-        rebuilt first: nothing is ever applied on top of a space Redis lost or half-wrote."""
+        rebuilt first: nothing is ever applied on top of a space Redis lost or half-wrote.
+        Nor on top of a space built from another log: a checkpoint past the log's head
+        means the log was replaced (a new database, a SQLite file deleted) or restored
+        from an older backup while Redis kept its read models. Every new event then had a
+        position the checkpoint had passed, and was skipped in silence: after a reset,
+        `registerUser` committed at position 1 and its `viewer` stayed null, `createPost`'s
+        post was NOT_FOUND, and the feed showed the old log's posts."""
         while True:
             self._check_term()
             state = await self._state()
@@ -224,6 +230,17 @@ class ProjectionRunner:
                 continue
             self._space = state.space
             events = await self._log.read_all(after=state.checkpoint, limit=BATCH)
+            if not events and (head := await self._log.head_position()) < state.checkpoint:
+                log.error(
+                    "projection %s: its checkpoint %d is past the log's head %d (the log "
+                    "was replaced, or restored from an older backup): rebuilding its read "
+                    "models from the log",
+                    self.projection.name,
+                    state.checkpoint,
+                    head,
+                )
+                await self._rebuild()
+                continue
             if events:
                 # Skips are of positions already passed: only a read of the log (a replay,
                 # a restart from an older checkpoint) can meet one again.
@@ -234,8 +251,8 @@ class ProjectionRunner:
                 return
 
     async def _recover(self, state: _State) -> None:
-        """Rebuilds the projection into a new space, by the same path as `rebuild`."""
-        self._check_term()  # the state read may have waited out a pause
+        """Rebuilds the projection into a new space, by the same path as `rebuild`, saying
+        why."""
         name = self.projection.name
         if state.unconfirmed:
             log.error(
@@ -251,6 +268,11 @@ class ProjectionRunner:
             )
         else:
             log.warning("projection %s has no read models in Redis: building them", name)
+        await self._rebuild()
+
+    async def _rebuild(self) -> None:
+        self._check_term()  # the state read may have waited out a pause: a rebuild is costly
+        name = self.projection.name
         rebuild = Rebuild(self._redis, self._keys, self._scripts, self._log, [self.projection])
         try:
             swapped = await rebuild.run()
