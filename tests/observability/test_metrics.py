@@ -203,13 +203,8 @@ def test_the_subscription_gauge_follows_its_hook(api: Api) -> None:
     assert value(scrape(client), "inkwell_graphql_subscriptions") == 0
 
 
-def test_counters_add_up_across_api_workers(
-    settings: Settings, redis_url: str, tmp_path: Path
-) -> None:
-    """With PROMETHEUS_MULTIPROC_DIR, whichever worker answers /metrics reports every
-    worker's commands. Each request opens a new connection, so the kernel spreads them."""
-    import httpx2 as httpx
-
+def _two_api_workers(settings: Settings, redis_url: str, tmp_path: Path) -> ServerProcess:
+    """`api --workers 2`, its metrics summed in tmp_path/metrics."""
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     env = {
@@ -220,7 +215,17 @@ def test_counters_add_up_across_api_workers(
         "INKWELL_SECRET": "shared-by-every-worker-of-this-test",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    with ServerProcess(env, tmp_path, command="api", args=["--workers", "2"]) as server:
+    return ServerProcess(env, tmp_path, command="api", args=["--workers", "2"])
+
+
+def test_counters_add_up_across_api_workers(
+    settings: Settings, redis_url: str, tmp_path: Path
+) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, whichever worker answers /metrics reports every
+    worker's commands. Each request opens a new connection, so the kernel spreads them."""
+    import httpx2 as httpx
+
+    with _two_api_workers(settings, redis_url, tmp_path) as server:
         registered = 12
         for _ in range(registered):
             response = httpx.post(f"{server.url}/graphql", json={"query": REGISTER_TOKEN})
@@ -232,7 +237,7 @@ def test_counters_add_up_across_api_workers(
             appended = value(samples, "inkwell_events_appended_total", type="UserRegistered")
             assert appended == registered
         # Both workers keep their values there (each one's live gauges, at least).
-        assert len(list(metrics_dir.glob("gauge_livesum_*.db"))) == 2
+        assert len(list((tmp_path / "metrics").glob("gauge_livesum_*.db"))) == 2
 
 
 def test_a_killed_workers_live_gauges_leave_the_sum(
@@ -248,17 +253,7 @@ def test_a_killed_workers_live_gauges_leave_the_sum(
     from websockets.sync.client import connect
     from websockets.typing import Subprotocol
 
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": redis_url,
-        "INKWELL_PREFIX": settings.prefix,
-        "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "shared-by-every-worker-of-this-test",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
-    with ServerProcess(env, tmp_path, command="api", args=["--workers", "2"]) as server:
+    with _two_api_workers(settings, redis_url, tmp_path) as server:
         assert server.process is not None
         with contextlib.ExitStack() as sockets:
             for _ in range(12):  # on either worker, as the kernel hands them out
