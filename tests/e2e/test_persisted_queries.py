@@ -3,7 +3,6 @@ store, and the trusted-documents mode over HTTP and WebSocket."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,18 +14,11 @@ import pytest
 import redis
 
 from harness.server_process import ServerProcess
+from tests.support.persisted import persisted, sha
 from tests.support.shared_server import shared_server
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 RECENT = "query Recent($n: Int) { recentPosts(first: $n) { totalCount } }"
-
-
-def sha(document: str) -> str:
-    return hashlib.sha256(document.encode()).hexdigest()
-
-
-def persisted(digest: str, version: int = 1) -> dict[str, Any]:
-    return {"persistedQuery": {"version": version, "sha256Hash": digest}}
 
 
 def send(

@@ -6,7 +6,6 @@ takes writes again, the read models catch up with every acknowledged write."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +14,7 @@ from harness.net import free_port
 from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 from tests.support.api import http_api
+from tests.support.persisted import persisted, sha
 
 RECENT = "{ recentPosts { edges { node { title } } } }"
 NEVER_SENT = "{ recentPosts(first: 7) { totalCount } }"
@@ -45,11 +45,6 @@ def _promoted(redis: PrivateRedis) -> None:
         client.replicaof("NO", "ONE")
 
 
-def _persisted(document: str) -> dict[str, object]:
-    digest = hashlib.sha256(document.encode()).hexdigest()
-    return {"persistedQuery": {"version": 1, "sha256Hash": digest}}
-
-
 @pytest.mark.parametrize(
     ("refuse", "allow"),
     [(_out_of_memory, _memory_back), (_demoted, _promoted)],
@@ -69,11 +64,11 @@ def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_wri
 
     assert api.ok(RECENT)["recentPosts"]["edges"] == [{"node": {"title": "Before"}}]
     # A document sent with its hash runs, though Redis would not store it.
-    sent = api.client.post("/graphql", json={"query": RECENT, "extensions": _persisted(RECENT)})
+    sent = api.client.post("/graphql", json={"query": RECENT, "extensions": persisted(sha(RECENT))})
     assert sent.status_code == 200, sent.text
     assert sent.json() == {"data": {"recentPosts": {"edges": [{"node": {"title": "Before"}}]}}}
     # A hash alone that Redis cannot look up is not found: the client sends its document.
-    alone = api.client.post("/graphql", json={"extensions": _persisted(NEVER_SENT)})
+    alone = api.client.post("/graphql", json={"extensions": persisted(sha(NEVER_SENT))})
     assert alone.status_code == 200, alone.text
     assert alone.json()["errors"][0]["extensions"] == {"code": "PERSISTED_QUERY_NOT_FOUND"}
     # The log is the truth: the write commits while the read models wait.
@@ -86,7 +81,7 @@ def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_wri
     titles = sorted(edge["node"]["title"] for edge in mine["user"]["posts"]["edges"])
     assert titles == ["Before", "During"]
     stored = api.client.post(
-        "/graphql", json={"query": NEVER_SENT, "extensions": _persisted(NEVER_SENT)}
+        "/graphql", json={"query": NEVER_SENT, "extensions": persisted(sha(NEVER_SENT))}
     )
     assert stored.json() == {"data": {"recentPosts": {"totalCount": 1}}}, stored.text
     with private_redis.client() as client:

@@ -5,7 +5,6 @@ while Redis is away; and everything works again once the store is back."""
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 
 import httpx2 as httpx
@@ -13,6 +12,7 @@ import httpx2 as httpx
 from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 from tests.support.api import Api, http_api
+from tests.support.persisted import persisted, sha
 
 RECENT = "{ recentPosts { edges { node { id title } } } }"
 CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { position } }"
@@ -42,9 +42,8 @@ def test_with_redis_gone_requests_answer_unavailable_at_once_and_writes_still_co
     written = prompt.ok(CREATE, {"i": {"title": "During", "content": "x"}}, token=ann.token)
     position = int(written["createPost"]["position"])
     # A persisted query's lookup comes before execution: a refusal without data.
-    digest = hashlib.sha256(RECENT.encode()).hexdigest()
-    persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
-    response = prompt.client.post("/graphql", json={"extensions": persisted})
+    extensions = persisted(sha(RECENT))
+    response = prompt.client.post("/graphql", json={"extensions": extensions})
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "1"
     assert response.json()["errors"][0]["extensions"] == {"code": "UNAVAILABLE"}
@@ -60,7 +59,7 @@ def test_with_redis_gone_requests_answer_unavailable_at_once_and_writes_still_co
         "Before",
         "During",
     ]
-    response = api.client.post("/graphql", json={"query": RECENT, "extensions": persisted})
+    response = api.client.post("/graphql", json={"query": RECENT, "extensions": extensions})
     assert response.status_code == 200 and "errors" not in response.json(), response.text
 
 

@@ -3,7 +3,6 @@ the trusted list read from Apollo's manifest."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -14,14 +13,11 @@ from projections.keyspace.keys import Keys
 from projections.readers.persisted_queries import Bounds, PersistedQueryStore
 from schema.persisted import AutomaticPersistedQueries, PersistedQueryRefused
 from schema.trusted import BadTrustedDocuments, load_trusted_documents
-
-
-def sha(document: str) -> str:
-    return hashlib.sha256(document.encode()).hexdigest()
+from tests.support.persisted import persisted, sha
 
 
 def named(document: str) -> dict[str, object]:
-    return {"persistedQuery": {"version": 1, "sha256Hash": sha(document)}}
+    return persisted(sha(document))
 
 
 async def test_the_store_keeps_the_newest_documents_up_to_its_count(
