@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 
 from eventstore.engines import IDLE_IN_TRANSACTION_SECONDS
 from harness.server_process import ServerProcess
-from tests.support.api import http_api
+from tests.support.api import Api, http_api
 from tests.support.write_load import Acknowledged, assert_exact, assert_readable, load
 
 pytestmark = pytest.mark.postgres
@@ -107,11 +107,12 @@ def test_a_process_paused_inside_a_write_holds_the_others_writes_for_seconds_onl
             httpx.Client(base_url=paused.url, timeout=30) as to_paused,
             httpx.Client(base_url=other.url, timeout=30) as to_other,
         ):
-            tokens = (_register(to_paused), _register(to_other))
+            paused_api, other_api = Api(to_paused), Api(to_other)
+            tokens = (_register(paused_api), _register(other_api))
             busy.start()
             _pause_inside_an_append(paused, postgres_url, name)
             started = time.monotonic()
-            answer = _create_post(to_other, tokens[1])
+            answer = _create_post(other_api, tokens[1])
             waited = time.monotonic() - started
             assert "errors" not in answer, (answer, waited)
             assert waited < IDLE_IN_TRANSACTION_SECONDS + 5, waited
@@ -120,7 +121,7 @@ def test_a_process_paused_inside_a_write_holds_the_others_writes_for_seconds_onl
             stop.set()
             busy.join(timeout=30)
             # Its append failed with its session; the next one commits.
-            assert "errors" not in _create_post(to_paused, tokens[0])
+            assert "errors" not in _create_post(paused_api, tokens[0])
     finally:
         stop.set()
         if paused.process is not None:
@@ -129,29 +130,23 @@ def test_a_process_paused_inside_a_write_holds_the_others_writes_for_seconds_onl
         other.close()
 
 
-def _register(client: httpx.Client) -> str:
-    token: str = client.post("/graphql", json={"query": REGISTER}).json()["data"]["registerUser"][
-        "token"
-    ]
+def _register(api: Api) -> str:
+    token: str = api.ok(REGISTER)["registerUser"]["token"]
     return token
 
 
-def _create_post(client: httpx.Client, token: str) -> dict[str, Any]:
-    answer: dict[str, Any] = client.post(
-        "/graphql",
-        json={"query": CREATE, "variables": {"i": {"title": "t", "content": "x"}}},
-        headers={"Authorization": f"Bearer {token}"},
-    ).json()
-    return answer
+def _create_post(api: Api, token: str) -> dict[str, Any]:
+    return api.call(CREATE, {"i": {"title": "t", "content": "x"}}, token=token)
 
 
 def _write_until(url: str, stop: threading.Event) -> None:
     """Writes flat out, so that the process's writer is inside an append most of the time."""
     with httpx.Client(base_url=url, timeout=60) as client:
-        token = _register(client)
+        api = Api(client)
+        token = _register(api)
         while not stop.is_set():
             with contextlib.suppress(httpx.TransportError):
-                _create_post(client, token)
+                _create_post(api, token)
 
 
 def _pause_inside_an_append(server: ServerProcess, database_url: str, name: str) -> None:
