@@ -13,6 +13,7 @@ from harness.server_process import ServerProcess
 from projections.keyspace.keys import Keys
 from tests.support import operations as ops
 from tests.support.api import http_api
+from tests.support.waiting import until_true
 from tests.support.write_load import assert_exact, load
 from wiring.bootstrap import PROJECTIONS
 
@@ -143,9 +144,6 @@ def _wait_until_held_by(
 ) -> None:
     assert projector.process is not None
     mark = f":{projector.process.pid}:"
-    deadline = time.monotonic() + timeout
-    while not all(mark in owner for owner in lease_holders(client, prefix).values()):
-        assert time.monotonic() < deadline, (
-            f"never took every lease: {lease_holders(client, prefix)}"
-        )
-        time.sleep(0.05)
+    until_true(
+        lambda: all(mark in owner for owner in lease_holders(client, prefix).values()), timeout
+    )

@@ -10,6 +10,7 @@ from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import http_api
 from tests.support.cli import run_cli
+from tests.support.waiting import until_true
 
 
 def test_a_token_issued_before_a_restart_works_after_it(
@@ -123,10 +124,10 @@ def test_a_log_replaced_under_kept_read_models_is_projected_from_its_start(
     server.start()
     try:
         # Until the rebuild is swapped in: meanwhile the old read models still answer.
-        deadline = time.monotonic() + 30
-        while any(p["position"] != 0 for p in api.ok(ops.PROJECTIONS)["projections"]):
-            assert time.monotonic() < deadline, api.ok(ops.PROJECTIONS)
-            time.sleep(0.05)
+        until_true(
+            lambda: all(p["position"] == 0 for p in api.ok(ops.PROJECTIONS)["projections"]),
+            timeout=30,
+        )
         new = api.register("New")  # waits for its read models: the viewer below
         assert api.ok(ops.VIEWER, token=new.token)["viewer"]["name"] == "New"
         post = api.published_post(new, "New one")

@@ -26,6 +26,7 @@ from tests.support.api import Api
 from tests.support.in_process import send
 from tests.support.metrics import Samples, parse, total, value
 from tests.support.settings import make_settings
+from tests.support.waiting import until_true
 from wiring.asgi import create_app
 from wiring.bootstrap import PROJECTIONS as ALL_PROJECTIONS
 from wiring.bootstrap import Inkwell
@@ -278,12 +279,12 @@ def test_a_killed_workers_live_gauges_leave_the_sum(
             victim = max(held, key=lambda pid: held[pid])
             assert held[victim] > 0, held
             psutil.Process(victim).kill()
-            left = 12 - held[victim]
-            deadline = time.monotonic() + 15
-            seen = None
-            while seen != left:  # once uvicorn has reaped it; the survivor or a new worker answers
-                assert time.monotonic() < deadline, seen
-                time.sleep(0.1)
+
+            def connections() -> float | None:
+                """As the survivor or a new worker says, once uvicorn has reaped the dead."""
                 with contextlib.suppress(httpx.TransportError):
                     samples = parse(httpx.get(f"{server.url}/metrics").text)
-                    seen = value(samples, "inkwell_websocket_connections")
+                    return value(samples, "inkwell_websocket_connections")
+                return None
+
+            until_true(lambda: connections() == 12 - held[victim], timeout=15)
