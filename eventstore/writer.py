@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Dialect, bindparam, func, insert, select, text
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from domain.errors import ConcurrencyError
 from domain.ports import (
@@ -48,6 +48,10 @@ MAX_BATCH = 512
 COMMIT_SECONDS = 15.0
 # Any constant works: it only has to be the same for every Inkwell writer of the database.
 POSTGRES_APPEND_LOCK = 0x1A7E_3E11
+# PostgreSQL's read_only_sql_transaction: what a hot standby answers a write, and any
+# server whose default_transaction_read_only is on. The driver raises it as DB-API's
+# InternalError, the class for errors in the database's own state, so it needs naming.
+READ_ONLY_SQLSTATE = "25006"
 
 OnCommit = Callable[[list[RecordedEvent]], None]
 
@@ -87,6 +91,13 @@ class CommitUnconfirmed(Exception):
     """The append was not confirmed within COMMIT_SECONDS: the database did not answer.
     If it was still queued it is never committed; if its commit was under way, it may
     be. Sent again with the same command id, it is applied at most once."""
+
+
+class LogReadOnly(Exception):
+    """The database took the connection but refused the write: a PostgreSQL standby (a
+    failover that left DATABASE_URL on the old primary, now demoted) or a database set
+    read-only. Nothing was appended; the same write succeeds once the database accepts
+    writes again, so the API answers it as an outage (UNAVAILABLE), not as a bug."""
 
 
 @dataclass
@@ -199,11 +210,12 @@ class GroupCommitWriter:
                     else:
                         results.append(outcome)
                         recorded.extend(new_events)
-        except Exception as failure:
-            if isinstance(failure, (OperationalError, InterfaceError)):
-                # The database unreachable or the file locked: one line per commit while
-                # it lasts, not a traceback each (the API answers UNAVAILABLE).
-                log.warning("commit of %d appends failed: %r", len(batch), failure.orig)
+        except Exception as error:
+            failure = _read_only(error) or error
+            if isinstance(failure, (OperationalError, InterfaceError, LogReadOnly)):
+                # The database unreachable, read-only or the file locked: one line per
+                # commit while it lasts, not a traceback each (the API answers UNAVAILABLE).
+                log.warning("commit of %d appends failed: %s", len(batch), _reason(failure))
             else:
                 log.exception("commit of %d appends failed", len(batch))
             results = [failure] * len(batch)
@@ -292,6 +304,24 @@ class _Append:
 
     def _run(self, statement: DriverStatement, values: dict[str, object]) -> Any:
         return statement.run(self._conn, self._cursor, values)
+
+
+def _read_only(error: Exception) -> LogReadOnly | None:
+    if isinstance(error, DBAPIError) and _sqlstate(error) == READ_ONLY_SQLSTATE:
+        return LogReadOnly(f"the database refuses writes: {_reason(error)}")
+    return None
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None)  # psycopg's; sqlite3 has none
+
+
+def _reason(error: Exception) -> str:
+    """The driver's own message, without the statement and parameters SQLAlchemy adds
+    (a post's whole content, in a log line per failed commit)."""
+    if isinstance(error, DBAPIError):
+        return f"{type(error.orig).__name__}: {str(error.orig).strip()}"
+    return str(error)
 
 
 def _close(conn: Connection | None) -> None:

@@ -4,7 +4,8 @@ A failover, a restarted PgBouncer or an idle-connection killer ends a server's
 connections without warning. Here PostgreSQL itself ends every connection of the server
 and of its projector process (`pg_terminate_backend`), three times while clients keep
 writing. A write whose connection died may be refused, as UNAVAILABLE; the next ones
-must commit on new connections. Every acknowledged write must then be readable, and the
+must commit on new connections. A database that turns read-only (a standby) refuses
+writes the same way. Every acknowledged write must then be readable, and the
 read models must equal a replay of the log (`inkwell verify`).
 """
 
@@ -15,12 +16,13 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, make_url, text
 
 from eventstore.engines import IDLE_IN_TRANSACTION_SECONDS
 from harness.server_process import ServerProcess
@@ -174,3 +176,89 @@ def _pause_inside_an_append(server: ServerProcess, database_url: str, name: str)
             time.sleep(0.01)
     finally:
         admin.dispose()
+
+
+@pytest.fixture
+def role_url(postgres_url: str) -> Iterator[tuple[str, str]]:
+    """A login role of its own owning a schema of its own, and a URL connecting as it: a
+    setting of that role changes this test's server alone. Yields (url, role)."""
+    role = f"inkwell_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'CREATE SCHEMA "{role}" AUTHORIZATION "{role}"'))
+    url = make_url(postgres_url).set(username=role, query={"options": f"-csearch_path={role}"})
+    yield url.render_as_string(hide_password=False), role
+    with admin.connect() as conn:
+        _end_sessions_of(conn, role)
+        conn.execute(text(f'DROP SCHEMA "{role}" CASCADE'))
+        conn.execute(text(f'DROP ROLE "{role}"'))
+    admin.dispose()
+
+
+def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appends_nothing(
+    role_url: tuple[str, str], postgres_url: str, server_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A failover that leaves DATABASE_URL on the demoted primary, now a standby, or a
+    database set read-only: the connection works and every write is refused with SQLSTATE
+    25006. That was INTERNAL_SERVER_ERROR with two tracebacks per write. It is UNAVAILABLE,
+    which a client retries, with one warning line; reads still answer, and once the
+    database takes writes again a refused command sent again commits, once."""
+    url, role = role_url
+    server = ServerProcess({**server_env, "DATABASE_URL": url}, tmp_path).start()
+    api = http_api(server)
+    try:
+        author = api.register("Writer")
+        post = api.published_post(author, "Before")
+        head = _head(url)
+
+        _set_read_only(postgres_url, role, True)
+        refused = {"title": "During", "content": "x", "commandId": str(uuid.uuid4())}
+        for _ in range(3):
+            error = api.error(CREATE, {"i": refused}, token=author.token)
+            assert error["extensions"]["code"] == "UNAVAILABLE", error
+        assert api.error(REGISTER)["extensions"]["code"] == "UNAVAILABLE"
+        assert _head(url) == head, "a refused write appended events"
+        read = api.ok("query($id: ID!) { post(id: $id) { title } }", {"id": post["id"]})
+        assert read["post"] == {"title": "Before"}
+
+        _set_read_only(postgres_url, role, False)
+        first = api.ok(CREATE, {"i": refused}, token=author.token)["createPost"]
+        again = api.ok(CREATE, {"i": refused}, token=author.token)["createPost"]
+        assert first == again and int(first["position"]) == head + 1
+        assert _head(url) == head + 1
+    finally:
+        server.close()
+    log = server.log.read_text()
+    assert "Traceback" not in log
+    assert "the database refuses writes" in log
+
+
+def _set_read_only(admin_url: str, role: str, read_only: bool) -> None:
+    """As a standby would be: every new session read-only, the old ones ended (a failover
+    ends them), so that the server's next writes come on sessions that refuse them."""
+    setting = "SET default_transaction_read_only = on" if read_only else "RESET ALL"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER ROLE "{role}" {setting}'))
+            _end_sessions_of(conn, role)
+    finally:
+        admin.dispose()
+
+
+def _end_sessions_of(conn: Connection, role: str) -> None:
+    conn.execute(
+        text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"),
+        {"role": role},
+    )
+
+
+def _head(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            head = conn.execute(text("SELECT coalesce(max(position), 0) FROM events"))
+            return int(head.scalar_one())
+    finally:
+        engine.dispose()
