@@ -25,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 _CONTEXT = b"inkwell bearer token v2:"
 DEFAULT_LIFETIME = 30 * 24 * 3600.0
@@ -33,6 +34,11 @@ SIGNED_TOKENS_KEPT = 4096
 # A token this server signs is about 90 characters (a user id, an expiry, 43 of
 # signature); one far longer is refused unread, so the kept checks stay small.
 LONGEST_TOKEN = 256
+
+
+class Claims(NamedTuple):
+    user_id: str
+    expires: int  # Unix seconds
 
 
 class BearerTokens:
@@ -58,14 +64,19 @@ class BearerTokens:
     def verify(self, token: str) -> str | None:
         """The user id the token proves, or None for anything this server did not sign
         with a key it still holds, anything expired, and anything that is not ASCII."""
+        claims = self.claims(token)
+        return None if claims is None else claims.user_id
+
+    def claims(self, token: str) -> Claims | None:
+        """What verify() accepts, with the moment it stops accepting it."""
         if len(token) > LONGEST_TOKEN:
             return None
         signed = self._signed(token)
-        if signed is None or signed[1] <= self._clock():
+        if signed is None or signed.expires <= self._clock():
             return None
-        return signed[0]
+        return signed
 
-    def _signed_claims(self, token: str) -> tuple[str, int] | None:
+    def _signed_claims(self, token: str) -> Claims | None:
         """The user id and expiry the token carries under a valid signature, else None.
         A pure function of the token and the keys, so verify() keeps the answers for the
         tokens seen last (the HMAC was 2% of the API process's work under createPost
@@ -77,7 +88,7 @@ class BearerTokens:
         if not user_id or not expires.isdigit():
             return None
         valid = [hmac.compare_digest(signature, _sign(key, claims)) for key in self._keys]
-        return (user_id, int(expires)) if any(valid) else None
+        return Claims(user_id, int(expires)) if any(valid) else None
 
 
 def _sign(key: bytes, claims: str) -> str:

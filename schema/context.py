@@ -40,6 +40,8 @@ class Context:
     services: Services
     viewer_id: str | None
     correlation_id: str
+    # When the viewer's token expires (Unix seconds): a WebSocket is closed then.
+    viewer_expires: int | None = None
     consistent_with: str | None = None  # the raw X-Consistent-With header
     connection_params: dict[str, object] | None = None  # a WebSocket's connection_init payload
     client_address: str | None = None  # what rate limits count and anonymous commands scope by

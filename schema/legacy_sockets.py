@@ -31,6 +31,7 @@ from schema.sockets import (
     FORBIDDEN,
     INIT_TIMEOUT,
     INVALID_MESSAGE,
+    TokenExpiry,
     fitted,
     limit_reached,
     malformed,
@@ -52,9 +53,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     _timed_out = False
 
     async def handle(self) -> None:
-        """strawberry's loop, with the connection_init deadline, and 4400 for a frame
-        that is not JSON (strawberry's skipped it)."""
+        """strawberry's loop, with the connection_init deadline, the token's expiry, and
+        4400 for a frame that is not JSON (strawberry's skipped it)."""
         self._init_deadline = asyncio.create_task(self._close_unless_initialised())
+        self._expiry = TokenExpiry()
         try:
             try:
                 async for message in self.websocket.iter_json():
@@ -67,6 +69,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             pass
         finally:
             self._init_deadline.cancel()
+            self._expiry.stop()
             if self.keep_alive_task:
                 self.keep_alive_task.cancel()
                 with suppress(BaseException):
@@ -117,6 +120,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         else:
             await self.send_message({"type": "connection_ack", "payload": acknowledgement})
         self.connection_acknowledged = True
+        self._expiry.start(self.websocket, self.context)
         if self.keep_alive:
             self.keep_alive_task = asyncio.create_task(self.handle_keep_alive())
 

@@ -3,14 +3,17 @@ handler (the legacy protocol's is schema/legacy_sockets.py). Subscribe messages 
 through the same persisted-query rules as HTTP requests (a trusted-documents server runs
 only listed documents over either), and one that selects no operation to run is refused
 as over HTTP. Messages of the wrong shape close the socket with 4400 before strawberry's
-handlers see them.
+handlers see them. A socket whose bearer token expires is closed then (TokenExpiry).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any, cast
 
 from graphql import GraphQLFormattedError
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
@@ -118,9 +121,47 @@ def limit_reached(limit: int | None, running: int) -> GraphQLFormattedError | No
     }
 
 
+class TokenExpiry:
+    """Closes a socket with 4403 when the bearer token it was opened with expires.
+
+    Over HTTP an expired token is refused on its next request. A socket checked its token
+    once, at connection_init (or in the handshake's Authorization header), and went on
+    writing and reading as its user for as long as it stayed open. graphql-ws clients
+    retry on 4403: they reconnect, send their connectionParams again (a client whose
+    connectionParams is a function sends its current token) and subscribe again."""
+
+    REASON = "The bearer token expired"
+
+    def __init__(self) -> None:
+        self._closing: asyncio.Task[None] | None = None
+
+    def start(self, websocket: AsyncWebSocketAdapter, context: Context) -> None:
+        """Once the connection is acknowledged, with whatever token it was opened with."""
+        if context.viewer_expires is not None and self._closing is None:
+            self._closing = asyncio.create_task(self._close(websocket, context.viewer_expires))
+
+    def stop(self) -> None:
+        """When the socket's handler ends."""
+        if self._closing is not None:
+            self._closing.cancel()
+
+    async def _close(self, websocket: AsyncWebSocketAdapter, expires: int) -> None:
+        await asyncio.sleep(max(0.0, expires - time.time()))
+        await websocket.close(FORBIDDEN, self.REASON)
+
+
 class TransportWSHandler(SharingTransportWSHandler):
     """graphql-transport-ws (the graphql-ws npm client's protocol), sharing subscriptions
     as schema/multiplex.py does."""
+
+    _expiry: TokenExpiry | None = None
+
+    async def handle(self) -> None:
+        self._expiry = TokenExpiry()
+        try:
+            await super().handle()
+        finally:
+            self._expiry.stop()
 
     async def handle_message(self, message: Message) -> None:
         if reason := malformed(message, "subscribe", "complete"):
@@ -138,6 +179,8 @@ class TransportWSHandler(SharingTransportWSHandler):
         if message.get("payload", {}) is None:
             message = ConnectionInitMessage(type="connection_init")
         await super().handle_connection_init(message)
+        if self.connection_acknowledged and self._expiry is not None:
+            self._expiry.start(self.websocket, self.context)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         id_ = message["id"]

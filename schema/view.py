@@ -26,6 +26,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from auth.tokens import Claims
 from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
@@ -278,10 +279,11 @@ class InkwellGraphQL(GraphQL[Context, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         services: Services = request.app.state.services
-        viewer_id = _bearer_user(services, request.headers.get("authorization"))
+        claims = _bearer_claims(services, request.headers.get("authorization"))
         return Context(
             services=services,
-            viewer_id=viewer_id,
+            viewer_id=claims.user_id if claims else None,
+            viewer_expires=claims.expires if claims else None,
             correlation_id=request.headers.get("x-request-id") or ids.uuid4().hex,
             consistent_with=request.headers.get("x-consistent-with"),
             client_address=request.client.host if request.client else None,
@@ -294,14 +296,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
         authorization: object = params.get("Authorization", params.get("authorization"))
         if authorization is not None and authorization != "":
             # A number, a list or an object is no more a token than a wrong string is.
-            viewer_id = (
-                _bearer_user(context.services, authorization)
+            claims = (
+                _bearer_claims(context.services, authorization)
                 if isinstance(authorization, str)
                 else None
             )
-            if viewer_id is None:
+            if claims is None:
                 raise ConnectionRejectionError({"message": "the bearer token is not valid"})
-            context.viewer_id = viewer_id
+            context.viewer_id, context.viewer_expires = claims
         unset: UnsetType = UNSET
         return unset
 
@@ -330,12 +332,12 @@ def request_error(message: str) -> ExecutionResult:
     )
 
 
-def _bearer_user(services: Services, authorization: str | None) -> str | None:
-    """The user a valid `Bearer <token>` proves; None when absent or invalid (mutations then
-    answer UNAUTHENTICATED, queries answer as for an anonymous reader)."""
+def _bearer_claims(services: Services, authorization: str | None) -> Claims | None:
+    """The user a valid `Bearer <token>` proves, and until when; None when absent or invalid
+    (mutations then answer UNAUTHENTICATED, queries answer as for an anonymous reader)."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
-    return services.tokens.verify(token.strip())
+    return services.tokens.claims(token.strip())

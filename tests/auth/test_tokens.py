@@ -30,6 +30,7 @@ def test_a_token_expires_after_its_lifetime() -> None:
     token = tokens.issue("user-1")
     now[0] += 59
     assert tokens.verify(token) == "user-1"
+    assert tokens.claims(token) == ("user-1", 1_000_060)
     now[0] += 1
     assert tokens.verify(token) is None
     user, expires, signature = token.split(".")

@@ -3,14 +3,19 @@ about the API, who may frame GraphiQL, and how long and under which keys a token
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
+import orjson
 import pytest
+import websockets
 from graphql import get_introspection_query
 from playwright.sync_api import expect
+from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
 from tests.support import operations as ops
@@ -95,6 +100,63 @@ def test_a_token_expires_after_the_configured_lifetime(
             token=ann.token,
         )
         assert error["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start", "token_in"),
+    [
+        ("graphql-transport-ws", "subscribe", "connection_init"),
+        ("graphql-transport-ws", "subscribe", "handshake"),
+        ("graphql-ws", "start", "connection_init"),
+    ],
+)
+def test_a_websocket_closes_with_4403_when_its_token_expires(
+    server_env: dict[str, str], tmp_path: Path, protocol: str, start: str, token_in: str
+) -> None:
+    """A socket checks its token once, when it opens. It went on writing and reading as
+    the token's user after the token expired: a createPost committed 6 s after a 4 s
+    token's expiry. It is now closed with 4403 at the expiry, which graphql-ws clients
+    answer by connecting again with their current connectionParams."""
+    lifetime = 4.0
+    env = {**server_env, "INKWELL_TOKEN_DAYS": str(lifetime / 86_400)}
+    with ServerProcess(env, tmp_path) as server:
+        token = http_api(server).register("Ann").token
+        opened = time.time()
+        code, reason, answer = asyncio.run(
+            _write_until_closed(server.url, protocol, start, token, token_in)
+        )
+        lasted = time.time() - opened
+    assert "errors" not in answer, answer  # the socket wrote while the token was valid
+    assert (code, reason) == (4403, "The bearer token expired")
+    assert lasted < lifetime + 1.5, lasted
+
+
+async def _write_until_closed(
+    url: str, protocol: str, start: str, token: str, token_in: str
+) -> tuple[int | None, str | None, dict[str, Any]]:
+    """Opens a socket with the token, writes once over it, then waits for its close
+    (at most 10 s); returns the close code, its reason and the write's answer."""
+    bearer = {"Authorization": f"Bearer {token}"}
+    async with websockets.connect(
+        url.replace("http", "ws", 1) + "/graphql",
+        subprotocols=[Subprotocol(protocol)],
+        additional_headers=bearer if token_in == "handshake" else {},
+    ) as ws:
+        init = bearer if token_in == "connection_init" else {}
+        await ws.send(orjson.dumps({"type": "connection_init", "payload": init}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "connection_ack"
+        write = {
+            "query": ops.CREATE_POST_POSITION_ONLY,
+            "variables": {"input": {"title": "t", "content": "c"}},
+        }
+        await ws.send(orjson.dumps({"id": "1", "type": start, "payload": write}).decode())
+        answer: dict[str, Any] = orjson.loads(await ws.recv())["payload"]
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            async with asyncio.timeout(10):
+                while True:
+                    await ws.recv()
+    frame = closed.value.rcvd
+    return (frame.code, frame.reason, answer) if frame else (None, None, answer)
 
 
 def test_rotating_the_signing_key_keeps_old_tokens_until_the_old_key_is_dropped(
