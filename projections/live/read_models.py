@@ -42,6 +42,8 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast, Inbox
@@ -58,6 +60,9 @@ CONFIRM_SECONDS = 30.0
 QUIET_SECONDS = 1.0
 # Between attempts while Redis is unreachable or behind what the topic delivered.
 RETRY_SECONDS = 0.25
+# Redis down or not answering in time: a warning without a traceback, as Behind is.
+# (redis-py's ConnectionError and TimeoutError are not the builtin ones.)
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 # More changes than this since the last delivery: resubscribing is cheaper than replaying.
 MAX_CHANGES = 10_000
 CHANGES_SINCE = (Path(__file__).parent / "lua" / "changes_since.lua").read_text()
@@ -197,7 +202,7 @@ class Topic:
                         self.channel,
                         type(error).__name__,
                         error,
-                        exc_info=not isinstance(error, Behind | OSError | ConnectionError),
+                        exc_info=not isinstance(error, (Behind, OSError, *UNREACHABLE)),
                     )
                 elif time.monotonic() - trouble_since > self._give_up_seconds:
                     self._end(Resubscribe(f"the live stream stopped: {error}"))

@@ -5,18 +5,22 @@ while Redis is away; and everything works again once the store is back."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 import httpx2 as httpx
 
 from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
+from tests.support import operations as ops
 from tests.support.api import Api, http_api
+from tests.support.live_client import Stream, session
 from tests.support.persisted import persisted, sha
 
 RECENT = "{ recentPosts { edges { node { id title } } } }"
 CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { position } }"
 DRAFTS = "query($id: ID!) { user(id: $id) { posts { edges { node { title } } } } }"
+LIKES = "subscription($id: ID!) { post(id: $id) { likeCount } }"
 # Each answer within this: redis-py's default retries held a query 8 s and a mutation 10 s.
 PROMPT = 3.0
 
@@ -86,6 +90,36 @@ def test_with_redis_frozen_requests_answer_within_their_deadlines(
     consistent = {"X-Consistent-With": position}
     mine = api.ok(DRAFTS, {"id": ann.id}, token=ann.token, headers=consistent)
     assert [edge["node"]["title"] for edge in mine["user"]["posts"]["edges"]] == ["Frozen"]
+
+
+def test_with_redis_frozen_a_live_stream_waits_and_goes_on(
+    server_on_private_redis: ServerProcess, private_redis: PrivateRedis
+) -> None:
+    """A live topic looks for changes every second; while Redis is frozen each read ends
+    at its 3 s deadline. The topic retries, logging one warning (it was a traceback), and
+    delivers the changes made after Redis answers again."""
+    server = server_on_private_redis
+    api = http_api(server)
+    ann = api.register("Ann")
+    post = api.published_post(ann, "Watched")
+
+    async def watch() -> None:
+        async with session(server.url) as client:
+            stream = Stream(client, LIKES, {"id": post["id"]})
+            await stream.until(lambda item: item["post"]["likeCount"] == 0)
+            private_redis.freeze()
+            try:
+                await asyncio.sleep(5)  # past one read's deadline
+            finally:
+                private_redis.thaw()
+            await asyncio.to_thread(
+                api.ok, ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=ann.token
+            )
+            await stream.until(lambda item: item["post"]["likeCount"] == 1, timeout=30)
+            await stream.stop()
+
+    asyncio.run(watch())
+    assert "cannot read what changed (TimeoutError" in server.log.read_text()
 
 
 def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
