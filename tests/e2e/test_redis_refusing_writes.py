@@ -1,12 +1,16 @@
 """A Redis that answers but refuses writes, against a real server: out of memory under the
-`noeviction` policy Inkwell asks for, or a replica after a failover (READONLY). Reads
+`noeviction` policy Inkwell asks for, a replica after a failover (READONLY), or a primary
+holding writes back while it fails over (CLIENT PAUSE WRITE). Reads
 still work, so queries must answer, persisted queries included (a document sent with
 its hash once gave a plain-text 500); writes still commit to the log; and once Redis
 takes writes again, the read models catch up with every acknowledged write."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -14,6 +18,7 @@ from harness.net import free_port
 from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 from tests.support.api import http_api
+from tests.support.live_client import Stream, session
 from tests.support.persisted import persisted, sha
 
 RECENT = "{ recentPosts { edges { node { title } } } }"
@@ -87,3 +92,47 @@ def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_wri
     with private_redis.client() as client:
         assert client.keys("*:apq:*"), "stored once Redis takes writes again"
     assert "persisted query" in server.log.read_text()  # each refusal is a line of the log
+
+
+def test_while_redis_pauses_writes_for_a_failover_queries_and_subscriptions_answer(
+    server_on_private_redis: ServerProcess, private_redis: PrivateRedis
+) -> None:
+    """A failover (Sentinel's, a cluster's, the FAILOVER command) pauses the primary's
+    writes with CLIENT PAUSE WRITE until the replica has caught up, and Redis holds back
+    every EVALSHA then, as it cannot know that a script only reads. The read scripts (a
+    page of posts, a live topic's changes) waited, and a recentPosts query answered
+    UNAVAILABLE at its 3 s deadline; a subscription's first item waited for the pause's
+    end. They are flagged no-writes now, and run."""
+    server = server_on_private_redis
+    api = http_api(server)
+    ann = api.register("Ann")
+    post = api.published_post(ann, "Before")
+    # As on a primary that has served for a while: Redis knows the scripts. (For a sha it
+    # does not know, it cannot read the flags, and holds the EVALSHA back regardless.)
+    api.ok(RECENT)
+    asyncio.run(_first_item(server.url, post["id"]))
+    with private_redis.client() as client:
+        client.execute_command("CLIENT", "PAUSE", int(PAUSE_SECONDS * 1000), "WRITE")
+    try:
+        started = time.monotonic()
+        assert api.ok(RECENT)["recentPosts"]["edges"] == [{"node": {"title": "Before"}}]
+        first = asyncio.run(_first_item(server.url, post["id"]))
+        assert first == {"post": {"title": "Before"}}
+        assert time.monotonic() - started < PAUSE_SECONDS - 1, "answered only after the pause"
+    finally:
+        with private_redis.client() as client:
+            client.execute_command("CLIENT", "UNPAUSE")
+
+
+PAUSE_SECONDS = 10
+
+
+async def _first_item(url: str, post_id: str) -> dict[str, Any]:
+    async with session(url) as client:
+        stream = Stream(
+            client, "subscription($id: ID!) { post(id: $id) { title } }", {"id": post_id}
+        )
+        try:
+            return await stream.until(lambda _: True, timeout=PAUSE_SECONDS)
+        finally:
+            await stream.stop()

@@ -1,3 +1,6 @@
+#!lua flags=no-writes
+-- no-writes: Redis runs it even while it refuses writes (CLIENT PAUSE WRITE during a
+-- failover, a read-only replica, memory full, a failed snapshot).
 -- What changed after a position, read in one step with the checkpoint it is consistent
 -- with: how a live topic resumes after missed notices (projections/live.py).
 -- KEYS[1] the posts projection's checkpoint, KEYS[2] its namespace key (the active space),

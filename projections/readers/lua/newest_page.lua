@@ -1,3 +1,6 @@
+#!lua flags=no-writes
+-- no-writes: Redis runs it even while it refuses writes (CLIENT PAUSE WRITE during a
+-- failover, a read-only replica, memory full, a failed snapshot).
 -- A page of a newest-first sorted set of posts and those posts' hashes, in one round trip.
 -- KEYS[1]: the sorted set. ARGV: the post hash prefix, the cursor's score and member (both
 -- '' for the first page), how many items to return (first), and one more to look for.

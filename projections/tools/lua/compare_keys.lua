@@ -1,3 +1,6 @@
+#!lua flags=no-writes
+-- no-writes: Redis runs it even while it refuses writes (CLIENT PAUSE WRITE during a
+-- failover, a read-only replica, memory full, a failed snapshot).
 -- verify's comparison of one SCAN page, inside Redis: one call per page, not two
 -- round trips per key. KEYS[1..n] are keys of one space, KEYS[n+1..2n] the same names
 -- in the other. ARGV[1] 'differ': the indexes i whose two values differ (a missing key
