@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import redis
 import typer
@@ -15,12 +16,12 @@ from rich.console import Console
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from eventstore.engines import open_engines
+from eventstore.engines import holds_a_log, open_engines
 from eventstore.log_reader import LogReader
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
-from infra.settings import LogSettings, Settings, SettingsError
+from infra.settings import LogSettings, Settings, SettingsError, database_url_in
 from wiring.redis_clients import embedded
 
 log = logging.getLogger("inkwell")
@@ -29,15 +30,22 @@ log = logging.getLogger("inkwell")
 LOADING_POLL_SECONDS = 0.25
 
 
-def settings_or_exit(*, demo: bool = False) -> Settings:
+def settings_or_exit(*, demo: bool = False, new_log: bool = False) -> Settings:
     """The settings of a CLI command, once they are valid, its event log opens and the
     Redis servers it names answer; else the command ends with the reason in one line, exit
     code 2. The log is opened (and migrated, as every start does) here, before uvicorn or
     the event loop: a database or Redis that could not be reached came to `serve`'s
     operator as uvicorn's "Application startup failed" under a traceback, and to
     `status`'s as a traceback of hundreds of lines. (With no REDIS_URL, redis_or_exit
-    starts the embedded one.)"""
+    starts the embedded one.)
+
+    `new_log`: the command may start a deployment, and make its log where there is none
+    (serve, api, project, seed). The others work on an existing deployment's log, and
+    refuse to make one: `status` run outside the server's directory had made an empty
+    log and a signing key there, and reported the empty log as caught up."""
     try:
+        if not new_log:
+            _the_log_exists(database_url_in())
         settings = Settings.from_env(demo=demo)
         _open_the_log(settings.database_url)
         _redis_answers("REDIS_URL", settings.redis_url)
@@ -69,6 +77,23 @@ def _open_the_log(url: str) -> None:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
         shown = _shown(url, "DATABASE_URL")
         raise SettingsError(f"the event log at {shown} cannot be opened: {reason}") from None
+
+
+def _the_log_exists(url: str) -> None:
+    try:
+        exists = holds_a_log(url)
+    except (SQLAlchemyError, ImportError, OSError):
+        return  # _open_the_log says why it cannot be opened
+    if exists:
+        return
+    shown = _shown(url, "DATABASE_URL")
+    if url.startswith("sqlite"):
+        raise SettingsError(
+            f"there is no event log at {shown} (from {Path.cwd()}): run this command in the "
+            "directory the server runs in, or set INKWELL_DATA_DIR or DATABASE_URL as the "
+            "server has them"
+        )
+    raise SettingsError(f"there is no event log at {shown}: set DATABASE_URL as the server has it")
 
 
 def _redis_answers(name: str, url: str | None) -> None:

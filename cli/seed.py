@@ -59,7 +59,7 @@ def seed(
     They are real commands, sent through the command bus.
     Then it waits until the read models show them.
     """
-    settings = settings_or_exit()
+    settings = settings_or_exit(new_log=True)
     quiet_per_command_logs()
     console = Console()
     authors = users or max(1, posts // 5)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.pool import NullPool
 
 from eventstore.driver_sql import DriverStatement
 from eventstore.migrate import migrate
@@ -38,6 +39,20 @@ def open_engines(url: str) -> Engines:
         )
     migrate(engines.writer)
     return engines
+
+
+def holds_a_log(url: str) -> bool:
+    """Whether the database at `url` holds an event log already, found without making one
+    (opening a SQLite file makes it; open_engines makes the tables)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
+        return False
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table("events")
+    finally:
+        engine.dispose()
 
 
 # How long PostgreSQL lets a writer's transaction sit idle before it ends the session.

@@ -144,7 +144,7 @@ class Settings:
             raise SettingsError(str(error)) from None
 
         data_dir = Path(get("INKWELL_DATA_DIR", "data"))
-        database_url = get("DATABASE_URL", f"sqlite:///{data_dir / 'inkwell.db'}")
+        database_url = database_url_in(env)
         secret = env.get("INKWELL_SECRET")
         keys = _signing_keys(secret, data_dir / "secret.key")
         moved = as_the_other_source_reads_them(keys, from_file=not secret)
@@ -177,6 +177,13 @@ class Settings:
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=_metrics_dir(env, database_url),
         )
+
+
+def database_url_in(env: Mapping[str, str] = os.environ) -> str:
+    """DATABASE_URL, else the SQLite file in the data directory; read without the rest of
+    the settings, which make the signing key on first use."""
+    data_dir = Path(env.get("INKWELL_DATA_DIR") or "data")
+    return env.get("DATABASE_URL") or f"sqlite:///{data_dir / 'inkwell.db'}"
 
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")

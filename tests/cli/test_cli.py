@@ -18,7 +18,9 @@ from domain.commands import RegisterUser, UpdateProfile
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.readers.pagination import Slice
+from tests.support.cli import run_cli
 from tests.support.in_process import author_with_posts, send, settle
+from tests.support.log import make_log
 from wiring.bootstrap import PROJECTIONS, running
 
 COMMANDS = [
@@ -98,9 +100,30 @@ def test_status_marks_stalled_projections_and_exits_1(
 
 
 def test_status_without_redis_url_or_a_running_server_says_so(env: dict[str, str]) -> None:
+    make_log(env["DATABASE_URL"])
     result = invoke({**env, "REDIS_URL": ""}, "status")
     assert result.exit_code == 2
     assert "REDIS_URL" in result.output and "inkwell serve" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["verify"], ["rebuild"], ["events", "tail"], ["parked", "list"]]
+)
+def test_a_command_run_where_there_is_no_log_makes_none_and_says_so(
+    tmp_path: Path, redis_url: str, prefix: str, command: list[str]
+) -> None:
+    """`status` run outside the server's directory made an empty log and a signing key
+    there, and reported that log as caught up (`rebuild` would have swapped read models
+    built from it into the server's Redis). Commands that work on a deployment refuse."""
+    env = {"REDIS_URL": redis_url, "INKWELL_PREFIX": prefix, "INKWELL_SECRET": ""}
+    ran = run_cli(env, tmp_path, *command)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.strip() == (
+        f"there is no event log at sqlite:///data/inkwell.db (from {tmp_path}): run this "
+        "command in the directory the server runs in, or set INKWELL_DATA_DIR or "
+        "DATABASE_URL as the server has them"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_events_tail_prints_the_newest_events_and_one_stream(

@@ -22,7 +22,9 @@ from harness.net import free_port
 from harness.redis_server import start
 from infra.embedded_redis import socket_path
 from infra.redis_binary import server_binary
+from infra.settings import database_url_in
 from tests.support.cli import run_cli
+from tests.support.log import make_log
 
 KEYS = 60_000  # read at about 60-90 µs each with the delay below: several seconds
 
@@ -90,6 +92,7 @@ def test_a_command_waits_for_redis_url_to_load_its_data(tmp_path: Path, snapshot
     port = free_port()
     with _loading(snapshot, "--port", str(port), "--bind", "127.0.0.1") as client:
         env = {"REDIS_URL": f"redis://127.0.0.1:{port}/0", "INKWELL_DATA_DIR": str(tmp_path)}
+        make_log(database_url_in(env))
         _waited(run_cli(env, tmp_path, "status"), client)
 
 
@@ -101,4 +104,5 @@ def test_status_waits_for_the_servers_embedded_redis_to_load_its_data(
     listen = ("--port", "0", "--unixsocket", str(socket_path(data_dir)))
     with _loading(snapshot, *listen) as client:
         env = {"INKWELL_DATA_DIR": str(data_dir), "REDIS_URL": ""}  # empty: unset
+        make_log(database_url_in(env))
         _waited(run_cli(env, tmp_path, "status"), client)
