@@ -18,6 +18,7 @@ from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
+from tests.support.log import make_log
 from tests.support.processes import servers_on
 
 INKWELL = str(Path(sys.executable).with_name("inkwell"))
@@ -66,6 +67,7 @@ def test_status_and_verify_read_the_served_read_models(
 
 
 def test_tools_say_when_no_server_runs_and_start_no_redis(tmp_path: Path) -> None:
+    make_log(f"sqlite:///{tmp_path / 'data' / 'inkwell.db'}")  # a server ran here, and stopped
     for command in ("status", "verify"):
         result = inkwell(tmp_path, command)
         assert result.returncode == 2, result.stdout + result.stderr
