@@ -39,5 +39,15 @@ class CommandLog:
                 record.command_type,
                 record.command_id,
                 outcome,
-                extra={**fields, "outcome": outcome, "reason": str(result)},
+                extra={**fields, "outcome": outcome, "reason": _reason(result)},
             )
+
+
+# A domain refusal's message is one short line. A database error's text goes on with the
+# statement and its parameters: a post's whole content in a log line per failed write,
+# for as long as an outage lasts.
+REASON_MAX = 300
+
+
+def _reason(error: Exception) -> str:
+    return str(error).partition("\n")[0][:REASON_MAX]

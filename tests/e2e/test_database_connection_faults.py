@@ -203,7 +203,8 @@ def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appen
     database set read-only: the connection works and every write is refused with SQLSTATE
     25006. That was INTERNAL_SERVER_ERROR with two tracebacks per write. It is UNAVAILABLE,
     which a client retries, with one warning line; reads still answer, and once the
-    database takes writes again a refused command sent again commits, once."""
+    database takes writes again a refused command sent again commits, once. The log
+    lines quoted the statement with its values: the draft's whole text."""
     url, role = role_url
     server = ServerProcess({**server_env, "DATABASE_URL": url}, tmp_path).start()
     api = http_api(server)
@@ -213,7 +214,7 @@ def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appen
         head = _head(url)
 
         _set_read_only(postgres_url, role, True)
-        refused = {"title": "During", "content": "x", "commandId": str(uuid.uuid4())}
+        refused = {"title": "During", "content": PRIVATE, "commandId": str(uuid.uuid4())}
         for _ in range(3):
             error = api.error(CREATE, {"i": refused}, token=author.token)
             assert error["extensions"]["code"] == "UNAVAILABLE", error
@@ -232,6 +233,10 @@ def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appen
     log = server.log.read_text()
     assert "Traceback" not in log
     assert "the database refuses writes" in log
+    assert PRIVATE not in log  # the driver's message is logged, not the statement's values
+
+
+PRIVATE = "A draft's text, which no log line may quote"
 
 
 def _set_read_only(admin_url: str, role: str, read_only: bool) -> None:

@@ -15,10 +15,13 @@ import orjson
 import pytest
 import redis
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
+from domain.ports import CommandRecord
 from eventstore.log_reader import LogReader
 from harness.server_process import ServerProcess
 from infra.settings import Settings
+from observability.command_log import CommandLog
 from observability.logs import (
     REQUEST_ID,
     JsonFormatter,
@@ -263,3 +266,22 @@ def test_the_timestamp_is_the_one_datetime_writes(created: float) -> None:
     record.created = created
     written = orjson.loads(JsonFormatter().format(record))["ts"]
     assert written == datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_failed_commands_line_quotes_the_error_not_the_statements_values(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A database error's text goes on with the statement and its parameters: each write
+    refused during an outage logged the post's whole content."""
+    draft = "A draft's text, which no log line may quote"
+    failure = OperationalError(
+        "INSERT INTO events (data) VALUES (%(data)s)",
+        {"data": draft},
+        Exception("server closed the connection unexpectedly"),
+    )
+    record = CommandRecord("cmd-1", "CreatePost", "user-1", "corr-1", None)
+    with caplog.at_level(logging.INFO, logger="inkwell.commands"):
+        CommandLog().handled(record, failure, 0.01)
+    (line,) = caplog.records
+    assert line.reason == "(builtins.Exception) server closed the connection unexpectedly"  # type: ignore[attr-defined]
+    assert draft not in caplog.text
