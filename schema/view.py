@@ -47,6 +47,9 @@ HTTP_OPERATIONS = {
 }
 log = logging.getLogger(__name__)
 
+# strawberry's reason for a POST body that is not JSON, which _answer turns into a 415.
+UNSUPPORTED_CONTENT_TYPE = "Unsupported content type"
+
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
 
@@ -96,7 +99,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         not of `operationName`: a number or a list reached the document caches and failed
         there with a 500."""
         if request.method == "POST" and not content_type.is_json(request.content_type):
-            raise HTTPException(400, "Unsupported content type")  # answered as 415
+            raise HTTPException(400, UNSUPPORTED_CONTENT_TYPE)  # answered as 415
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(
@@ -163,9 +166,16 @@ class InkwellGraphQL(GraphQL[Context, None]):
             status = media.status_for(request.state.media_type, refusal, executed=False)
             return self._refusal(request, status, refused.code, str(refused))
         except HTTPException as error:
-            # strawberry says 400 where the specification's 415 says more.
-            status = 415 if error.reason == "Unsupported content type" else error.status_code
-            return self._refusal(request, status, "BAD_REQUEST", error.reason)
+            if error.reason == UNSUPPORTED_CONTENT_TYPE:
+                # strawberry says 400 where the specification's 415 says more; the code is
+                # the one a refused Content-Encoding gets (wiring/request_head.py).
+                return self._refusal(
+                    request,
+                    415,
+                    "UNSUPPORTED_MEDIA_TYPE",
+                    "A GraphQL POST body must be application/json.",
+                )
+            return self._refusal(request, error.status_code, "BAD_REQUEST", error.reason)
         except self.outages as outage:  # before execution: a persisted query's lookup
             log.warning("store unavailable before execution: %r", outage)
             return self._refusal(request, 503, "UNAVAILABLE", UNAVAILABLE, {"retry-after": "1"})

@@ -144,7 +144,12 @@ def test_an_unsupported_request_body_type_is_415(client: httpx.Client) -> None:
         "/graphql", content="{ __typename }", headers={"content-type": "text/plain"}
     )
     assert response.status_code == 415
-    assert response.json()["errors"]
+    assert response.json()["errors"] == [
+        {
+            "message": "A GraphQL POST body must be application/json.",
+            "extensions": {"code": "UNSUPPORTED_MEDIA_TYPE"},
+        }
+    ]
 
 
 def test_content_type_parameters_are_read_on_every_request(client: httpx.Client) -> None:
