@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, text
 
 from domain.ports import RecordedEvent
 from domain.upcasting import SCHEMAS, EventSchemas
@@ -39,6 +39,11 @@ class LogReader:
 
     async def head_position(self) -> int:
         return await read(self._engine, _head)
+
+    async def refuses_writes(self) -> bool:
+        """Whether the database refuses writes now: a PostgreSQL standby, or a server or role
+        with default_transaction_read_only on (SQLite has no such setting)."""
+        return await read(self._engine, _read_only)
 
     async def frontier(self, checkpoints: Iterable[int]) -> Frontier:
         """One connection for all projections; checkpoints they share are asked once."""
@@ -97,3 +102,9 @@ class LogReader:
 
 def _head(conn: Connection) -> int:
     return conn.execute(select(func.max(events.c.position))).scalar() or 0
+
+
+def _read_only(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return False
+    return conn.execute(text("SHOW transaction_read_only")).scalar() == "on"

@@ -7,6 +7,10 @@ replica, be linked to its primary: every query reads it, so while it is down or
 cut off (its data growing stale, read-your-writes waits timing out) this process
 answers nothing right, though the primary answers and the projections keep up.
 
+A database that refuses writes (a PostgreSQL standby left behind by a failover) makes the
+answer "degraded" too, still 200: mutations answer UNAVAILABLE, and queries, which read
+Redis only, answer as before.
+
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
 the load balancer at once, while reads keep answering (a malformed read model is
@@ -28,10 +32,16 @@ from redis.asyncio import Redis
 from observability.progress import Progress, ProgressReader
 
 CHECK_TIMEOUT = 2.0
+REFUSES_WRITES = (
+    "the database refuses writes (transaction_read_only is on: a standby, or "
+    "default_transaction_read_only): mutations answer UNAVAILABLE"
+)
 
 
 class Head(Protocol):
     async def head_position(self) -> int: ...
+
+    async def refuses_writes(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,8 @@ class Readiness:
     async def check(self) -> Verdict:
         verdict = Verdict()
         verdict.checks["database"] = await _answers(self._log.head_position())
+        if verdict.ready:
+            verdict.checks["database"] = await self._writable()
         verdict.checks["redis"] = await _answers(self._redis.ping())
         if self._reads is not None:
             verdict.checks["redis:reads"] = await _answers(_linked(self._reads))
@@ -101,6 +113,15 @@ class Readiness:
                 for p in progress:
                     verdict.checks[f"projection:{p.name}"] = self._judge(p)
         return verdict
+
+    async def _writable(self) -> dict[str, Any]:
+        try:
+            refused = await asyncio.wait_for(self._log.refuses_writes(), CHECK_TIMEOUT)
+        except Exception as error:
+            return _failure(error)
+        if refused:
+            return {"ok": True, "degraded": True, "reason": REFUSES_WRITES}
+        return {"ok": True}
 
     def _judge(self, p: Progress) -> dict[str, Any]:
         check: dict[str, Any] = {

@@ -202,9 +202,10 @@ def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appen
     """A failover that leaves DATABASE_URL on the demoted primary, now a standby, or a
     database set read-only: the connection works and every write is refused with SQLSTATE
     25006. That was INTERNAL_SERVER_ERROR with two tracebacks per write. It is UNAVAILABLE,
-    which a client retries, with one warning line; reads still answer, and once the
-    database takes writes again a refused command sent again commits, once. The log
-    lines quoted the statement with its values: the draft's whole text."""
+    which a client retries, with one warning line; reads still answer, /ready says
+    "degraded" naming the database, and once the database takes writes again a refused
+    command sent again commits, once. The log lines quoted the statement with its
+    values: the draft's whole text."""
     url, role = role_url
     server = ServerProcess({**server_env, "DATABASE_URL": url}, tmp_path).start()
     api = http_api(server)
@@ -222,12 +223,16 @@ def test_a_database_that_turns_read_only_refuses_writes_as_unavailable_and_appen
         assert _head(url) == head, "a refused write appended events"
         read = api.ok("query($id: ID!) { post(id: $id) { title } }", {"id": post["id"]})
         assert read["post"] == {"title": "Before"}
+        ready = api.client.get("/ready")
+        assert ready.status_code == 200 and ready.json()["degraded"] == ["database"], ready.text
+        assert api.client.get("/ready?strict").status_code == 503
 
         _set_read_only(postgres_url, role, False)
         first = api.ok(CREATE, {"i": refused}, token=author.token)["createPost"]
         again = api.ok(CREATE, {"i": refused}, token=author.token)["createPost"]
         assert first == again and int(first["position"]) == head + 1
         assert _head(url) == head + 1
+        assert api.client.get("/ready").json()["checks"]["database"] == {"ok": True}
     finally:
         server.close()
     log = server.log.read_text()
