@@ -25,6 +25,7 @@ from observability.faults import CountingRetry
 from observability.metrics import Metrics
 from projections.projectors.packed_redis import pack_in_c
 from projections.readers.batched_reads import BatchedReads
+from projections.redisio.checked_pools import CHECKED
 
 log = logging.getLogger("inkwell")
 
@@ -129,6 +130,7 @@ async def pool(
         client_name=name,
         retry=retry,
         **deadlines,
+        **CHECKED,
     )
     pack_in_c(connection_pool)  # commands packed in C (projections/projectors/packed_redis.py)
     client = Redis(connection_pool=connection_pool)

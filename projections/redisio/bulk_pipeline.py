@@ -51,6 +51,7 @@ from redis.exceptions import (
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.redisio.cancellation import complete
+from projections.redisio.checked_pools import CHECKED
 
 READ_SIZE = 1 << 16
 _INCOMPLETE = object()  # what Reader.gets() returns until a whole reply has arrived
@@ -60,7 +61,9 @@ def private_pool(redis: Redis) -> ConnectionPool:
     """A pool of its own on `redis`'s server: a batch holds its connection until every
     reply is read, and should not hold one of the app's bounded pool that long."""
     pool = redis.connection_pool
-    return ConnectionPool(connection_class=pool.connection_class, **pool.connection_kwargs)
+    return ConnectionPool(
+        connection_class=pool.connection_class, **{**pool.connection_kwargs, **CHECKED}
+    )
 
 
 class NotRun(ExecAbortError):

@@ -5,6 +5,7 @@ unread waited for."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,9 +16,12 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from domain.events import UserRegistered
 from domain.ports import RecordedEvent
+from harness.redis_server import PrivateRedis
+from observability.faults import CountingRetry
 from projections.projectors.failures import failed_replies
 from projections.redisio.bulk_pipeline import execute, pack, private_pool, sent
 from tests.support.redis_replies import assert_as_redis_pys, commands
+from wiring.redis_clients import pool as app_pool
 
 
 @pytest.fixture
@@ -110,3 +114,29 @@ async def test_a_batch_left_unread_is_waited_for(pool: ConnectionPool, prefix: s
     # The whole batch ran before the block was left, and its connection is in order.
     assert await execute(pool, [("GET", f"{prefix}:k")]) == ["1"]
     assert await client_id(pool) == used
+
+
+async def test_a_connection_redis_closed_while_idle_is_replaced_before_a_batch(
+    private_redis: PrivateRedis,
+) -> None:
+    """Redis's `timeout` closes a client idle that long. redis-py 8's pools handed such a
+    connection out unchecked (projections/redisio/checked_pools.py), and the batch failed
+    with "Redis closed the connection after 0 replies": the event notices of the first
+    commit after every quiet spell were lost. A redis-py command on it failed once too,
+    before its retry, counted as a Redis error."""
+    with private_redis.client() as admin:
+        admin.config_set("timeout", 1)
+    errors: list[str] = []
+    async with app_pool(
+        private_redis.url, "test", CountingRetry(lambda error: errors.append(repr(error)))
+    ) as redis:
+        rebuilds = private_pool(redis)
+        for pool in (redis.connection_pool, rebuilds):
+            assert await execute(pool, [("PING",)]) == ["PONG"]
+        assert await redis.ping()
+        await asyncio.sleep(2.5)  # past the timeout: Redis has closed all three
+        for pool in (redis.connection_pool, rebuilds):
+            assert await execute(pool, [("PING",)]) == ["PONG"]
+        assert await redis.ping()
+        await rebuilds.aclose()
+    assert errors == []
