@@ -23,6 +23,14 @@ The deadlines are whole-phase deadlines, not idle timeouts, so a client that tri
 byte a second cannot keep one alive. A WebSocket handshake is an HTTP request and is
 bounded the same way until it is upgraded.
 
+Pipelined requests (sent before the answers to earlier ones) are bounded too. uvicorn
+queues each one read while another is served, and read on after every answer, queueing
+a read's worth more (a 256 KB read holds thousands of small GETs): twenty connections
+that pipelined requests without reading an answer took the process from 101 MB to
+1,637 MB in 8 s, and /health took 5.4 s. Here the connection reads no more while
+requests it has read wait, and one that has more than MAX_PIPELINED waiting is closed
+(no answer can be written out of order). Browsers do not pipeline at all.
+
 Once the headers are all in, and before the app sees them, a head that is ambiguous or
 unsupported (two Authorization headers, no Host, a gzip transfer or content coding...)
 is refused: wiring/request_head.py. Every refusal, uvicorn's own 400 for what httptools
@@ -45,6 +53,9 @@ from uvicorn.server import ServerState
 from protection.config import EdgeLimits
 from protection.responses import refusal_body
 from wiring.request_head import MALFORMED, Refusal, head_refusal, url_refusal
+
+# Requests read and waiting behind the one being answered, on one connection.
+MAX_PIPELINED = 64
 
 
 def bounded_http_protocol(edge: EdgeLimits) -> type[asyncio.Protocol]:
@@ -131,6 +142,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse(refusal)
             raise _Refused
         super().on_headers_complete()
+        if len(self.pipeline) > MAX_PIPELINED:
+            self.transport.close()
+            raise _Refused
         upgrading = self.parser.should_upgrade() and self._should_upgrade()
         self._phase = _Phase.AWAITING if upgrading else _Phase.BODY
 
@@ -138,6 +152,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._phase = _Phase.AWAITING
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        """uvicorn resumes reading after every answer; requests already read and waiting
+        are served first."""
+        super().on_response_complete()
+        if self.pipeline:
+            self.flow.pause_reading()
 
     def _headers_too_large(self) -> Refusal:
         limit = self._max_header_bytes
