@@ -49,6 +49,11 @@ class EdgeLimits:
     body_timeout_seconds: int = 30  # from the last header to the body's end (1 MB: 35 KB/s)
     max_ws_per_address: int = 50  # open WebSocket connections per address, per process
     max_query_cost: int = 25_000  # see schema/limits/cost.py
+    # An HTTP answer's body. A page of 100 posts of 100,000 four-byte characters each is
+    # 40 MB, within the cost limit, and is held in memory until the client reads it all:
+    # ten connections that asked for it and read nothing held 700 MB. A page of typical
+    # posts is well under 1 MB.
+    max_response_bytes: int = 16 * 1024 * 1024
     # Proxies whose X-Forwarded-For names the client; without them every address is the
     # socket's peer, so no client can pick the address it is limited under.
     trusted_proxies: str | None = None
@@ -86,6 +91,7 @@ class EdgeLimits:
             ),
             max_ws_per_address=number("INKWELL_MAX_WS_PER_ADDRESS", defaults.max_ws_per_address),
             max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
+            max_response_bytes=number("INKWELL_MAX_RESPONSE_BYTES", defaults.max_response_bytes),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",
         )

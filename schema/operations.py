@@ -16,6 +16,7 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
+    OperationType,
     get_operation_ast,
     parse,
 )
@@ -74,6 +75,12 @@ class PreparedOperations:
         if operation_name is None and operations > 1:
             return SEVERAL_OPERATIONS
         return CannotGetOperationTypeError(operation_name).as_http_error_reason()
+
+    def writes(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the operation the request selects is a mutation."""
+        document = self.parsed(query) if query else None
+        operation = get_operation_ast(document, operation_name) if document else None
+        return operation is not None and operation.operation is OperationType.MUTATION
 
     def _parse(self, query: str) -> DocumentNode | None:
         try:

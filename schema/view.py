@@ -67,13 +67,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
         playground: str | None,
         playground_headers: Mapping[str, str] | None = None,
         cdn_max_age: int = 0,
+        max_response_bytes: int | None = None,
         **options: Any,
     ) -> None:
         """`playground` is the GraphiQL page a browser GET receives, with its headers
         (a Content-Security-Policy), built once by the composition root
         (web/playground.py); None serves no page (production). `cdn_max_age` is how long
         a shared cache may keep an anonymous GET query's answer (browsers always
-        revalidate)."""
+        revalidate). An answer over `max_response_bytes` is not sent (_within_size)."""
         if playground is None:
             options["graphql_ide"] = None
         super().__init__(schema, **options)
@@ -82,6 +83,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         self.playground = playground or ""
         self.playground_headers = dict(playground_headers or {})
         self.cdn_max_age = cdn_max_age
+        self.max_response_bytes = max_response_bytes
         self.shared = SharedSubscriptions()  # the handler below joins subscribers to it
 
     def parse_json(self, data: str | bytes) -> Any:
@@ -160,7 +162,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 request, 406, "NOT_ACCEPTABLE", f"responses are {' or '.join(media.SUPPORTED)}"
             )
         try:
-            return await self.run(request)
+            return self._within_size(request, await self.run(request))
         except PersistedQueryRefused as refused:
             refusal = {"errors": [{"extensions": {"code": refused.code}}]}
             status = media.status_for(request.state.media_type, refusal, executed=False)
@@ -179,6 +181,26 @@ class InkwellGraphQL(GraphQL[Context, None]):
         except self.outages as outage:  # before execution: a persisted query's lookup
             log.warning("store unavailable before execution: %r", outage)
             return self._refusal(request, 503, "UNAVAILABLE", UNAVAILABLE, {"retry-after": "1"})
+
+    def _within_size(self, request: Request, response: Response) -> Response:
+        """The answer, or a refusal in its place when it is over the limit: an answer is
+        held in memory until the client has read all of it, so a client that asked for
+        the largest pages and read nothing held tens of megabytes per connection. A
+        mutation's answer is always sent: its writes are done, and it says where they are."""
+        limit, size = self.max_response_bytes, len(response.body)
+        if limit is None or size <= limit or getattr(request.state, "writes", False):
+            return response
+        request.state.cacheable = False
+        log.warning("answer of %d bytes not sent: over %d", size, limit)
+        refusal = {"errors": [{"extensions": {"code": "RESPONSE_TOO_LARGE"}}]}
+        status = media.status_for(request.state.media_type, refusal, executed=False)
+        return self._refusal(
+            request,
+            status,
+            "RESPONSE_TOO_LARGE",
+            f"The answer is {size} bytes, over the limit of {limit}: ask for fewer items "
+            "(first, last) or fewer fields.",
+        )
 
     def _refusal(
         self,
@@ -230,6 +252,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
         )
         if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
             return request_error(reason)
+        request.state.writes = self.documents.writes(
+            request_data.query, request_data.operation_name
+        )
         try:
             return await self.schema.execute(
                 request_data.query,

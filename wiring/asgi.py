@@ -49,6 +49,7 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
         playground=playground,
         playground_headers=playground_headers(playground) if playground is not None else None,
         cdn_max_age=settings.cdn_max_age if settings else 0,
+        max_response_bytes=edge.max_response_bytes,
         allowed_origins=settings.cors_origins if settings else (),
     )
     return [

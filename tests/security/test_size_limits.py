@@ -1,5 +1,6 @@
 """Request bodies over the limit get 413 before they are read whole; WebSocket messages
-over the limit close the connection with 1009; memory does not balloon."""
+over the limit close the connection with 1009; answers over the limit are refused;
+memory does not balloon."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
+from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 
 LIMIT = 64 * 1024
@@ -146,3 +148,39 @@ async def test_connections_per_address_are_bounded(start_server: StartServer) ->
             await asyncio.sleep(0.1)
     for connection in held:
         await connection.close()
+
+
+ANSWER_LIMIT = 100_000
+CONTENT = "ж" * 30_000  # 60 KB of UTF-8: two of these are over the limit
+PAGE = "{ recentPosts(first: 5) { edges { node { title content } } } }"
+
+
+def test_an_answer_over_the_limit_is_refused_and_a_mutations_is_sent(
+    start_server: StartServer,
+) -> None:
+    """A page of 100 posts of 100,000 four-byte characters is 40 MB within the cost limit,
+    and an answer is held in memory until the client has read it: ten connections that
+    asked for that page and read nothing held 700 MB. An answer over the limit is a
+    small refusal instead; a mutation's is sent whatever its size (its writes are done)."""
+    server = start_server(INKWELL_MAX_RESPONSE_BYTES=str(ANSWER_LIMIT), INKWELL_RATE_LIMITS="off")
+    api = http_api(server)
+    ann = api.register("Ann")
+    written = api.ok(
+        "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id content } } }",
+        {"i": {"title": "Long", "content": CONTENT * 2}},
+        token=ann.token,
+    )
+    assert written["createPost"]["post"]["content"] == CONTENT * 2  # 120 KB, answered
+    api.publish(ann, written["createPost"]["post"]["id"])
+
+    refused = api.client.post("/graphql", json={"query": PAGE})
+    assert refused.status_code == 200
+    assert refused.json()["errors"][0]["extensions"] == {"code": "RESPONSE_TOO_LARGE"}
+    assert "over the limit of 100000" in refused.json()["errors"][0]["message"]
+    strict = api.client.post(
+        "/graphql", json={"query": PAGE}, headers={"Accept": "application/graphql-response+json"}
+    )
+    assert strict.status_code == 400
+    assert len(strict.content) < 1000
+    titles = api.ok("{ recentPosts(first: 5) { edges { node { title } } } }")
+    assert titles["recentPosts"]["edges"] == [{"node": {"title": "Long"}}]
