@@ -48,6 +48,14 @@ UNAVAILABLE = (
 )
 
 
+def too_large(size: int, limit: int) -> str:
+    """Why an answer is not sent (RESPONSE_TOO_LARGE), over HTTP or a WebSocket."""
+    return (
+        f"The answer is {size} bytes, over the limit of {limit}: ask for fewer items "
+        "(first, last) or fewer fields."
+    )
+
+
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     match error:
         case InvalidInput():

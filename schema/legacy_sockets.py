@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from typing import cast
+from typing import Any, cast
 
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import (
@@ -35,6 +35,7 @@ from schema.sockets import (
     fitted,
     limit_reached,
     malformed,
+    oversized,
     persisted_refusal,
     selection_refusal,
     with_document,
@@ -176,7 +177,9 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                     )
                     return
                 # ExecutionResult: schema/__init__.py enables no @defer or @stream.
-                await self.send_data_message(cast(ExecutionResult, result), operation_id)
+                await self._send_result(
+                    cast(ExecutionResult, result), operation_id, query, operation_name
+                )
                 first = False
             await self.send_message(CompleteMessage(type="complete", id=operation_id))
         except asyncio.CancelledError:
@@ -184,3 +187,16 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         finally:
             self.subscriptions.pop(operation_id, None)
             self.tasks.pop(operation_id, None)
+
+    async def _send_result(
+        self, result: ExecutionResult, operation_id: str, query: str, operation_name: str | None
+    ) -> None:
+        """A query's result over the answer limit goes as an `error` for its id (a
+        mutation's is always sent: its writes are done)."""
+        view = cast(Any, self.view)
+        if not view.documents.writes(query, operation_name):
+            payload = {"data": result.data, "errors": [e.formatted for e in result.errors or ()]}
+            if refusal := oversized(payload, view.max_response_bytes):
+                await self.send_message(LegacyError(type="error", id=operation_id, payload=refusal))
+                return
+        await self.send_data_message(result, operation_id)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from typing import Any, cast
 
+import orjson
 from graphql import GraphQLFormattedError
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.schema.base import BaseSchema
@@ -24,6 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from schema import InkwellSchema
 from schema.context import Context
+from schema.errors import too_large
 from schema.multiplex import SharingTransportWSHandler
 from schema.persisted import PersistedQueryRefused
 
@@ -108,6 +111,17 @@ def _bad_request(message: str) -> GraphQLFormattedError:
     return {"message": message, "extensions": {"code": "BAD_REQUEST"}}
 
 
+def oversized(message: Mapping[str, Any], limit: int | None) -> GraphQLFormattedError | None:
+    """RESPONSE_TOO_LARGE in place of a query's result over `limit` bytes, as over HTTP
+    (schema/view.py): the frame sits in the socket's buffer until the client reads it."""
+    if limit is None:
+        return None
+    size = len(orjson.dumps(message))
+    if size <= limit:
+        return None
+    return {"message": too_large(size, limit), "extensions": {"code": "RESPONSE_TOO_LARGE"}}
+
+
 def limit_reached(limit: int | None, running: int) -> GraphQLFormattedError | None:
     """strawberry's refusal past max_subscriptions_per_connection (every operation counts,
     queries too), with a code: strawberry's had none. RATE_LIMITED, the contract's code
@@ -181,6 +195,16 @@ class TransportWSHandler(SharingTransportWSHandler):
         await super().handle_connection_init(message)
         if self.connection_acknowledged and self._expiry is not None:
             self._expiry.start(self.websocket, self.context)
+
+    async def send_message(self, message: Message) -> None:
+        """A query's result over the answer limit goes as an `error` for its id."""
+        if message["type"] == "next" and (operation := self.operations.get(message["id"])):
+            view = cast(Any, self.view)
+            if not view.documents.writes(operation.query, operation.operation_name) and (
+                refusal := oversized(message, view.max_response_bytes)
+            ):
+                message = ErrorMessage(id=message["id"], type="error", payload=[refusal])
+        await super().send_message(message)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         id_ = message["id"]

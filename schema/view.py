@@ -30,7 +30,7 @@ from auth.tokens import Claims
 from domain import ids
 from schema import content_type, media
 from schema.context import Context, Services
-from schema.errors import UNAVAILABLE
+from schema.errors import UNAVAILABLE, too_large
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
@@ -194,13 +194,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         log.warning("answer of %d bytes not sent: over %d", size, limit)
         refusal = {"errors": [{"extensions": {"code": "RESPONSE_TOO_LARGE"}}]}
         status = media.status_for(request.state.media_type, refusal, executed=False)
-        return self._refusal(
-            request,
-            status,
-            "RESPONSE_TOO_LARGE",
-            f"The answer is {size} bytes, over the limit of {limit}: ask for fewer items "
-            "(first, last) or fewer fields.",
-        )
+        return self._refusal(request, status, "RESPONSE_TOO_LARGE", too_large(size, limit))
 
     def _refusal(
         self,

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 import time
+from typing import Any
 
 import httpx2 as httpx
 import psutil
@@ -19,6 +20,7 @@ from websockets.typing import Subprotocol
 from harness.server_process import ServerProcess
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
+from tests.support.socket_protocols import EACH_PROTOCOL
 
 LIMIT = 64 * 1024
 PROTOCOL = "graphql-transport-ws"
@@ -184,3 +186,48 @@ def test_an_answer_over_the_limit_is_refused_and_a_mutations_is_sent(
     assert len(strict.content) < 1000
     titles = api.ok("{ recentPosts(first: 5) { edges { node { title } } } }")
     assert titles["recentPosts"]["edges"] == [{"node": {"title": "Long"}}]
+
+
+@EACH_PROTOCOL
+def test_an_answer_over_the_limit_is_refused_over_a_websocket_too(
+    start_server: StartServer, protocol: str, start: str, error_of: Any
+) -> None:
+    """A query sent over either protocol was answered whole, however large."""
+    server = start_server(INKWELL_MAX_RESPONSE_BYTES=str(ANSWER_LIMIT), INKWELL_RATE_LIMITS="off")
+    token = http_api(server).register("Ann").token
+    create = {
+        "query": "mutation($i: CreatePostInput!) { createPost(input: $i) { post { id content } } }",
+        "variables": {"i": {"title": "Long", "content": CONTENT * 2}},
+    }
+    written, refused = asyncio.run(
+        _over_a_socket(server, protocol, start, token, [create, {"query": DRAFTS}])
+    )
+    assert written["type"] in ("next", "data"), written  # a mutation's answer is sent
+    assert written["payload"]["data"]["createPost"]["post"]["content"] == CONTENT * 2
+    assert refused["type"] == "error", refused
+    assert error_of(refused)["extensions"] == {"code": "RESPONSE_TOO_LARGE"}
+
+
+DRAFTS = "{ viewer { posts(first: 5) { edges { node { content } } } } }"
+
+
+async def _over_a_socket(
+    server: ServerProcess, protocol: str, start: str, token: str, payloads: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The first message answering each operation, sent one after another."""
+    async with websockets.connect(
+        server.url.replace("http", "ws", 1) + "/graphql",
+        subprotocols=[Subprotocol(protocol)],
+        max_size=None,
+    ) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        answers = []
+        for n, payload in enumerate(payloads):
+            message = {"id": str(n), "type": start, "payload": payload}
+            await ws.send(json.dumps(message, ensure_ascii=False))
+            while (answer := json.loads(await ws.recv()))["id"] != str(n):
+                pass
+            answers.append(answer)
+        return answers
