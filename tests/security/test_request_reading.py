@@ -57,17 +57,26 @@ def read_answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
 
 def read_one_answer(connection: socket.socket) -> tuple[int, dict[str, object]]:
     """One answer on a kept-alive connection, read to its Content-Length."""
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += connection.recv(65536)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    lines = head.decode().split("\r\n")
-    length = next(
-        int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length")
-    )
-    while len(body) < length:
-        body += connection.recv(65536)
-    return int(lines[0].split(" ")[1]), json.loads(body)
+    return read_answers(connection, 1)[0]
+
+
+def read_answers(connection: socket.socket, count: int) -> list[tuple[int, dict[str, object]]]:
+    """`count` answers that may arrive together, each read to its Content-Length."""
+    buffered = b""
+    answers: list[tuple[int, dict[str, object]]] = []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in buffered:
+            buffered += connection.recv(65536)
+        head, _, buffered = buffered.partition(b"\r\n\r\n")
+        lines = head.decode().split("\r\n")
+        length = next(
+            int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length")
+        )
+        while len(buffered) < length:
+            buffered += connection.recv(65536)
+        body, buffered = buffered[:length], buffered[length:]
+        answers.append((int(lines[0].split(" ")[1]), json.loads(body)))
+    return answers
 
 
 def timed_close(connection: socket.socket) -> tuple[bytes, float]:
@@ -230,25 +239,6 @@ def test_pipelined_requests_are_answered_in_order(start_server: StartServer) -> 
         connection.sendall(b"".join(PIPELINED_GET % n for n in range(MAX_PIPELINED)))
         answers = read_answers(connection, MAX_PIPELINED)
     assert answers == [(200, {"data": {f"a{n}": "Query"}}) for n in range(MAX_PIPELINED)]
-
-
-def read_answers(connection: socket.socket, count: int) -> list[tuple[int, object]]:
-    """`count` answers that may arrive together, each read to its Content-Length."""
-    buffered = b""
-    answers: list[tuple[int, object]] = []
-    while len(answers) < count:
-        while b"\r\n\r\n" not in buffered:
-            buffered += connection.recv(65536)
-        head, _, buffered = buffered.partition(b"\r\n\r\n")
-        lines = head.decode().split("\r\n")
-        length = next(
-            int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length")
-        )
-        while len(buffered) < length:
-            buffered += connection.recv(65536)
-        body, buffered = buffered[:length], buffered[length:]
-        answers.append((int(lines[0].split(" ")[1]), json.loads(body)))
-    return answers
 
 
 def test_requests_pipelined_without_reading_the_answers_do_not_grow_the_server(
