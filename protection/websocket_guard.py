@@ -1,10 +1,12 @@
 """WebSocket limits: the size of each message (1009, Message Too Big) always; with rate
-limits on, open connections per address (per process) and the rate of subscribe
-messages per address (4429)."""
+limits on, open connections per address (per process), the rate of subscribe messages
+per address, and the rate of all messages on a connection (both 4429)."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from collections.abc import Callable
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -16,6 +18,39 @@ MESSAGE_TOO_BIG = 1009
 POLICY_VIOLATION = 1008
 TOO_MANY_REQUESTS = 4429
 SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
+# Messages of any type on one connection: a burst, then a steady rate. A client's own
+# traffic is a ping every few seconds and a subscribe or complete as its views change;
+# the burst lets it start and end at once all the operations a connection may hold
+# (100, strawberry's max_subscriptions_per_connection).
+MESSAGES_BURST = 200
+MESSAGES_PER_SECOND = 20.0
+
+
+class MessageBudget:
+    """What one connection may still send. Every message costs the event loop, the
+    smallest ones too: ten connections sending pings (or pongs) as fast as they could
+    held other clients' answers for up to 4.6 s, where they took 2.5 ms."""
+
+    def __init__(
+        self,
+        burst: int = MESSAGES_BURST,
+        per_second: float = MESSAGES_PER_SECOND,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._burst = float(burst)
+        self._per_second = per_second
+        self._clock = clock
+        self._tokens = self._burst
+        self._last = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_second)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 class WebSocketGuard:
@@ -51,6 +86,8 @@ class WebSocketGuard:
             await send({"type": "websocket.close", "code": code, "reason": reason})
             return {"type": "websocket.disconnect", "code": code}
 
+        budget = MessageBudget() if throttle is not None else None
+
         async def guarded() -> Message:
             message = await receive()
             if message["type"] != "websocket.receive":
@@ -60,6 +97,11 @@ class WebSocketGuard:
             if size > self.max_message_bytes:
                 return await close(
                     MESSAGE_TOO_BIG, f"messages are limited to {self.max_message_bytes} bytes"
+                )
+            if budget is not None and not budget.take():
+                return await close(
+                    TOO_MANY_REQUESTS,
+                    f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection",
                 )
             if throttle is not None and _is_subscribe(data or message.get("bytes")):
                 try:

@@ -5,6 +5,7 @@ memory does not balloon."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -18,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
+from protection.websocket_guard import MESSAGES_BURST, MessageBudget
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 from tests.support.socket_protocols import EACH_PROTOCOL
@@ -131,6 +133,38 @@ async def test_subscribe_floods_close_with_4429(start_server: StartServer) -> No
             json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
         )
     assert await closed_with(connection) == 4429
+
+
+async def test_a_message_flood_on_a_connection_closes_it_with_4429(
+    start_server: StartServer,
+) -> None:
+    """Ten connections sending pings as fast as they could held other clients' answers
+    for up to 4.6 s. Past a burst of MESSAGES_BURST a connection may send
+    MESSAGES_PER_SECOND, and one that floods is closed; other clients are served."""
+    server = start_server()
+    flooding = await open_session(server)
+    steady = await open_session(server)
+    ping = json.dumps({"type": "ping"})
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(MESSAGES_BURST + 10):
+            await flooding.send(ping)
+    assert await closed_with(flooding) == 4429
+    assert flooding.close_reason == "at most 20 messages a second on a connection"
+    for _ in range(5):  # a ping now and then is nothing
+        await steady.send(ping)
+        assert json.loads(await steady.recv()) == {"type": "pong"}
+    await steady.close()
+    assert httpx.post(f"{server.url}/graphql", json={"query": "{ __typename }"}).status_code == 200
+
+
+def test_a_message_budget_refills_at_its_rate() -> None:
+    now = [0.0]
+    budget = MessageBudget(burst=3, per_second=2.0, clock=lambda: now[0])
+    assert [budget.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5  # one message's worth
+    assert [budget.take(), budget.take()] == [True, False]
+    now[0] += 60  # refills to the burst, no more
+    assert [budget.take() for _ in range(4)] == [True, True, True, False]
 
 
 async def test_connections_per_address_are_bounded(start_server: StartServer) -> None:
