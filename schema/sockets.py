@@ -3,7 +3,8 @@ handler (the legacy protocol's is schema/legacy_sockets.py). Subscribe messages 
 through the same persisted-query rules as HTTP requests (a trusted-documents server runs
 only listed documents over either), and one that selects no operation to run is refused
 as over HTTP. Messages of the wrong shape close the socket with 4400 before strawberry's
-handlers see them. A socket whose bearer token expires is closed then (TokenExpiry).
+handlers see them. A socket whose bearer token expires is closed then (TokenExpiry), and
+a query's result over the answer limit goes as an error (oversized), as over HTTP.
 """
 
 from __future__ import annotations
