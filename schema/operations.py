@@ -24,6 +24,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionContext
 
+from domain.errors import ECHO_MAX
 from schema.document_memo import DocumentMemo
 from schema.limits import PARSE_OPTIONS, VALIDATION_RULES
 
@@ -74,7 +75,9 @@ class PreparedOperations:
         operations = sum(isinstance(d, OperationDefinitionNode) for d in document.definitions)
         if operation_name is None and operations > 1:
             return SEVERAL_OPERATIONS
-        return CannotGetOperationTypeError(operation_name).as_http_error_reason()
+        if operation_name is None:
+            return CannotGetOperationTypeError(None).as_http_error_reason()
+        return _unknown_operation(operation_name)
 
     def writes(self, query: str | None, operation_name: str | None) -> bool:
         """Whether the operation the request selects is a mutation."""
@@ -92,3 +95,12 @@ class PreparedOperations:
         document = self.parsed(query)
         assert document is not None, "validated only once parsed"
         return validate_document(self._schema, document, self._rules)
+
+
+def _unknown_operation(name: str) -> str:
+    """graphql-js's and strawberry's wording, with the name cut as every client value an
+    error quotes is (domain/errors.py excerpt): a 500,000-character operationName came
+    back whole."""
+    if len(name) <= ECHO_MAX:
+        return f'Unknown operation named "{name}".'
+    return f'Unknown operation named "{name[:ECHO_MAX]}..." ({len(name)} characters).'

@@ -238,6 +238,21 @@ def test_a_huge_cursor_is_not_echoed_back_whole(server: ServerProcess) -> None:
     assert len(response.content) < 1_000
 
 
+def test_a_huge_operation_name_is_not_echoed_back_whole(server: ServerProcess) -> None:
+    """A 500,000-character operationName naming no operation came back whole in the
+    error, a 500,092-byte answer."""
+    name = "x" * 500_000
+    response = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": "{ __typename }", "operationName": name},
+        timeout=30,
+    )
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert error["message"] == f'Unknown operation named "{"x" * 40}..." (500000 characters).'
+    assert len(response.content) < 1_000
+
+
 def test_a_huge_tag_is_not_echoed_back_whole(server: ServerProcess) -> None:
     api = http_api(server)
     ann = api.register("Ann")
