@@ -192,9 +192,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         self, result: ExecutionResult, operation_id: str, query: str, operation_name: str | None
     ) -> None:
         """A query's result over the answer limit goes as an `error` for its id (a
-        mutation's is always sent: its writes are done)."""
+        mutation's is always sent: its writes are done; a subscription's items are far
+        below the limit)."""
         view = cast(Any, self.view)
-        if not view.documents.writes(query, operation_name):
+        if view.documents.is_query(query, operation_name):
             payload = {"data": result.data, "errors": [e.formatted for e in result.errors or ()]}
             if refusal := oversized(payload, view.max_response_bytes):
                 await self.send_message(LegacyError(type="error", id=operation_id, payload=refusal))

@@ -79,11 +79,12 @@ class PreparedOperations:
             return CannotGetOperationTypeError(None).as_http_error_reason()
         return _unknown_operation(operation_name)
 
-    def writes(self, query: str | None, operation_name: str | None) -> bool:
-        """Whether the operation the request selects is a mutation."""
+    def is_query(self, query: str | None, operation_name: str | None) -> bool:
+        """Whether the operation the request selects is a query (not a mutation, whose
+        answer says where its writes are, nor a subscription)."""
         document = self.parsed(query) if query else None
         operation = get_operation_ast(document, operation_name) if document else None
-        return operation is not None and operation.operation is OperationType.MUTATION
+        return operation is not None and operation.operation is OperationType.QUERY
 
     def _parse(self, query: str) -> DocumentNode | None:
         try:

@@ -198,10 +198,12 @@ class TransportWSHandler(SharingTransportWSHandler):
             self._expiry.start(self.websocket, self.context)
 
     async def send_message(self, message: Message) -> None:
-        """A query's result over the answer limit goes as an `error` for its id."""
+        """A query's result over the answer limit goes as an `error` for its id. (Only a
+        query's is measured: a subscription's items, a post and a page of its comments,
+        are far below the limit, and a mutation's answer is always sent.)"""
         if message["type"] == "next" and (operation := self.operations.get(message["id"])):
             view = cast(Any, self.view)
-            if not view.documents.writes(operation.query, operation.operation_name) and (
+            if view.documents.is_query(operation.query, operation.operation_name) and (
                 refusal := oversized(message, view.max_response_bytes)
             ):
                 message = ErrorMessage(id=message["id"], type="error", payload=[refusal])

@@ -188,13 +188,17 @@ class InkwellGraphQL(GraphQL[Context, None]):
         the largest pages and read nothing held tens of megabytes per connection. A
         mutation's answer is always sent: its writes are done, and it says where they are."""
         limit, size = self.max_response_bytes, len(response.body)
-        if limit is None or size <= limit or getattr(request.state, "writes", False):
+        if limit is None or size <= limit or not self._ran_a_query(request):
             return response
         request.state.cacheable = False
         log.warning("answer of %d bytes not sent: over %d", size, limit)
         refusal = {"errors": [{"extensions": {"code": "RESPONSE_TOO_LARGE"}}]}
         status = media.status_for(request.state.media_type, refusal, executed=False)
         return self._refusal(request, status, "RESPONSE_TOO_LARGE", too_large(size, limit))
+
+    def _ran_a_query(self, request: Request) -> bool:
+        asked: GraphQLRequestData | None = getattr(request.state, "asked", None)
+        return asked is not None and self.documents.is_query(asked.query, asked.operation_name)
 
     def _refusal(
         self,
@@ -246,9 +250,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         )
         if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
             return request_error(reason)
-        request.state.writes = self.documents.writes(
-            request_data.query, request_data.operation_name
-        )
+        request.state.asked = request_data  # what _within_size looks at, if ever
         try:
             return await self.schema.execute(
                 request_data.query,
