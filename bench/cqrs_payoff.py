@@ -134,6 +134,9 @@ class ListLog:
     async def head_position(self) -> int:
         return self.events[-1].position if self.events else 0
 
+    async def identity(self) -> str:
+        return "cqrs-payoff"
+
     async def skipped(self, projection: str) -> frozenset[int]:
         return frozenset()
 

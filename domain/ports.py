@@ -107,6 +107,11 @@ class EventLog(Protocol):
 
     async def head_position(self) -> int: ...
 
+    async def identity(self) -> str:
+        """Names this log: the same for a copy or a restored backup of it, another for any
+        other log. Redis's read models are bound to the log they were built from."""
+        ...
+
     async def skipped(self, projection: str) -> frozenset[int]:
         """Positions an operator chose to drop from the projection instead of applying."""
         ...

@@ -1,4 +1,5 @@
-"""The log as operators read it: its head, when the oldest unapplied events were committed, a tail.
+"""The log as operators read it: its identity, its head, when the oldest unapplied events were
+committed, a tail.
 
 Only operator paths use this (`/metrics`, `/ready`, `status`, `events tail`); the
 GraphQL read path never touches SQL.
@@ -18,7 +19,7 @@ from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import LOG_COLUMNS, as_utc, recorded_event
 from eventstore.log_pages import LogPages
 from eventstore.reads import read
-from eventstore.store import skipped_positions
+from eventstore.store import identity_of_log, skipped_positions
 from eventstore.tables import events
 
 
@@ -36,6 +37,11 @@ class LogReader:
         self._engine = engine
         self._schemas = schemas
         self._pages = LogPages(engine, schemas)
+
+    async def identity(self) -> str:
+        """The id its first migration gave this log: a copy or a restored backup has the
+        same, another database or SQLite file another."""
+        return await read(self._engine, identity_of_log)
 
     async def head_position(self) -> int:
         return await read(self._engine, _head)

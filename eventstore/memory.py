@@ -13,6 +13,7 @@ Everything lives in one process and is lost with it: never a production store.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,7 @@ class InMemoryEventStore:
         self._log: list[Row] = []
         self._streams: dict[str, list[Row]] = {}
         self._outcomes: dict[tuple[str, str], StoredOutcome] = {}
+        self._identity = uuid.uuid4().hex
 
     async def append(self, request: AppendRequest) -> Outcome:
         """Checks and writes in one step of the event loop: atomic, as the SQL store's
@@ -94,6 +96,9 @@ class InMemoryEventStore:
 
     async def head_position(self) -> int:
         return len(self._log)
+
+    async def identity(self) -> str:
+        return self._identity
 
     async def skipped(self, projection: str) -> frozenset[int]:
         """Skipping is an operator's act on a database (`parked skip`); nothing here is skipped."""

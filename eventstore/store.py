@@ -17,7 +17,7 @@ from eventstore.engines import Engines
 from eventstore.log_pages import LogPages
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
 from eventstore.reads import read
-from eventstore.tables import events, skipped_events
+from eventstore.tables import events, log_identity, skipped_events
 from eventstore.writer import GroupCommitWriter
 
 
@@ -87,6 +87,9 @@ class SqlEventStore:
 
         return await read(self._reader, lambda conn: skipped_positions(conn, projection))
 
+    async def identity(self) -> str:
+        return await read(self._reader, identity_of_log)
+
     async def head_position(self) -> int:
         def query(conn: Connection) -> int:
             return conn.execute(select(func.max(events.c.position))).scalar() or 0
@@ -99,6 +102,12 @@ def _outcome(row: tuple[int, str, str] | None) -> StoredOutcome | None:
         return None
     position, ids, fingerprint = row
     return StoredOutcome(Outcome(position, orjson.loads(ids)), fingerprint)
+
+
+def identity_of_log(conn: Connection) -> str:
+    """The id the migration that made this log gave it (eventstore/migrations/versions/
+    0004_log_identity.py)."""
+    return str(conn.execute(select(log_identity.c.id)).scalar_one())
 
 
 def skipped_positions(conn: Connection, projection: str) -> frozenset[int]:

@@ -1,5 +1,6 @@
 """The tables of the log: events (append-only), commands (idempotency, same transaction),
-and skipped_events (events an operator chose to drop from a projection).
+skipped_events (events an operator chose to drop from a projection), and
+log_identity (the one row that names this log).
 
 Alembic migrations (eventstore/migrations) create and evolve them; these
 definitions are what the code reads and writes, and a test keeps both equal."""
@@ -61,4 +62,13 @@ skipped_events = Table(
     Column("position", BigInteger, primary_key=True),
     Column("skipped_by", String(200), nullable=False),
     Column("skipped_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row, written by the migration that made the table: what Redis's read models are
+# bound to (projections/keyspace/log_binding.py).
+log_identity = Table(
+    "log_identity",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -26,6 +26,7 @@ def test_records_written_before_scopes_belong_to_the_user_their_events_name(
     now = datetime.now(UTC)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE commands"))
+        conn.execute(text("DROP TABLE log_identity"))  # 0004's
         conn.execute(text(BEFORE))
         conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
         for position, actor in ((1, "u1"), (2, None)):
