@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,9 @@ from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
 from infra.settings import LogSettings, Settings, SettingsError, database_url_in
+from projections.keyspace.keys import Keys
+from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
+from wiring.bootstrap import NAMES
 from wiring.redis_clients import embedded
 
 log = logging.getLogger("inkwell")
@@ -135,7 +139,9 @@ def _shown(url: str, name: str) -> str:
 @contextmanager
 def redis_or_exit(settings: Settings) -> Iterator[Settings]:
     """`settings` with the Redis the command runs on: REDIS_URL, else the embedded Redis of
-    the server already on the data directory, else one started here and stopped on exit.
+    the server already on the data directory, else one started here and stopped on exit;
+    its read models bound to this event log (projections/projectors/log_binding.py), or
+    the command ends saying whose they are, exit code 2.
     It starts here, before uvicorn or the event loop, for two reasons. An embedded Redis
     that cannot start ends the command with its reason in one line, exit code 2, where
     uvicorn's lifespan printed a traceback. And Ctrl-C interrupts a snapshot that takes
@@ -148,7 +154,27 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
             if isinstance(error, OSError):  # the data directory, most likely
                 reason = f"the embedded Redis cannot start in {settings.data_dir}/: {error}"
             raise refused(reason) from None
-        yield replace(settings, redis_url=url)
+        with_redis = replace(settings, redis_url=url)
+        asyncio.run(_bound_or_exit(with_redis))
+        yield with_redis
+
+
+async def _bound_or_exit(settings: Settings) -> None:
+    async with inspecting(settings) as (redis, log_reader):
+        assert redis is not None
+        await bind_or_exit(redis, log_reader, settings)
+
+
+async def bind_or_exit(
+    redis: Redis, log_reader: LogReader, settings: Settings, *, take_over: bool = True
+) -> None:
+    """Binds the read models under the prefix to this log, or ends the command (exit code
+    2) saying which log they belong to (projections/projectors/log_binding.py)."""
+    binding = LogBinding(redis, Keys(settings.prefix), NAMES, await log_reader.identity())
+    try:
+        await binding.bind(take_over=take_over)
+    except (AnotherLogRuns, BoundToAnotherLog) as error:
+        raise refused(str(error)) from None
 
 
 def _tools_redis_url(settings: Settings) -> str | None:

@@ -19,7 +19,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from cli.environment import inspecting, quiet_per_command_logs, require_redis, settings_or_exit
+from cli.environment import (
+    bind_or_exit,
+    inspecting,
+    quiet_per_command_logs,
+    require_redis,
+    settings_or_exit,
+)
 from domain.ports import EventLog
 from projections.keyspace.keys import Keys
 from projections.projectors.failures import RebuildRunning
@@ -54,6 +60,7 @@ def rebuild(
     async def run() -> int:
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
+            await bind_or_exit(redis, log_reader, settings)
             return await rebuild_with_progress(
                 redis, Keys(settings.prefix), log_reader, chosen, console
             )

@@ -19,17 +19,28 @@ from wiring.bootstrap import NAMES
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
-    Exits 1 when a projection is stalled or has parked events, 2 when no Redis is found.
+    Exits 1 when a projection is stalled or has parked events, or the read models belong
+    to another event log; 2 when no Redis is found.
     """
     settings = settings_or_exit()
     console = Console()
     require_redis(settings)
 
     async def show() -> bool:
+        keys = Keys(settings.prefix)
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
-            progress = await ProgressReader(redis, Keys(settings.prefix), NAMES, log_reader).read()
-        return show_status(console, progress, settings.ready_stalled_after)
+            progress = await ProgressReader(redis, keys, NAMES, log_reader).read()
+            bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
+        healthy = show_status(console, progress, settings.ready_stalled_after)
+        if bound not in ("", identity):
+            console.print(
+                f"[red]the read models under prefix {keys.prefix!r} belong to event log "
+                f"{bound}, not to this one ({identity}): the table measures them against "
+                "the wrong log[/]"
+            )
+            return False
+        return healthy
 
     if not asyncio.run(show()):
         raise typer.Exit(1)

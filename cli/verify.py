@@ -7,7 +7,8 @@ import asyncio
 import typer
 from rich.console import Console
 
-from cli.environment import require_redis, settings_or_exit
+from cli.environment import refused, require_redis, settings_or_exit
+from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
 from projections.projectors.parking import Parked, read_parked
 from projections.tools import verify as verification
 from wiring import heap
@@ -23,7 +24,7 @@ def verify() -> None:
     require_redis(settings)
 
     async def check() -> tuple[list[str], list[Parked]]:
-        async with running(settings) as inkwell:
+        async with running(settings, take_over=False) as inkwell:
             head = await inkwell.store.head_position()
             await inkwell.services.consistency.wait_for(head, timeout=300)
             scratch = await verification.replay(
@@ -36,8 +37,11 @@ def verify() -> None:
             parked = [await read_parked(inkwell.redis, inkwell.keys, name) for name in NAMES]
             return found, [entry for entry in parked if entry.events]
 
-    with heap.young_generation_raised():
-        found, parked = asyncio.run(check())
+    try:
+        with heap.young_generation_raised():
+            found, parked = asyncio.run(check())
+    except (AnotherLogRuns, BoundToAnotherLog) as error:
+        raise refused(str(error)) from None
     console = Console()
     for line in found:
         console.print(line, markup=False)

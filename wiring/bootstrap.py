@@ -44,6 +44,7 @@ from projections.live.namespaces import ActiveNamespaces
 from projections.live.read_models import LiveReadModels
 from projections.projectors import demo_delay, feeds, posts, recent_events, search, users
 from projections.projectors.joint import JointBatches
+from projections.projectors.log_binding import LogBinding
 from projections.projectors.projection import Projection
 from projections.projectors.publisher import EventPublisher
 from projections.projectors.runner import ProjectionRunner
@@ -99,10 +100,15 @@ async def running(
     projectors: bool = True,
     embedded_redis_dir: Path | None = None,
     schemas: EventSchemas = SCHEMAS,
+    take_over: bool = True,
 ) -> AsyncIterator[Inkwell]:
     """Opens the stores and starts the background work; `projectors=False` is an API-only
     process whose read models are kept by `inkwell project` elsewhere. `schemas` are the
-    event versions and upcasters every read of the log goes through."""
+    event versions and upcasters every read of the log goes through.
+
+    Raises AnotherLogRuns when Redis's read models under the prefix belong to another
+    event log whose processes run; with `take_over` off, BoundToAnotherLog when they
+    belong to another log at all (projections/projectors/log_binding.py)."""
     async with AsyncExitStack() as stack:
         redis_url = settings.redis_url or embedded(stack, embedded_redis_dir or settings.data_dir)
         metrics = _metrics(stack, settings)
@@ -110,13 +116,15 @@ async def running(
         keys = Keys(settings.prefix)
         publisher = EventPublisher(redis.primary, keys)
         engines, store = _event_store(stack, settings, metrics, publisher, schemas)
+        log_reader = LogReader(engines.reader, schemas)
+        binding = LogBinding(redis.primary, keys, NAMES, await log_reader.identity())
+        await binding.bind(take_over=take_over)
         read_side = await _read_side(redis, keys, metrics)
         runners = (
             _projectors(settings, redis.primary, keys, store, read_side.broadcast)
             if projectors
             else ()
         )
-        log_reader = LogReader(engines.reader, schemas)
         operations = _operations(settings, metrics, redis, keys, log_reader)
         services = _services(settings, metrics, redis, keys, store, read_side)
         if settings.rate_limits.enabled:

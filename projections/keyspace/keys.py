@@ -63,6 +63,11 @@ class Keys:
         return f"{self.prefix}:rebuilding:{projection}"
 
     # Plumbing: the log's head, the projections' checkpoints, the pub/sub channels.
+    def log(self) -> str:
+        """The identity of the event log the read models under this prefix are built from
+        (projections/keyspace/log_binding.py)."""
+        return f"{self.prefix}:log"
+
     def head(self) -> str:
         """A sorted set with one member, 'head', scored by the highest position seen."""
         return f"{self.prefix}:head"

@@ -9,6 +9,9 @@ always let its lease go: Redis refuses the release as a replica after a failover
 (READONLY), or is out of reach. It used to find its own lease in the way when it
 started again, and stood by as if another process ran the projection for the rest of
 the term (5 s by default): every read-your-writes wait of those seconds timed out.
+
+A holder's id starts with the identity of the event log it projects: a process of
+another log sees from it that this log's processes run (log_binding.py).
 """
 
 from __future__ import annotations
@@ -37,10 +40,10 @@ _RELEASE = (
 
 
 class Lease:
-    def __init__(self, redis: Redis, key: str, seconds: float) -> None:
+    def __init__(self, redis: Redis, key: str, seconds: float, log_identity: str) -> None:
         self._key = key
         self._milliseconds = int(seconds * 1000)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = f"{log_identity}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)

@@ -145,9 +145,7 @@ class Rebuild:
         self._recomputes = Recomputes()  # due before the build's spaces are swapped in
         self._held_since = 0  # the position where the recomputations held began
         self._advance = redis.register_script(_ADVANCE)
-        self._locks = [
-            Lease(redis, keys.rebuilding(p.name), LOCK_SECONDS) for p in self._projections
-        ]
+        self._locks: list[Lease] = []  # taken by run(), in the name of the log it reads
 
     async def run(self) -> Swapped:
         """Builds and swaps; raises RebuildRunning if another rebuild of one of the
@@ -224,6 +222,11 @@ class Rebuild:
         await self._drop(swapped.old_spaces)
 
     async def _lock(self) -> None:
+        identity = await self._log.identity()
+        self._locks = [
+            Lease(self._redis, self._keys.rebuilding(p.name), LOCK_SECONDS, identity)
+            for p in self._projections
+        ]
         for taken, lock in enumerate(self._locks):
             if not await lock.acquire():
                 for held in self._locks[:taken]:

@@ -32,6 +32,7 @@ from projections.projectors.commands import Commands
 from projections.projectors.failures import BatchFailed, RebuildRunning, failed_replies
 from projections.projectors.joint import Batch, JointBatches
 from projections.projectors.lease import Lease
+from projections.projectors.log_binding import BoundToAnotherLog
 from projections.projectors.parking import Parking
 from projections.projectors.projection import Projection
 from projections.projectors.queueing import EventQueue
@@ -76,7 +77,8 @@ class ProjectionRunner:
         self._checkpoint_key = keys.checkpoint(projection.name)
         self._parking = Parking(keys, projection.name)
         self._skipped: frozenset[int] = frozenset()
-        self.lease = Lease(redis, keys.lease(projection.name), lease_seconds)
+        self._lease: Lease | None = None  # made once the log's identity is known
+        self._identity: str | None = None  # the log's, read once
         self._lease_seconds = lease_seconds
         self._space: str | None = None  # the active space, as last read from Redis
         self._deleting: asyncio.Task[None] | None = None  # a replaced space, after a grace
@@ -96,16 +98,20 @@ class ProjectionRunner:
     async def _run(self) -> None:
         backoff = 0.1
         standing_by = False
+        bound_elsewhere = False
         while True:
             try:
-                if await self._hold(self.lease.acquire()):
-                    log.info("projection %s: this process runs it", self.projection.name)
+                lease = await self._the_lease()
+                if await self._hold(lease.acquire()):
+                    if not bound_elsewhere:
+                        log.info("projection %s: this process runs it", self.projection.name)
                     standing_by = False
                     try:
-                        await self._follow_while_leased()
+                        await self._follow_while_leased(lease)
                     finally:
                         # At once, so that a standby takes over now, not after the term.
-                        await complete(self.lease.release())
+                        await complete(lease.release())
+                    bound_elsewhere = False
                 else:
                     if not standing_by:
                         log.info(
@@ -115,6 +121,11 @@ class ProjectionRunner:
                         standing_by = True
                     await asyncio.sleep(self._lease_seconds / 3)
                 backoff = 0.1
+            except BoundToAnotherLog as error:
+                if not bound_elsewhere:
+                    log.error("projection %s stopped: %s", self.projection.name, error)
+                bound_elsewhere = True
+                await asyncio.sleep(self._lease_seconds)
             except Exception as error:
                 log.warning(
                     "projection %s stopped (%s: %s); restarting in %.1fs",
@@ -126,7 +137,19 @@ class ProjectionRunner:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    async def _follow_while_leased(self) -> None:
+    async def _the_lease(self) -> Lease:
+        if self._lease is None:
+            name = self.projection.name
+            identity = await self._log_identity()
+            self._lease = Lease(self._redis, self._keys.lease(name), self._lease_seconds, identity)
+        return self._lease
+
+    async def _log_identity(self) -> str:
+        if self._identity is None:
+            self._identity = await self._log.identity()
+        return self._identity
+
+    async def _follow_while_leased(self, lease: Lease) -> None:
         """Follows the log, renewing the lease a few times per term; returns when the
         lease is lost (taken over after a pause too long to renew it)."""
         follow = asyncio.create_task(self._follow(), name=f"follow {self.projection.name}")
@@ -134,7 +157,7 @@ class ProjectionRunner:
         try:
             while not follow.done():
                 done, _ = await asyncio.wait({follow}, timeout=self._lease_seconds / 3)
-                if not done and not await self._hold(self.lease.renew()):
+                if not done and not await self._hold(lease.renew()):
                     log.warning("projection %s: lease lost; standing by", self.projection.name)
                     return
             follow.result()  # surfaces the error that ended it
@@ -225,6 +248,7 @@ class ProjectionRunner:
         while True:
             self._check_term()
             state = await self._state()
+            await self._check_binding(state.log)
             if state.space is None or state.unconfirmed:
                 await self._recover(state)
                 continue
@@ -283,16 +307,37 @@ class ProjectionRunner:
         # The old space goes once no process reads it; the runner follows the new one now.
         self._deleting = asyncio.create_task(rebuild.delete_old(swapped))
 
+    async def _check_binding(self, bound: str | None) -> None:
+        """Raises BoundToAnotherLog once a process of another log took the read models
+        over (log_binding.py), which it does only while no process of this log holds a
+        lease: this one was paused or cut off from Redis meanwhile. Records this log's
+        identity again where Redis lost it."""
+        identity = await self._log_identity()
+        if bound is None:
+            await self._redis.set(self._keys.log(), identity, nx=True)
+        elif bound != identity:
+            raise BoundToAnotherLog(
+                f"the read models under prefix {self._keys.prefix!r} were taken over by "
+                f"event log {bound} while this process (log {identity}) was paused or cut "
+                "off from Redis; this process no longer projects into them"
+            )
+
     async def _state(self) -> _State:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in self._watched():
                 pipe.get(key)
-            checkpoint, space, unconfirmed = await pipe.execute()
-        return _State(int(checkpoint or 0), str(space) if space else None, unconfirmed is not None)
+            checkpoint, space, unconfirmed, bound = await pipe.execute()
+        return _State(
+            int(checkpoint or 0),
+            str(space) if space else None,
+            unconfirmed is not None,
+            str(bound) if bound else None,
+        )
 
     def _watched(self) -> list[str]:
         name = self.projection.name
-        return [self._checkpoint_key, self._keys.namespace(name), self._keys.unconfirmed(name)]
+        keys = self._keys
+        return [self._checkpoint_key, keys.namespace(name), keys.unconfirmed(name), keys.log()]
 
     async def apply(
         self, events: list[RecordedEvent], *, from_log: bool, after: int | None = None
@@ -312,7 +357,8 @@ class ProjectionRunner:
 
     def state_read(self, streams: list[str]) -> tuple[tuple[Any, ...], AsyncScript]:
         """The batch_state script's reading of the watched keys and of the batch's streams'
-        parking: checkpoint, space, unconfirmed marker, then each stream's first parked."""
+        parking: checkpoint, space, unconfirmed marker, bound log, then each stream's
+        first parked."""
         keys = self.watched_keys()
         script = self._scripts.batch_state
         return ("EVALSHA", script.sha, len(keys), *keys, *streams), script
@@ -321,9 +367,11 @@ class ProjectionRunner:
         """The batch's commands, if it applies against `state` (its reading under WATCH);
         else whether it needs nothing (True: nothing past the checkpoint) or a look at
         the log (False)."""
-        raw, space, unconfirmed, *firsts = state
+        raw, space, unconfirmed, bound, *firsts = state
         checkpoint = int(raw or 0)
         if space is None or space != self._space or unconfirmed is not None:
+            return False
+        if bound != self._identity:  # the catch-up says why (_check_binding)
             return False
         if batch.after is not None and checkpoint != batch.after:
             return False
@@ -409,12 +457,13 @@ class ProjectionRunner:
 
 @dataclass(frozen=True)
 class _State:
-    """What a batch is read against: the checkpoint, the active space, and whether the
-    last batch is still unconfirmed."""
+    """What a batch is read against: the checkpoint, the active space, whether the last
+    batch is still unconfirmed, and the log the read models are bound to."""
 
     checkpoint: int
     space: str | None
     unconfirmed: bool
+    log: str | None
 
 
 @dataclass(frozen=True)

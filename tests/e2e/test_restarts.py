@@ -107,10 +107,11 @@ def _children_of_nobody(marker: str) -> str:
 def test_a_log_replaced_under_kept_read_models_is_projected_from_its_start(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The SQLite log deleted (or a database restored from an older backup) while Redis
-    kept its read models: every new event had a position the checkpoints had passed, and
-    was skipped in silence. The new user's `viewer` was null, its post NOT_FOUND, and the
-    feed showed the old log's posts."""
+    """The SQLite log deleted while Redis kept its read models: every new event had a
+    position the checkpoints had passed, and was skipped in silence. The new user's
+    `viewer` was null, its post NOT_FOUND, and the feed showed the old log's posts. The
+    new log is another log: it takes the read models over (tests/e2e/test_log_binding.py
+    has a backup restored, the same log gone back)."""
     server = ServerProcess(server_env, tmp_path).start()
     api = http_api(server)
     old = api.register("Old")
@@ -136,6 +137,6 @@ def test_a_log_replaced_under_kept_read_models_is_projected_from_its_start(
         assert [edge["node"]["title"] for edge in recent["edges"]] == ["New one"]
         verified = run_cli(server_env, tmp_path, "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
-        assert "past the log's head" in server.log.read_text()
+        assert "takes them over" in server.log.read_text()
     finally:
         server.stop()

@@ -7,10 +7,12 @@ from redis.asyncio import Redis
 from projections.keyspace.keys import Keys
 from projections.projectors.lease import Lease
 
+LOG = "0123456789abcdef0123456789abcdef"
+
 
 async def test_a_lease_has_one_holder_until_it_is_released(redis: Redis, prefix: str) -> None:
     key = Keys(prefix).lease("posts")
-    first, second = Lease(redis, key, 5.0), Lease(redis, key, 5.0)
+    first, second = Lease(redis, key, 5.0, LOG), Lease(redis, key, 5.0, LOG)
     assert await first.acquire()
     assert not await second.acquire()
     assert not await second.renew()
@@ -27,7 +29,7 @@ async def test_an_owner_that_could_not_release_its_lease_takes_it_back_for_a_new
     """A runner stopped by an error, its release refused (a replica's READONLY) or lost
     with the connection, starts again: its own lease must not make it stand by."""
     key = Keys(prefix).lease("posts")
-    owner, other = Lease(redis, key, 5.0), Lease(redis, key, 5.0)
+    owner, other = Lease(redis, key, 5.0, LOG), Lease(redis, key, 5.0, LOG)
     assert await owner.acquire()
     await redis.pexpire(key, 200)  # most of the term gone
     assert await owner.acquire()

@@ -1,0 +1,127 @@
+"""Which event log the read models under a prefix are built from, and who may take them.
+
+Redis keeps the identity of that log (`Keys.log`). Without it, a server started on
+another log with the same REDIS_URL and prefix (another database, `serve` run in
+another directory, staging pointed at production's Redis) went on from the
+checkpoints it found there: its events were applied on top of the other log's read
+models, or, when its log was shorter, those read models were rebuilt from it and
+replaced while their own server ran.
+
+Every process that serves or projects binds itself at start (`bind`):
+- no identity yet (a new prefix, Redis flushed, read models from before identities):
+  it records its own;
+- its own: nothing to do;
+- another log's, while a process of that log holds a projection's lease (a lease
+  holder names its log, projections/projectors/lease.py): refused, `AnotherLogRuns`;
+- another log's, with none of its processes running: taken over. The read models go
+  (their spaces are deleted after the usual grace period), and the projectors build
+  them again from this log.
+
+A runner checks the binding again before each catch-up (ProjectionRunner), so a
+process that was paused or cut off while another log took its read models over
+stops projecting into them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from projections.keyspace.keys import Keys
+
+log = logging.getLogger(__name__)
+
+# KEYS[1] the log's identity, KEYS[2] the head; then per projection, nine keys: its lease
+# and its rebuild lock (held by processes that name their log), its active space's
+# pointer and five more keys of positions or content of the log (_bound_to_the_log),
+# and its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's
+# score), ARGV[3] 1 when a bound log of another identity may be taken over.
+# Returns {outcome, the other log's identity or ''}.
+_BIND = """
+for base = 3, #KEYS, 9 do
+  for _, key in ipairs({KEYS[base], KEYS[base + 1]}) do
+    local holder = redis.call('GET', key)
+    local running = holder and string.match(holder, '^(%x+)@')
+    if running and running ~= ARGV[1] then return {'running', running} end
+  end
+end
+local bound = redis.call('GET', KEYS[1])
+if not bound then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return {'new', ''}
+end
+if bound == ARGV[1] then return {'bound', ''} end
+if ARGV[3] ~= '1' then return {'other', bound} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+for base = 3, #KEYS, 9 do
+  local active = redis.call('GET', KEYS[base + 2])
+  if active then redis.call('ZADD', KEYS[base + 8], ARGV[2], active) end
+  for i = base + 2, base + 7 do redis.call('DEL', KEYS[i]) end
+end
+return {'taken', bound}
+"""
+
+
+class AnotherLogRuns(Exception):
+    """The read models belong to another event log, and a process of it runs now."""
+
+
+class BoundToAnotherLog(Exception):
+    """The read models belong to another event log (none of its processes runs)."""
+
+
+@dataclass(frozen=True)
+class LogBinding:
+    redis: Redis
+    keys: Keys
+    projections: Sequence[str]
+    identity: str
+
+    async def bind(self, *, take_over: bool = True) -> None:
+        """Binds the read models to this log, as the module says; raises AnotherLogRuns, or
+        BoundToAnotherLog when `take_over` is off and they belong to another log."""
+        keys = [self.keys.log(), self.keys.head()]
+        for name in self.projections:
+            keys += [self.keys.lease(name), self.keys.rebuilding(name)]
+            keys += [*self._bound_to_the_log(name), self.keys.space_registry(name)]
+        args: list[str | float] = [self.identity, time.time(), int(take_over)]
+        outcome, other = await self.redis.register_script(_BIND)(keys, args)
+        where = f"the read models under prefix {self.keys.prefix!r}"
+        if outcome == "running":
+            raise AnotherLogRuns(
+                f"{where} belong to event log {other}, and a process of that log runs now; "
+                f"this process's log is {self.identity}. Point DATABASE_URL at that log, or "
+                "give this one its own INKWELL_PREFIX."
+            )
+        if outcome == "other":
+            raise BoundToAnotherLog(
+                f"{where} belong to event log {other}, not to this one ({self.identity}): "
+                "start this log's server to rebuild them from it, or point DATABASE_URL at "
+                "that log."
+            )
+        if outcome == "taken":
+            log.warning(
+                "%s belonged to event log %s, of which no process runs: this log (%s) "
+                "takes them over, and they are built again from it",
+                where,
+                other,
+                self.identity,
+            )
+
+    def _bound_to_the_log(self, projection: str) -> list[str]:
+        """A projection's keys that name positions or content of the log they came from,
+        its active space's pointer first."""
+        keys = self.keys
+        return [
+            keys.namespace(projection),
+            keys.checkpoint(projection),
+            keys.unconfirmed(projection),
+            keys.parked(projection),
+            keys.parked_events(projection),
+            keys.parked_streams(projection),
+        ]
