@@ -106,12 +106,23 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     lines, measured in bench/http_throughput's server). Lines of other threads, and
     `flush()` (logging calls it at exit), write what is pending first, so each
     thread's lines keep their order. A process killed outright loses at most the
-    lines of its last turn."""
+    lines of its last turn.
+
+    Once the process is told to stop, lines are written as they are made
+    (`write_at_once`): an `api --workers` worker ends by raising the stop signal
+    again with its default action, as uvicorn does, which kills it at once, and the
+    last turn's lines ("Application shutdown complete", "Finished server process")
+    were lost on every stop."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self._pending: list[str] = []
+        self._deferring = True
         _skip_unwritten_record_fields()
+
+    def write_at_once(self) -> None:
+        self._deferring = False
+        self.flush()
 
     @property
     def stream(self) -> TextIO:
@@ -125,7 +136,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         try:
             self._pending.append(self.format(record) + self.terminator)
             loop = asyncio.events._get_running_loop()  # asyncio's own fast check, no raise
-            if loop is None:
+            if loop is None or not self._deferring:
                 self._write_pending()
             elif len(self._pending) == 1:
                 loop.call_soon(self.flush)
@@ -144,6 +155,14 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
             lines, self._pending = "".join(self._pending), []
             self.stream.write(lines)
         self.stream.flush()
+
+
+def write_at_once() -> None:
+    """From now on, the process's log lines are written as they are made, none deferred
+    to the end of the event loop's turn: for a process that is stopping."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, StderrHandler):
+            handler.write_at_once()
 
 
 def _skip_unwritten_record_fields() -> None:

@@ -7,6 +7,7 @@ routes through `app.state`. Served by `inkwell serve|api|project`, or by uvicorn
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
@@ -17,6 +18,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from infra.settings import Settings
 from infra.shutdown_signal import on_shutdown_signal
 from observability import endpoints
+from observability.logs import write_at_once
 from observability.requests import RequestLog
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
@@ -126,10 +128,17 @@ def lifespan(
             app.state.throttle = inkwell.services.throttle
             if server_process:
                 heap.settle()
-            with on_shutdown_signal(inkwell.services.consistency.stop_waiting):
+            with on_shutdown_signal(functools.partial(_stopping, inkwell)):
                 yield
 
     return run
+
+
+def _stopping(inkwell: Inkwell) -> None:
+    """On SIGTERM or SIGINT, before uvicorn's graceful wait: read-your-writes waits answer
+    now, and log lines are no longer deferred (the process may end by its signal)."""
+    inkwell.services.consistency.stop_waiting()
+    write_at_once()
 
 
 def _projector_process(inkwell: Inkwell, wanted: bool) -> AbstractAsyncContextManager[object]:

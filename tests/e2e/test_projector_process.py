@@ -14,6 +14,7 @@ from harness.server_process import ServerProcess
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
 from tests.support.processes import servers_on
+from tests.support.waiting import until_true
 from wiring.bootstrap import NAMES
 
 
@@ -105,3 +106,17 @@ def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(
     assert "cleanup failed" not in log and "connection lost" not in log, log
     assert servers_on(tmp_path / "data") == []
     assert (tmp_path / "data" / "redis.rdb").is_file()
+
+
+def test_each_api_worker_logs_its_whole_shutdown(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A worker of `api --workers` ends by raising the stop signal again with its default
+    action (uvicorn does so; only the main process makes it unwind): killed there, it lost
+    its last turn's lines, deferred to the turn's end, on every stop."""
+    server = ServerProcess(server_env, tmp_path, command="api", args=["--workers", "2"]).start()
+    until_true(lambda: server.log.read_text().count("Application startup complete") == 2)
+    assert server.stop() == 0
+    log = server.log.read_text()
+    assert log.count("Application shutdown complete") == 2, log
+    assert log.count("Finished server process") == 2, log
