@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from harness.redis_keys import forget
 from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import Api, http_api
@@ -24,16 +25,19 @@ REFUSED = "a process of that log runs now"
 def test_a_server_on_another_log_is_refused_while_the_first_runs(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    first = ServerProcess(server_env, tmp_path).start()
-    try:
+    with ServerProcess(server_env, tmp_path) as first:
         api = http_api(first)
         ann = api.register("Ann")
         kept = api.published_post(ann, "Kept")
         elsewhere = _another_directory(server_env, tmp_path)
         for command in ("serve", "project", "api"):
-            second = ServerProcess(elsewhere.env, elsewhere.cwd, command=command).start(wait=False)
-            assert second.process is not None
-            assert second.process.wait(timeout=60) == 2, second.log.read_text()
+            second = ServerProcess(elsewhere.env, elsewhere.cwd, command=command)
+            try:
+                process = second.start(wait=False).process
+                assert process is not None
+                assert process.wait(timeout=60) == 2, second.log.read_text()
+            finally:
+                second.close()  # nothing left to stop unless it was not refused
             assert REFUSED in second.log.read_text()
             assert "Traceback" not in second.log.read_text()
         for command in ("rebuild", "verify"):
@@ -48,26 +52,30 @@ def test_a_server_on_another_log_is_refused_while_the_first_runs(
         assert api.published_post(ann, "Still served")["title"] == "Still served"
         verified = run_cli(server_env, tmp_path, "verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
-    finally:
-        first.stop()
 
 
 def test_a_server_on_another_log_takes_the_read_models_over_once_the_first_stopped(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The second log is the longer: its events past the first's checkpoints were applied
-    on top of the first's read models, which then showed both logs' posts."""
-    first = ServerProcess(server_env, tmp_path).start()
-    api = http_api(first)
-    ann = api.register("Ann")
-    old = api.published_post(ann, "First log's")
-    first.stop()
+    """The second log is the longer when it comes: its events past the first's checkpoints
+    were applied on top of the first's read models, and the feed showed B6, A2, A1, B5,
+    B4, B3 (the first's posts, not the second's first two)."""
     elsewhere = _another_directory(server_env, tmp_path)
-    second = ServerProcess(elsewhere.env, elsewhere.cwd).start()
+    first = ServerProcess(server_env, tmp_path)
+    second = ServerProcess(elsewhere.env, elsewhere.cwd)
+    alone = ServerProcess(
+        {**elsewhere.env, "INKWELL_PREFIX": f"{server_env['INKWELL_PREFIX']}-b"}, elsewhere.cwd
+    )
     try:
-        api = http_api(second)
+        api = http_api(alone.start())  # the second log grows on a prefix of its own first
         bob = api.register("Bob")
         titles = [api.published_post(bob, f"Second log's {n}")["title"] for n in range(5)]
+        alone.stop()
+        api = http_api(first.start())
+        old = api.published_post(api.register("Ann"), "First log's")
+        first.stop()
+
+        api = http_api(second.start())
         until_true(lambda: _recent_titles(api) == titles[::-1], timeout=30)
         assert api.ok(ops.POST, {"id": old["id"]})["post"] is None
         verified = run_cli(elsewhere.env, elsewhere.cwd, "verify")
@@ -79,14 +87,13 @@ def test_a_server_on_another_log_takes_the_read_models_over_once_the_first_stopp
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert "start this log's server" in refused.stderr
         # ... and its own server takes them back, built again from its log.
-        first.start()
-        api = http_api(first)
+        api = http_api(first.start())
         until_true(lambda: _recent_titles(api) == ["First log's"], timeout=30)
         assert api.ok(ops.POST, {"id": old["id"]})["post"]["title"] == "First log's"
     finally:
-        for process in (first, second):
-            if process.process is not None:
-                process.stop()
+        for process in (alone, first, second):
+            process.close()
+        forget(server_env["REDIS_URL"], f"{server_env['INKWELL_PREFIX']}-b")
 
 
 def test_a_log_restored_from_an_older_copy_keeps_its_read_models_bound(
@@ -95,31 +102,28 @@ def test_a_log_restored_from_an_older_copy_keeps_its_read_models_bound(
     """A backup is the same log gone back: its identity is the same, so it is not taken
     for another deployment; its read models are rebuilt because their checkpoints are
     past its head (ProjectionRunner.catch_up)."""
-    server = ServerProcess(server_env, tmp_path).start()
-    api = http_api(server)
-    ann = api.register("Ann")
-    api.published_post(ann, "In the backup")
-    server.stop()
     database = Path(server_env["DATABASE_URL"].removeprefix("sqlite:///"))
     backup = tmp_path / "backup"
     backup.mkdir()
-    for path in database.parent.glob(f"{database.name}*"):  # with its -wal and -shm
-        shutil.copy(path, backup / path.name)
-    server.start()
-    api.published_post(ann, "After the backup")
-    server.stop()
-    for path in database.parent.glob(f"{database.name}*"):
-        path.unlink()
-    for path in backup.iterdir():
-        shutil.copy(path, database.parent / path.name)
-    server.start()
-    try:
+    with ServerProcess(server_env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        api.published_post(ann, "In the backup")
+        server.stop()
+        for path in database.parent.glob(f"{database.name}*"):  # with its -wal and -shm
+            shutil.copy(path, backup / path.name)
+        server.start()
+        api.published_post(ann, "After the backup")
+        server.stop()
+        for path in database.parent.glob(f"{database.name}*"):
+            path.unlink()
+        for path in backup.iterdir():
+            shutil.copy(path, database.parent / path.name)
+        server.start()
         until_true(lambda: _recent_titles(api) == ["In the backup"], timeout=30)
         log = server.log.read_text()
         assert "past the log's head" in log
         assert "takes them over" not in log
-    finally:
-        server.stop()
 
 
 class _Deployment:

@@ -114,9 +114,9 @@ def test_each_api_worker_logs_its_whole_shutdown(
     """A worker of `api --workers` ends by raising the stop signal again with its default
     action (uvicorn does so; only the main process makes it unwind): killed there, it lost
     its last turn's lines, deferred to the turn's end, on every stop."""
-    server = ServerProcess(server_env, tmp_path, command="api", args=["--workers", "2"]).start()
-    until_true(lambda: server.log.read_text().count("Application startup complete") == 2)
-    assert server.stop() == 0
+    with ServerProcess(server_env, tmp_path, command="api", args=["--workers", "2"]) as server:
+        until_true(lambda: server.log.read_text().count("Application startup complete") == 2)
+        assert server.stop() == 0
     log = server.log.read_text()
     assert log.count("Application shutdown complete") == 2, log
     assert log.count("Finished server process") == 2, log
