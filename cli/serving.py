@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from infra.shutdown_signal import stop_on_hangup, unwind_on_sigterm
+from protection.connection_cap import ConnectionsPerAddress
 from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
@@ -155,15 +156,20 @@ def print_schema() -> None:
 
 
 def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
-    """Request heads and bodies are read within size and time limits
-    (wiring/http_protocol.py); WebSocket messages over the limit are refused by the
-    transport before they are buffered whole; X-Forwarded-For is believed only from the
-    proxies named; frames are compressed only when the operator asks
-    (protection/config.py says why), and those written in one turn of the loop go out
-    joined, up to eight to a write (wiring/websocket_protocol.py)."""
+    """Request heads and bodies are read within size and time limits, and each client
+    address may hold so many connections open (wiring/http_protocol.py); WebSocket
+    messages over the limit are refused by the transport before they are buffered whole;
+    X-Forwarded-For is believed only from the proxies named; frames are compressed only
+    when the operator asks (protection/config.py says why), and those written in one turn
+    of the loop go out joined, up to eight to a write (wiring/websocket_protocol.py)."""
     proxies = settings.edge.trusted_proxies
+    per_address = (  # with the other limits per client (protection/config.py)
+        ConnectionsPerAddress(settings.edge.max_connections_per_address, proxies)
+        if settings.rate_limits.enabled
+        else None
+    )
     return {
-        "http": bounded_http_protocol(settings.edge),
+        "http": bounded_http_protocol(settings.edge, per_address),
         "ws": TurnJoinedWebSocketProtocol,
         "ws_max_size": settings.edge.max_ws_message_bytes,
         "ws_per_message_deflate": settings.edge.ws_compression,

@@ -48,6 +48,9 @@ class EdgeLimits:
     header_timeout_seconds: int = 10  # from a request's first byte to its last header
     body_timeout_seconds: int = 30  # from the last header to the body's end (1 MB: 35 KB/s)
     max_ws_per_address: int = 50  # open WebSocket connections per address, per process
+    # Open HTTP connections per address, per process (protection/connection_cap.py): a
+    # browser opens 6 per origin, a load balancer's health checks 1.
+    max_connections_per_address: int = 256
     max_query_cost: int = 25_000  # see schema/limits/cost.py
     # An HTTP answer's body. A page of 100 posts of 100,000 four-byte characters each is
     # 40 MB, within the cost limit, and is held in memory until the client reads it all:
@@ -90,6 +93,9 @@ class EdgeLimits:
                 "INKWELL_BODY_TIMEOUT_SECONDS", defaults.body_timeout_seconds
             ),
             max_ws_per_address=number("INKWELL_MAX_WS_PER_ADDRESS", defaults.max_ws_per_address),
+            max_connections_per_address=number(
+                "INKWELL_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address
+            ),
             max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
             max_response_bytes=number("INKWELL_MAX_RESPONSE_BYTES", defaults.max_response_bytes),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,

@@ -56,6 +56,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from protection.config import EdgeLimits
+from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
 from wiring.request_head import MALFORMED, Refusal, head_refusal, url_refusal
 
@@ -65,15 +66,18 @@ MAX_PIPELINED = 64
 MAX_CHUNKS = 4096
 
 
-def bounded_http_protocol(edge: EdgeLimits) -> type[asyncio.Protocol]:
+def bounded_http_protocol(
+    edge: EdgeLimits, per_address: ConnectionsPerAddress | None = None
+) -> type[asyncio.Protocol]:
     """What `uvicorn.run(http=...)` takes: uvicorn calls it with its config and state for
     each connection. A partial of a module-level class, so that `api --workers` can pickle
-    it into each worker."""
+    it into each worker (each then counts its own connections per address)."""
     factory = partial(
         BoundedHttpToolsProtocol,
         max_header_bytes=edge.max_header_bytes,
         header_seconds=edge.header_timeout_seconds,
         body_seconds=edge.body_timeout_seconds,
+        per_address=per_address,
     )
     return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
@@ -101,8 +105,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         max_header_bytes: int,
         header_seconds: float,
         body_seconds: float,
+        per_address: ConnectionsPerAddress | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        self._per_address = per_address
+        self._counted: str | None = None  # the address per_address counts this under
         self._max_header_bytes = max_header_bytes
         self._header_seconds = header_seconds
         self._body_seconds = body_seconds
@@ -114,11 +121,29 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self._per_address is not None and self.client is not None:
+            address = self.client[0]
+            if not self._per_address.open(address):
+                self._refuse(self._too_many_connections())
+                return
+            self._counted = address
         self._arm(self._header_seconds, self._headers_late)  # for the first request
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._uncount()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        """From here INKWELL_MAX_WS_PER_ADDRESS counts the connection; the WebSocket
+        protocol takes the transport over, and this one never hears of its end."""
+        self._uncount()
+        super().handle_websocket_upgrade()
+
+    def _uncount(self) -> None:
+        if self._per_address is not None and self._counted is not None:
+            self._per_address.close(self._counted)
+            self._counted = None
 
     def data_received(self, data: bytes) -> None:
         """Deadlines are armed once a read ends with the request unfinished, so a request
@@ -182,6 +207,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.pipeline:
             self.flow.pause_reading()
 
+    def _too_many_connections(self) -> Refusal:
+        assert self._per_address is not None
+        limit = self._per_address.limit
+        return Refusal(
+            429,
+            f"Too many open connections from your address (at most {limit}); reuse or "
+            "close some.",
+            {"code": "RATE_LIMITED", "retryAfter": 1, "maxConnections": limit},
+            retry_after=1,
+        )
+
     def _headers_too_large(self) -> Refusal:
         limit = self._max_header_bytes
         return Refusal(
@@ -240,6 +276,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head = [STATUS_LINE[refusal.status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]
+        if refusal.retry_after is not None:
+            head.append(b"retry-after: %d\r\n" % refusal.retry_after)
         head += [
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),

@@ -33,6 +33,7 @@ class Refusal:
     status: int
     message: str
     extensions: dict[str, Any]
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
 
 MAX_URL_BYTES = 65_535
