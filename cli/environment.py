@@ -17,6 +17,7 @@ from rich.console import Console
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from domain.ports import EventLog
 from eventstore.engines import holds_a_log, open_engines
 from eventstore.log_reader import LogReader
 from infra import embedded_redis
@@ -166,11 +167,11 @@ async def _bound_or_exit(settings: Settings) -> None:
 
 
 async def bind_or_exit(
-    redis: Redis, log_reader: LogReader, settings: Settings, *, take_over: bool = True
+    redis: Redis, event_log: EventLog, settings: Settings, *, take_over: bool = True
 ) -> None:
     """Binds the read models under the prefix to this log, or ends the command (exit code
     2) saying which log they belong to (projections/projectors/log_binding.py)."""
-    binding = LogBinding(redis, Keys(settings.prefix), NAMES, await log_reader.identity())
+    binding = LogBinding(redis, Keys(settings.prefix), NAMES, await event_log.identity())
     try:
         await binding.bind(take_over=take_over)
     except (AnotherLogRuns, BoundToAnotherLog) as error:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
-from cli.environment import require_redis, settings_or_exit
+from cli.environment import bind_or_exit, require_redis, settings_or_exit
 from eventstore.engines import Engines, open_engines
 from eventstore.skips import record_skip
 from eventstore.store import SqlEventStore
@@ -104,6 +104,8 @@ async def _parked_commands(
     redis = Redis.from_url(url, decode_responses=True)
     try:
         store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
+        # Parked positions name events of the log the read models are bound to.
+        await bind_or_exit(redis, store, settings, take_over=False)
         yield ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, Console()), store, engines
     finally:
         await redis.aclose()

@@ -37,11 +37,14 @@ class LogReader:
         self._engine = engine
         self._schemas = schemas
         self._pages = LogPages(engine, schemas)
+        self._identity: str | None = None
 
     async def identity(self) -> str:
         """The id its first migration gave this log: a copy or a restored backup has the
-        same, another database or SQLite file another."""
-        return await read(self._engine, identity_of_log)
+        same, another database or SQLite file another. Read once."""
+        if self._identity is None:
+            self._identity = await read(self._engine, identity_of_log)
+        return self._identity
 
     async def head_position(self) -> int:
         return await read(self._engine, _head)

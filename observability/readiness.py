@@ -7,6 +7,11 @@ replica, be linked to its primary: every query reads it, so while it is down or
 cut off (its data growing stale, read-your-writes waits timing out) this process
 answers nothing right, though the primary answers and the projections keep up.
 
+The read models must be this process's log's (projections/projectors/log_binding.py):
+once a server of another log has taken them over (this one was paused or cut off from
+Redis meanwhile), nothing this process writes reaches them, and what it reads is the
+other log's.
+
 A database that refuses writes (a PostgreSQL standby left behind by a failover) makes the
 answer "degraded" too, still 200: mutations answer UNAVAILABLE, and queries, which read
 Redis only, answer as before.
@@ -30,6 +35,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 
 from observability.progress import Progress, ProgressReader
+from projections.keyspace.keys import Keys
 
 CHECK_TIMEOUT = 2.0
 REFUSES_WRITES = (
@@ -42,6 +48,8 @@ class Head(Protocol):
     async def head_position(self) -> int: ...
 
     async def refuses_writes(self) -> bool: ...
+
+    async def identity(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,7 @@ class Readiness:
         self,
         redis: Redis,
         log: Head,
+        keys: Keys,
         progress: ProgressReader,
         limits: Limits,
         reads: Redis | None = None,
@@ -92,6 +101,7 @@ class Readiness:
         """`redis`: the primary; `reads`: the server queries read, when it is another."""
         self._redis = redis
         self._log = log
+        self._keys = keys
         self._progress = progress
         self._limits = limits
         self._reads = reads
@@ -102,6 +112,8 @@ class Readiness:
         if verdict.ready:
             verdict.checks["database"] = await self._writable()
         verdict.checks["redis"] = await _answers(self._redis.ping())
+        if verdict.ready:
+            verdict.checks["log"] = await self._bound()
         if self._reads is not None:
             verdict.checks["redis:reads"] = await _answers(_linked(self._reads))
         if verdict.ready:
@@ -121,6 +133,21 @@ class Readiness:
             return _failure(error)
         if refused:
             return {"ok": True, "degraded": True, "reason": REFUSES_WRITES}
+        return {"ok": True}
+
+    async def _bound(self) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(CHECK_TIMEOUT):
+                bound = str(await self._redis.get(self._keys.log()) or "")
+                identity = await self._log.identity()
+        except Exception as error:
+            return _failure(error)
+        if bound not in ("", identity):  # none: Redis lost it, the projector records it
+            return {
+                "ok": False,
+                "reason": f"the read models under prefix {self._keys.prefix!r} belong to event "
+                f"log {bound}, not to this process's ({identity}): its writes do not reach them",
+            }
         return {"ok": True}
 
     def _judge(self, p: Progress) -> dict[str, Any]:

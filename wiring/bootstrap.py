@@ -220,7 +220,7 @@ def _operations(
         metrics=metrics,
         exposition=Exposition(metrics, settings.metrics_dir),
         progress=progress,
-        readiness=Readiness(redis.primary, log_reader, progress, limits, reads),
+        readiness=Readiness(redis.primary, log_reader, keys, progress, limits, reads),
     )
 
 

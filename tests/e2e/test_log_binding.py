@@ -30,8 +30,8 @@ def test_a_server_on_another_log_is_refused_while_the_first_runs(
         ann = api.register("Ann")
         kept = api.published_post(ann, "Kept")
         elsewhere = _another_directory(server_env, tmp_path)
-        for command in ("serve", "project", "api"):
-            second = ServerProcess(elsewhere.env, elsewhere.cwd, command=command)
+        for server_command in ("serve", "project", "api"):
+            second = ServerProcess(elsewhere.env, elsewhere.cwd, command=server_command)
             try:
                 process = second.start(wait=False).process
                 assert process is not None
@@ -40,8 +40,8 @@ def test_a_server_on_another_log_is_refused_while_the_first_runs(
                 second.close()  # nothing left to stop unless it was not refused
             assert REFUSED in second.log.read_text()
             assert "Traceback" not in second.log.read_text()
-        for command in ("rebuild", "verify"):
-            refused = run_cli(elsewhere.env, elsewhere.cwd, command)
+        for command in (["rebuild"], ["verify"], ["parked", "list"]):
+            refused = run_cli(elsewhere.env, elsewhere.cwd, *command)
             assert refused.returncode == 2, refused.stdout + refused.stderr
             assert REFUSED in refused.stderr
         status = run_cli(elsewhere.env, elsewhere.cwd, "status")

@@ -171,12 +171,27 @@ async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell
     try:
         log = LogReader(nowhere)
         progress = ProgressReader(inkwell.redis, inkwell.keys, ["posts"], log)
-        verdict = await Readiness(inkwell.redis, log, progress, Limits(10, 10)).check()
+        verdict = await Readiness(
+            inkwell.redis, log, inkwell.keys, progress, Limits(10, 10)
+        ).check()
     finally:
         nowhere.dispose()
     assert verdict.failed == ["database"]
     assert verdict.checks["redis"] == {"ok": True}
     assert verdict.checks["database"]["reason"].startswith("OperationalError")
+
+
+async def test_ready_fails_once_another_event_log_took_the_read_models_over(
+    inkwell: Inkwell,
+) -> None:
+    """As when this process was paused or cut off while a server of another log took
+    them over (projections/projectors/log_binding.py): its writes no longer reach them."""
+    readiness = inkwell.operations.readiness
+    assert (await readiness.check()).checks["log"] == {"ok": True}
+    await inkwell.redis.set(inkwell.keys.log(), "0123456789abcdef0123456789abcdef")
+    verdict = await readiness.check()
+    assert verdict.failed == ["log"]
+    assert "belong to event log 0123456789abcdef" in verdict.checks["log"]["reason"]
 
 
 def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
