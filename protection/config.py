@@ -18,6 +18,10 @@ class RateLimits:
     register: str = "10/minute;100/day"  # registerUser per address: anonymous, so strictest
     bad_tokens: str = "30/minute"  # requests whose bearer token does not verify, per address
     subscribes: str = "60/minute"  # WebSocket subscribe messages per address
+    # Distinct words a user's createPost and updatePost give the search index (one sorted
+    # set per word, schema/search_budget.py). A long article of natural text has a few
+    # thousand.
+    search_words: str = "20000/hour"
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> RateLimits:
@@ -34,6 +38,7 @@ class RateLimits:
             register=get("REGISTER", defaults.register),
             bad_tokens=get("BAD_TOKENS", defaults.bad_tokens),
             subscribes=get("SUBSCRIBES", defaults.subscribes),
+            search_words=get("SEARCH_WORDS", defaults.search_words),
         )
 
 

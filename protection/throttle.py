@@ -34,6 +34,11 @@ class Rule:
     kind: str  # says what was counted, in the error: "requests", "registrations", ...
     items: tuple[RateLimitItem, ...]
 
+    @property
+    def most(self) -> int:
+        """The largest cost one hit can ever be allowed: its smallest rate's amount."""
+        return min(item.amount for item in self.items)
+
 
 class Throttle:
     """Counts hits per (rule, identity); raises RateLimited past a rule's rate."""
@@ -55,6 +60,7 @@ class Throttle:
         self.register = _rule("registrations", rates.register)
         self.bad_tokens = _rule("requests with a bad token", rates.bad_tokens)
         self.subscribes = _rule("subscriptions", rates.subscribes)
+        self.search_words = _rule("words given to the search index", rates.search_words)
 
     async def hit(self, rule: Rule, identity: str, cost: int = 1) -> None:
         """`cost`: how many of the rule's units this takes (mutations in one request)."""

@@ -28,6 +28,7 @@ from projections.live.consistency import ConsistencyTimeout
 from projections.live.read_models import Resubscribe
 from projections.readers.pagination import BadPageRequest
 from projections.readers.read_models import BadSearch
+from protection.throttle import RateLimited
 from schema.exposure import without_suggestions
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,15 @@ class BadInput(Exception):
     """Input the API itself refuses before any command exists (a malformed header, say)."""
 
 
-EXPECTED = (DomainError, BadPageRequest, BadSearch, ConsistencyTimeout, BadInput, Resubscribe)
+EXPECTED = (
+    DomainError,
+    BadPageRequest,
+    BadSearch,
+    ConsistencyTimeout,
+    BadInput,
+    Resubscribe,
+    RateLimited,
+)
 
 # The exception types that mean a store is unreachable (wiring/outages.py names them).
 Outages = tuple[type[Exception], ...]
@@ -76,6 +85,8 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
             return "CONSISTENCY_TIMEOUT", {"position": str(error.position)}
         case Resubscribe():
             return "RESUBSCRIBE", {}
+        case RateLimited():
+            return "RATE_LIMITED", {"retryAfter": error.retry_after}
     raise TypeError(f"no code for {type(error).__name__}")
 
 

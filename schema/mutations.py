@@ -31,6 +31,7 @@ from schema.inputs import (
     UpdateProfileInput,
 )
 from schema.payloads import CommentPayload, PostPayload, RegisterUserPayload, UserPayload
+from schema.search_budget import charge_search_words
 
 
 async def dispatch(info: Info[Context, None], command: Command, command_id: str | None) -> Outcome:
@@ -70,11 +71,13 @@ class Mutation:
 
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
+        await charge_search_words(info.context, input.title, input.content, *(input.tags or ()))
         command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
+        await charge_search_words(info.context, input.title, input.content, *(input.tags or ()))
         command = UpdatePost(
             post_id=ids.entity_id(input.post_id, "postId"),
             expected_version=input.expected_version,

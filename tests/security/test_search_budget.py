@@ -1,0 +1,97 @@
+"""Each user's posts may give the search index so many distinct words an hour
+(schema/search_budget.py): random words made a Redis key each, 4.3 MB a post."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+
+from tests.support import operations as ops
+from tests.support.protected_server import StartServer, event_count
+
+BUDGET = {"INKWELL_RATE_LIMIT_SEARCH_WORDS": "50/hour"}
+SEARCH = "query($q: String!) { searchPosts(query: $q) { edges { node { title } } } }"
+
+
+def text(first: int, count: int) -> str:
+    """`count` distinct words, none shared with another call's range."""
+    return " ".join(f"w{n}" for n in range(first, first + count))
+
+
+class Writer:
+    def __init__(self, client: httpx.Client, name: str) -> None:
+        self.client = client
+        self.token: str | None = None
+        body = self.call(ops.REGISTER, {"input": {"name": name}})
+        self.token = body["data"]["registerUser"]["token"]
+
+    def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        body: dict[str, Any] = self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=headers
+        ).json()
+        return body
+
+    def create(self, title: str, content: str) -> dict[str, Any]:
+        return self.call(ops.CREATE_POST, {"input": {"title": title, "content": content}})
+
+
+def test_words_past_the_budget_are_refused_and_append_nothing(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(**BUDGET)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ann = Writer(client, "Ann")
+        first = ann.create("Alpha", text(0, 30))  # 31 words with the title
+        assert "errors" not in first, first
+        before = event_count(tmp_path)
+        refused = ann.create("Beta", text(100, 30))
+        (error,) = refused["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert 0 < error["extensions"]["retryAfter"] <= 3600
+        assert "words given to the search index" in error["message"]
+        assert event_count(tmp_path) == before
+        # Words already counted cost again only as a new post's or edit's own.
+        edit = ann.call(
+            ops.UPDATE_POST,
+            {
+                "input": {
+                    "postId": first["data"]["createPost"]["post"]["id"],
+                    "expectedVersion": 1,
+                    "title": "Gamma",
+                }
+            },
+        )
+        assert "errors" not in edit, edit
+        # Another user has a budget of their own.
+        bob = Writer(client, "Bob")
+        assert "errors" not in bob.create("Delta", text(200, 40))
+
+
+def test_one_post_with_more_words_than_a_whole_budget_is_bad_input(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(**BUDGET)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ann = Writer(client, "Ann")
+        before = event_count(tmp_path)
+        body = ann.create("Huge", text(0, 60))
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "61 distinct words" in error["message"] and "at most 50" in error["message"]
+    assert event_count(tmp_path) == before
+
+
+def test_a_long_article_of_natural_text_fits_the_default_budget(
+    start_server: StartServer,
+) -> None:
+    """100,000 characters from a vocabulary of 3,000 words, three times over."""
+    server = start_server()
+    vocabulary = [f"word{n}" for n in range(3_000)]
+    article = " ".join(vocabulary[(n * 7) % 3_000] for n in range(11_000))[:100_000]
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ann = Writer(client, "Ann")
+        for title in ("First", "Second", "Third"):
+            assert "errors" not in ann.create(title, article)
