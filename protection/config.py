@@ -19,9 +19,12 @@ class RateLimits:
     bad_tokens: str = "30/minute"  # requests whose bearer token does not verify, per address
     subscribes: str = "60/minute"  # WebSocket subscribe messages per address
     # Distinct words a user's createPost and updatePost give the search index (one sorted
-    # set per word, schema/search_budget.py). A long article of natural text has a few
+    # set per word, schema/write_costs.py). A long article of natural text has a few
     # thousand.
     search_words: str = "20000/hour"
+    # updateProfile per user: each one rewrites the author's name into every post and
+    # comment of theirs, in one Redis script (projections/projectors/posts.py).
+    profile_updates: str = "20/hour"
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> RateLimits:
@@ -39,6 +42,7 @@ class RateLimits:
             bad_tokens=get("BAD_TOKENS", defaults.bad_tokens),
             subscribes=get("SUBSCRIBES", defaults.subscribes),
             search_words=get("SEARCH_WORDS", defaults.search_words),
+            profile_updates=get("PROFILE_UPDATES", defaults.profile_updates),
         )
 
 

@@ -61,6 +61,7 @@ class Throttle:
         self.bad_tokens = _rule("requests with a bad token", rates.bad_tokens)
         self.subscribes = _rule("subscriptions", rates.subscribes)
         self.search_words = _rule("words given to the search index", rates.search_words)
+        self.profile_updates = _rule("profile updates", rates.profile_updates)
 
     async def hit(self, rule: Rule, identity: str, cost: int = 1) -> None:
         """`cost`: how many of the rule's units this takes (mutations in one request)."""

@@ -31,7 +31,7 @@ from schema.inputs import (
     UpdateProfileInput,
 )
 from schema.payloads import CommentPayload, PostPayload, RegisterUserPayload, UserPayload
-from schema.search_budget import charge_search_words
+from schema.write_costs import charge_profile_update, charge_search_words
 
 
 async def dispatch(info: Info[Context, None], command: Command, command_id: str | None) -> Outcome:
@@ -63,6 +63,7 @@ class Mutation:
     async def update_profile(
         self, info: Info[Context, None], input: UpdateProfileInput
     ) -> UserPayload:
+        await charge_profile_update(info.context)
         command = UpdateProfile(name=input.name, avatar_url=input.avatar_url, bio=input.bio)
         outcome = await dispatch(info, command, input.command_id)
         return UserPayload(

@@ -1,5 +1,7 @@
-"""Each user's posts may give the search index so many distinct words an hour
-(schema/search_budget.py): random words made a Redis key each, 4.3 MB a post."""
+"""Writes whose read-side cost grows with what they carry are charged to per-user budgets
+(schema/write_costs.py): the distinct words posts give the search index (random words
+made a Redis key each, 4.3 MB a post), and profile updates (each rewrites the author's
+name into every post and comment of theirs)."""
 
 from __future__ import annotations
 
@@ -95,3 +97,21 @@ def test_a_long_article_of_natural_text_fits_the_default_budget(
         ann = Writer(client, "Ann")
         for title in ("First", "Second", "Third"):
             assert "errors" not in ann.create(title, article)
+
+
+def test_profile_updates_past_their_rate_are_refused_and_append_nothing(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_PROFILE_UPDATES="2/hour")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        ann = Writer(client, "Ann")
+        for name in ("Ann B", "Ann C"):
+            assert "errors" not in ann.call(ops.UPDATE_PROFILE, {"input": {"name": name}})
+        before = event_count(tmp_path)
+        body = ann.call(ops.UPDATE_PROFILE, {"input": {"bio": "Writes."}})
+        (error,) = body["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert "profile updates" in error["message"]
+        assert event_count(tmp_path) == before
+        bob = Writer(client, "Bob")
+        assert "errors" not in bob.call(ops.UPDATE_PROFILE, {"input": {"name": "Robert"}})

@@ -1,15 +1,21 @@
-"""A budget per user of the distinct words their posts give the search index.
+"""Writes whose cost on the read side grows with what they carry or touch, charged to
+per-user budgets before they are dispatched (the mutation rate counts each as one).
 
-The index keeps a sorted set per word (projections/projectors/search.py), so a post
-costs Redis a key for each word no other post has. Setup: one user, ten posts of
-100,000 characters of random five-letter words. They made 164,906 keys and 42.9 MB
+The search index keeps a sorted set per word (projections/projectors/search.py), so
+a post costs Redis a key for each word no other post has. Setup: one user, ten posts
+of 100,000 characters of random five-letter words. They made 164,906 keys and 42.9 MB
 of Redis, and each publish held Redis for 28-55 ms (its slow log). Within the write
 rate (120 mutations a minute), one user could have added about 250 MB a minute, until
 Redis refused writes for want of memory and every projection stopped. Natural text is
 cheap: a long article has a few thousand distinct words, most already in the index.
-
 createPost and updatePost count the distinct words of the title, content and tags they
-are sent (as the index splits them), per user, against INKWELL_RATE_LIMIT_SEARCH_WORDS.
+are sent (as the index splits them) against INKWELL_RATE_LIMIT_SEARCH_WORDS.
+
+A profile update rewrites the author's name into every post and comment of theirs in
+one Redis script (projections/projectors/lua/author_renamed.lua): 15 ms with 5,000
+comments, 66-85 ms with 20,000, Redis held meanwhile. At the write rate, an author
+with 100,000 comments could have held Redis most of every minute.
+INKWELL_RATE_LIMIT_PROFILE_UPDATES counts them.
 """
 
 from __future__ import annotations
@@ -36,3 +42,10 @@ async def charge_search_words(ctx: Context, *texts: str | None) -> None:
             "user's words at a time."
         )
     await throttle.hit(rule, ctx.viewer_id, cost=count)
+
+
+async def charge_profile_update(ctx: Context) -> None:
+    """Raises RateLimited past the user's profile updates."""
+    throttle = ctx.services.throttle
+    if throttle is not None and ctx.viewer_id is not None:
+        await throttle.hit(throttle.profile_updates, ctx.viewer_id)
