@@ -5,6 +5,8 @@ name into every post and comment of theirs)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +42,18 @@ class Writer:
         return self.call(ops.CREATE_POST, {"input": {"title": title, "content": content}})
 
 
+@contextmanager
+def first_writer(start_server: StartServer, **env: str) -> Iterator[Writer]:
+    """Ann, registered on a new server with `env`; `Writer(ann.client, ...)` adds others."""
+    server = start_server(**env)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield Writer(client, "Ann")
+
+
 def test_words_past_the_budget_are_refused_and_append_nothing(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server(**BUDGET)
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        ann = Writer(client, "Ann")
+    with first_writer(start_server, **BUDGET) as ann:
         first = ann.create("Alpha", text(0, 30))  # 31 words with the title
         assert "errors" not in first, first
         before = event_count(tmp_path)
@@ -68,16 +76,14 @@ def test_words_past_the_budget_are_refused_and_append_nothing(
         )
         assert "errors" not in edit, edit
         # Another user has a budget of their own.
-        bob = Writer(client, "Bob")
+        bob = Writer(ann.client, "Bob")
         assert "errors" not in bob.create("Delta", text(200, 40))
 
 
 def test_one_post_with_more_words_than_a_whole_budget_is_bad_input(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server(**BUDGET)
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        ann = Writer(client, "Ann")
+    with first_writer(start_server, **BUDGET) as ann:
         before = event_count(tmp_path)
         body = ann.create("Huge", text(0, 60))
     (error,) = body["errors"]
@@ -90,11 +96,9 @@ def test_a_long_article_of_natural_text_fits_the_default_budget(
     start_server: StartServer,
 ) -> None:
     """100,000 characters from a vocabulary of 3,000 words, three times over."""
-    server = start_server()
     vocabulary = [f"word{n}" for n in range(3_000)]
     article = " ".join(vocabulary[(n * 7) % 3_000] for n in range(11_000))[:100_000]
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        ann = Writer(client, "Ann")
+    with first_writer(start_server) as ann:
         for title in ("First", "Second", "Third"):
             assert "errors" not in ann.create(title, article)
 
@@ -102,9 +106,7 @@ def test_a_long_article_of_natural_text_fits_the_default_budget(
 def test_profile_updates_past_their_rate_are_refused_and_append_nothing(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    server = start_server(INKWELL_RATE_LIMIT_PROFILE_UPDATES="2/hour")
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        ann = Writer(client, "Ann")
+    with first_writer(start_server, INKWELL_RATE_LIMIT_PROFILE_UPDATES="2/hour") as ann:
         for name in ("Ann B", "Ann C"):
             assert "errors" not in ann.call(ops.UPDATE_PROFILE, {"input": {"name": name}})
         before = event_count(tmp_path)
@@ -113,5 +115,5 @@ def test_profile_updates_past_their_rate_are_refused_and_append_nothing(
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert "profile updates" in error["message"]
         assert event_count(tmp_path) == before
-        bob = Writer(client, "Bob")
+        bob = Writer(ann.client, "Bob")
         assert "errors" not in bob.call(ops.UPDATE_PROFILE, {"input": {"name": "Robert"}})
