@@ -11,13 +11,16 @@ import base64
 import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from domain.errors import excerpt
 
 MAX_FIRST = 100
+INTERSECTION_WALK = (Path(__file__).parent / "lua" / "intersection_walk.lua").read_text()
 
 
 class BadPageRequest(ValueError):
@@ -152,9 +155,10 @@ async def pages(
     return found
 
 
-async def page_of(newest_to_oldest: list[Position], window: Slice) -> Page:
-    """A page of an already computed list (a search result), with the same cursors."""
-    return await _page(_Computed(newest_to_oldest), window)
+async def in_every(script: AsyncScript, keys: Sequence[str], window: Slice) -> Page:
+    """A newest-first page of the members every sorted set of `keys` holds (a search's
+    words), walked inside Redis by `script`, INTERSECTION_WALK registered."""
+    return await _page(_Intersection(script, keys), window)
 
 
 async def _page(source: _List, window: Slice) -> Page:
@@ -184,14 +188,30 @@ def _past(
     return (item < start) == (forward == descending)
 
 
-class _Computed:
-    def __init__(self, newest_to_oldest: list[Position]) -> None:
-        self.items = newest_to_oldest
-        self.total: int | None = len(newest_to_oldest)
+class _Intersection:
+    """The members in every sorted set of `keys`, newest first, as one list; each walk is
+    one script call that returns only the items it takes, and the intersection's size."""
+
+    def __init__(self, script: AsyncScript, keys: Sequence[str]) -> None:
+        self._script = script
+        self._keys = list(keys)
+        self.total: int | None = None
 
     async def walk(self, walk: Walk) -> list[Position]:
-        ordered = self.items if walk.forward else self.items[::-1]
-        return [item for item in ordered if walk.passes(item, descending=True)][: walk.count]
+        args = [
+            *_ends(walk.start),
+            int(walk.forward),
+            walk.count,
+            int(walk.inclusive),
+            *_ends(walk.stop),
+        ]
+        total, flat = await self._script(keys=self._keys, args=args)
+        self.total = int(total)
+        return [Position(int(float(flat[i + 1])), flat[i]) for i in range(0, len(flat), 2)]
+
+
+def _ends(position: Position | None) -> tuple[int | str, str]:
+    return (position.score, position.member) if position is not None else ("", "")
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class ReadModels:
         self._keys = keys
         self._projections = tuple(projections)
         self._newest_page = redis.register_script(NEWEST_PAGE)
+        self._intersection_walk = redis.register_script(pagination.INTERSECTION_WALK)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
         post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))
@@ -135,12 +136,9 @@ class ReadModels:
         keys = [self._keys.search_word(word) for word in wanted]
         if len(keys) == 1:
             return await self._post_page(keys[0], window, None)
-        matches = cast(
-            list[tuple[str, float]],
-            await self._redis.zinter(keys, withscores=True, aggregate="MAX"),
+        return await self._posts(
+            await pagination.in_every(self._intersection_walk, keys, window), None
         )
-        ranked = sorted((Position(int(score), member) for member, score in matches), reverse=True)
-        return await self._posts(await pagination.page_of(ranked, window), None)
 
     async def popular_posts(self, first: int) -> list[PostView]:
         pagination.check_first(first)

@@ -1,5 +1,6 @@
-"""Relay pages over a real sorted set and over a computed list agree with Relay's algorithm,
-for every cursor pair, both directions and every size, with tied scores."""
+"""Relay pages over a real sorted set and over the intersection of sorted sets (a search,
+walked in Redis) agree with Relay's algorithm, for every cursor pair, both directions and
+every size, with tied scores."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from projections.readers.pagination import (
+    INTERSECTION_WALK,
     BadPageRequest,
     Page,
     Position,
     Slice,
+    in_every,
     newest_first,
-    page_of,
     pages,
 )
 
@@ -76,10 +78,20 @@ async def test_newest_first_pages_match_relays_algorithm(
 ) -> None:
     client, key = sorted_set
     ordered = sorted(ITEMS, reverse=True)
-    for window in windows():
-        expected = relay(ordered, window)
-        assert outcome(await newest_first(client, key, window)) == expected, window
-        assert outcome(await page_of(ordered, window)) == expected, window
+    # The items, and others besides: the two sets' intersection is the items.
+    wider = f"{key}:wider"
+    await client.zadd(wider, {item.member: item.score for item in ITEMS})
+    await client.zadd(wider, {"x": 2, "y": 9, "z": 0})
+    walk = client.register_script(INTERSECTION_WALK)
+    try:
+        for window in windows():
+            expected = relay(ordered, window)
+            assert outcome(await newest_first(client, key, window)) == expected, window
+            page = await in_every(walk, [key, wider], window)
+            assert outcome(page) == expected, window
+            assert page.total == len(ITEMS)
+    finally:
+        await client.delete(wider)
 
 
 async def test_oldest_first_pages_match_relays_algorithm(
