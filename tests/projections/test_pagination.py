@@ -94,6 +94,34 @@ async def test_newest_first_pages_match_relays_algorithm(
         await client.delete(wider)
 
 
+@pytest.mark.parametrize("spacing", [250, 37], ids=["sparse", "dense"])
+async def test_the_intersection_of_large_sets_pages_as_relay_says(
+    redis_url: str, prefix: str, spacing: int
+) -> None:
+    """Two sets of 6,000 members and more, sharing one member every `spacing` scores, tied
+    with others. Sparse: more members lie between matches than the script walks before
+    it turns to ZINTER (lua/intersection_walk.lua). Dense: the walk finds its items, in
+    batches past the first."""
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    keys = [f"{prefix}:left", f"{prefix}:right"]
+    shared = [Position(score, f"s{score:04}") for score in range(0, 3_000, spacing)]
+    for side, key in enumerate(keys):
+        await client.zadd(key, {f"{side}-{n}": n // 2 for n in range(6_000)})
+        await client.zadd(key, {item.member: item.score for item in shared})
+    walk = client.register_script(INTERSECTION_WALK)
+    ordered = sorted(shared, reverse=True)
+    cursors = [None, *(item.cursor() for item in ordered[:: max(1, len(ordered) // 8)])]
+    try:
+        for after, before in itertools.product(cursors, cursors):
+            for window in (Slice(5, after, None, before), Slice(20, after, 5, before)):
+                page = await in_every(walk, keys, window)
+                assert outcome(page) == relay(ordered, window), window
+                assert page.total == len(shared)
+    finally:
+        await client.delete(*keys)
+        await client.aclose()
+
+
 async def test_oldest_first_pages_match_relays_algorithm(
     sorted_set: tuple[aioredis.Redis, str],
 ) -> None:
