@@ -17,6 +17,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 CLEANUP_SECONDS = 10.0  # a Redis that is down must not hang a shutdown
+# How long a cancelled task may run on before it is cancelled again.
+RECANCEL_SECONDS = 0.5
 
 
 async def cancel_and_wait(task: asyncio.Task[None]) -> None:
@@ -28,14 +30,20 @@ async def cancel_and_wait(task: asyncio.Task[None]) -> None:
     A task that ends with an error of its own instead (its Redis gone in the same
     outage that made the caller stop it) has that error retrieved and logged in one
     line: the caller is already unwinding and reports why, and an error never retrieved
-    is logged by asyncio with a traceback when the task is collected."""
+    is logged by asyncio with a traceback when the task is collected.
+
+    The task is cancelled again each RECANCEL_SECONDS it runs on: a cancellation it
+    swallowed left it running to its next wait, and a projector's sweep task then slept
+    its whole minute, its follow task waiting on it. Cleanups that must finish run under
+    `complete`, which outlasts repeated cancellations."""
     task.cancel()
     cancelled = False
     while not task.done():
         try:
-            await asyncio.wait({task})
+            await asyncio.wait({task}, timeout=RECANCEL_SECONDS)
         except asyncio.CancelledError:
             cancelled = True
+        if not task.done():
             task.cancel()
     if not task.cancelled() and (error := task.exception()) is not None:
         log.info("%s ended with %s: %s", task.get_name(), type(error).__name__, error)

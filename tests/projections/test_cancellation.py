@@ -1,8 +1,10 @@
-"""Stopping a task whose own cleanup fails: its error is retrieved, not left to asyncio."""
+"""Stopping a task whose own cleanup fails: its error is retrieved, not left to asyncio;
+and a task that swallowed its cancellation is cancelled again."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from typing import Any
@@ -43,3 +45,23 @@ async def test_an_error_the_cancelled_task_ends_with_is_retrieved_and_logged_in_
     assert [r.getMessage() for r in caplog.records] == [
         "follow posts ended with ConnectionError: Redis closed the connection after 0 replies"
     ]
+
+
+async def test_a_task_that_swallowed_its_cancellation_is_cancelled_again() -> None:
+    """As redis-py 8.1 can swallow a cancellation that lands in a read (docs/field-notes.md):
+    the task ran on to its next wait, a projector's sweep to its minute-long sleep, and the
+    follow task that stopped it waited on it that long (found with a runner stopping while
+    its sweep read Redis, under load)."""
+    started = asyncio.Event()
+
+    async def sweep() -> None:
+        started.set()
+        with contextlib.suppress(asyncio.CancelledError):  # swallowed, as the read did
+            await asyncio.sleep(60)
+        await asyncio.sleep(60)  # the next wait
+
+    task = asyncio.create_task(sweep())
+    await started.wait()
+    async with asyncio.timeout(5):
+        await cancel_and_wait(task)
+    assert task.cancelled()
