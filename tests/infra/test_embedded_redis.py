@@ -129,6 +129,8 @@ def test_ctrl_c_while_a_first_start_loads_stops_the_server_it_started(
     with EmbeddedRedis(data) as url:
         fill(redis.Redis.from_url(url))
     slow_loading(10_000)  # 200 s to load
+    # Ctrl-C as a terminal's shell leaves it, whatever handler an earlier test left.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupt = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     interrupt.start()
     try:
@@ -136,4 +138,5 @@ def test_ctrl_c_while_a_first_start_loads_stops_the_server_it_started(
             EmbeddedRedis(data).start()
     finally:
         interrupt.cancel()  # an interrupt after the test would stop the whole run
+        signal.signal(signal.SIGINT, previous)
     until_true(lambda: not servers_on(data), timeout=30)
