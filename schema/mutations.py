@@ -72,13 +72,13 @@ class Mutation:
 
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
-        await charge_search_words(info.context, input.title, input.content, *(input.tags or ()))
+        await charge_search_words(info.context, input.title, input.content, input.tags)
         command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
         return _post_payload(await dispatch(info, command, input.command_id))
 
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
-        await charge_search_words(info.context, input.title, input.content, *(input.tags or ()))
+        await charge_search_words(info.context, input.title, input.content, input.tags)
         command = UpdatePost(
             post_id=ids.entity_id(input.post_id, "postId"),
             expected_version=input.expected_version,

@@ -117,3 +117,17 @@ def test_profile_updates_past_their_rate_are_refused_and_append_nothing(
         assert event_count(tmp_path) == before
         bob = Writer(ann.client, "Bob")
         assert "errors" not in bob.call(ops.UPDATE_PROFILE, {"input": {"name": "Robert"}})
+
+
+def test_text_the_domain_refuses_is_refused_before_it_is_counted(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """Split before the rules, a 1 MB content the domain then refused held the event loop
+    57 ms, and its words were charged."""
+    with first_writer(start_server, **BUDGET) as ann:
+        before = event_count(tmp_path)
+        body = ann.create("Too long", text(0, 30) + " x" * 60_000)
+        (error,) = body["errors"]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "content"}
+        assert event_count(tmp_path) == before
+        assert "errors" not in ann.create("Fits", text(100, 40))  # nothing was charged
