@@ -36,6 +36,7 @@ class RequestRate:
                     await throttle.hit(throttle.per_token, user)
         except RateLimited as limited:
             await refuse(
+                scope,
                 send,
                 429,
                 str(limited),

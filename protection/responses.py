@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.types import Send
+from starlette.types import Scope, Send
+
+from schema import media
 
 
 async def refuse(
+    scope: Scope,
     send: Send,
     status: int,
     message: str,
     extensions: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> None:
+    """Sends the refusal in the media type the request accepts, as the GraphQL endpoint's
+    own refusals are (application/json when it accepts neither: a refusal is not a 406)."""
     body = refusal_body(message, extensions)
     raw_headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", _media_type(scope).encode()),
         (b"content-length", str(len(body)).encode()),
         # The rest of a refused body is never read: the connection cannot be reused.
         (b"connection", b"close"),
@@ -29,3 +34,8 @@ async def refuse(
 
 def refusal_body(message: str, extensions: dict[str, Any]) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
+
+
+def _media_type(scope: Scope) -> str:
+    accept = next((value for name, value in scope["headers"] if name == b"accept"), None)
+    return media.negotiate(accept.decode("latin-1") if accept is not None else None) or media.JSON

@@ -36,15 +36,16 @@ def negotiate(accept: str | None) -> str | None:
     """The media type to answer with, or None when the client accepts neither (406).
 
     A request without Accept, or accepting anything, gets application/json, as the
-    specification asks while clients move to the new type. Between two types named with
-    the same quality, the new one wins."""
+    specification asks while clients move to the new type. At the same quality, the new
+    type wins when the client names it, beside the legacy one or a wildcard
+    (`application/graphql-response+json, */*`)."""
     if not accept or not accept.strip():
         return JSON
     ranges = _ranges(accept)
     new, legacy = _preference(ranges, GRAPHQL_RESPONSE), _preference(ranges, JSON)
     if max(new, legacy)[0] <= 0:
         return None
-    if new[0] > legacy[0] or (new == legacy and new[1]):
+    if new[0] > legacy[0] or (new[0] == legacy[0] and new[1]):
         return GRAPHQL_RESPONSE
     return JSON if legacy[0] > 0 else GRAPHQL_RESPONSE
 
@@ -85,6 +86,18 @@ def status_for(media_type: str, result: dict[str, Any], executed: bool) -> int:
         if code in STATUS_BY_CODE:
             return STATUS_BY_CODE[code]
     return 400
+
+
+def retry_after(result: dict[str, Any]) -> int | None:
+    """The longest `extensions.retryAfter` among a result's errors, in whole seconds."""
+    waits = [
+        extensions["retryAfter"]
+        for error in result.get("errors") or ()
+        if isinstance(error, dict)
+        and isinstance(extensions := error.get("extensions"), dict)
+        and isinstance(extensions.get("retryAfter"), int)
+    ]
+    return max(waits, default=None)
 
 
 def _codes(errors: Sequence[Any]) -> list[str]:

@@ -148,8 +148,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         else:
             request = Request(scope, receive)
         response = await self._answer(request)
-        if request.method == "GET":
-            self._cache_headers(request, response)
+        self._cache_headers(request, response)
         await response(scope, receive, send)
 
     async def _answer(self, request: Request) -> Response:
@@ -216,13 +215,18 @@ class InkwellGraphQL(GraphQL[Context, None]):
         return Response(self.encode_json(body), status, headers, media_type=media_type)
 
     def _cache_headers(self, request: Request, response: Response) -> None:
-        """Anonymous answers without errors may be kept by a CDN; browsers revalidate, so
-        an app never reads its own stale page after a write. Nothing else is kept."""
+        """Anonymous GET answers without errors may be kept by a CDN; browsers revalidate,
+        so an app never reads its own stale page after a write. Nothing else is kept: a
+        POST's answer says so too, for the caches and service workers that would."""
         if "cache-control" in response.headers:
             return
         response.headers.append("vary", VARY)
         personal = "authorization" in request.headers or "x-consistent-with" in request.headers
-        if response.status_code == 200 and getattr(request.state, "cacheable", False):
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and getattr(request.state, "cacheable", False)
+        ):
             response.headers["cache-control"] = (
                 "private, no-store"
                 if personal or self.cdn_max_age <= 0
@@ -278,9 +282,11 @@ class InkwellGraphQL(GraphQL[Context, None]):
         processed = await super().process_result(request, result)
         executed = result.data is not None or any(error.path for error in result.errors or ())
         media_type: str = request.state.media_type
-        request.state.sub_response.status_code = media.status_for(
-            media_type, dict(processed), executed
-        )
+        sub_response: Response = request.state.sub_response
+        sub_response.status_code = media.status_for(media_type, dict(processed), executed)
+        if sub_response.status_code == 429 and (wait := media.retry_after(dict(processed))):
+            # What RetryLinks and fetch wrappers read: they never parse extensions.
+            sub_response.headers["retry-after"] = str(wait)
         request.state.cacheable = not result.errors
         if not executed:  # "the data entry should not be present" (GraphQL spec, Response)
             processed.pop("data", None)
