@@ -45,6 +45,8 @@ class Context:
     consistent_with: str | None = None  # the raw X-Consistent-With header
     connection_params: dict[str, object] | None = None  # a WebSocket's connection_init payload
     client_address: str | None = None  # what rate limits count and anonymous commands scope by
+    # A WebSocket handshake's Authorization header, checked with connection_init's.
+    handshake_authorization: str | None = None
     _reached: int = field(default=0, repr=False)
 
     @property

@@ -4,6 +4,7 @@ persisted queries, and serves the playground page it is given to browsers."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.tokens import Claims
 from domain import ids
+from protection.throttle import RateLimited
 from schema import content_type, media
 from schema.context import Context, Services
 from schema.errors import UNAVAILABLE, too_large
@@ -324,13 +326,21 @@ class InkwellGraphQL(GraphQL[Context, None]):
             correlation_id=request.headers.get("x-request-id") or ids.uuid4().hex,
             consistent_with=request.headers.get("x-consistent-with"),
             client_address=request.client.host if request.client else None,
+            handshake_authorization=(
+                request.headers.get("authorization") if isinstance(request, WebSocket) else None
+            ),
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Browsers cannot set headers on a WebSocket: the token comes in connection_init,
-        as {"Authorization": "Bearer ..."}. A token that does not verify closes with 4403."""
+        as {"Authorization": "Bearer ..."}; other clients may send it in the handshake's
+        header instead (connection_init's wins). A token that does not verify, from
+        either, closes with 4403 and counts as a guess (protection/throttle.py)."""
         params = context.connection_params or {}
         authorization: object = params.get("Authorization", params.get("authorization"))
+        from_init = authorization is not None and authorization != ""
+        if not from_init:  # the handshake's, which protection/websocket_guard.py counted
+            authorization = context.handshake_authorization
         if authorization is not None and authorization != "":
             # A number, a list or an object is no more a token than a wrong string is.
             claims = (
@@ -339,6 +349,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 else None
             )
             if claims is None:
+                if from_init:
+                    await _count_guess(context)
                 raise ConnectionRejectionError({"message": "the bearer token is not valid"})
             context.viewer_id, context.viewer_expires = claims
         unset: UnsetType = UNSET
@@ -367,6 +379,15 @@ def request_error(message: str) -> ExecutionResult:
     return ExecutionResult(
         data=None, errors=[GraphQLError(message, extensions={"code": "BAD_REQUEST"})]
     )
+
+
+async def _count_guess(context: Context) -> None:
+    """A connection_init token that does not verify counts against the address's limit on
+    bad tokens, as an HTTP request's does; it is refused either way."""
+    throttle = context.services.throttle
+    if throttle is not None and context.client_address is not None:
+        with contextlib.suppress(RateLimited):
+            await throttle.hit(throttle.bad_tokens, context.client_address)
 
 
 def _bearer_claims(services: Services, authorization: str | None) -> Claims | None:

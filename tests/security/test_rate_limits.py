@@ -3,11 +3,16 @@ process; loopback clients are limited like any other."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import httpx2 as httpx
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
+from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.protected_server import StartServer, event_count
 
@@ -34,11 +39,17 @@ def test_registrations_past_the_limit_are_refused_and_append_nothing(
         refused = register(client, "One too many").json()
         # Another address in X-Forwarded-For does not help: no proxy is trusted.
         spoofed = register(client, "Spoofed", **{"X-Forwarded-For": "203.0.113.9"}).json()
-    for body in (refused, spoofed):
+        # In the new media type the whole request's refusal is a 429, and says in its
+        # headers when to come back, as the edge's refusals do.
+        answered = register(client, "New type", accept="application/graphql-response+json")
+    for body in (refused, spoofed, answered.json()):
         (error,) = body["errors"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
         assert 0 < error["extensions"]["retryAfter"] <= 60
         assert "data" not in body
+    assert answered.status_code == 429
+    (error,) = answered.json()["errors"]
+    assert answered.headers["retry-after"] == str(error["extensions"]["retryAfter"])
     assert event_count(tmp_path) == before
 
 
@@ -129,6 +140,55 @@ def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> No
     assert error["extensions"]["retryAfter"] == int(refused.headers["retry-after"])
     # The address still gets answers without a token: only guessing is stopped.
     assert anonymous.status_code == 200
+
+
+async def open_socket(
+    server: ServerProcess, header_token: str | None = None, init_token: str | None = None
+) -> int | None:
+    """Opens a graphql-transport-ws socket, sends connection_init; the close code the
+    server answers with (None when it acknowledged), or 403 when it refused the handshake."""
+    headers = {"Authorization": f"Bearer {header_token}"} if header_token else {}
+    payload = {"Authorization": f"Bearer {init_token}"} if init_token else {}
+    try:
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/graphql",
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            additional_headers=headers,
+        ) as socket:
+            await socket.send(json.dumps({"type": "connection_init", "payload": payload}))
+            try:
+                assert json.loads(await socket.recv())["type"] == "connection_ack"
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            return None
+    except InvalidStatus as refused:
+        return refused.response.status_code
+
+
+async def test_a_bad_token_in_a_websocket_handshake_is_refused_and_counted(
+    start_server: StartServer,
+) -> None:
+    """As over HTTP: a token that does not verify is no anonymous visit, and guessing is
+    limited per address, in the handshake's header as in connection_init."""
+    server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="4/minute")
+    forged = f"{uuid.uuid4()}.x"
+    for _ in range(2):
+        assert await open_socket(server, header_token=forged) == 4403
+        assert await open_socket(server, init_token=forged) == 4403
+    # Four guesses made, each counted once: the next handshake with a bad token is
+    # refused outright, and so is a guess over HTTP from the same address.
+    assert await open_socket(server, header_token=forged) == 403
+    guess = httpx.post(
+        f"{server.url}/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {forged}"}
+    )
+    assert guess.status_code == 429
+    assert await open_socket(server) is None  # without a token the address is served
+
+
+async def test_websocket_handshakes_count_as_requests(start_server: StartServer) -> None:
+    server = start_server(INKWELL_RATE_LIMIT_REQUESTS="4/minute")
+    # wait_until_serving spent one request.
+    assert [await open_socket(server) for _ in range(4)] == [None, None, None, 403]
 
 
 def test_every_api_process_shares_the_count(start_server: StartServer) -> None:

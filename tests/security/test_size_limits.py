@@ -113,12 +113,22 @@ def test_a_body_in_too_many_chunks_is_refused(start_server: StartServer) -> None
     assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxChunks": MAX_CHUNKS}
 
 
-def test_the_413_is_graphql_shaped(start_server: StartServer) -> None:
+def test_the_413_is_graphql_shaped_in_the_media_type_asked_for(
+    start_server: StartServer,
+) -> None:
     server = start_server(INKWELL_MAX_BODY_BYTES=str(LIMIT))
-    response = httpx.post(f"{server.url}/graphql", content=b"{" + b" " * LIMIT + b"}")
-    assert response.status_code == 413
-    (error,) = response.json()["errors"]
-    assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxBytes": LIMIT}
+    body = b"{" + b" " * LIMIT + b"}"
+    for accept, media_type in (
+        (None, "application/json"),
+        ("application/graphql-response+json", "application/graphql-response+json"),
+        ("text/html", "application/json"),  # a refusal is no 406
+    ):
+        headers = {"accept": accept} if accept else {}
+        response = httpx.post(f"{server.url}/graphql", content=body, headers=headers)
+        assert response.status_code == 413
+        assert response.headers["content-type"] == media_type
+        (error,) = response.json()["errors"]
+        assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxBytes": LIMIT}
 
 
 def ws_url(server: ServerProcess) -> str:
@@ -153,17 +163,17 @@ async def test_a_websocket_message_over_the_limit_closes_with_1009(
     assert await closed_with(connection) == 1009
 
 
-async def test_subscribe_floods_close_with_4429(start_server: StartServer) -> None:
+async def test_subscribe_floods_close_with_1013_try_again_later(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="5/minute")
     connection = await open_session(server)
     for n in range(6):
         await connection.send(
             json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
         )
-    assert await closed_with(connection) == 4429
+    assert await closed_with(connection) == 1013
 
 
-async def test_a_message_flood_on_a_connection_closes_it_with_4429(
+async def test_a_message_flood_on_a_connection_closes_it_with_1013(
     start_server: StartServer,
 ) -> None:
     """Ten connections sending pings as fast as they could held other clients' answers
@@ -176,7 +186,7 @@ async def test_a_message_flood_on_a_connection_closes_it_with_4429(
     with contextlib.suppress(ConnectionClosed):
         for _ in range(MESSAGES_BURST + 10):
             await flooding.send(ping)
-    assert await closed_with(flooding) == 4429
+    assert await closed_with(flooding) == 1013
     assert flooding.close_reason == "at most 20 messages a second on a connection"
     for _ in range(5):  # a ping now and then is nothing
         await steady.send(ping)
