@@ -7,7 +7,7 @@ from strawberry.types import Info
 
 from domain.errors import NotFound
 from schema.context import Context
-from schema.types import Comment, Post, User
+from schema.types import Author, Comment, Post, User
 
 
 async def settled_post(info: Info[Context, None], post_id: str, position: str) -> Post:
@@ -38,6 +38,17 @@ class UserPayload:
     @strawberry.field
     async def user(self, info: Info[Context, None]) -> User:
         return await settled_user(info, self.user_id, self.position)
+
+    @strawberry.field(
+        description=(
+            "The user as their posts and comments show them (`Author`, which carries the "
+            "user's id): select it in updateProfile so that a normalized client cache "
+            "(Apollo, urql, Relay) shows the new name and avatar on every cached post."
+        )
+    )
+    async def author(self, info: Info[Context, None]) -> Author:
+        user = await settled_user(info, self.user_id, self.position)
+        return Author(id=user.id, name=user.name, avatar_url=user.avatar_url)
 
 
 @strawberry.type

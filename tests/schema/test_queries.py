@@ -93,6 +93,21 @@ def test_a_rename_shows_on_every_post_of_the_author(api: Api, ann: Account) -> N
     assert author == {"id": ann.id, "name": "Ann B.", "avatarUrl": "https://example.com/ann.png"}
 
 
+def test_a_rename_answers_the_author_that_posts_show(api: Api, ann: Account) -> None:
+    """A normalized cache keeps a post's author (`Author:<id>`) apart from the User: the
+    payload's author is what refreshes every cached post of theirs."""
+    post = api.published_post(ann)
+    renamed = api.ok(
+        "mutation($input: UpdateProfileInput!) { updateProfile(input: $input) {"
+        " author { __typename id name avatarUrl } } }",
+        {"input": {"name": "Ann C.", "avatarUrl": "https://example.com/c.png"}},
+        token=ann.token,
+    )["updateProfile"]["author"]
+    shown = api.ok(ops.POST, {"id": post["id"]})["post"]["author"]
+    assert renamed == {"__typename": "Author", **shown}
+    assert shown["name"] == "Ann C."
+
+
 def test_a_query_sent_with_the_position_sees_the_write(api: Api, ann: Account) -> None:
     for i in range(10):
         created = api.ok(
