@@ -22,8 +22,9 @@ ALLOWED_HEADERS = (
     "X-Apollo-Operation-Name",  # Apollo Kotlin and Apollo iOS
     "X-Apollo-Operation-Id",
 )
-# What its scripts may read: the request id, and how long to wait when rate limited.
-EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
+# What its scripts may read: the request id, how long to wait when rate limited, and the
+# methods a 405 allows.
+EXPOSED_HEADERS = ("X-Request-Id", "Retry-After", "Allow")
 
 
 class ListedOriginsCors:
