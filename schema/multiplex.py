@@ -28,7 +28,14 @@ from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    parse,
+)
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -37,8 +44,11 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
+from domain.errors import InvalidInput
+from schema import ids
 from schema.context import Context
 from schema.document_memo import DocumentMemo
+from schema.errors import coded
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +60,9 @@ Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for on
 Key = tuple[str, bytes, str | None, str | None]
 
 
-def _shared_field(query: str, operation_name: str | None) -> str | None:
-    """The root field of a subscription that may be shared, else None."""
+def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
+    """The root field of the operation `operation_name` chooses, if that operation is a
+    subscription that selects one field (not a fragment), else None."""
     try:
         document = parse(query)
     except GraphQLError:
@@ -67,7 +78,13 @@ def _shared_field(query: str, operation_name: str | None) -> str | None:
     selections = chosen[0].selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
-    name = selections[0].name.value
+    return selections[0]
+
+
+def _shared_field(query: str, operation_name: str | None) -> str | None:
+    """The root field of a subscription that may be shared, else None."""
+    field = _root_field(query, operation_name)
+    name = None if field is None else field.name.value
     return name if name in SHARED_FIELDS else None
 
 
@@ -177,14 +194,14 @@ class SharedSubscriptions:
     @asynccontextmanager
     async def join(
         self,
-        field: str,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        viewer: str | None,
         context: Context,
         start: Start,
     ) -> AsyncIterator[Member]:
-        viewer = await _viewer_part(field, query, variables, context)
+        """Joins the group of these and `viewer` (_viewer_part says who that is)."""
         key: Key = (
             query,
             orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS),
@@ -212,38 +229,48 @@ class SharedSubscriptions:
 
 
 async def _viewer_part(
-    field: str, query: str, variables: dict[str, Any] | None, context: Context
+    field: str,
+    query: str,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: Context,
 ) -> str | None:
     """The viewer the group runs as: None (an anonymous reader) unless what the document
-    shows depends on who asks."""
+    shows depends on who asks. An id that is not a UUID names no post, so it is never the
+    viewer's own: it is checked here, before it names a Redis key (`post:<id>:likers`
+    is a set, and HGETALL on it raised WRONGTYPE), and the group refuses it with
+    BAD_USER_INPUT as it does for an anonymous reader."""
     viewer = context.viewer_id
     if viewer is None or field != "post":
         return None
     if any(name in query for name in VIEWER_FIELDS):
         return viewer
-    post_id = _post_id(query, variables)
+    post_id = _post_id(query, variables, operation_name)
     if post_id is None:
         return viewer
+    try:
+        post_id = ids.entity_id(post_id, "id")
+    except InvalidInput:
+        return None
     post = await context.services.live.post_now(post_id)
     return viewer if post is not None and post.author_id == viewer else None
 
 
-def _post_id(query: str, variables: dict[str, Any] | None) -> str | None:
-    """The `id` argument of the `post` root field, from the variables or a literal."""
-    document = parse(query)
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            field = definition.selection_set.selections[0]
-            assert isinstance(field, FieldNode)
-            for argument in field.arguments or ():
-                if argument.name.value != "id":
-                    continue
-                value = argument.value
-                if value.kind == "variable":
-                    found = (variables or {}).get(value.name.value)  # type: ignore[attr-defined]
-                    return found if isinstance(found, str) else None
-                literal = getattr(value, "value", None)
-                return literal if isinstance(literal, str) else None
+def _post_id(
+    query: str, variables: dict[str, Any] | None, operation_name: str | None
+) -> str | None:
+    """The `id` argument of the `post` root field of the chosen operation, from the
+    variables or a literal."""
+    field = _root_field(query, operation_name)
+    for argument in () if field is None else field.arguments or ():
+        if argument.name.value != "id":
+            continue
+        value = argument.value
+        if isinstance(value, VariableNode):
+            found = (variables or {}).get(value.name.value)
+            return found if isinstance(found, str) else None
+        literal = getattr(value, "value", None)
+        return literal if isinstance(literal, str) else None
     return None
 
 
@@ -280,12 +307,19 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         head = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         context = self.context
         try:
+            viewer = await _viewer_part(
+                field, operation.query, operation.variables, operation.operation_name, context
+            )
+        except Exception as error:
+            await self._refuse(operation, error)
+            return
+        try:
             with context.services.subscription():
                 async with shared.join(
-                    field,
                     operation.query,
                     operation.variables,
                     operation.operation_name,
+                    viewer,
                     context,
                     start,
                 ) as member:
@@ -299,3 +333,15 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             await operation.send_operation_message({"id": operation.id, "type": "complete"})
         except (WebSocketDisconnect, WebSocketDisconnected):
             self.operations.pop(operation.id, None)
+
+    async def _refuse(self, operation: Operation[Context, None], error: Exception) -> None:
+        """An `error` for the operation's id, which frees the id, coded and logged as the
+        schema codes and logs any error (UNAVAILABLE for an outage). A failure before
+        the group was joined ended the task unanswered, and the id stayed taken: the
+        client waited for ever, and reusing the id closed the socket with 4409."""
+        failure = GraphQLError(str(error), original_error=error)
+        self.schema.process_errors([failure])
+        answer = coded(failure, outages=getattr(self.schema, "outages", ()))
+        await operation.send_operation_message(
+            {"id": operation.id, "type": "error", "payload": [answer.formatted]}
+        )

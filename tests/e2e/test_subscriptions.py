@@ -204,3 +204,91 @@ def test_a_websocket_with_a_bad_token_is_closed_with_4403(server: ServerProcess)
             return closed.value.rcvd.code if closed.value.rcvd else None
 
     assert asyncio.run(connect()) == 4403
+
+
+async def raw_socket(
+    server: ServerProcess, token: str | None = None, protocol: str = "graphql-transport-ws"
+) -> websockets.ClientConnection:
+    """A socket past connection_ack, for the messages the gql client hides."""
+    url = server.url.replace("http", "ws", 1) + "/graphql"
+    ws = await websockets.connect(url, subprotocols=[Subprotocol(protocol)])
+    init = {"Authorization": f"Bearer {token}"} if token else {}
+    await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+    assert json.loads(await ws.recv())["type"] == "connection_ack"
+    return ws
+
+
+async def answer(
+    ws: websockets.ClientConnection, id_: str, payload: dict[str, Any], start: str = "subscribe"
+) -> list[dict[str, Any]]:
+    """The messages that answer one operation, up to its `complete` or `error`."""
+    await ws.send(json.dumps({"id": id_, "type": start, "payload": payload}))
+    received: list[dict[str, Any]] = []
+    while not received or received[-1]["type"] not in ("complete", "error"):
+        async with asyncio.timeout(10):
+            message = json.loads(await ws.recv())
+        if message.get("id") == id_:
+            received.append(message)
+    return received
+
+
+def only_errors(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors of an answer that ended in them, whatever message carried them."""
+    first = messages[0]["payload"]
+    errors: list[dict[str, Any]] = first if isinstance(first, list) else first["errors"]
+    return errors
+
+
+def test_a_signed_in_readers_malformed_post_id_is_answered_and_frees_its_id(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    """Sharing looks up a signed-in reader's post to tell whose group it joins: a
+    malformed id named a Redis key that is no hash (WRONGTYPE), and a document whose
+    first operation began with a fragment failed an assert; either left the id
+    unanswered and taken."""
+    post_id = api.published_post(ann, "Keys")["id"]
+    api.comment(ann, post_id, "So the comment-ids set exists")
+    bob = api.register("Bob")
+    api.ok(ops.LIKE_POST, {"input": {"postId": post_id}}, token=bob.token)
+    malformed: list[dict[str, Any]] = [
+        {"query": f'subscription {{ post(id: "{post_id}:comment-ids") {{ title }} }}'},
+        {"query": POST, "variables": {"id": f"{post_id}:likers"}},
+        {
+            "query": "query Q { ... on Query { __typename } } "
+            f'subscription S {{ post(id: "{post_id}:likers") {{ title }} }}',
+            "operationName": "S",
+        },
+    ]
+
+    async def subscribe() -> list[list[dict[str, Any]]]:
+        ws = await raw_socket(server, bob.token)
+        async with ws:
+            # The same id each time: each answer frees it for the next.
+            return [only_errors(await answer(ws, "k1", payload)) for payload in malformed]
+
+    for errors in asyncio.run(subscribe()):
+        assert [e["extensions"]["code"] for e in errors] == ["BAD_USER_INPUT"], errors
+
+
+def test_the_chosen_operation_decides_whose_group_a_subscription_joins(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    """The author's draft named in the operation that runs, after one naming another
+    post: the group is chosen by the draft, so the author sees it."""
+    draft = api.create_post(ann, "Mine")
+    other = api.published_post(api.register("Bob"), "Not mine")
+    document = {
+        "query": f'query Q {{ post(id: "{other["id"]}") {{ title }} }} '
+        f'subscription S {{ post(id: "{draft["id"]}") {{ title status }} }}',
+        "operationName": "S",
+    }
+
+    async def subscribe() -> dict[str, Any]:
+        async with await raw_socket(server, ann.token) as ws:
+            await ws.send(json.dumps({"id": "s", "type": "subscribe", "payload": document}))
+            async with asyncio.timeout(10):
+                message: dict[str, Any] = json.loads(await ws.recv())
+            return message
+
+    message = asyncio.run(subscribe())
+    assert message["payload"] == {"data": {"post": {"title": "Mine", "status": "DRAFT"}}}
