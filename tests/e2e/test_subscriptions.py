@@ -292,3 +292,41 @@ def test_the_chosen_operation_decides_whose_group_a_subscription_joins(
 
     message = asyncio.run(subscribe())
     assert message["payload"] == {"data": {"post": {"title": "Mine", "status": "DRAFT"}}}
+
+
+LOCATED_POST = "subscription($id: ID!) {\n  watched: post(id: $id) { id }\n}"
+LOCATED_COMMENTS = "subscription($id: ID!) {\n  added: commentAdded(postId: $id) { id }\n}"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start"), [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")]
+)
+def test_a_subscriptions_field_error_has_the_path_and_locations_it_has_over_http(
+    server: ServerProcess, api: Api, ann: Account, protocol: str, start: str
+) -> None:
+    """Errors raised while the stream is read, before its first item: strawberry sent
+    them without either; graphql-js locates errors raised setting a stream up."""
+    draft = api.create_post(ann, "Draft")["id"]
+    bob = api.register("Bob")
+    cases = [
+        (LOCATED_POST, "00000000-0000-4000-8000-000000000000", "NOT_FOUND", ["watched"]),
+        (LOCATED_POST, "not-an-id", "BAD_USER_INPUT", ["watched"]),
+        (LOCATED_POST, draft, "NOT_FOUND", ["watched"]),
+        (LOCATED_COMMENTS, draft, "NOT_FOUND", ["added"]),
+        (LOCATED_COMMENTS, "not-an-id", "BAD_USER_INPUT", ["added"]),
+    ]
+
+    async def subscribe() -> list[dict[str, Any]]:
+        async with await raw_socket(server, bob.token, protocol) as ws:
+            answers = [
+                await answer(ws, str(i), {"query": q, "variables": {"id": v}}, start)
+                for i, (q, v, _, _) in enumerate(cases)
+            ]
+        return [only_errors(messages)[0] for messages in answers]
+
+    for error, (_, _, code, path) in zip(asyncio.run(subscribe()), cases, strict=True):
+        assert error["extensions"]["code"] == code
+        assert error["path"] == path
+        assert error["locations"] == [{"line": 2, "column": 3}]
+    over_http = api.error(LOCATED_POST.replace("subscription", "query", 1), {"id": "not-an-id"})
+    assert (over_http["path"], over_http["locations"]) == (["watched"], [{"line": 2, "column": 3}])
