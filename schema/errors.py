@@ -38,12 +38,36 @@ class BadInput(Exception):
     """Input the API itself refuses before any command exists (a malformed header, say)."""
 
 
+class HiddenPost(Exception):
+    """A mutation's payload selects a post its caller may not see: a reader deleting their
+    comment on a post archived since, or a post archived while a like or a comment was
+    written. The contract makes the payload's
+    `post` non-null, so no answer with `data` exists, and showing the post would hand an
+    archived post to someone it is hidden from. Refused before the write (`position`
+    None) when the read model shows it hidden then; found hidden only after the write
+    (archived meanwhile), the error says the write was committed and at which position,
+    as an error after a commit must."""
+
+    def __init__(self, post_id: str, position: str | None = None) -> None:
+        written = (
+            "nothing was written"
+            if position is None
+            else f"the command was committed at position {position}"
+        )
+        super().__init__(
+            f"post {post_id} is not visible to you ({written}); "
+            "select `position` and `postId` instead of `post`"
+        )
+        self.position = position
+
+
 EXPECTED = (
     DomainError,
     BadPageRequest,
     BadSearch,
     ConsistencyTimeout,
     BadInput,
+    HiddenPost,
     Resubscribe,
     RateLimited,
 )
@@ -77,6 +101,8 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
             return "FORBIDDEN", {}
         case NotFound():
             return "NOT_FOUND", {}
+        case HiddenPost():
+            return "NOT_FOUND", {} if error.position is None else {"position": error.position}
         case ConcurrencyError():
             return "CONFLICT", {"currentVersion": error.current_version}
         case BusinessRuleViolation():

@@ -30,7 +30,14 @@ from schema.inputs import (
     UpdatePostInput,
     UpdateProfileInput,
 )
-from schema.payloads import CommentPayload, PostPayload, RegisterUserPayload, UserPayload
+from schema.payloads import (
+    CommentPayload,
+    PostPayload,
+    RegisterUserPayload,
+    UserPayload,
+    refuse_hidden_post,
+    selects_post,
+)
 from schema.write_costs import charge_profile_update, charge_search_words
 
 
@@ -133,6 +140,9 @@ class Mutation:
         self, info: Info[Context, None], input: DeleteCommentInput
     ) -> PostPayload:
         command = DeleteComment(comment_id=ids.entity_id(input.comment_id, "commentId"))
+        if selects_post(info):
+            comment = await info.context.reads.comment(command.comment_id)
+            await refuse_hidden_post(info, comment.post_id if comment else None)
         return _post_payload(await dispatch(info, command, input.command_id))
 
 

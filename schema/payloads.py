@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import strawberry
 from strawberry.types import Info
+from strawberry.types.nodes import SelectedField, Selection
 
 from domain.errors import NotFound
 from schema.context import Context
+from schema.errors import HiddenPost
 from schema.types import Author, Comment, Post, User
 
 
 async def settled_post(info: Info[Context, None], post_id: str, position: str) -> Post:
+    """The post once the read models hold the write. Posts are never deleted, so one
+    missing then is hidden from the caller: the error says the write was committed."""
     ctx = info.context
     await ctx.read_your_write(int(position))
     view = await ctx.reads.post(post_id, ctx.viewer_id)
     if view is None:
-        raise NotFound("post", post_id)
+        raise HiddenPost(post_id, position)
     return Post.from_view(view)
+
+
+def selects_post(info: Info[Context, None]) -> bool:
+    """Whether the mutation's answer selects its payload's `post`."""
+    return _selects(info.selected_fields[0].selections, "post")
+
+
+async def refuse_hidden_post(info: Info[Context, None], post_id: str | None) -> None:
+    """HiddenPost before the command runs when the read model hides the post its answer
+    selects from the caller: the domain lets a reader delete their comment on a post
+    archived since (unlike the other commands on a post, which refuse a post hidden from
+    their caller), but then `post` could only fail, after the write. Called only when
+    `post` is selected: without it, the command runs and answers."""
+    ctx = info.context
+    if post_id is not None and await ctx.reads.post(post_id, ctx.viewer_id) is None:
+        raise HiddenPost(post_id)
+
+
+def _selects(selections: Iterable[Selection], name: str) -> bool:
+    """Whether `name` is among the fields selected, through fragments too."""
+    return any(
+        selection.name == name
+        if isinstance(selection, SelectedField)
+        else _selects(selection.selections, name)
+        for selection in selections
+    )
 
 
 async def settled_user(info: Info[Context, None], user_id: str, position: str) -> User:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
+from unittest.mock import AsyncMock
 
 import pytest
 
 from infra.settings import Settings
+from schema.errors import HiddenPost, code_and_details
+from schema.payloads import settled_post
 from tests.support import operations as ops
 from tests.support.api import Account, Api
 from tests.support.refusals import refused
@@ -194,3 +198,42 @@ def test_popular_posts_rank_by_likes_with_ties_newest_first(api: Api, ann: Accou
     popular = api.ok(ops.POPULAR, {"first": 2})["popularPosts"]
     assert [p["title"] for p in popular] == ["New", "Old"]
     assert api.error(ops.POPULAR, {"first": 101})["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+DELETE_WITH_POST = """mutation($c: ID!) {
+  deleteComment(input: {commentId: $c}) { postId ...Shown }
+}
+fragment Shown on PostPayload { post { title } }"""
+DELETE_WITHOUT_POST = """mutation($c: ID!) {
+  deleteComment(input: {commentId: $c}) { position postId }
+}"""
+
+
+def test_a_reader_deleting_a_comment_on_an_archived_post_is_never_told_failure_after_the_write(
+    api: Api, settings: Settings, ann: Account, bob: Account
+) -> None:
+    """Bob's own comment on a post Ann archived since: his answer cannot show the post
+    (`post` is non-null and hidden from him), so it is refused unwritten; without it,
+    the deletion runs. It had been committed, then answered NOT_FOUND."""
+    post = api.published_post(ann)
+    comment = api.comment(bob, post["id"], "Mine")["commentId"]
+    api.ok(ops.ARCHIVE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    error = refused(api, settings, DELETE_WITH_POST, {"c": comment}, token=bob.token)
+    assert error["extensions"] == {"code": "NOT_FOUND"}
+    assert "nothing was written" in error["message"]
+    deleted = api.ok(DELETE_WITHOUT_POST, {"c": comment}, token=bob.token)["deleteComment"]
+    assert deleted["postId"] == post["id"]
+    seen = {"X-Consistent-With": deleted["position"]}
+    after = api.ok(ops.POST_ENGAGEMENT, {"id": post["id"]}, token=ann.token, headers=seen)
+    assert after["post"]["commentCount"] == 0
+
+
+async def test_a_post_hidden_by_the_time_the_write_is_read_says_the_write_was_committed() -> None:
+    """A post archived while a like or a comment was written: `post` is non-null, so the
+    answer is an error, and it says the command was committed, at which position."""
+    reads = SimpleNamespace(post=AsyncMock(return_value=None))
+    context = SimpleNamespace(read_your_write=AsyncMock(), reads=reads, viewer_id="bob")
+    with pytest.raises(HiddenPost) as hidden:
+        await settled_post(cast(Any, SimpleNamespace(context=context)), "p1", "42")
+    assert code_and_details(hidden.value) == ("NOT_FOUND", {"position": "42"})
+    assert "committed at position 42" in str(hidden.value)
