@@ -221,7 +221,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._field_bytes = 0
         self._chunks += 1
         if self._chunks > MAX_CHUNKS:
-            self._refuse(
+            self._refuse_body(
                 Refusal(
                     413,
                     f"A chunked body may come in at most {MAX_CHUNKS} chunks.",
