@@ -60,8 +60,13 @@ from enum import Enum
 from functools import partial
 from typing import Any, cast
 
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from protection.config import EdgeLimits
@@ -131,6 +136,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._begun_in_this_read = False  # the head or trailer section began in this read
         self._field_bytes = 0  # of the head or trailer section, from the read after that
         self._chunks = 0
+        self._running: RequestResponseCycle | None = None  # the request being answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -145,7 +151,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._uncount()
+        # uvicorn marks only the newest request read (`self.cycle`) as disconnected. With
+        # requests pipelined, that is one still waiting, and the one being answered wrote
+        # to the closed transport: a RuntimeError traceback per request, 10 for 10
+        # connections that pipelined three large queries and closed without reading.
+        running = self._running
+        if running is not None and not running.response_complete:
+            running.disconnected = True
+            running.message_event.set()
         super().connection_lost(exc)
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def handle_websocket_upgrade(self) -> None:
         """From here INKWELL_MAX_WS_PER_ADDRESS counts the connection; the WebSocket

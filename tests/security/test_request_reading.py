@@ -17,7 +17,9 @@ import psutil
 import websockets
 from websockets.typing import Subprotocol
 
+from domain.rules import CONTENT_MAX
 from harness.server_process import ServerProcess
+from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 from wiring.http_protocol import MAX_PIPELINED
 
@@ -266,3 +268,36 @@ def test_requests_pipelined_without_reading_the_answers_do_not_grow_the_server(
     assert memory.memory_info().rss - before < 30 * 1024 * 1024, sent
     for connection in connections:
         connection.close()
+
+
+def test_a_client_leaving_with_pipelined_answers_unread_logs_no_traceback(
+    start_server: StartServer,
+) -> None:
+    """uvicorn marks only the newest request read as disconnected: with three pipelined,
+    the one being answered when the client left wrote to the closed transport, a
+    RuntimeError traceback in the log per connection (10 for 10)."""
+    server = start_server(INKWELL_RATE_LIMITS="off")
+    api = http_api(server)
+    author = api.register("Long")
+    for n in range(50):
+        api.published_post(author, f"Long {n}", content="a" * CONTENT_MAX)
+    # 5 MB answers: more than the kernel's socket buffers take, so the server's wait.
+    query = json.dumps({"query": "{ recentPosts(first: 50) { edges { node { content } } } }"})
+    request = (
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(query), query.encode())
+    )
+    connections = []
+    for _ in range(5):
+        connection = socket.socket()
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        connection.connect(("127.0.0.1", server.port))
+        connection.sendall(request * 3)  # never read
+        connections.append(connection)
+    time.sleep(2)  # the first answers fill the buffers; the second ones wait to be written
+    for connection in connections:
+        connection.close()
+    time.sleep(1)
+    assert httpx.get(f"{server.url}/health", timeout=10).status_code == 200
+    log = server.log.read_text()
+    assert "Traceback" not in log and "Exception in ASGI" not in log, log[-3000:]
