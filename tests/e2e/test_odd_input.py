@@ -302,3 +302,68 @@ def test_ids_are_checked_before_redis_on_subscriptions(server: ServerProcess) ->
     answer = asyncio.run(subscribe())
     (error,) = answer["payload"]["errors"]
     assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "id"}
+
+
+NINES = "9" * 4_301  # past Python's guard on int(): graphql-core's int() raised ValueError
+LONG_LITERALS = [
+    f"{{ recentPosts(first: {NINES}) {{ totalCount }} }}",
+    f"query($f: Int = {NINES}) {{ recentPosts(first: $f) {{ totalCount }} }}",
+    f"{{ popularPosts(first: {NINES}) {{ id }} }}",
+]
+LONG_VERSION = (
+    f'mutation {{ publishPost(input: {{postId: "{uuid.uuid4()}", expectedVersion: {NINES}}}) '
+    "{ position } }"
+)
+
+
+def refused_for_its_long_number(error: dict[str, Any]) -> None:
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert "is longer than any value this API takes" in error["message"]
+    assert len(error["message"]) < 200
+
+
+def test_a_number_literal_past_pythons_digit_limit_is_a_validation_error_over_http(
+    server: ServerProcess,
+) -> None:
+    """It was INTERNAL_SERVER_ERROR with an ERROR traceback in the log per request."""
+    before = server.log.read_text()
+    for query in [*LONG_LITERALS, LONG_VERSION]:
+        response = httpx.post(f"{server.url}/graphql", json={"query": query}, timeout=30)
+        (error,) = response.json()["errors"]
+        refused_for_its_long_number(error)
+    for query in LONG_LITERALS:
+        response = httpx.get(
+            f"{server.url}/graphql",
+            params={"query": query},
+            headers={"accept": "application/json"},
+            timeout=30,
+        )
+        (error,) = response.json()["errors"]
+        refused_for_its_long_number(error)
+    logged = server.log.read_text()[len(before) :]
+    assert "Traceback" not in logged and "ValueError" not in logged
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start"), [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")]
+)
+def test_a_number_literal_past_pythons_digit_limit_is_a_validation_error_over_websockets(
+    server: ServerProcess, protocol: str, start: str
+) -> None:
+    async def send(query: str) -> dict[str, Any]:
+        url = server.url.replace("http", "ws", 1) + "/graphql"
+        async with websockets.connect(url, subprotocols=[Subprotocol(protocol)]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": start, "payload": {"query": query}}))
+            answer: dict[str, Any] = json.loads(await ws.recv())
+            return answer
+
+    before = server.log.read_text()
+    for query in LONG_LITERALS:
+        answer = asyncio.run(send(query))
+        assert answer["type"] == "error"  # graphql-ws sends the one error, the other a list
+        payload = answer["payload"]
+        refused_for_its_long_number(payload if protocol == "graphql-ws" else payload[0])
+    logged = server.log.read_text()[len(before) :]
+    assert "Traceback" not in logged and "ValueError" not in logged

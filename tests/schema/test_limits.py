@@ -1,10 +1,15 @@
-"""Protective limits: a query too deep, too wide or too long is QUERY_TOO_COMPLEX."""
+"""Protective limits: a query too deep, too wide or too long is QUERY_TOO_COMPLEX; a number
+literal too long for any scalar is GRAPHQL_VALIDATION_FAILED."""
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from graphql import get_introspection_query
 
 from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
+from schema.limits.literals import MAX_NUMBER
 from tests.support.api import Api
 
 DEEPEST = """{ user(id: "00000000-0000-4000-8000-000000000000") { posts { edges { node {
@@ -35,3 +40,50 @@ def test_a_document_of_too_many_tokens_is_too_complex(api: Api) -> None:
 def test_the_playgrounds_introspection_query_is_within_the_limits(api: Api) -> None:
     body = api.call(get_introspection_query(descriptions=True))
     assert "errors" not in body and body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+NINES = "9" * 4_301  # one digit past Python's guard on int() (sys.get_int_max_str_digits)
+ID = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"{{ recentPosts(first: {NINES}) {{ totalCount }} }}",
+        f"{{ recentPosts(first: -{NINES}) {{ totalCount }} }}",
+        f"query($f: Int = {NINES}) {{ recentPosts(first: $f) {{ totalCount }} }}",
+        f"{{ popularPosts(first: {NINES}) {{ id }} }}",
+        f'mutation {{ publishPost(input: {{postId: "{ID}", expectedVersion: {NINES}}}) '
+        "{ position } }",
+        f"{{ nodes(ids: [{NINES}]) {{ id }} }}",
+        f"{{ post(id: {NINES}) {{ id }} }}",
+        f"{{ recentPosts(first: 1.{NINES}) {{ totalCount }} }}",
+        f"{{ recentPosts(first: 1e{NINES}) {{ totalCount }} }}",
+        f"{{ recentPosts(first: {NINES[:-1]}) {{ totalCount }} }}",  # at the guard: was echoed
+    ],
+)
+def test_a_number_literal_too_long_for_any_scalar_is_a_validation_error(
+    api: Api, query: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """int() refuses an Int literal over 4,300 digits with a ValueError: it was an
+    INTERNAL_SERVER_ERROR and a logged traceback, and one of 4,300 came back whole."""
+    with caplog.at_level(logging.WARNING, logger="schema"):
+        error = api.error(query)
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert error["message"].startswith("The number '")
+    assert "characters) is longer than any value this API takes" in error["message"]
+    assert len(error["message"]) < 200
+    assert not [record for record in caplog.records if record.name == "schema"]
+
+
+def test_a_long_number_is_pointed_at_where_it_stands(api: Api) -> None:
+    query = f"{{ recentPosts(first: 5) {{ totalCount }} a: recentPosts(first: {NINES}) {{ id }} }}"
+    error = api.error(query)
+    assert error["locations"] == [{"line": 1, "column": query.index(NINES) + 1}]
+
+
+@pytest.mark.parametrize("digits", [12, MAX_NUMBER])
+def test_a_number_up_to_the_limit_is_left_to_graphqls_own_rule(api: Api, digits: int) -> None:
+    error = api.error(f"{{ recentPosts(first: {'9' * digits}) {{ totalCount }} }}")
+    assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
+    assert error["message"].startswith("Int cannot represent non 32-bit signed integer value")
