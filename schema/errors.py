@@ -10,11 +10,13 @@ INTERNAL_SERVER_ERROR, without internals.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 
 from domain.errors import (
+    ECHO_MAX,
     BusinessRuleViolation,
     CommandIdReused,
     ConcurrencyError,
@@ -122,14 +124,38 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
 TOO_COMPLEX = ("tokens. Parsing aborted", "Validation aborted.")
 
 
+# graphql-core quotes the client whole: unknown field, argument, directive, type and
+# variable names, a string or float given for an Int, an unknown input field in a variable
+# (about 200 KB each came back). Every message is bounded where it gets its code, so no
+# message of graphql-core's, strawberry's or ours can send back more than an excerpt: an
+# unbroken run of characters longer than any name in the schema or id the server writes
+# ("comment-" and a UUID, 44) is cut to its first ECHO_MAX, and the whole to MESSAGE_MAX
+# (a string literal with spaces in it has no long run).
+RUN_MAX = 64
+MESSAGE_MAX = 500
+LONG_RUN = re.compile(rf"[^\s'\"]{{{RUN_MAX + 1},}}")
+
+
+def bounded(message: str) -> str:
+    """The message with the client's long text cut, its start kept: "Cannot query field
+    'xxxx... (200000 characters)' on type 'Query'." still says what was wrong."""
+    message = LONG_RUN.sub(lambda run: _cut(run[0], ECHO_MAX), message)
+    return _cut(message, MESSAGE_MAX) if len(message) > MESSAGE_MAX else message
+
+
+def _cut(text: str, limit: int) -> str:
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
 def coded(
     error: GraphQLError, hide_suggestions: bool = False, outages: Outages = ()
 ) -> GraphQLError:
+    """The error as the client receives it: with its code, and its message bounded."""
     original = error.original_error
     if original is None:
         message = without_suggestions(error.message) if hide_suggestions else error.message
         if error.extensions and "code" in error.extensions:
-            return error if message == error.message else _with(error, message, error.extensions)
+            return _with(error, message, error.extensions)
         if any(mark in message for mark in TOO_COMPLEX):
             return _with(error, message, {"code": "QUERY_TOO_COMPLEX"})
         if isinstance(error, GraphQLSyntaxError):  # Apollo Server's code for the same
@@ -148,8 +174,9 @@ def coded(
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    """The one way an error leaves `coded`: every message passes `bounded` once."""
     return GraphQLError(
-        message,
+        bounded(message),
         nodes=error.nodes,
         source=error.source,
         positions=error.positions,
