@@ -93,9 +93,9 @@ def too_large(size: int, limit: int) -> str:
 
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     match error:
-        case InvalidInput():
+        case InvalidInput() | BadPageRequest():
             return "BAD_USER_INPUT", {"field": error.field}
-        case CommandIdReused() | BadPageRequest() | BadSearch() | BadInput():
+        case CommandIdReused() | BadSearch() | BadInput():
             return "BAD_USER_INPUT", {}
         case Unauthenticated():
             return "UNAUTHENTICATED", {}

@@ -52,12 +52,11 @@ def refuse_bad_pages(execution: ExecutionContext) -> None:
         return
     problem = first_bad_page(query, execution.variables or {})
     if problem is not None:
-        execution.pre_execution_errors = [
-            GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
-        ]
+        extensions = {"code": "BAD_USER_INPUT", "field": problem.field}
+        execution.pre_execution_errors = [GraphQLError(str(problem), extensions=extensions)]
 
 
-def first_bad_page(query: str, variables: Mapping[str, Any]) -> str | None:
+def first_bad_page(query: str, variables: Mapping[str, Any]) -> BadPageRequest | None:
     """What the resolvers would refuse first among the page arguments, or None."""
     arguments, defaults = page_arguments(query)
     for name, literal, variable in arguments:
@@ -100,14 +99,14 @@ def _literal(node: Any) -> Any:
     return None
 
 
-def _check(argument: str, value: Any) -> str | None:
+def _check(argument: str, value: Any) -> BadPageRequest | None:
     try:
         if argument == "first" and type(value) is int:
             check_first(value)
         elif argument == "last" and type(value) is int and not 0 <= value <= MAX_FIRST:
-            raise BadPageRequest(f"last must be between 0 and {MAX_FIRST}")
+            raise BadPageRequest(f"last must be between 0 and {MAX_FIRST}", "last")
         elif argument in ("after", "before") and isinstance(value, str) and value:
-            Position.from_cursor(value)
+            Position.from_cursor(value, argument)
     except BadPageRequest as refused:
-        return str(refused)
+        return refused
     return None

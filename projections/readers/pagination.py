@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +24,21 @@ MAX_FIRST = 100
 INTERSECTION_WALK = (Path(__file__).parent / "lua" / "intersection_walk.lua").read_text()
 
 
+# A cursor's text exactly as `Position.cursor` writes it: the score in the decimal str()
+# gives, within 64 bits, and the member, an id the server made (a lower-case UUID).
+CURSOR_TEXT = re.compile(
+    r"(0|-?[1-9][0-9]{0,18}):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
+SCORES = range(-(2**63), 2**63)
+
+
 class BadPageRequest(ValueError):
-    pass
+    """A page size out of range or a cursor this server did not make; `field` names the
+    argument, as InvalidInput's does."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True, order=True)
@@ -36,12 +50,27 @@ class Position:
         return base64.urlsafe_b64encode(f"{self.score}:{self.member}".encode()).decode()
 
     @staticmethod
-    def from_cursor(cursor: str) -> Position:
-        try:
-            score, member = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-            return Position(int(score), member)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            raise BadPageRequest(f"{excerpt(cursor)} is not a cursor this server made") from None
+    def from_cursor(cursor: str, field: str) -> Position:
+        """The position of a cursor this server made, sent back exactly as it was written.
+        int() and b64decode alone took " 1", "1_000", "+1", fullwidth and Arabic-Indic
+        digits, 30-digit scores, "1:", "1:x" and characters outside base64 in a cursor,
+        and each paged as if the server had made it."""
+        position = _decoded(cursor)
+        if position is None or position.cursor() != cursor:
+            raise BadPageRequest(f"{excerpt(cursor)} is not a cursor this server made", field)
+        return position
+
+
+def _decoded(cursor: str) -> Position | None:
+    """The position a cursor's text names, if that text is in the form `cursor` writes."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    found = CURSOR_TEXT.fullmatch(text)
+    if found is None or int(found[1]) not in SCORES:
+        return None
+    return Position(int(found[1]), found[2])
 
 
 @dataclass(frozen=True)
@@ -75,9 +104,9 @@ class Slice:
         """The cursors as positions, once the sizes are known to be in range."""
         check_first(self.first)
         if self.last is not None and not 0 <= self.last <= MAX_FIRST:
-            raise BadPageRequest(f"last must be between 0 and {MAX_FIRST}")
-        after = Position.from_cursor(self.after) if self.after else None
-        before = Position.from_cursor(self.before) if self.before else None
+            raise BadPageRequest(f"last must be between 0 and {MAX_FIRST}", "last")
+        after = Position.from_cursor(self.after, "after") if self.after else None
+        before = Position.from_cursor(self.before, "before") if self.before else None
         return after, before
 
     def ends(self) -> tuple[Position | None, Position | None, bool]:
@@ -89,7 +118,7 @@ class Slice:
 
 def check_first(first: int) -> None:
     if not 0 <= first <= MAX_FIRST:
-        raise BadPageRequest(f"first must be between 0 and {MAX_FIRST}")
+        raise BadPageRequest(f"first must be between 0 and {MAX_FIRST}", "first")
 
 
 @dataclass(frozen=True)

@@ -21,29 +21,23 @@ from projections.readers.pagination import (
     pages,
 )
 
+
+def member(n: int) -> str:
+    """The n-th id, in order: a cursor names a member the server made, a UUID."""
+    return f"{n:08x}-0000-4000-8000-000000000000"
+
+
 # Ties on purpose: Redis orders equal scores by member, and so must the cursors.
-ITEMS = [
-    Position(score, member)
-    for score, member in [
-        (1, "a"),
-        (2, "b"),
-        (2, "c"),
-        (2, "d"),
-        (3, "e"),
-        (5, "f"),
-        (5, "g"),
-        (8, "h"),
-    ]
-]
+ITEMS = [Position(score, member(n)) for n, score in enumerate([1, 2, 2, 2, 3, 5, 5, 8])]
 
 
 def relay(ordered: list[Position], window: Slice) -> tuple[list[Position], bool, bool]:
     """The specification's ApplyCursorsToEdges, then first or last: (edges, next, previous)."""
     edges = ordered
     if window.after:
-        edges = edges[ordered.index(Position.from_cursor(window.after)) + 1 :]
+        edges = edges[ordered.index(Position.from_cursor(window.after, "after")) + 1 :]
     if window.before:
-        cut = Position.from_cursor(window.before)
+        cut = Position.from_cursor(window.before, "before")
         edges = [edge for edge in edges if ordered.index(edge) < ordered.index(cut)]
     if window.last is None:
         return edges[: window.first], len(edges) > window.first, window.after is not None
@@ -104,7 +98,7 @@ async def test_the_intersection_of_large_sets_pages_as_relay_says(
     batches past the first."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     keys = [f"{prefix}:left", f"{prefix}:right"]
-    shared = [Position(score, f"s{score:04}") for score in range(0, 3_000, spacing)]
+    shared = [Position(score, member(score)) for score in range(0, 3_000, spacing)]
     for side, key in enumerate(keys):
         await client.zadd(key, {f"{side}-{n}": n // 2 for n in range(6_000)})
         await client.zadd(key, {item.member: item.score for item in shared})
@@ -166,3 +160,15 @@ async def test_sizes_out_of_range_are_refused(
     client, key = sorted_set
     with pytest.raises(BadPageRequest):
         await newest_first(client, key, window)
+
+
+@pytest.mark.parametrize("score", [0, 1, -1, 2**63 - 1, -(2**63)])
+def test_every_cursor_the_server_writes_reads_back(score: int) -> None:
+    position = Position(score, member(7))
+    assert Position.from_cursor(position.cursor(), "after") == position
+
+
+@pytest.mark.parametrize("score", [2**63, -(2**63) - 1])
+def test_a_score_past_64_bits_is_no_cursor_of_the_servers(score: int) -> None:
+    with pytest.raises(BadPageRequest):
+        Position.from_cursor(Position(score, member(7)).cursor(), "after")
