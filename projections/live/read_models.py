@@ -63,7 +63,8 @@ RETRY_SECONDS = 0.25
 # Redis down or not answering in time: a warning without a traceback, as Behind is.
 # (redis-py's ConnectionError and TimeoutError are not the builtin ones.)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
-# More changes than this since the last delivery: resubscribing is cheaper than replaying.
+# More changes than this since the last delivery, or waiting for one subscriber of the
+# feed or of a post's comments: resubscribing is cheaper than replaying.
 MAX_CHANGES = 10_000
 CHANGES_SINCE = (Path(__file__).parent / "lua" / "changes_since.lua").read_text()
 
@@ -84,7 +85,12 @@ class Snapshot(Generic[T]):
 
 
 class Mailbox(Generic[T]):
-    """One subscriber's queue: the newest snapshot per key, at most `size` keys, oldest out."""
+    """One subscriber's queue: the newest snapshot per key, at most `size` keys.
+
+    A slow subscriber skips a key's older states, never a key. One more key than `size`
+    ends the stream with Resubscribe once what waits is sent: it dropped the oldest key
+    before, so a rename of an author with 300 posts reached a feed subscriber as 256
+    posts and then silence, with no error to tell the client its list was stale."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -93,9 +99,12 @@ class Mailbox(Generic[T]):
         self._ended: Exception | None = None
 
     def put(self, snapshot: Snapshot[T]) -> None:
+        if self._ended is not None:
+            return
         self._waiting.pop(snapshot.key, None)
         if len(self._waiting) >= self._size:
-            self._waiting.popitem(last=False)
+            self.end(Resubscribe(f"more than {self._size} changes waiting to be sent"))
+            return
         self._waiting[snapshot.key] = snapshot
         self._ready.set()
 
@@ -366,7 +375,8 @@ class LiveReadModels:
         change, and its archiving, so that a live list can drop it. (It was public until
         then; a draft archived unpublished never shows.)"""
         source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post)
-        async with self._joined(self._keys.posts_changed_channel(), source, 256) as mailbox:
+        channel = self._keys.posts_changed_channel()
+        async with self._joined(channel, source, MAX_CHANGES) as mailbox:
             yield _updates(mailbox)
 
     @asynccontextmanager
@@ -376,7 +386,7 @@ class LiveReadModels:
             lambda keys: keys.comment_additions(post_id), Keys.comment_prefix, _comment
         )
         channel = self._keys.comment_added_channel(post_id)
-        async with self._joined(channel, source, 256) as mailbox:
+        async with self._joined(channel, source, MAX_CHANGES) as mailbox:
             yield _updates(mailbox)
 
     @asynccontextmanager

@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
-from domain.commands import LikePost, RegisterUser
+from domain.commands import LikePost, RegisterUser, UpdateProfile
 from harness import redis_server
 from harness.net import free_port
-from projections.live.read_models import Mailbox, Snapshot
+from projections.live.read_models import Mailbox, Resubscribe, Snapshot
 from projections.readers.pagination import Slice
 from projections.readers.views import PostView
 from tests.support.in_process import author_with_posts, send, settle
@@ -62,14 +62,31 @@ async def next_post(updates: AsyncIterator[PostView | None], timeout: float = 5)
     return view
 
 
-def test_a_mailbox_keeps_the_newest_snapshot_per_key_within_its_bound() -> None:
+def test_a_mailbox_keeps_the_newest_snapshot_per_key() -> None:
     async def scenario() -> list[Any]:
         mailbox: Mailbox[str] = Mailbox(size=2)
-        for position, key in enumerate(["a", "b", "a", "c", "c"]):
+        for position, key in enumerate(["a", "b", "a", "b", "a"]):
             mailbox.put(Snapshot(key, position, f"{key}{position}"))
         return [(await mailbox.get()).value, (await mailbox.get()).value]
 
-    assert asyncio.run(scenario()) == ["a2", "c4"]
+    assert asyncio.run(scenario()) == ["b3", "a4"]
+
+
+def test_a_mailbox_past_its_bound_ends_with_resubscribe_and_never_drops_a_key() -> None:
+    """It dropped the oldest key: a feed subscriber saw 256 of 300 renamed posts."""
+
+    async def scenario() -> tuple[list[Any], Exception]:
+        mailbox: Mailbox[str] = Mailbox(size=2)
+        for position, key in enumerate(["a", "b", "a", "c", "d"]):
+            mailbox.put(Snapshot(key, position, f"{key}{position}"))
+        delivered = [(await mailbox.get()).value, (await mailbox.get()).value]
+        with pytest.raises(Resubscribe) as ended:
+            await mailbox.get()
+        return delivered, ended.value
+
+    delivered, ended = asyncio.run(scenario())
+    assert delivered == ["b1", "a2"]  # what waited is sent, then the stream ends
+    assert "more than 2 changes" in str(ended)
 
 
 async def test_a_slow_subscriber_skips_to_the_final_state_without_holding_up_a_fast_one(
@@ -192,3 +209,20 @@ async def test_live_streams_follow_a_rebuild_into_its_new_space(inkwell: Inkwell
         while not set(fresh) <= set(shown):
             shown.append((await next_item(feed)).id)
         assert set(shown) == {watched, *fresh} and len(shown) <= 4, shown
+
+
+async def test_a_rename_reaches_a_feed_subscriber_on_every_post_of_the_author(
+    inkwell: Inkwell,
+) -> None:
+    """One rename changes all of an author's posts at once: with 300 of them, a feed
+    subscriber got 256 and then silence (its mailbox dropped the rest)."""
+    author = await author_with_posts(inkwell, published=300)
+    await settle(inkwell, timeout=60)
+    async with inkwell.services.live.feed() as feed:
+        await send(inkwell, UpdateProfile(name="Ann B."), author)
+        renamed: set[str] = set()
+        while len(renamed) < 300:
+            view = await next_item(feed, timeout=30)
+            if view.author_name == "Ann B.":
+                renamed.add(view.id)
+    assert len(renamed) == 300
