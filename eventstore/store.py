@@ -37,6 +37,11 @@ class SqlEventStore:
     async def append(self, request: AppendRequest) -> Outcome:
         return await self._writer.append(request)
 
+    @property
+    def commit_failure(self) -> str | None:
+        """Why this process's latest commit failed, until one succeeds."""
+        return self._writer.last_failure
+
     async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
         """Raises UndecodableEvent when the events read hold one this code cannot read: no
         decision is made on part of a history. A stream's versions count up from 1 and

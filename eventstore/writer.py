@@ -134,6 +134,9 @@ class GroupCommitWriter:
         self._on_commit = on_commit
         self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
+        # Why the latest commit failed, until one succeeds: what /ready says of a SQLite
+        # file on a full disk or locked by another process, which no read reveals.
+        self.last_failure: str | None = None
         self._thread = threading.Thread(target=self._run, name="inkwell-writer", daemon=True)
 
     def start(self) -> None:
@@ -220,8 +223,11 @@ class GroupCommitWriter:
                 log.exception("commit of %d appends failed", len(batch))
             results = [failure] * len(batch)
             recorded = []
+            self.last_failure = _reason(failure)
             _close(conn)
             conn = None
+        else:
+            self.last_failure = None
         if recorded:
             self._on_commit(recorded)
         for pending, result in zip(batch, results, strict=True):

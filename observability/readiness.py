@@ -14,7 +14,9 @@ other log's.
 
 A database that refuses writes (a PostgreSQL standby left behind by a failover) makes the
 answer "degraded" too, still 200: mutations answer UNAVAILABLE, and queries, which read
-Redis only, answer as before.
+Redis only, answer as before. So does a latest commit of this process that failed, until
+one succeeds: a SQLite file on a full disk, or locked by another process, answers every
+read and refuses every write, and nothing but a write shows it.
 
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
@@ -50,6 +52,11 @@ class Head(Protocol):
     async def refuses_writes(self) -> bool: ...
 
     async def identity(self) -> str: ...
+
+
+class Commits(Protocol):
+    @property
+    def commit_failure(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -97,10 +104,13 @@ class Readiness:
         progress: ProgressReader,
         limits: Limits,
         reads: Redis | None = None,
+        commits: Commits | None = None,
     ) -> None:
-        """`redis`: the primary; `reads`: the server queries read, when it is another."""
+        """`redis`: the primary; `reads`: the server queries read, when it is another;
+        `commits`: this process's writer, when it has one."""
         self._redis = redis
         self._log = log
+        self._commits = commits
         self._keys = keys
         self._progress = progress
         self._limits = limits
@@ -133,6 +143,10 @@ class Readiness:
             return _failure(error)
         if refused:
             return {"ok": True, "degraded": True, "reason": REFUSES_WRITES}
+        failure = self._commits.commit_failure if self._commits is not None else None
+        if failure is not None:
+            reason = f"the latest commit failed ({failure}): mutations answer UNAVAILABLE"
+            return {"ok": True, "degraded": True, "reason": reason}
         return {"ok": True}
 
     async def _bound(self) -> dict[str, Any]:

@@ -125,7 +125,7 @@ async def running(
             if projectors
             else ()
         )
-        operations = _operations(settings, metrics, redis, keys, log_reader)
+        operations = _operations(settings, metrics, redis, keys, log_reader, store)
         services = _services(settings, metrics, redis, keys, store, read_side)
         if settings.rate_limits.enabled:
             services = _throttled(settings, redis, keys, services)
@@ -210,7 +210,12 @@ def _projectors(
 
 
 def _operations(
-    settings: Settings, metrics: Metrics, redis: RedisClients, keys: Keys, log_reader: LogReader
+    settings: Settings,
+    metrics: Metrics,
+    redis: RedisClients,
+    keys: Keys,
+    log_reader: LogReader,
+    store: SqlEventStore,
 ) -> Operations:
     """What /metrics, /ready and the `projections` subscription read."""
     progress = ProgressReader(redis.primary, keys, NAMES, log_reader)
@@ -220,7 +225,7 @@ def _operations(
         metrics=metrics,
         exposition=Exposition(metrics, settings.metrics_dir),
         progress=progress,
-        readiness=Readiness(redis.primary, log_reader, keys, progress, limits, reads),
+        readiness=Readiness(redis.primary, log_reader, keys, progress, limits, reads, store),
     )
 
 

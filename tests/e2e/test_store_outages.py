@@ -137,6 +137,11 @@ def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
             CREATE, {"i": {"title": "Locked out", "content": "x"}}, token=ann.token
         )
         assert error["extensions"] == {"code": "UNAVAILABLE"}, error
+        # Every read still answers, so only the failed commit shows it: degraded, still 200.
+        ready = httpx.get(f"{server.url}/ready", timeout=10)
+        assert ready.status_code == 200
+        assert ready.json()["degraded"] == ["database"], ready.json()
+        assert "the latest commit failed" in ready.json()["checks"]["database"]["reason"]
         holder.execute("ROLLBACK")
     finally:
         holder.close()
@@ -144,3 +149,6 @@ def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
         "createPost"
     ]
     assert int(after["position"]) == ann.position + 1  # the refused one appended nothing
+    # A commit went through: the database is writable again.
+    checks = httpx.get(f"{server.url}/ready", timeout=10).json()["checks"]
+    assert checks["database"] == {"ok": True}, checks
