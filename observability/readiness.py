@@ -1,6 +1,7 @@
 """Readiness: can this process answer well right now? Each check says why not.
 
-The database and Redis must answer; every projection must be within the lag
+The database and Redis must answer (a Redis that may evict keys makes the answer
+"degraded": infra/redis_policy.py says why); every projection must be within the lag
 limit, and must not be stalled (work waiting, nothing applied for a while). With
 REDIS_READ_URL the server that queries read must answer too, and, when it is a
 replica, be linked to its primary: every query reads it, so while it is down or
@@ -121,7 +122,7 @@ class Readiness:
         verdict.checks["database"] = await _answers(self._log.head_position())
         if verdict.ready:
             verdict.checks["database"] = await self._writable()
-        verdict.checks["redis"] = await _answers(self._redis.ping())
+        verdict.checks["redis"] = await self._redis_keeps_keys()
         if verdict.ready:
             verdict.checks["log"] = await self._bound()
         if self._reads is not None:
@@ -148,6 +149,25 @@ class Readiness:
             reason = f"the latest commit failed ({failure}): mutations answer UNAVAILABLE"
             return {"ok": True, "degraded": True, "reason": reason}
         return {"ok": True}
+
+    async def _redis_keeps_keys(self) -> dict[str, Any]:
+        """Redis answers, and may not evict keys. Startup refuses (or warns about) an
+        evicting policy, but one set later went unseen: Redis evicted 6,159 read-model
+        keys, queries missed posts, and /ready said ready."""
+        try:
+            memory = await asyncio.wait_for(self._redis.info("memory"), CHECK_TIMEOUT)
+        except Exception as error:
+            return _failure(error)
+        policy = str(memory.get("maxmemory_policy", ""))
+        if not policy.startswith("allkeys-"):
+            return {"ok": True}
+        return {
+            "ok": True,
+            "degraded": True,
+            "reason": f"Redis's maxmemory-policy is {policy}: when memory is full it deletes "
+            "read-model keys, which queries then miss. Set it to noeviction, then run "
+            "`inkwell verify` (and `inkwell rebuild` if it finds differences)",
+        }
 
     async def _bound(self) -> dict[str, Any]:
         try:

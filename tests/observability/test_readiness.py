@@ -130,6 +130,29 @@ def test_ready_names_redis_when_it_stops_answering_and_metrics_count_its_errors(
         server.wait()
 
 
+def test_ready_is_degraded_once_redis_may_evict_read_model_keys(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    """A policy set after startup went unseen: Redis evicted 6,159 read-model keys under
+    allkeys-lru, queries missed posts, and /ready said ready."""
+    port = free_port()
+    server = redis_server(port)
+    settings = make_settings(sqlite_url, f"redis://127.0.0.1:{port}", prefix, tmp_path)
+    try:
+        with TestClient(create_app(settings)) as client, redis.Redis(port=port) as admin:
+            assert eventually(client, "/ready", 200)["status"] == "ready"
+            admin.config_set("maxmemory-policy", "allkeys-lru")
+            body = client.get("/ready").json()
+            assert body["status"] == "degraded" and body["degraded"] == ["redis"], body
+            assert "allkeys-lru" in body["checks"]["redis"]["reason"]
+            assert client.get("/ready?strict").status_code == 503
+            admin.config_set("maxmemory-policy", "noeviction")
+            assert client.get("/ready").json()["status"] == "ready"
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_ready_names_the_read_replica_when_it_stops_answering_or_loses_its_primary(
     tmp_path: Path, sqlite_url: str, prefix: str
 ) -> None:
