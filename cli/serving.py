@@ -24,7 +24,7 @@ from wiring import heap
 from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
 from wiring.http_protocol import bounded_http_protocol
-from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
+from wiring.websocket_backlog import bounded_websocket_protocol
 
 log = logging.getLogger("inkwell")
 
@@ -161,7 +161,9 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     messages over the limit are refused by the transport before they are buffered whole;
     X-Forwarded-For is believed only from the proxies named; frames are compressed only
     when the operator asks (protection/config.py says why), and those written in one turn
-    of the loop go out joined, up to eight to a write (wiring/websocket_protocol.py)."""
+    of the loop go out joined, up to eight to a write (wiring/websocket_protocol.py), and
+    a socket whose client does not read holds at most an answer's worth of bytes before
+    it is closed (wiring/websocket_backlog.py)."""
     proxies = settings.edge.trusted_proxies
     per_address = (  # with the other limits per client (protection/config.py)
         ConnectionsPerAddress(settings.edge.max_connections_per_address, proxies)
@@ -170,7 +172,7 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     )
     return {
         "http": bounded_http_protocol(settings.edge, per_address),
-        "ws": TurnJoinedWebSocketProtocol,
+        "ws": bounded_websocket_protocol(settings.edge),
         "ws_max_size": settings.edge.max_ws_message_bytes,
         "ws_per_message_deflate": settings.edge.ws_compression,
         "proxy_headers": proxies is not None,

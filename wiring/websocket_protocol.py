@@ -76,6 +76,11 @@ class TurnJoinedTransport(asyncio.Transport):
     def get_write_buffer_size(self) -> int:
         return self._transport.get_write_buffer_size() + sum(len(data) for data in self._held)
 
+    def get_unwritten_size(self) -> int:
+        """What the socket has not taken: the wrapped transport's buffer, without the
+        frames held for the end of this turn (they are written when it ends)."""
+        return self._transport.get_write_buffer_size()
+
     def get_write_buffer_limits(self) -> tuple[int, int]:
         return self._transport.get_write_buffer_limits()
 

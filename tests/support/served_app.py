@@ -14,13 +14,14 @@ from infra.settings import Settings
 from wiring.asgi import create_app
 from wiring.bootstrap import Inkwell
 from wiring.http_protocol import bounded_http_protocol
-from wiring.websocket_protocol import TurnJoinedWebSocketProtocol
+from wiring.websocket_backlog import bounded_websocket_protocol
 
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
     """The real app under uvicorn, in this event loop, so its tasks can be counted; on
-    the protocols `serve` runs (bounded request reading, frames joined into writes)."""
+    the protocols `serve` runs (bounded request reading, frames joined into writes, unsent
+    bytes bounded)."""
     app = create_app(settings)
     port = free_port()
     config = uvicorn.Config(
@@ -29,7 +30,7 @@ async def serving(settings: Settings) -> AsyncIterator[tuple[str, Inkwell]]:
         log_level="warning",
         lifespan="on",
         http=bounded_http_protocol(settings.edge),
-        ws=TurnJoinedWebSocketProtocol,
+        ws=bounded_websocket_protocol(settings.edge),
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

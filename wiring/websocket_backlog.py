@@ -1,0 +1,105 @@
+"""The WebSocket protocol `serve` and `api` run: wiring/websocket_protocol.py's, with the
+bytes a socket holds for a client that does not read bounded.
+
+uvicorn's `send` waits while the transport's write buffer is over its high-water mark
+(64 KB), and each operation's answer waits with it, serialized: a client that sent
+subscribe messages and read nothing made the server hold every answer. Twelve queries
+of a 10 MB page sent a quarter second apart (each under the 16 MB answer limit) grew the
+server by 265 MB, held until the client went away. Here a socket's unsent bytes (the
+transport's write buffer, and the messages waiting in `send`) may reach
+`max_unsent_bytes`, the answer limit: an answer at the limit always goes, as does any
+message when nothing is unsent, but a message that would take the unsent bytes over the
+limit is not sent. The socket is closed with 1013 (try again later: graphql-ws clients
+reconnect on it) instead, and the same twelve queries grow the server by 38 MB:
+
+- the app sees a disconnect at once (the client's messages it has not read yet are
+  dropped, so no further operation starts), and strawberry cancels the socket's
+  operations. Their waiting and later sends return at once, dropped, as a write to a
+  socket the client has left is lost: raising ClientDisconnected made each answer
+  already on its way log strawberry's "Exception in worker task" traceback;
+- the close frame goes behind what the transport already holds, for a client that reads
+  late; if the transport has not written it all within uvicorn's close timeout (10 s),
+  the connection is aborted, which drops the buffer (`transport.close()` would keep it
+  until the client read it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any, cast
+
+from uvicorn._types import ASGISendEvent
+
+from protection.config import EdgeLimits
+from wiring.websocket_protocol import TurnJoinedTransport, TurnJoinedWebSocketProtocol
+
+TRY_AGAIN_LATER = 1013
+NOT_READING = "the client is not reading its messages"
+
+
+def bounded_websocket_protocol(edge: EdgeLimits) -> type[asyncio.Protocol]:
+    """What `uvicorn.run(ws=...)` takes; a partial of a module-level class, so that
+    `api --workers` can pickle it, as wiring/http_protocol.py's."""
+    factory = partial(BacklogBoundWebSocketProtocol, max_unsent_bytes=edge.max_response_bytes)
+    return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
+
+
+class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
+    def __init__(self, *args: Any, max_unsent_bytes: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_unsent_bytes = max_unsent_bytes
+        self.waiting_bytes = 0  # of the messages waiting in `send`
+        self.behind = False  # closed because the client did not read
+
+    async def send(self, message: ASGISendEvent) -> None:
+        if self.behind:
+            return
+        if message["type"] != "websocket.send" or not self.handshake_complete:
+            await super().send(message)
+            return
+        size = _size(message)
+        # Frames held for the end of the turn are not counted: a reading client's mutation
+        # answer over the limit, and its `complete` sent in the same turn, both go.
+        joined = cast(TurnJoinedTransport, self.transport)
+        unsent = self.waiting_bytes + joined.get_unwritten_size()
+        if unsent and unsent + size > self.max_unsent_bytes:
+            self._close_behind()
+            return
+        self.waiting_bytes += size
+        try:
+            # Waited for here rather than in uvicorn's `send`, which _close_behind could not
+            # wake without it writing the message after the close frame.
+            await self.writable.wait()
+            if not self.behind:
+                await super().send(message)  # writable: writes without waiting
+        finally:
+            self.waiting_bytes -= size
+
+    def _close_behind(self) -> None:
+        """Closes the socket from under the app, as uvicorn closes it when the app asks."""
+        self.behind = True
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": TRY_AGAIN_LATER, "reason": NOT_READING}
+        )
+        self.writable.set()  # the waiting sends return
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.conn.send_close(TRY_AGAIN_LATER, NOT_READING)
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        if self.read_paused:  # to read the client's close frame
+            self.read_paused = False
+            self.transport.resume_reading()
+        self.close_timer = self.loop.call_later(self.close_timeout, self.transport.abort)
+
+
+def _size(message: ASGISendEvent) -> int:
+    """The bytes of a websocket.send message as uvicorn writes them (text as UTF-8)."""
+    data = message.get("bytes")
+    if data is not None:
+        return len(cast(bytes, data))
+    text = cast(str, message.get("text") or "")
+    return len(text) if text.isascii() else len(text.encode())
