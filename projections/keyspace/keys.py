@@ -49,7 +49,7 @@ class Keys:
 
     def space_registry(self, projection: str) -> str:
         """A sorted set of the projection's spaces a rebuild made, scored by when each
-        was last needed (a build's start, an old space's swap): what a rebuild killed
+        was last needed (a build's latest batch, an old space's swap): what a rebuild killed
         before its cleanup left behind is found here and deleted by the next one."""
         return f"{self.prefix}:spaces:{projection}"
 

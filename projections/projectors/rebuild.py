@@ -146,6 +146,7 @@ class Rebuild:
         self._held_since = 0  # the position where the recomputations held began
         self._advance = redis.register_script(_ADVANCE)
         self._locks: list[Lease] = []  # taken by run(), in the name of the log it reads
+        self._listed: dict[str, str] = {}  # the spaces run() registered; a scratch build's are not
 
     async def run(self) -> Swapped:
         """Builds and swaps; raises RebuildRunning if another rebuild of one of the
@@ -164,6 +165,9 @@ class Rebuild:
                         "the rebuild's spaces vanished (Redis flushed or restarted "
                         "empty?): starting the rebuild over"
                     )
+                    # The batch after the flush wrote into them, and the flush took their
+                    # registry entries: left here, nothing would ever delete them.
+                    await complete(self._drop(spaces.values()))
                 except BaseException:
                     await complete(self._drop_unless_swapped_in(spaces))
                     raise
@@ -171,6 +175,9 @@ class Rebuild:
             await complete(self._unlock(renewing))
 
     async def _register(self, spaces: dict[str, str]) -> None:
+        """Lists the spaces for the sweep before anything is written to them; every batch
+        lists them again (_list_again)."""
+        self._listed = spaces
         now = time.time()
         async with self._redis.pipeline(transaction=False) as pipe:
             for name, space in spaces.items():
@@ -324,9 +331,20 @@ class Rebuild:
         if not events or last - self._held_since >= RECOMPUTE_EVERY:
             self._recomputes.queue(commands)  # owned by no one event, as the checkpoints
             self._held_since = last
+        self._list_again(commands)
         commands.scripts.add(self._advance)
         commands.evalsha(self._advance.sha, len(checkpoints), *checkpoints, position, last)
         return _Batch(bulk_pipeline.pack(commands.stack, commands.scripts), owners, applied, last)
+
+    def _list_again(self, commands: Commands) -> None:
+        """Lists the spaces in the registry again, after the batch's writes: a Redis
+        flushed before them took the entry, and those writes would otherwise be listed
+        nowhere should the process die before it drops them. It also keeps the entries'
+        time recent, so that no sweep takes a build under way for an abandoned one when
+        its lock was lost."""
+        now = time.time()
+        for name, space in self._listed.items():
+            commands.zadd(self._keys.space_registry(name), {space: now})
 
     def _check(self, names: str, batch: _Batch, replies: list[object]) -> None:
         if failure := failed_replies(names, replies, batch.owners):

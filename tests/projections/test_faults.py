@@ -5,6 +5,7 @@ After each, a replay of the log into scratch spaces equals the live read models.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,9 @@ import redis
 from domain.commands import CreatePost, LikePost, PublishPost, RegisterUser
 from harness.redis_server import PrivateRedis
 from infra.settings import Settings
-from projections.projectors.rebuild import Rebuild
+from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
+from projections.projectors import runner
+from projections.projectors.rebuild import Rebuild, sweep_abandoned
 from projections.projectors.scripts import Scripts
 from projections.readers.pagination import Slice
 from projections.tools.verify import differences, drop, replay
@@ -127,6 +130,57 @@ async def test_a_flush_during_a_rebuild_starts_it_over(
         assert flushed and swapped.position == await inkwell.store.head_position()
         await assert_verified(inkwell)
         assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
+
+
+async def spaces_found(inkwell: Inkwell) -> dict[str, set[str]]:
+    """Every space that has keys in Redis, the active ones, and those the registries list
+    for the sweep (the test's Redis is its own: every key in it is the app's)."""
+    prefix = inkwell.keys.prefix
+    found: set[str] = set()
+    async for key in inkwell.redis.scan_iter(match=f"{prefix}:*", count=1000):
+        head = key[len(prefix) + 1 :].split(":", 1)[0]
+        if "." in head:  # <prefix>:<projection>.<version>:...
+            found.add(f"{prefix}:{head}")
+    active = await inkwell.redis.mget([inkwell.keys.namespace(name) for name in NAMES])
+    listed: set[str] = set()
+    for name in NAMES:
+        registry = inkwell.keys.space_registry(name)
+        listed.update(str(space) for space in await inkwell.redis.zrange(registry, 0, -1))
+    return {"found": found, "active": {str(a) for a in active if a}, "listed": listed}
+
+
+async def test_a_flush_during_the_projectors_rebuild_orphans_no_space(
+    private_settings: Settings, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault probe's `flushall; sleep 2; flushall`, the second flush landing while the
+    projectors rebuilt after the first: the batch that followed the flush wrote into the
+    space whose checkpoint (and registry entry) had gone, the rebuild started over in a
+    new space, and the old one stayed, listed nowhere, never swept (826 keys of feeds, 850
+    of search, 310 of users, with 68,000 events in the log)."""
+    async with running(private_settings) as inkwell:
+        await write_posts(inkwell, authors=5, posts_each=20)
+        await settle(inkwell)
+        flushed: list[int] = []
+
+        def flush_once(position: int, head: int) -> None:
+            """Between two of a rebuild's batches, the one applied, the next not yet sent."""
+            if not flushed:
+                flushed.append(position)
+                private_redis.client().flushall()
+
+        rebuild = functools.partial(Rebuild, on_progress=flush_once, batch=50)
+        monkeypatch.setattr(runner, "Rebuild", rebuild)
+        await inkwell.redis.flushall()  # every projector rebuilds, and one of them flushes
+        await settle(inkwell, timeout=60)
+        assert flushed
+        spaces = await spaces_found(inkwell)
+        assert spaces["found"] <= spaces["active"] | spaces["listed"], spaces
+        await asyncio.sleep(NAMESPACE_GRACE_SECONDS)
+        for name in NAMES:
+            await sweep_abandoned(inkwell.redis, inkwell.keys, name)
+        spaces = await spaces_found(inkwell)
+        assert spaces["found"] <= spaces["active"], spaces
+        assert await inkwell.redis.exists(inkwell.keys.namespace("posts"))
 
 
 async def test_a_command_redis_refuses_fails_the_batch_and_the_space_is_rebuilt(

@@ -322,6 +322,37 @@ async def test_a_projector_deletes_the_spaces_a_cancelled_rebuild_left_behind(
         assert (await restarted.services.reads.recent_posts(Slice(10))).total == 5
 
 
+async def test_every_batch_lists_the_spaces_being_built_again(
+    inkwell: Inkwell, settings: Settings
+) -> None:
+    """A flush takes the registry's entry while the build writes on: should its process
+    die before it drops what it wrote after the flush (Rebuild.run), those keys were
+    listed nowhere, and no sweep ever deleted them. Each batch lists its spaces again."""
+    import redis
+
+    await published_posts(inkwell, 10)
+    await settle(inkwell)
+    registry = inkwell.keys.space_registry("posts")
+    client = redis.Redis.from_url(str(settings.redis_url), decode_responses=True)
+    listed: list[int] = []
+
+    def lose_the_entry(position: int, head: int) -> None:
+        """After each batch: was the space listed, then its entry gone as in a flush."""
+        listed.append(client.zcard(registry))
+        client.delete(registry)
+
+    posts = [p for p in PROJECTIONS if p.name == "posts"]
+    build = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, posts,
+        lose_the_entry, batch=5,
+    )  # fmt: skip
+    try:
+        await build.run()
+    finally:
+        client.close()
+    assert len(listed) > 3 and all(listed), listed
+
+
 async def test_a_sweep_spares_the_active_space_and_a_rebuild_under_way(inkwell: Inkwell) -> None:
     """A projector's sweep takes no lock: it must leave alone what a rebuild of the
     projection is building (its space was registered when the build began, and a long
