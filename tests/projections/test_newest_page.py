@@ -15,8 +15,12 @@ from projections.readers.batched_reads import BatchedReads
 from projections.readers.pagination import Slice
 from projections.readers.read_models import ReadModels
 
-# (member, score): ties on both sides of every page boundary when paging by 2.
-POSTS = [("p7", 9), ("p6", 5), ("p5", 5), ("p4", 5), ("p3", 5), ("p2", 3), ("p1", 3)]
+# (member, score): ties on both sides of every page boundary when paging by 2. Members
+# are ids as the server makes them (a cursor names one), in the order of their number.
+POSTS = [
+    (f"00000000-0000-4000-8000-00000000000{n}", score)
+    for n, score in [(7, 9), (6, 5), (5, 5), (4, 5), (3, 5), (2, 3), (1, 3)]
+]
 
 
 @pytest.fixture
