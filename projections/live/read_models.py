@@ -234,6 +234,8 @@ class Topic:
 
 
 KeyOf = Callable[[Keys], str]  # a key in the posts space, whichever space is active
+# A hash's view, None when it is not to be shown; the int is the position read after.
+View = Callable[[dict[str, str], int], Any]
 
 
 class ChangesSince:
@@ -253,7 +255,7 @@ class ChangesSince:
         keys: Keys,
         change_set: KeyOf,
         hash_prefix: KeyOf,
-        view: Callable[[dict[str, str]], Any],
+        view: View,
         only: str = "",
     ) -> None:
         """`only` follows one id (a post): its first state is given even if unchanged."""
@@ -281,7 +283,7 @@ class ChangesSince:
             raise Resubscribe(f"more than {MAX_CHANGES} changes to catch up on")
         self._read_at = checkpoint
         snapshots = [
-            Snapshot(key, int(position), self._view(_pairs(flat)))
+            Snapshot(key, int(position), self._view(_pairs(flat), after))
             for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
         ]
         if self._only:
@@ -322,16 +324,24 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _post(fields: dict[str, str]) -> PostView | None:
+def _post(fields: dict[str, str], _after: int = -1) -> PostView | None:
     return readable(PostView.from_hash, fields)
 
 
-def _published_post(fields: dict[str, str]) -> PostView | None:
+def _published_post(fields: dict[str, str], after: int) -> PostView | None:
+    """A post the feed shows: published, or archived after `after`, the position the
+    topic last read at (its archiving, so a live list can drop it). A later change of an
+    archived post (its author renamed, a comment deleted) sent the whole post, hidden
+    from everyone else since its archiving, to every feed subscriber."""
     post = _post(fields)
-    return post if post is not None and post.published_at is not None else None
+    if post is None or post.published_at is None:
+        return None
+    if post.status == "ARCHIVED" and (post.archived_position or -1) <= after:
+        return None
+    return post
 
 
-def _comment(fields: dict[str, str]) -> CommentView | None:
+def _comment(fields: dict[str, str], _after: int = -1) -> CommentView | None:
     return readable(CommentView.from_hash, fields)
 
 
@@ -408,7 +418,7 @@ class LiveReadModels:
         self,
         change_set: KeyOf,
         hash_prefix: KeyOf,
-        view: Callable[[dict[str, str]], Any],
+        view: View,
         only: str = "",
     ) -> ChangesSince:
         return ChangesSince(

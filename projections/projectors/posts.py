@@ -118,6 +118,9 @@ def on_post_archived(e: PostArchived, at: RecordedEvent, tx: Tx) -> None:
             "version": at.version,
             "status": "ARCHIVED",
             "updatedAt": e.archived_at.isoformat(),
+            # What the feed tells the archiving by from later changes of an archived post
+            # (projections/live/read_models.py), which it must not show.
+            "archivedPosition": at.position,
         },
     )
     _changed(tx, e.post_id, at)

@@ -75,6 +75,7 @@ class PostView:
     updated_at: datetime
     published_at: datetime | None
     read_model_position: int | None = None
+    archived_position: int | None = None  # the log position of its archiving
 
     @staticmethod
     def from_hash(h: Mapping[str, str]) -> PostView:
@@ -95,6 +96,7 @@ class PostView:
             updated_at=datetime.fromisoformat(h["updatedAt"]),
             published_at=datetime.fromisoformat(h["publishedAt"]) if "publishedAt" in h else None,
             read_model_position=int(h["position"]) if "position" in h else None,
+            archived_position=int(h["archivedPosition"]) if "archivedPosition" in h else None,
         )
 
     def visible_to(self, viewer_id: str | None) -> bool:

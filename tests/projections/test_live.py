@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
-from domain.commands import LikePost, RegisterUser, UpdateProfile
+from domain.commands import ArchivePost, LikePost, RegisterUser, UpdateProfile
 from harness import redis_server
 from harness.net import free_port
 from projections.live.read_models import Mailbox, Resubscribe, Snapshot
@@ -226,3 +226,23 @@ async def test_a_rename_reaches_a_feed_subscriber_on_every_post_of_the_author(
             if view.author_name == "Ann B.":
                 renamed.add(view.id)
     assert len(renamed) == 300
+
+
+async def test_the_feed_shows_an_archiving_but_no_later_change_of_the_archived_post(
+    inkwell: Inkwell,
+) -> None:
+    """Renaming the author of an archived post sent the whole post, hidden from everyone
+    but its author since its archiving, to every feed subscriber."""
+    author = await author_with_posts(inkwell, published=2)
+    await settle(inkwell)
+    page = await inkwell.services.reads.posts_by_author(author, None, Slice(2))
+    archived, other = (view.id for _, view in page.posts)
+    async with inkwell.services.live.feed() as feed:
+        await send(inkwell, ArchivePost(archived), author)
+        shown = await next_item(feed)
+        assert (shown.id, shown.status) == (archived, "ARCHIVED")  # a live list drops it
+        await send(inkwell, UpdateProfile(name="Ann B."), author)
+        renamed = await next_item(feed)
+        assert (renamed.id, renamed.author_name) == (other, "Ann B.")
+        with pytest.raises(TimeoutError):
+            await next_item(feed, timeout=1)
