@@ -37,10 +37,9 @@ class SqlEventStore:
     async def append(self, request: AppendRequest) -> Outcome:
         return await self._writer.append(request)
 
-    @property
-    def commit_failure(self) -> str | None:
-        """Why this process's latest commit failed, until one succeeds."""
-        return self._writer.last_failure
+    def recent_commit_failure(self, within: float) -> str | None:
+        """Why this process's latest commit failed, if it did within `within` seconds."""
+        return self._writer.recent_failure(within)
 
     async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
         """Raises UndecodableEvent when the events read hold one this code cannot read: no

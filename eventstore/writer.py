@@ -14,6 +14,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -134,9 +135,10 @@ class GroupCommitWriter:
         self._on_commit = on_commit
         self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
-        # Why the latest commit failed, until one succeeds: what /ready says of a SQLite
-        # file on a full disk or locked by another process, which no read reveals.
-        self.last_failure: str | None = None
+        # Why the latest commit failed and when (monotonic), until one succeeds: what
+        # /ready says of a SQLite file on a full disk or locked by another process, which
+        # no read reveals.
+        self._last_failure: tuple[str, float] | None = None
         self._thread = threading.Thread(target=self._run, name="inkwell-writer", daemon=True)
 
     def start(self) -> None:
@@ -146,6 +148,17 @@ class GroupCommitWriter:
         """Finishes what is queued, then ends the thread."""
         self._queue.put(_Stop())
         self._thread.join()
+
+    def recent_failure(self, within: float) -> str | None:
+        """Why the latest commit failed, if it did less than `within` seconds ago. Older,
+        it says nothing of now: with no write since, the database may well accept the
+        next (a read-only PostgreSQL set writable again, a lock released), and a
+        process that wrote nothing since would report the incident on and on."""
+        failure = self._last_failure
+        if failure is None or time.monotonic() - failure[1] >= within:
+            return None
+        reason, at = failure
+        return f"{reason}, {time.monotonic() - at:.0f} s ago"
 
     async def append(self, request: AppendRequest) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -223,11 +236,11 @@ class GroupCommitWriter:
                 log.exception("commit of %d appends failed", len(batch))
             results = [failure] * len(batch)
             recorded = []
-            self.last_failure = _reason(failure)
+            self._last_failure = (_reason(failure), time.monotonic())
             _close(conn)
             conn = None
         else:
-            self.last_failure = None
+            self._last_failure = None
         if recorded:
             self._on_commit(recorded)
         for pending, result in zip(batch, results, strict=True):

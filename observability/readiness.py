@@ -15,9 +15,9 @@ other log's.
 
 A database that refuses writes (a PostgreSQL standby left behind by a failover) makes the
 answer "degraded" too, still 200: mutations answer UNAVAILABLE, and queries, which read
-Redis only, answer as before. So does a latest commit of this process that failed, until
-one succeeds: a SQLite file on a full disk, or locked by another process, answers every
-read and refuses every write, and nothing but a write shows it.
+Redis only, answer as before. So does a latest commit of this process that failed in the
+last COMMIT_FAILURE_SECONDS: a SQLite file on a full disk, or locked by another process,
+answers every read and refuses every write, and nothing but a write shows it.
 
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
@@ -41,6 +41,8 @@ from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 
 CHECK_TIMEOUT = 2.0
+# How long a failed commit, with none since, makes the database check degraded.
+COMMIT_FAILURE_SECONDS = 30.0
 REFUSES_WRITES = (
     "the database refuses writes (transaction_read_only is on: a standby, or "
     "default_transaction_read_only): mutations answer UNAVAILABLE"
@@ -56,8 +58,7 @@ class Head(Protocol):
 
 
 class Commits(Protocol):
-    @property
-    def commit_failure(self) -> str | None: ...
+    def recent_commit_failure(self, within: float) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,11 @@ class Readiness:
             return _failure(error)
         if refused:
             return {"ok": True, "degraded": True, "reason": REFUSES_WRITES}
-        failure = self._commits.commit_failure if self._commits is not None else None
+        failure = (
+            self._commits.recent_commit_failure(COMMIT_FAILURE_SECONDS)
+            if self._commits is not None
+            else None
+        )
         if failure is not None:
             reason = f"the latest commit failed ({failure}): mutations answer UNAVAILABLE"
             return {"ok": True, "degraded": True, "reason": reason}
