@@ -136,6 +136,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._begun_in_this_read = False  # the head or trailer section began in this read
         self._field_bytes = 0  # of the head or trailer section, from the read after that
         self._chunks = 0
+        self._body_moved = False  # this read gave body data or a chunk
+        self._idle_body_bytes = 0  # read in the body since it last did
         self._running: RequestResponseCycle | None = None  # the request being answered
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -180,9 +182,19 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Deadlines are armed once a read ends with the request unfinished, so a request
         that arrives in one read (nearly all of them) never arms one."""
         self._begun_in_this_read = False
+        self._body_moved = False
+        in_body = self._phase is _Phase.BODY  # the whole read, not the head's end
         super().data_received(data)
         if self._phase is _Phase.AWAITING:
             return
+        if in_body and self._phase is _Phase.BODY:
+            # A read in a body that gave no data and no chunk was a chunk's size line, its
+            # extensions (`1c;aaaa...`) skipped by the parser without limit: four
+            # connections sent 1 GB each and were answered 200, the loop busy meanwhile.
+            self._idle_body_bytes = 0 if self._body_moved else self._idle_body_bytes + len(data)
+            if self._idle_body_bytes > self._max_header_bytes:
+                self._refuse_body(self._chunk_line_too_long())
+                return
         if self._phase is not _Phase.BODY and not self._begun_in_this_read:
             self._field_bytes += len(data)
             if self._field_bytes > self._max_header_bytes:
@@ -204,6 +216,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._begun_in_this_read = True
         self._field_bytes = 0
         self._chunks = 0
+        self._idle_body_bytes = 0
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """httptools reports the trailer fields after a chunked body with this callback
@@ -234,6 +247,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_chunk_header(self) -> None:
         """httptools calls it for each chunk of a chunked body (uvicorn defines none)."""
+        self._body_moved = True
         self._phase = _Phase.TRAILER
         self._begun_in_this_read = True
         self._field_bytes = 0
@@ -251,6 +265,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         if self._phase is _Phase.TRAILER:  # the chunk had data: it was not the last
             self._phase = _Phase.BODY
+        self._body_moved = True
         super().on_body(body)
 
     def on_response_complete(self) -> None:
@@ -277,6 +292,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             431,
             f"The request line and headers are over {limit} bytes.",
             {"code": "HEADERS_TOO_LARGE", "maxBytes": limit},
+        )
+
+    def _chunk_line_too_long(self) -> Refusal:
+        limit = self._max_header_bytes
+        return Refusal(
+            413,
+            f"A chunk's size line, with its extensions, may hold at most {limit} bytes.",
+            {"code": "PAYLOAD_TOO_LARGE", "maxBytes": limit},
         )
 
     def _trailer_too_large(self) -> Refusal:
