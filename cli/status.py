@@ -19,8 +19,9 @@ from wiring.bootstrap import NAMES
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
-    Exits 1 when a projection is stalled or has parked events, or the read models belong
-    to another event log; 2 when no Redis is found.
+    Exits 1 when a projection is stalled or has parked events, the read models belong to
+    another event log, the log does not answer or the database refuses writes; 2 when no
+    Redis is found.
     """
     settings = settings_or_exit()
     console = Console()
@@ -30,9 +31,22 @@ def status() -> None:
         keys = Keys(settings.prefix)
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
+            if not log_reader.answers_within(LOG_SECONDS):
+                console.print(
+                    f"[red]the event log does not answer within {LOG_SECONDS:g} s (a lock held "
+                    "on it? the database down?): positions and lags cannot be read[/]"
+                )
+                return False
             progress = await ProgressReader(redis, keys, NAMES, log_reader).read()
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
+            refuses_writes = await log_reader.refuses_writes()
         healthy = show_status(console, progress, settings.ready_stalled_after)
+        if refuses_writes:
+            console.print(
+                "[red]the database refuses writes (transaction_read_only is on: a standby, "
+                "or default_transaction_read_only): mutations answer UNAVAILABLE[/]"
+            )
+            healthy = False
         if bound not in ("", identity):
             console.print(
                 f"[red]the read models under prefix {keys.prefix!r} belong to event log "
@@ -45,6 +59,8 @@ def status() -> None:
     if not asyncio.run(show()):
         raise typer.Exit(1)
 
+
+LOG_SECONDS = 5.0  # how long the log may take to answer before status says it does not
 
 STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold red"}
 

@@ -7,6 +7,7 @@ GraphQL read path never touches SQL.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,25 @@ class LogReader:
 
     async def head_position(self) -> int:
         return await read(self._engine, _head)
+
+    def answers_within(self, seconds: float) -> bool:
+        """Whether the log answers a read within `seconds`. For operator commands, which
+        must say it does not rather than wait behind a lock: `status` waited silently as
+        long as a PostgreSQL `LOCK TABLE events` lasted, then said all was well. A read
+        that does not answer goes on in a daemon thread, which the exit does not wait for
+        (a worker of asyncio's executor would hold the exit up)."""
+        answered = threading.Event()
+
+        def probe() -> None:
+            try:
+                with self._engine.connect() as conn:
+                    _head(conn)
+            except Exception:  # unreachable, or refused: it does not answer
+                return
+            answered.set()
+
+        threading.Thread(target=probe, name="log probe", daemon=True).start()
+        return answered.wait(seconds)
 
     async def refuses_writes(self) -> bool:
         """Whether the database refuses writes now: a PostgreSQL standby, or a server or role

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
 from cli.commands import cli
@@ -97,6 +100,41 @@ def test_status_marks_stalled_projections_and_exits_1(
     assert result.exit_code == 1, result.output
     assert result.stdout.count("stalled") == len(PROJECTIONS)
     assert result.stdout.count("never") == len(PROJECTIONS)
+
+
+@pytest.mark.postgres  # a SQLite reader never waits for a writer's lock (WAL)
+def test_status_says_when_the_log_does_not_answer_and_exits_1(
+    settings: Settings, env: dict[str, str], postgres_url: str
+) -> None:
+    """It waited silently for as long as a lock on the events table lasted (35 s, then
+    killed), and with a shorter one printed "caught up" and exited 0."""
+    settings = dataclasses.replace(settings, database_url=postgres_url)
+    env = {**env, "DATABASE_URL": postgres_url}
+    given(settings)
+    locker = create_engine(postgres_url)
+    locked = threading.Event()
+
+    def hold_the_lock() -> None:  # for 20 s at most, whatever status does
+        with locker.connect() as conn:
+            conn.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+            locked.set()
+            conn.execute(text("SELECT pg_sleep(20)"))
+            conn.rollback()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        started = time.monotonic()
+        result = invoke(env, "status")
+        took = time.monotonic() - started
+    finally:
+        holder.join()
+        locker.dispose()
+    assert result.exit_code == 1, result.output
+    assert "the event log does not answer within 5 s" in result.stdout
+    assert took < 15
+    assert invoke(env, "status").exit_code == 0  # the lock gone, all is well again
 
 
 def test_status_without_redis_url_or_a_running_server_says_so(env: dict[str, str]) -> None:
