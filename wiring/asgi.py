@@ -75,7 +75,7 @@ def create_app(
     in a child process that the app starts, from the same environment (`serve`)."""
     settings = settings or Settings.from_env()
     edge = settings.edge
-    return Starlette(
+    app = Starlette(
         routes=routes(settings),
         lifespan=lifespan(settings, projectors, server_process, projector_process),
         middleware=[
@@ -94,6 +94,10 @@ def create_app(
             Middleware(RequestRate),
         ],
     )
+    # Starlette answered /graphql/ with a 307 to a Location built from the request's Host
+    # header: a redirect anyone can aim, for a path no client needs.
+    app.router.redirect_slashes = False
+    return app
 
 
 def api_app() -> Starlette:

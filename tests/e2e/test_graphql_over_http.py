@@ -356,3 +356,14 @@ def test_a_subscription_over_http_is_refused_without_pointing_at_post(
     assert over_post.status_code == 400
     assert "subscriptions" in over_post.json()["errors"][0]["message"]
     assert post(client, subscription, "application/json").status_code == 200  # a request error
+
+
+def test_a_trailing_slash_is_not_redirected_to_a_host_the_client_names(
+    client: httpx.Client,
+) -> None:
+    response = post(client, {"query": "{ __typename }"}, None, host="evil.example")
+    assert response.status_code == 200  # /graphql itself, whatever the Host
+    slashed = client.post(
+        "/graphql/", json={"query": "{ __typename }"}, headers={"host": "evil.example"}
+    )
+    assert slashed.status_code == 404 and "location" not in slashed.headers
