@@ -61,6 +61,13 @@ class EdgeLimits:
     # browser opens 6 per origin, a load balancer's health checks 1.
     max_connections_per_address: int = 256
     max_query_cost: int = 25_000  # see schema/limits/cost.py
+    # A subscription's cost is paid again on every change it follows (schema/limits/cost.py
+    # CostLimit says what real ones cost), and what the live subscriptions of one address
+    # cost together is bounded too, per process (protection/subscription_budget.py): the
+    # live page holds 760, so an address may hold a dozen of its tabs, or four
+    # subscriptions at the limit.
+    max_subscription_cost: int = 2_500
+    max_live_cost_per_address: int = 10_000
     # An HTTP answer's body. A page of 100 posts of 100,000 four-byte characters each is
     # 40 MB, within the cost limit, and is held in memory until the client reads it all:
     # ten connections that asked for it and read nothing held 700 MB. A page of typical
@@ -106,6 +113,12 @@ class EdgeLimits:
                 "INKWELL_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address
             ),
             max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
+            max_subscription_cost=number(
+                "INKWELL_MAX_SUBSCRIPTION_COST", defaults.max_subscription_cost
+            ),
+            max_live_cost_per_address=number(
+                "INKWELL_MAX_LIVE_COST_PER_ADDRESS", defaults.max_live_cost_per_address
+            ),
             max_response_bytes=number("INKWELL_MAX_RESPONSE_BYTES", defaults.max_response_bytes),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql import (
+    GraphQLError,
+    NoSchemaIntrospectionCustomRule,
+    OperationType,
+    get_operation_ast,
+)
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
@@ -56,6 +61,22 @@ class InkwellSchema(strawberry.Schema):
             rules = (*rules, NoSchemaIntrospectionCustomRule)
         self.operations = PreparedOperations(self._schema, rules)
         self.costs = QueryCosts(self._schema, cost_limit or CostLimit(), self.operations.parsed)
+
+    def live_cost(
+        self, query: str | None, operation_name: str | None, variables: Mapping[str, Any] | None
+    ) -> int | None:
+        """What a subscribe's operation costs on every change (a client's budget counts it,
+        protection/subscription_budget.py); None for one the schema refuses or runs once
+        on its own terms: a document that does not parse or validate, a query or a
+        mutation, a subscription over its cost limit (QUERY_TOO_COMPLEX)."""
+        document = self.operations.parsed(query) if query else None
+        if query is None or document is None or self.operations.validated(query):
+            return None
+        operation = get_operation_ast(document, operation_name)
+        if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+            return None
+        cost = self.costs.cost(query, document, operation_name, variables)
+        return cost if cost <= self.costs.limit.of(OperationType.SUBSCRIPTION) else None
 
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]

@@ -39,6 +39,7 @@ from schema.sockets import (
     persisted_refusal,
     selection_refusal,
     with_document,
+    within_budget,
 )
 
 CLIENT_TYPES = frozenset({"connection_init", "connection_terminate", "start", "stop"})
@@ -151,13 +152,32 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        """strawberry's, running queries and mutations as well: its schema.subscribe
-        refused them (InvalidOperationTypeError, answered INTERNAL_SERVER_ERROR), where
-        the reference subscriptions-transport-ws server answers them with `data`, then
-        `complete`. schema.stream runs them as strawberry's graphql-transport-ws handler
-        does, through the hooks HTTP's schema.execute goes through (InkwellSchema's
-        _create_execution_context and _execute_operation: cost limit, write rate limits,
-        consistency), with this connection's context."""
+        """Runs within the address's subscription budget (within_budget), or is refused."""
+        budget = getattr(self.view, "subscription_budget", None)
+        with within_budget(
+            self.schema, budget, self.context, query, operation_name, variables
+        ) as refusal:
+            if refusal is not None:
+                await self.send_message(LegacyError(type="error", id=operation_id, payload=refusal))
+                self.tasks.pop(operation_id, None)
+                return
+            await self._run(operation_id, query, operation_name, variables)
+
+    async def _run(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        """strawberry's handle_async_results, running queries and mutations as well: its
+        schema.subscribe refused them (InvalidOperationTypeError, answered
+        INTERNAL_SERVER_ERROR), where the reference subscriptions-transport-ws server
+        answers them with `data`, then `complete`. schema.stream runs them as
+        strawberry's graphql-transport-ws handler does, through the hooks HTTP's
+        schema.execute goes through (InkwellSchema's _create_execution_context and
+        _execute_operation: cost limit, write rate limits, consistency), with this
+        connection's context."""
         try:
             source = await self.schema.stream(
                 query=query,

@@ -4,20 +4,23 @@ through the same persisted-query rules as HTTP requests (a trusted-documents ser
 only listed documents over either), and one that selects no operation to run is refused
 as over HTTP. Messages of the wrong shape close the socket with 4400 before strawberry's
 handlers see them. A socket whose bearer token expires is closed then (TokenExpiry), and
-a query's result over the answer limit goes as an error (oversized), as over HTTP.
+a query's result over the answer limit goes as an error (oversized), as over HTTP. A
+subscription runs only within its client address's budget (within_budget).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, cast
 
 import orjson
 from graphql import GraphQLFormattedError
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.schema.base import BaseSchema
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     ConnectionInitMessage,
     ErrorMessage,
@@ -25,6 +28,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from protection.subscription_budget import SubscriptionBudget
 from schema import InkwellSchema
 from schema.context import Context
 from schema.errors import too_large
@@ -136,6 +140,54 @@ def limit_reached(limit: int | None, running: int) -> GraphQLFormattedError | No
     }
 
 
+@contextmanager
+def within_budget(
+    schema: BaseSchema,
+    budget: SubscriptionBudget | None,
+    context: Context,
+    query: str,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> Iterator[GraphQLFormattedError | None]:
+    """Around an operation's run: holds a subscription's cost against its client address's
+    budget until it ends (completed, finished, failed, or its socket closed), and yields
+    None; or yields the refusal when the budget cannot hold it, and the operation must not
+    run. With rate limits off there is no budget, as there is no WebSocket cap. Queries,
+    mutations and what the schema refuses itself (live_cost) are not counted."""
+    cost = None
+    if budget is not None and context.services.throttle is not None:
+        cost = cast(InkwellSchema, schema).live_cost(query, operation_name, variables)
+    if budget is None or cost is None:
+        yield None
+        return
+    address = context.client_address or "unknown"
+    if not budget.take(address, cost):
+        yield _over_budget(cost, budget.held(address), budget.per_address)
+        return
+    try:
+        yield None
+    finally:
+        budget.give_back(address, cost)
+
+
+def _over_budget(cost: int, held: int, budget: int) -> GraphQLFormattedError:
+    """RATE_LIMITED, the contract's code for a limit on a client's use; without retryAfter,
+    as the budget frees when one of the address's subscriptions ends, not with time."""
+    return {
+        "message": (
+            f"Subscription budget reached: this subscription costs {cost}, and those this "
+            f"address holds already {held}, of {budget} (a subscription's cost is paid on "
+            "every change; complete one, or ask for less)"
+        ),
+        "extensions": {
+            "code": "RATE_LIMITED",
+            "cost": cost,
+            "liveCost": held,
+            "maxLiveCost": budget,
+        },
+    }
+
+
 class TokenExpiry:
     """Closes a socket with 4403 when the bearer token it was opened with expires.
 
@@ -177,6 +229,24 @@ class TransportWSHandler(SharingTransportWSHandler):
             await super().handle()
         finally:
             self._expiry.stop()
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        """Runs within the address's subscription budget (within_budget), or is refused."""
+        budget = getattr(self.view, "subscription_budget", None)
+        with within_budget(
+            self.schema,
+            budget,
+            self.context,
+            operation.query,
+            operation.operation_name,
+            operation.variables,
+        ) as refusal:
+            if refusal is not None:
+                await operation.send_operation_message(
+                    ErrorMessage(id=operation.id, type="error", payload=[refusal])
+                )
+                return
+            await super().run_operation(operation)
 
     async def handle_message(self, message: Message) -> None:
         if reason := malformed(message, "subscribe", "complete"):

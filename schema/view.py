@@ -29,6 +29,7 @@ from strawberry.types.unset import UNSET, UnsetType
 
 from auth.tokens import Claims
 from domain import ids
+from protection.subscription_budget import SubscriptionBudget
 from protection.throttle import RateLimited
 from schema import content_type, media
 from schema.context import Context, Services
@@ -70,13 +71,16 @@ class InkwellGraphQL(GraphQL[Context, None]):
         playground_headers: Mapping[str, str] | None = None,
         cdn_max_age: int = 0,
         max_response_bytes: int | None = None,
+        subscription_budget: SubscriptionBudget | None = None,
         **options: Any,
     ) -> None:
         """`playground` is the GraphiQL page a browser GET receives, with its headers
         (a Content-Security-Policy), built once by the composition root
         (web/playground.py); None serves no page (production). `cdn_max_age` is how long
         a shared cache may keep an anonymous GET query's answer (browsers always
-        revalidate). An answer over `max_response_bytes` is not sent (_within_size)."""
+        revalidate). An answer over `max_response_bytes` is not sent (_within_size).
+        `subscription_budget` holds what each address's live subscriptions cost, for the
+        WebSocket handlers (schema/sockets.py within_budget); None counts nothing."""
         if playground is None:
             options["graphql_ide"] = None
         super().__init__(schema, **options)
@@ -86,6 +90,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         self.playground_headers = dict(playground_headers or {})
         self.cdn_max_age = cdn_max_age
         self.max_response_bytes = max_response_bytes
+        self.subscription_budget = subscription_budget
         self.shared = SharedSubscriptions()  # the handler below joins subscribers to it
 
     def parse_json(self, data: str | bytes) -> Any:

@@ -23,6 +23,7 @@ from observability.requests import RequestLog
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
 from protection.request_rate import RequestRate
+from protection.subscription_budget import SubscriptionBudget
 from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
 from schema.exposure import Exposure
@@ -40,7 +41,8 @@ from wiring.projector_process import ProjectorProcess
 def routes(settings: Settings | None = None) -> list[BaseRoute]:
     edge = settings.edge if settings else EdgeLimits()
     exposure = settings.exposure if settings else Exposure()
-    schema = build_schema(CostLimit(edge.max_query_cost), exposure, STORE_OUTAGES)
+    cost_limit = CostLimit(edge.max_query_cost, edge.max_subscription_cost)
+    schema = build_schema(cost_limit, exposure, STORE_OUTAGES)
     playground = (
         playground_html(subscriptions=schema.subscription is not None)
         if exposure.graphiql
@@ -52,6 +54,7 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
         playground_headers=playground_headers(playground) if playground is not None else None,
         cdn_max_age=settings.cdn_max_age if settings else 0,
         max_response_bytes=edge.max_response_bytes,
+        subscription_budget=SubscriptionBudget(edge.max_live_cost_per_address),
         allowed_origins=settings.cors_origins if settings else (),
     )
     return [

@@ -27,13 +27,17 @@ OPERATIONS_PER_CONNECTION = 100  # strawberry's max_subscriptions_per_connection
 @pytest.fixture(scope="module")
 def client(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """Rate limits on, with registrations at 2 a minute; subscribe messages at 1,000 a
-    minute, so that one connection can reach its operation limit."""
+    minute and a subscription budget that holds 100 of them (each `projections` costs
+    101), so that one connection can reach its operation limit."""
     directory = tmp_path_factory.mktemp("socket-operations")
     prefix = f"test-{uuid.uuid4().hex[:12]}"
     settings = make_settings(f"sqlite:///{directory / 'events.db'}", redis_url, prefix, directory)
     limits = RateLimits(register="2/minute", subscribes="1000/minute")
+    edge = dataclasses.replace(settings.edge, max_live_cost_per_address=100 * 101)
     try:
-        with TestClient(create_app(dataclasses.replace(settings, rate_limits=limits))) as tc:
+        with TestClient(
+            create_app(dataclasses.replace(settings, rate_limits=limits, edge=edge))
+        ) as tc:
             yield tc
     finally:
         forget(redis_url, prefix)
