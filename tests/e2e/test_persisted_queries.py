@@ -253,7 +253,7 @@ def test_trusted_mode_holds_over_websockets(trusted_server: ServerProcess) -> No
 
 
 def test_a_trusted_documents_file_that_does_not_parse_stops_the_server(
-    redis_url: str, tmp_path: Path
+    redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     documents = tmp_path / "broken.graphql"
     documents.write_text("query {")
@@ -261,6 +261,7 @@ def test_a_trusted_documents_file_that_does_not_parse_stops_the_server(
         {
             "INKWELL_TRUSTED_DOCUMENTS": str(documents),
             "REDIS_URL": redis_url,
+            "INKWELL_PREFIX": prefix,  # it binds the read models before it reads the file
             "DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
             "INKWELL_DATA_DIR": str(tmp_path),
         },
