@@ -21,7 +21,7 @@ from harness.server_process import ServerProcess
 from protection.config import EdgeLimits
 from protection.subscription_budget import SubscriptionBudget
 from schema.limits.cost import CostLimit
-from tests.support import operations as ops
+from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 
 PROJECTIONS = "subscription { projections { name position } }"  # costs 1 + 100 x 2 = 201
@@ -83,27 +83,9 @@ def refused(message: dict[str, Any], code: str) -> dict[str, Any]:
 
 
 def published_post(server: ServerProcess) -> str:
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        author = client.post(
-            "/graphql", json={"query": ops.REGISTER, "variables": {"input": {"name": "Ann"}}}
-        ).json()["data"]["registerUser"]
-        headers = {"Authorization": f"Bearer {author['token']}"}
-        created = client.post(
-            "/graphql",
-            json={"query": ops.CREATE_POST, "variables": {"input": {"title": "T", "content": "C"}}},
-            headers=headers,
-        ).json()["data"]["createPost"]
-        post_id: str = created["post"]["id"]
-        published = client.post(
-            "/graphql",
-            json={"query": ops.PUBLISH_POST, "variables": {"input": {"postId": post_id}}},
-            headers=headers,
-        ).json()["data"]["publishPost"]
-        client.post(
-            "/graphql",
-            json={"query": "{ __typename }"},
-            headers={"X-Consistent-With": str(published["position"])},
-        )
+    """A published post, in the read models already: publishPost's `post` waited for them."""
+    api = http_api(server)
+    post_id: str = api.published_post(api.register("Ann"))["id"]
     return post_id
 
 
