@@ -109,19 +109,26 @@ async def test_redis_restarting_empty_while_catching_up_loses_nothing(
         assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
 
 
+def flusher(private_redis: PrivateRedis) -> tuple[list[int], Callable[[int, int], None]]:
+    """A rebuild's progress callback that flushes Redis once, between two of its batches
+    (the one applied, the next not yet sent), and the positions it flushed at."""
+    flushed: list[int] = []
+
+    def flush_once(position: int, head: int) -> None:
+        if not flushed:
+            flushed.append(position)
+            private_redis.client().flushall()
+
+    return flushed, flush_once
+
+
 async def test_a_flush_during_a_rebuild_starts_it_over(
     private_settings: Settings, private_redis: PrivateRedis
 ) -> None:
     async with running(private_settings) as inkwell:
         posts = await write_posts(inkwell, authors=5, posts_each=20)
         await settle(inkwell)
-        flushed: list[int] = []
-
-        def flush_once(position: int, head: int) -> None:
-            if not flushed:
-                flushed.append(position)
-                private_redis.client().flushall()
-
+        flushed, flush_once = flusher(private_redis)
         build = Rebuild(
             inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store,
             PROJECTIONS, flush_once, batch=50,
@@ -160,14 +167,7 @@ async def test_a_flush_during_the_projectors_rebuild_orphans_no_space(
     async with running(private_settings) as inkwell:
         await write_posts(inkwell, authors=5, posts_each=20)
         await settle(inkwell)
-        flushed: list[int] = []
-
-        def flush_once(position: int, head: int) -> None:
-            """Between two of a rebuild's batches, the one applied, the next not yet sent."""
-            if not flushed:
-                flushed.append(position)
-                private_redis.client().flushall()
-
+        flushed, flush_once = flusher(private_redis)
         rebuild = functools.partial(Rebuild, on_progress=flush_once, batch=50)
         monkeypatch.setattr(runner, "Rebuild", rebuild)
         await inkwell.redis.flushall()  # every projector rebuilds, and one of them flushes
