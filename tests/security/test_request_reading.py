@@ -21,6 +21,7 @@ from domain.rules import CONTENT_MAX
 from harness.server_process import ServerProcess
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
+from tests.support.waiting import until_true
 from wiring.http_protocol import MAX_PIPELINED
 
 HEADER_LIMIT = 16 * 1024
@@ -309,6 +310,9 @@ def test_a_long_path_is_logged_cut_short(start_server: StartServer) -> None:
     server = start_server()
     path = "/" + "A" * 60_000
     assert httpx.get(f"{server.url}{path}", timeout=10).status_code == 404
-    lines = [line for line in server.log.read_text().splitlines() if "AAAA" in line]
+    # The line is written once the answer has gone: wait for it.
+    lines = until_true(
+        lambda: [line for line in server.log.read_text().splitlines() if "AAAA" in line]
+    )
     assert lines and all(len(line) < 2_000 for line in lines), [len(line) for line in lines]
     assert "(60001 characters)" in lines[-1]
