@@ -96,6 +96,22 @@ def bounded_http_protocol(
     return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
 
+# What may go over `max_header_bytes`, and its refusal: status, message (`{limit}` is the
+# limit), code.
+OverLimit = tuple[int, str, str]
+HEAD_OVER = (431, "The request line and headers are over {limit} bytes.", "HEADERS_TOO_LARGE")
+TRAILER_OVER = (
+    431,
+    "The trailer section after the chunked body is over {limit} bytes.",
+    "HEADERS_TOO_LARGE",
+)
+CHUNK_LINE_OVER = (
+    413,
+    "A chunk's size line, with its extensions, may hold at most {limit} bytes.",
+    "PAYLOAD_TOO_LARGE",
+)
+
+
 class _Phase(Enum):
     AWAITING = "awaiting"  # no request begun since the last one ended (or upgraded)
     HEAD = "head"  # a request's line and headers are arriving
@@ -193,15 +209,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # connections sent 1 GB each and were answered 200, the loop busy meanwhile.
             self._idle_body_bytes = 0 if self._body_moved else self._idle_body_bytes + len(data)
             if self._idle_body_bytes > self._max_header_bytes:
-                self._refuse_body(self._chunk_line_too_long())
+                self._refuse_body(self._over_header_limit(CHUNK_LINE_OVER))
                 return
         if self._phase is not _Phase.BODY and not self._begun_in_this_read:
             self._field_bytes += len(data)
             if self._field_bytes > self._max_header_bytes:
                 if self._phase is _Phase.HEAD:
-                    self._refuse(self._headers_too_large())
+                    self._refuse(self._over_header_limit(HEAD_OVER))
                 else:
-                    self._refuse_body(self._trailer_too_large())
+                    self._refuse_body(self._over_header_limit(TRAILER_OVER))
                 return
         if self._deadline is None:
             if self._phase is _Phase.HEAD:
@@ -286,29 +302,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             retry_after=1,
         )
 
-    def _headers_too_large(self) -> Refusal:
+    def _over_header_limit(self, over: OverLimit) -> Refusal:
+        status, message, code = over
         limit = self._max_header_bytes
-        return Refusal(
-            431,
-            f"The request line and headers are over {limit} bytes.",
-            {"code": "HEADERS_TOO_LARGE", "maxBytes": limit},
-        )
-
-    def _chunk_line_too_long(self) -> Refusal:
-        limit = self._max_header_bytes
-        return Refusal(
-            413,
-            f"A chunk's size line, with its extensions, may hold at most {limit} bytes.",
-            {"code": "PAYLOAD_TOO_LARGE", "maxBytes": limit},
-        )
-
-    def _trailer_too_large(self) -> Refusal:
-        limit = self._max_header_bytes
-        return Refusal(
-            431,
-            f"The trailer section after the chunked body is over {limit} bytes.",
-            {"code": "HEADERS_TOO_LARGE", "maxBytes": limit},
-        )
+        return Refusal(status, message.format(limit=limit), {"code": code, "maxBytes": limit})
 
     def _headers_late(self) -> None:
         if self._phase is _Phase.AWAITING:  # opened and never used: nobody to answer
