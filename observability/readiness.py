@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
@@ -161,6 +162,8 @@ class Readiness:
         keys, queries missed posts, and /ready said ready."""
         try:
             memory = await asyncio.wait_for(self._redis.info("memory"), CHECK_TIMEOUT)
+        except ResponseError:  # INFO refused (an ACL, a managed Redis): PING says enough
+            return await _answers(self._redis.ping())
         except Exception as error:
             return _failure(error)
         policy = str(memory.get("maxmemory_policy", ""))

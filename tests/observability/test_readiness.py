@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx2 as httpx
 import redis
+from redis.asyncio import Redis
 from sqlalchemy import create_engine
 from starlette.testclient import TestClient
 
@@ -148,6 +149,28 @@ def test_ready_is_degraded_once_redis_may_evict_read_model_keys(
             assert client.get("/ready?strict").status_code == 503
             admin.config_set("maxmemory-policy", "noeviction")
             assert client.get("/ready").json()["status"] == "ready"
+    finally:
+        server.kill()
+        server.wait()
+
+
+async def test_a_redis_that_refuses_info_is_still_ready_when_it_answers(
+    inkwell: Inkwell, tmp_path: Path
+) -> None:
+    """A managed Redis's ACL may deny INFO: the eviction check must not take the process
+    out of the load balancer for it."""
+    port = free_port()
+    server = redis_server(port, directory=tmp_path)
+    try:
+        with redis.Redis(port=port) as admin:
+            admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-info")
+        limited = Redis(port=port, username="app", password="pw")
+        try:
+            progress = ProgressReader(limited, inkwell.keys, ["posts"], inkwell.log)
+            readiness = Readiness(limited, inkwell.log, inkwell.keys, progress, Limits(10, 10))
+            assert (await readiness.check()).checks["redis"] == {"ok": True}
+        finally:
+            await limited.aclose()
     finally:
         server.kill()
         server.wait()
