@@ -9,6 +9,7 @@ import pytest
 
 from tests.support import operations as ops
 from tests.support.api import Account, Api
+from tests.support.typed_text import fullwidth
 
 CREATE = "mutation($i: CreatePostInput!) { createPost(input: $i) { postId position } }"
 PUBLISH = "mutation($i: PostCommandInput!) { publishPost(input: $i) { position } }"
@@ -63,6 +64,25 @@ def test_search_finds_posts_holding_every_word_in_any_case(api: Api, ann: Accoun
     assert search("pub-sub!") == ["Redis pub/sub"]  # split on non-alphanumerics
     assert search("café") == ["Café culture"]
     assert search("projections streams") == ["Event sourcing with Redis"]  # content counts
+
+
+def test_search_finds_a_word_however_it_was_typed_on_either_side(api: Api, ann: Account) -> None:
+    """Fullwidth letters, invisible characters inside a word, "ß" against "ss", and an
+    accent precomposed or combining (projections/keyspace/search_words.py)."""
+    api.published_post(ann, "Plain", content="CQRS in Strasse, cafe\u0301 culture.")
+    api.published_post(ann, "Fullwidth", content=f"{fullwidth('CQRS')} in der Straße.")
+    api.published_post(ann, "Invisible", content="c\u200bq\u00adr\u2060s, the ca\ufefff\u00e9.")
+
+    def search(query: str) -> list[str]:
+        return titles(api.ok(ops.SEARCH, {"query": query})["searchPosts"])
+
+    everywhere = ["Invisible", "Fullwidth", "Plain"]
+    assert search("cqrs") == everywhere
+    assert search(fullwidth("CQRS")) == everywhere
+    assert search("cq\u200drs") == everywhere
+    assert search("STRASSE") == search("straße") == ["Fullwidth", "Plain"]
+    assert search("caf\u00e9") == search("cafe\u0301") == ["Invisible", "Plain"]
+    assert search(f"{fullwidth('cqrs')} strasse caf\u00e9") == ["Plain"]
 
 
 def test_a_search_without_a_real_word_is_bad_input(api: Api) -> None:

@@ -14,6 +14,7 @@ import httpx2 as httpx
 
 from tests.support import operations as ops
 from tests.support.protected_server import StartServer, event_count
+from tests.support.typed_text import fullwidth
 
 BUDGET = {"INKWELL_RATE_LIMIT_SEARCH_WORDS": "50/hour"}
 SEARCH = "query($q: String!) { searchPosts(query: $q) { edges { node { title } } } }"
@@ -90,6 +91,19 @@ def test_one_post_with_more_words_than_a_whole_budget_is_bad_input(
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert "61 distinct words" in error["message"] and "at most 50" in error["message"]
     assert event_count(tmp_path) == before
+
+
+def test_words_count_as_the_index_folds_them(start_server: StartServer) -> None:
+    """Thirty words written plainly, in fullwidth letters and with a zero-width space
+    inside each are thirty words of the index, and of the budget (split as before, 80)."""
+    plain = text(0, 30)
+    hidden = plain.replace("w", "w\u200b")
+    with first_writer(start_server, **BUDGET) as ann:
+        body = ann.create("Alpha", f"{plain} {fullwidth(plain)} {hidden}")
+        assert "errors" not in body, body  # 31 words with the title
+        refused = ann.create("Beta", text(100, 19))  # 20 more: 51
+        (error,) = refused["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
 
 
 def test_a_long_article_of_natural_text_fits_the_default_budget(
