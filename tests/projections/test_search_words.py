@@ -70,6 +70,13 @@ def test_symbols_punctuation_and_underscores_still_split() -> None:
     assert words("محمد\ufdfa") == ["محمد"]  # a ligature standing for a phrase splits
 
 
+def test_a_long_word_is_filed_under_its_first_200_characters_folded() -> None:
+    long = "x" * 250
+    assert words(long) == ["x" * 200]
+    assert words(f"{long}a {long}b") == ["x" * 200]  # one word of the index and the budget
+    assert words("\ufdf2" * 100) == ["الله" * 50]  # cut once folded, 4 characters each
+
+
 def test_an_ascii_text_splits_as_the_general_path_splits_it() -> None:
     """ASCII text takes a path of its own (nothing to fold but case)."""
     text = "Hello_World, CQRS-2 and a x9 'quoted' e-mail@example.com"
