@@ -1,17 +1,22 @@
-"""strawberry's parse of each request's Content-Type, memoized.
+"""strawberry's parse of each request's Content-Type, memoized, and which bodies the
+endpoint can read.
 
 strawberry (0.341.2) parses the header of every POST through email.message.Message to
 learn whether it is JSON: py-spy under `post(id)` load put that at about 3% of the
 server's samples. Clients send one of a handful of values, so each distinct value is
-parsed once. The cache is bounded, so odd headers cannot grow it.
+parsed once. The caches are bounded, so odd headers cannot grow them.
 """
 
 from __future__ import annotations
 
+from email.message import Message
+from email.utils import collapse_rfc2231_value
 from functools import lru_cache
 
 from strawberry.http import async_base_view
 from strawberry.http.parse_content_type import parse_content_type
+
+from domain.errors import excerpt
 
 
 @lru_cache(maxsize=64)
@@ -23,10 +28,42 @@ def parsed_content_type(value: str) -> tuple[str, dict[str, str]]:
     return media_type.lower(), parameters
 
 
-def is_json(value: str | None) -> bool:
-    """Whether a request body is declared JSON. strawberry accepts any type that contains
-    "application/json" (so "application/jsonx" too); GraphQL over HTTP names that one."""
-    return parsed_content_type(value or "")[0] == "application/json"
+# orjson reads UTF-8 only, and US-ASCII is a part of it. A body declared in another
+# charset was read as if it were UTF-8: GraphQL over HTTP lets a server refuse what it
+# cannot decode (415).
+READABLE_CHARSETS = frozenset({"utf-8", "us-ascii"})
+
+
+@lru_cache(maxsize=64)
+def unreadable(value: str) -> str | None:
+    """Why a POST body of this Content-Type cannot be read, or None when it can: JSON,
+    in no charset or a readable one."""
+    if parsed_content_type(value)[0] != "application/json":
+        # strawberry accepts any type that contains "application/json" (so
+        # "application/jsonx" too); GraphQL over HTTP names that one.
+        return "A GraphQL POST body must be application/json."
+    if (charset := _unreadable_charset(value)) is not None:
+        return (
+            f"A GraphQL POST body must be encoded in UTF-8, not charset {excerpt(charset)}: "
+            "send it as UTF-8, or leave the charset out."
+        )
+    return None
+
+
+def _unreadable_charset(value: str) -> str | None:
+    """The first charset the header declares that is neither UTF-8 nor US-ASCII (in any
+    case, quoted or not), or None. Every `charset` parameter counts: with two, a proxy
+    may read one and the server the other, so both must be readable."""
+    message = Message()
+    message["content-type"] = value
+    for name, declared in message.get_params(failobj=[])[1:]:
+        if name != "charset":
+            continue
+        # RFC 2231's `charset*=utf-8''utf-16` comes as a (charset, language, value) tuple.
+        charset = declared if isinstance(declared, str) else collapse_rfc2231_value(declared)
+        if charset.lower() not in READABLE_CHARSETS:
+            return charset
+    return None
 
 
 def memoize() -> None:

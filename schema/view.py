@@ -50,9 +50,6 @@ HTTP_OPERATIONS = {
 }
 log = logging.getLogger(__name__)
 
-# strawberry's reason for a POST body that is not JSON, which _answer turns into a 415.
-UNSUPPORTED_CONTENT_TYPE = "Unsupported content type"
-
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
 NOT_KEPT = ((b"vary", VARY.encode()), (b"cache-control", b"no-store"))
@@ -107,9 +104,12 @@ class InkwellGraphQL(GraphQL[Context, None]):
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
         """strawberry 0.341.2 checks the types of `query`, `variables` and `extensions`,
         not of `operationName`: a number or a list reached the document caches and failed
-        there with a 500."""
-        if request.method == "POST" and not content_type.is_json(request.content_type):
-            raise HTTPException(400, UNSUPPORTED_CONTENT_TYPE)  # answered as 415
+        there with a 500. A POST body it cannot read (not JSON, or not in UTF-8) is
+        refused first: strawberry answers 400 where the specification's 415 says more."""
+        if request.method == "POST" and (
+            reason := content_type.unreadable(request.content_type or "")
+        ):
+            raise HTTPException(415, reason)
         data = await super().parse_http_body(request)
         if isinstance(data, GraphQLRequestData) and not isinstance(data.operation_name, str | None):
             raise HTTPException(
@@ -175,16 +175,10 @@ class InkwellGraphQL(GraphQL[Context, None]):
             status = media.status_for(request.state.media_type, refusal, executed=False)
             return self._refusal(request, status, refused.code, str(refused))
         except HTTPException as error:
-            if error.reason == UNSUPPORTED_CONTENT_TYPE:
-                # strawberry says 400 where the specification's 415 says more; the code is
-                # the one a refused Content-Encoding gets (wiring/request_head.py).
-                return self._refusal(
-                    request,
-                    415,
-                    "UNSUPPORTED_MEDIA_TYPE",
-                    "A GraphQL POST body must be application/json.",
-                )
-            return self._refusal(request, error.status_code, "BAD_REQUEST", error.reason)
+            # A body the endpoint cannot read is 415 (parse_http_body), with the code a
+            # refused Content-Encoding gets (wiring/request_head.py).
+            code = "UNSUPPORTED_MEDIA_TYPE" if error.status_code == 415 else "BAD_REQUEST"
+            return self._refusal(request, error.status_code, code, error.reason)
         except self.outages as outage:  # before execution: a persisted query's lookup
             log.warning("store unavailable before execution: %r", outage)
             return self._refusal(request, 503, "UNAVAILABLE", UNAVAILABLE, {"retry-after": "1"})

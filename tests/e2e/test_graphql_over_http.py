@@ -157,12 +157,43 @@ def test_an_unsupported_request_body_type_is_415(client: httpx.Client) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("accept", "returned"), [(None, "application/json"), (APOLLO_ACCEPT, GRAPHQL_RESPONSE)]
+)
+@pytest.mark.parametrize(
+    ("declared", "encoding"),
+    [
+        ("charset=utf-16", "utf-16"),
+        # The body the probe sent: ASCII labelled UTF-16, which ran as if UTF-8.
+        ('charset="UTF-16"', "ascii"),
+        ("Charset=latin1", "latin1"),
+    ],
+)
+def test_a_json_body_in_a_charset_other_than_utf_8_is_415(
+    client: httpx.Client, accept: str | None, returned: str, declared: str, encoding: str
+) -> None:
+    """GraphQL over HTTP lets a server refuse a body it cannot decode; this one reads
+    UTF-8 alone (orjson), and read every other charset as if it were UTF-8."""
+    headers = {"content-type": f"application/json; {declared}"}
+    if accept is not None:
+        headers["accept"] = accept
+    body = '{"query": "{ __typename }"}'.encode(encoding)
+    response = client.post("/graphql", content=body, headers=headers)
+    assert response.status_code == 415
+    assert media_type(response) == returned
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "UNSUPPORTED_MEDIA_TYPE"}
+    charset = declared.partition("=")[2].strip('"')
+    assert f"UTF-8, not charset '{charset}'" in error["message"]
+
+
 def test_content_type_parameters_are_read_on_every_request(client: httpx.Client) -> None:
     """Each Content-Type's parse is memoized (schema/content_type.py): the same header
     keeps its answer, and a new one gets its own."""
     for _ in range(2):
         for value, status in (
             ("application/json; charset=utf-8", 200),
+            ("application/json; charset=utf-16", 415),
             ("text/plain; charset=utf-8", 415),
             ("application/json", 200),
             ("APPLICATION/JSON", 200),  # media types are case-insensitive (RFC 9110)
