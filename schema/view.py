@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
+from starlette.datastructures import ImmutableMultiDict
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -49,6 +50,9 @@ HTTP_OPERATIONS = {
     "POST": {OperationType.QUERY, OperationType.MUTATION},
 }
 log = logging.getLogger(__name__)
+
+# What a GET's query string says to GraphQL over HTTP; the endpoint reads nothing else.
+GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
@@ -119,7 +123,15 @@ class InkwellGraphQL(GraphQL[Context, None]):
 
     def parse_query_params(self, params: QueryParams) -> dict[str, Any]:
         """A GET's `variables` and `extensions` are JSON objects or null, as in a POST body
-        (strawberry refused `variables=null` and called a bad value a bad body)."""
+        (strawberry refused `variables=null` and called a bad value a bad body). Each
+        GraphQL parameter comes at most once: Starlette's mapping keeps the last of
+        `?query=a&query=b`, where a cache or a proxy may have read the first."""
+        if isinstance(params, ImmutableMultiDict):
+            for name in GRAPHQL_PARAMETERS:
+                if (count := len(params.getlist(name))) > 1:
+                    raise HTTPException(
+                        400, f"The `{name}` parameter is given {count} times: give it once."
+                    )
         parsed: dict[str, Any] = dict(params)
         for name in ("variables", "extensions"):
             if raw := parsed.get(name):

@@ -201,6 +201,9 @@ def test_content_type_parameters_are_read_on_every_request(client: httpx.Client)
             ("application/jsonx", 415),  # was taken for JSON: strawberry matched a substring
             ("text/application/json", 415),
             ("application/json-patch+json", 415),
+            # Forms are not read at all, so a form field given twice is never a question.
+            ("application/x-www-form-urlencoded", 415),
+            ("multipart/form-data; boundary=x", 415),
         ):
             response = client.post(
                 "/graphql", content='{"query": "{ __typename }"}', headers={"content-type": value}
@@ -242,6 +245,35 @@ def test_get_parameters_that_are_not_objects_are_400_naming_the_parameter(
     (error,) = response.json()["errors"]
     assert error["extensions"]["code"] == "BAD_REQUEST"
     assert error["message"] == f"The `{name}` parameter must be a JSON object or null."
+
+
+@pytest.mark.parametrize("accept", ["application/json", APOLLO_ACCEPT])
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("query", ["{ __typename }", "{ recentPosts { totalCount } }"]),
+        ("variables", ['{"n": 1}', '{"n": 2}']),
+        ("operationName", ["Recent", "Other"]),
+        ("extensions", ["{}", "{}", "{}"]),
+    ],
+)
+def test_a_get_parameter_given_twice_is_400_naming_it(
+    client: httpx.Client, name: str, values: list[str], accept: str
+) -> None:
+    """Starlette keeps the last of a repeated parameter, where a cache or a proxy in front
+    may have read the first: `?query=a&query=b` ran b."""
+    document = "query Recent($n: Int) { recentPosts(first: $n) { totalCount } }"
+    params: dict[str, str | list[str]] = {name: values}
+    if name != "query":
+        params["query"] = document
+    response = client.get("/graphql", params=params, headers={"accept": accept})
+    assert response.status_code == 400, response.text
+    assert media_type(response) == accept.split(",")[0]
+    (error,) = response.json()["errors"]
+    assert error == {
+        "message": f"The `{name}` parameter is given {len(values)} times: give it once.",
+        "extensions": {"code": "BAD_REQUEST"},
+    }
 
 
 def test_a_mutation_over_get_is_405_and_changes_nothing(
