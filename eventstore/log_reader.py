@@ -1,8 +1,9 @@
 """The log as operators read it: its identity, its head, when the oldest unapplied events were
 committed, a tail.
 
-Only operator paths use this (`/metrics`, `/ready`, `status`, `events tail`); the
-GraphQL read path never touches SQL.
+Operator paths use this (`/metrics`, `/ready`, `status`, `events tail`). The GraphQL
+read path touches SQL only to read the head, when a query's X-Consistent-With is past
+every projection's checkpoint (projections/live/consistency.py).
 """
 
 from __future__ import annotations

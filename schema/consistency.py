@@ -1,5 +1,7 @@
 """Read-your-writes over HTTP: a query sent with `X-Consistent-With: <position>` runs once
-every projection has applied that position, or fails with CONSISTENCY_TIMEOUT unrun."""
+every projection has applied that position, or fails unrun: CONSISTENCY_TIMEOUT, or
+BAD_USER_INPUT for a header that is no position or a position past the event log's head
+(no write returned it, so waiting could not help)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from domain.errors import excerpt
-from projections.live.consistency import ConsistencyTimeout
+from projections.live.consistency import ConsistencyTimeout, NotInLog
 from schema.context import Context
 from schema.errors import BadInput
 
@@ -27,11 +29,24 @@ async def wait_until_consistent(execution: ExecutionContext) -> None:
         and execution.operation_type is OperationType.QUERY
     ):
         try:
-            await ctx.read_your_write(_position(ctx.consistent_with))
+            await ctx.read_your_write(_position(ctx.consistent_with), from_client=True)
+        except NotInLog as error:
+            _refuse(execution, _past_head(error))
         except (BadInput, ConsistencyTimeout) as error:
-            execution.result = ExecutionResult(
-                data=None, errors=[GraphQLError(str(error), original_error=error)]
-            )
+            _refuse(execution, error)
+
+
+def _refuse(execution: ExecutionContext, error: Exception) -> None:
+    execution.result = ExecutionResult(
+        data=None, errors=[GraphQLError(str(error), original_error=error)]
+    )
+
+
+def _past_head(error: NotInLog) -> BadInput:
+    return BadInput(
+        f"X-Consistent-With is position {error.position}, past the end of the event log "
+        f"({error.head}): send a position a mutation returned"
+    )
 
 
 def _position(header: str) -> int:

@@ -56,6 +56,7 @@ from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents
 from schema.trusted import load_trusted_documents
 from wiring.background import background
+from wiring.outages import STORE_OUTAGES
 from wiring.redis_clients import RedisClients, embedded, open_clients
 
 PROJECTIONS: tuple[Projection, ...] = (
@@ -119,7 +120,7 @@ async def running(
         log_reader = LogReader(engines.reader, schemas)
         binding = LogBinding(redis.primary, keys, NAMES, await log_reader.identity())
         await binding.bind(take_over=take_over)
-        read_side = await _read_side(redis, keys, metrics)
+        read_side = await _read_side(redis, keys, metrics, log_reader)
         runners = (
             _projectors(settings, redis.primary, keys, store, read_side.broadcast)
             if projectors
@@ -180,7 +181,11 @@ def _event_store(
     return engines, SqlEventStore(engines, writer, schemas)
 
 
-async def _read_side(redis: RedisClients, keys: Keys, metrics: Metrics) -> ReadSide:
+async def _read_side(
+    redis: RedisClients, keys: Keys, metrics: Metrics, log_reader: LogReader
+) -> ReadSide:
+    """Read-your-writes checks a position past every checkpoint against the head of the
+    log itself, where every API process commits (projections/live/consistency.py)."""
     broadcast = Broadcast(
         redis.listener,
         always=[keys.checkpoints_channel()],
@@ -188,7 +193,10 @@ async def _read_side(redis: RedisClients, keys: Keys, metrics: Metrics) -> ReadS
     )
     namespaces = ActiveNamespaces(redis.reads, keys, broadcast, NAMES)
     await namespaces.refresh()
-    return ReadSide(broadcast, namespaces, ConsistencyWaiter(redis.reads, keys, broadcast, NAMES))
+    consistency = ConsistencyWaiter(
+        redis.reads, keys, broadcast, NAMES, log_reader.head_position, STORE_OUTAGES
+    )
+    return ReadSide(broadcast, namespaces, consistency)
 
 
 def _projectors(

@@ -12,6 +12,14 @@ are behind, and the wait goes on until the projectors have caught up again.
 
 Checkpoint notices on pub/sub only wake the poller early. It polls every
 POLL_SECONDS while anyone waits and not at all when nobody does.
+
+A position a client sends (X-Consistent-With) past the event log's head was never
+returned by a write, so no wait would reach it: it is refused as soon as a read of the
+checkpoints finds them behind it (NotInLog). The head is read from the log itself, where
+every API process commits, by one read at a time for all the waiters such polls found
+behind, begun after the poll that found each: whatever position a client was given
+before it asked is in it. A position the projections have reached costs no SQL, nor
+does one at or below a head read before, nor one a commit has just returned.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -44,28 +52,54 @@ class ConsistencyTimeout(Exception):
         self.position = position
 
 
+class NotInLog(Exception):
+    """The position is past the event log's head: no write has returned it."""
+
+    def __init__(self, position: int, head: int) -> None:
+        super().__init__(f"position {position} is past the event log's head, {head}")
+        self.position = position
+        self.head = head
+
+
 @dataclass(eq=False)
 class _Waiter:
     position: int
     reached: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+    head_checked: bool = False  # a read of the log's head was begun for it, or none is due
 
 
 class ConsistencyWaiter:
     def __init__(
-        self, redis: Redis, keys: Keys, broadcast: Broadcast, projections: Sequence[str]
+        self,
+        redis: Redis,
+        keys: Keys,
+        broadcast: Broadcast,
+        projections: Sequence[str],
+        log_head: Callable[[], Awaitable[int]],
+        log_outages: tuple[type[Exception], ...] = (),
     ) -> None:
+        """`log_head` reads the event log's head position; `log_outages` are the errors
+        that mean the log cannot be reached now: the waits then go on unchecked."""
         self._redis = redis
         self._keys = keys
         self._broadcast = broadcast
         self._names = tuple(projections)
         self._checkpoint_keys = [keys.checkpoint(name) for name in projections]
         self._namespace_keys = [keys.namespace(name) for name in projections]
+        self._log_head = log_head
+        self._log_outages = log_outages
+        # The highest head read: a position at or below it was committed, so a wait for
+        # it reads no head. Only a head read after the wait began ever refuses one.
+        self._committed = 0
+        self._last_log_warning = 0.0
+        self._head_check: asyncio.Task[None] | None = None
         self._waiters: set[_Waiter] = set()
         self._wake = asyncio.Event()
         self._stopping = False
         self.polls = 0  # MGETs sent, for tests and metrics
+        self.head_reads = 0  # reads of the log's head, for tests
 
     @property
     def waiting(self) -> int:
@@ -78,6 +112,8 @@ class ConsistencyWaiter:
             await self._poll()
         finally:
             notices.cancel()
+            if self._head_check is not None:
+                self._head_check.cancel()
             self.stop_waiting()  # nobody will release them now
 
     def stop_waiting(self) -> None:
@@ -87,23 +123,25 @@ class ConsistencyWaiter:
         for waiter in self._waiters:
             waiter.reached.cancel()
 
-    async def wait_for(self, position: int, timeout: float) -> None:
+    async def wait_for(self, position: int, timeout: float, *, from_client: bool = False) -> None:
         """Returns once Redis holds every projection's checkpoint at or past `position`;
-        raises ConsistencyTimeout when `timeout` seconds pass first."""
+        raises ConsistencyTimeout when `timeout` seconds pass first. A position
+        `from_client`, rather than one a commit has just returned, raises NotInLog if it is
+        past the log's head."""
         if self._stopping:
             raise ConsistencyTimeout(position, timeout)
-        waiter = _Waiter(position)
+        waiter = _Waiter(position, head_checked=not from_client)
         self._waiters.add(waiter)
         self._wake.set()
         try:
-            done, _ = await asyncio.wait({waiter.reached}, timeout=timeout)
+            await asyncio.wait({waiter.reached}, timeout=timeout)
         finally:
             self._waiters.discard(waiter)
-        if not done:
+            # Nobody will read it now: a refusal set on it later would be logged as lost.
             waiter.reached.cancel()
+        if waiter.reached.cancelled():  # the deadline passed, or stop_waiting()
             raise ConsistencyTimeout(position, timeout)
-        if waiter.reached.cancelled():  # stop_waiting()
-            raise ConsistencyTimeout(position, timeout)
+        waiter.reached.result()  # raises NotInLog
 
     async def _poll(self) -> None:
         last_warning = 0.0
@@ -127,6 +165,45 @@ class ConsistencyWaiter:
             for waiter in covered:
                 if waiter.position <= applied and not waiter.reached.done():
                     waiter.reached.set_result(None)
+            self._check_head([waiter for waiter in covered if not waiter.reached.done()])
+
+    def _check_head(self, behind: list[_Waiter]) -> None:
+        """Begins one read of the log's head for the waiters this poll found behind, past
+        every head read before, that no read was begun for. While one is under way they
+        are left to a later poll, so that the read that checks a waiter always begins
+        after a poll that found it behind."""
+        if self._head_check is not None:
+            return
+        unchecked = [
+            waiter
+            for waiter in behind
+            if not waiter.head_checked and waiter.position > self._committed
+        ]
+        if not unchecked:
+            return
+        for waiter in unchecked:
+            waiter.head_checked = True
+        self._head_check = asyncio.create_task(
+            self._refuse_past_head(unchecked), name="consistency head check"
+        )
+
+    async def _refuse_past_head(self, waiters: list[_Waiter]) -> None:
+        """Refuses each waiter whose position is past the log's head, read now. When the
+        log cannot be read, their waits go on as they would have."""
+        try:
+            self.head_reads += 1
+            head = await self._log_head()
+        except self._log_outages as error:
+            if time.monotonic() - self._last_log_warning > WARN_EVERY_SECONDS:
+                self._last_log_warning = time.monotonic()
+                log.warning("read-your-writes cannot read the log's head (%s)", error)
+            return
+        finally:
+            self._head_check = None
+        self._committed = max(self._committed, head)
+        for waiter in waiters:
+            if waiter.position > head and not waiter.reached.done():
+                waiter.reached.set_exception(NotInLog(waiter.position, head))
 
     async def _read(self) -> int:
         """The lowest checkpoint Redis holds now (0 for one it does not hold)."""

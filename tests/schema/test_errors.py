@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,6 +13,7 @@ from infra.settings import Settings
 from tests.support import operations as ops
 from tests.support.api import Account, Api
 from tests.support.refusals import refused
+from tests.support.socket_protocols import EACH_PROTOCOL
 from wiring.asgi import create_app
 
 
@@ -226,13 +227,60 @@ def test_editing_an_archived_post_breaks_a_business_rule(
 def test_a_query_past_the_read_models_times_out_with_consistency_timeout(
     settings: Settings,
 ) -> None:
-    with TestClient(create_app(replace(settings, consistency_timeout=0.3))) as client:
+    """No projector runs here, so the read models never reach the log's position 1."""
+    app = create_app(replace(settings, consistency_timeout=0.3), projectors=False)
+    with TestClient(app) as client:
         api = Api(client)
         # The log at position 1, its payload waiting for nothing: a payload that read
-        # `user` would wait with the same 0.3 s for the projections' first build.
+        # `user` would wait with the same 0.3 s for the projections.
         assert api.ok(ops.REGISTER_POSITION_ONLY, {"input": {"name": "Ann"}})
-        error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": "1000000"})
-        assert error["extensions"] == {"code": "CONSISTENCY_TIMEOUT", "position": "1000000"}
+        error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": "1"})
+        assert error["extensions"] == {"code": "CONSISTENCY_TIMEOUT", "position": "1"}
+
+
+@pytest.mark.parametrize("past", [1, 10**12])
+def test_a_position_past_the_logs_head_is_bad_user_input_unwaited(
+    settings: Settings, past: int
+) -> None:
+    """No write returned it, so no wait would reach it: refused as soon as the checkpoints
+    are found behind it, where it waited out the timeout (30 s here) for
+    CONSISTENCY_TIMEOUT."""
+    with TestClient(create_app(replace(settings, consistency_timeout=30))) as client:
+        api = Api(client)
+        head = int(
+            api.ok(ops.REGISTER_POSITION_ONLY, {"input": {"name": "Ann"}})["registerUser"][
+                "position"
+            ]
+        )
+        position = head + past
+        error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": str(position)})
+        assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+        assert error["message"] == (
+            f"X-Consistent-With is position {position}, past the end of the event log "
+            f"({head}): send a position a mutation returned"
+        )
+        # The write itself is waited for as ever.
+        assert api.ok(ops.RECENT, {}, headers={"X-Consistent-With": str(head)})
+
+
+@EACH_PROTOCOL
+def test_a_websocket_handshakes_position_past_the_head_is_refused_for_each_query(
+    api: Api, protocol: str, start: str, error_of: object
+) -> None:
+    """X-Consistent-With on the handshake holds for every query on the socket (the
+    connection_init payload does not carry it); one past the head waited out the
+    timeout (5 s) there too."""
+    head = api.register("Ann").position
+    client = cast(TestClient, api.client)
+    seen = {"X-Consistent-With": str(head + 1)}
+    with client.websocket_connect("/graphql", subprotocols=[protocol], headers=seen) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"id": "1", "type": start, "payload": {"query": "{ __typename }"}})
+        answer = ws.receive_json()
+    (error,) = answer["payload"]["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["message"].startswith(f"X-Consistent-With is position {head + 1}, past")
 
 
 @pytest.mark.parametrize("header", ["soon", "", "-1", "1_000", "+3", "1.0", "0x10", "9" * 20])
