@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.streams import described
+
 ECHO_MAX = 40
 
 
@@ -48,10 +50,13 @@ class BusinessRuleViolation(DomainError):
 
 
 class ConcurrencyError(DomainError):
-    """The stream moved on since the caller read it."""
+    """The stream moved on since the caller read it. The message names what it holds in
+    the API's terms; `stream_id` is the log's name, for the command bus."""
 
     def __init__(self, stream_id: str, expected_version: int, current_version: int) -> None:
-        super().__init__(f"{stream_id} is at version {current_version}, not {expected_version}")
+        super().__init__(
+            f"{described(stream_id)} is at version {current_version}, not {expected_version}"
+        )
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.current_version = current_version

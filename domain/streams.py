@@ -24,3 +24,15 @@ def like(post_id: str, user_id: str) -> str:
 
 def comment(comment_id: str) -> str:
     return f"comment-{comment_id}"
+
+
+UUID_LENGTH = 36  # every id the server makes (schema/ids.py)
+
+
+def described(stream_id: str) -> str:
+    """The stream as a client knows what it holds: `post <id>` with the post's id as the
+    API gives it, never the log's own name for it (`post-<id>`)."""
+    kind, _, ids = stream_id.partition("-")
+    if kind == "like" and len(ids) == 2 * UUID_LENGTH + 1:
+        return f"the like of post {ids[:UUID_LENGTH]} by user {ids[UUID_LENGTH + 1 :]}"
+    return f"{kind} {ids}"

@@ -104,6 +104,7 @@ def test_a_like_with_a_stale_expected_version_is_a_conflict(
     guard = {"postId": post["id"], "expectedVersion": 1}
     error = refused(api, settings, ops.LIKE_POST, {"input": guard}, token=bob.token)
     assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 2}
+    assert error["message"] == f"post {post['id']} is at version 2, not 1"
 
 
 def test_commenting_on_a_draft_breaks_a_rule_for_its_author_and_is_not_found_for_others(

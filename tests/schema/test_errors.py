@@ -192,6 +192,8 @@ def test_a_stale_expected_version_is_a_conflict_naming_the_current_one(
     update = {"postId": post["id"], "expectedVersion": 1, "title": "Stale"}
     error = refused(api, settings, ops.UPDATE_POST, {"input": update}, token=ann.token)
     assert error["extensions"] == {"code": "CONFLICT", "currentVersion": 2}
+    # The post's id as the API gives it (Post.id), not the log's stream (`post-<id>`).
+    assert error["message"] == f"post {post['id']} is at version 2, not 1"
 
 
 def test_an_optional_expected_version_guards_publishing_too(
