@@ -1,6 +1,7 @@
-"""The ASGI GraphQL endpoint: builds each request's context from its headers, speaks GraphQL
-over HTTP (media types, status codes, GET for queries only, cache headers), resolves
-persisted queries, and serves the playground page it is given to browsers."""
+"""The ASGI GraphQL endpoint: builds each request's context from its headers (refusing
+bearer credentials that prove nothing: auth/authorization.py), speaks GraphQL over HTTP
+(media types, status codes, GET for queries only, cache headers), resolves persisted
+queries, and serves the playground page it is given to browsers."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from auth import authorization
+from auth.authorization import Refused
 from auth.tokens import Claims
 from domain import ids
 from protection.subscription_budget import SubscriptionBudget
@@ -182,6 +185,10 @@ class InkwellGraphQL(GraphQL[Context, None]):
             )
         try:
             return self._within_size(request, await self.run(request))
+        except BadCredentials as bad:
+            how = bad.refused
+            challenge = {"www-authenticate": how.challenge}
+            return self._refusal(request, how.status, how.code, how.message, challenge)
         except PersistedQueryRefused as refused:
             refusal = {"errors": [{"extensions": {"code": refused.code}}]}
             status = media.status_for(request.state.media_type, refusal, executed=False)
@@ -329,8 +336,13 @@ class InkwellGraphQL(GraphQL[Context, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
+        """Over HTTP, bearer credentials that prove nothing refuse the request (BadCredentials);
+        over WebSocket, on_ws_connect refuses them once it has read connection_init."""
         services: Services = request.app.state.services
-        claims = _bearer_claims(services, request.headers.get("authorization"))
+        found = authorization.credentials(services.tokens, request.headers.get("authorization"))
+        if isinstance(found, Refused) and isinstance(request, Request):
+            raise BadCredentials(found)
+        claims = found if isinstance(found, Claims) else None
         return Context(
             services=services,
             viewer_id=claims.user_id if claims else None,
@@ -346,25 +358,22 @@ class InkwellGraphQL(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """Browsers cannot set headers on a WebSocket: the token comes in connection_init,
         as {"Authorization": "Bearer ..."}; other clients may send it in the handshake's
-        header instead (connection_init's wins). A token that does not verify, from
-        either, closes with 4403 and counts as a guess (protection/throttle.py)."""
+        header instead (connection_init's wins). Bearer credentials that prove nothing,
+        from either, close with 4403 (where HTTP answers 401 or 400), connection_init's
+        counting as a guess (protection/throttle.py; the handshake's were counted by
+        protection/websocket_guard.py); another scheme's are not Inkwell's, as over HTTP."""
         params = context.connection_params or {}
-        authorization: object = params.get("Authorization", params.get("authorization"))
-        from_init = authorization is not None and authorization != ""
-        if not from_init:  # the handshake's, which protection/websocket_guard.py counted
-            authorization = context.handshake_authorization
-        if authorization is not None and authorization != "":
-            # A number, a list or an object is no more a token than a wrong string is.
-            claims = (
-                _bearer_claims(context.services, authorization)
-                if isinstance(authorization, str)
-                else None
-            )
-            if claims is None:
-                if from_init:
-                    await _count_guess(context)
-                raise ConnectionRejectionError({"message": "the bearer token is not valid"})
-            context.viewer_id, context.viewer_expires = claims
+        sent: object = params.get("Authorization", params.get("authorization"))
+        found = _socket_credentials(context, sent)
+        if isinstance(found, Refused):
+            await _count_guess(context)
+        elif found is None:
+            handshake = context.handshake_authorization
+            found = authorization.credentials(context.services.tokens, handshake)
+        if isinstance(found, Refused):
+            raise ConnectionRejectionError({"message": "the bearer token is not valid"})
+        if found is not None:
+            context.viewer_id, context.viewer_expires = found
         unset: UnsetType = UNSET
         return unset
 
@@ -393,6 +402,16 @@ def request_error(message: str) -> ExecutionResult:
     )
 
 
+def _socket_credentials(context: Context, sent: object) -> Claims | Refused | None:
+    """What connection_init's Authorization proves; a number, a list or an object is no
+    more a token than a wrong string is."""
+    if sent is None or sent == "":
+        return None
+    if not isinstance(sent, str):
+        return authorization.INVALID_TOKEN
+    return authorization.credentials(context.services.tokens, sent)
+
+
 async def _count_guess(context: Context) -> None:
     """A connection_init token that does not verify counts against the address's limit on
     bad tokens, as an HTTP request's does; it is refused either way."""
@@ -402,12 +421,10 @@ async def _count_guess(context: Context) -> None:
             await throttle.hit(throttle.bad_tokens, context.client_address)
 
 
-def _bearer_claims(services: Services, authorization: str | None) -> Claims | None:
-    """The user a valid `Bearer <token>` proves, and until when; None when absent or invalid
-    (mutations then answer UNAUTHENTICATED, queries answer as for an anonymous reader)."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return services.tokens.claims(token.strip())
+class BadCredentials(Exception):
+    """Raised by get_context for an HTTP request whose bearer credentials prove nothing;
+    _answer refuses it as `refused` says, before anything runs."""
+
+    def __init__(self, refused: Refused) -> None:
+        super().__init__(refused.message)
+        self.refused = refused

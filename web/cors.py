@@ -22,9 +22,9 @@ ALLOWED_HEADERS = (
     "X-Apollo-Operation-Name",  # Apollo Kotlin and Apollo iOS
     "X-Apollo-Operation-Id",
 )
-# What its scripts may read: the request id, how long to wait when rate limited, and the
-# methods a 405 allows.
-EXPOSED_HEADERS = ("X-Request-Id", "Retry-After", "Allow")
+# What its scripts may read: the request id, how long to wait when rate limited, the
+# methods a 405 allows, and why a bearer token was refused (a 401's challenge).
+EXPOSED_HEADERS = ("X-Request-Id", "Retry-After", "Allow", "WWW-Authenticate")
 
 
 class ListedOriginsCors:

@@ -23,6 +23,11 @@ FLOW = """\
 #    pane below and paste, with your token:
 #      {"Authorization": "Bearer <token>"}
 #    Mutations need it; reading published posts does not.
+#    The pane is kept in this browser: a request answered
+#    401 UNAUTHENTICATED carries a token this server no
+#    longer takes (expired, or from an old data directory).
+#    Empty the pane, register again, and re-fetch the schema
+#    (the circling arrows, bottom left).
 # 2. CreatePost answers with the draft's id: paste it
 #    into PublishPost in place of PASTE-THE-POST-ID.
 # 3. PublishPost makes the post public; RecentPosts

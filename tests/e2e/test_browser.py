@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,12 @@ import pytest
 import strawberry
 from playwright.sync_api import BrowserContext, Page, expect
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
+from auth.tokens import BearerTokens
 from harness.server_process import ServerProcess
 from schema import InkwellSchema
 from schema.view import InkwellGraphQL
@@ -239,6 +243,58 @@ def test_the_live_page_applies_feed_and_projection_items(
     assert guard.refused == []
 
 
+# -- an app on another origin ----------------------------------------------------------
+
+READ_REFUSAL = """async ([url, token]) => {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      accept: "application/graphql-response+json",
+      authorization: `Bearer ${token}`,
+    },
+    body: JSON.stringify({ query: "{ viewer { id } }" }),
+  });
+  return {
+    status: response.status,
+    challenge: response.headers.get("www-authenticate"),
+    body: await response.json(),
+  };
+}"""
+
+
+@pytest.fixture
+def app_origin() -> Iterator[str]:
+    """A single-page app's own origin: one blank page, no Content-Security-Policy."""
+
+    async def blank(request: Request) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><title>app</title>")
+
+    with serving(Starlette(routes=[Route("/", blank)])) as url:
+        yield url
+
+
+def test_an_app_on_a_listed_origin_reads_why_its_token_was_refused(
+    app_origin: str,
+    server_env: dict[str, str],
+    tmp_path: Path,
+    browser: BrowserContext,
+    guard: LocalOnly,
+) -> None:
+    """What a single-page app sees when its token went bad: the 401, its challenge and
+    its error, through CORS (WWW-Authenticate is exposed to its scripts)."""
+    env = {**server_env, "INKWELL_CORS_ORIGINS": app_origin}
+    with ServerProcess(env, tmp_path) as server:
+        page = browser.new_page()
+        page.goto(f"{app_origin}/")
+        stale = BearerTokens(b"an old data directory's key").issue(str(uuid.uuid4()))
+        seen = page.evaluate(READ_REFUSAL, [f"{server.url}/graphql", stale])
+    assert seen["status"] == 401
+    assert seen["challenge"].startswith('Bearer error="invalid_token", error_description="')
+    assert seen["body"]["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert guard.refused == []
+
+
 # -- the playground ------------------------------------------------------------------
 
 
@@ -265,6 +321,34 @@ def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
     assert {f"{server.url}{file}" for file in files} <= set(guard.requested)
     assert guard.refused == []
     assert guard.dialogs == []
+
+
+def test_the_playground_says_when_its_saved_token_no_longer_verifies(
+    server: ServerProcess, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """GraphiQL keeps its Headers pane in the browser's storage, across server restarts: a
+    token from an old data directory, or an expired one, is sent with every request. It
+    was answered as anonymous, so a mutation failed with UNAUTHENTICATED while the Headers
+    pane held a token, and a query showed the viewer signed out; now every request says
+    why, and the flow's first step works once the header is gone."""
+    other_key = BearerTokens(b"an old data directory's key").issue(str(uuid.uuid4()))
+    page = browser.new_page()
+    headers = quote(json.dumps({"Authorization": f"Bearer {other_key}"}))
+    page.goto(f"{server.url}/graphql?headers={headers}")
+    response = page.locator(".graphiql-response")
+    page.locator(".graphiql-query-editor .CodeMirror-line", has_text="registerUser(").click()
+    page.keyboard.press("Control+Enter")
+    expect(response).to_contain_text("UNAUTHENTICATED")
+    expect(response).to_contain_text("The bearer token is not valid")
+    expect(response).not_to_contain_text('"token"')
+
+    page.locator(".graphiql-editor-tool .CodeMirror").nth(1).click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.locator(".graphiql-query-editor .CodeMirror-line", has_text="registerUser(").click()
+    page.keyboard.press("Control+Enter")
+    expect(response).to_contain_text('"token"')
+    assert guard.refused == [] and guard.dialogs == []
 
 
 class Ticks(InkwellGraphQL):

@@ -378,7 +378,7 @@ def test_a_listed_origin_can_read_responses(client: httpx.Client) -> None:
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == APP_ORIGIN
     exposed = response.headers["access-control-expose-headers"].lower().split(", ")
-    assert {"x-request-id", "retry-after", "allow"} <= set(exposed)  # allow: a 405's methods
+    assert {"x-request-id", "retry-after", "allow", "www-authenticate"} <= set(exposed)
 
 
 @pytest.mark.parametrize("origin", ["http://evil.example", "http://localhost:5174", "null"])

@@ -133,6 +133,46 @@ def test_a_write_needs_a_registered_user_in_the_tab(
     assert guard.dialogs == [] and guard.refused == []
 
 
+def test_a_tab_whose_token_went_bad_forgets_it_and_asks_to_register_again(
+    server_env: dict[str, str], browser: BrowserContext, tmp_path: Path
+) -> None:
+    """The server starts again on a new data directory, so with a new signing key: the
+    token the tab registered with no longer verifies, and its next write is a 401."""
+    guard = LocalOnly(browser)
+    server = ServerProcess(server_env, tmp_path).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"{server.url}/")
+        page.fill("#register input[name=name]", "Ada")
+        page.click("#register button")
+        expect(page.locator("#identity")).to_contain_text("Writing as Ada")
+
+        server.stop()
+        server.env["INKWELL_DATA_DIR"] = str(tmp_path / "new-data")
+        server.start()
+        # The page's WebSocket retries with a backoff of up to 10 s.
+        connection = page.locator("#connection")
+        expect(connection).to_have_attribute("data-state", "live", timeout=30_000)
+        page.fill("#create input[name=title]", "After the restart")
+        page.fill("#create textarea[name=content]", "Signed with the old key.")
+        page.click("#create button")
+        expect(page.locator("#create .result")).to_contain_text("UNAUTHENTICATED")
+        expect(page.locator("#identity")).to_contain_text("register again")
+        expect(page.locator("#create button")).to_be_disabled()
+        assert page.evaluate("sessionStorage.length") == 0
+
+        page.fill("#register input[name=name]", "Ada")
+        page.click("#register button")
+        expect(page.locator("#identity")).to_contain_text("Writing as Ada")
+        page.fill("#create input[name=title]", "With the new token")
+        page.fill("#create textarea[name=content]", "Signed with the new key.")
+        page.click("#create button")
+        expect(page.locator("#drafts li")).to_have_count(1)
+    finally:
+        server.close()
+    assert guard.dialogs == [] and guard.refused == []
+
+
 def serve_with(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [INKWELL, *args],

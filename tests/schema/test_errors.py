@@ -110,14 +110,11 @@ def test_a_command_id_reused_for_a_different_command_is_bad_user_input(
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
-@pytest.mark.parametrize("token", [None, "forged.token", "Ann.c2lnbmF0dXJl"])
-def test_a_mutation_without_a_valid_token_is_unauthenticated(
-    api: Api, settings: Settings, token: str | None
-) -> None:
+def test_a_mutation_without_a_token_is_unauthenticated(api: Api, settings: Settings) -> None:
+    """A token that does not verify is refused before execution, with a 401 of the same
+    code: tests/schema/test_bearer_credentials.py."""
     api.register("Ann")
-    error = refused(
-        api, settings, ops.CREATE_POST, {"input": {"title": "T", "content": "C"}}, token=token
-    )
+    error = refused(api, settings, ops.CREATE_POST, {"input": {"title": "T", "content": "C"}})
     assert error["extensions"] == {"code": "UNAUTHENTICATED"}
 
 

@@ -211,6 +211,37 @@ def test_an_authorization_that_is_not_a_string_closes_with_4403(
     assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
 
 
+@pytest.mark.parametrize("authorization", ["Bearer", "Bearer  ", "Bearer nope"])
+def test_bearer_credentials_that_prove_nothing_close_with_4403(
+    client: TestClient, authorization: str
+) -> None:
+    """Where HTTP answers 401 (a token that does not verify) or 400 (no token)."""
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": authorization}})
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
+
+
+@pytest.mark.parametrize("where", ["connection_init", "handshake"])
+def test_another_schemes_credentials_are_an_anonymous_reader(
+    client: TestClient, where: str
+) -> None:
+    """As over HTTP: a proxy's Basic authentication in front of Inkwell is not Inkwell's,
+    and a browser sends it with the handshake too. It closed the socket with 4403."""
+    basic = {"Authorization": "Basic QWxhZGRpbjpvcGVu"}
+    with client.websocket_connect(
+        "/graphql",
+        subprotocols=["graphql-transport-ws"],
+        headers=dict(basic) if where == "handshake" else {},
+    ) as ws:
+        payload = basic if where == "connection_init" else {}
+        ws.send_json({"type": "connection_init", "payload": payload})
+        assert ws.receive_json()["type"] == "connection_ack"
+        viewer = {"query": "{ viewer { id } }"}
+        ws.send_json({"id": "1", "type": "subscribe", "payload": viewer})
+        assert ws.receive_json()["payload"] == {"data": {"viewer": None}}
+
+
 def test_a_legacy_token_that_does_not_verify_closes_with_4403_after_connection_error(
     client: TestClient,
 ) -> None:

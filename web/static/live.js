@@ -54,12 +54,18 @@
       body = null;
     }
     if (body && body.errors && body.errors.length) {
-      throw new Error(body.errors.map(errorText).join("; "));
+      throw failure(body.errors.map(errorText).join("; "), response.status);
     }
     if (!response.ok || !body) {
-      throw new Error(`${ENDPOINT} answered HTTP ${response.status}`);
+      throw failure(`${ENDPOINT} answered HTTP ${response.status}`, response.status);
     }
     return body.data;
+  }
+
+  function failure(message, status) {
+    const error = new Error(message);
+    error.status = status;
+    return error;
   }
 
   function errorText(error) {
@@ -345,6 +351,7 @@
     } catch (error) {
       result.textContent = describe(error);
       result.classList.add("failed");
+      if (error.status === 401) forgetIdentity();
       return null;
     }
   }
@@ -396,6 +403,16 @@
       ? `Writing as ${identity.name} (the token stays in this tab).`
       : "Not registered: register to write.";
     enableWrites(document);
+  }
+
+  // A 401: the tab's token no longer verifies. It expired, or the server signs with
+  // another key now (started on a new data directory, say). The tab forgets it, reads on
+  // as an anonymous reader, and asks for a new registration to write again.
+  function forgetIdentity() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    setIdentity(null);
+    $("identity").textContent =
+      "Your token is no longer valid (it expired, or the server has a new key): register again to write.";
   }
 
   function enableWrites(root) {
