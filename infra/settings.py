@@ -22,7 +22,7 @@ from auth.tokens import (
 from observability.logs import logging_config
 from protection.config import EdgeLimits, RateLimits
 from schema.exposure import Exposure
-from web.cors import parse_origins
+from web.cors import parse_headers, parse_origins
 
 N = TypeVar("N", int, float)
 
@@ -111,6 +111,7 @@ class Settings:
     edge: EdgeLimits = field(default_factory=EdgeLimits)  # body, WebSocket, query cost
     live_give_up_seconds: float = 60.0  # a live stream that cannot resume this long ends
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS, WS)
+    cors_headers: tuple[str, ...] = ()  # request headers they may send beyond web/cors.py's
     trusted_documents: Path | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
     production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
@@ -140,6 +141,7 @@ class Settings:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
             exposure = Exposure.from_env(env)
             cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
+            cors_headers = parse_headers(get("INKWELL_CORS_HEADERS", ""))
         except ValueError as error:  # each names its variable
             raise SettingsError(str(error)) from None
 
@@ -168,6 +170,7 @@ class Settings:
             edge=edge,
             live_give_up_seconds=duration("INKWELL_LIVE_GIVE_UP_SECONDS", 60),
             cors_origins=cors_origins,
+            cors_headers=cors_headers,
             trusted_documents=_existing(env, "INKWELL_TRUSTED_DOCUMENTS", Path.is_file, "a file"),
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",

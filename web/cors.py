@@ -1,8 +1,10 @@
 """CORS for the origins INKWELL_CORS_ORIGINS lists; requests from any other origin pass by
-untouched, exactly as they would with no allow-list at all."""
+untouched, exactly as they would with no allow-list at all. The request headers they may
+send are ALLOWED_HEADERS and those INKWELL_CORS_HEADERS adds."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -10,7 +12,10 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # What a browser app may send: the bearer token, the read-your-writes position, the
-# request id it correlates logs with, and the headers Apollo Client adds.
+# request id it correlates logs with, the headers Apollo Client adds, and those tracing
+# adds to every fetch. A preflight asking for any other header fails whole (400
+# "Disallowed CORS headers"), so turning on OpenTelemetry's or Sentry's fetch
+# instrumentation took every request of the app down.
 ALLOWED_HEADERS = (
     "Authorization",
     "Content-Type",
@@ -21,6 +26,10 @@ ALLOWED_HEADERS = (
     "apollo-require-preflight",
     "X-Apollo-Operation-Name",  # Apollo Kotlin and Apollo iOS
     "X-Apollo-Operation-Id",
+    "traceparent",  # W3C Trace Context: OpenTelemetry
+    "tracestate",
+    "sentry-trace",  # Sentry
+    "baggage",  # W3C Baggage: Sentry, OpenTelemetry
 )
 # What its scripts may read: the request id, how long to wait when rate limited, the
 # methods a 405 allows, and why a bearer token was refused (a 401's challenge).
@@ -32,14 +41,17 @@ class ListedOriginsCors:
     lists every origin). Credentials are not allowed: the API authenticates by bearer
     token, never by cookie, so no listed origin can act with a reader's ambient rights."""
 
-    def __init__(self, app: ASGIApp, origins: Collection[str]) -> None:
+    def __init__(
+        self, app: ASGIApp, origins: Collection[str], headers: Collection[str] = ()
+    ) -> None:
+        """`headers`: request headers allowed beyond ALLOWED_HEADERS."""
         self.app = app
         self.origins = frozenset(origins)
         self.cors = CORSMiddleware(
             app,
             allow_origins=sorted(self.origins),
             allow_methods=("GET", "POST"),
-            allow_headers=ALLOWED_HEADERS,
+            allow_headers=(*ALLOWED_HEADERS, *headers),
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
@@ -74,6 +86,10 @@ class BadOrigin(ValueError):
     pass
 
 
+class BadHeaderName(ValueError):
+    pass
+
+
 def parse_origins(value: str) -> tuple[str, ...]:
     """INKWELL_CORS_ORIGINS: comma-separated origins, each `scheme://host[:port]` as a
     browser sends it in Origin (no path, no trailing slash), or `*`."""
@@ -88,3 +104,21 @@ def parse_origins(value: str) -> tuple[str, ...]:
                 "sends it, e.g. http://localhost:5173 (no path, no trailing slash)"
             )
     return origins
+
+
+# RFC 9110 5.1: a field name is a token.
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def parse_headers(value: str) -> tuple[str, ...]:
+    """INKWELL_CORS_HEADERS: comma-separated request header names a listed origin may send
+    besides ALLOWED_HEADERS (a tracing vendor's, an app's own). Each is named: `*` would
+    let the listed origins send anything."""
+    names = tuple(name.strip() for name in value.split(",") if name.strip())
+    for name in names:
+        if name == "*" or not _FIELD_NAME.fullmatch(name):
+            raise BadHeaderName(
+                f"INKWELL_CORS_HEADERS: {name!r} is not a header name; name each header "
+                "a browser app sends, e.g. x-datadog-trace-id, b3"
+            )
+    return names

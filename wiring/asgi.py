@@ -84,7 +84,13 @@ def create_app(
         middleware=[
             Middleware(RequestLog),
             *(
-                [Middleware(ListedOriginsCors, origins=settings.cors_origins)]
+                [
+                    Middleware(
+                        ListedOriginsCors,
+                        origins=settings.cors_origins,
+                        headers=settings.cors_headers,
+                    )
+                ]
                 if settings.cors_origins
                 else []
             ),

@@ -59,6 +59,12 @@ BAD = [
         "it, e.g. http://localhost:5173 (no path, no trailing slash)",
     ),
     (
+        "INKWELL_CORS_HEADERS",
+        "traceparent, x trace",
+        "INKWELL_CORS_HEADERS: 'x trace' is not a header name; name each header a browser "
+        "app sends, e.g. x-datadog-trace-id, b3",
+    ),
+    (
         "INKWELL_TRUSTED_DOCUMENTS",
         "/no/such.json",
         "INKWELL_TRUSTED_DOCUMENTS must name a file that exists, not '/no/such.json'",
@@ -90,6 +96,12 @@ def test_a_bad_value_is_refused_with_its_name(
 def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path), "PORT": ""})
     assert (settings.port, settings.lease_seconds) == (8000, 5.0)
+
+
+def test_cors_headers_are_a_comma_separated_list_of_names(tmp_path: Path) -> None:
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_CORS_HEADERS": " b3, X-Datadog-Trace-Id,"}
+    assert Settings.from_env(env).cors_headers == ("b3", "X-Datadog-Trace-Id")
+    assert Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path)}).cors_headers == ()
 
 
 def test_the_command_line_prints_one_line_and_exits_2(tmp_path: Path) -> None:

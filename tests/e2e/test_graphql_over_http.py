@@ -22,7 +22,10 @@ APOLLO_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
 
 @pytest.fixture(scope="module")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {"INKWELL_CORS_ORIGINS": f"{APP_ORIGIN}, https://app.example.com"}
+    env = {
+        "INKWELL_CORS_ORIGINS": f"{APP_ORIGIN}, https://app.example.com",
+        "INKWELL_CORS_HEADERS": "X-Datadog-Trace-Id, b3",
+    }
     with shared_server(redis_url, tmp_path_factory.mktemp("http"), env) as running:
         yield running
 
@@ -363,6 +366,43 @@ def test_a_listed_origin_gets_a_preflight_like_starlettes(client: httpx.Client) 
         allowed.split(", ")
     )
     assert "access-control-allow-credentials" not in response.headers
+
+
+def preflight(client: httpx.Client, headers: str) -> httpx.Response:
+    """What a browser asks before a POST that sends `headers`."""
+    return client.options(
+        "/graphql",
+        headers={
+            "origin": APP_ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": headers,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "content-type,traceparent",  # OpenTelemetry's fetch instrumentation
+        "content-type,traceparent,tracestate",
+        "authorization,baggage,content-type,sentry-trace",  # Sentry's
+        "b3,content-type,x-datadog-trace-id",  # INKWELL_CORS_HEADERS adds these
+    ],
+)
+def test_a_listed_origin_may_send_tracing_headers(client: httpx.Client, headers: str) -> None:
+    """Any header outside the list fails the preflight, and with it the request: tracing
+    that adds its headers to every fetch took the app's whole API down."""
+    response = preflight(client, headers)
+    assert response.status_code == 200, response.text
+    allowed = set(response.headers["access-control-allow-headers"].lower().split(", "))
+    assert set(headers.split(",")) <= allowed
+
+
+def test_a_header_neither_allowed_nor_configured_fails_the_preflight(
+    client: httpx.Client,
+) -> None:
+    response = preflight(client, "content-type,x-custom-header")
+    assert (response.status_code, response.text) == (400, "Disallowed CORS headers")
 
 
 def test_a_listed_origins_get_names_each_vary_header_once(client: httpx.Client) -> None:
