@@ -143,7 +143,12 @@ class Mutation:
         if selects_post(info):
             comment = await info.context.reads.comment(command.comment_id)
             await refuse_hidden_post(info, comment.post_id if comment else None)
-        return _post_payload(await dispatch(info, command, input.command_id))
+        outcome = await dispatch(info, command, input.command_id)
+        return PostPayload(
+            position=str(outcome.position),
+            post_id=strawberry.ID(outcome.ids["post_id"]),
+            deleted_comment_id=strawberry.ID(outcome.ids["comment_id"]),
+        )
 
 
 def _post_payload(outcome: Outcome) -> PostPayload:

@@ -96,6 +96,15 @@ class PostPayload:
     post_id: strawberry.ID = strawberry.field(
         description="Known at once, without waiting for the read models (unlike `post`)."
     )
+    deleted_comment_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description=(
+            "The comment deleteComment deleted, as `Comment.id` names it, for a client "
+            "cache to drop it from the post's `comments` (Apollo's `cache.evict` and "
+            "`cache.modify`, Relay's `@deleteEdge` and `@deleteRecord`); null for every "
+            "other mutation. Known at once, like `postId`."
+        ),
+    )
 
     @strawberry.field
     async def post(self, info: Info[Context, None]) -> Post:

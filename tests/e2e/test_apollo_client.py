@@ -53,3 +53,27 @@ def test_apollo_client_pages_mutates_and_follows_a_post(server: ServerProcess) -
         assert cache["likeCount"] == 1  # the cached feed entry, updated by the subscription
         assert cache["cachedPosts"] == 4
         assert lines.exit_code() == 0
+
+
+def test_apollo_client_drops_a_deleted_comment_from_its_cache(server: ServerProcess) -> None:
+    """docs/clients.md's update function, keyed on deleteComment's `deletedCommentId`:
+    without it, the comment stayed in the cached post's `comments`, totalCount stale."""
+    install_locked_packages()
+    api = http_api(server)
+    ann = api.register("Ann")
+    post = api.published_post(ann)
+    kept, gone = (api.comment(ann, post["id"], body)["commentId"] for body in ("Kept", "Gone"))
+    with NodeScript(
+        "apollo-delete-comment.mjs", f"{server.url}/graphql", ann.token, post["id"], gone
+    ) as lines:
+        cache = lines.next_json()
+        assert lines.exit_code() == 0
+    assert cache["before"]["comments"] == [kept, gone]
+    assert (cache["before"]["totalCount"], cache["before"]["commentCount"]) == (2, 2)
+    assert cache["after"] == {
+        "commentCount": 1,  # from the payload's post
+        "topComments": [kept],
+        "totalCount": 1,
+        "comments": [kept],
+    }
+    assert cache["cachedComments"] == [f"Comment:{kept}"]

@@ -181,6 +181,40 @@ def test_a_comment_may_be_deleted_by_its_author_and_the_posts_author_only(
     assert engagement(api, post["id"])["commentCount"] == 0
 
 
+DELETE_NAMING_IT = """
+mutation($input: DeleteCommentInput!) {
+  deleteComment(input: $input) { postId deletedCommentId }
+}"""
+
+
+def test_deleting_a_comment_names_it_for_client_caches(api: Api, ann: Account) -> None:
+    """Nothing in the payload named the deleted comment: Apollo's cache kept it in the
+    post's `comments`, and Relay's @deleteRecord and @deleteEdge had no id to use."""
+    post = api.published_post(ann)
+    added = api.comment(ann, post["id"], "Soon gone")
+    shown = engagement(api, post["id"])["comments"]["edges"][0]["node"]["id"]
+    assert shown == added["commentId"]
+    deleting = {"input": {"commentId": added["commentId"], "commandId": str(uuid.uuid4())}}
+    deleted = api.ok(DELETE_NAMING_IT, deleting, token=ann.token)["deleteComment"]
+    assert deleted == {"postId": post["id"], "deletedCommentId": shown}
+    replayed = api.ok(DELETE_NAMING_IT, deleting, token=ann.token)["deleteComment"]
+    assert replayed == deleted  # the commandId's original outcome
+
+
+def test_no_other_mutation_names_a_deleted_comment(api: Api, ann: Account) -> None:
+    post = {"input": {"postId": api.create_post(ann)["id"]}}
+    answers = [
+        api.ok(
+            f"mutation($input: PostCommandInput!) {{ {name}(input: $input) "
+            "{ deletedCommentId } }",
+            post,
+            token=ann.token,
+        )[name]
+        for name in ("publishPost", "likePost", "unlikePost", "archivePost")
+    ]
+    assert answers == [{"deletedCommentId": None}] * 4
+
+
 def test_popular_posts_rank_by_likes_with_ties_newest_first(api: Api, ann: Account) -> None:
     readers = [api.register(f"Reader {i}") for i in range(3)]
     old, middle, new = (api.published_post(ann, title) for title in ("Old", "Middle", "New"))
