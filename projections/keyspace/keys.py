@@ -232,8 +232,9 @@ class Keys:
     # The recent-events projection.
     def recent_events(self) -> str:
         """The newest events of the log, scored by position, capped at RECENT_EVENTS_KEPT:
-        what the live page shows."""
-        return f"{self.prefix}:recent-events"
+        what the live page shows. In the projection's space, like every read model, so
+        that verify compares it and a rebuild swaps in its own."""
+        return f"{self.space('recent_events')}:recent-events"
 
     RECENT_EVENTS_KEPT = 100
 

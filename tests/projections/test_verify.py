@@ -119,3 +119,24 @@ async def test_verification_notices_a_tampered_read_model(inkwell: Inkwell) -> N
         assert len(found) == 1 and "live None" in found[0]
     finally:
         await drop(inkwell.redis, scratch, NAMES)
+
+
+async def test_verification_compares_the_recent_events_and_leaves_them_alone(
+    inkwell: Inkwell,
+) -> None:
+    """The list lives in its projection's space: a replay builds its own, and an entry
+    changed in the live one is a difference."""
+    await random_workload(inkwell, random.Random(11), commands=20)
+    await settle(inkwell)
+    key = inkwell.keys.recent_events()
+    scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
+    try:
+        assert await differences(inkwell.redis, inkwell.keys, scratch, NAMES) == []
+        entries = await inkwell.redis.zrevrange(key, 0, 0, withscores=True)
+        newest, position = str(entries[0][0]), float(entries[0][1])
+        await inkwell.redis.zadd(key, {newest.replace('"type":"', '"type":"Forged'): position})
+        await inkwell.redis.zrem(key, newest)
+        found = await differences(inkwell.redis, inkwell.keys, scratch, NAMES)
+        assert len(found) == 1 and found[0].startswith("recent_events")
+    finally:
+        await drop(inkwell.redis, scratch, NAMES)
