@@ -131,14 +131,18 @@ class Query:
 
     @strawberry.field(
         description=(
-            "The newest events of the log, newest first (at most 100), from the recent-events "
-            "projection: a read model like the others, so it too may lag the log."
+            "The newest events of the log the viewer may see, newest first, from the "
+            "recent-events projection (it keeps the newest 100): a read model like the "
+            "others, so it too may lag the log. A post's events, its likes' and comments' "
+            "included, are shown to its author, and to others only from its publication "
+            "on and while it is published: drafts and archived posts are their author's "
+            "alone, here as in post(id)."
         )
     )
     async def recent_events(
         self, info: Info[Context, None], first: int | None = 20
     ) -> list[RecentEvent]:
-        views = await info.context.reads.recent_events(page_size(first))
+        views = await info.context.reads.recent_events(page_size(first), info.context.viewer_id)
         return [RecentEvent.from_view(view) for view in views]
 
 

@@ -238,6 +238,16 @@ class Keys:
 
     RECENT_EVENTS_KEPT = 100
 
+    def recent_events_post(self, post_id: str) -> str:
+        """Who may see the listed events of one post (its own, its likes', its comments'):
+        its author's id, then, while it is published, a space and the position of its
+        publication."""
+        return f"{self.space('recent_events')}:post:{post_id}"
+
+    def recent_events_post_prefix(self) -> str:
+        """`recent_events_post_prefix() + id == recent_events_post(id)`, for Lua scripts."""
+        return self.recent_events_post("")
+
     # Operations: what each runner records of its own progress, for health checks and metrics.
     def progress(self, projection: str) -> str:
         """A hash written in the same MULTI as the checkpoint: `applied` (events applied,

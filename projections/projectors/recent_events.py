@@ -1,16 +1,35 @@
 """The recent-events projection: the newest events of the log, a capped sorted set.
 
 The live page's event log reads it, so it shows the log growing from a read model like
-any other. An entry names the event, never its data: drafts and their text are their
-author's alone, and this list is for everybody. Each entry carries its commit time,
+any other. An entry names the event, never its data. Each entry carries its commit time,
 which also tells how long the other projections' oldest unapplied event has waited.
+
+Who may see an entry is decided when it is read (projections/readers/lua/
+visible_events.lua), from what this projection records per post: a post's events, and
+those of its likes and comments, are its author's; everybody else sees only those from
+its publication on, and only while it stays published. So a draft's events (that it
+exists, its id, when it is edited) stay its author's even once it is published, and an
+archived post's leave every other reader's list, as the post itself leaves the API.
 """
 
 from __future__ import annotations
 
 import orjson
 
-from domain.events import EVENT_TYPES, Event
+from domain.events import (
+    EVENT_TYPES,
+    CommentAdded,
+    CommentDeleted,
+    Event,
+    PostArchived,
+    PostCreated,
+    PostLiked,
+    PostPublished,
+    PostUnliked,
+    PostUpdated,
+    ProfileUpdated,
+    UserRegistered,
+)
 from domain.ports import RecordedEvent
 from projections.projectors.projection import Projection
 from projections.projectors.tx import Tx
@@ -19,15 +38,56 @@ NAME = "recent_events"
 
 
 def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
+    post_id = _post_of(e)
     # Scored by position, not pushed: an event applied late (parked, then retried) takes
     # its place in log order, so the read model equals a replay whatever the apply order.
     # Only the batch's newest entries can stay: the others are never made (Tx.add_capped).
     tx.add_capped(
-        tx.keys.recent_events(), tx.keys.RECENT_EVENTS_KEPT, at.position, lambda: _entry(e, at)
+        tx.keys.recent_events(),
+        tx.keys.RECENT_EVENTS_KEPT,
+        at.position,
+        lambda: _entry(e, at, post_id),
     )
+    if post_id is not None:
+        _record_audience(e, at, tx, post_id)
 
 
-def _entry(e: Event, at: RecordedEvent) -> bytes:
+def _post_of(e: Event) -> str | None:
+    """The post whose visibility an event shares; None for events everybody may see."""
+    match e:
+        case UserRegistered() | ProfileUpdated():
+            return None  # users are public (`user(id)`)
+        case (
+            PostCreated()
+            | PostUpdated()
+            | PostPublished()
+            | PostArchived()
+            | PostLiked()
+            | PostUnliked()
+            | CommentAdded()
+            | CommentDeleted()
+        ):
+            return e.post_id
+    # A new event type must say whose it is before it is listed to anybody.
+    raise TypeError(f"the recent events do not know whose {type(e).__name__} is")
+
+
+def _record_audience(e: Event, at: RecordedEvent, tx: Tx, post_id: str) -> None:
+    """Who may see the post's entries: its author's id, then, while it is published, a
+    space and the position of its publication (one string, so that a read takes those of
+    many posts in one MGET). Written by the post's own events alone, from their own
+    fields: they apply in stream order even when another stream is parked, so the value
+    equals a replay's. Likes and comments are added to published posts only
+    (domain/like.py, domain/comment.py): they change nothing here."""
+    key = tx.keys.recent_events_post(post_id)
+    match e:
+        case PostCreated() | PostArchived():
+            tx.pipe.set(key, e.author_id)
+        case PostPublished():
+            tx.pipe.set(key, f"{e.author_id} {at.position}")
+
+
+def _entry(e: Event, at: RecordedEvent, post_id: str | None) -> bytes:
     return orjson.dumps(
         {
             "position": at.position,
@@ -36,6 +96,7 @@ def _entry(e: Event, at: RecordedEvent) -> bytes:
             "version": at.version,
             "recordedAt": at.recorded_at.isoformat(),
         }
+        | ({"postId": post_id} if post_id is not None else {})
     )
 
 

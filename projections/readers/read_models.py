@@ -31,6 +31,7 @@ from projections.readers.views import (
 )
 
 NEWEST_PAGE = (Path(__file__).parent / "lua" / "newest_page.lua").read_text()
+VISIBLE_EVENTS = (Path(__file__).parent / "lua" / "visible_events.lua").read_text()
 SEARCH_MAX_LENGTH = 200
 # The ids the server makes (str(uuid4())); anything else names nothing, unread.
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -68,6 +69,7 @@ class ReadModels:
         self._projections = tuple(projections)
         self._newest_page = redis.register_script(NEWEST_PAGE)
         self._intersection_walk = redis.register_script(pagination.INTERSECTION_WALK)
+        self._visible_events = redis.register_script(VISIBLE_EVENTS)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
         post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))
@@ -187,11 +189,15 @@ class ReadModels:
     async def projection_statuses(self) -> list[ProjectionStatusView]:
         return await projection_statuses(self._redis, self._keys, self._projections)
 
-    async def recent_events(self, first: int) -> list[RecentEventView]:
-        """The newest events of the log, newest first, as the recent-events projection holds."""
+    async def recent_events(self, first: int, viewer_id: str | None) -> list[RecentEventView]:
+        """The newest events of the log the viewer may see, newest first, as the
+        recent-events projection holds them: one script call, in a batch with the other
+        reads of the moment (lua/visible_events.lua says who sees what)."""
         pagination.check_first(first)
-        entries = cast(
-            list[str], await self._redis.zrevrange(self._keys.recent_events(), 0, first - 1)
+        entries = await self._batched.script(
+            self._visible_events,
+            [self._keys.recent_events()],
+            [self._keys.recent_events_post_prefix(), viewer_id or "", first],
         )
         return [RecentEventView.from_json(entry) for entry in entries]
 

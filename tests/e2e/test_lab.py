@@ -76,6 +76,18 @@ def test_a_write_lands_in_the_log_at_once_and_in_the_read_models_later(
     page.fill("#create input[name=tags]", "cqrs, lab")
     page.click("#create button")
     expect(page.locator("#drafts li")).to_have_count(1)
+    created_at = newest_write(page, 2)
+
+    # The draft's event shows in its author's tab, and in nobody else's.
+    drafted = page.locator(f'#events li[data-position="{created_at}"] .event-type')
+    expect(drafted).to_have_text("PostCreated")
+    stranger = browser.new_page()  # sessionStorage is per tab: not signed in
+    stranger.goto(f"{demo_server.url}/")
+    registered = stranger.locator(f'#events li[data-position="{int(created_at) - 1}"]')
+    expect(registered.locator(".event-type")).to_have_text("UserRegistered")
+    expect(stranger.locator(f'#events li[data-position="{created_at}"]')).to_have_count(0)
+    stranger.close()
+
     page.click("#drafts .publish")
     expect(page.locator("#drafts li")).to_have_count(0)
     published_at = newest_write(page, 3)

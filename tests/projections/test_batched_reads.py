@@ -57,6 +57,18 @@ async def test_an_error_reply_fails_only_the_read_that_asked(
     assert right == "fine"
 
 
+async def test_a_script_redis_does_not_know_is_sent_once_and_answered(
+    redis: Redis, reads: BatchedReads, prefix: str
+) -> None:
+    """As after a restart: the script's text is new to Redis (a comment makes its SHA
+    one Redis never saw)."""
+    script = redis.register_script(f"-- {prefix}\nreturn {{KEYS[1], ARGV[1]}}")
+    assert await redis.script_exists(script.sha) == [False]
+    assert await reads.script(script, [f"{prefix}:k"], ["a"]) == [f"{prefix}:k", "a"]
+    assert await redis.script_exists(script.sha) == [True]
+    assert await reads.script(script, [f"{prefix}:k"], ["b"]) == [f"{prefix}:k", "b"]
+
+
 async def test_a_read_cancelled_while_waiting_leaves_the_others_answered(
     reads: BatchedReads, prefix: str
 ) -> None:

@@ -28,14 +28,14 @@ async def test_the_newest_events_are_listed_newest_first_without_their_data(
     await send(inkwell, PublishPost(post), author)
     await settle(inkwell)
 
-    events = await inkwell.services.reads.recent_events(20)
+    events = await inkwell.services.reads.recent_events(20, author)
     assert [(e.position, e.type, e.stream_id, e.version) for e in events] == [
         (3, "PostPublished", f"post-{post}", 2),
         (2, "PostCreated", f"post-{post}", 1),
         (1, "UserRegistered", f"user-{author}", 1),
     ]
     assert all(e.recorded_at.tzinfo is not None for e in events)
-    assert [e.position for e in await inkwell.services.reads.recent_events(2)] == [3, 2]
+    assert [e.position for e in await inkwell.services.reads.recent_events(2, author)] == [3, 2]
     stored = await inkwell.redis.zrange(inkwell.keys.recent_events(), 0, -1)
     assert not any("Secret" in entry or "Unpublished" in entry for entry in stored)
 
@@ -45,7 +45,7 @@ async def test_the_list_keeps_only_the_newest_hundred(inkwell: Inkwell) -> None:
         await send(inkwell, RegisterUser(f"User {number}"))
     await settle(inkwell)
     assert await inkwell.redis.zcard(inkwell.keys.recent_events()) == Keys.RECENT_EVENTS_KEPT
-    events = await inkwell.services.reads.recent_events(100)
+    events = await inkwell.services.reads.recent_events(100, None)
     assert events[0].position == Keys.RECENT_EVENTS_KEPT + 5
     assert events[-1].position == 6
 

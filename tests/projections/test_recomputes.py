@@ -183,7 +183,7 @@ async def test_a_backlog_longer_than_the_cap_keeps_the_newest_hundred_as_a_rebui
         for number in range(250):
             await send(app, RegisterUser(f"User {number}"))
         await runner.catch_up()
-        views = await app.services.reads.recent_events(Keys.RECENT_EVENTS_KEPT)
+        views = await app.services.reads.recent_events(Keys.RECENT_EVENTS_KEPT, None)
         assert [view.position for view in views] == list(range(250, 150, -1))
         assert await app.redis.zcard(app.keys.recent_events()) == Keys.RECENT_EVENTS_KEPT
 

@@ -145,7 +145,9 @@ def test_recent_events_list_the_log_newest_first_and_page_like_lists(
 ) -> None:
     post = api.published_post(ann)
     query = "query($first: Int) { recentEvents(first: $first) { position type streamId version } }"
-    events = api.ok(query, {"first": 2}, headers={"X-Consistent-With": "3"})["recentEvents"]
+    events = api.ok(query, {"first": 2}, headers={"X-Consistent-With": "3"}, token=ann.token)[
+        "recentEvents"
+    ]
     assert events == [
         {"position": 3, "type": "PostPublished", "streamId": f"post-{post['id']}", "version": 2},
         {"position": 2, "type": "PostCreated", "streamId": f"post-{post['id']}", "version": 1},

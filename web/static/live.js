@@ -283,6 +283,8 @@
         recentEvents(first: $first) { position type streamId version recordedAt }
       }`,
       { first: EVENTS_SHOWN },
+      // Signed in, the tab's user also sees the events of their own drafts.
+      state.identity && state.identity.token,
     )
       .then((data) => showEvents((data && data.recentEvents) || []))
       .catch((error) => showProblem(`could not load the events: ${describe(error)}`))
