@@ -238,6 +238,24 @@ class Keys:
 
     RECENT_EVENTS_KEPT = 100
 
+    # Who sees which entries, recomputed at the end of every batch from the list and the
+    # posts' audiences, so that a read is a ZREVRANGE or two.
+    def recent_public_events(self) -> str:
+        """The entries of recent_events() that everybody may see, scored alike."""
+        return f"{self.space('recent_events')}:recent-events:public"
+
+    def recent_own_events(self, user_id: str) -> str:
+        """The entries of recent_events() shown to one author alone: their posts' events
+        that everybody else may not see."""
+        return f"{self.space('recent_events')}:recent-events:author:{user_id}"
+
+    def recent_own_events_prefix(self) -> str:
+        return self.recent_own_events("")
+
+    def recent_events_authors(self) -> str:
+        """The authors who have a recent_own_events() list, so a recompute finds them."""
+        return f"{self.space('recent_events')}:recent-events:authors"
+
     def recent_events_post(self, post_id: str) -> str:
         """Who may see the listed events of one post (its own, its likes', its comments'):
         its author's id, then, while it is published, a space and the position of its

@@ -4,12 +4,15 @@ The live page's event log reads it, so it shows the log growing from a read mode
 any other. An entry names the event, never its data. Each entry carries its commit time,
 which also tells how long the other projections' oldest unapplied event has waited.
 
-Who may see an entry is decided when it is read (projections/readers/lua/
-visible_events.lua), from what this projection records per post: a post's events, and
-those of its likes and comments, are its author's; everybody else sees only those from
-its publication on, and only while it stays published. So a draft's events (that it
-exists, its id, when it is edited) stay its author's even once it is published, and an
-archived post's leave every other reader's list, as the post itself leaves the API.
+Who may see an entry follows from what this projection records per post: a post's
+events, and those of its likes and comments, are its author's; everybody else sees only
+those from its publication on, and only while it stays published. So a draft's events
+(that it exists, its id, when it is edited) stay its author's even once it is published,
+and an archived post's leave every other reader's list, as the post itself leaves the
+API. At each batch's end the list is split by who may see each entry
+(lua/public_events.lua): what everybody may see, and per author, their posts' entries
+nobody else may; a reader merges the first with their own (projections/readers/
+read_models.py), so a read is a ZREVRANGE or two.
 """
 
 from __future__ import annotations
@@ -50,6 +53,16 @@ def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
     )
     if post_id is not None:
         _record_audience(e, at, tx, post_id)
+    # Once per batch, after its entries are added (Recomputes): lua/public_events.lua.
+    tx.recompute(
+        tx.scripts.public_events,
+        [
+            tx.keys.recent_events(),
+            tx.keys.recent_public_events(),
+            tx.keys.recent_events_authors(),
+        ],
+        [tx.keys.recent_events_post_prefix(), tx.keys.recent_own_events_prefix()],
+    )
 
 
 def _post_of(e: Event) -> str | None:

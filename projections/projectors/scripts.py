@@ -21,6 +21,7 @@ class Scripts:
     reindex_terms: AsyncScript
     list_under_terms: AsyncScript
     confirm_batch: AsyncScript
+    public_events: AsyncScript
 
     @classmethod
     def register(cls, redis: Redis) -> Scripts:

@@ -28,8 +28,6 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError
 
 from projections.redisio.bulk_pipeline import execute, private_pool
 
@@ -67,16 +65,6 @@ class BatchedReads:
             if isinstance(reply, Exception):
                 raise reply
         return replies
-
-    async def script(self, script: AsyncScript, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """A script's reply, by EVALSHA in a batch; a Redis that does not know the script
-        (restarted, flushed) is sent its text once, and asked again."""
-        call = ("EVALSHA", script.sha, len(keys), *keys, *args)
-        try:
-            return await self.one(*call)
-        except NoScriptError:
-            await self.one("SCRIPT", "LOAD", script.script)
-            return await self.one(*call)
 
     async def aclose(self) -> None:
         """Cancels the reads in flight and those still queued, and closes the connections."""

@@ -7,6 +7,8 @@ read in batches shared with the other requests of the moment (batched_reads.py).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,7 +33,6 @@ from projections.readers.views import (
 )
 
 NEWEST_PAGE = (Path(__file__).parent / "lua" / "newest_page.lua").read_text()
-VISIBLE_EVENTS = (Path(__file__).parent / "lua" / "visible_events.lua").read_text()
 SEARCH_MAX_LENGTH = 200
 # The ids the server makes (str(uuid4())); anything else names nothing, unread.
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -69,7 +70,6 @@ class ReadModels:
         self._projections = tuple(projections)
         self._newest_page = redis.register_script(NEWEST_PAGE)
         self._intersection_walk = redis.register_script(pagination.INTERSECTION_WALK)
-        self._visible_events = redis.register_script(VISIBLE_EVENTS)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
         post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))
@@ -190,16 +190,21 @@ class ReadModels:
         return await projection_statuses(self._redis, self._keys, self._projections)
 
     async def recent_events(self, first: int, viewer_id: str | None) -> list[RecentEventView]:
-        """The newest events of the log the viewer may see, newest first, as the
-        recent-events projection holds them: one script call, in a batch with the other
-        reads of the moment (lua/visible_events.lua says who sees what)."""
+        """The newest events of the log the viewer may see, newest first: those everybody
+        may see and, for a signed-in viewer, their own posts' that nobody else may, as the
+        recent-events projection splits them (projections/projectors/recent_events.py).
+        One ZREVRANGE each, in one batch with the other reads of the moment."""
         pagination.check_first(first)
-        entries = await self._batched.script(
-            self._visible_events,
-            [self._keys.recent_events()],
-            [self._keys.recent_events_post_prefix(), viewer_id or "", first],
+        if first == 0:
+            return []
+        lists = [self._keys.recent_public_events()]
+        if viewer_id:
+            lists.append(self._keys.recent_own_events(viewer_id))
+        replies = await self._batched.many(
+            [("ZREVRANGE", key, 0, first - 1, "WITHSCORES") for key in lists]
         )
-        return [RecentEventView.from_json(entry) for entry in entries]
+        newest = heapq.merge(*(_scored(reply) for reply in replies), reverse=True)
+        return [RecentEventView.from_json(entry) for _, entry in itertools.islice(newest, first)]
 
     async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
         """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor
@@ -262,6 +267,14 @@ class ReadModels:
 def _fields(reply: dict[str, str] | list[str]) -> dict[str, str]:
     """A hash as HGETALL answers it: a map (RESP3) or a flat list of names and values (RESP2)."""
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _scored(reply: list[Any]) -> list[tuple[float, str | bytes]]:
+    """ZREVRANGE WITHSCORES as sent in a batch, unparsed: member, score, ... (RESP2), or
+    [member, score] pairs (RESP3); as (score, member), newest first."""
+    if reply and isinstance(reply[0], list):
+        return [(float(score), member) for member, score in reply]
+    return [(float(score), member) for member, score in zip(reply[::2], reply[1::2], strict=True)]
 
 
 def _view(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -55,18 +56,6 @@ async def test_an_error_reply_fails_only_the_read_that_asked(
     wrong, right = answers
     assert isinstance(wrong, ResponseError) and "WRONGTYPE" in str(wrong)
     assert right == "fine"
-
-
-async def test_a_script_redis_does_not_know_is_sent_once_and_answered(
-    redis: Redis, reads: BatchedReads, prefix: str
-) -> None:
-    """As after a restart: the script's text is new to Redis (a comment makes its SHA
-    one Redis never saw)."""
-    script = redis.register_script(f"-- {prefix}\nreturn {{KEYS[1], ARGV[1]}}")
-    assert await redis.script_exists(script.sha) == [False]
-    assert await reads.script(script, [f"{prefix}:k"], ["a"]) == [f"{prefix}:k", "a"]
-    assert await redis.script_exists(script.sha) == [True]
-    assert await reads.script(script, [f"{prefix}:k"], ["b"]) == [f"{prefix}:k", "b"]
 
 
 async def test_a_read_cancelled_while_waiting_leaves_the_others_answered(
@@ -153,10 +142,11 @@ async def test_closing_cancels_the_reads_in_flight_and_queued(redis: Redis, pref
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
-async def test_read_models_read_a_hash_whichever_protocol_the_url_names(
+async def test_read_models_read_hashes_and_scored_lists_whichever_protocol_the_url_names(
     redis_url: str, redis: Redis, prefix: str, protocol: int
 ) -> None:
-    """RESP3 answers HGETALL with a map, RESP2 (`?protocol=2` in REDIS_URL) with a list."""
+    """RESP3 answers HGETALL with a map and ZREVRANGE WITHSCORES with pairs, RESP2
+    (`?protocol=2` in REDIS_URL) both with a flat list."""
     keys = Keys(prefix)
     await redis.hset(
         keys.user("u1"),
@@ -166,9 +156,17 @@ async def test_read_models_read_a_hash_whichever_protocol_the_url_names(
     separator = "&" if "?" in redis_url else "?"
     client = Redis.from_url(f"{redis_url}{separator}protocol={protocol}", decode_responses=True)
     batched = BatchedReads(client)
+    entry = {"type": "UserRegistered", "streamId": "user-u", "version": 1,
+             "recordedAt": "2026-12-03T00:00:00+00:00"}  # fmt: skip
+    for position, key in [(1, keys.recent_public_events()), (2, keys.recent_own_events("u1")),
+                          (3, keys.recent_public_events())]:  # fmt: skip
+        await redis.zadd(key, {orjson.dumps({"position": position, **entry}): position})
     try:
-        user = await ReadModels(client, keys, [], batched).user("u1")
+        reads = ReadModels(client, keys, [], batched)
+        user = await reads.user("u1")
         assert user is not None and (user.name, user.published_post_count) == ("Ann", 2)
+        events = await reads.recent_events(2, "u1")  # ZREVRANGE WITHSCORES: pairs in RESP3
+        assert [event.position for event in events] == [3, 2]
     finally:
         await batched.aclose()
         await client.aclose()

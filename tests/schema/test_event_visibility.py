@@ -113,10 +113,11 @@ def test_an_archived_posts_events_leave_every_other_readers_list(
 
 
 def test_a_page_of_first_n_holds_n_visible_events_read_past_hidden_ones(
-    api: Api, ann: Account
+    api: Api, ann: Account, bob: Account
 ) -> None:
     """Three users register, each followed by a draft of Ann's, then Ann writes 22 more
-    drafts: the newest 22 entries, and every other one below them, are hers alone."""
+    drafts: the newest 22 entries, and every other one below them, are hers alone.
+    Anonymous readers and signed-in ones are served by different reads: both."""
     users = []
     for number in range(3):
         users.append(api.register(f"User {number}").id)
@@ -125,12 +126,14 @@ def test_a_page_of_first_n_holds_n_visible_events_read_past_hidden_ones(
     at = int(api.ok(ops.PROJECTIONS)["projections"][0]["headPosition"])
     newest_first = [f"user-{id_}" for id_ in reversed(users)]
 
-    shown, answer = events(api, None, at, first=3)
-    assert [e["streamId"] for e in shown] == newest_first
-    assert not any(post_id in answer for post_id in late)
-    shown, _ = events(api, None, at, first=100)
-    assert [e["streamId"] for e in shown] == [*newest_first, f"user-{ann.id}"]
+    for stranger in (None, bob):
+        shown, answer = events(api, stranger, at, first=3)
+        assert [e["streamId"] for e in shown] == newest_first
+        assert not any(post_id in answer for post_id in late)
+        shown, _ = events(api, stranger, at, first=100)
+        registered = [f"user-{bob.id}", f"user-{ann.id}"]  # the fixtures, Ann first
+        assert [e["streamId"] for e in shown] == [*newest_first, *registered]
     shown, _ = events(api, ann, at, first=3)
     assert [e["streamId"] for e in shown] == [f"post-{post_id}" for post_id in late[:-4:-1]]
-    for reader in (None, ann):
+    for reader in (None, bob, ann):
         assert events(api, reader, at, first=0)[0] == []
