@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from domain.commands import (
     AddComment,
     CreatePost,
@@ -48,6 +50,28 @@ async def test_the_list_keeps_only_the_newest_hundred(inkwell: Inkwell) -> None:
     events = await inkwell.services.reads.recent_events(100, None)
     assert events[0].position == Keys.RECENT_EVENTS_KEPT + 5
     assert events[-1].position == 6
+
+
+async def test_an_authors_own_list_holds_only_what_the_newest_hundred_hide_from_others(
+    inkwell: Inkwell,
+) -> None:
+    """The split (projections/projectors/lua/public_events.lua) follows the list: once a
+    draft's entry is pushed out of the newest hundred, its author's list goes too."""
+    author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    post = (await send(inkwell, CreatePost("Draft", "Text"), author))["post_id"]
+    await settle(inkwell)
+    own = inkwell.keys.recent_own_events(author)
+    entries = [str(entry) for entry in await inkwell.redis.zrange(own, 0, -1)]
+    assert [orjson.loads(entry)["streamId"] for entry in entries] == [f"post-{post}"]
+    assert await inkwell.redis.smembers(inkwell.keys.recent_events_authors()) == {author}
+    assert await inkwell.redis.zcard(inkwell.keys.recent_public_events()) == 1  # Ann joined
+
+    for number in range(Keys.RECENT_EVENTS_KEPT):
+        await send(inkwell, RegisterUser(f"User {number}"))
+    await settle(inkwell)
+    assert not await inkwell.redis.exists(own, inkwell.keys.recent_events_authors())
+    public = inkwell.keys.recent_public_events()
+    assert await inkwell.redis.zcard(public) == Keys.RECENT_EVENTS_KEPT
 
 
 async def test_a_post_read_model_records_the_position_of_the_newest_event_that_changed_it(
