@@ -119,6 +119,13 @@ class Comment(Node):
     author: Author
     body: str
     created_at: datetime
+    position: int | None = strawberry.field(
+        description=(
+            "The log position of the event that added this comment: what "
+            "`commentAdded(after:)` resumes from. Null for a comment written into the read "
+            "model before Inkwell recorded it (rebuild to fill it in)."
+        )
+    )
 
     @staticmethod
     def from_view(view: CommentView) -> Comment:
@@ -128,6 +135,7 @@ class Comment(Node):
             author=Author.of(view),
             body=view.body,
             created_at=view.created_at,
+            position=view.position,
         )
 
 

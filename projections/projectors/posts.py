@@ -149,6 +149,7 @@ def on_comment_added(e: CommentAdded, at: RecordedEvent, tx: Tx) -> None:
             "authorId": e.author_id,
             "body": e.body,
             "createdAt": e.created_at.isoformat(),
+            "position": at.position,
         },
     )
     tx.pipe.zadd(tx.keys.post_comment_ids(e.post_id), {e.comment_id: micros(e.created_at)})

@@ -43,6 +43,7 @@ class CommentView:
     author_avatar_url: str | None
     body: str
     created_at: datetime
+    position: int | None = None  # the log position of the event that added it
 
     @staticmethod
     def from_hash(h: Mapping[str, str]) -> CommentView:
@@ -54,6 +55,7 @@ class CommentView:
             author_avatar_url=h.get("authorAvatarUrl"),
             body=h["body"],
             created_at=datetime.fromisoformat(h["createdAt"]),
+            position=int(h["position"]) if "position" in h else None,
         )
 
 

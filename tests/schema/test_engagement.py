@@ -149,6 +149,36 @@ def test_counts_and_top_comments_follow_adds_and_deletes(
     assert shown["comments"]["totalCount"] == 4
 
 
+COMMENT_POSITIONS = """
+query($id: ID!) {
+  post(id: $id) { topComments { id position } comments { edges { node { id position } } } }
+}"""
+ADD_COMMENT_POSITION = """
+mutation($input: AddCommentInput!) {
+  addComment(input: $input) { position comment { id position } }
+}"""
+
+
+def test_a_comment_carries_the_position_that_added_it_wherever_it_shows(
+    api: Api, ann: Account, bob: Account
+) -> None:
+    """What commentAdded(after:) resumes from: a client keeps the largest it received."""
+    post = api.published_post(ann)
+    added = [
+        api.ok(
+            ADD_COMMENT_POSITION,
+            {"input": {"postId": post["id"], "body": f"Comment {i}"}},
+            token=bob.token,
+        )["addComment"]
+        for i in range(2)
+    ]
+    expected = [{"id": a["comment"]["id"], "position": int(a["position"])} for a in added]
+    assert [a["comment"] for a in added] == expected
+    shown = api.ok(COMMENT_POSITIONS, {"id": post["id"]})["post"]
+    assert [edge["node"] for edge in shown["comments"]["edges"]] == expected
+    assert shown["topComments"] == expected[::-1]
+
+
 def test_comments_page_oldest_first(api: Api, ann: Account) -> None:
     post = api.published_post(ann)
     for i in range(5):

@@ -20,10 +20,11 @@ local function refresh_top_comments(post_key, comment_ids_key, comment_prefix, n
   local top = {}
   for i, id in ipairs(ids) do
     local c = redis.call('HMGET', comment_prefix .. id,
-      'id', 'postId', 'authorId', 'authorName', 'authorAvatarUrl', 'body', 'createdAt')
+      'id', 'postId', 'authorId', 'authorName', 'authorAvatarUrl', 'body', 'createdAt',
+      'position')
     top[i] = json_object({
       'id', c[1], 'postId', c[2], 'authorId', c[3], 'authorName', c[4],
-      'authorAvatarUrl', c[5], 'body', c[6], 'createdAt', c[7],
+      'authorAvatarUrl', c[5], 'body', c[6], 'createdAt', c[7], 'position', c[8],
     })
   end
   redis.call('HSET', post_key, 'topComments', '[' .. table.concat(top, ',') .. ']')
