@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from graphql import FieldNode, located_error
@@ -14,9 +14,11 @@ from strawberry.extensions.field_extension import AsyncExtensionResolver
 from strawberry.types import Info
 from strawberry.utils.await_maybe import await_maybe
 
-from domain.errors import NotFound
+from domain.errors import InvalidInput, NotFound
+from projections.live.read_models import MAX_CHANGES, Resume
 from schema import ids
 from schema.context import Context
+from schema.limits.cost import QueryCosts
 from schema.types import Comment, Post, ProjectionStatus
 
 T = TypeVar("T")
@@ -46,6 +48,39 @@ async def _located(
                 yield item
         except Exception as error:
             raise located_error(error, nodes, path) from error
+
+
+FEED_AFTER = strawberry.argument(
+    description=(
+        "Resumes after a reconnect: first each post that changed after this log position "
+        "(the largest `readModelPosition` received), as it is now, oldest change first; "
+        "then the live stream, with nothing missed or repeated in between. More changes "
+        "than can be replayed end the stream with RESUBSCRIBE."
+    )
+)
+COMMENTS_AFTER = strawberry.argument(
+    description=(
+        "Resumes after a reconnect: first each comment added after this log position (the "
+        "largest `position` received) and still there, oldest first; then the live stream. "
+        "More than can be replayed ends the stream with RESUBSCRIBE."
+    )
+)
+
+
+def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
+    """Where a subscription given `after` picks up; None for one that starts from now.
+    Its catch-up is bounded by the topics' own bound and by the cost limit: each item
+    costs what the subscription costs per change, and all of them must fit a query's limit."""
+    if after is None:
+        return None
+    if after < 0:
+        raise InvalidInput("after", "a log position is 0 or more")
+    limit = MAX_CHANGES - 1
+    costs = getattr(info.schema, "costs", None)
+    if isinstance(costs, QueryCosts):
+        raw = info._raw_info
+        limit = min(limit, costs.catch_up_items(raw.operation, raw.fragments, info.variable_values))
+    return Resume(after, limit, wait_seconds=info.context.services.consistency_timeout)
 
 
 @strawberry.type
@@ -79,10 +114,13 @@ class Subscription:
         description="Each post as it is published, and each later change of a published post.",
         extensions=[FieldErrors()],
     )
-    async def feed(self, info: Info[Context, None]) -> AsyncGenerator[Post, None]:
+    async def feed(
+        self, info: Info[Context, None], after: Annotated[int | None, FEED_AFTER] = None
+    ) -> AsyncGenerator[Post, None]:
         services = info.context.services
+        resume = _resume(info, after)
         with services.subscription():
-            async with services.live.feed() as updates:
+            async with services.live.feed(resume) as updates:
                 async for view in updates:
                     yield Post.from_view(view)
 
@@ -91,15 +129,19 @@ class Subscription:
         extensions=[FieldErrors()],
     )
     async def comment_added(
-        self, info: Info[Context, None], post_id: strawberry.ID
+        self,
+        info: Info[Context, None],
+        post_id: strawberry.ID,
+        after: Annotated[int | None, COMMENTS_AFTER] = None,
     ) -> AsyncGenerator[Comment, None]:
         ctx = info.context
         post_id = strawberry.ID(ids.entity_id(post_id, "postId"))
+        resume = _resume(info, after)
         post = await ctx.services.live.post_now(post_id)
         if post is None or not post.visible_to(ctx.viewer_id):
             raise NotFound("post", post_id)
         with ctx.services.subscription():
-            async with ctx.services.live.comments_added(post_id) as updates:
+            async with ctx.services.live.comments_added(post_id, resume) as updates:
                 async for view in updates:
                     yield Comment.from_view(view)
 

@@ -22,6 +22,13 @@ No change is lost between a subscriber's first read and its first update: the
 topic's channel is subscribed, and Redis has confirmed it, before that first
 read.
 
+A feed or comments subscriber that reconnects names the position it has seen up to
+(Resume). It joins the topic first, then reads what changed after that position, in
+one read at a checkpoint C no older than anything the topic delivered: it is sent
+that catch-up, then the topic's snapshots from after C only. The topic delivers
+every change after its last read (at most C) to the new mailbox, so the two overlap
+and never leave a gap; cutting the live part at C removes the overlap.
+
 Subscribers never read Redis themselves, not even their first state: the topic's
 task does it and posts it to their mailbox. A subscription is cancelled whenever
 its client goes, and redis-py 8.1 can swallow a cancellation that lands in a
@@ -32,6 +39,7 @@ mailbox, it cannot.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -84,6 +92,18 @@ class Snapshot(Generic[T]):
     value: T
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a subscriber that reconnects picks up: after `after`, the log position it has
+    seen everything up to. At most `limit` changes are sent before the live stream
+    (Resubscribe beyond), and read models behind `after` are waited for `wait_seconds`
+    (a lagging replica catches up; a position from another log never does)."""
+
+    after: int
+    limit: int = MAX_CHANGES - 1
+    wait_seconds: float = 0.0
+
+
 class Mailbox(Generic[T]):
     """One subscriber's queue: the newest snapshot per key, at most `size` keys.
 
@@ -127,6 +147,9 @@ class Mailbox(Generic[T]):
 class Source(Protocol):
     """What a topic reads: its first position, then what changed after the last read."""
 
+    # The checkpoint of the last read: every change up to it was delivered (-1: none yet).
+    read_at: int
+
     async def start(self) -> None: ...
 
     async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
@@ -164,6 +187,11 @@ class Topic:
     async def started(self) -> None:
         """Returns once Redis confirmed the channel: from here on no change is missed."""
         await asyncio.shield(self._subscribed)
+
+    def read_at(self) -> int:
+        """The checkpoint of the topic's last read: a mailbox added now is given every
+        change after it."""
+        return self._source.read_at
 
     def refresh(self) -> None:
         """Asks the task to read the read model now, for a subscriber that just joined."""
@@ -234,8 +262,9 @@ class Topic:
 
 
 KeyOf = Callable[[Keys], str]  # a key in the posts space, whichever space is active
-# A hash's view, None when it is not to be shown; the int is the position read after.
-View = Callable[[dict[str, str], int], Any]
+# A hash's view, None when it is not to be shown, from the hash, the position of its
+# change, and the position read after.
+View = Callable[[dict[str, str], int, int], Any]
 
 
 class ChangesSince:
@@ -268,36 +297,53 @@ class ChangesSince:
         self._hash_prefix = hash_prefix
         self._view = view
         self._only = only
-        self._read_at = -1  # the checkpoint of the last read: everything up to it was given
+        self.read_at = -1  # the checkpoint of the last read: everything up to it was given
 
     async def start(self) -> None:
         if not self._only:  # "from now on"
-            self._read_at = int(await self._redis.get(self._checkpoint) or 0)
+            self.read_at = int(await self._redis.get(self._checkpoint) or 0)
 
     async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
-        after = -1 if first_state or self._read_at < 0 else self._read_at
-        checkpoint, found = await self._read_active_space(after)
-        if checkpoint < self._read_at:
-            raise Behind(f"Redis is at position {checkpoint}, {self._read_at} was delivered")
+        after = -1 if first_state or self.read_at < 0 else self.read_at
+        checkpoint, found = await self._read_active_space(after, MAX_CHANGES)
+        if checkpoint < self.read_at:
+            raise Behind(f"Redis is at position {checkpoint}, {self.read_at} was delivered")
         if len(found) // 3 >= MAX_CHANGES:
             raise Resubscribe(f"more than {MAX_CHANGES} changes to catch up on")
-        self._read_at = checkpoint
-        snapshots = [
-            Snapshot(key, int(position), self._view(_pairs(flat), after))
-            for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
-        ]
+        self.read_at = checkpoint
+        snapshots = self._snapshots(found, after)
         if self._only:
             return snapshots  # None says the post does not exist (or no longer shows)
         return [snapshot for snapshot in snapshots if snapshot.value is not None]
 
-    async def _read_active_space(self, after: int) -> tuple[int, list[Any]]:
-        """The checkpoint and what changed after `after`, read in the active space: a
-        swap seen by the read is followed (every reader of these keys moves with it)."""
+    async def since(self, after: int, limit: int) -> tuple[int, list[Snapshot[Any]]]:
+        """The checkpoint, and what changed after `after` up to it, for a subscriber that
+        resumes; the read leaves this source's own position alone. More than `limit`
+        changes (those not shown, drafts, count too) is Resubscribe."""
+        checkpoint, found = await self._read_active_space(after, limit + 1)
+        if len(found) // 3 > limit:
+            raise Resubscribe(
+                f"more than {limit} changes since position {after}, more than a resumed "
+                "subscription is sent: read the current state again and subscribe anew"
+            )
+        snapshots = self._snapshots(found, after)
+        return checkpoint, [snapshot for snapshot in snapshots if snapshot.value is not None]
+
+    def _snapshots(self, found: list[Any], after: int) -> list[Snapshot[Any]]:
+        return [
+            Snapshot(key, int(position), self._view(_pairs(flat), int(position), after))
+            for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
+        ]
+
+    async def _read_active_space(self, after: int, limit: int) -> tuple[int, list[Any]]:
+        """The checkpoint and what changed after `after` (at most `limit` entries), read in
+        the active space: a swap seen by the read is followed (every reader of these keys
+        moves with it)."""
         for _ in range(3):
             space = self._keys.space("posts")
             checkpoint, active, *found = await self._script(
                 keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
-                args=[after, self._hash_prefix(self._keys), MAX_CHANGES, self._only, space],
+                args=[after, self._hash_prefix(self._keys), limit, self._only, space],
             )
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
@@ -312,6 +358,7 @@ class Reread:
 
     def __init__(self, read: Callable[[], Awaitable[Snapshot[Any]]]) -> None:
         self._read = read
+        self.read_at = -1  # never resumed from: a whole state is sent anyway
 
     async def start(self) -> None:
         pass
@@ -324,15 +371,16 @@ def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _post(fields: dict[str, str], _after: int = -1) -> PostView | None:
+def _post(fields: dict[str, str], _position: int = -1, _after: int = -1) -> PostView | None:
     return readable(PostView.from_hash, fields)
 
 
-def _published_post(fields: dict[str, str], after: int) -> PostView | None:
+def _published_post(fields: dict[str, str], _position: int, after: int) -> PostView | None:
     """A post the feed shows: published, or archived after `after`, the position the
-    topic last read at (its archiving, so a live list can drop it). A later change of an
-    archived post (its author renamed, a comment deleted) sent the whole post, hidden
-    from everyone else since its archiving, to every feed subscriber."""
+    topic last read at or a resuming subscriber saw up to (its archiving, so a live list
+    can drop it). A later change of an archived post (its author renamed, a comment
+    deleted) sent the whole post, hidden from everyone else since its archiving, to every
+    feed subscriber."""
     post = _post(fields)
     if post is None or post.published_at is None:
         return None
@@ -341,8 +389,13 @@ def _published_post(fields: dict[str, str], after: int) -> PostView | None:
     return post
 
 
-def _comment(fields: dict[str, str], _after: int = -1) -> CommentView | None:
-    return readable(CommentView.from_hash, fields)
+def _comment(fields: dict[str, str], added_at: int, _after: int) -> CommentView | None:
+    """The comment, with the position that added it (its score in comment_additions) when
+    its hash was written before comments recorded their position."""
+    comment = readable(CommentView.from_hash, fields)
+    if comment is None or comment.position is not None:
+        return comment
+    return dataclasses.replace(comment, position=added_at)
 
 
 class LiveReadModels:
@@ -376,35 +429,45 @@ class LiveReadModels:
         """The post now (None if it does not exist), then after every change."""
         source = self._changes(Keys.post_changes, Keys.post_prefix, _post, post_id)
         channel = self._keys.post_changed_channel(post_id)
-        async with self._joined(channel, source, 1, first_state=True) as mailbox:
+        async with self._joined(channel, source, 1, first_state=True) as (_, mailbox):
             yield _updates(mailbox)
 
     @asynccontextmanager
-    async def feed(self) -> AsyncIterator[AsyncIterator[PostView]]:
+    async def feed(self, resume: Resume | None = None) -> AsyncIterator[AsyncIterator[PostView]]:
         """Every change of a published post, from now on: its publication, each later
         change, and its archiving, so that a live list can drop it. (It was public until
-        then; a draft archived unpublished never shows.)"""
+        then; a draft archived unpublished never shows.) With `resume`, first each post
+        that changed after its position, as it is now."""
         source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post)
         channel = self._keys.posts_changed_channel()
-        async with self._joined(channel, source, MAX_CHANGES) as mailbox:
-            yield _updates(mailbox)
+        async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
+            if resume is None:
+                yield _updates(mailbox)
+            else:
+                yield await self._resumed(topic, source, resume, mailbox)
 
     @asynccontextmanager
-    async def comments_added(self, post_id: str) -> AsyncIterator[AsyncIterator[CommentView]]:
-        """Each comment added to the post from now on, as the read model holds it."""
+    async def comments_added(
+        self, post_id: str, resume: Resume | None = None
+    ) -> AsyncIterator[AsyncIterator[CommentView]]:
+        """Each comment added to the post from now on, as the read model holds it. With
+        `resume`, first each comment added after its position and still there."""
         source = self._changes(
             lambda keys: keys.comment_additions(post_id), Keys.comment_prefix, _comment
         )
         channel = self._keys.comment_added_channel(post_id)
-        async with self._joined(channel, source, MAX_CHANGES) as mailbox:
-            yield _updates(mailbox)
+        async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
+            if resume is None:
+                yield _updates(mailbox)
+            else:
+                yield await self._resumed(topic, source, resume, mailbox)
 
     @asynccontextmanager
     async def projections(self) -> AsyncIterator[AsyncIterator[list[ProjectionStatusView]]]:
         """Every projection's progress now, then after every batch any of them applies."""
         async with self._joined(
             self._keys.checkpoints_channel(), Reread(self._statuses), 1, first_state=True
-        ) as mailbox:
+        ) as (_, mailbox):
             yield _updates(mailbox)
 
     async def post_now(self, post_id: str) -> PostView | None:
@@ -413,6 +476,35 @@ class LiveReadModels:
         read = asyncio.ensure_future(self._post_snapshots([post_id]))
         (snapshot,) = await asyncio.shield(read)
         return snapshot.value
+
+    async def _resumed(
+        self, topic: Topic, source: ChangesSince, resume: Resume, mailbox: Mailbox[T]
+    ) -> AsyncIterator[T]:
+        """What changed after `resume.after`, then the live stream from where that read
+        ended. Called once the mailbox is on the topic and the topic has started: what
+        the topic delivers from now on is everything after its last read, `floor`."""
+        floor = topic.read_at()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + resume.wait_seconds
+        while True:
+            read = asyncio.ensure_future(source.since(resume.after, resume.limit))
+            # Read in a task of its own, as post_now; its outcome is taken even if nobody
+            # waits for it any more (the subscription was cancelled meanwhile).
+            read.add_done_callback(lambda done: done.cancelled() or done.exception())
+            try:
+                checkpoint, caught_up = await asyncio.shield(read)
+            except Behind:  # Redis lost its read models: as behind as can be
+                checkpoint, caught_up = -1, []
+            if checkpoint >= max(resume.after, floor):
+                return _after_catch_up(caught_up, checkpoint, mailbox)
+            if loop.time() >= deadline:
+                held = "no read models" if checkpoint < 0 else f"position {checkpoint}"
+                raise Resubscribe(
+                    f"cannot resume after position {resume.after}: Redis holds {held} (a "
+                    "position from another event log, or Redis lost data): read the "
+                    "current state again and subscribe anew"
+                )
+            await asyncio.sleep(RETRY_SECONDS)
 
     def _changes(
         self,
@@ -428,9 +520,10 @@ class LiveReadModels:
     @asynccontextmanager
     async def _joined(
         self, channel: str, source: Source, size: int, *, first_state: bool = False
-    ) -> AsyncIterator[Mailbox[Any]]:
-        """A mailbox on the channel's topic; with `first_state`, the topic's next delivery
-        to it is a fresh read of the read model, made after the channel was confirmed."""
+    ) -> AsyncIterator[tuple[Topic, Mailbox[Any]]]:
+        """A mailbox on the channel's topic, and the topic; with `first_state`, the topic's
+        next delivery to it is a fresh read of the read model, made after the channel was
+        confirmed."""
         topic = self._topics.get(channel)
         if topic is None or topic.ended:
             topic = Topic(channel, source, self._broadcast, self._on_resync, self._give_up_seconds)
@@ -441,7 +534,7 @@ class LiveReadModels:
             await topic.started()
             if first_state:
                 topic.refresh()
-            yield mailbox
+            yield topic, mailbox
         finally:
             topic.mailboxes.discard(mailbox)
             if not topic.mailboxes:
@@ -476,6 +569,23 @@ class LiveReadModels:
 
 
 async def _updates(mailbox: Mailbox[T]) -> AsyncIterator[T]:
+    async for snapshot in _fresh(mailbox):
+        yield snapshot.value
+
+
+async def _after_catch_up(
+    caught_up: list[Snapshot[T]], checkpoint: int, mailbox: Mailbox[T]
+) -> AsyncIterator[T]:
+    """The catch-up, read at `checkpoint`, then the live snapshots of changes after it:
+    one of a change at or before it was in the catch-up already."""
+    for snapshot in caught_up:
+        yield snapshot.value
+    async for snapshot in _fresh(mailbox):
+        if snapshot.position > checkpoint:
+            yield snapshot.value
+
+
+async def _fresh(mailbox: Mailbox[T]) -> AsyncIterator[Snapshot[T]]:
     """Each snapshot from the mailbox, in order, without repeats: a topic reads at ever
     later positions, so a snapshot older than the last one given, or the same one again
     (the first state and a change read at one position), is dropped."""
@@ -485,4 +595,4 @@ async def _updates(mailbox: Mailbox[T]) -> AsyncIterator[T]:
         if snapshot.position < last[0] or (snapshot.position, snapshot.key) == last:
             continue
         last = (snapshot.position, snapshot.key)
-        yield snapshot.value
+        yield snapshot

@@ -89,15 +89,14 @@ class QueryCost:
     """The cost of one operation of a validated document, with its variables."""
 
     def __init__(
-        self, schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any]
+        self,
+        schema: GraphQLSchema,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
     ) -> None:
         self.schema = schema
         self.variables = variables
-        self.fragments = {
-            definition.name.value: definition
-            for definition in document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
+        self.fragments = fragments
         self.defaults: dict[str, Any] = {}
         self.memo: dict[tuple[str, int | None], int] = {}
 
@@ -217,7 +216,12 @@ def operation_cost(
     ]
     if not operations:
         return 0
-    return QueryCost(schema, document, variables or {}).operation(operations[0])
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    return QueryCost(schema, fragments, variables or {}).operation(operations[0])
 
 
 class QueryCosts:
@@ -259,6 +263,18 @@ class QueryCosts:
                     extensions={"code": "QUERY_TOO_COMPLEX", "cost": spent, "maxCost": limit},
                 )
             ]
+
+    def catch_up_items(
+        self,
+        operation: OperationDefinitionNode,
+        fragments: Mapping[str, FragmentDefinitionNode],
+        variables: Mapping[str, Any],
+    ) -> int:
+        """How many items a resumed subscription (`after:`) may be sent in one burst before
+        its live stream: each costs what the subscription costs per change, and together
+        they must fit a query's limit, as a page of as many posts must."""
+        per_item = QueryCost(self.schema, fragments, variables).operation(operation)
+        return self.limit.max_cost // max(1, per_item)
 
     def cost(
         self,

@@ -2,12 +2,14 @@
 -- no-writes: Redis runs it even while it refuses writes (CLIENT PAUSE WRITE during a
 -- failover, a read-only replica, memory full, a failed snapshot).
 -- What changed after a position, read in one step with the checkpoint it is consistent
--- with: how a live topic resumes after missed notices (projections/live.py).
+-- with: how a live topic resumes after missed notices, and a subscriber after a reconnect
+-- (projections/live/read_models.py).
 -- KEYS[1] the posts projection's checkpoint, KEYS[2] its namespace key (the active space),
 -- KEYS[3] ids scored by the position of their last change (Keys.post_changes or
 -- Keys.comment_additions), in the space ARGV[5]
 -- ARGV[1] the position already delivered (-1: give ARGV[4]'s state whatever it is)
--- ARGV[2] prefix of the hashes the ids name, ARGV[3] at most this many ids
+-- ARGV[2] prefix of the hashes the ids name, ARGV[3] at most this many ids: when there
+-- are that many, they come with empty hashes (the caller takes so many as too many)
 -- ARGV[4] the one id to look at, or '' for every id changed after ARGV[1]
 -- ARGV[5] the space KEYS[3] and ARGV[2] are in
 -- Returns {checkpoint, active space, id, position, {field, value, ...}, id, ...}, oldest
@@ -20,22 +22,25 @@ if active ~= ARGV[5] then
 end
 local after = tonumber(ARGV[1])
 
-local function add(id, position)
+local function add(id, position, hash)
   reply[#reply + 1] = id
   reply[#reply + 1] = position
-  reply[#reply + 1] = redis.call('HGETALL', ARGV[2] .. id)
+  reply[#reply + 1] = hash and redis.call('HGETALL', ARGV[2] .. id) or {}
 end
 
 if ARGV[4] ~= '' then
   local position = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[4]) or '0')
   if after < 0 or position > after then
-    add(ARGV[4], position)
+    add(ARGV[4], position, true)
   end
 else
+  local most = tonumber(ARGV[3])
   local changed = redis.call('ZRANGEBYSCORE', KEYS[3], '(' .. ARGV[1], '+inf',
-    'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[3]))
+    'WITHSCORES', 'LIMIT', 0, most)
+  -- As many as asked for: the caller refuses them all, so their hashes are not read.
+  local hashes = #changed / 2 < most
   for i = 1, #changed, 2 do
-    add(changed[i], tonumber(changed[i + 1]))
+    add(changed[i], tonumber(changed[i + 1]), hashes)
   end
 end
 return reply

@@ -1,0 +1,181 @@
+"""Live streams resumed from a position (Resume): what changed after it, then live, with
+no gap and no repeat at the seam, in process against real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import pytest
+
+from domain.commands import (
+    AddComment,
+    ArchivePost,
+    CreatePost,
+    DeleteComment,
+    LikePost,
+    PublishPost,
+    RegisterUser,
+    UpdateProfile,
+)
+from projections.live.read_models import ChangesSince, Resubscribe, Resume
+from projections.readers.views import PostView
+from tests.support.in_process import send, settle
+from wiring.bootstrap import Inkwell
+
+T = TypeVar("T")
+
+
+async def next_item(updates: AsyncIterator[T], timeout: float = 5) -> T:
+    return await asyncio.wait_for(anext(updates), timeout)
+
+
+async def user(inkwell: Inkwell, name: str) -> str:
+    return (await send(inkwell, RegisterUser(name)))["user_id"]
+
+
+async def published(inkwell: Inkwell, author: str, title: str) -> str:
+    post = (await send(inkwell, CreatePost(title, "Body", ("cqrs",)), author))["post_id"]
+    await send(inkwell, PublishPost(post), author)
+    return post
+
+
+async def checkpoint(inkwell: Inkwell) -> int:
+    """The posts projection's position once everything written is applied: what a
+    subscriber that saw every change so far has seen up to."""
+    await settle(inkwell)
+    return int(await inkwell.redis.get(inkwell.keys.checkpoint("posts")) or 0)
+
+
+async def test_a_resumed_feed_gets_each_post_changed_since_as_it_is_now_then_live(
+    inkwell: Inkwell,
+) -> None:
+    ann, bob, cat = [await user(inkwell, name) for name in ("Ann", "Bob", "Cat")]
+    liked = await published(inkwell, ann, "Liked while away")
+    archived = await published(inkwell, ann, "Archived while away")
+    archived_before = await published(inkwell, cat, "Archived before")
+    await send(inkwell, ArchivePost(archived_before), cat)
+    after = await checkpoint(inkwell)
+
+    await send(inkwell, LikePost(liked), bob)
+    await send(inkwell, ArchivePost(archived), ann)
+    draft = (await send(inkwell, CreatePost("Draft", "Body", ()), ann))["post_id"]
+    new = await published(inkwell, ann, "Published while away")
+    await send(inkwell, UpdateProfile(name="Cat B."), cat)  # changes the archived post
+    await settle(inkwell)
+
+    async with inkwell.services.live.feed(Resume(after)) as feed:
+        caught_up = [await next_item(feed) for _ in range(3)]
+        assert [(v.id, v.status, v.like_count) for v in caught_up] == [
+            (liked, "PUBLISHED", 1),
+            (archived, "ARCHIVED", 0),
+            (new, "PUBLISHED", 0),
+        ]
+        positions = [v.read_model_position or 0 for v in caught_up]
+        assert positions == sorted(positions) and positions[0] > after
+        live = await published(inkwell, bob, "Live")
+        assert (await next_item(feed)).id == live  # neither the draft nor Cat's archived post
+    assert draft not in {v.id for v in caught_up}
+
+
+async def test_resumed_comments_are_those_added_since_and_still_there_then_live(
+    inkwell: Inkwell,
+) -> None:
+    ann = await user(inkwell, "Ann")
+    post = await published(inkwell, ann, "Commented")
+    other = await published(inkwell, ann, "Other")
+    await send(inkwell, AddComment(post, "Seen"), ann)
+    after = await checkpoint(inkwell)
+
+    kept = await send(inkwell, AddComment(post, "Kept"), ann)
+    deleted = await send(inkwell, AddComment(post, "Deleted"), ann)
+    await send(inkwell, AddComment(other, "Elsewhere"), ann)
+    await send(inkwell, DeleteComment(deleted["comment_id"]), ann)
+    await settle(inkwell)
+
+    async with inkwell.services.live.comments_added(post, Resume(after)) as comments:
+        first = await next_item(comments)
+        assert (first.id, first.body, first.position) == (
+            kept["comment_id"],
+            "Kept",
+            int(kept["position"]),
+        )
+        await send(inkwell, AddComment(post, "Live"), ann)
+        assert (await next_item(comments)).body == "Live"
+
+
+async def test_writes_around_the_catch_up_read_arrive_once_each(
+    inkwell: Inkwell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change applied after the subscriber joined its topic but before its catch-up
+    read is in both: it is sent once. One applied right after that read is in the live
+    part only: it is sent too."""
+    ann, bob = await user(inkwell, "Ann"), await user(inkwell, "Bob")
+    before_read = await published(inkwell, ann, "Liked before the read")
+    after_read = await published(inkwell, ann, "Liked after the read")
+    after = await checkpoint(inkwell)
+    read = ChangesSince.since
+
+    async def since_amid_writes(source: ChangesSince, *args: Any) -> Any:
+        await send(inkwell, LikePost(before_read), bob)
+        await settle(inkwell)
+        found = await read(source, *args)
+        await send(inkwell, LikePost(after_read), bob)
+        await settle(inkwell)
+        return found
+
+    monkeypatch.setattr(ChangesSince, "since", since_amid_writes)
+    async with inkwell.services.live.feed(Resume(after)) as feed:
+        shown = [await next_item(feed), await next_item(feed)]
+        assert [(v.id, v.like_count) for v in shown] == [(before_read, 1), (after_read, 1)]
+        with pytest.raises(TimeoutError):
+            await next_item(feed, timeout=1.5)  # a topic reads again after a quiet second
+
+
+async def test_more_changes_than_the_limit_is_resubscribe_and_as_many_resume(
+    inkwell: Inkwell,
+) -> None:
+    ann = await user(inkwell, "Ann")
+    after = await checkpoint(inkwell)
+    await published(inkwell, ann, "One")
+    await published(inkwell, ann, "Two")
+    await settle(inkwell)
+    live = inkwell.services.live
+    async with live.feed(Resume(after, limit=2)) as feed:
+        assert [(await next_item(feed)).title for _ in range(2)] == ["One", "Two"]
+    await published(inkwell, ann, "Three")
+    await settle(inkwell)
+    with pytest.raises(Resubscribe, match="more than 2 changes since position"):
+        async with live.feed(Resume(after, limit=2)):
+            pass
+    assert live.subscribers == 0
+
+
+async def test_a_position_the_read_models_never_reach_is_resubscribe(inkwell: Inkwell) -> None:
+    after = await checkpoint(inkwell) + 1_000
+    with pytest.raises(Resubscribe, match="cannot resume after position"):
+        async with inkwell.services.live.feed(Resume(after, wait_seconds=0.5)):
+            pass
+    assert inkwell.services.live.subscribers == 0
+
+
+async def test_a_position_the_read_models_reach_within_the_wait_resumes(inkwell: Inkwell) -> None:
+    """A client may come back to a server whose read models lag what it saw (a replica)."""
+    ann, bob, cat = [await user(inkwell, name) for name in ("Ann", "Bob", "Cat")]
+    post = await published(inkwell, ann, "Liked twice")
+    await settle(inkwell)
+    head = await inkwell.store.head_position()
+
+    async def first_item() -> PostView:
+        async with inkwell.services.live.feed(Resume(head + 1, wait_seconds=10)) as feed:
+            return await next_item(feed, timeout=10)
+
+    resumed = asyncio.create_task(first_item())
+    await asyncio.sleep(0.5)
+    assert not resumed.done()  # waiting for the read models to reach head + 1
+    first = await send(inkwell, LikePost(post), bob)
+    assert int(first["position"]) == head + 1
+    await send(inkwell, LikePost(post), cat)  # after head + 1: sent, wherever the read lands
+    shown = await asyncio.wait_for(resumed, 10)
+    assert (shown.id, shown.like_count) == (post, 2)
