@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from domain import rules
 from domain.errors import InvalidInput
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -27,8 +28,11 @@ def entity_id(value: str, field: str) -> str:
 
 def command_id(value: str | None, *, anonymous: bool) -> str | None:
     """An idempotency key. A signed-in caller's ids are theirs alone, so any 1-200
-    characters do. An anonymous caller has nothing but the id to tell its retry from a
-    stranger's request, so its id must be a random UUID (version 4): one nobody guesses."""
+    characters do that one-line text may hold (domain/rules.py `plain`): the key is a
+    column of the commands table, and PostgreSQL's text cannot hold NUL (psycopg raised
+    DataError, a 500 and a traceback per request). An anonymous caller has nothing but
+    the id to tell its retry from a stranger's request, so its id must be a random UUID
+    (version 4): one nobody guesses."""
     if value is None:
         return None
     if anonymous:
@@ -37,4 +41,4 @@ def command_id(value: str | None, *, anonymous: bool) -> str | None:
         return value.lower()
     if not 1 <= len(value) <= COMMAND_ID_MAX:
         raise InvalidInput("commandId", f"must be 1-{COMMAND_ID_MAX} characters")
-    return value
+    return rules.plain("commandId", value, one_line=True)

@@ -41,9 +41,15 @@ from schema.payloads import (
 from schema.write_costs import charge_profile_update, charge_search_words
 
 
-async def dispatch(info: Info[Context, None], command: Command, command_id: str | None) -> Outcome:
+def command_key(info: Info[Context, None], command_id: str | None) -> str | None:
+    """The input's commandId, checked (schema/ids.py) before anything else of the
+    mutation runs: a refused one must not have spent a write budget first."""
+    return ids.command_id(command_id, anonymous=info.context.viewer_id is None)
+
+
+async def dispatch(info: Info[Context, None], command: Command, key: str | None) -> Outcome:
+    """Sends the command under `key`, a commandId that `command_key` has checked."""
     ctx = info.context
-    key = ids.command_id(command_id, anonymous=ctx.viewer_id is None)
     return await ctx.services.bus.dispatch(command, ctx.caller(key))
 
 
@@ -57,8 +63,9 @@ class Mutation:
     async def register_user(
         self, info: Info[Context, None], input: RegisterUserInput
     ) -> RegisterUserPayload:
+        key = command_key(info, input.command_id)
         command = RegisterUser(name=input.name, avatar_url=input.avatar_url, bio=input.bio or "")
-        outcome = await dispatch(info, command, input.command_id)
+        outcome = await dispatch(info, command, key)
         user_id = outcome.ids["user_id"]
         return RegisterUserPayload(
             token=info.context.services.tokens.issue(user_id),
@@ -70,21 +77,24 @@ class Mutation:
     async def update_profile(
         self, info: Info[Context, None], input: UpdateProfileInput
     ) -> UserPayload:
+        key = command_key(info, input.command_id)
         await charge_profile_update(info.context)
         command = UpdateProfile(name=input.name, avatar_url=input.avatar_url, bio=input.bio)
-        outcome = await dispatch(info, command, input.command_id)
+        outcome = await dispatch(info, command, key)
         return UserPayload(
             position=str(outcome.position), user_id=strawberry.ID(outcome.ids["user_id"])
         )
 
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         await charge_search_words(info.context, input.title, input.content, input.tags)
         command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         await charge_search_words(info.context, input.title, input.content, input.tags)
         command = UpdatePost(
             post_id=ids.entity_id(input.post_id, "postId"),
@@ -93,42 +103,47 @@ class Mutation:
             content=input.content,
             tags=_tags(input.tags),
         )
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def publish_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         command = PublishPost(
             post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
         )
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def archive_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         command = ArchivePost(
             post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
         )
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def like_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         command = LikePost(
             post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
         )
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def unlike_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
+        key = command_key(info, input.command_id)
         command = UnlikePost(
             post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
         )
-        return _post_payload(await dispatch(info, command, input.command_id))
+        return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def add_comment(
         self, info: Info[Context, None], input: AddCommentInput
     ) -> CommentPayload:
+        key = command_key(info, input.command_id)
         command = AddComment(post_id=ids.entity_id(input.post_id, "postId"), body=input.body)
-        outcome = await dispatch(info, command, input.command_id)
+        outcome = await dispatch(info, command, key)
         return CommentPayload(
             position=str(outcome.position),
             comment_id=strawberry.ID(outcome.ids["comment_id"]),
@@ -139,11 +154,12 @@ class Mutation:
     async def delete_comment(
         self, info: Info[Context, None], input: DeleteCommentInput
     ) -> PostPayload:
+        key = command_key(info, input.command_id)
         command = DeleteComment(comment_id=ids.entity_id(input.comment_id, "commentId"))
         if selects_post(info):
             comment = await info.context.reads.comment(command.comment_id)
             await refuse_hidden_post(info, comment.post_id if comment else None)
-        outcome = await dispatch(info, command, input.command_id)
+        outcome = await dispatch(info, command, key)
         return PostPayload(
             position=str(outcome.position),
             post_id=strawberry.ID(outcome.ids["post_id"]),

@@ -130,6 +130,36 @@ def test_an_anonymous_commandid_must_be_a_random_uuid(server: ServerProcess, dat
     assert log.head(database) == head
 
 
+# What one-line text may not hold (domain/rules.py): on PostgreSQL, NUL in the commands
+# table's key raised psycopg's DataError, an INTERNAL_SERVER_ERROR and a traceback.
+UNSAFE_COMMAND_IDS = ("a\x00b", "\x00", "\x1b[2J", "a\x7fb", "a\nb", "a\u202eb")
+
+
+def test_a_signed_in_commandid_holds_no_control_characters_on_either_database(
+    server: ServerProcess, database: str
+) -> None:
+    api = client(server)
+    ann = api.register("Ann")
+    head = log.head(database)
+    attempts = [
+        (ops.CREATE_POST_POSITION_ONLY, {"title": "t", "content": "c"}),
+        (ops.UPDATE_PROFILE, {"bio": "b"}),
+        (ops.PUBLISH_POST, {"postId": str(uuid.uuid4())}),
+    ]
+    for command_id in UNSAFE_COMMAND_IDS:
+        for query, fields in attempts:
+            variables = {"input": {**fields, "commandId": command_id}}
+            error = api.error(query, variables, token=ann.token)
+            expected = {"code": "BAD_USER_INPUT", "field": "commandId"}
+            assert error["extensions"] == expected, (command_id, query)
+    assert log.head(database) == head
+    assert "Traceback" not in server.log.read_text()
+    # Any other 1-200 characters still do, spaces and emoji included.
+    for command_id in ("abc ", "\U0001f600" * 200, "ключ"):
+        fields = {"title": "t", "content": "c", "commandId": command_id}
+        api.ok(ops.CREATE_POST_POSITION_ONLY, {"input": fields}, token=ann.token)
+
+
 # Issue 8 item 5: two identical requests with one commandId at the same moment.
 
 PAIRS = 6

@@ -266,21 +266,23 @@ FORGED = "\n2026-01-01 00:00:00,000 ERROR   inkwell: FORGED LINE"
 
 
 @pytest.mark.parametrize("style", ["text", "json"])
-def test_a_commandid_with_newlines_forges_no_log_line(
+def test_a_newline_from_the_client_forges_no_log_line(
     server_env: dict[str, str], tmp_path: Path, style: str
 ) -> None:
+    """A commandId, which the command log writes, may hold no control character at all
+    now; a path the client chose is logged by the request log, escaped."""
     with ServerProcess({**server_env, "INKWELL_LOG_FORMAT": style}, tmp_path) as server:
         api = http_api(server)
         ann = api.register("Ann")
         fields = {"title": "t", "content": "c", "commandId": "abc" + FORGED + "\x1b[2J"}
-        api.ok(ops.CREATE_POST_POSITION_ONLY, {"input": fields}, token=ann.token)
-        # A path the client chose is logged by the request log too.
+        refused = api.error(ops.CREATE_POST_POSITION_ONLY, {"input": fields}, token=ann.token)
+        assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "commandId"}
         httpx.get(f"{server.url}/x%0A2026-01-01%20FORGED%20PATH%1b[2J", timeout=30)
-        written = server.log.read_text()
+    written = server.log.read_text()  # once stopped: the request's line is written after it
     lines = written.splitlines()
     assert not [line for line in lines if re.match(r"2026-01-01 .*FORGED", line)]
     assert "\x1b" not in written
-    assert any("FORGED LINE" in line for line in lines)  # it was logged, escaped
+    assert any("FORGED PATH" in line for line in lines)  # it was logged, escaped
     if style == "json":
         assert all(json.loads(line) for line in lines if line.startswith("{"))
 
