@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from domain import refused_characters, visibility
 from domain.errors import InvalidInput, excerpt
 
 TITLE_MAX = 200
@@ -15,13 +16,7 @@ BIO_MAX = 2_000
 URL_MAX = 2_000
 COMMENT_MAX = 5_000
 
-# What no text here may hold: C0 and C1 controls (NUL, ANSI escapes...), bidirectional
-# embeddings, overrides and isolates (U+202A-E, U+2066-9: text that displays other than
-# it reads), and lone surrogates. Multi-line text keeps tab, newline and carriage return;
-# one-line text (titles, names) loses those and the Unicode line separators too.
-_UNSAFE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
-UNSAFE_IN_TEXT = re.compile(f"[{_UNSAFE}]")
-UNSAFE_IN_LINE = re.compile(f"[{_UNSAFE}\t\n\r\u2028\u2029]")
+INVISIBLE = "must have a visible character (not only spaces or invisible characters)"
 # An http(s) URL of RFC 3986 characters only, without quotes: nothing that can end an
 # HTML attribute or a CSS url() it is placed in. Anything else must be percent-encoded.
 URL_PATTERN = re.compile(
@@ -29,24 +24,35 @@ URL_PATTERN = re.compile(
 )
 
 
-def plain(field: str, value: str, *, one_line: bool) -> str:
-    """The value, or InvalidInput naming the first character it must not hold."""
-    found = (UNSAFE_IN_LINE if one_line else UNSAFE_IN_TEXT).search(value)
-    if found is not None:
-        code = ord(found.group())
-        raise InvalidInput(field, f"must not contain control characters (U+{code:04X})")
-    return value
+def plain(field: str, value: str, *, one_line: bool, flags: bool) -> str:
+    """The value, or InvalidInput naming the first character it must not hold
+    (domain/refused_characters.py): one-line text holds no line break either, and only
+    with `flags` do the flags of England, Scotland and Wales keep their tag characters."""
+    found = refused_characters.first_refused(value, one_line=one_line, flags=flags)
+    if found is None:
+        return value
+    code = ord(found)
+    if refused_characters.NONCHARACTER.match(found):
+        raise InvalidInput(field, f"must not contain noncharacters (U+{code:04X})")
+    if visibility.TAG_CHARACTERS.match(found):
+        where = " outside the flags of England, Scotland and Wales" if flags else ""
+        raise InvalidInput(
+            field, f"must not contain Unicode tag characters, hidden text (U+{code:04X}){where}"
+        )
+    raise InvalidInput(field, f"must not contain control characters (U+{code:04X})")
 
 
 def title(value: str) -> str:
-    cleaned = plain("title", value.strip(), one_line=True)
+    cleaned = plain("title", value.strip(), one_line=True, flags=True)
     if not 1 <= len(cleaned) <= TITLE_MAX:
         raise InvalidInput("title", f"must be 1-{TITLE_MAX} characters after trimming")
+    if not visibility.has_visible(cleaned):
+        raise InvalidInput("title", INVISIBLE)
     return cleaned
 
 
 def content(value: str) -> str:
-    if len(plain("content", value, one_line=False)) > CONTENT_MAX:
+    if len(plain("content", value, one_line=False, flags=True)) > CONTENT_MAX:
         raise InvalidInput("content", f"must be at most {CONTENT_MAX} characters")
     return value
 
@@ -63,14 +69,26 @@ def tags(values: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def name(value: str) -> str:
-    cleaned = plain("name", value.strip(), one_line=True)
+    """A name is how people tell users apart: besides a visible character, it holds no
+    invisible one but the joiners of emoji and of Persian and Indic words
+    (domain/visibility.py `stray_invisible`), so "Alice" and a zero-width space is no
+    second "Alice"."""
+    cleaned = plain("name", value.strip(), one_line=True, flags=False)
     if not 1 <= len(cleaned) <= NAME_MAX:
         raise InvalidInput("name", f"must be 1-{NAME_MAX} characters after trimming")
+    if not visibility.has_visible(cleaned):
+        raise InvalidInput("name", INVISIBLE)
+    if (stray := visibility.stray_invisible(cleaned)) is not None:
+        raise InvalidInput(
+            "name",
+            f"must not contain invisible characters (U+{ord(stray):04X}); a zero-width "
+            "joiner or non-joiner only between two characters",
+        )
     return cleaned
 
 
 def bio(value: str) -> str:
-    if len(plain("bio", value, one_line=False)) > BIO_MAX:
+    if len(plain("bio", value, one_line=False, flags=True)) > BIO_MAX:
         raise InvalidInput("bio", f"must be at most {BIO_MAX} characters")
     return value
 
@@ -90,7 +108,9 @@ def avatar_url(value: str | None) -> str | None:
 
 
 def comment_body(value: str) -> str:
-    cleaned = plain("body", value.strip(), one_line=False)
+    cleaned = plain("body", value.strip(), one_line=False, flags=True)
     if not 1 <= len(cleaned) <= COMMENT_MAX:
         raise InvalidInput("body", f"must be 1-{COMMENT_MAX} characters after trimming")
+    if not visibility.has_visible(cleaned):
+        raise InvalidInput("body", INVISIBLE)
     return cleaned

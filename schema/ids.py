@@ -41,4 +41,4 @@ def command_id(value: str | None, *, anonymous: bool) -> str | None:
         return value.lower()
     if not 1 <= len(value) <= COMMAND_ID_MAX:
         raise InvalidInput("commandId", f"must be 1-{COMMAND_ID_MAX} characters")
-    return rules.plain("commandId", value, one_line=True)
+    return rules.plain("commandId", value, one_line=True, flags=False)

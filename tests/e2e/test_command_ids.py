@@ -132,7 +132,16 @@ def test_an_anonymous_commandid_must_be_a_random_uuid(server: ServerProcess, dat
 
 # What one-line text may not hold (domain/rules.py): on PostgreSQL, NUL in the commands
 # table's key raised psycopg's DataError, an INTERNAL_SERVER_ERROR and a traceback.
-UNSAFE_COMMAND_IDS = ("a\x00b", "\x00", "\x1b[2J", "a\x7fb", "a\nb", "a\u202eb")
+UNSAFE_COMMAND_IDS = (
+    "a\x00b",
+    "\x00",
+    "\x1b[2J",
+    "a\x7fb",
+    "a\nb",
+    "a\u202eb",
+    "a\uffffb",
+    "a\U000e0041",
+)
 
 
 def test_a_signed_in_commandid_holds_no_control_characters_on_either_database(

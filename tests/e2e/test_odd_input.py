@@ -154,6 +154,8 @@ HOSTILE_TEXT = {
     "ANSI escape": "\x1b[31mred\x1b[0m",
     "C1 control": "a\x9bb",
     "bell": "a\x07b",
+    "noncharacter": "a\uffffb",
+    "tag characters (hidden text)": "a\U000e0041b",
 }
 
 
@@ -179,6 +181,69 @@ def test_control_characters_are_refused_in_every_text_field(
         error = api.error(operation, {"input": fields}, token=token)
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (kind, field)
     assert log.head(database) == head
+
+
+INVISIBLE_TEXT = {
+    "zero-width spaces": "\u200b\u200b",
+    "byte order mark": "\ufeff",
+    "tag characters": "\U000e0041\U000e0042",
+    "Hangul filler": "\u3164",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(INVISIBLE_TEXT))
+def test_a_name_title_or_comment_must_have_a_visible_character(
+    server: ServerProcess, database: str, kind: str
+) -> None:
+    api = http_api(server)
+    ann = api.register("Ann")
+    post = api.published_post(ann)
+    blank = INVISIBLE_TEXT[kind]
+    head = log.head(database)
+    attempts: list[tuple[str, dict[str, Any], str | None, str]] = [
+        (ops.REGISTER, {"name": blank}, None, "name"),
+        (ops.UPDATE_PROFILE, {"name": blank}, ann.token, "name"),
+        (ops.CREATE_POST, {"title": blank, "content": "ok"}, ann.token, "title"),
+        (
+            ops.UPDATE_POST,
+            {"postId": post["id"], "expectedVersion": post["version"], "title": blank},
+            ann.token,
+            "title",
+        ),
+        (ops.ADD_COMMENT, {"postId": post["id"], "body": blank}, ann.token, "body"),
+    ]
+    for operation, fields, token, field in attempts:
+        error = api.error(operation, {"input": fields}, token=token)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (kind, field)
+    assert log.head(database) == head
+
+
+def test_a_name_beside_another_holds_no_invisible_character(
+    server: ServerProcess, database: str
+) -> None:
+    api = http_api(server)
+    api.register("Alice")
+    head = log.head(database)
+    for lookalike in ("Alice\u200b", "Alice\u2060", "Ali\u00adce", "Alice\u200f", "Alice\u3164"):
+        error = api.error(ops.REGISTER, {"input": {"name": lookalike}})
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "name"}, lookalike
+    assert log.head(database) == head
+
+
+WALES = "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f"
+
+
+def test_joiners_marks_and_flags_that_real_text_needs_are_kept(server: ServerProcess) -> None:
+    api = http_api(server)
+    names = ["Ada \U0001f469\u200d\U0001f4bb", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]
+    for name in names:
+        data = api.ok(ops.REGISTER, {"input": {"name": name}})
+        assert data["registerUser"]["user"]["name"] == name
+    ann = api.register("Ann")
+    title = f"A week in Wales {WALES}"
+    content = "\u05e9\u05dc\u05d5\u05dd world\u200f!\n\u0645\u0631\u062d\u0628\u0627 \u200f(1)"
+    post = api.create_post(ann, title, content=content)
+    assert (post["title"], post["content"]) == (title, content)
 
 
 def test_multi_line_text_keeps_its_newlines_and_tabs(server: ServerProcess) -> None:
