@@ -78,6 +78,19 @@ class InkwellSchema(strawberry.Schema):
         cost = self.costs.cost(query, document, operation_name, variables)
         return cost if cost <= self.costs.limit.of(OperationType.SUBSCRIPTION) else None
 
+    def runnable(
+        self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
+    ) -> bool:
+        """Whether a request runs this document: it parses, validates (the shape limits
+        are validation rules) and the operation it names is within its cost limit with
+        these variables. A persisted query is stored only then (schema/persisted.py)."""
+        document = self.operations.parsed(query)
+        if document is None or self.operations.validated(query):
+            return False
+        operation = get_operation_ast(document, operation_name)
+        limit = self.costs.limit.of(operation.operation if operation else None)
+        return self.costs.cost(query, document, operation_name, variables) <= limit
+
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
     ) -> SchemaExtensionsRunner:

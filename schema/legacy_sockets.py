@@ -133,7 +133,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             await self.send_message(LegacyError(type="error", id=id_, payload=refusal))
             return
         try:
-            payload = await with_document(self.context, dict(message["payload"]))
+            payload = await with_document(self.context, self.schema, dict(message["payload"]))
         except PersistedQueryRefused as refused:
             await self.send_message(
                 LegacyError(type="error", id=id_, payload=persisted_refusal(refused))

@@ -3,9 +3,10 @@
 Apollo's automatic persisted queries (APQ): a client sends
 `extensions.persistedQuery = {version: 1, sha256Hash}` alone; an unknown hash is
 answered PERSISTED_QUERY_NOT_FOUND, and the client retries with the document, which
-the server checks against the hash and stores in Redis, bounded in size, count and
-age (projections/readers/persisted_queries.py). The trusted-documents mode (schema/trusted.py)
-answers the same protocol from a fixed list instead.
+the server checks against the hash and, when the request runs it, stores in Redis,
+bounded in size, count and age (projections/readers/persisted_queries.py). The
+trusted-documents mode (schema/trusted.py) answers the same protocol from a fixed list
+instead.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from projections.readers.persisted_queries import PersistedQueryStore
 
 VERSION = 1
 HASH = re.compile(r"[0-9a-f]{64}")
+
+# Whether the request that sent a document would run it: the document parses, validates
+# (the shape limits are validation rules) and its operation is within its cost limit
+# with the request's variables (InkwellSchema.runnable).
+Runnable = Callable[[str], bool]
 
 
 class PersistedQueryRefused(Exception):
@@ -36,9 +43,12 @@ def sha256(document: str) -> str:
 class Documents(Protocol):
     """Where a request's document comes from when it names one by hash."""
 
-    async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+    async def resolve(
+        self, query: str | None, extensions: dict[str, Any] | None, runnable: Runnable
+    ) -> str | None:
         """The document to run: the query sent, or the one the hash names. Raises
-        PersistedQueryRefused for what may not run."""
+        PersistedQueryRefused for what may not run. A document sent with its hash may be
+        kept for later requests only if `runnable` says this one runs it."""
 
 
 def requested_hash(extensions: dict[str, Any] | None) -> str | None:
@@ -74,14 +84,16 @@ class AutomaticPersistedQueries:
         self._memo: OrderedDict[str, str] = OrderedDict()
         self._memo_size = memo_size
 
-    async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+    async def resolve(
+        self, query: str | None, extensions: dict[str, Any] | None, runnable: Runnable
+    ) -> str | None:
         digest = requested_hash(extensions)
         query = query or None  # WebSocket clients send "" for a document named by hash
         if digest is None:
             return query
         if query is not None:
             check_hash(query, digest)
-            await self._keep(digest, query)
+            await self._keep(digest, query, runnable)
             return query
         found = self._memo.get(digest) or await self._store.load(digest)
         if found is None:
@@ -89,13 +101,17 @@ class AutomaticPersistedQueries:
         self._remember(digest, found)
         return found
 
-    async def _keep(self, digest: str, query: str) -> None:
+    async def _keep(self, digest: str, query: str, runnable: Runnable) -> None:
         """Stores a document within the size bound. One over it still runs, unstored:
         Apollo's and urql's links only fall back to sending the document on NOT_FOUND,
-        so refusing it would leave such a query no way to run at all."""
-        if len(query.encode()) > self._store.bounds.max_bytes:
+        so refusing it would leave such a query no way to run at all. One its request
+        does not run (a syntax error, a validation error, over a limit) is answered with
+        its error and not stored: its hash stays unknown, so a lookup by hash answers
+        NOT_FOUND rather than the error again, and the store keeps its room for
+        documents that run."""
+        if len(query.encode()) > self._store.bounds.max_bytes or digest in self._memo:
             return
-        if digest not in self._memo:
+        if runnable(query):
             await self._store.store(digest, query)
             self._remember(digest, query)
 

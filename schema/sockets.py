@@ -11,6 +11,7 @@ subscription runs only within its client address's budget (within_budget).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -91,9 +92,16 @@ def fitted(reason: str) -> str:
     return reason.encode(errors="replace")[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
 
 
-async def with_document(context: Context, payload: dict[str, Any]) -> dict[str, Any]:
+async def with_document(
+    context: Context, schema: BaseSchema, payload: dict[str, Any]
+) -> dict[str, Any]:
+    runnable = functools.partial(
+        cast(InkwellSchema, schema).runnable,
+        operation_name=payload.get("operationName"),
+        variables=payload.get("variables"),
+    )
     query = await context.services.documents.resolve(
-        payload.get("query"), payload.get("extensions")
+        payload.get("query"), payload.get("extensions"), runnable
     )
     return {**payload, "query": query}
 
@@ -290,7 +298,7 @@ class TransportWSHandler(SharingTransportWSHandler):
             await self.send_message(ErrorMessage(id=id_, type="error", payload=[refusal]))
             return
         try:
-            payload = await with_document(self.context, dict(message["payload"]))
+            payload = await with_document(self.context, self.schema, dict(message["payload"]))
         except PersistedQueryRefused as refused:
             await self.send_message(
                 ErrorMessage(id=id_, type="error", payload=[persisted_refusal(refused)])

@@ -27,7 +27,13 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from schema.persisted import PersistedQueryRefused, check_hash, requested_hash, sha256
+from schema.persisted import (
+    PersistedQueryRefused,
+    Runnable,
+    check_hash,
+    requested_hash,
+    sha256,
+)
 
 MANIFEST_FORMAT = "apollo-persisted-query-manifest"
 
@@ -47,7 +53,11 @@ class TrustedDocuments:
     def __len__(self) -> int:
         return len(self._documents)
 
-    async def resolve(self, query: str | None, extensions: dict[str, Any] | None) -> str | None:
+    async def resolve(
+        self, query: str | None, extensions: dict[str, Any] | None, runnable: Runnable
+    ) -> str | None:
+        """The list is the operator's, read at start: nothing is ever added to it, so
+        `runnable` is not asked."""
         digest = requested_hash(extensions)
         query = query or None  # WebSocket clients send "" for a document named by hash
         if digest is None:

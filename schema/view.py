@@ -6,6 +6,7 @@ queries, and serves the playground page it is given to browsers."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -90,6 +91,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
             options["graphql_ide"] = None
         super().__init__(schema, **options)
         self.documents = schema.operations  # its parse cache, shared
+        self.runnable = schema.runnable
         self.outages = schema.outages
         self.playground = playground or ""
         self.playground_headers = dict(playground_headers or {})
@@ -271,7 +273,13 @@ class InkwellGraphQL(GraphQL[Context, None]):
         operations and no name, a subscription) fails as a GraphQL request error: its
         status follows the media type, like a validation error's."""
         request_data.query = await context.services.documents.resolve(
-            request_data.query, request_data.extensions
+            request_data.query,
+            request_data.extensions,
+            functools.partial(
+                self.runnable,
+                operation_name=request_data.operation_name,
+                variables=request_data.variables,
+            ),
         )
         if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
             return request_error(reason)

@@ -119,6 +119,53 @@ def test_a_document_over_the_size_bound_runs_but_is_not_stored(client: httpx.Cli
     )
 
 
+# What the request that registers each answers: a syntax error, an unknown field, 31
+# aliases (30 allowed), a cost of 101,101 (25,000 allowed).
+NOT_RUN = {
+    "{ (((": "GRAPHQL_PARSE_FAILED",
+    "{ nosuchfield }": "GRAPHQL_VALIDATION_FAILED",
+    "{ " + " ".join(f"a{n}: __typename" for n in range(31)) + " }": "QUERY_TOO_COMPLEX",
+    "{ recentPosts(first: 100) { edges { node { "
+    "comments(first: 100) { edges { node { id body } } } } } } }": "QUERY_TOO_COMPLEX",
+}
+
+
+@pytest.mark.parametrize("document", sorted(NOT_RUN))
+def test_a_document_that_does_not_run_is_answered_and_never_stored(
+    client: httpx.Client, server: ServerProcess, document: str
+) -> None:
+    """`{ (((` sent with its hash was stored: the lookup by hash answered the syntax
+    error again, not PERSISTED_QUERY_NOT_FOUND (an outside probe)."""
+    query = unique(document)
+    digest = sha(query)
+    assert (
+        code(send(client, {"query": query, "extensions": persisted(digest)})) == NOT_RUN[document]
+    )
+    assert code(send(client, {"extensions": persisted(digest)})) == "PERSISTED_QUERY_NOT_FOUND"
+    with redis.Redis.from_url(server.env["REDIS_URL"]) as store:
+        prefix = server.env["INKWELL_PREFIX"]
+        assert not list(store.scan_iter(match=f"{prefix}:*{digest}*", count=1000))
+
+
+def test_a_document_that_does_not_run_over_a_websocket_is_never_stored(
+    client: httpx.Client, server: ServerProcess
+) -> None:
+    from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
+
+    query = unique("{ nosuchfield }")
+    url = server.url.replace("http", "ws") + "/graphql"
+    with connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as socket:
+        socket.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+        payload = {"query": query, "extensions": persisted(sha(query))}
+        socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+        refused = json.loads(socket.recv(timeout=10))
+    assert refused["payload"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    missing = send(client, {"extensions": persisted(sha(query))})
+    assert code(missing) == "PERSISTED_QUERY_NOT_FOUND"
+
+
 def test_get_with_a_hash_only_is_cacheable_and_never_caches_not_found(
     client: httpx.Client,
 ) -> None:
