@@ -13,6 +13,16 @@ from strawberry.http.ides import get_graphql_ide_html
 from web.assets import PLAYGROUND
 
 EXAMPLE_QUERY = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
+# strawberry's page fills the Headers pane from the URL's `headers` parameter, and
+# GraphiQL persists that pane (shouldPersistHeaders): a link to the playground could put
+# its sender's Authorization in place of the developer's, who would then write as the
+# sender. The page never writes headers into its URL itself (only the query and the
+# variables), so nothing is lost: the pane starts from what the developer saved.
+HEADERS_FROM_URL = "const [headers, setHeaders] = React.useState(parameters.headers);"
+HEADERS_SAVED = (
+    "// Never from the URL: a link could swap in its own Authorization (web/playground.py).\n"
+    "        const [headers, setHeaders] = React.useState(undefined);"
+)
 
 FLOW = """\
 # Inkwell playground: write, then read.
@@ -150,6 +160,12 @@ def playground_html(*, subscriptions: bool) -> str:
                 )
             html = html.replace(f'"{cdn}"', f'"{package.url(file)}"')
     html = _with_example(html, FLOW + (SUBSCRIPTION if subscriptions else ""))
+    if html.count(HEADERS_FROM_URL) != 1:
+        raise PlaygroundTemplateChanged(
+            "strawberry's GraphiQL page no longer reads its headers from the URL as "
+            "web/playground.py expects: check that a link cannot set them"
+        )
+    html = html.replace(HEADERS_FROM_URL, HEADERS_SAVED)
     html = html.replace("<title>Strawberry GraphiQL</title>", "<title>Inkwell GraphiQL</title>")
     if remote := [url for url in referenced_urls(html) if not _is_local(url)]:
         raise PlaygroundTemplateChanged(f"strawberry's GraphiQL page loads more: {remote}")

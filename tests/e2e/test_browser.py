@@ -388,6 +388,18 @@ def ticking_server() -> Iterator[str]:
         yield url
 
 
+TICKS = quote("subscription Ticks { ticks(count: 3) }")
+
+
+def paste_headers(page: Page, text: str) -> None:
+    """Opens the Headers pane and pastes `text` into it, as a developer does with a token;
+    waits until GraphiQL has saved it (it persists the pane, shouldPersistHeaders)."""
+    page.get_by_role("button", name="Headers").click()
+    page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror").click()
+    page.keyboard.insert_text(text)
+    eventually(page, lambda: page.evaluate("localStorage.getItem('graphiql:headers')") == text)
+
+
 def test_the_playground_runs_subscriptions_over_its_own_websocket(
     ticking_server: str, browser: BrowserContext, guard: LocalOnly
 ) -> None:
@@ -396,9 +408,8 @@ def test_the_playground_runs_subscriptions_over_its_own_websocket(
     page = browser.new_page()
     received: list[str | bytes] = []
     page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(frame)))
-    query = quote("subscription Ticks { ticks(count: 3) }")
-    headers = quote('{"Authorization": "Bearer abc"}')
-    page.goto(f"{ticking_server}/graphql?q={query}&headers={headers}")
+    page.goto(f"{ticking_server}/graphql?q={TICKS}")
+    paste_headers(page, '{"Authorization": "Bearer abc"}')
     page.locator(".graphiql-execute-button").click()
     expect(page.locator(".graphiql-response")).to_contain_text("tick 2 Bearer abc")
     assert guard.websockets == [ticking_server.replace("http://", "ws://") + "/graphql"]
@@ -406,4 +417,22 @@ def test_the_playground_runs_subscriptions_over_its_own_websocket(
     items = [json.loads(frame) for frame in received]
     ticks = [item["payload"]["data"]["ticks"] for item in items if item["type"] == "next"]
     assert ticks == [f"tick {number} Bearer abc" for number in range(3)]
+    assert guard.refused == []
+
+
+def test_a_link_cannot_replace_the_headers_a_developer_saved(
+    ticking_server: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """strawberry's page took the Headers pane from the URL's `headers` parameter and
+    GraphiQL saved it: a link carrying someone else's token made the developer's next
+    operations run as that someone (here "Bearer attacker")."""
+    page = browser.new_page()
+    page.goto(f"{ticking_server}/graphql?q={TICKS}")
+    paste_headers(page, '{"Authorization": "Bearer mine"}')
+
+    crafted = quote('{"Authorization": "Bearer attacker"}')
+    page.goto(f"{ticking_server}/graphql?q={TICKS}&headers={crafted}")
+    page.locator(".graphiql-execute-button").click()
+    expect(page.locator(".graphiql-response")).to_contain_text("tick 2 Bearer mine")
+    assert "attacker" not in page.evaluate("JSON.stringify(localStorage)")
     assert guard.refused == []

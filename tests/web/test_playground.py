@@ -84,6 +84,13 @@ def test_the_subscription_example_joins_the_flow_only_when_the_schema_has_subscr
     assert "subscription Feed" not in playground_html(subscriptions=False)
 
 
+def test_the_page_takes_no_headers_from_its_url() -> None:
+    """A link to the playground could carry its sender's Authorization in `headers`,
+    which GraphiQL saved over the developer's (tests/e2e/test_browser.py shows it)."""
+    for subscriptions in (True, False):
+        assert "parameters.headers" not in playground_html(subscriptions=subscriptions)
+
+
 @dataclass
 class FakeTemplate:
     html: str
@@ -109,6 +116,7 @@ def template(monkeypatch: pytest.MonkeyPatch) -> FakeTemplate:
         (("graphiql@3.8.3/graphiql.min.js", "graphiql@3.9.0/graphiql.min.js"), "no longer loads"),
         (("</body>", '<script src="https://cdn.example/x.js"></script></body>'), "loads more"),
         (("const EXAMPLE_QUERY = `", "const DEFAULT_QUERY = `"), "EXAMPLE_QUERY"),
+        (("React.useState(parameters.headers)", "React.useState(params.headers)"), "headers"),
     ],
 )
 def test_a_changed_strawberry_page_stops_the_app_from_being_built(
