@@ -29,8 +29,9 @@ from cli.environment import (
 from domain.ports import EventLog
 from projections.keyspace.keys import Keys
 from projections.projectors.failures import RebuildRunning
+from projections.projectors.holders import REBUILD_COMMAND
 from projections.projectors.projection import Projection
-from projections.projectors.rebuild import Rebuild
+from projections.projectors.rebuild import LOCK_SECONDS, Rebuild
 from projections.projectors.scripts import Scripts
 from wiring import heap
 from wiring.bootstrap import PROJECTIONS
@@ -70,6 +71,10 @@ def rebuild(
             position = asyncio.run(run())
     except RebuildRunning as running_already:
         console.print(f"[red]{running_already}[/]")
+        console.print(
+            "Wait for it: `inkwell status` shows the projection caught up once it is done. "
+            f"Should that process be gone, its lock expires within {LOCK_SECONDS:g} s."
+        )
         raise typer.Exit(1) from None
     console.print(f"rebuilt {', '.join(p.name for p in chosen)} up to position {position}")
 
@@ -100,7 +105,8 @@ async def rebuild_with_progress(
             speed = bar.tasks[task].speed
             bar.update(task, rate=speed or 0.0)
 
-        build = Rebuild(redis, keys, Scripts.register(redis), event_log, projections, advanced)
+        scripts = Scripts.register(redis)
+        build = Rebuild(redis, keys, scripts, event_log, projections, advanced, by=REBUILD_COMMAND)
         swapped = await build.run()
         bar.update(task, description=f"swapped in {names} at {swapped.position}; deleting old")
         await build.delete_old(swapped)

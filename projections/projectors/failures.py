@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from domain.ports import RecordedEvent
+from projections.projectors.holders import rebuilding
 
 
 class BatchFailed(Exception):
@@ -36,7 +37,10 @@ class RebuildRunning(Exception):
     """Another rebuild of the projection holds its rebuild lease."""
 
     def __init__(self, projection: str, holder: str | None) -> None:
-        super().__init__(f"a rebuild of {projection} is already running ({holder or 'unknown'})")
+        super().__init__(
+            f"a rebuild of {projection} is already running: {rebuilding(holder)}"
+            + (f" (lock holder {holder})" if holder else "")
+        )
         self.projection = projection
         self.holder = holder
 

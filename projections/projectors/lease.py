@@ -11,7 +11,8 @@ started again, and stood by as if another process ran the projection for the res
 the term (5 s by default): every read-your-writes wait of those seconds timed out.
 
 A holder's id starts with the identity of the event log it projects: a process of
-another log sees from it that this log's processes run (log_binding.py).
+another log sees from it that this log's processes run (log_binding.py). It ends with
+the holder's role, when it has one: holders.py tells an operator who holds a lock.
 """
 
 from __future__ import annotations
@@ -40,10 +41,12 @@ _RELEASE = (
 
 
 class Lease:
-    def __init__(self, redis: Redis, key: str, seconds: float, log_identity: str) -> None:
+    def __init__(
+        self, redis: Redis, key: str, seconds: float, log_identity: str, role: str = ""
+    ) -> None:
         self._key = key
         self._milliseconds = int(seconds * 1000)
-        self.owner = f"{log_identity}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = holder_id(log_identity, role)
         self._acquire = redis.register_script(_ACQUIRE)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -56,3 +59,9 @@ class Lease:
 
     async def release(self) -> None:
         await self._release([self._key], [self.owner])
+
+
+def holder_id(log_identity: str, role: str = "") -> str:
+    """A new holder id for this process: its log, host, pid, a token of its own, its role."""
+    process = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{log_identity}@{process}" + (f":{role}" if role else "")

@@ -131,8 +131,11 @@ class Rebuild:
         projections: Sequence[Projection],
         on_progress: Progress | None = None,
         batch: int = BUILD_BATCH,
+        by: str = "",
     ) -> None:
+        """`by`: the role its locks name (holders.py): PROJECTOR or REBUILD_COMMAND."""
         self._redis = redis
+        self._by = by
         self._writes = bulk_pipeline.private_pool(redis)  # for the build's batches
         self._keys = keys
         self._scripts = scripts
@@ -231,7 +234,7 @@ class Rebuild:
     async def _lock(self) -> None:
         identity = await self._log.identity()
         self._locks = [
-            Lease(self._redis, self._keys.rebuilding(p.name), LOCK_SECONDS, identity)
+            Lease(self._redis, self._keys.rebuilding(p.name), LOCK_SECONDS, identity, self._by)
             for p in self._projections
         ]
         for taken, lock in enumerate(self._locks):

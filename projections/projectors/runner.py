@@ -30,6 +30,7 @@ from projections.live.broadcast import Broadcast
 from projections.projectors import messages
 from projections.projectors.commands import Commands
 from projections.projectors.failures import BatchFailed, RebuildRunning, failed_replies
+from projections.projectors.holders import PROJECTOR
 from projections.projectors.joint import Batch, JointBatches
 from projections.projectors.lease import Lease
 from projections.projectors.log_binding import BoundToAnotherLog
@@ -297,7 +298,9 @@ class ProjectionRunner:
     async def _rebuild(self) -> None:
         self._check_term()  # the state read may have waited out a pause: a rebuild is costly
         name = self.projection.name
-        rebuild = Rebuild(self._redis, self._keys, self._scripts, self._log, [self.projection])
+        rebuild = Rebuild(
+            self._redis, self._keys, self._scripts, self._log, [self.projection], by=PROJECTOR
+        )
         try:
             swapped = await rebuild.run()
         except RebuildRunning as running:

@@ -19,6 +19,7 @@ from infra.redis_policy import EvictingRedis, check_eviction_policy
 from infra.settings import Settings
 from projections.keyspace.spaces import scan_pages
 from projections.projectors.failures import BatchFailed, RebuildRunning
+from projections.projectors.holders import PROJECTOR
 from projections.projectors.projection import Projection
 from projections.projectors.rebuild import Rebuild, sweep_abandoned
 from projections.projectors.scripts import Scripts
@@ -87,12 +88,15 @@ async def test_a_second_rebuild_of_the_same_projection_is_refused(inkwell: Inkwe
     started = asyncio.Event()
     slow = Rebuild(
         inkwell.redis, inkwell.keys, scripts, inkwell.store, PROJECTIONS,
-        lambda position, head: started.set(), batch=5,
+        lambda position, head: started.set(), batch=5, by=PROJECTOR,
     )  # fmt: skip
     first = asyncio.create_task(slow.run())
     await started.wait()
     posts_only = [p for p in PROJECTIONS if p.name == "posts"]
-    with pytest.raises(RebuildRunning, match="posts"):
+    with pytest.raises(
+        RebuildRunning,
+        match=r"^a rebuild of posts is already running: the projector \(process \d+ on host ",
+    ):
         await Rebuild(inkwell.redis, inkwell.keys, scripts, inkwell.store, posts_only).run()
     await first
     # Once it is done, the next one may run.
