@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import typer
 from rich.console import Console
@@ -13,15 +13,17 @@ from rich.table import Table
 from cli.environment import inspecting, require_redis, settings_or_exit
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
+from projections.projectors.holders import who
 from wiring.bootstrap import NAMES
 
 
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
-    Exits 1 when a projection is stalled or has parked events, the read models belong to
-    another event log, the log does not answer or the database refuses writes; 2 when no
-    Redis is found.
+    Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
+    checkpoint past the log's head: the log was restored from an older backup), the read
+    models belong to another event log, the log does not answer or the database refuses
+    writes; 2 when no Redis is found.
     """
     settings = settings_or_exit()
     console = Console()
@@ -38,9 +40,13 @@ def status() -> None:
                 )
                 return False
             progress = await ProgressReader(redis, keys, NAMES, log_reader).read()
+            ahead = [p for p in progress if p.ahead]
+            rebuilds = {p.name: str(await redis.get(keys.rebuilding(p.name)) or "") for p in ahead}
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
         healthy = show_status(console, progress, settings.ready_stalled_after)
+        if ahead:
+            show_ahead(console, ahead, rebuilds)
         if refuses_writes:
             console.print(
                 "[red]the database refuses writes (transaction_read_only is on: a standby, "
@@ -62,7 +68,33 @@ def status() -> None:
 
 LOG_SECONDS = 5.0  # how long the log may take to answer before status says it does not
 
-STATE_STYLES = {"caught up": "green", "catching up": "yellow", "stalled": "bold red"}
+STATE_STYLES = {
+    "caught up": "green",
+    "catching up": "yellow",
+    "stalled": "bold red",
+    "ahead of the log": "bold red",
+}
+
+
+def show_ahead(console: Console, ahead: Sequence[Progress], rebuilds: Mapping[str, str]) -> None:
+    """Says which projections are past the log's head, and who rebuilds each (`rebuilds`:
+    the holders of the rebuild locks held)."""
+    names = ", ".join(p.name for p in ahead)
+    console.print(
+        f"[red]{names} ahead of the log: the read models hold events the log does not "
+        "have, and queries serve them. Was the log restored from an older backup? Each "
+        "is rebuilt from the log and swapped in:[/]"
+    )
+    for p in ahead:
+        said = f"  {p.name}: checkpoint {p.position}, log head {p.head}, {p.ahead} events ahead; "
+        if holder := rebuilds.get(p.name):
+            console.print(said + f"rebuilding: {who(holder)}")
+        else:
+            console.print(
+                said + "no rebuild under way: a running projector starts one as soon as it "
+                "looks (start `serve` or `project` if none runs), or run "
+                f"`inkwell rebuild --projection {p.name}`"
+            )
 
 
 def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
@@ -97,7 +129,8 @@ def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
 
 
 def show_status(console: Console, progress: Sequence[Progress], stalled_after: float) -> bool:
-    """Prints the table; True when every projection is caught up or moving and none parked."""
+    """Prints the table; True when every projection is caught up or moving, none is ahead
+    of the log and none parked."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
         if p.parked:
@@ -105,7 +138,8 @@ def show_status(console: Console, progress: Sequence[Progress], stalled_after: f
                 f"[red]{p.name}: {p.parked} events parked in {p.parked_streams} streams[/]; "
                 "its other streams flow. See the `parked list` command."
             )
-    return all(p.state(stalled_after) != "stalled" and p.parked == 0 for p in progress)
+    moving = ("caught up", "catching up")
+    return all(p.state(stalled_after) in moving and p.parked == 0 for p in progress)
 
 
 def _ago(moment: float | None) -> str:

@@ -94,7 +94,15 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         ),
         "lag": GaugeMetricFamily(
             "inkwell_projection_lag_events",
-            "Events in the log not yet applied.",
+            "Events in the log not yet applied; 0 when the checkpoint is past the head "
+            "(see inkwell_projection_ahead_of_log_events).",
+            labels=["projection"],
+        ),
+        "ahead": GaugeMetricFamily(
+            "inkwell_projection_ahead_of_log_events",
+            "Events the read models hold past the log's head (checkpoint minus head): the "
+            "log went back, restored from an older backup or replaced, and queries serve "
+            "events it does not have until the projector's rebuild swaps in. 0 otherwise.",
             labels=["projection"],
         ),
         "lag_seconds": GaugeMetricFamily(
@@ -133,6 +141,7 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         families["position"].add_metric([p.name], p.position)
         families["head"].add_metric([p.name], p.head)
         families["lag"].add_metric([p.name], p.lag)
+        families["ahead"].add_metric([p.name], p.ahead)
         families["lag_seconds"].add_metric([p.name], p.lag_seconds)
         families["parked"].add_metric([p.name], p.parked)
         families["parked_streams"].add_metric([p.name], p.parked_streams)

@@ -49,6 +49,13 @@ class Progress:
         return max(0, self.head - self.position)
 
     @property
+    def ahead(self) -> int:
+        """Events past the log's head: the log went back under read models built further
+        (restored from an older backup, or replaced), and queries serve events it does not
+        have until the projector's rebuild swaps in. Lag alone read 0, "caught up"."""
+        return max(0, self.position - self.head)
+
+    @property
     def idle_seconds(self) -> float | None:
         return None if self.advanced_at is None else max(0.0, self.at - self.advanced_at)
 
@@ -66,6 +73,8 @@ class Progress:
         return self.lag_seconds > after_seconds and (idle is None or idle > after_seconds)
 
     def state(self, stalled_after: float) -> str:
+        if self.ahead:
+            return "ahead of the log"
         if self.lag == 0:
             return "caught up"
         return "stalled" if self.stalled(stalled_after) else "catching up"

@@ -19,6 +19,15 @@ Redis only, answer as before. So does a latest commit of this process that faile
 last COMMIT_FAILURE_SECONDS: a SQLite file on a full disk, or locked by another process,
 answers every read and refuses every write, and nothing but a write shows it.
 
+A projection whose checkpoint is past the log's head fails: the log went back (restored
+from an older backup, or replaced) under read models built further, so every query may
+answer with events the log does not have, and a read-your-writes wait for a new event,
+whose position the checkpoint already passed, returns before it is applied. That is worse
+than a lag over the limit, which fails too: a lagging read model is old but true. Lag is
+floored at 0, so this is checked on its own: it read "lag 0", ready, for as long as the
+projector's rebuild took to swap in (docs/operations.md, "A restored backup of the event
+log").
+
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
 the load balancer at once, while reads keep answering (a malformed read model is
@@ -202,7 +211,9 @@ class Readiness:
             "parked": p.parked,
             "parkedStreams": p.parked_streams,
         }
-        if p.lag > self._limits.max_lag:
+        if p.ahead:
+            check.update(ok=False, aheadOfLog=p.ahead, reason=ahead_of_the_log(p))
+        elif p.lag > self._limits.max_lag:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
         elif p.stalled(self._limits.stalled_after):
             idle = "never" if p.idle_seconds is None else f"not for {p.idle_seconds:.1f}s"
@@ -218,6 +229,16 @@ class Readiness:
                 "see the `parked list` command",
             )
         return check
+
+
+def ahead_of_the_log(p: Progress) -> str:
+    """Why a projection whose checkpoint is past the log's head is not ready."""
+    return (
+        f"its checkpoint {p.position} is past the log's head {p.head}: its read models hold "
+        f"{p.ahead} events the log does not have (the log was restored from an older backup, "
+        "or replaced), and queries serve them until the projector's rebuild from the log "
+        "swaps in"
+    )
 
 
 async def _linked(reads: Redis) -> None:

@@ -269,6 +269,14 @@ def test_a_projection_is_stalled_only_when_work_waited_and_nothing_moved_for_the
     assert progress(lag=0, lag_seconds=0, idle=None).state(30) == "caught up"
 
 
+def test_a_checkpoint_past_the_head_is_ahead_of_the_log_not_caught_up() -> None:
+    """A log restored from an older backup: lag, floored at 0, read "caught up"."""
+    restored = progress(lag=-232, lag_seconds=0, idle=3600)
+    assert (restored.lag, restored.ahead) == (0, 232)
+    assert restored.state(30) == "ahead of the log"
+    assert (progress(lag=5, lag_seconds=60, idle=45).ahead, progress(0, 0, None).ahead) == (0, 0)
+
+
 def test_a_projector_process_answers_health_ready_and_metrics_on_its_own_port(
     settings: Settings, tmp_path: Path
 ) -> None:
