@@ -19,13 +19,11 @@ from websockets.frames import Close
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
-from tests.support.api import http_api
+from tests.support.long_posts import PAGE, POSTS, publish_long_posts
 from tests.support.protected_server import StartServer
 from tests.support.socket_protocols import EACH_PROTOCOL
 from wiring.websocket_backlog import NOT_READING, TRY_AGAIN_LATER
 
-POSTS = 100
-PAGE = "{ recentPosts(first: 100) { edges { node { content } } } }"  # 10 MB of answer
 QUERIES = 12
 MB = 1024 * 1024
 
@@ -39,10 +37,7 @@ def test_a_client_that_stops_reading_is_closed_and_the_server_does_not_hold_its_
     1013 once a second answer would wait behind the first, and the server grew by 38 MB;
     another socket's client is still answered the same page."""
     server = start_server(INKWELL_RATE_LIMITS="off")  # 200 writes from one user
-    api = http_api(server)
-    ann = api.register("Ann")
-    for n in range(POSTS):
-        api.published_post(ann, f"Long {n}", content="x" * 100_000)
+    publish_long_posts(server)
     closed = asyncio.run(_stall_then_read(server, protocol, start))
     assert (closed.code, closed.reason) == (TRY_AGAIN_LATER, NOT_READING)
 
