@@ -37,6 +37,7 @@ class TurnJoinedTransport(asyncio.Transport):
         self._transport = transport
         self._loop = loop
         self._held: list[bytes] = []
+        self._held_bytes = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if not data:
@@ -44,6 +45,7 @@ class TurnJoinedTransport(asyncio.Transport):
         if not self._held:
             self._loop.call_soon(self._write_held)
         self._held.append(bytes(data))
+        self._held_bytes += len(data)
         if len(self._held) >= FRAMES_PER_WRITE:
             self._write_held()
 
@@ -55,6 +57,7 @@ class TurnJoinedTransport(asyncio.Transport):
         if self._held:
             data = b"".join(self._held)
             self._held = []
+            self._held_bytes = 0
             if not self._transport.is_closing():
                 self._transport.write(data)
 
@@ -64,6 +67,7 @@ class TurnJoinedTransport(asyncio.Transport):
 
     def abort(self) -> None:
         self._held = []
+        self._held_bytes = 0
         self._transport.abort()
 
     def write_eof(self) -> None:
@@ -74,7 +78,7 @@ class TurnJoinedTransport(asyncio.Transport):
         return self._transport.can_write_eof()
 
     def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size() + sum(len(data) for data in self._held)
+        return self._transport.get_write_buffer_size() + self._held_bytes
 
     def get_unwritten_size(self) -> int:
         """What the socket has not taken: the wrapped transport's buffer, without the
