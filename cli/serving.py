@@ -19,6 +19,7 @@ from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from infra.shutdown_signal import stop_on_hangup, unwind_on_sigterm
 from protection.connection_cap import ConnectionsPerAddress
+from protection.unsent_budget import UnsentBudget
 from schema import build_schema
 from wiring import heap
 from wiring.asgi import create_app, projector_app
@@ -163,18 +164,21 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     when the operator asks (protection/config.py says why), and those written in one turn
     of the loop go out joined, up to eight to a write (wiring/websocket_protocol.py), and
     a socket whose client does not read holds at most an answer's worth of bytes before
-    it is closed (wiring/websocket_backlog.py)."""
-    proxies = settings.edge.trusted_proxies
-    per_address = (  # with the other limits per client (protection/config.py)
-        ConnectionsPerAddress(settings.edge.max_connections_per_address, proxies)
-        if settings.rate_limits.enabled
-        else None
+    it is closed (wiring/websocket_backlog.py), and all the connections of an address
+    together at most its unsent budget (protection/unsent_budget.py)."""
+    edge = settings.edge
+    proxies = edge.trusted_proxies
+    per_client = settings.rate_limits.enabled  # with the other limits per client
+    per_address = (
+        ConnectionsPerAddress(edge.max_connections_per_address, proxies) if per_client else None
     )
+    # One budget for both protocols: an address's HTTP connections and WebSockets together.
+    unsent = UnsentBudget(edge.max_unsent_bytes_per_address, proxies) if per_client else None
     return {
-        "http": bounded_http_protocol(settings.edge, per_address),
-        "ws": bounded_websocket_protocol(settings.edge),
-        "ws_max_size": settings.edge.max_ws_message_bytes,
-        "ws_per_message_deflate": settings.edge.ws_compression,
+        "http": bounded_http_protocol(edge, per_address, unsent),
+        "ws": bounded_websocket_protocol(edge, unsent),
+        "ws_max_size": edge.max_ws_message_bytes,
+        "ws_per_message_deflate": edge.ws_compression,
         "proxy_headers": proxies is not None,
         "forwarded_allow_ips": proxies,
     }

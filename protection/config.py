@@ -73,6 +73,12 @@ class EdgeLimits:
     # ten connections that asked for it and read nothing held 700 MB. A page of typical
     # posts is well under 1 MB.
     max_response_bytes: int = 16 * 1024 * 1024
+    # What the process holds written and unsent for one address, over all its HTTP
+    # connections and WebSockets, per process (protection/unsent_budget.py): four answers
+    # at the limit. A client reading 10 MB pages on five connections and a socket at once
+    # was refused under 16 MB, never under 24 or 32 MB, on loopback; over a slow link an
+    # answer stays unsent longer.
+    max_unsent_bytes_per_address: int = 64 * 1024 * 1024
     # Proxies whose X-Forwarded-For names the client; without them every address is the
     # socket's peer, so no client can pick the address it is limited under.
     trusted_proxies: str | None = None
@@ -120,6 +126,9 @@ class EdgeLimits:
                 "INKWELL_MAX_LIVE_COST_PER_ADDRESS", defaults.max_live_cost_per_address
             ),
             max_response_bytes=number("INKWELL_MAX_RESPONSE_BYTES", defaults.max_response_bytes),
+            max_unsent_bytes_per_address=number(
+                "INKWELL_MAX_UNSENT_BYTES_PER_ADDRESS", defaults.max_unsent_bytes_per_address
+            ),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",
         )

@@ -50,6 +50,9 @@ unsupported (two Authorization headers, no Host, a gzip transfer or content codi
 is refused: wiring/request_head.py. Every refusal, uvicorn's own 400 for what httptools
 cannot parse included, is a GraphQL response whose error carries `extensions.code`, and
 closes the connection.
+
+What a connection's answers leave unsent counts in its client address's budget, with its
+WebSockets' (wiring/http_unsent.py).
 """
 
 from __future__ import annotations
@@ -72,6 +75,8 @@ from uvicorn.server import ServerState
 from protection.config import EdgeLimits
 from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
+from protection.unsent_budget import UnsentAccount, UnsentBudget
+from wiring.http_unsent import UnsentOnConnection, within_budget
 from wiring.request_head import MALFORMED, Refusal, head_refusal, url_refusal
 
 # Requests read and waiting behind the one being answered, on one connection.
@@ -81,17 +86,21 @@ MAX_CHUNKS = 4096
 
 
 def bounded_http_protocol(
-    edge: EdgeLimits, per_address: ConnectionsPerAddress | None = None
+    edge: EdgeLimits,
+    per_address: ConnectionsPerAddress | None = None,
+    unsent_budget: UnsentBudget | None = None,
 ) -> type[asyncio.Protocol]:
     """What `uvicorn.run(http=...)` takes: uvicorn calls it with its config and state for
     each connection. A partial of a module-level class, so that `api --workers` can pickle
-    it into each worker (each then counts its own connections per address)."""
+    it into each worker (each then counts its own connections and unsent bytes per
+    address)."""
     factory = partial(
         BoundedHttpToolsProtocol,
         max_header_bytes=edge.max_header_bytes,
         header_seconds=edge.header_timeout_seconds,
         body_seconds=edge.body_timeout_seconds,
         per_address=per_address,
+        unsent_budget=unsent_budget,
     )
     return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
@@ -140,10 +149,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         header_seconds: float,
         body_seconds: float,
         per_address: ConnectionsPerAddress | None = None,
+        unsent_budget: UnsentBudget | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self._per_address = per_address
         self._counted: str | None = None  # the address per_address counts this under
+        self._unsent_budget = unsent_budget
+        self._unsent: UnsentOnConnection | None = None
+        self._account: UnsentAccount | None = None  # in its address's unsent budget
         self._max_header_bytes = max_header_bytes
         self._header_seconds = header_seconds
         self._body_seconds = body_seconds
@@ -164,11 +177,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self._refuse(self._too_many_connections())
                 return
             self._counted = address
+        if self._unsent_budget is not None and self.client is not None:
+            self._unsent = UnsentOnConnection(transport)
+            self._account = self._unsent_budget.account(self.client[0], self._unsent)
         self._arm(self._header_seconds, self._headers_late)  # for the first request
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._uncount()
+        self._close_account()
         # uvicorn marks only the newest request read (`self.cycle`) as disconnected. With
         # requests pipelined, that is one still waiting, and the one being answered wrote
         # to the closed transport: a RuntimeError traceback per request, 10 for 10
@@ -181,18 +198,27 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         self._running = cycle
+        if self._account is not None and self._unsent is not None:
+            app = within_budget(app, cycle, self._account, self._unsent)
         super()._start_asgi_task(cycle, app)
 
     def handle_websocket_upgrade(self) -> None:
         """From here INKWELL_MAX_WS_PER_ADDRESS counts the connection; the WebSocket
-        protocol takes the transport over, and this one never hears of its end."""
+        protocol takes the transport over (and its unsent bytes, in an account of its
+        own), and this one never hears of its end."""
         self._uncount()
+        self._close_account()
         super().handle_websocket_upgrade()
 
     def _uncount(self) -> None:
         if self._per_address is not None and self._counted is not None:
             self._per_address.close(self._counted)
             self._counted = None
+
+    def _close_account(self) -> None:
+        if self._account is not None:
+            self._account.close()
+            self._account = None
 
     def data_received(self, data: bytes) -> None:
         """Deadlines are armed once a read ends with the request unfinished, so a request

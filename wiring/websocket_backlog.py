@@ -21,6 +21,11 @@ reconnect on it) instead, and the same twelve queries grow the server by 38 MB:
   late; if the transport has not written it all within uvicorn's close timeout (10 s),
   the connection is aborted, which drops the buffer (`transport.close()` would keep it
   until the client read it).
+
+The same happens, with the reason ADDRESS_NOT_READING, when the message would take what
+the process holds unsent for the socket's client address, over all its WebSockets and
+HTTP connections, over that address's budget (protection/unsent_budget.py). For that sum
+the frames held for the end of the turn count too.
 """
 
 from __future__ import annotations
@@ -32,25 +37,56 @@ from typing import Any, cast
 from uvicorn._types import ASGISendEvent
 
 from protection.config import EdgeLimits
+from protection.unsent_budget import UnsentAccount, UnsentBudget
 from wiring.websocket_protocol import TurnJoinedTransport, TurnJoinedWebSocketProtocol
 
 TRY_AGAIN_LATER = 1013
 NOT_READING = "the client is not reading its messages"
+ADDRESS_NOT_READING = "this address has too many answers it has not read"
 
 
-def bounded_websocket_protocol(edge: EdgeLimits) -> type[asyncio.Protocol]:
+def bounded_websocket_protocol(
+    edge: EdgeLimits, unsent_budget: UnsentBudget | None = None
+) -> type[asyncio.Protocol]:
     """What `uvicorn.run(ws=...)` takes; a partial of a module-level class, so that
-    `api --workers` can pickle it, as wiring/http_protocol.py's."""
-    factory = partial(BacklogBoundWebSocketProtocol, max_unsent_bytes=edge.max_response_bytes)
+    `api --workers` can pickle it, as wiring/http_protocol.py's (with the same budget,
+    so that each worker counts its own HTTP connections and WebSockets together)."""
+    factory = partial(
+        BacklogBoundWebSocketProtocol,
+        max_unsent_bytes=edge.max_response_bytes,
+        unsent_budget=unsent_budget,
+    )
     return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
 
 class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
-    def __init__(self, *args: Any, max_unsent_bytes: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_unsent_bytes: int,
+        unsent_budget: UnsentBudget | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_unsent_bytes = max_unsent_bytes
+        self.unsent_budget = unsent_budget
+        self.account: UnsentAccount | None = None  # in its address's unsent budget
         self.waiting_bytes = 0  # of the messages waiting in `send`
         self.behind = False  # closed because the client did not read
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        if self.unsent_budget is not None and self.client is not None:
+            self.account = self.unsent_budget.account(self.client[0], self._unsent_bytes)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.account is not None:
+            self.account.close()
+        super().connection_lost(exc)
+
+    def _unsent_bytes(self) -> int:
+        """For the address's budget, the frames held for the end of the turn count too."""
+        return self.waiting_bytes + self.transport.get_write_buffer_size()
 
     async def send(self, message: ASGISendEvent) -> None:
         if self.behind:
@@ -64,7 +100,10 @@ class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
         joined = cast(TurnJoinedTransport, self.transport)
         unsent = self.waiting_bytes + joined.get_unwritten_size()
         if unsent and unsent + size > self.max_unsent_bytes:
-            self._close_behind()
+            self._close_behind(NOT_READING)
+            return
+        if self.account is not None and not self.account.take(size):
+            self._close_behind(ADDRESS_NOT_READING)
             return
         self.waiting_bytes += size
         try:
@@ -75,19 +114,21 @@ class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
                 await super().send(message)  # writable: writes without waiting
         finally:
             self.waiting_bytes -= size
+            if self.account is not None:
+                self.account.recount()  # written (or dropped)
 
-    def _close_behind(self) -> None:
+    def _close_behind(self, reason: str) -> None:
         """Closes the socket from under the app, as uvicorn closes it when the app asks."""
         self.behind = True
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(
-            {"type": "websocket.disconnect", "code": TRY_AGAIN_LATER, "reason": NOT_READING}
+            {"type": "websocket.disconnect", "code": TRY_AGAIN_LATER, "reason": reason}
         )
         self.writable.set()  # the waiting sends return
         if self.close_sent or self.transport.is_closing():
             return
-        self.conn.send_close(TRY_AGAIN_LATER, NOT_READING)
+        self.conn.send_close(TRY_AGAIN_LATER, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.close_sent = True
         if self.read_paused:  # to read the client's close frame

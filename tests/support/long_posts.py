@@ -8,6 +8,8 @@ from tests.support.api import http_api
 
 POSTS = 100
 PAGE = "{ recentPosts(first: 100) { edges { node { content } } } }"  # 10 MB of answer
+# The writes that publish them, for a server with rate limits on.
+SEEDING_WRITES = {"INKWELL_RATE_LIMIT_WRITES": "1000/minute"}
 
 
 def publish_long_posts(server: ServerProcess) -> None:
