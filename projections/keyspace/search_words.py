@@ -28,6 +28,14 @@ MIN_WORD = 2
 # key of 400,000 characters and a member of the post's set as long: 1.8 MB of Redis for
 # one createPost, counted as one word by the search-words budget.
 MAX_WORD = 200
+# Unicode's stream-safe text format (UAX #15): no more than 30 combining marks in a row;
+# after each 30 of a longer run, U+034F COMBINING GRAPHEME JOINER (invisible, and a
+# starter: NFKC's canonical reordering stops at it). That reordering takes time
+# quadratic in the length of a run: "a" and 99,999 marks alternating between two
+# classes took 28 s to fold, and a createPost of them held the event loop as long. Real
+# text never has 30 marks in a row, and the index and a query fold alike.
+MAX_MARKS_IN_A_ROW = 30
+GRAPHEME_JOINER = "\u034f"
 
 
 def _below_and_above(ranges: Ranges) -> tuple[str, str]:
@@ -60,6 +68,49 @@ _WORD = re.compile(f"[^\\W_](?:[\\w{_MARKS}]+|{_ASTRAL}[{_ASTRAL_MARKS}]+)*+")
 _ASCII_WORD = re.compile("[a-z0-9]+")
 
 
+def _without(ranges: Ranges, code: int) -> Ranges:
+    """`ranges` without the code point `code`."""
+    kept: list[tuple[int, int]] = []
+    for first, last in ranges:
+        if first <= code <= last:
+            kept += [part for part in ((first, code - 1), (code + 1, last)) if part[0] <= part[1]]
+        else:
+            kept.append((first, last))
+    return tuple(kept)
+
+
+# What a run counts: the marks but the grapheme joiner itself, and the two halfwidth
+# katakana sound marks (letters, each the compatibility form of a combining mark). Marks
+# that never reorder (Indic vowel signs) count too: no text has 30 of them in a row.
+_RUN_MARK_RANGES = (*_without(COMBINING_MARKS, ord(GRAPHEME_JOINER)), (0xFF9E, 0xFF9F))
+_RUN_MARKS = frozenset(
+    chr(code) for first, last in _RUN_MARK_RANGES for code in range(first, last + 1)
+)
+# Where a run may be: more than 30 in a row of those marks or of anything above U+FFFF.
+# Found in 1-4 ms in 100,000 characters; `re` checks a mark above U+FFFF range by range,
+# so a class of the marks themselves took 37 ms in 80,000 characters of Brahmi.
+_BMP_RUN_MARKS = _below_and_above(_RUN_MARK_RANGES)[0]
+_MAYBE_A_RUN = re.compile(f"[{_BMP_RUN_MARKS}\U00010000-\U0010ffff]{{{MAX_MARKS_IN_A_ROW + 1},}}")
+
+
+def _stream_safe(text: str) -> str:
+    """`text` with a GRAPHEME_JOINER after each MAX_MARKS_IN_A_ROW marks of a longer run."""
+    pieces: list[str] = []
+    done = 0
+    for maybe in _MAYBE_A_RUN.finditer(text):
+        run = 0
+        for at, char in enumerate(maybe[0], maybe.start()):
+            if char not in _RUN_MARKS:
+                run = 0
+            elif run < MAX_MARKS_IN_A_ROW:
+                run += 1
+            else:
+                pieces += (text[done:at], GRAPHEME_JOINER)
+                done, run = at, 1
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def words(*texts: str) -> list[str]:
     """The folded words of `texts` of at least 2 characters, cut to MAX_WORD, each once,
     in order of first appearance. Text splits at anything that is not a letter, digit or
@@ -86,5 +137,10 @@ def fold(text: str) -> str:
     folded (`casefold`, which also maps "ß" to "ss", where `lower` keeps it). Case
     folding leaves a few Greek letters and "ǰ" decomposed, so NFKC runs again: folding
     the result gives it back. Some compatibility forms hold punctuation (the fraction
-    "½" is "1", a fraction slash and "2"), so a folded word may split again."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    "½" is "1", a fraction slash and "2"), so a folded word may split again.
+
+    Before folding, a run of more than MAX_MARKS_IN_A_ROW marks is made stream-safe:
+    a GRAPHEME_JOINER after each 30, which stays in the word."""
+    return unicodedata.normalize(
+        "NFKC", unicodedata.normalize("NFKC", _stream_safe(text)).casefold()
+    )

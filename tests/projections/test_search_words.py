@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from projections.keyspace.search_words import fold, words
+from projections.keyspace.search_words import GRAPHEME_JOINER, MAX_MARKS_IN_A_ROW, fold, words
 from projections.keyspace.unicode_ranges import (
     COMBINING_MARKS,
     FORMAT_CHARACTERS,
@@ -75,6 +75,42 @@ def test_a_long_word_is_filed_under_its_first_200_characters_folded() -> None:
     assert words(long) == ["x" * 200]
     assert words(f"{long}a {long}b") == ["x" * 200]  # one word of the index and the budget
     assert words("\ufdf2" * 100) == ["الله" * 50]  # cut once folded, 4 characters each
+
+
+BELOW, ABOVE = "\u0316", "\u0301"  # combining classes 220 and 230: NFKC puts BELOW first
+
+
+def test_a_run_of_more_than_30_marks_gets_a_grapheme_joiner_after_each_30() -> None:
+    """UAX #15's stream-safe format: NFKC reorders a run of marks in time quadratic in
+    its length (100,000 alternating marks took 28 s), so a run is cut before folding.
+    Up to 30, marks fold as before."""
+    thirty = BELOW * 15 + ABOVE * 15
+    assert words("x" + (ABOVE + BELOW) * 15) == ["x" + thirty]
+    cut = "x" + GRAPHEME_JOINER.join([thirty] * 7)
+    assert words("x" + (ABOVE + BELOW) * 1_000) == [cut[:200]]
+    assert words("x" + ABOVE * 1_000 + BELOW * 1_000) == [
+        ("x" + (ABOVE * 30 + GRAPHEME_JOINER) * 7)[:200]
+    ]
+    assert words(f"x{ABOVE * 20}\u200b{ABOVE * 20} y") == [
+        "x" + ABOVE * 30 + GRAPHEME_JOINER + ABOVE * 10
+    ]
+
+
+def test_every_character_that_decomposes_into_marks_counts_in_a_run() -> None:
+    """A character whose compatibility form is all non-starters (the marks NFKC reorders)
+    is counted, the halfwidth sound mark U+FF9E too; a typed grapheme joiner ends a run."""
+    counted = 0
+    for code in range(sys.maxunicode + 1):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        form = unicodedata.normalize("NFKD", chr(code))
+        if all(unicodedata.combining(part) for part in form):
+            assert GRAPHEME_JOINER in fold("x" + chr(code) * (MAX_MARKS_IN_A_ROW + 1)), hex(code)
+            counted += 1
+    assert counted > 900
+    assert (
+        fold("x" + (ABOVE * 30 + GRAPHEME_JOINER) * 3) == "x" + (ABOVE * 30 + GRAPHEME_JOINER) * 3
+    )
 
 
 def test_an_ascii_text_splits_as_the_general_path_splits_it() -> None:
