@@ -53,9 +53,11 @@ async def _located(
 FEED_AFTER = strawberry.argument(
     description=(
         "Resumes after a reconnect: first each post that changed after this log position "
-        "(the largest `readModelPosition` received), as it is now, oldest change first; "
-        "then the live stream, with nothing missed or repeated in between. More changes "
-        "than can be replayed end the stream with RESUBSCRIBE."
+        "(the largest `readModelPosition` received), as it is now, oldest change first "
+        "(an archived post only if it was published by then, and to anyone but its author "
+        "without its title, content and comments); then the live stream, with nothing "
+        "missed or repeated in between. More changes than can be replayed end the stream "
+        "with RESUBSCRIBE."
     )
 )
 COMMENTS_AFTER = strawberry.argument(
@@ -117,12 +119,18 @@ class Subscription:
     async def feed(
         self, info: Info[Context, None], after: Annotated[int | None, FEED_AFTER] = None
     ) -> AsyncGenerator[Post, None]:
-        services = info.context.services
+        """A post's archiving comes once, so that a list can drop it; to anyone but its
+        author without its content (`Post.withheld_from`): an archived post is its
+        author's alone."""
+        ctx = info.context
         resume = _resume(info, after)
-        with services.subscription():
-            async with services.live.feed(resume) as updates:
+        with ctx.services.subscription():
+            async with ctx.services.live.feed(resume) as updates:
                 async for view in updates:
-                    yield Post.from_view(view)
+                    if view.visible_to(ctx.viewer_id):
+                        yield Post.from_view(view)
+                    else:
+                        yield Post.withheld_from(view)
 
     @strawberry.subscription(
         description="Comments added to one post, as they land in the read model.",

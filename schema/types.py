@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -165,6 +166,8 @@ class Post(Node):
             "Null for a read model written before Inkwell recorded it (rebuild to fill it in)."
         )
     )
+    # An archived post told to someone it is hidden from: it lists no comments.
+    withheld: strawberry.Private[bool] = False
 
     @strawberry.field(description="False when there is no authenticated viewer.")
     async def liked_by_viewer(self, info: Info[Context, None]) -> bool:
@@ -179,7 +182,11 @@ class Post(Node):
         last: Annotated[int | None, LAST] = None,
         before: str | None = None,
     ) -> Connection[Comment]:
-        page = await info.context.comment_pages.load((self.id, window(first, after, last, before)))
+        page_window = window(first, after, last, before)
+        if self.withheld:
+            page_window.check()  # bad input is refused as for any post
+            return Connection.of([], Comment.from_view, CommentPage([], has_next=False, total=0))
+        page = await info.context.comment_pages.load((self.id, page_window))
         return Connection.of(page.comments, Comment.from_view, page)
 
     @staticmethod
@@ -200,6 +207,17 @@ class Post(Node):
             published_at=view.published_at,
             read_model_position=view.read_model_position,
         )
+
+    @staticmethod
+    def withheld_from(view: PostView) -> Post:
+        """An archived post as the feed tells its archiving to anyone but its author, so a
+        live list can drop it: its id, status, version, author, dates and position, none
+        of what its author took back (title and content empty, no tags, no comments,
+        counts 0)."""
+        empty = dataclasses.replace(
+            view, title="", content="", tags=(), comment_count=0, like_count=0, top_comments=()
+        )
+        return dataclasses.replace(Post.from_view(empty), withheld=True)
 
 
 def post_connection(page: PostPage) -> Connection[Post]:

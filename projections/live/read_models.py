@@ -376,16 +376,22 @@ def _post(fields: dict[str, str], _position: int = -1, _after: int = -1) -> Post
 
 
 def _published_post(fields: dict[str, str], _position: int, after: int) -> PostView | None:
-    """A post the feed shows: published, or archived after `after`, the position the
-    topic last read at or a resuming subscriber saw up to (its archiving, so a live list
-    can drop it). A later change of an archived post (its author renamed, a comment
-    deleted) sent the whole post, hidden from everyone else since its archiving, to every
-    feed subscriber."""
+    """A post the feed shows, `after` the position the topic last read at or a resuming
+    subscriber saw everything up to: a published post; an archived one only once, to tell
+    a subscriber that may hold it in its list (it was published at or before `after`)
+    of its archiving (after `after`), so it can drop it. A later change of an archived
+    post (its author renamed, a comment deleted) sent the whole post to every feed
+    subscriber; a resume from any position before the archiving did too, so anyone
+    could list every archived post. The schema sends an archived post to everyone but
+    its author without its content (`Post.withheld`)."""
     post = _post(fields)
     if post is None or post.published_at is None:
         return None
-    if post.status == "ARCHIVED" and (post.archived_position or -1) <= after:
-        return None
+    if post.status == "ARCHIVED":
+        # A read model written before publications recorded their position: as before.
+        published = -1 if post.published_position is None else post.published_position
+        if not published <= after < (post.archived_position or -1):
+            return None
     return post
 
 
@@ -435,9 +441,9 @@ class LiveReadModels:
     @asynccontextmanager
     async def feed(self, resume: Resume | None = None) -> AsyncIterator[AsyncIterator[PostView]]:
         """Every change of a published post, from now on: its publication, each later
-        change, and its archiving, so that a live list can drop it. (It was public until
-        then; a draft archived unpublished never shows.) With `resume`, first each post
-        that changed after its position, as it is now."""
+        change, and its archiving, so that a live list can drop it (a draft archived
+        unpublished never shows). With `resume`, first each post that changed after its
+        position, as it is now; an archived one only if it was published by then."""
         source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post)
         channel = self._keys.posts_changed_channel()
         async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):

@@ -106,6 +106,9 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
             "status": "PUBLISHED",
             "publishedAt": e.published_at.isoformat(),
             "updatedAt": e.published_at.isoformat(),
+            # With archivedPosition: whether a feed subscriber may hold the post in its
+            # list, and so is to be told of its archiving (projections/live/read_models.py).
+            "publishedPosition": at.position,
         },
     )
     _changed(tx, e.post_id, at)

@@ -77,6 +77,7 @@ class PostView:
     updated_at: datetime
     published_at: datetime | None
     read_model_position: int | None = None
+    published_position: int | None = None  # the log position of its publication
     archived_position: int | None = None  # the log position of its archiving
 
     @staticmethod
@@ -98,6 +99,7 @@ class PostView:
             updated_at=datetime.fromisoformat(h["updatedAt"]),
             published_at=datetime.fromisoformat(h["publishedAt"]) if "publishedAt" in h else None,
             read_model_position=int(h["position"]) if "position" in h else None,
+            published_position=(int(h["publishedPosition"]) if "publishedPosition" in h else None),
             archived_position=int(h["archivedPosition"]) if "archivedPosition" in h else None,
         )
 

@@ -28,27 +28,36 @@ def test_a_feed_subscriber_resumes_across_a_server_restart(
     try:
         api = http_api(writer)
         ann = api.register("Ann")
-        api.published_post(ann, "Before the page loaded")
+        listed = api.published_post(ann, "Before the page loaded")
         page = http_api(followed).ok(MAX_POSITION)["recentPosts"]["edges"]
         after = max(edge["node"]["readModelPosition"] for edge in page)
         url = followed.url.replace("http", "ws") + "/graphql"
-        with NodeScript("resume-feed.mjs", url, str(after), "4") as lines:
+        with NodeScript("resume-feed.mjs", url, str(after), "5") as lines:
             assert lines.next_json() == {"connected": 1}
             seen = published_until_shown(api, ann, lines, "Seen")
 
             followed.stop()
             away = api.published_post(ann, "Published while away")
+            gone = api.published_post(ann, "Published and archived while away")
             api.ok(ops.LIKE_POST, {"input": {"postId": seen["id"]}}, token=ann.token)
-            api.ok(ops.ARCHIVE_POST, {"input": {"postId": away["id"]}}, token=ann.token)
+            api.ok(ops.ARCHIVE_POST, {"input": {"postId": gone["id"]}}, token=ann.token)
+            archived = api.ok(
+                ops.ARCHIVE_POST, {"input": {"postId": listed["id"]}}, token=ann.token
+            )
             api.create_post(ann, "A draft while away")
+            # All applied before the client is back: the two archived posts are in their
+            # final state in its catch-up, none published in it and archived live after.
+            consistent = {"X-Consistent-With": str(archived["archivePost"]["position"])}
+            api.ok(MAX_POSITION, headers=consistent)
             followed.start()
 
             assert lines.next_json() == {"connected": 2}
-            caught_up = [lines.next_json(), lines.next_json()]
-            assert [(p["title"], p["status"]) for p in caught_up] == [
-                ("Seen", "PUBLISHED"),  # liked while away
-                ("Published while away", "ARCHIVED"),
-            ]
+            caught_up = [lines.next_json() for _ in range(3)]
+            assert [(p["id"], p["title"], p["status"]) for p in caught_up] == [
+                (away["id"], "Published while away", "PUBLISHED"),
+                (seen["id"], "Seen", "PUBLISHED"),  # liked while away
+                (listed["id"], "", "ARCHIVED"),  # the page listed it: drop it
+            ]  # never the post published after the client's position and archived since
             back = api.published_post(ann, "Back")
             assert lines.next_json()["id"] == back["id"]
             assert lines.exit_code() == 0

@@ -96,7 +96,7 @@ def test_a_feed_resumed_after_a_disconnect_gets_what_changed_then_live(
     assert shown == [
         ("L", "PUBLISHED", 1, True),
         ("C", "PUBLISHED", 0, False),
-        ("A", "ARCHIVED", 0, False),
+        ("", "ARCHIVED", 0, False),  # Bob is told, not shown: the post is Ann's alone now
         ("New", "PUBLISHED", 0, False),
         ("Live", "PUBLISHED", 0, False),
     ]
@@ -104,6 +104,57 @@ def test_a_feed_resumed_after_a_disconnect_gets_what_changed_then_live(
     positions = [i["readModelPosition"] for i in items]
     assert positions == sorted(positions) and positions[0] > after
     assert draft["id"] not in {i["id"] for i in items}
+
+
+ARCHIVED_FEED = """subscription($after: Int) {
+  feed(after: $after) {
+    id title content tags status commentCount likeCount topComments { body }
+    comments { totalCount edges { node { body } } }
+  }
+}"""
+
+
+def test_a_resumed_feed_tells_an_archiving_without_the_post_only_to_who_may_list_it(
+    server: ServerProcess, api: Api
+) -> None:
+    """feed(after: P - 1), P the archiving, sent anyone the archived post's title, content
+    and comments; from any earlier position too, so every archived post was one resume
+    away. Now: only its id and status (a list drops it), to a client whose position is at
+    or after the post's publication; its author alone sees it whole."""
+    ann, bob = api.register("Ann"), api.register("Bob")
+    post = api.create_post(ann, "Secret", content="the archived body", tags=["hidden"])
+    published = api.ok(ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    api.comment(bob, post["id"], "a comment on it")
+    archived = api.ok(ops.ARCHIVE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    marker = api.published_post(bob, "Marker")  # after all of it: in every catch-up below
+    publication = int(published["publishPost"]["position"])
+    archiving = int(archived["archivePost"]["position"])
+
+    async def resume(after: int, token: str | None) -> list[dict[str, Any]]:
+        async with session(server.url, token) as client:
+            stream = Stream(client, ARCHIVED_FEED, {"after": after})
+            await stream.until(lambda item: item["feed"]["id"] == marker["id"])
+            await stream.stop()
+            return [item["feed"] for item in stream.items if item["feed"]["id"] == post["id"]]
+
+    def sent(after: int, token: str | None = None) -> list[dict[str, Any]]:
+        return asyncio.run(resume(after, token))
+
+    told = {
+        "id": post["id"], "title": "", "content": "", "tags": [], "status": "ARCHIVED",
+        "commentCount": 0, "likeCount": 0, "topComments": [],
+        "comments": {"totalCount": 0, "edges": []},
+    }  # fmt: skip
+    assert sent(archiving - 1) == [told]  # anonymous
+    assert sent(publication, bob.token) == [told]
+    assert sent(publication - 1) == []  # the client could not have listed it
+    assert sent(archiving) == []
+    (own,) = sent(archiving - 1, ann.token)
+    assert (own["title"], own["content"], own["comments"]["totalCount"]) == (
+        "Secret",
+        "the archived body",
+        1,
+    )
 
 
 def test_comments_resumed_after_a_disconnect_are_those_added_meanwhile_then_live(
