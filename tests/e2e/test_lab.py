@@ -149,7 +149,8 @@ def test_a_tab_whose_token_went_bad_forgets_it_and_asks_to_register_again(
     server_env: dict[str, str], browser: BrowserContext, tmp_path: Path
 ) -> None:
     """The server starts again on a new data directory, so with a new signing key: the
-    token the tab registered with no longer verifies, and its next write is a 401."""
+    token the tab registered with no longer verifies. The tab's next request with it,
+    the events pane's refresh or a write, is a 401: the tab forgets it."""
     guard = LocalOnly(browser)
     server = ServerProcess(server_env, tmp_path).start()
     try:
@@ -165,10 +166,6 @@ def test_a_tab_whose_token_went_bad_forgets_it_and_asks_to_register_again(
         # The page's WebSocket retries with a backoff of up to 10 s.
         connection = page.locator("#connection")
         expect(connection).to_have_attribute("data-state", "live", timeout=30_000)
-        page.fill("#create input[name=title]", "After the restart")
-        page.fill("#create textarea[name=content]", "Signed with the old key.")
-        page.click("#create button")
-        expect(page.locator("#create .result")).to_contain_text("UNAUTHENTICATED")
         expect(page.locator("#identity")).to_contain_text("register again")
         expect(page.locator("#create button")).to_be_disabled()
         assert page.evaluate("sessionStorage.length") == 0
@@ -182,6 +179,30 @@ def test_a_tab_whose_token_went_bad_forgets_it_and_asks_to_register_again(
         expect(page.locator("#drafts li")).to_have_count(1)
     finally:
         server.close()
+    assert guard.dialogs == [] and guard.refused == []
+
+
+def test_a_bad_token_restored_from_the_tab_is_forgotten_and_the_events_load(
+    server_env: dict[str, str], browser: BrowserContext, tmp_path: Path
+) -> None:
+    """The events pane read with the token the tab kept in sessionStorage: one that no
+    longer verifies was a 401 on every refresh, and the pane stayed empty, saying it
+    could not load the events, until a write met the 401 too."""
+    guard = LocalOnly(browser)
+    with ServerProcess(server_env, tmp_path) as server:
+        http_api(server).register("Bea")
+        page = browser.new_page()
+        page.goto(f"{server.url}/")
+        page.evaluate(
+            """sessionStorage.setItem("inkwell-lab-identity", JSON.stringify(
+                {userId: "00000000-0000-4000-8000-000000000000", name: "Ghost",
+                 token: "signed.with-another.key"}))"""
+        )
+        page.reload()
+        expect(page.locator("#events li .event-type").first).to_have_text("UserRegistered")
+        expect(page.locator("#identity")).to_contain_text("register again")
+        expect(page.locator("#problem")).to_be_hidden()
+        assert page.evaluate("sessionStorage.length") == 0
     assert guard.dialogs == [] and guard.refused == []
 
 

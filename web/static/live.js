@@ -39,7 +39,22 @@
 
   const $ = (id) => document.getElementById(id);
 
-  async function graphql(query, variables, token) {
+  // A token the server no longer verifies is a 401, whichever request meets it (it
+  // expired, or the server signs with another key now): the tab forgets it, and a read
+  // is made again as an anonymous reader. The events pane read with the token restored
+  // from sessionStorage and failed on every refresh until a write met the 401.
+  async function graphql(query, variables, token, { read = false } = {}) {
+    try {
+      return await request(query, variables, token);
+    } catch (error) {
+      if (error.status !== 401 || !token) throw error;
+      if (state.identity && state.identity.token === token) forgetIdentity();
+      if (!read) throw error;
+      return request(query, variables, null);
+    }
+  }
+
+  async function request(query, variables, token) {
     const headers = { "content-type": "application/json", accept: "application/json" };
     if (token) headers.authorization = `Bearer ${token}`;
     const response = await fetch(ENDPOINT, {
@@ -285,6 +300,7 @@
       { first: EVENTS_SHOWN },
       // Signed in, the tab's user also sees the events of their own drafts.
       state.identity && state.identity.token,
+      { read: true },
     )
       .then((data) => showEvents((data && data.recentEvents) || []))
       .catch((error) => showProblem(`could not load the events: ${describe(error)}`))
@@ -353,7 +369,6 @@
     } catch (error) {
       result.textContent = describe(error);
       result.classList.add("failed");
-      if (error.status === 401) forgetIdentity();
       return null;
     }
   }
@@ -407,9 +422,9 @@
     enableWrites(document);
   }
 
-  // A 401: the tab's token no longer verifies. It expired, or the server signs with
-  // another key now (started on a new data directory, say). The tab forgets it, reads on
-  // as an anonymous reader, and asks for a new registration to write again.
+  // A 401 (graphql above): the tab's token no longer verifies. It expired, or the server
+  // signs with another key now (started on a new data directory, say). The tab forgets
+  // it, reads on as an anonymous reader, and asks for a new registration to write again.
   function forgetIdentity() {
     sessionStorage.removeItem(TOKEN_KEY);
     setIdentity(null);
