@@ -203,8 +203,7 @@ class ReadModels:
         replies = await self._batched.many(
             [("ZREVRANGE", key, 0, first - 1, "WITHSCORES") for key in lists]
         )
-        newest = heapq.merge(*(_scored(reply) for reply in replies), reverse=True)
-        return [RecentEventView.from_json(entry) for _, entry in itertools.islice(newest, first)]
+        return [RecentEventView.from_json(entry) for entry in newest_events(replies, first)]
 
     async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
         """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor
@@ -267,6 +266,17 @@ class ReadModels:
 def _fields(reply: dict[str, str] | list[str]) -> dict[str, str]:
     """A hash as HGETALL answers it: a map (RESP3) or a flat list of names and values (RESP2)."""
     return reply if isinstance(reply, dict) else dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def newest_events(replies: Sequence[list[Any]], first: int) -> list[str | bytes]:
+    """The entries of ZREVRANGE WITHSCORES replies of event lists (scored by log
+    position), newest first, each position once, at most `first`. The public list and
+    the viewer's own are read in one batch, not one transaction: when the projector's
+    recompute ran between the two reads (an archiving moves a post's entries from the
+    public list to its author's), the author was shown those entries twice."""
+    newest = heapq.merge(*(_scored(reply) for reply in replies), reverse=True)
+    once = (next(same)[1] for _, same in itertools.groupby(newest, key=lambda pair: pair[0]))
+    return list(itertools.islice(once, first))
 
 
 def _scored(reply: list[Any]) -> list[tuple[float, str | bytes]]:

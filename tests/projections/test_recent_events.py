@@ -16,10 +16,23 @@ from domain.commands import (
     UpdateProfile,
 )
 from projections.keyspace.keys import Keys
+from projections.readers.read_models import newest_events
 from projections.readers.statuses import waiting_since
 from projections.readers.views import ProjectionStatusView, RecentEventView
 from tests.support.in_process import send, settle
 from wiring.bootstrap import Inkwell
+
+
+def test_an_entry_read_in_both_lists_is_listed_once() -> None:
+    """The public list and the author's own are read one after the other: an archiving
+    recomputed between the two moves the post's entries from the first to the second,
+    and the author saw them twice."""
+    five, four, three = (orjson.dumps({"position": n}) for n in (5, 4, 3))
+    public = [five, b"5", three, b"3"]  # RESP2: member, score, ...
+    own = [[four, 4.0], [three, 3.0]]  # RESP3: [member, score] pairs
+    assert newest_events([public, own], 10) == [five, four, three]
+    assert newest_events([public, own], 2) == [five, four]
+    assert newest_events([public], 10) == [five, three]
 
 
 async def test_the_newest_events_are_listed_newest_first_without_their_data(
