@@ -20,7 +20,7 @@ from auth.tokens import (
     load_or_create_keys,
 )
 from observability.logs import logging_config
-from protection.config import EdgeLimits, RateLimits
+from protection.config import EdgeLimits, RateLimits, check_query_cost_rate
 from schema.exposure import Exposure
 from web.cors import parse_headers, parse_origins
 
@@ -139,6 +139,7 @@ class Settings:
 
         try:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
+            check_query_cost_rate(rate_limits, edge)
             exposure = Exposure.from_env(env)
             cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
             cors_headers = parse_headers(get("INKWELL_CORS_HEADERS", ""))

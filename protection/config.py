@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from limits import parse_many
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -25,6 +27,13 @@ class RateLimits:
     # updateProfile per user: each one rewrites the author's name into every post and
     # comment of theirs, in one Redis script (projections/projectors/posts.py).
     profile_updates: str = "20/hour"
+    # What the queries and mutations of one client address, and of one user, may cost
+    # together (schema/limits/cost.py; protection/query_cost_rate.py): about five a
+    # minute of the costliest query the cost limit allows (20,302, 0.2-0.4 s of the event
+    # loop each), where the live page spends 28,000 a minute while others write and a
+    # page of 20 posts with their content costs 5,205. Each rate's amount must hold the
+    # largest query (INKWELL_MAX_QUERY_COST), or that query could never run.
+    query_cost: str = "100000/minute"
 
     @staticmethod
     def from_env(env: Mapping[str, str] = os.environ) -> RateLimits:
@@ -43,6 +52,7 @@ class RateLimits:
             subscribes=get("SUBSCRIBES", defaults.subscribes),
             search_words=get("SEARCH_WORDS", defaults.search_words),
             profile_updates=get("PROFILE_UPDATES", defaults.profile_updates),
+            query_cost=get("QUERY_COST", defaults.query_cost),
         )
 
 
@@ -131,6 +141,26 @@ class EdgeLimits:
             ),
             trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",
+        )
+
+
+def check_query_cost_rate(rates: RateLimits, edge: EdgeLimits) -> None:
+    """Refuses (ValueError) a query-cost rate that cannot be read, or whose smallest amount
+    is below the query cost limit: a query the cost limit allows would be refused however
+    long its client waited."""
+    if not rates.enabled:
+        return
+    name = "INKWELL_RATE_LIMIT_QUERY_COST"
+    try:
+        smallest = min(item.amount for item in parse_many(rates.query_cost))
+    except ValueError:
+        raise ValueError(
+            f"{name} must be rates such as 100000/minute, not {rates.query_cost!r}"
+        ) from None
+    if smallest < edge.max_query_cost:
+        raise ValueError(
+            f"{name} allows {smallest} a window, less than one query may cost "
+            f"(INKWELL_MAX_QUERY_COST, {edge.max_query_cost})"
         )
 
 

@@ -62,6 +62,9 @@ class Throttle:
         self.subscribes = _rule("subscriptions", rates.subscribes)
         self.search_words = _rule("words given to the search index", rates.search_words)
         self.profile_updates = _rule("profile updates", rates.profile_updates)
+        # One rate, two counts: per client address and per user.
+        self.query_cost = _rule("query cost", rates.query_cost)
+        self.query_cost_per_token = _rule("query cost for this token", rates.query_cost)
 
     async def hit(self, rule: Rule, identity: str, cost: int = 1) -> None:
         """`cost`: how many of the rule's units this takes (mutations in one request)."""

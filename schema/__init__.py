@@ -19,6 +19,7 @@ from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from protection.query_cost_rate import charge_query_cost
 from protection.write_rate import limit_writes
 from schema.consistency import wait_until_consistent
 from schema.errors import Outages, code_errors, is_unexpected
@@ -107,6 +108,7 @@ class InkwellSchema(strawberry.Schema):
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
         await wait_until_consistent(execution_context)
+        await charge_query_cost(execution_context)  # only what will run: after the wait
         await limit_writes(execution_context)
         return await super()._execute_operation(execution_context, *args)
 

@@ -224,6 +224,18 @@ def operation_cost(
     return QueryCost(schema, fragments, variables or {}).operation(operations[0])
 
 
+# Where refuse_if_costly keeps an operation's cost on strawberry's ExecutionContext, a
+# dataclass with no field for it.
+_PRICE = "_inkwell_cost"
+
+
+def priced(execution: ExecutionContext) -> int | None:
+    """The cost of an operation the cost limit let through; None for one it did not cost
+    (a document that does not parse or validate, or one refused for its cost)."""
+    price = execution.__dict__.get(_PRICE)
+    return price if isinstance(price, int) else None
+
+
 class QueryCosts:
     """The cost check of one schema. A cost depends only on the document, the operation
     and the page-size variables, so it is computed once per distinct combination."""
@@ -245,7 +257,8 @@ class QueryCosts:
     def refuse_if_costly(self, execution: ExecutionContext) -> None:
         """Called once the document is parsed and validated, before anything runs: a valid
         operation over its limit gets QUERY_TOO_COMPLEX with its cost as its one
-        pre-execution error, so strawberry answers that instead (subscriptions too)."""
+        pre-execution error, so strawberry answers that instead (subscriptions too). The
+        cost of one within its limit is kept with it, for the client's budget (priced)."""
         document, query = execution.graphql_document, execution.query
         if document is None or query is None or execution.pre_execution_errors != []:
             return  # not parsed here, or already refused
@@ -253,16 +266,18 @@ class QueryCosts:
         kind = operation.operation if operation else None
         limit = self.limit.of(kind)
         spent = self.cost(query, document, execution.operation_name, execution.variables)
-        if spent > limit:
-            what = "Subscription" if kind is OperationType.SUBSCRIPTION else "Query"
-            execution.pre_execution_errors = [
-                GraphQLError(
-                    f"{what} too complex: it costs {spent}, over the limit of {limit} (every "
-                    "field counts once per object it is resolved on; lists count `first` "
-                    "objects; a subscription's cost is paid again on every change).",
-                    extensions={"code": "QUERY_TOO_COMPLEX", "cost": spent, "maxCost": limit},
-                )
-            ]
+        if spent <= limit:
+            execution.__dict__[_PRICE] = spent
+            return
+        what = "Subscription" if kind is OperationType.SUBSCRIPTION else "Query"
+        execution.pre_execution_errors = [
+            GraphQLError(
+                f"{what} too complex: it costs {spent}, over the limit of {limit} (every "
+                "field counts once per object it is resolved on; lists count `first` "
+                "objects; a subscription's cost is paid again on every change).",
+                extensions={"code": "QUERY_TOO_COMPLEX", "cost": spent, "maxCost": limit},
+            )
+        ]
 
     def catch_up_items(
         self,

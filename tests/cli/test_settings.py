@@ -80,6 +80,18 @@ BAD = [
         "REDIS_URL must be a redis://, rediss:// or unix:// URL",
     ),
     ("REDIS_READ_URL", "cache:6379", "REDIS_READ_URL must be a redis://, rediss:// or unix:// URL"),
+    # A budget below the cost limit would refuse a legal query however long its client waited.
+    (
+        "INKWELL_RATE_LIMIT_QUERY_COST",
+        "100000/minute;20000/second",
+        "INKWELL_RATE_LIMIT_QUERY_COST allows 20000 a window, less than one query may cost "
+        "(INKWELL_MAX_QUERY_COST, 25000)",
+    ),
+    (
+        "INKWELL_RATE_LIMIT_QUERY_COST",
+        "a lot",
+        "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
+    ),
 ]
 
 

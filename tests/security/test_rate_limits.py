@@ -209,12 +209,16 @@ def test_off_turns_every_rate_limit_off(start_server: StartServer) -> None:
         INKWELL_RATE_LIMITS="off",
         INKWELL_RATE_LIMIT_REGISTER="1/minute",
         INKWELL_RATE_LIMIT_BAD_TOKENS="1/minute",
+        INKWELL_MAX_QUERY_COST="1000",
+        INKWELL_RATE_LIMIT_QUERY_COST="1000/minute",
     )
+    page = {"query": "{ recentPosts(first: 100) { edges { node { id title } } } }"}  # 302
     with httpx.Client(base_url=server.url, timeout=30) as client:
         registered = [register(client, f"Burst {n}").json() for n in range(5)]
         guesses = [
             client.post("/graphql", json=TYPENAME, headers={"Authorization": "Bearer bad.token"})
             for _ in range(5)
         ]
-    assert all("errors" not in body for body in registered)
+        pages = [client.post("/graphql", json=page).json() for _ in range(5)]
+    assert all("errors" not in body for body in registered + pages)
     assert all(guess.status_code == 401 for guess in guesses)  # refused, never rate limited

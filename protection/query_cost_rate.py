@@ -1,0 +1,53 @@
+"""A budget of query cost per client address and per user, shared by every API process.
+
+The request rate counts requests, not what they ask for: one client within its 1,200 a
+minute sent `recentPosts(first: 100) { ... comments(first: 100) { ... } }` (cost 20,302,
+within the cost limit; 0.2-0.4 s of the event loop each over 10,000 comments) twenty
+times a second, and another client's `{ __typename }` p99 went from 49 ms to 20 s. The
+budget counts what the queries and mutations of a client cost, with the cost the cost
+limit computed before they run (schema/limits/cost.py).
+
+Subscriptions are not charged (strawberry runs them without the hook that calls this):
+what a client's live subscriptions cost is bounded by the subscription budget
+(protection/subscription_budget.py), and they run again when others write, not when
+their client asks: charging those runs would bill a reader of the live page for everyone
+else's writes. docs/security.md (Query cost) says why a subscribe's first run is not
+charged either.
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
+
+from protection.throttle import RateLimited, Throttle
+from schema.limits.cost import priced
+
+
+async def charge_query_cost(execution: ExecutionContext) -> None:
+    """Called just before a query or a mutation executes (schema.InkwellSchema): its cost
+    is charged to its client address, and to its user when signed in. Past either budget
+    its result is RATE_LIMITED, a pre-execution error that strawberry answers instead of
+    running it: over HTTP a 429 with Retry-After (with application/graphql-response+json),
+    over a WebSocket an `error` for its id. An operation that costs nothing
+    (`{ __typename }`) is not counted."""
+    ctx = execution.context
+    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    cost = priced(execution)
+    if throttle is None or execution.result is not None or not cost:
+        return
+    address = getattr(ctx, "client_address", None) or "unknown"
+    viewer = getattr(ctx, "viewer_id", None)
+    try:
+        await throttle.hit(throttle.query_cost, address, cost=cost)
+        if viewer is not None:
+            await throttle.hit(throttle.query_cost_per_token, viewer, cost=cost)
+    except RateLimited as limited:
+        error = GraphQLError(
+            f"Query cost budget spent: this operation costs {cost}; try again in "
+            f"{limited.retry_after} s (what a client's queries and mutations cost is "
+            "counted per address and per user; ask for smaller pages to spend less).",
+            extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after, "cost": cost},
+        )
+        execution.result = PreExecutionError(data=None, errors=[error])

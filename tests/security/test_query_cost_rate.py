@@ -1,0 +1,136 @@
+"""What the queries and mutations of one client cost together is bounded per address and per
+user (protection/query_cost_rate.py): within its request rate, one client sent the
+costliest query the cost limit allows twenty times a second and took the server's event
+loop for itself. Each test runs a server whose budget holds three pages of 302."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx2 as httpx
+import websockets
+
+from harness.server_process import ServerProcess
+from tests.support import operations as ops
+from tests.support.persisted import persisted, sha
+from tests.support.protected_server import StartServer
+from tests.support.socket_protocols import EACH_PROTOCOL
+
+BUDGET = {"INKWELL_MAX_QUERY_COST": "1000", "INKWELL_RATE_LIMIT_QUERY_COST": "1000/minute"}
+PAGE = "{ recentPosts(first: 100) { edges { node { id title } } } }"  # 1 + 1 + 100 x 3 = 302
+SMALL = "{ recentPosts(first: 10) { edges { node { id } } } }"  # 1 + 1 + 10 x 2 = 22
+NEW_TYPE = {"accept": "application/graphql-response+json"}
+
+
+def client_at(server: ServerProcess, address: str) -> httpx.Client:
+    """A client whose requests come from `address` (any of 127.0.0.0/8 reaches loopback)."""
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=server.url, transport=transport, timeout=30)
+
+
+def rate_limited(response: httpx.Response) -> dict[str, Any]:
+    """The extensions of a refusal before execution for the budget."""
+    body = response.json()
+    assert "data" not in body, body
+    (error,) = body["errors"]
+    extensions: dict[str, Any] = error["extensions"]
+    assert extensions["code"] == "RATE_LIMITED", body
+    assert 0 < extensions["retryAfter"] <= 60, body
+    return extensions
+
+
+def test_past_the_budget_http_queries_get_429_and_cheaper_ones_still_run(
+    start_server: StartServer,
+) -> None:
+    server = start_server(**BUDGET)
+    with client_at(server, "127.0.0.1") as client:
+        # A POST, a GET and a persisted query each cost 302: 906 of the 1,000 spent.
+        spent = [
+            client.post("/graphql", json={"query": PAGE}),
+            client.get("/graphql", params={"query": PAGE}),
+            client.post("/graphql", json={"query": PAGE, "extensions": persisted(sha(PAGE))}),
+        ]
+        assert all("errors" not in answer.json() for answer in spent), [a.text for a in spent]
+        refused = client.post("/graphql", json={"query": PAGE}, headers=NEW_TYPE)
+        by_get = client.get("/graphql", params={"query": PAGE}, headers=NEW_TYPE)
+        by_hash = client.post(
+            "/graphql", json={"extensions": persisted(sha(PAGE))}, headers=NEW_TYPE
+        )
+        # In the legacy media type a request error is a 200, as for every other refusal.
+        legacy = client.post("/graphql", json={"query": PAGE})
+        # What is left of the budget still runs what fits in it, and what costs nothing.
+        small = client.post("/graphql", json={"query": SMALL})
+        free = client.post("/graphql", json={"query": "{ __typename }"})
+    for answer in (refused, by_get, by_hash):
+        assert answer.status_code == 429, answer.text
+        extensions = rate_limited(answer)
+        assert answer.headers["retry-after"] == str(extensions["retryAfter"])
+        assert extensions["cost"] == 302
+    assert legacy.status_code == 200
+    rate_limited(legacy)
+    assert small.json()["data"]["recentPosts"] == {"edges": []}, small.text
+    assert free.json() == {"data": {"__typename": "Query"}}
+
+
+def test_the_budget_is_per_address_and_a_users_is_shared_by_its_addresses(
+    start_server: StartServer,
+) -> None:
+    server = start_server(**BUDGET)
+    with client_at(server, "127.0.0.1") as first, client_at(server, "127.0.0.2") as second:
+        token = first.post(
+            "/graphql", json={"query": ops.REGISTER, "variables": {"input": {"name": "Ada"}}}
+        ).json()["data"]["registerUser"]["token"]
+        signed_in = {"Authorization": f"Bearer {token}"}
+        for _ in range(3):
+            spent = first.post("/graphql", json={"query": PAGE}, headers=signed_in).json()
+            assert "errors" not in spent, spent
+        over_at_first = first.post("/graphql", json={"query": PAGE})
+        # Another address has a budget of its own; the user's budget goes with the token.
+        anonymous_at_second = second.post("/graphql", json={"query": PAGE})
+        user_at_second = second.post("/graphql", json={"query": PAGE}, headers=signed_in)
+    rate_limited(over_at_first)
+    assert "errors" not in anonymous_at_second.json(), anonymous_at_second.text
+    rate_limited(user_at_second)
+
+
+async def exchange(
+    server: ServerProcess, protocol: str, start: str, operations: list[str]
+) -> list[dict[str, Any]]:
+    """Runs each query over one socket in turn; the first message answering each."""
+    answers = []
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server.port}/graphql",
+        subprotocols=[protocol],  # type: ignore[list-item]
+    ) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        for n, query in enumerate(operations):
+            message = {"id": str(n), "type": start, "payload": {"query": query}}
+            await socket.send(json.dumps(message))
+            while True:
+                answer = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
+                if answer.get("id") == str(n):
+                    answers.append(answer)
+                    break
+    return answers
+
+
+@EACH_PROTOCOL
+async def test_past_the_budget_a_websocket_query_gets_an_error_for_its_id(
+    start_server: StartServer, protocol: str, start: str, error_of: Any
+) -> None:
+    """The budget is the address's over HTTP and WebSockets alike; the socket stays open."""
+    server = start_server(**BUDGET)
+    with client_at(server, "127.0.0.1") as client:
+        for _ in range(2):
+            assert "errors" not in client.post("/graphql", json={"query": PAGE}).json()
+    third, refused, free = await exchange(server, protocol, start, [PAGE, PAGE, "{ __typename }"])
+    assert third["type"] in ("next", "data") and "errors" not in third["payload"], third
+    assert (refused["id"], refused["type"]) == ("1", "error"), refused
+    error = error_of(refused)
+    assert error["extensions"]["code"] == "RATE_LIMITED", error
+    assert 0 < error["extensions"]["retryAfter"] <= 60
+    assert free["payload"] == {"data": {"__typename": "Query"}}, free
+    with client_at(server, "127.0.0.1") as client:
+        rate_limited(client.post("/graphql", json={"query": PAGE}))
