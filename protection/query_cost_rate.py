@@ -11,8 +11,8 @@ Subscriptions are not charged (strawberry runs them without the hook that calls 
 what a client's live subscriptions cost is bounded by the subscription budget
 (protection/subscription_budget.py), and they run again when others write, not when
 their client asks: charging those runs would bill a reader of the live page for everyone
-else's writes. docs/security.md (Query cost) says why a subscribe's first run is not
-charged either.
+else's writes. docs/security.md (Query cost) says what a subscribe's first run and a
+resumed subscription's catch-up may cost, uncharged.
 """
 
 from __future__ import annotations
