@@ -7,12 +7,14 @@ times a second, and another client's `{ __typename }` p99 went from 49 ms to 20 
 budget counts what the queries and mutations of a client cost, with the cost the cost
 limit computed before they run (schema/limits/cost.py).
 
-Subscriptions are not charged (strawberry runs them without the hook that calls this):
-what a client's live subscriptions cost is bounded by the subscription budget
+Subscriptions' runs are not charged (strawberry runs them without the hook that calls
+this): what a client's live subscriptions cost is bounded by the subscription budget
 (protection/subscription_budget.py), and they run again when others write, not when
 their client asks: charging those runs would bill a reader of the live page for everyone
-else's writes. docs/security.md (Query cost) says what a subscribe's first run and a
-resumed subscription's catch-up may cost, uncharged.
+else's writes. A resumed subscription's catch-up (`feed(after:)`, `commentAdded(after:)`)
+is charged, though (`charge`, from schema/subscriptions.py): it is a page of what
+changed, asked for by its client. docs/security.md (Query cost) says what a subscribe's
+first run may cost, uncharged.
 """
 
 from __future__ import annotations
@@ -32,17 +34,11 @@ async def charge_query_cost(execution: ExecutionContext) -> None:
     running it: over HTTP a 429 with Retry-After (with application/graphql-response+json),
     over a WebSocket an `error` for its id. An operation that costs nothing
     (`{ __typename }`) is not counted."""
-    ctx = execution.context
-    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
     cost = priced(execution)
-    if throttle is None or execution.result is not None or not cost:
+    if execution.result is not None or not cost:
         return
-    address = getattr(ctx, "client_address", None) or "unknown"
-    viewer = getattr(ctx, "viewer_id", None)
     try:
-        await throttle.hit(throttle.query_cost, address, cost=cost)
-        if viewer is not None:
-            await throttle.hit(throttle.query_cost_per_token, viewer, cost=cost)
+        await charge(execution.context, cost)
     except RateLimited as limited:
         error = GraphQLError(
             f"Query cost budget spent: this operation costs {cost}; try again in "
@@ -51,3 +47,16 @@ async def charge_query_cost(execution: ExecutionContext) -> None:
             extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after, "cost": cost},
         )
         execution.result = PreExecutionError(data=None, errors=[error])
+
+
+async def charge(ctx: object, cost: int) -> None:
+    """Charges `cost` to the request context's client address, and to its user when
+    signed in; raises RateLimited past either budget. Nothing when rate limits are off."""
+    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    if throttle is None:
+        return
+    address = getattr(ctx, "client_address", None) or "unknown"
+    viewer = getattr(ctx, "viewer_id", None)
+    await throttle.hit(throttle.query_cost, address, cost=cost)
+    if viewer is not None:
+        await throttle.hit(throttle.query_cost_per_token, viewer, cost=cost)

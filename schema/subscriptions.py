@@ -16,6 +16,7 @@ from strawberry.utils.await_maybe import await_maybe
 
 from domain.errors import InvalidInput, NotFound
 from projections.live.read_models import MAX_CHANGES, Resume
+from protection.query_cost_rate import charge
 from schema import ids
 from schema.context import Context
 from schema.limits.cost import QueryCosts
@@ -77,12 +78,22 @@ def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
         return None
     if after < 0:
         raise InvalidInput("after", "a log position is 0 or more")
-    limit = MAX_CHANGES - 1
+    limit, item_cost = MAX_CHANGES - 1, 1
     costs = getattr(info.schema, "costs", None)
     if isinstance(costs, QueryCosts):
         raw = info._raw_info
-        limit = min(limit, costs.catch_up_items(raw.operation, raw.fragments, info.variable_values))
-    return Resume(after, limit, wait_seconds=info.context.services.consistency_timeout)
+        item_cost = max(1, costs.item_cost(raw.operation, raw.fragments, info.variable_values))
+        limit = min(limit, costs.limit.max_cost // item_cost)
+
+    async def charge_catch_up(items: int) -> None:
+        await charge(info.context, items * item_cost)
+
+    return Resume(
+        after,
+        limit,
+        wait_seconds=info.context.services.consistency_timeout,
+        charge=charge_catch_up,
+    )
 
 
 @strawberry.type

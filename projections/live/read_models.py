@@ -102,6 +102,9 @@ class Resume:
     after: int
     limit: int = MAX_CHANGES - 1
     wait_seconds: float = 0.0
+    # Told how many changes the catch-up holds before any is sent; raising refuses it
+    # (the query-cost budget, protection/query_cost_rate.py).
+    charge: Callable[[int], Awaitable[None]] | None = None
 
 
 class Mailbox(Generic[T]):
@@ -502,6 +505,8 @@ class LiveReadModels:
             except Behind:  # Redis lost its read models: as behind as can be
                 checkpoint, caught_up = -1, []
             if checkpoint >= max(resume.after, floor):
+                if resume.charge is not None and caught_up:
+                    await resume.charge(len(caught_up))
                 return _after_catch_up(caught_up, checkpoint, mailbox)
             if loop.time() >= deadline:
                 held = "no read models" if checkpoint < 0 else f"position {checkpoint}"

@@ -279,17 +279,16 @@ class QueryCosts:
             )
         ]
 
-    def catch_up_items(
+    def item_cost(
         self,
         operation: OperationDefinitionNode,
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
     ) -> int:
-        """How many items a resumed subscription (`after:`) may be sent in one burst before
-        its live stream: each costs what the subscription costs per change, and together
-        they must fit a query's limit, as a page of as many posts must."""
-        per_item = QueryCost(self.schema, fragments, variables).operation(operation)
-        return self.limit.max_cost // max(1, per_item)
+        """What a subscription costs each time it sends an item: a resumed one
+        (`after:`) may be sent as many as fit the query cost limit in one burst, as a page
+        of as many posts must, and is charged for them (protection/query_cost_rate.py)."""
+        return QueryCost(self.schema, fragments, variables).operation(operation)
 
     def cost(
         self,

@@ -134,3 +134,73 @@ async def test_past_the_budget_a_websocket_query_gets_an_error_for_its_id(
     assert free["payload"] == {"data": {"__typename": "Query"}}, free
     with client_at(server, "127.0.0.1") as client:
         rate_limited(client.post("/graphql", json={"query": PAGE}))
+
+
+CREATE = "mutation($input: CreatePostInput!) { createPost(input: $input) { position post { id } } }"
+PUBLISH = "mutation($input: PostCommandInput!) { publishPost(input: $input) { position } }"
+HEAVY_FEED = "subscription { feed(after: 0) { id comments(first: 100) { edges { node { id } } } } }"
+
+
+async def resumed_feeds(server: ServerProcess, address: str, times: int) -> list[list[dict[str, Any]]]:
+    """Resumes `HEAVY_FEED` `times` over one socket from `address`: the messages for each
+    subscription until its catch-up (three posts) has come, or it ended."""
+    answers: list[list[dict[str, Any]]] = []
+    async with websockets.connect(
+        f"ws://127.0.0.1:{server.port}/graphql",
+        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        local_addr=(address, 0),
+    ) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        for n in range(times):
+            message = {"id": str(n), "type": "subscribe", "payload": {"query": HEAVY_FEED}}
+            await socket.send(json.dumps(message))
+            got: list[dict[str, Any]] = []
+            while len(got) < 3:
+                answer = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
+                if answer.get("id") != str(n):
+                    continue
+                got.append(answer)
+                if answer["type"] in ("error", "complete") or answer["payload"].get("errors"):
+                    break
+            answers.append(got)
+    return answers
+
+
+async def test_a_resumed_subscriptions_catch_up_is_charged(start_server: StartServer) -> None:
+    """`feed(after:)` first sends everything that changed since: a page its client asked
+    for, charged as one. Three posts at 204 each cost 612 of the 1,000: the second resume
+    from the same address is refused before any of its catch-up is sent."""
+    server = start_server(**BUDGET)
+    with client_at(server, "127.0.0.2") as writer:
+        token = writer.post(
+            "/graphql", json={"query": ops.REGISTER, "variables": {"input": {"name": "Ada"}}}
+        ).json()["data"]["registerUser"]["token"]
+        signed_in = {"Authorization": f"Bearer {token}"}
+        for n in range(3):
+            draft = {"title": f"Post {n}", "content": "Text.", "tags": []}
+            answer = writer.post(
+                "/graphql",
+                json={"query": CREATE, "variables": {"input": draft}},
+                headers=signed_in,
+            ).json()
+            assert "errors" not in answer, answer
+            created = answer["data"]["createPost"]
+            published = writer.post(
+                "/graphql",
+                json={"query": PUBLISH, "variables": {"input": {"postId": created["post"]["id"]}}},
+                headers={**signed_in, "X-Consistent-With": created["position"]},
+            ).json()
+            assert "errors" not in published, published
+        for _ in range(100):
+            listed = writer.post("/graphql", json={"query": SMALL}).json()
+            if len(listed["data"]["recentPosts"]["edges"]) == 3:
+                break
+            await asyncio.sleep(0.1)
+    first, second = await resumed_feeds(server, "127.0.0.3", 2)
+    assert [answer["type"] for answer in first] == ["next"] * 3, first
+    assert all("errors" not in answer["payload"] for answer in first), first
+    (refused,) = second
+    errors = refused["payload"] if refused["type"] == "error" else refused["payload"]["errors"]
+    assert errors[0]["extensions"]["code"] == "RATE_LIMITED", refused
+    assert 0 < errors[0]["extensions"]["retryAfter"] <= 60, refused
