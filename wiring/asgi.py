@@ -119,7 +119,7 @@ def projector_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=endpoints.routes(),
         lifespan=lifespan(settings, projectors=True, server_process=True),
-        middleware=[Middleware(RequestLog)],
+        middleware=[Middleware(RequestLog), Middleware(RequestRate)],
     )
 
 

@@ -191,6 +191,26 @@ async def test_websocket_handshakes_count_as_requests(start_server: StartServer)
     assert [await open_socket(server) for _ in range(4)] == [None, None, None, 403]
 
 
+def test_every_route_but_health_counts_against_the_address(start_server: StartServer) -> None:
+    """/metrics, /ready, the live page and the static files were never counted: one
+    address flooded /metrics at 300 answers a second, or pulled GraphiQL's 3.5 MB script
+    without end. /health is what orchestrators poll: never refused."""
+    server = start_server(INKWELL_RATE_LIMIT_REQUESTS="4/minute")
+    # An address of its own: wait_until_serving spent one of 127.0.0.1's requests.
+    transport = httpx.HTTPTransport(local_address="127.0.0.7")
+    with httpx.Client(base_url=server.url, transport=transport, timeout=30) as client:
+        counted = [client.get(path) for path in ("/metrics", "/ready", "/", "/static/live.js")]
+        refused = [client.get(path) for path in ("/metrics", "/ready", "/static/live.js", "/")]
+        health = [client.get("/health") for _ in range(3)]
+    assert [answer.status_code for answer in counted if answer.status_code == 429] == []
+    for answer in refused:
+        assert answer.status_code == 429, answer.text
+        (error,) = answer.json()["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert answer.headers["retry-after"] == str(error["extensions"]["retryAfter"])
+    assert [answer.status_code for answer in health] == [200] * 3
+
+
 def test_every_api_process_shares_the_count(start_server: StartServer) -> None:
     limits = {"INKWELL_RATE_LIMIT_REQUESTS": "6/minute"}
     first = start_server("api", **limits)
