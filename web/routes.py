@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
+from mimetypes import guess_type
 from pathlib import Path
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from web.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, WEB_DIR
+from web.assets import GZIP_SUFFIX, STATIC_DIR, STATIC_URL, VENDOR_DIR, WEB_DIR
 
 # The live page runs only its own files and talks only to its own origin, so even a
 # rendering bug could not run a script smuggled into a post.
@@ -31,7 +33,9 @@ LIVE_PAGE_POLICY = "; ".join(
 
 class Static(StaticFiles):
     """Vendored files live under versioned paths, so browsers may keep them for good; the
-    rest must be revalidated (the ETag makes that a 304)."""
+    rest must be revalidated (the ETag makes that a 304). A vendored file goes as its gzip
+    copy (web/assets.py) to a client that accepts gzip: GraphiQL's script is 0.7 MB
+    instead of 3.5 MB, and the copy has its own ETag."""
 
     def file_response(
         self,
@@ -40,13 +44,51 @@ class Static(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        vendored = Path(full_path).is_relative_to(VENDOR_DIR)
+        path = Path(full_path)
+        vendored = path.is_relative_to(VENDOR_DIR)
+        copy = path.with_name(path.name + GZIP_SUFFIX)
+        compressed = vendored and copy.is_file()
+        if compressed and accepts_gzip(Headers(scope=scope).get("accept-encoding", "")):
+            response = super().file_response(copy, copy.stat(), scope, status_code)
+            if response.status_code != 304:
+                response.headers["content-type"] = _media_type(path)
+                response.headers["content-encoding"] = "gzip"
+        else:
+            response = super().file_response(full_path, stat_result, scope, status_code)
         response.headers["cache-control"] = (
             "public, max-age=31536000, immutable" if vendored else "no-cache"
         )
         response.headers["x-content-type-options"] = "nosniff"
+        if compressed:
+            response.headers["vary"] = "Accept-Encoding"
         return response
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding value takes gzip (RFC 9110 12.5.3): named, or `*`,
+    with a quality above 0; a gzip named with q=0 is refused whatever `*` says."""
+    qualities: dict[str, float] = {}
+    for part in accept_encoding.split(","):
+        coding, *parameters = (piece.strip() for piece in part.split(";"))
+        qualities[coding.lower()] = _quality(parameters)
+    return qualities.get("gzip", qualities.get("x-gzip", qualities.get("*", 0.0))) > 0
+
+
+def _quality(parameters: list[str]) -> float:
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 0.0
+    return 1.0
+
+
+def _media_type(path: Path) -> str:
+    """What Starlette's FileResponse says for the file itself."""
+    media_type = guess_type(path.name)[0] or "text/plain"
+    return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
 
 
 def routes() -> list[BaseRoute]:

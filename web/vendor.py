@@ -4,13 +4,15 @@ Each file is taken from its package's tarball (`npm pack`, which checks the tarb
 against the registry's integrity) and must hash to the SRI value that strawberry's
 GraphiQL page pins for it, or that web/assets.py pins for files outside that page.
 Nothing is written unless every file verifies. The vendor folder is then made to hold
-exactly these files and a LICENSE per package.
+exactly these files, each with its gzip copy (web/assets.py says why), and a LICENSE per
+package.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import json
 import shutil
@@ -44,6 +46,12 @@ def expected_hash(package: Package, file: str, pins: dict[str, str]) -> str:
     raise VerificationFailed(f"no SRI value pins {package.spec}/{file}")
 
 
+def gzipped(data: bytes) -> bytes:
+    """The same bytes for the same file every time (no timestamp), so a refresh that
+    changes nothing changes no file."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
 def strawberry_pins() -> dict[str, str]:
     return pinned_hashes(get_graphql_ide_html("graphiql"))
 
@@ -60,6 +68,7 @@ def wanted(
             if (got := sri(data)) != (want := expected_hash(package, file, pins)):
                 raise VerificationFailed(f"{package.spec}/{file} hashes to {got}, expected {want}")
             files[package.relative(file)] = data
+            files[package.compressed(file)] = gzipped(data)
         files[package.relative("LICENSE")] = licence_text(package, fetch)
     return files
 
@@ -92,13 +101,17 @@ def write(files: dict[Path, bytes], root: Path = VENDOR_DIR) -> None:
 
 
 def check(packages: Iterable[Package] = PACKAGES, pins: dict[str, str] | None = None) -> None:
-    """Verifies the files in place against the pinned hashes, offline."""
+    """Verifies the files in place against the pinned hashes, and their gzip copies
+    against them, offline."""
     pins = strawberry_pins() if pins is None else pins
     for package in packages:
         for file in package.files:
-            got = sri(package.path(file).read_bytes())
-            if got != (want := expected_hash(package, file, pins)):
+            data = package.path(file).read_bytes()
+            if (got := sri(data)) != (want := expected_hash(package, file, pins)):
                 raise VerificationFailed(f"{package.path(file)} hashes to {got}, expected {want}")
+            copy = VENDOR_DIR / package.compressed(file)
+            if not copy.is_file() or gzip.decompress(copy.read_bytes()) != data:
+                raise VerificationFailed(f"{copy} is not the gzip of {package.path(file)}")
         if not package.path("LICENSE").is_file():
             raise VerificationFailed(f"{package.path('LICENSE')} is missing")
 
@@ -142,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     for package in PACKAGES:
         for file in package.files:
             size = package.path(file).stat().st_size
-            print(f"{size:>10,}  {package.spec}/{file}")
+            copy = (VENDOR_DIR / package.compressed(file)).stat().st_size
+            print(f"{size:>10,}  {copy:>10,} gzipped  {package.spec}/{file}")
     print("verified against strawberry's GraphiQL page and web/assets.py")
 
 

@@ -36,6 +36,7 @@ def test_every_vendored_package_carries_its_licence() -> None:
 
 def test_the_vendor_folder_holds_exactly_the_listed_files() -> None:
     listed = {package.relative(file) for package in PACKAGES for file in package.files}
+    listed |= {package.compressed(file) for package in PACKAGES for file in package.files}
     listed |= {package.relative("LICENSE") for package in PACKAGES}
     on_disk = {path.relative_to(VENDOR_DIR) for path in VENDOR_DIR.rglob("*") if path.is_file()}
     assert on_disk == listed
