@@ -22,7 +22,7 @@ async def refuse(
     own refusals are (application/json when it accepts neither: a refusal is not a 406)."""
     body = refusal_body(message, extensions)
     raw_headers = [
-        (b"content-type", _media_type(scope).encode()),
+        (b"content-type", media_type_for(scope).encode()),
         (b"content-length", str(len(body)).encode()),
         # The rest of a refused body is never read: the connection cannot be reused.
         (b"connection", b"close"),
@@ -36,6 +36,8 @@ def refusal_body(message: str, extensions: dict[str, Any]) -> bytes:
     return orjson.dumps({"errors": [{"message": message, "extensions": extensions}]})
 
 
-def _media_type(scope: Scope) -> str:
+def media_type_for(scope: Scope) -> str:
+    """The media type a refusal of this request goes in: what its Accept header takes of
+    the two GraphQL media types, else application/json."""
     accept = next((value for name, value in scope["headers"] if name == b"accept"), None)
     return media.negotiate(accept.decode("latin-1") if accept is not None else None) or media.JSON

@@ -58,6 +58,9 @@ log = logging.getLogger(__name__)
 # What a GET's query string says to GraphQL over HTTP; the endpoint reads nothing else.
 GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 
+# What a 405 lists in Allow: HEAD is answered as GET is.
+ALLOWED_METHODS = "GET, HEAD, POST"
+
 # Headers that change a GET's answer: a shared cache must key on them.
 VARY = "Accept, Authorization, X-Consistent-With, Origin"
 NOT_KEPT = ((b"vary", VARY.encode()), (b"cache-control", b"no-store"))
@@ -196,6 +199,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
             status = media.status_for(request.state.media_type, refusal, executed=False)
             return self._refusal(request, status, refused.code, str(refused))
         except HTTPException as error:
+            if error.status_code == 405:
+                message = _not_allowed(request, error)
+                return self._refusal(request, 405, "METHOD_NOT_ALLOWED", message)
             # A body the endpoint cannot read is 415 (parse_http_body), with the code a
             # refused Content-Encoding gets (wiring/request_head.py).
             code = "UNSUPPORTED_MEDIA_TYPE" if error.status_code == 415 else "BAD_REQUEST"
@@ -233,7 +239,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         """A request refused before execution, as a GraphQL response without data."""
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         if status == 405:
-            headers = {"allow": "GET, HEAD, POST"}
+            headers = {"allow": ALLOWED_METHODS}
         media_type: str = request.state.media_type
         return Response(self.encode_json(body), status, headers, media_type=media_type)
 
@@ -401,6 +407,15 @@ class ClientGone(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         return not isinstance(error, WebSocketDisconnected)
+
+
+def _not_allowed(request: Request, error: HTTPException) -> str:
+    """A mutation over GET keeps its own reason; any other method (TRACE, OPTIONS without
+    CORS, PUT ...) is told what Allow lists, where strawberry said "GraphQL only supports
+    GET and POST requests" beside an Allow that lists HEAD too."""
+    if request.method in HTTP_OPERATIONS:
+        return error.reason
+    return f"{request.method} is not allowed on /graphql; it takes GET, HEAD or POST."
 
 
 def request_error(message: str) -> ExecutionResult:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+import orjson
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # What a browser app may send: the bearer token, the read-your-writes position, the
@@ -47,7 +49,7 @@ class ListedOriginsCors:
         """`headers`: request headers allowed beyond ALLOWED_HEADERS."""
         self.app = app
         self.origins = frozenset(origins)
-        self.cors = CORSMiddleware(
+        self.cors = CodedRefusalsCors(
             app,
             allow_origins=sorted(self.origins),
             allow_methods=("GET", "POST"),
@@ -64,6 +66,25 @@ class ListedOriginsCors:
 
     def _listed(self, origin: str | None) -> bool:
         return origin is not None and ("*" in self.origins or origin in self.origins)
+
+
+class CodedRefusalsCors(CORSMiddleware):
+    """A preflight it refuses (a method or header not allowed) is a GraphQL response with
+    `extensions.code`, as every other refusal is; Starlette's was text/plain
+    ("Disallowed CORS method")."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        message = bytes(response.body).decode()
+        body = {"errors": [{"message": message, "extensions": {"code": "BAD_REQUEST"}}]}
+        kept = {
+            name: value
+            for name, value in response.headers.items()
+            if name not in ("content-type", "content-length")
+        }
+        return Response(orjson.dumps(body), response.status_code, kept, "application/json")
 
 
 def _vary_once(send: Send) -> Send:

@@ -20,6 +20,7 @@ from infra.shutdown_signal import on_shutdown_signal
 from observability import endpoints
 from observability.logs import write_at_once
 from observability.requests import RequestLog
+from protection import http_errors
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
 from protection.request_rate import RequestRate
@@ -81,6 +82,7 @@ def create_app(
     app = Starlette(
         routes=routes(settings),
         lifespan=lifespan(settings, projectors, server_process, projector_process),
+        exception_handlers=http_errors.HANDLERS,
         middleware=[
             Middleware(RequestLog),
             *(
@@ -119,6 +121,7 @@ def projector_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=endpoints.routes(),
         lifespan=lifespan(settings, projectors=True, server_process=True),
+        exception_handlers=http_errors.HANDLERS,
         middleware=[Middleware(RequestLog), Middleware(RequestRate)],
     )
 

@@ -4,6 +4,7 @@ media types, status codes, GET for queries only, cache headers, and CORS."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -288,7 +289,9 @@ def test_a_mutation_over_get_is_405_and_changes_nothing(
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD, POST"
     assert media_type(response) == GRAPHQL_RESPONSE
-    assert "POST" in response.json()["errors"][0]["message"]
+    (error,) = response.json()["errors"]
+    assert "POST" in error["message"]
+    assert error["extensions"] == {"code": "METHOD_NOT_ALLOWED"}
     assert api.ok("{ recentPosts { totalCount } }") == before
 
 
@@ -402,7 +405,9 @@ def test_a_header_neither_allowed_nor_configured_fails_the_preflight(
     client: httpx.Client,
 ) -> None:
     response = preflight(client, "content-type,x-custom-header")
-    assert (response.status_code, response.text) == (400, "Disallowed CORS headers")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error == {"message": "Disallowed CORS headers", "extensions": {"code": "BAD_REQUEST"}}
 
 
 def test_a_listed_origins_get_names_each_vary_header_once(client: httpx.Client) -> None:
@@ -431,6 +436,31 @@ def test_nothing_changes_for_other_origins(client: httpx.Client, origin: str) ->
     response = post(client, {"query": "{ __typename }"}, None, origin=origin)
     assert response.status_code == 200
     assert not any(name.startswith("access-control-") for name in response.headers)
+
+
+def test_a_preflight_cors_refuses_is_a_coded_graphql_response(client: httpx.Client) -> None:
+    """Starlette's refusal was text/plain: "Disallowed CORS method"."""
+    response = client.options(
+        "/graphql", headers={"origin": APP_ORIGIN, "access-control-request-method": "PUT"}
+    )
+    assert response.status_code == 400
+    assert media_type(response) == "application/json"
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert error["message"] == "Disallowed CORS method"
+
+
+def test_options_asterisk_is_a_coded_not_found(server: ServerProcess) -> None:
+    """`OPTIONS *` asks about the server as a whole: it got a text/plain 404."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404 "), head
+    assert b"\r\ncontent-type: application/json\r\n" in head.lower()
+    assert json.loads(body)["errors"][0]["extensions"] == {"code": "NOT_FOUND"}
 
 
 def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess) -> None:
