@@ -20,6 +20,7 @@ from auth.tokens import (
     load_or_create_keys,
 )
 from observability.logs import logging_config
+from protection.allowed_hosts import parse_allowed_hosts
 from protection.config import EdgeLimits, RateLimits, check_query_cost_rate
 from schema.exposure import Exposure
 from web.cors import parse_headers, parse_origins
@@ -112,6 +113,8 @@ class Settings:
     live_give_up_seconds: float = 60.0  # a live stream that cannot resume this long ends
     cors_origins: tuple[str, ...] = ()  # browser origins allowed to call the API (CORS, WS)
     cors_headers: tuple[str, ...] = ()  # request headers they may send beyond web/cors.py's
+    # Host names requests may name (protection/allowed_hosts.py); None: not set.
+    allowed_hosts: tuple[str, ...] | None = None
     trusted_documents: Path | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
     production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
@@ -143,6 +146,7 @@ class Settings:
             exposure = Exposure.from_env(env)
             cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
             cors_headers = parse_headers(get("INKWELL_CORS_HEADERS", ""))
+            allowed_hosts = parse_allowed_hosts(get("INKWELL_ALLOWED_HOSTS", ""))
         except ValueError as error:  # each names its variable
             raise SettingsError(str(error)) from None
 
@@ -172,6 +176,7 @@ class Settings:
             live_give_up_seconds=duration("INKWELL_LIVE_GIVE_UP_SECONDS", 60),
             cors_origins=cors_origins,
             cors_headers=cors_headers,
+            allowed_hosts=allowed_hosts,
             trusted_documents=_existing(env, "INKWELL_TRUSTED_DOCUMENTS", Path.is_file, "a file"),
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",

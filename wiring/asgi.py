@@ -8,6 +8,7 @@ routes through `app.state`. Served by `inkwell serve|api|project`, or by uvicorn
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
@@ -21,6 +22,7 @@ from observability import endpoints
 from observability.logs import write_at_once
 from observability.requests import RequestLog
 from protection import http_errors
+from protection.allowed_hosts import AllowedHosts, is_loopback
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
 from protection.request_rate import RequestRate
@@ -37,6 +39,8 @@ from wiring import heap
 from wiring.bootstrap import NAMES, Inkwell, running
 from wiring.outages import STORE_OUTAGES
 from wiring.projector_process import ProjectorProcess
+
+log = logging.getLogger(__name__)
 
 
 def routes(settings: Settings | None = None) -> list[BaseRoute]:
@@ -79,12 +83,14 @@ def create_app(
     in a child process that the app starts, from the same environment (`serve`)."""
     settings = settings or Settings.from_env()
     edge = settings.edge
+    warn_of_any_host(settings)
     app = Starlette(
         routes=routes(settings),
         lifespan=lifespan(settings, projectors, server_process, projector_process),
         exception_handlers=http_errors.HANDLERS,
         middleware=[
             Middleware(RequestLog),
+            Middleware(AllowedHosts, names=settings.allowed_hosts),
             *(
                 [
                     Middleware(
@@ -118,12 +124,31 @@ def api_app() -> Starlette:
 
 def projector_app(settings: Settings) -> Starlette:
     """A projector process's operator endpoints (/health, /ready, /metrics), without GraphQL."""
+    warn_of_any_host(settings)
     return Starlette(
         routes=endpoints.routes(),
         lifespan=lifespan(settings, projectors=True, server_process=True),
         exception_handlers=http_errors.HANDLERS,
-        middleware=[Middleware(RequestLog), Middleware(RequestRate)],
+        middleware=[
+            Middleware(RequestLog),
+            Middleware(AllowedHosts, names=settings.allowed_hosts),
+            Middleware(RequestRate),
+        ],
     )
+
+
+def warn_of_any_host(settings: Settings) -> None:
+    """Without INKWELL_ALLOWED_HOSTS, a server that listens beyond loopback answers for
+    any Host on those addresses (protection/allowed_hosts.py says why): said once, at
+    startup."""
+    if settings.allowed_hosts is None and not is_loopback(settings.host):
+        log.warning(
+            "HOST=%s listens beyond loopback and INKWELL_ALLOWED_HOSTS is not set: requests "
+            "that reach it there are answered whatever Host they name, so a page on any "
+            "domain can reach it by DNS rebinding from a browser on its network. List the "
+            "names clients use (INKWELL_ALLOWED_HOSTS=blog.example.com), or * to accept any",
+            settings.host,
+        )
 
 
 def lifespan(

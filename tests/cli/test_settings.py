@@ -65,6 +65,13 @@ BAD = [
         "app sends, e.g. x-datadog-trace-id, b3",
     ),
     (
+        "INKWELL_ALLOWED_HOSTS",
+        "blog.example.com, https://blog.example.com:443",
+        "INKWELL_ALLOWED_HOSTS: 'https://blog.example.com:443' is not a host name; list names "
+        "as a browser's URL has them, without scheme or port (blog.example.com, "
+        "*.example.com, or *)",
+    ),
+    (
         "INKWELL_TRUSTED_DOCUMENTS",
         "/no/such.json",
         "INKWELL_TRUSTED_DOCUMENTS must name a file that exists, not '/no/such.json'",

@@ -88,7 +88,7 @@ def body_flood(server: Server) -> Callable[[], None]:
     def send() -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
             connection.sendall(
-                b"POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
             )
             try:
                 for _ in range(320):  # 20 MB each

@@ -20,7 +20,7 @@ from tests.support.protected_server import StartServer
 from tests.support.waiting import until_true
 
 CAP = {"INKWELL_MAX_CONNECTIONS_PER_ADDRESS": "20"}
-GET = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+GET = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 def test_the_cap_counts_each_address_apart_and_frees_a_place_on_close() -> None:

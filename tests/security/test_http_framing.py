@@ -22,7 +22,7 @@ from tests.support.protected_server import StartServer, event_count
 
 TYPENAME = b'{"query": "{ __typename }"}'
 SERVED = (200, {"data": {"__typename": "Query"}})
-JSON = b"Host: x\r\nContent-Type: application/json\r\n"
+JSON = b"Host: localhost\r\nContent-Type: application/json\r\n"
 WEBSOCKET_HANDSHAKE = (
     b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -107,7 +107,7 @@ def test_a_url_over_65535_bytes_gets_414_even_within_the_header_limit(
 
     def get(url_bytes: int) -> bytes:
         url = target + b"p" * (url_bytes - len(target))
-        return b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % url
+        return b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % url
 
     assert exchange(server, get(65_535)) == SERVED
     assert exchange(server, get(65_536)) == (
@@ -129,8 +129,8 @@ def test_what_httptools_cannot_parse_gets_a_coded_json_400(start_server: StartSe
     received."."""
     server = start_server()
     malformed = {
-        "an unknown method": b"BREW /graphql HTTP/1.1\r\nHost: x\r\n\r\n",
-        "a raw 0xFF in the URL": b"GET /graph\xffql HTTP/1.1\r\nHost: x\r\n\r\n",
+        "an unknown method": b"BREW /graphql HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a raw 0xFF in the URL": b"GET /graph\xffql HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "bare LF line ends": post(JSON).replace(b"\r\n", b"\n"),
         "two Content-Length": post(JSON + b"Content-Length: 27\r\nContent-Length: 27\r\n"),
         "Content-Length and Transfer-Encoding": post(
@@ -223,7 +223,7 @@ def test_websocket_handshakes_are_checked_like_any_request(start_server: StartSe
             return json.loads(await socket_.recv())
 
     assert asyncio.run(acknowledged()) == {"type": "connection_ack"}
-    handshake = b"GET /graphql %s\r\nHost: x\r\n" + WEBSOCKET_HANDSHAKE
+    handshake = b"GET /graphql %s\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
     over_1_0 = handshake % b"HTTP/1.0" + b"\r\n"
     assert status_and_code(server, over_1_0) == (400, "BAD_REQUEST")
     two_origins = (

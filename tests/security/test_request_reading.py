@@ -36,7 +36,7 @@ def connect(server: ServerProcess) -> socket.socket:
 
 def padded_head(kilobytes: int) -> list[bytes]:
     """A GET's request line, then `kilobytes` headers of 1 KB each, one piece apiece."""
-    line = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n"
+    line = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: localhost\r\n"
     return [line, *(b"X-Padding-%d: %s\r\n" % (n, b"p" * 1000) for n in range(kilobytes))]
 
 
@@ -130,7 +130,7 @@ def test_huge_unfinished_headers_do_not_grow_the_server(start_server: StartServe
     sent_by_each = []
     for _ in range(10):
         with connect(server) as connection:
-            connection.sendall(b"GET /graphql HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            connection.sendall(b"GET /graphql HTTP/1.1\r\nHost: localhost\r\nX-Big: ")
             sent = 0
             try:
                 while sent < 20 * 1024 * 1024:
@@ -171,7 +171,7 @@ def test_a_body_that_does_not_arrive_in_time_gets_408(start_server: StartServer)
     server = start_server(**SHORT)
     with connect(server) as connection:
         connection.sendall(
-            b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: 100\r\n\r\n" + b'{"query": '
         )
         answer, waited = timed_close(connection)
@@ -209,7 +209,8 @@ def test_the_deadlines_do_not_cut_what_is_within_them(start_server: StartServer)
         f"{server.url}/graphql", json=TYPENAME, headers={"X-Consistent-With": unreached}
     )
     assert waited.json()["errors"][0]["extensions"]["code"] == "CONSISTENCY_TIMEOUT"
-    request = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: x\r\n\r\n"  # kept alive
+    # Kept alive.
+    request = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with connect(server) as connection:
         connection.sendall(request)
         assert read_one_answer(connection) == (200, {"data": {"__typename": "Query"}})
@@ -238,7 +239,7 @@ def test_a_websocket_outlives_the_deadlines(start_server: StartServer) -> None:
     assert asyncio.run(idle_then_ping()) == {"type": "pong"}
 
 
-PIPELINED_GET = b"GET /graphql?query=%%7Ba%d:__typename%%7D HTTP/1.1\r\nHost: x\r\n\r\n"
+PIPELINED_GET = b"GET /graphql?query=%%7Ba%d:__typename%%7D HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
 
 def test_pipelined_requests_are_answered_in_order(start_server: StartServer) -> None:
@@ -290,7 +291,7 @@ def test_a_client_leaving_with_pipelined_answers_unread_logs_no_traceback(
     # 5 MB answers: more than the kernel's socket buffers take, so the server's wait.
     query = json.dumps({"query": "{ recentPosts(first: 50) { edges { node { content } } } }"})
     request = (
-        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n%s" % (len(query), query.encode())
     )
     connections = []

@@ -31,7 +31,7 @@ PROTOCOL = "graphql-transport-ws"
 
 def send_headers(server: ServerProcess, headers: str) -> socket.socket:
     connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-    head = "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
     connection.sendall(f"{head}{headers}\r\n".encode())
     return connection
 
@@ -93,7 +93,7 @@ def test_a_body_in_too_many_chunks_is_refused(start_server: StartServer) -> None
     server = start_server()
     body = json.dumps({"query": "{ __typename }", "variables": {"x": "a" * MAX_CHUNKS}})
     head = (
-        "POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     few = "".join(f"{len(part):x}\r\n{part}\r\n" for part in (body[:100], body[100:])) + "0\r\n\r\n"

@@ -142,7 +142,7 @@ def _asking(server: ServerProcess, count: int) -> Iterator[list[bool]]:
     """`count` connections from 127.0.0.1, each asking for the page once and reading
     nothing, each once the one before it was answered or closed: whether each answer
     began (else the connection was closed without it). Held open meanwhile."""
-    request = f"GET /graphql?query={urllib.parse.quote(PAGE)} HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = f"GET /graphql?query={urllib.parse.quote(PAGE)} HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with ExitStack() as stack:
         started = []
         for _ in range(count):
