@@ -141,7 +141,9 @@ PUBLISH = "mutation($input: PostCommandInput!) { publishPost(input: $input) { po
 HEAVY_FEED = "subscription { feed(after: 0) { id comments(first: 100) { edges { node { id } } } } }"
 
 
-async def resumed_feeds(server: ServerProcess, address: str, times: int) -> list[list[dict[str, Any]]]:
+async def resumed_feeds(
+    server: ServerProcess, address: str, times: int
+) -> list[list[dict[str, Any]]]:
     """Resumes `HEAVY_FEED` `times` over one socket from `address`: the messages for each
     subscription until its catch-up (three posts) has come, or it ended."""
     answers: list[list[dict[str, Any]]] = []

@@ -8,8 +8,12 @@ from tests.support.api import http_api
 
 POSTS = 100
 PAGE = "{ recentPosts(first: 100) { edges { node { content } } } }"  # 10 MB of answer
-# The writes that publish them, for a server with rate limits on.
-SEEDING_WRITES = {"INKWELL_RATE_LIMIT_WRITES": "1000/minute"}
+# For a server with rate limits on: the writes that publish them, and the pages the
+# tests ask for many times a minute from one address (past the query-cost budget).
+SEEDING_WRITES = {
+    "INKWELL_RATE_LIMIT_WRITES": "1000/minute",
+    "INKWELL_RATE_LIMIT_QUERY_COST": "10000000/minute",
+}
 
 
 def publish_long_posts(server: ServerProcess) -> None:
