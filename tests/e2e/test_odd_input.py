@@ -22,7 +22,7 @@ from websockets.typing import Subprotocol
 from harness.server_process import ServerProcess
 from tests.support import log
 from tests.support import operations as ops
-from tests.support.api import http_api
+from tests.support.api import Api, http_api
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +147,19 @@ def test_ids_never_reach_a_redis_key(server: ServerProcess, database: str) -> No
     assert refused["extensions"] == {"code": "BAD_USER_INPUT", "field": "commentId"}
 
 
+# A mutation, its input, the token it is sent with, and the field its refusal names.
+Attempt = tuple[str, dict[str, Any], str | None, str]
+
+
+def each_refused(api: Api, database: str, attempts: list[Attempt], kind: str) -> None:
+    """Each attempt is BAD_USER_INPUT naming its field, and none appends to the log."""
+    head = log.head(database)
+    for operation, fields, token, field in attempts:
+        error = api.error(operation, {"input": fields}, token=token)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (kind, field)
+    assert log.head(database) == head
+
+
 HOSTILE_TEXT = {
     "NUL": "a\x00b",
     "bidi override": "evil\u202etxt.exe",
@@ -167,8 +180,7 @@ def test_control_characters_are_refused_in_every_text_field(
     ann = api.register("Ann")
     post = api.published_post(ann)
     bad = HOSTILE_TEXT[kind]
-    head = log.head(database)
-    attempts: list[tuple[str, dict[str, Any], str | None, str]] = [
+    attempts: list[Attempt] = [
         (ops.REGISTER, {"name": bad}, None, "name"),
         (ops.UPDATE_PROFILE, {"name": bad}, ann.token, "name"),
         (ops.UPDATE_PROFILE, {"bio": bad}, ann.token, "bio"),
@@ -177,10 +189,7 @@ def test_control_characters_are_refused_in_every_text_field(
         (ops.CREATE_POST, {"title": "ok", "content": "ok", "tags": [bad]}, ann.token, "tags"),
         (ops.ADD_COMMENT, {"postId": post["id"], "body": bad}, ann.token, "body"),
     ]
-    for operation, fields, token, field in attempts:
-        error = api.error(operation, {"input": fields}, token=token)
-        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (kind, field)
-    assert log.head(database) == head
+    each_refused(api, database, attempts, kind)
 
 
 INVISIBLE_TEXT = {
@@ -199,8 +208,7 @@ def test_a_name_title_or_comment_must_have_a_visible_character(
     ann = api.register("Ann")
     post = api.published_post(ann)
     blank = INVISIBLE_TEXT[kind]
-    head = log.head(database)
-    attempts: list[tuple[str, dict[str, Any], str | None, str]] = [
+    attempts: list[Attempt] = [
         (ops.REGISTER, {"name": blank}, None, "name"),
         (ops.UPDATE_PROFILE, {"name": blank}, ann.token, "name"),
         (ops.CREATE_POST, {"title": blank, "content": "ok"}, ann.token, "title"),
@@ -212,10 +220,7 @@ def test_a_name_title_or_comment_must_have_a_visible_character(
         ),
         (ops.ADD_COMMENT, {"postId": post["id"], "body": blank}, ann.token, "body"),
     ]
-    for operation, fields, token, field in attempts:
-        error = api.error(operation, {"input": fields}, token=token)
-        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}, (kind, field)
-    assert log.head(database) == head
+    each_refused(api, database, attempts, kind)
 
 
 def test_a_name_beside_another_holds_no_invisible_character(
