@@ -329,8 +329,14 @@ class ChangesSince:
                 f"more than {limit} changes since position {after}, more than a resumed "
                 "subscription is sent: read the current state again and subscribe anew"
             )
-        snapshots = self._snapshots(found, after)
-        return checkpoint, [snapshot for snapshot in snapshots if snapshot.value is not None]
+        # A batch's changes are written before its checkpoint moves (confirm_batch.lua):
+        # a read between the two sees changes past the checkpoint, which the live part
+        # sends (everything past the seam): sent here too, they came twice.
+        return checkpoint, [
+            snapshot
+            for snapshot in self._snapshots(found, after)
+            if snapshot.value is not None and snapshot.position <= checkpoint
+        ]
 
     def _snapshots(self, found: list[Any], after: int) -> list[Snapshot[Any]]:
         return [

@@ -179,3 +179,23 @@ async def test_a_position_the_read_models_reach_within_the_wait_resumes(inkwell:
     await send(inkwell, LikePost(post), cat)  # after head + 1: sent, wherever the read lands
     shown = await asyncio.wait_for(resumed, 10)
     assert (shown.id, shown.like_count) == (post, 2)
+
+
+async def test_a_change_past_the_checkpoint_is_sent_once(inkwell: Inkwell) -> None:
+    """A batch's changes are written before its checkpoint moves (a second step): a
+    catch-up read between the two saw a change past the checkpoint and sent it, and the
+    live part, which sends every change past that checkpoint, sent it again (the same
+    post at the same position twice in one resumed stream)."""
+    ann = await user(inkwell, "Ann")
+    post = await published(inkwell, ann, "Written, not yet confirmed")
+    after = await checkpoint(inkwell)
+    # What a batch leaves between its MULTI and its confirmation: the post's change
+    # recorded one position past the checkpoint.
+    await inkwell.redis.zadd(inkwell.keys.post_changes(), {post: after + 1})
+    await inkwell.redis.hset(inkwell.keys.post(post), "position", after + 1)
+    sent = []
+    async with inkwell.services.live.feed(Resume(after)) as feed:
+        with pytest.raises(TimeoutError):
+            while True:  # a topic reads again after a quiet second
+                sent.append((await next_item(feed, timeout=2.5)).id)
+    assert sent == [post]
