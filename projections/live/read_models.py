@@ -68,6 +68,9 @@ CONFIRM_SECONDS = 30.0
 QUIET_SECONDS = 1.0
 # Between attempts while Redis is unreachable or behind what the topic delivered.
 RETRY_SECONDS = 0.25
+# A read saw changes whose batch is not confirmed yet: its checkpoint moves within
+# milliseconds, and a rename's notices came before it, so look again soon.
+UNCONFIRMED_SECONDS = 0.02
 # Redis down or not answering in time: a warning without a traceback, as Behind is.
 # (redis-py's ConnectionError and TimeoutError are not the builtin ones.)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
@@ -152,6 +155,9 @@ class Source(Protocol):
 
     # The checkpoint of the last read: every change up to it was delivered (-1: none yet).
     read_at: int
+    # The last read saw changes past its checkpoint, held back until their batch is
+    # confirmed: the topic reads again soon.
+    unconfirmed: bool
 
     async def start(self) -> None: ...
 
@@ -224,7 +230,13 @@ class Topic:
         trouble_since: float | None = None  # when reads began to fail or to find Redis behind
         gap = False  # notices may have been missed since the last successful read
         while not self._closed:
-            await inbox.wait(QUIET_SECONDS if trouble_since is None else RETRY_SECONDS)
+            await inbox.wait(
+                RETRY_SECONDS
+                if trouble_since is not None
+                else UNCONFIRMED_SECONDS
+                if self._source.unconfirmed
+                else QUIET_SECONDS
+            )
             gap = inbox.take_lost() or gap
             inbox.take(10_000)  # notices only wake the topic: what changed is read below
             first, self._first_state = self._first_state, False
@@ -301,6 +313,7 @@ class ChangesSince:
         self._view = view
         self._only = only
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
+        self.unconfirmed = False
 
     async def start(self) -> None:
         if not self._only:  # "from now on"
@@ -314,10 +327,16 @@ class ChangesSince:
         if len(found) // 3 >= MAX_CHANGES:
             raise Resubscribe(f"more than {MAX_CHANGES} changes to catch up on")
         self.read_at = checkpoint
+        # A batch's changes are written before its checkpoint moves (confirm_batch.lua).
+        # Sent now, the next read, after `checkpoint`, sent them again: they are sent
+        # once the checkpoint covers them, and every subscriber added meanwhile, given
+        # everything after `read_at`, gets them too.
         snapshots = self._snapshots(found, after)
+        confirmed = [snapshot for snapshot in snapshots if snapshot.position <= checkpoint]
+        self.unconfirmed = len(confirmed) < len(snapshots)
         if self._only:
-            return snapshots  # None says the post does not exist (or no longer shows)
-        return [snapshot for snapshot in snapshots if snapshot.value is not None]
+            return confirmed  # None says the post does not exist (or no longer shows)
+        return [snapshot for snapshot in confirmed if snapshot.value is not None]
 
     async def since(self, after: int, limit: int) -> tuple[int, list[Snapshot[Any]]]:
         """The checkpoint, and what changed after `after` up to it, for a subscriber that
@@ -368,6 +387,7 @@ class Reread:
     def __init__(self, read: Callable[[], Awaitable[Snapshot[Any]]]) -> None:
         self._read = read
         self.read_at = -1  # never resumed from: a whole state is sent anyway
+        self.unconfirmed = False
 
     async def start(self) -> None:
         pass

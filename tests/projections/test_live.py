@@ -246,3 +246,37 @@ async def test_the_feed_shows_an_archiving_but_no_later_change_of_the_archived_p
         assert (renamed.id, renamed.author_name) == (other, "Ann B.")
         with pytest.raises(TimeoutError):
             await next_item(feed, timeout=1)
+
+
+async def test_changes_written_before_their_checkpoint_moved_are_sent_once(
+    inkwell: Inkwell,
+) -> None:
+    """A batch's changes are written before its checkpoint moves (a second step), and a
+    rename announces its posts before that step: a read in between sent the changes
+    past the checkpoint and the next read, after the checkpoint, sent them again: a
+    rename of an author with two posts reached a feed subscriber as four."""
+    first, second = await published_posts(inkwell, 2)
+    position = int(await inkwell.redis.get(inkwell.keys.checkpoint("posts")) or 0) + 1
+    async with inkwell.services.live.feed() as feed:
+        sent: list[str] = []
+
+        async def collect() -> None:
+            while True:
+                sent.append((await anext(feed)).id)
+
+        collecting = asyncio.create_task(collect())
+        # What a batch leaves between its MULTI and its confirmation, announced as a
+        # rename announces it.
+        for post in (first, second):
+            await inkwell.redis.zadd(inkwell.keys.post_changes(), {post: position})
+            await inkwell.redis.hset(inkwell.keys.post(post), "position", position)
+        notice = f'{{"id": "{first}", "position": {position}}}'
+        await inkwell.redis.publish(inkwell.keys.posts_changed_channel(), notice)
+        await asyncio.sleep(0.5)
+        await send(inkwell, RegisterUser("Cat"))  # confirmed: the checkpoint reaches it
+        await settle(inkwell)
+        await inkwell.redis.publish(inkwell.keys.posts_changed_channel(), notice)
+        await until(lambda: len(sent) >= 2, timeout=5)
+        await asyncio.sleep(2.5)  # a topic reads again after a quiet second
+        collecting.cancel()
+    assert sorted(sent) == sorted([first, second])
