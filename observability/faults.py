@@ -3,8 +3,10 @@
 Redis: redis-py runs every command, pipeline, pub/sub read and connect through
 its connection's `Retry` object, so a Retry that notes each failed attempt sees
 them all, whoever made the call. A WatchError is an optimistic lock doing its job,
-not a fault. SQL: SQLAlchemy's `handle_error` engine event sees every DBAPI error;
-an IntegrityError is how the log refuses a stale append, not a fault either.
+not a fault, and a NoScriptError is EVALSHA asking for a script a fresh or restarted
+Redis has not loaded yet (redis-py loads it and calls again). SQL: SQLAlchemy's
+`handle_error` engine event sees every DBAPI error; an IntegrityError is how the log
+refuses a stale append, not a fault either.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, TypeVar
 
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import NoScriptError, RedisError, WatchError
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +55,7 @@ class CountingRetry(Retry):
         async def counted() -> T:
             try:
                 return await do()
-            except WatchError:
+            except (WatchError, NoScriptError):
                 raise
             except (RedisError, OSError) as error:
                 self._on_error(error)

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from domain.commands import RegisterUser
 from domain.events import UserRegistered
 from eventstore.tables import commands
+from harness.redis_server import PrivateRedis
 from harness.server_process import ServerProcess
 from infra.settings import Settings
 from observability.progress import ProgressReader
@@ -105,6 +106,22 @@ def test_a_workload_shows_in_the_counters_and_the_projection_gauges(
     assert value(samples, "inkwell_graphql_subscriptions") == 0
     assert total(samples, "inkwell_redis_errors_total") == 0
     assert total(samples, "inkwell_database_errors_total") == 0
+
+
+def test_a_redis_that_never_ran_the_scripts_counts_no_errors(
+    private_redis: PrivateRedis, sqlite_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """EVALSHA of a script Redis has not loaded answers NOSCRIPT, and redis-py loads it
+    and calls again: the protocol, not a fault. Each was counted as a Redis error, so
+    every server that started on a fresh or restarted Redis reported errors."""
+    settings = make_settings(sqlite_url, private_redis.url, prefix, tmp_path)
+    with TestClient(create_app(settings)) as client:
+        api = Api(client)
+        ann = api.register("Ann")
+        api.publish(ann, api.create_post(ann, "Post")["id"])
+        api.ok(ops.PROJECTIONS, headers={"X-Consistent-With": "3"})
+        samples = scrape(client)
+    assert total(samples, "inkwell_redis_errors_total") == 0
 
 
 def test_lag_shows_in_events_and_seconds_while_no_projector_runs(
