@@ -29,6 +29,16 @@ def comment(comment_id: str) -> str:
 UUID_LENGTH = 36  # every id the server makes (schema/ids.py)
 
 
+def seen_by(stream_id: str, viewer_id: str | None) -> str:
+    """The stream id as `viewer_id` may see it: a like's names its user, and who liked a
+    post is that user's to know alone (the API shows a post's likeCount and the viewer's
+    likedByViewer, never its likers), so anyone else sees `like-<post id>`."""
+    kind, _, ids = stream_id.partition("-")
+    if kind == "like" and len(ids) == 2 * UUID_LENGTH + 1 and ids[UUID_LENGTH + 1 :] != viewer_id:
+        return f"like-{ids[:UUID_LENGTH]}"
+    return stream_id
+
+
 def described(stream_id: str) -> str:
     """The stream as a client knows what it holds: `post <id>` with the post's id as the
     API gives it, never the log's own name for it (`post-<id>`)."""

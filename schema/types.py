@@ -299,7 +299,12 @@ class ProjectionStatus:
 class RecentEvent:
     position: int
     type: str = strawberry.field(description="The event's type, e.g. PostPublished.")
-    stream_id: str = strawberry.field(description="e.g. post-<id>, user-<id>.")
+    stream_id: str = strawberry.field(
+        description=(
+            "e.g. post-<id>, user-<id>. A like's, like-<postId>-<userId>, shows its user "
+            "to that user alone: others see like-<postId>."
+        )
+    )
     version: int = strawberry.field(description="The event's version in its stream.")
     recorded_at: datetime = strawberry.field(description="When its transaction committed.")
 

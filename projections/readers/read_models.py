@@ -203,7 +203,9 @@ class ReadModels:
         replies = await self._batched.many(
             [("ZREVRANGE", key, 0, first - 1, "WITHSCORES") for key in lists]
         )
-        return [RecentEventView.from_json(entry) for entry in newest_events(replies, first)]
+        return [
+            RecentEventView.from_json(entry, viewer_id) for entry in newest_events(replies, first)
+        ]
 
     async def _post_page(self, key: str, window: Slice, viewer_id: str | None) -> PostPage:
         """Newest first. A forward page is one round trip (lua/newest_page.lua); its cursor

@@ -60,7 +60,7 @@ async def projection_statuses(
         replies = iter(await pipe.execute())
     read = standings.take(replies)
     head, recent = next(replies), next(replies)
-    newest = [RecentEventView.from_json(entry) for entry in recent]
+    newest = [RecentEventView.from_json(entry, None) for entry in recent]
     return [
         ProjectionStatusView(
             one.name,

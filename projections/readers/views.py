@@ -10,6 +10,8 @@ from typing import TypeVar
 
 import orjson
 
+from domain import streams
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -162,12 +164,12 @@ class RecentEventView:
     recorded_at: datetime
 
     @staticmethod
-    def from_json(raw: str | bytes) -> RecentEventView:
+    def from_json(raw: str | bytes, viewer_id: str | None) -> RecentEventView:
         entry = orjson.loads(raw)
         return RecentEventView(
             position=int(entry["position"]),
             type=str(entry["type"]),
-            stream_id=str(entry["streamId"]),
+            stream_id=streams.seen_by(str(entry["streamId"]), viewer_id),
             version=int(entry["version"]),
             recorded_at=datetime.fromisoformat(entry["recordedAt"]),
         )

@@ -137,3 +137,30 @@ def test_a_page_of_first_n_holds_n_visible_events_read_past_hidden_ones(
     assert [e["streamId"] for e in shown] == [f"post-{post_id}" for post_id in late[:-4:-1]]
     for reader in (None, bob, ann):
         assert events(api, reader, at, first=0)[0] == []
+
+
+def test_a_likes_stream_names_its_user_to_that_user_alone(
+    api: Api, ann: Account, bob: Account
+) -> None:
+    """A like's stream is `like-<post>-<user>`: listed as it is, it told everybody who
+    liked which post, which the API shows nobody else (a post has a likeCount and a
+    likedByViewer, no likers). Others, the post's author too, see whose post it is."""
+    post = api.published_post(ann)["id"]
+    api.ok(ops.LIKE_POST, {"input": {"postId": post}}, token=bob.token)
+    unliked = api.ok(ops.UNLIKE_POST, {"input": {"postId": post}}, token=bob.token)
+    at = int(unliked["unlikePost"]["position"])
+
+    def likes(reader: Account | None) -> list[tuple[str, str, int]]:
+        shown, _ = events(api, reader, at)
+        kinds = ("PostLiked", "PostUnliked")
+        return [(e["type"], e["streamId"], e["version"]) for e in shown if e["type"] in kinds]
+
+    assert likes(bob) == [
+        ("PostUnliked", f"like-{post}-{bob.id}", 2),
+        ("PostLiked", f"like-{post}-{bob.id}", 1),
+    ]
+    for other in (None, ann, api.register("Cy")):
+        assert likes(other) == [
+            ("PostUnliked", f"like-{post}", 2),
+            ("PostLiked", f"like-{post}", 1),
+        ]
