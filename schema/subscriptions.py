@@ -109,7 +109,9 @@ class Subscription:
         self, info: Info[Context, None], id: strawberry.ID
     ) -> AsyncGenerator[Post, None]:
         """A post its viewer may not see (a draft of someone else's) is NOT_FOUND; a post
-        that leaves the viewer's sight (archived) ends the stream."""
+        that leaves the viewer's sight (archived) ends the stream, after the post as the
+        feed tells an archiving (`Post.withheld_from`): a bare `complete` could not be
+        told from the server going away."""
         ctx = info.context
         id = strawberry.ID(ids.entity_id(id, "id"))
         with ctx.services.subscription():
@@ -119,6 +121,8 @@ class Subscription:
                     if view is None or not view.visible_to(ctx.viewer_id):
                         if first:
                             raise NotFound("post", id)
+                        if view is not None:
+                            yield Post.withheld_from(view)
                         return
                     first = False
                     yield Post.from_view(view)

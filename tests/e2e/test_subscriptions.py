@@ -94,6 +94,40 @@ def test_a_post_subscription_shows_every_kind_of_change(
     asyncio.run(watch())
 
 
+def test_a_post_archived_under_a_readers_subscription_ends_it_saying_so(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    """The stream of a post that leaves a reader's sight ended with a bare `complete`,
+    which a client cannot tell from the server going away: it now ends with the post as
+    the feed tells an archiving (status ARCHIVED, nothing its author took back). Its
+    author's stream goes on with the whole post."""
+    post = api.published_post(ann, "Soon gone")
+    bob = api.register("Bob")
+
+    async def watch() -> None:
+        async with session(server.url, bob.token) as reader, session(server.url, ann.token) as own:
+            theirs = Stream(reader, POST, {"id": post["id"]})
+            hers = Stream(own, POST, {"id": post["id"]})
+            for stream in (theirs, hers):
+                await stream.until(lambda _: True)
+            archive = {"input": {"postId": post["id"]}}
+            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, archive, token=ann.token)
+            await theirs.ended()
+            assert theirs.error is None
+            assert post_of(theirs.items[-1]) | {"author": None} == {
+                "id": post["id"], "title": "", "status": "ARCHIVED", "likeCount": 0,
+                "commentCount": 0, "likedByViewer": False, "author": None, "topComments": [],
+            }  # fmt: skip
+            archived = post_of(await hers.until(lambda i: post_of(i)["status"] == "ARCHIVED"))
+            assert archived["title"] == "Soon gone"
+            rename = {"input": {"name": "Ann B."}}
+            await asyncio.to_thread(api.ok, ops.UPDATE_PROFILE, rename, token=ann.token)
+            await hers.until(lambda i: post_of(i)["author"]["name"] == "Ann B.")
+            await hers.stop()
+
+    asyncio.run(watch())
+
+
 def test_the_feed_carries_publications_later_changes_and_archiving_of_published_posts(
     server: ServerProcess, api: Api, ann: Account
 ) -> None:

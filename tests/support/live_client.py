@@ -84,6 +84,10 @@ class Stream:
                     await asyncio.wait_for(self._arrived.wait(), every)
         return self.items[0]
 
+    async def ended(self, timeout: float = 10) -> None:
+        """Returns once the server completed the subscription (or it failed: `error`)."""
+        await asyncio.wait_for(asyncio.shield(self._task), timeout)
+
     async def stop(self) -> None:
         self._task.cancel()
         await asyncio.gather(self._task, return_exceptions=True)
