@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from projections.keyspace.active_spaces import ActiveSpaces
+
 
 @dataclass(frozen=True)
 class Keys:
     prefix: str
-    # projection name -> its active space; kept current in place by ActiveNamespaces.
-    spaces: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    # Each projection's active space, kept current in place by whoever reads the
+    # namespace keys (ActiveNamespaces above all).
+    spaces: ActiveSpaces = field(default_factory=ActiveSpaces, compare=False, hash=False)
 
     def space(self, projection: str) -> str:
         """Where the projection's read models live; a space no build ever fills when
@@ -26,7 +29,7 @@ class Keys:
 
     def with_space(self, projection: str, space: str) -> Keys:
         """These names, with the projection's read models in `space` (a rebuild's)."""
-        return replace(self, spaces={**self.spaces, projection: space})
+        return replace(self, spaces=self.spaces.with_space(projection, space))
 
     def new_space(self, projection: str, version: str) -> str:
         return f"{self.prefix}:{projection}.{version}"

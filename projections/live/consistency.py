@@ -208,13 +208,14 @@ class ConsistencyWaiter:
     async def _read(self) -> int:
         """The lowest checkpoint Redis holds now (0 for one it does not hold)."""
         self.polls += 1
+        read = self._keys.spaces.read()
         values = await self._redis.mget([*self._checkpoint_keys, *self._namespace_keys])
         checkpoints, spaces = values[: len(self._names)], values[len(self._names) :]
         # The active spaces as of the same read: a waiter released here reads the space
         # its checkpoint belongs to, even before the swap notice reaches ActiveNamespaces.
         for name, space in zip(self._names, spaces, strict=True):
             if space is not None:
-                self._keys.spaces[name] = str(space)
+                self._keys.spaces.saw(read, name, str(space))
         return min(int(value or 0) for value in checkpoints)
 
     async def _follow_notices(self) -> None:

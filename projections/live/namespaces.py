@@ -36,12 +36,10 @@ class ActiveNamespaces:
         self._names = tuple(projections)
 
     async def refresh(self) -> None:
+        read = self._keys.spaces.read()
         spaces = await self._redis.mget([self._keys.namespace(name) for name in self._names])
         for name, space in zip(self._names, spaces, strict=True):
-            if space is None:
-                self._keys.spaces.pop(name, None)
-            else:
-                self._keys.spaces[name] = str(space)
+            self._keys.spaces.saw(read, name, None if space is None else str(space))
 
     async def run(self) -> None:
         """Re-reads the keys at once on a swap notice or a lost notice, else every second.

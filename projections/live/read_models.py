@@ -369,6 +369,7 @@ class ChangesSince:
         moves with it)."""
         for _ in range(3):
             space = self._keys.space("posts")
+            read = self._keys.spaces.read()
             checkpoint, active, *found = await self._script(
                 keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
                 args=[after, self._hash_prefix(self._keys), limit, self._only, space],
@@ -377,7 +378,7 @@ class ChangesSince:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
             if active == space:
                 return int(checkpoint), found
-            self._keys.spaces["posts"] = str(active)
+            self._keys.spaces.saw(read, "posts", str(active))
         raise Behind("the posts read models moved during every read: rebuilds in a row?")
 
 

@@ -398,13 +398,14 @@ class Rebuild:
                     pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))
                 # The head the statuses show goes back with the log, never back otherwise.
                 pipe.zadd(self._keys.head(), {"head": position}, gt=not going_back)
+                swap = self._keys.spaces.read()  # what it makes active, as a read would see
                 replies = await pipe.execute(raise_on_error=False)
             except WatchError:
                 return None
         if failure := failed_replies(",".join(names), replies, []):
             raise failure
         for name, space in spaces.items():
-            self._keys.spaces[name] = space
+            self._keys.spaces.saw(swap, name, space)
         log.info(
             "rebuilt %s up to position %d; now active: %s",
             ", ".join(names),

@@ -25,7 +25,7 @@ def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(
 
     client = redis.Redis.from_url(server_env["REDIS_URL"], decode_responses=True)
     keys = Keys(prefix)
-    keys.spaces["users"] = str(client.get(keys.namespace("users")) or "")
+    keys.spaces.saw(keys.spaces.read(), "users", str(client.get(keys.namespace("users")) or ""))
     client.hset(keys.user(ann.id), "name", "Mallory")
     client.close()
     tampered = run_cli(server_env, tmp_path, "verify")

@@ -58,7 +58,7 @@ def test_status_and_verify_read_the_served_read_models(
 
     served = redis.Redis(unix_socket_path=str(socket), decode_responses=True)
     keys = Keys("inkwell")
-    keys.spaces["posts"] = str(served.get(keys.namespace("posts")) or "")
+    keys.spaces.saw(keys.spaces.read(), "posts", str(served.get(keys.namespace("posts")) or ""))
     served.hset(keys.post(post_id), "title", "Tampered")
     served.close()
     tampered = inkwell(tmp_path, "verify")
