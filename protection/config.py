@@ -70,6 +70,10 @@ class EdgeLimits:
     # Open HTTP connections per address, per process (protection/connection_cap.py): a
     # browser opens 6 per origin, a load balancer's health checks 1.
     max_connections_per_address: int = 256
+    # HTTP requests in progress per address, per process (protection/requests_at_once.py):
+    # past it, the address's next request waits for one of its own. A browser sends at
+    # most 6 at once to an origin over HTTP/1.1; 32 leaves room for a NAT of several.
+    max_requests_at_once_per_address: int = 32
     max_query_cost: int = 25_000  # see schema/limits/cost.py
     # A subscription's cost is paid again on every change it follows (schema/limits/cost.py
     # CostLimit says what real ones cost), and what the live subscriptions of one address
@@ -127,6 +131,10 @@ class EdgeLimits:
             max_ws_per_address=number("INKWELL_MAX_WS_PER_ADDRESS", defaults.max_ws_per_address),
             max_connections_per_address=number(
                 "INKWELL_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address
+            ),
+            max_requests_at_once_per_address=number(
+                "INKWELL_MAX_REQUESTS_AT_ONCE_PER_ADDRESS",
+                defaults.max_requests_at_once_per_address,
             ),
             max_query_cost=number("INKWELL_MAX_QUERY_COST", defaults.max_query_cost),
             max_subscription_cost=number(

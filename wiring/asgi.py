@@ -26,6 +26,7 @@ from protection.allowed_hosts import AllowedHosts, is_loopback
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
 from protection.request_rate import RequestRate
+from protection.requests_at_once import RequestsAtOnce
 from protection.subscription_budget import SubscriptionBudget
 from protection.websocket_guard import WebSocketGuard
 from schema import build_schema
@@ -109,6 +110,10 @@ def create_app(
                 max_per_address=edge.max_ws_per_address,
             ),
             Middleware(RequestRate),
+            Middleware(
+                RequestsAtOnce,
+                cap=edge.max_requests_at_once_per_address if settings.rate_limits.enabled else None,
+            ),
         ],
     )
     # Starlette answered /graphql/ with a 307 to a Location built from the request's Host

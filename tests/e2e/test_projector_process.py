@@ -6,27 +6,15 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-import psutil
 import pytest
 import redis
 
 from harness.server_process import ServerProcess
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
-from tests.support.processes import servers_on
+from tests.support.processes import projector_of, servers_on
 from tests.support.waiting import until_true
 from wiring.bootstrap import NAMES
-
-
-def projector_of(server: ServerProcess) -> psutil.Process:
-    assert server.process is not None
-    children = [
-        child
-        for child in psutil.Process(server.process.pid).children()
-        if "--until-stdin-closes" in child.cmdline()
-    ]
-    assert len(children) == 1, [child.cmdline() for child in children]
-    return children[0]
 
 
 def test_a_projector_process_that_dies_is_started_again_and_catches_up(

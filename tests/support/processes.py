@@ -1,4 +1,5 @@
-"""The embedded Redis servers running on this machine, as tests that count them see them."""
+"""Processes of a running Inkwell, as tests find them: the embedded Redis servers on this
+machine, and the projector process `serve` starts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import psutil
 
+from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 
 
@@ -19,3 +21,15 @@ def servers_on(data_dir: Path) -> list[str]:
         if socket in command:
             lines.append(command)
     return lines
+
+
+def projector_of(server: ServerProcess) -> psutil.Process:
+    """The projector process of a `serve`."""
+    assert server.process is not None
+    children = [
+        child
+        for child in psutil.Process(server.process.pid).children()
+        if "--until-stdin-closes" in child.cmdline()
+    ]
+    assert len(children) == 1, [child.cmdline() for child in children]
+    return children[0]
