@@ -139,8 +139,14 @@ def fold(text: str) -> str:
     the result gives it back. Some compatibility forms hold punctuation (the fraction
     "½" is "1", a fraction slash and "2"), so a folded word may split again.
 
+    Case folding maps the Turkish capital "İ" to "i" and a combining dot above, so that
+    "İstanbul" was not found by "istanbul" nor "Istanbul": an "i" keeps no dot above
+    here (it has one already).
+
     Before folding, a run of more than MAX_MARKS_IN_A_ROW marks is made stream-safe:
     a GRAPHEME_JOINER after each 30, which stays in the word."""
-    return unicodedata.normalize(
-        "NFKC", unicodedata.normalize("NFKC", _stream_safe(text)).casefold()
-    )
+    folded = unicodedata.normalize("NFKC", _stream_safe(text)).casefold()
+    return unicodedata.normalize("NFKC", folded.replace(_I_WITH_DOT_ABOVE, "i"))
+
+
+_I_WITH_DOT_ABOVE = "i\u0307"

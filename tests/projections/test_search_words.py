@@ -51,6 +51,9 @@ def test_case_is_folded_fully() -> None:
     assert words("Straße STRASSE strasse") == ["strasse"]
     assert words("ΛΌΓΟΣ λόγος") == ["λόγοσ"]  # final sigma too
     assert words("ǰa J\u030cA") == ["ǰa"]  # casefold decomposes "ǰ"; NFKC composes it again
+    # casefold gives "İ" as "i" and a dot above: "istanbul" did not find "İstanbul".
+    assert words("İstanbul Istanbul istanbul I\u0307STANBUL") == ["istanbul"]
+    assert words("Aİ\u0301") == words("aí")
 
 
 def test_accents_match_precomposed_or_combining_in_any_order() -> None:
