@@ -7,8 +7,11 @@ subscriber. Each subscriber has a bounded mailbox that keeps only the newest
 snapshot per key: a slow client skips intermediate states, never grows memory,
 never holds up the others, and always ends on the final state.
 
-Notices only wake a topic; what changed it reads from Redis. The posts projection
-records, in the same MULTI as each change, the position of every post's last
+Notices only wake a topic; what changed it reads from Redis, except after an operator's
+retry of parked events, which records a post's change at the retried event's position,
+behind what topics have read: its notices say so, and name what a topic then reads
+whole (Tx.late). A subscriber resuming from past that position does not get it again.
+The posts projection records, in the same MULTI as each change, the position of every post's last
 change and of every comment's addition (Keys.post_changes, comment_additions). A
 topic remembers the checkpoint it last read at and asks for what changed after
 it: a lost notice, a pub/sub drop (Broadcast marks it) or a Redis restart costs
@@ -43,12 +46,13 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -161,8 +165,10 @@ class Source(Protocol):
 
     async def start(self) -> None: ...
 
-    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
-        """With `first_state`, also the current state even if unchanged. Raises Behind."""
+    async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
+        """With `first_state`, also the current state even if unchanged; `late` names ids
+        whose change was recorded behind the last read (a parked event retried): they are
+        read as they are now. Raises Behind."""
         ...
 
 
@@ -238,10 +244,12 @@ class Topic:
                 else QUIET_SECONDS
             )
             gap = inbox.take_lost() or gap
-            inbox.take(10_000)  # notices only wake the topic: what changed is read below
+            # Notices only wake the topic: what changed is read below. Those of a retry
+            # name what changed behind the last read.
+            late = _late_ids(inbox.take(10_000))
             first, self._first_state = self._first_state, False
             try:
-                snapshots = await self._source.changes(first)
+                snapshots = await self._source.changes(first, late)
             except Resubscribe as error:
                 self._end(error)
                 return
@@ -319,7 +327,7 @@ class ChangesSince:
         if not self._only:  # "from now on"
             self.read_at = int(await self._redis.get(self._checkpoint) or 0)
 
-    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
+    async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
         after = -1 if first_state or self.read_at < 0 else self.read_at
         checkpoint, found = await self._read_active_space(after, MAX_CHANGES)
         if checkpoint < self.read_at:
@@ -334,6 +342,8 @@ class ChangesSince:
         snapshots = self._snapshots(found, after)
         confirmed = [snapshot for snapshot in snapshots if snapshot.position <= checkpoint]
         self.unconfirmed = len(confirmed) < len(snapshots)
+        read = {snapshot.key for snapshot in snapshots}
+        confirmed += [await self._as_now(key) for key in late if key not in read]
         if self._only:
             return confirmed  # None says the post does not exist (or no longer shows)
         return [snapshot for snapshot in confirmed if snapshot.value is not None]
@@ -357,22 +367,33 @@ class ChangesSince:
             if snapshot.value is not None and snapshot.position <= checkpoint
         ]
 
+    async def _as_now(self, key: str) -> Snapshot[Any]:
+        """A late change (a retry's): the id as it is now, shown as to a subscriber who had
+        everything before that change, and placed at the last read's position, past what
+        the topic delivered, so that no mailbox takes it for an old state."""
+        _, (_, position, flat) = await self._read_active_space(-1, 1, only=key)
+        changed_at = int(position)
+        return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
+
     def _snapshots(self, found: list[Any], after: int) -> list[Snapshot[Any]]:
         return [
             Snapshot(key, int(position), self._view(_pairs(flat), int(position), after))
             for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
         ]
 
-    async def _read_active_space(self, after: int, limit: int) -> tuple[int, list[Any]]:
-        """The checkpoint and what changed after `after` (at most `limit` entries), read in
-        the active space: a swap seen by the read is followed (every reader of these keys
-        moves with it)."""
+    async def _read_active_space(
+        self, after: int, limit: int, only: str | None = None
+    ) -> tuple[int, list[Any]]:
+        """The checkpoint and what changed after `after` (at most `limit` entries; of `only`
+        if given, else of the source's id if it has one), read in the active space: a swap
+        seen by the read is followed (every reader of these keys moves with it)."""
+        one = self._only if only is None else only
         for _ in range(3):
             space = self._keys.space("posts")
             read = self._keys.spaces.read()
             checkpoint, active, *found = await self._script(
                 keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
-                args=[after, self._hash_prefix(self._keys), limit, self._only, space],
+                args=[after, self._hash_prefix(self._keys), limit, one, space],
             )
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
@@ -393,8 +414,14 @@ class Reread:
     async def start(self) -> None:
         pass
 
-    async def changes(self, first_state: bool) -> list[Snapshot[Any]]:
+    async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
         return [await self._read()]
+
+
+def _late_ids(notices: list[str]) -> list[str]:
+    """The ids the notices of a retry name (Tx.late), each once."""
+    late = (orjson.loads(notice) for notice in notices if '"late"' in notice)
+    return list(dict.fromkeys(str(notice["id"]) for notice in late))
 
 
 def _pairs(flat: list[str]) -> dict[str, str]:

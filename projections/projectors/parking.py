@@ -215,7 +215,7 @@ async def _retry_once(
         events = {e.position: e for e in await event_log.at([p.position for p in wanted])}
         pipe.multi()  # type: ignore[no-untyped-call]
         in_space = keys.with_space(projection.name, str(space)) if space else keys
-        tx = Tx(Commands(), in_space, scripts, checkpoint)
+        tx = Tx(Commands(), in_space, scripts, checkpoint, late=True)
         applied: list[int] = []
         still: list[int] = []
         failed: dict[str, int] = {}  # stream -> the position that failed again

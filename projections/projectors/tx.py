@@ -119,6 +119,10 @@ class Tx:
     # made only if the batch publishes them (a rebuild does not).
     changed_posts: dict[str, None] = field(default_factory=dict)
     added_comments: dict[tuple[str, str], None] = field(default_factory=dict)
+    # Applied behind the checkpoint (a parked event retried): its changes are recorded at
+    # positions live topics have read past, so its notices say so, and a topic reads
+    # each id they name as it is now (projections/live/read_models.py).
+    late: bool = False
 
     def post_changed(self, post_id: str) -> None:
         """Tells live subscribers the post's read model changed (once per batch), and
@@ -143,12 +147,13 @@ class Tx:
 
     def _notices(self) -> Iterator[tuple[str, bytes]]:
         everything = self.keys.posts_changed_channel()
+        late = {"late": True} if self.late else {}
         for post_id in self.changed_posts:
-            body = orjson.dumps({"id": post_id, "position": self.position})
+            body = orjson.dumps({"id": post_id, "position": self.position} | late)
             yield self.keys.post_changed_channel(post_id), body
             yield everything, body
         for post_id, comment_id in self.added_comments:
-            body = orjson.dumps({"id": comment_id, "position": self.position})
+            body = orjson.dumps({"id": comment_id, "position": self.position} | late)
             yield self.keys.comment_added_channel(post_id), body
 
     def hset(self, key: str, fields: Mapping[str, str | int]) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from domain.commands import CreatePost, RegisterUser, UpdatePost
+from domain.commands import CreatePost, PublishPost, RegisterUser, UpdatePost
 from domain.events import PostCreated, PostUpdated
 from domain.ports import RecordedEvent
 from projections.projectors import parking
@@ -152,3 +152,40 @@ async def test_the_projections_subscription_shows_a_retry_without_waiting_for_a_
 
 async def _zcard_is(inkwell: Inkwell, key: str, count: int) -> bool:
     return await inkwell.redis.zcard(key) == count
+
+
+async def test_a_retried_change_reaches_live_subscribers(inkwell: Inkwell, tmp_path: Path) -> None:
+    """A retry applies an event behind the checkpoint, and records the post's change at
+    that event's position: every live topic had read past it, so subscribers to the post
+    and to the feed went on showing it as it was before the retry."""
+    ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    post = (await send(inkwell, CreatePost("Before", "Text."), ann))["post_id"]
+    await send(inkwell, PublishPost(post), ann)
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute(
+            "INSERT INTO events (stream_id, version, type, schema_version, data, metadata,"
+            " recorded_at) VALUES (?, 3, 'PostUpdated', 1, 'broken', '{}', ?)",
+            (f"post-{post}", "2026-01-01 00:00:00"),
+        )
+    await until(lambda: _zcard_is(inkwell, inkwell.keys.parked("posts"), 1))
+    live = inkwell.services.live
+    async with live.post(post) as updates, live.feed() as feed:
+        assert (await anext(updates)).title == "Before"  # type: ignore[union-attr]
+        with sqlite3.connect(tmp_path / "events.db") as db:
+            db.execute(
+                "UPDATE events SET data = ? WHERE stream_id = ? AND version = 3",
+                (
+                    f'{{"post_id": "{post}", "author_id": "{ann}", "title": "After",'
+                    ' "content": "Text.", "tags": [],'
+                    ' "updated_at": "2026-01-01T00:00:00+00:00"}',
+                    f"post-{post}",
+                ),
+            )
+        scripts = Scripts.register(inkwell.redis)
+        for projection in PROJECTIONS:
+            await parking.retry(inkwell.redis, inkwell.keys, scripts, projection, inkwell.store)
+        async with asyncio.timeout(5):
+            shown = await anext(updates)
+            from_feed = await anext(feed)
+    assert shown is not None and shown.title == "After"
+    assert (from_feed.id, from_feed.title) == (post, "After")
