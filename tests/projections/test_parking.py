@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
+
+import orjson
 
 from domain.commands import CreatePost, PublishPost, RegisterUser, UpdatePost
 from domain.events import PostCreated, PostUpdated
@@ -120,29 +123,15 @@ async def test_the_projections_subscription_shows_a_retry_without_waiting_for_a_
     inkwell: Inkwell, tmp_path: Path
 ) -> None:
     ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
-    with sqlite3.connect(tmp_path / "events.db") as db:
-        db.execute(
-            "INSERT INTO events (stream_id, version, type, schema_version, data, metadata,"
-            " recorded_at) VALUES (?, 2, 'ProfileUpdated', 1, 'broken', '{}', ?)",
-            (f"user-{ann}", "2026-01-01 00:00:00"),
-        )
+    broken_row(tmp_path, f"user-{ann}", 2, "ProfileUpdated")
     users = inkwell.keys.parked("users")
     await until(lambda: _zcard_is(inkwell, users, 1))
     async with inkwell.services.live.projections() as updates:
         first = await anext(updates)
         assert {s.name: s.parked for s in first}["users"] == 1
-        with sqlite3.connect(tmp_path / "events.db") as db:
-            db.execute(
-                "UPDATE events SET data = ? WHERE stream_id = ? AND version = 2",
-                (
-                    f'{{"user_id": "{ann}", "name": "Ann B", "avatar_url": null, "bio": "",'
-                    ' "updated_at": "2026-01-01T00:00:00+00:00"}',
-                    f"user-{ann}",
-                ),
-            )
-        scripts = Scripts.register(inkwell.redis)
-        for projection in PROJECTIONS:
-            await parking.retry(inkwell.redis, inkwell.keys, scripts, projection, inkwell.store)
+        fixed = {"user_id": ann, "name": "Ann B", "avatar_url": None, "bio": "", "updated_at": AT}
+        fix_row(tmp_path, f"user-{ann}", 2, fixed)
+        await retry_every_projection(inkwell)
         async with asyncio.timeout(10):
             while any(s.parked for s in await anext(updates)):
                 pass
@@ -161,31 +150,43 @@ async def test_a_retried_change_reaches_live_subscribers(inkwell: Inkwell, tmp_p
     ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
     post = (await send(inkwell, CreatePost("Before", "Text."), ann))["post_id"]
     await send(inkwell, PublishPost(post), ann)
-    with sqlite3.connect(tmp_path / "events.db") as db:
-        db.execute(
-            "INSERT INTO events (stream_id, version, type, schema_version, data, metadata,"
-            " recorded_at) VALUES (?, 3, 'PostUpdated', 1, 'broken', '{}', ?)",
-            (f"post-{post}", "2026-01-01 00:00:00"),
-        )
+    broken_row(tmp_path, f"post-{post}", 3, "PostUpdated")
     await until(lambda: _zcard_is(inkwell, inkwell.keys.parked("posts"), 1))
     live = inkwell.services.live
     async with live.post(post) as updates, live.feed() as feed:
         assert (await anext(updates)).title == "Before"  # type: ignore[union-attr]
-        with sqlite3.connect(tmp_path / "events.db") as db:
-            db.execute(
-                "UPDATE events SET data = ? WHERE stream_id = ? AND version = 3",
-                (
-                    f'{{"post_id": "{post}", "author_id": "{ann}", "title": "After",'
-                    ' "content": "Text.", "tags": [],'
-                    ' "updated_at": "2026-01-01T00:00:00+00:00"}',
-                    f"post-{post}",
-                ),
-            )
-        scripts = Scripts.register(inkwell.redis)
-        for projection in PROJECTIONS:
-            await parking.retry(inkwell.redis, inkwell.keys, scripts, projection, inkwell.store)
+        edit = {"title": "After", "content": "Text.", "tags": [], "updated_at": AT}
+        fix_row(tmp_path, f"post-{post}", 3, {"post_id": post, "author_id": ann, **edit})
+        await retry_every_projection(inkwell)
         async with asyncio.timeout(5):
             shown = await anext(updates)
             from_feed = await anext(feed)
     assert shown is not None and shown.title == "After"
     assert (from_feed.id, from_feed.title) == (post, "After")
+
+
+AT = "2026-01-01T00:00:00+00:00"
+
+
+def broken_row(tmp_path: Path, stream_id: str, version: int, kind: str) -> None:
+    """Appends an event whose data is not JSON, as a bad hand edit would leave it."""
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute(
+            "INSERT INTO events (stream_id, version, type, schema_version, data, metadata,"
+            " recorded_at) VALUES (?, ?, ?, 1, 'broken', '{}', ?)",
+            (stream_id, version, kind, "2026-01-01 00:00:00"),
+        )
+
+
+def fix_row(tmp_path: Path, stream_id: str, version: int, data: Mapping[str, object]) -> None:
+    with sqlite3.connect(tmp_path / "events.db") as db:
+        db.execute(
+            "UPDATE events SET data = ? WHERE stream_id = ? AND version = ?",
+            (orjson.dumps(data).decode(), stream_id, version),
+        )
+
+
+async def retry_every_projection(inkwell: Inkwell) -> None:
+    scripts = Scripts.register(inkwell.redis)
+    for projection in PROJECTIONS:
+        await parking.retry(inkwell.redis, inkwell.keys, scripts, projection, inkwell.store)
