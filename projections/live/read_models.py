@@ -309,8 +309,11 @@ class ChangesSince:
         hash_prefix: KeyOf,
         view: View,
         only: str = "",
+        counted: str = "",
     ) -> None:
-        """`only` follows one id (a post): its first state is given even if unchanged."""
+        """`only` follows one id (a post): its first state is given even if unchanged.
+        `counted` says which changes count against a resume's limit, as `view` shows
+        them (lua/changes_since.lua): "feed", "exists", or "" for all."""
         self._redis = redis
         self._script = script
         self._keys = keys
@@ -320,6 +323,7 @@ class ChangesSince:
         self._hash_prefix = hash_prefix
         self._view = view
         self._only = only
+        self._counted = counted
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
         self.unconfirmed = False
 
@@ -351,8 +355,12 @@ class ChangesSince:
     async def since(self, after: int, limit: int) -> tuple[int, list[Snapshot[Any]]]:
         """The checkpoint, and what changed after `after` up to it, for a subscriber that
         resumes; the read leaves this source's own position alone. More than `limit`
-        changes (those not shown, drafts, count too) is Resubscribe."""
-        checkpoint, found = await self._read_active_space(after, limit + 1)
+        changes the subscriber may be shown, or more than MAX_CHANGES of any kind to
+        look through, is Resubscribe. Only the first count: counting drafts too, a resume
+        that fit was refused once someone wrote a draft, and anyone could count them."""
+        checkpoint, found = await self._read_active_space(
+            after, limit + 1, counted=self._counted, scan=MAX_CHANGES
+        )
         if len(found) // 3 > limit:
             raise Resubscribe(
                 f"more than {limit} changes since position {after}, more than a resumed "
@@ -382,18 +390,23 @@ class ChangesSince:
         ]
 
     async def _read_active_space(
-        self, after: int, limit: int, only: str | None = None
+        self,
+        after: int,
+        limit: int,
+        only: str | None = None,
+        counted: str = "",
+        scan: int | None = None,
     ) -> tuple[int, list[Any]]:
         """The checkpoint and what changed after `after` (at most `limit` entries; of `only`
         if given, else of the source's id if it has one), read in the active space: a swap
         seen by the read is followed (every reader of these keys moves with it)."""
-        one = self._only if only is None else only
+        fixed = [after, self._hash_prefix(self._keys), limit, self._only if only is None else only]
         for _ in range(3):
             space = self._keys.space("posts")
             read = self._keys.spaces.read()
             checkpoint, active, *found = await self._script(
                 keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
-                args=[after, self._hash_prefix(self._keys), limit, one, space],
+                args=[*fixed, space, counted, limit if scan is None else scan],
             )
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
@@ -501,7 +514,7 @@ class LiveReadModels:
         change, and its archiving, so that a live list can drop it (a draft archived
         unpublished never shows). With `resume`, first each post that changed after its
         position, as it is now; an archived one only if it was published by then."""
-        source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post)
+        source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post, counted="feed")
         channel = self._keys.posts_changed_channel()
         async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
             if resume is None:
@@ -516,7 +529,10 @@ class LiveReadModels:
         """Each comment added to the post from now on, as the read model holds it. With
         `resume`, first each comment added after its position and still there."""
         source = self._changes(
-            lambda keys: keys.comment_additions(post_id), Keys.comment_prefix, _comment
+            lambda keys: keys.comment_additions(post_id),
+            Keys.comment_prefix,
+            _comment,
+            counted="exists",
         )
         channel = self._keys.comment_added_channel(post_id)
         async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
@@ -577,9 +593,17 @@ class LiveReadModels:
         hash_prefix: KeyOf,
         view: View,
         only: str = "",
+        counted: str = "",
     ) -> ChangesSince:
         return ChangesSince(
-            self._redis, self._changes_since, self._keys, change_set, hash_prefix, view, only
+            self._redis,
+            self._changes_since,
+            self._keys,
+            change_set,
+            hash_prefix,
+            view,
+            only,
+            counted,
         )
 
     @asynccontextmanager

@@ -152,6 +152,23 @@ async def test_more_changes_than_the_limit_is_resubscribe_and_as_many_resume(
     assert live.subscribers == 0
 
 
+async def test_changes_a_subscriber_may_not_see_do_not_count_against_its_limit(
+    inkwell: Inkwell,
+) -> None:
+    """Drafts counted: a resume that fit its limit was refused once someone else wrote a
+    draft, so anyone could count the drafts written since any position, and when (the
+    limit follows from the subscription's own cost)."""
+    ann, bob = await user(inkwell, "Ann"), await user(inkwell, "Bob")
+    after = await checkpoint(inkwell)
+    await published(inkwell, ann, "One")
+    await published(inkwell, ann, "Two")
+    for title in ("Secret", "Plans", "Here"):
+        await send(inkwell, CreatePost(title, "Body", ()), bob)
+    await settle(inkwell)
+    async with inkwell.services.live.feed(Resume(after, limit=2)) as feed:
+        assert [(await next_item(feed)).title for _ in range(2)] == ["One", "Two"]
+
+
 async def test_a_position_the_read_models_never_reach_is_resubscribe(inkwell: Inkwell) -> None:
     after = await checkpoint(inkwell) + 1_000
     with pytest.raises(Resubscribe, match="cannot resume after position"):
