@@ -3,7 +3,8 @@ projector applied the change, never built from the raw event."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any, TypeVar
 
@@ -16,6 +17,7 @@ from strawberry.utils.await_maybe import await_maybe
 
 from domain.errors import InvalidInput, NotFound
 from projections.live.read_models import MAX_CHANGES, Resume
+from projections.readers.views import CommentView, PostView
 from protection.query_cost_rate import charge
 from schema import ids
 from schema.context import Context
@@ -68,6 +70,39 @@ COMMENTS_AFTER = strawberry.argument(
         "More than can be replayed ends the stream with RESUBSCRIBE."
     )
 )
+
+
+async def _while_visible(
+    comments: AsyncIterator[CommentView],
+    post: AsyncIterator[PostView | None],
+    viewer_id: str | None,
+) -> AsyncGenerator[CommentView, None]:
+    """The comments, until their post leaves the viewer's sight (archived), when the
+    stream ends as a new subscribe to the post's comments is answered (NOT_FOUND): a
+    comments panel was left open on a post gone, holding its subscription budget."""
+    gone = asyncio.ensure_future(_leaves_sight(post, viewer_id))
+    comment: asyncio.Future[CommentView] | None = None
+    try:
+        while True:
+            comment = asyncio.ensure_future(anext(comments))
+            await asyncio.wait({comment, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not comment.done():
+                gone.result()  # the post's stream failed (RESUBSCRIBE): that, not gone
+                return
+            try:
+                yield comment.result()
+            except StopAsyncIteration:
+                return
+    finally:
+        gone.cancel()
+        if comment is not None:
+            comment.cancel()
+
+
+async def _leaves_sight(post: AsyncIterator[PostView | None], viewer_id: str | None) -> None:
+    async for view in post:
+        if view is None or not view.visible_to(viewer_id):
+            return
 
 
 def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
@@ -163,10 +198,17 @@ class Subscription:
         post = await ctx.services.live.post_now(post_id)
         if post is None or not post.visible_to(ctx.viewer_id):
             raise NotFound("post", post_id)
+        live = ctx.services.live
         with ctx.services.subscription():
-            async with ctx.services.live.comments_added(post_id, resume) as updates:
-                async for view in updates:
-                    yield Comment.from_view(view)
+            async with (
+                live.comments_added(post_id, resume) as updates,
+                live.post(post_id) as post_updates,
+            ):
+                shown = _while_visible(updates, post_updates, ctx.viewer_id)
+                async with aclosing(shown):  # its tasks end with the subscription
+                    async for view in shown:
+                        yield Comment.from_view(view)
+                raise NotFound("post", post_id)
 
     @strawberry.subscription(
         description="Projection progress, now and after every change.", extensions=[FieldErrors()]

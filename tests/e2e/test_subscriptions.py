@@ -128,6 +128,32 @@ def test_a_post_archived_under_a_readers_subscription_ends_it_saying_so(
     asyncio.run(watch())
 
 
+def test_comments_of_a_post_archived_under_a_reader_end_as_a_new_subscribe_would(
+    server: ServerProcess, api: Api, ann: Account
+) -> None:
+    """A commentAdded stream stayed open on a post archived under it, silent for good and
+    holding its place in the address's subscription budget: a comments panel never
+    learnt the post was gone. It now ends with NOT_FOUND, as a new subscribe is refused."""
+    post = api.published_post(ann, "Soon gone")
+    bob = api.register("Bob")
+
+    async def watch() -> None:
+        async with session(server.url, bob.token) as client:
+            comments = Stream(client, COMMENTS, {"postId": post["id"]})
+            body = {"input": {"postId": post["id"], "body": "Nice"}}
+            await comments.until_live(
+                lambda: asyncio.to_thread(api.ok, ops.ADD_COMMENT, body, token=bob.token)
+            )
+            archive = {"input": {"postId": post["id"]}}
+            await asyncio.to_thread(api.ok, ops.ARCHIVE_POST, archive, token=ann.token)
+            await comments.ended()
+            assert isinstance(comments.error, TransportQueryError)
+            assert comments.error.errors is not None
+            assert comments.error.errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+    asyncio.run(watch())
+
+
 def test_the_feed_carries_publications_later_changes_and_archiving_of_published_posts(
     server: ServerProcess, api: Api, ann: Account
 ) -> None:
