@@ -51,6 +51,7 @@ from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.readers.persisted_queries import Bounds, PersistedQueryStore
 from projections.readers.read_models import ReadModels
+from projections.readers.statuses import LogHead
 from protection.throttle import Throttle
 from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents
@@ -92,6 +93,7 @@ class ReadSide:
     broadcast: Broadcast
     namespaces: ActiveNamespaces
     consistency: ConsistencyWaiter
+    log_head: LogHead  # the event log's head, for what Redis lost of it
 
 
 @asynccontextmanager
@@ -196,7 +198,7 @@ async def _read_side(
     consistency = ConsistencyWaiter(
         redis.reads, keys, broadcast, NAMES, log_reader.head_position, STORE_OUTAGES
     )
-    return ReadSide(broadcast, namespaces, consistency)
+    return ReadSide(broadcast, namespaces, consistency, log_reader.head_position)
 
 
 def _projectors(
@@ -248,7 +250,7 @@ def _services(
     """What GraphQL resolvers reach: the command bus for writes, Redis readers for reads."""
     return Services(
         bus=CommandBus(store, HANDLERS, now, new_id, observers=(metrics, CommandLog())),
-        reads=ReadModels(redis.reads, keys, NAMES, redis.batched_reads),
+        reads=ReadModels(redis.reads, keys, NAMES, redis.batched_reads, read_side.log_head),
         live=LiveReadModels(
             redis.reads,
             keys,
@@ -256,6 +258,7 @@ def _services(
             NAMES,
             on_resync=lambda outcome: metrics.live_resyncs.labels(outcome).inc(),
             give_up_seconds=settings.live_give_up_seconds,
+            log_head=read_side.log_head,
         ),
         consistency=read_side.consistency,
         tokens=BearerTokens(

@@ -59,7 +59,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast, Inbox
-from projections.readers.statuses import projection_statuses
+from projections.readers.statuses import LogHead, projection_statuses
 from projections.readers.views import CommentView, PostView, ProjectionStatusView, readable
 
 log = logging.getLogger(__name__)
@@ -483,9 +483,12 @@ class LiveReadModels:
         projections: tuple[str, ...],
         on_resync: OnResync = lambda _: None,
         give_up_seconds: float = 60.0,
+        log_head: LogHead | None = None,
     ) -> None:
         """`on_resync` counts each topic that resumed after a gap, or ended its streams;
-        a topic that cannot resume for `give_up_seconds` ends its streams (RESUBSCRIBE)."""
+        a topic that cannot resume for `give_up_seconds` ends its streams (RESUBSCRIBE).
+        `log_head` reads the event log's head, where Redis lost its own."""
+        self._log_head = log_head
         self._give_up_seconds = give_up_seconds
         self._redis = redis
         self._keys = keys
@@ -646,7 +649,9 @@ class LiveReadModels:
         ]
 
     async def _statuses(self) -> Snapshot[list[ProjectionStatusView]]:
-        statuses = await projection_statuses(self._redis, self._keys, self._projections)
+        statuses = await projection_statuses(
+            self._redis, self._keys, self._projections, self._log_head
+        )
         revision = int(await self._redis.get(self._keys.parked_revision()) or 0)
         # Positions, the head and the parked revision only grow: their sum orders snapshots.
         progress = (

@@ -22,7 +22,7 @@ from projections.keyspace.search_words import words
 from projections.readers import pagination
 from projections.readers.batched_reads import BatchedReads
 from projections.readers.pagination import BadPageRequest, Page, Position, Slice
-from projections.readers.statuses import projection_statuses
+from projections.readers.statuses import LogHead, projection_statuses
 from projections.readers.views import (
     CommentView,
     PostView,
@@ -61,10 +61,17 @@ class CommentPage:
 
 class ReadModels:
     def __init__(
-        self, redis: Redis, keys: Keys, projections: Sequence[str], batched: BatchedReads
+        self,
+        redis: Redis,
+        keys: Keys,
+        projections: Sequence[str],
+        batched: BatchedReads,
+        log_head: LogHead | None = None,
     ) -> None:
-        """`batched` reads on `redis`'s server."""
+        """`batched` reads on `redis`'s server; `log_head`, the event log's head, where
+        Redis lost its own (projection_statuses)."""
         self._redis = redis
+        self._log_head = log_head
         self._batched = batched
         self._keys = keys
         self._projections = tuple(projections)
@@ -187,7 +194,7 @@ class ReadModels:
             return [bool(liked) for liked in await pipe.execute()]
 
     async def projection_statuses(self) -> list[ProjectionStatusView]:
-        return await projection_statuses(self._redis, self._keys, self._projections)
+        return await projection_statuses(self._redis, self._keys, self._projections, self._log_head)
 
     async def recent_events(self, first: int, viewer_id: str | None) -> list[RecentEventView]:
         """The newest events of the log the viewer may see, newest first: those everybody

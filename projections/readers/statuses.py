@@ -6,7 +6,7 @@ makes too: each projection's checkpoint and what it parked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 
 from projections.keyspace.keys import Keys
 from projections.readers.views import ProjectionStatusView, RecentEventView
+
+LogHead = Callable[[], Awaitable[int]]  # reads the event log's head position
 
 
 @dataclass(frozen=True)
@@ -49,9 +51,11 @@ class Standings:
 
 
 async def projection_statuses(
-    redis: Redis, keys: Keys, names: Sequence[str]
+    redis: Redis, keys: Keys, names: Sequence[str], log_head: LogHead | None
 ) -> list[ProjectionStatusView]:
-    """Read in one MULTI, so the figures are of one moment."""
+    """Read in one MULTI, so the figures are of one moment. Where Redis holds no head (it
+    was flushed, or restarted empty), the log's is read: every projection showed head 0
+    and lag 0, caught up, while its read models were gone and being rebuilt."""
     standings = Standings(keys, names)
     async with redis.pipeline(transaction=True) as pipe:
         standings.queue(pipe)
@@ -60,6 +64,8 @@ async def projection_statuses(
         replies = iter(await pipe.execute())
     read = standings.take(replies)
     head, recent = next(replies), next(replies)
+    if head is None and log_head is not None:
+        head = await log_head()
     newest = [RecentEventView.from_json(entry, None) for entry in recent]
     return [
         ProjectionStatusView(

@@ -1,0 +1,24 @@
+"""What the API says of each projection's progress (`projections`, query and subscription)
+when Redis has lost the head it keeps."""
+
+from __future__ import annotations
+
+from domain.commands import RegisterUser
+from tests.support.in_process import send, settle
+from wiring.bootstrap import Inkwell
+
+
+async def test_a_head_redis_lost_is_read_from_the_log(inkwell: Inkwell) -> None:
+    """A flush took the head with the read models: every projection said head 0, lag 0,
+    caught up, for as long as their rebuild took, while /ready and `inkwell status` (which
+    read the log) said not ready."""
+    for name in ("Ann", "Bob", "Cy"):
+        await send(inkwell, RegisterUser(name))
+    await settle(inkwell)
+    head = await inkwell.store.head_position()
+    await inkwell.redis.delete(inkwell.keys.head())  # as a flush leaves it
+
+    statuses = await inkwell.services.reads.projection_statuses()
+    assert {status.head_position for status in statuses} == {head}
+    async with inkwell.services.live.projections() as updates:
+        assert {status.head_position for status in await anext(updates)} == {head}
