@@ -62,6 +62,21 @@ class ConcurrencyError(DomainError):
         self.current_version = current_version
 
 
+class UnreadableHistory(DomainError):
+    """The stream holds an event this code cannot read (domain/upcasting.py), so nothing
+    can be decided on it until an operator repairs or skips the row: a command on it was
+    INTERNAL_SERVER_ERROR with a traceback logged at every attempt."""
+
+    def __init__(self, stream_id: str, why: str) -> None:
+        super().__init__(
+            f"{described(stream_id)} holds an event this server cannot read, so no "
+            "command on it can be decided until an operator repairs or skips it; nothing "
+            "was changed"
+        )
+        self.stream_id = stream_id
+        self.why = why
+
+
 class CommandIdReused(DomainError):
     """A commandId came back with a different command than the one it first named."""
 

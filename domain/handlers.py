@@ -22,12 +22,13 @@ from domain.commands import (
     UpdateProfile,
 )
 from domain.comment import Comment
-from domain.errors import ConcurrencyError, NotFound, Unauthenticated
+from domain.errors import ConcurrencyError, NotFound, Unauthenticated, UnreadableHistory
 from domain.events import Event
 from domain.like import Like
 from domain.ports import AppendRequest, CommandRecord, EventStore, Outcome
 from domain.post import Post
 from domain.replay import Replays, evolved
+from domain.upcasting import UndecodableEvent
 from domain.user import User
 
 R = TypeVar("R")  # what a stream replays into: an aggregate, or None for an empty stream
@@ -63,18 +64,24 @@ class Handling:
         (domain/replay.py)."""
         held = self.replays.held(stream_id, rebuild)
         if held is None:
-            events, version = await self.store.load(stream_id)
+            events, version = await self._read(stream_id)
             aggregate = rebuild(events)
         elif self.trust_held:
             version, aggregate = held
             self.unverified[stream_id] = version
         else:
             seen, before = held
-            events, version = await self.store.load(stream_id, after=seen)
+            events, version = await self._read(stream_id, after=seen)
             aggregate = evolved(before, events) if events else before
         self.replays.hold(stream_id, rebuild, version, aggregate)
         self.loaded[stream_id] = (rebuild, version, aggregate)
         return aggregate, version
+
+    async def _read(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
+        try:
+            return await self.store.load(stream_id, after)
+        except UndecodableEvent as error:
+            raise UnreadableHistory(stream_id, str(error)) from error
 
     async def actor(self) -> str:
         """The acting user, who must exist in the log (a signed token from a wiped log does

@@ -25,6 +25,7 @@ from domain.errors import (
     InvalidInput,
     NotFound,
     Unauthenticated,
+    UnreadableHistory,
 )
 from projections.live.consistency import ConsistencyTimeout
 from projections.live.read_models import Resubscribe
@@ -115,6 +116,8 @@ def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
             return "RESUBSCRIBE", {}
         case RateLimited():
             return "RATE_LIMITED", {"retryAfter": error.retry_after}
+        case UnreadableHistory():
+            return "UNAVAILABLE", {}
     raise TypeError(f"no code for {type(error).__name__}")
 
 

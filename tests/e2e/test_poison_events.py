@@ -233,3 +233,21 @@ def test_readers_skip_a_half_made_read_model_instead_of_failing_the_list(
     ]
     assert api.ok(ops.BY_AUTHOR, {"authorId": ann.id})["postsByAuthor"]["totalCount"] >= 2
     assert api.ok(ops.POST, {"id": post_id})["post"] is None
+
+
+def test_a_command_on_a_stream_with_an_unreadable_row_is_unavailable_and_changes_nothing(
+    server: ServerProcess, server_env: dict[str, str]
+) -> None:
+    """Loading the post failed on its unreadable row, and the command answered
+    INTERNAL_SERVER_ERROR ("Unexpected error.") with a traceback logged at each attempt:
+    no code a client could act on, nothing naming what was wrong."""
+    database = Path(server_env["DATABASE_URL"].removeprefix("sqlite:///"))
+    api = http_api(server)
+    ann = api.register("Ann")
+    post = api.published_post(ann, "Fine")
+    head = insert_event(database, f"post-{post['id']}", 3, "PostUpdated", '{"post_id": "')
+    refused = api.error(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    assert refused["extensions"] == {"code": "UNAVAILABLE"}
+    assert refused["message"].startswith(f"post {post['id']} holds an event this server cannot")
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT max(position) FROM events").fetchone() == (head,)
