@@ -67,14 +67,12 @@ class UnreadableHistory(DomainError):
     can be decided on it until an operator repairs or skips the row: a command on it was
     INTERNAL_SERVER_ERROR with a traceback logged at every attempt."""
 
-    def __init__(self, stream_id: str, why: str) -> None:
+    def __init__(self, stream_id: str) -> None:
         super().__init__(
             f"{described(stream_id)} holds an event this server cannot read, so no "
             "command on it can be decided until an operator repairs or skips it; nothing "
             "was changed"
         )
-        self.stream_id = stream_id
-        self.why = why
 
 
 class CommandIdReused(DomainError):

@@ -81,7 +81,7 @@ class Handling:
         try:
             return await self.store.load(stream_id, after)
         except UndecodableEvent as error:
-            raise UnreadableHistory(stream_id, str(error)) from error
+            raise UnreadableHistory(stream_id) from error
 
     async def actor(self) -> str:
         """The acting user, who must exist in the log (a signed token from a wiped log does

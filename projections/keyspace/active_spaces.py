@@ -24,9 +24,6 @@ class ActiveSpaces:
     def get(self, projection: str) -> str | None:
         return self._spaces.get(projection)
 
-    def values(self) -> list[str]:
-        return list(self._spaces.values())
-
     def read(self) -> int:
         """Numbers a read of the namespace keys: call it before the read is sent."""
         return next(self._numbers)
