@@ -73,7 +73,10 @@ QUIET_SECONDS = 1.0
 # Between attempts while Redis is unreachable or behind what the topic delivered.
 RETRY_SECONDS = 0.25
 # A read saw changes whose batch is not confirmed yet: its checkpoint moves within
-# milliseconds, and a rename's notices came before it, so look again soon.
+# milliseconds, and a rename's notices came before it, so look again soon; twice as late
+# each time they are still unconfirmed, up to QUIET_SECONDS (a projector that died
+# between the two steps leaves them so until the rebuild that follows: every topic that
+# saw them polling 50 times a second would load Redis while it rebuilds).
 UNCONFIRMED_SECONDS = 0.02
 # Redis down or not answering in time: a warning without a traceback, as Behind is.
 # (redis-py's ConnectionError and TimeoutError are not the builtin ones.)
@@ -235,14 +238,15 @@ class Topic:
     async def _deliver_changes(self, inbox: Inbox) -> None:
         trouble_since: float | None = None  # when reads began to fail or to find Redis behind
         gap = False  # notices may have been missed since the last successful read
+        unconfirmed_wait = UNCONFIRMED_SECONDS
         while not self._closed:
-            await inbox.wait(
-                RETRY_SECONDS
-                if trouble_since is not None
-                else UNCONFIRMED_SECONDS
-                if self._source.unconfirmed
-                else QUIET_SECONDS
-            )
+            if trouble_since is not None:
+                wait = RETRY_SECONDS
+            elif self._source.unconfirmed:
+                wait, unconfirmed_wait = unconfirmed_wait, min(2 * unconfirmed_wait, QUIET_SECONDS)
+            else:
+                wait, unconfirmed_wait = QUIET_SECONDS, UNCONFIRMED_SECONDS
+            await inbox.wait(wait)
             gap = inbox.take_lost() or gap
             # Notices only wake the topic: what changed is read below. Those of a retry
             # name what changed behind the last read.
