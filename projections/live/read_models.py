@@ -404,13 +404,17 @@ class ChangesSince:
         """The checkpoint and what changed after `after` (at most `limit` entries; of `only`
         if given, else of the source's id if it has one), read in the active space: a swap
         seen by the read is followed (every reader of these keys moves with it)."""
-        fixed = [after, self._hash_prefix(self._keys), limit, self._only if only is None else only]
+        one = self._only if only is None else only
+        scanned = limit if scan is None else scan
         for _ in range(3):
+            # Every name in the space is built anew for each attempt: the hashes' prefix
+            # built once read them in the space the first attempt found replaced, empty,
+            # and the topic moved past changes it never sent.
             space = self._keys.space("posts")
             read = self._keys.spaces.read()
             checkpoint, active, *found = await self._script(
                 keys=[self._checkpoint, self._namespace, self._change_set(self._keys)],
-                args=[*fixed, space, counted, limit if scan is None else scan],
+                args=[after, self._hash_prefix(self._keys), limit, one, space, counted, scanned],
             )
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")

@@ -19,7 +19,14 @@ from domain.commands import (
     RegisterUser,
     UpdateProfile,
 )
-from projections.live.read_models import ChangesSince, Resubscribe, Resume
+from projections.keyspace.keys import Keys
+from projections.live.read_models import (
+    CHANGES_SINCE,
+    ChangesSince,
+    Resubscribe,
+    Resume,
+    _published_post,
+)
 from projections.readers.views import PostView
 from tests.support.in_process import send, settle
 from wiring.bootstrap import Inkwell
@@ -217,3 +224,31 @@ async def test_a_change_past_the_checkpoint_is_sent_once(inkwell: Inkwell) -> No
             while True:  # a topic reads again after a quiet second
                 sent.append((await next_item(feed, timeout=2.5)).id)
     assert sent == [post]
+
+
+async def test_a_read_that_finds_the_space_swapped_reads_the_posts_in_the_new_one(
+    inkwell: Inkwell,
+) -> None:
+    """A topic that still knew the space before a rebuild's swap looks again in the new
+    one: it read the change set there but the posts' hashes under the old space's
+    prefix, found them empty, dropped them, and moved past them for good (a feed
+    subscriber missed a post published during the rebuild after an empty Redis restart)."""
+    ann = await user(inkwell, "Ann")
+    after = await checkpoint(inkwell)
+    post = await published(inkwell, ann, "Published during the rebuild")
+    await settle(inkwell)
+    script = inkwell.redis.register_script(CHANGES_SINCE)
+
+    def stale_feed() -> ChangesSince:
+        """The feed's source, knowing as active a space a rebuild has replaced."""
+        stale = inkwell.keys.with_space("posts", inkwell.keys.new_space("posts", "replaced"))
+        return ChangesSince(
+            inkwell.redis, script, stale, Keys.post_changes, Keys.post_prefix, _published_post
+        )
+
+    topic = stale_feed()
+    topic.read_at = after
+    changed = await topic.changes(first_state=False)
+    assert [(s.key, s.value.title) for s in changed] == [(post, "Published during the rebuild")]
+    _, caught_up = await stale_feed().since(after, limit=10)
+    assert [s.key for s in caught_up] == [post]
