@@ -29,6 +29,7 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     NullValueNode,
     OperationDefinitionNode,
     OperationType,
@@ -51,6 +52,10 @@ CACHED = 1024  # distinct (document, operation, page sizes) remembered
 # Lists without a page argument, by the most they hold. Any other list of objects counts
 # as a full page, so a list added later is never free.
 LIST_SIZES = {("Post", "topComments"): 3}
+# Lists as long as the list an argument gives (at most a page: more is refused). Counted
+# as a full page, `nodes(ids: [one id])` with a post's usual fragment cost 57,201 and was
+# refused, while the same selection under `node(id:)` ran.
+LISTED_BY = {("Query", "nodes"): "ids"}
 # Texts long enough to weigh on an answer's size count one per 500 characters they may
 # hold. Counted as 1, thirty aliases of `nodes(ids: [...])` asking for the same
 # 100,000-character post 100 times cost 3,030 and answered 300 MB to a 5 KB request (an
@@ -152,6 +157,8 @@ class QueryCost:
             return TEXT_WEIGHTS.get((parent.name, name), 1)
         if _is_list(definition.type):
             count = size if size is not None else page
+            if count is None and (parent.name, name) in LISTED_BY:
+                count = self._listed(node, LISTED_BY[parent.name, name])
             if count is None:
                 count = LIST_SIZES.get((parent.name, name), MAX_FIRST)
             return 1 + count * self.selection_set(node.selection_set, inner, None)
@@ -186,9 +193,30 @@ class QueryCost:
         # Larger pages are refused by the resolvers (BAD_USER_INPUT); count what they allow.
         return max(0, min(value, MAX_FIRST))
 
+    def _listed(self, node: FieldNode, name: str) -> int | None:
+        """How many items the list argument `name` gives (None: not known)."""
+        for argument in node.arguments or ():
+            if argument.name.value != name:
+                continue
+            given = argument.value
+            if isinstance(given, ListValueNode):
+                return min(len(given.values), MAX_FIRST)
+            if isinstance(given, VariableNode):
+                return list_length(self.variables.get(given.name.value))
+            return 1  # one value where a list is expected is a list of one
+        return None
+
     def _object(self, name: str) -> GraphQLCompositeType | None:
         found = self.schema.type_map.get(name)
         return found if is_composite_type(found) else None
+
+
+def list_length(value: Any) -> int | None:
+    """How many items a list variable's value gives once coerced, at most a page (None:
+    none given, refused later)."""
+    if value is None:
+        return None
+    return min(len(value), MAX_FIRST) if isinstance(value, list) else 1
 
 
 def _is_list(kind: GraphQLOutputType) -> bool:
@@ -238,7 +266,8 @@ def priced(execution: ExecutionContext) -> int | None:
 
 class QueryCosts:
     """The cost check of one schema. A cost depends only on the document, the operation
-    and the page-size variables, so it is computed once per distinct combination."""
+    and the variables that size lists (page sizes, the ids `nodes` is given), so it is
+    computed once per distinct combination of the document, operation and sizes."""
 
     def __init__(
         self,
@@ -251,7 +280,7 @@ class QueryCosts:
         self.schema = schema
         self.limit = limit
         self._parsed = parsed
-        self._page_variables = DocumentMemo(self._uncached_page_variables, CACHED)
+        self._size_variables = DocumentMemo(self._uncached_size_variables, CACHED)
         self._cost = DocumentMemo(self._uncached_cost, CACHED)
 
     def refuse_if_costly(self, execution: ExecutionContext) -> None:
@@ -299,31 +328,41 @@ class QueryCosts:
     ) -> int:
         """The cost of a parsed and validated document's operation with these variables."""
         variables = variables or {}
-        pages = tuple(variables.get(name) for name in self._page_variables(query))
-        if all(page is None or type(page) is int for page in pages):
-            return self._cost(query, operation_name, pages)
+        sizes = tuple(
+            list_length(variables.get(name)) if listed else variables.get(name)
+            for name, listed in self._size_variables(query)
+        )
+        if all(size is None or type(size) is int for size in sizes):
+            return self._cost(query, operation_name, sizes)
         # A page size of the wrong type: refused later, but never cached.
         return operation_cost(self.schema, document, operation_name, variables)
 
     def _uncached_cost(
-        self, query: str, operation_name: str | None, pages: tuple[int | None, ...]
+        self, query: str, operation_name: str | None, sizes: tuple[int | None, ...]
     ) -> int:
         document = self._parsed(query)
         assert document is not None, "costed only once parsed"
-        names = self._page_variables(query)
-        variables = {name: page for name, page in zip(names, pages, strict=True)}
+        variables = {
+            name: [None] * size if listed and size is not None else size
+            for (name, listed), size in zip(self._size_variables(query), sizes, strict=True)
+        }
         return operation_cost(self.schema, document, operation_name, variables)
 
-    def _uncached_page_variables(self, query: str) -> tuple[str, ...]:
-        """The variables a document passes as `first` or `last`, in a fixed order."""
+    def _uncached_size_variables(self, query: str) -> tuple[tuple[str, bool], ...]:
+        """The variables a document passes as `first` or `last`, or as a list whose length
+        sizes a list field (LISTED_BY, marked True), in a fixed order."""
         document = self._parsed(query)
         assert document is not None, "costed only once parsed"
-        found: dict[str, None] = {}
+        listing = set(LISTED_BY.values())
+        found: dict[tuple[str, bool], None] = {}
 
-        class Pages(Visitor):
+        class Sizes(Visitor):
             def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-                if node.name.value in PAGE_ARGUMENTS and isinstance(node.value, VariableNode):
-                    found[node.value.name.value] = None
+                name = node.name.value
+                if isinstance(node.value, VariableNode) and (
+                    name in PAGE_ARGUMENTS or name in listing
+                ):
+                    found[node.value.name.value, name in listing] = None
 
-        visit(document, Pages())
+        visit(document, Sizes())
         return tuple(found)

@@ -94,6 +94,27 @@ def test_long_texts_weigh_by_the_characters_they_may_hold(server: ServerProcess)
     assert post(server, page) == {"data": {"recentPosts": {"edges": []}}}
 
 
+def test_nodes_counts_the_ids_it_is_given(server: ServerProcess) -> None:
+    """Counted as a full page whatever it was given, one id with a post's usual fragment
+    was refused while the same selection under `node(id:)` ran."""
+    ids = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
+    contents = " ".join(f"{a}: nodes(ids: $ids) {{ ... on Post {{ content }} }}" for a in "ab")
+    query = f"query($ids: [ID!]!) {{ {contents} }}"
+    # The same document with more ids costs more: its cost is not kept by the document.
+    assert post(server, query, {"ids": ids[:3]}) == {"data": {"a": [None] * 3, "b": [None] * 3}}
+    assert too_complex(post(server, query, {"ids": ids}))["cost"] == 2 * (1 + 100 * 200)
+    assert post(server, query, {"ids": ids[0]}) == {"data": {"a": [None], "b": [None]}}
+    # Written in the document, as many as are written.
+    literal = ", ".join(f'"{id}"' for id in ids[:90])
+    many = " ".join(
+        f"n{n}: nodes(ids: [{literal}]) {{ ... on Post {{ content }} }}" for n in range(2)
+    )
+    assert too_complex(post(server, "{ " + many + " }"))["cost"] == 2 * (1 + 90 * 200)
+    assert "errors" not in post(
+        server, f'{{ nodes(ids: ["{ids[0]}"]) {{ ... on Post {{ content }} }} }}'
+    )
+
+
 def test_the_whole_schema_is_served_once_per_request(server: ServerProcess) -> None:
     once = post(server, "{ __schema { queryType { name } } }")
     assert once == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
