@@ -30,6 +30,7 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 
 from projections.redisio.bulk_pipeline import execute, private_pool
+from projections.redisio.cancellation import cancel_and_wait
 
 MAX_IN_FLIGHT = 4
 Command = tuple[Any, ...]
@@ -67,13 +68,14 @@ class BatchedReads:
         return replies
 
     async def aclose(self) -> None:
-        """Cancels the reads in flight and those still queued, and closes the connections."""
+        """Cancels the reads in flight and those still queued, and closes the connections.
+        redis-py can swallow a cancellation (docs/field-notes.md) and the batch then runs
+        on: cancelled once, a close under load waited over a second on a 5 s BLPOP. Each
+        batch is cancelled again until it ends."""
         queued, self._queue = self._queue, []
         for _, future in queued:
             future.cancel()
-        for task in list(self._in_flight):
-            task.cancel()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await asyncio.gather(*map(cancel_and_wait, list(self._in_flight)))
         await self._pool.aclose()
 
     def _schedule_flush(self) -> None:
