@@ -104,7 +104,9 @@ class Broadcast:
             pubsub = self._redis.pubsub()
             try:
                 async with self._changing:  # no subscribe() may slip between these two lines
-                    channels = [*self._always, *self._inboxes]
+                    # Each once: redis-py subscribes a channel listed twice once, and Redis
+                    # confirms it once; counted twice, it stayed unconfirmed for good.
+                    channels = list(dict.fromkeys([*self._always, *self._inboxes]))
                     self._sent_subscribe(channels)
                     await pubsub.subscribe(*channels)
                     self._pubsub = pubsub

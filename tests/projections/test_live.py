@@ -280,3 +280,31 @@ async def test_changes_written_before_their_checkpoint_moved_are_sent_once(
         await asyncio.sleep(2.5)  # a topic reads again after a quiet second
         collecting.cancel()
     assert sorted(sent) == sorted([first, second])
+
+
+async def test_a_channel_followed_always_and_by_subscribers_is_confirmed_after_a_drop(
+    inkwell: Inkwell,
+) -> None:
+    """The checkpoints channel is followed always (the namespaces' refresh) and by each
+    `projections` subscriber. Reconnecting listed it twice, counted two confirmations
+    owed where Redis sent one, and never confirmed it again: every `projections`
+    subscription made after a pub/sub drop waited for its first state for good."""
+    name = f"{inkwell.keys.prefix}:pubsub"
+
+    async def pubsub_ids() -> list[str]:
+        clients = await inkwell.redis.client_list(_type="pubsub")
+        return [client["id"] for client in clients if client["name"] == name]
+
+    await until(pubsub_ids)
+    (dropped,) = await pubsub_ids()
+    await inkwell.redis.client_kill_filter(_id=dropped)
+
+    async def reconnected() -> bool:
+        ids = await pubsub_ids()
+        return len(ids) == 1 and dropped not in ids
+
+    await until(reconnected)
+
+    async with inkwell.services.live.projections() as updates:
+        statuses = await next_item(updates)
+    assert {status.name for status in statuses} >= {"posts", "users"}
