@@ -17,16 +17,20 @@ from infra.redis_binary import server_binary
 
 
 def start(
-    port: int, replica_of: int | None = None, directory: Path | None = None
+    port: int,
+    replica_of: int | None = None,
+    directory: Path | None = None,
+    binary: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Starts one that saves no snapshots (a replica of the server on `replica_of`, if
     given); returns once it answers, and for a replica once it is in sync. A primary
-    with a replica writes its sync file into `directory`: give it the test's tmp_path."""
+    with a replica writes its sync file into `directory`: give it the test's tmp_path.
+    `binary` is the embedded one's unless given."""
     replication = ["--replicaof", "127.0.0.1", str(replica_of)] if replica_of else []
     directory = directory or Path(tempfile.gettempdir())
     process = subprocess.Popen(
         [
-            server_binary(),
+            binary or server_binary(),
             "--port",
             str(port),
             "--bind",
@@ -58,9 +62,10 @@ class PrivateRedis(Lifecycle["PrivateRedis"]):
     """A server of the test's own on a free port, that it may flush, stop and restart
     (empty, or with its data) under a running Inkwell, and ask what it ran."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, binary: str | None = None) -> None:
         self.port = free_port()
         self.directory = directory
+        self.binary = binary
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -71,7 +76,7 @@ class PrivateRedis(Lifecycle["PrivateRedis"]):
         return redis.Redis(port=self.port, decode_responses=True)
 
     def start(self) -> PrivateRedis:
-        self.process = start(self.port, directory=self.directory)
+        self.process = start(self.port, directory=self.directory, binary=self.binary)
         return self
 
     def kill(self) -> None:

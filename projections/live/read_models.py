@@ -50,7 +50,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import orjson
 from redis.asyncio import Redis
@@ -563,9 +563,9 @@ class LiveReadModels:
     async def post_now(self, post_id: str) -> PostView | None:
         """The post as it is, read in a task of its own so that a subscription cancelled
         meanwhile is cancelled at this await, never inside redis-py."""
-        read = asyncio.ensure_future(self._post_snapshots([post_id]))
-        (snapshot,) = await asyncio.shield(read)
-        return snapshot.value
+        read = asyncio.ensure_future(self._redis.hgetall(self._keys.post(post_id)))
+        fields = cast(dict[str, str], await asyncio.shield(read))
+        return readable(PostView.from_hash, fields)
 
     async def _resumed(
         self, topic: Topic, source: ChangesSince, resume: Resume, mailbox: Mailbox[T]
@@ -643,18 +643,6 @@ class LiveReadModels:
                 topic.close()
                 self._closing.add(topic.task)
                 topic.task.add_done_callback(self._closing.discard)
-
-    async def _post_snapshots(self, post_ids: list[str]) -> list[Snapshot[PostView | None]]:
-        """The posts and the posts projection's checkpoint, read in one MULTI: consistent."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.get(self._keys.checkpoint("posts"))
-            for post_id in post_ids:
-                pipe.hgetall(self._keys.post(post_id))
-            checkpoint, *hashes = await pipe.execute()
-        return [
-            Snapshot(post_id, int(checkpoint or 0), readable(PostView.from_hash, fields))
-            for post_id, fields in zip(post_ids, hashes, strict=True)
-        ]
 
     async def _statuses(self) -> Snapshot[list[ProjectionStatusView]]:
         statuses = await projection_statuses(

@@ -53,11 +53,14 @@ class Standings:
 async def projection_statuses(
     redis: Redis, keys: Keys, names: Sequence[str], log_head: LogHead | None
 ) -> list[ProjectionStatusView]:
-    """Read in one MULTI, so the figures are of one moment. Where Redis holds no head (it
-    was flushed, or restarted empty), the log's is read: every projection showed head 0
-    and lag 0, caught up, while its read models were gone and being rebuilt."""
+    """Read in one round trip, the checkpoints before the head, which only grows: no
+    position is past its head. (Not in a MULTI: Redis 7.0 out of memory refuses every
+    command queued in one, reads too, and the `projections` query answered
+    INTERNAL_SERVER_ERROR.) Where Redis holds no head (it was flushed, or restarted
+    empty), the log's is read: every projection showed head 0 and lag 0, caught up,
+    while its read models were gone and being rebuilt."""
     standings = Standings(keys, names)
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=False) as pipe:
         standings.queue(pipe)
         pipe.zscore(keys.head(), "head")
         pipe.zrevrange(keys.recent_events(), 0, -1)

@@ -8,8 +8,10 @@ takes writes again, the read models catch up with every acknowledged write."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,6 +96,36 @@ def test_while_redis_refuses_writes_queries_and_persisted_queries_answer_and_wri
     assert "persisted query" in server.log.read_text()  # each refusal is a line of the log
 
 
+@pytest.fixture
+def redis_server_on_path(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A Redis (not Valkey, which the embedded one is) of the test's own, if one is on PATH."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("no redis-server on PATH")
+    with PrivateRedis(tmp_path, binary) as server:
+        yield server
+
+
+def test_out_of_memory_redis_answers_what_was_read_in_a_multi(
+    server_env: dict[str, str], tmp_path: Path, redis_server_on_path: PrivateRedis
+) -> None:
+    """Redis (7.0 here, 7.2 and 7.4 too) out of memory refuses every command queued in a
+    MULTI, reads too; Valkey does not. The `projections` query, read in one, answered
+    INTERNAL_SERVER_ERROR with a traceback in the log, and `commentAdded`, which looked
+    its post up in one, ended at once."""
+    env = {**server_env, "REDIS_URL": redis_server_on_path.url}
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        post = api.published_post(ann, "Before")
+        _out_of_memory(redis_server_on_path)
+
+        statuses = api.ok("{ projections { name position } }")["projections"]
+        assert {status["name"] for status in statuses} >= {"posts", "users"}
+        asyncio.run(_comments_stay_open(server.url, post["id"]))
+    assert "Traceback" not in server.log.read_text()
+
+
 def test_while_redis_pauses_writes_for_a_failover_queries_and_subscriptions_answer(
     server_on_private_redis: ServerProcess, private_redis: PrivateRedis
 ) -> None:
@@ -125,6 +157,19 @@ def test_while_redis_pauses_writes_for_a_failover_queries_and_subscriptions_answ
 
 
 PAUSE_SECONDS = 10
+
+
+async def _comments_stay_open(url: str, post_id: str) -> None:
+    """commentAdded looks the post up first (in a MULTI too, once): no error arrives."""
+    async with session(url) as client:
+        stream = Stream(
+            client, "subscription($id: ID!) { commentAdded(postId: $id) { id } }", {"id": post_id}
+        )
+        try:
+            with pytest.raises(TimeoutError):
+                await stream.until(lambda _: True, timeout=2)
+        finally:
+            await stream.stop()
 
 
 async def _first_item(url: str, post_id: str) -> dict[str, Any]:
