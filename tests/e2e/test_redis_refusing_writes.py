@@ -109,7 +109,7 @@ def redis_server_on_path(tmp_path: Path) -> Iterator[PrivateRedis]:
 def test_out_of_memory_redis_answers_what_was_read_in_a_multi(
     server_env: dict[str, str], tmp_path: Path, redis_server_on_path: PrivateRedis
 ) -> None:
-    """Redis (7.0 here, 7.2 and 7.4 too) out of memory refuses every command queued in a
+    """Redis 7.0 out of memory refuses every command queued in a
     MULTI, reads too; Valkey does not. The `projections` query, read in one, answered
     INTERNAL_SERVER_ERROR with a traceback in the log, and `commentAdded`, which looked
     its post up in one, ended at once."""
