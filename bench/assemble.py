@@ -3,6 +3,7 @@ the profile before and after, then each benchmark's own section, as last written
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from bench import report
@@ -61,9 +62,14 @@ def write(took_minutes: float | None = None) -> Path:
     if PROFILES.exists():
         parts.append(PROFILES.read_text())
     for name in names:
-        parts.append((report.SECTIONS / f"{name}.md").read_text())
+        parts.append(_from_docs((report.SECTIONS / f"{name}.md").read_text()))
     DOC.write_text("\n".join(part.rstrip("\n") + "\n" for part in parts))
     return DOC
+
+
+def _from_docs(section: str) -> str:
+    """A section's plots, linked from beside them (docs/benchmarks/), linked from docs/."""
+    return re.sub(r"\]\(([\w.-]+\.png)\)", r"](benchmarks/\1)", section)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from cli.console import operator_console
 from cli.environment import (
     bind_or_exit,
     inspecting,
@@ -39,7 +40,8 @@ from wiring.bootstrap import PROJECTIONS
 
 def rebuild(
     projection: Annotated[
-        str | None, typer.Option(help="Only this projection: posts, feeds, users or search.")
+        str | None,
+        typer.Option(help=f"Only this projection: {', '.join(p.name for p in PROJECTIONS)}."),
     ] = None,
 ) -> None:
     """Rebuilds the read models from the log without downtime, in the server's Redis.
@@ -49,7 +51,7 @@ def rebuild(
     read models until the swap. Refuses to run beside another rebuild of the same
     projection."""
     settings = settings_or_exit()
-    console = Console()
+    console = operator_console()
     chosen = [p for p in PROJECTIONS if projection in (None, p.name)]
     if not chosen:
         names = ", ".join(p.name for p in PROJECTIONS)

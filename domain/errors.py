@@ -64,14 +64,16 @@ class ConcurrencyError(DomainError):
 
 class UnreadableHistory(DomainError):
     """The stream holds an event this code cannot read (domain/upcasting.py), so nothing
-    can be decided on it until an operator repairs or skips the row: a command on it was
-    INTERNAL_SERVER_ERROR with a traceback logged at every attempt."""
+    can be decided on it until that event can be read (a release that knows it, an
+    upcaster, a repaired row): a command on it was INTERNAL_SERVER_ERROR with a traceback
+    logged at every attempt. `inkwell parked skip` is no way out here: it drops the event
+    from the read models only, and the message once said it would do."""
 
     def __init__(self, stream_id: str) -> None:
         super().__init__(
             f"{described(stream_id)} holds an event this server cannot read, so no "
-            "command on it can be decided until an operator repairs or skips it; nothing "
-            "was changed"
+            "command on it can be decided until an operator makes that event readable; "
+            "nothing was changed"
         )
 
 
