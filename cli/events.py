@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from cli.console import operator_console
 from cli.environment import inspecting, settings_or_exit
 from domain.ports import RecordedEvent
 from domain.recorded_json import kind_and_data, recorded_to_dict
@@ -41,7 +42,12 @@ def events_tail(
     async def show() -> None:
         async with inspecting(settings) as (_, log_reader):
             await tail(
-                log_reader, Console(), last=last, stream_id=stream, follow=follow, as_json=as_json
+                log_reader,
+                operator_console(),
+                last=last,
+                stream_id=stream,
+                follow=follow,
+                as_json=as_json,
             )
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a --follow ends

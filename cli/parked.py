@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
+from cli.console import operator_console
 from cli.environment import bind_or_exit, require_redis, settings_or_exit
 from eventstore.engines import Engines, open_engines
 from eventstore.skips import record_skip
@@ -39,10 +40,10 @@ commands = typer.Typer(
     help="Events the projections set aside: list, retry or skip them.", no_args_is_help=True
 )
 ProjectionOption = Annotated[
-    str | None, typer.Option("--projection", help="Only this projection [default: all].")
+    str | None, typer.Option("--projection", help="Only this projection (default: all).")
 ]
 ByOption = Annotated[
-    str | None, typer.Option("--by", help="Who is acting, for the log [default: the OS user].")
+    str | None, typer.Option("--by", help="Who is acting, for the log (default: the OS user).")
 ]
 
 
@@ -89,7 +90,16 @@ def parked_skip(
 
     async def run() -> int:
         async with _parked_commands(settings_or_exit()) as (parked, _, engines):
-            return await parked.skip(position, projection, engines.writer, operator(by))
+            dropped = await parked.skip(position, projection, engines.writer, operator(by))
+            if not dropped:
+                where = f"projection {projection}" if projection else "any projection"
+                parked.console.print(
+                    f"nothing is parked at position {position} in {where}: nothing skipped "
+                    "(`inkwell parked list` shows what is)",
+                    highlight=False,
+                    markup=False,
+                )
+            return dropped
 
     raise typer.Exit(0 if asyncio.run(run()) else 1)
 
@@ -106,7 +116,11 @@ async def _parked_commands(
         store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
         # Parked positions name events of the log the read models are bound to.
         await bind_or_exit(redis, store, settings, take_over=False)
-        yield ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, Console()), store, engines
+        yield (
+            ParkedCommands(redis, Keys(settings.prefix), PROJECTIONS, operator_console()),
+            store,
+            engines,
+        )
     finally:
         await redis.aclose()
         engines.dispose()
@@ -228,7 +242,10 @@ class ParkedCommands:
 def _table(parked: Sequence[Parked]) -> Table:
     table = Table(title="Parked events")
     for column in ("projection", "position", "stream", "type", "parked", "why"):
-        table.add_column(column, justify="right" if column == "position" else "left")
+        # Folded, never cut: piped or in 80 columns, ids and reasons read "CannotApp…".
+        table.add_column(
+            column, justify="right" if column == "position" else "left", overflow="fold"
+        )
     for group in parked:
         for e in group.events:
             why = f"waits behind {e.behind}" if e.behind is not None else e.error

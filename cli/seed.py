@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from cli.console import operator_console
 from cli.environment import quiet_per_command_logs, redis_or_exit, settings_or_exit
 from domain.bus import Caller, CommandBus
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
@@ -47,7 +48,7 @@ TAGS = ("cqrs", "events", "redis", "sql", "python", "graphql")
 def seed(
     posts: Annotated[int, typer.Option(min=0, help="Posts to create.")] = 50,
     users: Annotated[
-        int | None, typer.Option(min=1, help="Authors to register [default: posts/5, at least 1].")
+        int | None, typer.Option(min=1, help="Authors to register (default: posts/5, at least 1).")
     ] = None,
     publish: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Share of the posts to publish.")
@@ -61,7 +62,7 @@ def seed(
     """
     settings = settings_or_exit(new_log=True)
     quiet_per_command_logs()
-    console = Console()
+    console = operator_console()
     authors = users or max(1, posts // 5)
 
     async def fill(settings: Settings) -> None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.console import operator_console
 from cli.environment import inspecting, require_redis, settings_or_exit
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
@@ -26,7 +27,7 @@ def status() -> None:
     writes; 2 when no Redis is found.
     """
     settings = settings_or_exit()
-    console = Console()
+    console = operator_console()
     require_redis(settings)
 
     async def show() -> bool:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from rich.console import Console
 
+from cli.console import operator_console
 from cli.environment import refused, require_redis, settings_or_exit
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
 from projections.projectors.parking import Parked, read_parked
@@ -42,7 +42,7 @@ def verify() -> None:
             found, parked = asyncio.run(check())
     except (AnotherLogRuns, BoundToAnotherLog) as error:
         raise refused(str(error)) from None
-    console = Console()
+    console = operator_console()
     for line in found:
         console.print(line, markup=False)
     console.print(f"{len(found)} keys differ" if found else "the read models match the log")

@@ -178,6 +178,10 @@ def test_a_bad_row_parks_its_stream_in_order_while_everything_else_flows(
     skipped = run_cli(wide, tmp_path, "parked", "skip", str(broken), "--by", "alice")
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr
     assert f"still parked behind it: {renamed}" in skipped.stdout
+    # Again: nothing is parked there any more, and it says so (it exited 1 in silence).
+    again = run_cli(wide, tmp_path, "parked", "skip", str(broken))
+    assert again.returncode == 1
+    assert f"nothing is parked at position {broken} in any projection" in again.stdout
     assert projections(api)["users"]["parked"] == 1
     assert run_cli(wide, tmp_path, "parked", "retry").returncode == 0
     assert api.ok(ops.USER, {"id": bob.id})["user"]["name"] == "Bobby"
