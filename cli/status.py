@@ -23,8 +23,8 @@ def status() -> None:
 
     Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
     checkpoint past the log's head: the log was restored from an older backup), the read
-    models belong to another event log, the log does not answer or the database refuses
-    writes; 2 when no Redis is found.
+    models belong to another event log, the log does not answer, the database refuses
+    writes, or a SQLite log's disk has under 1 MiB free; 2 when no Redis is found.
     """
     settings = settings_or_exit()
     console = operator_console()
@@ -45,6 +45,7 @@ def status() -> None:
             rebuilds = {p.name: str(await redis.get(keys.rebuilding(p.name)) or "") for p in ahead}
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
+            free = log_reader.free_bytes()
         healthy = show_status(console, progress, settings.ready_stalled_after)
         if ahead:
             show_ahead(console, ahead, rebuilds)
@@ -52,6 +53,12 @@ def status() -> None:
             console.print(
                 "[red]the database refuses writes (transaction_read_only is on: a standby, "
                 "or default_transaction_read_only): mutations answer UNAVAILABLE[/]"
+            )
+            healthy = False
+        if free is not None and free < LOW_DISK_BYTES:
+            console.print(
+                f"[red]the disk holding the SQLite log has {free:,} bytes free: once it is "
+                "full every commit fails and mutations answer UNAVAILABLE[/]"
             )
             healthy = False
         if bound not in ("", identity):
@@ -68,6 +75,7 @@ def status() -> None:
 
 
 LOG_SECONDS = 5.0  # how long the log may take to answer before status says it does not
+LOW_DISK_BYTES = 1 << 20  # less room than this for a SQLite log fails status
 
 STATE_STYLES = {
     "caught up": "green",

@@ -8,10 +8,12 @@ every projection's checkpoint (projections/live/consistency.py).
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -69,6 +71,15 @@ class LogReader:
 
         threading.Thread(target=probe, name="log probe", daemon=True).start()
         return answered.wait(seconds)
+
+    def free_bytes(self) -> int | None:
+        """How much room the disk holding a SQLite log has (None for a server database): a
+        full disk refuses every commit, and only a write shows it; `status`, which writes
+        nothing, said all was well."""
+        url = self._engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return shutil.disk_usage(Path(url.database).resolve().parent).free
 
     async def refuses_writes(self) -> bool:
         """Whether the database refuses writes now: a PostgreSQL standby, or a server or role

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
+from cli import status as status_command
 from cli.commands import cli
 from domain.commands import RegisterUser, UpdateProfile
 from harness.server_process import ROOT
@@ -98,6 +99,22 @@ def test_status_shows_every_projection_caught_up(settings: Settings, env: dict[s
         cells = [cell.strip() for cell in row.split("│")[2:-1]]
         position, head, lag, _lag_seconds, state, parked = cells[:6]
         assert (position, head, lag, state, parked) == ("6", "6", "0", "caught up", "0")
+
+
+def test_status_says_when_the_sqlite_logs_disk_is_nearly_full_and_exits_1(
+    settings: Settings, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk refuses every commit and only a write shows it: status, which writes
+    nothing, said all was well while every mutation answered UNAVAILABLE. (No test can
+    fill this machine's disk: the bound is raised past any disk instead.)"""
+    if not settings.database_url.startswith("sqlite"):
+        pytest.skip("the disk check is a SQLite log's")
+    given(settings)
+    assert invoke(env, "status").exit_code == 0
+    monkeypatch.setattr(status_command, "LOW_DISK_BYTES", 1 << 62)
+    result = invoke(env, "status")
+    assert result.exit_code == 1, result.output
+    assert "the disk holding the SQLite log has" in result.stdout
 
 
 def test_status_marks_stalled_projections_and_exits_1(
