@@ -28,6 +28,7 @@ from cli.environment import (
     settings_or_exit,
 )
 from domain.ports import EventLog
+from observability.evictions import account_for, evicted_keys
 from projections.keyspace.keys import Keys
 from projections.projectors.failures import RebuildRunning
 from projections.projectors.holders import REBUILD_COMMAND
@@ -64,9 +65,12 @@ def rebuild(
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
             await bind_or_exit(redis, log_reader, settings)
-            return await rebuild_with_progress(
-                redis, Keys(settings.prefix), log_reader, chosen, console
-            )
+            keys = Keys(settings.prefix)
+            evicted = await evicted_keys(redis)  # every read model is whole as of here
+            position = await rebuild_with_progress(redis, keys, log_reader, chosen, console)
+            if len(chosen) == len(PROJECTIONS):
+                await account_for(redis, keys, evicted)
+            return position
 
     try:
         with heap.young_generation_raised():

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from cli.console import operator_console
 from cli.environment import inspecting, require_redis, settings_or_exit
+from observability.evictions import advice, unaccounted_evictions
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 from projections.projectors.holders import who
@@ -24,7 +25,8 @@ def status() -> None:
     Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
     checkpoint past the log's head: the log was restored from an older backup), the read
     models belong to another event log, the log does not answer, the database refuses
-    writes, or a SQLite log's disk has under 1 MiB free; 2 when no Redis is found.
+    writes, a SQLite log's disk has under 1 MiB free, or Redis evicted keys that no
+    rebuild or verify has accounted for since; 2 when no Redis is found.
     """
     settings = settings_or_exit()
     console = operator_console()
@@ -46,6 +48,7 @@ def status() -> None:
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
             free = log_reader.free_bytes()
+            evicted = await unaccounted_evictions(redis, keys)
         healthy = show_status(console, progress, settings.ready_stalled_after)
         if ahead:
             show_ahead(console, ahead, rebuilds)
@@ -54,6 +57,9 @@ def status() -> None:
                 "[red]the database refuses writes (transaction_read_only is on: a standby, "
                 "or default_transaction_read_only): mutations answer UNAVAILABLE[/]"
             )
+            healthy = False
+        if evicted:
+            console.print(f"[red]{advice(evicted)}[/]")
             healthy = False
         if free is not None and free < LOW_DISK_BYTES:
             console.print(

@@ -8,6 +8,7 @@ import typer
 
 from cli.console import operator_console
 from cli.environment import refused, require_redis, settings_or_exit
+from observability.evictions import account_for, evicted_keys
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
 from projections.projectors.parking import Parked, read_parked
 from projections.tools import verify as verification
@@ -25,6 +26,7 @@ def verify() -> None:
 
     async def check() -> tuple[list[str], list[Parked]]:
         async with running(settings, take_over=False) as inkwell:
+            evicted = await evicted_keys(inkwell.redis)  # whole as of here, if they match
             head = await inkwell.store.head_position()
             await inkwell.services.consistency.wait_for(head, timeout=300)
             scratch = await verification.replay(
@@ -34,6 +36,8 @@ def verify() -> None:
                 found = await verification.differences(inkwell.redis, inkwell.keys, scratch, NAMES)
             finally:
                 await verification.drop(inkwell.redis, scratch, NAMES)
+            if not found:
+                await account_for(inkwell.redis, inkwell.keys, evicted)
             parked = [await read_parked(inkwell.redis, inkwell.keys, name) for name in NAMES]
             return found, [entry for entry in parked if entry.events]
 

@@ -71,6 +71,11 @@ class Keys:
         (projections/keyspace/log_binding.py)."""
         return f"{self.prefix}:log"
 
+    def evictions_accounted(self) -> str:
+        """Redis's evicted-keys count when a full rebuild or a matching verify last showed
+        the read models whole (observability/evictions.py)."""
+        return f"{self.prefix}:evictions-accounted"
+
     def head(self) -> str:
         """A sorted set with one member, 'head', scored by the highest position seen."""
         return f"{self.prefix}:head"

@@ -1,0 +1,52 @@
+"""Keys Redis evicted, as a sign that read models lost data in silence.
+
+Under `noeviction` (what Inkwell asks for, infra/redis_policy.py) Redis never deletes a
+key to make room, and under a volatile-* policy it deletes only keys with a TTL, which no
+read model has. But an allkeys-* policy set for a while, then set back, left read models
+missing thousands of keys while /ready said ready and `status` exited 0: only `verify`
+noticed (an outside probe: 7,713 keys evicted, 1,579 users and posts NOT_FOUND).
+
+Redis counts every eviction since it started (`INFO stats`, `evicted_keys`). Whatever it
+counted beyond what the last full `rebuild` or matching `verify` accounted for
+(Keys.evictions_accounted) means the read models may miss keys. A Redis restart zeroes
+the count; it then either reloaded its data or lost it all, which the projectors rebuild.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+
+from projections.keyspace.keys import Keys
+
+
+async def evicted_keys(redis: Redis) -> int | None:
+    """Redis's count of evictions since it started, or None where any key it evicts has
+    a TTL (a volatile-* policy), so none is a read model's."""
+    info = await redis.info("memory", "stats")
+    if str(info.get("maxmemory_policy", "")).startswith("volatile-"):
+        return None
+    return int(info.get("evicted_keys", 0))
+
+
+async def unaccounted_evictions(redis: Redis, keys: Keys) -> int:
+    """How many keys Redis evicted that no rebuild or verify since has accounted for."""
+    evicted = await evicted_keys(redis)
+    if evicted is None:
+        return 0
+    accounted = int(await redis.get(keys.evictions_accounted()) or 0)
+    return max(0, evicted - accounted)
+
+
+async def account_for(redis: Redis, keys: Keys, evicted: int | None) -> None:
+    """Records that the read models are whole as of `evicted` evictions (read before the
+    rebuild or verify that shows it began)."""
+    if evicted is not None:
+        await redis.set(keys.evictions_accounted(), evicted)
+
+
+def advice(count: int) -> str:
+    return (
+        f"Redis evicted {count:,} keys under a policy that may delete any key (INFO "
+        "evicted_keys): the read models may miss some. Run `inkwell verify`, and "
+        "`inkwell rebuild` if it finds differences; either clears this"
+    )
