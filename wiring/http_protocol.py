@@ -77,7 +77,13 @@ from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
 from protection.unsent_budget import UnsentAccount, UnsentBudget
 from wiring.http_unsent import UnsentOnConnection, within_budget
-from wiring.request_head import MALFORMED, Refusal, head_refusal, url_refusal
+from wiring.request_head import (
+    MALFORMED,
+    Refusal,
+    handshake_refusal,
+    head_refusal,
+    url_refusal,
+)
 
 # Requests read and waiting behind the one being answered, on one connection.
 MAX_PIPELINED = 64
@@ -272,6 +278,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         refusal = url_refusal(self.url) or head_refusal(self.headers, self.parser.get_http_version)
+        if refusal is None and self.parser.should_upgrade() and self._should_upgrade():
+            refusal = handshake_refusal(self.url, self.headers)
         if refusal is not None:
             self._refuse(refusal)
             raise _Refused

@@ -18,7 +18,12 @@ unsupported, and those are refused here:
 - a URL over 65,535 bytes, which httptools.parse_url cannot parse ("url is too long: url
   length of 65536 bytes exceeds the maximum of 65535 bytes"): uvicorn answered it with a
   bare text/plain 400. It reaches here in a head that came in one read (the size limit
-  counts from the next read) or under a limit raised above 64 KB; 414.
+  counts from the next read) or under a limit raised above 64 KB; 414;
+- a WebSocket handshake whose request line or a header line is over websockets' line
+  limit, or with more headers than it reads (handshake_refusal): handed over, websockets
+  refused it with an answer uvicorn never wrote, and the connection stayed open, counted
+  by no cap (1,500 from one address held 1,500 descriptors; a browser whose cookies make
+  one 8 KB line got no answer at all); 431.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from websockets.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,13 @@ CONTENT_CODING = Refusal(
 )
 WEBSOCKET_OVER_HTTP_1_0 = Refusal(
     400, "A WebSocket handshake must be HTTP/1.1.", {"code": "BAD_REQUEST"}
+)
+
+HANDSHAKE_TOO_LARGE = Refusal(
+    431,
+    f"A WebSocket handshake's request line and each header line (CRLF included) may take "
+    f"at most {MAX_LINE_LENGTH} bytes, and it may have at most {MAX_NUM_HEADERS} headers.",
+    {"code": "HEADERS_TOO_LARGE", "maxLineBytes": MAX_LINE_LENGTH, "maxHeaders": MAX_NUM_HEADERS},
 )
 
 # Each header that may appear once, by its lowercased name, and the refusal of a second.
@@ -101,3 +115,14 @@ def head_refusal(
     if http_version() == "1.0":
         return WEBSOCKET_OVER_HTTP_1_0 if websocket else None
     return None if b"host" in seen else NO_HOST
+
+
+def handshake_refusal(url: bytes, headers: list[tuple[bytes, bytes]]) -> Refusal | None:
+    """For a request the WebSocket protocol is about to take over: what websockets would
+    refuse for its size. uvicorn hands it the request rebuilt from the parsed head, one
+    `name: value` line a header, so these are the lengths websockets reads."""
+    request_line = len(b"GET  HTTP/1.1\r\n") + len(url)
+    longest = max((len(name) + len(value) + 4 for name, value in headers), default=0)
+    if len(headers) > MAX_NUM_HEADERS or max(request_line, longest) > MAX_LINE_LENGTH:
+        return HANDSHAKE_TOO_LARGE
+    return None

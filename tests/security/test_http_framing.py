@@ -232,6 +232,25 @@ def test_websocket_handshakes_are_checked_like_any_request(start_server: StartSe
     assert answer_to(server, two_origins).startswith((b"HTTP/1.1 400 ", b"HTTP/1.1 403 "))
 
 
+def test_a_handshake_websockets_cannot_read_is_answered_and_closed(
+    start_server: StartServer,
+) -> None:
+    """Over websockets' limits (8,192 bytes a line, 128 headers), a handshake was refused by
+    it with an answer uvicorn never wrote: no byte and no close for 180 s, and 1,500 such
+    connections from one address held 1,500 descriptors, counted by no cap."""
+    server = start_server()
+    handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
+    cookie = b"Cookie: a=" + b"b" * 9_000 + b"\r\n\r\n"
+    many = b"".join(b"X-H%d: v\r\n" % n for n in range(130)) + b"\r\n"
+    for request in (handshake + cookie, handshake + many):
+        assert status_and_code(server, request) == (431, "HEADERS_TOO_LARGE")
+    # Just within: upgraded.
+    fits = b"Cookie: a=" + b"b" * 8_000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(handshake + fits)
+        assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
+
+
 def test_trailer_fields_are_not_headers(start_server: StartServer, tmp_path: Path) -> None:
     """uvicorn appended the trailer fields after a chunked body to the request's headers,
     past the checks on them: a token sent only as a trailer signed a viewer query and an
