@@ -280,5 +280,10 @@ class LogSettings:
 
     def config(self) -> dict[str, Any]:
         return logging_config(
-            self.level, self.style, filters={"strawberry.ws.task": "schema.view.ClientGone"}
+            self.level,
+            self.style,
+            filters={
+                "strawberry.ws.task": "schema.view.ClientGone",
+                "uvicorn.error": "wiring.websocket_protocol.FramesNotUtf8",
+            },
         )

@@ -163,6 +163,21 @@ async def test_a_websocket_message_over_the_limit_closes_with_1009(
     assert await closed_with(connection) == 1009
 
 
+async def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceback(
+    start_server: StartServer,
+) -> None:
+    """uvicorn logged each as an ERROR with a traceback: up to one per handshake an
+    address may make, 1,200 a minute, from anyone."""
+    server = start_server()
+    for _ in range(3):
+        connection = await open_session(server)
+        await connection.send(b'{"type":"ping","payload":{"x":"\xff"}}', text=True)
+        assert await closed_with(connection) == 1007
+    log = server.log.read_text()
+    assert "Invalid UTF-8" in log
+    assert "Traceback" not in log and '"level":"ERROR"' not in log, log[-2000:]
+
+
 async def test_subscribe_floods_close_with_1013_try_again_later(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="5/minute")
     connection = await open_session(server)
