@@ -42,6 +42,7 @@ from schema.errors import UNAVAILABLE, too_large
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
+from schema.request_keys import GRAPHQL_PARAMETERS, given_twice
 from schema.sockets import TransportWSHandler
 
 if TYPE_CHECKING:
@@ -54,9 +55,6 @@ HTTP_OPERATIONS = {
     "POST": {OperationType.QUERY, OperationType.MUTATION},
 }
 log = logging.getLogger(__name__)
-
-# What a GET's query string says to GraphQL over HTTP; the endpoint reads nothing else.
-GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 
 # What a 405 lists in Allow: HEAD is answered as GET is.
 ALLOWED_METHODS = "GET, HEAD, POST"
@@ -109,6 +107,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
         parsed = super().parse_json(data)
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "A GraphQL request and its variables must be JSON objects.")
+        if name := given_twice(data):
+            raise HTTPException(400, f"`{name}` is given twice in one object: give it once.")
         return parsed
 
     async def parse_http_body(

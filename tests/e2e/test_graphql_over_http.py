@@ -280,6 +280,32 @@ def test_a_get_parameter_given_twice_is_400_naming_it(
     }
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"query": "{ __typename }", "query": "{ viewer { id } }"}',
+        '{"query": "{ __typename }", "\\u0071uery": "{ viewer { id } }"}',  # spelt escaped
+        '[{"query": "{ __typename }", "operationName": null, "operationName": "X"}]',
+    ],
+    ids=["plain", "escaped", "in a batch"],
+)
+def test_a_body_key_given_twice_is_400_naming_it(client: httpx.Client, body: str) -> None:
+    """orjson keeps the last of a repeated key, where a gateway or an allow-list in front
+    may read the first: `{"query": a, "query": b}` ran b, as `?query=a&query=b` did."""
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["extensions"] == {"code": "BAD_REQUEST"}
+    assert "is given twice in one object" in error["message"]
+
+
+def test_a_body_without_repeats_is_read_as_before(client: httpx.Client) -> None:
+    # The names, and an escape, inside values are no repeat.
+    query = '{ a: __typename b: __typename } # "query" "query" \\u0041'
+    response = client.post("/graphql", json={"query": query, "variables": {"query": "query"}})
+    assert response.json() == {"data": {"a": "Query", "b": "Query"}}, response.text
+
+
 def test_a_mutation_over_get_is_405_and_changes_nothing(
     client: httpx.Client, server: ServerProcess
 ) -> None:

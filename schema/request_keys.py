@@ -1,0 +1,35 @@
+"""A GraphQL parameter given twice in one JSON object of a request body.
+
+orjson, as JSON parsers do, keeps the last of `{"query": "a", "query": "b"}`, where a
+gateway, a WAF or an allow-list in front may have read the first: the same ambiguity a
+GET's `?query=a&query=b` has, which is refused too (schema/view.py). orjson cannot say
+that a key came twice, so a body that may hold one (a parameter's name appears twice, or
+an escape could spell it) is read again by the standard library, which can; nearly every
+body is not.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# What a request says to GraphQL over HTTP (a GET's parameters, a POST body's keys); the
+# endpoint reads nothing else.
+GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
+_QUOTED = tuple(f'"{name}"'.encode() for name in GRAPHQL_PARAMETERS)
+
+
+def given_twice(data: str | bytes) -> str | None:
+    """The first GraphQL parameter that some object of the (valid JSON) body gives twice."""
+    raw = data.encode() if isinstance(data, str) else data
+    if b"\\u" not in raw and all(raw.count(quoted) < 2 for quoted in _QUOTED):
+        return None
+    twice: list[str] = []
+
+    def checked(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        twice.extend(name for name in GRAPHQL_PARAMETERS if keys.count(name) > 1)
+        return dict(pairs)
+
+    json.loads(raw, object_pairs_hook=checked)
+    return twice[0] if twice else None
