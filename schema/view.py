@@ -56,6 +56,10 @@ HTTP_OPERATIONS = {
 }
 log = logging.getLogger(__name__)
 
+NO_PLAYGROUND = (
+    "There is no playground here: send a GraphQL request, "
+    "a GET with ?query= or a POST with a JSON body."
+)
 # What a 405 lists in Allow: HEAD is answered as GET is.
 ALLOWED_METHODS = "GET, HEAD, POST"
 
@@ -202,6 +206,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
             if error.status_code == 405:
                 message = _not_allowed(request, error)
                 return self._refusal(request, 405, "METHOD_NOT_ALLOWED", message)
+            if error.status_code == 404:  # a page view with the playground off
+                return self._refusal(request, 404, "NOT_FOUND", NO_PLAYGROUND)
             # A body the endpoint cannot read is 415 (parse_http_body), with the code a
             # refused Content-Encoding gets (wiring/request_head.py).
             code = "UNSUPPORTED_MEDIA_TYPE" if error.status_code == 415 else "BAD_REQUEST"
