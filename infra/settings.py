@@ -21,7 +21,7 @@ from auth.tokens import (
 )
 from observability.logs import logging_config
 from protection.allowed_hosts import parse_allowed_hosts
-from protection.config import EdgeLimits, RateLimits, check_query_cost_rate
+from protection.config import EdgeLimits, RateLimits, check_rates
 from schema.exposure import Exposure
 from web.cors import parse_headers, parse_origins
 
@@ -142,7 +142,7 @@ class Settings:
 
         try:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
-            check_query_cost_rate(rate_limits, edge)
+            check_rates(rate_limits, edge)
             exposure = Exposure.from_env(env)
             cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
             cors_headers = parse_headers(get("INKWELL_CORS_HEADERS", ""))

@@ -99,6 +99,25 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
+    # The other rates were first read in uvicorn's startup, after Redis and the projector
+    # process had started: `limits`' "couldn't parse rate limit string" under a traceback.
+    *(
+        (
+            f"INKWELL_RATE_LIMIT_{name}",
+            value,
+            f"INKWELL_RATE_LIMIT_{name} must be rates such as {example}, not {value!r}",
+        )
+        for name, value, example in [
+            ("REQUESTS", "lots", "1200/minute"),
+            ("PER_TOKEN", "-5/minute", "1200/minute"),
+            ("WRITES", "x", "120/minute"),
+            ("REGISTER", "10/minute;", "10/minute;100/day"),
+            ("BAD_TOKENS", "1/fortnight", "30/minute"),
+            ("SUBSCRIBES", "abc", "60/minute"),
+            ("SEARCH_WORDS", "many/hour", "20000/hour"),
+            ("PROFILE_UPDATES", "20 an hour", "20/hour"),
+        ]
+    ),
 ]
 
 
@@ -110,6 +129,12 @@ def test_a_bad_value_is_refused_with_its_name(
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(env)
     assert str(refused.value) == message
+
+
+def test_rates_are_not_read_when_rate_limits_are_off(tmp_path: Path) -> None:
+    """As INKWELL_RATE_LIMIT_QUERY_COST was: with the limits off no rate is used."""
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_RATE_LIMITS": "off"}
+    assert not Settings.from_env({**env, "INKWELL_RATE_LIMIT_WRITES": "x"}).rate_limits.enabled
 
 
 def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
