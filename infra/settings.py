@@ -23,6 +23,7 @@ from observability.logs import logging_config
 from protection.allowed_hosts import parse_allowed_hosts
 from protection.config import EdgeLimits, RateLimits, check_rates
 from schema.exposure import Exposure
+from schema.trusted import BadTrustedDocuments, TrustedDocuments, load_trusted_documents
 from web.cors import parse_headers, parse_origins
 
 N = TypeVar("N", int, float)
@@ -115,7 +116,7 @@ class Settings:
     cors_headers: tuple[str, ...] = ()  # request headers they may send beyond web/cors.py's
     # Host names requests may name (protection/allowed_hosts.py); None: not set.
     allowed_hosts: tuple[str, ...] | None = None
-    trusted_documents: Path | None = None  # when set, only these operations run
+    trusted_documents: TrustedDocuments | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
     production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
     older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
@@ -177,7 +178,7 @@ class Settings:
             cors_origins=cors_origins,
             cors_headers=cors_headers,
             allowed_hosts=allowed_hosts,
-            trusted_documents=_existing(env, "INKWELL_TRUSTED_DOCUMENTS", Path.is_file, "a file"),
+            trusted_documents=_trusted_documents(env),
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",
             demo=demo,
@@ -217,6 +218,19 @@ def _existing(
     if not exists(Path(raw)):
         raise SettingsError(f"{name} must name {what} that exists, not {raw!r}")
     return Path(raw)
+
+
+def _trusted_documents(env: Mapping[str, str]) -> TrustedDocuments | None:
+    """The operations that alone may run, read now: a file that was not JSON, or did not
+    parse as GraphQL, stopped `serve` in uvicorn's startup under a traceback, exit 3."""
+    name = "INKWELL_TRUSTED_DOCUMENTS"
+    path = _existing(env, name, Path.is_file, "a file")
+    if path is None:
+        return None
+    try:
+        return load_trusted_documents(path)
+    except BadTrustedDocuments as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 # The files prometheus-client writes there. It reads every *.db file of the directory as one.

@@ -137,6 +137,36 @@ def test_rates_are_not_read_when_rate_limits_are_off(tmp_path: Path) -> None:
     assert not Settings.from_env({**env, "INKWELL_RATE_LIMIT_WRITES": "x"}).rate_limits.enabled
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("bad.json", "{ not json", "is not JSON: Expecting property name enclosed in double"),
+        ("broken.graphql", "query {", "does not parse: Syntax Error: Expected Name, found <EOF>."),
+        ("empty.graphql", "fragment F on Post { id }", "lists no operation"),
+    ],
+)
+def test_a_trusted_documents_file_that_cannot_be_read_is_refused_in_one_line(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    """It was read in uvicorn's startup, after Redis and the projector process had started:
+    BadTrustedDocuments under a traceback, exit 3."""
+    documents = tmp_path / name
+    documents.write_text(content)
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_DOCUMENTS": str(documents)}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(f"INKWELL_TRUSTED_DOCUMENTS: {documents} {reason}")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_trusted_documents_file_is_read_with_the_settings(tmp_path: Path) -> None:
+    documents = tmp_path / "operations.graphql"
+    documents.write_text("query Feed { __typename }")
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_DOCUMENTS": str(documents)}
+    trusted = Settings.from_env(env).trusted_documents
+    assert trusted is not None and len(trusted) == 1
+
+
 def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path), "PORT": ""})
     assert (settings.port, settings.lease_seconds) == (8000, 5.0)
