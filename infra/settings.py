@@ -159,7 +159,7 @@ class Settings:
         return Settings(
             database_url=database_url,
             redis_url=_redis_url(env, "REDIS_URL"),
-            prefix=get("INKWELL_PREFIX", "inkwell"),
+            prefix=_prefix(get("INKWELL_PREFIX", "inkwell")),
             host=get("HOST", "127.0.0.1"),
             port=whole("PORT", 8000, most=65535),
             data_dir=data_dir,
@@ -187,6 +187,23 @@ class Settings:
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=_metrics_dir(env, database_url),
         )
+
+
+# Letters, digits, ".", "_" and "-": the prefix starts Redis key, channel and client names.
+PREFIX = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _prefix(prefix: str) -> str:
+    """Refused otherwise: Redis refuses a client name with a space (the server stopped in
+    uvicorn's startup under a traceback); SCAN reads `*`, `?` and `[` as a pattern, so a demo
+    reset, which deletes `<prefix>:*`, would delete other deployments' keys; and a prefix
+    with a `:` names keys of another prefix (`inkwell:rate` those of `inkwell`)."""
+    if not PREFIX.fullmatch(prefix):
+        raise SettingsError(
+            "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis "
+            f"key, channel and client name), not {prefix!r}"
+        )
+    return prefix
 
 
 def database_url_in(env: Mapping[str, str] = os.environ) -> str:

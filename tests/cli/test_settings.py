@@ -99,6 +99,23 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
+    # Redis refused the client name in uvicorn's startup, under a traceback.
+    (
+        "INKWELL_PREFIX",
+        "a b",
+        "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis key, "
+        "channel and client name), not 'a b'",
+    ),
+    # A demo reset deletes `<prefix>:*`: these would have reached other prefixes' keys.
+    *(
+        (
+            "INKWELL_PREFIX",
+            prefix,
+            "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis "
+            f"key, channel and client name), not {prefix!r}",
+        )
+        for prefix in ["*", "blog[1]", "inkwell:rate", "café", "a\nb"]
+    ),
     # The other rates were first read in uvicorn's startup, after Redis and the projector
     # process had started: `limits`' "couldn't parse rate limit string" under a traceback.
     *(
