@@ -8,6 +8,8 @@ from dataclasses import dataclass, fields
 
 from limits import parse_many
 
+from protection.trusted_peers import check_trusted_proxies
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -147,7 +149,7 @@ class EdgeLimits:
             max_unsent_bytes_per_address=number(
                 "INKWELL_MAX_UNSENT_BYTES_PER_ADDRESS", defaults.max_unsent_bytes_per_address
             ),
-            trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
+            trusted_proxies=check_trusted_proxies(env.get("INKWELL_TRUSTED_PROXIES") or None),
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",
         )
 

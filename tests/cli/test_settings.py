@@ -99,6 +99,16 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
+    # Passed over without a word: every client behind the proxy was counted as one address.
+    *(
+        (
+            "INKWELL_TRUSTED_PROXIES",
+            f"10.0.0.5, {entry}",
+            f"INKWELL_TRUSTED_PROXIES: {entry!r} is not an IP address or network; list the "
+            "proxies' addresses and networks (10.0.0.5, 10.0.0.0/8, fd00::/8), or * alone",
+        )
+        for entry in ["notanip", "10.0.0.0/33", "10.0.0.1/24", "proxy.internal", "*"]
+    ),
     # Redis refused the client name in uvicorn's startup, under a traceback.
     (
         "INKWELL_PREFIX",
@@ -182,6 +192,12 @@ def test_a_trusted_documents_file_is_read_with_the_settings(tmp_path: Path) -> N
     env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_DOCUMENTS": str(documents)}
     trusted = Settings.from_env(env).trusted_documents
     assert trusted is not None and len(trusted) == 1
+
+
+@pytest.mark.parametrize("listed", ["10.0.0.5", " 10.0.0.0/8, fd00::/8, ", "*", " * "])
+def test_trusted_proxies_are_addresses_and_networks_or_a_star(tmp_path: Path, listed: str) -> None:
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_PROXIES": listed}
+    assert Settings.from_env(env).edge.trusted_proxies == listed.strip()
 
 
 def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
