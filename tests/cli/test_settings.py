@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -361,3 +362,57 @@ def test_a_metrics_directory_of_its_own_is_taken_with_the_files_it_keeps(
     env = {"INKWELL_DATA_DIR": str(tmp_path / "data"), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     settings = Settings.from_env(env)
     assert settings.metrics_dir == metrics
+
+
+@pytest.mark.parametrize("host", ["bogus.invalid", "999.1.1.1"])
+def test_a_host_that_does_not_resolve_is_refused_before_anything_starts(
+    tmp_path: Path, prefix: str, host: str
+) -> None:
+    """`serve` started Redis and its projector process, then uvicorn failed to bind:
+    "Name or service not known" under uvicorn's error, exit 3."""
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix, "HOST": host}
+    ran = run_cli(env, tmp_path, "serve")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.startswith(
+        f"HOST must be an address or a name of this machine, not {host!r} ("
+    ), ran.stderr
+    assert ran.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["serve"], ["api"], ["project", "--port", "{port}"]])
+def test_an_address_that_cannot_be_listened_on_is_refused_before_anything_starts(
+    tmp_path: Path, prefix: str, command: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix, "PORT": str(port)}
+        ran = run_cli(env, tmp_path, *(part.format(port=port) for part in command))
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.strip() == (
+        f"cannot listen on HOST=127.0.0.1 PORT={port}: Address already in use"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INKWELL_RATE_LIMIT_REQUESTS", "lots"),
+        ("INKWELL_TRUSTED_DOCUMENTS", "{bad}"),
+        ("INKWELL_PREFIX", "a b"),
+        ("INKWELL_TRUSTED_PROXIES", "10.0.0.0/33"),
+    ],
+)
+def test_serve_refuses_in_one_line_what_reached_uvicorn_or_passed(
+    tmp_path: Path, prefix: str, name: str, value: str
+) -> None:
+    """As an outside probe ran them: each ended in a traceback and exit 3, or started."""
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix}
+    env[name] = value.format(bad=bad)
+    ran = run_cli(env, tmp_path, "serve")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.startswith(name), ran.stderr
+    assert ran.stderr.count("\n") == 1
