@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -35,7 +36,9 @@ log = logging.getLogger("inkwell")
 LOADING_POLL_SECONDS = 0.25
 
 
-def settings_or_exit(*, demo: bool = False, new_log: bool = False) -> Settings:
+def settings_or_exit(
+    *, demo: bool = False, new_log: bool = False, listens: bool = False, port: int | None = None
+) -> Settings:
     """The settings of a CLI command, once they are valid, its event log opens and the
     Redis servers it names answer; else the command ends with the reason in one line, exit
     code 2. The log is opened (and migrated, as every start does) here, before uvicorn or
@@ -47,11 +50,16 @@ def settings_or_exit(*, demo: bool = False, new_log: bool = False) -> Settings:
     `new_log`: the command may start a deployment, and make its log where there is none
     (serve, api, project, seed). The others work on an existing deployment's log, and
     refuse to make one: `status` run outside the server's directory had made an empty
-    log and a signing key there, and reported the empty log as caught up."""
+    log and a signing key there, and reported the empty log as caught up.
+
+    `listens`: the command serves HTTP on HOST and `port` (PORT when None), so both are
+    tried before the log is made or anything starts."""
     try:
         if not new_log:
             _the_log_exists(database_url_in())
         settings = Settings.from_env(demo=demo)
+        if listens:
+            _can_listen(settings.host, settings.port if port is None else port)
         _open_the_log(settings.database_url)
         _redis_answers("REDIS_URL", settings.redis_url)
         _redis_answers("REDIS_READ_URL", settings.redis_read_url)
@@ -99,6 +107,29 @@ def _the_log_exists(url: str) -> None:
             "server has them"
         )
     raise SettingsError(f"there is no event log at {shown}: set DATABASE_URL as the server has it")
+
+
+def _can_listen(host: str, port: int) -> None:
+    """Returns if this process can listen on HOST and `port` (bound and let go at once).
+    HOST=bogus.invalid or 999.1.1.1 failed only when uvicorn bound it, after Redis and
+    the projector process had started: "Name or service not known", exit 3. A name is
+    resolved as uvicorn's server resolves it; the first address is tried."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise SettingsError(
+            f"HOST must be an address or a name of this machine, not {host!r} ({error.strerror})"
+        ) from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise SettingsError(
+                f"cannot listen on HOST={host} PORT={port}: {error.strerror}"
+            ) from None
 
 
 def _redis_answers(name: str, url: str | None) -> None:

@@ -47,7 +47,7 @@ def serve(
     """Serves GraphQL on HOST:PORT and runs every projection in a process of its own."""
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(demo=demo, new_log=True)
+    settings = settings_or_exit(demo=demo, new_log=True, listens=True)
     if settings.demo_projection_delay:
         log.warning(
             "demo mode: every projector batch but recent_events waits %.0f ms",
@@ -72,7 +72,7 @@ def api(
     """Serves GraphQL only; projections run elsewhere (`project`), on the same REDIS_URL."""
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(new_log=True)
+    settings = settings_or_exit(new_log=True, listens=True)
     with redis_or_exit(settings) as settings:
         if workers == 1:
             app: Starlette | str = create_app(settings, projectors=False, server_process=True)
@@ -113,7 +113,7 @@ def project(
     """Runs the projections only, keeping the read models current until interrupted."""
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(demo=demo, new_log=True)
+    settings = settings_or_exit(demo=demo, new_log=True, listens=port is not None, port=port)
     with redis_or_exit(settings) as settings:
         if port is None:
             uvloop.run(_follow(settings, until_stdin_closes))  # as uvicorn runs the others

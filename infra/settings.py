@@ -21,8 +21,9 @@ from auth.tokens import (
 )
 from observability.logs import logging_config
 from protection.allowed_hosts import parse_allowed_hosts
-from protection.config import EdgeLimits, RateLimits, check_query_cost_rate
+from protection.config import EdgeLimits, RateLimits, check_rates
 from schema.exposure import Exposure
+from schema.trusted import BadTrustedDocuments, TrustedDocuments, load_trusted_documents
 from web.cors import parse_headers, parse_origins
 
 N = TypeVar("N", int, float)
@@ -115,7 +116,7 @@ class Settings:
     cors_headers: tuple[str, ...] = ()  # request headers they may send beyond web/cors.py's
     # Host names requests may name (protection/allowed_hosts.py); None: not set.
     allowed_hosts: tuple[str, ...] | None = None
-    trusted_documents: Path | None = None  # when set, only these operations run
+    trusted_documents: TrustedDocuments | None = None  # when set, only these operations run
     cdn_max_age: int = 5  # seconds a shared cache may keep an anonymous GET query's answer
     production: bool = False  # INKWELL_ENV=production: refuse what is only unwise in dev
     older_signing_keys: tuple[bytes, ...] = ()  # still verify tokens, until those expire
@@ -142,7 +143,7 @@ class Settings:
 
         try:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
-            check_query_cost_rate(rate_limits, edge)
+            check_rates(rate_limits, edge)
             exposure = Exposure.from_env(env)
             cors_origins = parse_origins(get("INKWELL_CORS_ORIGINS", ""))
             cors_headers = parse_headers(get("INKWELL_CORS_HEADERS", ""))
@@ -158,7 +159,7 @@ class Settings:
         return Settings(
             database_url=database_url,
             redis_url=_redis_url(env, "REDIS_URL"),
-            prefix=get("INKWELL_PREFIX", "inkwell"),
+            prefix=_prefix(get("INKWELL_PREFIX", "inkwell")),
             host=get("HOST", "127.0.0.1"),
             port=whole("PORT", 8000, most=65535),
             data_dir=data_dir,
@@ -177,7 +178,7 @@ class Settings:
             cors_origins=cors_origins,
             cors_headers=cors_headers,
             allowed_hosts=allowed_hosts,
-            trusted_documents=_existing(env, "INKWELL_TRUSTED_DOCUMENTS", Path.is_file, "a file"),
+            trusted_documents=_trusted_documents(env),
             cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
             production=get("INKWELL_ENV", "development") == "production",
             demo=demo,
@@ -186,6 +187,23 @@ class Settings:
             # before the process starts; here it tells /metrics to add up the files there.
             metrics_dir=_metrics_dir(env, database_url),
         )
+
+
+# Letters, digits, ".", "_" and "-": the prefix starts Redis key, channel and client names.
+PREFIX = re.compile(r"[A-Za-z0-9._-]+")
+
+
+def _prefix(prefix: str) -> str:
+    """Refused otherwise: Redis refuses a client name with a space (the server stopped in
+    uvicorn's startup under a traceback); SCAN reads `*`, `?` and `[` as a pattern, so a demo
+    reset, which deletes `<prefix>:*`, would delete other deployments' keys; and a prefix
+    with a `:` names keys of another prefix (`inkwell:rate` those of `inkwell`)."""
+    if not PREFIX.fullmatch(prefix):
+        raise SettingsError(
+            "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis "
+            f"key, channel and client name), not {prefix!r}"
+        )
+    return prefix
 
 
 def database_url_in(env: Mapping[str, str] = os.environ) -> str:
@@ -217,6 +235,19 @@ def _existing(
     if not exists(Path(raw)):
         raise SettingsError(f"{name} must name {what} that exists, not {raw!r}")
     return Path(raw)
+
+
+def _trusted_documents(env: Mapping[str, str]) -> TrustedDocuments | None:
+    """The operations that alone may run, read now: a file that was not JSON, or did not
+    parse as GraphQL, stopped `serve` in uvicorn's startup under a traceback, exit 3."""
+    name = "INKWELL_TRUSTED_DOCUMENTS"
+    path = _existing(env, name, Path.is_file, "a file")
+    if path is None:
+        return None
+    try:
+        return load_trusted_documents(path)
+    except BadTrustedDocuments as error:
+        raise SettingsError(f"{name}: {error}") from None
 
 
 # The files prometheus-client writes there. It reads every *.db file of the directory as one.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from limits import parse_many
+
+from protection.trusted_peers import check_trusted_proxies
 
 
 @dataclass(frozen=True)
@@ -147,28 +149,34 @@ class EdgeLimits:
             max_unsent_bytes_per_address=number(
                 "INKWELL_MAX_UNSENT_BYTES_PER_ADDRESS", defaults.max_unsent_bytes_per_address
             ),
-            trusted_proxies=env.get("INKWELL_TRUSTED_PROXIES") or None,
+            trusted_proxies=check_trusted_proxies(env.get("INKWELL_TRUSTED_PROXIES") or None),
             ws_compression=_switch(env, "INKWELL_WS_COMPRESSION", "off") == "on",
         )
 
 
-def check_query_cost_rate(rates: RateLimits, edge: EdgeLimits) -> None:
-    """Refuses (ValueError) a query-cost rate that cannot be read, or whose smallest amount
-    is below the query cost limit: a query the cost limit allows would be refused however
-    long its client waited."""
+def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
+    """Refuses (ValueError, naming the variable) a rate that cannot be read, or a query-cost
+    rate whose smallest amount is below the query cost limit: a query the cost limit
+    allows would be refused however long its client waited. The rates were read first
+    when uvicorn started the app, after Redis and the projectors: a typo stopped the
+    server under a traceback, exit 3."""
     if not rates.enabled:
         return
-    name = "INKWELL_RATE_LIMIT_QUERY_COST"
-    try:
-        smallest = min(item.amount for item in parse_many(rates.query_cost))
-    except ValueError:
-        raise ValueError(
-            f"{name} must be rates such as 100000/minute, not {rates.query_cost!r}"
-        ) from None
+    defaults = RateLimits()
+    for rate in fields(RateLimits):
+        if rate.name == "enabled":
+            continue
+        name, value = f"INKWELL_RATE_LIMIT_{rate.name.upper()}", getattr(rates, rate.name)
+        try:
+            parse_many(value)
+        except ValueError:
+            example = getattr(defaults, rate.name)
+            raise ValueError(f"{name} must be rates such as {example}, not {value!r}") from None
+    smallest = min(item.amount for item in parse_many(rates.query_cost))
     if smallest < edge.max_query_cost:
         raise ValueError(
-            f"{name} allows {smallest} a window, less than one query may cost "
-            f"(INKWELL_MAX_QUERY_COST, {edge.max_query_cost})"
+            f"INKWELL_RATE_LIMIT_QUERY_COST allows {smallest} a window, less than one query "
+            f"may cost (INKWELL_MAX_QUERY_COST, {edge.max_query_cost})"
         )
 
 

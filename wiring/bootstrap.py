@@ -55,7 +55,6 @@ from projections.readers.statuses import LogHead
 from protection.throttle import Throttle
 from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents
-from schema.trusted import load_trusted_documents
 from wiring.background import background
 from wiring.outages import STORE_OUTAGES
 from wiring.redis_clients import RedisClients, embedded, open_clients
@@ -281,7 +280,7 @@ def _throttled(settings: Settings, redis: RedisClients, keys: Keys, services: Se
 def _documents(settings: Settings, redis: Redis, keys: Keys) -> Documents:
     """Persisted queries: the trusted list when one is configured, else Apollo's APQ."""
     if settings.trusted_documents is not None:
-        return load_trusted_documents(settings.trusted_documents)
+        return settings.trusted_documents
     return AutomaticPersistedQueries(PersistedQueryStore(redis, keys, Bounds()))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,52 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
+    # Passed over without a word: every client behind the proxy was counted as one address.
+    *(
+        (
+            "INKWELL_TRUSTED_PROXIES",
+            f"10.0.0.5, {entry}",
+            f"INKWELL_TRUSTED_PROXIES: {entry!r} is not an IP address or network; list the "
+            "proxies' addresses and networks (10.0.0.5, 10.0.0.0/8, fd00::/8), or * alone",
+        )
+        for entry in ["notanip", "10.0.0.0/33", "10.0.0.1/24", "proxy.internal", "*"]
+    ),
+    # Redis refused the client name in uvicorn's startup, under a traceback.
+    (
+        "INKWELL_PREFIX",
+        "a b",
+        "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis key, "
+        "channel and client name), not 'a b'",
+    ),
+    # A demo reset deletes `<prefix>:*`: these would have reached other prefixes' keys.
+    *(
+        (
+            "INKWELL_PREFIX",
+            prefix,
+            "INKWELL_PREFIX must be letters, digits, '.', '_' and '-' (it starts every Redis "
+            f"key, channel and client name), not {prefix!r}",
+        )
+        for prefix in ["*", "blog[1]", "inkwell:rate", "café", "a\nb"]
+    ),
+    # The other rates were first read in uvicorn's startup, after Redis and the projector
+    # process had started: `limits`' "couldn't parse rate limit string" under a traceback.
+    *(
+        (
+            f"INKWELL_RATE_LIMIT_{name}",
+            value,
+            f"INKWELL_RATE_LIMIT_{name} must be rates such as {example}, not {value!r}",
+        )
+        for name, value, example in [
+            ("REQUESTS", "lots", "1200/minute"),
+            ("PER_TOKEN", "-5/minute", "1200/minute"),
+            ("WRITES", "x", "120/minute"),
+            ("REGISTER", "10/minute;", "10/minute;100/day"),
+            ("BAD_TOKENS", "1/fortnight", "30/minute"),
+            ("SUBSCRIBES", "abc", "60/minute"),
+            ("SEARCH_WORDS", "many/hour", "20000/hour"),
+            ("PROFILE_UPDATES", "20 an hour", "20/hour"),
+        ]
+    ),
 ]
 
 
@@ -110,6 +157,48 @@ def test_a_bad_value_is_refused_with_its_name(
     with pytest.raises(SettingsError) as refused:
         Settings.from_env(env)
     assert str(refused.value) == message
+
+
+def test_rates_are_not_read_when_rate_limits_are_off(tmp_path: Path) -> None:
+    """As INKWELL_RATE_LIMIT_QUERY_COST was: with the limits off no rate is used."""
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_RATE_LIMITS": "off"}
+    assert not Settings.from_env({**env, "INKWELL_RATE_LIMIT_WRITES": "x"}).rate_limits.enabled
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("bad.json", "{ not json", "is not JSON: Expecting property name enclosed in double"),
+        ("broken.graphql", "query {", "does not parse: Syntax Error: Expected Name, found <EOF>."),
+        ("empty.graphql", "fragment F on Post { id }", "lists no operation"),
+    ],
+)
+def test_a_trusted_documents_file_that_cannot_be_read_is_refused_in_one_line(
+    tmp_path: Path, name: str, content: str, reason: str
+) -> None:
+    """It was read in uvicorn's startup, after Redis and the projector process had started:
+    BadTrustedDocuments under a traceback, exit 3."""
+    documents = tmp_path / name
+    documents.write_text(content)
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_DOCUMENTS": str(documents)}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env)
+    assert str(refused.value).startswith(f"INKWELL_TRUSTED_DOCUMENTS: {documents} {reason}")
+    assert "\n" not in str(refused.value)
+
+
+def test_a_trusted_documents_file_is_read_with_the_settings(tmp_path: Path) -> None:
+    documents = tmp_path / "operations.graphql"
+    documents.write_text("query Feed { __typename }")
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_DOCUMENTS": str(documents)}
+    trusted = Settings.from_env(env).trusted_documents
+    assert trusted is not None and len(trusted) == 1
+
+
+@pytest.mark.parametrize("listed", ["10.0.0.5", " 10.0.0.0/8, fd00::/8, ", "*", " * "])
+def test_trusted_proxies_are_addresses_and_networks_or_a_star(tmp_path: Path, listed: str) -> None:
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_TRUSTED_PROXIES": listed}
+    assert Settings.from_env(env).edge.trusted_proxies == listed.strip()
 
 
 def test_unset_and_empty_variables_take_their_defaults(tmp_path: Path) -> None:
@@ -273,3 +362,57 @@ def test_a_metrics_directory_of_its_own_is_taken_with_the_files_it_keeps(
     env = {"INKWELL_DATA_DIR": str(tmp_path / "data"), "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     settings = Settings.from_env(env)
     assert settings.metrics_dir == metrics
+
+
+@pytest.mark.parametrize("host", ["bogus.invalid", "999.1.1.1"])
+def test_a_host_that_does_not_resolve_is_refused_before_anything_starts(
+    tmp_path: Path, prefix: str, host: str
+) -> None:
+    """`serve` started Redis and its projector process, then uvicorn failed to bind:
+    "Name or service not known" under uvicorn's error, exit 3."""
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix, "HOST": host}
+    ran = run_cli(env, tmp_path, "serve")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.startswith(
+        f"HOST must be an address or a name of this machine, not {host!r} ("
+    ), ran.stderr
+    assert ran.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["serve"], ["api"], ["project", "--port", "{port}"]])
+def test_an_address_that_cannot_be_listened_on_is_refused_before_anything_starts(
+    tmp_path: Path, prefix: str, command: list[str]
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix, "PORT": str(port)}
+        ran = run_cli(env, tmp_path, *(part.format(port=port) for part in command))
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.strip() == (
+        f"cannot listen on HOST=127.0.0.1 PORT={port}: Address already in use"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("INKWELL_RATE_LIMIT_REQUESTS", "lots"),
+        ("INKWELL_TRUSTED_DOCUMENTS", "{bad}"),
+        ("INKWELL_PREFIX", "a b"),
+        ("INKWELL_TRUSTED_PROXIES", "10.0.0.0/33"),
+    ],
+)
+def test_serve_refuses_in_one_line_what_reached_uvicorn_or_passed(
+    tmp_path: Path, prefix: str, name: str, value: str
+) -> None:
+    """As an outside probe ran them: each ended in a traceback and exit 3, or started."""
+    bad = tmp_path / "bad.json"
+    bad.write_text("not json")
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix}
+    env[name] = value.format(bad=bad)
+    ran = run_cli(env, tmp_path, "serve")
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert ran.stderr.startswith(name), ran.stderr
+    assert ran.stderr.count("\n") == 1

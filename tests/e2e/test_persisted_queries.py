@@ -308,13 +308,14 @@ def test_a_trusted_documents_file_that_does_not_parse_stops_the_server(
         {
             "INKWELL_TRUSTED_DOCUMENTS": str(documents),
             "REDIS_URL": redis_url,
-            "INKWELL_PREFIX": prefix,  # it binds the read models before it reads the file
+            "INKWELL_PREFIX": prefix,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
             "INKWELL_DATA_DIR": str(tmp_path),
         },
         tmp_path,
     ).start(wait=False)
     assert server.process is not None
-    assert server.process.wait(timeout=60) != 0
+    assert server.process.wait(timeout=60) == 2  # refused with the settings: one line
     server.process = None
-    assert "does not parse" in server.log.read_text()
+    assert f"INKWELL_TRUSTED_DOCUMENTS: {documents} does not parse" in server.log.read_text()
+    assert "Traceback" not in server.log.read_text()
