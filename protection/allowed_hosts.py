@@ -40,7 +40,7 @@ from collections.abc import Collection
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from protection.responses import refusal_body, refuse
+from protection.responses import refuse, refuse_handshake
 
 MISDIRECTED = 421
 VARIABLE = "INKWELL_ALLOWED_HOSTS"
@@ -118,7 +118,8 @@ class AllowedHosts:
         elif scope["type"] == "http":
             await refuse(scope, send, MISDIRECTED, MESSAGE, {"code": "MISDIRECTED_REQUEST"})
         else:
-            await _refuse_handshake(scope, receive, send)
+            code = {"code": "MISDIRECTED_REQUEST"}
+            await refuse_handshake(scope, receive, send, MISDIRECTED, MESSAGE, code)
 
     def allows(self, scope: Scope) -> bool:
         header = next((value for name, value in scope["headers"] if name == b"host"), None)
@@ -133,19 +134,6 @@ class AllowedHosts:
         if self.names is None:
             return not on_loopback(scope)
         return self.any_name or name in self.names or name.endswith(self.suffixes)
-
-
-async def _refuse_handshake(scope: Scope, receive: Receive, send: Send) -> None:
-    """As an HTTP answer when the server can send one before the handshake (uvicorn can),
-    else by closing before it completes (the client sees 403)."""
-    await receive()  # websocket.connect
-    if "websocket.http.response" not in scope.get("extensions", {}):
-        await send({"type": "websocket.close", "code": 1008})
-        return
-    body = refusal_body(MESSAGE, {"code": "MISDIRECTED_REQUEST"})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "websocket.http.response.start", "status": MISDIRECTED, "headers": headers})
-    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def _is_address(text: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.types import Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from schema import media
 
@@ -30,6 +30,32 @@ async def refuse(
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def refuse_handshake(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    status: int,
+    message: str,
+    extensions: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Refuses a WebSocket handshake with an HTTP answer, as `refuse` does a request's,
+    where the server can send one before the handshake (uvicorn can); else by closing
+    before it completes, which the client sees as an empty 403."""
+    await receive()  # websocket.connect
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = refusal_body(message, extensions)
+    raw_headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+    ]
+    await send({"type": "websocket.http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 def refusal_body(message: str, extensions: dict[str, Any]) -> bytes:

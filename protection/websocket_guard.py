@@ -16,10 +16,10 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
+from protection.responses import refuse_handshake
 from protection.throttle import RateLimited, Throttle
 
 MESSAGE_TOO_BIG = 1009
-POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
 # Messages of any type on one connection: a burst, then a steady rate. A client's own
@@ -70,13 +70,28 @@ class WebSocketGuard:
             return
         address = client_address(scope)
         throttle = _throttle(scope)
-        if throttle is not None and (
-            self.open[address] >= self.max_per_address
-            or not await _handshake_allowed(throttle, scope, address)
-        ):
-            await receive()  # websocket.connect
-            # Closed before the handshake completes: the client sees HTTP 403.
-            await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        if throttle is not None and self.open[address] >= self.max_per_address:
+            limit = self.max_per_address
+            await refuse_handshake(
+                scope,
+                receive,
+                send,
+                429,
+                f"Too many open WebSockets from your address (at most {limit}); close some.",
+                {"code": "RATE_LIMITED", "retryAfter": 1, "maxSockets": limit},
+                {"retry-after": "1"},
+            )
+            return
+        if throttle is not None and (limited := await _handshake_limited(throttle, scope, address)):
+            await refuse_handshake(
+                scope,
+                receive,
+                send,
+                429,
+                str(limited),
+                {"code": "RATE_LIMITED", "retryAfter": limited.retry_after},
+                {"retry-after": str(limited.retry_after)},
+            )
             return
         self.open[address] += 1
         try:
@@ -120,7 +135,7 @@ class WebSocketGuard:
         return guarded
 
 
-async def _handshake_allowed(throttle: Throttle, scope: Scope, address: str) -> bool:
+async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> RateLimited | None:
     """A handshake is a request, and its bearer token is checked as a request's is
     (protection/request_rate.py): sockets opened and dropped at once, each with a
     guessed token, went uncounted (200 guesses in 0.32 s from one address)."""
@@ -129,9 +144,9 @@ async def _handshake_allowed(throttle: Throttle, scope: Scope, address: str) -> 
         token = bearer_token(scope)
         if token is not None and scope["app"].state.services.tokens.verify(token) is None:
             await throttle.hit(throttle.bad_tokens, address)
-    except RateLimited:
-        return False
-    return True
+    except RateLimited as limited:
+        return limited
+    return None
 
 
 def _throttle(scope: Scope) -> Throttle | None:

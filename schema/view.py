@@ -34,6 +34,7 @@ from auth import authorization
 from auth.authorization import Refused
 from auth.tokens import Claims
 from domain import ids
+from protection.responses import refuse_handshake
 from protection.subscription_budget import SubscriptionBudget
 from protection.throttle import RateLimited
 from schema import content_type, media
@@ -56,6 +57,10 @@ HTTP_OPERATIONS = {
 }
 log = logging.getLogger(__name__)
 
+CROSS_ORIGIN = (
+    "A page on this origin may not open a WebSocket here; the server lists the origins "
+    "that may (INKWELL_CORS_ORIGINS)."
+)
 NO_PLAYGROUND = (
     "There is no playground here: send a GraphQL request, "
     "a GET with ?query= or a POST with a JSON body."
@@ -159,6 +164,20 @@ class InkwellGraphQL(GraphQL[Context, None]):
         if not isinstance(value, dict | None):
             raise refusal
         return value
+
+    async def reject_websocket(self, request: WebSocket) -> WebSocket:
+        """A handshake from a page on an origin not allowed (INKWELL_CORS_ORIGINS): 403
+        with a coded body, as every other refusal; strawberry's was an empty text/plain
+        403, which a client cannot tell from any other."""
+        await refuse_handshake(
+            request.scope,
+            request.receive,
+            request.send,
+            403,
+            CROSS_ORIGIN,
+            {"code": "FORBIDDEN"},
+        )
+        return request
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(self.playground, headers=self.playground_headers)

@@ -502,7 +502,10 @@ def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess)
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
     with pytest.raises(InvalidStatus) as refused:
         connect(url, origin=Origin("http://evil.example"), subprotocols=protocols)
+    # Coded, as every refusal (it was an empty text/plain 403).
     assert refused.value.response.status_code == 403
+    (error,) = json.loads(refused.value.response.body)["errors"]
+    assert error["extensions"] == {"code": "FORBIDDEN"}
 
 
 def test_a_subscription_over_http_is_refused_without_pointing_at_post(

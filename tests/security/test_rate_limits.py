@@ -146,7 +146,8 @@ async def open_socket(
     server: ServerProcess, header_token: str | None = None, init_token: str | None = None
 ) -> int | None:
     """Opens a graphql-transport-ws socket, sends connection_init; the close code the
-    server answers with (None when it acknowledged), or 403 when it refused the handshake."""
+    server answers with (None when it acknowledged), or the HTTP status that refused the
+    handshake (a coded JSON answer, as every refusal: it was an empty 403)."""
     headers = {"Authorization": f"Bearer {header_token}"} if header_token else {}
     payload = {"Authorization": f"Bearer {init_token}"} if init_token else {}
     try:
@@ -162,7 +163,11 @@ async def open_socket(
                 return closed.rcvd.code if closed.rcvd else None
             return None
     except InvalidStatus as refused:
-        return refused.response.status_code
+        answer = refused.response
+        (error,) = json.loads(answer.body)["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED", error
+        assert answer.headers["retry-after"] == str(error["extensions"]["retryAfter"])
+        return answer.status_code
 
 
 async def test_a_bad_token_in_a_websocket_handshake_is_refused_and_counted(
@@ -177,7 +182,7 @@ async def test_a_bad_token_in_a_websocket_handshake_is_refused_and_counted(
         assert await open_socket(server, init_token=forged) == 4403
     # Four guesses made, each counted once: the next handshake with a bad token is
     # refused outright, and so is a guess over HTTP from the same address.
-    assert await open_socket(server, header_token=forged) == 403
+    assert await open_socket(server, header_token=forged) == 429
     guess = httpx.post(
         f"{server.url}/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {forged}"}
     )
@@ -188,7 +193,7 @@ async def test_a_bad_token_in_a_websocket_handshake_is_refused_and_counted(
 async def test_websocket_handshakes_count_as_requests(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_REQUESTS="4/minute")
     # wait_until_serving spent one request.
-    assert [await open_socket(server) for _ in range(4)] == [None, None, None, 403]
+    assert [await open_socket(server) for _ in range(4)] == [None, None, None, 429]
 
 
 def test_every_route_but_health_counts_against_the_address(start_server: StartServer) -> None:

@@ -225,7 +225,9 @@ async def test_connections_per_address_are_bounded(start_server: StartServer) ->
     held = [await open_session(server) for _ in range(3)]
     with pytest.raises(InvalidStatus) as refused:
         await open_session(server)
-    assert refused.value.response.status_code == 403
+    assert refused.value.response.status_code == 429
+    (error,) = json.loads(refused.value.response.body)["errors"]
+    assert error["extensions"] == {"code": "RATE_LIMITED", "retryAfter": 1, "maxSockets": 3}
     await held.pop().close()
     deadline = time.monotonic() + 10
     while True:  # the server counts the close once it has seen it
