@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
-from protection.responses import refuse
+from protection.responses import refuse, too_many
 from protection.throttle import RateLimited, Throttle
 
 UNCOUNTED = frozenset({"/health"})
@@ -47,13 +47,6 @@ class RequestRate:
                 else:
                     await throttle.hit(throttle.per_token, user)
         except RateLimited as limited:
-            await refuse(
-                scope,
-                send,
-                429,
-                str(limited),
-                {"code": "RATE_LIMITED", "retryAfter": limited.retry_after},
-                {"Retry-After": str(limited.retry_after)},
-            )
+            await refuse(scope, send, *too_many(limited))
             return
         await self.app(scope, receive, send)

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.types import Receive, Scope, Send
 
+from protection.throttle import RateLimited
 from schema import media
 
 
@@ -21,13 +22,8 @@ async def refuse(
     """Sends the refusal in the media type the request accepts, as the GraphQL endpoint's
     own refusals are (application/json when it accepts neither: a refusal is not a 406)."""
     body = refusal_body(message, extensions)
-    raw_headers = [
-        (b"content-type", media_type_for(scope).encode()),
-        (b"content-length", str(len(body)).encode()),
-        # The rest of a refused body is never read: the connection cannot be reused.
-        (b"connection", b"close"),
-        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
-    ]
+    # The rest of a refused body is never read: the connection cannot be reused.
+    raw_headers = _head(body, media_type_for(scope), {**(headers or {}), "connection": "close"})
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -49,13 +45,28 @@ async def refuse_handshake(
         await send({"type": "websocket.close", "code": 1008})
         return
     body = refusal_body(message, extensions)
-    raw_headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
-    ]
+    raw_headers = _head(body, media.JSON, headers or {})
     await send({"type": "websocket.http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "websocket.http.response.body", "body": body})
+
+
+def too_many(limited: RateLimited) -> tuple[int, str, dict[str, Any], dict[str, str]]:
+    """The status, message, extensions and headers of a rate limit's refusal."""
+    retry = limited.retry_after
+    return (
+        429,
+        str(limited),
+        {"code": "RATE_LIMITED", "retryAfter": retry},
+        {"retry-after": str(retry)},
+    )
+
+
+def _head(body: bytes, media_type: str, headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", media_type.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+    ]
 
 
 def refusal_body(message: str, extensions: dict[str, Any]) -> bytes:

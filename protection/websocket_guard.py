@@ -16,7 +16,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
-from protection.responses import refuse_handshake
+from protection.responses import refuse_handshake, too_many
 from protection.throttle import RateLimited, Throttle
 
 MESSAGE_TOO_BIG = 1009
@@ -83,15 +83,7 @@ class WebSocketGuard:
             )
             return
         if throttle is not None and (limited := await _handshake_limited(throttle, scope, address)):
-            await refuse_handshake(
-                scope,
-                receive,
-                send,
-                429,
-                str(limited),
-                {"code": "RATE_LIMITED", "retryAfter": limited.retry_after},
-                {"retry-after": str(limited.retry_after)},
-            )
+            await refuse_handshake(scope, receive, send, *too_many(limited))
             return
         self.open[address] += 1
         try:
