@@ -195,19 +195,21 @@ class Subscription:
         ctx = info.context
         post_id = strawberry.ID(ids.entity_id(post_id, "postId"))
         resume = _resume(info, after)
-        post = await ctx.services.live.post_now(post_id)
-        if post is None or not post.visible_to(ctx.viewer_id):
-            raise NotFound("post", post_id)
         live = ctx.services.live
         with ctx.services.subscription():
-            async with (
-                live.comments_added(post_id, resume) as updates,
-                live.post(post_id) as post_updates,
-            ):
-                shown = _while_visible(updates, post_updates, ctx.viewer_id)
-                async with aclosing(shown):  # its tasks end with the subscription
-                    async for view in shown:
-                        yield Comment.from_view(view)
+            async with live.post(post_id) as post_updates:
+                # The post's first state, as its topic reads it: while Redis holds no read
+                # models (flushed, restarted empty) it waits for the rebuild. Read from its
+                # hash at once, an existing post was NOT_FOUND, which tells a client it
+                # was archived.
+                first = await anext(post_updates)
+                if first is None or not first.visible_to(ctx.viewer_id):
+                    raise NotFound("post", post_id)
+                async with live.comments_added(post_id, resume) as updates:
+                    shown = _while_visible(updates, post_updates, ctx.viewer_id)
+                    async with aclosing(shown):  # its tasks end with the subscription
+                        async for view in shown:
+                            yield Comment.from_view(view)
                 raise NotFound("post", post_id)
 
     @strawberry.subscription(

@@ -19,6 +19,7 @@ from harness.redis_server import PrivateRedis
 from harness.server_process import ROOT, ServerProcess
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
+from tests.support.processes import projector_of
 
 FEED = "subscription { feed { id title } }"
 POST = "subscription($id: ID!) { post(id: $id) { id likeCount } }"
@@ -183,3 +184,46 @@ def test_a_stream_that_cannot_resume_ends_with_resubscribe(
         error = asyncio.run(watch())
         assert error["extensions"]["code"] == "RESUBSCRIBE", error
         assert _metric(server, 'inkwell_live_resyncs_total{outcome="ended"}') >= 1
+
+
+COMMENTS = (
+    "subscription($id: ID!, $after: Int) { commentAdded(postId: $id, after: $after) { body } }"
+)
+SEEN = "query($id: ID!) { post(id: $id) { readModelPosition } }"
+ADD_COMMENT = "mutation($i: AddCommentInput!) { addComment(input: $i) { position } }"
+
+
+def test_a_comment_subscription_made_while_redis_has_no_read_models_waits_for_them(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """commentAdded looked its post up in Redis at once: right after a FLUSHALL (or an
+    empty restart), before the rebuild, an existing post was NOT_FOUND, which tells a
+    client it was archived. It now waits, as post(id) does. The projector is paused
+    meanwhile, so that the rebuild cannot win the race."""
+    env = _env(server_env, private_redis)
+    with ServerProcess(env, tmp_path) as server:
+        api = http_api(server)
+        ann = api.register("Ann")
+        post = api.published_post(ann, "Commented")["id"]
+        # Resumed from here, it is sent the comment below wherever its join lands.
+        seen = api.ok(SEEN, {"id": post})["post"]["readModelPosition"]
+        projector = projector_of(server)
+
+        async def watch() -> None:
+            async with session(server.url) as client:
+                projector.suspend()
+                try:
+                    private_redis.flush()
+                    stream = Stream(client, COMMENTS, {"id": post, "after": seen})
+                    with pytest.raises(TimeoutError):  # waiting, not NOT_FOUND
+                        await stream.until(lambda _: True, timeout=2)
+                finally:
+                    projector.resume()
+                comment = {"i": {"postId": post, "body": "After the flush"}}
+                await asyncio.to_thread(api.ok, ADD_COMMENT, comment, token=ann.token)
+                await stream.until(
+                    lambda item: item["commentAdded"]["body"] == "After the flush", timeout=60
+                )
+                await stream.stop()
+
+        asyncio.run(watch())
