@@ -5,7 +5,7 @@ A count alone did not bound them: the token limit leaves room for nearly a megab
 comments or one long string, and an outside probe sent 1,100 distinct documents of
 900 KB that the parse and cost caches kept, taking a fresh server from 107 MB to 1.97 GB
 for good. Here the texts kept add up to at most `max_characters`, and a text longer than
-a sixteenth of that is computed every time and never kept (clients send a handful of
+a sixteenth of that is kept alone until the next such text (clients send a handful of
 small documents; GraphiQL's introspection query is about 2 KB). A parsed document holds
 about 70 bytes per character of a dense query, so the memory kept stays in the tens of
 megabytes whatever clients send.
@@ -40,9 +40,12 @@ class DocumentMemo(Generic[P, R]):
         self._largest_kept = max_characters // 16
         self._entries: OrderedDict[tuple[str, tuple[Hashable, ...]], R] = OrderedDict()
         self._characters = 0
+        self._large: tuple[tuple[str, tuple[Hashable, ...]], R] | None = None
 
     def __call__(self, text: str, *args: P.args, **kwargs: P.kwargs) -> R:
         key = (text, (*args, *kwargs.items()))
+        if len(text) > self._largest_kept:
+            return self._large_one(key, text, *args, **kwargs)
         try:
             value = self._entries[key]
         except KeyError:
@@ -51,10 +54,21 @@ class DocumentMemo(Generic[P, R]):
             self._entries.move_to_end(key)
             return value
         value = self._function(text, *args, **kwargs)
-        if len(text) <= self._largest_kept:
-            self._entries[key] = value
-            self._characters += len(text)
-            while len(self._entries) > self._max_entries or self._characters > self._max_characters:
-                (oldest, _), _ = self._entries.popitem(last=False)
-                self._characters -= len(oldest)
+        self._entries[key] = value
+        self._characters += len(text)
+        while len(self._entries) > self._max_entries or self._characters > self._max_characters:
+            (oldest, _), _ = self._entries.popitem(last=False)
+            self._characters -= len(oldest)
+        return value
+
+    def _large_one(
+        self, key: tuple[str, tuple[Hashable, ...]], text: str, *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        """A text too long to keep among the others is kept alone, until the next: one
+        request asks for its parse, validation and cost several times over, and each of
+        them parsed it again (seven parses of a 1 MB document, 0.28 s each)."""
+        if self._large is not None and self._large[0] == key:
+            return self._large[1]
+        value = self._function(text, *args, **kwargs)
+        self._large = (key, value)
         return value

@@ -26,9 +26,13 @@ from strawberry.types import ExecutionContext
 
 from domain.errors import ECHO_MAX
 from schema.document_memo import DocumentMemo
-from schema.limits import PARSE_OPTIONS, VALIDATION_RULES
+from schema.limits import MAX_DOCUMENT_CHARACTERS, PARSE_OPTIONS, VALIDATION_RULES
 
 SEVERAL_OPERATIONS = "The document holds several operations: send the operationName to run."
+
+# What strawberry is given for a document refused unparsed: it asks the operation's type of
+# every document before it answers the refusal, and an empty one has none (a 500).
+STAND_IN = parse("{ __typename }")
 
 # Distinct document texts remembered (and their characters: schema/document_memo.py), so
 # unique texts from an attacker only evict. Clients send a handful of documents.
@@ -56,6 +60,10 @@ class PreparedOperations:
         context.parse_options = PARSE_OPTIONS
         context.validation_rules = self._rules
         if not context.query:
+            return
+        if len(context.query) > MAX_DOCUMENT_CHARACTERS:
+            context.graphql_document = STAND_IN  # never run: the refusal is answered
+            context.pre_execution_errors = [_too_long(len(context.query))]
             return
         document = self.parsed(context.query)
         if document is not None:
@@ -87,6 +95,8 @@ class PreparedOperations:
         return operation is not None and operation.operation is OperationType.QUERY
 
     def _parse(self, query: str) -> DocumentNode | None:
+        if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by `prepare`, never parsed
+            return None
         try:
             return parse(query, **PARSE_OPTIONS)
         except GraphQLError:
@@ -96,6 +106,14 @@ class PreparedOperations:
         document = self.parsed(query)
         assert document is not None, "validated only once parsed"
         return validate_document(self._schema, document, self._rules)
+
+
+def _too_long(characters: int) -> GraphQLError:
+    return GraphQLError(
+        f"The document is {characters} characters long, over the limit of "
+        f"{MAX_DOCUMENT_CHARACTERS}: send long texts in variables.",
+        extensions={"code": "QUERY_TOO_COMPLEX", "maxCharacters": MAX_DOCUMENT_CHARACTERS},
+    )
 
 
 def _unknown_operation(name: str) -> str:

@@ -22,6 +22,12 @@ MAX_TOKENS = 5_000
 
 # The parser stops counting at MAX_TOKENS, so a huge document costs no more than that.
 PARSE_OPTIONS = ParseOptions(max_tokens=MAX_TOKENS)
+# But a comment or a string is one token, and graphql-core's lexer reads about 3.6
+# characters a microsecond: a 1 MB string literal held the event loop 0.28 s a parse,
+# and other clients waited seconds (an outside probe). Longer documents are refused
+# before they are parsed: room for a query and a post's longest content (100,000
+# characters) written inline; longer texts go in variables, which orjson reads.
+MAX_DOCUMENT_CHARACTERS = 131_072
 
 # Built once for the life of the process: the validation cache (schema/operations.py) keys
 # on the document alone, so a rule that changed between requests would never apply.
