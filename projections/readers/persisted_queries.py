@@ -65,16 +65,18 @@ class PersistedQueryStore:
                 pipe.set(self._keys.persisted_query(digest), document, ex=self.bounds.ttl_seconds)
                 pipe.zadd(index, {digest: now})
                 pipe.zremrangebyscore(index, "-inf", now - self.bounds.ttl_seconds)
-                pipe.zcard(index)
-                *_, count = await pipe.execute()
+                pipe.zrange(index, 0, -(self.bounds.max_count + 1))
+                *_, over = await pipe.execute()
         except ResponseError as refused:
             log.warning("persisted query not stored: Redis refused the write (%s)", refused)
             return
-        if count > self.bounds.max_count:
-            await self._evict(count - self.bounds.max_count)
+        if over:
+            await self._evict([str(digest) for digest in over])
 
-    async def _evict(self, excess: int) -> None:
-        oldest = await self._redis.zpopmin(self._keys.persisted_queries(), excess)
-        digests = [str(entry[0]) for entry in oldest if isinstance(entry, (tuple, list))]
-        if digests:
-            await self._redis.delete(*(self._keys.persisted_query(d) for d in digests))
+    async def _evict(self, digests: list[str]) -> None:
+        """Removes the documents stored before the newest `max_count`, as the store's MULTI
+        found them. Stores at the same time find the same oldest ones: each had popped as
+        many as it counted over the bound, and 40 stores at once into a full store of
+        1,000 left 573 (an outside probe)."""
+        await self._redis.delete(*(self._keys.persisted_query(d) for d in digests))
+        await self._redis.zrem(self._keys.persisted_queries(), *digests)

@@ -3,6 +3,7 @@ the trusted list read from Apollo's manifest."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from pathlib import Path
@@ -50,6 +51,22 @@ async def test_the_store_keeps_the_newest_documents_up_to_its_count(
         assert await reader.resolve(None, named(document), runs) == document
         assert 0 < await redis.ttl(keys.persisted_query(sha(document))) <= 60
     assert await redis.zcard(keys.persisted_queries()) == 3
+
+
+async def test_stores_at_the_same_time_evict_only_what_is_over_the_count(
+    redis: Redis, prefix: str
+) -> None:
+    """Each store popped as many of the oldest as it counted over the bound, so stores at
+    the same time popped their sum: 40 at once into a full store of 1,000 left 573."""
+    keys = Keys(prefix)
+    store = PersistedQueryStore(redis, keys, Bounds(max_count=20, ttl_seconds=60))
+    for n in range(20):
+        await store.store(sha(f"{{ a{n}: __typename }}"), f"{{ a{n}: __typename }}")
+    documents = [f"{{ b{n}: __typename }}" for n in range(10)]
+    await asyncio.gather(*(store.store(sha(document), document) for document in documents))
+    assert await redis.zcard(keys.persisted_queries()) == 20
+    for document in documents:
+        assert await store.load(sha(document)) == document
 
 
 async def test_a_document_over_the_size_bound_runs_unstored(redis: Redis, prefix: str) -> None:
