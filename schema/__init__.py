@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Collection, Mapping
 from contextlib import aclosing
 from typing import Any
 
@@ -80,15 +80,24 @@ class InkwellSchema(strawberry.Schema):
         return cost if cost <= self.costs.limit.of(OperationType.SUBSCRIPTION) else None
 
     def runnable(
-        self, query: str, operation_name: str | None, variables: Mapping[str, Any] | None
+        self,
+        query: str,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        allowed: Collection[str] | None = None,
     ) -> bool:
         """Whether a request runs this document: it parses, validates (the shape limits
-        are validation rules) and the operation it names is within its cost limit with
-        these variables. A persisted query is stored only then (schema/persisted.py)."""
+        are validation rules), the operation it names is of a type the transport runs
+        (`allowed` names them, "query" and so on; any if None) and within its cost limit
+        with these variables. A persisted query is stored only then (schema/persisted.py):
+        a subscription sent over HTTP was stored, and its hash alone then answered
+        BAD_REQUEST rather than PERSISTED_QUERY_NOT_FOUND."""
         document = self.operations.parsed(query)
         if document is None or self.operations.validated(query):
             return False
         operation = get_operation_ast(document, operation_name)
+        if allowed is not None and (operation is None or operation.operation.value not in allowed):
+            return False
         limit = self.costs.limit.of(operation.operation if operation else None)
         return self.costs.cost(query, document, operation_name, variables) <= limit
 

@@ -55,6 +55,9 @@ HTTP_OPERATIONS = {
     "GET": {OperationType.QUERY},
     "POST": {OperationType.QUERY, OperationType.MUTATION},
 }
+HTTP_OPERATION_NAMES = {
+    method: frozenset(kind.value for kind in kinds) for method, kinds in HTTP_OPERATIONS.items()
+}
 log = logging.getLogger(__name__)
 
 CROSS_ORIGIN = (
@@ -310,6 +313,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 self.runnable,
                 operation_name=request_data.operation_name,
                 variables=request_data.variables,
+                allowed=HTTP_OPERATION_NAMES[request_adapter.method],
             ),
         )
         if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
