@@ -1,5 +1,5 @@
 """What the API says of each projection's progress (`projections`, query and subscription)
-when Redis has lost the head it keeps."""
+when Redis has lost the head it keeps, or holds an older one."""
 
 from __future__ import annotations
 
@@ -17,6 +17,22 @@ async def test_a_head_redis_lost_is_read_from_the_log(inkwell: Inkwell) -> None:
     await settle(inkwell)
     head = await inkwell.store.head_position()
     await inkwell.redis.delete(inkwell.keys.head())  # as a flush leaves it
+
+    statuses = await inkwell.services.reads.projection_statuses()
+    assert {status.head_position for status in statuses} == {head}
+    async with inkwell.services.live.projections() as updates:
+        assert {status.head_position for status in await anext(updates)} == {head}
+
+
+async def test_a_head_redis_holds_from_before_is_passed_by_the_logs(inkwell: Inkwell) -> None:
+    """Redis restarted from an older snapshot brings an older head back with the older
+    checkpoints: every projection said lag 0, caught up, while they caught up 30 events
+    (an outside probe), and /ready and `inkwell status` said lag 30."""
+    for name in ("Ann", "Bob", "Cy"):
+        await send(inkwell, RegisterUser(name))
+    await settle(inkwell)
+    head = await inkwell.store.head_position()
+    await inkwell.redis.zadd(inkwell.keys.head(), {"head": head - 2})  # as the snapshot had it
 
     statuses = await inkwell.services.reads.projection_statuses()
     assert {status.head_position for status in statuses} == {head}
