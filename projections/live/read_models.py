@@ -200,6 +200,10 @@ class Topic:
         self._first_state = False
         self._closed = False
         self._subscribed = asyncio.get_running_loop().create_future()
+        # Its failure is raised to every subscriber waiting in started(); with none left
+        # (they went before Redis confirmed the channel), asyncio logged it at ERROR as
+        # never retrieved, whenever a client left early.
+        self._subscribed.add_done_callback(lambda done: done.cancelled() or done.exception())
         self.task = asyncio.create_task(self._follow(), name=f"live {channel}")
 
     async def started(self) -> None:

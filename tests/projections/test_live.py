@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -308,3 +311,27 @@ async def test_a_channel_followed_always_and_by_subscribers_is_confirmed_after_a
     async with inkwell.services.live.projections() as updates:
         statuses = await next_item(updates)
     assert {status.name for status in statuses} >= {"posts", "users"}
+
+
+async def test_a_subscriber_gone_before_its_channel_is_confirmed_leaves_no_error_logged(
+    inkwell: Inkwell, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its topic, cancelled while waiting for Redis to confirm the channel, handed the
+    cancellation to a future nobody awaited any more: asyncio logged `Future exception was
+    never retrieved` at ERROR, with a traceback, whenever such a client left (outside
+    probes saw it after subscribe/complete churn and after a pub/sub drop)."""
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        for _ in range(20):
+
+            async def subscribe() -> None:
+                async with inkwell.services.live.feed() as updates:
+                    await anext(updates)
+
+            joining = asyncio.create_task(subscribe())
+            await asyncio.sleep(0)  # its topic is created and waits for the confirmation
+            joining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await joining
+        await asyncio.sleep(0.1)  # the topics' tasks end
+        gc.collect()
+    assert "never retrieved" not in caplog.text, caplog.text
