@@ -16,18 +16,25 @@ from eventstore.codec import LOG_COLUMNS, recorded_event
 from eventstore.engines import Engines
 from eventstore.log_pages import LogPages
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
-from eventstore.reads import read
+from eventstore.reads import read, read_within
 from eventstore.tables import events, log_identity, skipped_events
-from eventstore.writer import GroupCommitWriter
+from eventstore.writer import COMMIT_SECONDS, GroupCommitWriter
 
 
 class SqlEventStore:
     """Implements the domain's EventStore and the projectors' EventLog."""
 
     def __init__(
-        self, engines: Engines, writer: GroupCommitWriter, schemas: EventSchemas = SCHEMAS
+        self,
+        engines: Engines,
+        writer: GroupCommitWriter,
+        schemas: EventSchemas = SCHEMAS,
+        read_seconds: float = COMMIT_SECONDS,
     ) -> None:
+        """A command's reads on a database server are given up after `read_seconds`, as its
+        commit is (SQLite's wait on a lock is its busy timeout)."""
         self._reader = engines.reader
+        self._read_seconds = read_seconds
         self._writer = writer
         self._schemas = schemas
         self._pages = LogPages(engines.reader, schemas)
@@ -53,7 +60,7 @@ class SqlEventStore:
                 found = conn.execute(STREAM, {"stream_id": stream_id, "after": after})
                 return [(row.type, row.schema_version, row.data, row.version) for row in found]
 
-            rows = await read(self._reader, query)
+            rows = await read_within(self._reader, query, self._read_seconds)
         decode = self._schemas.decode
         loaded = [decode(kind, schema, data, orjson.loads) for kind, schema, data, _ in rows]
         return loaded, rows[-1][3] if rows else after
@@ -66,7 +73,7 @@ class SqlEventStore:
             row = conn.execute(OUTCOME, {"scope": scope, "command_id": command_id}).first()
             return _outcome(None if row is None else (row.position, row.ids, row.fingerprint))
 
-        return await read(self._reader, query)
+        return await read_within(self._reader, query, self._read_seconds)
 
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """Undecodable rows come back as Undecodable events, in their place."""

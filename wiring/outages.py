@@ -6,8 +6,9 @@ Redis: a refused or dropped connection, a read past its deadline, a pool with no
 connection free, a server still loading its data (BusyLoadingError is a ConnectionError).
 SQL: what the driver reports as operational (the server gone, a connection dropped, an
 SQLite file locked past its busy timeout) or as the connection's own failure, a pool
-with no connection free, a commit the writer could not confirm in time (a database
-that stopped answering), and a write the database refused as read-only (a standby).
+with no connection free, a commit the writer could not confirm or a command's read not
+answered in time (a database that stopped answering), and a write the database refused
+as read-only (a standby).
 Error replies (Redis's OOM, a constraint) stay unexpected.
 """
 
@@ -18,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from eventstore.reads import ReadUnanswered
 from eventstore.writer import CommitUnconfirmed, LogReadOnly
 
 STORE_OUTAGES: tuple[type[Exception], ...] = (
@@ -27,5 +29,6 @@ STORE_OUTAGES: tuple[type[Exception], ...] = (
     InterfaceError,
     PoolTimeout,
     CommitUnconfirmed,
+    ReadUnanswered,
     LogReadOnly,
 )

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from eventstore.engines import open_engines
+from eventstore.reads import ReadUnanswered
 from eventstore.store import SqlEventStore
 from eventstore.writer import CommitUnconfirmed, GroupCommitWriter
 from tests.support.appends import request
@@ -73,5 +74,30 @@ async def test_a_database_that_stops_answering_fails_the_wait_and_drops_what_was
         assert (await store.load("user-stuck"))[1] == 1  # (events, version)
         assert (await store.load("user-queued"))[1] == 0
     finally:
+        writer.stop()
+        engines.dispose()
+
+
+async def test_a_commands_reads_are_given_up_at_their_deadline_too(postgres_url: str) -> None:
+    """Only the commit was bounded: a command loading its stream from a database that
+    stopped answering waited as long as it did (24 s of a 25 s pause, 45 s behind a 45 s
+    lock on the table, in an outside probe). A lock held here stands for both."""
+    engines = open_engines(postgres_url)
+    writer = GroupCommitWriter(engines, lambda _: None, commit_seconds=1.0)
+    writer.start()
+    store = SqlEventStore(engines, writer, read_seconds=1.0)
+    locker = create_engine(postgres_url)
+    try:
+        await store.append(request("user-before", 0))
+        with locker.connect() as conn:
+            conn.execute(text("LOCK TABLE events, commands IN ACCESS EXCLUSIVE MODE"))
+            with pytest.raises(ReadUnanswered):
+                await store.load("user-before")
+            with pytest.raises(ReadUnanswered):
+                await store.outcome_of("user", "a-command")
+            conn.rollback()
+        assert (await store.load("user-before"))[1] == 1  # answered once the lock is gone
+    finally:
+        locker.dispose()
         writer.stop()
         engines.dispose()
