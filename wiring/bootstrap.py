@@ -51,7 +51,7 @@ from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.readers.persisted_queries import Bounds, PersistedQueryStore
 from projections.readers.read_models import ReadModels
-from projections.readers.statuses import LogHead
+from projections.readers.statuses import LogHead, LogHeadWithin
 from protection.throttle import Throttle
 from schema.context import Services
 from schema.persisted import AutomaticPersistedQueries, Documents
@@ -197,7 +197,7 @@ async def _read_side(
     consistency = ConsistencyWaiter(
         redis.reads, keys, broadcast, NAMES, log_reader.head_position, STORE_OUTAGES
     )
-    return ReadSide(broadcast, namespaces, consistency, log_reader.head_position)
+    return ReadSide(broadcast, namespaces, consistency, LogHeadWithin(log_reader.head_position))
 
 
 def _projectors(

@@ -6,6 +6,7 @@ makes too: each projection's checkpoint and what it parked."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +17,33 @@ from redis.asyncio import Redis
 from projections.keyspace.keys import Keys
 from projections.readers.views import ProjectionStatusView, RecentEventView
 
-LogHead = Callable[[], Awaitable[int]]  # reads the event log's head position
+# The event log's head position; None when the log did not answer in time (LogHeadWithin).
+LogHead = Callable[[], Awaitable[int | None]]
+# How long a statuses read waits for the log's head before it takes Redis's.
+LOG_HEAD_SECONDS = 1.0
+
+
+class LogHeadWithin:
+    """The log's head, read at most once at a time and waited for `seconds`; None past
+    that, or when the read fails (/ready and `status` report the log's trouble). Read on
+    every `projections` query and every update of its subscription, it held each of them
+    for as long as a paused PostgreSQL or a lock on the log lasted (15 s, 19.5 s in an
+    outside probe), and each waiting read would hold a worker thread."""
+
+    def __init__(self, read: Callable[[], Awaitable[int]], seconds: float = LOG_HEAD_SECONDS):
+        self._read = read
+        self._seconds = seconds
+        self._reading: asyncio.Future[int] | None = None
+
+    async def __call__(self) -> int | None:
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.ensure_future(self._read())
+            # Taken here whatever it is: a caller may have stopped waiting for it.
+            self._reading.add_done_callback(lambda done: done.cancelled() or done.exception())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._reading), self._seconds)
+        except Exception:
+            return None
 
 
 @dataclass(frozen=True)
@@ -69,7 +96,7 @@ async def projection_statuses(
     read = standings.take(replies)
     head, recent = next(replies), next(replies)
     if log_head is not None:
-        head = max(int(head or 0), await log_head())
+        head = max(int(head or 0), await log_head() or 0)
     newest = [RecentEventView.from_json(entry, None) for entry in recent]
     return [
         ProjectionStatusView(

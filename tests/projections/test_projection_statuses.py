@@ -3,7 +3,10 @@ when Redis has lost the head it keeps, or holds an older one."""
 
 from __future__ import annotations
 
+import asyncio
+
 from domain.commands import RegisterUser
+from projections.readers.statuses import LogHeadWithin
 from tests.support.in_process import send, settle
 from wiring.bootstrap import Inkwell
 
@@ -38,3 +41,21 @@ async def test_a_head_redis_holds_from_before_is_passed_by_the_logs(inkwell: Ink
     assert {status.head_position for status in statuses} == {head}
     async with inkwell.services.live.projections() as updates:
         assert {status.head_position for status in await anext(updates)} == {head}
+
+
+async def test_a_log_that_does_not_answer_leaves_redis_head_and_one_read_waiting() -> None:
+    """Read on every `projections` query and update, the log's head held each of them for
+    as long as a paused PostgreSQL did (15 s in an outside probe)."""
+    answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    reads = 0
+
+    async def stuck_read() -> int:
+        nonlocal reads
+        reads += 1
+        return await answer
+
+    head = LogHeadWithin(stuck_read, seconds=0.05)
+    assert [await head() for _ in range(3)] == [None, None, None]
+    assert reads == 1  # the first read still waits: no more are started meanwhile
+    answer.set_result(42)
+    assert await head() == 42
