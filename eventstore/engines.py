@@ -35,7 +35,13 @@ def open_engines(url: str) -> Engines:
     else:
         engines = Engines(
             _postgres_writer(url),
-            create_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=True),
+            create_engine(
+                url,
+                pool_size=8,
+                max_overflow=8,
+                pool_pre_ping=True,
+                connect_args=_connect_args(url),
+            ),
         )
     migrate(engines.writer)
     return engines
@@ -47,12 +53,25 @@ def holds_a_log(url: str) -> bool:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and not Path(parsed.database or "").is_file():
         return False
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, connect_args=_connect_args(url))
     try:
         with engine.connect() as conn:
             return inspect(conn).has_table("events")
     finally:
         engine.dispose()
+
+
+# How long a connection to a database server may take to open, where DATABASE_URL does
+# not say (`?connect_timeout=`). libpq waits for ever by default: a server paused
+# (SIGSTOP, a frozen VM) takes the connection and never answers it, and `inkwell status`,
+# `events tail` and every start hung for the whole pause (34 s in an outside probe).
+CONNECT_SECONDS = 5
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    if make_url(url).get_backend_name() == "sqlite" or "connect_timeout" in make_url(url).query:
+        return {}
+    return {"connect_timeout": CONNECT_SECONDS}
 
 
 # How long PostgreSQL lets a writer's transaction sit idle before it ends the session.
@@ -61,7 +80,9 @@ IDLE_IN_TRANSACTION_SECONDS = 5
 
 def _postgres_writer(url: str) -> Engine:
     """The writer's engine, its sessions set for what an append needs (_configure_writer)."""
-    engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    engine = create_engine(
+        url, pool_size=1, max_overflow=0, pool_pre_ping=True, connect_args=_connect_args(url)
+    )
     event.listen(engine, "connect", _configure_writer)
     return engine
 
