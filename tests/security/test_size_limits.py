@@ -220,6 +220,28 @@ def test_a_message_budget_refills_at_its_rate() -> None:
     assert [budget.take() for _ in range(4)] == [True, True, True, False]
 
 
+async def test_handshakes_at_once_are_bounded_by_the_cap_too(start_server: StartServer) -> None:
+    """Counted only after the handshake's rate check (a Redis round trip), every
+    handshake of a burst passed the cap before any was counted: 12 opened under a cap
+    of 5 (an outside probe)."""
+    server = start_server(INKWELL_MAX_WS_PER_ADDRESS="5")
+
+    async def opened() -> websockets.ClientConnection | None:
+        try:
+            return await open_session(server)
+        except InvalidStatus as refused:
+            assert refused.response.status_code == 429
+            return None
+
+    sockets = await asyncio.gather(*(opened() for _ in range(12)))
+    held = [socket for socket in sockets if socket is not None]
+    try:
+        assert len(held) == 5
+    finally:
+        for socket in held:
+            await socket.close()
+
+
 async def test_connections_per_address_are_bounded(start_server: StartServer) -> None:
     server = start_server(INKWELL_MAX_WS_PER_ADDRESS="3")
     held = [await open_session(server) for _ in range(3)]
