@@ -107,8 +107,11 @@ class QueryCost:
 
     def operation(self, operation: OperationDefinitionNode) -> int:
         for definition in operation.variable_definitions or ():
-            if isinstance(definition.default_value, IntValueNode):
-                self.defaults[definition.variable.name.value] = int(definition.default_value.value)
+            name, default = definition.variable.name.value, definition.default_value
+            if isinstance(default, IntValueNode):
+                self.defaults[name] = int(default.value)
+            elif isinstance(default, ListValueNode):  # ids a `nodes` is given by default
+                self.defaults[name] = [None] * len(default.values)
         root = {
             OperationType.QUERY: self.schema.query_type,
             OperationType.MUTATION: self.schema.mutation_type,
@@ -202,7 +205,9 @@ class QueryCost:
             if isinstance(given, ListValueNode):
                 return min(len(given.values), MAX_FIRST)
             if isinstance(given, VariableNode):
-                return list_length(self.variables.get(given.name.value))
+                variable = given.name.value
+                value = self.variables.get(variable)  # None too when the cache has none
+                return list_length(self.defaults.get(variable) if value is None else value)
             return 1  # one value where a list is expected is a list of one
         return None
 

@@ -114,6 +114,9 @@ def test_nodes_counts_the_ids_it_is_given(server: ServerProcess) -> None:
     assert "errors" not in post(
         server, f'{{ nodes(ids: ["{ids[0]}"]) {{ ... on Post {{ content }} }} }}'
     )
+    # As many as a variable's default gives (they counted as a full page).
+    defaulted = query.replace("[ID!]!", f'[ID!]! = ["{ids[0]}", "{ids[1]}"]')
+    assert post(server, defaulted) == {"data": {"a": [None] * 2, "b": [None] * 2}}
 
 
 def test_a_document_over_the_character_limit_is_refused_before_it_is_parsed(
