@@ -39,8 +39,17 @@ from wiring.bootstrap import PROJECTIONS
 commands = typer.Typer(
     help="Events the projections set aside: list, retry or skip them.", no_args_is_help=True
 )
+def _known(name: str | None) -> str | None:
+    """An unknown --projection is a usage error (one line, exit 2): it was a traceback."""
+    known = [projection.name for projection in PROJECTIONS]
+    if name is not None and name not in known:
+        raise typer.BadParameter(f"no projection {name!r}; there are: {', '.join(known)}")
+    return name
+
+
 ProjectionOption = Annotated[
-    str | None, typer.Option("--projection", help="Only this projection (default: all).")
+    str | None,
+    typer.Option("--projection", help="Only this projection (default: all).", callback=_known),
 ]
 ByOption = Annotated[
     str | None, typer.Option("--by", help="Who is acting, for the log (default: the OS user).")

@@ -85,6 +85,14 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert " ." not in result.stdout, result.stdout
 
 
+@pytest.mark.parametrize("command", [["list"], ["retry"], ["skip", "999"]])
+def test_parked_commands_name_an_unknown_projection_in_one_line(command: list[str]) -> None:
+    """It was a traceback ending in ValueError, exit 1."""
+    result = CliRunner().invoke(cli, ["parked", *command, "--projection", "nope"])
+    assert result.exit_code == 2, result.output
+    assert "no projection 'nope'" in result.output and "Traceback" not in result.output
+
+
 def test_status_shows_every_projection_caught_up(settings: Settings, env: dict[str, str]) -> None:
     given(settings)
     result = invoke(env, "status")
