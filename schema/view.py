@@ -43,7 +43,7 @@ from schema.errors import UNAVAILABLE, too_large
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
-from schema.request_keys import GRAPHQL_PARAMETERS, given_twice
+from schema.request_keys import GRAPHQL_PARAMETERS, GivenTwice, refuse_repeats
 from schema.sockets import TransportWSHandler
 
 if TYPE_CHECKING:
@@ -116,11 +116,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
     def parse_json(self, data: str | bytes) -> Any:
         """A request (or its variables) is a JSON object; strawberry 0.341.2 fails with a
         500 on a body of null, 5, true or "str"."""
-        parsed = super().parse_json(data)
+        try:
+            parsed = super().parse_json(data)
+        except HTTPException as unreadable:
+            if isinstance(unreadable.__cause__, GivenTwice):
+                raise HTTPException(400, f"{unreadable.__cause__.msg}.") from None
+            raise
         if not isinstance(parsed, dict | list):
             raise HTTPException(400, "A GraphQL request and its variables must be JSON objects.")
-        if name := given_twice(data):
-            raise HTTPException(400, f"`{name}` is given twice in one object: give it once.")
         return parsed
 
     async def parse_http_body(
@@ -162,6 +165,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
         refusal = HTTPException(400, f"The `{name}` parameter must be a JSON object or null.")
         try:
             value = self.decode_json(raw)
+        except GivenTwice as twice:
+            raise HTTPException(400, f"{twice.msg}.") from None
         except ValueError:
             raise refusal from None
         if not isinstance(value, dict | None):
@@ -426,7 +431,11 @@ class InkwellGraphQL(GraphQL[Context, None]):
         return orjson.dumps(data).decode()
 
     def decode_json(self, data: str | bytes) -> Any:
-        return orjson.loads(data)
+        """Every JSON the endpoint reads: POST bodies, a GET's variables and extensions,
+        WebSocket messages. A guarded key given twice is refused (schema/request_keys.py)."""
+        parsed = orjson.loads(data)
+        refuse_repeats(data)
+        return parsed
 
 
 class ClientGone(logging.Filter):

@@ -3,6 +3,7 @@ media types, status codes, GET for queries only, cache headers, and CORS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Iterator
@@ -286,8 +287,11 @@ def test_a_get_parameter_given_twice_is_400_naming_it(
         '{"query": "{ __typename }", "query": "{ viewer { id } }"}',
         '{"query": "{ __typename }", "\\u0071uery": "{ viewer { id } }"}',  # spelt escaped
         '[{"query": "{ __typename }", "operationName": null, "operationName": "X"}]',
+        '{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "a"}, '
+        '"persistedQuery": {"version": 1, "sha256Hash": "b"}}}',
+        '{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "a", "sha256Hash": "b"}}}',
     ],
-    ids=["plain", "escaped", "in a batch"],
+    ids=["plain", "escaped", "in a batch", "persistedQuery", "sha256Hash"],
 )
 def test_a_body_key_given_twice_is_400_naming_it(client: httpx.Client, body: str) -> None:
     """orjson keeps the last of a repeated key, where a gateway or an allow-list in front
@@ -297,6 +301,32 @@ def test_a_body_key_given_twice_is_400_naming_it(client: httpx.Client, body: str
     (error,) = response.json()["errors"]
     assert error["extensions"] == {"code": "BAD_REQUEST"}
     assert "is given twice in one object" in error["message"]
+
+
+def test_a_get_extensions_key_given_twice_is_400(client: httpx.Client) -> None:
+    hashes = '"persistedQuery": {"version": 1, "sha256Hash": "a", "sha256Hash": "b"}'
+    response = client.get("/graphql", params={"extensions": "{" + hashes + "}"})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()["errors"]
+    assert error["message"] == "`sha256Hash` is given twice in one object: give it once."
+
+
+async def test_a_websocket_message_giving_a_key_twice_is_refused(server: ServerProcess) -> None:
+    """Over a socket the last `query` of a subscribe ran, on both protocols."""
+    import websockets
+    from websockets.typing import Subprotocol
+
+    url = server.url.replace("http", "ws") + "/graphql"
+    async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send('{"type": "connection_init"}')
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        await ws.send(
+            '{"id": "1", "type": "subscribe", "payload": '
+            '{"query": "{ __typename }", "query": "{ viewer { id } }"}}'
+        )
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
 
 
 def test_a_body_without_repeats_is_read_as_before(client: httpx.Client) -> None:
