@@ -139,21 +139,30 @@ def test_the_whole_schema_is_served_once_per_request(server: ServerProcess) -> N
     too_complex(post(server, twice))
 
 
-async def test_a_costly_subscription_is_refused(start_server: StartServer) -> None:
-    server = start_server(INKWELL_RATE_LIMITS="off", INKWELL_MAX_QUERY_COST="100")
-    costly = 'subscription { post(id: "x") { comments(first: 100) { edges { node { id } } } } }'
+async def subscription_errors(server: ServerProcess, query: str) -> list[dict[str, Any]]:
+    """The errors the first answer to a graphql-transport-ws subscribe carries."""
     async with websockets.connect(
         f"ws://127.0.0.1:{server.port}/graphql",
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        max_size=None,
     ) as connection:
         await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
         await connection.recv()
         await connection.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": costly}})
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query}})
         )
         message = json.loads(await asyncio.wait_for(connection.recv(), timeout=10))
     assert message["type"] in {"error", "next"}, message
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    errors: list[dict[str, Any]] = (
+        message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    )
+    return errors
+
+
+async def test_a_costly_subscription_is_refused(start_server: StartServer) -> None:
+    server = start_server(INKWELL_RATE_LIMITS="off", INKWELL_MAX_QUERY_COST="100")
+    costly = 'subscription { post(id: "x") { comments(first: 100) { edges { node { id } } } } }'
+    errors = await subscription_errors(server, costly)
     assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert errors[0]["extensions"]["cost"] == 3 + 100 * 2
 
@@ -163,19 +172,7 @@ async def test_a_subscription_over_the_character_limit_is_refused_too(
 ) -> None:
     server = start_server(INKWELL_RATE_LIMITS="off", INKWELL_MAX_WS_MESSAGE_BYTES="1000000")
     long = "subscription { projections { name } } #" + "x" * MAX_DOCUMENT_CHARACTERS
-    async with websockets.connect(
-        f"ws://127.0.0.1:{server.port}/graphql",
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        max_size=None,
-    ) as connection:
-        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
-        await connection.recv()
-        await connection.send(
-            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": long}})
-        )
-        message = json.loads(await asyncio.wait_for(connection.recv(), timeout=10))
-    assert message["type"] in {"error", "next"}, message
-    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    errors = await subscription_errors(server, long)
     assert errors[0]["extensions"]["code"] == "QUERY_TOO_COMPLEX", errors
 
 
