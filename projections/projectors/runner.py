@@ -246,10 +246,14 @@ class ProjectionRunner:
         position the checkpoint had passed, and was skipped in silence: after a reset,
         `registerUser` committed at position 1 and its `viewer` stayed null, `createPost`'s
         post was NOT_FOUND, and the feed showed the old log's posts."""
+        head_raised = False
         while True:
             self._check_term()
             state = await self._state()
             await self._check_binding(state.log)
+            if not head_raised:  # once the read models are known to be this log's
+                await self._raise_head()
+                head_raised = True
             if state.space is None or state.unconfirmed:
                 await self._recover(state)
                 continue
@@ -274,6 +278,15 @@ class ProjectionRunner:
                 continue  # Redis changed between the read and the apply: look again
             if len(events) < BATCH:
                 return
+
+    async def _raise_head(self) -> None:
+        """Raises the head Redis keeps to the log's. Commits raise it as they are published;
+        a Redis restarted from an older snapshot brought an older one back, and the
+        `projections` query and subscription, which read Redis alone, said lag 0 while the
+        projectors caught up 30 events (an outside probe; /ready and `status` read the log
+        and said 30)."""
+        head = await self._log.head_position()
+        await self._redis.zadd(self._keys.head(), {"head": head}, gt=True)
 
     async def _recover(self, state: _State) -> None:
         """Rebuilds the projection into a new space, by the same path as `rebuild`, saying

@@ -83,10 +83,12 @@ async def projection_statuses(
     """Read in one round trip, the checkpoints before the head, which only grows: no
     position is past its head. (Not in a MULTI: Redis 7.0 out of memory refuses every
     command queued in one, reads too, and the `projections` query answered
-    INTERNAL_SERVER_ERROR.) The head is the log's, where `log_head` reads it: Redis
-    lost its own with a flush or an empty restart (every projection showed head 0 and
-    lag 0, caught up, while its read models were being rebuilt), and a restart from an
-    older snapshot brings an older one back (lag 0 while 30 events were caught up)."""
+    INTERNAL_SERVER_ERROR.) Where Redis holds no head (it was flushed, or restarted
+    empty), the log's is read: every projection showed head 0 and lag 0, caught up,
+    while its read models were gone and being rebuilt. Otherwise Redis's serves, as
+    queries read Redis alone (tests/schema/test_no_sql_on_reads.py): one an older
+    snapshot brought back is raised to the log's by the projectors as they catch up
+    (ProjectionRunner.catch_up)."""
     standings = Standings(keys, names)
     async with redis.pipeline(transaction=False) as pipe:
         standings.queue(pipe)
@@ -95,8 +97,8 @@ async def projection_statuses(
         replies = iter(await pipe.execute())
     read = standings.take(replies)
     head, recent = next(replies), next(replies)
-    if log_head is not None:
-        head = max(int(head or 0), await log_head() or 0)
+    if head is None and log_head is not None:
+        head = await log_head()
     newest = [RecentEventView.from_json(entry, None) for entry in recent]
     return [
         ProjectionStatusView(

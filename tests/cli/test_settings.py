@@ -245,6 +245,7 @@ def test_a_data_directory_that_cannot_hold_the_key_file_is_named_in_one_line(
     (tmp_path / "a-file").write_text("")
     # INKWELL_SECRET empty counts as unset: the key file is to be made there.
     env = {"INKWELL_DATA_DIR": str(tmp_path / "a-file" / "data"), "INKWELL_SECRET": ""}
+    env["PORT"] = str(free_port())  # serve checks it can listen first: 8000 may be taken
     ran = run_cli(env, tmp_path, "serve")
     assert ran.returncode == 2
     assert ran.stderr.strip().startswith(
@@ -270,6 +271,7 @@ def test_a_database_that_cannot_be_opened_is_named_in_one_line_without_its_passw
     env = {
         "DATABASE_URL": f"postgresql+psycopg://inkwell:hunter2@127.0.0.1:{port}/none",
         "INKWELL_DATA_DIR": str(tmp_path),
+        "PORT": str(free_port()),  # serve checks it can listen first: not 8000, maybe taken
     }
     ran = run_cli(env, tmp_path, command)
     assert ran.returncode == 2, ran.stdout + ran.stderr
@@ -411,6 +413,7 @@ def test_serve_refuses_in_one_line_what_reached_uvicorn_or_passed(
     bad = tmp_path / "bad.json"
     bad.write_text("not json")
     env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_PREFIX": prefix}
+    env["PORT"] = str(free_port())  # serve checks it can listen first: 8000 may be taken
     env[name] = value.format(bad=bad)
     ran = run_cli(env, tmp_path, "serve")
     assert ran.returncode == 2, ran.stdout + ran.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from harness.net import free_port
 from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
 from projections.keyspace.keys import Keys
@@ -149,6 +150,7 @@ def test_a_data_directory_the_embedded_redis_cannot_use_ends_serve_in_one_line(
     env["INKWELL_DATA_DIR"] = str(tmp_path / "a-file" / "data")
     env["INKWELL_SECRET"] = "the-default-setup-tests-signing-key"
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'events.db'}"  # the log elsewhere
+    env["PORT"] = str(free_port())  # serve checks it can listen first: 8000 may be taken
     result = subprocess.run(
         [INKWELL, "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
