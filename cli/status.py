@@ -29,7 +29,7 @@ def status() -> None:
     rebuild or verify has accounted for since; 2 when no Redis is found.
     """
     settings = settings_or_exit()
-    console = operator_console()
+    console = operator_console(min_width=STATUS_WIDTH)
     require_redis(settings)
 
     async def show() -> bool:
@@ -82,6 +82,7 @@ def status() -> None:
 
 LOG_SECONDS = 5.0  # how long the log may take to answer before status says it does not
 LOW_DISK_BYTES = 1 << 20  # less room than this for a SQLite log fails status
+STATUS_WIDTH = 100  # the table's width with five projections and six-digit positions
 
 STATE_STYLES = {
     "caught up": "green",
