@@ -246,19 +246,19 @@ class ProjectionRunner:
         position the checkpoint had passed, and was skipped in silence: after a reset,
         `registerUser` committed at position 1 and its `viewer` stayed null, `createPost`'s
         post was NOT_FOUND, and the feed showed the old log's posts."""
-        head_raised = False
+        head_raised = False  # once a catch-up, where it reads events
         while True:
             self._check_term()
             state = await self._state()
             await self._check_binding(state.log)
-            if not head_raised:  # once the read models are known to be this log's
-                await self._raise_head()
-                head_raised = True
             if state.space is None or state.unconfirmed:
                 await self._recover(state)
                 continue
             self._space = state.space
             events = await self._log.read_all(after=state.checkpoint, limit=BATCH)
+            if events and not head_raised:
+                await self._raise_head(await self._log.head_position())
+                head_raised = True
             if not events and (head := await self._log.head_position()) < state.checkpoint:
                 log.error(
                     "projection %s: its checkpoint %d is past the log's head %d (the log "
@@ -276,16 +276,17 @@ class ProjectionRunner:
                 self._skipped = await self._log.skipped(self.projection.name)
             if events and not await self.apply(events, from_log=True, after=state.checkpoint):
                 continue  # Redis changed between the read and the apply: look again
+            if not events:  # caught up: the head was read above
+                await self._raise_head(head)
             if len(events) < BATCH:
                 return
 
-    async def _raise_head(self) -> None:
-        """Raises the head Redis keeps to the log's. Commits raise it as they are published;
-        a Redis restarted from an older snapshot brought an older one back, and the
-        `projections` query and subscription, which read Redis alone, said lag 0 while the
-        projectors caught up 30 events (an outside probe; /ready and `status` read the log
-        and said 30)."""
-        head = await self._log.head_position()
+    async def _raise_head(self, head: int) -> None:
+        """Raises the head Redis keeps to the log's `head`, read once the read models were
+        known to be this log's. Commits raise it as they are published; a Redis restarted
+        from an older snapshot brought an older one back, and the `projections` query and
+        subscription, which read Redis alone, said lag 0 while the projectors caught up 30
+        events (an outside probe; /ready and `status` read the log and said 30)."""
         await self._redis.zadd(self._keys.head(), {"head": head}, gt=True)
 
     async def _recover(self, state: _State) -> None:
