@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cli.console import operator_console
 from cli.environment import inspecting, require_redis, settings_or_exit
-from observability.evictions import advice, unaccounted_evictions
+from observability.evictions import advice, evicted_keys, unaccounted_evictions
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 from projections.projectors.holders import who
@@ -48,7 +48,7 @@ def status() -> None:
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
             free = log_reader.free_bytes()
-            evicted = await unaccounted_evictions(redis, keys)
+            evicted = await unaccounted_evictions(redis, keys, await evicted_keys(redis))
         healthy = show_status(console, progress, settings.ready_stalled_after)
         if ahead:
             show_ahead(console, ahead, rebuilds)

@@ -14,23 +14,35 @@ the count; it then either reloaded its data or lost it all, which the projectors
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from projections.keyspace.keys import Keys
 
 
-async def evicted_keys(redis: Redis) -> int | None:
-    """Redis's count of evictions since it started, or None where any key it evicts has
-    a TTL (a volatile-* policy), so none is a read model's."""
-    info = await redis.info("memory", "stats")
+def evicted_in(info: Mapping[str, Any]) -> int | None:
+    """From INFO's memory and stats sections: Redis's count of evictions since it started,
+    or None where any key it evicts has a TTL (a volatile-* policy), so none is a read
+    model's."""
     if str(info.get("maxmemory_policy", "")).startswith("volatile-"):
         return None
     return int(info.get("evicted_keys", 0))
 
 
-async def unaccounted_evictions(redis: Redis, keys: Keys) -> int:
-    """How many keys Redis evicted that no rebuild or verify since has accounted for."""
-    evicted = await evicted_keys(redis)
+async def evicted_keys(redis: Redis) -> int | None:
+    """`evicted_in` of Redis's INFO; None too where INFO is refused (an ACL, a managed
+    Redis): nothing can be said, and the commands that ask go on."""
+    try:
+        return evicted_in(await redis.info("memory", "stats"))
+    except ResponseError:
+        return None
+
+
+async def unaccounted_evictions(redis: Redis, keys: Keys, evicted: int | None) -> int:
+    """How many of `evicted` (evicted_keys) no rebuild or verify since has accounted for."""
     if evicted is None:
         return 0
     accounted = int(await redis.get(keys.evictions_accounted()) or 0)

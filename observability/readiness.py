@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from observability.evictions import advice, unaccounted_evictions
+from observability.evictions import advice, evicted_in, unaccounted_evictions
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 
@@ -173,13 +173,13 @@ class Readiness:
         posts, and /ready said ready; and once the policy was set back, again."""
         try:
             async with asyncio.timeout(CHECK_TIMEOUT):
-                memory = await self._redis.info("memory")
-                evicted = await unaccounted_evictions(self._redis, self._keys)
+                info = await self._redis.info("memory", "stats")
+                evicted = await unaccounted_evictions(self._redis, self._keys, evicted_in(info))
         except ResponseError:  # INFO refused (an ACL, a managed Redis): PING says enough
             return await _answers(self._redis.ping())
         except Exception as error:
             return _failure(error)
-        policy = str(memory.get("maxmemory_policy", ""))
+        policy = str(info.get("maxmemory_policy", ""))
         if policy.startswith("allkeys-"):
             reason = (
                 f"Redis's maxmemory-policy is {policy}: when memory is full it deletes "
