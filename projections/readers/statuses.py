@@ -19,16 +19,17 @@ from projections.readers.views import ProjectionStatusView, RecentEventView
 
 # The event log's head position; None when the log did not answer in time (LogHeadWithin).
 LogHead = Callable[[], Awaitable[int | None]]
-# How long a statuses read waits for the log's head before it takes Redis's.
+# How long a statuses read waits for the log's head (where Redis has none) before it
+# shows 0.
 LOG_HEAD_SECONDS = 1.0
 
 
 class LogHeadWithin:
     """The log's head, read at most once at a time and waited for `seconds`; None past
-    that, or when the read fails (/ready and `status` report the log's trouble). Read on
-    every `projections` query and every update of its subscription, it held each of them
-    for as long as a paused PostgreSQL or a lock on the log lasted (15 s, 19.5 s in an
-    outside probe), and each waiting read would hold a worker thread."""
+    that, or when the read fails (/ready and `status` report the log's trouble). Read by
+    `projections` queries and updates while Redis has no head (after a flush), it held
+    each of them for as long as a paused PostgreSQL or a lock on the log lasted (15 s,
+    19.5 s in an outside probe), and each waiting read would hold a worker thread."""
 
     def __init__(self, read: Callable[[], Awaitable[int]], seconds: float = LOG_HEAD_SECONDS):
         self._read = read
