@@ -292,10 +292,15 @@ def test_writes_racing_reconnects_leave_no_gap_and_no_repeat(
     after = asyncio.run(seen_up_to(server, api, ann))
     stop = threading.Event()
     written: list[str] = []
+    # The writer waits for a new reconnect after each third of its writes, so that they
+    # race at least three: on a quiet machine all 60 went in before the second one.
+    reconnected = threading.Semaphore(0)
 
     def write() -> None:
         chosen = random.Random(7)
         for n in range(60):
+            if n % 20 == 0:
+                assert reconnected.acquire(timeout=30), "the client stopped reconnecting"
             if n % 4 == 0:
                 posts.append(api.published_post(ann, f"Raced {len(posts)}")["id"])
             else:
@@ -311,6 +316,7 @@ def test_writes_racing_reconnects_leave_no_gap_and_no_repeat(
         chosen = random.Random(11)
         while not stop.is_set() or rounds == 0:
             rounds += 1
+            reconnected.release()
             async with session(server.url) as client:
                 stream = Stream(client, FEED, {"after": last})
                 await asyncio.sleep(chosen.uniform(0.05, 0.4))
