@@ -213,9 +213,9 @@ class ConsistencyWaiter:
         checkpoints, spaces = values[: len(self._names)], values[len(self._names) :]
         # The active spaces as of the same read: a waiter released here reads the space
         # its checkpoint belongs to, even before the swap notice reaches ActiveNamespaces.
-        for name, space in zip(self._names, spaces, strict=True):
+        for name, space, checkpoint in zip(self._names, spaces, checkpoints, strict=True):
             if space is not None:
-                self._keys.spaces.saw(read, name, str(space))
+                self._keys.spaces.saw(read, name, str(space), int(checkpoint or 0))
         return min(int(value or 0) for value in checkpoints)
 
     async def _follow_notices(self) -> None:

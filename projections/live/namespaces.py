@@ -37,9 +37,14 @@ class ActiveNamespaces:
 
     async def refresh(self) -> None:
         read = self._keys.spaces.read()
-        spaces = await self._redis.mget([self._keys.namespace(name) for name in self._names])
-        for name, space in zip(self._names, spaces, strict=True):
-            self._keys.spaces.saw(read, name, None if space is None else str(space))
+        values = await self._redis.mget(
+            [self._keys.namespace(name) for name in self._names]
+            + [self._keys.checkpoint(name) for name in self._names]
+        )
+        spaces, checkpoints = values[: len(self._names)], values[len(self._names) :]
+        for name, space, checkpoint in zip(self._names, spaces, checkpoints, strict=True):
+            found = None if space is None else str(space)
+            self._keys.spaces.saw(read, name, found, int(checkpoint or 0))
 
     async def run(self) -> None:
         """Re-reads the keys at once on a swap notice or a lost notice, else every second.

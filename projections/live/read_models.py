@@ -424,7 +424,7 @@ class ChangesSince:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
             if active == space:
                 return int(checkpoint), found
-            self._keys.spaces.saw(read, "posts", str(active))
+            self._keys.spaces.saw(read, "posts", str(active), int(checkpoint))
         raise Behind("the posts read models moved during every read: rebuilds in a row?")
 
 

@@ -405,7 +405,7 @@ class Rebuild:
         if failure := failed_replies(",".join(names), replies, []):
             raise failure
         for name, space in spaces.items():
-            self._keys.spaces.saw(swap, name, space)
+            self._keys.spaces.saw(swap, name, space, position)
         log.info(
             "rebuilt %s up to position %d; now active: %s",
             ", ".join(names),

@@ -7,6 +7,7 @@ from pathlib import Path
 import redis
 
 from harness.server_process import ServerProcess
+from projections.keyspace.active_spaces import ActiveSpaces
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
 from tests.support.cli import run_cli
@@ -24,8 +25,8 @@ def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(
     assert "the read models match the log" in clean.stdout
 
     client = redis.Redis.from_url(server_env["REDIS_URL"], decode_responses=True)
-    keys = Keys(prefix)
-    keys.spaces.saw(keys.spaces.read(), "users", str(client.get(keys.namespace("users")) or ""))
+    active = str(client.get(Keys(prefix).namespace("users")))
+    keys = Keys(prefix, ActiveSpaces({"users": active}))
     client.hset(keys.user(ann.id), "name", "Mallory")
     client.close()
     tampered = run_cli(server_env, tmp_path, "verify")

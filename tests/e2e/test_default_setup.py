@@ -17,6 +17,7 @@ import redis
 from harness.net import free_port
 from harness.server_process import ServerProcess
 from infra.embedded_redis import socket_path
+from projections.keyspace.active_spaces import ActiveSpaces
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
 from tests.support.log import make_log
@@ -58,8 +59,8 @@ def test_status_and_verify_read_the_served_read_models(
     assert "the read models match the log" in clean.stdout
 
     served = redis.Redis(unix_socket_path=str(socket), decode_responses=True)
-    keys = Keys("inkwell")
-    keys.spaces.saw(keys.spaces.read(), "posts", str(served.get(keys.namespace("posts")) or ""))
+    active = str(served.get(Keys("inkwell").namespace("posts")))
+    keys = Keys("inkwell", ActiveSpaces({"posts": active}))
     served.hset(keys.post(post_id), "title", "Tampered")
     served.close()
     tampered = inkwell(tmp_path, "verify")
