@@ -39,6 +39,12 @@ def plain(field: str, value: str, *, one_line: bool, flags: bool) -> str:
         raise InvalidInput(
             field, f"must not contain Unicode tag characters, hidden text (U+{code:04X}){where}"
         )
+    if 0xD800 <= code <= 0xDFFF:
+        raise InvalidInput(
+            field,
+            f"must not contain a lone surrogate (U+{code:04X}): half a character, such "
+            "as an emoji cut in two",
+        )
     raise InvalidInput(field, f"must not contain control characters (U+{code:04X})")
 
 

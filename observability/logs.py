@@ -37,8 +37,9 @@ _STANDARD = {
 
 
 # C0 and C1 controls (newlines and ANSI escapes among them), Unicode line separators,
-# and bidirectional embeddings, overrides and isolates.
-UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# bidirectional embeddings, overrides and isolates, and lone surrogates (a client may send
+# one escaped in JSON: orjson cannot write it).
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def escaped(text: str) -> str:

@@ -45,16 +45,19 @@ def _refuse(execution: ExecutionContext, error: Exception) -> None:
 def _past_head(error: NotInLog) -> BadInput:
     return BadInput(
         f"X-Consistent-With is position {error.position}, past the end of the event log "
-        f"({error.head}): send a position a mutation returned"
+        f"({error.head}): send a position a mutation returned",
+        "X-Consistent-With",
     )
 
 
 def _position(header: str) -> int:
     """A position as mutations return it: ASCII digits only. `int()` alone would also take
-    " 1 ", "1_000", "+3" and other scripts' digits, which no client sends on purpose."""
-    if not POSITION.fullmatch(header):
+    "1_000", "+3" and other scripts' digits, which no client sends on purpose. Spaces and
+    tabs around it are not the value's (RFC 9110, 5.5), though uvicorn leaves them."""
+    if not POSITION.fullmatch(header := header.strip(" \t")):
         raise BadInput(
             "X-Consistent-With must be a position (a whole number of at most 19 digits), "
-            f"not {excerpt(header)}"
+            f"not {excerpt(header)}",
+            "X-Consistent-With",
         )
     return int(header)

@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from graphql import GraphQLError, GraphQLSyntaxError
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 
 from domain.errors import (
     ECHO_MAX,
@@ -38,7 +38,12 @@ log = logging.getLogger(__name__)
 
 
 class BadInput(Exception):
-    """Input the API itself refuses before any command exists (a malformed header, say)."""
+    """Input the API itself refuses before any command exists (a malformed header, say);
+    `field` names the argument, input field or header, as InvalidInput's does."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class HiddenPost(Exception):
@@ -94,10 +99,12 @@ def too_large(size: int, limit: int) -> str:
 
 def code_and_details(error: Exception) -> tuple[str, dict[str, Any]]:
     match error:
-        case InvalidInput() | BadPageRequest():
+        case InvalidInput() | BadPageRequest() | BadInput():
             return "BAD_USER_INPUT", {"field": error.field}
-        case CommandIdReused() | BadSearch() | BadInput():
-            return "BAD_USER_INPUT", {}
+        case BadSearch():
+            return "BAD_USER_INPUT", {"field": "query"}
+        case CommandIdReused():
+            return "BAD_USER_INPUT", {"field": "commandId"}
         case Unauthenticated():
             return "UNAUTHENTICATED", {}
         case Forbidden():
@@ -146,6 +153,14 @@ def bounded(message: str) -> str:
     return _cut(message, MESSAGE_MAX) if len(message) > MESSAGE_MAX else message
 
 
+def _variable(error: GraphQLError) -> dict[str, str]:
+    """`field` naming the variable whose value graphql-core refused, as "$input"."""
+    node = error.nodes[0] if error.nodes else None
+    if isinstance(node, VariableDefinitionNode):
+        return {"field": f"${node.variable.name.value}"}
+    return {}
+
+
 def _cut(text: str, limit: int) -> str:
     return f"{text[:limit]}... ({len(text)} characters)"
 
@@ -170,7 +185,7 @@ def coded(
     if isinstance(original, GraphQLError):
         # graphql-core refusing a variable's value ({"t": 5} for a String!): the client's.
         message = without_suggestions(error.message) if hide_suggestions else error.message
-        return _with(error, message, {"code": "BAD_USER_INPUT"})
+        return _with(error, message, {"code": "BAD_USER_INPUT", **_variable(error)})
     if isinstance(original, outages):
         return _with(error, UNAVAILABLE, {"code": "UNAVAILABLE"})
     return _with(error, "Unexpected error.", {"code": "INTERNAL_SERVER_ERROR"})

@@ -28,12 +28,22 @@ HASH = re.compile(r"[0-9a-f]{64}")
 Runnable = Callable[[str], bool]
 
 
+SHA256_FIELD = "extensions.persistedQuery.sha256Hash"
+
+
 class PersistedQueryRefused(Exception):
     """A request the persisted-query rules refuse before any parsing: it gets this code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.field = field  # what a BAD_USER_INPUT refuses
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        return (
+            {"code": self.code} if self.field is None else {"code": self.code, "field": self.field}
+        )
 
 
 def sha256(document: str) -> str:
@@ -65,14 +75,18 @@ def requested_hash(extensions: dict[str, Any] | None) -> str | None:
     digest = persisted.get("sha256Hash")
     if not isinstance(digest, str) or not HASH.fullmatch(digest):
         raise PersistedQueryRefused(
-            "BAD_USER_INPUT", "persistedQuery.sha256Hash must be 64 lowercase hex digits"
+            "BAD_USER_INPUT",
+            "persistedQuery.sha256Hash must be 64 lowercase hex digits",
+            SHA256_FIELD,
         )
     return digest
 
 
 def check_hash(query: str, digest: str) -> None:
     if sha256(query) != digest:
-        raise PersistedQueryRefused("BAD_USER_INPUT", "provided sha does not match query")
+        raise PersistedQueryRefused(
+            "BAD_USER_INPUT", "provided sha does not match query", SHA256_FIELD
+        )
 
 
 class AutomaticPersistedQueries:

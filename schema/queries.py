@@ -121,7 +121,7 @@ class Query:
     @strawberry.field(description=f"node(id:) for up to {MAX_FIRST} ids at once, in their order.")
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_FIRST:
-            raise BadInput(f"nodes takes at most {MAX_FIRST} ids")
+            raise BadInput(f"nodes takes at most {MAX_FIRST} ids", "ids")
         return [_node(view) for view in await info.context.reads.nodes(ids, info.context.viewer_id)]
 
     @strawberry.field

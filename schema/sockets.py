@@ -107,7 +107,7 @@ async def with_document(
 
 
 def persisted_refusal(refused: PersistedQueryRefused) -> GraphQLFormattedError:
-    return {"message": str(refused), "extensions": {"code": refused.code}}
+    return {"message": str(refused), "extensions": refused.extensions}
 
 
 def selection_refusal(schema: BaseSchema, payload: dict[str, Any]) -> GraphQLFormattedError | None:

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError
 from starlette.datastructures import ImmutableMultiDict
@@ -37,13 +36,13 @@ from domain import ids
 from protection.responses import refuse_handshake
 from protection.subscription_budget import SubscriptionBudget
 from protection.throttle import RateLimited
-from schema import content_type, media
+from schema import content_type, json_codec, media
 from schema.context import Context, Services
 from schema.errors import UNAVAILABLE, too_large
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
-from schema.request_keys import GRAPHQL_PARAMETERS, GivenTwice, refuse_repeats
+from schema.request_keys import GRAPHQL_PARAMETERS, GivenTwice
 from schema.sockets import TransportWSHandler
 
 if TYPE_CHECKING:
@@ -228,7 +227,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         except PersistedQueryRefused as refused:
             refusal = {"errors": [{"extensions": {"code": refused.code}}]}
             status = media.status_for(request.state.media_type, refusal, executed=False)
-            return self._refusal(request, status, refused.code, str(refused))
+            return self._refusal(request, status, refused.extensions, str(refused))
         except HTTPException as error:
             if error.status_code == 405:
                 message = _not_allowed(request, error)
@@ -265,12 +264,14 @@ class InkwellGraphQL(GraphQL[Context, None]):
         self,
         request: Request,
         status: int,
-        code: str,
+        code: str | dict[str, str],
         message: str,
         headers: dict[str, str] | None = None,
     ) -> Response:
-        """A request refused before execution, as a GraphQL response without data."""
-        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        """A request refused before execution, as a GraphQL response without data; `code`
+        is its extensions.code, or its extensions whole."""
+        extensions = {"code": code} if isinstance(code, str) else code
+        body = {"errors": [{"message": message, "extensions": extensions}]}
         if status == 405:
             headers = {"allow": ALLOWED_METHODS}
         media_type: str = request.state.media_type
@@ -426,16 +427,10 @@ class InkwellGraphQL(GraphQL[Context, None]):
         return unset
 
     def encode_json(self, data: object) -> str:
-        # Text, not bytes: strawberry sends bytes as binary WebSocket frames, which
-        # graphql-ws clients refuse.
-        return orjson.dumps(data).decode()
+        return json_codec.encode(data)
 
     def decode_json(self, data: str | bytes) -> Any:
-        """Every JSON the endpoint reads: POST bodies, a GET's variables and extensions,
-        WebSocket messages. A guarded key given twice is refused (schema/request_keys.py)."""
-        parsed = orjson.loads(data)
-        refuse_repeats(data)
-        return parsed
+        return json_codec.decode(data)
 
 
 class ClientGone(logging.Filter):

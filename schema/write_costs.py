@@ -52,7 +52,8 @@ async def charge_search_words(
     if count > rule.most:
         raise BadInput(
             f"The post has {count} distinct words; search indexes at most {rule.most} of a "
-            "user's words at a time."
+            "user's words at a time.",
+            "content",
         )
     await throttle.hit(rule, ctx.viewer_id, cost=count)
 

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from redis.asyncio import Redis
 
+from domain.rules import TAG_PATTERN
 from projections.keyspace.keys import Keys
 from projections.keyspace.search_words import words
 from projections.readers import pagination
@@ -131,7 +132,13 @@ class ReadModels:
         return await self._post_page(key, window, viewer_id)
 
     async def posts_by_tag(self, tag: str, window: Slice) -> PostPage:
-        return await self._post_page(self._keys.by_tag(tag.strip().lower()), window, None)
+        """A tag no post can carry (domain/rules.py) has none, and names no key: a lone
+        surrogate in one could not even be sent to Redis (INTERNAL_SERVER_ERROR)."""
+        tag = tag.strip().lower()
+        if not TAG_PATTERN.fullmatch(tag):
+            window.check()
+            return PostPage([], has_next=False, total=0)
+        return await self._post_page(self._keys.by_tag(tag), window, None)
 
     async def search_posts(self, query: str, window: Slice) -> PostPage:
         """Published posts holding every word of the query, newest first."""

@@ -116,7 +116,7 @@ def test_a_variable_of_the_wrong_shape_is_bad_user_input_and_logs_no_traceback(
 ) -> None:
     before = server.log.read_text()
     error = http_api(server).error(query, variables)
-    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": f"${next(iter(variables))}"}
     assert "Traceback" not in server.log.read_text()[len(before) :]
 
 

@@ -173,6 +173,15 @@ def test_both_formats_carry_the_request_id_and_the_extra_fields() -> None:
     assert as_text.endswith("applied 3  request_id=r-1 command_ids=c1,c2")
 
 
+def test_a_lone_surrogate_a_client_sent_is_written_as_its_escape() -> None:
+    """orjson cannot write one: the line was lost to a "--- Logging error ---" traceback."""
+    half = "\U0001f600".encode("utf-16-le")[:2].decode("utf-16-le", "surrogatepass")
+    record = logging.LogRecord("inkwell.x", logging.INFO, __file__, 1, "named %s", (half,), None)
+    record.operation = f"A{half}"
+    line = orjson.loads(JsonFormatter().format(record))
+    assert (line["message"], line["operation"]) == ("named \\ud83d", "A\\ud83d")
+
+
 class CountedWrites(io.StringIO):
     def __init__(self) -> None:
         super().__init__()

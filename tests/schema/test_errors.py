@@ -253,7 +253,7 @@ def test_a_position_past_the_logs_head_is_bad_user_input_unwaited(
         )
         position = head + past
         error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": str(position)})
-        assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "X-Consistent-With"}
         assert error["message"] == (
             f"X-Consistent-With is position {position}, past the end of the event log "
             f"({head}): send a position a mutation returned"
@@ -278,7 +278,7 @@ def test_a_websocket_handshakes_position_past_the_head_is_refused_for_each_query
         ws.send_json({"id": "1", "type": start, "payload": {"query": "{ __typename }"}})
         answer = ws.receive_json()
     (error,) = answer["payload"]["errors"]
-    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "X-Consistent-With"}
     assert error["message"].startswith(f"X-Consistent-With is position {head + 1}, past")
 
 

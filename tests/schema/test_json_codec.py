@@ -1,0 +1,41 @@
+"""The endpoint's JSON: what orjson refuses and JSON allows (schema/json_codec.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schema import json_codec
+from schema.request_keys import GivenTwice
+
+HALF = "\ud83d"
+
+
+def test_a_lone_surrogate_is_read_and_written_back_as_its_escape() -> None:
+    value = json_codec.decode('{"query": "q", "variables": {"t": "a\\ud83db"}}')
+    assert value == {"query": "q", "variables": {"t": f"a{HALF}b"}}
+    written = json_codec.encode({"message": f"named {HALF}"})
+    assert json.loads(written) == {"message": f"named {HALF}"}
+    assert json_codec.encode({"a": "é"}) == '{"a":"é"}'  # orjson's, where it can
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"t": "\\ud83d", "n": NaN}',  # past the surrogate, what orjson would refuse too
+        '{"t": "\\ud83d", "n": Infinity}',
+        b'{"t": "\\ud83d", "u": "\xff"}',  # not UTF-8
+        '{"t": "\\ud83d", "a": ' + "[" * 1020 + "]" * 1020 + "}",  # too deep for the stdlib
+        '{"t": "\\u0041", "a": ' + "[" * 1020 + "]" * 1020 + "}",  # the repeat check's read
+        '{"t": "\\ud83d"',
+    ],
+)
+def test_what_is_not_json_or_too_deep_is_a_json_error(text: str | bytes) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        json_codec.decode(text)
+
+
+def test_a_repeated_key_beside_a_lone_surrogate_is_refused() -> None:
+    with pytest.raises(GivenTwice):
+        json_codec.decode('{"query": "a", "query": "b\\ud83d"}')
