@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from graphql import build_schema, find_breaking_changes
+from graphql import GraphQLSchema, build_schema, find_breaking_changes, introspection_from_schema
 
 from schema import build_schema as build_served_schema
 
@@ -22,6 +23,32 @@ def test_the_served_schema_breaks_nothing_of_the_contract() -> None:
         (change.type, change.description) for change in find_breaking_changes(contract, served)
     }
     assert breaking == set()
+
+
+def defaults(schema: GraphQLSchema) -> dict[str, str | None]:
+    """Every argument's and input field's default as introspection shows it, by path."""
+    found: dict[str, str | None] = {}
+    introspection: dict[str, Any] = dict(introspection_from_schema(schema))
+    for kind in introspection["__schema"]["types"]:
+        if kind["name"].startswith("__"):
+            continue
+        for field in kind.get("inputFields") or []:
+            found[f"{kind['name']}.{field['name']}"] = field["defaultValue"]
+        for field in kind.get("fields") or []:
+            for argument in field["args"]:
+                path = f"{kind['name']}.{field['name']}({argument['name']})"
+                found[path] = argument["defaultValue"]
+    return found
+
+
+def test_every_default_of_the_contract_is_served_as_declared() -> None:
+    """`after: String` has no default; strawberry served `after: String = null`, which
+    find_breaking_changes does not see and introspection shows (`defaultValue: "null"`)."""
+    contract = defaults(build_schema(CONTRACT.read_text()))
+    served = defaults(build_served_schema()._schema)
+    assert {path: served.get(path, "missing") for path in contract} == contract
+    assert contract["Query.recentPosts(after)"] is None
+    assert contract["Query.recentPosts(first)"] == "20"
 
 
 def test_the_check_notices_a_dropped_field() -> None:
