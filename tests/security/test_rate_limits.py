@@ -194,6 +194,10 @@ async def test_websocket_handshakes_count_as_requests(start_server: StartServer)
     server = start_server(INKWELL_RATE_LIMIT_REQUESTS="4/minute")
     # wait_until_serving spent one request.
     assert [await open_socket(server) for _ in range(4)] == [None, None, None, 429]
+    assert [await open_socket(server) for _ in range(3)] == [429] * 3
+    # A refusal is an answer, not the server's error: uvicorn logged "ASGI callable
+    # returned without completing handshake." at ERROR for each, one address's flood.
+    assert '"level":"ERROR"' not in server.log.read_text()
 
 
 def test_every_route_but_health_counts_against_the_address(start_server: StartServer) -> None:
