@@ -74,6 +74,17 @@ def test_after_a_rotation_the_newest_key_signs_and_older_keys_still_verify() -> 
     assert BearerTokens(b"new").verify(before) is None  # the old key dropped: its tokens end
 
 
+def test_a_rolling_rotation_in_two_steps_refuses_no_token_midway() -> None:
+    """docs/security.md: the new key is added second everywhere before it signs anywhere.
+    Put first in one roll, a process not yet restarted refused what restarted ones signed."""
+    not_restarted, added_second = BearerTokens(b"old"), BearerTokens(b"old", (b"new",))
+    signing_new = BearerTokens(b"new", (b"old",))
+    assert added_second.verify(not_restarted.issue("user-1")) == "user-1"
+    assert added_second.verify(signing_new.issue("user-2")) == "user-2"
+    assert signing_new.verify(added_second.issue("user-3")) == "user-3"
+    assert not_restarted.verify(signing_new.issue("user-4")) is None  # why one step fails
+
+
 def test_the_key_is_made_once_private_and_read_back_after_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "data" / "secret.key"
     (first,) = load_or_create_keys(path)
