@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Annotated, Protocol
+from collections.abc import Sequence
+from typing import Annotated
 
 import orjson
 import typer
@@ -13,10 +14,9 @@ from rich.markup import escape
 
 from cli.console import operator_console
 from cli.environment import inspecting, settings_or_exit
+from cli.following import Follow, Log
 from domain.ports import RecordedEvent
 from domain.recorded_json import kind_and_data, recorded_to_dict
-
-FOLLOW_BATCH = 500
 
 commands = typer.Typer(help="Reads the event log.", no_args_is_help=True)
 
@@ -26,7 +26,9 @@ def events_tail(
     stream: Annotated[
         str | None, typer.Option(help="Only this stream, e.g. post-<id> or user-<id>.")
     ] = None,
-    last: Annotated[int, typer.Option("--last", "-n", min=0, help="How many to show.")] = 20,
+    last: Annotated[
+        int, typer.Option("--last", "-n", min=0, max=2**63 - 1, help="How many to show.")
+    ] = 20,
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Keep printing new events.")
     ] = False,
@@ -54,14 +56,6 @@ def events_tail(
         asyncio.run(show())
 
 
-class Log(Protocol):
-    async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]: ...
-
-    async def after(
-        self, position: int, limit: int, stream_id: str | None = None
-    ) -> list[RecordedEvent]: ...
-
-
 def line(recorded: RecordedEvent) -> str:
     kind, fields = kind_and_data(recorded)
     data = orjson.dumps(fields).decode()
@@ -87,30 +81,29 @@ async def tail(
     follow: bool,
     as_json: bool = False,
     poll_seconds: float = 0.5,
+    warnings: Console | None = None,
 ) -> None:
-    """Prints the last `last` events; with `follow`, then every new one until cancelled.
-    Following reads the log itself, not pub/sub, so it misses nothing."""
+    """Prints the last `last` events; with `follow`, then every new one until cancelled
+    (cli/following.py). Following reads the log itself, not pub/sub, so it misses nothing."""
 
-    def show(events: list[RecordedEvent]) -> None:
+    def show(events: Sequence[RecordedEvent]) -> None:
         for recorded in events:
             if as_json:
                 console.print(json_line(recorded), markup=False, highlight=False, soft_wrap=True)
             else:
                 console.print(line(recorded), highlight=False, soft_wrap=True)
 
+    def warn(message: str) -> None:
+        (warnings or Console(stderr=True)).print(message, markup=False, highlight=False)
+
     shown = await log.last(last, stream_id)
     show(shown)
     if not follow:
         return
-    position = shown[-1].position if shown else 0
+    following = Follow(log, show, warn, stream_id)
+    following.shown(shown)
     if not shown:
         # Nothing of this stream yet: follow from the head, not from the beginning of time.
         head = await log.last(1)
-        position = head[-1].position if head else 0
-    while True:
-        events = await log.after(position, FOLLOW_BATCH, stream_id)
-        show(events)
-        if events:
-            position = events[-1].position
-        if len(events) < FOLLOW_BATCH:
-            await asyncio.sleep(poll_seconds)
+        following.start_at(head[-1].position if head else 0)
+    await following.run(poll_seconds)

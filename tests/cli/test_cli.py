@@ -217,6 +217,10 @@ def test_events_tail_prints_the_newest_events_and_one_stream(
     [line] = one.stdout.splitlines()
     assert f"user-{author} v1" in line and "UserRegistered" in line and "command=" in line
 
+    # Past PostgreSQL's bigint: a usage error, not a traceback from the database.
+    too_many = invoke(env, "events", "tail", "-n", str(2**63))
+    assert too_many.exit_code == 2 and "Traceback" not in too_many.output
+
 
 def test_events_tail_follow_prints_each_new_event_as_it_commits(
     settings: Settings, env: dict[str, str]
