@@ -36,13 +36,11 @@ class Log(Protocol):
 
 def same(one: RecordedEvent, other: RecordedEvent) -> bool:
     """The same event: a restored log's event at a position is another one."""
-    return (one.position, one.stream_id, one.version, one.recorded_at, one.command_id) == (
-        other.position,
-        other.stream_id,
-        other.version,
-        other.recorded_at,
-        other.command_id,
-    )
+    return _identity(one) == _identity(other)
+
+
+def _identity(event: RecordedEvent) -> tuple[object, ...]:
+    return (event.position, event.stream_id, event.version, event.recorded_at, event.command_id)
 
 
 class Follow:
@@ -123,8 +121,8 @@ class Follow:
             self._position = remembered[kept - 1].position
             self._warn(
                 f"the event at position {gone} is no longer in the log (restored from a "
-                f"backup?): it now ends the events shown at position {self._position}; "
-                "showing what follows it"
+                f"backup?): it still holds those shown up to position {self._position}; "
+                "showing what follows them"
             )
         else:
             self._position = first - 1

@@ -74,7 +74,7 @@ async def test_events_written_after_a_restore_are_shown() -> None:
     shown, warnings = await follow_while(log, restore_and_write)
     assert shown == [1, 2, 3, 4, 5, 4, 5, 6]
     (warning,) = warnings
-    assert "position 5 is no longer in the log" in warning and "at position 3" in warning
+    assert "position 5 is no longer in the log" in warning and "up to position 3" in warning
 
 
 async def test_a_restore_older_than_every_event_remembered_shows_them_again() -> None:
