@@ -43,7 +43,7 @@ def open_engines(url: str) -> Engines:
                 connect_args=_connect_args(url),
             ),
         )
-    migrate(engines.writer)
+    migrate(engines.writer, engines.reader)
     return engines
 
 

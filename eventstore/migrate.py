@@ -25,10 +25,14 @@ HEAD = "0004"  # the newest revision in migrations/versions; a test keeps them e
 POSTGRES_MIGRATION_LOCK = 0x1A7E_3E12
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, reader: Engine) -> None:
     """Upgrades to HEAD. `engine` must begin transactions that hold the write lock on
-    SQLite (the writer engine's BEGIN IMMEDIATE)."""
-    with engine.connect() as conn:
+    SQLite (the writer engine's BEGIN IMMEDIATE). Whether there is anything to do is read
+    through `reader`, which takes no lock: read through the writer, every start, `status`
+    and `events tail` included, waited for the write lock, and while another process held
+    it (a long transaction, a backup tool) `status` hung 22 s, then said the log could
+    not be opened, where /ready answered at once."""
+    with reader.connect() as conn:
         if revision(conn) == HEAD:
             return
     # A line per plugin, logged as alembic.command is imported: quiet before that.

@@ -115,3 +115,23 @@ def test_a_start_waits_out_a_lock_held_longer_than_pysqlites_default(tmp_path: P
     finally:
         release.join()
         holder.close()
+
+
+def test_a_migrated_log_opens_while_another_process_holds_its_write_lock(
+    tmp_path: Path,
+) -> None:
+    """`inkwell status` hung 22 s on a SQLite log whose write lock another process held,
+    then said it could not be opened: the revision was read through the writer's BEGIN
+    IMMEDIATE. Nothing to migrate, nothing needs the lock."""
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    open_engines(url).dispose()  # made and migrated
+    holder = sqlite3.connect(tmp_path / "events.db", isolation_level=None, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        engines = open_engines(url)
+        with engines.reader.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM events")).scalar() == 0
+        engines.dispose()
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
