@@ -8,11 +8,18 @@ from collections.abc import Mapping, Sequence
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cli.console import operator_console
 from cli.environment import inspecting, require_redis, settings_or_exit
-from observability.evictions import advice, evicted_keys, unaccounted_evictions
+from observability.evictions import (
+    advice,
+    evicted_in,
+    evicting_policy,
+    memory_info,
+    unaccounted_evictions,
+)
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 from projections.projectors.holders import who
@@ -25,8 +32,9 @@ def status() -> None:
     Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
     checkpoint past the log's head: the log was restored from an older backup), the read
     models belong to another event log, the log does not answer, the database refuses
-    writes, a SQLite log's disk has under 1 MiB free, or Redis evicted keys that no
-    rebuild or verify has accounted for since; 2 when no Redis is found.
+    writes, a SQLite log's disk has under 1 MiB free, Redis may evict read-model keys (an
+    allkeys-* maxmemory-policy) or evicted keys that no rebuild or verify has accounted
+    for since; 2 when no Redis is found.
     """
     settings = settings_or_exit()
     console = operator_console(min_width=STATUS_WIDTH)
@@ -48,7 +56,10 @@ def status() -> None:
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
             free = log_reader.free_bytes()
-            evicted = await unaccounted_evictions(redis, keys, await evicted_keys(redis))
+            info = await memory_info(redis)
+            counted = None if info is None else evicted_in(info)
+            evicted = await unaccounted_evictions(redis, keys, counted)
+            policy = None if info is None else evicting_policy(info)
         healthy = show_status(console, progress, settings.ready_stalled_after)
         if ahead:
             show_ahead(console, ahead, rebuilds)
@@ -57,6 +68,9 @@ def status() -> None:
                 "[red]the database refuses writes (transaction_read_only is on: a standby, "
                 "or default_transaction_read_only): mutations answer UNAVAILABLE[/]"
             )
+            healthy = False
+        if policy:
+            console.print(f"[red]{escape(policy)}[/]")
             healthy = False
         if evicted:
             console.print(f"[red]{advice(evicted)}[/]")

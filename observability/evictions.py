@@ -35,10 +35,31 @@ def evicted_in(info: Mapping[str, Any]) -> int | None:
 async def evicted_keys(redis: Redis) -> int | None:
     """`evicted_in` of Redis's INFO; None too where INFO is refused (an ACL, a managed
     Redis): nothing can be said, and the commands that ask go on."""
+    info = await memory_info(redis)
+    return None if info is None else evicted_in(info)
+
+
+async def memory_info(redis: Redis) -> Mapping[str, Any] | None:
+    """INFO's memory and stats sections; None where INFO is refused."""
     try:
-        return evicted_in(await redis.info("memory", "stats"))
+        info: Mapping[str, Any] = await redis.info("memory", "stats")
     except ResponseError:
         return None
+    return info
+
+
+def evicting_policy(info: Mapping[str, Any]) -> str | None:
+    """What to say while Redis's maxmemory-policy may delete read-model keys (allkeys-*),
+    or None. /ready is degraded then, and `inkwell status` exits 1: it said nothing until
+    keys were gone."""
+    policy = str(info.get("maxmemory_policy", ""))
+    if not policy.startswith("allkeys-"):
+        return None
+    return (
+        f"Redis's maxmemory-policy is {policy}: when memory is full it deletes read-model "
+        "keys, which queries then miss. Set it to noeviction, then run `inkwell verify` "
+        "(and `inkwell rebuild` if it finds differences)"
+    )
 
 
 async def unaccounted_evictions(redis: Redis, keys: Keys, evicted: int | None) -> int:

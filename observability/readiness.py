@@ -47,7 +47,7 @@ from typing import Any, Protocol
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from observability.evictions import advice, evicted_in, unaccounted_evictions
+from observability.evictions import advice, evicted_in, evicting_policy, unaccounted_evictions
 from observability.progress import Progress, ProgressReader
 from projections.keyspace.keys import Keys
 
@@ -179,13 +179,8 @@ class Readiness:
             return await _answers(self._redis.ping())
         except Exception as error:
             return _failure(error)
-        policy = str(info.get("maxmemory_policy", ""))
-        if policy.startswith("allkeys-"):
-            reason = (
-                f"Redis's maxmemory-policy is {policy}: when memory is full it deletes "
-                "read-model keys, which queries then miss. Set it to noeviction, then run "
-                "`inkwell verify` (and `inkwell rebuild` if it finds differences)"
-            )
+        if policy := evicting_policy(info):
+            reason = policy
         elif evicted:
             reason = advice(evicted)
         else:

@@ -25,6 +25,7 @@ from observability.progress import Progress, ProgressReader
 from observability.readiness import Limits, Readiness
 from tests.support import operations as ops
 from tests.support.api import Api
+from tests.support.cli import run_cli
 from tests.support.in_process import send
 from tests.support.metrics import parse, total, value
 from tests.support.settings import make_settings
@@ -137,6 +138,17 @@ def test_ready_names_redis_when_it_stops_answering_and_metrics_count_its_errors(
         server.wait()
 
 
+def operator_env(settings: Settings) -> dict[str, str]:
+    """The environment an operator's `inkwell` command reads these settings from."""
+    assert settings.redis_url is not None
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "COLUMNS": "200",
+    }
+
+
 def test_ready_is_degraded_once_redis_may_evict_read_model_keys(
     tmp_path: Path, sqlite_url: str, prefix: str
 ) -> None:
@@ -153,8 +165,13 @@ def test_ready_is_degraded_once_redis_may_evict_read_model_keys(
             assert body["status"] == "degraded" and body["degraded"] == ["redis"], body
             assert "allkeys-lru" in body["checks"]["redis"]["reason"]
             assert client.get("/ready?strict").status_code == 503
+            # `inkwell status` says so too: it exited 0 in silence until keys were gone.
+            said = run_cli(operator_env(settings), tmp_path, "status")
+            assert said.returncode == 1, said.stdout + said.stderr
+            assert "maxmemory-policy is allkeys-lru" in " ".join(said.stdout.split())
             admin.config_set("maxmemory-policy", "noeviction")
             eventually(client, "/ready", 200, where=lambda b: b["status"] == "ready")
+            assert run_cli(operator_env(settings), tmp_path, "status").returncode == 0
     finally:
         server.kill()
         server.wait()
