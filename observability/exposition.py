@@ -125,6 +125,13 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
             "When the checkpoint last moved (Unix time).",
             labels=["projection"],
         ),
+        "built": GaugeMetricFamily(
+            "inkwell_projection_last_build_timestamp_seconds",
+            "When the projection's last build was swapped in (Unix time): it moves with "
+            "every rebuild, including one after Redis lost the read models, which starts "
+            "the rebuild and applied counters again.",
+            labels=["projection"],
+        ),
     }
     applied = CounterMetricFamily(
         "inkwell_projection_events_applied",
@@ -134,7 +141,9 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
     rebuilds = CounterMetricFamily(
         "inkwell_projection_rebuilds",
         "Builds of the projection swapped in: its first, each automatic one after Redis "
-        "lost or half-applied its read models, and each `inkwell rebuild`.",
+        "half-applied its read models, and each `inkwell rebuild`. Kept in Redis: when "
+        "Redis loses the read models it starts again at the build that follows (alert "
+        "on changes of inkwell_projection_last_build_timestamp_seconds).",
         labels=["projection"],
     )
     for p in progress:
@@ -147,6 +156,8 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         families["parked_streams"].add_metric([p.name], p.parked_streams)
         if p.advanced_at is not None:
             families["advanced"].add_metric([p.name], p.advanced_at)
+        if p.built_at is not None:
+            families["built"].add_metric([p.name], p.built_at)
         applied.add_metric([p.name], p.applied)
         rebuilds.add_metric([p.name], p.rebuilds)
     return [*families.values(), applied, rebuilds]

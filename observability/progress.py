@@ -42,6 +42,10 @@ class Progress:
     parked: int  # events set aside because the projector could not apply them
     parked_streams: int  # streams whose later events wait behind a parked one
     advanced_at: float | None  # epoch seconds when the checkpoint last moved
+    # Epoch seconds when the last build was swapped in. `rebuilds` and `applied` live in
+    # Redis with the read models and start again with them: a count of 1 before a loss
+    # and 1 after shows no increase. A build's time always moves.
+    built_at: float | None
     at: float  # epoch seconds when this snapshot was taken
 
     @property
@@ -117,5 +121,6 @@ def _progress(
         parked=one.parked,
         parked_streams=one.parked_streams,
         advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,
+        built_at=float(progress["builtAt"]) if "builtAt" in progress else None,
         at=now.timestamp(),
     )

@@ -383,6 +383,7 @@ class Rebuild:
                 if ahead > position and not going_back:
                     return None
                 pipe.multi()  # type: ignore[no-untyped-call]
+                now = time.time()
                 for name, space, replaced in zip(names, spaces.values(), old, strict=True):
                     if replaced is not None:  # needed until the grace period ends
                         pipe.zadd(self._keys.space_registry(name), {str(replaced): time.time()})
@@ -396,7 +397,7 @@ class Rebuild:
                     progress = self._keys.progress(name)  # as a runner's batches count
                     pipe.hincrby(progress, "applied", self._applied[name])
                     pipe.hincrby(progress, "rebuilds", 1)
-                    pipe.hset(progress, "advancedAt", time.time())
+                    pipe.hset(progress, mapping={"advancedAt": now, "builtAt": now})
                     notice = {"projection": name, "position": position, "namespace": space}
                     pipe.publish(self._keys.checkpoints_channel(), orjson.dumps(notice))
                 # The head the statuses show goes back with the log, never back otherwise.

@@ -101,6 +101,8 @@ def test_a_workload_shows_in_the_counters_and_the_projection_gauges(
             samples, "inkwell_projection_last_advanced_timestamp_seconds", projection=name
         )
         assert advanced is not None and abs(advanced - time.time()) < 300
+        built = value(samples, "inkwell_projection_last_build_timestamp_seconds", projection=name)
+        assert built is not None and built <= advanced
     assert value(samples, "inkwell_projection_progress_unreadable") == 0
     assert value(samples, "inkwell_websocket_connections") == 0
     assert value(samples, "inkwell_graphql_subscriptions") == 0

@@ -276,6 +276,7 @@ def progress(lag: int, lag_seconds: float, idle: float | None) -> Progress:
         parked=0,
         parked_streams=0,
         advanced_at=None if idle is None else now - idle,
+        built_at=None,
         at=now,
     )
 

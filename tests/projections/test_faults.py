@@ -25,6 +25,7 @@ from projections.readers.pagination import Slice
 from projections.tools.verify import differences, drop, replay
 from tests.support.in_process import send, settle
 from tests.support.settings import make_settings
+from tests.support.waiting import until
 from wiring.bootstrap import PROJECTIONS, Inkwell, running
 
 NAMES = [projection.name for projection in PROJECTIONS]
@@ -107,6 +108,28 @@ async def test_redis_restarting_empty_while_catching_up_loses_nothing(
         assert not restarter.is_alive(), "the projectors never moved"
         await assert_verified(inkwell)
         assert (await inkwell.services.reads.recent_posts(Slice(1))).total == posts
+
+
+async def test_a_rebuild_after_redis_lost_the_read_models_moves_the_build_time(
+    private_settings: Settings, private_redis: PrivateRedis
+) -> None:
+    """The rebuild counter lives in Redis and starts again with the read models: 1 before
+    the flush and 1 after, no increase for an alert to see (an outside probe). The build
+    time (inkwell_projection_last_build_timestamp_seconds) moves."""
+    async with running(private_settings) as inkwell:
+        progress = inkwell.keys.progress("posts")
+
+        async def built_after(moment: float) -> float | None:
+            built = await inkwell.redis.hget(progress, "builtAt")
+            return float(built) if built is not None and float(built) > moment else None
+
+        await until(lambda: built_after(0))  # the first build
+        first = await built_after(0)
+        assert first is not None
+        assert await inkwell.redis.hget(progress, "rebuilds") == "1"
+        await inkwell.redis.flushall()
+        await until(lambda: built_after(first))
+        assert await inkwell.redis.hget(progress, "rebuilds") == "1"
 
 
 def flusher(private_redis: PrivateRedis) -> tuple[list[int], Callable[[int, int], None]]:
