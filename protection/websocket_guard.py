@@ -12,12 +12,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
 from protection.responses import refuse_handshake, too_many
 from protection.throttle import RateLimited, Throttle
+from schema import json_codec
 
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
@@ -159,8 +159,8 @@ def _is_subscribe(data: str | bytes | None) -> bool:
     if not data:
         return False
     try:
-        message = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        message = json_codec.decode(data)
+    except ValueError:
         return False  # the protocol handler answers malformed messages itself
     # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
     kind = message.get("type") if isinstance(message, dict) else None

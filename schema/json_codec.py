@@ -42,18 +42,29 @@ def decode(data: str | bytes) -> Any:
     return parsed
 
 
-def encode(data: object) -> str:
+def encode(data: object, *, sort_keys: bool = False) -> str:
     """Text, not bytes: strawberry sends bytes as binary WebSocket frames, which
     graphql-ws clients refuse."""
     try:
-        return orjson.dumps(data).decode()
+        return orjson.dumps(data, option=orjson.OPT_SORT_KEYS if sort_keys else None).decode()
     except TypeError:  # orjson.JSONEncodeError: a lone surrogate quoted from the input
-        return json.dumps(data, separators=(",", ":"))
+        return json.dumps(data, separators=(",", ":"), sort_keys=sort_keys)
+
+
+def encoded_size(data: object) -> int:
+    """The bytes `encode` writes for `data`, without decoding them to text."""
+    try:
+        return len(orjson.dumps(data))
+    except TypeError:
+        return len(encode(data))  # all ASCII: the surrogates written as escapes
 
 
 def _with_lone_surrogates(data: str | bytes, refusal: orjson.JSONDecodeError) -> Any:
     try:
-        return json.loads(data, parse_constant=_refuse_constant)
+        # Decoded here, strictly: the standard library decodes bytes with surrogatepass,
+        # taking a surrogate encoded in UTF-8 (not UTF-8: "\xed\xa0\xbd") for one.
+        text = data.decode() if isinstance(data, bytes) else data
+        return json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise _too_deep(data) from None
     except ValueError:  # not JSON past the surrogate either (NaN, bad UTF-8, ...)

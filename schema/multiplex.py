@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
-import orjson
 from graphql import (
     FieldNode,
     GraphQLError,
@@ -45,7 +44,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
 from domain.errors import InvalidInput
-from schema import ids
+from schema import ids, json_codec
 from schema.context import Context
 from schema.document_memo import DocumentMemo
 from schema.errors import coded
@@ -58,7 +57,7 @@ SHARED_FIELDS = frozenset({"post", "projections"})
 VIEWER_FIELDS = ("likedByViewer",)
 
 Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for one context
-Key = tuple[str, bytes, str | None, str | None]
+Key = tuple[str, str, str | None, str | None]
 
 
 def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
@@ -209,7 +208,7 @@ class SharedSubscriptions:
         """Joins the group of these and `viewer` (_viewer_part says who that is)."""
         key: Key = (
             query,
-            orjson.dumps(variables or {}, option=orjson.OPT_SORT_KEYS),
+            json_codec.encode(variables or {}, sort_keys=True),
             operation_name,
             viewer,
         )
@@ -285,7 +284,7 @@ def _payload(result: ExecutionResult) -> str:
         payload["errors"] = [error.formatted for error in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
-    return orjson.dumps(payload).decode()
+    return json_codec.encode(payload)
 
 
 class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
@@ -309,7 +308,7 @@ class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
                 operation_name=operation.operation_name,
             )
 
-        head = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        head = '{"id":' + json_codec.encode(operation.id) + ',"type":"next","payload":'
         context = self.context
         try:
             viewer = await _viewer_part(

@@ -17,7 +17,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast
 
-import orjson
 from graphql import GraphQLFormattedError
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.schema.base import BaseSchema
@@ -30,7 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 )
 
 from protection.subscription_budget import SubscriptionBudget
-from schema import InkwellSchema
+from schema import InkwellSchema, json_codec
 from schema.context import Context
 from schema.errors import too_large
 from schema.multiplex import SharingTransportWSHandler
@@ -129,7 +128,7 @@ def oversized(message: Mapping[str, Any], limit: int | None) -> GraphQLFormatted
     (schema/view.py): the frame sits in the socket's buffer until the client reads it."""
     if limit is None:
         return None
-    size = len(orjson.dumps(message))
+    size = json_codec.encoded_size(message)
     if size <= limit:
         return None
     return {"message": too_large(size, limit), "extensions": {"code": "RESPONSE_TOO_LARGE"}}

@@ -103,6 +103,60 @@ def test_what_orjson_or_the_standard_library_cannot_read_is_400(
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
 
 
+def test_invalid_utf8_spelling_a_surrogate_is_no_json(client: httpx.Client) -> None:
+    """The standard library decodes bytes with surrogatepass: CESU-8's "\xed\xa0\xbd"
+    was read as a lone surrogate where every other invalid UTF-8 is a 400."""
+    body = b'{"query": "{ __typename }", "operationName": "\xed\xa0\xbd"}'
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize(
+    ("subscribe", "answer"),
+    [
+        # Shared subscriptions: the group's key and the frame's head were written by
+        # orjson, which raised outside any handler: no answer, the id kept for good.
+        (
+            {
+                "query": "subscription($x: ID!) { post(id: $x) { id } }",
+                "variables": {"x": "\ud83d"},
+            },
+            "BAD_USER_INPUT",
+        ),
+        (
+            {"query": "subscription { projections { name } }", "variables": {"z": "\ud83d"}},
+            "next",
+        ),
+        ({"query": "{ __typename }"}, "next"),  # its size was measured by orjson: lost
+    ],
+)
+async def test_a_subscribe_holding_one_is_answered_and_frees_its_id(
+    server: ServerProcess, subscribe: dict[str, Any], answer: str
+) -> None:
+    import websockets
+    from websockets.typing import Subprotocol
+
+    url = server.url.replace("http", "ws") + "/graphql"
+    async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+        await ws.send('{"type": "connection_init"}')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        for id_ in ("1", HALF_AN_EMOJI):
+            payload = json.loads(json.dumps(subscribe).replace("\\ud83d", "\ud83d"))
+            await ws.send(json.dumps({"id": id_, "type": "subscribe", "payload": payload}))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            while first["id"] != id_:  # what the last id still had coming
+                assert first["type"] in ("next", "complete"), first
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if answer == "next":
+                assert first["type"] == "next" and "errors" not in first["payload"], first
+            else:
+                assert first["payload"]["errors"][0]["extensions"]["code"] == answer, first
+            await ws.send(json.dumps({"id": id_, "type": "complete"}))
+        await ws.send('{"type": "ping"}')
+        while (message := json.loads(await asyncio.wait_for(ws.recv(), 10)))["type"] != "pong":
+            assert message["type"] in ("next", "complete"), message
+
+
 async def test_a_socket_message_holding_one_ends_no_other_subscription(
     server: ServerProcess,
 ) -> None:

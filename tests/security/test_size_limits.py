@@ -186,6 +186,13 @@ async def test_subscribe_floods_close_with_1013_try_again_later(start_server: St
             json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
         )
     assert await closed_with(connection) == 1013
+    # Counted too when it holds a lone surrogate, which orjson cannot read: such a
+    # subscribe was not taken for one, and went uncounted.
+    connection = await open_session(server)
+    unused = {"query": "{ __typename }", "variables": {"z": "\ud83d"}}
+    for n in range(6):
+        await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": unused}))
+    assert await closed_with(connection) == 1013
 
 
 async def test_a_message_flood_on_a_connection_closes_it_with_1013(
