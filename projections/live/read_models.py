@@ -334,6 +334,7 @@ class ChangesSince:
         self._counted = counted
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
         self._space: str | None = None  # the space of the last read
+        self._rewinds_seen: str | None = None  # the space Keys.rewound named when read last
         self.unconfirmed = False
 
     async def start(self) -> None:
@@ -344,8 +345,7 @@ class ChangesSince:
         after = -1 if first_state or self.read_at < 0 else self.read_at
         checkpoint, space, found = await self._read_active_space(after, MAX_CHANGES)
         if space != self._space:
-            if self._space is not None:
-                await self._refuse_if_rewound(space)
+            await self._refuse_if_rewound(space, first=self._space is None)
             self._space = space
         if checkpoint < self.read_at:
             raise Behind(f"Redis is at position {checkpoint}, {self.read_at} was delivered")
@@ -396,14 +396,24 @@ class ChangesSince:
         changed_at = int(position)
         return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
 
-    async def _refuse_if_rewound(self, space: str) -> None:
+    async def _refuse_if_rewound(self, space: str, *, first: bool) -> None:
         """Resubscribe if the posts space was swapped for one rebuilt from a log that went
         back before what this topic delivered (Keys.rewound). The topic waited for Redis
         to reach its position again, which the restored log's new events soon did: it went
         on from there, and the changes at the positions handed out again reached no
         subscriber, an old one or one opened since (an outside probe: a post published
-        after a restore reached nobody for a minute)."""
+        after a restore reached nobody for a minute).
+
+        Only a mark the topic had not seen counts, and none on its first read: a Redis
+        restarted from a snapshot taken after a rewind brings back its mark with the space
+        it names, and every stream was ended though the log had not gone back."""
         marked, position = await self._redis.hmget(self._keys.rewound("posts"), "space", "position")
+        new, self._rewinds_seen = (
+            marked != self._rewinds_seen,
+            None if marked is None else str(marked),
+        )
+        if first or not new:
+            return
         if marked == space and position is not None and int(position) < self.read_at:
             raise Resubscribe(
                 f"the event log went back to position {int(position)} (restored from a "
