@@ -18,6 +18,19 @@ EXAMPLE_QUERY = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
 # its sender's Authorization in place of the developer's, who would then write as the
 # sender. The page never writes headers into its URL itself (only the query and the
 # variables), so nothing is lost: the pane starts from what the developer saved.
+# strawberry's page decodes every parameter of its URL with decodeURIComponent, which
+# throws on a malformed escape: a link carrying `?utm_source=news%letter` or `q=100%`
+# left the page at "Loading..." (URIError). A malformed one is kept as it is.
+PARAMETERS_FROM_URL = """          parameters[decodeURIComponent(entry.slice(0, eq))] =
+            decodeURIComponent(entry.slice(eq + 1));"""
+PARAMETERS_READ_SAFELY = """          const decode = (text) => {
+            try {
+              return decodeURIComponent(text);
+            } catch (_) {
+              return text; // a malformed escape (web/playground.py)
+            }
+          };
+          parameters[decode(entry.slice(0, eq))] = decode(entry.slice(eq + 1));"""
 HEADERS_FROM_URL = "const [headers, setHeaders] = React.useState(parameters.headers);"
 HEADERS_SAVED = (
     "// Never from the URL: a link could swap in its own Authorization (web/playground.py).\n"
@@ -166,6 +179,12 @@ def playground_html(*, subscriptions: bool) -> str:
             "web/playground.py expects: check that a link cannot set them"
         )
     html = html.replace(HEADERS_FROM_URL, HEADERS_SAVED)
+    if html.count(PARAMETERS_FROM_URL) != 1:
+        raise PlaygroundTemplateChanged(
+            "strawberry's GraphiQL page no longer reads its URL's parameters as "
+            "web/playground.py expects: check that a malformed one cannot stop it"
+        )
+    html = html.replace(PARAMETERS_FROM_URL, PARAMETERS_READ_SAFELY)
     html = html.replace("<title>Strawberry GraphiQL</title>", "<title>Inkwell GraphiQL</title>")
     if remote := [url for url in referenced_urls(html) if not _is_local(url)]:
         raise PlaygroundTemplateChanged(f"strawberry's GraphiQL page loads more: {remote}")

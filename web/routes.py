@@ -91,9 +91,17 @@ def _media_type(path: Path) -> str:
     return f"{media_type}; charset=utf-8" if media_type.startswith("text/") else media_type
 
 
-def routes() -> list[BaseRoute]:
-    """Reads the live page once, when the app is built."""
+PLAYGROUND_LINK = '\n        <a href="/graphql">playground</a>'
+
+
+def routes(*, playground: bool = True) -> list[BaseRoute]:
+    """Reads the live page once, when the app is built; without the playground (production)
+    the page has no link to it: it led to a 404."""
     page = (WEB_DIR / "live.html").read_text(encoding="utf-8")
+    if not playground:
+        if page.count(PLAYGROUND_LINK) != 1:
+            raise RuntimeError("web/live.html no longer links to the playground as expected")
+        page = page.replace(PLAYGROUND_LINK, "")
 
     async def live(request: Request) -> Response:
         return HTMLResponse(

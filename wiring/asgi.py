@@ -67,7 +67,7 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
         Route("/graphql", graphql),
         WebSocketRoute("/graphql", graphql),
         *endpoints.routes(),
-        *web.routes(),
+        *web.routes(playground=playground is not None),
     ]
 
 

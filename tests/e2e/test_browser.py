@@ -275,6 +275,102 @@ def test_the_live_page_reads_the_events_at_most_twice_a_second(
     assert guard.refused == []
 
 
+def live_projections(fake: FakeGraphQLWebSocket, operation: str) -> None:
+    if operation == "LiveProjections":  # `projections` yields the current state first
+        fake.push(operation, {"projections": statuses(0)})
+
+
+def test_a_shown_post_archived_is_replaced_from_the_read_model(
+    static_site: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """The list shrank for good: archive the 20 shown, and it said "No published posts
+    yet." while 119 were (an outside probe). The snapshot is read again; one that still
+    holds the archived post (behind the feed) does not bring it back."""
+    posts = [a_post(f"p{n:02}", f"Post {n}", f"2026-11-01T10:{n:02}:00+00:00") for n in range(21)]
+    page = browser.new_page()
+    answer_queries(page, posts)
+    fake = FakeGraphQLWebSocket(live_projections)
+    page.route_web_socket("**/graphql", fake.route)
+    page.goto(f"{static_site}/")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    expect(page.locator("#posts > li")).to_have_count(20)
+    expect(page.locator('#posts > li[data-post-id="p00"]')).to_have_count(0)  # the 21st
+    fake.push("LiveFeed", {"feed": {**posts[20], "version": 3, "status": "ARCHIVED"}})
+    expect(page.locator('#posts > li[data-post-id="p00"]')).to_have_count(1)
+    expect(page.locator("#posts > li")).to_have_count(20)
+    expect(page.locator('#posts > li[data-post-id="p20"]')).to_have_count(0)
+    assert guard.refused == []
+
+
+def test_a_refused_snapshot_is_asked_for_again_after_its_retry_after(
+    static_site: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """Reloads from one address spent its query cost budget: the page showed no posts,
+    said "live", and never asked again."""
+    page = browser.new_page()
+    refused = {"count": 0}
+
+    def reply(route: Any) -> None:
+        query = route.request.post_data_json["query"]
+        if "query LivePage" in query and refused["count"] < 2:
+            refused["count"] += 1
+            error = {
+                "message": "Query cost budget spent",
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
+            }
+            route.fulfill(status=429, json={"errors": [error]})
+            return
+        posts = [a_post("p1", "Shown at last", "2026-11-01T10:00:00+00:00")]
+        edges = [{"node": post} for post in posts]
+        route.fulfill(json={"data": {"recentPosts": {"edges": edges}, "projections": statuses(0)}})
+
+    page.route("**/graphql", reply)
+    fake = FakeGraphQLWebSocket(lambda fake, operation: None)  # no projections item: no resync
+    page.route_web_socket("**/graphql", fake.route)
+    page.goto(f"{static_site}/")
+    expect(page.locator("#problem")).to_contain_text("Query cost budget spent")
+    expect(post_item(page, "p1", ".title")).to_have_text("Shown at last")
+    expect(page.locator("#problem")).to_be_hidden()
+    assert refused["count"] == 2
+
+
+def test_a_refused_subscription_is_asked_for_again(
+    static_site: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """A 15th tab from one address met the subscription budget and stayed "unavailable"
+    after the other tabs had closed and freed it."""
+    page = browser.new_page()
+    answer_queries(page, [])
+    subscribes: list[str] = []
+
+    def on_subscribe(fake: FakeGraphQLWebSocket, operation: str) -> None:
+        subscribes.append(operation)
+        if operation == "LiveFeed" and subscribes.count("LiveFeed") == 1:
+            fake.refuse(operation, "Subscription budget reached", "RATE_LIMITED")
+        # No projections item: its resync would clear the problem shown.
+
+    fake = FakeGraphQLWebSocket(on_subscribe)
+    page.route_web_socket("**/graphql", fake.route)
+    page.goto(f"{static_site}/")
+    expect(page.locator("#problem")).to_contain_text("Subscription budget reached")
+    eventually(page, lambda: subscribes.count("LiveFeed") == 2)
+    fake.push("LiveFeed", {"feed": a_post("p1", "Live again", "2026-11-01T10:00:00+00:00")})
+    expect(post_item(page, "p1", ".title")).to_have_text("Live again")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+def test_a_preview_cuts_between_characters(
+    static_site: str, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """Cut at 280 UTF-16 units, an emoji across the cut showed as U+FFFD."""
+    page = browser.new_page()
+    content = "a" * 279 + "\U0001f600 and more"
+    answer_queries(page, [a_post("p1", "Emoji", "2026-11-01T10:00:00+00:00", content=content)])
+    page.route_web_socket("**/graphql", FakeGraphQLWebSocket(live_projections).route)
+    page.goto(f"{static_site}/")
+    expect(post_item(page, "p1", ".content")).to_have_text("a" * 279 + "…")
+
+
 # -- an app on another origin ----------------------------------------------------------
 
 READ_REFUSAL = """async ([url, token]) => {
@@ -352,6 +448,18 @@ def test_the_playground_renders_and_runs_with_no_request_leaving_localhost(
     assert {f"{server.url}{file}" for file in files} <= set(guard.requested)
     assert guard.refused == []
     assert guard.dialogs == []
+
+
+def test_a_malformed_escape_in_the_playgrounds_url_is_kept_as_it_is(
+    server: ServerProcess, browser: BrowserContext, guard: LocalOnly
+) -> None:
+    """decodeURIComponent threw URIError on `%le` of an unrelated tracking parameter, and
+    the page stayed at "Loading..."."""
+    page = browser.new_page()
+    query = quote("{ __typename }")
+    page.goto(f"{server.url}/graphql?utm_source=news%letter&q={query}")
+    expect(page.locator(".graphiql-query-editor")).to_contain_text("__typename")
+    assert guard.errors == []
 
 
 def test_the_playground_says_when_its_saved_token_no_longer_verifies(

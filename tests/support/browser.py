@@ -63,6 +63,7 @@ class LocalOnly:
         self.refused: list[str] = []
         self.websockets: list[str] = []
         self.dialogs: list[str] = []
+        self.errors: list[str] = []  # uncaught in a page's scripts
         context.route("**/*", self._route)
         context.on("page", self.watch)
         for page in context.pages:
@@ -71,6 +72,7 @@ class LocalOnly:
     def watch(self, page: Page) -> None:
         page.on("websocket", lambda ws: self._websocket(ws.url))
         page.on("dialog", self._dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
 
     def _dialog(self, dialog: Dialog) -> None:
         self.dialogs.append(dialog.message)
@@ -128,6 +130,11 @@ class FakeGraphQLWebSocket:
 
     def push(self, operation: str, data: dict[str, Any]) -> None:
         self._send({"id": self.ids[operation], "type": "next", "payload": {"data": data}})
+
+    def refuse(self, operation: str, message: str, code: str) -> None:
+        """An `error` for the operation, as the server refuses a subscribe."""
+        error = {"message": message, "extensions": {"code": code}}
+        self._send({"id": self.ids[operation], "type": "error", "payload": [error]})
 
     def _receive(self, raw: str | bytes) -> None:
         message = json.loads(raw)

@@ -58,3 +58,17 @@ def test_the_live_page_script_never_writes_html() -> None:
         "srcdoc",
     ):
         assert sink not in code, sink
+
+
+def test_without_the_playground_the_live_page_does_not_link_to_it() -> None:
+    """In production /graphql has no page: the link led to a 404."""
+    from starlette.applications import Starlette
+    from starlette.testclient import TestClient
+
+    from web.routes import routes
+
+    with TestClient(Starlette(routes=routes(playground=False))) as client:
+        page = client.get("/").text
+    assert "/static/live.js" in page and 'href="/graphql"' not in page
+    with TestClient(Starlette(routes=routes())) as client:
+        assert 'href="/graphql"' in client.get("/").text

@@ -28,9 +28,15 @@
   // query cost of 85,000 a minute (docs/security.md).
   const EVENTS_EVERY_MS = 500;
   const TOKEN_KEY = "inkwell-lab-identity";
+  // A snapshot or a subscription the server refused is asked for again: after the
+  // refusal's retryAfter when it gives one (RATE_LIMITED), else after a wait that doubles
+  // up to the most. The page stayed empty, or without live updates, until reloaded.
+  const RETRY_FIRST_MS = 2000;
+  const RETRY_MOST_MS = 60000;
 
   const state = {
     posts: new Map(), // post id -> the newest state seen
+    gone: new Map(), // post id -> the version at which the feed said it left (archived)
     held: null, // feed items that arrive while a snapshot loads, applied after it
     resyncOnNextItem: false,
     connection: "connecting",
@@ -38,6 +44,8 @@
     projections: [], // the newest statuses, with the moment they arrived
     projectionsAt: 0,
     writes: [], // {position, acknowledgedAt, reached: Map(name -> ms)}
+    snapshotRetries: 0,
+    snapshotTimer: null,
     eventsLoading: null,
     eventsAgain: false,
     eventsReadAt: 0, // when the newest events were last asked for (Date.now())
@@ -76,7 +84,9 @@
       body = null;
     }
     if (body && body.errors && body.errors.length) {
-      throw failure(body.errors.map(errorText).join("; "), response.status);
+      const error = failure(body.errors.map(errorText).join("; "), response.status);
+      error.retryAfter = retryAfter(body.errors);
+      throw error;
     }
     if (!response.ok || !body) {
       throw failure(`${ENDPOINT} answered HTTP ${response.status}`, response.status);
@@ -88,6 +98,17 @@
     const error = new Error(message);
     error.status = status;
     return error;
+  }
+
+  function retryAfter(errors) {
+    const seconds = errors.map((error) => (error.extensions || {}).retryAfter);
+    const given = seconds.filter((value) => typeof value === "number");
+    return given.length ? Math.max(...given) : null;
+  }
+
+  function retryDelay(error, retries) {
+    if (error && typeof error.retryAfter === "number") return error.retryAfter * 1000;
+    return Math.min(RETRY_FIRST_MS * 2 ** retries, RETRY_MOST_MS);
   }
 
   function errorText(error) {
@@ -119,10 +140,28 @@
     }
   }
 
+  // Loads the snapshot, and again later if the server refuses it (a query cost budget
+  // spent by reloads from one address): the page showed no posts, said "live", and
+  // never asked again.
+  async function refreshSnapshot() {
+    clearTimeout(state.snapshotTimer);
+    state.snapshotTimer = null;
+    try {
+      await loadSnapshot();
+      state.snapshotRetries = 0;
+    } catch (error) {
+      showProblem(`could not load the posts: ${describe(error)}`);
+      const delay = retryDelay(error, state.snapshotRetries);
+      state.snapshotRetries += 1;
+      state.snapshotTimer = setTimeout(refreshSnapshot, delay);
+    }
+  }
+
   function replacePosts(posts) {
     const next = new Map();
     for (const post of posts) {
       const known = state.posts.get(post.id);
+      if ((state.gone.get(post.id) || 0) >= post.version) continue; // a snapshot behind the feed
       next.set(post.id, known && known.version > post.version ? known : post);
     }
     state.posts = next;
@@ -139,9 +178,18 @@
   function upsert(post) {
     const known = state.posts.get(post.id);
     if (known && post.version < known.version) return;
-    if (post.status === "PUBLISHED") state.posts.set(post.id, post);
-    else state.posts.delete(post.id);
+    if (post.status === "PUBLISHED") {
+      state.posts.set(post.id, post);
+    } else {
+      state.posts.delete(post.id);
+      state.gone.set(post.id, post.version);
+    }
     render();
+    // A shown post archived leaves a place that only the read model can fill: the list
+    // shrank for good, and with the 20 shown archived it said "No published posts yet."
+    if (known && post.status !== "PUBLISHED" && !state.held && !state.snapshotTimer) {
+      refreshSnapshot();
+    }
   }
 
   function newestFirst(a, b) {
@@ -227,7 +275,11 @@
   }
 
   function preview(text) {
-    return text.length > PREVIEW_LENGTH ? `${text.slice(0, PREVIEW_LENGTH)}…` : text;
+    if (text.length <= PREVIEW_LENGTH) return text;
+    // Whole characters: cut between the two halves of a pair, an emoji showed as U+FFFD.
+    const last = text.charCodeAt(PREVIEW_LENGTH - 1);
+    const end = last >= 0xd800 && last <= 0xdbff ? PREVIEW_LENGTH - 1 : PREVIEW_LENGTH;
+    return `${text.slice(0, end)}…`;
   }
 
   function flash(item) {
@@ -559,17 +611,31 @@
     });
   }
 
-  function subscribe(client, query, onData) {
+  // A subscription the server refuses (the address's subscription budget, held by its
+  // other tabs) is asked for again until it is taken: the tab stayed "unavailable" after
+  // the budget had freed. Once it runs again, the snapshot is read anew.
+  function subscribe(client, query, onData, retries = 0) {
+    let running = false;
     client.subscribe(
       { query },
       {
         next: (result) => {
+          if (!running && retries > 0) {
+            refreshSnapshot();
+            setConnection("live");
+          }
+          running = true;
           if (result.errors && result.errors.length) showProblem(describe(result.errors));
           if (result.data) onData(result.data);
         },
         error: (error) => {
           setConnection("unavailable");
           showProblem(`live updates unavailable: ${describe(error)}`);
+          const again = running ? 0 : retries;
+          setTimeout(
+            () => subscribe(client, query, onData, again + 1),
+            retryDelay(error, again),
+          );
         },
         complete: () => {},
       },
@@ -582,7 +648,7 @@
     if (state.resyncOnNextItem) {
       state.resyncOnNextItem = false;
       if (state.connection !== "unavailable") setConnection("live");
-      loadSnapshot().catch((error) => showProblem(describe(error)));
+      refreshSnapshot();
     }
   }
 
@@ -590,11 +656,7 @@
     setUpForms();
     refreshEvents();
     setInterval(tickWaiting, 100);
-    try {
-      await loadSnapshot();
-    } catch (error) {
-      showProblem(`could not load the posts: ${describe(error)}`);
-    }
+    await refreshSnapshot();
     if (typeof graphqlWs === "undefined") {
       setConnection("unavailable");
       showProblem("live updates unavailable: the WebSocket client did not load");
