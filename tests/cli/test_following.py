@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from sqlalchemy.exc import OperationalError
 
 from cli.following import Follow
@@ -61,33 +62,30 @@ async def follow_while(log: Log, step: Callable[[], None]) -> tuple[list[int], l
     return shown, warnings
 
 
-async def test_events_written_after_a_restore_are_shown() -> None:
-    """Restored to position 3 after 5 were shown, the log's new 4, 5 and 6 were never
-    printed: the follow waited for events after 5."""
+@pytest.mark.parametrize(
+    ("written", "backup", "after_restore", "shown", "said"),
+    [
+        # Restored to position 3 after 5 were shown, the log's new 4, 5 and 6 were
+        # never printed: the follow waited for events after 5.
+        (5, 3, 3, [1, 2, 3, 4, 5, 4, 5, 6], "position 5 is no longer in the log"),
+        # Older than every event remembered: shown again from the first remembered.
+        (3, 0, 4, [1, 2, 3, 1, 2, 3, 4], "none of the 3 events shown last"),
+    ],
+)
+async def test_events_written_after_a_restore_are_shown(
+    written: int, backup: int, after_restore: int, shown: list[int], said: str
+) -> None:
     log = Log()
-    log.write(5, minute=0)
+    log.write(written, minute=0)
 
     def restore_and_write() -> None:
-        log.restore(3)
-        log.write(3, minute=1)
+        log.restore(backup)
+        log.write(after_restore, minute=1)
 
-    shown, warnings = await follow_while(log, restore_and_write)
-    assert shown == [1, 2, 3, 4, 5, 4, 5, 6]
+    printed, warnings = await follow_while(log, restore_and_write)
+    assert printed == shown
     (warning,) = warnings
-    assert "position 5 is no longer in the log" in warning and "up to position 3" in warning
-
-
-async def test_a_restore_older_than_every_event_remembered_shows_them_again() -> None:
-    log = Log()
-    log.write(3, minute=0)
-
-    def restore_and_write() -> None:
-        log.restore(0)
-        log.write(4, minute=1)
-
-    shown, warnings = await follow_while(log, restore_and_write)
-    assert shown == [1, 2, 3, 1, 2, 3, 4]
-    assert "none of the 3 events shown last" in warnings[0]
+    assert said in warning
 
 
 async def test_a_log_that_cannot_be_read_for_a_while_is_said_once_and_followed_on() -> None:
