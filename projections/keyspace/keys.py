@@ -56,13 +56,6 @@ class Keys:
         before its cleanup left behind is found here and deleted by the next one."""
         return f"{self.prefix}:spaces:{projection}"
 
-    def rewound(self, projection: str) -> str:
-        """A hash: the space a rebuild made active when the log had gone back (restored
-        from an older backup), and the position it went back to. The positions past it
-        are handed out again, to other events: a live topic that delivered past it ends
-        its streams (projections/live/read_models.py)."""
-        return f"{self.prefix}:rewound:{projection}"
-
     def unconfirmed(self, projection: str) -> str:
         """Set in a batch's MULTI, deleted once every reply of it was checked: while it
         exists, the active space may hold a half-applied batch and must be rebuilt."""

@@ -333,8 +333,6 @@ class ChangesSince:
         self._only = only
         self._counted = counted
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
-        self._space: str | None = None  # the space of the last read
-        self._rewinds_seen: str | None = None  # the space Keys.rewound named when read last
         self.unconfirmed = False
 
     async def start(self) -> None:
@@ -343,10 +341,7 @@ class ChangesSince:
 
     async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
         after = -1 if first_state or self.read_at < 0 else self.read_at
-        checkpoint, space, found = await self._read_active_space(after, MAX_CHANGES)
-        if space != self._space:
-            await self._refuse_if_rewound(space, first=self._space is None)
-            self._space = space
+        checkpoint, found = await self._read_active_space(after, MAX_CHANGES)
         if checkpoint < self.read_at:
             raise Behind(f"Redis is at position {checkpoint}, {self.read_at} was delivered")
         if len(found) // 3 >= MAX_CHANGES:
@@ -371,7 +366,7 @@ class ChangesSince:
         changes the subscriber may be shown, or more than MAX_CHANGES of any kind to
         look through, is Resubscribe. Only the first count: counting drafts too, a resume
         that fit was refused once someone wrote a draft, and anyone could count them."""
-        checkpoint, _, found = await self._read_active_space(
+        checkpoint, found = await self._read_active_space(
             after, limit + 1, counted=self._counted, scan=MAX_CHANGES
         )
         if len(found) // 3 > limit:
@@ -392,34 +387,9 @@ class ChangesSince:
         """A late change (a retry's): the id as it is now, shown as to a subscriber who had
         everything before that change, and placed at the last read's position, past what
         the topic delivered, so that no mailbox takes it for an old state."""
-        _, _, (_, position, flat) = await self._read_active_space(-1, 1, only=key)
+        _, (_, position, flat) = await self._read_active_space(-1, 1, only=key)
         changed_at = int(position)
         return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
-
-    async def _refuse_if_rewound(self, space: str, *, first: bool) -> None:
-        """Resubscribe if the posts space was swapped for one rebuilt from a log that went
-        back before what this topic delivered (Keys.rewound). The topic waited for Redis
-        to reach its position again, which the restored log's new events soon did: it went
-        on from there, and the changes at the positions handed out again reached no
-        subscriber, an old one or one opened since (an outside probe: a post published
-        after a restore reached nobody for a minute).
-
-        Only a mark the topic had not seen counts, and none on its first read: a Redis
-        restarted from a snapshot taken after a rewind brings back its mark with the space
-        it names, and every stream was ended though the log had not gone back."""
-        marked, position = await self._redis.hmget(self._keys.rewound("posts"), "space", "position")
-        new, self._rewinds_seen = (
-            marked != self._rewinds_seen,
-            None if marked is None else str(marked),
-        )
-        if first or not new:
-            return
-        if marked == space and position is not None and int(position) < self.read_at:
-            raise Resubscribe(
-                f"the event log went back to position {int(position)} (restored from a "
-                f"backup?), before position {self.read_at}, which this stream delivered: "
-                "read the current state again and subscribe anew"
-            )
 
     def _snapshots(self, found: list[Any], after: int) -> list[Snapshot[Any]]:
         return [
@@ -434,11 +404,10 @@ class ChangesSince:
         only: str | None = None,
         counted: str = "",
         scan: int | None = None,
-    ) -> tuple[int, str, list[Any]]:
-        """The checkpoint, the space read and what changed after `after` (at most `limit`
-        entries; of `only` if given, else of the source's id if it has one), read in the
-        active space: a swap seen by the read is followed (every reader of these keys moves
-        with it)."""
+    ) -> tuple[int, list[Any]]:
+        """The checkpoint and what changed after `after` (at most `limit` entries; of `only`
+        if given, else of the source's id if it has one), read in the active space: a swap
+        seen by the read is followed (every reader of these keys moves with it)."""
         one = self._only if only is None else only
         scanned = limit if scan is None else scan
         for _ in range(3):
@@ -454,7 +423,7 @@ class ChangesSince:
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
             if active == space:
-                return int(checkpoint), space, found
+                return int(checkpoint), found
             self._keys.spaces.saw(read, "posts", str(active), int(checkpoint))
         raise Behind("the posts read models moved during every read: rebuilds in a row?")
 

@@ -391,9 +391,6 @@ class Rebuild:
                     pipe.set(self._keys.namespace(name), space)
                     pipe.set(self._keys.checkpoint(name), position)
                     pipe.delete(self._keys.unconfirmed(name))
-                    if going_back:
-                        marker: list[str | int] = ["space", space, "position", position]
-                        pipe.hset(self._keys.rewound(name), items=marker)
                     progress = self._keys.progress(name)  # as a runner's batches count
                     pipe.hincrby(progress, "applied", self._applied[name])
                     pipe.hincrby(progress, "rebuilds", 1)

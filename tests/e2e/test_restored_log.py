@@ -14,24 +14,19 @@ server's projector waits for it, and lets it go once it has looked.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import shutil
 import sqlite3
 import subprocess
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 import redis
-import websockets
 from sqlalchemy.engine import make_url
-from websockets.asyncio.client import ClientConnection
-from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
 from projections.keyspace.keys import Keys
@@ -71,49 +66,6 @@ def test_a_sqlite_log_restored_from_an_older_copy_is_not_ready_until_rebuilt(
 def test_a_postgresql_log_restored_under_the_running_server_is_not_ready_until_rebuilt(
     postgres_url: str, server_env: dict[str, str], tmp_path: Path
 ) -> None:
-    back_up, restore = _postgresql_backup(postgres_url, tmp_path)
-    env = {**server_env, "DATABASE_URL": postgres_url}
-    _restored_under_read_models_built_further(env, tmp_path, back_up, restore)
-
-
-@pytest.mark.postgres
-async def test_live_feeds_past_a_restored_postgresql_logs_head_end_and_new_ones_follow(
-    postgres_url: str, server_env: dict[str, str], tmp_path: Path
-) -> None:
-    """A feed that had delivered positions the restored log hands out again waited for
-    Redis to reach them, which the restored log's new events soon did; it went on from
-    there, and what was written at the positions handed out again reached no one, on that
-    feed or on one opened since (an outside probe: for the whole give-up time, a minute).
-    The stream now ends with RESUBSCRIBE, and a feed opened then follows the log."""
-    back_up, restore = _postgresql_backup(postgres_url, tmp_path)
-    env = {**server_env, "DATABASE_URL": postgres_url, "INKWELL_LIVE_GIVE_UP_SECONDS": "300"}
-    with ServerProcess(env, tmp_path) as server:
-        api = http_api(server)
-        ann = api.register("Ann")
-        api.published_post(ann, "In the backup")
-        backup_head = _caught_up(server, at_least=3)
-        back_up()
-        async with _feed(server) as before_restore:
-            api.published_post(ann, "After the backup")
-            assert (await _next_title(before_restore)) == "After the backup"
-            replaced = _active_space(env, "posts")
-            restore(server)
-            # Rebuilt from the restored log: a write before the projector has seen the
-            # restore takes a position its read models hold from the old log.
-            until_true(lambda: _active_space(env, "posts") != replaced)
-            until_true(lambda: _caught_up(server, at_least=backup_head) == backup_head)
-            api.published_post(ann, "Written again at 4 and 5")  # past what it delivered
-            ended = await _next_message(before_restore, timeout=20)
-            (error,) = ended["payload"]["errors"]
-            assert error["extensions"]["code"] == "RESUBSCRIBE", ended
-            assert "the event log went back to position 3" in error["message"]
-        async with _feed(server) as after_restore:
-            api.published_post(ann, "After the restore")
-            assert (await _next_title(after_restore, timeout=20)) == "After the restore"
-
-
-def _postgresql_backup(postgres_url: str, tmp_path: Path) -> tuple[Callable[[], None], Restore]:
-    """pg_dump of the test's schema, and pg_restore of it under the running server."""
     found = re.search(r"search_path%3D(\w+)", postgres_url)
     assert found is not None, postgres_url
     schema = found[1]
@@ -129,32 +81,8 @@ def _postgresql_backup(postgres_url: str, tmp_path: Path) -> tuple[Callable[[], 
         pg = ["pg_restore", f"--dbname={database}", "--clean", "--if-exists"]
         subprocess.run([*pg, "--single-transaction", str(dump)], check=True, timeout=60)
 
-    return back_up, restore
-
-
-@asynccontextmanager
-async def _feed(server: ServerProcess) -> AsyncIterator[ClientConnection]:
-    """A feed subscription over graphql-transport-ws, its first message not yet read."""
-    url = server.url.replace("http", "ws") + "/graphql"
-    protocol = [Subprotocol("graphql-transport-ws")]
-    async with websockets.connect(url, subprotocols=protocol) as socket:
-        await socket.send(json.dumps({"type": "connection_init"}))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
-        feed = {"query": "subscription { feed { title } }"}
-        await socket.send(json.dumps({"id": "feed", "type": "subscribe", "payload": feed}))
-        yield socket
-
-
-async def _next_message(socket: ClientConnection, timeout: float = 10) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), timeout))
-    return message
-
-
-async def _next_title(socket: ClientConnection, timeout: float = 10) -> str:
-    message = await _next_message(socket, timeout)
-    assert message["type"] == "next" and "errors" not in message["payload"], message
-    title: str = message["payload"]["data"]["feed"]["title"]
-    return title
+    env = {**server_env, "DATABASE_URL": postgres_url}
+    _restored_under_read_models_built_further(env, tmp_path, back_up, restore)
 
 
 def _restored_under_read_models_built_further(
@@ -222,14 +150,6 @@ def _rebuild_lock_held(env: dict[str, str], projection: str) -> Iterator[str]:
     finally:
         if client.get(keys.rebuilding(projection)) == holder:
             client.delete(keys.rebuilding(projection))
-        client.close()
-
-
-def _active_space(env: dict[str, str], projection: str) -> str:
-    client = redis.Redis.from_url(env["REDIS_URL"], decode_responses=True)
-    try:
-        return str(client.get(Keys(env["INKWELL_PREFIX"]).namespace(projection)))
-    finally:
         client.close()
 
 

@@ -214,34 +214,6 @@ async def test_live_streams_follow_a_rebuild_into_its_new_space(inkwell: Inkwell
         assert set(shown) == {watched, *fresh} and len(shown) <= 4, shown
 
 
-async def test_a_rewind_mark_a_snapshot_brings_back_ends_no_stream(inkwell: Inkwell) -> None:
-    """A Redis restarted from a snapshot taken after a rewind (a restored log) brings back
-    the mark (Keys.rewound) with the space it names: a topic that had seen the mark took
-    the space's return for a new rewind and ended every stream, though the log had not
-    gone back (an outside probe, twice). Here the space comes back by its namespace key."""
-    from projections.projectors.rebuild import Rebuild
-    from projections.projectors.scripts import Scripts
-    from wiring.bootstrap import PROJECTIONS
-
-    await published_post(inkwell)
-    marked = inkwell.keys.space("posts")
-    await inkwell.redis.hset(
-        inkwell.keys.rewound("posts"), mapping={"space": marked, "position": 1}
-    )
-    async with inkwell.services.live.feed() as feed:
-        first = (await published_posts(inkwell, 1))[0]
-        assert (await next_item(feed)).id == first
-        scripts = Scripts.register(inkwell.redis)
-        await Rebuild(inkwell.redis, inkwell.keys, scripts, inkwell.store, PROJECTIONS).run()
-        second = (await published_posts(inkwell, 1))[0]
-        assert (await next_item(feed)).id == second
-        await inkwell.redis.set(inkwell.keys.namespace("posts"), marked)  # as a snapshot would
-        third = (await published_posts(inkwell, 1))[0]
-        shown = [(await next_item(feed)).id]
-        while third not in shown:
-            shown.append((await next_item(feed)).id)
-
-
 async def test_a_rename_reaches_a_feed_subscriber_on_every_post_of_the_author(
     inkwell: Inkwell,
 ) -> None:
