@@ -92,11 +92,20 @@ class Events:
     def __init__(self, script: NodeScript) -> None:
         self.script = script
         self.seen: list[dict[str, Any]] = []
+        self._passed: list[dict[str, Any]] = []  # read past by an earlier wait, not yet asked for
 
     def until(self, client: str, event: str) -> dict[str, Any]:
-        """The next line of that client and event, reading past the others."""
+        """The next line of that client and event, reading past the others. A line read past
+        is kept for a later wait: the two clients connect in either order, and a wait for
+        the second one's connection read past it and then waited 30 s for another (a CI
+        failure)."""
+        for passed in self._passed:
+            if (passed["client"], passed["event"]) == (client, event):
+                self._passed.remove(passed)
+                return passed
         while True:
             line: dict[str, Any] = self.script.next_json()
             self.seen.append(line)
             if (line["client"], line["event"]) == (client, event):
                 return line
+            self._passed.append(line)
