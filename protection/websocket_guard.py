@@ -159,7 +159,7 @@ def _is_subscribe(data: str | bytes | None) -> bool:
     if not data:
         return False
     try:
-        message = json_codec.decode(data)
+        message = json_codec.parse(data)
     except ValueError:
         return False  # the protocol handler answers malformed messages itself
     # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.

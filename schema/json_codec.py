@@ -29,17 +29,23 @@ from schema.request_keys import refuse_repeats
 def decode(data: str | bytes) -> Any:
     """The JSON value of `data`; json.JSONDecodeError (a ValueError) when it is not JSON,
     or gives a guarded key twice (schema/request_keys.py)."""
-    try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
-        if "surrogate" not in error.msg:
-            raise
-        parsed = _with_lone_surrogates(data, error)
+    parsed = parse(data)
     try:
         refuse_repeats(data)
     except RecursionError:
         raise _too_deep(data) from None
     return parsed
+
+
+def parse(data: str | bytes) -> Any:
+    """The JSON value of `data`, repeated keys unchecked (the last kept): for a look at a
+    message that `decode` reads again where it counts. json.JSONDecodeError if not JSON."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        if "surrogate" not in error.msg:
+            raise
+        return _with_lone_surrogates(data, error)
 
 
 def encode(data: object, *, sort_keys: bool = False) -> str:

@@ -18,6 +18,11 @@ EXAMPLE_QUERY = re.compile(r"const EXAMPLE_QUERY = `[^`]*`;")
 # its sender's Authorization in place of the developer's, who would then write as the
 # sender. The page never writes headers into its URL itself (only the query and the
 # variables), so nothing is lost: the pane starts from what the developer saved.
+HEADERS_FROM_URL = "const [headers, setHeaders] = React.useState(parameters.headers);"
+HEADERS_SAVED = (
+    "// Never from the URL: a link could swap in its own Authorization (web/playground.py).\n"
+    "        const [headers, setHeaders] = React.useState(undefined);"
+)
 # strawberry's page decodes every parameter of its URL with decodeURIComponent, which
 # throws on a malformed escape: a link carrying `?utm_source=news%letter` or `q=100%`
 # left the page at "Loading..." (URIError). A malformed one is kept as it is.
@@ -31,11 +36,6 @@ PARAMETERS_READ_SAFELY = """          const decode = (text) => {
             }
           };
           parameters[decode(entry.slice(0, eq))] = decode(entry.slice(eq + 1));"""
-HEADERS_FROM_URL = "const [headers, setHeaders] = React.useState(parameters.headers);"
-HEADERS_SAVED = (
-    "// Never from the URL: a link could swap in its own Authorization (web/playground.py).\n"
-    "        const [headers, setHeaders] = React.useState(undefined);"
-)
 
 FLOW = """\
 # Inkwell playground: write, then read.

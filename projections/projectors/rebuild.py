@@ -386,7 +386,7 @@ class Rebuild:
                 now = time.time()
                 for name, space, replaced in zip(names, spaces.values(), old, strict=True):
                     if replaced is not None:  # needed until the grace period ends
-                        pipe.zadd(self._keys.space_registry(name), {str(replaced): time.time()})
+                        pipe.zadd(self._keys.space_registry(name), {str(replaced): now})
                     pipe.delete(self._keys.space_checkpoint(space))  # the live one rules now
                     pipe.set(self._keys.namespace(name), space)
                     pipe.set(self._keys.checkpoint(name), position)

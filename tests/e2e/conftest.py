@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2 as httpx
 import pytest
 
 from harness.redis_server import PrivateRedis
@@ -25,6 +26,13 @@ def server_env(sqlite_url: str, redis_url: str, prefix: str, tmp_path: Path) -> 
 def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess]:
     with ServerProcess(server_env, tmp_path) as running:
         yield running
+
+
+@pytest.fixture
+def client(server: ServerProcess) -> Iterator[httpx.Client]:
+    """HTTP to the test's `server`, or to the one a module shares (its own `server`)."""
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        yield http
 
 
 @pytest.fixture

@@ -32,12 +32,6 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
-
-
 def post(client: httpx.Client, body: Any, accept: str | None, **headers: str) -> httpx.Response:
     sent = {"content-type": "application/json", **headers}
     if accept is not None:

@@ -25,12 +25,6 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
-
-
 def post(client: httpx.Client, body: dict[str, Any], token: str | None = None) -> httpx.Response:
     """json.dumps writes the surrogate as its escape, as browsers do."""
     headers = {"content-type": "application/json"}

@@ -42,12 +42,6 @@ def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield running
 
 
-@pytest.fixture
-def client(server: ServerProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=30) as http:
-        yield http
-
-
 def unique(query: str) -> str:
     """A document no other test has registered: hashes are shared server-wide."""
     return f"{query} # {uuid.uuid4()}"
