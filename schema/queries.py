@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from projections.readers.pagination import MAX_FIRST
 from projections.readers.views import CommentView, PostView, UserView
+from protection.query_cost_rate import searching
 from schema import ids
 from schema.context import Context
 from schema.errors import BadInput
@@ -105,7 +106,9 @@ class Query:
         last: Annotated[int | None, LAST] = None,
         before: str | None = None,
     ) -> Connection[Post]:
-        page = await info.context.reads.search_posts(query, window(first, after, last, before))
+        page = await info.context.reads.search_posts(
+            query, window(first, after, last, before), searching(info.context)
+        )
         return post_connection(page)
 
     @strawberry.field(description="Published posts with the most likes, ties newest first.")

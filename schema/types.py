@@ -11,7 +11,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from projections.readers.pagination import Slice
+from projections.readers.pagination import Count, Slice
 from projections.readers.read_models import CommentPage, PostPage
 from projections.readers.views import (
     CommentView,
@@ -88,7 +88,12 @@ class Connection(Generic[N]):
 
     edges: list[Edge[N]]
     page_info: PageInfo
-    total_count: int
+    total: strawberry.Private[int | Count]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        """Counted only when asked for where counting costs (a search's, pagination.Page)."""
+        return self.total if isinstance(self.total, int) else await self.total()
 
     @staticmethod
     def of(
@@ -103,7 +108,7 @@ class Connection(Generic[N]):
                 has_previous_page=page.has_previous,
                 start_cursor=edges[0].cursor if edges else None,
             ),
-            total_count=page.total,
+            total=page.total,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,10 @@ from redis.commands.core import AsyncScript
 from domain.errors import excerpt
 
 MAX_FIRST = 100
-INTERSECTION_WALK = (Path(__file__).parent / "lua" / "intersection_walk.lua").read_text()
+INTERSECTION_SLICE = (Path(__file__).parent / "lua" / "intersection_slice.lua").read_text()
+# What one slice of an intersection may cost Redis, in members read and looked up: about
+# 2-3 ms, however many words and posts (lua/intersection_slice.lua).
+LOOKUPS_PER_SLICE = 2048
 
 
 # A cursor's text exactly as `Position.cursor` writes it: the score in the decimal str()
@@ -73,11 +76,17 @@ def _decoded(cursor: str) -> Position | None:
     return Position(int(found[1]), found[2])
 
 
+Count = Callable[[], Awaitable[int]]
+Charge = Callable[[int], Awaitable[None]]  # what a read cost Redis, in members looked up
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[Position]  # in the list's order, whichever way the page was walked
     has_next: bool
-    total: int
+    # The list's size, or what counts it when asked: an intersection's count walks every
+    # member of its smallest set, and is made only for a client that asks for it.
+    total: int | Count
     has_previous: bool = False
 
 
@@ -143,7 +152,8 @@ class Walk:
 
 
 class _List(Protocol):
-    total: int | None
+    @property
+    def total(self) -> int | Count | None: ...
 
     async def walk(self, walk: Walk) -> list[Position]:
         """The positions the walk takes, in walking order."""
@@ -184,10 +194,11 @@ async def pages(
     return found
 
 
-async def in_every(script: AsyncScript, keys: Sequence[str], window: Slice) -> Page:
+async def in_every(script: AsyncScript, keys: Sequence[str], window: Slice, charge: Charge) -> Page:
     """A newest-first page of the members every sorted set of `keys` holds (a search's
-    words), walked inside Redis by `script`, INTERSECTION_WALK registered."""
-    return await _page(_Intersection(script, keys), window)
+    words), walked inside Redis in slices by `script`, INTERSECTION_SLICE registered.
+    What each slice cost Redis is passed to `charge`, which may refuse to go on."""
+    return await _page(_Intersection(script, keys, charge), window)
 
 
 async def _page(source: _List, window: Slice) -> Page:
@@ -200,7 +211,7 @@ async def _page(source: _List, window: Slice) -> Page:
     behind = start is not None and bool(
         await source.walk(Walk(start, not forward, 1, inclusive=True))
     )
-    total = source.total or 0
+    total = source.total if source.total is not None else 0
     if forward:
         return Page(items, has_next=more, total=total, has_previous=behind)
     return Page(items[::-1], has_next=behind, total=total, has_previous=more)
@@ -218,25 +229,68 @@ def _past(
 
 
 class _Intersection:
-    """The members in every sorted set of `keys`, newest first, as one list; each walk is
-    one script call that returns only the items it takes, and the intersection's size."""
+    """The members in every sorted set of `keys`, newest first, as one list. Each walk is
+    a few script calls that each look at LOOKUPS_PER_SLICE members and lookups at most,
+    and return only the items they take; the count is made (once) only when asked for."""
 
-    def __init__(self, script: AsyncScript, keys: Sequence[str]) -> None:
+    def __init__(self, script: AsyncScript, keys: Sequence[str], charge: Charge) -> None:
         self._script = script
         self._keys = list(keys)
-        self.total: int | None = None
+        self._charge = charge
+        self._members = max(1, LOOKUPS_PER_SLICE // len(self._keys))
+        self._counted: int | None = None
+
+    @property
+    def total(self) -> Count:
+        return self._count
 
     async def walk(self, walk: Walk) -> list[Position]:
+        items: list[Position] = []
+        start, inclusive = walk.start, walk.inclusive
+        while True:
+            _, flat, resume = await self._slice(
+                start, walk.forward, walk.count - len(items), inclusive, walk.stop
+            )
+            items += [Position(int(float(flat[i + 1])), flat[i]) for i in range(0, len(flat), 2)]
+            if len(items) >= walk.count or resume is None:
+                return items
+            start, inclusive = resume, False
+
+    async def _count(self) -> int:
+        """How many members every set holds: the smallest set walked in slices, oldest
+        first, each counting the members the others hold too."""
+        if self._counted is None:
+            counted, start = 0, None
+            while True:
+                matches, _, start = await self._slice(start, False, 0, False, None)
+                counted += matches
+                if start is None:
+                    break
+            self._counted = counted
+        return self._counted
+
+    async def _slice(
+        self,
+        start: Position | None,
+        forward: bool,
+        take: int,
+        inclusive: bool,
+        stop: Position | None,
+    ) -> tuple[int, list[str], Position | None]:
+        """One script call: (matches among the members it looked at, the items it took,
+        flat, and where the next slice starts, None at the walk's end)."""
         args = [
-            *_ends(walk.start),
-            int(walk.forward),
-            walk.count,
-            int(walk.inclusive),
-            *_ends(walk.stop),
+            *_ends(start),
+            int(forward),
+            take,
+            int(inclusive),
+            *_ends(stop),
+            self._members,
         ]
-        total, flat = await self._script(keys=self._keys, args=args)
-        self.total = int(total)
-        return [Position(int(float(flat[i + 1])), flat[i]) for i in range(0, len(flat), 2)]
+        matches, flat, score, member, cost = await self._script(keys=self._keys, args=args)
+        await self._charge(int(cost))
+        resume = Position(int(float(score)), member) if member else None
+        return int(matches), flat, resume
 
 
 def _ends(position: Position | None) -> tuple[int | str, str]:

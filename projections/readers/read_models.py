@@ -22,7 +22,7 @@ from projections.keyspace.keys import Keys
 from projections.keyspace.search_words import words
 from projections.readers import pagination
 from projections.readers.batched_reads import BatchedReads
-from projections.readers.pagination import BadPageRequest, Page, Position, Slice
+from projections.readers.pagination import BadPageRequest, Charge, Count, Page, Position, Slice
 from projections.readers.statuses import LogHead, projection_statuses
 from projections.readers.views import (
     CommentView,
@@ -48,7 +48,7 @@ class BadSearch(ValueError):
 class PostPage:
     posts: list[tuple[str, PostView]]  # (cursor, post)
     has_next: bool
-    total: int
+    total: int | Count  # a search's is counted when asked (pagination.Page)
     has_previous: bool = False
 
 
@@ -56,7 +56,7 @@ class PostPage:
 class CommentPage:
     comments: list[tuple[str, CommentView]]  # (cursor, comment)
     has_next: bool
-    total: int
+    total: int | Count  # always counted with the page (pagination.pages)
     has_previous: bool = False
 
 
@@ -77,7 +77,7 @@ class ReadModels:
         self._keys = keys
         self._projections = tuple(projections)
         self._newest_page = redis.register_script(NEWEST_PAGE)
-        self._intersection_walk = redis.register_script(pagination.INTERSECTION_WALK)
+        self._intersection_slice = redis.register_script(pagination.INTERSECTION_SLICE)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
         post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))
@@ -140,8 +140,10 @@ class ReadModels:
             return PostPage([], has_next=False, total=0)
         return await self._post_page(self._keys.by_tag(tag), window, None)
 
-    async def search_posts(self, query: str, window: Slice) -> PostPage:
-        """Published posts holding every word of the query, newest first."""
+    async def search_posts(self, query: str, window: Slice, charge: Charge) -> PostPage:
+        """Published posts holding every word of the query, newest first. A search of
+        several words walks their sets inside Redis; what that costs is passed to `charge`
+        as it goes (pagination.in_every)."""
         if len(query) > SEARCH_MAX_LENGTH:
             raise BadSearch(f"a search is at most {SEARCH_MAX_LENGTH} characters")
         wanted = words(query)
@@ -153,7 +155,7 @@ class ReadModels:
         if len(keys) == 1:
             return await self._post_page(keys[0], window, None)
         return await self._posts(
-            await pagination.in_every(self._intersection_walk, keys, window), None
+            await pagination.in_every(self._intersection_slice, keys, window, charge), None
         )
 
     async def popular_posts(self, first: int) -> list[PostView]:

@@ -273,6 +273,7 @@ def test_seed_sends_sample_data_through_the_command_bus(
     async def read() -> tuple[int, int]:
         async with running(settings, projectors=False) as inkwell:
             page = await inkwell.services.reads.recent_posts(Slice(100))
+            assert isinstance(page.total, int)  # a sorted set's size, read with the page
             return page.total, await inkwell.store.head_position()
 
     published, head = asyncio.run(read())

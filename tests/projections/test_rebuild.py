@@ -60,6 +60,7 @@ async def test_queries_answer_in_full_while_a_rebuild_runs_and_writes_land(
     while not rebuilding.done():
         page = await inkwell.services.reads.recent_posts(Slice(100))
         user = await inkwell.services.reads.user(author)
+        assert isinstance(page.total, int)  # a sorted set's size, read with the page
         assert page.total >= written and user is not None
         answers.append(page.total)
         if len(answers) % 5 == 0:  # the live projectors move on while the rebuild runs
