@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter
 
 from graphql import (
-    ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -19,6 +18,7 @@ from graphql import (
     get_operation_ast,
 )
 from strawberry.types import ExecutionContext
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from protection.throttle import RateLimited, Throttle
@@ -52,7 +52,7 @@ async def limit_writes(execution: ExecutionContext) -> None:
         error = GraphQLError(
             str(limited), extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after}
         )
-        execution.result = ExecutionResult(data=None, errors=[error])
+        execution.result = PreExecutionError(data=None, errors=[error])
 
 
 def _root_fields(execution: ExecutionContext) -> Counter[str]:

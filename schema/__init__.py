@@ -24,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from protection.query_cost_rate import charge_query_cost
 from protection.write_rate import limit_writes
@@ -136,7 +137,8 @@ class InkwellSchema(strawberry.Schema):
         return result
 
     async def stream(self, *args: Any, **kwargs: Any) -> Any:
-        """WebSocket operations: every item of the stream leaves with its codes too."""
+        """WebSocket operations: every item of the stream leaves with its codes too, and a
+        first result that never ran is a refusal (_refused_unrun)."""
         results = await super().stream(*args, **kwargs)
         return _coded(results, not self.exposure.suggestions, self.outages)
 
@@ -159,9 +161,28 @@ async def _coded(
     results: AsyncGenerator[Any, None], hide_suggestions: bool, outages: Outages
 ) -> AsyncIterator[Any]:
     async with aclosing(results):
+        first = True
         async for result in results:
             code_errors(result, hide_suggestions, outages)
-            yield result
+            yield _refused_unrun(result) if first else result
+            first = False
+
+
+def _refused_unrun(result: Any) -> Any:
+    """A query or mutation whose variables do not fit their types is refused before it
+    runs, as over HTTP (no `data`): graphql-core answers it with `data: null` and errors
+    with no path, which both WebSocket handlers sent as a result (`next`, `data`) where a
+    refusal is an `error` for the id, as a subscription's is."""
+    never_ran = (
+        isinstance(result, ExecutionResult)
+        and not isinstance(result, PreExecutionError)
+        and result.data is None
+        and result.errors
+        and not any(error.path for error in result.errors)
+    )
+    if not never_ran:
+        return result
+    return PreExecutionError(data=None, errors=result.errors, extensions=result.extensions)
 
 
 def _drop_null_defaults(schema: GraphQLSchema) -> None:

@@ -85,11 +85,11 @@ def test_mutations_over_the_legacy_protocol_count_against_the_rate_limits(
             )
             assert (data["type"], complete["type"]) == ("data", "complete"), data
             tokens.append(data["payload"]["data"]["registerUser"]["token"])
-        refused, _ = answers(
+        (refused,) = answers(
             ws, "3", {"query": REGISTER, "variables": {"input": {"name": "One too many"}}}
         )
-    (error,) = refused["payload"]["errors"]
-    assert error["extensions"]["code"] == "RATE_LIMITED", refused
+    assert refused["type"] == "error", refused  # refused before it ran, as over HTTP (429)
+    assert refused["payload"]["extensions"]["code"] == "RATE_LIMITED", refused
     with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
         acknowledged(ws, {"Authorization": f"Bearer {tokens[0]}"})
         data, _ = answers(ws, "1", {"query": "{ viewer { name } }"})
@@ -110,3 +110,25 @@ def test_the_operation_past_the_connections_limit_is_refused_with_a_code(
     assert (refused["id"], refused["type"]) == ("over", "error"), refused
     assert error_of(refused)["message"].startswith("Subscription limit reached")
     assert error_of(refused)["extensions"] == {"code": "RATE_LIMITED"}
+
+
+@EACH_PROTOCOL
+def test_a_query_with_a_variable_of_the_wrong_type_is_refused_with_an_error(
+    client: TestClient, protocol: str, start: str, error_of: Any
+) -> None:
+    """As a subscription's is, and as over HTTP (no `data`): both protocols sent it as a
+    result, `data: null` then `complete`, which clients take for an answer."""
+    query = "query($n: Int) { recentPosts(first: $n) { totalCount } }"
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        acknowledged(ws)
+        ws.send_json(
+            {"id": "q", "type": start, "payload": {"query": query, "variables": {"n": "x"}}}
+        )
+        refused = ws.receive_json()
+        assert refused["type"] == "error", refused
+        error = error_of(refused)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "$n"}, refused
+        # The next message answers the next operation: no `complete` for a refused one.
+        ws.send_json({"id": "t", "type": start, "payload": {"query": "{ __typename }"}})
+        answered = ws.receive_json()
+        assert answered["id"] == "t" and answered["type"] in ("next", "data"), answered
