@@ -34,7 +34,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event as StopSignal
@@ -133,6 +133,10 @@ class ListLog:
 
     async def head_position(self) -> int:
         return self.events[-1].position if self.events else 0
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        wanted = set(positions)
+        return [event for event in self.events if event.position in wanted]
 
     async def identity(self) -> str:
         return "cqrs-payoff"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -106,6 +106,10 @@ class EventLog(Protocol):
         ...
 
     async def head_position(self) -> int: ...
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        """The events at these positions, in log order; a position no event has, none."""
+        ...
 
     async def identity(self) -> str:
         """Names this log: the same for a copy or a restored backup of it, another for any

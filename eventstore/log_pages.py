@@ -10,7 +10,7 @@ it here. Errors still surface as SQLAlchemy's (eventstore/driver_sql.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, bindparam, select
@@ -54,3 +54,18 @@ class LogPages:
 
         rows = await read(self._engine, query)
         return [recorded_event(row, self._schemas, self._moment) for row in rows]
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        """The events at these positions, in log order (parked events to retry, the
+        event at a checkpoint)."""
+
+        def query(conn: Connection) -> Sequence[Sequence[Any]]:
+            return conn.execute(
+                select(*LOG_COLUMNS)
+                .where(events.c.position.in_(list(positions)))
+                .order_by(events.c.position)
+            ).all()
+
+        if not positions:
+            return []
+        return [recorded_event(row, self._schemas) for row in await read(self._engine, query)]

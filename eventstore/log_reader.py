@@ -128,6 +128,9 @@ class LogReader:
         """The whole log in order (the projectors' EventLog), for operator commands."""
         return await self._pages.after(after, limit)
 
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        return await self._pages.at(positions)
+
     async def last(self, count: int, stream_id: str | None = None) -> list[RecordedEvent]:
         """The newest `count` events, oldest first, optionally of one stream."""
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,11 +88,14 @@ class InMemoryEventStore:
     async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
         """Undecodable rows come back as Undecodable events, in their place."""
         start = max(after, 0)
-        rows = self._log[start : start + max(limit, 0)]
-        return [
-            recorded_event([row[column.key] for column in LOG_COLUMNS], self._schemas)
-            for row in rows
-        ]
+        return [self._recorded(row) for row in self._log[start : start + max(limit, 0)]]
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
+        held = range(1, len(self._log) + 1)
+        return [self._recorded(self._log[p - 1]) for p in sorted(set(positions)) if p in held]
+
+    def _recorded(self, row: dict[str, Any]) -> RecordedEvent:
+        return recorded_event([row[column.key] for column in LOG_COLUMNS], self._schemas)
 
     async def head_position(self) -> int:
         return len(self._log)

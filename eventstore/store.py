@@ -4,7 +4,6 @@ on reader threads for PostgreSQL (reads.py), appends through the single writer."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, select
@@ -12,7 +11,6 @@ from sqlalchemy import Connection, func, select
 from domain.events import Event
 from domain.ports import AppendRequest, Outcome, RecordedEvent, StoredOutcome
 from domain.upcasting import SCHEMAS, EventSchemas
-from eventstore.codec import LOG_COLUMNS, recorded_event
 from eventstore.engines import Engines
 from eventstore.log_pages import LogPages
 from eventstore.loop_reads import OUTCOME, STREAM, LoopReads
@@ -80,18 +78,7 @@ class SqlEventStore:
         return await self._pages.after(after, limit)
 
     async def at(self, positions: Sequence[int]) -> list[RecordedEvent]:
-        """The events at these positions, in log order (parked events, to retry them)."""
-
-        def query(conn: Connection) -> Sequence[Sequence[Any]]:
-            return conn.execute(
-                select(*LOG_COLUMNS)
-                .where(events.c.position.in_(list(positions)))
-                .order_by(events.c.position)
-            ).all()
-
-        if not positions:
-            return []
-        return [recorded_event(row, self._schemas) for row in await read(self._reader, query)]
+        return await self._pages.at(positions)
 
     async def skipped(self, projection: str) -> frozenset[int]:
         """Positions an operator dropped from the projection (`parked skip`)."""

@@ -83,6 +83,11 @@ class Keys:
     def checkpoint(self, projection: str) -> str:
         return f"{self.prefix}:checkpoint:{projection}"
 
+    def checkpoint_event(self, projection: str) -> str:
+        """The checkpoint's position and the event the projection applied there
+        (projections/projectors/checkpoint_events.py)."""
+        return f"{self.prefix}:checkpoint-event:{projection}"
+
     def lease(self, projection: str) -> str:
         """Who runs the projection now: the owner id of one process, expiring unless renewed."""
         return f"{self.prefix}:lease:{projection}"

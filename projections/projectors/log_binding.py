@@ -35,14 +35,14 @@ from projections.keyspace.keys import Keys
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the log's identity, KEYS[2] the head; then per projection, nine keys: its lease
+# KEYS[1] the log's identity, KEYS[2] the head; then per projection, ten keys: its lease
 # and its rebuild lock (held by processes that name their log), its active space's
-# pointer and five more keys of positions or content of the log (_bound_to_the_log),
+# pointer and six more keys of positions or content of the log (_bound_to_the_log),
 # and its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's
 # score), ARGV[3] 1 when a bound log of another identity may be taken over.
 # Returns {outcome, the other log's identity or ''}.
 _BIND = """
-for base = 3, #KEYS, 9 do
+for base = 3, #KEYS, 10 do
   for _, key in ipairs({KEYS[base], KEYS[base + 1]}) do
     local holder = redis.call('GET', key)
     local running = holder and string.match(holder, '^(%x+)@')
@@ -58,10 +58,10 @@ if bound == ARGV[1] then return {'bound', ''} end
 if ARGV[3] ~= '1' then return {'other', bound} end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-for base = 3, #KEYS, 9 do
+for base = 3, #KEYS, 10 do
   local active = redis.call('GET', KEYS[base + 2])
-  if active then redis.call('ZADD', KEYS[base + 8], ARGV[2], active) end
-  for i = base + 2, base + 7 do redis.call('DEL', KEYS[i]) end
+  if active then redis.call('ZADD', KEYS[base + 9], ARGV[2], active) end
+  for i = base + 2, base + 8 do redis.call('DEL', KEYS[i]) end
 end
 return {'taken', bound}
 """
@@ -120,6 +120,7 @@ class LogBinding:
         return [
             keys.namespace(projection),
             keys.checkpoint(projection),
+            keys.checkpoint_event(projection),
             keys.unconfirmed(projection),
             keys.parked(projection),
             keys.parked_events(projection),

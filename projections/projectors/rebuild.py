@@ -32,6 +32,7 @@ from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.keyspace.spaces import drop_space
 from projections.live.namespaces import NAMESPACE_GRACE_SECONDS
+from projections.projectors.checkpoint_events import mark
 from projections.projectors.commands import Commands
 from projections.projectors.failures import RebuildRunning, SpaceLost, failed_replies
 from projections.projectors.lease import Lease
@@ -382,6 +383,7 @@ class Rebuild:
                 going_back = ahead > position and await self._log.head_position() < ahead
                 if ahead > position and not going_back:
                     return None
+                at_position = await self._log.at([position]) if position else []
                 pipe.multi()  # type: ignore[no-untyped-call]
                 now = time.time()
                 for name, space, replaced in zip(names, spaces.values(), old, strict=True):
@@ -390,6 +392,10 @@ class Rebuild:
                     pipe.delete(self._keys.space_checkpoint(space))  # the live one rules now
                     pipe.set(self._keys.namespace(name), space)
                     pipe.set(self._keys.checkpoint(name), position)
+                    if at_position:  # checkpoint_events.py
+                        pipe.set(self._keys.checkpoint_event(name), mark(at_position[0]))
+                    else:
+                        pipe.delete(self._keys.checkpoint_event(name))
                     pipe.delete(self._keys.unconfirmed(name))
                     progress = self._keys.progress(name)  # as a runner's batches count
                     pipe.hincrby(progress, "applied", self._applied[name])

@@ -28,6 +28,7 @@ from domain.ports import EventLog, RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast
 from projections.projectors import messages
+from projections.projectors.checkpoint_events import log_holds, mark
 from projections.projectors.commands import Commands
 from projections.projectors.failures import BatchFailed, RebuildRunning, failed_replies
 from projections.projectors.holders import PROJECTOR
@@ -259,14 +260,12 @@ class ProjectionRunner:
             if events and not head_raised:
                 await self._raise_head(await self._log.head_position())
                 head_raised = True
-            if not events and (head := await self._log.head_position()) < state.checkpoint:
+            head = None if events else await self._log.head_position()
+            if why := await self._gone_back(state.checkpoint, head):
                 log.error(
-                    "projection %s: its checkpoint %d is past the log's head %d (the log "
-                    "was replaced, or restored from an older backup): rebuilding its read "
-                    "models from the log",
+                    "projection %s: %s: rebuilding its read models from the log",
                     self.projection.name,
-                    state.checkpoint,
-                    head,
+                    why,
                 )
                 await self._rebuild()
                 continue
@@ -276,10 +275,27 @@ class ProjectionRunner:
                 self._skipped = await self._log.skipped(self.projection.name)
             if events and not await self.apply(events, from_log=True, after=state.checkpoint):
                 continue  # Redis changed between the read and the apply: look again
-            if not events:  # caught up: the head was read above
+            if head is not None:  # caught up: the head was read above
                 await self._raise_head(head)
             if len(events) < BATCH:
                 return
+
+    async def _gone_back(self, checkpoint: int, head: int | None) -> str | None:
+        """Why the log is not the one the read models were built from, if it went back:
+        its head (when read) behind the checkpoint, or another event at the checkpoint
+        than the one applied there (checkpoint_events.py)."""
+        if head is not None and head < checkpoint:
+            return (
+                f"its checkpoint {checkpoint} is past the log's head {head} (the log was "
+                "replaced, or restored from an older backup)"
+            )
+        recorded = await self._redis.get(self._keys.checkpoint_event(self.projection.name))
+        if await log_holds(self._log, checkpoint, str(recorded) if recorded else None):
+            return None
+        return (
+            f"the log has another event at its checkpoint {checkpoint} than the one it "
+            "applied there (the log was restored from an older backup and written since)"
+        )
 
     async def _raise_head(self, head: int) -> None:
         """Raises the head Redis keeps to the log's `head`, read once the read models were
@@ -394,7 +410,9 @@ class ProjectionRunner:
             return False
         fresh = [e for e in sorted(batch.events, key=_position) if e.position > checkpoint]
         if not fresh:
-            return True
+            # Published events the checkpoint passed: those a catch-up applied first, or
+            # a log gone back and written since, which only the catch-up looks for.
+            return batch.from_log
         if not batch.from_log and not _continues(checkpoint, fresh):
             return False
         blocked = Parking.blocked_streams(batch.streams, firsts)
@@ -413,8 +431,15 @@ class ProjectionRunner:
         last = plan.fresh[-1].position
         notice = orjson.dumps({"projection": name, "position": last})
         keys = [self._keys.namespace(name), self._keys.unconfirmed(name)]
-        keys += [self._checkpoint_key, self._keys.head()]
-        args = [plan.space, last, self._keys.checkpoints_channel(), notice, *plan.tx.notice_args()]
+        keys += [self._checkpoint_key, self._keys.head(), self._keys.checkpoint_event(name)]
+        args = [
+            plan.space,
+            last,
+            self._keys.checkpoints_channel(),
+            notice,
+            mark(plan.fresh[-1]),
+            *plan.tx.notice_args(),
+        ]
         script = self._scripts.confirm_batch
         return ("EVALSHA", script.sha, len(keys), *keys, *args), script
 
