@@ -15,7 +15,7 @@ A command's lag runs from its acknowledgement (the commit is durable and the bus
 answered) to the first checkpoint notice of the `posts` projection at or past its
 position: from then on, a read of the post sees it. "Every projection" waits
 for all of them. Commands go through the bus, not HTTP: on 2 cores the HTTP layer of
-500 createPost/s would need more CPU than the machine has (bench/http_throughput).
+500 createPost/s would need more CPU than the machine has (bench/http_throughput.py).
 Run: `python -m bench.projection_lag [--quick]`.
 """
 

@@ -37,7 +37,12 @@ LOADING_POLL_SECONDS = 0.25
 
 
 def settings_or_exit(
-    *, demo: bool = False, new_log: bool = False, listens: bool = False, port: int | None = None
+    *,
+    demo: bool = False,
+    new_log: bool = False,
+    listens: bool = False,
+    port: int | None = None,
+    redis: bool = True,
 ) -> Settings:
     """The settings of a CLI command, once they are valid, its event log opens and the
     Redis servers it names answer; else the command ends with the reason in one line, exit
@@ -53,7 +58,8 @@ def settings_or_exit(
     log and a signing key there, and reported the empty log as caught up.
 
     `listens`: the command serves HTTP on HOST and `port` (PORT when None), so both are
-    tried before the log is made or anything starts."""
+    tried before the log is made or anything starts. `redis` off: the command reads the
+    log alone (`events`), and works while Redis is down."""
     try:
         if not new_log:
             _the_log_exists(database_url_in())
@@ -61,8 +67,9 @@ def settings_or_exit(
         if listens:
             _can_listen(settings.host, settings.port if port is None else port)
         _open_the_log(settings.database_url)
-        _redis_answers("REDIS_URL", settings.redis_url)
-        _redis_answers("REDIS_READ_URL", settings.redis_read_url)
+        if redis:
+            _redis_answers("REDIS_URL", settings.redis_url)
+            _redis_answers("REDIS_READ_URL", settings.redis_read_url)
         return settings
     except SettingsError as error:
         raise refused(str(error)) from None

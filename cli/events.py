@@ -37,9 +37,10 @@ def events_tail(
     """Prints the newest events of the log, oldest first; --follow keeps printing.
 
     Each line: position, commit time, stream, version, type, command id, correlation id, data.
-    Following reads the log itself, so it misses nothing.
+    Following reads the log itself, so it misses nothing; it needs no Redis, and works
+    while Redis is down.
     """
-    settings = settings_or_exit()
+    settings = settings_or_exit(redis=False)
 
     async def show() -> None:
         async with inspecting(settings) as (_, log_reader):

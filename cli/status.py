@@ -61,7 +61,15 @@ def status() -> None:
             evicted = await unaccounted_evictions(redis, keys, counted)
             policy = None if info is None else evicting_policy(info)
         healthy = show_status(console, progress, settings.ready_stalled_after)
-        if ahead:
+        another_log = bound not in ("", identity)
+        if another_log:
+            console.print(
+                f"[red]the read models under prefix {keys.prefix!r} belong to event log "
+                f"{bound}, not to this one ({identity}): the table measures them against "
+                "the wrong log, and says nothing of this one's (point DATABASE_URL at that "
+                "log, or give this one its own INKWELL_PREFIX)[/]"
+            )
+        elif ahead:  # against the wrong log, a shorter one only looks restored
             show_ahead(console, ahead, rebuilds)
         if refuses_writes:
             console.print(
@@ -81,14 +89,7 @@ def status() -> None:
                 "full every commit fails and mutations answer UNAVAILABLE[/]"
             )
             healthy = False
-        if bound not in ("", identity):
-            console.print(
-                f"[red]the read models under prefix {keys.prefix!r} belong to event log "
-                f"{bound}, not to this one ({identity}): the table measures them against "
-                "the wrong log[/]"
-            )
-            return False
-        return healthy
+        return healthy and not another_log
 
     if not asyncio.run(show()):
         raise typer.Exit(1)
@@ -163,6 +164,11 @@ def show_status(console: Console, progress: Sequence[Progress], stalled_after: f
     of the log and none parked."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
+        if p.state(stalled_after) == "stalled":
+            console.print(
+                f"[red]{p.name}: {p.stalled_reason(stalled_after)}: does a projector run? "
+                "(`serve`, or `inkwell project`)[/]"
+            )
         if p.parked:
             console.print(
                 f"[red]{p.name}: {p.parked} events parked in {p.parked_streams} streams[/]; "

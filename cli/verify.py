@@ -5,30 +5,46 @@ from __future__ import annotations
 import asyncio
 
 import typer
+from redis.asyncio import Redis
 
 from cli.console import operator_console
 from cli.environment import refused, require_redis, settings_or_exit
 from observability.evictions import account_for, evicted_keys
+from projections.keyspace.keys import Keys
+from projections.live.consistency import ConsistencyTimeout
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
 from projections.projectors.parking import Parked, read_parked
 from projections.tools import verify as verification
 from wiring import heap
-from wiring.bootstrap import NAMES, PROJECTIONS, running
+from wiring.bootstrap import NAMES, PROJECTIONS, Inkwell, running
+
+CATCH_UP_SECONDS = 300  # what a running projector gets to reach the log's head
+
+
+class NothingToCompare(Exception):
+    """The read models cannot be compared with the log as they stand."""
 
 
 def verify() -> None:
     """Proves the read models match the log; exits 1 on any difference.
 
     Replays the whole event log into scratch spaces and compares them, key by key,
-    with the live read models. Run it while writes are quiet."""
+    with the live read models. Run it while writes are quiet. It only reads them: it
+    runs no projector (one that runs brings them to the log's head first), so the read
+    models it compares are the ones the server serves, as they are."""
     settings = settings_or_exit()
-    require_redis(settings)
+    url = require_redis(settings)
+    if not asyncio.run(_any_read_models(url, Keys(settings.prefix))):
+        raise refused(
+            f"there are no read models under prefix {settings.prefix!r} in that Redis: "
+            "nothing to compare with the log (is INKWELL_PREFIX the server's? a server or "
+            "`inkwell project` builds them when it starts)"
+        )
 
     async def check() -> tuple[list[str], list[Parked]]:
-        async with running(settings, take_over=False) as inkwell:
+        async with running(settings, projectors=False, take_over=False) as inkwell:
             evicted = await evicted_keys(inkwell.redis)  # whole as of here, if they match
-            head = await inkwell.store.head_position()
-            await inkwell.services.consistency.wait_for(head, timeout=300)
+            await _caught_up(inkwell)
             scratch = await verification.replay(
                 inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS
             )
@@ -46,6 +62,9 @@ def verify() -> None:
             found, parked = asyncio.run(check())
     except (AnotherLogRuns, BoundToAnotherLog) as error:
         raise refused(str(error)) from None
+    except NothingToCompare as error:
+        operator_console().print(f"[red]{error}[/]")
+        raise typer.Exit(1) from None
     console = operator_console()
     for line in found:
         console.print(line, markup=False)
@@ -59,3 +78,44 @@ def verify() -> None:
             "leaves them: see `inkwell parked list`[/]"
         )
     raise typer.Exit(1 if found else 0)
+
+
+async def _any_read_models(url: str, keys: Keys) -> bool:
+    """Whether any projection has an active space under the prefix. Without this check a
+    mistyped INKWELL_PREFIX had verify's own projectors build read models there, and
+    report that they matched the log."""
+    redis = Redis.from_url(url, decode_responses=True)
+    try:
+        return bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
+    finally:
+        await redis.aclose()
+
+
+async def _caught_up(inkwell: Inkwell) -> None:
+    """Returns once every projection has reached the log's head, or is past it (a log
+    restored from an older backup: the comparison then shows what they hold that the
+    log does not). A projector elsewhere gets CATCH_UP_SECONDS; when none holds a lease,
+    NothingToCompare at once: read models left behind differ from the log, and verify
+    does not project (it had, when no projector ran: it rebuilt and swapped in read
+    models itself, and left the old spaces behind when it exited)."""
+    head = await inkwell.store.head_position()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + CATCH_UP_SECONDS
+    while True:
+        try:
+            await inkwell.services.consistency.wait_for(head, timeout=2)
+            return
+        except ConsistencyTimeout:
+            pass
+        leases = await inkwell.redis.mget([inkwell.keys.lease(name) for name in NAMES])
+        if not any(leases):
+            raise NothingToCompare(
+                f"the read models are behind the log's head ({head}) and no projector runs "
+                "to bring them there: start `serve` or `inkwell project` (or run "
+                "`inkwell rebuild`), then verify again"
+            )
+        if loop.time() > deadline:
+            raise NothingToCompare(
+                f"the read models did not reach the log's head ({head}) within "
+                f"{CATCH_UP_SECONDS}s: see `inkwell status`"
+            )

@@ -76,6 +76,14 @@ class Progress:
         idle = self.idle_seconds
         return self.lag_seconds > after_seconds and (idle is None or idle > after_seconds)
 
+    def stalled_reason(self, after_seconds: float) -> str:
+        """What /ready and `status` say of a stalled projection."""
+        idle = "never" if self.idle_seconds is None else f"not for {self.idle_seconds:.1f}s"
+        return (
+            f"stalled: {self.lag} events waiting for {self.lag_seconds:.1f}s, "
+            f"applied {idle} (limit {after_seconds:g}s)"
+        )
+
     def state(self, stalled_after: float) -> str:
         if self.ahead:
             return "ahead of the log"

@@ -217,12 +217,7 @@ class Readiness:
         elif p.lag > self._limits.max_lag:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
         elif p.stalled(self._limits.stalled_after):
-            idle = "never" if p.idle_seconds is None else f"not for {p.idle_seconds:.1f}s"
-            check.update(
-                ok=False,
-                reason=f"stalled: {p.lag} events waiting for {p.lag_seconds:.1f}s, "
-                f"applied {idle} (limit {self._limits.stalled_after:g}s)",
-            )
+            check.update(ok=False, reason=p.stalled_reason(self._limits.stalled_after))
         elif p.parked:
             check.update(
                 degraded=True,

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import orjson
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
 from cli import status as status_command
 from cli.commands import cli
 from domain.commands import RegisterUser, UpdateProfile
+from harness.net import free_port
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.readers.pagination import Slice
@@ -131,8 +133,10 @@ def test_status_marks_stalled_projections_and_exits_1(
     given(settings, projectors=False)
     result = invoke({**env, "INKWELL_READY_STALLED_AFTER": "0"}, "status")
     assert result.exit_code == 1, result.output
-    assert result.stdout.count("stalled") == len(PROJECTIONS)
-    assert result.stdout.count("never") == len(PROJECTIONS)
+    # In the table, and a line each that says what is stuck (there was no line).
+    assert result.stdout.count("stalled") == 2 * len(PROJECTIONS)
+    assert "posts: stalled: 6 events waiting for" in " ".join(result.stdout.split())
+    assert "does a projector run?" in result.stdout
 
 
 @pytest.mark.postgres  # a SQLite reader never waits for a writer's lock (WAL)
@@ -221,6 +225,12 @@ def test_events_tail_prints_the_newest_events_and_one_stream(
     too_many = invoke(env, "events", "tail", "-n", str(2**63))
     assert too_many.exit_code == 2 and "Traceback" not in too_many.output
 
+    # It reads the log alone: with Redis down it still shows it (it had exited 2, "does
+    # not answer", in the outage an operator reads the log to understand).
+    down = invoke({**env, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "events", "tail")
+    assert down.exit_code == 0, down.output
+    assert len(down.stdout.splitlines()) == 6
+
 
 def test_events_tail_follow_prints_each_new_event_as_it_commits(
     settings: Settings, env: dict[str, str]
@@ -279,3 +289,39 @@ def test_seed_sends_sample_data_through_the_command_bus(
     published, head = asyncio.run(read())
     assert published == 8
     assert head == 3 + 10 + 8
+
+
+def keys_under(settings: Settings, prefix: str) -> set[str]:
+    assert settings.redis_url is not None
+    client = redis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        return set(client.scan_iter(match=f"{prefix}:*", count=1000))
+    finally:
+        client.close()
+
+
+def test_verify_projects_nothing_and_says_when_no_projector_brings_the_read_models_up(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """It ran projectors of its own when none ran: read models left behind were brought
+    up by verify itself, which then said they matched (an outside probe)."""
+    given(settings)
+    given(settings, projectors=False)  # written by an API process; no projector since
+    before = keys_under(settings, settings.prefix)
+    result = invoke(env, "verify")
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stdout.split())
+    assert "the read models are behind the log's head (12) and no projector runs" in said
+    assert keys_under(settings, settings.prefix) == before
+
+
+def test_verify_under_a_prefix_without_read_models_refuses_and_writes_nothing(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """A mistyped INKWELL_PREFIX had verify build read models there and say they matched."""
+    given(settings)
+    typo = f"{settings.prefix}-typo"
+    result = invoke({**env, "INKWELL_PREFIX": typo}, "verify")
+    assert result.exit_code == 2, result.output
+    assert f"there are no read models under prefix '{typo}'" in " ".join(result.output.split())
+    assert keys_under(settings, typo) == set()
