@@ -21,6 +21,7 @@ from observability.evictions import (
     unaccounted_evictions,
 )
 from observability.progress import Progress, ProgressReader
+from observability.readiness import not_the_logs
 from projections.keyspace.keys import Keys
 from projections.projectors.holders import who
 from wiring.bootstrap import NAMES
@@ -104,6 +105,7 @@ STATE_STYLES = {
     "catching up": "yellow",
     "stalled": "bold red",
     "ahead of the log": "bold red",
+    "not the log's": "bold red",
 }
 
 
@@ -164,6 +166,8 @@ def show_status(console: Console, progress: Sequence[Progress], stalled_after: f
     of the log and none parked."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
+        if p.went_back and not p.ahead:
+            console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
         if p.state(stalled_after) == "stalled":
             console.print(
                 f"[red]{p.name}: {p.stalled_reason(stalled_after)}: does a projector run? "

@@ -105,6 +105,14 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
             "events it does not have until the projector's rebuild swaps in. 0 otherwise.",
             labels=["projection"],
         ),
+        "went_back": GaugeMetricFamily(
+            "inkwell_projection_log_went_back",
+            "1 when the log holds another event at the checkpoint than the one the read "
+            "models applied there: restored from an older backup and written past the "
+            "checkpoint since, which neither lag nor ahead-of-log shows; queries serve "
+            "events the log does not have until the projector's rebuild swaps in. 0 otherwise.",
+            labels=["projection"],
+        ),
         "lag_seconds": GaugeMetricFamily(
             "inkwell_projection_lag_seconds",
             "Age of the oldest event not yet applied (its commit time); 0 when caught up.",
@@ -151,6 +159,7 @@ def projection_families(progress: Iterable[Progress]) -> list[Metric]:
         families["head"].add_metric([p.name], p.head)
         families["lag"].add_metric([p.name], p.lag)
         families["ahead"].add_metric([p.name], p.ahead)
+        families["went_back"].add_metric([p.name], int(p.went_back))
         families["lag_seconds"].add_metric([p.name], p.lag_seconds)
         families["parked"].add_metric([p.name], p.parked)
         families["parked_streams"].add_metric([p.name], p.parked_streams)

@@ -15,7 +15,9 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from domain.ports import RecordedEvent
 from projections.keyspace.keys import Keys
+from projections.projectors.checkpoint_events import mark, of_checkpoint
 from projections.readers.statuses import Standing, Standings
 
 
@@ -29,6 +31,8 @@ class Frontier(Protocol):
 
 class Log(Protocol):
     async def frontier(self, checkpoints: Iterable[int]) -> Frontier: ...
+
+    async def at(self, positions: Sequence[int]) -> list[RecordedEvent]: ...
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,11 @@ class Progress:
     # and 1 after shows no increase. A build's time always moves.
     built_at: float | None
     at: float  # epoch seconds when this snapshot was taken
+    # The log holds another event at the checkpoint than the one applied there
+    # (projections/projectors/checkpoint_events.py): restored from an older backup and
+    # written past the checkpoint since. Queries serve events the log does not have until
+    # the projector's rebuild swaps in; neither lag nor `ahead` shows it.
+    went_back: bool = False
 
     @property
     def lag(self) -> int:
@@ -87,6 +96,8 @@ class Progress:
     def state(self, stalled_after: float) -> str:
         if self.ahead:
             return "ahead of the log"
+        if self.went_back:
+            return "not the log's"
         if self.lag == 0:
             return "caught up"
         return "stalled" if self.stalled(stalled_after) else "catching up"
@@ -108,15 +119,42 @@ class ProgressReader:
             self._standings.queue(pipe)
             for name in self.names:
                 pipe.hgetall(self._keys.progress(name))
-            replies = iter(await pipe.execute())
-        standings = self._standings.take(replies)
+            pipe.mget([self._keys.checkpoint_event(name) for name in self.names])
+            replies = list(await pipe.execute())
+        marks: list[str | None] = replies.pop()
+        replies_left = iter(replies)
+        standings = self._standings.take(replies_left)
         frontier = await self._log.frontier([one.position for one in standings])
+        went_back = await self._went_back(standings, marks)
         now = datetime.now(UTC)
-        return [_progress(one, frontier, next(replies), now) for one in standings]
+        return [
+            _progress(one, frontier, next(replies_left), now, one.name in went_back)
+            for one in standings
+        ]
+
+    async def _went_back(
+        self, standings: Sequence[Standing], marks: Sequence[str | None]
+    ) -> set[str]:
+        """The projections whose checkpoint's event is no longer the log's, in one read of
+        the log (marks of other positions than the checkpoints say nothing: ignored)."""
+        marked = {
+            one.name: recorded
+            for one, recorded in zip(standings, marks, strict=True)
+            if recorded is not None and of_checkpoint(recorded, one.position)
+        }
+        if not marked:
+            return set()
+        wanted = {one.position for one in standings if one.name in marked}
+        held = {e.position: mark(e) for e in await self._log.at(sorted(wanted))}
+        return {
+            one.name
+            for one in standings
+            if one.name in marked and held.get(one.position) != marked[one.name]
+        }
 
 
 def _progress(
-    one: Standing, frontier: Frontier, progress: dict[str, str], now: datetime
+    one: Standing, frontier: Frontier, progress: dict[str, str], now: datetime, went_back: bool
 ) -> Progress:
     oldest = frontier.next_recorded_at.get(one.position)
     return Progress(
@@ -131,4 +169,5 @@ def _progress(
         advanced_at=float(progress["advancedAt"]) if "advancedAt" in progress else None,
         built_at=float(progress["builtAt"]) if "builtAt" in progress else None,
         at=now.timestamp(),
+        went_back=went_back,
     )

@@ -214,6 +214,8 @@ class Readiness:
         }
         if p.ahead:
             check.update(ok=False, aheadOfLog=p.ahead, reason=ahead_of_the_log(p))
+        elif p.went_back:
+            check.update(ok=False, reason=not_the_logs(p))
         elif p.lag > self._limits.max_lag:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
         elif p.stalled(self._limits.stalled_after):
@@ -225,6 +227,16 @@ class Readiness:
                 "see the `parked list` command",
             )
         return check
+
+
+def not_the_logs(p: Progress) -> str:
+    """Why a projection whose checkpoint's event is no longer the log's is not ready."""
+    return (
+        f"the log has another event at its checkpoint {p.position} than the one its read "
+        "models applied there (the log was restored from an older backup and written since): "
+        "queries serve events the log does not have until the projector's rebuild from the "
+        "log swaps in"
+    )
 
 
 def ahead_of_the_log(p: Progress) -> str:

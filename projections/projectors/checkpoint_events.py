@@ -23,11 +23,15 @@ def mark(recorded: RecordedEvent) -> str:
     return f"{recorded.position} {recorded.stream_id} {recorded.version} {recorded.command_id}"
 
 
+def of_checkpoint(recorded: str | None, checkpoint: int) -> bool:
+    """Whether a recorded mark names the event at this checkpoint. Without one (none yet,
+    or one an older version left at another position) nothing says the log went back."""
+    return recorded is not None and checkpoint > 0 and recorded.startswith(f"{checkpoint} ")
+
+
 async def log_holds(log: EventLog, checkpoint: int, recorded: str | None) -> bool:
-    """Whether the log still has, at the checkpoint, the event the recorded mark names.
-    Without a mark of this checkpoint (none yet, or one an older version left at another
-    position) nothing says otherwise."""
-    if recorded is None or not recorded.startswith(f"{checkpoint} "):
+    """Whether the log still has, at the checkpoint, the event the recorded mark names."""
+    if recorded is None or not of_checkpoint(recorded, checkpoint):
         return True
     found = await log.at([checkpoint])
     return bool(found) and mark(found[0]) == recorded

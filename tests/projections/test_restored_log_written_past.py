@@ -19,10 +19,13 @@ from sqlalchemy.engine import make_url
 
 from domain.commands import CreatePost, PublishPost, RegisterUser
 from infra.settings import Settings
+from observability.exposition import projection_families
+from observability.progress import ProgressReader
+from observability.readiness import Limits, Readiness
 from projections.readers.pagination import Slice
 from tests.support.in_process import send, settle
 from tests.support.settings import make_settings
-from wiring.bootstrap import Inkwell, running
+from wiring.bootstrap import NAMES, Inkwell, running
 
 
 async def publish(inkwell: Inkwell, author: str, title: str) -> None:
@@ -57,6 +60,23 @@ async def test_a_restored_log_written_past_the_checkpoint_is_rebuilt_from(
         for n in range(3):
             await publish(writer, ann, f"Written since {n}")
         assert await writer.store.head_position() == 9 > checkpoint
+        # Until a projector rebuilds, /ready and `status` say so: lag and `ahead` do not.
+        progress = ProgressReader(writer.redis, writer.keys, NAMES, writer.log)
+        posts = {p.name: p for p in await progress.read()}["posts"]
+        assert (posts.position, posts.head, posts.ahead) == (checkpoint, 9, 0)
+        assert posts.went_back and posts.state(30) == "not the log's"
+        gauges = {
+            sample.labels["projection"]: sample.value
+            for family in projection_families([posts])
+            if family.name == "inkwell_projection_log_went_back"
+            for sample in family.samples
+        }
+        assert gauges == {"posts": 1}
+        verdict = await Readiness(
+            writer.redis, writer.log, writer.keys, progress, Limits(1000, 30)
+        ).check()
+        assert "projection:posts" in verdict.failed
+        assert "restored from an older backup and written since" in str(verdict.checks)
 
     async with running(settings) as inkwell:
         await settle(inkwell)
