@@ -398,8 +398,9 @@ class ProjectionRunner:
 
     def plan(self, batch: Batch, state: list[Any]) -> Plan | bool:
         """The batch's commands, if it applies against `state` (its reading under WATCH);
-        else whether it needs nothing (True: nothing past the checkpoint) or a look at
-        the log (False)."""
+        else whether it needs nothing (True: a log batch with nothing past the
+        checkpoint) or a look at the log (False; so does any published batch holding a
+        position the checkpoint passed)."""
         raw, space, unconfirmed, bound, *firsts = state
         checkpoint = int(raw or 0)
         if space is None or space != self._space or unconfirmed is not None:
@@ -409,10 +410,14 @@ class ProjectionRunner:
         if batch.after is not None and checkpoint != batch.after:
             return False
         fresh = [e for e in sorted(batch.events, key=_position) if e.position > checkpoint]
-        if not fresh:
+        if not batch.from_log and len(fresh) < len(batch.events):
             # Published events the checkpoint passed: those a catch-up applied first, or
-            # a log gone back and written since, which only the catch-up looks for.
-            return batch.from_log
+            # a log gone back and written since, which only the catch-up looks for
+            # (checkpoint_events.py). Applied from the checkpoint on, the rest of such a
+            # batch went on top of read models the restored log no longer matches.
+            return False
+        if not fresh:
+            return True
         if not batch.from_log and not _continues(checkpoint, fresh):
             return False
         blocked = Parking.blocked_streams(batch.streams, firsts)
