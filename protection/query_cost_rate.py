@@ -77,6 +77,23 @@ def searching(ctx: object) -> Charge:
     stops with RATE_LIMITED."""
 
     async def charge_lookups(lookups: int) -> None:
-        await charge(ctx, -(-lookups // LOOKUPS_PER_UNIT))
+        cost = -(-lookups // LOOKUPS_PER_UNIT)
+        try:
+            await charge(ctx, cost)
+        except RateLimited as limited:
+            raise SearchStopped(cost, limited.retry_after) from None
 
     return charge_lookups
+
+
+class SearchStopped(RateLimited):
+    """A search stopped for the query cost budget before its next call to Redis (it had
+    read "Too many query cost")."""
+
+    def __init__(self, cost: int, retry_after: int) -> None:
+        super().__init__("query cost", retry_after)
+        self.args = (
+            f"Query cost budget spent: this search's next step in Redis costs {cost}; try "
+            f"again in {retry_after} s (a search pays for the posts holding its words: "
+            "fewer or rarer words cost less, and totalCount is counted only when asked for).",
+        )
