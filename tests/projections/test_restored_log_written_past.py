@@ -28,6 +28,10 @@ from tests.support.in_process import send, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import NAMES, Inkwell, running
 
+# What recentPosts shows once the read models are the restored log's: the backup's post
+# and the three written after the restore, not the ones lost with it.
+RESTORED_AND_WRITTEN = ["Written since 2", "Written since 1", "Written since 0", "In the backup"]
+
 
 async def publish(inkwell: Inkwell, author: str, title: str) -> None:
     post = (await send(inkwell, CreatePost(title, "Body", ()), author))["post_id"]
@@ -37,6 +41,27 @@ async def publish(inkwell: Inkwell, author: str, title: str) -> None:
 async def titles(inkwell: Inkwell) -> list[str]:
     page = await inkwell.services.reads.recent_posts(Slice(100))
     return [post.title for _, post in page.posts]
+
+
+class Backup:
+    """pg_dump of the test's schema to a file, and pg_restore of it under whatever runs:
+    in one transaction, dropping the tables it brings back first."""
+
+    def __init__(self, postgres_url: str, dump: Path) -> None:
+        found = re.search(r"search_path%3D(\w+)", postgres_url)
+        assert found is not None, postgres_url
+        libpq = make_url(postgres_url).set(drivername="postgresql", query={})
+        self.database = libpq.render_as_string(hide_password=False)
+        self.schema = found[1]
+        self.dump = dump
+
+    async def take(self) -> None:
+        command = ["pg_dump", f"--dbname={self.database}", f"--schema={self.schema}", "-Fc"]
+        await asyncio.to_thread(subprocess.run, [*command, f"--file={self.dump}"], check=True)
+
+    async def restore(self) -> None:
+        command = ["pg_restore", f"--dbname={self.database}", "--clean", "--if-exists", "-1"]
+        await asyncio.to_thread(subprocess.run, [*command, str(self.dump)], check=True)
 
 
 async def test_a_restored_log_written_past_the_checkpoint_is_rebuilt_from(
@@ -81,12 +106,7 @@ async def test_a_restored_log_written_past_the_checkpoint_is_rebuilt_from(
 
     async with running(settings) as inkwell:
         await settle(inkwell)
-        assert await titles(inkwell) == [
-            "Written since 2",
-            "Written since 1",
-            "Written since 0",
-            "In the backup",
-        ]
+        assert await titles(inkwell) == RESTORED_AND_WRITTEN
         mark = await inkwell.redis.get(inkwell.keys.checkpoint_event("posts"))
         (at_head,) = await inkwell.store.at([9])
         assert mark == f"9 {at_head.stream_id} {at_head.version} {at_head.command_id}"
@@ -99,37 +119,24 @@ async def test_a_log_restored_under_a_running_projector_and_written_past_is_rebu
     """An outside probe's case: comments written in the 2 s after a pg_restore carried the
     head past the checkpoint, and /ready said ready over 25 keys that differed from a
     replay, for good."""
-    found = re.search(r"search_path%3D(\w+)", postgres_url)
-    assert found is not None, postgres_url
-    libpq = make_url(postgres_url).set(drivername="postgresql", query={})
-    database = libpq.render_as_string(hide_password=False)
-    dump = tmp_path / "backup.dump"
+    backup = Backup(postgres_url, tmp_path / "backup.dump")
     settings = make_settings(postgres_url, redis_url, prefix, tmp_path)
     async with running(settings) as inkwell:
         ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
         await publish(inkwell, ann, "In the backup")
         await settle(inkwell)
-        pg_dump = ["pg_dump", f"--dbname={database}", f"--schema={found[1]}", "--format=custom"]
-        await asyncio.to_thread(subprocess.run, [*pg_dump, f"--file={dump}"], check=True)
+        await backup.take()
         for n in range(2):
             await publish(inkwell, ann, f"Lost with the restore {n}")
         await settle(inkwell)
         checkpoint = await inkwell.store.head_position()
 
-        pg_restore = ["pg_restore", f"--dbname={database}", "--clean", "--if-exists"]
-        await asyncio.to_thread(
-            subprocess.run, [*pg_restore, "--single-transaction", str(dump)], check=True
-        )
+        await backup.restore()
         for n in range(3):
             await publish(inkwell, ann, f"Written since {n}")
         assert await inkwell.store.head_position() > checkpoint
         await settle(inkwell)
-        assert await titles(inkwell) == [
-            "Written since 2",
-            "Written since 1",
-            "Written since 0",
-            "In the backup",
-        ]
+        assert await titles(inkwell) == RESTORED_AND_WRITTEN
 
 
 @pytest.mark.postgres
@@ -141,11 +148,7 @@ async def test_a_published_batch_from_behind_the_checkpoint_and_past_it_is_looke
     held the checkpoint's position, written anew, and the next: it dropped the first,
     applied the rest on top of the old read models, and recorded the new log's event at
     its checkpoint, so nothing ever saw it (verify differed for good)."""
-    found = re.search(r"search_path%3D(\w+)", postgres_url)
-    assert found is not None, postgres_url
-    libpq = make_url(postgres_url).set(drivername="postgresql", query={})
-    database = libpq.render_as_string(hide_password=False)
-    dump = tmp_path / "backup.dump"
+    backup = Backup(postgres_url, tmp_path / "backup.dump")
     settings = make_settings(postgres_url, redis_url, prefix, tmp_path / "served")
     # Writes whose notices go where no projector listens: the test hands them over.
     unheard = make_settings(postgres_url, redis_url, f"{prefix}-unheard", tmp_path / "unheard")
@@ -155,13 +158,11 @@ async def test_a_published_batch_from_behind_the_checkpoint_and_past_it_is_looke
             await publish(inkwell, ann, "In the backup")
             await settle(inkwell)
             backup_head = await inkwell.store.head_position()
-            pg_dump = ["pg_dump", f"--dbname={database}", f"--schema={found[1]}", "-Fc"]
-            await asyncio.to_thread(subprocess.run, [*pg_dump, f"--file={dump}"], check=True)
+            await backup.take()
             await send(inkwell, UpdateProfile(bio="Lost with the restore"), ann)
             await settle(inkwell)  # every checkpoint one past the backup's head
 
-            pg_restore = ["pg_restore", f"--dbname={database}", "--clean", "--if-exists"]
-            await asyncio.to_thread(subprocess.run, [*pg_restore, "-1", str(dump)], check=True)
+            await backup.restore()
             async with running(unheard, projectors=False) as writer:
                 for n in range(2):
                     await publish(writer, ann, f"Written since {n}")
