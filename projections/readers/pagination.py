@@ -81,7 +81,7 @@ def _decoded(cursor: str) -> Position | None:
 
 
 Count = Callable[[], Awaitable[int]]
-Charge = Callable[[int], Awaitable[None]]  # what a read cost Redis, in members looked up
+Charge = Callable[[int], Awaitable[None]]  # what a read may cost Redis, in members looked up
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,8 @@ async def pages(
 async def in_every(script: AsyncScript, keys: Sequence[str], window: Slice, charge: Charge) -> Page:
     """A newest-first page of the members every sorted set of `keys` holds (a search's
     words), walked inside Redis in slices by `script`, INTERSECTION_SLICE registered.
-    What each slice cost Redis is passed to `charge`, which may refuse to go on."""
+    Before each call, the most it may cost Redis is passed to `charge`, which may refuse
+    to go on."""
     return await _page(_Intersection(script, keys, charge), window)
 
 
