@@ -48,7 +48,10 @@ MESSAGE = f"This server does not answer for the Host this request names ({VARIAB
 # A name (letters, digits, dots, hyphens; underscores, as Docker's service names have),
 # or an IPv6 address in brackets; then an optional port.
 _HOST = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))(?::[0-9]{0,5})?")
-_ENTRY = re.compile(r"\*|(?:\*\.)?[a-z0-9._-]+")
+# An entry: `*`, or a name of dot-separated labels, none empty or starting or ending
+# with a hyphen, after an optional `*.` (`a..b` and `-a.b` were taken, and matched nothing).
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?"
+_ENTRY = re.compile(rf"\*|(?:\*\.)?{_LABEL}(?:\.{_LABEL})*")
 ALWAYS = frozenset({"localhost"})
 
 
@@ -59,7 +62,9 @@ class BadAllowedHosts(ValueError):
 def parse_allowed_hosts(value: str) -> tuple[str, ...] | None:
     """INKWELL_ALLOWED_HOSTS: comma-separated names without scheme or port; None when
     unset (the default above)."""
-    entries = tuple(entry.strip().lower().rstrip(".") for entry in value.split(","))
+    # A name's final dot goes (`example.com.`); `*.` keeps it, and is refused: stripped,
+    # it was `*`, every name.
+    entries = tuple(_without_final_dot(entry.strip().lower()) for entry in value.split(","))
     entries = tuple(entry for entry in entries if entry)
     for entry in entries:
         if not _ENTRY.fullmatch(entry):
@@ -68,6 +73,10 @@ def parse_allowed_hosts(value: str) -> tuple[str, ...] | None:
                 "has them, without scheme or port (blog.example.com, *.example.com, or *)"
             )
     return entries or None
+
+
+def _without_final_dot(entry: str) -> str:
+    return entry if entry.endswith("*.") else entry.rstrip(".")
 
 
 @functools.lru_cache(maxsize=1024)

@@ -73,6 +73,19 @@ BAD = [
         "*.example.com, or *)",
     ),
     (
+        "INKWELL_ALLOWED_HOSTS",
+        "blog..example.com",
+        "INKWELL_ALLOWED_HOSTS: 'blog..example.com' is not a host name; list names as a "
+        "browser's URL has them, without scheme or port (blog.example.com, *.example.com, "
+        "or *)",
+    ),
+    (  # stripped of its final dot as a name is, it was `*`: every name
+        "INKWELL_ALLOWED_HOSTS",
+        "*.",
+        "INKWELL_ALLOWED_HOSTS: '*.' is not a host name; list names as a browser's URL has "
+        "them, without scheme or port (blog.example.com, *.example.com, or *)",
+    ),
+    (
         "INKWELL_TRUSTED_DOCUMENTS",
         "/no/such.json",
         "INKWELL_TRUSTED_DOCUMENTS must name a file that exists, not '/no/such.json'",
