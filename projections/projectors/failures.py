@@ -18,11 +18,21 @@ class BatchFailed(Exception):
     """Redis refused some commands of a batch. `events` are those whose commands failed
     (all of the batch when the failure cannot be pinned on one)."""
 
-    def __init__(self, projection: str, events: Sequence[RecordedEvent], errors: Sequence[str]):
+    def __init__(
+        self,
+        projection: str,
+        events: Sequence[RecordedEvent],
+        errors: Sequence[str],
+        ran: bool = True,
+    ):
+        """`ran`: whether the rest of the batch ran. A command refused as it was queued
+        (out of memory, say) has Redis run none of them (EXECABORT): operators read "refused
+        N commands" as half a batch written."""
         positions = ", ".join(str(e.position) for e in events[:10])
+        outcome = "the rest ran" if ran else "so none of it ran (EXECABORT)"
         super().__init__(
-            f"projection {projection}: Redis refused {len(errors)} commands of the batch "
-            f"(events at {positions}): {errors[0]}"
+            f"projection {projection}: Redis refused {len(errors)} commands of the batch, "
+            f"{outcome} (events at {positions}): {errors[0]}"
         )
         self.projection = projection
         self.events = list(events)
@@ -46,10 +56,14 @@ class RebuildRunning(Exception):
 
 
 def failed_replies(
-    projection: str, replies: Sequence[object], owners: Sequence[RecordedEvent | None]
+    projection: str,
+    replies: Sequence[object],
+    owners: Sequence[RecordedEvent | None],
+    ran: bool = True,
 ) -> BatchFailed | None:
     """The failure in a pipeline's replies, if any. `owners[i]` is the event command i
-    was queued for (None for the batch's own bookkeeping)."""
+    was queued for (None for the batch's own bookkeeping); `ran`, whether EXEC ran the
+    commands Redis did not refuse."""
     errors = [(i, reply) for i, reply in enumerate(replies) if isinstance(reply, Exception)]
     if not errors:
         return None
@@ -60,4 +74,5 @@ def failed_replies(
         projection,
         named or sorted({id(e): e for e in everything}.values(), key=lambda e: e.position),
         [f"{type(reply).__name__}: {reply}" for _, reply in errors],
+        ran,
     )

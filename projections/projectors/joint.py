@@ -113,7 +113,7 @@ class JointBatches:
                 return outcomes | {id(future): False for _, future in plans}
             confirming: list[tuple[Plan, asyncio.Future[bool]]] = []
             for (plan, future), part in zip(plans, replies, strict=True):
-                failure = plan.failure(part)
+                failure = plan.failure(part, ran)
                 if failure is not None:
                     outcomes[id(future)] = failure  # the checkpoint did not move
                 elif not ran:

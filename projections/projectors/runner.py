@@ -525,9 +525,10 @@ class Plan:
     tx: Tx
     owners: list[RecordedEvent | None]
 
-    def failure(self, replies: list[object]) -> BatchFailed | None:
-        """The batch's failure, if Redis refused any of its commands."""
-        return failed_replies(self.runner.projection.name, replies, self.owners)
+    def failure(self, replies: list[object], ran: bool) -> BatchFailed | None:
+        """The batch's failure, if Redis refused any of its commands; `ran`, whether the
+        others ran."""
+        return failed_replies(self.runner.projection.name, replies, self.owners, ran)
 
     def confirmation(self) -> tuple[tuple[Any, ...], AsyncScript]:
         return self.runner.confirmation(self)
