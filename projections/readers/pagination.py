@@ -237,8 +237,9 @@ class _Intersection:
     """The members in every sorted set of `keys`, newest first, as one list. Each walk is
     a few script calls that each read and look up LOOKUPS_PER_SLICE members at most, and
     return only the items they take; the count is made only when asked for, once however
-    many fields ask (aliases). Each call is charged before it is made, for the most it
-    may look up: charged after, a call the budget refused had run all the same."""
+    many fields of its connection ask (aliases). Each call is charged before it is made,
+    for the most it may look up: charged after, a call the budget refused had run all
+    the same."""
 
     def __init__(self, script: AsyncScript, keys: Sequence[str], charge: Charge) -> None:
         self._script = script
