@@ -21,6 +21,7 @@ from cli import status as status_command
 from cli.commands import cli
 from domain.commands import RegisterUser, UpdateProfile
 from harness.net import free_port
+from harness.redis_keys import forget
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.readers.pagination import Slice
@@ -321,7 +322,12 @@ def test_verify_under_a_prefix_without_read_models_refuses_and_writes_nothing(
     """A mistyped INKWELL_PREFIX had verify build read models there and say they matched."""
     given(settings)
     typo = f"{settings.prefix}-typo"
-    result = invoke({**env, "INKWELL_PREFIX": typo}, "verify")
-    assert result.exit_code == 2, result.output
-    assert f"there are no read models under prefix '{typo}'" in " ".join(result.output.split())
-    assert keys_under(settings, typo) == set()
+    assert settings.redis_url is not None
+    try:
+        result = invoke({**env, "INKWELL_PREFIX": typo}, "verify")
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert f"there are no read models under prefix '{typo}'" in said
+        assert keys_under(settings, typo) == set()
+    finally:  # what the old verify built there
+        forget(settings.redis_url, typo)
