@@ -35,14 +35,16 @@ from projections.keyspace.keys import Keys
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the log's identity, KEYS[2] the head; then per projection, ten keys: its lease
-# and its rebuild lock (held by processes that name their log), its active space's
-# pointer and six more keys of positions or content of the log (_bound_to_the_log),
-# and its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's
-# score), ARGV[3] 1 when a bound log of another identity may be taken over.
+# KEYS[1] the log's identity, KEYS[2] the head; then per projection, ARGV[4] keys: its
+# lease and its rebuild lock (held by processes that name their log), its active space's
+# pointer and the other keys of positions or content of the log (_bound_to_the_log), and
+# its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's score),
+# ARGV[3] 1 when a bound log of another identity may be taken over, ARGV[4] the keys per
+# projection (a fixed count here had to change with every key bound to the log).
 # Returns {outcome, the other log's identity or ''}.
 _BIND = """
-for base = 3, #KEYS, 10 do
+local per = tonumber(ARGV[4])
+for base = 3, #KEYS, per do
   for _, key in ipairs({KEYS[base], KEYS[base + 1]}) do
     local holder = redis.call('GET', key)
     local running = holder and string.match(holder, '^(%x+)@')
@@ -58,10 +60,10 @@ if bound == ARGV[1] then return {'bound', ''} end
 if ARGV[3] ~= '1' then return {'other', bound} end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-for base = 3, #KEYS, 10 do
+for base = 3, #KEYS, per do
   local active = redis.call('GET', KEYS[base + 2])
-  if active then redis.call('ZADD', KEYS[base + 9], ARGV[2], active) end
-  for i = base + 2, base + 8 do redis.call('DEL', KEYS[i]) end
+  if active then redis.call('ZADD', KEYS[base + per - 1], ARGV[2], active) end
+  for i = base + 2, base + per - 2 do redis.call('DEL', KEYS[i]) end
 end
 return {'taken', bound}
 """
@@ -89,7 +91,8 @@ class LogBinding:
         for name in self.projections:
             keys += [self.keys.lease(name), self.keys.rebuilding(name)]
             keys += [*self._bound_to_the_log(name), self.keys.space_registry(name)]
-        args: list[str | float] = [self.identity, time.time(), int(take_over)]
+        per_projection = max(1, (len(keys) - 2) // max(1, len(self.projections)))
+        args: list[str | float] = [self.identity, time.time(), int(take_over), per_projection]
         outcome, other = await self.redis.register_script(_BIND)(keys, args)
         where = f"the read models under prefix {self.keys.prefix!r}"
         if outcome == "running":
