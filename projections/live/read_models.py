@@ -515,6 +515,12 @@ class LiveReadModels:
     def subscribers(self) -> int:
         return sum(len(topic.mailboxes) for topic in self._topics.values())
 
+    @property
+    def topics(self) -> int:
+        """Topics whose task has not ended: those followed, and those closed that are still
+        unsubscribing (a topic's task outlives its last subscriber by that moment)."""
+        return len(self._topics) + len(self._closing)
+
     @asynccontextmanager
     async def post(self, post_id: str) -> AsyncIterator[AsyncIterator[PostView | None]]:
         """The post now (None if it does not exist), then after every change."""
