@@ -82,7 +82,9 @@ from wiring.request_head import (
     Refusal,
     handshake_refusal,
     head_refusal,
+    named_host,
     url_refusal,
+    use_host,
 )
 
 # Requests read and waiting behind the one being answered, on one connection.
@@ -278,6 +280,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm()
         refusal = url_refusal(self.url) or head_refusal(self.headers, self.parser.get_http_version)
+        if refusal is None:
+            named = named_host(self.url)
+            if isinstance(named, Refusal):
+                refusal = named
+            elif named is not None:
+                use_host(self.headers, named)
         if refusal is None and self.parser.should_upgrade() and self._should_upgrade():
             refusal = handshake_refusal(self.url, self.headers)
         if refusal is not None:

@@ -14,6 +14,11 @@ unsupported, and those are refused here:
 - a transfer coding other than `chunked` (`gzip, chunked` was read as if plain; RFC 9112
   6.1: 501) and a content coding other than `identity` (a gzip body was read as JSON;
   RFC 9110 15.5.16: 415);
+- a request line that names a host (absolute-form, `POST http://evil.example/graphql`):
+  RFC 9112 3.2.2 has the server use that host and ignore Host, which uvicorn does not
+  (it keeps the path alone), so a listed Host let an unlisted target through
+  INKWELL_ALLOWED_HOSTS. Its host now replaces Host (`named_host`) for every check that
+  follows; a scheme other than http and https, or a user name in it, is 400;
 - a WebSocket handshake over HTTP/1.0 (RFC 6455 4.1 asks for HTTP/1.1; it got 101);
 - a URL over 65,535 bytes, which httptools.parse_url cannot parse ("url is too long: url
   length of 65536 bytes exceeds the maximum of 65535 bytes"): uvicorn answered it with a
@@ -32,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httptools
 from websockets.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS
 
 
@@ -60,6 +66,11 @@ CONTENT_CODING = Refusal(
     "Content-Encoding other than identity is not supported; send the body uncompressed.",
     {"code": "UNSUPPORTED_MEDIA_TYPE"},
 )
+ODD_TARGET = Refusal(
+    400,
+    "A request line that names a host must name it with http or https and no user name.",
+    {"code": "BAD_REQUEST"},
+)
 WEBSOCKET_OVER_HTTP_1_0 = Refusal(
     400, "A WebSocket handshake must be HTTP/1.1.", {"code": "BAD_REQUEST"}
 )
@@ -83,6 +94,29 @@ _LOOKED_AT = frozenset([*_ONCE, b"transfer-encoding", b"content-encoding", b"upg
 
 def url_refusal(url: bytes) -> Refusal | None:
     return URL_TOO_LONG if len(url) > MAX_URL_BYTES else None
+
+
+def named_host(url: bytes) -> bytes | Refusal | None:
+    """The Host a request line in absolute-form names (`http://h:8000/graphql` names
+    `h:8000`), or None for the usual origin-form (`/graphql`) and for `*`."""
+    if url[:1] == b"/" or url == b"*":
+        return None
+    try:
+        target = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        return MALFORMED
+    if (target.schema or b"").lower() not in (b"http", b"https") or target.userinfo:
+        return ODD_TARGET
+    host = target.host or b""
+    if b":" in host:  # an IPv6 address, which a Host value writes in brackets
+        host = b"[" + host + b"]"
+    return host if target.port is None else b"%s:%d" % (host, target.port)
+
+
+def use_host(headers: list[tuple[bytes, bytes]], host: bytes) -> None:
+    """Makes `host` the request's one Host header (head_refusal allowed at most one)."""
+    headers[:] = [(name, value) for name, value in headers if name != b"host"]
+    headers.append((b"host", host))
 
 
 def head_refusal(

@@ -85,6 +85,46 @@ def test_the_listed_names_are_served_and_no_others(start_server: StartServer) ->
         assert ask(server, "POST", "/graphql", host).status_code == 421, host
 
 
+def raw_post(server: ServerProcess, target: bytes, host: bytes) -> bytes:
+    body = b'{"query":"{ __typename }"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(
+            b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (target, host, len(body), body)
+        )
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
+def test_a_host_named_in_the_request_line_is_the_one_checked(start_server: StartServer) -> None:
+    """RFC 9112 3.2.2: a request line in absolute-form names the host, and Host is ignored.
+    uvicorn kept only its path, so `POST http://evil.example/graphql` with a listed Host
+    was answered (an outside probe, twice)."""
+    server = start_server(INKWELL_ALLOWED_HOSTS="blog.example")
+    port = str(server.port).encode()
+    for target, host in (
+        (b"http://evil.example:%s/graphql" % port, b"localhost"),
+        (b"https://evil.example/graphql", b"blog.example"),
+        (b"http://evil.example/static/live.js", b"127.0.0.1:%s" % port),
+    ):
+        answer = raw_post(server, target, host)
+        assert answer.startswith(b"HTTP/1.1 421 "), (target, answer)
+        assert b'"MISDIRECTED_REQUEST"' in answer
+    for target in (b"ftp://blog.example/graphql", b"http://someone@blog.example/graphql"):
+        answer = raw_post(server, target, b"blog.example")
+        assert answer.startswith(b"HTTP/1.1 400 "), (target, answer)
+        assert b'"BAD_REQUEST"' in answer
+    for target, host in (
+        (b"http://blog.example/graphql", b"evil.example"),  # the line's host counts
+        (b"HTTP://Blog.Example:443/graphql", b"blog.example"),
+        (b"http://[::1]:%s/graphql" % port, b"blog.example"),
+        (b"/graphql", b"blog.example"),
+    ):
+        answer = raw_post(server, target, host)
+        assert answer.startswith(b"HTTP/1.1 200 "), (target, answer)
+        assert answer.endswith(b'{"data":{"__typename":"Query"}}'), (target, answer)
+
+
 @pytest.mark.parametrize(
     ("header", "parsed"),
     [
