@@ -34,6 +34,7 @@ from schema.execution import NoExtensions, PerEventMemo
 from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
+from schema.limits.variables import refuse_many_values
 from schema.mutation_pages import refuse_bad_pages
 from schema.mutations import Mutation
 from schema.names import MemoizedNameConverter
@@ -119,6 +120,7 @@ class InkwellSchema(strawberry.Schema):
     def _create_execution_context(self, *args: Any, **kwargs: Any) -> ExecutionContext:
         context = super()._create_execution_context(*args, **kwargs)
         self.operations.prepare(context)
+        refuse_many_values(context)
         self.costs.refuse_if_costly(context)
         refuse_bad_pages(context)
         return context

@@ -439,3 +439,73 @@ def test_a_number_literal_past_pythons_digit_limit_is_a_validation_error_over_we
         refused_for_its_long_number(payload if protocol == "graphql-ws" else payload[0])
     logged = server.log.read_text()[len(before) :]
     assert "Traceback" not in logged and "ValueError" not in logged
+
+
+def refused_for_its_many_values(error: dict[str, Any], variable: str) -> None:
+    assert error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": f"${variable}",
+        "maxValues": 1000,
+    }, error
+    assert "more than 1,000 values" in error["message"]
+
+
+def test_variables_with_more_values_than_any_operation_takes_are_refused_unread(
+    server: ServerProcess,
+) -> None:
+    """400,000 ids for `nodes` (800 KB, under the body limit) were all converted, 1.2-1.5 s
+    of the event loop, before `nodes` refused more than 100; 200,000 tags on a createPost
+    with no token, before UNAUTHENTICATED; an input of 50,000 unknown fields; 21,000 ids in
+    a GET's URL (an outside probe). Each is refused before graphql-core reads it."""
+    api = http_api(server)
+    nodes = "query($i: [ID!]!) { nodes(ids: $i) { id } }"
+    create = "mutation($t: [String!]) { createPost(input: {title: \"x\", content: \"y\", tags: $t}) { postId } }"  # noqa: E501
+    typed = "mutation($input: CreatePostInput!) { createPost(input: $input) { postId } }"
+    unknown_fields = {"title": "x", "content": "y", **{f"k{n}": 1 for n in range(50_000)}}
+    for query, variables, refused in (
+        (nodes, {"i": [1] * 400_000}, "i"),  # IDs may be sent as numbers
+        (create, {"t": ["a"] * 200_000}, "t"),
+        (typed, {"input": unknown_fields}, "input"),
+        (nodes, {"first": list(range(600)), "i": [str(uuid.uuid4())] * 600}, "i"),
+    ):
+        refused_for_its_many_values(api.error(query, variables), refused)
+    answer = httpx.get(
+        f"{server.url}/graphql",
+        params={"query": nodes, "variables": json.dumps({"i": [1] * 1_500})},
+        headers={"accept": "application/json"},
+        timeout=30,
+    )
+    (error,) = answer.json()["errors"]
+    refused_for_its_many_values(error, "i")
+    # Within the limit, the field's own rule answers as before.
+    many = api.error(nodes, {"i": [str(uuid.uuid4())] * 101})
+    assert many["extensions"] == {"code": "BAD_USER_INPUT", "field": "ids"}
+    assert api.ok(nodes, {"i": [str(uuid.uuid4())] * 100}) == {"nodes": [None] * 100}
+
+
+@pytest.mark.parametrize(
+    ("protocol", "start"), [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")]
+)
+def test_variables_with_more_values_than_any_operation_takes_are_refused_over_websockets(
+    server: ServerProcess, protocol: str, start: str
+) -> None:
+    async def send(payload: dict[str, Any]) -> dict[str, Any]:
+        url = server.url.replace("http", "ws", 1) + "/graphql"
+        async with websockets.connect(url, subprotocols=[Subprotocol(protocol)]) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            await ws.recv()
+            await ws.send(json.dumps({"id": "1", "type": start, "payload": payload}))
+            answer: dict[str, Any] = json.loads(await ws.recv())
+            return answer
+
+    many: list[Any] = ["x"] * 5_000
+    for query, refused in (
+        # One the operation does not declare counts too: it was read all the same.
+        ("subscription($id: ID!) { post(id: $id) { id } }", "x"),
+        ("query($i: [ID!]!) { nodes(ids: $i) { id } }", "i"),
+    ):
+        variables = {"id": str(uuid.uuid4()), refused: many}
+        answer = asyncio.run(send({"query": query, "variables": variables}))
+        assert answer["type"] == "error", answer
+        errors = answer["payload"]
+        refused_for_its_many_values(errors if protocol == "graphql-ws" else errors[0], refused)
