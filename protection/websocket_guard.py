@@ -2,12 +2,20 @@
 limits on, open connections per address (per process), the rate of subscribe messages
 per address, and the rate of all messages on a connection (both 1013, Try Again Later).
 
+A subscribe past the rate waits for its turn when that comes within HOLD_SECONDS (the
+socket reads nothing else meanwhile); past that, or after MAX_HELD_SECONDS in all, the
+socket is closed. Closed at once, a page of 35 subscriptions that reconnected after a
+server restart never got them back: each reconnect spent the one or two slots freed
+since, then was closed again (127 closes in 125 s, an outside probe), since a socket
+closed takes its subscriptions with it. Held, they enter at the rate.
+
 1013 and not 4429: in graphql-transport-ws, 4429 means a second connection_init, and
 graphql-ws clients take it as fatal and never reconnect, so a live view that met a
 rate limit stopped for good. On 1013 they reconnect after their backoff."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,6 +36,10 @@ SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql
 # (100, strawberry's max_subscriptions_per_connection).
 MESSAGES_BURST = 200
 MESSAGES_PER_SECOND = 20.0
+# The longest wait for the subscribe rate that holds a subscribe rather than closing the
+# socket (the rate's default frees a slot a second), and the most one subscribe is held.
+HOLD_SECONDS = 5
+MAX_HELD_SECONDS = 60
 
 
 class MessageBudget:
@@ -123,13 +135,26 @@ class WebSocketGuard:
                     f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection",
                 )
             if throttle is not None and _is_subscribe(data or message.get("bytes")):
-                try:
-                    await throttle.hit(throttle.subscribes, address)
-                except RateLimited as limited:
-                    return await close(TRY_AGAIN_LATER, str(limited)[:120])
+                refused = await _admitted(throttle, address)
+                if refused is not None:
+                    return await close(TRY_AGAIN_LATER, str(refused)[:120])
             return message
 
         return guarded
+
+
+async def _admitted(throttle: Throttle, address: str) -> RateLimited | None:
+    """Counts a subscribe, once its turn has come; the refusal if it would wait too long."""
+    held = 0
+    while True:
+        try:
+            await throttle.hit(throttle.subscribes, address)
+            return None
+        except RateLimited as limited:
+            if limited.retry_after > HOLD_SECONDS or held + limited.retry_after > MAX_HELD_SECONDS:
+                return limited
+            await asyncio.sleep(limited.retry_after)
+            held += limited.retry_after
 
 
 async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> RateLimited | None:
