@@ -2,10 +2,39 @@
 
 from __future__ import annotations
 
+import random
 import socket
+from pathlib import Path
+
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LOWEST = 20_000  # above the ports services and probes are given by hand
 
 
 def free_port() -> int:
+    """A port nothing listens on, below the kernel's range of ephemeral ports. One the
+    kernel picked (bind to port 0) is in that range, and was taken as the source port of
+    some outgoing connection before the server bound it: "Address already in use", in a
+    CI run with other clients busy on the machine."""
+    ephemeral_low = _ephemeral_low()
+    if ephemeral_low - LOWEST < 1_000:  # no room below it here: the kernel's pick
+        return _bound_port(0)
+    for _ in range(100):
+        port = random.randrange(LOWEST, ephemeral_low)
+        try:
+            return _bound_port(port)
+        except OSError:
+            continue
+    return _bound_port(0)
+
+
+def _bound_port(port: int) -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind(("127.0.0.1", port))
         return int(probe.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
