@@ -49,11 +49,14 @@ class ActiveSpaces:
             projection: _Seen(space, checkpoint=0, begun=0, taken=0)
             for projection, space in (spaces or {}).items()
         }
+        # The space of each projection that has one, kept with `_seen`: every key name is
+        # built from it (Keys.space), 15 times an event in a rebuild, where a lookup
+        # through `_seen` was 11% of the CPU under cProfile.
+        self.active = {name: seen.space for name, seen in self._seen.items() if seen.space}
         self._numbers = itertools.count(1)
 
     def get(self, projection: str) -> str | None:
-        seen = self._seen.get(projection)
-        return None if seen is None else seen.space
+        return self.active.get(projection)
 
     def read(self) -> int:
         """Numbers a read of the namespace keys: call it before the read is begun."""
@@ -67,8 +70,11 @@ class ActiveSpaces:
         current = self._seen.get(projection)
         if current is None or seen.overrules(current):
             self._seen[projection] = seen
+            if space:
+                self.active[projection] = space
+            else:
+                self.active.pop(projection, None)
 
     def with_space(self, projection: str, space: str) -> ActiveSpaces:
         """A copy of these, with the projection's read models in `space` (a rebuild's)."""
-        spaces = {name: seen.space for name, seen in self._seen.items() if seen.space}
-        return ActiveSpaces({**spaces, projection: space})
+        return ActiveSpaces({**self.active, projection: space})

@@ -25,7 +25,7 @@ class Keys:
     def space(self, projection: str) -> str:
         """Where the projection's read models live; a space no build ever fills when
         none is active (nothing built yet, or Redis lost it)."""
-        return self.spaces.get(projection) or f"{self.prefix}:{projection}"
+        return self.spaces.active.get(projection) or f"{self.prefix}:{projection}"
 
     def with_space(self, projection: str, space: str) -> Keys:
         """These names, with the projection's read models in `space` (a rebuild's)."""

@@ -322,16 +322,20 @@ class Rebuild:
         commands, last = Commands(), events[-1].position if events else position
         owners: list[RecordedEvent | None] = []
         applied = dict.fromkeys(keys, 0)
+        stack = commands.stack
         for projection in self._projections:
             tx = Tx(
                 commands, keys[projection.name], self._scripts, last, recomputes=self._recomputes
             )
-            queue = self._queues[projection.name]
+            queue = self._queues[projection.name].queue
+            count = 0
             for recorded in events:
-                mark = tx.queued()
-                if queue.queue(recorded, tx):
-                    applied[projection.name] += 1
-                owners.extend([recorded] * (tx.queued() - mark))
+                mark = len(stack)
+                if queue(recorded, tx):
+                    count += 1
+                if len(stack) > mark:  # most events write nothing for most projections
+                    owners.extend([recorded] * (len(stack) - mark))
+            applied[projection.name] += count
         if not events or last - self._held_since >= RECOMPUTE_EVERY:
             self._recomputes.queue(commands)  # owned by no one event, as the checkpoints
             self._held_since = last
