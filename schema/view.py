@@ -412,6 +412,12 @@ class InkwellGraphQL(GraphQL[Context, None]):
         counting as a guess (protection/throttle.py; the handshake's were counted by
         protection/websocket_guard.py); another scheme's are not Inkwell's, as over HTTP."""
         params = context.connection_params or {}
+        if "Authorization" in params and "authorization" in params:
+            # Which one counts is up to whoever reads it, as for two headers over HTTP
+            # (wiring/request_head.py): the first spelling won, whatever the second said.
+            raise ConnectionRejectionError(
+                {"message": "connection_init gives Authorization twice; send it once"}
+            )
         sent: object = params.get("Authorization", params.get("authorization"))
         found = _socket_credentials(context, sent)
         if isinstance(found, Refused):

@@ -222,6 +222,21 @@ def test_bearer_credentials_that_prove_nothing_close_with_4403(
     assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
 
 
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_a_connection_init_giving_authorization_twice_closes_with_4403(
+    client: TestClient, protocol: str
+) -> None:
+    """As two Authorization headers are a 400 over HTTP: the first spelling counted, and
+    the second was never looked at (an outside probe)."""
+    twice = {"Authorization": "Basic QWxhZGRpbjpvcGVu", "authorization": "Bearer nope"}
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_json({"type": "connection_init", "payload": twice})
+        if protocol == "graphql-ws":
+            assert ws.receive_json()["type"] == "connection_error"
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
+
+
 @pytest.mark.parametrize("where", ["connection_init", "handshake"])
 def test_another_schemes_credentials_are_an_anonymous_reader(
     client: TestClient, where: str
