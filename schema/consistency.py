@@ -57,7 +57,13 @@ def _position(header: str) -> int:
     if not POSITION.fullmatch(header := header.strip(" \t")):
         raise BadInput(
             "X-Consistent-With must be a position (a whole number of at most 19 digits), "
-            f"not {excerpt(header)}",
+            f"not {excerpt(_as_sent(header))}",
             "X-Consistent-With",
         )
     return int(header)
+
+
+def _as_sent(header: str) -> str:
+    """The header as the client wrote it: Starlette reads header bytes as Latin-1, so the
+    UTF-8 of "٣" came back in the message as "Ã\x99Â£" (an outside probe)."""
+    return header.encode("latin-1", "replace").decode("utf-8", "replace")

@@ -291,6 +291,15 @@ def test_a_malformed_consistency_header_is_bad_user_input(api: Api, header: str)
     assert error["message"].startswith("X-Consistent-With must be a position")
 
 
+def test_a_consistency_header_in_another_script_is_quoted_as_sent(api: Api) -> None:
+    """Header bytes are read as Latin-1: the UTF-8 of an Arabic-Indic three came back
+    in the message as mojibake (an outside probe)."""
+    sent: dict[str, Any] = {"X-Consistent-With": "٣".encode()}  # httpx sends bytes as they are
+    error = api.error(ops.RECENT, {}, headers=sent)
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["message"].endswith("not '٣'"), error["message"]
+
+
 def test_an_unknown_field_is_a_graphql_validation_error(api: Api) -> None:
     error = api.error("{ recentPosts { nonsense } }")
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
