@@ -2,44 +2,32 @@
 limits on, open connections per address (per process), the rate of subscribe messages
 per address, and the rate of all messages on a connection (both 1013, Try Again Later).
 
-A subscribe past the rate waits for its turn when that comes within HOLD_SECONDS (the
-socket reads nothing else meanwhile); past that, or after MAX_HELD_SECONDS in all, the
-socket is closed. Closed at once, a page of 35 subscriptions that reconnected after a
-server restart never got them back: each reconnect spent the one or two slots freed
-since, then was closed again (127 closes in 125 s, an outside probe), since a socket
-closed takes its subscriptions with it. Held, they enter at the rate.
-
-1013 and not 4429: in graphql-transport-ws, 4429 means a second connection_init, and
-graphql-ws clients take it as fatal and never reconnect, so a live view that met a
-rate limit stopped for good. On 1013 they reconnect after their backoff."""
+A subscribe past the rate waits for its turn, the socket read on meanwhile
+(protection/subscribe_turns.py).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
 from protection.responses import refuse_handshake, too_many
+from protection.subscribe_turns import SubscribeTurns
 from protection.throttle import RateLimited, Throttle
-from schema import json_codec
 
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
-SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
 # Messages of any type on one connection: a burst, then a steady rate. A client's own
 # traffic is a ping every few seconds and a subscribe or complete as its views change;
 # the burst lets it start and end at once all the operations a connection may hold
 # (100, strawberry's max_subscriptions_per_connection).
 MESSAGES_BURST = 200
 MESSAGES_PER_SECOND = 20.0
-# The longest wait for the subscribe rate that holds a subscribe rather than closing the
-# socket (the rate's default frees a slot a second), and the most one subscribe is held.
-HOLD_SECONDS = 5
-MAX_HELD_SECONDS = 60
 
 
 class MessageBudget:
@@ -104,19 +92,24 @@ class WebSocketGuard:
             ):
                 await refuse_handshake(scope, receive, send, *too_many(limited))
                 return
-            await self.app(scope, self._guarded(throttle, address, receive, send), send)
+            guarded = self._guarded(throttle, receive, send)
+            if throttle is None:
+                await self.app(scope, guarded, send)
+                return
+            refuse = partial(_close, send, TRY_AGAIN_LATER)
+            turns = SubscribeTurns(guarded, throttle, address, refuse)
+            try:
+                await self.app(scope, turns, send)
+            finally:
+                turns.close()
         finally:
             self.open[address] -= 1
             if not self.open[address]:
                 del self.open[address]
 
-    def _guarded(
-        self, throttle: Throttle | None, address: str, receive: Receive, send: Send
-    ) -> Receive:
-        async def close(code: int, reason: str) -> Message:
-            await send({"type": "websocket.close", "code": code, "reason": reason})
-            return {"type": "websocket.disconnect", "code": code}
-
+    def _guarded(self, throttle: Throttle | None, receive: Receive, send: Send) -> Receive:
+        """The socket's messages, each within the size limit and the connection's rate."""
+        close = partial(_close, send)
         budget = MessageBudget() if throttle is not None else None
 
         async def guarded() -> Message:
@@ -134,27 +127,15 @@ class WebSocketGuard:
                     TRY_AGAIN_LATER,
                     f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection",
                 )
-            if throttle is not None and _is_subscribe(data or message.get("bytes")):
-                refused = await _admitted(throttle, address)
-                if refused is not None:
-                    return await close(TRY_AGAIN_LATER, str(refused)[:120])
             return message
 
         return guarded
 
 
-async def _admitted(throttle: Throttle, address: str) -> RateLimited | None:
-    """Counts a subscribe, once its turn has come; the refusal if it would wait too long."""
-    held = 0
-    while True:
-        try:
-            await throttle.hit(throttle.subscribes, address)
-            return None
-        except RateLimited as limited:
-            if limited.retry_after > HOLD_SECONDS or held + limited.retry_after > MAX_HELD_SECONDS:
-                return limited
-            await asyncio.sleep(limited.retry_after)
-            held += limited.retry_after
+async def _close(send: Send, code: int, reason: str) -> Message:
+    """Closes the socket; what the app then receives."""
+    await send({"type": "websocket.close", "code": code, "reason": reason})
+    return {"type": "websocket.disconnect", "code": code}
 
 
 async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> RateLimited | None:
@@ -178,15 +159,3 @@ def _throttle(scope: Scope) -> Throttle | None:
 
 def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-
-
-def _is_subscribe(data: str | bytes | None) -> bool:
-    if not data:
-        return False
-    try:
-        message = json_codec.parse(data)
-    except ValueError:
-        return False  # the protocol handler answers malformed messages itself
-    # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
-    kind = message.get("type") if isinstance(message, dict) else None
-    return isinstance(kind, str) and kind in SUBSCRIBE_TYPES

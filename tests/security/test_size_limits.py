@@ -23,6 +23,7 @@ from protection.websocket_guard import MESSAGES_BURST, MessageBudget
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 from tests.support.socket_protocols import EACH_PROTOCOL
+from tests.support.waiting import until
 from wiring.http_protocol import MAX_CHUNKS
 
 LIMIT = 64 * 1024
@@ -179,41 +180,46 @@ async def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceb
 
 
 async def test_subscribe_floods_close_with_1013_try_again_later(start_server: StartServer) -> None:
-    """Past the rate, a subscribe whose turn is more than HOLD_SECONDS away closes the
-    socket: with 5 a minute, the next frees in 12 s or at the window's end (a subscribe
-    sent as the window ends is held until it has, hence more than 6 sent)."""
-    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="5/minute")
+    """Past the rate, a subscribe waits for its turn (the next test); one whose turn is
+    further than MAX_HELD_SECONDS away, as under a rate per hour, closes the socket."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="5/hour")
     connection = await open_session(server)
-    with contextlib.suppress(ConnectionClosed):
-        for n in range(20):
-            await connection.send(
-                json.dumps(
-                    {"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}}
-                )
-            )
+    for n in range(6):
+        await connection.send(
+            json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        )
     assert await closed_with(connection) == 1013
+    assert connection.close_reason is not None
+    assert connection.close_reason.startswith("Too many subscriptions: try again in")
     # Counted too when it holds a lone surrogate, which orjson cannot read: such a
     # subscribe was not taken for one, and went uncounted.
     connection = await open_session(server)
     unused = {"query": "{ __typename }", "variables": {"z": "\ud83d"}}
-    with contextlib.suppress(ConnectionClosed):
-        for n in range(20):
-            await connection.send(
-                json.dumps({"id": str(n), "type": "subscribe", "payload": unused})
-            )
+    for n in range(6):
+        await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": unused}))
     assert await closed_with(connection) == 1013
 
 
-async def test_subscribes_past_the_rate_wait_their_turn_when_it_comes_soon(
+async def answers(connection: websockets.ClientConnection, ids: int) -> list[str]:
+    """The types of the messages up to the `complete` of every one of `ids` queries."""
+    seen: list[str] = []
+    async with asyncio.timeout(60):
+        while seen.count("complete") < ids:
+            seen.append(json.loads(await connection.recv())["type"])
+    return seen
+
+
+async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
     start_server: StartServer,
 ) -> None:
     """A page of 35 subscriptions reconnecting after a server restart was closed with 1013
-    at the first subscribe past the rate, reconnected, spent the one or two slots freed
-    since, and was closed again, for over two minutes (an outside probe, graphql-ws with
-    the docs' retry recipe). A socket closed takes its subscriptions with it, so the page
-    never got them back. Now each waits for its turn, and every one is answered, on the
-    first socket and on the one that replaces it at once."""
-    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="3/second")
+    at the first subscribe past the rate, reconnected, spent the slots freed since, and
+    was closed again, for over two minutes (an outside probe, graphql-ws with the docs'
+    retry recipe); a socket closed takes its subscriptions with it. Held without reading
+    on, a socket missed its keepalive pongs and was closed with 1011 after 40 s. Now each
+    subscribe waits for its turn, a window's end too, while a ping is answered at once,
+    on the first socket and on the one that replaces it."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="4 per 3 seconds")
     for _ in range(2):
         connection = await open_session(server)
         for n in range(8):
@@ -222,15 +228,39 @@ async def test_subscribes_past_the_rate_wait_their_turn_when_it_comes_soon(
                     {"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}}
                 )
             )
-        completed: set[str] = set()
-        async with asyncio.timeout(30):
-            while len(completed) < 8:
-                message = json.loads(await connection.recv())
-                if message["type"] == "complete":
-                    completed.add(message["id"])
         await connection.send(json.dumps({"type": "ping"}))
-        assert json.loads(await connection.recv()) == {"type": "pong"}
+        seen = await answers(connection, 8)
+        completes = [i for i, kind in enumerate(seen) if kind == "complete"]
+        assert seen.index("pong") < completes[4], seen  # answered while the 5th waited
         await connection.close()
+
+
+async def test_a_socket_that_goes_while_its_subscribe_is_held_leaves_nothing(
+    start_server: StartServer,
+) -> None:
+    """Its wait ends with it: the address's next socket is served at the rate, and the
+    server holds no connection of theirs afterwards."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="2 per 3 seconds")
+    assert server.process is not None
+    process = psutil.Process(server.process.pid)
+
+    def clients() -> int:
+        accepted = process.net_connections("tcp")
+        return sum(c.laddr.port == server.port and c.status != "LISTEN" for c in accepted)
+    for _ in range(3):
+        connection = await open_session(server)
+        for n in range(6):
+            query = {"query": "{ __typename }"}
+            await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
+        assert "complete" in await answers(connection, 1)
+        connection.transport.abort()
+    connection = await open_session(server)
+    await connection.send(
+        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}})
+    )
+    assert "complete" in await answers(connection, 1)
+    await connection.close()
+    await until(lambda: clients() == 0, timeout=10)
 
 
 async def test_a_message_flood_on_a_connection_closes_it_with_1013(

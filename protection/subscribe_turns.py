@@ -1,0 +1,158 @@
+"""A WebSocket's messages as the app receives them, its subscribes at the address's rate.
+
+A subscribe past the rate waits for its turn, and the socket is read on meanwhile:
+
+- a ping or a pong goes ahead of it. graphql-ws's documented pong timeout closes a
+  socket whose ping goes unanswered, and uvicorn's own keepalive, whose pongs it reads
+  only while the app reads, closed a socket after 40 s of a held subscribe with 1011,
+  which graphql-ws takes as fatal: every subscription of a page ended for good (an
+  outside probe, 100 subscriptions);
+- a disconnect ends the wait at once;
+- every other message waits behind it, in order (a `complete` follows its `subscribe`),
+  up to MAX_WAITING messages or MAX_WAITING_BYTES: past either, 1013.
+
+Closing the socket at the first subscribe past the rate sent a page that reconnected
+with many subscriptions into a loop: each new socket spent the slots freed since, was
+closed, and took the subscriptions it had been given with it (an outside probe: 127
+closes in 125 s). Held, they enter at the rate. A subscribe whose turn is further than
+MAX_HELD_SECONDS away (a rate per hour) still closes the socket with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from starlette.types import Message, Receive
+
+from protection.throttle import RateLimited, Throttle
+from schema import json_codec
+
+SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
+GOING_AHEAD = {"ping", "pong"}
+# Longer than a rate per minute ever makes one subscribe wait.
+MAX_HELD_SECONDS = 65
+# Behind a held subscribe: more than a page's 100 subscribes and their completes.
+MAX_WAITING = 256
+MAX_WAITING_BYTES = 1 << 20
+
+Close = Callable[[str], Awaitable[Message]]  # sends 1013 with the reason; the disconnect
+
+
+def message_type(message: Message) -> str | None:
+    """The protocol message's `type`, if it reads as one."""
+    data = message.get("text") or message.get("bytes")
+    if not data:
+        return None
+    try:
+        parsed = json_codec.parse(data)
+    except ValueError:
+        return None  # the protocol handler answers malformed messages itself
+    # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
+    kind = parsed.get("type") if isinstance(parsed, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+class SubscribeTurns:
+    def __init__(self, receive: Receive, throttle: Throttle, address: str, close: Close) -> None:
+        """`receive` gives the socket's messages, already checked for size and rate (a
+        refusal among them is a disconnect)."""
+        self._receive = receive
+        self._throttle = throttle
+        self._address = address
+        self._close = close
+        self._held: Message | None = None
+        self._turn: asyncio.Task[RateLimited | None] | None = None
+        self._reading: asyncio.Task[Message] | None = None  # begun while one was held
+        self._waiting: deque[Message] = deque()
+        self._waiting_bytes = 0
+
+    async def __call__(self) -> Message:
+        while True:
+            if self._turn is not None:
+                given = await self._while_held()
+                if given is not None:
+                    return given
+                continue
+            message = self._next_waiting() if self._waiting else await self._read()
+            if message["type"] != "websocket.receive":
+                return message
+            if message_type(message) not in SUBSCRIBE_TYPES:
+                return message
+            try:
+                await self._throttle.hit(self._throttle.subscribes, self._address)
+                return message
+            except RateLimited:
+                self._held = message
+                self._turn = asyncio.create_task(self._wait_for_turn())
+
+    def close(self) -> None:
+        """Stops the waits of a socket that is done."""
+        for task in (self._turn, self._reading):
+            if task is not None:
+                task.cancel()
+
+    async def _while_held(self) -> Message | None:
+        """The held subscribe once its turn came, a message that goes ahead of it or ends
+        the socket; None when one more message took its place behind it."""
+        assert self._turn is not None
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._receive())
+        await asyncio.wait({self._turn, self._reading}, return_when=asyncio.FIRST_COMPLETED)
+        if self._turn.done():
+            refused, held = self._turn.result(), self._held
+            self._turn = self._held = None
+            if refused is not None:
+                return await self._close(str(refused)[:120])
+            assert held is not None
+            return held
+        message = await self._read()
+        if message["type"] != "websocket.receive":
+            self._turn.cancel()
+            self._turn = self._held = None
+            return message
+        if message_type(message) in GOING_AHEAD:
+            return message
+        self._waiting.append(message)
+        self._waiting_bytes += _size(message)
+        if len(self._waiting) > MAX_WAITING or self._waiting_bytes > MAX_WAITING_BYTES:
+            self._turn.cancel()
+            self._turn = self._held = None
+            return await self._close(
+                f"more than {MAX_WAITING} messages or {MAX_WAITING_BYTES} bytes waiting "
+                "behind a subscribe past the rate"
+            )
+        return None
+
+    async def _read(self) -> Message:
+        """The socket's next message: the read begun while a subscribe was held, if any."""
+        if self._reading is None:
+            return await self._receive()
+        reading = self._reading
+        try:
+            return await reading
+        finally:
+            self._reading = None
+
+    def _next_waiting(self) -> Message:
+        message = self._waiting.popleft()
+        self._waiting_bytes -= _size(message)
+        return message
+
+    async def _wait_for_turn(self) -> RateLimited | None:
+        """None once the subscribe is counted; the refusal if its turn is too far off."""
+        waited = 0
+        while True:
+            try:
+                await self._throttle.hit(self._throttle.subscribes, self._address)
+                return None
+            except RateLimited as limited:
+                if waited + limited.retry_after > MAX_HELD_SECONDS:
+                    return limited
+                await asyncio.sleep(limited.retry_after)
+                waited += limited.retry_after
+
+
+def _size(message: Message) -> int:
+    return len(message.get("text") or message.get("bytes") or "")
