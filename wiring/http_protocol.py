@@ -83,6 +83,7 @@ from wiring.request_head import (
     handshake_refusal,
     head_refusal,
     named_host,
+    origin_form,
     url_refusal,
     use_host,
 )
@@ -286,6 +287,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 refusal = named
             elif named is not None:
                 use_host(self.headers, named)
+                self.url = origin_form(self.url)
         if refusal is None and self.parser.should_upgrade() and self._should_upgrade():
             refusal = handshake_refusal(self.url, self.headers)
         if refusal is not None:

@@ -113,6 +113,15 @@ def named_host(url: bytes) -> bytes | Refusal | None:
     return host if target.port is None else b"%s:%d" % (host, target.port)
 
 
+def origin_form(url: bytes) -> bytes:
+    """The path and query of an absolute-form target (`http://h/graphql?x` gives
+    `/graphql?x`): what uvicorn hands a WebSocket handshake on, which took the whole URL
+    for its path, matched no route, and was refused with a bare 403."""
+    target = httptools.parse_url(url)
+    path = target.path or b"/"
+    return path if target.query is None else path + b"?" + target.query
+
+
 def use_host(headers: list[tuple[bytes, bytes]], host: bytes) -> None:
     """Makes `host` the request's one Host header (head_refusal allowed at most one)."""
     headers[:] = [(name, value) for name, value in headers if name != b"host"]

@@ -123,6 +123,14 @@ def test_a_host_named_in_the_request_line_is_the_one_checked(start_server: Start
         answer = raw_post(server, target, host)
         assert answer.startswith(b"HTTP/1.1 200 "), (target, answer)
         assert answer.endswith(b'{"data":{"__typename":"Query"}}'), (target, answer)
+    # Its path and query are the request's: a handshake took the whole URL for its path
+    # and got a bare 403; a target with no path at all was a 400.
+    absolute = HANDSHAKE.replace(b"GET /graphql", b"GET http://blog.example/graphql")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(absolute % (b"localhost", b"blog.example"))
+        assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
+    answer = raw_post(server, b"http://blog.example", b"blog.example")
+    assert answer.startswith(b"HTTP/1.1 405 "), answer  # "/", the live page: GET only
 
 
 @pytest.mark.parametrize(
