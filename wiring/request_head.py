@@ -105,8 +105,9 @@ def named_host(url: bytes) -> bytes | Refusal | None:
         target = httptools.parse_url(url)
     except httptools.HttpParserInvalidURLError:
         return MALFORMED
-    if (target.schema or b"").lower() not in (b"http", b"https") or target.userinfo:
-        return ODD_TARGET
+    authority = url.partition(b"://")[2].split(b"/", 1)[0].split(b"?", 1)[0]
+    if (target.schema or b"").lower() not in (b"http", b"https") or b"@" in authority:
+        return ODD_TARGET  # an empty user name too (`http://@h/`), which httptools drops
     host = target.host or b""
     if b":" in host:  # an IPv6 address, which a Host value writes in brackets
         host = b"[" + host + b"]"

@@ -110,7 +110,11 @@ def test_a_host_named_in_the_request_line_is_the_one_checked(start_server: Start
         answer = raw_post(server, target, host)
         assert answer.startswith(b"HTTP/1.1 421 "), (target, answer)
         assert b'"MISDIRECTED_REQUEST"' in answer
-    for target in (b"ftp://blog.example/graphql", b"http://someone@blog.example/graphql"):
+    for target in (
+        b"ftp://blog.example/graphql",
+        b"http://someone@blog.example/graphql",
+        b"http://@blog.example/graphql",
+    ):
         answer = raw_post(server, target, b"blog.example")
         assert answer.startswith(b"HTTP/1.1 400 "), (target, answer)
         assert b'"BAD_REQUEST"' in answer
