@@ -19,15 +19,23 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # the C scann
 # endpoint reads nothing else.
 GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 # Given twice, each of these too names what runs: an allow-list of hashes in front may
-# read the first `sha256Hash`, and the last ran.
-GUARDED = (*GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash")
-# The members whose object holds more parameters: a WebSocket message's payload, and
-# within a request its extensions and their persistedQuery. `variables` is the
-# operation's own data, and only read whole.
-NESTED = frozenset({"payload", "extensions", "persistedQuery"})
+# read the first `sha256Hash`, and the last ran; of two payloads of a WebSocket message,
+# the last ran (a re-check probe).
+GUARDED = (*GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash", "payload", "type")
+# Where parameters are read: the request object (a WebSocket message, a GET's
+# `extensions`) may hold a payload, extensions and a persistedQuery, a payload
+# extensions, extensions a persistedQuery; nothing deeper. `variables` is the
+# operation's own data, and only read whole. Followed at any depth, a chain of
+# `extensions` nested 20 deep, 99 members each, 20 to a batch element, took 0.7 s a
+# body (a re-check probe).
+WITHIN = {
+    "": ("payload", "extensions", "persistedQuery"),
+    "payload": ("extensions",),
+    "extensions": ("persistedQuery",),
+    "persistedQuery": (),
+}
 # More members than any request object, payload or extensions has; so many that a
-# scan of them in Python costs more than the whole text's read in C (a batch counts its
-# requests so too).
+# scan of them in Python costs more than the whole text's read in C.
 MAX_MEMBERS = 100
 _DECODER = json.JSONDecoder()
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -59,40 +67,29 @@ def refuse_repeats(data: str | bytes) -> None:
 
 
 def given_twice(data: str | bytes) -> str | None:
-    """The first guarded key that an object of the (valid JSON) text where parameters
-    are read gives twice: the request object (each of a batch's), a message's `payload`,
-    and `extensions` and `persistedQuery` within them."""
+    """The first guarded key that an object where parameters are read gives twice: the
+    request object (or WebSocket message), its payload, extensions and persistedQuery.
+    A batch is not looked into: batching is refused whatever it holds."""
     raw = data.encode() if isinstance(data, str) else data
     if not _may_repeat(raw):
         return None
     text = data if isinstance(data, str) else data.decode()
-    twice: list[str] = []
     start = _space(text, 0)
-    if text.startswith("{", start):
-        _scan(text, start, twice)
-    elif text.startswith("[", start):  # a batch, refused later: its first requests
-        index = _space(text, start + 1)
-        for _ in range(MAX_MEMBERS):
-            if text.startswith("]", index):
-                break
-            if text.startswith("{", index):
-                index = _scan(text, index, twice)
-            else:
-                _, index = _DECODER.raw_decode(text, index)
-            index = _space(text, index)
-            if not text.startswith(",", index):
-                break
-            index = _space(text, index + 1)
+    if not text.startswith("{", start):
+        return None
+    twice: list[str] = []
+    _scan(text, start, "", twice)
     return twice[0] if twice else None
 
 
-def _scan(text: str, index: int, twice: list[str]) -> int:
-    """Reads the object at `index` (its brace): notes each guarded key it gives twice,
-    looks into the members that hold parameters, and skips every other value whole, in C.
-    Returns where the object ends. Reading every object with a hook in Python, as the
-    standard library's `object_pairs_hook` does, took 0.7 s for a 990 KB body of 330,000
-    empty objects in `extensions` and one escape (an outside probe: another client's
-    `{ __typename }` p50 515-791 ms, one client, within every limit)."""
+def _scan(text: str, index: int, name: str, twice: list[str]) -> int:
+    """Reads the object at `index` (its brace), the member `name` of its parent: notes
+    the first guarded key it gives twice, looks into the members WITHIN it that hold
+    parameters, and skips every other value whole, in C. Returns where the object ends,
+    or where it stopped once a key came twice. Reading every object with a hook in
+    Python, as the standard library's `object_pairs_hook` does, took 0.7 s for a 990 KB
+    body of 330,000 empty objects in `extensions` and one escape (an outside probe:
+    another client's `{ __typename }` p50 515-791 ms, one client, within every limit)."""
     seen: set[str] = set()
     index = _space(text, index + 1)
     if text.startswith("}", index):
@@ -102,10 +99,13 @@ def _scan(text: str, index: int, twice: list[str]) -> int:
         if key in GUARDED:
             if key in seen:
                 twice.append(key)
+                return index
             seen.add(key)
         index = _space(text, _space(text, index) + 1)  # past the colon
-        if key in NESTED and text.startswith("{", index):
-            index = _scan(text, index, twice)
+        if key in WITHIN[name] and text.startswith("{", index):
+            index = _scan(text, index, key, twice)
+            if twice:
+                return index
         else:
             _, index = _DECODER.raw_decode(text, index)
         index = _space(text, index)
@@ -131,4 +131,6 @@ def _may_repeat(raw: bytes) -> bool:
         or raw.count(b'"extensions"') > 1
         or raw.count(b'"persistedQuery"') > 1
         or raw.count(b'"sha256Hash"') > 1
+        or raw.count(b'"payload"') > 1
+        or raw.count(b'"type"') > 1
     )

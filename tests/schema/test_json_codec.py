@@ -59,3 +59,15 @@ def test_a_request_object_with_more_members_than_any_request_is_refused_when_rea
     with pytest.raises(json.JSONDecodeError, match="more than 100 members"):
         json_codec.decode('{"x": "\\u0041", ' + members + "}")
     assert len(json_codec.decode("{" + members + "}")) == 150  # no repeat can be here
+
+
+def test_only_the_objects_where_parameters_are_read_are_looked_into() -> None:
+    """A chain of extensions within extensions was followed to its end; only a request's
+    (or a message's) payload, extensions and their persistedQuery are looked into."""
+    chained = '{"query": "a"}'
+    for _ in range(30):
+        chained = '{"query": "a", "query": "b", "extensions": ' + chained + "}"
+    text = '{"x": "\\u0041", "extensions": {"extensions": ' + chained + "}}"
+    assert json_codec.decode(text)["x"] == "A"  # the repeats are deeper than parameters
+    with pytest.raises(GivenTwice, match="`payload` is given twice"):
+        json_codec.decode('{"type": "subscribe", "payload": {}, "payload": {}}')

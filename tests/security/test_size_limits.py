@@ -235,6 +235,27 @@ async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
         await connection.close()
 
 
+async def test_what_waits_behind_a_held_subscribe_is_bounded_in_bytes(
+    start_server: StartServer,
+) -> None:
+    """Counted in characters, messages of emoji held four times the bound (a re-check
+    probe: 3.9 MB a socket, 250 MB for one address's 50 sockets)."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 30 seconds")
+    connection = await open_session(server)
+    for n in range(2):  # the second waits for its turn
+        query = {"query": "{ __typename }"}
+        await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
+    pad = "\U0001f600" * 30_000  # 120 KB of UTF-8 in 30,000 characters
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(3):
+            await connection.send(
+                json.dumps({"id": "1", "type": "complete", "pad": pad}, ensure_ascii=False)
+            )
+    assert await closed_with(connection) == 1013
+    assert connection.close_reason is not None
+    assert "waiting behind a subscribe past the rate" in connection.close_reason
+
+
 async def test_a_socket_that_goes_while_its_subscribe_is_held_leaves_nothing(
     start_server: StartServer,
 ) -> None:
