@@ -259,13 +259,18 @@ class Writer:
     reads being timed share the stores with the writers, not their interpreter."""
 
     def __init__(self, log: Events, redis_url: str, prefix: str, db: Path, targets: list[str],
-                 user_count: int, rate: float) -> None:  # fmt: skip
+                 user_count: int, rate: float, applied: RecordedEvent) -> None:  # fmt: skip
+        """`applied` is the last event the read models applied: the Redis writer's log
+        holds it, as a log holds the event at the checkpoint it goes on from (a log
+        without it is one restored from an older backup, and the runners rebuild)."""
         context = multiprocessing.get_context("spawn")
         self.stop = context.Event()
         plan = (targets, user_count, rate, log.position, log.clock)
         self.processes = [
             context.Process(target=write_sql, args=(str(db), *plan, self.stop)),
-            context.Process(target=write_redis, args=(redis_url, prefix, *plan, self.stop)),
+            context.Process(
+                target=write_redis, args=(redis_url, prefix, *plan, self.stop, applied)
+            ),
         ]
         log.position += 10_000_000  # the Redis writer's positions come first
         for process in self.processes:
@@ -312,12 +317,14 @@ def write_sql(db: str, targets: list[str], user_count: int, rate: float, positio
 
 
 def write_redis(redis_url: str, prefix: str, targets: list[str], user_count: int, rate: float,
-                position: int, clock: datetime, stop: StopSignal) -> None:  # fmt: skip
+                position: int, clock: datetime, stop: StopSignal, applied: RecordedEvent
+                ) -> None:  # fmt: skip
     """The Redis writer process: the real projections, carrying on from the checkpoints."""
 
     async def write() -> None:
         redis = Redis.from_url(redis_url, decode_responses=True)
         side = ReadSide(redis, prefix)
+        side.log.events.append(applied)
         started = time.perf_counter()
         log = _continuing(position, clock)
         for n, batch in enumerate(reactions_to(targets, user_count, log, "redis")):
@@ -434,7 +441,9 @@ async def run(args: argparse.Namespace, scratch: Path, redis_url: str, prefix: s
         hot.append(await measure_stage(f"hot post: {count:,} likes and comments", side,
                                        reference, sql, args))  # fmt: skip
     targets = [row[0] for row in sql.execute(normalized.NEWEST).fetchall()]
-    writer = Writer(log, redis_url, prefix, db, targets, user_count, args.write_rate)
+    writer = Writer(
+        log, redis_url, prefix, db, targets, user_count, args.write_rate, side.log.events[-1]
+    )
     try:
         await asyncio.sleep(3.0)  # the writer processes have started and are writing
         writing = await measure_stage("same, under writes", side, reference, sql, args)
