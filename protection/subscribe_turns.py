@@ -117,7 +117,7 @@ class SubscribeTurns:
         if message_type(message) in GOING_AHEAD:
             return message
         self._waiting.append(message)
-        self._waiting_bytes += _size(message)
+        self._waiting_bytes += message_size(message)
         if len(self._waiting) > MAX_WAITING or self._waiting_bytes > MAX_WAITING_BYTES:
             self._turn.cancel()
             self._turn = self._held = None
@@ -139,7 +139,7 @@ class SubscribeTurns:
 
     def _next_waiting(self) -> Message:
         message = self._waiting.popleft()
-        self._waiting_bytes -= _size(message)
+        self._waiting_bytes -= message_size(message)
         return message
 
     async def _wait_for_turn(self) -> RateLimited | None:
@@ -156,8 +156,8 @@ class SubscribeTurns:
                 waited += limited.retry_after
 
 
-def _size(message: Message) -> int:
-    """The message's size in UTF-8 bytes, as the message size limit counts it."""
+def message_size(message: Message) -> int:
+    """A message's size in bytes, a text frame's in UTF-8: what the size limits count."""
     text = message.get("text")
     if text is None:
         return len(message.get("bytes") or b"")

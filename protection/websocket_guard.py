@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
 from protection.responses import refuse_handshake, too_many
-from protection.subscribe_turns import SubscribeTurns
+from protection.subscribe_turns import SubscribeTurns, message_size
 from protection.throttle import RateLimited, Throttle
 
 MESSAGE_TOO_BIG = 1009
@@ -116,9 +116,7 @@ class WebSocketGuard:
             message = await receive()
             if message["type"] != "websocket.receive":
                 return message
-            data = message.get("text")
-            size = _size(data) if data is not None else len(message.get("bytes") or b"")
-            if size > self.max_message_bytes:
+            if message_size(message) > self.max_message_bytes:
                 return await close(
                     MESSAGE_TOO_BIG, f"messages are limited to {self.max_message_bytes} bytes"
                 )
@@ -155,7 +153,3 @@ async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> 
 def _throttle(scope: Scope) -> Throttle | None:
     """The app's rate limiter (`app.state.throttle`), None when rate limits are off."""
     return getattr(scope["app"].state, "throttle", None) if "app" in scope else None
-
-
-def _size(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))

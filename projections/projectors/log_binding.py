@@ -88,10 +88,12 @@ class LogBinding:
         """Binds the read models to this log, as the module says; raises AnotherLogRuns, or
         BoundToAnotherLog when `take_over` is off and they belong to another log."""
         keys = [self.keys.log(), self.keys.head()]
+        per_projection = 0
         for name in self.projections:
-            keys += [self.keys.lease(name), self.keys.rebuilding(name)]
-            keys += [*self._bound_to_the_log(name), self.keys.space_registry(name)]
-        per_projection = max(1, (len(keys) - 2) // max(1, len(self.projections)))
+            own = [self.keys.lease(name), self.keys.rebuilding(name)]
+            own += [*self._bound_to_the_log(name), self.keys.space_registry(name)]
+            keys += own
+            per_projection = len(own)  # the same for each
         args: list[str | float] = [self.identity, time.time(), int(take_over), per_projection]
         outcome, other = await self.redis.register_script(_BIND)(keys, args)
         where = f"the read models under prefix {self.keys.prefix!r}"
