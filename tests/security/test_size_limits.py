@@ -219,7 +219,7 @@ async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
     on, a socket missed its keepalive pongs and was closed with 1011 after 40 s. Now each
     subscribe waits for its turn, a window's end too, while a ping is answered at once,
     on the first socket and on the one that replaces it."""
-    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="4 per 3 seconds")
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="4 per 1 second")
     for _ in range(2):
         connection = await open_session(server)
         for n in range(8):
@@ -261,7 +261,7 @@ async def test_a_socket_that_goes_while_its_subscribe_is_held_leaves_nothing(
 ) -> None:
     """Its wait ends with it: the address's next socket is served at the rate, and the
     server holds no connection of theirs afterwards."""
-    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="2 per 3 seconds")
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="2 per 1 second")
     assert server.process is not None
     process = psutil.Process(server.process.pid)
 
