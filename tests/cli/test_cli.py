@@ -150,13 +150,13 @@ def test_status_says_when_the_log_does_not_answer_and_exits_1(
     env = {**env, "DATABASE_URL": postgres_url}
     given(settings)
     locker = create_engine(postgres_url)
-    locked = threading.Event()
+    locked, answered = threading.Event(), threading.Event()
 
-    def hold_the_lock() -> None:  # for 20 s at most, whatever status does
+    def hold_the_lock() -> None:  # until status has answered, 20 s at most
         with locker.connect() as conn:
             conn.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
             locked.set()
-            conn.execute(text("SELECT pg_sleep(20)"))
+            answered.wait(20)
             conn.rollback()
 
     holder = threading.Thread(target=hold_the_lock)
@@ -167,6 +167,7 @@ def test_status_says_when_the_log_does_not_answer_and_exits_1(
         result = invoke(env, "status")
         took = time.monotonic() - started
     finally:
+        answered.set()
         holder.join()
         locker.dispose()
     assert result.exit_code == 1, result.output
