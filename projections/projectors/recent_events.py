@@ -35,7 +35,7 @@ from domain.events import (
 )
 from domain.ports import RecordedEvent
 from projections.projectors.projection import Projection
-from projections.projectors.tx import Tx
+from projections.projectors.tx import ScriptCall, Tx
 
 NAME = "recent_events"
 
@@ -45,8 +45,9 @@ def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
     # Scored by position, not pushed: an event applied late (parked, then retried) takes
     # its place in log order, so the read model equals a replay whatever the apply order.
     # Only the batch's newest entries can stay: the others are never made (Tx.add_capped).
+    recent = tx.keys.recent_events()
     tx.add_capped(
-        tx.keys.recent_events(),
+        recent,
         tx.keys.RECENT_EVENTS_KEPT,
         at.position,
         lambda: _entry(e, at, post_id),
@@ -54,14 +55,15 @@ def on_any_event(e: Event, at: RecordedEvent, tx: Tx) -> None:
     if post_id is not None:
         _record_audience(e, at, tx, post_id)
     # Once per batch, after its entries are added (Recomputes): lua/public_events.lua.
-    tx.recompute(
+    tx.recompute_once(recent, lambda: _split_by_audience(tx))
+
+
+def _split_by_audience(tx: Tx) -> ScriptCall:
+    keys = tx.keys
+    return (
         tx.scripts.public_events,
-        [
-            tx.keys.recent_events(),
-            tx.keys.recent_public_events(),
-            tx.keys.recent_events_authors(),
-        ],
-        [tx.keys.recent_events_post_prefix(), tx.keys.recent_own_events_prefix()],
+        [keys.recent_events(), keys.recent_public_events(), keys.recent_events_authors()],
+        [keys.recent_events_post_prefix(), keys.recent_own_events_prefix()],
     )
 
 

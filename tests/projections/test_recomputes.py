@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from domain.commands import (
     AddComment,
@@ -65,6 +66,39 @@ def test_asked_for_twice_it_runs_once_after_the_batchs_other_commands() -> None:
     ]
     assert batch.pipe.scripts == {SCRIPTS.refresh_top_comments}  # loaded before the batch
     assert len(batch.recomputes) == 0
+
+
+def test_a_call_every_event_asks_for_is_made_once_while_it_is_due() -> None:
+    """recompute_once: the recent events ask with every event; the call's key names are
+    built the first time, and again only once the call is no longer due."""
+    batch, made = tx(Commands()), list[int]()
+    sha = SCRIPTS.public_events.sha
+
+    def call() -> tuple[AsyncScript, list[str], list[str | int]]:
+        made.append(len(made))
+        return SCRIPTS.public_events, ["t:recent"], ["t:p:"]
+
+    batch.recompute_once("t:recent", call)
+    batch.recompute_once("t:recent", call)
+    batch.queue_recomputes()
+    assert batch.pipe.stack == [("EVALSHA", sha, 1, "t:recent", "t:p:")]
+    assert made == [0]
+    batch.recompute_once("t:recent", call)  # due again after the queue
+    assert made == [0, 1]
+    later = tx(Commands())
+    later.recompute_once("t:recent", call)
+    mark = later.mark()
+    later.discard_after(mark)  # a failed event that did not ask first takes nothing back
+    later.recompute_once("t:recent", call)
+    assert made == [0, 1, 2]
+    failing = tx(Commands())
+    mark = failing.mark()
+    failing.recompute_once("t:recent", call)
+    failing.discard_after(mark)  # asked first by the failed event: no longer due
+    failing.recompute_once("t:recent", call)
+    failing.queue_recomputes()
+    assert made == [0, 1, 2, 3, 4]
+    assert failing.pipe.stack == [("EVALSHA", sha, 1, "t:recent", "t:p:")]
 
 
 def test_a_capped_set_gets_only_its_highest_entries_made_and_sent() -> None:
