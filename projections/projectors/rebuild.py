@@ -321,21 +321,11 @@ class Rebuild:
         last: the recomputations still due, the checkpoints checked where they are."""
         commands, last = Commands(), events[-1].position if events else position
         owners: list[RecordedEvent | None] = []
-        applied = dict.fromkeys(keys, 0)
-        stack = commands.stack
+        applied = {}
         for projection in self._projections:
-            tx = Tx(
-                commands, keys[projection.name], self._scripts, last, recomputes=self._recomputes
-            )
-            queue = self._queues[projection.name].queue
-            count = 0
-            for recorded in events:
-                mark = len(stack)
-                if queue(recorded, tx):
-                    count += 1
-                if len(stack) > mark:  # most events write nothing for most projections
-                    owners.extend([recorded] * (len(stack) - mark))
-            applied[projection.name] += count
+            name = projection.name
+            tx = Tx(commands, keys[name], self._scripts, last, recomputes=self._recomputes)
+            applied[name] = self._queues[name].queue_all(events, tx, owners)
         if not events or last - self._held_since >= RECOMPUTE_EVERY:
             self._recomputes.queue(commands)  # owned by no one event, as the checkpoints
             self._held_since = last

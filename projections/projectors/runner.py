@@ -456,16 +456,12 @@ class ProjectionRunner:
         and blocks its stream (projections/projectors/parking.py), unless an operator skipped it,
         which drops it."""
         owners: list[RecordedEvent | None] = []
-        parked = 0
         queue = EventQueue(self.projection, self._parking, self._skipped, blocked)
-        for recorded in events:
-            mark = tx.queued()
-            parked += not queue.queue(recorded, tx)
-            owners += [recorded] * (tx.queued() - mark)
+        applied = queue.queue_all(events, tx, owners)
         tx.queue_recomputes()  # owned by no one event: a failure there fails the batch
         # How far and when, for /ready and /metrics: whoever asks sees every runner's work.
         progress = self._keys.progress(self.projection.name)
-        tx.pipe.hincrby(progress, "applied", len(events) - parked)
+        tx.pipe.hincrby(progress, "applied", applied)
         tx.pipe.hset(progress, "advancedAt", time.time())
         return owners
 

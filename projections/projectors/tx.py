@@ -210,9 +210,6 @@ class Tx:
     def queue_recomputes(self) -> None:
         self.recomputes.queue(self.pipe)
 
-    def queued(self) -> int:
-        return len(self.pipe.stack)
-
     def mark(self) -> Mark:
         return len(self.pipe.stack), self.recomputes.asked
 
