@@ -19,7 +19,8 @@ nothing but that one read, and a quiet second triggers it too. When Redis holds
 a checkpoint older than one a topic already delivered (it was flushed, or came
 back empty, and the projectors are rebuilding), the topic waits until Redis has
 caught up again. If it cannot resume within `give_up_seconds` (a minute by default),
-its subscribers' streams end with RESUBSCRIBE: never silently stale.
+its subscribers' streams end with RESUBSCRIBE: never silently stale. Read models
+swapped in behind what it delivered end them at once (_WENT_BACK): the log went back.
 
 No change is lost between a subscriber's first read and its first update: the
 topic's channel is subscribed, and Redis has confirmed it, before that first
@@ -298,6 +299,18 @@ KeyOf = Callable[[Keys], str]  # a key in the posts space, whichever space is ac
 View = Callable[[dict[str, str], int, int], Any]
 
 
+# A swap to read models behind what a topic delivered. A rebuild after Redis lost its
+# data swaps at the log's head, past anything delivered from that log; only a log that
+# went back (restored from an older backup) is rebuilt behind it. Its positions are then
+# handed out again to other events: waiting for Redis to pass the old position again
+# would skip whatever they carry, so the streams end at once.
+_WENT_BACK = (
+    "the read models were rebuilt at position {checkpoint}, behind the {read} this stream "
+    "had delivered: the event log went back (restored from an older backup?); read the "
+    "current state again and subscribe anew"
+)
+
+
 class ChangesSince:
     """Entries of a change set (Keys.post_changes, comment_additions) changed after the
     position the topic last read at, with their hashes, in one consistent read.
@@ -333,17 +346,22 @@ class ChangesSince:
         self._only = only
         self._counted = counted
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
+        self._read_in: str | None = None  # the space of that read
         self.unconfirmed = False
 
     async def start(self) -> None:
         if not self._only:  # "from now on"
             self.read_at = int(await self._redis.get(self._checkpoint) or 0)
+            self._read_in = self._keys.space("posts")
 
     async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
         after = -1 if first_state or self.read_at < 0 else self.read_at
-        checkpoint, found = await self._read_active_space(after, MAX_CHANGES)
+        checkpoint, found, space = await self._read_active_space(after, MAX_CHANGES)
         if checkpoint < self.read_at:
+            if self._read_in is not None and space != self._read_in:
+                raise Resubscribe(_WENT_BACK.format(checkpoint=checkpoint, read=self.read_at))
             raise Behind(f"Redis is at position {checkpoint}, {self.read_at} was delivered")
+        self._read_in = space
         if len(found) // 3 >= MAX_CHANGES:
             raise Resubscribe(f"more than {MAX_CHANGES} changes to catch up on")
         self.read_at = checkpoint
@@ -366,7 +384,7 @@ class ChangesSince:
         changes the subscriber may be shown, or more than MAX_CHANGES of any kind to
         look through, is Resubscribe. Only the first count: counting drafts too, a resume
         that fit was refused once someone wrote a draft, and anyone could count them."""
-        checkpoint, found = await self._read_active_space(
+        checkpoint, found, _ = await self._read_active_space(
             after, limit + 1, counted=self._counted, scan=MAX_CHANGES
         )
         if len(found) // 3 > limit:
@@ -387,7 +405,7 @@ class ChangesSince:
         """A late change (a retry's): the id as it is now, shown as to a subscriber who had
         everything before that change, and placed at the last read's position, past what
         the topic delivered, so that no mailbox takes it for an old state."""
-        _, (_, position, flat) = await self._read_active_space(-1, 1, only=key)
+        _, (_, position, flat), _ = await self._read_active_space(-1, 1, only=key)
         changed_at = int(position)
         return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
 
@@ -404,10 +422,11 @@ class ChangesSince:
         only: str | None = None,
         counted: str = "",
         scan: int | None = None,
-    ) -> tuple[int, list[Any]]:
+    ) -> tuple[int, list[Any], str]:
         """The checkpoint and what changed after `after` (at most `limit` entries; of `only`
-        if given, else of the source's id if it has one), read in the active space: a swap
-        seen by the read is followed (every reader of these keys moves with it)."""
+        if given, else of the source's id if it has one), read in the active space, and
+        that space: a swap seen by the read is followed (every reader of these keys moves
+        with it)."""
         one = self._only if only is None else only
         scanned = limit if scan is None else scan
         for _ in range(3):
@@ -423,7 +442,7 @@ class ChangesSince:
             if active is None:
                 raise Behind("Redis holds no posts read models: flushed or restarted empty?")
             if active == space:
-                return int(checkpoint), found
+                return int(checkpoint), found, space
             self._keys.spaces.saw(read, "posts", str(active), int(checkpoint))
         raise Behind("the posts read models moved during every read: rebuilds in a row?")
 

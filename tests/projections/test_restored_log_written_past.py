@@ -8,6 +8,7 @@ reach as published events of positions it has passed."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ from infra.settings import Settings
 from observability.exposition import projection_families
 from observability.progress import ProgressReader
 from observability.readiness import Limits, Readiness
+from projections.live.read_models import Resubscribe
 from projections.readers.pagination import Slice
 from tests.support.in_process import send, settle
 from tests.support.settings import make_settings
@@ -174,3 +176,45 @@ async def test_a_published_batch_from_behind_the_checkpoint_and_past_it_is_looke
             assert await titles(inkwell) == ["Written since 1", "Written since 0", "In the backup"]
     finally:
         forget(redis_url, unheard.prefix)
+
+
+@pytest.mark.postgres
+async def test_live_streams_past_a_restored_logs_head_end_at_once_with_resubscribe(
+    postgres_url: str, redis_url: str, prefix: str, tmp_path: Path
+) -> None:
+    """Streams that had delivered past the head of a log restored under the running
+    server waited for Redis to pass their position again, with a shared reader per read
+    model: INKWELL_LIVE_GIVE_UP_SECONDS without writes, and with writes the events at the
+    positions handed out again reached none of them. Once the projectors rebuild from the
+    restored log, they end with RESUBSCRIBE; a stream opened after that follows the
+    restored log."""
+    backup = Backup(postgres_url, tmp_path / "backup.dump")
+    settings = make_settings(postgres_url, redis_url, prefix, tmp_path)
+    settings = dataclasses.replace(settings, live_give_up_seconds=300)
+    async with running(settings) as inkwell:
+        live = inkwell.services.live
+        ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+        kept = (await send(inkwell, CreatePost("In the backup", "Body", ()), ann))["post_id"]
+        await send(inkwell, PublishPost(kept), ann)
+        await settle(inkwell)
+        await backup.take()
+        async with live.feed() as feed, live.post(kept) as post:
+            assert (await anext(post)) is not None
+            for n in range(2):
+                await publish(inkwell, ann, f"Lost with the restore {n}")
+            await settle(inkwell)
+            shown = [(await asyncio.wait_for(anext(feed), 5)).title for _ in range(2)]
+            assert shown == ["Lost with the restore 0", "Lost with the restore 1"]
+
+            await backup.restore()
+            started = asyncio.get_running_loop().time()
+            for stream in (feed, post):
+                with pytest.raises(Resubscribe, match="the event log went back"):
+                    while True:
+                        await asyncio.wait_for(anext(stream), 30)
+            assert asyncio.get_running_loop().time() - started < 30
+
+        async with live.feed() as feed:
+            await publish(inkwell, ann, "Written since")
+            assert (await asyncio.wait_for(anext(feed), 10)).title == "Written since"
+        assert await titles(inkwell) == ["Written since", "In the backup"]
