@@ -221,6 +221,13 @@ class InFlight:
             await self._disconnect()
             took = f"a batch of {self._count} commands took over {self._timeout} s"
             raise RedisTimeoutError(took) from error
+        except OSError as error:
+            # The stream read is the socket's own: a reset came through as a bare
+            # ConnectionResetError, which no caller takes for an outage (a query read
+            # while Redis restarted answered INTERNAL_SERVER_ERROR, not UNAVAILABLE).
+            # redis-py's own reads wrap it the same way.
+            await self._disconnect()
+            raise ConnectionError(f"Error while reading from Redis: {error}") from error
         except BaseException:
             await self._disconnect()
             raise

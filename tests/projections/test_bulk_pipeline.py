@@ -95,6 +95,21 @@ async def test_a_connection_dropped_mid_batch_raises_and_is_not_reused(
     assert await execute(pool, [("GET", f"{prefix}:a"), ("GET", f"{prefix}:b")]) == ["1", None]
 
 
+async def test_a_connection_reset_mid_batch_is_a_connection_error(
+    pool: ConnectionPool, prefix: str
+) -> None:
+    """Redis closing a connection with a batch's bytes still unread makes the kernel
+    reset it, and the stream's read raised a bare ConnectionResetError: a query read in
+    a Redis restart answered INTERNAL_SERVER_ERROR instead of UNAVAILABLE (an outside
+    probe, 3 restarts in 11)."""
+    reset = await client_id(pool)
+    unread = [("SET", f"{prefix}:{n}", "x" * 100) for n in range(20_000)]  # some 3 MB
+    with pytest.raises(ConnectionError, match="Connection reset"):
+        await execute(pool, [("CLIENT", "KILL", "ID", reset, "SKIPME", "no"), *unread])
+    assert await client_id(pool) != reset
+    assert await execute(pool, [("ECHO", "mine")]) == ["mine"]
+
+
 async def test_a_batch_that_times_out_leaves_no_reply_behind(
     pool: ConnectionPool, prefix: str
 ) -> None:
