@@ -28,7 +28,7 @@ from strawberry.types.execution import PreExecutionError
 
 from protection.query_cost_rate import charge_query_cost
 from protection.write_rate import limit_writes
-from schema.consistency import wait_until_consistent
+from schema.consistency import consistently
 from schema.errors import Outages, code_errors, is_unexpected
 from schema.execution import NoExtensions, PerEventMemo
 from schema.exposure import Exposure
@@ -126,10 +126,15 @@ class InkwellSchema(strawberry.Schema):
         return context
 
     async def _execute_operation(self, execution_context: ExecutionContext, *args: Any) -> Any:
-        await wait_until_consistent(execution_context)
-        await charge_query_cost(execution_context)  # only what will run: after the wait
-        await limit_writes(execution_context)
-        return await super()._execute_operation(execution_context, *args)
+        async def run() -> Any:
+            return await super(InkwellSchema, self)._execute_operation(execution_context, *args)
+
+        async def charged() -> Any:
+            await charge_query_cost(execution_context)  # only what will run: after the wait
+            await limit_writes(execution_context)
+            return await run()
+
+        return await consistently(execution_context, charged, run)
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Every error leaves with its code. Done here, not in an operation hook: a query

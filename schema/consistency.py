@@ -6,8 +6,11 @@ BAD_USER_INPUT for a header that is no position or a position past the event log
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from graphql import ExecutionResult, GraphQLError
+from redis.exceptions import RedisError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -16,12 +19,47 @@ from projections.live.consistency import ConsistencyTimeout, NotInLog
 from schema.context import Context
 from schema.errors import BadInput
 
+T = TypeVar("T")
+
 POSITION = re.compile(r"[0-9]{1,19}")  # the event log's positions are 64-bit
 
 
-async def wait_until_consistent(execution: ExecutionContext) -> None:
-    """Called just before a valid operation executes. On failure it sets the operation's
-    result to the error, and strawberry then answers that instead of executing."""
+# How many times more a query may run when Redis no longer held its position after it ran.
+RERUNS = 3
+
+
+async def consistently(
+    execution: ExecutionContext, run: Callable[[], Awaitable[T]], rerun: Callable[[], Awaitable[T]]
+) -> T:
+    """`run()`, the operation's execution; for a query with X-Consistent-With, once the
+    read models hold its position (`wait_until_consistent`). Then Redis is read once more:
+    if it no longer holds the position in the spaces the query read (a flush or an empty
+    restart landed between the wait and the reads, which then found nothing), the query
+    waits and runs again (`rerun()`: the client is not charged twice for it), up to RERUNS
+    times, then answers CONSISTENCY_TIMEOUT."""
+    spaces = await wait_until_consistent(execution)
+    result = await run()
+    reruns = 0
+    while spaces is not None and not await _reads_held(execution, spaces):
+        if reruns == RERUNS:
+            ctx = execution.context
+            timeout = ctx.services.consistency_timeout
+            _refuse(execution, ConsistencyTimeout(_position(ctx.consistent_with), timeout))
+            return await rerun()  # the refusal: strawberry answers a result set on the context
+        reruns += 1
+        execution.result, execution.pre_execution_errors = None, None
+        spaces = await wait_until_consistent(execution, again=True)
+        result = await rerun()
+    return result
+
+
+async def wait_until_consistent(
+    execution: ExecutionContext, *, again: bool = False
+) -> dict[str, str] | None:
+    """Called just before a valid operation executes. For a query with X-Consistent-With,
+    the active spaces its reads will use once the wait is over; on failure it sets the
+    operation's result to the error, and strawberry then answers that instead of
+    executing."""
     ctx = execution.context
     if (
         isinstance(ctx, Context)
@@ -29,11 +67,25 @@ async def wait_until_consistent(execution: ExecutionContext) -> None:
         and execution.operation_type is OperationType.QUERY
     ):
         try:
-            await ctx.read_your_write(_position(ctx.consistent_with), from_client=True)
+            position = _position(ctx.consistent_with)
+            await ctx.read_your_write(position, from_client=True, again=again)
+            return ctx.services.consistency.spaces()
         except NotInLog as error:
             _refuse(execution, _past_head(error))
         except (BadInput, ConsistencyTimeout) as error:
             _refuse(execution, error)
+    return None
+
+
+async def _reads_held(execution: ExecutionContext, spaces: dict[str, str]) -> bool:
+    """Whether Redis still holds the query's position in `spaces`. Redis unreachable now
+    says nothing of reads that were answered before: they stand."""
+    ctx = execution.context
+    try:
+        position = _position(ctx.consistent_with)
+        return bool(await ctx.services.consistency.still_holds(position, spaces))
+    except (RedisError, OSError):
+        return True
 
 
 def _refuse(execution: ExecutionContext, error: Exception) -> None:

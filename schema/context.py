@@ -81,10 +81,13 @@ class Context:
     def caller(self, command_id: str | None) -> Caller:
         return Caller(self.viewer_id, self.correlation_id, command_id, self.client_address)
 
-    async def read_your_write(self, position: int, *, from_client: bool = False) -> None:
-        """Waits until the read models hold `position`, once per request and position. A
-        position `from_client` (X-Consistent-With) past the log's head raises NotInLog."""
-        if position > self._reached:
+    async def read_your_write(
+        self, position: int, *, from_client: bool = False, again: bool = False
+    ) -> None:
+        """Waits until the read models hold `position`, once per request and position
+        (`again`: even if they were found to before). A position `from_client`
+        (X-Consistent-With) past the log's head raises NotInLog."""
+        if position > self._reached or again:
             await self.services.consistency.wait_for(
                 position, self.services.consistency_timeout, from_client=from_client
             )

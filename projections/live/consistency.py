@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
@@ -143,6 +143,24 @@ class ConsistencyWaiter:
             raise ConsistencyTimeout(position, timeout)
         waiter.reached.result()  # raises NotInLog
 
+    def spaces(self) -> dict[str, str]:
+        """The active spaces as this process knows them now: those a read begun now uses."""
+        return dict(self._keys.spaces.active)
+
+    async def still_holds(self, position: int, spaces: Mapping[str, str]) -> bool:
+        """Whether Redis, read now, still holds `position` in `spaces` (`spaces()` as
+        reads began after a wait for it). A flush between a wait's poll and a query's read
+        gave `post: null` for a post that existed, or a comment list without the comment
+        just added (an outside probe: 7 times in 32 flushes); read after the query's reads,
+        every checkpoint at `position` or past it and every space as it was says none of
+        them met a flush or a space a rebuild replaced. Like a poll, it tells the process
+        the spaces it finds."""
+        found = await self._read_spaces()
+        return all(
+            checkpoint >= position and space == spaces.get(name)
+            for name, (space, checkpoint) in found.items()
+        )
+
     async def _poll(self) -> None:
         last_warning = 0.0
         while True:
@@ -208,15 +226,24 @@ class ConsistencyWaiter:
     async def _read(self) -> int:
         """The lowest checkpoint Redis holds now (0 for one it does not hold)."""
         self.polls += 1
+        return min(checkpoint for _, checkpoint in (await self._read_spaces()).values())
+
+    async def _read_spaces(self) -> dict[str, tuple[str | None, int]]:
+        """Each projection's active space and checkpoint (0 for one Redis does not hold),
+        in one MGET."""
         read = self._keys.spaces.read()
         values = await self._redis.mget([*self._checkpoint_keys, *self._namespace_keys])
         checkpoints, spaces = values[: len(self._names)], values[len(self._names) :]
+        found = {
+            name: (None if space is None else str(space), int(checkpoint or 0))
+            for name, space, checkpoint in zip(self._names, spaces, checkpoints, strict=True)
+        }
         # The active spaces as of the same read: a waiter released here reads the space
         # its checkpoint belongs to, even before the swap notice reaches ActiveNamespaces.
-        for name, space, checkpoint in zip(self._names, spaces, checkpoints, strict=True):
+        for name, (space, checkpoint) in found.items():
             if space is not None:
-                self._keys.spaces.saw(read, name, str(space), int(checkpoint or 0))
-        return min(int(value or 0) for value in checkpoints)
+                self._keys.spaces.saw(read, name, space, checkpoint)
+        return found
 
     async def _follow_notices(self) -> None:
         """Checkpoint notices say progress was made: poll now rather than at the next tick.
