@@ -10,7 +10,7 @@ reads. The projectors run, on a Redis of the test's own."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +31,26 @@ def client(private_redis: PrivateRedis, sqlite_url: str, tmp_path: Path) -> Iter
         yield client
 
 
-def flush_after_the_first_wait(client: TestClient, redis: PrivateRedis) -> list[int]:
-    """Has Redis flushed right after the next read-your-writes wait returns; the list
-    grows by one with every wait."""
+def watch_waits(client: TestClient, after_first: Callable[[], None] = lambda: None) -> list[int]:
+    """Lists the positions of the app's read-your-writes waits as each returns;
+    `after_first` runs right after the first has returned, before the query reads."""
     waiter: Any = client.app.state.services.consistency  # type: ignore[attr-defined]
     wait_for = waiter.wait_for
     waits: list[int] = []
 
-    async def then_flush(position: int, timeout: float, **kw: Any) -> None:
+    async def watched(position: int, timeout: float, **kw: Any) -> None:
         await wait_for(position, timeout, **kw)
         waits.append(position)
         if len(waits) == 1:
-            with redis.client() as admin:
-                admin.flushall()
+            after_first()
 
-    waiter.wait_for = then_flush
+    waiter.wait_for = watched
     return waits
+
+
+def flush(redis: PrivateRedis) -> None:
+    with redis.client() as admin:
+        admin.flushall()
 
 
 def test_a_post_read_after_a_flush_is_read_again_not_answered_null(
@@ -57,7 +61,7 @@ def test_a_post_read_after_a_flush_is_read_again_not_answered_null(
     post = api.create_post(ann, "Kept")
     published = api.ok(ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token)
     position = published["publishPost"]["position"]
-    waits = flush_after_the_first_wait(client, private_redis)
+    waits = watch_waits(client, after_first=lambda: flush(private_redis))
 
     read = api.ok(ops.POST, {"id": post["id"]}, headers={"X-Consistent-With": str(position)})
 
@@ -65,21 +69,12 @@ def test_a_post_read_after_a_flush_is_read_again_not_answered_null(
     assert len(waits) == 2  # waited, read during the flush, waited again, read again
 
 
-def test_a_query_with_nothing_to_read_again_answers_once(
-    client: TestClient, private_redis: PrivateRedis
-) -> None:
+def test_a_query_with_nothing_to_read_again_answers_once(client: TestClient) -> None:
     """Without a flush, one wait and one run: the check after the reads costs one MGET."""
     api = Api(client)
     ann = api.register("Ann")
     post = api.create_post(ann, "Kept")
-    waiter: Any = client.app.state.services.consistency  # type: ignore[attr-defined]
-    wait_for, waits = waiter.wait_for, list[int]()
-
-    async def counted(position: int, timeout: float, **kw: Any) -> None:
-        waits.append(position)
-        await wait_for(position, timeout, **kw)
-
-    waiter.wait_for = counted
+    waits = watch_waits(client)
     consistent = {"X-Consistent-With": str(ann.position)}
     read = api.ok(ops.POST, {"id": post["id"]}, token=ann.token, headers=consistent)
     assert read["post"]["title"] == "Kept" and len(waits) == 1
