@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from graphql import ExecutionResult, GraphQLError
-from redis.exceptions import RedisError
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
@@ -78,14 +77,10 @@ async def wait_until_consistent(
 
 
 async def _reads_held(execution: ExecutionContext, spaces: dict[str, str]) -> bool:
-    """Whether Redis still holds the query's position in `spaces`. Redis unreachable now
-    says nothing of reads that were answered before: they stand."""
+    """Whether Redis still holds the query's position in `spaces`."""
     ctx = execution.context
-    try:
-        position = _position(ctx.consistent_with)
-        return bool(await ctx.services.consistency.still_holds(position, spaces))
-    except (RedisError, OSError):
-        return True
+    position = _position(ctx.consistent_with)
+    return bool(await ctx.services.consistency.still_holds(position, spaces))
 
 
 def _refuse(execution: ExecutionContext, error: Exception) -> None:
