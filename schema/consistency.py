@@ -15,16 +15,12 @@ from strawberry.types.graphql import OperationType
 
 from domain.errors import excerpt
 from projections.live.consistency import ConsistencyTimeout, NotInLog
-from schema.context import Context
+from schema.context import RERUNS, Context
 from schema.errors import BadInput
 
 T = TypeVar("T")
 
 POSITION = re.compile(r"[0-9]{1,19}")  # the event log's positions are 64-bit
-
-
-# How many times more a query may run when Redis no longer held its position after it ran.
-RERUNS = 3
 
 
 async def consistently(

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from auth.tokens import BearerTokens
 from domain.bus import Caller, CommandBus
-from projections.live.consistency import ConsistencyWaiter
+from projections.live.consistency import ConsistencyTimeout, ConsistencyWaiter
 from projections.live.read_models import LiveReadModels
 from projections.readers.pagination import Slice
 from projections.readers.read_models import CommentPage, ReadModels
 from protection.throttle import Throttle
 from schema.persisted import Documents
+
+T = TypeVar("T")
+
+# How many times more a read waits and runs when Redis, read after it, no longer held the
+# position it waited for (`Context.settled`, schema/consistency.py).
+RERUNS = 3
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,21 @@ class Context:
 
     def caller(self, command_id: str | None) -> Caller:
         return Caller(self.viewer_id, self.correlation_id, command_id, self.client_address)
+
+    async def settled(self, position: int, read: Callable[[], Awaitable[T | None]]) -> T | None:
+        """`read()` once the read models hold `position` (a mutation's payload). A flush
+        between the wait and the read empties the spaces it reads, and the payload said the
+        committed post was hidden, or the user not found: a read that finds nothing is
+        made again, after another wait, when Redis, read after it, no longer holds the
+        position in those spaces (ConsistencyWaiter.still_holds). None once it does."""
+        await self.read_your_write(position)
+        for _ in range(RERUNS + 1):
+            spaces = self.services.consistency.spaces()
+            value = await read()
+            if value is not None or await self.services.consistency.still_holds(position, spaces):
+                return value
+            await self.read_your_write(position, again=True)
+        raise ConsistencyTimeout(position, self.services.consistency_timeout)
 
     async def read_your_write(
         self, position: int, *, from_client: bool = False, again: bool = False

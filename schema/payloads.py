@@ -18,8 +18,7 @@ async def settled_post(info: Info[Context, None], post_id: str, position: str) -
     """The post once the read models hold the write. Posts are never deleted, so one
     missing then is hidden from the caller: the error says the write was committed."""
     ctx = info.context
-    await ctx.read_your_write(int(position))
-    view = await ctx.reads.post(post_id, ctx.viewer_id)
+    view = await ctx.settled(int(position), lambda: ctx.reads.post(post_id, ctx.viewer_id))
     if view is None:
         raise HiddenPost(post_id, position)
     return Post.from_view(view)
@@ -53,8 +52,7 @@ def _selects(selections: Iterable[Selection], name: str) -> bool:
 
 async def settled_user(info: Info[Context, None], user_id: str, position: str) -> User:
     ctx = info.context
-    await ctx.read_your_write(int(position))
-    view = await ctx.reads.user(user_id)
+    view = await ctx.settled(int(position), lambda: ctx.reads.user(user_id))
     if view is None:
         raise NotFound("user", user_id)
     return User.from_view(view)
@@ -122,8 +120,7 @@ class CommentPayload:
     @strawberry.field
     async def comment(self, info: Info[Context, None]) -> Comment:
         ctx = info.context
-        await ctx.read_your_write(int(self.position))
-        view = await ctx.reads.comment(self.comment_id)
+        view = await ctx.settled(int(self.position), lambda: ctx.reads.comment(self.comment_id))
         if view is None:
             raise NotFound("comment", self.comment_id)
         return Comment.from_view(view)

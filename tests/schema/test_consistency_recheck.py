@@ -1,5 +1,6 @@
 """A query with X-Consistent-With whose reads meet a flush of Redis after its wait runs
-again once the read models are rebuilt (schema/consistency.py, `consistently`).
+again once the read models are rebuilt (schema/consistency.py, `consistently`), and a
+mutation's payload read is made again so (schema/context.py, `Context.settled`).
 
 An outside probe flushed Redis every 3.5 s under read-your-writes reads: 7 of some
 4,000 came back with `post: null` for a post that existed, or without the comment just
@@ -78,3 +79,19 @@ def test_a_query_with_nothing_to_read_again_answers_once(client: TestClient) -> 
     consistent = {"X-Consistent-With": str(ann.position)}
     read = api.ok(ops.POST, {"id": post["id"]}, token=ann.token, headers=consistent)
     assert read["post"]["title"] == "Kept" and len(waits) == 1
+
+
+def test_a_mutations_payload_read_after_a_flush_is_read_again_not_refused(
+    client: TestClient, private_redis: PrivateRedis
+) -> None:
+    """The payload's read waits for the mutation's own position, then reads: met by a
+    flush, it answered that the committed post was hidden from its author."""
+    api = Api(client)
+    ann = api.register("Ann")
+    post = api.create_post(ann, "Kept")
+    waits = watch_waits(client, after_first=lambda: flush(private_redis))
+
+    published = api.ok(ops.PUBLISH_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+
+    assert published["publishPost"]["post"]["status"] == "PUBLISHED"
+    assert len(waits) == 2

@@ -297,7 +297,7 @@ async def test_a_post_hidden_by_the_time_the_write_is_read_says_the_write_was_co
     """A post archived while a like or a comment was written: `post` is non-null, so the
     answer is an error, and it says the command was committed, at which position."""
     reads = SimpleNamespace(post=AsyncMock(return_value=None))
-    context = SimpleNamespace(read_your_write=AsyncMock(), reads=reads, viewer_id="bob")
+    context = SimpleNamespace(settled=AsyncMock(return_value=None), reads=reads, viewer_id="bob")
     with pytest.raises(HiddenPost) as hidden:
         await settled_post(cast(Any, SimpleNamespace(context=context)), "p1", "42")
     assert code_and_details(hidden.value) == ("NOT_FOUND", {"position": "42"})
