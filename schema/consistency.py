@@ -15,7 +15,7 @@ from strawberry.types.graphql import OperationType
 
 from domain.errors import excerpt
 from projections.live.consistency import ConsistencyTimeout, NotInLog
-from schema.context import RERUNS, Context
+from schema.context import Context
 from schema.errors import BadInput
 
 T = TypeVar("T")
@@ -26,57 +26,34 @@ POSITION = re.compile(r"[0-9]{1,19}")  # the event log's positions are 64-bit
 async def consistently(
     execution: ExecutionContext, run: Callable[[], Awaitable[T]], rerun: Callable[[], Awaitable[T]]
 ) -> T:
-    """`run()`, the operation's execution; for a query with X-Consistent-With, once the
-    read models hold its position (`wait_until_consistent`). Then Redis is read once more:
-    if it no longer holds the position in the spaces the query read (a flush or an empty
-    restart landed between the wait and the reads, which then found nothing), the query
-    waits and runs again (`rerun()`: the client is not charged twice for it), up to RERUNS
-    times, then answers CONSISTENCY_TIMEOUT."""
-    spaces = await wait_until_consistent(execution)
-    result = await run()
-    reruns = 0
-    while spaces is not None and not await _reads_held(execution, spaces):
-        if reruns == RERUNS:
-            ctx = execution.context
-            timeout = ctx.services.consistency_timeout
-            _refuse(execution, ConsistencyTimeout(_position(ctx.consistent_with), timeout))
-            return await rerun()  # the refusal: strawberry answers a result set on the context
-        reruns += 1
-        execution.result, execution.pre_execution_errors = None, None
-        spaces = await wait_until_consistent(execution, again=True)
-        result = await rerun()
-    return result
-
-
-async def wait_until_consistent(
-    execution: ExecutionContext, *, again: bool = False
-) -> dict[str, str] | None:
-    """Called just before a valid operation executes. For a query with X-Consistent-With,
-    the active spaces its reads will use once the wait is over; on failure it sets the
-    operation's result to the error, and strawberry then answers that instead of
-    executing."""
+    """`run()`, the operation's execution; a query with X-Consistent-With runs once the
+    read models hold its position, and runs again (`rerun()`: the client is not charged
+    twice) when Redis, read after it, no longer holds the position in the spaces it read:
+    a flush or an empty restart landed between the wait and the reads (Context.settled).
+    On failure the operation's result is the error, and strawberry answers that instead
+    of executing."""
     ctx = execution.context
-    if (
+    if not (
         isinstance(ctx, Context)
         and ctx.consistent_with is not None
         and execution.operation_type is OperationType.QUERY
     ):
-        try:
-            position = _position(ctx.consistent_with)
-            await ctx.read_your_write(position, from_client=True, again=again)
-            return ctx.services.consistency.spaces()
-        except NotInLog as error:
-            _refuse(execution, _past_head(error))
-        except (BadInput, ConsistencyTimeout) as error:
-            _refuse(execution, error)
-    return None
+        return await run()
+    runs = [run]
 
+    async def execute() -> T:
+        if not runs:  # a run before met a flush: the result it set is not the answer
+            execution.result, execution.pre_execution_errors = None, None
+        return await (runs.pop() if runs else rerun)()
 
-async def _reads_held(execution: ExecutionContext, spaces: dict[str, str]) -> bool:
-    """Whether Redis still holds the query's position in `spaces`."""
-    ctx = execution.context
-    position = _position(ctx.consistent_with)
-    return bool(await ctx.services.consistency.still_holds(position, spaces))
+    try:
+        position = _position(ctx.consistent_with)
+        return await ctx.settled(position, execute, from_client=True, check_found=True)
+    except NotInLog as error:
+        _refuse(execution, _past_head(error))
+    except (BadInput, ConsistencyTimeout) as error:
+        _refuse(execution, error)
+    return await rerun()  # the refusal: strawberry answers a result set on the context
 
 
 def _refuse(execution: ExecutionContext, error: Exception) -> None:

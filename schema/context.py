@@ -88,19 +88,31 @@ class Context:
     def caller(self, command_id: str | None) -> Caller:
         return Caller(self.viewer_id, self.correlation_id, command_id, self.client_address)
 
-    async def settled(self, position: int, read: Callable[[], Awaitable[T | None]]) -> T | None:
-        """`read()` once the read models hold `position` (a mutation's payload). A flush
-        between the wait and the read empties the spaces it reads, and the payload said the
-        committed post was hidden, or the user not found: a read that finds nothing is
+    async def settled(
+        self,
+        position: int,
+        read: Callable[[], Awaitable[T]],
+        *,
+        from_client: bool = False,
+        check_found: bool = False,
+    ) -> T:
+        """`read()` once the read models hold `position` (read_your_write). A flush between
+        the wait and the read empties the spaces it reads: a query with X-Consistent-With
+        answered `post: null` for a post that existed, a mutation's payload that its
+        committed post was hidden. A read that found nothing (or any, `check_found`) is
         made again, after another wait, when Redis, read after it, no longer holds the
-        position in those spaces (ConsistencyWaiter.still_holds). None once it does."""
-        await self.read_your_write(position)
+        position in the spaces it read (ConsistencyWaiter.still_holds); up to RERUNS
+        times, then ConsistencyTimeout."""
+        consistency = self.services.consistency
+        await self.read_your_write(position, from_client=from_client)
         for _ in range(RERUNS + 1):
-            spaces = self.services.consistency.spaces()
+            spaces = consistency.spaces()
             value = await read()
-            if value is not None or await self.services.consistency.still_holds(position, spaces):
+            if (value is not None and not check_found) or await consistency.still_holds(
+                position, spaces
+            ):
                 return value
-            await self.read_your_write(position, again=True)
+            await self.read_your_write(position, from_client=from_client, again=True)
         raise ConsistencyTimeout(position, self.services.consistency_timeout)
 
     async def read_your_write(
