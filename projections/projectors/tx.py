@@ -188,7 +188,7 @@ class Tx:
     ) -> None:
         """Asks for a script call at the batch's end (Recomputes): the batch's owner
         queues them (`queue_recomputes`) after every event's commands."""
-        self.recomputes.add(("EVALSHA", script.sha, len(keys), *keys, *args), script)
+        self.recomputes.add(_evalsha(script, keys, args), script)
 
     def recompute_once(self, name: str, call: Callable[[], ScriptCall]) -> None:
         """`recompute(*call())` for a script call that `name` identifies (a key name it
@@ -198,7 +198,7 @@ class Tx:
 
         def make() -> tuple[tuple[Value, ...], AsyncScript]:
             script, keys, args = call()
-            return ("EVALSHA", script.sha, len(keys), *keys, *args), script
+            return _evalsha(script, keys, args), script
 
         self.recomputes.add_named(name, make)
 
@@ -219,3 +219,9 @@ class Tx:
         commands, asked = mark
         self.pipe.discard_after(commands)
         self.recomputes.discard_after(asked)
+
+
+def _evalsha(
+    script: AsyncScript, keys: Sequence[str], args: Sequence[str | int]
+) -> tuple[Value, ...]:
+    return ("EVALSHA", script.sha, len(keys), *keys, *args)
