@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 from pathlib import Path
@@ -14,17 +15,32 @@ def free_port() -> int:
     """A port nothing listens on, below the kernel's range of ephemeral ports. One the
     kernel picked (bind to port 0) is in that range, and was taken as the source port of
     some outgoing connection before the server bound it: "Address already in use", in a
-    CI run with other clients busy on the machine."""
+    CI run with other clients busy on the machine.
+
+    Each pytest-xdist worker picks from a slice of its own: a port is free when picked
+    but taken only when the server binds it, a second or two later, and two workers once
+    picked the same one in that time."""
     ephemeral_low = _ephemeral_low()
     if ephemeral_low - LOWEST < 1_000:  # no room below it here: the kernel's pick
         return _bound_port(0)
+    low, high = worker_slice(LOWEST, ephemeral_low)
     for _ in range(100):
-        port = random.randrange(LOWEST, ephemeral_low)
+        port = random.randrange(low, high)
         try:
             return _bound_port(port)
         except OSError:
             continue
     return _bound_port(0)
+
+
+def worker_slice(low: int, high: int) -> tuple[int, int]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1, ...
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if not worker.startswith("gw") or count < 2:
+        return low, high
+    size = (high - low) // count
+    start = low + int(worker[2:]) % count * size
+    return start, start + size
 
 
 def _bound_port(port: int) -> int:

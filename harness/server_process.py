@@ -48,6 +48,7 @@ class ServerProcess(Lifecycle["ServerProcess"]):
         self.log = cwd / f"server-{command}-{self.port}.log"
         self.own_group = own_group
         self.process: subprocess.Popen[bytes] | None = None
+        self._log_start = 0
 
     @property
     def url(self) -> str:
@@ -55,6 +56,7 @@ class ServerProcess(Lifecycle["ServerProcess"]):
 
     def start(self, wait: bool = True) -> ServerProcess:
         with self.log.open("ab") as sink:
+            self._log_start = sink.tell()
             self.process = subprocess.Popen(
                 [sys.executable, str(ROOT / "server.py"), self.command, *self.args],
                 env=self.env,
@@ -68,9 +70,18 @@ class ServerProcess(Lifecycle["ServerProcess"]):
         return self
 
     def wait_until_serving(self, timeout: float = 30) -> None:
+        """Until this process has bound its port and answers on it. An answer alone is not
+        enough: a server another test started on the same port in the meantime answers
+        too, while this one fails to bind and exits (in CI, past its migrations). A test
+        then wrote to the other server's database and found none of its events in its
+        own."""
         deadline = time.monotonic() + timeout
         while True:
             assert self.process is not None and self.process.poll() is None, self.log.read_text()
+            if not self._bound():
+                assert time.monotonic() < deadline, f"server did not bind:\n{self.log.read_text()}"
+                time.sleep(0.05)
+                continue
             try:
                 response = httpx.post(f"{self.url}/graphql", json={"query": "{ __typename }"})
                 if response.status_code == 200:
@@ -79,6 +90,13 @@ class ServerProcess(Lifecycle["ServerProcess"]):
                 pass
             assert time.monotonic() < deadline, f"server did not start:\n{self.log.read_text()}"
             time.sleep(0.1)
+
+    def _bound(self) -> bool:
+        """uvicorn logs the address once it has bound it (every `server.py` command that
+        serves HTTP runs `uvicorn.run`); only this start's part of the log counts."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return b"Uvicorn running on http://" in log.read()
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
