@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx2 as httpx
+import psutil
 
 from harness.net import free_port
 from infra.lifecycle import Lifecycle
@@ -48,7 +49,6 @@ class ServerProcess(Lifecycle["ServerProcess"]):
         self.log = cwd / f"server-{command}-{self.port}.log"
         self.own_group = own_group
         self.process: subprocess.Popen[bytes] | None = None
-        self._log_start = 0
 
     @property
     def url(self) -> str:
@@ -56,7 +56,6 @@ class ServerProcess(Lifecycle["ServerProcess"]):
 
     def start(self, wait: bool = True) -> ServerProcess:
         with self.log.open("ab") as sink:
-            self._log_start = sink.tell()
             self.process = subprocess.Popen(
                 [sys.executable, str(ROOT / "server.py"), self.command, *self.args],
                 env=self.env,
@@ -92,11 +91,17 @@ class ServerProcess(Lifecycle["ServerProcess"]):
             time.sleep(0.1)
 
     def _bound(self) -> bool:
-        """uvicorn logs the address once it has bound it (every `server.py` command that
-        serves HTTP runs `uvicorn.run`); only this start's part of the log counts."""
-        with self.log.open("rb") as log:
-            log.seek(self._log_start)
-            return b"Uvicorn running on http://" in log.read()
+        """Whether this process listens on its port: a listening socket it holds is bound
+        to it (`api --workers` binds in the parent, which holds it too)."""
+        assert self.process is not None
+        try:
+            listening = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            return False
+        return any(
+            socket_.status == psutil.CONN_LISTEN and socket_.laddr.port == self.port
+            for socket_ in listening
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None
