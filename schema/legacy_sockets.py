@@ -38,6 +38,7 @@ from schema.sockets import (
     oversized,
     persisted_refusal,
     selection_refusal,
+    unread,
     with_document,
     within_budget,
 )
@@ -65,8 +66,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                     await self.handle_message(cast(OperationMessage, message))
             except NonTextMessageReceived:
                 await self.websocket.close(1002, "WebSocket message type must be text")
-            except NonJsonMessageReceived:
-                await self.websocket.close(INVALID_MESSAGE, "WebSocket message must be valid JSON")
+            except NonJsonMessageReceived as refusal:
+                await self.websocket.close(INVALID_MESSAGE, unread(refusal))
         except WebSocketDisconnected:
             pass
         finally:

@@ -20,8 +20,9 @@ from json.decoder import scanstring  # type: ignore[attr-defined]  # the C scann
 GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 # Given twice, each of these too names what runs: an allow-list of hashes in front may
 # read the first `sha256Hash`, and the last ran; of two payloads of a WebSocket message,
-# the last ran (a re-check probe).
-GUARDED = (*GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash", "payload", "type")
+# the last ran (a re-check probe); of two ids, the operation ran as the last, which a
+# client that read the first could not complete (an outside probe).
+GUARDED = (*GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash", "payload", "type", "id")
 # Where parameters are read: the request object (a WebSocket message, a GET's
 # `extensions`) may hold a payload, extensions and a persistedQuery, a payload
 # extensions, extensions a persistedQuery; nothing deeper. `variables` is the
@@ -133,4 +134,5 @@ def _may_repeat(raw: bytes) -> bool:
         or raw.count(b'"sha256Hash"') > 1
         or raw.count(b'"payload"') > 1
         or raw.count(b'"type"') > 1
+        or raw.count(b'"id"') > 1
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from typing import Any, cast
 
 from graphql import GraphQLFormattedError
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import NonJsonMessageReceived
 from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -34,6 +36,7 @@ from schema.context import Context
 from schema.errors import too_large
 from schema.multiplex import SharingTransportWSHandler
 from schema.persisted import PersistedQueryRefused
+from schema.request_keys import GivenTwice, TooManyMembers
 
 # graphql-transport-ws's close codes, which the legacy protocol gets too.
 INVALID_MESSAGE = 4400
@@ -84,6 +87,15 @@ def _malformed_payload(payload: object) -> str | None:
     if not isinstance(query, str) or not query:
         return "query must be a non-empty string"
     return None
+
+
+def unread(refusal: NonJsonMessageReceived) -> str:
+    """The close reason for a message the endpoint did not read: a repeated key or too
+    many members names what it refused (schema/request_keys.py); strawberry's reason
+    said "must be valid JSON" of valid JSON."""
+    if isinstance(cause := refusal.__cause__, GivenTwice | TooManyMembers):
+        return fitted(cause.msg)
+    return "WebSocket message must be valid JSON"
 
 
 def fitted(reason: str) -> str:
@@ -262,7 +274,10 @@ class TransportWSHandler(SharingTransportWSHandler):
         await super().handle_message(message)
 
     async def handle_invalid_message(self, error_message: str) -> None:
-        # strawberry's reason for an unknown type quotes the type whole.
+        # strawberry's reason for an unknown type quotes the type whole; for a message it
+        # could not read it is called while handling that refusal.
+        if isinstance(refusal := sys.exception(), NonJsonMessageReceived):
+            error_message = unread(refusal)
         await super().handle_invalid_message(fitted(error_message))
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:

@@ -353,25 +353,31 @@ def test_a_get_extensions_key_given_twice_is_400(client: httpx.Client) -> None:
         '{"query": "{ __typename }", "query": "{ viewer { id } }"}}',
         '{"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}, '
         '"payload": {"query": "{ viewer { id } }"}}',
+        '{"id": "1", "type": "subscribe", "id": "2", "payload": {"query": "{ __typename }"}}',
     ],
-    ids=["query", "payload"],
+    ids=["query", "payload", "id"],
 )
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
 async def test_a_websocket_message_giving_a_key_twice_is_refused(
-    server: ServerProcess, message: str
+    server: ServerProcess, message: str, protocol: str
 ) -> None:
     """Over a socket the last `query` of a subscribe ran, on both protocols; so did the
-    last of two payloads (a re-check probe)."""
+    last of two payloads (a re-check probe), and a subscribe giving ids 1 and 2 ran as 2
+    (an outside probe). The close names the key."""
     import websockets
     from websockets.typing import Subprotocol
 
     url = server.url.replace("http", "ws") + "/graphql"
-    async with websockets.connect(url, subprotocols=[Subprotocol("graphql-transport-ws")]) as ws:
+    async with websockets.connect(url, subprotocols=[Subprotocol(protocol)]) as ws:
         await ws.send('{"type": "connection_init"}')
         assert json.loads(await ws.recv())["type"] == "connection_ack"
+        if protocol == "graphql-ws":
+            message = message.replace('"subscribe"', '"start"')
         await ws.send(message)
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
+    assert "is given twice in one object" in closed.value.rcvd.reason
 
 
 def test_a_body_without_repeats_is_read_as_before(client: httpx.Client) -> None:
