@@ -21,6 +21,8 @@ from typing import Any, cast
 from uvicorn._types import ASGISendEvent
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from wiring.handshake_refusals import GraphQLRefusals
+
 # Holding a whole turn's frames (100 a connection) cost the least CPU (52-72 ms a round in
 # the same A/B), but each subscriber then waited for the turn's last sender: p50 71-97 ms,
 # higher than with a write per frame. Eight to a write keep most of the saving and lower
@@ -117,7 +119,13 @@ class TurnJoinedTransport(asyncio.Transport):
 
 class TurnJoinedWebSocketProtocol(WebSocketsSansIOProtocol):
     """uvicorn's default WebSocket protocol (websockets' sans-I/O core) on a
-    TurnJoinedTransport."""
+    TurnJoinedTransport, refusing handshakes in GraphQL JSON (GraphQLRefusals)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The ServerProtocol uvicorn configured, with GraphQLRefusals' `reject`: a
+        # subclass that adds one method and no state.
+        self.conn.__class__ = GraphQLRefusals
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # cast, as uvicorn does: uvloop's transports are not asyncio.Transport subclasses

@@ -208,6 +208,39 @@ def test_headers_the_app_reads_once_may_not_come_twice(
     assert event_count(tmp_path) > before
 
 
+def test_a_handshake_websockets_refuses_is_answered_in_graphql_json(
+    start_server: StartServer,
+) -> None:
+    """websockets answered these in text/plain, quoting the client's value and Python's
+    base64 error (an outside probe); the answer names the header, and nothing sent."""
+    server = start_server()
+    upgrade = b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
+    key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    version = b"Sec-WebSocket-Version: 13\r\n"
+    refused = {
+        b"Sec-WebSocket-Version": (key + b"Sec-WebSocket-Version: 8\r\n", key),
+        b"Sec-WebSocket-Key": (
+            version + b"Sec-WebSocket-Key: short\r\n",
+            version,
+            version + key + key,
+            version + b"Sec-WebSocket-Key: c2hvcnQ=\r\n",  # base64, 5 bytes
+        ),
+    }
+    for header, variants in refused.items():
+        for variant in variants:
+            handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n%s%s\r\n" % (
+                upgrade,
+                variant,
+            )
+            status, body = exchange(server, handshake)
+            (error,) = body["errors"]
+            assert (status, error["extensions"]) == (400, {"code": "BAD_REQUEST"}), variant
+            assert header.decode() in error["message"], error
+            for quoted in ("short", "c2hvcnQ", "base64-encoded string", ": 8"):
+                assert quoted not in error["message"], error
+    assert exchange(server, post(JSON)) == SERVED
+
+
 def test_websocket_handshakes_are_checked_like_any_request(start_server: StartServer) -> None:
     """A handshake from the websockets library is still upgraded; one over HTTP/1.0 got
     101 and is now refused; one with two Origin headers is still refused, by the
