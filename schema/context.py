@@ -66,9 +66,9 @@ class Context:
         nothing: a WebSocket's context lives for many subscription items."""
 
         async def load(post_ids: list[str]) -> list[bool]:
-            if self.viewer_id is None:
+            if (viewer_id := self.viewer_id) is None:
                 return [False] * len(post_ids)
-            return await self.reads.liked_by(self.viewer_id, post_ids)
+            return await self.nested(lambda: self.reads.liked_by(viewer_id, post_ids))
 
         return DataLoader(load_fn=load, cache=False)
 
@@ -81,7 +81,7 @@ class Context:
         async def load(
             requests: list[tuple[str, Slice]],
         ) -> list[CommentPage | BaseException]:
-            return list(await self.reads.comment_pages(requests))
+            return list(await self.nested(lambda: self.reads.comment_pages(requests)))
 
         return DataLoader(load_fn=load, cache=False)
 
@@ -114,6 +114,16 @@ class Context:
                 return value
             await self.read_your_write(position, from_client=from_client, again=True)
         raise ConsistencyTimeout(position, self.services.consistency_timeout)
+
+    async def nested(self, read: Callable[[], Awaitable[T]]) -> T:
+        """A read under one that waited for a position (a mutation payload's post, then its
+        comments page): made through `settled` at that position. A flush between the two
+        answered addComment's payload with the new commentCount beside an empty comments
+        page (an outside probe: 26 of 1,094 payloads, a FLUSHALL every 0.7 s). A request
+        that waited for nothing reads straight through, at no cost."""
+        if self._reached == 0:
+            return await read()
+        return await self.settled(self._reached, read, check_found=True)
 
     async def read_your_write(
         self, position: int, *, from_client: bool = False, again: bool = False

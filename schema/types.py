@@ -260,8 +260,9 @@ class User(Node):
         before: str | None = None,
     ) -> Connection[Post]:
         ctx = info.context
-        page = await ctx.reads.posts_by_author(
-            self.id, ctx.viewer_id, window(first, after, last, before)
+        page_window = window(first, after, last, before)
+        page = await ctx.nested(
+            lambda: ctx.reads.posts_by_author(self.id, ctx.viewer_id, page_window)
         )
         return post_connection(page)
 

@@ -95,3 +95,44 @@ def test_a_mutations_payload_read_after_a_flush_is_read_again_not_refused(
 
     assert published["publishPost"]["post"]["status"] == "PUBLISHED"
     assert len(waits) == 2
+
+
+ADD_COMMENT_WITH_PAGE = """
+mutation($input: AddCommentInput!) {
+  addComment(input: $input) {
+    commentId
+    post { commentCount likedByViewer comments(last: 100) { totalCount edges { node { id } } } }
+  }
+}"""
+
+
+def test_a_payloads_nested_reads_after_a_flush_are_read_again_not_empty(
+    client: TestClient, private_redis: PrivateRedis
+) -> None:
+    """The payload's post is read at the mutation's position; its comments page and
+    likedByViewer are reads of their own, after it. A flush between them answered the new
+    commentCount beside an empty page (an outside probe: 26 of 1,094 addComment payloads,
+    a FLUSHALL every 0.7 s). The flush is put exactly there."""
+    api = Api(client)
+    ann = api.register("Ann")
+    post = api.published_post(ann, "Kept")
+    api.ok(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    reads: Any = client.app.state.services.reads  # type: ignore[attr-defined]
+    comment_pages = reads.comment_pages
+    flushed: list[bool] = []
+
+    async def flushed_first(*args: Any) -> Any:
+        if not flushed:
+            flush(private_redis)
+            flushed.append(True)
+        return await comment_pages(*args)
+
+    reads.comment_pages = flushed_first
+    variables = {"input": {"postId": post["id"], "body": "Mine"}}
+    added = api.ok(ADD_COMMENT_WITH_PAGE, variables, token=ann.token)["addComment"]
+
+    assert flushed
+    page = added["post"]["comments"]
+    assert added["post"]["commentCount"] == page["totalCount"] == 1
+    assert [edge["node"]["id"] for edge in page["edges"]] == [added["commentId"]]
+    assert added["post"]["likedByViewer"] is True
