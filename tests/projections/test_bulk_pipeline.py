@@ -105,7 +105,7 @@ async def test_a_connection_reset_mid_batch_is_a_connection_error(
     of the 3 MB is still going out (a broken pipe): both are OSErrors made ConnectionError."""
     reset = await client_id(pool)
     unread = [("SET", f"{prefix}:{n}", "x" * 100) for n in range(20_000)]  # some 3 MB
-    with pytest.raises(ConnectionError, match="Connection reset|Broken pipe"):
+    with pytest.raises(ConnectionError, match=r"Connection reset|Broken pipe"):
         await execute(pool, [("CLIENT", "KILL", "ID", reset, "SKIPME", "no"), *unread])
     assert await client_id(pool) != reset
     assert await execute(pool, [("ECHO", "mine")]) == ["mine"]
