@@ -191,23 +191,8 @@ class Post(Node):
         if self.withheld:
             page_window.check()  # bad input is refused as for any post
             return Connection.of([], Comment.from_view, CommentPage([], has_next=False, total=0))
-        page = self._as_read(await info.context.comment_pages.load((self.id, page_window)))
+        page = await info.context.comment_pages.load((self.id, page_window))
         return Connection.of(page.comments, Comment.from_view, page)
-
-    def _as_read(self, page: CommentPage) -> CommentPage:
-        """The page as this post's read model shows the post. The page is read after the
-        post, and a comment projected in between was listed beside the commentCount that
-        did not count it: a post subscription's item gave commentCount 3 with 4 comments
-        (an outside probe, 2-10 items a run with two clients commenting). Comments newer
-        than the post's read are left out, and the total is its commentCount."""
-        if self.read_model_position is None:
-            return page
-        comments = [
-            (cursor, comment)
-            for cursor, comment in page.comments
-            if comment.position is None or comment.position <= self.read_model_position
-        ]
-        return dataclasses.replace(page, comments=comments, total=self.comment_count)
 
     @staticmethod
     def from_view(view: PostView) -> Post:
