@@ -157,8 +157,7 @@ class Mutation:
         key = command_key(info, input.command_id)
         command = DeleteComment(comment_id=ids.entity_id(input.comment_id, "commentId"))
         if selects_post(info):
-            comment = await info.context.reads.comment(command.comment_id)
-            await refuse_hidden_post(info, comment.post_id if comment else None)
+            await refuse_hidden_post(info, await info.context.reads.comment(command.comment_id))
         outcome = await dispatch(info, command, key)
         return PostPayload(
             position=str(outcome.position),

@@ -136,3 +136,32 @@ def test_a_payloads_nested_reads_after_a_flush_are_read_again_not_empty(
     assert added["post"]["commentCount"] == page["totalCount"] == 1
     assert [edge["node"]["id"] for edge in page["edges"]] == [added["commentId"]]
     assert added["post"]["likedByViewer"] is True
+
+
+def test_a_delete_comment_whose_post_read_meets_a_flush_is_not_refused_as_hidden(
+    client: TestClient, private_redis: PrivateRedis
+) -> None:
+    """deleteComment selecting `post` reads the comment, then its post, before the
+    command runs, to refuse a post hidden from the caller. A flush between the two read
+    answered NOT_FOUND "not visible to you" for a published post (an outside probe: 3 of
+    445 deletes, a FLUSHALL every 0.7 s). The flush is put exactly there."""
+    api = Api(client)
+    ann = api.register("Ann")
+    post = api.published_post(ann, "Kept")
+    variables = {"input": {"postId": post["id"], "body": "Mine"}}
+    comment_id = api.ok(ops.ADD_COMMENT, variables, token=ann.token)["addComment"]["commentId"]
+    reads: Any = client.app.state.services.reads  # type: ignore[attr-defined]
+    read_post = reads.post
+    flushed: list[bool] = []
+
+    async def flushed_first(*args: Any) -> Any:
+        if not flushed:
+            flush(private_redis)
+            flushed.append(True)
+        return await read_post(*args)
+
+    reads.post = flushed_first
+    deleted = api.ok(ops.DELETE_COMMENT, {"input": {"commentId": comment_id}}, token=ann.token)
+
+    assert flushed
+    assert deleted["deleteComment"]["post"] == {"id": post["id"], "commentCount": 0}
