@@ -65,7 +65,13 @@ class ServerProcess(Lifecycle["ServerProcess"]):
                 start_new_session=self.own_group,
             )
         if wait:
-            self.wait_until_serving()
+            try:
+                self.wait_until_serving()
+            except BaseException:
+                # A `with` block is not entered when `start` fails, so nothing else stops
+                # it: a server that ran but was not seen to serve was left running.
+                self.close()
+                raise
         return self
 
     def wait_until_serving(self, timeout: float = 30) -> None:

@@ -47,6 +47,7 @@ def test_a_server_that_could_not_bind_is_not_taken_for_the_one_answering(
     wrote its events to the other server's database and found none in its own."""
     with pytest.raises(AssertionError, match=r"(?i)address already in use"):
         occupied.start()
+    assert occupied.process is None  # stopped: a failed start leaves nothing running
 
 
 def test_each_xdist_worker_picks_ports_from_a_slice_of_its_own(
