@@ -54,6 +54,23 @@ def flush(redis: PrivateRedis) -> None:
         admin.flushall()
 
 
+def flush_before_first(client: TestClient, read: str, redis: PrivateRedis) -> list[bool]:
+    """Flushes Redis right before the app's first call of its ReadModels method `read`;
+    the list returned holds True once it has."""
+    reads: Any = client.app.state.services.reads  # type: ignore[attr-defined]
+    original = getattr(reads, read)
+    flushed: list[bool] = []
+
+    async def flushed_first(*args: Any) -> Any:
+        if not flushed:
+            flush(redis)
+            flushed.append(True)
+        return await original(*args)
+
+    setattr(reads, read, flushed_first)
+    return flushed
+
+
 def test_a_post_read_after_a_flush_is_read_again_not_answered_null(
     client: TestClient, private_redis: PrivateRedis
 ) -> None:
@@ -117,17 +134,7 @@ def test_a_payloads_nested_reads_after_a_flush_are_read_again_not_empty(
     ann = api.register("Ann")
     post = api.published_post(ann, "Kept")
     api.ok(ops.LIKE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
-    reads: Any = client.app.state.services.reads  # type: ignore[attr-defined]
-    comment_pages = reads.comment_pages
-    flushed: list[bool] = []
-
-    async def flushed_first(*args: Any) -> Any:
-        if not flushed:
-            flush(private_redis)
-            flushed.append(True)
-        return await comment_pages(*args)
-
-    reads.comment_pages = flushed_first
+    flushed = flush_before_first(client, "comment_pages", private_redis)
     variables = {"input": {"postId": post["id"], "body": "Mine"}}
     added = api.ok(ADD_COMMENT_WITH_PAGE, variables, token=ann.token)["addComment"]
 
@@ -150,17 +157,7 @@ def test_a_delete_comment_whose_post_read_meets_a_flush_is_not_refused_as_hidden
     post = api.published_post(ann, "Kept")
     variables = {"input": {"postId": post["id"], "body": "Mine"}}
     comment_id = api.ok(ops.ADD_COMMENT, variables, token=ann.token)["addComment"]["commentId"]
-    reads: Any = client.app.state.services.reads  # type: ignore[attr-defined]
-    read_post = reads.post
-    flushed: list[bool] = []
-
-    async def flushed_first(*args: Any) -> Any:
-        if not flushed:
-            flush(private_redis)
-            flushed.append(True)
-        return await read_post(*args)
-
-    reads.post = flushed_first
+    flushed = flush_before_first(client, "post", private_redis)
     deleted = api.ok(ops.DELETE_COMMENT, {"input": {"commentId": comment_id}}, token=ann.token)
 
     assert flushed
