@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import socket
@@ -17,20 +18,25 @@ def free_port() -> int:
     some outgoing connection before the server bound it: "Address already in use", in a
     CI run with other clients busy on the machine.
 
-    Each pytest-xdist worker picks from a slice of its own: a port is free when picked
-    but taken only when the server binds it, a second or two later, and two workers once
-    picked the same one in that time."""
+    A port is free when picked but taken only when the server binds it, a second or two
+    later. So each pytest-xdist worker picks from a slice of its own (two workers once
+    picked the same one in that time), and within a process the picks walk the slice
+    from a random start rather than draw at random: two random draws for one test, a
+    primary and its replica, once came out equal."""
     ephemeral_low = _ephemeral_low()
     if ephemeral_low - LOWEST < 1_000:  # no room below it here: the kernel's pick
         return _bound_port(0)
     low, high = worker_slice(LOWEST, ephemeral_low)
     for _ in range(100):
-        port = random.randrange(low, high)
+        port = low + next(_picks) % (high - low)
         try:
             return _bound_port(port)
         except OSError:
             continue
     return _bound_port(0)
+
+
+_picks = itertools.count(random.randrange(1 << 16))
 
 
 def worker_slice(low: int, high: int) -> tuple[int, int]:

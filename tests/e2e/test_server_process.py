@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.net import worker_slice
+from harness.net import free_port, worker_slice
 from harness.server_process import ServerProcess
 
 
@@ -61,3 +61,9 @@ def test_each_xdist_worker_picks_ports_from_a_slice_of_its_own(
     assert slices == [(20_000, 24_256), (24_256, 28_512), (28_512, 32_768)]
     monkeypatch.delenv("PYTEST_XDIST_WORKER")
     assert worker_slice(20_000, 32_768) == (20_000, 32_768)
+
+
+def test_ports_picked_one_after_another_are_all_different() -> None:
+    """A primary and its replica once drew the same port: the replica replicated itself."""
+    picks = [free_port() for _ in range(500)]
+    assert len(set(picks)) == len(picks)
