@@ -41,6 +41,7 @@ from schema.names import MemoizedNameConverter
 from schema.operations import PreparedOperations
 from schema.queries import Query
 from schema.subscriptions import Subscription
+from schema.torn_reads import untorn
 
 __all__ = ["MAX_ALIASES", "MAX_DEPTH", "MAX_TOKENS", "InkwellSchema", "build_schema"]
 
@@ -134,7 +135,11 @@ class InkwellSchema(strawberry.Schema):
             await limit_writes(execution_context)
             return await run()
 
-        return await consistently(execution_context, charged, run)
+        return await untorn(
+            execution_context,
+            lambda: consistently(execution_context, charged, run),
+            lambda: consistently(execution_context, run, run),
+        )
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
         """Every error leaves with its code. Done here, not in an operation hook: a query

@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 UNEXPECTED = {"code": "INTERNAL_SERVER_ERROR"}
 SHARED_FIELDS = frozenset({"post", "projections"})
 VIEWER_FIELDS = ("likedByViewer",)
+SKIPPED_AT_MOST = 3  # torn results skipped in a row (Group._stream)
 
 Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for one context
 Key = tuple[str, str, str | None, str | None]
@@ -168,7 +169,11 @@ class Group:
                 member.end()
 
     async def _stream(self, start: Start, context: Context) -> None:
+        """Each result to every member, but a torn one (schema/torn_reads.py): the write
+        that tore it changed the post, so a newer result follows. After SKIPPED_AT_MOST
+        in a row, a torn one is sent too: a post written to without pause still shows."""
         source = await start(context)
+        skipped, torn_reads = 0, context.torn_reads  # the context is this group's alone
         async with contextlib.aclosing(source):
             async for result in source:
                 if isinstance(result, PreExecutionError) or not isinstance(
@@ -177,6 +182,11 @@ class Group:
                     errors = getattr(result, "errors", None) or []
                     self._send(Item(errors=[error.formatted for error in errors]))
                     return
+                torn, torn_reads = context.torn_reads != torn_reads, context.torn_reads
+                if torn and skipped < SKIPPED_AT_MOST:
+                    skipped += 1
+                    continue
+                skipped = 0
                 self._send(Item(payload=_payload(result)))
 
     def _send(self, item: Item) -> None:

@@ -192,6 +192,10 @@ class Post(Node):
             page_window.check()  # bad input is refused as for any post
             return Connection.of([], Comment.from_view, CommentPage([], has_next=False, total=0))
         page = await info.context.comment_pages.load((self.id, page_window))
+        if page.post_position != self.read_model_position:
+            # A write to the post landed between its read and this page's: its
+            # commentCount and topComments may not be this page's.
+            info.context.torn_reads += 1
         return Connection.of(page.comments, Comment.from_view, page)
 
     @staticmethod

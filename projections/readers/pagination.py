@@ -12,7 +12,7 @@ import base64
 import binascii
 import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,6 +92,7 @@ class Page:
     # member of its smallest set, and is made only for a client that asks for it.
     total: int | Count
     has_previous: bool = False
+    stamp: str | None = None  # the value `pages` was asked to read with it, if any
 
 
 @dataclass(frozen=True)
@@ -171,11 +172,19 @@ PageRequest = tuple[str, Slice]  # (sorted set key, the window on it)
 
 
 async def pages(
-    redis: Redis, requests: Sequence[PageRequest], *, newest_first: bool
+    redis: Redis,
+    requests: Sequence[PageRequest],
+    *,
+    newest_first: bool,
+    stamps: Sequence[tuple[str, str]] = (),
 ) -> list[Page | BadPageRequest]:
     """Many pages in one round trip (a page of posts' comments, say): every page's size and
     first window in one pipeline; only pages that skip tied scores, or probe behind a
-    cursor, read again. A bad request gets its error in its place and spoils no other."""
+    cursor, read again. A bad request gets its error in its place and spoils no other.
+
+    `stamps`, one (hash key, field) per request, are read in the same MULTI as the sizes
+    and first windows, and each page carries its value (`Page.stamp`): a post's position
+    beside its comments tells whether the page is of the post as it was read before."""
     sources: list[_SortedSet | BadPageRequest] = []
     for key, window in requests:
         try:
@@ -183,18 +192,24 @@ async def pages(
             sources.append(_SortedSet(redis, key, descending=newest_first))
         except BadPageRequest as error:
             sources.append(error)
-    async with redis.pipeline(transaction=False) as pipe:
+    async with redis.pipeline(transaction=bool(stamps)) as pipe:
         for source, (_, window) in zip(sources, requests, strict=True):
             if isinstance(source, _SortedSet):
                 source.prefetch(pipe, window)
-        replies = iter(await pipe.execute())
+        for key, name in stamps:
+            pipe.hget(key, name)
+        replies = await pipe.execute()
+    stamped = iter(replies[len(replies) - len(stamps) :])
+    prefetched = iter(replies[: len(replies) - len(stamps)])
     found: list[Page | BadPageRequest] = []
     for source, (_, window) in zip(sources, requests, strict=True):
+        stamp = next(stamped, None)
         if isinstance(source, BadPageRequest):
             found.append(source)
             continue
-        source.prefetched(next(replies), next(replies))
-        found.append(await _page(source, window))
+        source.prefetched(next(prefetched), next(prefetched))
+        page = await _page(source, window)
+        found.append(replace(page, stamp=stamp) if stamps else page)
     return found
 
 

@@ -58,6 +58,9 @@ class CommentPage:
     has_next: bool
     total: int | Count  # always counted with the page (pagination.pages)
     has_previous: bool = False
+    # The post's `position` (PostView.read_model_position), read with the page in one
+    # MULTI: a page of the post as it was read before, if that is what the post held.
+    post_position: int | None = None
 
 
 class ReadModels:
@@ -175,11 +178,13 @@ class ReadModels:
         self, requests: Sequence[tuple[str, Slice]]
     ) -> list[CommentPage | BadPageRequest]:
         """Posts' comment pages, oldest first, (post id, window) each, in two round trips
-        however many posts: a page of 100 posts asks once, not 200 times."""
+        however many posts: a page of 100 posts asks once, not 200 times. Each carries
+        the position its post held when the page was read (`CommentPage.post_position`)."""
         found = await pagination.pages(
             self._redis,
             [(self._keys.post_comment_ids(post_id), window) for post_id, window in requests],
             newest_first=False,
+            stamps=[(self._keys.post(post_id), "position") for post_id, _ in requests],
         )
         members = [item.member for page in found if isinstance(page, Page) for item in page.items]
         hashes = iter(await self._hashes([self._keys.comment(member) for member in members]))
@@ -193,7 +198,10 @@ class ReadModels:
                 for item in page.items
                 if (comment := readable(CommentView.from_hash, next(hashes))) is not None
             ]
-            pages.append(CommentPage(comments, page.has_next, page.total, page.has_previous))
+            position = None if page.stamp is None else int(page.stamp)
+            pages.append(
+                CommentPage(comments, page.has_next, page.total, page.has_previous, position)
+            )
         return pages
 
     async def liked_by(self, viewer_id: str, post_ids: Sequence[str]) -> list[bool]:
