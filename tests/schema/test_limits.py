@@ -32,6 +32,16 @@ def test_too_many_aliases_are_too_complex(api: Api) -> None:
     assert api.error(query)["extensions"]["code"] == "QUERY_TOO_COMPLEX"
 
 
+def test_a_fragment_no_operation_spreads_is_held_to_the_limits_too(api: Api) -> None:
+    """graphql-core's rules check it before refusing it as unused: 600 copies of one field
+    in it cost its overlapping-fields check 1.2-2.5 s of the event loop, answered
+    "Validation aborted." at the end (an outside probe)."""
+    repeats = " ".join("viewer { posts { totalCount } }" for _ in range(600))
+    error = api.error(f"{{ __typename }} fragment Unused on Query {{ {repeats} }}")
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert "one field is selected 21 times in one selection set" in error["message"]
+
+
 def test_a_document_of_too_many_tokens_is_too_complex(api: Api) -> None:
     query = "{ viewer { " + "id " * MAX_TOKENS + "} }"
     assert api.error(query)["extensions"]["code"] == "QUERY_TOO_COMPLEX"
