@@ -25,7 +25,7 @@ from wiring import heap
 from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
 from wiring.http_protocol import bounded_http_protocol
-from wiring.websocket_backlog import bounded_websocket_protocol
+from wiring.websocket_frames import bounded_websocket_protocol
 
 log = logging.getLogger("inkwell")
 

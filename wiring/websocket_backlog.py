@@ -31,32 +31,16 @@ the frames held for the end of the turn count too.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 from typing import Any, cast
 
 from uvicorn._types import ASGISendEvent
 
-from protection.config import EdgeLimits
 from protection.unsent_budget import UnsentAccount, UnsentBudget
 from wiring.websocket_protocol import TurnJoinedTransport, TurnJoinedWebSocketProtocol
 
 TRY_AGAIN_LATER = 1013
 NOT_READING = "the client is not reading its messages"
 ADDRESS_NOT_READING = "this address has too many answers it has not read"
-
-
-def bounded_websocket_protocol(
-    edge: EdgeLimits, unsent_budget: UnsentBudget | None = None
-) -> type[asyncio.Protocol]:
-    """What `uvicorn.run(ws=...)` takes; a partial of a module-level class, so that
-    `api --workers` can pickle it, as wiring/http_protocol.py's (with the same budget,
-    so that each worker counts its own HTTP connections and WebSockets together)."""
-    factory = partial(
-        BacklogBoundWebSocketProtocol,
-        max_unsent_bytes=edge.max_response_bytes,
-        unsent_budget=unsent_budget,
-    )
-    return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
 
 class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
@@ -95,15 +79,7 @@ class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
             await super().send(message)
             return
         size = _size(message)
-        # Frames held for the end of the turn are not counted: a reading client's mutation
-        # answer over the limit, and its `complete` sent in the same turn, both go.
-        joined = cast(TurnJoinedTransport, self.transport)
-        unsent = self.waiting_bytes + joined.get_unwritten_size()
-        if unsent and unsent + size > self.max_unsent_bytes:
-            self._close_behind(NOT_READING)
-            return
-        if self.account is not None and not self.account.take(size):
-            self._close_behind(ADDRESS_NOT_READING)
+        if not self._room_for(size):
             return
         self.waiting_bytes += size
         try:
@@ -116,6 +92,32 @@ class BacklogBoundWebSocketProtocol(TurnJoinedWebSocketProtocol):
             self.waiting_bytes -= size
             if self.account is not None:
                 self.account.recount()  # written (or dropped)
+
+    def handle_ping(self) -> None:
+        """uvicorn writes the PONG straight to the transport, past `send`: a client that
+        sent PINGs and read nothing made the server hold 221 MB of PONGs in 15 s (an
+        outside probe). A PONG is held to the same bounds as a message."""
+        pong = b"".join(self.conn.data_to_send())
+        if self.behind or not self._room_for(len(pong)):
+            return
+        self.transport.write(pong)
+        if self.account is not None:
+            self.account.recount()  # in the transport's buffer, or written
+
+    def _room_for(self, size: int) -> bool:
+        """Whether `size` bytes more may be sent (and counted in the address's budget);
+        if not, the socket is closed. Frames held for the end of the turn are not counted:
+        a reading client's mutation answer over the limit, and its `complete` sent in the
+        same turn, both go."""
+        joined = cast(TurnJoinedTransport, self.transport)
+        unsent = self.waiting_bytes + joined.get_unwritten_size()
+        if unsent and unsent + size > self.max_unsent_bytes:
+            self._close_behind(NOT_READING)
+            return False
+        if self.account is not None and not self.account.take(size):
+            self._close_behind(ADDRESS_NOT_READING)
+            return False
+        return True
 
     def _close_behind(self, reason: str) -> None:
         """Closes the socket from under the app, as uvicorn closes it when the app asks."""

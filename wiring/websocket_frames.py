@@ -1,0 +1,102 @@
+"""The WebSocket protocol `serve` and `api` run: wiring/websocket_backlog.py's, with the
+frames that are not whole messages bounded per connection.
+
+The message limits (protection/websocket_guard.py) count what reaches the app: whole
+messages, after which uvicorn stops reading until the app has taken them. PING and PONG
+frames, and the pieces of a fragmented message, never reach it, and uvicorn parses every
+frame of each read in Python on the event loop. An outside probe sent empty PINGs (6
+bytes each) as fast as one socket took them, about 1 MB/s: another client's
+`{ __typename }` took 9.8 s, and empty continuation frames of a message never finished
+did the same (12.7 s).
+
+Here each such frame takes a token from the connection's FrameBudget; a connection out
+of tokens is closed with 1013 and nothing more it sent is parsed. A read is parsed in
+slices of READ_SLICE bytes, so that a flood stops within a slice of being found, not at
+the end of a 256 KB read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import Any, cast
+
+from websockets.frames import Frame
+
+from protection.config import EdgeLimits
+from protection.unsent_budget import UnsentBudget
+from protection.websocket_guard import MessageBudget
+from wiring.websocket_backlog import BacklogBoundWebSocketProtocol
+
+# A client's own: a keepalive PING every 20 s or so (browsers send none), and a message
+# of up to 128 KB (INKWELL_MAX_WS_MESSAGE_BYTES) in pieces of a few KB at most.
+FRAMES_BURST = 1_000
+FRAMES_PER_SECOND = 100.0
+READ_SLICE = 4096  # at most 682 empty frames: a few ms of parsing
+FLOODING = "the client sent too many control or continuation frames"
+
+
+def bounded_websocket_protocol(
+    edge: EdgeLimits, unsent_budget: UnsentBudget | None = None
+) -> type[asyncio.Protocol]:
+    """What `uvicorn.run(ws=...)` takes; a partial of a module-level class, so that
+    `api --workers` can pickle it, as wiring/http_protocol.py's (with the same budget,
+    so that each worker counts its own HTTP connections and WebSockets together)."""
+    factory = partial(
+        FrameBoundWebSocketProtocol,
+        max_unsent_bytes=edge.max_response_bytes,
+        unsent_budget=unsent_budget,
+    )
+    return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
+
+
+class FrameBoundWebSocketProtocol(BacklogBoundWebSocketProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.frame_budget = MessageBudget(FRAMES_BURST, FRAMES_PER_SECOND)
+        self.flooded = False  # closed for it: nothing more it sends is parsed
+
+    def data_received(self, data: bytes) -> None:
+        if len(data) <= READ_SLICE:
+            if not self.flooded:
+                super().data_received(data)
+            return
+        whole = memoryview(data)
+        for start in range(0, len(data), READ_SLICE):
+            if self.flooded:
+                return
+            super().data_received(bytes(whole[start : start + READ_SLICE]))
+
+    def handle_ping(self) -> None:
+        if self._spent():
+            self.conn.data_to_send()  # the PONG websockets queued: not sent
+            return
+        super().handle_ping()
+
+    def handle_pong(self, event: Frame) -> None:
+        if not self._spent():
+            super().handle_pong(event)
+
+    def handle_cont(self, event: Frame) -> None:
+        if not self._spent():
+            super().handle_cont(event)
+
+    def handle_text(self, event: Frame) -> None:
+        if event.fin or not self._spent():  # a whole message is the message limits'
+            super().handle_text(event)
+
+    def handle_bytes(self, event: Frame) -> None:
+        if event.fin or not self._spent():
+            super().handle_bytes(event)
+
+    def _spent(self) -> bool:
+        """Takes a token for a frame that is not a whole message; True (and the socket
+        closed) when there was none left, or the socket is closed already."""
+        if self.behind:
+            return True
+        if self.frame_budget.take():
+            return False
+        self.flooded = True
+        self._close_behind(FLOODING)
+        self.transport.close()  # once the close frame is written; no more reading
+        return True
