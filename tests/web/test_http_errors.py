@@ -34,6 +34,38 @@ def test_a_path_that_serves_nothing_is_not_found(api: Api, method: str, path: st
 
 
 @pytest.mark.parametrize(
+    ("range_", "status", "code"),
+    [
+        ("bytes=abc", 400, "BAD_REQUEST"),
+        ("items=0-1", 400, "BAD_REQUEST"),
+        ("bytes=5-1", 400, "BAD_REQUEST"),
+        ("bytes=99999999-", 416, "REQUESTED_RANGE_NOT_SATISFIABLE"),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])  # a vendored file's copy too
+def test_a_range_a_static_file_cannot_answer_is_refused_coded(
+    api: Api, range_: str, status: int, code: str, encoding: str
+) -> None:
+    """Starlette answered these in text/plain without a code (an outside probe)."""
+    for path in ("/static/live.js", "/static/vendor/graphiql@3.8.3/graphiql.min.js"):
+        headers = {"Range": range_, "Accept-Encoding": encoding}
+        response = api.client.get(path, headers=headers)
+        assert response.status_code == status, (path, response.text)
+        assert response.headers["content-type"] == "application/json"
+        (error,) = response.json()["errors"]
+        assert error["extensions"] == {"code": code}
+        if status == 416:
+            assert response.headers["content-range"].startswith("bytes */")
+
+
+def test_a_range_a_static_file_can_answer_is_answered(api: Api) -> None:
+    whole = api.client.get("/static/live.js").content
+    response = api.client.get("/static/live.js", headers={"Range": "bytes=0-9"})
+    assert response.status_code == 206
+    assert response.content == whole[:10]
+
+
+@pytest.mark.parametrize(
     ("method", "path", "allowed"),
     [
         ("POST", "/metrics", {"GET", "HEAD"}),
