@@ -34,16 +34,16 @@ def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
 
 
 def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
+    """The script first, then the author's hash: it compares the name and avatar the
+    posts show with the new ones, and leaves everything as it is when they are equal."""
     author = tx.keys.author(e.user_id)
-    tx.hset(author, _author_fields(e.name, e.avatar_url))
-    if e.avatar_url is None:
-        tx.pipe.hdel(author, "avatarUrl")
     tx.run(
         tx.scripts.author_renamed,
         [
             tx.keys.author_post_ids(e.user_id),
             tx.keys.author_comment_ids(e.user_id),
             tx.keys.post_changes(),
+            author,
         ],
         [
             tx.keys.post_prefix(),
@@ -58,6 +58,9 @@ def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
             tx.event_position,
         ],
     )
+    tx.hset(author, _author_fields(e.name, e.avatar_url))
+    if e.avatar_url is None:
+        tx.pipe.hdel(author, "avatarUrl")
 
 
 def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:

@@ -140,6 +140,38 @@ def test_a_rename_reaches_all_200_posts_and_every_comment_of_the_author(
         assert [e["node"]["author"]["name"] for e in shown["comments"]["edges"]] == ["Ann Renamed"]
 
 
+POSITIONS = """query($id: ID!) { post(id: $id) { readModelPosition author { name }
+  topComments { author { name } } } }"""
+
+
+def test_a_profile_change_no_post_shows_changes_no_post(api: Api, ann: Account) -> None:
+    """A new bio, or a profile update giving nothing, leaves the author's posts as they
+    were: their positions too, so live subscribers get nothing and a feed resumed from
+    before it has nothing to catch up on. A new name still reaches them."""
+    post_id, _ = quick_post(api, ann, "Kept")
+    bobs_post = api.published_post(api.register("Bob"), "Bob's")
+    api.comment(ann, bobs_post["id"], "Ann was here")
+
+    def shown() -> list[dict[str, Any]]:
+        return [api.ok(POSITIONS, {"id": post})["post"] for post in (post_id, bobs_post["id"])]
+
+    before = shown()
+    for change in ({"bio": "New bio"}, {}, {"name": "Ann"}):
+        position = api.ok(ops.UPDATE_PROFILE, {"input": change}, token=ann.token)
+        headers = {"X-Consistent-With": str(position["updateProfile"]["position"])}
+        api.ok(ops.RECENT, {"first": 1}, headers=headers)
+        assert shown() == before, change
+
+    renamed = api.ok(ops.UPDATE_PROFILE, {"input": {"name": "Ann R"}}, token=ann.token)
+    headers = {"X-Consistent-With": str(renamed["updateProfile"]["position"])}
+    api.ok(ops.RECENT, {"first": 1}, headers=headers)
+    after = shown()
+    assert [post["readModelPosition"] for post in after] == [
+        int(renamed["updateProfile"]["position"])
+    ] * 2
+    assert after[0]["author"]["name"] == after[1]["topComments"][0]["author"]["name"] == "Ann R"
+
+
 def test_paging_while_others_publish_sees_every_post_once(api: Api, ann: Account) -> None:
     existing = {quick_post(api, ann, f"Existing {i}")[0] for i in range(30)}
     api.ok(ops.RECENT, {"first": 1}, headers={"X-Consistent-With": str(1 + 2 * 30)})

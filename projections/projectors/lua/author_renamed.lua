@@ -5,12 +5,21 @@
 -- are (reading its top ids costs a tenth of recomputing them). Each post they wrote or
 -- commented on is announced to live subscribers, as Tx.post_changed would (the script
 -- knows them, Python not).
+-- A profile change that leaves the name and the avatar as they were (a new bio) shows in
+-- no post or comment: nothing is rewritten or announced. It had sent every post of the
+-- author to every feed subscriber, all unchanged, and made a feed resumed from before it
+-- RESUBSCRIBE for an author of 130 posts (an outside probe). Run before the author's
+-- hash is written, so that it reads the name and avatar the posts hold.
 -- KEYS[1] the author's post ids, KEYS[2] the author's comment ids, KEYS[3] the posts'
--- change positions (Keys.post_changes)
+-- change positions (Keys.post_changes), KEYS[4] the author's hash
 -- ARGV[1] post key prefix, ARGV[2] comment key prefix, ARGV[3] suffix of a post's
 -- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none),
 -- ARGV[7] prefix of a post's change channel, ARGV[8] the all-posts change channel,
 -- ARGV[9] the position the batch reaches, ARGV[10] the position of the rename
+local shown = redis.call('HMGET', KEYS[4], 'name', 'avatarUrl')
+if shown[1] == ARGV[5] and (shown[2] or '') == ARGV[6] then
+  return 0
+end
 local author = {'authorName', ARGV[5], 'authorAvatarUrl', ARGV[6]}
 local touched = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
