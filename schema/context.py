@@ -65,13 +65,14 @@ class Context:
         return self.services.reads
 
     @cached_property
-    def liked_by_viewer(self) -> DataLoader[str, bool]:
-        """Batches every likedByViewer of one request into one Redis round trip. It caches
-        nothing: a WebSocket's context lives for many subscription items."""
+    def liked_by_viewer(self) -> DataLoader[str, tuple[bool, int | None]]:
+        """Batches every likedByViewer of one request into one Redis round trip, each with
+        the position its post held (ReadModels.liked_by). It caches nothing: a WebSocket's
+        context lives for many subscription items."""
 
-        async def load(post_ids: list[str]) -> list[bool]:
+        async def load(post_ids: list[str]) -> list[tuple[bool, int | None]]:
             if (viewer_id := self.viewer_id) is None:
-                return [False] * len(post_ids)
+                return [(False, None)] * len(post_ids)
             return await self.nested(lambda: self.reads.liked_by(viewer_id, post_ids))
 
         return DataLoader(load_fn=load, cache=False)

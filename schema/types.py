@@ -176,7 +176,10 @@ class Post(Node):
 
     @strawberry.field(description="False when there is no authenticated viewer.")
     async def liked_by_viewer(self, info: Info[Context, None]) -> bool:
-        return await info.context.liked_by_viewer.load(self.id)
+        liked, position = await info.context.liked_by_viewer.load(self.id)
+        if position is not None and position != self.read_model_position:
+            info.context.torn_reads += 1  # a like of a later post than its likeCount's
+        return liked
 
     @strawberry.field(description="Oldest first.")
     async def comments(

@@ -52,6 +52,11 @@ class PostPage:
     has_previous: bool = False
 
 
+# A CommentPage.post_position no post holds: a comment of the page was deleted between
+# its two round trips, so the page is not of any one moment.
+GONE_MEANWHILE = -1
+
+
 @dataclass(frozen=True)
 class CommentPage:
     comments: list[tuple[str, CommentView]]  # (cursor, comment)
@@ -198,17 +203,31 @@ class ReadModels:
                 for item in page.items
                 if (comment := readable(CommentView.from_hash, next(hashes))) is not None
             ]
+            # A comment listed and gone by the second round trip (deleted meanwhile) makes
+            # the page a later post's too: its edges one short of its totalCount.
             position = None if page.stamp is None else int(page.stamp)
+            if len(comments) < len(page.items):
+                position = GONE_MEANWHILE
             pages.append(
                 CommentPage(comments, page.has_next, page.total, page.has_previous, position)
             )
         return pages
 
-    async def liked_by(self, viewer_id: str, post_ids: Sequence[str]) -> list[bool]:
-        async with self._redis.pipeline(transaction=False) as pipe:
+    async def liked_by(
+        self, viewer_id: str, post_ids: Sequence[str]
+    ) -> list[tuple[bool, int | None]]:
+        """Whether the viewer likes each post, with the position the post held then (read
+        in one MULTI, as a comments page is read with it): a like read with a later post
+        than its likeCount's showed `likeCount: 0, likedByViewer: true`."""
+        async with self._redis.pipeline(transaction=True) as pipe:
             for post_id in post_ids:
                 pipe.sismember(self._keys.post_likers(post_id), viewer_id)
-            return [bool(liked) for liked in await pipe.execute()]
+                pipe.hget(self._keys.post(post_id), "position")
+            replies = await pipe.execute()
+        return [
+            (bool(liked), None if position is None else int(position))
+            for liked, position in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     async def projection_statuses(self) -> list[ProjectionStatusView]:
         return await projection_statuses(self._redis, self._keys, self._projections, self._log_head)

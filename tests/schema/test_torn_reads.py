@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
 from starlette.testclient import TestClient
 
+from projections.readers import pagination
 from schema.torn_reads import RERUNS
+from tests.support import operations as ops
 from tests.support.api import Account, Api
 
 POST = """
@@ -105,3 +108,64 @@ def test_a_query_torn_every_time_is_answered_after_its_reruns(api: Api) -> None:
     assert len(pages) == 1 + RERUNS
     assert answer["comments"]["totalCount"] == 1 + RERUNS
     assert answer["commentCount"] == RERUNS  # the last run's post: torn, and answered
+
+
+LIKED = "query($id: ID!) { post(id: $id) { likeCount likedByViewer } }"
+LIKE = "mutation($input: PostCommandInput!) { likePost(input: $input) { position } }"
+
+
+def test_a_like_read_with_a_later_post_than_its_count_runs_again(api: Api) -> None:
+    """`likeCount: 0, likedByViewer: true`, a state the read model never held, was one
+    answer in five for a reader liking and unliking (an outside probe)."""
+    ann = api.register("Ann")
+    post = api.published_post(ann)
+    reads = cast(Any, api.client).app.state.inkwell.services.reads
+    original = reads.liked_by
+    liked: list[bool] = []
+
+    def like() -> None:
+        answer = api.ok(LIKE, {"input": {"postId": post["id"]}}, token=ann.token)
+        position = answer["likePost"]["position"]
+        api.ok("{ __typename }", headers={"X-Consistent-With": str(position)})  # projected
+
+    async def like_first(*args: Any) -> Any:
+        if not liked:
+            liked.append(True)
+            await asyncio.to_thread(like)
+        return await original(*args)
+
+    reads.liked_by = like_first
+    answer = api.ok(LIKED, {"id": post["id"]}, token=ann.token)["post"]
+
+    assert liked
+    assert answer == {"likeCount": 1, "likedByViewer": True}
+
+
+def test_a_page_whose_comment_went_between_its_round_trips_runs_again(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's ids and totalCount come in one round trip, its comments in the next: a
+    comment deleted between them answered `totalCount: 5` beside four edges."""
+    ann = api.register("Ann")
+    post = api.published_post(ann)
+    first = api.comment(ann, post["id"], "Soon gone")["commentId"]
+    api.comment(ann, post["id"], "Stays")
+    pages = pagination.pages
+    deleted: list[bool] = []
+
+    def delete() -> None:
+        api.ok(ops.DELETE_COMMENT, {"input": {"commentId": first}}, token=ann.token)
+
+    async def delete_after_first(*args: Any, **kwargs: Any) -> Any:
+        found = await pages(*args, **kwargs)
+        if not deleted:
+            deleted.append(True)
+            await asyncio.to_thread(delete)
+        return found
+
+    monkeypatch.setattr(pagination, "pages", delete_after_first)
+    answer = api.ok(POST, {"id": post["id"]})["post"]
+
+    assert deleted
+    assert agrees(answer), answer
+    assert answer["commentCount"] == 1
