@@ -28,6 +28,7 @@ from infra.settings import LogSettings, Settings, SettingsError, database_url_in
 from projections.keyspace.keys import Keys
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
 from wiring.bootstrap import NAMES
+from wiring.outages import STORE_OUTAGES
 from wiring.redis_clients import embedded
 
 log = logging.getLogger("inkwell")
@@ -88,6 +89,32 @@ def refused(reason: str) -> typer.Exit:
     stays whole) and with no markup read in it; the Exit to raise, with code 2."""
     Console(stderr=True, soft_wrap=True).print(reason, style="red", markup=False, highlight=False)
     return typer.Exit(2)
+
+
+# Error replies of a Redis that serves reads and refuses writes: out of memory under
+# noeviction and a replica (after a failover), which redis-py raises as classes of their
+# own; a failed snapshot under stop-writes-on-bgsave-error, too few replicas for
+# min-replicas-to-write, which it does not.
+WRITES_REFUSED = (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)
+WRITES_REFUSED_REPLIES = ("MISCONF", "NOREPLICAS")
+
+
+@contextmanager
+def stores_answering(command: str) -> Iterator[None]:
+    """Ends `command` with one line and exit code 2 when Redis refuses its writes or a
+    store stops answering midway: `verify` and `rebuild` printed 160-180 lines of
+    traceback and exited 1, verify's code for read models that differ (an outside
+    probe, Redis read-only and out of memory)."""
+    try:
+        yield
+    except redis.ResponseError as error:
+        if not isinstance(error, WRITES_REFUSED) and not str(error).startswith(
+            WRITES_REFUSED_REPLIES
+        ):
+            raise
+        raise refused(f"{command}: Redis refused a write: {error}") from None
+    except STORE_OUTAGES as error:
+        raise refused(f"{command}: a store stopped answering: {error}") from None
 
 
 def _open_the_log(url: str) -> None:

@@ -26,6 +26,7 @@ from cli.environment import (
     quiet_per_command_logs,
     require_redis,
     settings_or_exit,
+    stores_answering,
 )
 from domain.ports import EventLog
 from observability.evictions import account_for, evicted_keys
@@ -73,7 +74,7 @@ def rebuild(
             return position
 
     try:
-        with heap.young_generation_raised():
+        with heap.young_generation_raised(), stores_answering("rebuild"):
             position = asyncio.run(run())
     except RebuildRunning as running_already:
         console.print(f"[red]{running_already}[/]")

@@ -8,7 +8,7 @@ import typer
 from redis.asyncio import Redis
 
 from cli.console import operator_console
-from cli.environment import refused, require_redis, settings_or_exit
+from cli.environment import refused, require_redis, settings_or_exit, stores_answering
 from observability.evictions import account_for, evicted_keys
 from projections.keyspace.keys import Keys
 from projections.live.consistency import ConsistencyTimeout
@@ -58,7 +58,7 @@ def verify() -> None:
             return found, [entry for entry in parked if entry.events]
 
     try:
-        with heap.young_generation_raised():
+        with heap.young_generation_raised(), stores_answering("verify"):
             found, parked = asyncio.run(check())
     except (AnotherLogRuns, BoundToAnotherLog) as error:
         raise refused(str(error)) from None
