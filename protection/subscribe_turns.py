@@ -8,6 +8,9 @@ A subscribe past the rate waits for its turn, and the socket is read on meanwhil
   which graphql-ws takes as fatal: every subscription of a page ended for good (an
   outside probe, 100 subscriptions);
 - a disconnect ends the wait at once;
+- a `complete` (`stop`) of a subscribe that waits for its turn withdraws it: neither
+  reaches the app, and it takes no turn. It had started when its turn came, a minute
+  later, and sent an item for an id the client had completed (an outside probe);
 - every other message waits behind it, in order (a `complete` follows its `subscribe`),
   up to MAX_WAITING messages or MAX_WAITING_BYTES: past either, 1013.
 
@@ -30,6 +33,7 @@ from protection.throttle import RateLimited, Throttle
 from schema import json_codec
 
 SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
+COMPLETE_TYPES = {"complete", "stop"}
 GOING_AHEAD = {"ping", "pong"}
 # Longer than a rate per minute ever makes one subscribe wait.
 MAX_HELD_SECONDS = 65
@@ -44,16 +48,26 @@ Close = Callable[[str], Awaitable[Message]]  # sends 1013 with the reason; the d
 
 def message_type(message: Message) -> str | None:
     """The protocol message's `type`, if it reads as one."""
+    return message_fields(message)[0]
+
+
+def message_fields(message: Message) -> tuple[str | None, str | None]:
+    """The protocol message's `type` and `id`, each if it reads as one."""
     data = message.get("text") or message.get("bytes")
     if not data:
-        return None
+        return None, None
     try:
         parsed = json_codec.parse(data)
     except ValueError:
-        return None  # the protocol handler answers malformed messages itself
+        return None, None  # the protocol handler answers malformed messages itself
+    if not isinstance(parsed, dict):
+        return None, None
     # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
-    kind = parsed.get("type") if isinstance(parsed, dict) else None
-    return kind if isinstance(kind, str) else None
+    kind, operation_id = parsed.get("type"), parsed.get("id")
+    return (
+        kind if isinstance(kind, str) else None,
+        operation_id if isinstance(operation_id, str) else None,
+    )
 
 
 class SubscribeTurns:
@@ -114,8 +128,11 @@ class SubscribeTurns:
             self._turn.cancel()
             self._turn = self._held = None
             return message
-        if message_type(message) in GOING_AHEAD:
+        kind, operation_id = message_fields(message)
+        if kind in GOING_AHEAD:
             return message
+        if kind in COMPLETE_TYPES and operation_id is not None and self._withdraw(operation_id):
+            return None
         self._waiting.append(message)
         self._waiting_bytes += message_size(message)
         if len(self._waiting) > MAX_WAITING or self._waiting_bytes > MAX_WAITING_BYTES:
@@ -126,6 +143,22 @@ class SubscribeTurns:
                 "behind a subscribe past the rate"
             )
         return None
+
+    def _withdraw(self, operation_id: str) -> bool:
+        """Drops the subscribe of `operation_id` that waits for its turn, held or queued
+        behind the held one; whether there was one."""
+        if self._held is not None and message_fields(self._held)[1] == operation_id:
+            assert self._turn is not None
+            self._turn.cancel()
+            self._turn = self._held = None
+            return True
+        for queued in self._waiting:
+            kind, queued_id = message_fields(queued)
+            if kind in SUBSCRIBE_TYPES and queued_id == operation_id:
+                self._waiting.remove(queued)
+                self._waiting_bytes -= message_size(queued)
+                return True
+        return False
 
     async def _read(self) -> Message:
         """The socket's next message: the read begun while a subscribe was held, if any."""

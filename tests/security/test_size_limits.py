@@ -249,11 +249,39 @@ async def test_what_waits_behind_a_held_subscribe_is_bounded_in_bytes(
     with contextlib.suppress(ConnectionClosed):
         for _ in range(3):
             await connection.send(
-                json.dumps({"id": "1", "type": "complete", "pad": pad}, ensure_ascii=False)
+                json.dumps({"id": "9", "type": "complete", "pad": pad}, ensure_ascii=False)
             )
     assert await closed_with(connection) == 1013
     assert connection.close_reason is not None
     assert "waiting behind a subscribe past the rate" in connection.close_reason
+
+
+async def test_a_complete_withdraws_a_subscribe_that_waits_for_its_turn(
+    start_server: StartServer,
+) -> None:
+    """A held subscribe the client completed still started when its turn came, a minute
+    later, and sent an item for an id the client had let go (an outside probe). Now
+    neither reaches the app, the held one and one queued behind it alike, and the turn
+    stays free for the next."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 3 seconds")
+    connection = await open_session(server)
+    query = {"query": "{ __typename }"}
+    for n in range(3):  # 0 runs, 1 is held, 2 waits behind it
+        await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
+    for n in (1, 2):
+        await connection.send(json.dumps({"id": str(n), "type": "complete"}))
+    await connection.send(json.dumps({"type": "ping"}))
+    seen: list[tuple[str | None, str]] = []
+    async with asyncio.timeout(30):
+        while ("3", "complete") not in seen:
+            message = json.loads(await connection.recv())
+            seen.append((message.get("id"), message["type"]))
+            if message["type"] == "pong":  # the withdrawn ones are gone: the next in turn
+                await connection.send(
+                    json.dumps({"id": "3", "type": "subscribe", "payload": query})
+                )
+    assert {operation_id for operation_id, _ in seen} == {"0", None, "3"}, seen
+    await connection.close()
 
 
 async def test_a_socket_that_goes_while_its_subscribe_is_held_leaves_nothing(
