@@ -1,4 +1,4 @@
-"""A WebSocket's messages as the app receives them, its subscribes at the address's rate.
+"""A WebSocket's messages as the app receives them, its subscriptions at the address's rate.
 
 A subscribe past the rate waits for its turn, and the socket is read on meanwhile:
 
@@ -31,9 +31,11 @@ from starlette.types import Message, Receive
 
 from protection.throttle import RateLimited, Throttle
 from schema import json_codec
+from schema.operation_kinds import operation_kind
 
 SUBSCRIBE_TYPES = {"subscribe", "start"}  # graphql-transport-ws, legacy graphql-ws
 COMPLETE_TYPES = {"complete", "stop"}
+ONE_ANSWER = {"query", "mutation"}  # operations the subscribe rate does not count
 GOING_AHEAD = {"ping", "pong"}
 # Longer than a rate per minute ever makes one subscribe wait.
 MAX_HELD_SECONDS = 65
@@ -46,28 +48,43 @@ MAX_WAITING_BYTES = 256 * 1024
 Close = Callable[[str], Awaitable[Message]]  # sends 1013 with the reason; the disconnect
 
 
-def message_type(message: Message) -> str | None:
-    """The protocol message's `type`, if it reads as one."""
-    return message_fields(message)[0]
-
-
 def message_fields(message: Message) -> tuple[str | None, str | None]:
     """The protocol message's `type` and `id`, each if it reads as one."""
-    data = message.get("text") or message.get("bytes")
-    if not data:
-        return None, None
-    try:
-        parsed = json_codec.parse(data)
-    except ValueError:
-        return None, None  # the protocol handler answers malformed messages itself
-    if not isinstance(parsed, dict):
-        return None, None
+    parsed = _parsed(message)
     # A type that is not a string (`[]`, `{}`) cannot be looked up in a set.
     kind, operation_id = parsed.get("type"), parsed.get("id")
     return (
         kind if isinstance(kind, str) else None,
         operation_id if isinstance(operation_id, str) else None,
     )
+
+
+def counted_subscribe(message: Message) -> bool:
+    """Whether the subscribe rate counts the message: a subscribe whose operation is a
+    subscription, or may be (a persisted query's hash alone; a document that does not
+    parse, which the schema refuses at once). A query or a mutation sent over the socket
+    is charged by the query-cost rate instead, as over HTTP (schema/operation_kinds.py)."""
+    parsed = _parsed(message)
+    if parsed.get("type") not in SUBSCRIBE_TYPES:
+        return False
+    payload = parsed.get("payload")
+    query = payload.get("query") if isinstance(payload, dict) else None
+    if not isinstance(query, str):
+        return True
+    name = payload.get("operationName") if isinstance(payload, dict) else None
+    return operation_kind(query, name if isinstance(name, str) else None) not in ONE_ANSWER
+
+
+def _parsed(message: Message) -> dict[str, object]:
+    """The protocol message as an object; empty if it is none."""
+    data = message.get("text") or message.get("bytes")
+    if not data:
+        return {}
+    try:
+        parsed = json_codec.parse(data)
+    except ValueError:
+        return {}  # the protocol handler answers malformed messages itself
+    return parsed if isinstance(parsed, dict) else {}
 
 
 class SubscribeTurns:
@@ -94,7 +111,7 @@ class SubscribeTurns:
             message = self._next_waiting() if self._waiting else await self._read()
             if message["type"] != "websocket.receive":
                 return message
-            if message_type(message) not in SUBSCRIBE_TYPES:
+            if not counted_subscribe(message):
                 return message
             try:
                 await self._throttle.hit(self._throttle.subscribes, self._address)

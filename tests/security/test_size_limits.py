@@ -179,6 +179,11 @@ async def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceb
     assert "Traceback" not in log and '"level":"ERROR"' not in log, log[-2000:]
 
 
+# A subscription that ends at once (NOT_FOUND, then complete): the subscribe rate counts
+# subscriptions, not the queries and mutations a client sends over its socket.
+NO_POST = 'subscription { post(id: "00000000-0000-4000-8000-000000000000") { id } }'
+
+
 async def test_subscribe_floods_close_with_1013_try_again_later(start_server: StartServer) -> None:
     """Past the rate, a subscribe waits for its turn (the next test); one whose turn is
     further than MAX_HELD_SECONDS away, as under a rate per hour, closes the socket."""
@@ -186,7 +191,7 @@ async def test_subscribe_floods_close_with_1013_try_again_later(start_server: St
     connection = await open_session(server)
     for n in range(6):
         await connection.send(
-            json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}})
+            json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": NO_POST}})
         )
     assert await closed_with(connection) == 1013
     assert connection.close_reason is not None
@@ -194,7 +199,7 @@ async def test_subscribe_floods_close_with_1013_try_again_later(start_server: St
     # Counted too when it holds a lone surrogate, which orjson cannot read: such a
     # subscribe was not taken for one, and went uncounted.
     connection = await open_session(server)
-    unused = {"query": "{ __typename }", "variables": {"z": "\ud83d"}}
+    unused = {"query": NO_POST, "variables": {"z": "\ud83d"}}
     for n in range(6):
         await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": unused}))
     assert await closed_with(connection) == 1013
@@ -207,6 +212,24 @@ async def answers(connection: websockets.ClientConnection, ids: int) -> list[str
         while seen.count("complete") < ids:
             seen.append(json.loads(await connection.recv())["type"])
     return seen
+
+
+async def test_queries_over_a_socket_are_not_held_by_the_subscribe_rate(
+    start_server: StartServer,
+) -> None:
+    """graphql-transport-ws sends them as `subscribe` messages too: past 60 a minute
+    they waited, up to 69 s, for a client sending every operation over its socket (an
+    outside probe). They are charged by the query-cost rate; subscriptions still count."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="2/hour")
+    connection = await open_session(server)
+    for n in range(10):
+        query = {"query": "query Named { __typename }", "operationName": "Named"}
+        await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
+    assert (await answers(connection, 10)).count("next") == 10
+    for n in range(3):  # the third's turn is an hour away
+        payload = {"query": NO_POST}
+        await connection.send(json.dumps({"id": f"s{n}", "type": "subscribe", "payload": payload}))
+    assert await closed_with(connection) == 1013
 
 
 async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
@@ -224,9 +247,7 @@ async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
         connection = await open_session(server)
         for n in range(8):
             await connection.send(
-                json.dumps(
-                    {"id": str(n), "type": "subscribe", "payload": {"query": "{ __typename }"}}
-                )
+                json.dumps({"id": str(n), "type": "subscribe", "payload": {"query": NO_POST}})
             )
         await connection.send(json.dumps({"type": "ping"}))
         seen = await answers(connection, 8)
@@ -243,7 +264,7 @@ async def test_what_waits_behind_a_held_subscribe_is_bounded_in_bytes(
     server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 30 seconds")
     connection = await open_session(server)
     for n in range(2):  # the second waits for its turn
-        query = {"query": "{ __typename }"}
+        query = {"query": NO_POST}
         await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
     pad = "\U0001f600" * 30_000  # 120 KB of UTF-8 in 30,000 characters
     with contextlib.suppress(ConnectionClosed):
@@ -265,7 +286,7 @@ async def test_a_complete_withdraws_a_subscribe_that_waits_for_its_turn(
     stays free for the next."""
     server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 3 seconds")
     connection = await open_session(server)
-    query = {"query": "{ __typename }"}
+    query = {"query": NO_POST}
     for n in range(3):  # 0 runs, 1 is held, 2 waits behind it
         await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
     for n in (1, 2):
@@ -296,16 +317,17 @@ async def test_a_socket_that_goes_while_its_subscribe_is_held_leaves_nothing(
     def clients() -> int:
         accepted = process.net_connections("tcp")
         return sum(c.laddr.port == server.port and c.status != "LISTEN" for c in accepted)
+
     for _ in range(3):
         connection = await open_session(server)
         for n in range(6):
-            query = {"query": "{ __typename }"}
+            query = {"query": NO_POST}
             await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
         assert "complete" in await answers(connection, 1)
         connection.transport.abort()
     connection = await open_session(server)
     await connection.send(
-        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        json.dumps({"id": "1", "type": "subscribe", "payload": {"query": NO_POST}})
     )
     assert "complete" in await answers(connection, 1)
     await connection.close()

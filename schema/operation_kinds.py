@@ -1,0 +1,33 @@
+"""The kind of operation a document's chosen operation is ("query", "mutation",
+"subscription"), read from its text alone, before the schema sees it.
+
+graphql-transport-ws sends every operation as a `subscribe` message, so the subscribe
+rate (protection/subscribe_turns.py) tells a subscription from a query or a mutation
+sent over a socket by this: those are charged by the query-cost rate, as over HTTP, and
+had also waited behind the subscribe rate, up to 69 s past 60 a minute, for a client
+that sends every operation over its socket (urql's `enableAllOperations`; an outside
+probe).
+"""
+
+from __future__ import annotations
+
+from graphql import GraphQLError, get_operation_ast, parse
+
+from schema.document_memo import DocumentMemo
+from schema.limits import MAX_DOCUMENT_CHARACTERS, PARSE_OPTIONS
+
+
+def _kind(query: str, operation_name: str | None) -> str | None:
+    """None when it cannot be told: a document over the limit or that does not parse,
+    or no single operation chosen by `operation_name`."""
+    if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by the schema, never parsed
+        return None
+    try:
+        document = parse(query, **PARSE_OPTIONS)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation.value
+
+
+operation_kind = DocumentMemo(_kind, 1024)
