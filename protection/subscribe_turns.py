@@ -65,7 +65,8 @@ def counted_subscribe(message: Message) -> bool:
     parse, which the schema refuses at once). A query or a mutation sent over the socket
     is charged by the query-cost rate instead, as over HTTP (schema/operation_kinds.py)."""
     parsed = _parsed(message)
-    if parsed.get("type") not in SUBSCRIBE_TYPES:
+    kind = parsed.get("type")
+    if not isinstance(kind, str) or kind not in SUBSCRIBE_TYPES:  # `[]` is no key of a set
         return False
     payload = parsed.get("payload")
     query = payload.get("query") if isinstance(payload, dict) else None
