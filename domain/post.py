@@ -56,7 +56,7 @@ class Post:
         self.require_author(actor_id, "edit")
         if self.status is PostStatus.ARCHIVED:
             raise BusinessRuleViolation("POST_ARCHIVED", "an archived post cannot be edited")
-        return PostUpdated(
+        updated = PostUpdated(
             post_id=self.id,
             author_id=self.author_id,
             title=self.title if title is None else rules.title(title),
@@ -64,6 +64,13 @@ class Post:
             tags=self.tags if tags is None else rules.tags(tags),
             updated_at=now,
         )
+        if (updated.title, updated.content, updated.tags) == (self.title, self.content, self.tags):
+            # As publishing a published post is refused: recorded, an unchanged "Save"
+            # moved the version and made another tab's real edit a CONFLICT.
+            raise BusinessRuleViolation(
+                "NOTHING_CHANGED", "the post already has this title, content and tags"
+            )
+        return updated
 
     def publish(self, actor_id: str, now: datetime) -> PostPublished:
         self.require_author(actor_id, "publish")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from domain import rules
-from domain.errors import Forbidden
+from domain.errors import BusinessRuleViolation, Forbidden
 from domain.events import Event, ProfileUpdated, UserRegistered
 from domain.replay import replay
 
@@ -40,13 +40,22 @@ class User:
     ) -> ProfileUpdated:
         if actor_id != self.id:
             raise Forbidden("only the user may change their profile")
-        return ProfileUpdated(
+        updated = ProfileUpdated(
             user_id=self.id,
             name=self.name if name is None else rules.name(name),
             avatar_url=self.avatar_url if avatar_url is None else rules.avatar_url(avatar_url),
             bio=self.bio if bio is None else rules.bio(bio),
             updated_at=now,
         )
+        if (updated.name, updated.avatar_url, updated.bio) == (
+            self.name,
+            self.avatar_url,
+            self.bio,
+        ):
+            raise BusinessRuleViolation(
+                "NOTHING_CHANGED", "the profile already has this name, avatar and bio"
+            )
+        return updated
 
     def evolve(self, event: Event) -> User:
         match event:

@@ -82,6 +82,20 @@ def test_the_author_updates_a_draft_and_unchanged_fields_are_kept() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("title", "content", "tags"),
+    [(None, None, None), ("Title", "Body", ["cqrs"]), (" Title ", None, ["CQRS", "cqrs"])],
+)
+def test_an_update_that_changes_nothing_is_refused(
+    title: str | None, content: str | None, tags: list[str] | None
+) -> None:
+    """Recorded, an unchanged "Save" moved the version, and another tab's real edit,
+    made at the version it had read, was a CONFLICT (an outside probe)."""
+    with pytest.raises(BusinessRuleViolation) as refused:
+        given(created()).update(AUTHOR, title, content, None if tags is None else tuple(tags), NOW)
+    assert refused.value.reason == "NOTHING_CHANGED"
+
+
 @pytest.mark.parametrize("action", ["update", "publish", "archive"])
 def test_only_the_author_may_change_a_post(action: str) -> None:
     post = given(created())

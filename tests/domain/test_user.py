@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain.errors import Forbidden, InvalidInput
+from domain.errors import BusinessRuleViolation, Forbidden, InvalidInput
 from domain.events import ProfileUpdated, UserRegistered
 from domain.user import User
 
@@ -67,3 +67,17 @@ def test_only_the_user_may_change_their_profile() -> None:
 def test_replaying_the_history_rebuilds_the_profile() -> None:
     update = ProfileUpdated(user_id="u1", name="B", avatar_url=None, bio="", updated_at=NOW)
     assert given(registered(), update) == User("u1", "B", None, "")
+
+
+@pytest.mark.parametrize(
+    ("name", "avatar", "bio"),
+    [(None, None, None), ("Ann", None, None), (" Ann ", "https://example.com/a.png", "Hi")],
+)
+def test_a_profile_update_that_changes_nothing_is_refused(
+    name: str | None, avatar: str | None, bio: str | None
+) -> None:
+    """Recorded, it moved the user's version for nothing; the author's posts were all
+    rewritten and sent to live subscribers too (an outside probe)."""
+    with pytest.raises(BusinessRuleViolation) as refused:
+        given(registered()).update_profile("u1", name, avatar, bio, NOW)
+    assert refused.value.reason == "NOTHING_CHANGED"

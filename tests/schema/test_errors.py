@@ -224,6 +224,26 @@ def test_editing_an_archived_post_breaks_a_business_rule(
     assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "POST_ARCHIVED"}
 
 
+@pytest.mark.parametrize(
+    ("operation", "given"),
+    [
+        (ops.UPDATE_POST, {"title": "Hello", "tags": []}),
+        (ops.UPDATE_POST, {}),
+        (ops.UPDATE_PROFILE, {"name": "Ann"}),
+        (ops.UPDATE_PROFILE, {}),
+    ],
+)
+def test_an_edit_that_changes_nothing_breaks_a_business_rule(
+    api: Api, settings: Settings, ann: Account, operation: str, given: dict[str, Any]
+) -> None:
+    """Recorded, it moved the version: another tab's real edit was then a CONFLICT."""
+    post = api.published_post(ann)
+    edit = {"postId": post["id"], "expectedVersion": post["version"], **given}
+    update = edit if operation == ops.UPDATE_POST else given
+    error = refused(api, settings, operation, {"input": update}, token=ann.token)
+    assert error["extensions"] == {"code": "BUSINESS_RULE", "reason": "NOTHING_CHANGED"}
+
+
 def test_a_query_past_the_read_models_times_out_with_consistency_timeout(
     settings: Settings,
 ) -> None:
