@@ -22,6 +22,7 @@ from observability.evictions import (
 )
 from observability.progress import Progress, ProgressReader
 from observability.readiness import not_the_logs
+from observability.redis_writes import write_refusal
 from projections.keyspace.keys import Keys
 from projections.projectors.holders import who
 from wiring.bootstrap import NAMES
@@ -61,7 +62,14 @@ def status() -> None:
             counted = None if info is None else evicted_in(info)
             evicted = await unaccounted_evictions(redis, keys, counted)
             policy = None if info is None else evicting_policy(info)
-        healthy = show_status(console, progress, settings.ready_stalled_after)
+            refusal = await write_refusal(redis, keys.write_probe())
+        healthy = show_status(console, progress, settings.ready_stalled_after, refusal is None)
+        if refusal is not None:
+            console.print(
+                f"[red]Redis refuses writes ({escape(refusal)}): no projector can apply an "
+                "event until it takes them again[/]"
+            )
+            healthy = False
         another_log = bound not in ("", identity)
         if another_log:
             console.print(
@@ -161,17 +169,24 @@ def status_table(progress: Sequence[Progress], stalled_after: float) -> Table:
     return table
 
 
-def show_status(console: Console, progress: Sequence[Progress], stalled_after: float) -> bool:
+def show_status(
+    console: Console,
+    progress: Sequence[Progress],
+    stalled_after: float,
+    redis_takes_writes: bool,
+) -> bool:
     """Prints the table; True when every projection is caught up or moving, none is ahead
-    of the log and none parked."""
+    of the log and none parked. A stalled projection is asked after its projector unless
+    Redis refuses writes, which stalls every projector (said after the table)."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
         if p.went_back and not p.ahead:
             console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
         if p.state(stalled_after) == "stalled":
+            ask = "does a projector run? (`serve`, or `inkwell project`)"
             console.print(
-                f"[red]{p.name}: {p.stalled_reason(stalled_after)}: does a projector run? "
-                "(`serve`, or `inkwell project`)[/]"
+                f"[red]{p.name}: {p.stalled_reason(stalled_after)}"
+                f"{': ' + ask if redis_takes_writes else ''}[/]"
             )
         if p.parked:
             console.print(

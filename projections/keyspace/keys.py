@@ -76,6 +76,11 @@ class Keys:
         the read models whole (observability/evictions.py)."""
         return f"{self.prefix}:evictions-accounted"
 
+    def write_probe(self) -> str:
+        """A short-lived key `inkwell status` writes to learn whether Redis takes writes
+        (observability/redis_writes.py)."""
+        return f"{self.prefix}:write-probe"
+
     def head(self) -> str:
         """A sorted set with one member, 'head', scored by the highest position seen."""
         return f"{self.prefix}:head"

@@ -13,9 +13,36 @@ from typer.testing import CliRunner
 from cli.commands import cli
 from harness.net import free_port
 from harness.redis_server import PrivateRedis
+from infra.settings import Settings
 from tests.support.in_process import author_with_posts, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import running
+
+
+async def _written(settings: Settings) -> None:
+    """An author's posts, in the log and in the read models."""
+    async with running(settings) as inkwell:
+        await author_with_posts(inkwell, published=2, drafts=1)
+        await settle(inkwell)
+
+
+def refuse_writes(redis: PrivateRedis, refusal: str) -> None:
+    with redis.client() as admin:
+        if refusal == "out of memory":
+            admin.config_set("maxmemory", 1)  # under noeviction: every write refused
+        else:
+            admin.replicaof("127.0.0.1", free_port())  # of nothing: read-only, data kept
+
+
+def _env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    assert settings.redis_url is not None
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "COLUMNS": "300",
+    }
 
 
 @pytest.mark.parametrize("refusal", ["out of memory", "a replica"])
@@ -24,29 +51,30 @@ def test_a_redis_that_refuses_writes_ends_the_command_in_one_line(
     private_redis: PrivateRedis, sqlite_url: str, tmp_path: Path, refusal: str, command: str
 ) -> None:
     settings = make_settings(sqlite_url, private_redis.url, "test", tmp_path)
+    asyncio.run(_written(settings))
+    refuse_writes(private_redis, refusal)
 
-    async def write() -> None:
-        async with running(settings) as inkwell:
-            await author_with_posts(inkwell, published=2, drafts=1)
-            await settle(inkwell)
-
-    asyncio.run(write())
-    with private_redis.client() as admin:
-        if refusal == "out of memory":
-            admin.config_set("maxmemory", 1)  # under noeviction: every write refused
-        else:
-            admin.replicaof("127.0.0.1", free_port())  # of nothing: read-only, data kept
-    env = {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": private_redis.url,
-        "INKWELL_PREFIX": settings.prefix,
-        "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "COLUMNS": "300",
-    }
-
-    result = CliRunner().invoke(cli, [command], env=env)
+    result = CliRunner().invoke(cli, [command], env=_env(settings, tmp_path))
 
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     said = [line for line in result.output.splitlines() if line.strip()]
     assert said[-1].startswith(f"{command}: Redis refused a write: "), said
+
+
+@pytest.mark.parametrize("refusal", ["out of memory", "a replica"])
+def test_status_names_a_redis_that_refuses_writes(
+    private_redis: PrivateRedis, sqlite_url: str, tmp_path: Path, refusal: str
+) -> None:
+    """Every projector stalls then, and status had asked whether a projector ran."""
+    settings = make_settings(sqlite_url, private_redis.url, "test", tmp_path)
+    asyncio.run(_written(settings))
+    refuse_writes(private_redis, refusal)
+
+    result = CliRunner().invoke(cli, ["status"], env=_env(settings, tmp_path))
+
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "Redis refuses writes (" in said, said
+    assert "no projector can apply an event until it takes them again" in said
+    assert "does a projector run?" not in said
