@@ -9,8 +9,9 @@ bytes each) as fast as one socket took them, about 1 MB/s: another client's
 `{ __typename }` took 9.8 s, and empty continuation frames of a message never finished
 did the same (12.7 s).
 
-Here each such frame takes a token from the connection's FrameBudget; a connection out
-of tokens is closed with 1013 and nothing more it sent is parsed. A read is parsed in
+Here each such frame takes a token from the connection's frame budget (a burst, then a
+steady rate: protection/websocket_guard.py's MessageBudget); a connection out of tokens
+is closed with 1013 and nothing more it sent is parsed. A read is parsed in
 slices of READ_SLICE bytes, so that a flood stops within a slice of being found, not at
 the end of a 256 KB read.
 """
