@@ -13,6 +13,7 @@ import dataclasses
 import os
 import socket
 import struct
+from typing import Any
 
 import httpx2 as httpx
 import pytest
@@ -173,3 +174,31 @@ async def test_pongs_a_client_does_not_read_are_bounded_like_its_answers(
         frames = await asyncio.to_thread(frames_until_close, raw)
         raw.close()
     assert close_of(frames) == (TRY_AGAIN_LATER, NOT_READING)
+
+
+async def test_whole_messages_are_parsed_only_as_the_app_takes_them(settings: Settings) -> None:
+    """256 KB of empty text frames is 43,690 messages in one read: uvicorn stopped reading
+    at the first the app had not taken, but parsed the whole read, 0.3 s of the event loop
+    a socket (a re-check probe). Now the read waits while the app has a message to take;
+    the app closes at the first (not JSON), and what uvicorn reads on for the client's
+    close frame counts against the frame budget: a burst and two slices at most."""
+    async with served(settings) as running:
+        raw = await asyncio.to_thread(opened, running.url)
+        protocol = next(
+            c for c in running.connections if isinstance(c, FrameBoundWebSocketProtocol)
+        )
+        texts: list[int] = []
+        handle_text = protocol.handle_text
+
+        def counted(event: Any) -> None:
+            texts.append(1)
+            handle_text(event)
+
+        protocol.handle_text = counted  # type: ignore[method-assign]
+        await asyncio.to_thread(raw.recv, 4096)  # connection_ack: init was taken
+        await asyncio.get_running_loop().sock_sendall(raw, frame(TEXT) * 43_690)
+        frames = await asyncio.to_thread(frames_until_close, raw)
+        raw.close()
+    assert close_of(frames)[0] == 4400  # the app's answer to the first
+    # Past the app's close, each is a frame of the budget: at most a burst and a slice.
+    assert len(texts) <= FRAMES_BURST + 2 * (READ_SLICE // 6), len(texts)
