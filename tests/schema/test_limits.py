@@ -42,6 +42,45 @@ def test_a_fragment_no_operation_spreads_is_held_to_the_limits_too(api: Api) -> 
     assert "one field is selected 21 times in one selection set" in error["message"]
 
 
+def nested(*levels: tuple[str, int]) -> str:
+    """`name` repeated `count` times at each level, each holding the next level."""
+    (name, count), *rest = levels
+    inner = f" {{ {nested(*rest)} }}" if rest else ""
+    return " ".join(f"{name}{inner}" for _ in range(count))
+
+
+@pytest.mark.parametrize(
+    ("levels", "said"),
+    [
+        # A re-check probe's: 0.3-0.7 s of graphql-core's overlapping-fields check.
+        ((("viewer", 11), ("posts", 20), ("totalCount", 19)), "multiply to 380"),
+        ((("viewer", 20), ("posts", 20), ("totalCount", 1)), "multiply to 400"),  # 0.7 s
+        ((("viewer", 8), ("posts", 8), ("totalCount", 1)), "multiply to 64"),
+    ],
+)
+def test_repeats_within_repeats_are_too_complex_though_each_level_is_within_its_limit(
+    api: Api, levels: tuple[tuple[str, int], ...], said: str
+) -> None:
+    for document in (
+        f"{{ {nested(*levels)} }}",
+        f"{{ __typename }} fragment Unused on Query {{ {nested(*levels)} }}",
+    ):
+        error = api.error(document)
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+        assert said in error["message"], error["message"]
+
+
+def test_fragments_that_select_the_same_fields_are_within_the_overlap_limits(api: Api) -> None:
+    """What fragment-per-component clients send: the same fields from many fragments."""
+    fragments = " ".join(
+        f"fragment F{n} on Post {{ id title author {{ id name }} comments {{ totalCount }} }}"
+        for n in range(12)
+    )
+    spreads = " ".join(f"...F{n}" for n in range(12))
+    document = f'{{ post(id: "00000000-0000-4000-8000-000000000000") {{ {spreads} }} }} {fragments}'
+    assert api.ok(document) == {"post": None}
+
+
 def test_a_document_of_too_many_tokens_is_too_complex(api: Api) -> None:
     query = "{ viewer { " + "id " * MAX_TOKENS + "} }"
     assert api.error(query)["extensions"]["code"] == "QUERY_TOO_COMPLEX"
