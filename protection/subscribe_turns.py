@@ -1,7 +1,11 @@
-"""A WebSocket's messages as the app receives them, its subscriptions at the address's rate.
+"""A WebSocket's messages as the app receives them, its operations at the address's rates.
 
-A subscribe past the rate waits for its turn, and the socket is read on meanwhile:
+Every operation (a `subscribe`, or the legacy `start`) counts against the address's
+request rate, as an HTTP request does; a subscription also against the subscribe rate.
+An operation past a rate waits for its turn, and the socket is read on meanwhile:
 
+- a query or a mutation goes ahead of a held subscription, if the request rate takes
+  it (`_goes_ahead`);
 - a ping or a pong goes ahead of it. graphql-ws's documented pong timeout closes a
   socket whose ping goes unanswered, and uvicorn's own keepalive, whose pongs it reads
   only while the app reads, closed a socket after 40 s of a held subscribe with 1011,
@@ -29,7 +33,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Message, Receive
 
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, Rule, Throttle
 from schema import json_codec
 from schema.operation_kinds import operation_kind
 
@@ -63,7 +67,8 @@ def counted_subscribe(message: Message) -> bool:
     """Whether the subscribe rate counts the message: a subscribe whose operation is a
     subscription, or may be (a persisted query's hash alone; a document that does not
     parse, which the schema refuses at once). A query or a mutation sent over the socket
-    is charged by the query-cost rate instead, as over HTTP (schema/operation_kinds.py)."""
+    is counted by the request and query-cost rates alone, as over HTTP
+    (schema/operation_kinds.py)."""
     parsed = _parsed(message)
     kind = parsed.get("type")
     if not isinstance(kind, str) or kind not in SUBSCRIBE_TYPES:  # `[]` is no key of a set
@@ -112,14 +117,14 @@ class SubscribeTurns:
             message = self._next_waiting() if self._waiting else await self._read()
             if message["type"] != "websocket.receive":
                 return message
-            if not counted_subscribe(message):
+            rules = self._rules(message)
+            if not rules:
                 return message
-            try:
-                await self._throttle.hit(self._throttle.subscribes, self._address)
+            uncounted = await self._count(rules)
+            if not uncounted:
                 return message
-            except RateLimited:
-                self._held = message
-                self._turn = asyncio.create_task(self._wait_for_turn())
+            self._held = message
+            self._turn = asyncio.create_task(self._wait_for_turn(uncounted))
 
     def close(self) -> None:
         """Stops the waits of a socket that is done."""
@@ -151,6 +156,8 @@ class SubscribeTurns:
             return message
         if kind in COMPLETE_TYPES and operation_id is not None and self._withdraw(operation_id):
             return None
+        if await self._goes_ahead(message, operation_id):
+            return message
         self._waiting.append(message)
         self._waiting_bytes += message_size(message)
         if len(self._waiting) > MAX_WAITING or self._waiting_bytes > MAX_WAITING_BYTES:
@@ -161,6 +168,39 @@ class SubscribeTurns:
                 "behind a subscribe past the rate"
             )
         return None
+
+    def _rules(self, message: Message) -> tuple[Rule, ...]:
+        """The rates a message is counted under: an operation under the address's request
+        rate, as an HTTP request is (dac437e let queries over a socket through at the
+        message rate alone, 1,000 a second from one address, where HTTP takes 20: a
+        re-check probe); a subscription also under the subscribe rate."""
+        kind = message_fields(message)[0]
+        if kind not in SUBSCRIBE_TYPES:
+            return ()
+        if counted_subscribe(message):
+            return (self._throttle.requests, self._throttle.subscribes)
+        return (self._throttle.requests,)
+
+    async def _count(self, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
+        """Counts the message under each rule in turn; the rules from the first that
+        refused it on (none: counted under all)."""
+        for at, rule in enumerate(rules):
+            try:
+                await self._throttle.hit(rule, self._address)
+            except RateLimited:
+                return rules[at:]
+        return ()
+
+    async def _goes_ahead(self, message: Message, operation_id: str | None) -> bool:
+        """A query or a mutation goes ahead of a held subscription, counted at the request
+        rate, unless its id is one that waits (it would overtake its own): it had waited
+        for the subscription's turn, up to a minute (a re-check probe)."""
+        if self._rules(message) != (self._throttle.requests,) or operation_id is None:
+            return False
+        waiting = [self._held, *self._waiting]
+        if any(message_fields(other)[1] == operation_id for other in waiting if other):
+            return False
+        return not await self._count((self._throttle.requests,))
 
     def _withdraw(self, operation_id: str) -> bool:
         """Drops the subscribe of `operation_id` that waits for its turn, held or queued
@@ -193,18 +233,21 @@ class SubscribeTurns:
         self._waiting_bytes -= message_size(message)
         return message
 
-    async def _wait_for_turn(self) -> RateLimited | None:
-        """None once the subscribe is counted; the refusal if its turn is too far off."""
+    async def _wait_for_turn(self, rules: tuple[Rule, ...]) -> RateLimited | None:
+        """None once the held message is counted under every rule; the refusal if its
+        turn is too far off."""
         waited = 0
-        while True:
-            try:
-                await self._throttle.hit(self._throttle.subscribes, self._address)
-                return None
-            except RateLimited as limited:
-                if waited + limited.retry_after > MAX_HELD_SECONDS:
-                    return limited
-                await asyncio.sleep(limited.retry_after)
-                waited += limited.retry_after
+        for rule in rules:
+            while True:
+                try:
+                    await self._throttle.hit(rule, self._address)
+                    break
+                except RateLimited as limited:
+                    if waited + limited.retry_after > MAX_HELD_SECONDS:
+                        return limited
+                    await asyncio.sleep(limited.retry_after)
+                    waited += limited.retry_after
+        return None
 
 
 def message_size(message: Message) -> int:

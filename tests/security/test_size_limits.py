@@ -232,6 +232,41 @@ async def test_queries_over_a_socket_are_not_held_by_the_subscribe_rate(
     assert await closed_with(connection) == 1013
 
 
+async def test_a_query_goes_ahead_of_a_held_subscription(start_server: StartServer) -> None:
+    """It waited behind the subscription's turn, up to a minute, for a client sending
+    every operation over its socket (a re-check probe)."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 30 seconds")
+    connection = await open_session(server)
+    for n in range(2):  # s1 waits for its turn, 30 s away
+        payload = {"query": NO_POST}
+        await connection.send(json.dumps({"id": f"s{n}", "type": "subscribe", "payload": payload}))
+    query = {"query": "{ __typename }"}
+    await connection.send(json.dumps({"id": "q", "type": "subscribe", "payload": query}))
+    seen: list[tuple[str | None, str]] = []
+    async with asyncio.timeout(15):
+        while ("q", "complete") not in seen:
+            message = json.loads(await connection.recv())
+            seen.append((message.get("id"), message["type"]))
+    assert ("q", "next") in seen and all(operation != "s1" for operation, _ in seen), seen
+    await connection.close()
+
+
+async def test_queries_over_a_socket_count_against_the_request_rate(
+    start_server: StartServer,
+) -> None:
+    """Not held by the subscribe rate, they were held by nothing but the message rate: 50
+    sockets of one address sent 1,000 a second, where HTTP takes 20 (a re-check probe)."""
+    server = start_server(INKWELL_RATE_LIMIT_REQUESTS="6/hour")  # the handshake is one
+    connection = await open_session(server)
+    with contextlib.suppress(ConnectionClosed):
+        for n in range(8):
+            query = {"query": "{ __typename }"}
+            await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
+    assert await closed_with(connection) == 1013
+    assert connection.close_reason is not None
+    assert connection.close_reason.startswith("Too many requests"), connection.close_reason
+
+
 async def test_subscribes_past_the_rate_wait_their_turn_and_pings_go_ahead(
     start_server: StartServer,
 ) -> None:
