@@ -28,8 +28,9 @@ MAX_HELD_SECONDS away (a rate per hour) still closes the socket with 1013.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from starlette.types import Message, Receive
 
@@ -117,14 +118,14 @@ class SubscribeTurns:
             message = self._next_waiting() if self._waiting else await self._read()
             if message["type"] != "websocket.receive":
                 return message
-            rules = self._rules(message)
-            if not rules:
+            if message_fields(message)[0] not in SUBSCRIBE_TYPES:
                 return message
-            uncounted = await self._count(rules)
-            if not uncounted:
+            rules = self._rules(message)
+            refused = await self._count(rules)
+            if refused is None:
                 return message
             self._held = message
-            self._turn = asyncio.create_task(self._wait_for_turn(uncounted))
+            self._turn = asyncio.create_task(self._wait_for_turn(refused, rules))
 
     def close(self) -> None:
         """Stops the waits of a socket that is done."""
@@ -169,38 +170,37 @@ class SubscribeTurns:
             )
         return None
 
-    def _rules(self, message: Message) -> tuple[Rule, ...]:
-        """The rates a message is counted under: an operation under the address's request
-        rate, as an HTTP request is (dac437e let queries over a socket through at the
-        message rate alone, 1,000 a second from one address, where HTTP takes 20: a
-        re-check probe); a subscription also under the subscribe rate."""
-        kind = message_fields(message)[0]
-        if kind not in SUBSCRIBE_TYPES:
-            return ()
+    def _rules(self, message: Message) -> Iterator[Rule]:
+        """The rates an operation is counted under, in turn: the address's request rate,
+        as an HTTP request is (dac437e let queries over a socket through at the message
+        rate alone, 1,000 a second from one address, where HTTP takes 20: a re-check
+        probe); then, for a subscription, the subscribe rate. Its document is parsed for
+        its kind only once the request rate took it."""
+        yield self._throttle.requests
         if counted_subscribe(message):
-            return (self._throttle.requests, self._throttle.subscribes)
-        return (self._throttle.requests,)
+            yield self._throttle.subscribes
 
-    async def _count(self, rules: tuple[Rule, ...]) -> tuple[Rule, ...]:
-        """Counts the message under each rule in turn; the rules from the first that
-        refused it on (none: counted under all)."""
-        for at, rule in enumerate(rules):
+    async def _count(self, rules: Iterator[Rule]) -> Rule | None:
+        """Counts the operation under its rules in turn, up to the first that refuses it:
+        that one, or None once it is counted under all."""
+        for rule in rules:
             try:
                 await self._throttle.hit(rule, self._address)
             except RateLimited:
-                return rules[at:]
-        return ()
+                return rule
+        return None
 
     async def _goes_ahead(self, message: Message, operation_id: str | None) -> bool:
         """A query or a mutation goes ahead of a held subscription, counted at the request
         rate, unless its id is one that waits (it would overtake its own): it had waited
         for the subscription's turn, up to a minute (a re-check probe)."""
-        if self._rules(message) != (self._throttle.requests,) or operation_id is None:
+        kind = message_fields(message)[0]
+        if kind not in SUBSCRIBE_TYPES or operation_id is None or counted_subscribe(message):
             return False
         waiting = [self._held, *self._waiting]
         if any(message_fields(other)[1] == operation_id for other in waiting if other):
             return False
-        return not await self._count((self._throttle.requests,))
+        return await self._count(iter((self._throttle.requests,))) is None
 
     def _withdraw(self, operation_id: str) -> bool:
         """Drops the subscribe of `operation_id` that waits for its turn, held or queued
@@ -233,11 +233,11 @@ class SubscribeTurns:
         self._waiting_bytes -= message_size(message)
         return message
 
-    async def _wait_for_turn(self, rules: tuple[Rule, ...]) -> RateLimited | None:
-        """None once the held message is counted under every rule; the refusal if its
-        turn is too far off."""
+    async def _wait_for_turn(self, refused: Rule, rules: Iterator[Rule]) -> RateLimited | None:
+        """None once the held operation is counted under the rule that refused it and
+        those after it; the refusal if its turn is too far off."""
         waited = 0
-        for rule in rules:
+        for rule in itertools.chain((refused,), rules):
             while True:
                 try:
                     await self._throttle.hit(rule, self._address)
