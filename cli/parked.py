@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from cli.console import operator_console
-from cli.environment import bind_or_exit, require_redis, settings_or_exit
+from cli.environment import bind_or_exit, require_redis, settings_or_exit, stores_answering
 from eventstore.engines import Engines, open_engines
 from eventstore.skips import record_skip
 from eventstore.store import SqlEventStore
@@ -39,6 +39,8 @@ from wiring.bootstrap import PROJECTIONS
 commands = typer.Typer(
     help="Events the projections set aside: list, retry or skip them.", no_args_is_help=True
 )
+
+
 def _known(name: str | None) -> str | None:
     """An unknown --projection is a usage error (one line, exit 2): it was a traceback."""
     known = [projection.name for projection in PROJECTIONS]
@@ -69,7 +71,9 @@ def parked_list(
         async with _parked_commands(settings_or_exit()) as (parked, _, _):
             return await parked.show(projection, history)
 
-    raise typer.Exit(1 if asyncio.run(show()) else 0)
+    with stores_answering("parked list"):
+        found = asyncio.run(show())
+    raise typer.Exit(1 if found else 0)
 
 
 @commands.command("retry")
@@ -83,7 +87,9 @@ def parked_retry(projection: ProjectionOption = None, by: ByOption = None) -> No
         async with _parked_commands(settings_or_exit()) as (parked, store, _):
             return await parked.retry(projection, store, operator(by))
 
-    raise typer.Exit(1 if asyncio.run(run()) else 0)
+    with stores_answering("parked retry"):
+        still_parked = asyncio.run(run())
+    raise typer.Exit(1 if still_parked else 0)
 
 
 @commands.command("skip")
@@ -110,7 +116,9 @@ def parked_skip(
                 )
             return dropped
 
-    raise typer.Exit(0 if asyncio.run(run()) else 1)
+    with stores_answering("parked skip"):
+        dropped = asyncio.run(run())
+    raise typer.Exit(0 if dropped else 1)
 
 
 @asynccontextmanager

@@ -14,13 +14,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.console import operator_console
-from cli.environment import quiet_per_command_logs, redis_or_exit, settings_or_exit
+from cli.environment import (
+    quiet_per_command_logs,
+    redis_or_exit,
+    refused,
+    settings_or_exit,
+    stores_answering,
+)
 from domain.bus import Caller, CommandBus
 from domain.commands import Command, CreatePost, PublishPost, RegisterUser
 from domain.ports import Outcome
 from infra.settings import Settings
+from observability.redis_writes import write_refusal
 from projections.live.consistency import ConsistencyTimeout
-from wiring.bootstrap import running
+from wiring.bootstrap import Inkwell, running
 
 # Commands in flight at once: enough for the writer to commit them in groups.
 CONCURRENCY = 16
@@ -67,6 +74,7 @@ def seed(
 
     async def fill(settings: Settings) -> None:
         async with running(settings) as inkwell:
+            await _takes_writes(inkwell)
             seeder = Seeder(inkwell.services.bus, console, random.Random(random_seed))
             seeded = await seeder.run(posts, authors, publish)
             console.print(
@@ -76,12 +84,22 @@ def seed(
             try:
                 await inkwell.services.consistency.wait_for(seeded.position, timeout=60)
             except ConsistencyTimeout:
+                await _takes_writes(inkwell)
                 console.print("[yellow]the read models are still catching up[/]")
             else:
                 console.print("the read models show it all")
 
-    with redis_or_exit(settings) as with_redis:
+    with redis_or_exit(settings) as with_redis, stores_answering("seed"):
         asyncio.run(fill(with_redis))
+
+
+async def _takes_writes(inkwell: Inkwell) -> None:
+    """Ends the command with exit code 2 when Redis refuses writes: no projector can show
+    what it seeds. It had seeded, waited 60 s, and exited 0 saying the read models were
+    still catching up (an outside probe, Redis out of memory)."""
+    refusal = await write_refusal(inkwell.redis, inkwell.keys.write_probe())
+    if refusal is not None:
+        raise refused(f"seed: Redis refuses writes: {refusal}")
 
 
 @dataclass(frozen=True)
