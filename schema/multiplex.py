@@ -25,13 +25,15 @@ import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeGuard
 
 from graphql import (
     FieldNode,
     GraphQLError,
+    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
+    SelectionNode,
     VariableNode,
     parse,
 )
@@ -63,7 +65,10 @@ Key = tuple[str, str, str | None, str | None]
 
 def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
     """The root field of the operation `operation_name` chooses, if that operation is a
-    subscription that selects one field (not a fragment), else None."""
+    subscription that selects one field, written alone or in inline fragments on the
+    subscription type without directives (`... on Subscription { post(id: $id) {...} }`:
+    such a `post` went unshared, and its torn items were sent: a re-check probe); else
+    None. A fragment spread is not looked into."""
     if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by the schema, never parsed
         return None
     try:
@@ -81,9 +86,22 @@ def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
     if len(chosen) != 1 or chosen[0].operation is not OperationType.SUBSCRIPTION:
         return None
     selections = chosen[0].selection_set.selections
+    while len(selections) == 1 and _plain_root_fragment(selections[0]):
+        selections = selections[0].selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
     return selections[0]
+
+
+def _plain_root_fragment(selection: SelectionNode) -> TypeGuard[InlineFragmentNode]:
+    return (
+        isinstance(selection, InlineFragmentNode)
+        and not selection.directives
+        and (
+            selection.type_condition is None
+            or selection.type_condition.name.value == "Subscription"
+        )
+    )
 
 
 def _shared_field(query: str, operation_name: str | None) -> str | None:

@@ -67,7 +67,17 @@ def test_a_query_whose_page_is_of_a_later_post_runs_again(api: Api) -> None:
     assert answer["topComments"][0]["id"] == added[0]
 
 
-def test_a_shared_subscription_skips_an_item_whose_page_is_of_a_later_post(api: Api) -> None:
+@pytest.mark.parametrize(
+    "document",
+    [
+        LIVE_POST,
+        LIVE_POST.replace("  post(id: $id)", "  ... on Subscription { post(id: $id)") + "}",
+    ],
+    ids=["post at the root", "post in an inline fragment"],  # the second went unshared
+)
+def test_a_shared_subscription_skips_an_item_whose_page_is_of_a_later_post(
+    api: Api, document: str
+) -> None:
     ann = api.register("Ann")
     post = api.published_post(ann)
     api.comment(ann, post["id"], "First")
@@ -77,7 +87,7 @@ def test_a_shared_subscription_skips_an_item_whose_page_is_of_a_later_post(api: 
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json() == {"type": "connection_ack"}
-        payload = {"query": LIVE_POST, "variables": {"id": post["id"]}}
+        payload = {"query": document, "variables": {"id": post["id"]}}
         ws.send_json({"id": "p", "type": "subscribe", "payload": payload})
         first = ws.receive_json()
 
