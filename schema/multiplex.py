@@ -31,11 +31,9 @@ from graphql import (
     FieldNode,
     GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionNode,
     VariableNode,
-    parse,
 )
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -50,7 +48,7 @@ from schema import ids, json_codec
 from schema.context import Context
 from schema.document_memo import DocumentMemo
 from schema.errors import coded
-from schema.limits import MAX_DOCUMENT_CHARACTERS, PARSE_OPTIONS
+from schema.operation_kinds import chosen_operation
 
 log = logging.getLogger(__name__)
 
@@ -69,23 +67,10 @@ def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
     subscription type without directives (`... on Subscription { post(id: $id) {...} }`:
     such a `post` went unshared, and its torn items were sent: a re-check probe); else
     None. A fragment spread is not looked into."""
-    if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by the schema, never parsed
+    chosen = chosen_operation(query, operation_name)
+    if chosen is None or chosen.operation is not OperationType.SUBSCRIPTION:
         return None
-    try:
-        # With the schema's token limit: without it, a subscribe of 120 KB of field names
-        # held the event loop 272 ms here before the schema refused it (62 ms with it).
-        document = parse(query, **PARSE_OPTIONS)
-    except GraphQLError:
-        return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = [
-        o
-        for o in operations
-        if operation_name is None or (o.name and o.name.value == operation_name)
-    ]
-    if len(chosen) != 1 or chosen[0].operation is not OperationType.SUBSCRIPTION:
-        return None
-    selections = chosen[0].selection_set.selections
+    selections = chosen.selection_set.selections
     while len(selections) == 1 and _plain_root_fragment(selections[0]):
         selections = selections[0].selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):

@@ -116,11 +116,7 @@ class Shapes:
         summary = self.selection_set(operation.selection_set, 0)
         # Depth is checked here only: a fragment's own depth says nothing until it is used
         # (the introspection query's TypeRef is deep, but only below __schema).
-        if summary.depth > self.limits.max_depth:
-            raise TooComplex(
-                f"the query is {summary.depth} fields deep, "
-                f"over the limit of {self.limits.max_depth}"
-            )
+        _within(summary.depth, self.limits.max_depth, "the query is {} fields deep")
         return summary
 
     def selection_set(self, selection_set: SelectionSetNode, nesting: int) -> Summary:
@@ -161,17 +157,16 @@ class Shapes:
             self._check(summary)
         summary.settle()
         limits = self.limits
-        if summary.overlap > limits.max_overlap:
-            raise TooComplex(
-                f"fields repeated within repeated fields multiply to {summary.overlap} "
-                f"along one path, over the limit of {limits.max_overlap}"
-            )
-        if summary.composite_overlap > limits.max_composite_overlap:
-            raise TooComplex(
-                "fields with fields repeated within repeated ones multiply to "
-                f"{summary.composite_overlap} along one path, over the limit of "
-                f"{limits.max_composite_overlap}"
-            )
+        _within(
+            summary.overlap,
+            limits.max_overlap,
+            "fields repeated within repeated fields multiply to {} along one path",
+        )
+        _within(
+            summary.composite_overlap,
+            limits.max_composite_overlap,
+            "fields with fields repeated within repeated ones multiply to {} along one path",
+        )
         return summary
 
     def fragment(self, name: str, nesting: int) -> Summary | None:
@@ -189,30 +184,25 @@ class Shapes:
 
     def _check(self, summary: Summary) -> None:
         limits = self.limits
-        if summary.aliases > limits.max_aliases:
-            raise TooComplex(
-                f"the query has {summary.aliases} aliases, over the limit of {limits.max_aliases}"
-            )
-        if summary.fields > limits.max_fields:
-            raise TooComplex(
-                f"the query expands to {summary.fields} fields, "
-                f"over the limit of {limits.max_fields}"
-            )
-        if summary.nesting > limits.max_nesting:
-            raise TooComplex(
-                f"selections are nested {summary.nesting} levels deep, "
-                f"over the limit of {limits.max_nesting}"
-            )
-        if summary.schemas > limits.max_schemas:
-            raise TooComplex(
-                f"the query asks for the whole schema (__schema) {summary.schemas} times, "
-                f"over the limit of {limits.max_schemas}"
-            )
-        if summary.repeats > limits.max_repeats:
-            raise TooComplex(
-                f"one field is selected {summary.repeats} times in one selection set, "
-                f"over the limit of {limits.max_repeats}"
-            )
+        _within(summary.aliases, limits.max_aliases, "the query has {} aliases")
+        _within(summary.fields, limits.max_fields, "the query expands to {} fields")
+        _within(summary.nesting, limits.max_nesting, "selections are nested {} levels deep")
+        _within(
+            summary.schemas,
+            limits.max_schemas,
+            "the query asks for the whole schema (__schema) {} times",
+        )
+        _within(
+            summary.repeats,
+            limits.max_repeats,
+            "one field is selected {} times in one selection set",
+        )
+
+
+def _within(value: int, limit: int, says: str) -> None:
+    """TooComplex past the limit: `says`, with the value in its `{}`, and the limit."""
+    if value > limit:
+        raise TooComplex(f"{says.format(value)}, over the limit of {limit}")
 
 
 def problem(document: DocumentNode, limits: ShapeLimits) -> str | None:

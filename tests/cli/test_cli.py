@@ -25,7 +25,7 @@ from harness.redis_keys import forget
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.readers.pagination import Slice
-from tests.support.cli import run_cli
+from tests.support.cli import cli_env, run_cli
 from tests.support.in_process import author_with_posts, send, settle
 from tests.support.log import make_log
 from wiring.bootstrap import PROJECTIONS, running
@@ -51,15 +51,7 @@ COMMANDS = [
 
 @pytest.fixture
 def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.redis_url is not None
-    return {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix,
-        "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "INKWELL_SECRET": "the-cli-tests-own-signing-key-000",
-        "COLUMNS": "200",
-    }
+    return cli_env(settings, tmp_path)
 
 
 def invoke(env: dict[str, str], *args: str) -> Result:

@@ -14,6 +14,7 @@ from cli.commands import cli
 from harness.net import free_port
 from harness.redis_server import PrivateRedis
 from infra.settings import Settings
+from tests.support.cli import cli_env
 from tests.support.in_process import author_with_posts, settle
 from tests.support.settings import make_settings
 from wiring.bootstrap import running
@@ -32,17 +33,6 @@ def refuse_writes(redis: PrivateRedis, refusal: str) -> None:
             admin.config_set("maxmemory", 1)  # under noeviction: every write refused
         else:
             admin.replicaof("127.0.0.1", free_port())  # of nothing: read-only, data kept
-
-
-def _env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.redis_url is not None
-    return {
-        "DATABASE_URL": settings.database_url,
-        "REDIS_URL": settings.redis_url,
-        "INKWELL_PREFIX": settings.prefix,
-        "INKWELL_DATA_DIR": str(tmp_path / "data"),
-        "COLUMNS": "300",
-    }
 
 
 @pytest.mark.parametrize("refusal", ["out of memory", "a replica"])
@@ -68,7 +58,7 @@ def test_a_redis_that_refuses_writes_ends_the_command_in_one_line(
     asyncio.run(_written(settings))
     refuse_writes(private_redis, refusal)
 
-    result = CliRunner().invoke(cli, command.split(), env=_env(settings, tmp_path))
+    result = CliRunner().invoke(cli, command.split(), env=cli_env(settings, tmp_path))
 
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
@@ -85,7 +75,7 @@ def test_status_names_a_redis_that_refuses_writes(
     asyncio.run(_written(settings))
     refuse_writes(private_redis, refusal)
 
-    result = CliRunner().invoke(cli, ["status"], env=_env(settings, tmp_path))
+    result = CliRunner().invoke(cli, ["status"], env=cli_env(settings, tmp_path))
 
     assert result.exit_code == 1, result.output
     said = " ".join(result.output.split())

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from harness.server_process import ROOT
+from infra.settings import Settings
 
 
 def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -19,3 +20,16 @@ def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedP
         text=True,
         timeout=120,
     )
+
+
+def cli_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    """The environment of an `inkwell` command run against the test's stores."""
+    assert settings.redis_url is not None
+    return {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "INKWELL_PREFIX": settings.prefix,
+        "INKWELL_DATA_DIR": str(tmp_path / "data"),
+        "INKWELL_SECRET": "the-cli-tests-own-signing-key-000",
+        "COLUMNS": "200",
+    }
