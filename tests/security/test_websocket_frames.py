@@ -202,3 +202,20 @@ async def test_whole_messages_are_parsed_only_as_the_app_takes_them(settings: Se
     assert close_of(frames)[0] == 4400  # the app's answer to the first
     # Past the app's close, each is a frame of the budget: at most a burst and a slice.
     assert len(texts) <= FRAMES_BURST + 2 * (READ_SLICE // 6), len(texts)
+
+
+def test_a_close_frame_behind_other_frames_is_read_when_the_app_closes(
+    server: ServerProcess,
+) -> None:
+    """The client's close frame waited unparsed behind 8 KB of messages when the app had
+    closed first, until more came: the connection stayed open for uvicorn's 10 s close
+    timeout (a re-check probe). The socket times out at 5 s."""
+    with opened(server.url) as raw:
+        raw.settimeout(5)
+        assert b"connection_ack" in raw.recv(4096)
+        pings = frame(TEXT, b'{"type":"ping"}') * 400
+        raw.sendall(frame(TEXT, b"not JSON") + pings + frame(CLOSE, struct.pack("!H", 1000)))
+        frames = frames_until_close(raw)
+        assert close_of(frames)[0] == 4400  # the app's answer to the first
+        while raw.recv(65536):  # then the server ends the connection, without a wait
+            pass
