@@ -14,7 +14,8 @@ An operation past a rate waits for its turn, and the socket is read on meanwhile
 - a disconnect ends the wait at once;
 - a `complete` (`stop`) of a subscribe that waits for its turn withdraws it: neither
   reaches the app, and it takes no turn. It had started when its turn came, a minute
-  later, and sent an item for an id the client had completed (an outside probe);
+  later, and sent an item for an id the client had completed (an outside probe). Any
+  other `complete` goes ahead: its subscribe went through before;
 - every other message waits behind it, in order (a `complete` follows its `subscribe`),
   up to MAX_WAITING messages or MAX_WAITING_BYTES: past either, 1013.
 
@@ -155,8 +156,12 @@ class SubscribeTurns:
         kind, operation_id = message_fields(message)
         if kind in GOING_AHEAD:
             return message
-        if kind in COMPLETE_TYPES and operation_id is not None and self._withdraw(operation_id):
-            return None
+        if kind in COMPLETE_TYPES:
+            if operation_id is not None and self._withdraw(operation_id):
+                return None
+            # Its subscribe went through before: it goes ahead, or the subscription kept
+            # sending items after it for up to a minute (a re-check probe).
+            return message
         if await self._goes_ahead(message, operation_id):
             return message
         self._waiting.append(message)

@@ -302,11 +302,10 @@ async def test_what_waits_behind_a_held_subscribe_is_bounded_in_bytes(
         query = {"query": NO_POST}
         await connection.send(json.dumps({"id": str(n), "type": "subscribe", "payload": query}))
     pad = "\U0001f600" * 30_000  # 120 KB of UTF-8 in 30,000 characters
+    waits = {"id": "9", "type": "subscribe", "payload": {"query": NO_POST}, "pad": pad}
     with contextlib.suppress(ConnectionClosed):
-        for _ in range(3):
-            await connection.send(
-                json.dumps({"id": "9", "type": "complete", "pad": pad}, ensure_ascii=False)
-            )
+        for _ in range(3):  # subscriptions wait behind the held one
+            await connection.send(json.dumps(waits, ensure_ascii=False))
     assert await closed_with(connection) == 1013
     assert connection.close_reason is not None
     assert "waiting behind a subscribe past the rate" in connection.close_reason
@@ -337,6 +336,31 @@ async def test_a_complete_withdraws_a_subscribe_that_waits_for_its_turn(
                     json.dumps({"id": "3", "type": "subscribe", "payload": query})
                 )
     assert {operation_id for operation_id, _ in seen} == {"0", None, "3"}, seen
+    await connection.close()
+
+
+async def test_a_complete_of_a_running_subscription_goes_ahead_of_a_held_one(
+    start_server: StartServer,
+) -> None:
+    """It waited behind the held subscribe, and the subscription kept sending items for
+    up to a minute after the client's complete (a re-check probe). Here the id is taken
+    again by a query once the complete is through: answered, not refused as taken."""
+    server = start_server(INKWELL_RATE_LIMIT_SUBSCRIBES="1 per 30 seconds")
+    connection = await open_session(server)
+    live = {"query": "subscription { projections { name } }"}
+    for operation_id in ("s0", "s1"):  # s1 waits for its turn, 30 s away
+        await connection.send(
+            json.dumps({"id": operation_id, "type": "subscribe", "payload": live})
+        )
+    await connection.send(json.dumps({"id": "s0", "type": "complete"}))
+    query = {"query": "{ __typename }"}
+    await connection.send(json.dumps({"id": "s0", "type": "subscribe", "payload": query}))
+    async with asyncio.timeout(15):
+        while True:
+            message = json.loads(await connection.recv())
+            if message.get("payload", {}).get("data") == {"__typename": "Query"}:
+                break
+    assert message["id"] == "s0"
     await connection.close()
 
 
