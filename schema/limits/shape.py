@@ -39,6 +39,12 @@ class ShapeLimits:
     # shapes measured took 12-15 ms of that check.
     max_overlap: int = 200
     max_composite_overlap: int = 32  # the same, counting only fields with fields
+    # Named fragments spread side by side, as the sum over selection sets of their count
+    # squared: graphql-core compares every pair of them. 280 one-field fragments spread
+    # in one selection set, within every other limit, took 148-157 ms of that check, and
+    # one attacker held another client at p50 0.16-0.21 s (a re-check probe); 50 took
+    # 12.5 ms.
+    max_spread_pairs: int = 2_500
     # The whole schema (`__schema`), however aliased: each copy of GraphiQL's introspection
     # query answered about 55 KB in about 18 ms of the event loop; 22 aliased copies in one
     # request held the loop 0.35-0.45 s, and four clients sending them took every other
@@ -111,6 +117,7 @@ class Shapes:
         }
         self.summaries: dict[str, Summary] = {}
         self.in_progress: set[str] = set()
+        self.spread_pairs = 0  # over the document's selection sets as written
 
     def operation(self, operation: OperationDefinitionNode) -> Summary:
         summary = self.selection_set(operation.selection_set, 0)
@@ -126,6 +133,15 @@ class Shapes:
                 f"selections are nested more than {self.limits.max_nesting} levels deep"
             )
         summary = Summary()
+        spreads = sum(
+            isinstance(selection, FragmentSpreadNode) for selection in selection_set.selections
+        )
+        self.spread_pairs += spreads * spreads
+        _within(
+            self.spread_pairs,
+            self.limits.max_spread_pairs,
+            "fragments spread side by side make {} pairs (each selection set's spreads, squared)",
+        )
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
                 summary.fields += 1
