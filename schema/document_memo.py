@@ -5,8 +5,8 @@ A count alone did not bound them: the token limit leaves room for nearly a megab
 comments or one long string, and an outside probe sent 1,100 distinct documents of
 900 KB that the parse and cost caches kept, taking a fresh server from 107 MB to 1.97 GB
 for good. Here the texts kept add up to at most `max_characters`, and a text longer than
-a sixteenth of that is kept alone until the next such text (clients send a handful of
-small documents; GraphiQL's introspection query is about 2 KB). A parsed document holds
+a sixteenth of that is kept apart, among the last LARGE_KEPT such texts (clients send a
+handful of small documents; GraphiQL's introspection query is about 2 KB). A parsed document holds
 about 70 bytes per character of a dense query, so the memory kept stays in the tens of
 megabytes whatever clients send.
 
@@ -23,6 +23,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_CHARACTERS = 256 * 1024
+# Long texts kept apart. One was evicted between the reads of one request whenever
+# another socket's long text came in between: a comment-padded query over a socket was
+# parsed four times (a re-check probe). The token limit bounds each one's parse.
+LARGE_KEPT = 4
 
 
 class DocumentMemo(Generic[P, R]):
@@ -40,7 +44,7 @@ class DocumentMemo(Generic[P, R]):
         self._largest_kept = max_characters // 16
         self._entries: OrderedDict[tuple[str, tuple[Hashable, ...]], R] = OrderedDict()
         self._characters = 0
-        self._large: tuple[tuple[str, tuple[Hashable, ...]], R] | None = None
+        self._large: OrderedDict[tuple[str, tuple[Hashable, ...]], R] = OrderedDict()
 
     def __call__(self, text: str, *args: P.args, **kwargs: P.kwargs) -> R:
         key = (text, (*args, *kwargs.items()))
@@ -64,11 +68,19 @@ class DocumentMemo(Generic[P, R]):
     def _large_one(
         self, key: tuple[str, tuple[Hashable, ...]], text: str, *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        """A text too long to keep among the others is kept alone, until the next: one
-        request asks for its parse, validation and cost several times over, and each of
-        them parsed it again (seven parses of a 1 MB document, 0.28 s each)."""
-        if self._large is not None and self._large[0] == key:
-            return self._large[1]
+        """A text too long to keep among the others is kept apart, among the last
+        LARGE_KEPT: one request asks for its parse, validation and cost several times
+        over, and each of them parsed it again (seven parses of a 1 MB document, 0.28 s
+        each)."""
+        try:
+            value = self._large[key]
+        except KeyError:
+            pass
+        else:
+            self._large.move_to_end(key)
+            return value
         value = self._function(text, *args, **kwargs)
-        self._large = (key, value)
+        self._large[key] = value
+        if len(self._large) > LARGE_KEPT:
+            self._large.popitem(last=False)
         return value

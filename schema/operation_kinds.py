@@ -11,24 +11,17 @@ probe).
 
 from __future__ import annotations
 
-from graphql import GraphQLError, OperationDefinitionNode, get_operation_ast, parse
+from graphql import OperationDefinitionNode, get_operation_ast
 
 from schema.document_memo import DocumentMemo
-from schema.limits import MAX_DOCUMENT_CHARACTERS, PARSE_OPTIONS
+from schema.parsed import parsed_document
 
 
 def chosen_operation(query: str, operation_name: str | None) -> OperationDefinitionNode | None:
-    """The operation `operation_name` chooses, parsed with the schema's token limit; None
-    for a document over the limit or that does not parse, or no single operation chosen.
-    Without the token limit, a subscribe of 120 KB of field names held the event loop
-    272 ms in a parse before the schema refused it (62 ms with it)."""
-    if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by the schema, never parsed
-        return None
-    try:
-        document = parse(query, **PARSE_OPTIONS)
-    except GraphQLError:
-        return None
-    return get_operation_ast(document, operation_name)
+    """The operation `operation_name` chooses; None for a document that is not parsed
+    (schema/parsed.py) or no single operation chosen."""
+    document = parsed_document(query)
+    return None if document is None else get_operation_ast(document, operation_name)
 
 
 def _kind(query: str, operation_name: str | None) -> str | None:

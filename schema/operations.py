@@ -5,14 +5,14 @@ ValidationCache are extensions: with the limiters' rule classes rebuilt per requ
 validation cache never hit, and the extension machinery itself cost about 18% of a
 small query (py-spy, issue 11). Here the rules are fixed for the process
 (schema/limits.py), so a document's validation errors depend on its text alone, and
-both steps are cached by text in two bounded LRU caches owned by the schema.
+both steps are cached by text in bounded LRU caches: the parse is the process's
+(schema/parsed.py), the validation the schema's.
 """
 
 from __future__ import annotations
 
 from graphql import (
     ASTValidationRule,
-    DocumentNode,
     GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
@@ -27,6 +27,7 @@ from strawberry.types import ExecutionContext
 from domain.errors import ECHO_MAX
 from schema.document_memo import DocumentMemo
 from schema.limits import MAX_DOCUMENT_CHARACTERS, PARSE_OPTIONS, VALIDATION_RULES
+from schema.parsed import CACHED_DOCUMENTS, parsed_document
 
 SEVERAL_OPERATIONS = "The document holds several operations: send the operationName to run."
 
@@ -34,13 +35,9 @@ SEVERAL_OPERATIONS = "The document holds several operations: send the operationN
 # every document before it answers the refusal, and an empty one has none (a 500).
 STAND_IN = parse("{ __typename }")
 
-# Distinct document texts remembered (and their characters: schema/document_memo.py), so
-# unique texts from an attacker only evict. Clients send a handful of documents.
-CACHED_DOCUMENTS = 256
-
 
 class PreparedOperations:
-    """The parse and validation caches of one schema."""
+    """The parse (the process's) and validation (this schema's) caches of one schema."""
 
     def __init__(
         self,
@@ -50,7 +47,7 @@ class PreparedOperations:
         """`rules` are fixed for the schema's life, like the caches' contents."""
         self._schema = schema
         self._rules = rules
-        self.parsed = DocumentMemo(self._parse, CACHED_DOCUMENTS)
+        self.parsed = parsed_document  # the process's: the text alone decides it
         self.validated = DocumentMemo(self._validate, CACHED_DOCUMENTS)
 
     def prepare(self, context: ExecutionContext) -> None:
@@ -93,14 +90,6 @@ class PreparedOperations:
         document = self.parsed(query) if query else None
         operation = get_operation_ast(document, operation_name) if document else None
         return operation is not None and operation.operation is OperationType.QUERY
-
-    def _parse(self, query: str) -> DocumentNode | None:
-        if len(query) > MAX_DOCUMENT_CHARACTERS:  # refused by `prepare`, never parsed
-            return None
-        try:
-            return parse(query, **PARSE_OPTIONS)
-        except GraphQLError:
-            return None
 
     def _validate(self, query: str) -> list[GraphQLError]:
         document = self.parsed(query)

@@ -7,14 +7,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.net import free_port
 from harness.server_process import ROOT
 from infra.settings import Settings
 
 
 def run_cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """With a free PORT unless `env` names one: `serve` checks it can listen before
+    anything else, and a CI run failed when something else held 8000."""
     return subprocess.run(
         [sys.executable, str(ROOT / "server.py"), *args],
-        env={**os.environ, **env},
+        env={**os.environ, "PORT": str(free_port()), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
