@@ -29,7 +29,10 @@ UNSET = ("REDIS_URL", "REDIS_READ_URL", "DATABASE_URL", "INKWELL_DATA_DIR", "INK
 
 
 def inkwell(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """On the defaults but the port: `serve` and `api` check they can listen first, and
+    8000 may be taken."""
     env = {name: value for name, value in os.environ.items() if name not in UNSET}
+    env["PORT"] = str(free_port())
     return subprocess.run(
         [INKWELL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
     )

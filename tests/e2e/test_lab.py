@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from harness.net import free_port
 from harness.server_process import ROOT, ServerProcess
 from tests.support.api import http_api
 from tests.support.browser import CHROMIUM, NO_CHROMIUM, LocalOnly, chromium
@@ -207,9 +208,10 @@ def test_a_bad_token_restored_from_the_tab_is_forgotten_and_the_events_load(
 
 
 def serve_with(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """With a free PORT unless `env` names one: `serve` checks it can listen first."""
     return subprocess.run(
         [INKWELL, *args],
-        env={**os.environ, **env},
+        env={**os.environ, "PORT": str(free_port()), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
