@@ -106,7 +106,10 @@ class SubscribeTurns:
         self._held: Message | None = None
         self._turn: asyncio.Task[RateLimited | None] | None = None
         self._reading: asyncio.Task[Message] | None = None  # begun while one was held
-        self._waiting: deque[Message] = deque()
+        self._held_id: str | None = None
+        # Each with its `type` and `id`, read once: a message arriving while one is held
+        # is looked up among them, and had each parsed again (up to 256 KB a message).
+        self._waiting: deque[tuple[Message, str | None, str | None]] = deque()
         self._waiting_bytes = 0
 
     async def __call__(self) -> Message:
@@ -119,13 +122,14 @@ class SubscribeTurns:
             message = self._next_waiting() if self._waiting else await self._read()
             if message["type"] != "websocket.receive":
                 return message
-            if message_fields(message)[0] not in SUBSCRIBE_TYPES:
+            kind, operation_id = message_fields(message)
+            if kind not in SUBSCRIBE_TYPES:
                 return message
             rules = self._rules(message)
             refused = await self._count(rules)
             if refused is None:
                 return message
-            self._held = message
+            self._held, self._held_id = message, operation_id
             self._turn = asyncio.create_task(self._wait_for_turn(refused, rules))
 
     def close(self) -> None:
@@ -162,9 +166,9 @@ class SubscribeTurns:
             # Its subscribe went through before: it goes ahead, or the subscription kept
             # sending items after it for up to a minute (a re-check probe).
             return message
-        if await self._goes_ahead(message, operation_id):
+        if await self._goes_ahead(message, kind, operation_id):
             return message
-        self._waiting.append(message)
+        self._waiting.append((message, kind, operation_id))
         self._waiting_bytes += message_size(message)
         if len(self._waiting) > MAX_WAITING or self._waiting_bytes > MAX_WAITING_BYTES:
             self._turn.cancel()
@@ -195,31 +199,32 @@ class SubscribeTurns:
                 return rule
         return None
 
-    async def _goes_ahead(self, message: Message, operation_id: str | None) -> bool:
+    async def _goes_ahead(
+        self, message: Message, kind: str | None, operation_id: str | None
+    ) -> bool:
         """A query or a mutation goes ahead of a held subscription, counted at the request
         rate, unless its id is one that waits (it would overtake its own): it had waited
         for the subscription's turn, up to a minute (a re-check probe)."""
-        kind = message_fields(message)[0]
         if kind not in SUBSCRIBE_TYPES or operation_id is None or counted_subscribe(message):
             return False
-        waiting = [self._held, *self._waiting]
-        if any(message_fields(other)[1] == operation_id for other in waiting if other):
+        waiting_ids = [self._held_id, *(waiting_id for _, _, waiting_id in self._waiting)]
+        if operation_id in waiting_ids:
             return False
         return await self._count(iter((self._throttle.requests,))) is None
 
     def _withdraw(self, operation_id: str) -> bool:
         """Drops the subscribe of `operation_id` that waits for its turn, held or queued
         behind the held one; whether there was one."""
-        if self._held is not None and message_fields(self._held)[1] == operation_id:
+        if self._held is not None and self._held_id == operation_id:
             assert self._turn is not None
             self._turn.cancel()
             self._turn = self._held = None
             return True
         for queued in self._waiting:
-            kind, queued_id = message_fields(queued)
+            message, kind, queued_id = queued
             if kind in SUBSCRIBE_TYPES and queued_id == operation_id:
                 self._waiting.remove(queued)
-                self._waiting_bytes -= message_size(queued)
+                self._waiting_bytes -= message_size(message)
                 return True
         return False
 
@@ -234,7 +239,7 @@ class SubscribeTurns:
             self._reading = None
 
     def _next_waiting(self) -> Message:
-        message = self._waiting.popleft()
+        message, _, _ = self._waiting.popleft()
         self._waiting_bytes -= message_size(message)
         return message
 
