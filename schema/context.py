@@ -56,7 +56,8 @@ class Context:
     handshake_authorization: str | None = None
     _reached: int = field(default=0, repr=False)
     # Reads found to disagree with one made before them in the same execution (a post's
-    # comments page of a later post than the one read: `torn_read`). A query runs again
+    # comments page or like of a later post than the one read: Post.comments and
+    # Post.liked_by_viewer count them). A query runs again
     # (schema/torn_reads.py); a shared subscription skips the item, as a newer one comes.
     torn_reads: int = field(default=0, repr=False)
 
