@@ -31,6 +31,7 @@ from schema.sockets import (
     FORBIDDEN,
     INIT_TIMEOUT,
     INVALID_MESSAGE,
+    TOO_MANY_INITS,
     TokenExpiry,
     fitted,
     limit_reached,
@@ -101,8 +102,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         """strawberry's, but a connection the view refuses (schema/view.py on_ws_connect)
         closes with 4403, as over graphql-transport-ws; strawberry closed it with 1011,
-        an internal error."""
+        an internal error. A second connection_init closes with 4429, as over
+        graphql-transport-ws: strawberry acknowledged it, and its token became the
+        socket's user, whose expiry nothing watched (the first token's timer ran on),
+        so a token that had expired went on signing mutations (an outside probe)."""
         if self._timed_out:
+            return
+        if self.connection_acknowledged:
+            await self.websocket.close(TOO_MANY_INITS, "Too many initialisation requests")
             return
         if self._init_deadline is not None:
             self._init_deadline.cancel()

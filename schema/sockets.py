@@ -43,6 +43,7 @@ INVALID_MESSAGE = 4400
 FORBIDDEN = 4403
 INIT_TIMEOUT = 4408
 SUBSCRIBER_EXISTS = 4409
+TOO_MANY_INITS = 4429
 
 # As an X-Request-Id (observability/requests.py); graphql-ws clients send UUIDs (36),
 # subscriptions-transport-ws ones counters. Every reply echoes the id.

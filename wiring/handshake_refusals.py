@@ -16,6 +16,7 @@ import http
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHeader, InvalidUpgrade
 from websockets.http11 import Response
+from websockets.protocol import State
 from websockets.server import ServerProtocol
 
 from protection.responses import refusal_body
@@ -50,6 +51,20 @@ class GraphQLRefusals(ServerProtocol):
     """websockets' server side of the handshake, with its refusals in GraphQL JSON.
     uvicorn builds the ServerProtocol itself (extensions and sizes from its config), so a
     connection's is made this class in place (wiring/websocket_protocol.py)."""
+
+    def unparsable(self) -> bytes | None:
+        """The answer to a handshake websockets could not parse, once it has failed to.
+
+        websockets answers one it cannot parse at all (a body, by Content-Length other
+        than 0 or by Transfer-Encoding; a path that is not ASCII...) with nothing: it
+        stops reading and queues an end of stream that uvicorn never takes, since no
+        event came. The connection stayed open for good, with no deadline, and counted
+        by no cap: an outside probe held 6,000 from one address, 6,000 descriptors."""
+        if self.handshake_exc is None or self.state is not State.CONNECTING:
+            return None
+        # A refusal websockets wrote itself (414, 431), or only its end of stream.
+        queued = b"".join(self.data_to_send())
+        return queued or self.reject(http.HTTPStatus.BAD_REQUEST, "").serialize()
 
     def reject(self, status: http.HTTPStatus | int, text: str) -> Response:
         status = http.HTTPStatus(status)

@@ -58,11 +58,13 @@ WebSockets' (wiring/http_unsent.py).
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable
 from enum import Enum
 from functools import partial
 from typing import Any, cast
 
+import httptools
 from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import (
@@ -83,9 +85,11 @@ from wiring.request_head import (
     handshake_refusal,
     head_refusal,
     named_host,
+    offers_other_upgrade,
     origin_form,
     url_refusal,
     use_host,
+    without_upgrade,
 )
 
 # Requests read and waiting behind the one being answered, on one connection.
@@ -177,6 +181,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._body_moved = False  # this read gave body data or a chunk
         self._idle_body_bytes = 0  # read in the body since it last did
         self._running: RequestResponseCycle | None = None  # the request being answered
+        self._read = b""  # the read being parsed
+        self._upgrade_offered = False  # the head offers an upgrade other than WebSocket
+        self._without_upgrade = b""  # that head again without it, and the rest of the read
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -235,7 +242,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._begun_in_this_read = False
         self._body_moved = False
         in_body = self._phase is _Phase.BODY  # the whole read, not the head's end
+        self._read = data
         super().data_received(data)
+        self._read = b""
+        if self._without_upgrade:  # parsed again, as the read that follows the last
+            again, self._without_upgrade = self._without_upgrade, b""
+            self.data_received(again)
+            return
         if self._phase is _Phase.AWAITING:
             return
         if in_body and self._phase is _Phase.BODY:
@@ -280,6 +293,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        if self.parser.should_upgrade() and offers_other_upgrade(self.headers):
+            self._upgrade_offered = True  # no checks and no answer yet: parsed again
+            return
         refusal = url_refusal(self.url) or head_refusal(self.headers, self.parser.get_http_version)
         if refusal is None:
             named = named_host(self.url)
@@ -303,7 +319,26 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._disarm()
         self._phase = _Phase.AWAITING
-        super().on_message_complete()
+        if not self._upgrade_offered:
+            super().on_message_complete()
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """uvicorn's answer to a head that offers an upgrade other than WebSocket, which
+        httptools reports (HttpParserUpgrade) with where in the read the head ended: that
+        head, without the offer, is parsed again with the rest of the read (without_upgrade
+        says why), by a new parser, as uvicorn makes one: the old one, resumed by
+        httptools, takes what follows for the upgraded protocol's and reads none of it."""
+        upgrade = sys.exception()
+        if not self._upgrade_offered or not isinstance(upgrade, httptools.HttpParserUpgrade):
+            super()._unsupported_upgrade_warning()
+            return
+        self._upgrade_offered = False
+        head = without_upgrade(
+            self.parser.get_method(), self.url, self.parser.get_http_version(), self.headers
+        )
+        self._without_upgrade = head + self._read[upgrade.args[0] :]
+        self.parser = httptools.HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
 
     def on_chunk_header(self) -> None:
         """httptools calls it for each chunk of a chunked body (uvicorn defines none)."""

@@ -131,6 +131,14 @@ class TurnJoinedWebSocketProtocol(WebSocketsSansIOProtocol):
         # cast, as uvicorn does: uvloop's transports are not asyncio.Transport subclasses
         super().connection_made(TurnJoinedTransport(cast(asyncio.Transport, transport), self.loop))
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if not self.handshake_initiated and not self.transport.is_closing():
+            refusal = cast(GraphQLRefusals, self.conn).unparsable()
+            if refusal is not None:
+                self.transport.write(refusal)
+                self.transport.close()
+
     async def send(self, message: ASGISendEvent) -> None:
         """A handshake refused with an HTTP answer (429, 403, 431: protection/responses.py)
         is answered, as one refused by closing is: uvicorn marks only the latter, and logged

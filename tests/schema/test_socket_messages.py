@@ -95,7 +95,8 @@ def closing_of(client: TestClient, protocol: str, frame: Any) -> dict[str, Any]:
 
 
 # A message each protocol always answers: sent after one that may be ignored, it makes an
-# ignored message fail a test instead of leaving it waiting.
+# ignored message fail a test instead of leaving it waiting (a second connection_init
+# closes the socket with 4429).
 ANSWERED = {"graphql-transport-ws": {"type": "ping"}, "graphql-ws": {"type": "connection_init"}}
 
 
@@ -280,6 +281,18 @@ def test_a_connection_init_without_a_payload_is_acknowledged(
         with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
             ws.send_json(init)
             assert ws.receive_json() == {"type": "connection_ack"}
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_a_second_connection_init_closes_with_4429(client: TestClient, protocol: str) -> None:
+    """Legacy graphql-ws acknowledged a second one, and its token became the socket's
+    user, past that token's expiry (an outside probe)."""
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json({"type": "connection_init", "payload": {"Authorization": "Bearer x"}})
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4429, closed
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])

@@ -284,6 +284,45 @@ def test_a_handshake_websockets_cannot_read_is_answered_and_closed(
         assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
 
 
+def test_a_handshake_with_a_body_is_answered_and_closed(start_server: StartServer) -> None:
+    """websockets refuses a handshake that carries a body, and answered it with nothing:
+    an outside probe held 6,000 such connections open from one address, with no deadline
+    and counted by no cap. `Content-Length: 0` is no body, and is upgraded."""
+    server = start_server()
+    handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
+    for framing in (b"Content-Length: 5\r\n\r\n", b"Content-Length: 5\r\n\r\nhello",
+                    b"Transfer-Encoding: chunked\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\n\r\n"):  # fmt: skip
+        assert status_and_code(server, handshake + framing) == (400, "BAD_REQUEST"), framing
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(handshake + b"Content-Length: 0\r\n\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
+    assert exchange(server, post(JSON)) == SERVED
+
+
+def test_an_upgrade_other_than_websocket_is_ignored(start_server: StartServer) -> None:
+    """`curl --http2` offers h2c on every request, a POST's included: it is answered over
+    HTTP/1.1 (RFC 9110 7.8 lets a server ignore an Upgrade). httptools skipped the body
+    of any request offering one: 400 "Unable to parse request body as JSON", and a
+    request pipelined behind it got no answer (an outside probe)."""
+    server = start_server()
+    h2c = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n"
+    assert exchange(server, post(JSON + h2c)) == SERVED
+    te = b"Transfer-Encoding: chunked\r\n"
+    assert exchange(server, post(JSON + h2c + te, chunked(TYPENAME))) == SERVED
+    assert exchange(server, post(JSON + b"Connection: upgrade\r\nUpgrade: foo\r\n")) == SERVED
+    # The body in a read of its own.
+    head, _, body = post(JSON + h2c).partition(b"\r\n\r\n")
+    _, answer = streamed(server, [head + b"\r\n\r\n", body])
+    assert parsed(answer) == SERVED
+    # Kept alive, with a GET and a POST pipelined behind it.
+    kept_alive = post(JSON + h2c).replace(b"Connection: close\r\n", b"")
+    get = b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: localhost\r\n" + h2c + b"\r\n"
+    answer = answer_to(server, kept_alive + get + post(JSON))
+    assert answer.count(b"HTTP/1.1 200 ") == 3, answer
+    assert answer.count(b'{"data":{"__typename":"Query"}}') == 3, answer
+
+
 def test_trailer_fields_are_not_headers(start_server: StartServer, tmp_path: Path) -> None:
     """uvicorn appended the trailer fields after a chunked body to the request's headers,
     past the checks on them: a token sent only as a trailer signed a viewer query and an
