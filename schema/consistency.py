@@ -1,7 +1,9 @@
-"""Read-your-writes over HTTP: a query sent with `X-Consistent-With: <position>` runs once
-every projection has applied that position, or fails unrun: CONSISTENCY_TIMEOUT, or
-BAD_USER_INPUT for a header that is no position or a position past the event log's head
-(no write returned it, so waiting could not help)."""
+"""Read-your-writes: a query sent with `X-Consistent-With: <position>` (over HTTP, or on a
+WebSocket whose handshake carried it) runs once every projection has applied that
+position, or fails unrun: CONSISTENCY_TIMEOUT, or BAD_USER_INPUT for a header that is no
+position or a position past the event log's head (no write returned it, so waiting could
+not help). A subscription to a post or its comments waits the same way before its first
+read."""
 
 from __future__ import annotations
 
@@ -54,6 +56,20 @@ async def consistently(
     except (BadInput, ConsistencyTimeout) as error:
         _refuse(execution, error)
     return await rerun()  # the refusal: strawberry answers a result set on the context
+
+
+async def subscribed_consistently(ctx: Context) -> None:
+    """A subscription on a socket whose handshake carried X-Consistent-With reads its first
+    state once the read models hold that position, as the socket's queries do: a post
+    created and followed at once was NOT_FOUND for good while the projector lagged (an
+    outside probe). A timeout, or a position past the log's head, is the subscription's
+    one item."""
+    if ctx.consistent_with is None:
+        return
+    try:
+        await ctx.read_your_write(_position(ctx.consistent_with), from_client=True)
+    except NotInLog as error:
+        raise _past_head(error) from None
 
 
 def _refuse(execution: ExecutionContext, error: Exception) -> None:

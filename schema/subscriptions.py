@@ -20,6 +20,7 @@ from projections.live.read_models import MAX_CHANGES, Resume
 from projections.readers.views import CommentView, PostView
 from protection.query_cost_rate import charge
 from schema import ids
+from schema.consistency import subscribed_consistently
 from schema.context import Context
 from schema.limits.cost import QueryCosts
 from schema.types import Comment, Post, ProjectionStatus
@@ -149,6 +150,7 @@ class Subscription:
         told from the server going away."""
         ctx = info.context
         id = strawberry.ID(ids.entity_id(id, "id"))
+        await subscribed_consistently(ctx)
         with ctx.services.subscription():
             async with ctx.services.live.post(id) as updates:
                 first = True
@@ -195,6 +197,7 @@ class Subscription:
         ctx = info.context
         post_id = strawberry.ID(ids.entity_id(post_id, "postId"))
         resume = _resume(info, after)
+        await subscribed_consistently(ctx)
         live = ctx.services.live
         with ctx.services.subscription():
             async with live.post(post_id) as post_updates:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from urllib.parse import urlsplit
 
 import orjson
 from starlette.datastructures import Headers, MutableHeaders
@@ -112,19 +113,44 @@ class BadHeaderName(ValueError):
 
 
 def parse_origins(value: str) -> tuple[str, ...]:
-    """INKWELL_CORS_ORIGINS: comma-separated origins, each `scheme://host[:port]` as a
-    browser sends it in Origin (no path, no trailing slash), or `*`."""
-    origins = tuple(origin.strip() for origin in value.split(",") if origin.strip())
-    for origin in origins:
-        scheme, separator, host = origin.partition("://")
-        if origin != "*" and (
-            scheme not in ("http", "https") or not separator or not host or "/" in host
-        ):
+    """INKWELL_CORS_ORIGINS: comma-separated origins, each `scheme://host[:port]` (no path,
+    no trailing slash), or `*`. Each is kept as a browser sends it in Origin (RFC 6454
+    6.2): `https://App.Example.com:443` as `https://app.example.com`. Kept as written,
+    it never matched, and the app's requests and WebSocket from that origin were refused
+    with nothing in the logs (an outside probe)."""
+    origins = []
+    for written in (origin.strip() for origin in value.split(",")):
+        if not written:
+            continue
+        origin = "*" if written == "*" else _as_browsers_send(written)
+        if origin is None:
             raise BadOrigin(
-                f"INKWELL_CORS_ORIGINS: {origin!r} is not an origin; write it as a browser "
+                f"INKWELL_CORS_ORIGINS: {written!r} is not an origin; write it as a browser "
                 "sends it, e.g. http://localhost:5173 (no path, no trailing slash)"
             )
-    return origins
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _as_browsers_send(origin: str) -> str | None:
+    """Scheme and host in lowercase, the scheme's default port left out; None for what is
+    no http(s) origin (a path, a user name, a port out of range, a name not in ASCII:
+    browsers send a name's punycode)."""
+    scheme, separator, authority = origin.partition("://")
+    if scheme.lower() not in ("http", "https") or not separator or not origin.isascii():
+        return None
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host or "@" in authority or any(mark in authority for mark in "/?#"):
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    default = 80 if parts.scheme == "http" else 443
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 
 
 # RFC 9110 5.1: a field name is a token.

@@ -225,6 +225,18 @@ def test_cors_headers_are_a_comma_separated_list_of_names(tmp_path: Path) -> Non
     assert Settings.from_env({"INKWELL_DATA_DIR": str(tmp_path)}).cors_headers == ()
 
 
+def test_cors_origins_are_kept_as_browsers_send_them(tmp_path: Path) -> None:
+    """Capitals and a scheme's default port never match a browser's Origin."""
+    listed = "https://App.Example.com:443, HTTP://localhost:80, http://[::1]:5173, https://x.org:8443"
+    env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_CORS_ORIGINS": listed}
+    assert Settings.from_env(env).cors_origins == (
+        "https://app.example.com", "http://localhost", "http://[::1]:5173", "https://x.org:8443",
+    )  # fmt: skip
+    for written in ("http://a/", "http://u@a", "http://a:99999", "http://a?x", "http://ä.example"):
+        with pytest.raises(SettingsError, match="is not an origin"):
+            Settings.from_env({**env, "INKWELL_CORS_ORIGINS": written})
+
+
 def test_the_command_line_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     ran = run_cli({"INKWELL_DATA_DIR": str(tmp_path), "PORT": "abc"}, tmp_path, "serve")
     assert ran.returncode == 2

@@ -26,7 +26,8 @@ APOLLO_ACCEPT = "application/graphql-response+json,application/json;q=0.9"
 @pytest.fixture(scope="module")
 def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     env = {
-        "INKWELL_CORS_ORIGINS": f"{APP_ORIGIN}, https://app.example.com",
+        # The second as an operator may write it, not as a browser sends it.
+        "INKWELL_CORS_ORIGINS": f"{APP_ORIGIN}, https://App.Example.com:443",
         "INKWELL_CORS_HEADERS": "X-Datadog-Trace-Id, b3",
     }
     with shared_server(redis_url, tmp_path_factory.mktemp("http"), env) as running:
@@ -493,6 +494,19 @@ def test_a_listed_origin_gets_a_preflight_like_starlettes(client: httpx.Client) 
     assert "access-control-allow-credentials" not in response.headers
 
 
+def test_an_origin_listed_with_capitals_or_its_default_port_is_the_one_browsers_send(
+    client: httpx.Client,
+) -> None:
+    """Listed as `https://App.Example.com:443`, it never matched the `https://app.example.com`
+    a browser sends: refused with nothing in the logs (an outside probe)."""
+    response = client.options(
+        "/graphql",
+        headers={"origin": "https://app.example.com", "access-control-request-method": "POST"},
+    )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
 def preflight(client: httpx.Client, headers: str) -> httpx.Response:
     """What a browser asks before a POST that sends `headers`."""
     return client.options(
@@ -594,6 +608,9 @@ def test_the_websocket_origin_check_accepts_the_same_list(server: ServerProcess)
 
     url = server.url.replace("http", "ws") + "/graphql"
     with connect(url, origin=Origin(APP_ORIGIN), subprotocols=protocols) as socket:
+        socket.send(json.dumps({"type": "connection_init"}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+    with connect(url, origin=Origin("https://app.example.com"), subprotocols=protocols) as socket:
         socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
     with pytest.raises(InvalidStatus) as refused:
