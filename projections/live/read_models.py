@@ -348,6 +348,10 @@ class ChangesSince:
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
         self._read_in: str | None = None  # the space of that read
         self.unconfirmed = False
+        # Keys whose change was read past the checkpoint and withheld, by the position
+        # everything was given up to when first withheld: shown as to subscribers at that
+        # position once confirmed (`changes`).
+        self._withheld: dict[str, int] = {}
 
     async def start(self) -> None:
         if not self._only:  # "from now on"
@@ -369,9 +373,21 @@ class ChangesSince:
         # Sent now, the next read, after `checkpoint`, sent them again: they are sent
         # once the checkpoint covers them, and every subscriber added meanwhile, given
         # everything after `read_at`, gets them too.
-        snapshots = self._snapshots(found, after)
+        #
+        # A key withheld so is shown as to subscribers who had everything up to the read
+        # that first withheld it, not up to `read_at`: a post archived in one batch and
+        # changed again (its author renamed) in the next, read between that next batch's
+        # two steps, was withheld for the rename, and by the read after, `read_at` was
+        # past its archiving, so the feed never told its subscribers (an outside probe:
+        # six archivings lost after a Redis write stall, caught up in batches of 500).
+        snapshots = self._snapshots(found, after, self._withheld)
         confirmed = [snapshot for snapshot in snapshots if snapshot.position <= checkpoint]
         self.unconfirmed = len(confirmed) < len(snapshots)
+        self._withheld = {
+            snapshot.key: self._withheld.get(snapshot.key, after)
+            for snapshot in snapshots
+            if snapshot.position > checkpoint
+        }
         read = {snapshot.key for snapshot in snapshots}
         confirmed += [await self._as_now(key) for key in late if key not in read]
         if self._only:
@@ -409,9 +425,16 @@ class ChangesSince:
         changed_at = int(position)
         return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
 
-    def _snapshots(self, found: list[Any], after: int) -> list[Snapshot[Any]]:
+    def _snapshots(
+        self, found: list[Any], after: int, withheld: dict[str, int] | None = None
+    ) -> list[Snapshot[Any]]:
+        """Each as shown to subscribers who had everything up to `after` (or, for a key
+        `withheld`, up to the position given there)."""
+        since = withheld or {}
         return [
-            Snapshot(key, int(position), self._view(_pairs(flat), int(position), after))
+            Snapshot(
+                key, int(position), self._view(_pairs(flat), int(position), since.get(key, after))
+            )
             for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
         ]
 
