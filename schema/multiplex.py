@@ -58,7 +58,7 @@ VIEWER_FIELDS = ("likedByViewer",)
 SKIPPED_AT_MOST = 3  # torn results skipped in a row (Group._stream)
 
 Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for one context
-Key = tuple[str, str, str | None, str | None]
+Key = tuple[str, str, str | None, str | None, str | None]
 
 
 def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
@@ -218,12 +218,17 @@ class SharedSubscriptions:
         context: Context,
         start: Start,
     ) -> AsyncIterator[Member]:
-        """Joins the group of these and `viewer` (_viewer_part says who that is)."""
+        """Joins the group of these and `viewer` (_viewer_part says who that is), and of
+        the socket's X-Consistent-With: the group's first state is read on its first
+        member's context, so a subscriber without the header waited out, or was refused
+        for, another's position, and one with it was sent a state from before it (an
+        outside probe)."""
         key: Key = (
             query,
             json_codec.encode(variables or {}, sort_keys=True),
             operation_name,
             viewer,
+            context.consistent_with,
         )
         group = self._groups.get(key)
         if group is None or group.ended:

@@ -4,6 +4,7 @@ send are ALLOWED_HEADERS and those INKWELL_CORS_HEADERS adds."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection
 from urllib.parse import urlsplit
@@ -126,16 +127,22 @@ def parse_origins(value: str) -> tuple[str, ...]:
         if origin is None:
             raise BadOrigin(
                 f"INKWELL_CORS_ORIGINS: {written!r} is not an origin; write it as a browser "
-                "sends it, e.g. http://localhost:5173 (no path, no trailing slash)"
+                "sends it, e.g. http://localhost:5173 (no path, no trailing slash, no "
+                "wildcard in it: list each origin, or *)"
             )
         origins.append(origin)
     return tuple(origins)
 
 
+_HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
+_DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
+
+
 def _as_browsers_send(origin: str) -> str | None:
-    """Scheme and host in lowercase, the scheme's default port left out; None for what is
-    no http(s) origin (a path, a user name, a port out of range, a name not in ASCII:
-    browsers send a name's punycode)."""
+    """Scheme and host in lowercase, an IP address in its shortest form, the scheme's
+    default port left out; None for what no browser sends as an http(s) origin (a path,
+    a user name, a port out of range, a wildcard, a name not in ASCII: browsers send a
+    name's punycode)."""
     scheme, separator, authority = origin.partition("://")
     if scheme.lower() not in ("http", "https") or not separator or not origin.isascii():
         return None
@@ -147,8 +154,13 @@ def _as_browsers_send(origin: str) -> str | None:
     host = parts.hostname
     if not host or "@" in authority or any(mark in authority for mark in "/?#"):
         return None
-    if ":" in host:
-        host = f"[{host}]"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:  # a name: browsers send it in LDH labels; `127.1` as 127.0.0.1
+        if not _HOST_NAME.fullmatch(host) or _DIGITS_AND_DOTS.fullmatch(host):
+            return None
+    else:  # as browsers write an address: [::1], not [0:0:0:0:0:0:0:1]
+        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
     default = 80 if parts.scheme == "http" else 443
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 

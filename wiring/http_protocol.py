@@ -85,7 +85,6 @@ from wiring.request_head import (
     handshake_refusal,
     head_refusal,
     named_host,
-    offers_other_upgrade,
     origin_form,
     url_refusal,
     use_host,
@@ -293,7 +292,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        if self.parser.should_upgrade() and offers_other_upgrade(self.headers):
+        if self.parser.should_upgrade() and self._offers_other_upgrade():
             self._upgrade_offered = True  # no checks and no answer yet: parsed again
             return
         refusal = url_refusal(self.url) or head_refusal(self.headers, self.parser.get_http_version)
@@ -321,6 +320,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = _Phase.AWAITING
         if not self._upgrade_offered:
             super().on_message_complete()
+
+    def _offers_other_upgrade(self) -> bool:
+        """An Upgrade header that uvicorn does not take for a WebSocket handshake, by its
+        own rule (`_should_upgrade`: `websocket` exactly, in the last Connection header):
+        judged by another, `Upgrade: websocket ` (a trailing space) lost its body still (a
+        re-check probe). A CONNECT, which the parser also upgrades, has no Upgrade."""
+        return not self._should_upgrade() and any(name == b"upgrade" for name, _ in self.headers)
 
     def _unsupported_upgrade_warning(self) -> None:
         """uvicorn's answer to a head that offers an upgrade other than WebSocket, which

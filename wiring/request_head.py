@@ -172,27 +172,14 @@ def handshake_refusal(url: bytes, headers: list[tuple[bytes, bytes]]) -> Refusal
     return None
 
 
-def offers_other_upgrade(headers: list[tuple[bytes, bytes]]) -> bool:
-    """Whether the head offers an upgrade to a protocol other than WebSocket (`Upgrade:
-    h2c` with `Connection: Upgrade`, as `curl --http2` sends), which is served as plain
-    HTTP/1.1 (`without_upgrade`)."""
-    upgrade = connection = False
-    for name, value in headers:
-        if name == b"upgrade":
-            upgrade = value.strip().lower() != b"websocket"
-        elif name == b"connection":
-            connection = connection or b"upgrade" in _tokens(value)
-    return upgrade and connection
-
-
 def without_upgrade(
     method: bytes, url: bytes, http_version: str, headers: list[tuple[bytes, bytes]]
 ) -> bytes:
-    """The head again, without its upgrade offer: to be parsed once more, so that its
-    body is read as a body. RFC 9110 7.8 lets a server ignore an Upgrade. httptools
-    does not: it skips the body of any request that offers one, and the bytes that
-    followed the head were dropped (a POST's body lost, the next pipelined request never
-    answered)."""
+    """The head again, without its upgrade offer (every Upgrade header, and `upgrade` in
+    every Connection header): to be parsed once more, so that its body is read as a body.
+    RFC 9110 7.8 lets a server ignore an Upgrade. httptools does not: it skips the body of
+    any request that offers one, and the bytes that followed the head were dropped (a
+    POST's body lost, the next pipelined request never answered)."""
     lines = [b"%s %s HTTP/%s\r\n" % (method, url, http_version.encode())]
     for name, value in headers:
         if name == b"upgrade":
@@ -204,8 +191,4 @@ def without_upgrade(
             value = b",".join(kept).strip()
         lines.append(b"%s: %s\r\n" % (name, value))
     return b"".join(lines) + b"\r\n"
-
-
-def _tokens(value: bytes) -> list[bytes]:
-    return [token.strip().lower() for token in value.split(b",")]
 

@@ -57,7 +57,8 @@ BAD = [
         "INKWELL_CORS_ORIGINS",
         "example.com",
         "INKWELL_CORS_ORIGINS: 'example.com' is not an origin; write it as a browser sends "
-        "it, e.g. http://localhost:5173 (no path, no trailing slash)",
+        "it, e.g. http://localhost:5173 (no path, no trailing slash, no wildcard in it: list "
+        "each origin, or *)",
     ),
     (
         "INKWELL_CORS_HEADERS",
@@ -227,12 +228,18 @@ def test_cors_headers_are_a_comma_separated_list_of_names(tmp_path: Path) -> Non
 
 def test_cors_origins_are_kept_as_browsers_send_them(tmp_path: Path) -> None:
     """Capitals and a scheme's default port never match a browser's Origin."""
-    listed = "https://App.Example.com:443, HTTP://localhost:80, http://[::1]:5173, https://x.org:8443"
+    listed = (
+        "https://App.Example.com:443, HTTP://localhost:80, http://[0:0:0:0:0:0:0:1]:5173, "
+        "https://x.org:8443"
+    )
     env = {"INKWELL_DATA_DIR": str(tmp_path), "INKWELL_CORS_ORIGINS": listed}
     assert Settings.from_env(env).cors_origins == (
         "https://app.example.com", "http://localhost", "http://[::1]:5173", "https://x.org:8443",
     )  # fmt: skip
-    for written in ("http://a/", "http://u@a", "http://a:99999", "http://a?x", "http://ä.example"):
+    for written in (
+        "http://a/", "http://u@a", "http://a:99999", "http://a?x", "http://ä.example",
+        "https://*.example.com", "http://127.1:3000", "http://a b", "http://a;b", "http://a%2eb",
+    ):  # fmt: skip
         with pytest.raises(SettingsError, match="is not an origin"):
             Settings.from_env({**env, "INKWELL_CORS_ORIGINS": written})
 

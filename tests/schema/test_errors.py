@@ -349,6 +349,48 @@ def test_a_subscription_waits_for_the_handshakes_position_as_a_query_does(
                     assert [error["extensions"] for error in errors] == [extensions], answer
 
 
+def test_a_shared_subscription_is_shared_only_with_the_same_consistency_header(
+    api: Api,
+) -> None:
+    """A shared `post` subscription ran on its first member's context: a later member's
+    X-Consistent-With was never checked (one past the log's head was answered with data),
+    and a first member's made every later one wait for it (an outside probe)."""
+    ann = api.register("Ann")
+    post = api.published_post(ann)
+    head = int(api.register("Bob").position)
+    client = cast(TestClient, api.client)
+    subscribe = {
+        "id": "p",
+        "type": "subscribe",
+        "payload": {
+            "query": "subscription($id: ID!) { post(id: $id) { id } }",
+            "variables": {"id": post["id"]},
+        },
+    }
+
+    def first_answer(ws: Any) -> dict[str, Any]:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_json(subscribe)
+        return cast(dict[str, Any], ws.receive_json()["payload"])
+
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as plain:
+        assert first_answer(plain) == {"data": {"post": {"id": post["id"]}}}
+        for header, code in ((str(head + 1), "BAD_USER_INPUT"), ("soon", "BAD_USER_INPUT")):
+            with client.websocket_connect(
+                "/graphql",
+                subprotocols=["graphql-transport-ws"],
+                headers={"X-Consistent-With": header},
+            ) as ws:
+                errors = first_answer(ws)["errors"]
+                assert [error["extensions"]["code"] for error in errors] == [code], header
+        seen = {"X-Consistent-With": str(head)}
+        with client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers=seen
+        ) as ws:
+            assert first_answer(ws) == {"data": {"post": {"id": post["id"]}}}
+
+
 @pytest.mark.parametrize("header", ["soon", "", "-1", "1_000", "+3", "1.0", "0x10", "9" * 20])
 def test_a_malformed_consistency_header_is_bad_user_input(api: Api, header: str) -> None:
     error = api.error(ops.RECENT, {}, headers={"X-Consistent-With": header})

@@ -311,6 +311,14 @@ def test_an_upgrade_other_than_websocket_is_ignored(start_server: StartServer) -
     te = b"Transfer-Encoding: chunked\r\n"
     assert exchange(server, post(JSON + h2c + te, chunked(TYPENAME))) == SERVED
     assert exchange(server, post(JSON + b"Connection: upgrade\r\nUpgrade: foo\r\n")) == SERVED
+    # What uvicorn does not take for a WebSocket handshake, by its own rule (a re-check
+    # probe): a trailing space or tab, `upgrade` in a Connection header but the last.
+    for not_websocket in (
+        b"Connection: Upgrade\r\nUpgrade: websocket \r\n",
+        b"Connection: Upgrade\r\nUpgrade: websocket\t\r\n",
+        b"Connection: Upgrade\r\nConnection: keep-alive\r\nUpgrade: websocket\r\n",
+    ):
+        assert exchange(server, post(JSON + not_websocket)) == SERVED, not_websocket
     # The body in a read of its own.
     head, _, body = post(JSON + h2c).partition(b"\r\n\r\n")
     _, answer = streamed(server, [head + b"\r\n\r\n", body])
