@@ -58,7 +58,7 @@ VIEWER_FIELDS = ("likedByViewer",)
 SKIPPED_AT_MOST = 3  # torn results skipped in a row (Group._stream)
 
 Start = Callable[[Context], Awaitable[Any]]  # strawberry's schema.stream for one context
-Key = tuple[str, str, str | None, str | None, str | None]
+Key = tuple[str, str, str | None, str | None]
 
 
 def _root_field(query: str, operation_name: str | None) -> FieldNode | None:
@@ -218,17 +218,12 @@ class SharedSubscriptions:
         context: Context,
         start: Start,
     ) -> AsyncIterator[Member]:
-        """Joins the group of these and `viewer` (_viewer_part says who that is), and of
-        the socket's X-Consistent-With: the group's first state is read on its first
-        member's context, so a subscriber without the header waited out, or was refused
-        for, another's position, and one with it was sent a state from before it (an
-        outside probe)."""
+        """Joins the group of these and `viewer` (_viewer_part says who that is)."""
         key: Key = (
             query,
             json_codec.encode(variables or {}, sort_keys=True),
             operation_name,
             viewer,
-            context.consistent_with,
         )
         group = self._groups.get(key)
         if group is None or group.ended:
@@ -307,13 +302,25 @@ def _payload(result: ExecutionResult) -> str:
 
 class SharingTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, with shareable subscriptions joined to their group. The
-    view must have a `shared: SharedSubscriptions` (InkwellGraphQL has)."""
+    view must have a `shared: SharedSubscriptions` (InkwellGraphQL has).
+
+    A socket whose handshake carried X-Consistent-With runs its subscriptions alone, each
+    waiting for that position before its first read (schema/consistency.py). Shared, a
+    group's viewer was chosen, and its first state read, on its first member's context:
+    an author's own new draft, not yet projected, was joined as an anonymous reader's
+    and NOT_FOUND after the wait; a later member's header was never checked, or shared
+    the first member's CONSISTENCY_TIMEOUT before its own deadline (re-check probes)."""
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         field = shared_field(operation.query, operation.operation_name)
         shared: SharedSubscriptions | None = getattr(self.view, "shared", None)
         socket = getattr(self.websocket, "ws", None)  # starlette's WebSocket
-        if field is None or shared is None or socket is None:
+        if (
+            field is None
+            or shared is None
+            or socket is None
+            or self.context.consistent_with is not None
+        ):
             await super().run_operation(operation)
             return
 

@@ -135,14 +135,16 @@ def parse_origins(value: str) -> tuple[str, ...]:
 
 
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
-_DIGITS_AND_DOTS = re.compile(r"[0-9.]+")
+# A name whose last label is a number is an IPv4 address to a browser, which writes
+# `127.1` and `0x7f.0.0.1` as 127.0.0.1, and refuses `example.123`.
+_ENDS_IN_A_NUMBER = re.compile(r"(.*\.)?(0x[0-9a-f]*|[0-9]+)")
 
 
 def _as_browsers_send(origin: str) -> str | None:
     """Scheme and host in lowercase, an IP address in its shortest form, the scheme's
     default port left out; None for what no browser sends as an http(s) origin (a path,
-    a user name, a port out of range, a wildcard, a name not in ASCII: browsers send a
-    name's punycode)."""
+    a user name, a port out of range, a wildcard, an IPv6 zone, a name not in ASCII:
+    browsers send a name's punycode)."""
     scheme, separator, authority = origin.partition("://")
     if scheme.lower() not in ("http", "https") or not separator or not origin.isascii():
         return None
@@ -152,15 +154,16 @@ def _as_browsers_send(origin: str) -> str | None:
     except ValueError:
         return None
     host = parts.hostname
-    if not host or "@" in authority or any(mark in authority for mark in "/?#"):
+    if not host or "@" in authority or any(mark in authority for mark in "/?#%"):
         return None
+    bracketed = authority.startswith("[")
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:  # a name: browsers send it in LDH labels; `127.1` as 127.0.0.1
-        if not _HOST_NAME.fullmatch(host) or _DIGITS_AND_DOTS.fullmatch(host):
+        address = ipaddress.IPv6Address(host) if bracketed else ipaddress.IPv4Address(host)
+    except ValueError:  # a name: browsers send it in LDH labels
+        if bracketed or not _HOST_NAME.fullmatch(host) or _ENDS_IN_A_NUMBER.fullmatch(host):
             return None
     else:  # as browsers write an address: [::1], not [0:0:0:0:0:0:0:1]
-        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+        host = f"[{address.compressed}]" if bracketed else address.compressed
     default = 80 if parts.scheme == "http" else 443
     return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
 

@@ -331,10 +331,12 @@ class ChangesSince:
         view: View,
         only: str = "",
         counted: str = "",
+        resumed_view: View | None = None,
     ) -> None:
         """`only` follows one id (a post): its first state is given even if unchanged.
-        `counted` says which changes count against a resume's limit, as `view` shows
-        them (lua/changes_since.lua): "feed", "exists", or "" for all."""
+        `counted` says which changes count against a resume's limit, as `resumed_view`
+        (`view` if None) shows them to a subscriber that resumes (lua/changes_since.lua):
+        "feed", "exists", or "" for all."""
         self._redis = redis
         self._script = script
         self._keys = keys
@@ -343,6 +345,7 @@ class ChangesSince:
         self._change_set = change_set
         self._hash_prefix = hash_prefix
         self._view = view
+        self._resumed_view = view if resumed_view is None else resumed_view
         self._only = only
         self._counted = counted
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
@@ -413,7 +416,7 @@ class ChangesSince:
         # sends (everything past the seam): sent here too, they came twice.
         return checkpoint, [
             snapshot
-            for snapshot in self._snapshots(found, after)
+            for snapshot in self._snapshots(found, after, view=self._resumed_view)
             if snapshot.value is not None and snapshot.position <= checkpoint
         ]
 
@@ -426,15 +429,19 @@ class ChangesSince:
         return Snapshot(key, self.read_at, self._view(_pairs(flat), changed_at, changed_at - 1))
 
     def _snapshots(
-        self, found: list[Any], after: int, withheld: dict[str, int] | None = None
+        self,
+        found: list[Any],
+        after: int,
+        withheld: dict[str, int] | None = None,
+        view: View | None = None,
     ) -> list[Snapshot[Any]]:
-        """Each as shown to subscribers who had everything up to `after` (or, for a key
-        `withheld`, up to the position given there)."""
+        """Each as `view` (the source's own if None) shows it to subscribers who had
+        everything up to `after` (or, for a key `withheld`, up to the position given
+        there)."""
         since = withheld or {}
+        shown = self._view if view is None else view
         return [
-            Snapshot(
-                key, int(position), self._view(_pairs(flat), int(position), since.get(key, after))
-            )
+            Snapshot(key, int(position), shown(_pairs(flat), int(position), since.get(key, after)))
             for key, position, flat in zip(found[::3], found[1::3], found[2::3], strict=True)
         ]
 
@@ -519,6 +526,26 @@ def _published_post(fields: dict[str, str], _position: int, after: int) -> PostV
     return post
 
 
+def _resumed_published_post(fields: dict[str, str], position: int, after: int) -> PostView | None:
+    """A post the feed shows a subscriber that resumes after `after`: as live
+    (_published_post), and an archived post published by `after` that changed after it
+    (`position`, its last change), even if its archiving came before `after`. A
+    subscriber's `after` is the largest position it was sent, and a post archived and
+    changed again before a topic read it (a catch-up after a stall) is sent at its last
+    change's position, after posts changed since its archiving: a client that dropped
+    between the two resumed past the archiving and kept the post listed for good (an
+    outside probe: 8-30 posts each time). Such a subscriber may be sent again a
+    tombstone it had: dropping a post twice changes nothing."""
+    post = _post(fields)
+    if post is None or post.published_at is None:
+        return None
+    if post.status == "ARCHIVED":
+        published = -1 if post.published_position is None else post.published_position
+        if not published <= after < position:
+            return None
+    return post
+
+
 def _comment(fields: dict[str, str], added_at: int, _after: int) -> CommentView | None:
     """The comment, with the position that added it (its score in comment_additions) when
     its hash was written before comments recorded their position."""
@@ -577,7 +604,13 @@ class LiveReadModels:
         change, and its archiving, so that a live list can drop it (a draft archived
         unpublished never shows). With `resume`, first each post that changed after its
         position, as it is now; an archived one only if it was published by then."""
-        source = self._changes(Keys.post_changes, Keys.post_prefix, _published_post, counted="feed")
+        source = self._changes(
+            Keys.post_changes,
+            Keys.post_prefix,
+            _published_post,
+            counted="feed",
+            resumed_view=_resumed_published_post,
+        )
         channel = self._keys.posts_changed_channel()
         async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
             if resume is None:
@@ -657,6 +690,7 @@ class LiveReadModels:
         view: View,
         only: str = "",
         counted: str = "",
+        resumed_view: View | None = None,
     ) -> ChangesSince:
         return ChangesSince(
             self._redis,
@@ -667,6 +701,7 @@ class LiveReadModels:
             view,
             only,
             counted,
+            resumed_view,
         )
 
     @asynccontextmanager

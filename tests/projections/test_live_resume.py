@@ -73,17 +73,42 @@ async def test_a_resumed_feed_gets_each_post_changed_since_as_it_is_now_then_liv
     await settle(inkwell)
 
     async with inkwell.services.live.feed(Resume(after)) as feed:
-        caught_up = [await next_item(feed) for _ in range(3)]
+        caught_up = [await next_item(feed) for _ in range(4)]
+        # Cat's post, archived before `after` and changed since, comes as a tombstone
+        # too: a client may have been sent its archiving after a later position
+        # (test_an_archiving_sent_after_later_changes_is_sent_again_on_resume).
         assert [(v.id, v.status, v.like_count) for v in caught_up] == [
             (liked, "PUBLISHED", 1),
             (archived, "ARCHIVED", 0),
             (new, "PUBLISHED", 0),
+            (archived_before, "ARCHIVED", 0),
         ]
         positions = [v.read_model_position or 0 for v in caught_up]
         assert positions == sorted(positions) and positions[0] > after
         live = await published(inkwell, bob, "Live")
-        assert (await next_item(feed)).id == live  # neither the draft nor Cat's archived post
+        assert (await next_item(feed)).id == live  # not the draft
     assert draft not in {v.id for v in caught_up}
+
+
+async def test_an_archiving_sent_after_later_changes_is_sent_again_on_resume(
+    inkwell: Inkwell,
+) -> None:
+    """A post archived and changed again (its author renamed) before a topic read it is
+    sent at its last change's position, after posts changed in between: a client that
+    dropped between the two and resumed after the largest position it had was never
+    sent the archiving, and kept the post listed for good (an outside probe, after a
+    stall's catch-up)."""
+    ann = await user(inkwell, "Ann")
+    kept, archived = await published(inkwell, ann, "Kept"), await published(inkwell, ann, "Gone")
+    await send(inkwell, ArchivePost(archived), ann)
+    archived_at = await checkpoint(inkwell)
+    await send(inkwell, UpdateProfile(name="Ann B."), ann)
+    await settle(inkwell)
+    # The client had the rename of `kept` (sent first) and dropped: the largest position
+    # it was sent is past the archiving.
+    async with inkwell.services.live.feed(Resume(archived_at)) as feed:
+        caught_up = [await next_item(feed) for _ in range(2)]
+    assert {(v.id, v.status) for v in caught_up} == {(kept, "PUBLISHED"), (archived, "ARCHIVED")}
 
 
 async def test_resumed_comments_are_those_added_since_and_still_there_then_live(

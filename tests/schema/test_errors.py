@@ -349,12 +349,12 @@ def test_a_subscription_waits_for_the_handshakes_position_as_a_query_does(
                     assert [error["extensions"] for error in errors] == [extensions], answer
 
 
-def test_a_shared_subscription_is_shared_only_with_the_same_consistency_header(
-    api: Api,
-) -> None:
+def test_a_subscription_with_a_consistency_header_joins_no_shared_group(api: Api) -> None:
     """A shared `post` subscription ran on its first member's context: a later member's
     X-Consistent-With was never checked (one past the log's head was answered with data),
-    and a first member's made every later one wait for it (an outside probe)."""
+    and a first member's made every later one wait for it (an outside probe). A socket
+    with the header runs its subscriptions alone (tests/e2e/test_subscription_consistency.py
+    has them wait while the projector lags)."""
     ann = api.register("Ann")
     post = api.published_post(ann)
     head = int(api.register("Bob").position)

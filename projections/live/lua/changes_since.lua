@@ -26,22 +26,22 @@ end
 local after = tonumber(ARGV[1])
 
 -- Whether the hash at `key` counts for a resume (ARGV[6]), as the caller's view would show
--- it: a published post, or one archived after `after` that was published by then.
+-- it: a published post, or an archived one that was published by `after` (it changed
+-- after `after`, or it would not be looked at: _resumed_published_post says why).
 local function counts(key)
   if ARGV[6] == 'exists' then
     return redis.call('EXISTS', key) == 1
   elseif ARGV[6] ~= 'feed' then
     return true
   end
-  local post = redis.call('HMGET', key, 'status', 'publishedAt', 'publishedPosition',
-    'archivedPosition')
+  local post = redis.call('HMGET', key, 'status', 'publishedAt', 'publishedPosition')
   if not post[2] then
     return false
   elseif post[1] == 'PUBLISHED' then
     return true
   end
-  local published, archived = tonumber(post[3] or '-1'), tonumber(post[4] or '-1')
-  return post[1] == 'ARCHIVED' and published <= after and after < archived
+  local published = tonumber(post[3] or '-1')
+  return post[1] == 'ARCHIVED' and published <= after
 end
 
 local function add(id, position, hash)
