@@ -137,6 +137,7 @@ def parse_origins(value: str) -> tuple[str, ...]:
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*")
 # A name whose last label is a number is an IPv4 address to a browser, which writes
 # `127.1` and `0x7f.0.0.1` as 127.0.0.1, and refuses `example.123`.
+_AFTER_BRACKET = re.compile(r"(:[0-9]*)?")
 _ENDS_IN_A_NUMBER = re.compile(r"(.*\.)?(0x[0-9a-f]*|[0-9]+)")
 
 
@@ -157,6 +158,8 @@ def _as_browsers_send(origin: str) -> str | None:
     if not host or "@" in authority or any(mark in authority for mark in "/?#%"):
         return None
     bracketed = authority.startswith("[")
+    if bracketed and not _AFTER_BRACKET.fullmatch(authority.partition("]")[2]):
+        return None  # `[::1]3000`: urlsplit drops what follows `]` up to a colon
     try:
         address = ipaddress.IPv6Address(host) if bracketed else ipaddress.IPv4Address(host)
     except ValueError:  # a name: browsers send it in LDH labels

@@ -240,7 +240,8 @@ def test_cors_origins_are_kept_as_browsers_send_them(tmp_path: Path) -> None:
         "http://a/", "http://u@a", "http://a:99999", "http://a?x", "http://ä.example",
         "https://*.example.com", "http://127.1:3000", "http://a b", "http://a;b", "http://a%2eb",
         "http://0x7f.0.0.1:3000", "http://0x7f000001", "http://example.123", "http://[v1.fe]",
-        "http://[fe80::1%25eth0]:3000", "http://[127.0.0.1]",
+        "http://[fe80::1%25eth0]:3000", "http://[127.0.0.1]", "http://[::1]3000",
+        "http://[::1]x:4000",
     ):  # fmt: skip
         with pytest.raises(SettingsError, match="is not an origin"):
             Settings.from_env({**env, "INKWELL_CORS_ORIGINS": written})

@@ -1,7 +1,8 @@
 """The reconnect recipe of docs/clients.md with the graphql-ws npm package: a server that
-restarts under a feed subscriber. The client keeps `after` at the largest position it
-received; what was published while the server was down reaches it once it is back.
-Before, graphql-ws resubscribed as it was and those posts never arrived."""
+restarts under a feed subscriber. The client keeps `after` one below the largest position
+it received (posts changed by one event share a position); what was published while the
+server was down reaches it once it is back. Before, graphql-ws resubscribed as it was and
+those posts never arrived."""
 
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ def test_a_feed_subscriber_resumes_across_a_server_restart(
         ann = api.register("Ann")
         listed = api.published_post(ann, "Before the page loaded")
         page = http_api(followed).ok(MAX_POSITION)["recentPosts"]["edges"]
-        after = max(edge["node"]["readModelPosition"] for edge in page)
+        after = max(edge["node"]["readModelPosition"] for edge in page) - 1
         url = followed.url.replace("http", "ws") + "/graphql"
-        with NodeScript("resume-feed.mjs", url, str(after), "5") as lines:
+        with NodeScript("resume-feed.mjs", url, str(after), "6") as lines:
             assert lines.next_json() == {"connected": 1}
+            assert lines.next_json()["id"] == listed["id"]  # at the page's position: again
             seen = published_until_shown(api, ann, lines, "Seen")
 
             followed.stop()

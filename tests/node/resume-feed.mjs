@@ -1,5 +1,5 @@
 // Follows the feed with the graphql-ws client as docs/clients.md's reconnect recipe says:
-// the request keeps `after` at the largest readModelPosition received, and graphql-ws
+// the request keeps `after` one below the largest readModelPosition received, and graphql-ws
 // sends that same request object again whenever it reconnects, so the new subscription
 // resumes where the old one stopped. Prints each post as a JSON line, and
 // {"connected": n} at each connection.
@@ -35,7 +35,7 @@ const done = new Promise((resolve) => {
         return;
       }
       const post = data.feed;
-      request.variables.after = Math.max(request.variables.after, post.readModelPosition);
+      request.variables.after = Math.max(request.variables.after, post.readModelPosition - 1);
       console.log(JSON.stringify(post));
       if (++received >= Number(wanted)) {
         stop();

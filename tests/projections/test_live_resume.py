@@ -111,6 +111,23 @@ async def test_an_archiving_sent_after_later_changes_is_sent_again_on_resume(
     assert {(v.id, v.status) for v in caught_up} == {(kept, "PUBLISHED"), (archived, "ARCHIVED")}
 
 
+async def test_posts_sharing_a_position_all_come_again_after_one_less(inkwell: Inkwell) -> None:
+    """An author's rename gives all their posts one position: a client that had one of them
+    and resumed after that position never got the others (an outside probe); the recipe of
+    docs/clients.md resumes `feed` after one less."""
+    ann = await user(inkwell, "Ann")
+    posts = {await published(inkwell, ann, f"Post {n}") for n in range(3)}
+    await send(inkwell, UpdateProfile(name="Ann B."), ann)
+    renamed_at = await checkpoint(inkwell)
+    async with inkwell.services.live.feed(Resume(renamed_at)) as feed:
+        with pytest.raises(TimeoutError):
+            await next_item(feed, timeout=0.5)
+    async with inkwell.services.live.feed(Resume(renamed_at - 1)) as feed:
+        again = [await next_item(feed) for _ in range(3)]
+    assert {view.id for view in again} == posts
+    assert {view.read_model_position for view in again} == {renamed_at}
+
+
 async def test_resumed_comments_are_those_added_since_and_still_there_then_live(
     inkwell: Inkwell,
 ) -> None:
