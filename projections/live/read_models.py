@@ -528,20 +528,23 @@ def _published_post(fields: dict[str, str], _position: int, after: int) -> PostV
 
 def _resumed_published_post(fields: dict[str, str], position: int, after: int) -> PostView | None:
     """A post the feed shows a subscriber that resumes after `after`: as live
-    (_published_post), and an archived post published by `after` that changed after it
-    (`position`, its last change), even if its archiving came before `after`. A
-    subscriber's `after` is the largest position it was sent, and a post archived and
-    changed again before a topic read it (a catch-up after a stall) is sent at its last
-    change's position, after posts changed since its archiving: a client that dropped
-    between the two resumed past the archiving and kept the post listed for good (an
-    outside probe: 8-30 posts each time). Such a subscriber may be sent again a
-    tombstone it had: dropping a post twice changes nothing."""
+    (_published_post), and an archived post it may hold that changed after `after`
+    (`position`, its last change), even if its archiving came before `after`.
+
+    A post archived and changed again before a topic read it (a catch-up after a stall)
+    is sent at its last change's position, after posts changed since its archiving: a
+    client that dropped between the two resumed past the archiving and kept the post
+    listed for good (an outside probe: 8-30 posts each time). A subscriber resumes after
+    the largest position it was sent less one (docs/clients.md: posts changed by one
+    event share a position), so it may hold posts published at `after + 1`: judged by
+    `after` alone, those were never dropped (a re-check probe). Such a subscriber may be
+    sent again a tombstone it had: dropping a post twice changes nothing."""
     post = _post(fields)
     if post is None or post.published_at is None:
         return None
     if post.status == "ARCHIVED":
         published = -1 if post.published_position is None else post.published_position
-        if not published <= after < position:
+        if not published <= after + 1 or not after < position:
             return None
     return post
 

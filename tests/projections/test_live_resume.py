@@ -128,6 +128,22 @@ async def test_posts_sharing_a_position_all_come_again_after_one_less(inkwell: I
     assert {view.read_model_position for view in again} == {renamed_at}
 
 
+async def test_a_post_published_just_after_a_resume_position_is_dropped_once_archived(
+    inkwell: Inkwell,
+) -> None:
+    """The recipe resumes `feed` after the largest position less one, so a client holds
+    posts published at `after + 1`: judged as published after `after`, one archived since
+    was never sent, and the client listed it for good (a re-check probe)."""
+    ann = await user(inkwell, "Ann")
+    post = await published(inkwell, ann, "Newest on the page")
+    largest = await checkpoint(inkwell)  # its publication: the page's largest position
+    await send(inkwell, ArchivePost(post), ann)
+    await settle(inkwell)
+    async with inkwell.services.live.feed(Resume(largest - 1)) as feed:
+        shown = await next_item(feed)
+    assert (shown.id, shown.status) == (post, "ARCHIVED")
+
+
 async def test_resumed_comments_are_those_added_since_and_still_there_then_live(
     inkwell: Inkwell,
 ) -> None:

@@ -26,7 +26,7 @@ end
 local after = tonumber(ARGV[1])
 
 -- Whether the hash at `key` counts for a resume (ARGV[6]), as the caller's view would show
--- it: a published post, or an archived one that was published by `after` (it changed
+-- it: a published post, or an archived one that was published by `after` + 1 (it changed
 -- after `after`, or it would not be looked at: _resumed_published_post says why).
 local function counts(key)
   if ARGV[6] == 'exists' then
@@ -41,7 +41,7 @@ local function counts(key)
     return true
   end
   local published = tonumber(post[3] or '-1')
-  return post[1] == 'ARCHIVED' and published <= after
+  return post[1] == 'ARCHIVED' and published <= after + 1
 end
 
 local function add(id, position, hash)
