@@ -50,13 +50,9 @@ class DocumentMemo(Generic[P, R]):
         key = (text, (*args, *kwargs.items()))
         if len(text) > self._largest_kept:
             return self._large_one(key, text, *args, **kwargs)
-        try:
-            value = self._entries[key]
-        except KeyError:
-            pass
-        else:
+        if key in self._entries:
             self._entries.move_to_end(key)
-            return value
+            return self._entries[key]
         value = self._function(text, *args, **kwargs)
         self._entries[key] = value
         self._characters += len(text)
@@ -72,13 +68,9 @@ class DocumentMemo(Generic[P, R]):
         LARGE_KEPT: one request asks for its parse, validation and cost several times
         over, and each of them parsed it again (seven parses of a 1 MB document, 0.28 s
         each)."""
-        try:
-            value = self._large[key]
-        except KeyError:
-            pass
-        else:
+        if key in self._large:
             self._large.move_to_end(key)
-            return value
+            return self._large[key]
         value = self._function(text, *args, **kwargs)
         self._large[key] = value
         if len(self._large) > LARGE_KEPT:

@@ -236,6 +236,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self._account = None
 
     def data_received(self, data: bytes) -> None:
+        """A head that offered an upgrade is parsed again without it, with the rest of its
+        read, as the read that follows (`_unsupported_upgrade_warning`): in a loop, as
+        many times as a read holds such requests (MAX_PIPELINED bounds them)."""
+        self._received(data)
+        while self._without_upgrade:
+            again, self._without_upgrade = self._without_upgrade, b""
+            self._received(again)
+
+    def _received(self, data: bytes) -> None:
         """Deadlines are armed once a read ends with the request unfinished, so a request
         that arrives in one read (nearly all of them) never arms one."""
         self._begun_in_this_read = False
@@ -244,11 +253,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._read = data
         super().data_received(data)
         self._read = b""
-        if self._without_upgrade:  # parsed again, as the read that follows the last
-            again, self._without_upgrade = self._without_upgrade, b""
-            self.data_received(again)
-            return
-        if self._phase is _Phase.AWAITING:
+        if self._without_upgrade or self._phase is _Phase.AWAITING:
             return
         if in_body and self._phase is _Phase.BODY:
             # A read in a body that gave no data and no chunk was a chunk's size line, its

@@ -507,29 +507,26 @@ def _post(fields: dict[str, str], _position: int = -1, _after: int = -1) -> Post
 
 
 def _published_post(fields: dict[str, str], _position: int, after: int) -> PostView | None:
-    """A post the feed shows, `after` the position the topic last read at or a resuming
-    subscriber saw everything up to: a published post; an archived one only once, to tell
-    a subscriber that may hold it in its list (it was published at or before `after`)
-    of its archiving (after `after`), so it can drop it. A later change of an archived
-    post (its author renamed, a comment deleted) sent the whole post to every feed
-    subscriber; a resume from any position before the archiving did too, so anyone
-    could list every archived post. The schema sends an archived post to everyone but
-    its author without its content (`Post.withheld`)."""
-    post = _post(fields)
-    if post is None or post.published_at is None:
+    """A post the feed shows, `after` the position the topic last read at: a published
+    post; an archived one only once, to tell a subscriber that may hold it in its list
+    (it was published at or before `after`) of its archiving (after `after`), so it can
+    drop it. A later change of an archived post (its author renamed, a comment deleted)
+    sent the whole post to every feed subscriber; a resume from any position before the
+    archiving did too, so anyone could list every archived post. The schema sends an
+    archived post to everyone but its author without its content (`Post.withheld`)."""
+    found = _ever_published(fields)
+    if found is None:
         return None
-    if post.status == "ARCHIVED":
-        # A read model written before publications recorded their position: as before.
-        published = -1 if post.published_position is None else post.published_position
-        if not published <= after < (post.archived_position or -1):
-            return None
+    post, published = found
+    if post.status == "ARCHIVED" and not published <= after < (post.archived_position or -1):
+        return None
     return post
 
 
-def _resumed_published_post(fields: dict[str, str], position: int, after: int) -> PostView | None:
-    """A post the feed shows a subscriber that resumes after `after`: as live
-    (_published_post), and an archived post it may hold that changed after `after`
-    (`position`, its last change), even if its archiving came before `after`.
+def _resumed_published_post(fields: dict[str, str], _position: int, after: int) -> PostView | None:
+    """A post the feed shows a subscriber that resumes after `after` (every post read
+    here changed after it): as live (_published_post), and an archived post it may hold,
+    even if its archiving came before `after`.
 
     A post archived and changed again before a topic read it (a catch-up after a stall)
     is sent at its last change's position, after posts changed since its archiving: a
@@ -539,14 +536,22 @@ def _resumed_published_post(fields: dict[str, str], position: int, after: int) -
     event share a position), so it may hold posts published at `after + 1`: judged by
     `after` alone, those were never dropped (a re-check probe). Such a subscriber may be
     sent again a tombstone it had: dropping a post twice changes nothing."""
+    found = _ever_published(fields)
+    if found is None:
+        return None
+    post, published = found
+    if post.status == "ARCHIVED" and not published <= after + 1:
+        return None
+    return post
+
+
+def _ever_published(fields: dict[str, str]) -> tuple[PostView, int] | None:
+    """The post, if it was ever published, and its publication's position (-1 in a read
+    model written before publications recorded theirs)."""
     post = _post(fields)
     if post is None or post.published_at is None:
         return None
-    if post.status == "ARCHIVED":
-        published = -1 if post.published_position is None else post.published_position
-        if not published <= after + 1 or not after < position:
-            return None
-    return post
+    return post, -1 if post.published_position is None else post.published_position
 
 
 def _comment(fields: dict[str, str], added_at: int, _after: int) -> CommentView | None:
