@@ -82,6 +82,11 @@ UNCONFIRMED_SECONDS = 0.02
 # Redis down or not answering in time: a warning without a traceback, as Behind is.
 # (redis-py's ConnectionError and TimeoutError are not the builtin ones.)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
+# How long a resume waits for a change it must send itself to be confirmed
+# (ChangesSince.since): a batch is confirmed within milliseconds; one that is not by then
+# was left so by a projector that died between its two steps, and resubscribing is the
+# honest answer until the rebuild that follows.
+CONFIRMATION_SECONDS = 5.0
 # More changes than this since the last delivery, or waiting for one subscriber of the
 # feed or of a post's comments: resubscribing is cheaper than replaying.
 MAX_CHANGES = 10_000
@@ -332,11 +337,15 @@ class ChangesSince:
         only: str = "",
         counted: str = "",
         resumed_view: View | None = None,
+        judged_by_after: Callable[[Any], bool] = lambda _: False,
     ) -> None:
         """`only` follows one id (a post): its first state is given even if unchanged.
         `counted` says which changes count against a resume's limit, as `resumed_view`
         (`view` if None) shows them to a subscriber that resumes (lua/changes_since.lua):
-        "feed", "exists", or "" for all."""
+        "feed", "exists", or "" for all. `judged_by_after` says of a view `resumed_view`
+        gave whether the live part, which judges from the topic's position and not the
+        subscriber's, may not show it (an archived post's tombstone): `since` sends
+        those itself."""
         self._redis = redis
         self._script = script
         self._keys = keys
@@ -348,6 +357,7 @@ class ChangesSince:
         self._resumed_view = view if resumed_view is None else resumed_view
         self._only = only
         self._counted = counted
+        self._judged_by_after = judged_by_after
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
         self._read_in: str | None = None  # the space of that read
         self.unconfirmed = False
@@ -402,23 +412,45 @@ class ChangesSince:
         resumes; the read leaves this source's own position alone. More than `limit`
         changes the subscriber may be shown, or more than MAX_CHANGES of any kind to
         look through, is Resubscribe. Only the first count: counting drafts too, a resume
-        that fit was refused once someone wrote a draft, and anyone could count them."""
-        checkpoint, found, _ = await self._read_active_space(
-            after, limit + 1, counted=self._counted, scan=MAX_CHANGES
-        )
-        if len(found) // 3 > limit:
-            raise Resubscribe(
-                f"more than {limit} changes since position {after}, more than a resumed "
-                "subscription is sent: read the current state again and subscribe anew"
+        that fit was refused once someone wrote a draft, and anyone could count them.
+
+        A batch's changes are written before its checkpoint moves (confirm_batch.lua): a
+        read between the two sees changes past the checkpoint, which the live part sends
+        (everything past the seam): sent here too, they came twice. But the live part
+        judges a change from the topic's position: an archived post changed again (its
+        author renamed) is not shown to a topic already past its archiving, and a client
+        that dropped before the archiving, resuming at that moment, kept the post listed
+        for good. Such a change is waited for until its batch is confirmed, and sent here.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONFIRMATION_SECONDS
+        wait = UNCONFIRMED_SECONDS
+        while True:
+            checkpoint, found, _ = await self._read_active_space(
+                after, limit + 1, counted=self._counted, scan=MAX_CHANGES
             )
-        # A batch's changes are written before its checkpoint moves (confirm_batch.lua):
-        # a read between the two sees changes past the checkpoint, which the live part
-        # sends (everything past the seam): sent here too, they came twice.
-        return checkpoint, [
-            snapshot
-            for snapshot in self._snapshots(found, after, view=self._resumed_view)
-            if snapshot.value is not None and snapshot.position <= checkpoint
-        ]
+            if len(found) // 3 > limit:
+                raise Resubscribe(
+                    f"more than {limit} changes since position {after}, more than a resumed "
+                    "subscription is sent: read the current state again and subscribe anew"
+                )
+            shown = [
+                snapshot
+                for snapshot in self._snapshots(found, after, view=self._resumed_view)
+                if snapshot.value is not None
+            ]
+            confirmed = [snapshot for snapshot in shown if snapshot.position <= checkpoint]
+            unconfirmed = (snapshot.value for snapshot in shown if snapshot.position > checkpoint)
+            if not any(self._judged_by_after(value) for value in unconfirmed):
+                return checkpoint, confirmed
+            if loop.time() >= deadline:
+                raise Resubscribe(
+                    f"changes after position {after} are written and still not confirmed "
+                    f"after {CONFIRMATION_SECONDS:.0f} s (a projector stopped between its two "
+                    "steps?): read the current state again and subscribe anew"
+                )
+            await asyncio.sleep(wait)
+            wait = min(2 * wait, QUIET_SECONDS)
 
     async def _as_now(self, key: str) -> Snapshot[Any]:
         """A late change (a retry's): the id as it is now, shown as to a subscriber who had
@@ -545,6 +577,10 @@ def _resumed_published_post(fields: dict[str, str], _position: int, after: int) 
     return post
 
 
+def _archived(post: PostView) -> bool:
+    return post.status == "ARCHIVED"
+
+
 def _ever_published(fields: dict[str, str]) -> tuple[PostView, int] | None:
     """The post, if it was ever published, and its publication's position (-1 in a read
     model written before publications recorded theirs)."""
@@ -618,6 +654,7 @@ class LiveReadModels:
             _published_post,
             counted="feed",
             resumed_view=_resumed_published_post,
+            judged_by_after=_archived,
         )
         channel = self._keys.posts_changed_channel()
         async with self._joined(channel, source, MAX_CHANGES) as (topic, mailbox):
@@ -699,6 +736,7 @@ class LiveReadModels:
         only: str = "",
         counted: str = "",
         resumed_view: View | None = None,
+        judged_by_after: Callable[[Any], bool] = lambda _: False,
     ) -> ChangesSince:
         return ChangesSince(
             self._redis,
@@ -710,6 +748,7 @@ class LiveReadModels:
             only,
             counted,
             resumed_view,
+            judged_by_after,
         )
 
     @asynccontextmanager

@@ -20,6 +20,7 @@ from domain.commands import (
     UpdateProfile,
 )
 from projections.keyspace.keys import Keys
+from projections.live import read_models
 from projections.live.read_models import (
     CHANGES_SINCE,
     ChangesSince,
@@ -142,6 +143,55 @@ async def test_a_post_published_just_after_a_resume_position_is_dropped_once_arc
     async with inkwell.services.live.feed(Resume(largest - 1)) as feed:
         shown = await next_item(feed)
     assert (shown.id, shown.status) == (post, "ARCHIVED")
+
+
+async def test_an_archiving_whose_later_change_is_unconfirmed_at_the_resume_is_sent(
+    inkwell: Inkwell,
+) -> None:
+    """A resume leaves a change past its read's checkpoint (written, its batch not yet
+    confirmed) to the live part. An archived post's later change (its author renamed)
+    is judged there from the topic's position, already past the archiving, and not
+    shown: a client that dropped before the archiving and resumed at that moment kept
+    the post listed for good (seen once by an outside probe, found by reading)."""
+    ann = await user(inkwell, "Ann")
+    post = await published(inkwell, ann, "Archived while away")
+    after = await checkpoint(inkwell)  # the client dropped here
+    async with inkwell.services.live.feed() as watcher:  # the topic reads past the archiving
+        await send(inkwell, ArchivePost(post), ann)
+        assert (await next_item(watcher)).status == "ARCHIVED"
+        archived_at = await checkpoint(inkwell)
+        # What the rename's batch leaves between its MULTI and its confirmation.
+        await inkwell.redis.zadd(inkwell.keys.post_changes(), {post: archived_at + 1})
+        await inkwell.redis.hset(inkwell.keys.post(post), "position", archived_at + 1)
+
+        async def confirm_soon() -> None:
+            await asyncio.sleep(0.3)  # the resume's read is made meanwhile
+            await send(inkwell, RegisterUser("Bob"))  # the checkpoint reaches the change
+
+        confirming = asyncio.create_task(confirm_soon())
+        async with inkwell.services.live.feed(Resume(after)) as feed:
+            shown = await next_item(feed, timeout=3)
+        await confirming
+    assert (shown.id, shown.status) == (post, "ARCHIVED")
+
+
+async def test_such_a_change_never_confirmed_is_resubscribe(
+    inkwell: Inkwell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A projector that died between its two steps leaves its batch unconfirmed until the
+    rebuild that follows: the resume cannot tell the archiving, and says so."""
+    monkeypatch.setattr(read_models, "CONFIRMATION_SECONDS", 0.5)
+    ann = await user(inkwell, "Ann")
+    post = await published(inkwell, ann, "Archived while away")
+    after = await checkpoint(inkwell)
+    await send(inkwell, ArchivePost(post), ann)
+    archived_at = await checkpoint(inkwell)
+    await inkwell.redis.zadd(inkwell.keys.post_changes(), {post: archived_at + 1})
+    await inkwell.redis.hset(inkwell.keys.post(post), "position", archived_at + 1)
+    with pytest.raises(Resubscribe, match="still not confirmed"):
+        async with inkwell.services.live.feed(Resume(after)):
+            pass
+    assert inkwell.services.live.subscribers == 0
 
 
 async def test_resumed_comments_are_those_added_since_and_still_there_then_live(
