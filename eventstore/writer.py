@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -37,6 +38,7 @@ from domain.upcasting import SCHEMAS, EventSchemas
 from eventstore.codec import event_rows, recorded_events
 from eventstore.driver_sql import DriverStatement
 from eventstore.engines import Engines
+from eventstore.log_files import LogFiles, LogFilesReplaced
 from eventstore.tables import commands, events
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,9 @@ class GroupCommitWriter:
             else text(f"SELECT pg_advisory_xact_lock({POSTGRES_APPEND_LOCK})")
         )
         self._hold_connection = engines.is_sqlite
+        self._files = _log_files(engines)
+        # Set for good once the log's files were deleted or replaced under the writer.
+        self._broken: str | None = None
         self._on_commit = on_commit
         self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
@@ -154,6 +159,8 @@ class GroupCommitWriter:
         it says nothing of now: with no write since, the database may well accept the
         next (a read-only PostgreSQL set writable again, a lock released), and a
         process that wrote nothing since would report the incident on and on."""
+        if self._broken is not None:
+            return self._broken  # for as long as the process runs
         failure = self._last_failure
         if failure is None or time.monotonic() - failure[1] >= within:
             return None
@@ -212,6 +219,8 @@ class GroupCommitWriter:
         recorded: list[RecordedEvent] = []
         conn = held
         try:
+            if self._broken is not None:
+                raise LogFilesReplaced(self._broken)
             conn = conn if conn is not None else self._engine.connect()
             with conn.begin():
                 if self._lock_statement is not None:
@@ -226,9 +235,12 @@ class GroupCommitWriter:
                     else:
                         results.append(outcome)
                         recorded.extend(new_events)
+            self._check_files()
         except Exception as error:
             failure = _read_only(error) or error
-            if isinstance(failure, (OperationalError, InterfaceError, LogReadOnly)):
+            if isinstance(
+                failure, (OperationalError, InterfaceError, LogReadOnly, LogFilesReplaced)
+            ):
                 # The database unreachable, read-only or the file locked: one line per
                 # commit while it lasts, not a traceback each (the API answers UNAVAILABLE).
                 log.warning("commit of %d appends failed: %s", len(batch), _reason(failure))
@@ -239,6 +251,8 @@ class GroupCommitWriter:
             self._last_failure = (_reason(failure), time.monotonic())
             _close(conn)
             conn = None
+            if self._files is not None:
+                self._files.forget()
         else:
             self._last_failure = None
         if recorded:
@@ -249,6 +263,30 @@ class GroupCommitWriter:
             return conn
         _close(conn)
         return None
+
+    def _check_files(self) -> None:
+        """After a commit: raises LogFilesReplaced, for good, if the SQLite log's files are
+        no longer those the connection has open (eventstore/log_files.py)."""
+        if self._files is None:
+            return
+        if not self._files.known:
+            self._files.opened()
+            return
+        replaced = self._files.replaced()
+        if replaced is not None:
+            log.error(
+                "the event log's files changed under the writer; no more commits: %s", replaced
+            )
+            self._broken = replaced
+            raise LogFilesReplaced(replaced)
+
+
+def _log_files(engines: Engines) -> LogFiles | None:
+    """The files of a SQLite log on disk, to watch (none in memory or on PostgreSQL)."""
+    database = engines.writer.url.database
+    if not engines.is_sqlite or not database or database == ":memory:":
+        return None
+    return LogFiles(Path(database))
 
 
 class _Append:

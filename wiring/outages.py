@@ -8,7 +8,8 @@ SQL: what the driver reports as operational (the server gone, a connection dropp
 SQLite file locked past its busy timeout) or as the connection's own failure, a pool
 with no connection free, a commit the writer could not confirm or a command's read not
 answered in time (a database that stopped answering), and a write the database refused
-as read-only (a standby).
+as read-only (a standby), and a log whose SQLite files were deleted or replaced under
+the server (until it restarts).
 Error replies (Redis's OOM, a constraint) stay unexpected.
 """
 
@@ -19,6 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from eventstore.log_files import LogFilesReplaced
 from eventstore.reads import ReadUnanswered
 from eventstore.writer import CommitUnconfirmed, LogReadOnly
 
@@ -31,4 +33,5 @@ STORE_OUTAGES: tuple[type[Exception], ...] = (
     CommitUnconfirmed,
     ReadUnanswered,
     LogReadOnly,
+    LogFilesReplaced,
 )

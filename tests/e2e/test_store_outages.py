@@ -6,6 +6,7 @@ while Redis is away; and everything works again once the store is back."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 
 import httpx2 as httpx
@@ -158,3 +159,24 @@ def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
             == {"ok": True}
         )
     )
+
+
+def test_with_the_logs_write_ahead_file_deleted_no_write_is_acknowledged_until_a_restart(
+    server: ServerProcess, sqlite_url: str
+) -> None:
+    """An operator deletes the SQLite log's `-wal` under the running server (an outside
+    probe): the writer's connection went on committing into the deleted file, and 75
+    mutations were answered with success, then were not in the log at the next start,
+    while /ready already said the log could not be opened."""
+    api = http_api(server)
+    ann = api.register("Ann")
+    api.create_post(ann, "Before")
+    os.unlink(sqlite_url.removeprefix("sqlite:///") + "-wal")
+    for title in ("After", "And after"):
+        error = api.error(CREATE, {"i": {"title": title, "content": "x"}}, token=ann.token)
+        assert error["extensions"] == {"code": "UNAVAILABLE"}, error
+    until_true(lambda: httpx.get(f"{server.url}/ready", timeout=10).status_code == 503)
+    assert "was deleted under the running server: restart it" in server.log.read_text()
+    server.stop()
+    server.start()  # a log without its lost tail: it takes writes again
+    api.ok(CREATE, {"i": {"title": "Restarted", "content": "x"}}, token=api.register("Bob").token)

@@ -1,0 +1,80 @@
+"""A SQLite log whose files are deleted or replaced under a running writer: its commits
+would go into files no longer on disk, acknowledged and lost at the next start, so the
+writer refuses them, and every later one, until the process restarts."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from eventstore.engines import open_engines
+from eventstore.log_files import LogFilesReplaced
+from eventstore.log_reader import LogReader
+from eventstore.store import SqlEventStore
+from eventstore.writer import GroupCommitWriter
+from tests.support.appends import Committed, request
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+@pytest.fixture
+async def store(database: Path) -> AsyncIterator[SqlEventStore]:
+    engines = open_engines(f"sqlite:///{database}")
+    writer = GroupCommitWriter(engines, Committed())
+    writer.start()
+    try:
+        yield SqlEventStore(engines, writer)
+    finally:
+        writer.stop()
+        engines.dispose()
+
+
+async def positions_on_disk(database: Path) -> list[int]:
+    """What a fresh start finds in the log."""
+    engines = open_engines(f"sqlite:///{database}")
+    try:
+        return [event.position for event in await LogReader(engines.reader).read_all(0, 100)]
+    finally:
+        engines.dispose()
+
+
+@pytest.mark.parametrize("suffix", ["-wal", ""])
+async def test_a_deleted_file_refuses_every_later_commit(
+    store: SqlEventStore, database: Path, suffix: str
+) -> None:
+    await store.append(request("user-1", 0))
+    await store.append(request("user-2", 0))  # the files' identities are taken by now
+    os.unlink(f"{database}{suffix}")
+    for stream in ("user-3", "user-4"):
+        with pytest.raises(LogFilesReplaced, match="was deleted under the running server"):
+            await store.append(request(stream, 0))
+    reason = store.recent_commit_failure(0)  # however old: it holds until a restart
+    assert reason is not None and "deleted" in reason
+
+
+async def test_a_file_copied_over_the_log_refuses_the_commit(
+    store: SqlEventStore, database: Path, tmp_path: Path
+) -> None:
+    await store.append(request("user-1", 0))
+    await store.append(request("user-2", 0))
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(database, copy)
+    os.replace(copy, database)  # a backup restored over the running server's log
+    with pytest.raises(LogFilesReplaced, match="was replaced under the running server"):
+        await store.append(request("user-3", 0))
+
+
+async def test_a_log_left_alone_keeps_committing(store: SqlEventStore, database: Path) -> None:
+    """SQLite truncates its write-ahead log at checkpoints: the same file, kept."""
+    for n in range(50):
+        await store.append(request(f"user-{n}", 0))
+    assert len(await positions_on_disk(database)) == 50
+    await store.append(request("user-50", 0))
+    assert store.recent_commit_failure(30) is None
