@@ -1,6 +1,7 @@
 """WebSocket limits: the size of each message (1009, Message Too Big) always; with rate
 limits on, open connections per address (per process), the rate of subscribe messages
-per address, and the rate of all messages on a connection (both 1013, Try Again Later).
+per address, and the rate of all messages on a connection, weighed by their size (both
+1013, Try Again Later).
 
 A subscribe past the rate waits for its turn, the socket read on meanwhile
 (protection/subscribe_turns.py).
@@ -28,12 +29,19 @@ TRY_AGAIN_LATER = 1013
 # (100, strawberry's max_subscriptions_per_connection).
 MESSAGES_BURST = 200
 MESSAGES_PER_SECOND = 20.0
+# A message counts one more for each this many bytes: reading one costs the event loop in
+# proportion to its size (orjson alone 0.1-1.5 ms for 130-144 KB). Counted as one each,
+# 50 sockets of one address sending 130 KB pings within the rate held the server's loop
+# at a full core and another client's `{ __typename }` at p90 570-680 ms (an outside
+# probe): the rate let 1,000 such messages a second through, and the server reads 800.
+BYTES_PER_MESSAGE = 2048
 
 
 class MessageBudget:
     """What one connection may still send. Every message costs the event loop, the
     smallest ones too: ten connections sending pings (or pongs) as fast as they could
-    held other clients' answers for up to 4.6 s, where they took 2.5 ms."""
+    held other clients' answers for up to 4.6 s, where they took 2.5 ms. A message of
+    `size` bytes counts 1 + size // BYTES_PER_MESSAGE (a 128 KB one, 65)."""
 
     def __init__(
         self,
@@ -47,13 +55,14 @@ class MessageBudget:
         self._tokens = self._burst
         self._last = clock()
 
-    def take(self) -> bool:
+    def take(self, size: int = 0) -> bool:
         now = self._clock()
         self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_second)
         self._last = now
-        if self._tokens < 1:
+        cost = 1 + size // BYTES_PER_MESSAGE
+        if self._tokens < cost:
             return False
-        self._tokens -= 1
+        self._tokens -= cost
         return True
 
 
@@ -116,14 +125,16 @@ class WebSocketGuard:
             message = await receive()
             if message["type"] != "websocket.receive":
                 return message
-            if message_size(message) > self.max_message_bytes:
+            size = message_size(message)
+            if size > self.max_message_bytes:
                 return await close(
                     MESSAGE_TOO_BIG, f"messages are limited to {self.max_message_bytes} bytes"
                 )
-            if budget is not None and not budget.take():
+            if budget is not None and not budget.take(size):
                 return await close(
                     TRY_AGAIN_LATER,
-                    f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection",
+                    f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection "
+                    f"(one more for each {BYTES_PER_MESSAGE} bytes of a message)",
                 )
             return message
 

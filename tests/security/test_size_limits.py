@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
-from protection.websocket_guard import MESSAGES_BURST, MessageBudget
+from protection.websocket_guard import BYTES_PER_MESSAGE, MESSAGES_BURST, MessageBudget
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 from tests.support.socket_protocols import EACH_PROTOCOL
@@ -407,12 +407,35 @@ async def test_a_message_flood_on_a_connection_closes_it_with_1013(
         for _ in range(MESSAGES_BURST + 10):
             await flooding.send(ping)
     assert await closed_with(flooding) == 1013
-    assert flooding.close_reason == "at most 20 messages a second on a connection"
+    assert flooding.close_reason == (
+        "at most 20 messages a second on a connection (one more for each 2048 bytes of a message)"
+    )
     for _ in range(5):  # a ping now and then is nothing
         await steady.send(ping)
         assert json.loads(await steady.recv()) == {"type": "pong"}
     await steady.close()
     assert httpx.post(f"{server.url}/graphql", json={"query": "{ __typename }"}).status_code == 200
+
+
+async def test_large_messages_spend_a_connections_budget_by_their_size(
+    start_server: StartServer,
+) -> None:
+    """Fifty sockets of one address sending 130 KB pings, each within the message rate,
+    held the server's event loop at a full core and another client's `{ __typename }` at
+    p90 570-680 ms (an outside probe): reading a message costs in proportion to its size,
+    and the rate counted each as one."""
+    server = start_server()
+    flooding = await open_session(server)
+    large = json.dumps({"type": "ping", "payload": {"x": "a" * 100_000}})
+    sent = 0
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(10):
+            await flooding.send(large)
+            sent += 1
+            await asyncio.sleep(0.01)
+    assert await closed_with(flooding) == 1013
+    answered = MESSAGES_BURST // (1 + len(large) // BYTES_PER_MESSAGE)  # 200 // 49: 4
+    assert sent <= answered + 2  # the close reaches the client after a send or two more
 
 
 def test_a_message_budget_refills_at_its_rate() -> None:
@@ -423,6 +446,15 @@ def test_a_message_budget_refills_at_its_rate() -> None:
     assert [budget.take(), budget.take()] == [True, False]
     now[0] += 60  # refills to the burst, no more
     assert [budget.take() for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_message_counts_one_more_for_each_block_of_bytes() -> None:
+    now = [0.0]
+    budget = MessageBudget(burst=10, per_second=1.0, clock=lambda: now[0])
+    assert budget.take(BYTES_PER_MESSAGE - 1)  # 1
+    assert budget.take(4 * BYTES_PER_MESSAGE)  # 5: 4 left
+    assert not budget.take(4 * BYTES_PER_MESSAGE)  # refused whole: nothing spent
+    assert [budget.take() for _ in range(5)] == [True, True, True, True, False]
 
 
 async def test_handshakes_at_once_are_bounded_by_the_cap_too(start_server: StartServer) -> None:
