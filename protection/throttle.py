@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -53,6 +52,7 @@ class Throttle:
             key_prefix=key_prefix,
             connection_pool=pool,  # type: ignore[arg-type]  # passed on to redis-py
         )
+        self._storage = storage
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self.requests = _rule("requests", rates.requests)
         self.per_token = _rule("requests for this token", rates.per_token)
@@ -73,12 +73,45 @@ class Throttle:
                 allowed = await self._limiter.hit(item, rule.kind, identity, cost=cost)
                 if allowed:
                     continue
-                stats = await self._limiter.get_window_stats(item, rule.kind, identity)
+                window = await self._storage.get_sliding_window(
+                    item.key_for(rule.kind, identity), item.get_expiry()
+                )
             except Exception as error:  # fail open, see the module docstring
                 # One line, not a traceback: it repeats for every request while Redis is down.
                 log.warning("rate limit storage failed (%r); letting the request through", error)
                 return
-            raise RateLimited(rule.kind, max(1, math.ceil(stats.reset_time - time.time())))
+            wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
+            raise RateLimited(rule.kind, max(1, math.ceil(wait)))
+
+
+def seconds_until_room(
+    amount: int,
+    expiry: int,
+    cost: int,
+    previous: int,
+    previous_ttl: float,
+    current: int,
+    current_ttl: float,
+) -> float:
+    """How long until a hit of `cost` fits a sliding window counter of `amount` per
+    `expiry` seconds, from its two windows as `limits` stores them (counts, and their
+    keys' TTLs in seconds, read after the shift its read makes).
+
+    `limits` lets a hit in while floor(previous * previous_ttl / expiry) + current + cost
+    is at most `amount`: the previous window's count weighs less as its TTL runs out,
+    which is exactly when the current window ends (its TTL is then `expiry`, and it
+    becomes the previous window). Its own reset time is when one unit frees: with costs
+    of 20,402 against 100,000 a minute, a client told "1 s" was refused 15 times in a
+    row, 15 s in all (an outside probe)."""
+    room = amount - cost  # what the weighted count may be for the hit to fit
+    if current <= room:
+        if previous == 0:
+            return 0.0
+        # floor(previous * ttl / expiry) <= room - current once ttl drops below this
+        return max(0.0, previous_ttl - expiry * (room - current + 1) / previous)
+    # Not until the current window ends and its count, then the previous, weighs less.
+    ends = current_ttl - expiry
+    return ends + max(0.0, expiry * (1 - (room + 1) / current))
 
 
 def token_identity(token: str) -> str:
