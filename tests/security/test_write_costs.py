@@ -61,7 +61,8 @@ def test_words_past_the_budget_are_refused_and_append_nothing(
         refused = ann.create("Beta", text(100, 30))
         (error,) = refused["errors"]
         assert error["extensions"]["code"] == "RATE_LIMITED"
-        assert 0 < error["extensions"]["retryAfter"] <= 3600
+        # The hour spent weighs on through the next (protection/throttle.py).
+        assert 0 < error["extensions"]["retryAfter"] <= 2 * 3600
         assert "words given to the search index" in error["message"]
         assert event_count(tmp_path) == before
         # Words already counted cost again only as a new post's or edit's own.
