@@ -12,6 +12,7 @@ from eventstore.memory import InMemoryEventStore
 from eventstore.store import SqlEventStore
 from eventstore.writer import GroupCommitWriter
 from tests.support.appends import Committed
+from tests.support.stores import opened_store
 
 
 @pytest.fixture
@@ -47,11 +48,5 @@ async def store(store_url: str | None) -> AsyncIterator[InMemoryEventStore | Sql
     if store_url is None:
         yield InMemoryEventStore()
         return
-    engines = open_engines(store_url)
-    writer = GroupCommitWriter(engines, lambda _: None)
-    writer.start()
-    try:
-        yield SqlEventStore(engines, writer)
-    finally:
-        writer.stop()
-        engines.dispose()
+    async with opened_store(store_url) as opened:
+        yield opened

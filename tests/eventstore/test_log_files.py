@@ -15,8 +15,8 @@ from eventstore.engines import open_engines
 from eventstore.log_files import LogFilesReplaced
 from eventstore.log_reader import LogReader
 from eventstore.store import SqlEventStore
-from eventstore.writer import GroupCommitWriter
-from tests.support.appends import Committed, request
+from tests.support.appends import request
+from tests.support.stores import opened_store
 
 
 @pytest.fixture
@@ -26,14 +26,8 @@ def database(tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def store(database: Path) -> AsyncIterator[SqlEventStore]:
-    engines = open_engines(f"sqlite:///{database}")
-    writer = GroupCommitWriter(engines, Committed())
-    writer.start()
-    try:
-        yield SqlEventStore(engines, writer)
-    finally:
-        writer.stop()
-        engines.dispose()
+    async with opened_store(f"sqlite:///{database}") as opened:
+        yield opened
 
 
 async def positions_on_disk(database: Path) -> list[int]:
