@@ -1,7 +1,7 @@
 """WebSocket limits: the size of each message (1009, Message Too Big) always; with rate
 limits on, open connections per address (per process), the rate of subscribe messages
-per address, and the rate of all messages on a connection, weighed by their size (both
-1013, Try Again Later).
+per address, and the rate of all messages, weighed by their size, on a connection and
+from an address (per process) (both 1013, Try Again Later).
 
 A subscribe past the rate waits for its turn, the socket read on meanwhile
 (protection/subscribe_turns.py).
@@ -35,13 +35,29 @@ MESSAGES_PER_SECOND = 20.0
 # at a full core and another client's `{ __typename }` at p90 570-680 ms (an outside
 # probe): the rate let 1,000 such messages a second through, and the server reads 800.
 BYTES_PER_MESSAGE = 2048
+# What all of an address's sockets may send together, in this process, kept when they
+# close: a connection's own budget started full on every new socket. 50 loops from one
+# address, each opening a socket, sending four 130 KB pings and waiting for its 1013, made
+# 420-460 handshakes in 6 s within the request rate and held another client's
+# `{ __typename }` at p99 660 ms (an outside probe). A page's own sockets send a few
+# messages a second between them.
+ADDRESS_BURST = 1_000
+ADDRESS_PER_SECOND = 100.0
+# Addresses whose budget is kept before the full ones are forgotten (a full one is as good
+# as none).
+ADDRESSES_KEPT = 1_024
+
+
+def message_cost(size: int) -> int:
+    """What a message of `size` bytes counts against a budget (a 128 KB one, 65)."""
+    return 1 + size // BYTES_PER_MESSAGE
 
 
 class MessageBudget:
-    """What one connection may still send. Every message costs the event loop, the
-    smallest ones too: ten connections sending pings (or pongs) as fast as they could
-    held other clients' answers for up to 4.6 s, where they took 2.5 ms. A message of
-    `size` bytes counts 1 + size // BYTES_PER_MESSAGE (a 128 KB one, 65)."""
+    """What one connection (or address) may still send, in messages of the smallest size
+    (message_cost). Every message costs the event loop, the smallest ones too: ten
+    connections sending pings (or pongs) as fast as they could held other clients'
+    answers for up to 4.6 s, where they took 2.5 ms."""
 
     def __init__(
         self,
@@ -55,15 +71,42 @@ class MessageBudget:
         self._tokens = self._burst
         self._last = clock()
 
-    def take(self, size: int = 0) -> bool:
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_second)
-        self._last = now
-        cost = 1 + size // BYTES_PER_MESSAGE
+    def take(self, cost: int = 1) -> bool:
+        self._refill()
         if self._tokens < cost:
             return False
         self._tokens -= cost
         return True
+
+    def full(self) -> bool:
+        self._refill()
+        return self._tokens >= self._burst
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._per_second)
+        self._last = now
+
+
+class AddressBudgets:
+    """Each address's budget (ADDRESS_BURST, ADDRESS_PER_SECOND), kept after its sockets
+    close, so that a new socket does not start it full again."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._budgets: dict[str, MessageBudget] = {}
+
+    def __len__(self) -> int:
+        return len(self._budgets)
+
+    def of(self, address: str) -> MessageBudget:
+        budget = self._budgets.get(address)
+        if budget is None:
+            if len(self._budgets) >= ADDRESSES_KEPT:
+                self._budgets = {a: b for a, b in self._budgets.items() if not b.full()}
+            budget = MessageBudget(ADDRESS_BURST, ADDRESS_PER_SECOND, self._clock)
+            self._budgets[address] = budget
+        return budget
 
 
 class WebSocketGuard:
@@ -72,6 +115,7 @@ class WebSocketGuard:
         self.max_message_bytes = max_message_bytes
         self.max_per_address = max_per_address
         self.open: Counter[str] = Counter()
+        self.budgets = AddressBudgets()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
@@ -101,7 +145,7 @@ class WebSocketGuard:
             ):
                 await refuse_handshake(scope, receive, send, *too_many(limited))
                 return
-            guarded = self._guarded(throttle, receive, send)
+            guarded = self._guarded(throttle, address, receive, send)
             if throttle is None:
                 await self.app(scope, guarded, send)
                 return
@@ -116,10 +160,14 @@ class WebSocketGuard:
             if not self.open[address]:
                 del self.open[address]
 
-    def _guarded(self, throttle: Throttle | None, receive: Receive, send: Send) -> Receive:
-        """The socket's messages, each within the size limit and the connection's rate."""
+    def _guarded(
+        self, throttle: Throttle | None, address: str, receive: Receive, send: Send
+    ) -> Receive:
+        """The socket's messages, each within the size limit and the connection's and the
+        address's rates."""
         close = partial(_close, send)
         budget = MessageBudget() if throttle is not None else None
+        shared = self.budgets.of(address) if throttle is not None else None
 
         async def guarded() -> Message:
             message = await receive()
@@ -130,10 +178,19 @@ class WebSocketGuard:
                 return await close(
                     MESSAGE_TOO_BIG, f"messages are limited to {self.max_message_bytes} bytes"
                 )
-            if budget is not None and not budget.take(size):
+            if budget is None or shared is None:
+                return message
+            cost = message_cost(size)
+            if not budget.take(cost):
                 return await close(
                     TRY_AGAIN_LATER,
                     f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection "
+                    f"(one more for each {BYTES_PER_MESSAGE} bytes of a message)",
+                )
+            if not shared.take(cost):
+                return await close(
+                    TRY_AGAIN_LATER,
+                    f"at most {ADDRESS_PER_SECOND:g} messages a second from an address "
                     f"(one more for each {BYTES_PER_MESSAGE} bytes of a message)",
                 )
             return message

@@ -14,6 +14,9 @@ orjson reads and writes it, but for two things JSON allows and orjson refuses:
 The standard library's reader recurses in C under Python's recursion limit, lower than
 orjson's 1,024 levels: a text it cannot read so is refused as orjson refuses one nested
 deeper (the check for repeated keys reads some texts with it too).
+
+A text with more objects and arrays than any request holds is refused before it is
+read (MAX_CONTAINERS): what reading costs follows its shape more than its size.
 """
 
 from __future__ import annotations
@@ -23,7 +26,29 @@ from typing import Any
 
 import orjson
 
+from schema.limits import MAX_TOKENS
+from schema.limits.variables import MAX_VARIABLE_VALUES
 from schema.request_keys import refuse_repeats
+
+# More `{` and `[` than any request holds, strings included: at most MAX_VARIABLE_VALUES
+# in its variables and MAX_TOKENS / 2 in its document (a brace is a token, and so is the
+# one that closes it), with room to spare. orjson makes each object or array in 80-140
+# ns: a 130 KB WebSocket message of 64,600 nested arrays took it 9-27 ms, a 1 MB body
+# 53 ms, within every size and rate limit (an outside probe: 50 sockets of such pings,
+# paced within the message budget, held another client's `{ __typename }` 1.7-6.4 s).
+MAX_CONTAINERS = 2 * (MAX_VARIABLE_VALUES + MAX_TOKENS // 2)
+
+
+class TooManyContainers(json.JSONDecodeError):
+    """A text with more objects and arrays than MAX_CONTAINERS: refused unread, as one
+    that is not JSON."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"more than {MAX_CONTAINERS:,} JSON objects and arrays: no request holds so many",
+            "",
+            0,
+        )
 
 
 def decode(data: str | bytes) -> Any:
@@ -39,13 +64,25 @@ def decode(data: str | bytes) -> Any:
 
 def parse(data: str | bytes) -> Any:
     """The JSON value of `data`, repeated keys unchecked (the last kept): for a look at a
-    message that `decode` reads again where it counts. json.JSONDecodeError if not JSON."""
+    message that `decode` reads again where it counts. json.JSONDecodeError if not JSON,
+    TooManyContainers (one) for a text with too many objects and arrays."""
+    # Two brackets a container at least: a shorter text cannot hold too many, and is not
+    # counted (about 0.4 ms a MB for each character counted).
+    if len(data) > 2 * MAX_CONTAINERS and containers(data) > MAX_CONTAINERS:
+        raise TooManyContainers()
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as error:
         if "surrogate" not in error.msg:
             raise
         return _with_lone_surrogates(data, error)
+
+
+def containers(data: str | bytes) -> int:
+    """How many objects and arrays the text may hold: its `{` and `[`, in strings too."""
+    if isinstance(data, str):
+        return data.count("{") + data.count("[")
+    return data.count(b"{") + data.count(b"[")
 
 
 def encode(data: object, *, sort_keys: bool = False) -> str:

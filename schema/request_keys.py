@@ -47,9 +47,7 @@ class TooManyMembers(json.JSONDecodeError):
     as not JSON, as GivenTwice is. Only a text that may repeat a key is looked at so."""
 
     def __init__(self, doc: str) -> None:
-        super().__init__(
-            f"An object of the request has more than {MAX_MEMBERS} members", doc, 0
-        )
+        super().__init__(f"An object of the request has more than {MAX_MEMBERS} members", doc, 0)
 
 
 class GivenTwice(json.JSONDecodeError):

@@ -34,6 +34,7 @@ from protection.subscription_budget import SubscriptionBudget
 from schema import InkwellSchema, json_codec
 from schema.context import Context
 from schema.errors import too_large
+from schema.json_codec import TooManyContainers
 from schema.multiplex import SharingTransportWSHandler
 from schema.persisted import PersistedQueryRefused
 from schema.request_keys import GivenTwice, TooManyMembers
@@ -91,10 +92,10 @@ def _malformed_payload(payload: object) -> str | None:
 
 
 def unread(refusal: NonJsonMessageReceived) -> str:
-    """The close reason for a message the endpoint did not read: a repeated key or too
-    many members names what it refused (schema/request_keys.py); strawberry's reason
-    said "must be valid JSON" of valid JSON."""
-    if isinstance(cause := refusal.__cause__, GivenTwice | TooManyMembers):
+    """The close reason for a message the endpoint did not read: a repeated key, too many
+    members (schema/request_keys.py) or too many objects and arrays (schema/json_codec.py)
+    names what it refused; strawberry's reason said "must be valid JSON" of valid JSON."""
+    if isinstance(cause := refusal.__cause__, GivenTwice | TooManyMembers | TooManyContainers):
         return fitted(cause.msg)
     return "WebSocket message must be valid JSON"
 

@@ -39,6 +39,7 @@ from protection.throttle import RateLimited
 from schema import content_type, json_codec, media
 from schema.context import Context, Services
 from schema.errors import UNAVAILABLE, too_large
+from schema.json_codec import TooManyContainers
 from schema.legacy_sockets import LegacyWSHandler
 from schema.multiplex import SharedSubscriptions
 from schema.persisted import PersistedQueryRefused
@@ -118,7 +119,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         try:
             parsed = super().parse_json(data)
         except HTTPException as unreadable:
-            if isinstance(unreadable.__cause__, GivenTwice):
+            if isinstance(unreadable.__cause__, GivenTwice | TooManyContainers):
                 raise HTTPException(400, f"{unreadable.__cause__.msg}.") from None
             raise
         if not isinstance(parsed, dict | list):

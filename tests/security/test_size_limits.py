@@ -19,7 +19,16 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
-from protection.websocket_guard import BYTES_PER_MESSAGE, MESSAGES_BURST, MessageBudget
+from protection.websocket_guard import (
+    ADDRESS_BURST,
+    ADDRESS_PER_SECOND,
+    ADDRESSES_KEPT,
+    BYTES_PER_MESSAGE,
+    MESSAGES_BURST,
+    AddressBudgets,
+    MessageBudget,
+    message_cost,
+)
 from tests.support.api import http_api
 from tests.support.protected_server import StartServer
 from tests.support.socket_protocols import EACH_PROTOCOL
@@ -451,10 +460,45 @@ def test_a_message_budget_refills_at_its_rate() -> None:
 def test_a_message_counts_one_more_for_each_block_of_bytes() -> None:
     now = [0.0]
     budget = MessageBudget(burst=10, per_second=1.0, clock=lambda: now[0])
-    assert budget.take(BYTES_PER_MESSAGE - 1)  # 1
-    assert budget.take(4 * BYTES_PER_MESSAGE)  # 5: 4 left
-    assert not budget.take(4 * BYTES_PER_MESSAGE)  # refused whole: nothing spent
-    assert [budget.take() for _ in range(5)] == [True, True, True, True, False]
+    assert message_cost(BYTES_PER_MESSAGE - 1) == 1
+    assert budget.take(message_cost(4 * BYTES_PER_MESSAGE))  # 5: 5 left
+    assert not budget.take(6)  # refused whole: nothing spent
+    assert [budget.take() for _ in range(6)] == [True] * 5 + [False]
+
+
+def test_an_address_budget_outlives_its_sockets_until_it_refills() -> None:
+    now = [0.0]
+    budgets = AddressBudgets(clock=lambda: now[0])
+    assert budgets.of("203.0.113.9").take(ADDRESS_BURST)
+    assert not budgets.of("203.0.113.9").take()  # a new socket: the same, spent budget
+    now[0] += ADDRESS_BURST / ADDRESS_PER_SECOND  # refilled: as good as none
+    for n in range(ADDRESSES_KEPT):
+        budgets.of(f"10.0.{n // 256}.{n % 256}")
+    assert len(budgets) == 1  # the full ones were forgotten to make room
+
+
+async def test_new_sockets_do_not_buy_an_address_new_bursts(start_server: StartServer) -> None:
+    """50 loops from one address, each opening a socket, sending four 130 KB pings and
+    waiting for its 1013, made 420-460 handshakes in 6 s and held another client's
+    `{ __typename }` at p99 660 ms (an outside probe): each socket's budget started full."""
+    server = start_server()
+    large = json.dumps({"type": "ping", "payload": {"x": "a" * 100_000}})
+    per_socket = MESSAGES_BURST // message_cost(len(large))  # 4, within a socket's burst
+    sockets = 0
+    while sockets * per_socket * message_cost(len(large)) <= 2 * ADDRESS_BURST:
+        connection = await open_session(server)
+        sockets += 1
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(per_socket):
+                await connection.send(large)
+                assert json.loads(await connection.recv()) == {"type": "pong"}
+            await connection.close()
+            continue
+        assert connection.close_code == 1013
+        assert "messages a second from an address" in (connection.close_reason or "")
+        break
+    else:
+        pytest.fail(f"{sockets} sockets of {per_socket} large pings each all went through")
 
 
 async def test_handshakes_at_once_are_bounded_by_the_cap_too(start_server: StartServer) -> None:
