@@ -221,7 +221,9 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
                 reason = f"the embedded Redis cannot start in {settings.data_dir}/: {error}"
             raise refused(reason) from None
         with_redis = replace(settings, redis_url=url)
-        asyncio.run(_bound_or_exit(with_redis))
+        # A Redis refusing writes ended `serve` on a new log under a traceback.
+        with stores_answering("binding the read models to this event log"):
+            asyncio.run(_bound_or_exit(with_redis))
         yield with_redis
 
 
@@ -229,6 +231,20 @@ async def _bound_or_exit(settings: Settings) -> None:
     async with inspecting(settings) as (redis, log_reader):
         assert redis is not None
         await bind_or_exit(redis, log_reader, settings)
+
+
+async def read_models_or_exit(redis: Redis, prefix: str, without: str) -> None:
+    """Ends the command (exit code 2) when no projection has an active space under the
+    prefix, saying what it cannot do then (`without`). A mistyped INKWELL_PREFIX had
+    verify's own projectors build read models there and report that they matched the
+    log, and `parked list` report that nothing was parked (an outside probe)."""
+    keys = Keys(prefix)
+    if not await redis.exists(*(keys.namespace(name) for name in NAMES)):
+        raise refused(
+            f"there are no read models under prefix {prefix!r} in that Redis: {without} (is "
+            "INKWELL_PREFIX the server's? a server or `inkwell project` builds them when it "
+            "starts)"
+        )
 
 
 async def bind_or_exit(

@@ -23,7 +23,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from cli.console import operator_console
-from cli.environment import bind_or_exit, require_redis, settings_or_exit, stores_answering
+from cli.environment import (
+    bind_or_exit,
+    read_models_or_exit,
+    require_redis,
+    settings_or_exit,
+    stores_answering,
+)
 from eventstore.engines import Engines, open_engines
 from eventstore.skips import record_skip
 from eventstore.store import SqlEventStore
@@ -131,6 +137,7 @@ async def _parked_commands(
     redis = Redis.from_url(url, decode_responses=True)
     try:
         store = SqlEventStore(engines, GroupCommitWriter(engines, lambda _: None))
+        await read_models_or_exit(redis, settings.prefix, "no projection has parked events")
         # Parked positions name events of the log the read models are bound to.
         await bind_or_exit(redis, store, settings, take_over=False)
         yield (

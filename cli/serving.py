@@ -103,7 +103,12 @@ def api(
 
 def project(
     port: Annotated[
-        int | None, typer.Option(help="Also answer /health, /ready and /metrics on this port.")
+        int | None,
+        # Ranged as PORT is: 70000 was taken modulo 65536 and listened on 4464, and -1
+        # was blamed on HOST (an outside probe).
+        typer.Option(
+            min=0, max=65535, help="Also answer /health, /ready and /metrics on this port."
+        ),
     ] = None,
     until_stdin_closes: Annotated[
         bool, typer.Option(hidden=True, help="Run as `serve`'s projector process.")

@@ -8,9 +8,14 @@ import typer
 from redis.asyncio import Redis
 
 from cli.console import operator_console
-from cli.environment import refused, require_redis, settings_or_exit, stores_answering
+from cli.environment import (
+    read_models_or_exit,
+    refused,
+    require_redis,
+    settings_or_exit,
+    stores_answering,
+)
 from observability.evictions import account_for, evicted_keys
-from projections.keyspace.keys import Keys
 from projections.live.consistency import ConsistencyTimeout
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
 from projections.projectors.parking import Parked, read_parked
@@ -34,12 +39,7 @@ def verify() -> None:
     models it compares are the ones the server serves, as they are."""
     settings = settings_or_exit()
     url = require_redis(settings)
-    if not asyncio.run(_any_read_models(url, Keys(settings.prefix))):
-        raise refused(
-            f"there are no read models under prefix {settings.prefix!r} in that Redis: "
-            "nothing to compare with the log (is INKWELL_PREFIX the server's? a server or "
-            "`inkwell project` builds them when it starts)"
-        )
+    asyncio.run(_read_models_or_exit(url, settings.prefix))
 
     async def check() -> tuple[list[str], list[Parked]]:
         async with running(settings, projectors=False, take_over=False) as inkwell:
@@ -80,13 +80,10 @@ def verify() -> None:
     raise typer.Exit(1 if found else 0)
 
 
-async def _any_read_models(url: str, keys: Keys) -> bool:
-    """Whether any projection has an active space under the prefix. Without this check a
-    mistyped INKWELL_PREFIX had verify's own projectors build read models there, and
-    report that they matched the log."""
+async def _read_models_or_exit(url: str, prefix: str) -> None:
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        return bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
+        await read_models_or_exit(redis, prefix, "nothing to compare with the log")
     finally:
         await redis.aclose()
 

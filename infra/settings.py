@@ -33,8 +33,15 @@ class SettingsError(ValueError):
     """A setting the process refuses; the CLI prints the message and exits 2."""
 
 
-# A lease is set in Redis in whole milliseconds, and 0 is refused there.
+# A lease is set in Redis in whole milliseconds, and 0 is refused there. A lease of 1e16 s
+# was read, and Redis refused its milliseconds as out of range at every batch: the read
+# models never moved (an outside probe). A projector that stops holds its projections for
+# a lease's length, so an hour is already more than a standby should wait.
 SHORTEST_LEASE = 0.001
+LONGEST_LEASE = 3600.0
+# A token's expiry is written in whole seconds: 1e305 days overflowed, and the user was
+# registered without the token its answer should have carried (an outside probe).
+LONGEST_TOKEN_DAYS = 3650.0
 
 DEMO_DELAY = "INKWELL_DEMO_PROJECTION_DELAY_MS"
 MAX_DEMO_DELAY_MS = 60_000
@@ -90,7 +97,7 @@ def _number(
 
 def _span(least: float, most: float, above: bool) -> str:
     if above:
-        return f"above {least:g}"
+        return f"above {least:g}" + (f" and at most {most:g}" if math.isfinite(most) else "")
     return f"from {least:g} to {most:g}" if math.isfinite(most) else f"of at least {least:g}"
 
 
@@ -137,9 +144,9 @@ class Settings:
         def whole(name: str, default: int, least: int = 0, most: float = math.inf) -> int:
             return _number(env, name, default, int, least, most)
 
-        def duration(name: str, default: float) -> float:
+        def duration(name: str, default: float, most: float = math.inf) -> float:
             """Above 0: a deadline, a lifetime or a give-up time of 0 or less is nonsense."""
-            return _number(env, name, default, float, 0, above=True)
+            return _number(env, name, default, float, 0, most, above=True)
 
         try:
             rate_limits, edge = RateLimits.from_env(env), EdgeLimits.from_env(env)
@@ -165,13 +172,15 @@ class Settings:
             data_dir=data_dir,
             signing_key=keys[0],
             older_signing_keys=keys[1:] + moved,
-            token_lifetime=duration("INKWELL_TOKEN_DAYS", 30) * 24 * 3600,
+            token_lifetime=duration("INKWELL_TOKEN_DAYS", 30, LONGEST_TOKEN_DAYS) * 24 * 3600,
             exposure=exposure,
             consistency_timeout=duration("INKWELL_CONSISTENCY_TIMEOUT", 5),
             ready_max_lag=whole("INKWELL_READY_MAX_LAG", 1000),
             ready_stalled_after=_number(env, "INKWELL_READY_STALLED_AFTER", 30.0, float, 0),
             redis_read_url=_redis_url(env, "REDIS_READ_URL"),
-            lease_seconds=_number(env, "INKWELL_LEASE_SECONDS", 5.0, float, SHORTEST_LEASE),
+            lease_seconds=_number(
+                env, "INKWELL_LEASE_SECONDS", 5.0, float, SHORTEST_LEASE, LONGEST_LEASE
+            ),
             rate_limits=rate_limits,
             edge=edge,
             live_give_up_seconds=duration("INKWELL_LIVE_GIVE_UP_SECONDS", 60),

@@ -155,7 +155,8 @@ class EdgeLimits:
 
 
 def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
-    """Refuses (ValueError, naming the variable) a rate that cannot be read, or a query-cost
+    """Refuses (ValueError, naming the variable) a rate that cannot be read or allows
+    nothing, or a query-cost
     rate whose smallest amount is below the query cost limit: a query the cost limit
     allows would be refused however long its client waited. The rates were read first
     when uvicorn started the app, after Redis and the projectors: a typo stopped the
@@ -167,11 +168,18 @@ def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
         if rate.name == "enabled":
             continue
         name, value = f"INKWELL_RATE_LIMIT_{rate.name.upper()}", getattr(rates, rate.name)
+        example = getattr(defaults, rate.name)
         try:
-            parse_many(value)
+            items = parse_many(value)
         except ValueError:
-            example = getattr(defaults, rate.name)
             raise ValueError(f"{name} must be rates such as {example}, not {value!r}") from None
+        # `0/minute` reads as a rate, and refused every request it governs with a 500
+        # (an outside probe): `off` is the way to let everything through.
+        if any(item.amount < 1 for item in items):
+            raise ValueError(
+                f"{name} must allow at least 1 a window (rates such as {example}), "
+                f"not {value!r}; INKWELL_RATE_LIMITS=off turns every rate limit off"
+            )
     smallest = min(item.amount for item in parse_many(rates.query_cost))
     if smallest < edge.max_query_cost:
         raise ValueError(

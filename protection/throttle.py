@@ -111,6 +111,8 @@ def seconds_until_room(
         return max(0.0, previous_ttl - expiry * (room - current + 1) / previous)
     # Not until the current window ends and its count, then the previous, weighs less.
     ends = current_ttl - expiry
+    if current <= 0:  # `room` below nothing: a rate of 0, which start-up refuses
+        return ends + expiry
     return ends + max(0.0, expiry * (1 - (room + 1) / current))
 
 

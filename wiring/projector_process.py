@@ -29,6 +29,7 @@ from types import TracebackType
 
 from redis.asyncio import Redis
 
+from infra.shutdown_signal import on_shutdown_signal
 from projections.keyspace.keys import Keys
 
 log = logging.getLogger("inkwell")
@@ -119,15 +120,25 @@ class ProjectorProcess:
             self._child = await self._start()
 
     async def _leases_held(self) -> None:
-        deadline = asyncio.get_running_loop().time() + STARTED_WITHIN_SECONDS
-        while await self._redis.exists(*self._leases) < len(self._leases):
-            if asyncio.get_running_loop().time() > deadline:
-                log.warning(
-                    "some projection's lease is still free after %.0f s; serving anyway",
-                    STARTED_WITHIN_SECONDS,
-                )
-                return
-            await asyncio.sleep(0.05)
+        """Until the child holds (or finds held) every lease, at most STARTED_WITHIN_SECONDS.
+        A SIGTERM or Ctrl-C ends the wait, and uvicorn, whose handler it reaches too, stops
+        the server as soon as it started: the signal waited the minute out, nothing
+        listening meanwhile, not even /health (an outside probe, with Redis refusing
+        writes)."""
+        stopping = asyncio.Event()
+        with on_shutdown_signal(stopping.set):
+            deadline = asyncio.get_running_loop().time() + STARTED_WITHIN_SECONDS
+            while await self._redis.exists(*self._leases) < len(self._leases):
+                if stopping.is_set():
+                    log.info("stopping before the projectors took every lease")
+                    return
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning(
+                        "some projection's lease is still free after %.0f s; serving anyway",
+                        STARTED_WITHIN_SECONDS,
+                    )
+                    return
+                await asyncio.sleep(0.05)
 
 
 def _report(supervisor: asyncio.Task[None]) -> None:

@@ -309,18 +309,24 @@ def test_verify_projects_nothing_and_says_when_no_projector_brings_the_read_mode
     assert keys_under(settings, settings.prefix) == before
 
 
-def test_verify_under_a_prefix_without_read_models_refuses_and_writes_nothing(
-    settings: Settings, env: dict[str, str]
+@pytest.mark.parametrize(
+    "command",
+    [("verify",), ("parked", "list"), ("parked", "retry"), ("parked", "skip", "3")],
+    ids=" ".join,
+)
+def test_a_command_under_a_prefix_without_read_models_refuses_and_writes_nothing(
+    settings: Settings, env: dict[str, str], command: tuple[str, ...]
 ) -> None:
-    """A mistyped INKWELL_PREFIX had verify build read models there and say they matched."""
+    """A mistyped INKWELL_PREFIX had verify build read models there and say they matched,
+    and `parked list` say nothing was parked, writing a binding there (an outside probe)."""
     given(settings)
     typo = f"{settings.prefix}-typo"
     assert settings.redis_url is not None
     try:
-        result = invoke({**env, "INKWELL_PREFIX": typo}, "verify")
+        result = invoke({**env, "INKWELL_PREFIX": typo}, *command)
         assert result.exit_code == 2, result.output
         said = " ".join(result.output.split())
         assert f"there are no read models under prefix '{typo}'" in said
         assert keys_under(settings, typo) == set()
-    finally:  # what the old verify built there
+    finally:  # what the old commands wrote there
         forget(settings.redis_url, typo)

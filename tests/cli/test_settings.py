@@ -24,14 +24,18 @@ BAD = [
     (
         "INKWELL_LEASE_SECONDS",
         "0",
-        "INKWELL_LEASE_SECONDS must be a number of at least 0.001, not '0'",
+        "INKWELL_LEASE_SECONDS must be a number from 0.001 to 3600, not '0'",
     ),
     (
         "INKWELL_LEASE_SECONDS",
         "inf",
-        "INKWELL_LEASE_SECONDS must be a number of at least 0.001, not 'inf'",
+        "INKWELL_LEASE_SECONDS must be a number from 0.001 to 3600, not 'inf'",
     ),
-    ("INKWELL_TOKEN_DAYS", "-1", "INKWELL_TOKEN_DAYS must be a number above 0, not '-1'"),
+    (
+        "INKWELL_TOKEN_DAYS",
+        "-1",
+        "INKWELL_TOKEN_DAYS must be a number above 0 and at most 3650, not '-1'",
+    ),
     (
         "INKWELL_CONSISTENCY_TIMEOUT",
         "-5",
@@ -108,6 +112,30 @@ BAD = [
         "100000/minute;20000/second",
         "INKWELL_RATE_LIMIT_QUERY_COST allows 20000 a window, less than one query may cost "
         "(INKWELL_MAX_QUERY_COST, 25000)",
+    ),
+    # Read as rates, and every request they govern answered 500 (an outside probe).
+    *(
+        (
+            f"INKWELL_RATE_LIMIT_{name}",
+            value,
+            f"INKWELL_RATE_LIMIT_{name} must allow at least 1 a window (rates such as "
+            f"{example}), not {value!r}; INKWELL_RATE_LIMITS=off turns every rate limit off",
+        )
+        for name, value, example in [
+            ("REQUESTS", "0/minute", "1200/minute"),
+            ("REGISTER", "10/minute;0/day", "10/minute;100/day"),
+        ]
+    ),
+    # Out of Redis's range (the read models never moved) and a token's (no token given).
+    (
+        "INKWELL_LEASE_SECONDS",
+        "1e16",
+        "INKWELL_LEASE_SECONDS must be a number from 0.001 to 3600, not '1e16'",
+    ),
+    (
+        "INKWELL_TOKEN_DAYS",
+        "1e305",
+        "INKWELL_TOKEN_DAYS must be a number above 0 and at most 3650, not '1e305'",
     ),
     (
         "INKWELL_RATE_LIMIT_QUERY_COST",

@@ -8,7 +8,10 @@ takes writes again, the read models catch up with every acknowledged write."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ import pytest
 
 from harness.net import free_port
 from harness.redis_server import PrivateRedis
-from harness.server_process import ServerProcess
+from harness.server_process import ROOT, ServerProcess
 from tests.support.api import http_api
 from tests.support.live_client import Stream, session
 from tests.support.persisted import persisted, sha
@@ -181,3 +184,45 @@ async def _first_item(url: str, post_id: str) -> dict[str, Any]:
             return await stream.until(lambda _: True, timeout=PAUSE_SECONDS)
         finally:
             await stream.stop()
+
+
+def test_a_stop_while_the_projectors_cannot_take_their_leases_is_prompt(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """`serve` waits up to a minute for its projector process to take every lease before
+    it listens; with Redis out of memory it cannot, and a SIGTERM or Ctrl-C then waited
+    that minute out, nothing listening, not even /health (an outside probe: 53-56 s)."""
+    env = {**server_env, "REDIS_URL": private_redis.url}
+    with ServerProcess(env, tmp_path):  # binds the read models to this log
+        pass
+    _out_of_memory(private_redis)
+    server = ServerProcess(env, tmp_path).start(wait=False)
+    log = server.log
+    deadline = time.monotonic() + 30
+    while "projectors run in process" not in log.read_text():
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    time.sleep(1)  # the child tries its leases, and is refused
+    stopping = time.monotonic()
+    assert server.stop() == 0
+    assert time.monotonic() - stopping < 10, log.read_text()[-2000:]
+    assert "stopping before the projectors took every lease" in log.read_text()
+
+
+def test_a_new_log_on_a_redis_refusing_writes_is_refused_in_one_line(
+    server_env: dict[str, str], tmp_path: Path, private_redis: PrivateRedis
+) -> None:
+    """Binding the read models to a new log writes to Redis: refused, `serve` ended under
+    a traceback."""
+    _out_of_memory(private_redis)
+    process = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "serve"],
+        env={**os.environ, **server_env, "REDIS_URL": private_redis.url, "PORT": "0"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert process.returncode == 2, process.stderr
+    assert "Traceback" not in process.stderr
+    assert "binding the read models to this event log: Redis refused a write" in process.stderr
