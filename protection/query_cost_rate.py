@@ -64,9 +64,10 @@ async def charge(ctx: object, cost: int) -> None:
         return
     address = getattr(ctx, "client_address", None) or "unknown"
     viewer = getattr(ctx, "viewer_id", None)
-    await throttle.hit(throttle.query_cost, address, cost=cost)
+    counts = [(throttle.query_cost, address)]
     if viewer is not None:
-        await throttle.hit(throttle.query_cost_per_token, viewer, cost=cost)
+        counts.append((throttle.query_cost_per_token, viewer))
+    await throttle.hit_all(counts, cost)
 
 
 def searching(ctx: object) -> Charge:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
@@ -68,20 +69,44 @@ class Throttle:
 
     async def hit(self, rule: Rule, identity: str, cost: int = 1) -> None:
         """`cost`: how many of the rule's units this takes (mutations in one request)."""
-        for item in rule.items:
-            try:
-                allowed = await self._limiter.hit(item, rule.kind, identity, cost=cost)
-                if allowed:
-                    continue
-                window = await self._storage.get_sliding_window(
-                    item.key_for(rule.kind, identity), item.get_expiry()
-                )
-            except Exception as error:  # fail open, see the module docstring
-                # One line, not a traceback: it repeats for every request while Redis is down.
-                log.warning("rate limit storage failed (%r); letting the request through", error)
-                return
-            wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
-            raise RateLimited(rule.kind, max(1, math.ceil(wait)))
+        await self.hit_all([(rule, identity)], cost)
+
+    async def hit_all(self, counts: Sequence[tuple[Rule, str]], cost: int = 1) -> None:
+        """Charges `cost` to each (rule, identity), and to each rate of a rule, or to none:
+        past one, what was charged before it is given back. Left charged, a signed-in
+        client refused by its user's count was refused again by its address's, which that
+        refusal had charged: told 15 s, it waited 30 (an outside probe)."""
+        charged: list[tuple[RateLimitItem, str, str]] = []
+        for rule, identity in counts:
+            for item in rule.items:
+                try:
+                    if await self._limiter.hit(item, rule.kind, identity, cost=cost):
+                        charged.append((item, rule.kind, identity))
+                        continue
+                    window = await self._storage.get_sliding_window(
+                        item.key_for(rule.kind, identity), item.get_expiry()
+                    )
+                    await self._give_back(charged, cost)
+                except Exception as error:  # fail open, see the module docstring
+                    # One line, not a traceback: it repeats for every request while Redis
+                    # is down.
+                    log.warning(
+                        "rate limit storage failed (%r); letting the request through", error
+                    )
+                    return
+                wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
+                raise RateLimited(rule.kind, max(1, math.ceil(wait)))
+
+    async def _give_back(
+        self, charged: Sequence[tuple[RateLimitItem, str, str]], cost: int
+    ) -> None:
+        """Takes `cost` off each count's current window: the acquire of `limits`' storage
+        with a negative amount, which it adds as any other (a window that rolled over
+        meanwhile is given it, a little early)."""
+        for item, kind, identity in charged:
+            await self._storage.acquire_sliding_window_entry(
+                item.key_for(kind, identity), item.amount, item.get_expiry(), -cost
+            )
 
 
 def seconds_until_room(

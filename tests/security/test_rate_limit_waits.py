@@ -72,3 +72,18 @@ def test_a_hit_larger_than_what_the_current_window_leaves_waits_for_its_end() ->
         60 + 60 * (1 - 79_599 / 81_608)
     )
     assert seconds_until_room(100_000, 60, COST, 0, 0.0, 20_000, 90.0) == 0.0
+
+
+async def test_a_hit_refused_by_one_count_is_given_back_to_the_others(throttle: Throttle) -> None:
+    """A signed-in client is counted per address and per user: refused by its user's
+    count, it had been charged to its address's, which then refused it on its own after
+    the wait it was told (an outside probe: told 15 s, it waited 30)."""
+    for _ in range(4):  # the user spends most of its budget from another address
+        await throttle.hit_all(
+            [(throttle.query_cost, "elsewhere"), (throttle.query_cost_per_token, "user")], COST
+        )
+    with pytest.raises(RateLimited, match="query cost for this token"):
+        await throttle.hit_all(
+            [(throttle.query_cost, "here"), (throttle.query_cost_per_token, "user")], COST
+        )
+    await throttle.hit(throttle.query_cost, "here", cost=100_000)  # nothing was kept here
