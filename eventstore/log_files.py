@@ -1,14 +1,26 @@
-"""Whether a SQLite event log's files are still the ones the writer has open.
+"""Whether a SQLite event log's files are still the ones the writer has open, as it left them.
 
-A connection keeps the files it opened. Delete or replace the database or its write-ahead
-log under a running server (an operator's `rm`, a backup copied over it) and the writer's
-commits go on into files no longer on disk: acknowledged, then gone at the next start. An
-outside probe saw 75 mutations answered with success after `rm inkwell.db-wal`, while
-/ready already said the log could not be opened. So after each commit the writer compares
-the files at the two paths with those there when its connection first committed: a stat
-each, against the disk flush every commit costs. SQLite itself only truncates the log
-while a connection is open, and deletes it when the last one closes; the writer holds
-its connection, so a file that changed was changed by someone else.
+A connection keeps the files it opened. Delete or replace the database, its write-ahead
+log or its shared-memory index under a running server (an operator's `rm`, a backup
+copied over it), or truncate one, and the writer's commits go on into files that no
+longer hold them: acknowledged, then gone at the next start. Outside probes saw it each
+way: 75 mutations answered with success after `rm inkwell.db-wal`; 67-97 after
+`truncate -s 0` of the log or the database; 63-64 after `rm inkwell.db-shm` and a
+checkpoint by another process, which built a new index and restarted the log under the
+writer. So after each commit the writer looks, at a few syscalls against the disk flush
+every commit costs:
+
+- the three paths name the files that were there when its connection first committed
+  (device and inode, by `stat`);
+- the database file has not shrunk (nothing here vacuums it);
+- the write-ahead log starts with its magic number, or is empty (another process's
+  `wal_checkpoint(TRUNCATE)`, which SQLite allows): truncated under a writer that goes
+  on appending, it starts with zeros. It is read through a descriptor held open for the
+  purpose: SQLite locks the database and the index, never the log, and closing a
+  descriptor of a locked file would drop the process's locks on it (POSIX).
+
+SQLite itself deletes these files only when the last connection closes; the writer holds
+its connection, so a change was made by someone else.
 """
 
 from __future__ import annotations
@@ -18,50 +30,77 @@ from pathlib import Path
 
 # A file by device and inode; None where no file is.
 Identity = tuple[int, int] | None
+# The first four bytes of a write-ahead log (https://sqlite.org/fileformat.html#walformat).
+WAL_MAGIC = (bytes.fromhex("377f0682"), bytes.fromhex("377f0683"))
 
 
 class LogFilesReplaced(Exception):
-    """The log's files were deleted or replaced under the writer: what it commits now
-    is lost at the next start, so it commits nothing more until the server restarts.
-    The API answers it as an outage (UNAVAILABLE); the last commit, taken after the
-    change, is not acknowledged either."""
+    """The log's files were deleted, replaced or truncated under the writer: what it
+    commits now is lost at the next start, so it commits nothing more until the server
+    restarts. The API answers it as an outage (UNAVAILABLE); the last commit, taken after
+    the change, is not acknowledged either."""
 
 
 class LogFiles:
     def __init__(self, database: Path) -> None:
-        self._paths = (database, database.with_name(database.name + "-wal"))
+        self._database = str(database)
+        self._wal = f"{database}-wal"
+        self._paths = (self._database, self._wal, f"{database}-shm")
         self._opened: tuple[Identity, ...] | None = None
-
-    def opened(self) -> None:
-        """Takes the files now at the paths as those the writer's connection has open:
-        after its first commit, when the write-ahead log exists for certain."""
-        self._opened = self._identities()
-
-    def forget(self) -> None:
-        """The connection was closed: the next one opens whatever is there then."""
-        self._opened = None
+        self._size = 0  # the database file's, at the last look
+        self._wal_fd: int | None = None
 
     @property
     def known(self) -> bool:
         return self._opened is not None
 
-    def replaced(self) -> str | None:
-        """Which file changed since `opened`, and how, if one did."""
-        if self._opened is None:
+    def opened(self) -> None:
+        """Takes the files now at the paths as those the writer's connection has open:
+        after its first commit, when the write-ahead log and the index exist for certain."""
+        self.forget()
+        try:
+            self._wal_fd = os.open(self._wal, os.O_RDONLY)
+        except FileNotFoundError:  # gone already: looked at again after the next commit
+            return
+        stats = _stats(self._paths)
+        self._opened = tuple(_identity(stat) for stat in stats)
+        self._size = stats[0].st_size if stats[0] is not None else 0
+
+    def forget(self) -> None:
+        """The connection was closed: the next one opens whatever is there then."""
+        self._opened = None
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
+
+    def changed(self) -> str | None:
+        """What happened to the files since `opened`, if anything did."""
+        if self._opened is None or self._wal_fd is None:
             return None
-        for path, before, now in zip(self._paths, self._opened, self._identities(), strict=True):
-            if now != before:
-                how = "deleted" if now is None else "replaced"
+        stats = _stats(self._paths)
+        for path, before, stat in zip(self._paths, self._opened, stats, strict=True):
+            if _identity(stat) != before:
+                how = "deleted" if stat is None else "replaced"
                 return f"{path} was {how} under the running server: restart it"
+        size = stats[0].st_size if stats[0] is not None else 0
+        if size < self._size:
+            return f"{self._database} was truncated under the running server: restart it"
+        self._size = size
+        start = os.pread(self._wal_fd, 4, 0)
+        if start and start not in WAL_MAGIC:
+            return f"{self._wal} was truncated or overwritten under the running server: restart it"
         return None
 
-    def _identities(self) -> tuple[Identity, ...]:
-        return tuple(_identity(path) for path in self._paths)
+
+def _stats(paths: tuple[str, ...]) -> list[os.stat_result | None]:
+    stats: list[os.stat_result | None] = []
+    for path in paths:
+        try:
+            stats.append(os.stat(path))
+        except FileNotFoundError:
+            stats.append(None)
+    return stats
 
 
-def _identity(path: Path) -> Identity:
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return stat.st_dev, stat.st_ino
+def _identity(stat: os.stat_result | None) -> Identity:
+    return None if stat is None else (stat.st_dev, stat.st_ino)

@@ -212,6 +212,8 @@ class GroupCommitWriter:
         finally:
             if held is not None:
                 held.close()
+            if self._files is not None:
+                self._files.forget()
 
     def _commit(self, held: Connection | None, batch: list[_Pending]) -> Connection | None:
         """Commits the batch's appends together; returns the connection to keep, if any."""
@@ -266,13 +268,13 @@ class GroupCommitWriter:
 
     def _check_files(self) -> None:
         """After a commit: raises LogFilesReplaced, for good, if the SQLite log's files are
-        no longer those the connection has open (eventstore/log_files.py)."""
+        no longer those the connection has open, as it left them (eventstore/log_files.py)."""
         if self._files is None:
             return
         if not self._files.known:
             self._files.opened()
             return
-        replaced = self._files.replaced()
+        replaced = self._files.changed()
         if replaced is not None:
             log.error(
                 "the event log's files changed under the writer; no more commits: %s", replaced

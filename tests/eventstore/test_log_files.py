@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,7 @@ async def positions_on_disk(database: Path) -> list[int]:
         engines.dispose()
 
 
-@pytest.mark.parametrize("suffix", ["-wal", ""])
+@pytest.mark.parametrize("suffix", ["-wal", "", "-shm"])
 async def test_a_deleted_file_refuses_every_later_commit(
     store: SqlEventStore, database: Path, suffix: str
 ) -> None:
@@ -72,3 +74,33 @@ async def test_a_log_left_alone_keeps_committing(store: SqlEventStore, database:
     assert len(await positions_on_disk(database)) == 50
     await store.append(request("user-50", 0))
     assert store.recent_commit_failure(30) is None
+
+
+@pytest.mark.parametrize("suffix", ["-wal", ""])
+async def test_a_file_truncated_under_the_writer_refuses_the_commit(
+    store: SqlEventStore, database: Path, suffix: str
+) -> None:
+    """`truncate -s 0` keeps the file: 67-97 writes acknowledged after it were gone at the
+    next start (a re-check probe). The log then starts with zeros, and the database
+    shrank."""
+    for n in range(3):
+        await store.append(request(f"user-{n}", 0))
+    if not suffix:  # the database holds pages once a checkpoint copied them there
+        with closing(sqlite3.connect(database)) as other:
+            other.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    os.truncate(f"{database}{suffix}", 0)
+    with pytest.raises(LogFilesReplaced, match="truncated"):
+        await store.append(request("user-3", 0))
+
+
+async def test_another_process_checkpointing_the_log_is_no_change(
+    store: SqlEventStore, database: Path
+) -> None:
+    """`wal_checkpoint(TRUNCATE)` empties the log, as SQLite allows any connection to."""
+    for n in range(3):
+        await store.append(request(f"user-{n}", 0))
+        with closing(sqlite3.connect(database)) as other:
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await store.append(request("user-3", 0))
+    assert store.recent_commit_failure(30) is None
+    assert len(await positions_on_disk(database)) == 4
