@@ -30,9 +30,10 @@ from schema.limits import MAX_TOKENS
 from schema.limits.variables import MAX_VARIABLE_VALUES
 from schema.request_keys import refuse_repeats
 
-# More `{` and `[` than any request holds, strings included: at most MAX_VARIABLE_VALUES
-# in its variables and MAX_TOKENS / 2 in its document (a brace is a token, and so is the
-# one that closes it), with room to spare. orjson makes each object or array in 80-140
+# More objects and arrays than any request holds: at most MAX_VARIABLE_VALUES in its
+# variables, and the document is a string. With room to spare: MAX_TOKENS / 2 too, which
+# its braces were once counted under, when brackets in strings counted (and a post of
+# LaTeX or a JSON sample with 7,100 of them was refused, a re-check probe). orjson makes each object or array in 80-140
 # ns: a 130 KB WebSocket message of 64,600 nested arrays took it 9-27 ms, a 1 MB body
 # 53 ms, within every size and rate limit (an outside probe: 50 sockets of such pings,
 # paced within the message budget, held another client's `{ __typename }` 1.7-6.4 s).
@@ -67,8 +68,13 @@ def parse(data: str | bytes) -> Any:
     message that `decode` reads again where it counts. json.JSONDecodeError if not JSON,
     TooManyContainers (one) for a text with too many objects and arrays."""
     # Two brackets a container at least: a shorter text cannot hold too many, and is not
-    # counted (about 0.4 ms a MB for each character counted).
-    if len(data) > 2 * MAX_CONTAINERS and containers(data) > MAX_CONTAINERS:
+    # counted (about 0.4 ms a MB for each character counted); nor are the strings of one
+    # with few brackets in all (up to 9 ms a MB, for a text of many short strings).
+    if (
+        len(data) > 2 * MAX_CONTAINERS
+        and _brackets(data) > MAX_CONTAINERS
+        and containers(data) > MAX_CONTAINERS
+    ):
         raise TooManyContainers()
     try:
         return orjson.loads(data)
@@ -79,7 +85,18 @@ def parse(data: str | bytes) -> Any:
 
 
 def containers(data: str | bytes) -> int:
-    """How many objects and arrays the text may hold: its `{` and `[`, in strings too."""
+    """How many objects and arrays the JSON text holds: its `{` and `[` outside strings.
+    Escaped backslashes and quotes are dropped first, so that every `"` left opens or
+    closes a string (a text that is not JSON is refused when read anyway)."""
+    if isinstance(data, str):
+        text = data.replace("\\\\", "").replace('\\"', "")
+        return sum(part.count("{") + part.count("[") for part in text.split('"')[::2])
+    raw = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    return sum(part.count(b"{") + part.count(b"[") for part in raw.split(b'"')[::2])
+
+
+def _brackets(data: str | bytes) -> int:
+    """Every `{` and `[` of the text, in strings too: at least `containers`."""
     if isinstance(data, str):
         return data.count("{") + data.count("[")
     return data.count(b"{") + data.count(b"[")

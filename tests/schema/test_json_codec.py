@@ -100,3 +100,21 @@ def test_the_largest_request_the_limits_let_through_fits() -> None:
     variables: dict[str, list[dict[str, int]]] = {"v": [{} for _ in range(MAX_VARIABLE_VALUES - 1)]}
     body = json.dumps({"query": document, "variables": variables})
     assert json_codec.decode(body)["query"] == document
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "$\\frac{a_{i}}{b^{2}}$ " * 1775,  # LaTeX: 7,100 braces
+        json.dumps([[i, [i]] for i in range(3600)]),  # a JSON sample: 7,201 brackets
+        'say "{[" ' * 8000,  # quotes, escaped in the body, beside the brackets
+    ],
+    ids=["latex", "json sample", "quoted"],
+)
+def test_brackets_in_strings_are_no_objects_or_arrays(content: str) -> None:
+    """They counted: a post of LaTeX or a JSON sample with more than 7,000 was refused
+    (a re-check probe), over HTTP and on a socket, where the close ended the socket's
+    other subscriptions."""
+    body = json.dumps({"query": "mutation { x }", "variables": {"i": {"content": content}}})
+    assert json_codec.decode(body)["variables"]["i"]["content"] == content
+    assert json_codec.decode(body.encode())["variables"]["i"]["content"] == content
