@@ -43,6 +43,9 @@ async def limit_writes(execution: ExecutionContext) -> None:
     fields = _root_fields(execution)
     registrations = fields.pop(REGISTER, 0)
     writes = sum(count for name, count in fields.items() if not name.startswith("__"))
+    if too_many := _past_a_whole_window(throttle, registrations, writes):
+        execution.result = PreExecutionError(data=None, errors=[too_many])
+        return
     try:
         if registrations:
             await throttle.hit(throttle.register, address, cost=registrations)
@@ -53,6 +56,25 @@ async def limit_writes(execution: ExecutionContext) -> None:
             str(limited), extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after}
         )
         execution.result = PreExecutionError(data=None, errors=[error])
+
+
+def _past_a_whole_window(
+    throttle: Throttle, registrations: int, writes: int
+) -> GraphQLError | None:
+    """QUERY_TOO_COMPLEX for a mutation of more fields than its rate allows in a whole
+    window: 11 aliased registerUser against 10 a minute were told RATE_LIMITED, try again
+    in 1 s, again and again, when no wait would let them in (a re-check probe)."""
+    for rule, count, variable in (
+        (throttle.register, registrations, "INKWELL_RATE_LIMIT_REGISTER"),
+        (throttle.writes, writes, "INKWELL_RATE_LIMIT_WRITES"),
+    ):
+        if count > rule.most:
+            return GraphQLError(
+                f"This mutation has {count} fields counted as {rule.kind}; at most "
+                f"{rule.most} fit in one request ({variable}): send fewer at a time.",
+                extensions={"code": "QUERY_TOO_COMPLEX", "count": count, "most": rule.most},
+            )
+    return None
 
 
 def _root_fields(execution: ExecutionContext) -> Counter[str]:

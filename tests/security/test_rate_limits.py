@@ -122,6 +122,44 @@ def test_each_aliased_write_counts_against_the_write_limit(
     assert "errors" not in one.json(), one.json()
 
 
+def test_more_aliased_writes_than_a_whole_window_allows_is_too_complex(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """11 aliased registerUser against 10 a minute were told RATE_LIMITED, try again in
+    1 s, again and again: no wait lets them in (a re-check probe)."""
+    server = start_server(INKWELL_RATE_LIMIT_REGISTER="3/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        before = event_count(tmp_path)
+        body = client.post(
+            "/graphql", json={"query": aliased("registerUser", 4, 'name: "A{n}"')}
+        ).json()
+        assert event_count(tmp_path) == before
+        (error,) = body["errors"]
+        assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "count": 4, "most": 3}
+        assert "INKWELL_RATE_LIMIT_REGISTER" in error["message"]
+        three = client.post("/graphql", json={"query": aliased("registerUser", 3, 'name: "B{n}"')})
+    assert "errors" not in three.json(), three.json()  # the refusal spent nothing
+
+
+def test_a_request_refused_for_its_token_is_not_kept_in_its_addresss_count(
+    start_server: StartServer,
+) -> None:
+    """A signed-in client past its token's rate was still charged to its address's, which
+    then refused the address's other requests early (a re-check probe: 15 of 20)."""
+    server = start_server(
+        INKWELL_RATE_LIMIT_REQUESTS="12/minute", INKWELL_RATE_LIMIT_PER_TOKEN="4/minute"
+    )
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        token = register(client, "Signed in").json()["data"]["registerUser"]["token"]  # 1
+        auth = {"Authorization": f"Bearer {token}"}
+        signed = [client.post("/graphql", json=TYPENAME, headers=auth) for _ in range(7)]
+        anonymous = [client.post("/graphql", json=TYPENAME) for _ in range(9)]
+    assert [answer.status_code for answer in signed] == [200] * 4 + [429] * 3
+    # 12 a minute: the start's readiness request, the registration and the 4 signed in
+    # leave 6 (3 when the refused ones were kept)
+    assert [answer.status_code for answer in anonymous] == [200] * 6 + [429] * 3
+
+
 def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="5/minute")
     with httpx.Client(base_url=server.url, timeout=30) as client:
