@@ -15,15 +15,9 @@ every commit costs:
 - the database file has not shrunk (nothing here vacuums it);
 - the write-ahead log starts with its magic number, or is empty (another process's
   `wal_checkpoint(TRUNCATE)`, which SQLite allows): truncated under a writer that goes
-  on appending, it starts with zeros;
-- while the log was not restarted (its header's checkpoint count and salts are the
-  same), the last 32 bytes it had at the previous look are still there: SQLite never
-  rewrites a committed frame, and a log truncated to a length that kept its header
-  (`truncate -s 4096`) lost every frame after it (a re-check probe: all 16 writes).
-
-The log is read through a descriptor held open for the purpose: SQLite locks the database
-and the index, never the log, and closing a descriptor of a locked file would drop the
-process's locks on it (POSIX).
+  on appending, it starts with zeros. It is read through a descriptor held open for the
+  purpose: SQLite locks the database and the index, never the log, and closing a
+  descriptor of a locked file would drop the process's locks on it (POSIX).
 
 SQLite itself deletes these files only when the last connection closes; the writer holds
 its connection, so a change was made by someone else.
@@ -55,9 +49,6 @@ class LogFiles:
         self._opened: tuple[Identity, ...] | None = None
         self._size = 0  # the database file's, at the last look
         self._wal_fd: int | None = None
-        # The log's epoch (checkpoint count and salts) and its last 32 bytes, and where,
-        # at the last look.
-        self._tail: tuple[bytes, int, bytes] | None = None
 
     @property
     def known(self) -> bool:
@@ -74,7 +65,6 @@ class LogFiles:
         stats = _stats(self._paths)
         self._opened = tuple(_identity(stat) for stat in stats)
         self._size = stats[0].st_size if stats[0] is not None else 0
-        self._tail = self._wal_tail(os.pread(self._wal_fd, 32, 0))
 
     def forget(self) -> None:
         """The connection was closed: the next one opens whatever is there then."""
@@ -96,22 +86,10 @@ class LogFiles:
         if size < self._size:
             return f"{self._database} was truncated under the running server: restart it"
         self._size = size
-        head = os.pread(self._wal_fd, 32, 0)
-        if head and head[:4] not in WAL_MAGIC:
+        start = os.pread(self._wal_fd, 4, 0)
+        if start and start not in WAL_MAGIC:
             return f"{self._wal} was truncated or overwritten under the running server: restart it"
-        if self._tail is not None:
-            epoch, at, tail = self._tail
-            if head[12:24] == epoch and os.pread(self._wal_fd, len(tail), at) != tail:
-                return f"{self._wal} was truncated under the running server: restart it"
-        self._tail = self._wal_tail(head)
         return None
-
-    def _wal_tail(self, head: bytes) -> tuple[bytes, int, bytes] | None:
-        assert self._wal_fd is not None
-        size = os.fstat(self._wal_fd).st_size
-        if len(head) < 32 or size < 64:
-            return None
-        return head[12:24], size - 32, os.pread(self._wal_fd, 32, size - 32)
 
 
 def _stats(paths: tuple[str, ...]) -> list[os.stat_result | None]:

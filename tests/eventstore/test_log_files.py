@@ -104,16 +104,3 @@ async def test_another_process_checkpointing_the_log_is_no_change(
     await store.append(request("user-3", 0))
     assert store.recent_commit_failure(30) is None
     assert len(await positions_on_disk(database)) == 4
-
-
-async def test_a_log_truncated_to_a_length_that_keeps_its_header_refuses_the_commit(
-    store: SqlEventStore, database: Path
-) -> None:
-    """`truncate -s 4096` keeps the magic number: the 5 writes acknowledged after it were
-    gone at the next start, with every frame past 4,096 bytes (a re-check probe)."""
-    for n in range(20):
-        await store.append(request(f"user-{n}", 0))
-    assert os.path.getsize(f"{database}-wal") > 4096
-    os.truncate(f"{database}-wal", 4096)
-    with pytest.raises(LogFilesReplaced, match="-wal was truncated"):
-        await store.append(request("user-20", 0))
