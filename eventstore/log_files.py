@@ -14,13 +14,19 @@ every commit costs:
   (device and inode, by `stat`);
 - the database file has not shrunk (nothing here vacuums it);
 - the write-ahead log starts with its magic number, or is empty (another process's
-  `wal_checkpoint(TRUNCATE)`, which SQLite allows): truncated under a writer that goes
-  on appending, it starts with zeros. It is read through a descriptor held open for the
-  purpose: SQLite locks the database and the index, never the log, and closing a
-  descriptor of a locked file would drop the process's locks on it (POSIX).
+  `wal_checkpoint(TRUNCATE)`, which SQLite allows): truncated to nothing under a writer
+  that goes on appending, it starts with zeros. It is read through a descriptor held
+  open for the purpose: SQLite locks the database and the index, never the log, and
+  closing a descriptor of a locked file would drop the process's locks on it (POSIX).
 
 SQLite itself deletes these files only when the last connection closes; the writer holds
 its connection, so a change was made by someone else.
+
+Not seen: the log truncated to a length that keeps its header (`truncate -s 4096`).
+Comparing its last bytes from one commit to the next refused writes in a plain
+benchmark: once a checkpoint lets the writer restart the log, it writes over the old
+frames from the start and the file keeps its length, so the end of the file is not the
+end of the log. Only the index (`-shm`) says where that is, and it is SQLite's to lock.
 """
 
 from __future__ import annotations
