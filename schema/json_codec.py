@@ -26,18 +26,18 @@ from typing import Any
 
 import orjson
 
-from schema.limits import MAX_TOKENS
 from schema.limits.variables import MAX_VARIABLE_VALUES
 from schema.request_keys import refuse_repeats
 
-# More objects and arrays than any request holds: at most MAX_VARIABLE_VALUES in its
-# variables (the document is a string), with room to spare. orjson makes each in 80-140
-# ns: a 130 KB WebSocket message of 64,600 nested arrays took it 9-27 ms, a 1 MB body
-# 53 ms, within every size and rate limit (an outside probe: 50 sockets of such pings,
-# paced within the message budget, held another client's `{ __typename }` 1.7-6.4 s).
-# Brackets in strings do not count: counted, a post of LaTeX or a JSON sample with
-# 7,100 of them was refused (a re-check probe).
-MAX_CONTAINERS = 2 * (MAX_VARIABLE_VALUES + MAX_TOKENS // 2)
+# More objects and arrays than any request holds: its variables hold at most
+# MAX_VARIABLE_VALUES values (the document is a string), the request object, payload and
+# extensions a few more; seven times that leaves room. orjson makes each in 80-140 ns: a
+# 130 KB WebSocket message of 64,600 nested arrays took it 9-27 ms, a 1 MB body 53 ms,
+# within every size and rate limit (an outside probe: 50 sockets of such pings, paced
+# within the message budget, held another client's `{ __typename }` 1.7-6.4 s). Brackets
+# in strings do not count: counted, a post of LaTeX or a JSON sample with 7,100 of them
+# was refused (a re-check probe).
+MAX_CONTAINERS = 7 * MAX_VARIABLE_VALUES
 
 
 class TooManyContainers(json.JSONDecodeError):
