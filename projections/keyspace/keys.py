@@ -210,7 +210,8 @@ class Keys:
         return f"{self.space('feeds')}:feed:author:{user_id}"
 
     def by_author_with_drafts(self, user_id: str) -> str:
-        """What an author sees of their own posts: drafts by creation, published by publish time."""
+        """What an author sees of their own posts, drafts and published alike, by creation
+        time: publishing one does not move it (the public list orders by publish time)."""
         return f"{self.space('feeds')}:feed:author:{user_id}:own"
 
     def by_tag(self, tag: str) -> str:

@@ -22,6 +22,8 @@ from projections.projectors.tx import Tx
 
 
 def on_post_created(e: PostCreated, _: RecordedEvent, tx: Tx) -> None:
+    # The author's own list keeps this score for good: publishing does not move a post in
+    # it, so a traversal under way neither misses nor repeats one (Keys.by_author_with_drafts).
     tx.pipe.zadd(tx.keys.by_author_with_drafts(e.author_id), {e.post_id: micros(e.created_at)})
     if e.tags:  # a new post: no tags to take back, no list it is in (see record_terms)
         record_terms(tx, tx.keys.post_tags(e.post_id), e.tags)
@@ -39,7 +41,6 @@ def on_post_published(e: PostPublished, at: RecordedEvent, tx: Tx) -> None:
     tx.pipe.zadd(tx.keys.popular(), {e.post_id: at.position})  # no likes yet: drafts take none
     tx.pipe.zadd(tx.keys.recent(), {e.post_id: score})
     tx.pipe.zadd(tx.keys.by_author(e.author_id), {e.post_id: score})
-    tx.pipe.zadd(tx.keys.by_author_with_drafts(e.author_id), {e.post_id: score})
     tx.run(
         tx.scripts.list_under_terms,
         [tx.keys.post_tags(e.post_id)],

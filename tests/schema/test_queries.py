@@ -76,6 +76,35 @@ def test_posts_by_author_lists_published_posts_and_the_author_alone_sees_drafts_
     assert seen["publishedPostCount"] == 1 and seen["bio"] == "Writes about CQRS"
 
 
+OWN_POSTS = """
+query($id: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+  user(id: $id) { posts(first: $first, after: $after, last: $last, before: $before) {
+    edges { node { title } } pageInfo { startCursor endCursor } } }
+}"""
+
+
+def test_publishing_a_draft_leaves_it_in_place_in_the_authors_own_list(
+    api: Api, ann: Account
+) -> None:
+    """The author's own list is newest created first, drafts and published alike.
+    Publishing a draft had moved it to the head: a traversal under way missed it going
+    forward and met it twice going backward (an outside probe)."""
+    posts = [api.create_post(ann, f"Own {i}")["id"] for i in range(6)]
+
+    def page(**arguments: object) -> tuple[list[str], dict[str, str]]:
+        found = api.ok(OWN_POSTS, {"id": ann.id, **arguments}, token=ann.token)["user"]
+        return [e["node"]["title"] for e in found["posts"]["edges"]], found["posts"]["pageInfo"]
+
+    titles, info = page(first=3)
+    assert titles == ["Own 5", "Own 4", "Own 3"]
+    api.publish(ann, posts[0])
+    assert page(first=10, after=info["endCursor"])[0] == ["Own 2", "Own 1", "Own 0"]
+    titles, info = page(last=3)
+    assert titles == ["Own 2", "Own 1", "Own 0"]
+    api.publish(ann, posts[1])
+    assert page(last=10, before=info["startCursor"])[0] == ["Own 5", "Own 4", "Own 3"]
+
+
 def test_viewer_is_the_token_holder_or_null(api: Api, ann: Account) -> None:
     assert api.ok(ops.VIEWER, token=ann.token)["viewer"] == {"id": ann.id, "name": "Ann"}
     assert api.ok(ops.VIEWER)["viewer"] is None
