@@ -52,10 +52,11 @@ def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
             TOP_COMMENTS,
             e.name,
             e.avatar_url or "",
-            tx.keys.post_changed_channel(""),
+            tx.keys.post_changed_channel("") if tx.notices else "",
             tx.keys.posts_changed_channel(),
             tx.position,
             tx.event_position,
+            "1" if tx.late else "",
         ],
     )
     tx.hset(author, _author_fields(e.name, e.avatar_url))

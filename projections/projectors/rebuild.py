@@ -324,7 +324,14 @@ class Rebuild:
         applied = {}
         for projection in self._projections:
             name = projection.name
-            tx = Tx(commands, keys[name], self._scripts, last, recomputes=self._recomputes)
+            tx = Tx(
+                commands,
+                keys[name],
+                self._scripts,
+                last,
+                recomputes=self._recomputes,
+                notices=False,
+            )
             applied[name] = self._queues[name].queue_all(events, tx, owners)
         if not events or last - self._held_since >= RECOMPUTE_EVERY:
             self._recomputes.queue(commands)  # owned by no one event, as the checkpoints

@@ -139,6 +139,9 @@ class Tx:
     # positions live topics have read past, so its notices say so, and a topic reads
     # each id they name as it is now (projections/live/read_models.py).
     late: bool = False
+    # False for a batch whose changes no live subscriber can see (a rebuild's, into
+    # spaces not yet active): it publishes no notices, not even from a script.
+    notices: bool = True
 
     def post_changed(self, post_id: str) -> None:
         """Tells live subscribers the post's read model changed (once per batch), and

@@ -165,6 +165,27 @@ async def test_a_retried_change_reaches_live_subscribers(inkwell: Inkwell, tmp_p
     assert (from_feed.id, from_feed.title) == (post, "After")
 
 
+async def test_a_retried_rename_reaches_live_subscribers(inkwell: Inkwell, tmp_path: Path) -> None:
+    """The same for a rename, whose script tells the subscribers of the author's posts
+    itself: its notices did not say the change was late, and topics read past it."""
+    ann = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+    post = (await send(inkwell, CreatePost("Title", "Text."), ann))["post_id"]
+    await send(inkwell, PublishPost(post), ann)
+    broken_row(tmp_path, f"user-{ann}", 2, "ProfileUpdated")
+    await until(lambda: _zcard_is(inkwell, inkwell.keys.parked("posts"), 1))
+    live = inkwell.services.live
+    async with live.post(post) as updates, live.feed() as feed:
+        assert (await anext(updates)).author_name == "Ann"  # type: ignore[union-attr]
+        profile = {"user_id": ann, "name": "Ann B", "avatar_url": None, "bio": ""}
+        fix_row(tmp_path, f"user-{ann}", 2, {**profile, "updated_at": AT})
+        await retry_every_projection(inkwell)
+        async with asyncio.timeout(5):
+            shown = await anext(updates)
+            from_feed = await anext(feed)
+    assert shown is not None and shown.author_name == "Ann B"
+    assert (from_feed.id, from_feed.author_name) == (post, "Ann B")
+
+
 AT = "2026-01-01T00:00:00+00:00"
 
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.commands import cli
-from domain.commands import CreatePost, PublishPost, RegisterUser
+from domain.commands import CreatePost, PublishPost, RegisterUser, UpdateProfile
 from domain.events import PostCreated
 from domain.ports import RecordedEvent
 from harness.redis_server import PrivateRedis
@@ -131,6 +131,20 @@ async def test_a_redis_error_in_a_batch_names_the_event_that_queued_it(
         await build.run()
     assert [e.position for e in failed.value.events] == [int(poison["position"])]
     assert "WRONGTYPE" in failed.value.errors[0]
+
+
+async def test_a_rebuild_tells_no_live_subscriber_of_its_private_writes(inkwell: Inkwell) -> None:
+    """A rename's script announced every post it rewrote, into spaces not yet active
+    too: a rebuild or a verify woke every feed once per rename in the log."""
+    author = await published_posts(inkwell, 2)
+    await send(inkwell, UpdateProfile(name="Ann B"), author)
+    await settle(inkwell)
+    async with inkwell.redis.pubsub() as pubsub:
+        await pubsub.psubscribe(f"{inkwell.keys.prefix}:changed:*")
+        await pubsub.get_message(timeout=1)  # the subscription's confirmation
+        scratch = await replay(inkwell.redis, inkwell.store, inkwell.keys, PROJECTIONS)
+        await drop(inkwell.redis, scratch, NAMES)
+        assert await pubsub.get_message(timeout=0.5) is None
 
 
 def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> None:

@@ -15,7 +15,9 @@
 -- ARGV[1] post key prefix, ARGV[2] comment key prefix, ARGV[3] suffix of a post's
 -- comment-ids key, ARGV[4] top comments kept, ARGV[5] name, ARGV[6] avatar URL ('' = none),
 -- ARGV[7] prefix of a post's change channel, ARGV[8] the all-posts change channel,
--- ARGV[9] the position the batch reaches, ARGV[10] the position of the rename
+-- ARGV[9] the position the batch reaches, ARGV[10] the position of the rename,
+-- ARGV[11] '1' when the rename is applied behind the checkpoint (a retry: Tx.late), and
+-- its notices must say so. ARGV[7] empty: no notices (a rebuild's private spaces).
 local shown = redis.call('HMGET', KEYS[4], 'name', 'avatarUrl')
 if shown[1] == ARGV[5] and (shown[2] or '') == ARGV[6] then
   return 0
@@ -47,9 +49,12 @@ for post_id, _ in pairs(commented) do
 end
 for post_id, _ in pairs(touched) do
   redis.call('HSET', ARGV[1] .. post_id, 'position', ARGV[10])
-  local notice = json_object({'id', post_id, 'position', tonumber(ARGV[9])})
-  redis.call('PUBLISH', ARGV[7] .. post_id, notice)
-  redis.call('PUBLISH', ARGV[8], notice)
+  if ARGV[7] ~= '' then
+    local notice = json_object({'id', post_id, 'position', tonumber(ARGV[9]),
+      'late', ARGV[11] == '1' or nil})
+    redis.call('PUBLISH', ARGV[7] .. post_id, notice)
+    redis.call('PUBLISH', ARGV[8], notice)
+  end
   redis.call('ZADD', KEYS[3], tonumber(ARGV[10]), post_id)
 end
 return 1
