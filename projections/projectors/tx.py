@@ -23,6 +23,9 @@ Mark = tuple[int, int]
 # A script call: the script, its keys, its arguments.
 ScriptCall = tuple[AsyncScript, Sequence[str], Sequence[str | int]]
 
+# Authors by id: the name and avatar URL (or None) their hash in the posts space holds.
+Authors = dict[str, tuple[str, str | None]]
+
 # A capped set's held entries are pruned to its length when they reach this many times it.
 PRUNE_AT = 4
 
@@ -142,6 +145,10 @@ class Tx:
     # False for a batch whose changes no live subscriber can see (a rebuild's, into
     # spaces not yet active): it publishes no notices, not even from a script.
     notices: bool = True
+    # Every author the space holds, when the batch's owner knows them all: a rebuild,
+    # which applies the log from its start (posts.py keeps them). A post or comment then
+    # copies its author's name and avatar in plain commands, not a script that reads them.
+    authors: Authors | None = None
 
     def post_changed(self, post_id: str) -> None:
         """Tells live subscribers the post's read model changed (once per batch), and
