@@ -24,7 +24,8 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 
 from projections.readers.pagination import Charge
-from protection.throttle import RateLimited, Throttle
+from protection.cost_budget import charge
+from protection.throttle import RateLimited
 from schema.limits.cost import priced
 
 # What a search's walk inside Redis is charged (searching): the costliest query the cost
@@ -54,20 +55,6 @@ async def charge_query_cost(execution: ExecutionContext) -> None:
             extensions={"code": "RATE_LIMITED", "retryAfter": limited.retry_after, "cost": cost},
         )
         execution.result = PreExecutionError(data=None, errors=[error])
-
-
-async def charge(ctx: object, cost: int) -> None:
-    """Charges `cost` to the request context's client address, and to its user when
-    signed in; raises RateLimited past either budget. Nothing when rate limits are off."""
-    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
-    if throttle is None:
-        return
-    address = getattr(ctx, "client_address", None) or "unknown"
-    viewer = getattr(ctx, "viewer_id", None)
-    counts = [(throttle.query_cost, address)]
-    if viewer is not None:
-        counts.append((throttle.query_cost_per_token, viewer))
-    await throttle.hit_all(counts, cost)
 
 
 def searching(ctx: object) -> Charge:

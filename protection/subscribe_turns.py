@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from starlette.types import Message, Receive
 
+from protection.new_documents import new_document_cost
 from protection.throttle import RateLimited, Rule, Throttle
 from schema import json_codec
 from schema.operation_kinds import operation_kind
@@ -52,6 +53,7 @@ MAX_WAITING = 256
 MAX_WAITING_BYTES = 256 * 1024
 
 Close = Callable[[str], Awaitable[Message]]  # sends 1013 with the reason; the disconnect
+Charge = tuple[Rule, int]  # a rate an operation is counted under, and how many units
 
 
 def message_fields(message: Message) -> tuple[str | None, str | None]:
@@ -63,6 +65,13 @@ def message_fields(message: Message) -> tuple[str | None, str | None]:
         kind if isinstance(kind, str) else None,
         operation_id if isinstance(operation_id, str) else None,
     )
+
+
+def new_document_charge(message: Message, most: int) -> int:
+    """What parsing the subscribe's document would cost its address, when the process has
+    not parsed it (protection/new_documents.py); 0 otherwise."""
+    payload = _parsed(message).get("payload")
+    return new_document_cost(payload.get("query"), most) if isinstance(payload, dict) else 0
 
 
 def counted_subscribe(message: Message) -> bool:
@@ -179,24 +188,27 @@ class SubscribeTurns:
             )
         return None
 
-    def _rules(self, message: Message) -> Iterator[Rule]:
-        """The rates an operation is counted under, in turn: the address's request rate,
-        as an HTTP request is (dac437e let queries over a socket through at the message
-        rate alone, 1,000 a second from one address, where HTTP takes 20: a re-check
-        probe); then, for a subscription, the subscribe rate. Its document is parsed for
-        its kind only once the request rate took it."""
-        yield self._throttle.requests
+    def _rules(self, message: Message) -> Iterator[Charge]:
+        """The rates an operation is counted under, in turn, with what each charges: the
+        address's request rate, as an HTTP request is (dac437e let queries over a socket
+        through at the message rate alone, 1,000 a second from one address, where HTTP
+        takes 20: a re-check probe); a document the process has not parsed, its cost
+        (protection/new_documents.py); then, for a subscription, the subscribe rate. Its
+        document is parsed for its kind only once those took it."""
+        yield self._throttle.requests, 1
+        if cost := new_document_charge(message, self._throttle.query_cost.most):
+            yield self._throttle.query_cost, cost
         if counted_subscribe(message):
-            yield self._throttle.subscribes
+            yield self._throttle.subscribes, 1
 
-    async def _count(self, rules: Iterator[Rule]) -> Rule | None:
+    async def _count(self, rules: Iterator[Charge]) -> Charge | None:
         """Counts the operation under its rules in turn, up to the first that refuses it:
         that one, or None once it is counted under all."""
-        for rule in rules:
+        for rule, cost in rules:
             try:
-                await self._throttle.hit(rule, self._address)
+                await self._throttle.hit(rule, self._address, cost)
             except RateLimited:
-                return rule
+                return rule, cost
         return None
 
     async def _goes_ahead(
@@ -205,12 +217,15 @@ class SubscribeTurns:
         """A query or a mutation goes ahead of a held subscription, counted at the request
         rate, unless its id is one that waits (it would overtake its own): it had waited
         for the subscription's turn, up to a minute (a re-check probe)."""
-        if kind not in SUBSCRIBE_TYPES or operation_id is None or counted_subscribe(message):
+        if kind not in SUBSCRIBE_TYPES or operation_id is None:
+            return False
+        # Its kind is read from its parse: a document never parsed waits to be charged.
+        if new_document_charge(message, 1) or counted_subscribe(message):
             return False
         waiting_ids = [self._held_id, *(waiting_id for _, _, waiting_id in self._waiting)]
         if operation_id in waiting_ids:
             return False
-        return await self._count(iter((self._throttle.requests,))) is None
+        return await self._count(iter(((self._throttle.requests, 1),))) is None
 
     def _withdraw(self, operation_id: str) -> bool:
         """Drops the subscribe of `operation_id` that waits for its turn, held or queued
@@ -243,14 +258,14 @@ class SubscribeTurns:
         self._waiting_bytes -= message_size(message)
         return message
 
-    async def _wait_for_turn(self, refused: Rule, rules: Iterator[Rule]) -> RateLimited | None:
+    async def _wait_for_turn(self, refused: Charge, rules: Iterator[Charge]) -> RateLimited | None:
         """None once the held operation is counted under the rule that refused it and
         those after it; the refusal if its turn is too far off."""
         waited = 0
-        for rule in itertools.chain((refused,), rules):
+        for rule, cost in itertools.chain((refused,), rules):
             while True:
                 try:
-                    await self._throttle.hit(rule, self._address)
+                    await self._throttle.hit(rule, self._address, cost)
                     break
                 except RateLimited as limited:
                     if waited + limited.retry_after > MAX_HELD_SECONDS:

@@ -61,6 +61,11 @@ class DocumentMemo(Generic[P, R]):
             self._characters -= len(oldest)
         return value
 
+    def holds(self, text: str, *args: P.args, **kwargs: P.kwargs) -> bool:
+        """Whether `function(text, ...)` is remembered: a call would cost nothing."""
+        key = (text, (*args, *kwargs.items()))
+        return key in (self._large if len(text) > self._largest_kept else self._entries)
+
     def _large_one(
         self, key: tuple[str, tuple[Hashable, ...]], text: str, *args: P.args, **kwargs: P.kwargs
     ) -> R:

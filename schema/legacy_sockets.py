@@ -26,18 +26,17 @@ from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.types.unset import UnsetType
 
 from schema.context import Context
-from schema.persisted import PersistedQueryRefused
 from schema.sockets import (
     FORBIDDEN,
     INIT_TIMEOUT,
     INVALID_MESSAGE,
     TOO_MANY_INITS,
+    DocumentRefused,
     TokenExpiry,
     fitted,
     limit_reached,
     malformed,
     oversized,
-    persisted_refusal,
     selection_refusal,
     unread,
     with_document,
@@ -142,10 +141,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         try:
             payload = await with_document(self.context, self.schema, dict(message["payload"]))
-        except PersistedQueryRefused as refused:
-            await self.send_message(
-                LegacyError(type="error", id=id_, payload=persisted_refusal(refused))
-            )
+        except DocumentRefused as refused:
+            await self.send_message(LegacyError(type="error", id=id_, payload=refused.error))
             return
         if refusal := selection_refusal(self.schema, payload):
             await self.send_message(LegacyError(type="error", id=id_, payload=refusal))

@@ -21,7 +21,6 @@ from graphql import (
     StringValueNode,
     VariableNode,
     Visitor,
-    parse,
     visit,
 )
 from strawberry.types import ExecutionContext
@@ -29,6 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from projections.readers.pagination import MAX_FIRST, BadPageRequest, Position, check_first
 from schema.document_memo import DocumentMemo
+from schema.parsed import parsed_document
 
 PAGE_ARGUMENTS = ("first", "last", "after", "before")
 Argument = tuple[str, Any, str | None]  # name, literal value, variable name
@@ -68,8 +68,11 @@ def first_bad_page(query: str, variables: Mapping[str, Any]) -> BadPageRequest |
 
 def _page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
     """The document's page arguments, (name, literal value, variable name), and its
-    variables' defaults: read once per document, since walking it costs about 100 us."""
-    document = parse(query)
+    variables' defaults: read once per document, since walking it costs about 100 us.
+    The parse is the process's (schema/parsed.py): parsing again here doubled a long
+    mutation's cost, outside the token limit (an outside probe)."""
+    document = parsed_document(query)
+    assert document is not None, "read only once validated"
     defaults: dict[str, Any] = {}
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):

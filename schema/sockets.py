@@ -30,6 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
+from protection.new_documents import refused_new_document
 from protection.subscription_budget import SubscriptionBudget
 from schema import InkwellSchema, json_codec
 from schema.context import Context
@@ -105,22 +106,36 @@ def fitted(reason: str) -> str:
     return reason.encode(errors="replace")[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
 
 
+class DocumentRefused(Exception):
+    """A subscribe whose document is refused before it is run: `error` is the answer for
+    its id."""
+
+    def __init__(self, error: GraphQLFormattedError) -> None:
+        super().__init__(error["message"])
+        self.error = error
+
+
 async def with_document(
     context: Context, schema: BaseSchema, payload: dict[str, Any]
 ) -> dict[str, Any]:
+    """The payload with its document: a persisted query's looked up. Raises
+    DocumentRefused for a hash the persisted-query rules refuse, and for a persisted
+    document the process must parse again past its client's budget (the socket's gate,
+    protection/subscribe_turns.py, charged the documents sent as text)."""
     runnable = functools.partial(
         cast(InkwellSchema, schema).runnable,
         operation_name=payload.get("operationName"),
         variables=payload.get("variables"),
     )
-    query = await context.services.documents.resolve(
-        payload.get("query"), payload.get("extensions"), runnable
-    )
+    try:
+        query = await context.services.documents.resolve(
+            payload.get("query"), payload.get("extensions"), runnable
+        )
+    except PersistedQueryRefused as refused:
+        raise DocumentRefused({"message": str(refused), "extensions": refused.extensions}) from None
+    if payload.get("query") is None and (spent := await refused_new_document(context, query)):
+        raise DocumentRefused(spent.formatted)
     return {**payload, "query": query}
-
-
-def persisted_refusal(refused: PersistedQueryRefused) -> GraphQLFormattedError:
-    return {"message": str(refused), "extensions": refused.extensions}
 
 
 def selection_refusal(schema: BaseSchema, payload: dict[str, Any]) -> GraphQLFormattedError | None:
@@ -315,10 +330,8 @@ class TransportWSHandler(SharingTransportWSHandler):
             return
         try:
             payload = await with_document(self.context, self.schema, dict(message["payload"]))
-        except PersistedQueryRefused as refused:
-            await self.send_message(
-                ErrorMessage(id=id_, type="error", payload=[persisted_refusal(refused)])
-            )
+        except DocumentRefused as refused:
+            await self.send_message(ErrorMessage(id=id_, type="error", payload=[refused.error]))
             return
         if refusal := selection_refusal(self.schema, payload):
             await self.send_message(ErrorMessage(id=id_, type="error", payload=[refusal]))

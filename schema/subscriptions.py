@@ -18,7 +18,7 @@ from strawberry.utils.await_maybe import await_maybe
 from domain.errors import InvalidInput, NotFound
 from projections.live.read_models import MAX_CHANGES, Resume
 from projections.readers.views import CommentView, PostView
-from protection.query_cost_rate import charge
+from protection.cost_budget import charge
 from schema import ids
 from schema.consistency import subscribed_consistently
 from schema.context import Context

@@ -33,6 +33,7 @@ from auth import authorization
 from auth.authorization import Refused
 from auth.tokens import Claims
 from domain import ids
+from protection.new_documents import refused_new_document
 from protection.responses import refuse_handshake
 from protection.subscription_budget import SubscriptionBudget
 from protection.throttle import RateLimited
@@ -313,6 +314,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
         A well-formed request that selects no operation to run (an unknown name, several
         operations and no name, a subscription) fails as a GraphQL request error: its
         status follows the media type, like a validation error's."""
+        given = request_data.query
+        if refused := await refused_new_document(context, given):
+            return ExecutionResult(data=None, errors=[refused])
         request_data.query = await context.services.documents.resolve(
             request_data.query,
             request_data.extensions,
@@ -323,6 +327,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 allowed=HTTP_OPERATION_NAMES[request_adapter.method],
             ),
         )
+        if given is None and (refused := await refused_new_document(context, request_data.query)):
+            return ExecutionResult(data=None, errors=[refused])  # a persisted one, parsed again
         if reason := self.documents.unselectable(request_data.query, request_data.operation_name):
             return request_error(reason)
         request.state.asked = request_data  # what _within_size looks at, if ever

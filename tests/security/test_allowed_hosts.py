@@ -90,8 +90,7 @@ def raw_post(server: ServerProcess, target: bytes, host: bytes) -> bytes:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
         connection.sendall(
             b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (target, host, len(body), body)
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (target, host, len(body), body)
         )
         return b"".join(iter(lambda: connection.recv(65536), b""))
 

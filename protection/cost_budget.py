@@ -1,0 +1,22 @@
+"""Charging a request's query-cost budgets: its client address's, and its user's when
+signed in (the rates in protection/config.py, `query_cost`). What is charged to them is
+decided elsewhere: an operation's cost (protection/query_cost_rate.py), a search's walks,
+a document's first parse (protection/new_documents.py)."""
+
+from __future__ import annotations
+
+from protection.throttle import Throttle
+
+
+async def charge(ctx: object, cost: int) -> None:
+    """Charges `cost` to the request context's client address, and to its user when
+    signed in; raises RateLimited past either budget. Nothing when rate limits are off."""
+    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    if throttle is None:
+        return
+    address = getattr(ctx, "client_address", None) or "unknown"
+    viewer = getattr(ctx, "viewer_id", None)
+    counts = [(throttle.query_cost, address)]
+    if viewer is not None:
+        counts.append((throttle.query_cost_per_token, viewer))
+    await throttle.hit_all(counts, cost)
