@@ -62,6 +62,7 @@ from projections.keyspace.keys import Keys
 from projections.live.broadcast import Broadcast, Inbox
 from projections.readers.statuses import LogHead, projection_statuses
 from projections.readers.views import CommentView, PostView, ProjectionStatusView, readable
+from projections.redisio.read_only_scripts import ReadOnlyScript
 
 log = logging.getLogger(__name__)
 
@@ -620,7 +621,7 @@ class LiveReadModels:
         self._broadcast = broadcast
         self._projections = projections
         self._on_resync = on_resync
-        self._changes_since = redis.register_script(CHANGES_SINCE)
+        self._changes_since = ReadOnlyScript(redis, CHANGES_SINCE)
         self._topics: dict[str, Topic] = {}
         self._closing: set[asyncio.Task[None]] = set()  # strong references until they end
 

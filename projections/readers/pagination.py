@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
 from domain.errors import excerpt
+from projections.redisio.read_only_scripts import ReadOnlyScript
 
 MAX_FIRST = 100
 INTERSECTION_SLICE = (Path(__file__).parent / "lua" / "intersection_slice.lua").read_text()
@@ -213,7 +213,9 @@ async def pages(
     return found
 
 
-async def in_every(script: AsyncScript, keys: Sequence[str], window: Slice, charge: Charge) -> Page:
+async def in_every(
+    script: ReadOnlyScript, keys: Sequence[str], window: Slice, charge: Charge
+) -> Page:
     """A newest-first page of the members every sorted set of `keys` holds (a search's
     words), walked inside Redis in slices by `script`, INTERSECTION_SLICE registered.
     Before each call, the most it may cost Redis is passed to `charge`, which may refuse
@@ -256,7 +258,7 @@ class _Intersection:
     for the most it may look up: charged after, a call the budget refused had run all
     the same."""
 
-    def __init__(self, script: AsyncScript, keys: Sequence[str], charge: Charge) -> None:
+    def __init__(self, script: ReadOnlyScript, keys: Sequence[str], charge: Charge) -> None:
         self._script = script
         self._keys = list(keys)
         self._charge = charge

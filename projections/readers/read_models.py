@@ -32,6 +32,7 @@ from projections.readers.views import (
     UserView,
     readable,
 )
+from projections.redisio.read_only_scripts import ReadOnlyScript
 
 NEWEST_PAGE = (Path(__file__).parent / "lua" / "newest_page.lua").read_text()
 SEARCH_MAX_LENGTH = 200
@@ -84,8 +85,8 @@ class ReadModels:
         self._batched = batched
         self._keys = keys
         self._projections = tuple(projections)
-        self._newest_page = redis.register_script(NEWEST_PAGE)
-        self._intersection_slice = redis.register_script(pagination.INTERSECTION_SLICE)
+        self._newest_page = ReadOnlyScript(redis, NEWEST_PAGE)
+        self._intersection_slice = ReadOnlyScript(redis, pagination.INTERSECTION_SLICE)
 
     async def post(self, post_id: str, viewer_id: str | None) -> PostView | None:
         post = readable(PostView.from_hash, await self._hash(self._keys.post(post_id)))

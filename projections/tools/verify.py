@@ -22,6 +22,7 @@ from projections.keyspace.spaces import drop_space, scan_pages
 from projections.projectors.projection import Projection
 from projections.projectors.rebuild import Rebuild
 from projections.projectors.scripts import Scripts
+from projections.redisio.read_only_scripts import ReadOnlyScript
 
 
 async def replay(
@@ -56,7 +57,7 @@ async def compare(
 ) -> Comparison:
     """What differs between the read models of two sets of spaces, one line per key.
     Redis compares each SCAN page in one script call; only differing keys come back."""
-    script = redis.register_script(COMPARE_KEYS)
+    script = ReadOnlyScript(redis, COMPARE_KEYS)
     result = Comparison()
     for name in projections:
         left, right = live.space(name), rebuilt.space(name)

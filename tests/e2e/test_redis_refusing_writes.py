@@ -129,15 +129,21 @@ def test_out_of_memory_redis_answers_what_was_read_in_a_multi(
     assert "Traceback" not in server.log.read_text()
 
 
+@pytest.mark.parametrize("scripts", ["known", "forgotten"])
 def test_while_redis_pauses_writes_for_a_failover_queries_and_subscriptions_answer(
-    server_on_private_redis: ServerProcess, private_redis: PrivateRedis
+    server_on_private_redis: ServerProcess, private_redis: PrivateRedis, scripts: str
 ) -> None:
     """A failover (Sentinel's, a cluster's, the FAILOVER command) pauses the primary's
     writes with CLIENT PAUSE WRITE until the replica has caught up, and Redis holds back
     every EVALSHA then, as it cannot know that a script only reads. The read scripts (a
     page of posts, a live topic's changes) waited, and a recentPosts query answered
     UNAVAILABLE at its 3 s deadline; a subscription's first item waited for the pause's
-    end. They are flagged no-writes now, and run."""
+    end. They are flagged no-writes now, and run.
+
+    Redis reads those flags from the script, and holds back an EVALSHA of a sha it does
+    not know regardless: after a restart, or on a replica just promoted (scripts are not
+    copied to replicas), queries answered UNAVAILABLE for the whole pause (an outside
+    probe). They go by EVALSHA_RO (projections/redisio/read_only_scripts.py)."""
     server = server_on_private_redis
     api = http_api(server)
     ann = api.register("Ann")
@@ -147,6 +153,8 @@ def test_while_redis_pauses_writes_for_a_failover_queries_and_subscriptions_answ
     api.ok(RECENT)
     asyncio.run(_first_item(server.url, post["id"]))
     with private_redis.client() as client:
+        if scripts == "forgotten":
+            client.script_flush()
         client.execute_command("CLIENT", "PAUSE", int(PAUSE_SECONDS * 1000), "WRITE")
     try:
         started = time.monotonic()

@@ -78,6 +78,6 @@ async def test_a_page_is_one_round_trip(reads: tuple[ReadModels, Redis]) -> None
              for name, stats in after.items()}  # fmt: skip
     # Redis counts the script's own calls too: these are all inside the one EVALSHA.
     assert {name: n for name, n in calls.items() if n} == {
-        "cmdstat_info": 1, "cmdstat_evalsha": 1,
+        "cmdstat_info": 1, "cmdstat_evalsha_ro": 1,
         "cmdstat_zcard": 1, "cmdstat_zrevrangebyscore": 1, "cmdstat_hgetall": len(POSTS),
     }  # fmt: skip

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 
 from projections.readers.pagination import (
     INTERSECTION_SLICE,
@@ -24,6 +23,7 @@ from projections.readers.pagination import (
     newest_first,
     pages,
 )
+from projections.redisio.read_only_scripts import ReadOnlyScript
 
 
 def member(n: int) -> str:
@@ -84,7 +84,7 @@ class Charges:
 class Recorded:
     """The slice script, recording what each call says it cost Redis."""
 
-    def __init__(self, script: AsyncScript) -> None:
+    def __init__(self, script: ReadOnlyScript) -> None:
         self.script = script
         self.registered_client = script.registered_client
         self.costs: list[int] = []
@@ -108,7 +108,7 @@ async def test_newest_first_pages_match_relays_algorithm(
     wider = f"{key}:wider"
     await client.zadd(wider, {item.member: item.score for item in ITEMS})
     await client.zadd(wider, {"x": 2, "y": 9, "z": 0})
-    walk = client.register_script(INTERSECTION_SLICE)
+    walk = ReadOnlyScript(client, INTERSECTION_SLICE)
     try:
         for window in windows():
             expected = relay(ordered, window)
@@ -133,7 +133,7 @@ async def test_the_intersection_of_large_sets_pages_as_relay_says(
     for side, key in enumerate(keys):
         await client.zadd(key, {f"{side}-{n}": n // 2 for n in range(6_000)})
         await client.zadd(key, {item.member: item.score for item in shared})
-    walk = client.register_script(INTERSECTION_SLICE)
+    walk = ReadOnlyScript(client, INTERSECTION_SLICE)
     ordered = sorted(shared, reverse=True)
     cursors = [None, *(item.cursor() for item in ordered[:: max(1, len(ordered) // 8)])]
     try:
@@ -160,7 +160,7 @@ async def test_a_search_of_many_common_words_looks_at_a_slice_at_a_time(
     held = [set(range(w * 100, w * 100 + 5_000)) for w in range(10)]  # 5,000 each
     for key, numbers in zip(keys, held, strict=True):
         await client.zadd(key, {posts[n].member: posts[n].score for n in numbers})
-    walk = Recorded(client.register_script(INTERSECTION_SLICE))
+    walk = Recorded(ReadOnlyScript(client, INTERSECTION_SLICE))
     ordered = sorted((posts[n] for n in set.intersection(*held)), reverse=True)
     try:
         charges = Charges()
@@ -196,7 +196,7 @@ async def test_a_cursor_whose_post_left_the_search_pages_on_from_its_place(
     keys = [f"{prefix}:alpha", f"{prefix}:beta"]
     for key in keys:
         await client.zadd(key, {item.member: item.score for item in ITEMS})
-    walk = client.register_script(INTERSECTION_SLICE)
+    walk = ReadOnlyScript(client, INTERSECTION_SLICE)
     gone = ITEMS[2]  # score 2, between two others of score 2
     ordered = sorted(ITEMS, reverse=True)
     try:
