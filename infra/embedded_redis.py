@@ -6,6 +6,12 @@ With a data directory it listens on `<data_dir>/redis.sock` and saves its snapsh
 server uses without any variable. Without a data directory (tests, the terminal demo) it
 listens in a fresh temporary directory and saves nothing. It dies with the process that
 started it, and that process starts it again should it exit on its own.
+
+Every other process on the data directory (a second `serve`, `seed`) uses that one and
+watches it: once nothing listens there (its owner stopped, or was killed), the first of
+them to notice starts it again from its snapshot, and owns it from then on. A second
+`serve` had run on without Redis for good once the first stopped: /ready 503, every
+query UNAVAILABLE, its projectors restarting ten times a second (an outside probe).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -43,6 +50,8 @@ _PR_SET_PDEATHSIG = 1
 # long, up to RESTART_MAX_SECONDS.
 RESTART_FIRST_SECONDS = 0.1
 RESTART_MAX_SECONDS = 5.0
+# How often a process using another's Redis looks whether anything still listens.
+WATCH_SECONDS = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +90,24 @@ def running_in(data_dir: Path) -> str | None:
     return url_of(path)
 
 
+def nothing_listens(data_dir: Path) -> bool:
+    """Whether no server listens on the data directory's socket: none there, or a file a
+    killed one left. A server that accepts and does not answer (stopped, frozen) still
+    listens: starting another over its socket would leave two."""
+    path = socket_path(data_dir)
+    if not path.is_socket():
+        return True
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            return True
+        except OSError:
+            return False
+    return False
+
+
 @contextmanager
 def starting_in(data_dir: Path) -> Iterator[None]:
     """Held while a process looks for the data directory's Redis and starts one, and while
@@ -117,7 +144,8 @@ class EmbeddedRedis(Lifecycle[str]):
 
     def start(self) -> str:
         """With a data directory, under starting_in (wiring.redis_clients.embedded takes it
-        around its look for a running one and this)."""
+        around this): the Redis another process started there is used and watched, if one
+        answers; else this one starts it."""
         if self._data_dir is None:
             self._scratch = Path(tempfile.mkdtemp(prefix="inkwell-redis-"))
             directory, self._socket = self._scratch, self._scratch / SOCKET_NAME
@@ -126,7 +154,7 @@ class EmbeddedRedis(Lifecycle[str]):
             self._data_dir.mkdir(parents=True, exist_ok=True)
             directory, self._socket = self._data_dir.resolve(), socket_path(self._data_dir)
             persistence = ["--dbfilename", RDB_NAME, "--save", "60", "1"]
-            self._check_socket_path()
+            self._check_socket_length()
         self._log = directory / LOG_NAME
         self._command = [
             server_binary(),
@@ -146,12 +174,17 @@ class EmbeddedRedis(Lifecycle[str]):
             str(self._log),
             *persistence,
         ]
-        self._process = self._spawn()
-        try:
-            self._wait_until_ready()
-        except BaseException:  # Ctrl-C while a snapshot loads, too
-            self.close()
-            raise
+        if self._data_dir is not None and running_in(self._data_dir) is not None:
+            log.info("using the embedded Redis at %s", self.url)
+        else:
+            if self._data_dir is not None:
+                self._socket.unlink(missing_ok=True)  # left by a server that was killed
+            self._process = self._spawn()
+            try:
+                self._wait_until_ready()
+            except BaseException:  # Ctrl-C while a snapshot loads, too
+                self.close()
+                raise
         self._keeper = threading.Thread(
             target=self._keep_running, name="embedded-redis", daemon=True
         )
@@ -188,17 +221,30 @@ class EmbeddedRedis(Lifecycle[str]):
         snapshot, checkpoints included, and the projectors catch up from those (without a
         data directory it comes back empty and they rebuild). The processes it starts are
         this thread's children (see _die_with_parent), so the thread lives until close(); a
-        daemon, so that a process that exits without close() is not held by it."""
-        while (process := self._process) is not None:
-            code = process.wait()
-            with self._turn:
-                if self._closing.is_set():
-                    return
+        daemon, so that a process that exits without close() is not held by it. While
+        another process's server serves the data directory, it watches that one instead,
+        and starts it again once nothing listens there."""
+        while not self._closing.is_set():
+            process = self._process
+            if process is None:
+                assert self._data_dir is not None  # only there can another process start it
+                if self._closing.wait(WATCH_SECONDS) or not nothing_listens(self._data_dir):
+                    continue
                 log.error(
-                    "the embedded Redis exited with code %s; starting it again from its last "
-                    "snapshot (the projectors catch up from there)",
-                    code,
+                    "nothing listens on %s any more (the process that started the embedded "
+                    "Redis stopped?); starting it here from its last snapshot",
+                    self._socket,
                 )
+            else:
+                code = process.wait()
+                with self._turn:
+                    if self._closing.is_set():
+                        return
+                    log.error(
+                        "the embedded Redis exited with code %s; starting it again from its "
+                        "last snapshot (the projectors catch up from there)",
+                        code,
+                    )
             self._restart()
 
     def _restart(self) -> None:
@@ -235,7 +281,7 @@ class EmbeddedRedis(Lifecycle[str]):
         down (without a data directory nobody else looks for it)."""
         return nullcontext() if self._data_dir is None else starting_in(self._data_dir)
 
-    def _check_socket_path(self) -> None:
+    def _check_socket_length(self) -> None:
         assert self._socket is not None
         if len(str(self._socket)) > MAX_SOCKET_PATH:
             raise EmbeddedRedisError(
@@ -243,12 +289,6 @@ class EmbeddedRedis(Lifecycle[str]):
                 f"address may be ({MAX_SOCKET_PATH} bytes): set INKWELL_DATA_DIR to a shorter "
                 "path, or REDIS_URL to a Redis of your own"
             )
-        if running_in(self._socket.parent) is not None:
-            raise EmbeddedRedisError(
-                f"an embedded Redis already answers on {self._socket}: another Inkwell server "
-                "uses this data directory"
-            )
-        self._socket.unlink(missing_ok=True)  # left by a server that was killed
 
     def _wait_until_ready(self) -> None:
         """Returns once it answers, or once close() begins. It must listen within

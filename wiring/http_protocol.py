@@ -403,8 +403,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         limit = self._per_address.limit
         return Refusal(
             429,
-            f"Too many open connections from your address (at most {limit}); reuse or "
-            "close some.",
+            f"Too many open connections from your address (at most {limit}); reuse or close some.",
             {"code": "RATE_LIMITED", "retryAfter": 1, "maxConnections": limit},
             retry_after=1,
         )

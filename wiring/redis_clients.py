@@ -8,7 +8,6 @@ can take the connections projectors need to keep their leases. What requests wri
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, ExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from observability.metrics import Metrics
 from projections.projectors.packed_redis import pack_in_c
 from projections.readers.batched_reads import BatchedReads
 from projections.redisio.checked_pools import CHECKED
-
-log = logging.getLogger("inkwell")
 
 REDIS_CONNECTIONS = 64
 REQUEST_WRITE_CONNECTIONS = 16
@@ -59,11 +56,9 @@ class RedisClients:
 
 def embedded(stack: ExitStack | AsyncExitStack, data_dir: Path) -> str:
     """The first process on a data directory starts its Redis; the others (`seed`, a
-    second `serve`) use that one, so they all see the same read models."""
+    second `serve`) use that one, so they all see the same read models, and start it
+    again should it stop with its owner (infra/embedded_redis.py)."""
     with embedded_redis.starting_in(data_dir):
-        if url := embedded_redis.running_in(data_dir):
-            log.info("using the embedded Redis at %s", url)
-            return url
         return stack.enter_context(EmbeddedRedis(data_dir))
 
 

@@ -191,4 +191,3 @@ def without_upgrade(
             value = b",".join(kept).strip()
         lines.append(b"%s: %s\r\n" % (name, value))
     return b"".join(lines) + b"\r\n"
-

@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import redis
 
-from infra.embedded_redis import EmbeddedRedis, running_in, starting_in
+from infra.embedded_redis import (
+    WATCH_SECONDS,
+    EmbeddedRedis,
+    nothing_listens,
+    running_in,
+    starting_in,
+)
 from tests.support.processes import servers_on
 from tests.support.waiting import until_true
 from wiring.redis_clients import embedded
@@ -61,4 +67,49 @@ def test_a_restart_uses_the_redis_another_process_started_meanwhile(
         assert client.ping()
     finally:
         other.close()
+        owner.close()
+
+
+def test_a_process_using_anothers_redis_starts_it_again_once_its_owner_stopped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second `serve` on the data directory ran on without Redis for good once the first
+    stopped (an outside probe): the first process to notice starts it from its snapshot."""
+    data = tmp_path / "data"
+    owner, user = EmbeddedRedis(data), EmbeddedRedis(data)
+    with starting_in(data):
+        url = owner.start()
+    with starting_in(data):
+        assert user.start() == url  # used, not started
+    try:
+        assert len(servers_on(data)) == 1
+        redis.Redis.from_url(url).set("kept", "yes")
+        owner.close()  # saves its snapshot, then exits
+        until_true(lambda: running_in(data) is not None, timeout=30)
+        assert "starting it here" in caplog.text
+        assert len(servers_on(data)) == 1, servers_on(data)
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    finally:
+        user.close()
+    assert servers_on(data) == []
+
+
+def test_a_redis_that_does_not_answer_but_listens_is_not_started_over(tmp_path: Path) -> None:
+    """Frozen (SIGSTOP), it still accepts connections: another started over its socket
+    would leave two servers on one snapshot."""
+    data = tmp_path / "data"
+    owner, user = EmbeddedRedis(data), EmbeddedRedis(data)
+    with starting_in(data):
+        client = redis.Redis.from_url(owner.start())
+    with starting_in(data):
+        user.start()
+    frozen = int(client.info()["process_id"])
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        assert not nothing_listens(data)
+        threading.Event().wait(3 * WATCH_SECONDS)
+        assert len(servers_on(data)) == 1, servers_on(data)
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+        user.close()
         owner.close()

@@ -105,4 +105,3 @@ async def _collections_during_rebuild(
             gc.callbacks.remove(count)
     await build.delete_old(swapped, grace=0)
     return collections
-
