@@ -100,6 +100,14 @@ MAX_CHUNKS = 4096
 MAX_HEADER_FIELDS = 100
 
 
+def _too_many_fields(section: str, fields: str) -> Refusal:
+    return Refusal(
+        431,
+        f"{section} may have at most {MAX_HEADER_FIELDS} {fields}.",
+        {"code": "HEADERS_TOO_LARGE", "maxFields": MAX_HEADER_FIELDS},
+    )
+
+
 def bounded_http_protocol(
     edge: EdgeLimits,
     per_address: ConnectionsPerAddress | None = None,
@@ -180,6 +188,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._begun_in_this_read = False  # the head or trailer section began in this read
         self._field_bytes = 0  # of the head or trailer section, from the read after that
         self._chunks = 0
+        self._trailer_fields = 0  # of the trailer section being read
         self._body_moved = False  # this read gave body data or a chunk
         self._idle_body_bytes = 0  # read in the body since it last did
         self._running: RequestResponseCycle | None = None  # the request being answered
@@ -302,15 +311,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         another client at p50 0.6 s (an outside probe)."""
         if self._phase is _Phase.HEAD:
             if len(self.headers) >= MAX_HEADER_FIELDS:
-                self._refuse(
-                    Refusal(
-                        431,
-                        f"A request may have at most {MAX_HEADER_FIELDS} header fields.",
-                        {"code": "HEADERS_TOO_LARGE", "maxFields": MAX_HEADER_FIELDS},
-                    )
-                )
+                self._refuse(_too_many_fields("A request", "header fields"))
                 raise _Refused
             super().on_header(name, value)
+            return
+        # A trailer field: dropped, and counted as a head's are (the same flood as
+        # trailers held another client at p50 24 ms: a re-check probe).
+        self._trailer_fields += 1
+        if self._trailer_fields > MAX_HEADER_FIELDS:
+            self._refuse_body(_too_many_fields("The trailer section", "fields"))
+            raise _Refused
 
     def on_headers_complete(self) -> None:
         self._disarm()
@@ -374,6 +384,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._phase = _Phase.TRAILER
         self._begun_in_this_read = True
         self._field_bytes = 0
+        self._trailer_fields = 0
         self._chunks += 1
         if self._chunks > MAX_CHUNKS:
             self._refuse_body(
