@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 from redis.exceptions import OutOfMemoryError
 
@@ -19,10 +18,6 @@ from tests.support.cli import run_cli
 from tests.support.waiting import until_true
 
 POSTS = "{ recentPosts(first: 100) { totalCount } }"
-
-
-def _degraded(ready: dict[str, Any]) -> dict[str, Any] | None:
-    return ready if ready["status"] == "degraded" else None
 
 
 def _evict(redis: PrivateRedis) -> int:
@@ -58,7 +53,8 @@ def test_evicted_keys_keep_the_server_degraded_until_a_rebuild_accounts_for_them
         evicted = _evict(private_redis)
         assert evicted > 0
         # /ready's answer may be up to a second old (observability/recent_answer.py).
-        ready = until_true(lambda: _degraded(api.client.get("/ready").json()), timeout=5)
+        until_true(lambda: api.client.get("/ready").json()["status"] == "degraded", timeout=5)
+        ready = api.client.get("/ready").json()
         assert "redis" in ready["degraded"], ready
         assert f"Redis evicted {evicted:,} keys" in ready["checks"]["redis"]["reason"]
         status = run_cli({**env, "COLUMNS": "300"}, tmp_path, "status")

@@ -18,6 +18,7 @@ from projections.projectors.projection import Projection
 from projections.projectors.runner import ProjectionRunner
 from projections.projectors.scripts import Scripts
 from projections.projectors.tx import Tx
+from projections.readers.views import PostView
 from tests.support.in_process import send
 from tests.support.waiting import until
 from wiring.bootstrap import PROJECTIONS, Inkwell
@@ -152,15 +153,12 @@ async def test_a_retried_change_reaches_live_subscribers(inkwell: Inkwell, tmp_p
     await send(inkwell, PublishPost(post), ann)
     broken_row(tmp_path, f"post-{post}", 3, "PostUpdated")
     await until(lambda: _zcard_is(inkwell, inkwell.keys.parked("posts"), 1))
-    live = inkwell.services.live
-    async with live.post(post) as updates, live.feed() as feed:
-        assert (await anext(updates)).title == "Before"  # type: ignore[union-attr]
-        edit = {"title": "After", "content": "Text.", "tags": [], "updated_at": AT}
-        fix_row(tmp_path, f"post-{post}", 3, {"post_id": post, "author_id": ann, **edit})
-        await retry_every_projection(inkwell)
-        async with asyncio.timeout(5):
-            shown = await anext(updates)
-            from_feed = await anext(feed)
+    edit = {"title": "After", "content": "Text.", "tags": [], "updated_at": AT}
+    fixed = {"post_id": post, "author_id": ann, **edit}
+    before, shown, from_feed = await across_a_retry(
+        inkwell, tmp_path, post, f"post-{post}", 3, fixed
+    )
+    assert before is not None and before.title == "Before"
     assert shown is not None and shown.title == "After"
     assert (from_feed.id, from_feed.title) == (post, "After")
 
@@ -173,20 +171,35 @@ async def test_a_retried_rename_reaches_live_subscribers(inkwell: Inkwell, tmp_p
     await send(inkwell, PublishPost(post), ann)
     broken_row(tmp_path, f"user-{ann}", 2, "ProfileUpdated")
     await until(lambda: _zcard_is(inkwell, inkwell.keys.parked("posts"), 1))
-    live = inkwell.services.live
-    async with live.post(post) as updates, live.feed() as feed:
-        assert (await anext(updates)).author_name == "Ann"  # type: ignore[union-attr]
-        profile = {"user_id": ann, "name": "Ann B", "avatar_url": None, "bio": ""}
-        fix_row(tmp_path, f"user-{ann}", 2, {**profile, "updated_at": AT})
-        await retry_every_projection(inkwell)
-        async with asyncio.timeout(5):
-            shown = await anext(updates)
-            from_feed = await anext(feed)
+    profile = {"user_id": ann, "name": "Ann B", "avatar_url": None, "bio": "", "updated_at": AT}
+    before, shown, from_feed = await across_a_retry(
+        inkwell, tmp_path, post, f"user-{ann}", 2, profile
+    )
+    assert before is not None and before.author_name == "Ann"
     assert shown is not None and shown.author_name == "Ann B"
     assert (from_feed.id, from_feed.author_name) == (post, "Ann B")
 
 
 AT = "2026-01-01T00:00:00+00:00"
+
+
+async def across_a_retry(
+    inkwell: Inkwell,
+    tmp_path: Path,
+    post_id: str,
+    stream_id: str,
+    version: int,
+    data: Mapping[str, object],
+) -> tuple[PostView | None, PostView | None, PostView]:
+    """What the post's subscribers are shown before the broken event of `stream_id` at
+    `version` is fixed to `data` and retried, and next; and what the feed's are sent."""
+    live = inkwell.services.live
+    async with live.post(post_id) as updates, live.feed() as feed:
+        before = await anext(updates)
+        fix_row(tmp_path, stream_id, version, data)
+        await retry_every_projection(inkwell)
+        async with asyncio.timeout(5):
+            return before, await anext(updates), await anext(feed)
 
 
 def broken_row(tmp_path: Path, stream_id: str, version: int, kind: str) -> None:

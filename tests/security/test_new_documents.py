@@ -16,6 +16,7 @@ from harness.server_process import ServerProcess
 from protection.new_documents import BASE_UNITS, CHARACTERS_PER_UNIT
 from tests.support.persisted import persisted, sha
 from tests.support.protected_server import StartServer
+from tests.support.socket_protocols import acknowledged
 
 NEW_TYPE = {"accept": "application/graphql-response+json"}
 CLIENT = "127.0.0.3"  # 127.0.0.1's budget pays for the harness's readiness check
@@ -116,13 +117,7 @@ async def test_a_new_document_over_a_socket_is_charged_before_it_is_parsed(
     """An operation past a rate waits for its turn on a socket; one whose turn is more
     than a minute off closes it (protection/subscribe_turns.py)."""
     server = start_server(INKWELL_MAX_QUERY_COST="1000", INKWELL_RATE_LIMIT_QUERY_COST="1000/hour")
-    async with websockets.connect(
-        f"ws://127.0.0.1:{server.port}/graphql",
-        subprotocols=[protocol],  # type: ignore[list-item]
-        local_addr=(CLIENT, 0),
-    ) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
+    async with acknowledged(server, protocol, CLIENT) as socket:
         for n, document in enumerate([padded("first", 4000), padded("second", 4000)]):
             payload = {"query": document}
             await socket.send(json.dumps({"id": str(n), "type": start, "payload": payload}))

@@ -16,7 +16,7 @@ from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.persisted import persisted, sha
 from tests.support.protected_server import StartServer
-from tests.support.socket_protocols import EACH_PROTOCOL
+from tests.support.socket_protocols import EACH_PROTOCOL, acknowledged
 
 BUDGET = {"INKWELL_MAX_QUERY_COST": "1000", "INKWELL_RATE_LIMIT_QUERY_COST": "1000/minute"}
 PAGE = "{ recentPosts(first: 100) { edges { node { id title } } } }"  # 1 + 1 + 100 x 3 = 302
@@ -119,12 +119,7 @@ async def exchange(
 ) -> list[dict[str, Any]]:
     """Runs each query over one socket in turn; the first message answering each."""
     answers = []
-    async with websockets.connect(
-        f"ws://127.0.0.1:{server.port}/graphql",
-        subprotocols=[protocol],  # type: ignore[list-item]
-        local_addr=(CLIENT, 0),
-    ) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+    async with acknowledged(server, protocol, CLIENT) as socket:
         for n, query in enumerate(operations):
             message = {"id": str(n), "type": start, "payload": {"query": query}}
             await socket.send(json.dumps(message))
