@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from eventstore.driver_sql import DriverStatement
@@ -27,6 +29,27 @@ class Engines:
         self.reader.dispose()
 
 
+# PostgreSQL's undefined_table and invalid_schema_name: DATABASE_URL's database answers,
+# but the log is not where it says.
+MISSING_SQLSTATES = frozenset({"42P01", "3F000"})
+
+
+class LogTablesMissing(OperationalError):
+    """The database answers, but the log's tables are not there: its schema renamed or
+    dropped under the server, its search_path changed. Nothing was read or appended, so it
+    is an outage (UNAVAILABLE, which a client retries with the same commandId) and
+    /ready names it. Raised as the driver's ProgrammingError it was INTERNAL_SERVER_ERROR
+    with a traceback per request (an outside probe: 483 of them in a 6 s rename)."""
+
+
+def _missing_tables_are_an_outage(context: ExceptionContext) -> BaseException | None:
+    """A `handle_error` listener: the driver-level statements (eventstore/driver_sql.py)
+    go through SQLAlchemy's handler too, so every read and append is covered."""
+    if getattr(context.original_exception, "sqlstate", None) in MISSING_SQLSTATES:
+        return LogTablesMissing(context.statement, context.parameters, context.original_exception)
+    return None
+
+
 def open_engines(url: str) -> Engines:
     """Opens both engines and migrates the tables to the newest revision."""
     parsed = make_url(url)
@@ -43,7 +66,9 @@ def open_engines(url: str) -> Engines:
                 connect_args=_connect_args(url),
             ),
         )
-    migrate(engines.writer, engines.reader)
+    migrate(engines.writer, engines.reader)  # which may look for tables not made yet
+    for engine in (engines.writer, engines.reader):
+        event.listen(engine, "handle_error", _missing_tables_are_an_outage)
     return engines
 
 

@@ -5,7 +5,9 @@ client retries, instead of INTERNAL_SERVER_ERROR.
 Redis: a refused or dropped connection, a read past its deadline, a pool with no
 connection free, a server still loading its data (BusyLoadingError is a ConnectionError).
 SQL: what the driver reports as operational (the server gone, a connection dropped, an
-SQLite file locked past its busy timeout) or as the connection's own failure, a pool
+SQLite file locked past its busy timeout, the log's tables missing from a PostgreSQL
+schema renamed under the server: eventstore/engines.py, LogTablesMissing) or as the
+connection's own failure, a pool
 with no connection free, a commit the writer could not confirm or a command's read not
 answered in time (a database that stopped answering), and a write the database refused
 as read-only (a standby), and a log whose SQLite files were deleted or replaced under
