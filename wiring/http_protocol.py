@@ -192,6 +192,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._body_moved = False  # this read gave body data or a chunk
         self._idle_body_bytes = 0  # read in the body since it last did
         self._running: RequestResponseCycle | None = None  # the request being answered
+        self._owed: Refusal | None = None  # written once the requests before it are answered
         self._read = b""  # the read being parsed
         self._upgrade_offered = False  # the head offers an upgrade other than WebSocket
         self._without_upgrade = b""  # that head again without it, and the rest of the read
@@ -404,9 +405,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         """uvicorn resumes reading after every answer; requests already read and waiting
-        are served first."""
+        are served first, and a refusal owed after them (`_refuse`) is written once they
+        are."""
         super().on_response_complete()
-        if self.pipeline:
+        if self._owed is not None and not self._answering():
+            refusal, self._owed = self._owed, None
+            self._write_refusal(refusal)
+        elif self.pipeline or self._owed is not None:
             self.flow.pause_reading()
 
     def _too_many_connections(self) -> Refusal:
@@ -446,13 +451,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _refuse_body(self, refusal: Refusal) -> None:
-        """Refuses the request whose body is being read, unless the app has already
-        answered it (a 413, say): then a second answer would follow the first, so the
-        connection only closes, which stops reading the rest."""
+        """Refuses the request whose body is being read, at once, unless the app has
+        already answered it (a 413, say): then a second answer would follow the first, so
+        the connection only closes, which stops reading the rest."""
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()
             return
-        self._refuse(refusal)
+        self._write_refusal(refusal)
 
     def _arm(self, seconds: float, late: Callable[[], None]) -> None:
         self._disarm()
@@ -466,9 +471,30 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to what httptools cannot parse (a duplicate Content-Length,
         obs-fold, a bare LF, an unknown method...), which it wrote as text/plain."""
-        self._refuse(MALFORMED)
+        if self._phase in (_Phase.BODY, _Phase.TRAILER):
+            self._refuse_body(MALFORMED)  # its own request is the one being answered
+        else:
+            self._refuse(MALFORMED)
 
     def _refuse(self, refusal: Refusal) -> None:
+        """Refuses a request before its body, once the requests read before it are
+        answered: written at once, a GET pipelined ahead of a 101-field request lost its
+        answer to the 431 (a re-check probe). Reading stops meanwhile."""
+        if self.transport.is_closing() or self._owed is not None:
+            return
+        self._disarm()
+        if self._answering():
+            self._owed = refusal
+            self.flow.pause_reading()
+            return
+        self._write_refusal(refusal)
+
+    def _answering(self) -> bool:
+        """Whether a request read before is being answered, or waits to be."""
+        running = self._running is not None and not self._running.response_complete
+        return running or bool(self.pipeline)
+
+    def _write_refusal(self, refusal: Refusal) -> None:
         """Answers as the app's edge refusals do (protection/responses.py), written
         straight to the socket as uvicorn writes its own 400, and closes. Once: a write
         after `close()` still goes out when the first has not left the buffer yet

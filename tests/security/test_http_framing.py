@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import select
 import socket
 from collections.abc import Iterable
@@ -411,6 +412,19 @@ def test_a_head_of_more_than_100_fields_gets_431(start_server: StartServer) -> N
             ]
         },
     )
+
+
+def test_a_request_refused_in_a_pipeline_is_answered_after_those_before_it(
+    start_server: StartServer,
+) -> None:
+    """The refusal was written as soon as the bad head was read: a GET pipelined ahead of
+    it never got its answer, only the refusal (a re-check probe)."""
+    server = start_server()
+    fields = b"".join(b"X-%d: b\r\n" % i for i in range(101))
+    first = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    answers = answer_to(server, first + post(JSON + fields) + first)
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)]
+    assert statuses == [200, 431], answers
 
 
 def test_a_trailer_section_of_more_than_100_fields_gets_431(start_server: StartServer) -> None:
