@@ -24,7 +24,7 @@ from eventstore.codec import LOG_COLUMNS, as_utc, recorded_event
 from eventstore.log_pages import LogPages
 from eventstore.reads import read
 from eventstore.store import identity_of_log, skipped_positions
-from eventstore.tables import events
+from eventstore.tables import commands, events
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,10 @@ class LogReader:
 
     async def refuses_writes(self) -> bool:
         """Whether the database refuses writes now: a PostgreSQL standby, or a server or role
-        with default_transaction_read_only on (SQLite has no such setting)."""
+        with default_transaction_read_only on (SQLite has no such setting). Raises when a
+        table every write uses does not answer: with the commands table dropped, every
+        mutation answered UNAVAILABLE while /ready said ready, its reads of the events
+        table going on (an outside probe)."""
         return await read(self._engine, _read_only)
 
     async def frontier(self, checkpoints: Iterable[int]) -> Frontier:
@@ -149,6 +152,7 @@ def _head(conn: Connection) -> int:
 
 
 def _read_only(conn: Connection) -> bool:
+    conn.execute(select(commands.c.command_id).limit(0))  # the events table: _head's read
     if conn.dialect.name != "postgresql":
         return False
     return conn.execute(text("SHOW transaction_read_only")).scalar() == "on"

@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 import redis
 from redis.asyncio import Redis
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from starlette.testclient import TestClient
 
 from domain.commands import RegisterUser
+from eventstore.engines import open_engines
 from eventstore.log_reader import LogReader
 from harness.net import free_port
 from harness.redis_server import start as redis_server
@@ -249,6 +251,29 @@ async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell
     assert verdict.failed == ["database"]
     assert verdict.checks["redis"] == {"ok": True}
     assert verdict.checks["database"]["reason"].startswith("OperationalError")
+
+
+@pytest.mark.postgres
+async def test_ready_names_the_database_when_a_table_writes_use_is_gone(
+    inkwell: Inkwell, postgres_url: str
+) -> None:
+    """Dropped, the commands table failed every mutation (UNAVAILABLE) while the events
+    table answered the head's read, and /ready said ready (an outside probe)."""
+    engines = open_engines(postgres_url)
+    try:
+        log = LogReader(engines.reader)
+        progress = ProgressReader(inkwell.redis, inkwell.keys, [], log)
+        readiness = Readiness(inkwell.redis, log, inkwell.keys, progress, Limits(10, 10))
+        before = await readiness.check()
+        with engines.writer.begin() as conn:
+            conn.execute(text("DROP TABLE commands"))
+        after = await readiness.check()
+    finally:
+        engines.dispose()
+    assert before.checks["database"] == {"ok": True}
+    assert after.failed == ["database"]
+    reason = after.checks["database"]["reason"]
+    assert reason.startswith("LogTablesMissing") and '"commands" does not exist' in reason
 
 
 async def test_ready_fails_once_another_event_log_took_the_read_models_over(
