@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from eventstore.engines import LogTablesMissing
-from tests.conftest import POSTGRES_URL
 from tests.support.appends import request
 from tests.support.stores import opened_store
 from wiring.outages import STORE_OUTAGES
@@ -17,9 +16,10 @@ from wiring.outages import STORE_OUTAGES
 pytestmark = pytest.mark.postgres
 
 
-def renamed(schema: str, to: str) -> None:
-    assert POSTGRES_URL is not None
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+def renamed(url: str, schema: str, to: str) -> None:
+    """On the database of `url`, whose search_path names the schema (the postgres_url
+    fixture's), from a connection of its own."""
+    admin = create_engine(url.split("options=")[0].rstrip("?&"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.execute(text(f'ALTER SCHEMA "{schema}" RENAME TO "{to}"'))
@@ -33,7 +33,7 @@ async def test_a_log_whose_schema_went_away_is_an_outage_until_it_is_back(
     schema = postgres_url.rsplit("%3D", 1)[1]
     async with opened_store(postgres_url) as store:
         await store.append(request("user-1", 0))
-        renamed(schema, f"{schema}_away")
+        renamed(postgres_url, schema, f"{schema}_away")
         try:
             for attempt in (store.load("user-1"), store.append(request("user-2", 0))):
                 with pytest.raises(LogTablesMissing) as raised:
@@ -41,7 +41,7 @@ async def test_a_log_whose_schema_went_away_is_an_outage_until_it_is_back(
                 assert isinstance(raised.value, STORE_OUTAGES)
                 assert "does not exist" in str(raised.value)
         finally:
-            renamed(f"{schema}_away", schema)
+            renamed(postgres_url, f"{schema}_away", schema)
         await store.append(request("user-2", 0))
         events, version = await store.load("user-1")
     assert version == 1 and len(events) == 1
