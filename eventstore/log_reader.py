@@ -152,7 +152,8 @@ def _head(conn: Connection) -> int:
 
 
 def _read_only(conn: Connection) -> bool:
-    conn.execute(select(commands.c.command_id).limit(0))  # the events table: _head's read
+    # Every write uses both tables; the events table answers the head's read already.
+    conn.execute(select(commands.c.command_id).limit(0))
     if conn.dialect.name != "postgresql":
         return False
     return conn.execute(text("SHOW transaction_read_only")).scalar() == "on"

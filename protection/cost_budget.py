@@ -5,13 +5,13 @@ a document's first parse (protection/new_documents.py)."""
 
 from __future__ import annotations
 
-from protection.throttle import Throttle
+from protection.throttle import throttle_of
 
 
 async def charge(ctx: object, cost: int) -> None:
     """Charges `cost` to the request context's client address, and to its user when
     signed in; raises RateLimited past either budget. Nothing when rate limits are off."""
-    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    throttle = throttle_of(ctx)
     if throttle is None:
         return
     address = getattr(ctx, "client_address", None) or "unknown"

@@ -31,7 +31,7 @@ from __future__ import annotations
 from graphql import GraphQLError
 
 from protection.cost_budget import charge
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, throttle_of
 from schema.limits import MAX_DOCUMENT_CHARACTERS
 from schema.parsed import parsed_document
 
@@ -54,7 +54,7 @@ async def refused_new_document(ctx: object, text: str | None) -> GraphQLError | 
     """Charges a new document to the request's budgets (its address's, its user's when
     signed in); the RATE_LIMITED error past one, None when charged, free, or when rate
     limits are off."""
-    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    throttle = throttle_of(ctx)
     cost = new_document_cost(text, throttle.query_cost.most) if throttle else 0
     if not cost:
         return None

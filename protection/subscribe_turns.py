@@ -220,7 +220,8 @@ class SubscribeTurns:
         if kind not in SUBSCRIBE_TYPES or operation_id is None:
             return False
         # Its kind is read from its parse: a document never parsed waits to be charged.
-        if new_document_charge(message, 1) or counted_subscribe(message):
+        unparsed = new_document_charge(message, self._throttle.query_cost.most)
+        if unparsed or counted_subscribe(message):
             return False
         waiting_ids = [self._held_id, *(waiting_id for _, _, waiting_id in self._waiting)]
         if operation_id in waiting_ids:

@@ -141,6 +141,12 @@ def seconds_until_room(
     return ends + max(0.0, expiry * (1 - (room + 1) / current))
 
 
+def throttle_of(ctx: object) -> Throttle | None:
+    """The request context's throttle (its services'); None when rate limits are off."""
+    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    return throttle
+
+
 def token_identity(token: str) -> str:
     """A token is counted under its digest: the key names no secret."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()[:32]

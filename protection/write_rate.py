@@ -21,7 +21,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, Throttle, throttle_of
 
 REGISTER = "registerUser"
 
@@ -31,7 +31,7 @@ async def limit_writes(execution: ExecutionContext) -> None:
     rate gets RATE_LIMITED as its result, and strawberry answers that instead of running
     it. Reads the throttle and the client from the request context (schema.context)."""
     ctx = execution.context
-    throttle: Throttle | None = getattr(getattr(ctx, "services", None), "throttle", None)
+    throttle = throttle_of(ctx)
     if (
         throttle is None
         or execution.result is not None

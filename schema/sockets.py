@@ -133,8 +133,8 @@ async def with_document(
         )
     except PersistedQueryRefused as refused:
         raise DocumentRefused({"message": str(refused), "extensions": refused.extensions}) from None
-    if payload.get("query") is None and (spent := await refused_new_document(context, query)):
-        raise DocumentRefused(spent.formatted)
+    if payload.get("query") is None and (over := await refused_new_document(context, query)):
+        raise DocumentRefused(over.formatted)  # over the budget
     return {**payload, "query": query}
 
 

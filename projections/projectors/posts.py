@@ -205,12 +205,11 @@ def _hset_with_author(tx: Tx, key: str, author_id: str, fields: dict[str, str | 
         return
     name, avatar_url = shown
     fields["authorName"] = name
-    if avatar_url is None:
-        tx.hset(key, fields)
-        tx.pipe.hdel(key, "authorAvatarUrl")
-    else:
+    if avatar_url is not None:
         fields["authorAvatarUrl"] = avatar_url
-        tx.hset(key, fields)
+    tx.hset(key, fields)
+    if avatar_url is None:
+        tx.pipe.hdel(key, "authorAvatarUrl")
 
 
 def _refresh_top_comments(tx: Tx, post_id: str) -> None:
