@@ -95,7 +95,16 @@ def seed(
                 console.print("the read models show it all")
 
     with redis_or_exit(settings) as with_redis, stores_answering("seed"):
-        asyncio.run(fill(with_redis))
+        try:
+            asyncio.run(fill(with_redis))
+        except WritesRefused as refusal:
+            # Said once the app has stopped: said inside it, the projectors' warnings as
+            # they stopped could come after it, and the reason was not the last line.
+            raise refused(f"seed: Redis refuses writes: {refusal}") from None
+
+
+class WritesRefused(Exception):
+    """Redis refuses writes: what it answered a write with."""
 
 
 async def _takes_writes(inkwell: Inkwell) -> None:
@@ -104,7 +113,7 @@ async def _takes_writes(inkwell: Inkwell) -> None:
     still catching up (an outside probe, Redis out of memory)."""
     refusal = await write_refusal(inkwell.redis, inkwell.keys.write_probe())
     if refusal is not None:
-        raise refused(f"seed: Redis refuses writes: {refusal}")
+        raise WritesRefused(refusal)
 
 
 @dataclass(frozen=True)
