@@ -266,14 +266,24 @@ def _tools_redis_url(settings: Settings) -> str | None:
 
 
 def _no_redis(settings: Settings) -> typer.Exit:
-    Console(stderr=True).print(
-        f"[red]no Redis to read: REDIS_URL is unset and no Inkwell server runs on "
-        f"{settings.data_dir}/ (nothing answers on "
-        f"{embedded_redis.socket_path(settings.data_dir)}). Start the server (`inkwell serve`) "
-        "from this directory, set INKWELL_DATA_DIR to its data directory, or set REDIS_URL.[/]",
-        markup=True,
-        highlight=False,
-    )
+    """Exit code 2, saying why. An embedded Redis that takes connections and does not
+    answer (stopped, overloaded) is not a server that is not running: the tools said to
+    start one, beside the one running (an outside probe froze the embedded Redis)."""
+    socket = embedded_redis.socket_path(settings.data_dir)
+    if embedded_redis.nothing_listens(settings.data_dir):
+        why = (
+            f"REDIS_URL is unset and no Inkwell server runs on {settings.data_dir}/ (nothing "
+            f"answers on {socket}). Start the server (`inkwell serve`) from this directory, "
+            "set INKWELL_DATA_DIR to its data directory, or set REDIS_URL."
+        )
+    else:
+        why = (
+            f"the embedded Redis of the server on {settings.data_dir}/ takes connections on "
+            f"{socket} and does not answer within 2 s: its redis-server process is stopped "
+            "or overloaded (the server's /ready names `redis` meanwhile). Look at that "
+            "process; a server started here would not replace it while it holds the socket."
+        )
+    Console(stderr=True).print(f"[red]no Redis to read: {why}[/]", markup=True, highlight=False)
     return typer.Exit(2)
 
 

@@ -16,7 +16,7 @@ import redis
 
 from harness.net import free_port
 from harness.server_process import ServerProcess
-from infra.embedded_redis import socket_path
+from infra.embedded_redis import EmbeddedRedis, socket_path, starting_in
 from projections.keyspace.active_spaces import ActiveSpaces
 from projections.keyspace.keys import Keys
 from tests.support.api import http_api
@@ -79,6 +79,27 @@ def test_tools_say_when_no_server_runs_and_start_no_redis(tmp_path: Path) -> Non
         assert "no Redis to read" in result.stderr
         assert "inkwell serve" in result.stderr
     assert not socket_path(tmp_path / "data").exists()
+
+
+def test_tools_say_when_the_servers_redis_listens_and_does_not_answer(tmp_path: Path) -> None:
+    """Frozen (SIGSTOP), the embedded Redis takes connections and answers nothing. The
+    tools said no server ran and to start one, beside the one running (an outside probe)."""
+    data = tmp_path / "data"
+    make_log(f"sqlite:///{data / 'inkwell.db'}")
+    redis_server = EmbeddedRedis(data)
+    with starting_in(data):
+        client = redis.Redis.from_url(redis_server.start())
+    frozen = int(client.info()["process_id"])
+    client.close()
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        result = inkwell(tmp_path, "status")
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+        redis_server.close()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not answer" in result.stderr and "takes connections" in result.stderr
+    assert "Start the server" not in result.stderr
 
 
 def test_a_second_process_on_the_data_directory_uses_the_first_ones_redis(
