@@ -46,6 +46,10 @@ class SqlEventStore:
         """Why this process's latest commit failed, if it did within `within` seconds."""
         return self._writer.recent_failure(within)
 
+    def waiting_commit(self, longer_than: float) -> float | None:
+        """Seconds this process's commit under way has taken, if more than `longer_than`."""
+        return self._writer.waiting_commit(longer_than)
+
     async def load(self, stream_id: str, after: int = 0) -> tuple[list[Event], int]:
         """Raises UndecodableEvent when the events read hold one this code cannot read: no
         decision is made on part of a history. A stream's versions count up from 1 and

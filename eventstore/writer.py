@@ -144,6 +144,10 @@ class GroupCommitWriter:
         # /ready says of a SQLite file on a full disk or locked by another process, which
         # no read reveals.
         self._last_failure: tuple[str, float] | None = None
+        # When the commit under way began (monotonic): a commit that waits on a lock
+        # another process holds fails only at the busy timeout, and until then every
+        # mutation waits while every read answers.
+        self._committing_since: float | None = None
         self._thread = threading.Thread(target=self._run, name="inkwell-writer", daemon=True)
 
     def start(self) -> None:
@@ -166,6 +170,14 @@ class GroupCommitWriter:
             return None
         reason, at = failure
         return f"{reason}, {time.monotonic() - at:.0f} s ago"
+
+    def waiting_commit(self, longer_than: float) -> float | None:
+        """Seconds the commit under way has taken, if more than `longer_than`."""
+        since = self._committing_since
+        if since is None:
+            return None
+        waited = time.monotonic() - since
+        return waited if waited > longer_than else None
 
     async def append(self, request: AppendRequest) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -206,7 +218,11 @@ class GroupCommitWriter:
                     if not item.abandoned:
                         batch.append(item)
                 if batch:
-                    held = self._commit(held, batch)
+                    self._committing_since = time.monotonic()
+                    try:
+                        held = self._commit(held, batch)
+                    finally:
+                        self._committing_since = None
                 if stop:
                     return
         finally:

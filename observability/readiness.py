@@ -17,7 +17,10 @@ A database that refuses writes (a PostgreSQL standby left behind by a failover) 
 answer "degraded" too, still 200: mutations answer UNAVAILABLE, and queries, which read
 Redis only, answer as before. So does a latest commit of this process that failed in the
 last COMMIT_FAILURE_SECONDS: a SQLite file on a full disk, or locked by another process,
-answers every read and refuses every write, and nothing but a write shows it.
+answers every read and refuses every write, and nothing but a write shows it. And so does
+a commit under way for over COMMIT_WAIT_SECONDS: a lock held elsewhere fails a commit only
+at SQLite's busy timeout (10 s), and until then every mutation waited while /ready said
+ready (an outside probe).
 
 A projection whose checkpoint is past the log's head fails: the log went back (restored
 from an older backup, or replaced) under read models built further, so every query may
@@ -54,6 +57,9 @@ from projections.keyspace.keys import Keys
 CHECK_TIMEOUT = 2.0
 # How long a failed commit, with none since, makes the database check degraded.
 COMMIT_FAILURE_SECONDS = 30.0
+# How long a commit under way makes the database check degraded. A healthy one takes
+# milliseconds; one waiting on a lock held elsewhere fails only at SQLite's busy timeout.
+COMMIT_WAIT_SECONDS = 2.0
 REFUSES_WRITES = (
     "the database refuses writes (transaction_read_only is on: a standby, or "
     "default_transaction_read_only): mutations answer UNAVAILABLE"
@@ -70,6 +76,8 @@ class Head(Protocol):
 
 class Commits(Protocol):
     def recent_commit_failure(self, within: float) -> str | None: ...
+
+    def waiting_commit(self, longer_than: float) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -163,6 +171,15 @@ class Readiness:
         )
         if failure is not None:
             reason = f"the latest commit failed ({failure}): mutations answer UNAVAILABLE"
+            return {"ok": True, "degraded": True, "reason": reason}
+        waited = (
+            self._commits.waiting_commit(COMMIT_WAIT_SECONDS) if self._commits is not None else None
+        )
+        if waited is not None:
+            reason = (
+                f"a commit has waited {waited:.0f} s (the log locked by another process, or "
+                "its disk or server stalled): mutations wait, then answer UNAVAILABLE"
+            )
             return {"ok": True, "degraded": True, "reason": reason}
         return {"ok": True}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx2 as httpx
 
@@ -159,6 +160,38 @@ def test_with_the_log_locked_a_write_answers_unavailable_and_appends_nothing(
             == {"ok": True}
         )
     )
+
+
+def test_a_commit_waiting_on_a_lock_held_elsewhere_shows_in_ready_before_it_fails(
+    server: ServerProcess, sqlite_url: str
+) -> None:
+    """Until SQLite's busy timeout (10 s) a locked file fails no commit: every mutation
+    waited while /ready said ready (an outside probe). Released in time, the waiting
+    mutation commits and /ready says ready again."""
+    api = http_api(server)
+    ann = api.register("Ann")
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(
+                api.ok, CREATE, {"i": {"title": "Waits", "content": "x"}}, token=ann.token
+            )
+            until_true(lambda: _database_check(server).get("degraded") is True, timeout=6)
+            assert "a commit has waited" in _database_check(server)["reason"]
+            assert not waiting.done()
+            holder.execute("ROLLBACK")
+            assert int(waiting.result(timeout=30)["createPost"]["position"]) == ann.position + 1
+    finally:
+        holder.close()
+    until_true(lambda: _database_check(server) == {"ok": True})
+
+
+def _database_check(server: ServerProcess) -> dict[str, object]:
+    check: dict[str, object] = httpx.get(f"{server.url}/ready", timeout=10).json()["checks"][
+        "database"
+    ]
+    return check
 
 
 def test_with_the_logs_write_ahead_file_deleted_no_write_is_acknowledged_until_a_restart(
