@@ -8,7 +8,8 @@
   server no longer holds, such as one from an old data directory): refused, RFC 6750 3.1's
   `invalid_token`. It was answered as anonymous over HTTP, so an app could not tell that
   its token had gone bad: its reads came back signed out, without an error;
-- `Bearer` and no token: refused as malformed, RFC 6750 3.1's `invalid_request`.
+- `Bearer` and no token, or a token after a tab: refused as malformed, RFC 6750 3.1's
+  `invalid_request`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ NO_TOKEN = Refused(
 )
 
 
+MALFORMED = Refused(
+    400,
+    "BAD_REQUEST",
+    "The Authorization header separates the Bearer scheme from its token by other space "
+    "than one space: send `Authorization: Bearer <token>`.",
+    'Bearer error="invalid_request", error_description="Bearer and its token are '
+    'separated by one space"',
+)
+
+
 def credentials(tokens: BearerTokens, authorization: str | None) -> Claims | Refused | None:
     """The user and expiry a valid bearer token proves; a Refused for bearer credentials
     that prove nothing; None for a reader without bearer credentials."""
@@ -51,8 +62,15 @@ def credentials(tokens: BearerTokens, authorization: str | None) -> Claims | Ref
         return None
     scheme, _, token = authorization.strip().partition(" ")
     if scheme.lower() != "bearer":
-        return None
+        return MALFORMED if _bearer_by_other_space(scheme) else None
     token = token.strip()
     if not token:
         return NO_TOKEN
     return tokens.claims(token) or INVALID_TOKEN
+
+
+def _bearer_by_other_space(scheme: str) -> bool:
+    """`Bearer<TAB>token`, say: RFC 7235 separates a scheme from its credentials by spaces
+    only, and read as another scheme it signed its sender out in silence, where a proxy
+    splitting at any blank would have taken it for bearer credentials."""
+    return scheme[:6].lower() == "bearer" and scheme[6:7].isspace()

@@ -21,8 +21,13 @@ GRAPHQL_PARAMETERS = ("query", "variables", "operationName", "extensions")
 # Given twice, each of these too names what runs: an allow-list of hashes in front may
 # read the first `sha256Hash`, and the last ran; of two payloads of a WebSocket message,
 # the last ran (a re-check probe); of two ids, the operation ran as the last, which a
-# client that read the first could not complete (an outside probe).
-GUARDED = (*GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash", "payload", "type", "id")
+# client that read the first could not complete (an outside probe); of two Authorizations
+# in a connection_init payload, the socket ran as the last, a junk token before it
+# uncounted as a guess (an outside probe).
+AUTHORIZATION = ("Authorization", "authorization")
+GUARDED = (
+    *GRAPHQL_PARAMETERS, "persistedQuery", "sha256Hash", "payload", "type", "id", *AUTHORIZATION
+)  # fmt: skip
 # Where parameters are read: the request object (a WebSocket message, a GET's
 # `extensions`) may hold a payload, extensions and a persistedQuery, a payload
 # extensions, extensions a persistedQuery; nothing deeper. `variables` is the
@@ -133,4 +138,6 @@ def _may_repeat(raw: bytes) -> bool:
         or raw.count(b'"payload"') > 1
         or raw.count(b'"type"') > 1
         or raw.count(b'"id"') > 1
+        or raw.count(b'"Authorization"') > 1
+        or raw.count(b'"authorization"') > 1
     )

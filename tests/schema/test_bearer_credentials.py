@@ -106,7 +106,16 @@ def test_the_bearer_scheme_without_a_token_is_a_malformed_request(
     assert response.json()["errors"][0]["extensions"] == {"code": "BAD_REQUEST"}
 
 
-@pytest.mark.parametrize("authorization", ["", "Basic QWxhZGRpbjpvcGVu", "Token abc"])
+def test_a_token_after_a_tab_is_a_malformed_request(client: TestClient) -> None:
+    """Read as another scheme, it signed its sender out in silence (an outside probe)."""
+    _, token = register(client)
+    response = viewer(client, f"Bearer\t{token}")
+    assert response.status_code == 400
+    assert response.headers["www-authenticate"].startswith('Bearer error="invalid_request"')
+    assert "one space" in response.json()["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("authorization", ["", "Basic QWxhZGRpbjpvcGVu", "Token abc", "Bearers x"])
 def test_no_token_or_another_schemes_credentials_is_an_anonymous_reader(
     client: TestClient, authorization: str
 ) -> None:

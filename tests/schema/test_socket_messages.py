@@ -238,6 +238,22 @@ def test_a_connection_init_giving_authorization_twice_closes_with_4403(
     assert closed["type"] == "websocket.close" and closed["code"] == 4403, closed
 
 
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize("key", ["Authorization", "authorization"])
+def test_a_connection_init_giving_one_spelling_of_authorization_twice_is_refused(
+    client: TestClient, protocol: str, key: str
+) -> None:
+    """The JSON reader kept the last: a junk token before a valid one was neither refused
+    nor counted as a guess, and a gateway reading the first saw another user (an
+    outside probe). Here the last would have made an anonymous reader."""
+    twice = f'{{"{key}": "Bearer junk", "{key}": "Basic QWxhZGRpbjpvcGVu"}}'
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_text(f'{{"type": "connection_init", "payload": {twice}}}')
+        closed = ws.receive()
+    assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
+    assert f"`{key}` is given twice" in closed["reason"], closed
+
+
 @pytest.mark.parametrize("where", ["connection_init", "handshake"])
 def test_another_schemes_credentials_are_an_anonymous_reader(
     client: TestClient, where: str
