@@ -48,6 +48,42 @@ def test_registration_input_is_checked(field: str, name: str, avatar: str | None
     assert refused.value.field == field
 
 
+@pytest.mark.parametrize(
+    "avatar",
+    [
+        "http://example.com:99999/a.png",
+        "http://[::1/a.png",
+        "https://%zz/a",
+        "http://a.com:0/x",
+        "http://-/x",
+        "http://999.1.1.1/a.png",
+        "http://[1.2.3.4]/a.png",
+        "http://user:pw@example.com/a.png",
+        "https://trusted.example@evil.example/a.png",
+    ],
+)
+def test_an_avatar_url_must_name_a_server_every_parser_reads_alike(avatar: str) -> None:
+    """Stored, each made browsers' `new URL()` or Python's `urlsplit` throw on one user's
+    profile, or showed one host and fetched another (an outside probe)."""
+    with pytest.raises(InvalidInput, match="must name a host") as refused:
+        User.register("u1", "Ann", avatar, "", NOW)
+    assert refused.value.field == "avatarUrl"
+
+
+@pytest.mark.parametrize(
+    "avatar",
+    [
+        "http://[::1]:8080/a.png",
+        "http://127.0.0.1/a.png",
+        "https://CDN_1.example.com./a.png?s=64#x",
+        "http://localhost:8000/a.png",
+        "https://xn--bcher-kva.example/a.png",
+    ],
+)
+def test_an_avatar_url_may_name_any_host_and_port(avatar: str) -> None:
+    assert User.register("u1", "Ann", avatar, "", NOW).avatar_url == avatar
+
+
 def test_a_profile_update_keeps_what_it_does_not_name() -> None:
     event = given(registered()).update_profile("u1", "Annie", None, None, NOW)
     assert event == ProfileUpdated(
