@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from urllib.parse import urlsplit
 
-from domain import refused_characters, visibility
+from domain import avatar_hosts, refused_characters, visibility
 from domain.errors import InvalidInput, excerpt
 
 TITLE_MAX = 200
@@ -22,15 +20,8 @@ INVISIBLE = "must have a visible character (not only spaces or invisible charact
 # An http(s) URL of RFC 3986 characters only, without quotes: nothing that can end an
 # HTML attribute or a CSS url() it is placed in. Anything else must be percent-encoded.
 URL_PATTERN = re.compile(
-    r"https?://[A-Za-z0-9\-._~%!$&()*+,;=:@\[\]]+(?:[/?#][A-Za-z0-9\-._~%!$&()*+,;=:@/?#\[\]]*)?"
+    r"(?i:https?)://[A-Za-z0-9\-._~%!$&()*+,;=:@\[\]]+(?:[/?#][A-Za-z0-9\-._~%!$&()*+,;=:@/?#\[\]]*)?"
 )
-# A DNS name (or an IPv4 address) as RFC 1123 spells one: labels of letters, digits and
-# inner hyphens, at most 63 characters each; a trailing dot names the root. Underscores
-# too, which some hosting names hold and browsers take.
-HOST_NAME = re.compile(
-    r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?"
-)
-HOST_MAX = 253
 
 
 def plain(field: str, value: str, *, one_line: bool, flags: bool) -> str:
@@ -119,41 +110,13 @@ def avatar_url(value: str | None) -> str | None:
             f"must be an http(s) URL of at most {URL_MAX} characters, "
             "without quotes, spaces or angle brackets (percent-encode them)",
         )
-    if not _names_a_server(cleaned):
+    if not avatar_hosts.names_a_server(cleaned):
         raise InvalidInput(
             "avatarUrl",
             "must name a host (a DNS name, an IPv4 address or an IPv6 address in brackets) "
             "and at most a port from 1 to 65535, without a user name or password",
         )
     return cleaned
-
-
-def _names_a_server(url: str) -> bool:
-    """Whether the URL's authority is a host and a port every URL parser reads alike.
-    `http://[::1/a.png` or a port of 99999 made browsers' `new URL()` and Python's
-    `urlsplit` throw on one user's profile, and `https://trusted.example@evil.example/`
-    shows one host and fetches another (an outside probe)."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return False
-    host = parts.hostname or ""
-    if "@" in parts.netloc or port == 0:
-        return False
-    if parts.netloc.startswith("["):
-        try:
-            return isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address)
-        except ValueError:
-            return False
-    if len(host) > HOST_MAX or HOST_NAME.fullmatch(host) is None:
-        return False
-    if host.rstrip(".").rsplit(".", 1)[-1].isdigit():  # browsers read it as IPv4, or throw
-        try:
-            ipaddress.IPv4Address(host.rstrip("."))
-        except ValueError:
-            return False
-    return True
 
 
 def comment_body(value: str) -> str:

@@ -60,11 +60,22 @@ def test_registration_input_is_checked(field: str, name: str, avatar: str | None
         "http://[1.2.3.4]/a.png",
         "http://user:pw@example.com/a.png",
         "https://trusted.example@evil.example/a.png",
+        "http://[::1]x/a.png",
+        "http://[::1]]/a.png",
+        "http://[fe80::1%25eth0]/a.png",
+        "http://example.0x7f/a.png",
+        "http://0x7f000001/a.png",
+        "http://1.2.3.0x4/a.png",
+        "http://010.1.1.1/a.png",
+        "http://xn--a/a.png",
+        "http://xn--55555577/a.png",
+        "http://a..b/a.png",
     ],
 )
 def test_an_avatar_url_must_name_a_server_every_parser_reads_alike(avatar: str) -> None:
     """Stored, each made browsers' `new URL()` or Python's `urlsplit` throw on one user's
-    profile, or showed one host and fetched another (an outside probe)."""
+    profile, or showed one host and fetched another (outside probes:
+    domain/avatar_hosts.py)."""
     with pytest.raises(InvalidInput, match="must name a host") as refused:
         User.register("u1", "Ann", avatar, "", NOW)
     assert refused.value.field == "avatarUrl"
@@ -78,6 +89,10 @@ def test_an_avatar_url_must_name_a_server_every_parser_reads_alike(avatar: str) 
         "https://CDN_1.example.com./a.png?s=64#x",
         "http://localhost:8000/a.png",
         "https://xn--bcher-kva.example/a.png",
+        "HTTP://example.com/a.png",
+        "http://[::ffff:1.2.3.4]/a.png",
+        "http://example.com:080/a.png",
+        "https://res.cloudinary.com/demo/image/upload/w_100,h_100,c_fill/a.jpg?size[w]=64",
     ],
 )
 def test_an_avatar_url_may_name_any_host_and_port(avatar: str) -> None:
