@@ -1,12 +1,21 @@
 """Rate limits counted in Redis with the `limits` library, so every API process shares
 each count. A Redis fault lets requests through (and is logged): the limiter must never
-turn a Redis blip into an outage."""
+turn a Redis blip into an outage.
+
+Nor a frozen Redis into a wait per limit: each call waits for its reply deadline (1 s,
+wiring/redis_clients.py), and a request meets several limits (its address, its token,
+writes, query cost, a new document's charge). With Redis stopped (SIGSTOP), a query
+waited 3 s in them before its own read did, and a persisted query 12 s in all (an
+outside probe). After a failure the counts are not asked for SKIP_AFTER_FAILURE_SECONDS:
+one request a moment waits out the deadline, the others pass at once, as they would.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +27,8 @@ from redis.asyncio import ConnectionPool
 from protection.config import RateLimits
 
 log = logging.getLogger(__name__)
+
+SKIP_AFTER_FAILURE_SECONDS = 5.0
 
 
 class RateLimited(Exception):
@@ -55,6 +66,7 @@ class Throttle:
         )
         self._storage = storage
         self._limiter = SlidingWindowCounterRateLimiter(storage)
+        self._skip_until = 0.0  # monotonic: the counts failed, and are not asked till then
         self.requests = _rule("requests", rates.requests)
         self.per_token = _rule("requests for this token", rates.per_token)
         self.writes = _rule("writes", rates.writes)
@@ -76,6 +88,8 @@ class Throttle:
         past one, what was charged before it is given back. Left charged, a signed-in
         client refused by its user's count was refused again by its address's, which that
         refusal had charged: told 15 s, it waited 30 (an outside probe)."""
+        if time.monotonic() < self._skip_until:
+            return
         charged: list[tuple[RateLimitItem, str, str]] = []
         for rule, identity in counts:
             for item in rule.items:
@@ -88,10 +102,13 @@ class Throttle:
                     )
                     await self._give_back(charged, cost)
                 except Exception as error:  # fail open, see the module docstring
-                    # One line, not a traceback: it repeats for every request while Redis
-                    # is down.
+                    self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
+                    # One line, not a traceback: it repeats while Redis is down.
                     log.warning(
-                        "rate limit storage failed (%r); letting the request through", error
+                        "rate limit storage failed (%r); letting requests through "
+                        "uncounted for %.0f s",
+                        error,
+                        SKIP_AFTER_FAILURE_SECONDS,
                     )
                     return
                 wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
