@@ -8,6 +8,7 @@ import asyncio
 from contextlib import suppress
 from typing import Any, cast
 
+from starlette.websockets import WebSocketDisconnected as SocketClosed
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import (
     NonJsonMessageReceived,
@@ -157,11 +158,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         operation_name: str | None,
         variables: dict[str, object] | None,
     ) -> None:
-        """Runs within the address's subscription budget (within_budget), or is refused."""
+        """Runs within the address's subscription budget (within_budget), or is refused.
+        A client gone mid-stream ends it quietly: the send that found it gone raised in
+        this task (strawberry's WebSocketDisconnected for the first, Starlette's for any
+        after), which had already left `tasks`, so no one retrieved the exception and
+        asyncio logged it, traceback and all, for about half the sockets reset while
+        their subscriptions sent (an outside probe)."""
         budget = getattr(self.view, "subscription_budget", None)
-        with within_budget(
-            self.schema, budget, self.context, query, operation_name, variables
-        ) as refusal:
+        with (
+            suppress(WebSocketDisconnected, SocketClosed),
+            within_budget(
+                self.schema, budget, self.context, query, operation_name, variables
+            ) as refusal,
+        ):
             if refusal is not None:
                 await self.send_message(LegacyError(type="error", id=operation_id, payload=refusal))
                 self.tasks.pop(operation_id, None)
