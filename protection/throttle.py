@@ -6,8 +6,11 @@ Nor a frozen Redis into a wait per limit: each call waits for its reply deadline
 wiring/redis_clients.py), and a request meets several limits (its address, its token,
 writes, query cost, a new document's charge). With Redis stopped (SIGSTOP), a query
 waited 3 s in them before its own read did, and a persisted query 12 s in all (an
-outside probe). After a failure the counts are not asked for SKIP_AFTER_FAILURE_SECONDS:
-one request a moment waits out the deadline, the others pass at once, as they would.
+outside probe). After a reply past its deadline the counts are not asked for
+SKIP_AFTER_FAILURE_SECONDS: one request a moment waits out the deadline, the others pass
+at once, as they would. Not after a wait for one of the pool's connections that timed
+out: that is this process flooded with checks (a subscribe burst from hundreds of
+addresses), not Redis gone, and skipping would hand the flood 5 s without limits.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from protection.config import RateLimits
 
@@ -102,13 +106,14 @@ class Throttle:
                     )
                     await self._give_back(charged, cost)
                 except Exception as error:  # fail open, see the module docstring
-                    self._skip_until = time.monotonic() + SKIP_AFTER_FAILURE_SECONDS
+                    skip = SKIP_AFTER_FAILURE_SECONDS if isinstance(error, RedisTimeout) else 0.0
+                    self._skip_until = time.monotonic() + skip
                     # One line, not a traceback: it repeats while Redis is down.
                     log.warning(
                         "rate limit storage failed (%r); letting requests through "
                         "uncounted for %.0f s",
                         error,
-                        SKIP_AFTER_FAILURE_SECONDS,
+                        skip,
                     )
                     return
                 wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
