@@ -325,5 +325,8 @@ class LogSettings:
             filters={
                 "strawberry.ws.task": "schema.view.ClientGone",
                 "uvicorn.error": "wiring.websocket_protocol.FramesNotUtf8",
+                # SQLAlchemy names a pool's logger after its class.
+                "sqlalchemy.pool.impl.QueuePool": "eventstore.pool_log.ResetOfEndedSession",
+                "sqlalchemy.pool.impl.NullPool": "eventstore.pool_log.ResetOfEndedSession",
             },
         )
