@@ -36,7 +36,8 @@ def status() -> None:
     models belong to another event log, the log does not answer, the database refuses
     writes, a SQLite log's disk has under 1 MiB free, Redis may evict read-model keys (an
     allkeys-* maxmemory-policy) or evicted keys that no rebuild or verify has accounted
-    for since; 2 when no Redis is found.
+    for since; 2 when no Redis is found, or the event log cannot be opened at the start
+    (the database down, full or paused, or DATABASE_URL wrong: one line says why).
     """
     settings = settings_or_exit()
     console = operator_console(min_width=STATUS_WIDTH)
