@@ -40,6 +40,9 @@ class RequestRate:
         counts = [(throttle.requests, address)]
         token = bearer_token(scope) if scope["path"] == TOKEN_PATH else None
         if token is not None:
+            if guessing := throttle.guessing(address):
+                await refuse(scope, send, *too_many(guessing))
+                return
             user = scope["app"].state.services.tokens.verify(token)
             counts.append(
                 (throttle.bad_tokens, address) if user is None else (throttle.per_token, user)

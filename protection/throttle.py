@@ -29,6 +29,7 @@ from redis.asyncio import ConnectionPool
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from protection.config import RateLimits
+from protection.guessers import Guessers
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Throttle:
         self._storage = storage
         self._limiter = SlidingWindowCounterRateLimiter(storage)
         self._skip_until = 0.0  # monotonic: the counts failed, and are not asked till then
+        self._guessers = Guessers()
         self.requests = _rule("requests", rates.requests)
         self.per_token = _rule("requests for this token", rates.per_token)
         self.writes = _rule("writes", rates.writes)
@@ -116,8 +118,18 @@ class Throttle:
                         skip,
                     )
                     return
-                wait = seconds_until_room(item.amount, item.get_expiry(), cost, *window)
-                raise RateLimited(rule.kind, max(1, math.ceil(wait)))
+                wait = max(
+                    1, math.ceil(seconds_until_room(item.amount, item.get_expiry(), cost, *window))
+                )
+                if rule is self.bad_tokens:
+                    self._guessers.remember(identity, wait)
+                raise RateLimited(rule.kind, wait)
+
+    def guessing(self, address: str) -> RateLimited | None:
+        """The refusal of an address past its limit on bad tokens, while it lasts: its
+        tokens are refused unchecked, valid ones too (protection/guessers.py)."""
+        left = self._guessers.seconds_left(address)
+        return None if left is None else RateLimited(self.bad_tokens.kind, left)
 
     async def _give_back(
         self, charged: Sequence[tuple[RateLimitItem, str, str]], cost: int

@@ -211,6 +211,8 @@ async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> 
     try:
         await throttle.hit(throttle.requests, address)
         token = bearer_token(scope)
+        if token is not None and (guessing := throttle.guessing(address)):
+            return guessing
         if token is not None and scope["app"].state.services.tokens.verify(token) is None:
             await throttle.hit(throttle.bad_tokens, address)
     except RateLimited as limited:

@@ -417,7 +417,9 @@ class InkwellGraphQL(GraphQL[Context, None]):
         header instead (connection_init's wins). Bearer credentials that prove nothing,
         from either, close with 4403 (where HTTP answers 401 or 400), connection_init's
         counting as a guess (protection/throttle.py; the handshake's were counted by
-        protection/websocket_guard.py); another scheme's are not Inkwell's, as over HTTP."""
+        protection/websocket_guard.py); another scheme's are not Inkwell's, as over HTTP.
+        From an address past its limit on bad tokens, any token closes with 4403 unchecked
+        (protection/guessers.py)."""
         params = context.connection_params or {}
         if "Authorization" in params and "authorization" in params:
             # Which one counts is up to whoever reads it, as for two headers over HTTP
@@ -426,6 +428,8 @@ class InkwellGraphQL(GraphQL[Context, None]):
                 {"message": "connection_init gives Authorization twice; send it once"}
             )
         sent: object = params.get("Authorization", params.get("authorization"))
+        if sent not in (None, "") and (guessing := _guessing(context)):
+            raise ConnectionRejectionError({"message": str(guessing)})
         found = _socket_credentials(context, sent)
         if isinstance(found, Refused):
             await _count_guess(context)
@@ -479,6 +483,15 @@ def _socket_credentials(context: Context, sent: object) -> Claims | Refused | No
     if not isinstance(sent, str):
         return authorization.INVALID_TOKEN
     return authorization.credentials(context.services.tokens, sent)
+
+
+def _guessing(context: Context) -> RateLimited | None:
+    """The refusal of an address past its limit on bad tokens: its connection_init
+    tokens are refused unchecked meanwhile, valid ones too, as over HTTP."""
+    throttle = context.services.throttle
+    if throttle is None or context.client_address is None:
+        return None
+    return throttle.guessing(context.client_address)
 
 
 async def _count_guess(context: Context) -> None:

@@ -163,6 +163,7 @@ def test_a_request_refused_for_its_token_is_not_kept_in_its_addresss_count(
 def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> None:
     server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="5/minute")
     with httpx.Client(base_url=server.url, timeout=30) as client:
+        token = register(client, "Ann").json()["data"]["registerUser"]["token"]
         answers = [
             client.post(
                 "/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {uuid.uuid4()}.x"}
@@ -170,6 +171,20 @@ def test_guessing_tokens_is_limited_per_address(start_server: StartServer) -> No
             for _ in range(7)
         ]
         anonymous = client.post("/graphql", json=TYPENAME)
+        # Past the limit a valid token is refused unchecked too: answered, it told the
+        # guesser which guess was right (an outside probe: 1,200 a minute checked).
+        right_guess = client.post(
+            "/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"}
+        )
+    elsewhere = httpx.Client(
+        base_url=server.url, transport=httpx.HTTPTransport(local_address="127.0.0.9")
+    )
+    with elsewhere:
+        signed_in = elsewhere.post(
+            "/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {token}"}
+        )
+    assert right_guess.status_code == 429, right_guess.text
+    assert signed_in.status_code == 200, signed_in.text  # its user is not locked out
     assert [answer.status_code for answer in answers] == [401] * 5 + [429] * 2
     refused = answers[-1]
     assert int(refused.headers["retry-after"]) > 0
@@ -225,6 +240,21 @@ async def test_a_bad_token_in_a_websocket_handshake_is_refused_and_counted(
         f"{server.url}/graphql", json=TYPENAME, headers={"Authorization": f"Bearer {forged}"}
     )
     assert guess.status_code == 429
+    assert await open_socket(server) is None  # without a token the address is served
+
+
+async def test_past_the_limit_a_valid_token_in_connection_init_is_refused_unchecked(
+    start_server: StartServer,
+) -> None:
+    """Each guess on a new socket was checked and answered, 4403 or connection_ack, at
+    the request rate: the limit refused nothing (an outside probe: 1,200 in 20 s)."""
+    server = start_server(INKWELL_RATE_LIMIT_BAD_TOKENS="3/minute")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        token = register(client, "Ann").json()["data"]["registerUser"]["token"]
+    assert await open_socket(server, init_token=token) is None  # before: signed in
+    for _ in range(4):  # the fourth guess is past the limit
+        assert await open_socket(server, init_token=f"{uuid.uuid4()}.x") == 4403
+    assert await open_socket(server, init_token=token) == 4403
     assert await open_socket(server) is None  # without a token the address is served
 
 
