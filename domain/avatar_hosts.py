@@ -9,8 +9,12 @@ control character (outside probes). So the authority is read here by its grammar
 one parser's leniency:
 
 - a DNS name of RFC 1123 labels (underscores too, which some hosting names hold and
-  browsers take), its `xn--` labels punycode for printable, NFC-normalized text; a last
-  label that is a number makes the whole host a dotted-decimal IPv4 address;
+  browsers take), its `xn--` labels punycode for text that IDNA's mapping (UTS 46) leaves
+  as it is: printable, in lower case and NFKC form (`xn--dca`, an upper-case E with an
+  acute accent, `xn--pba`, a superscript two, and `xn--ph7c`, a fullwidth A, made
+  `new URL()` throw, as a re-check probe found), not starting with a combining mark,
+  holding no full stop; a last label that is a number makes the whole host a
+  dotted-decimal IPv4 address;
 - or an IPv6 address in brackets, without a zone;
 - then at most a port of 1-65535; no user name or password.
 """
@@ -26,6 +30,8 @@ LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 # What WHATWG's host parser takes for a number in a host's last label.
 NUMBER = re.compile(r"[0-9]+|0x[0-9a-f]*")
 HOST_MAX = 253
+# What IDNA reads as the dot between labels: one inside a label splits it.
+FULL_STOPS = ".\u3002\uff0e\uff61"
 
 
 def names_a_server(url: str) -> bool:
@@ -73,6 +79,8 @@ def _punycode(encoded: str) -> bool:
     return (
         decoded != ""
         and decoded.isprintable()
-        and unicodedata.normalize("NFC", decoded) == decoded
+        and unicodedata.normalize("NFKC", decoded.lower()) == decoded
+        and not unicodedata.category(decoded[0]).startswith("M")
+        and not any(stop in decoded for stop in FULL_STOPS)
         and decoded.encode("punycode").decode("ascii") == encoded
     )
