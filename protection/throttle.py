@@ -94,6 +94,10 @@ class Throttle:
         past one, what was charged before it is given back. Left charged, a signed-in
         client refused by its user's count was refused again by its address's, which that
         refusal had charged: told 15 s, it waited 30 (an outside probe)."""
+        for rule, identity in counts:
+            if rule is self.bad_tokens:  # before any wait: protection/guessers.py
+                tightest = min(rule.items, key=lambda item: item.amount / item.get_expiry())
+                self._guessers.failed(identity, tightest.amount, tightest.get_expiry())
         if time.monotonic() < self._skip_until:
             return
         charged: list[tuple[RateLimitItem, str, str]] = []

@@ -29,3 +29,16 @@ def test_past_the_most_the_ended_then_the_soonest_to_end_are_forgotten() -> None
     remembered.remember("newer", 90)  # none ended: the soonest to end makes room
     assert remembered.seconds_left("10.0.0.0") is None
     assert remembered.seconds_left("newer") == 90
+
+
+def test_past_the_amount_of_failed_tokens_in_a_window_the_address_is_refused() -> None:
+    remembered = Guessers()
+    for _ in range(2):
+        remembered.failed("10.0.0.1", 2, 0.3)
+    assert remembered.seconds_left("10.0.0.1") is None
+    remembered.failed("10.0.0.1", 2, 0.3)
+    assert remembered.seconds_left("10.0.0.1") == 1  # till the window ends
+    time.sleep(0.35)
+    assert remembered.seconds_left("10.0.0.1") is None
+    remembered.failed("10.0.0.1", 2, 0.3)  # a new window: counted from one again
+    assert remembered.seconds_left("10.0.0.1") is None

@@ -69,3 +69,20 @@ async def test_a_wait_for_a_connection_that_timed_out_skips_no_counts(
         await pool.release(held)
     assert await guesses(throttle, 3) == [False, False, True]  # counted again at once
     await pool.aclose()
+
+
+async def test_a_burst_of_bad_tokens_locks_the_address_before_redis_answers(
+    redis_url: str, prefix: str
+) -> None:
+    """Sent at once, every token of a burst was checked before the first refusal came
+    back from Redis, and a valid one among them was answered 200 (a re-check probe: the
+    250th of 250 requests, sent together). The process counts failed tokens as they fail
+    (protection/guessers.py)."""
+    pool = ConnectionPool.from_url(redis_url)
+    throttle = Throttle(pool, prefix, LIMITS)  # 2 a minute
+    hits = [asyncio.ensure_future(throttle.hit(throttle.bad_tokens, "guesser")) for _ in range(3)]
+    await asyncio.sleep(0)  # each ran up to its wait for Redis; none has an answer yet
+    assert throttle.guessing("guesser") is not None
+    assert throttle.guessing("elsewhere") is None
+    await asyncio.gather(*hits, return_exceptions=True)
+    await pool.aclose()
