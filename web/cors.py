@@ -61,13 +61,15 @@ class ListedOriginsCors:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._listed(Headers(scope=scope).get("origin")):
+        if scope["type"] == "http" and listed(self.origins, Headers(scope=scope).get("origin")):
             await self.cors(scope, receive, _vary_once(send))
         else:
             await self.app(scope, receive, send)
 
-    def _listed(self, origin: str | None) -> bool:
-        return origin is not None and ("*" in self.origins or origin in self.origins)
+
+def listed(origins: Collection[str], origin: str | None) -> bool:
+    """Whether requests from `origin` get CORS headers ("*" lists every origin)."""
+    return origin is not None and ("*" in origins or origin in origins)
 
 
 class CodedRefusalsCors(CORSMiddleware):

@@ -25,6 +25,7 @@ from protection import http_errors
 from protection.allowed_hosts import AllowedHosts, is_loopback
 from protection.body_limit import BodyLimit
 from protection.config import EdgeLimits
+from protection.preflight_rate import PreflightRate
 from protection.request_rate import RequestRate
 from protection.requests_at_once import RequestsAtOnce
 from protection.subscription_budget import SubscriptionBudget
@@ -94,11 +95,12 @@ def create_app(
             Middleware(AllowedHosts, names=settings.allowed_hosts),
             *(
                 [
+                    Middleware(PreflightRate, origins=settings.cors_origins),
                     Middleware(
                         ListedOriginsCors,
                         origins=settings.cors_origins,
                         headers=settings.cors_headers,
-                    )
+                    ),
                 ]
                 if settings.cors_origins
                 else []

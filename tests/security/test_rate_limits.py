@@ -319,3 +319,29 @@ def test_off_turns_every_rate_limit_off(start_server: StartServer) -> None:
         pages = [client.post("/graphql", json=page).json() for _ in range(5)]
     assert all("errors" not in body for body in registered + pages)
     assert all(guess.status_code == 401 for guess in guesses)  # refused, never rate limited
+
+
+def test_preflights_from_a_listed_origin_count_against_the_address(
+    start_server: StartServer,
+) -> None:
+    """The CORS layer answered them itself, ahead of the request rate: 3,000 from one
+    address were all answered, and 5,000 requested headers each held another client at
+    p50 125-163 ms (an outside probe: protection/preflight_rate.py)."""
+    origin = "https://app.example.com"
+    server = start_server(INKWELL_RATE_LIMIT_REQUESTS="4/minute", INKWELL_CORS_ORIGINS=origin)
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    transport = httpx.HTTPTransport(local_address="127.0.0.8")
+    with httpx.Client(base_url=server.url, transport=transport, timeout=30) as client:
+        answers = [client.options("/graphql", headers=preflight) for _ in range(6)]
+    assert [answer.status_code for answer in answers] == [200] * 4 + [429] * 2
+    assert answers[-1].json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    many = {**preflight, "Access-Control-Request-Headers": ",".join(["content-type"] * 5000)}
+    elsewhere = httpx.HTTPTransport(local_address="127.0.0.9")
+    with httpx.Client(base_url=server.url, transport=elsewhere, timeout=30) as client:
+        refused = client.options("/graphql", headers=many)
+        fine = client.options(
+            "/graphql", headers={**preflight, "Access-Control-Request-Headers": "content-type"}
+        )
+    assert refused.status_code == 400, refused.text
+    assert "at most 64 headers" in refused.json()["errors"][0]["message"]
+    assert fine.status_code == 200, fine.text
