@@ -38,6 +38,14 @@ LIVE_PAGE_POLICY = "; ".join(
 )
 
 
+# Accept-Encoding and If-None-Match as clients send them: a few codings, an ETag or a few.
+# Read whole, 64 KB of one cost 6-9 ms (Accept-Encoding) and 3.3 ms (If-None-Match) of the
+# event loop a request, and 8 connections asking for a vendored file so, within their
+# address's request rate, held another client at p50 42 ms (an outside probe). Longer
+# ones are not read: the file goes whole, as to a client that sent neither.
+MAX_NEGOTIATION_BYTES = 1024
+
+
 class Static(StaticFiles):
     """Vendored files live under versioned paths, so browsers may keep them for good; the
     rest must be revalidated (the ETag makes that a 304). A vendored file goes as its gzip
@@ -71,6 +79,11 @@ class Static(StaticFiles):
             response.headers["vary"] = "Accept-Encoding"
         return response
 
+    def is_not_modified(self, response_headers: Headers, request_headers: Headers) -> bool:
+        if len(request_headers.get("if-none-match", "")) > MAX_NEGOTIATION_BYTES:
+            return False
+        return super().is_not_modified(response_headers, request_headers)
+
 
 def _refuse_bad_range(response: Response, scope: Scope) -> None:
     """A Range header the file's answer would use and cannot: raised as Starlette's
@@ -98,7 +111,10 @@ def _refuse_bad_range(response: Response, scope: Scope) -> None:
 
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an Accept-Encoding value takes gzip (RFC 9110 12.5.3): named, or `*`,
-    with a quality above 0; a gzip named with q=0 is refused whatever `*` says."""
+    with a quality above 0; a gzip named with q=0 is refused whatever `*` says. One longer
+    than MAX_NEGOTIATION_BYTES is not read: the file goes as it is."""
+    if len(accept_encoding) > MAX_NEGOTIATION_BYTES:
+        return False
     qualities: dict[str, float] = {}
     for part in accept_encoding.split(","):
         coding, *parameters = (piece.strip() for piece in part.split(";"))

@@ -67,3 +67,18 @@ def test_every_vendored_file_has_a_gzip_copy_of_its_own_bytes() -> None:
 )
 def test_accept_encoding_is_read_as_rfc_9110_says(header: str, accepted: bool) -> None:
     assert accepts_gzip(header) is accepted
+
+
+def test_negotiation_headers_longer_than_any_client_sends_are_not_read(api: Api) -> None:
+    """Read whole, 64 KB of Accept-Encoding cost 6-9 ms of the event loop a request, of
+    If-None-Match 3.3 ms; 8 connections held another client at p50 42 ms (an outside
+    probe). Past 1 KB they are read as absent: the file goes whole."""
+    assert accepts_gzip("gzip" + ";" * 64_000) is False
+    assert accepts_gzip("gzip, " + "br;q=0.5, " * 50) is True  # 506 bytes: read
+    etag = api.client.get(SCRIPT, headers={"accept-encoding": "identity"}).headers["etag"]
+    padded = etag + "," * 2000
+    for tags, status in ((etag, 304), (padded, 200)):
+        answer = api.client.get(
+            SCRIPT, headers={"accept-encoding": "identity", "if-none-match": tags}
+        )
+        assert answer.status_code == status
