@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protection.addresses import client_address
 from protection.responses import refuse, too_many
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, throttle_in
 from web.cors import listed
 
 MAX_REQUESTED_HEADERS = 64
@@ -49,7 +49,7 @@ class PreflightRate:
             )
             await refuse(scope, send, 400, message, {"code": "BAD_REQUEST"})
             return
-        throttle: Throttle | None = getattr(scope["app"].state, "throttle", None)
+        throttle = throttle_in(scope)
         if throttle is not None:
             try:
                 await throttle.hit(throttle.requests, client_address(scope))

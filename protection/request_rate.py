@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protection.addresses import bearer_token, client_address
 from protection.responses import refuse, too_many
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, throttle_in
 
 UNCOUNTED = frozenset({"/health"})
 # The route that reads a bearer token: its requests are counted per user too, and a token
@@ -30,9 +30,7 @@ class RequestRate:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        throttle: Throttle | None = (
-            getattr(scope["app"].state, "throttle", None) if "app" in scope else None
-        )
+        throttle = throttle_in(scope)
         if scope["type"] != "http" or scope["path"] in UNCOUNTED or throttle is None:
             await self.app(scope, receive, send)
             return

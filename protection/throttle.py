@@ -27,6 +27,7 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import TimeoutError as RedisTimeout
+from starlette.types import Scope
 
 from protection.config import RateLimits
 from protection.guessers import Guessers
@@ -177,6 +178,11 @@ def seconds_until_room(
     if current <= 0:  # `room` below nothing: a rate of 0, which start-up refuses
         return ends + expiry
     return ends + max(0.0, expiry * (1 - (room + 1) / current))
+
+
+def throttle_in(scope: Scope) -> Throttle | None:
+    """The app's rate limiter (`app.state.throttle`), None when rate limits are off."""
+    return getattr(scope["app"].state, "throttle", None) if "app" in scope else None
 
 
 def throttle_of(ctx: object) -> Throttle | None:

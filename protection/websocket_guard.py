@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from protection.addresses import bearer_token, client_address
 from protection.responses import refuse_handshake, too_many
 from protection.subscribe_turns import SubscribeTurns, message_size
-from protection.throttle import RateLimited, Throttle
+from protection.throttle import RateLimited, Throttle, throttle_in
 
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
@@ -122,7 +122,7 @@ class WebSocketGuard:
             await self.app(scope, receive, send)
             return
         address = client_address(scope)
-        throttle = _throttle(scope)
+        throttle = throttle_in(scope)
         if throttle is not None and self.open[address] >= self.max_per_address:
             limit = self.max_per_address
             await refuse_handshake(
@@ -218,8 +218,3 @@ async def _handshake_limited(throttle: Throttle, scope: Scope, address: str) -> 
     except RateLimited as limited:
         return limited
     return None
-
-
-def _throttle(scope: Scope) -> Throttle | None:
-    """The app's rate limiter (`app.state.throttle`), None when rate limits are off."""
-    return getattr(scope["app"].state, "throttle", None) if "app" in scope else None
