@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import queue
 import shutil
@@ -24,13 +25,23 @@ needs_node = pytest.mark.skipif(
 
 def install_locked_packages() -> None:
     """`npm ci` from package-lock.json when node_modules is missing or older than the lock
-    (node_modules is never committed)."""
+    (node_modules is never committed).
+
+    The suite's xdist workers may both reach a Node test at once, and two `npm ci` in one
+    folder delete each other's files (ENOTEMPTY), so the install holds a file lock and the
+    second worker finds it done."""
+    with open(NODE_DIR / ".install.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if not _installed_from_lock():
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
+            )
+
+
+def _installed_from_lock() -> bool:
     installed = NODE_DIR / "node_modules" / ".package-lock.json"
     lock = NODE_DIR / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, timeout=300
-        )
+    return installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime
 
 
 class Lines:
