@@ -15,6 +15,7 @@ from typing import Any
 
 from graphql import (
     ArgumentNode,
+    FieldNode,
     GraphQLError,
     IntValueNode,
     OperationDefinitionNode,
@@ -26,12 +27,19 @@ from graphql import (
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from projections.readers.pagination import MAX_FIRST, BadPageRequest, Position, check_first
+from projections.readers.pagination import (
+    MAX_FIRST,
+    BadPageRequest,
+    Position,
+    check_first,
+    one_direction,
+)
 from schema.document_memo import DocumentMemo
 from schema.parsed import parsed_document
 
 PAGE_ARGUMENTS = ("first", "last", "after", "before")
 Argument = tuple[str, Any, str | None]  # name, literal value, variable name
+Field = tuple[Argument, ...]  # one field's page arguments
 
 
 CACHED = 1024  # distinct mutation documents whose page arguments are remembered
@@ -58,17 +66,26 @@ def refuse_bad_pages(execution: ExecutionContext) -> None:
 
 def first_bad_page(query: str, variables: Mapping[str, Any]) -> BadPageRequest | None:
     """What the resolvers would refuse first among the page arguments, or None."""
-    arguments, defaults = page_arguments(query)
-    for name, literal, variable in arguments:
-        value = literal if variable is None else variables.get(variable, defaults.get(variable))
-        if (problem := _check(name, value)) is not None:
-            return problem
+    fields, defaults = page_arguments(query)
+    for arguments in fields:
+        given = {
+            name: literal if variable is None else variables.get(variable, defaults.get(variable))
+            for name, literal, variable in arguments
+        }
+        try:
+            one_direction(given.get("first"), given.get("last"))
+        except BadPageRequest as refused:
+            return refused
+        for name, value in given.items():
+            if (problem := _check(name, value)) is not None:
+                return problem
     return None
 
 
-def _page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
-    """The document's page arguments, (name, literal value, variable name), and its
-    variables' defaults: read once per document, since walking it costs about 100 us.
+def _page_arguments(query: str) -> tuple[tuple[Field, ...], dict[str, Any]]:
+    """The page arguments of each field that has any, (name, literal value, variable
+    name), and the document's variables' defaults: read once per document, since walking
+    it costs about 100 us.
     The parse is the process's (schema/parsed.py): parsing again here doubled a long
     mutation's cost, outside the token limit (an outside probe)."""
     document = parsed_document(query)
@@ -79,19 +96,26 @@ def _page_arguments(query: str) -> tuple[tuple[Argument, ...], dict[str, Any]]:
             for variable in definition.variable_definitions or ():
                 if variable.default_value is not None:
                     defaults[variable.variable.name.value] = _literal(variable.default_value)
-    found: list[Argument] = []
+    found: list[Field] = []
 
     class Pages(Visitor):
-        def enter_argument(self, node: ArgumentNode, *_: Any) -> None:
-            if node.name.value in PAGE_ARGUMENTS:
-                variable = node.value.name.value if isinstance(node.value, VariableNode) else None
-                found.append((node.name.value, _literal(node.value), variable))
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            pages = tuple(
+                _argument(a) for a in node.arguments or () if a.name.value in PAGE_ARGUMENTS
+            )
+            if pages:
+                found.append(pages)
 
     visit(document, Pages())
     return tuple(found), defaults
 
 
 page_arguments = DocumentMemo(_page_arguments, CACHED)
+
+
+def _argument(node: ArgumentNode) -> Argument:
+    variable = node.value.name.value if isinstance(node.value, VariableNode) else None
+    return node.name.value, _literal(node.value), variable
 
 
 def _literal(node: Any) -> Any:

@@ -59,7 +59,7 @@ class Query:
         last: Annotated[int | None, LAST] = None,
         before: str | None = None,
     ) -> Connection[Post]:
-        page = await info.context.reads.recent_posts(window(first, after, last, before))
+        page = await info.context.reads.recent_posts(window(info, first, after, last, before))
         return post_connection(page)
 
     @strawberry.field(description="Published posts of one author, newest first.")
@@ -74,7 +74,7 @@ class Query:
     ) -> Connection[Post]:
         # The public list, even for the author: their drafts show only under User.posts.
         page = await info.context.reads.posts_by_author(
-            ids.entity_id(author_id, "authorId"), None, window(first, after, last, before)
+            ids.entity_id(author_id, "authorId"), None, window(info, first, after, last, before)
         )
         return post_connection(page)
 
@@ -88,7 +88,7 @@ class Query:
         last: Annotated[int | None, LAST] = None,
         before: str | None = None,
     ) -> Connection[Post]:
-        page = await info.context.reads.posts_by_tag(tag, window(first, after, last, before))
+        page = await info.context.reads.posts_by_tag(tag, window(info, first, after, last, before))
         return post_connection(page)
 
     @strawberry.field(
@@ -107,7 +107,7 @@ class Query:
         before: str | None = None,
     ) -> Connection[Post]:
         page = await info.context.reads.search_posts(
-            query, window(first, after, last, before), searching(info.context)
+            query, window(info, first, after, last, before), searching(info.context)
         )
         return post_connection(page)
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Generic, TypeVar
 
 import strawberry
+from graphql import NullValueNode, VariableNode
 from strawberry.types import Info
 
-from projections.readers.pagination import Count, Slice
+from projections.readers.pagination import Count, Slice, one_direction
 from projections.readers.read_models import CommentPage, PostPage
 from projections.readers.views import (
     CommentView,
@@ -112,8 +113,26 @@ class Connection(Generic[N]):
         )
 
 
-def window(first: int | None, after: str | None, last: int | None, before: str | None) -> Slice:
+def window(
+    info: Info[Context, None],
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> Slice:
+    one_direction(first if _given(info, "first") else None, last)
     return Slice(page_size(first), after, last, before)
+
+
+def _given(info: Info[Context, None], argument: str) -> bool:
+    """Whether the client gave the argument a value, rather than the contract's default
+    (an unset variable takes it too)."""
+    for node in info._raw_info.field_nodes[0].arguments or ():
+        if node.name.value == argument:
+            if isinstance(node.value, VariableNode):
+                return info.variable_values.get(node.value.name.value) is not None
+            return not isinstance(node.value, NullValueNode)
+    return False
 
 
 LAST = strawberry.argument(description="Pages backward: the last items before `before`.")
@@ -190,7 +209,7 @@ class Post(Node):
         last: Annotated[int | None, LAST] = None,
         before: str | None = None,
     ) -> Connection[Comment]:
-        page_window = window(first, after, last, before)
+        page_window = window(info, first, after, last, before)
         if self.withheld:
             page_window.check()  # bad input is refused as for any post
             return Connection.of([], Comment.from_view, CommentPage([], has_next=False, total=0))
@@ -267,7 +286,7 @@ class User(Node):
         before: str | None = None,
     ) -> Connection[Post]:
         ctx = info.context
-        page_window = window(first, after, last, before)
+        page_window = window(info, first, after, last, before)
         page = await ctx.nested(
             lambda: ctx.reads.posts_by_author(self.id, ctx.viewer_id, page_window)
         )

@@ -98,8 +98,9 @@ class Page:
 @dataclass(frozen=True)
 class Slice:
     """Relay's window on a list: `first` items after `after`, or with `last` set, the
-    `last` items before `before` (then `first` is ignored: the contract gives it a
-    default, so a client cannot leave it out). Both cursors may bound either walk."""
+    `last` items before `before` (then `first` is the contract's default, which a client
+    cannot leave out: one it gives with `last` is refused, see one_direction). Both
+    cursors may bound either walk."""
 
     first: int
     after: str | None = None
@@ -128,6 +129,14 @@ class Slice:
         whether it walks forward."""
         after, before = self.check()
         return (before, after, False) if self.backward else (after, before, True)
+
+
+def one_direction(first_given: int | None, last: int | None) -> None:
+    """Refuses a `first` the client gave beside a `last`. Relay's specification takes
+    the first items and then the last of those, which no client means; ignoring either
+    hands back items outside the window it asked for (an outside probe)."""
+    if first_given is not None and last is not None:
+        raise BadPageRequest("give first or last, not both: first pages forward, last back", "last")
 
 
 def check_first(first: int) -> None:

@@ -147,6 +147,35 @@ def test_sizes_out_of_range_are_bad_input(world: tuple[Api, Account, list[str], 
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
+@pytest.mark.parametrize("field", list(CONNECTIONS))
+def test_first_given_beside_last_is_refused_on_every_connection(
+    world: tuple[Api, Account, list[str], str], field: str
+) -> None:
+    """`first` was ignored beside `last`: first: 1, last: 1 answered the oldest post, out
+    of the window asked for (an outside probe). Left unset, or null, it is the default."""
+    api = world[0]
+    error = api.error(CONNECTIONS[field], {"first": 1, "last": 1})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "last"}
+    assert error["message"].startswith("give first or last, not both")
+    assert titles(page(api, field, first=None, last=1)) == ["Relay post 0"]
+    assert titles(page(api, field, last=1)) == ["Relay post 0"]
+    assert titles(page(api, field, first=1, last=None)) == ["Relay post 4"]
+
+
+def test_first_given_beside_last_is_refused_on_nested_connections(
+    world: tuple[Api, Account, list[str], str],
+) -> None:
+    api, ann, posts, _ = world
+    for query, variables in (
+        ("query($id: ID!) { post(id: $id) { comments(first: 2, last: 1) { totalCount } } }",
+         {"id": posts[-1]}),
+        ("query($id: ID!) { user(id: $id) { posts(first: 2, last: 1) { totalCount } } }",
+         {"id": ann.id}),
+    ):  # fmt: skip
+        error = api.error(query, variables, token=ann.token)
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "last"}, query
+
+
 def test_node_finds_posts_users_and_comments_by_the_ids_the_contract_returns(
     world: tuple[Api, Account, list[str], str],
 ) -> None:

@@ -74,6 +74,8 @@ def archive_and_page(arguments: str, declarations: str = "") -> str:
         ("after: $after", {"after": "not-a-cursor"}),
         ("last: 101", {}),
         ('before: "%%%"', {}),
+        ("first: 2, last: 1", {}),
+        ("first: $first, last: 1", {"first": 2}),
     ],
 )
 def test_a_bad_page_in_a_mutations_answer_refuses_the_mutation_unrun(
