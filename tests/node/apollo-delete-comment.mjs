@@ -1,7 +1,9 @@
 // Deletes a comment through Apollo Client and prints, as one JSON line, what its cache
 // holds of the post before and after: the update function is docs/clients.md's, which
 // drops the comment named by `deletedCommentId` from every cached page of the post's
-// comments and evicts it.
+// comments, takes the page's totalCount from the post's commentCount, and evicts it.
+// Between reading the page and the delete, the client adds a comment "Late" that the
+// cached page does not hold, so a totalCount only decremented would fall behind.
 // Usage: node apollo-delete-comment.mjs <http://host:port/graphql> <token> <postId> <commentId>
 // Exits 0 when every step ran, 1 on an error (printed to stderr).
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client';
@@ -23,6 +25,11 @@ const POST = gql`
     }
   }
 `;
+const ADD_COMMENT = gql`
+  mutation AddComment($input: AddCommentInput!) {
+    addComment(input: $input) { comment { id } post { id commentCount } }
+  }
+`;
 const DELETE_COMMENT = gql`
   mutation DeleteComment($input: DeleteCommentInput!) {
     deleteComment(input: $input) { postId deletedCommentId post { id commentCount } }
@@ -42,6 +49,7 @@ function cached() {
 try {
   await client.query({ query: POST, variables: { id: postId } });
   const before = cached();
+  await client.mutate({ mutation: ADD_COMMENT, variables: { input: { postId, body: 'Late' } } });
   await client.mutate({
     mutation: DELETE_COMMENT,
     variables: { input: { commentId } },
@@ -50,10 +58,11 @@ try {
       cache.modify({
         id: cache.identify({ __typename: 'Post', id: postId }),
         fields: {
-          // Every cached page of the post's comments, whatever its arguments.
+          // Every cached page of the post's comments, whatever its arguments; its
+          // totalCount is the post's commentCount, which the payload's post refreshed.
           comments(page, { readField }) {
             const edges = page.edges.filter((edge) => readField('id', edge.node) !== deletedCommentId);
-            return { ...page, edges, totalCount: page.totalCount - 1 };
+            return { ...page, edges, totalCount: readField('commentCount') };
           },
         },
       });
