@@ -381,7 +381,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
         sub_response: Response,
     ) -> Response:
         response = Response(
-            self.encode_json(response_data),
+            json_codec.encode_bytes(response_data),
             status_code=sub_response.status_code or 200,
             media_type=sub_response.media_type or media.JSON,
         )

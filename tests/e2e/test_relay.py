@@ -225,12 +225,18 @@ def test_nodes_answers_in_order_with_nulls_and_refuses_over_100(
     world: tuple[Api, Account, list[str], str],
 ) -> None:
     api, ann, posts, draft = world
-    found = api.ok(NODES, {"ids": [posts[1], "missing", ann.id, draft]})["nodes"]
-    assert found == [
+    found = api.ok(NODES, {"ids": [posts[1], "missing", ann.id, draft, posts[1], "missing"]})
+    assert found["nodes"] == [
         {"__typename": "Post", "id": posts[1]},
         None,
         {"__typename": "User", "id": ann.id},
         None,
+        {"__typename": "Post", "id": posts[1]},  # an id asked for twice is read once
+        None,
     ]
+    assert (
+        api.ok(NODES, {"ids": [draft] * 2}, token=ann.token)["nodes"]
+        == [{"__typename": "Post", "id": draft}] * 2
+    )
     error = api.error(NODES, {"ids": [posts[0]] * 101})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
