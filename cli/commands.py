@@ -9,7 +9,12 @@ import typer
 from cli import demo, events, parked, rebuild, seed, serving, status, verify
 from cli.environment import log_settings_or_exit
 
-cli = typer.Typer(help="Inkwell: a CQRS blog backend.", no_args_is_help=False, add_completion=False)
+cli = typer.Typer(
+    help="Inkwell: a CQRS blog backend.",
+    no_args_is_help=False,
+    add_completion=False,
+    rich_markup_mode="markdown",
+)
 
 
 @cli.callback(invoke_without_command=True)

@@ -31,6 +31,10 @@ from wiring.bootstrap import NAMES
 def status() -> None:
     """Shows every projection: position, log head, lag, state, parked events.
 
+    `applied` counts the events its projectors applied, ever, rebuilds included (it is
+    past the head after a rebuild, and starts again when Redis loses the read models);
+    `advanced` is how long ago the checkpoint last moved.
+
     Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
     checkpoint past the log's head: the log was restored from an older backup), the read
     models belong to another event log, the log does not answer, the database refuses
