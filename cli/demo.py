@@ -15,23 +15,23 @@ import secrets
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx2 as httpx
 import orjson
 from redis.asyncio import Redis
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-from starlette.applications import Starlette
 
 from cli.environment import quiet_per_command_logs
 from eventstore.store import SqlEventStore
 from infra.settings import Settings
 from projections.keyspace.keys import Keys
 from projections.keyspace.spaces import drop_space
-from wiring.asgi import routes
 from wiring.bootstrap import running
+
+if TYPE_CHECKING:
+    import httpx2 as httpx
 
 POST = "query($id: ID!) { post(id: $id) { id title status version } }"
 RECENT = "{ recentPosts(first: 5) { totalCount edges { node { title status } } } }"
@@ -41,6 +41,11 @@ def demo() -> None:
     """Narrates the seed's flow (create, query, publish, query) on a throwaway database.
 
     At every step it shows what the write side and the read side each hold."""
+    # Imported here, as cli/serving.py imports its app: not by every `inkwell` command.
+    import httpx2 as httpx
+    from starlette.applications import Starlette
+
+    from wiring.asgi import routes
 
     logging.getLogger("httpx2").setLevel(logging.WARNING)
     quiet_per_command_logs()

@@ -1,5 +1,11 @@
 """`inkwell serve|api|project`: the processes that serve GraphQL and keep the read models,
-and `inkwell schema`, the SDL they serve."""
+and `inkwell schema`, the SDL they serve.
+
+The GraphQL app, uvicorn and the edge's protocols are imported by the commands that
+serve them, not here: every `inkwell` command imports this module, and `serve` starts
+its projector process as `inkwell project`, which needs none of them (0.5 s of start-up
+CPU each, in every CLI tool and every projector process).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,19 @@ import logging
 import os
 import signal
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
 import uvloop
-from starlette.applications import Starlette
 
 from cli.environment import redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from infra.shutdown_signal import stop_on_hangup, unwind_on_sigterm
-from protection.connection_cap import ConnectionsPerAddress
-from protection.unsent_budget import UnsentBudget
-from schema import build_schema
 from wiring import heap
-from wiring.asgi import create_app, projector_app
 from wiring.bootstrap import running
-from wiring.http_protocol import bounded_http_protocol
-from wiring.websocket_frames import bounded_websocket_protocol
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 log = logging.getLogger("inkwell")
 
@@ -45,6 +46,10 @@ def serve(
     ] = False,
 ) -> None:
     """Serves GraphQL on HOST:PORT and runs every projection in a process of its own."""
+    import uvicorn
+
+    from wiring.asgi import create_app
+
     unwind_on_sigterm()
     stop_on_hangup()
     settings = settings_or_exit(demo=demo, new_log=True, listens=True)
@@ -70,6 +75,10 @@ def api(
     ] = 1,
 ) -> None:
     """Serves GraphQL only; projections run elsewhere (`project`), on the same REDIS_URL."""
+    import uvicorn
+
+    from wiring.asgi import create_app
+
     unwind_on_sigterm()
     stop_on_hangup()
     settings = settings_or_exit(new_log=True, listens=True)
@@ -123,6 +132,11 @@ def project(
         if port is None:
             uvloop.run(_follow(settings, until_stdin_closes))  # as uvicorn runs the others
             return
+        import uvicorn
+
+        from wiring.asgi import projector_app
+        from wiring.http_protocol import bounded_http_protocol
+
         uvicorn.run(
             projector_app(settings),
             host=settings.host,
@@ -158,6 +172,8 @@ async def _stop_requested(or_stdin_closed: bool) -> None:
 
 def print_schema() -> None:
     """Prints the served schema's SDL, for codegen tools (schema.graphql holds a copy)."""
+    from schema.served import build_schema
+
     typer.echo(build_schema().as_str())
 
 
@@ -171,6 +187,11 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     a socket whose client does not read holds at most an answer's worth of bytes before
     it is closed (wiring/websocket_backlog.py), and all the connections of an address
     together at most its unsent budget (protection/unsent_budget.py)."""
+    from protection.connection_cap import ConnectionsPerAddress
+    from protection.unsent_budget import UnsentBudget
+    from wiring.http_protocol import bounded_http_protocol
+    from wiring.websocket_frames import bounded_websocket_protocol
+
     edge = settings.edge
     proxies = edge.trusted_proxies
     per_client = settings.rate_limits.enabled  # with the other limits per client

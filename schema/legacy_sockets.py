@@ -210,7 +210,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                         LegacyError(type="error", id=operation_id, payload=error)
                     )
                     return
-                # ExecutionResult: schema/__init__.py enables no @defer or @stream.
+                # ExecutionResult: schema/served.py enables no @defer or @stream.
                 await self._send_result(
                     cast(ExecutionResult, result), operation_id, query, operation_name
                 )

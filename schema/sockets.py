@@ -32,13 +32,14 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
 
 from protection.new_documents import refused_new_document
 from protection.subscription_budget import SubscriptionBudget
-from schema import InkwellSchema, json_codec
+from schema import json_codec
 from schema.context import Context
 from schema.errors import too_large
 from schema.json_codec import TooManyContainers
 from schema.multiplex import SharingTransportWSHandler
 from schema.persisted import PersistedQueryRefused
 from schema.request_keys import GivenTwice, TooManyMembers
+from schema.served import InkwellSchema
 
 # graphql-transport-ws's close codes, which the legacy protocol gets too.
 INVALID_MESSAGE = 4400

@@ -48,7 +48,7 @@ from schema.request_keys import GRAPHQL_PARAMETERS, GivenTwice
 from schema.sockets import TransportWSHandler
 
 if TYPE_CHECKING:
-    from schema import InkwellSchema
+    from schema.served import InkwellSchema
 
 content_type.memoize()
 

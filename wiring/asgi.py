@@ -30,9 +30,9 @@ from protection.request_rate import RequestRate
 from protection.requests_at_once import RequestsAtOnce
 from protection.subscription_budget import SubscriptionBudget
 from protection.websocket_guard import WebSocketGuard
-from schema import build_schema
 from schema.exposure import Exposure
 from schema.limits.cost import CostLimit
+from schema.served import build_schema
 from schema.view import InkwellGraphQL
 from web import routes as web
 from web.cors import ListedOriginsCors

@@ -22,7 +22,7 @@ from strawberry.asgi import GraphQL
 
 from auth.tokens import BearerTokens
 from harness.server_process import ServerProcess
-from schema import InkwellSchema
+from schema.served import InkwellSchema
 from schema.view import InkwellGraphQL
 from tests.support.api import http_api
 from tests.support.browser import (

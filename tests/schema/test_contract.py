@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLSchema, build_schema, find_breaking_changes, introspection_from_schema
 
-from schema import build_schema as build_served_schema
+from schema.served import build_schema as build_served_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACT = ROOT / "docs" / "api-contract.graphql"

@@ -10,8 +10,8 @@ import pytest
 from graphql import GraphQLInputObjectType, GraphQLObjectType
 
 from domain.errors import ECHO_MAX, ConcurrencyError
-from schema import build_schema
 from schema.errors import MESSAGE_MAX, RUN_MAX, bounded
+from schema.served import build_schema
 from tests.support.api import Api
 
 LONG = "x" * 120_000  # within the document limit (131,072 characters)

@@ -11,9 +11,9 @@ import strawberry
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.base import get_object_definition
 
-from schema import build_schema
 from schema.inputs import flat
 from schema.mutations import Mutation
+from schema.served import build_schema
 
 SCHEMA = build_schema()
 VALUES: dict[str, list[dict[str, Any]]] = {

@@ -8,8 +8,8 @@ import logging
 import pytest
 from graphql import get_introspection_query
 
-from schema import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from schema.limits.literals import MAX_NUMBER
+from schema.served import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from tests.support.api import Api
 
 DEEPEST = """{ user(id: "00000000-0000-4000-8000-000000000000") { posts { edges { node {

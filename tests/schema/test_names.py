@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from strawberry.schema.name_converter import NameConverter
 
-from schema import build_schema
 from schema.names import MemoizedNameConverter
+from schema.served import build_schema
 
 
 def test_it_converts_as_strawberry_does_each_time() -> None:

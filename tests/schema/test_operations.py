@@ -11,9 +11,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document as strawberry_validate_document
 
 import schema.operations
-from schema import MAX_DEPTH, InkwellSchema, build_schema
 from schema.execution import NoExtensions
 from schema.queries import Query
+from schema.served import MAX_DEPTH, InkwellSchema, build_schema
 from tests.support.api import Api
 
 POST = "query ($id: ID!) { post(id: $id) { id title author { name } } }"

@@ -13,8 +13,8 @@ from redis.asyncio import Redis
 
 from projections.keyspace.keys import Keys
 from projections.readers.persisted_queries import Bounds, PersistedQueryStore
-from schema import build_schema
 from schema.persisted import AutomaticPersistedQueries, PersistedQueryRefused
+from schema.served import build_schema
 from schema.trusted import BadTrustedDocuments, load_trusted_documents
 from tests.support.persisted import persisted, sha
 

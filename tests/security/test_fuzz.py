@@ -32,7 +32,7 @@ from graphql import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schema import build_schema
+from schema.served import build_schema
 from tests.support import operations as ops
 from tests.support.protected_server import StartServer, event_count
 

@@ -11,7 +11,7 @@ from strawberry.http.ides import get_graphql_ide_html
 
 import web.playground
 from infra.settings import Settings
-from schema import build_schema
+from schema.served import build_schema
 from tests.support.api import Api
 from tests.support.pages import hosts_named, is_same_origin_path, references, sri
 from web.assets import PLAYGROUND
