@@ -16,6 +16,7 @@ from typing import Any
 from graphql import (
     ArgumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     GraphQLError,
     IntValueNode,
     OperationDefinitionNode,
@@ -40,6 +41,9 @@ from schema.parsed import parsed_document
 PAGE_ARGUMENTS = ("first", "last", "after", "before")
 Argument = tuple[str, Any, str | None]  # name, literal value, variable name
 Field = tuple[Argument, ...]  # one field's page arguments
+# An operation's fields' page arguments (those of the document's fragments too) and its
+# variables' defaults.
+Operation = tuple[tuple[Field, ...], dict[str, Any]]
 
 
 CACHED = 1024  # distinct mutation documents whose page arguments are remembered
@@ -58,18 +62,30 @@ def refuse_bad_pages(execution: ExecutionContext) -> None:
             return
     except RuntimeError:  # no such operation: strawberry refuses the request next
         return
-    problem = first_bad_page(query, execution.variables or {})
+    problem = first_bad_page(query, execution.variables or {}, execution.operation_name)
     if problem is not None:
         extensions = {"code": "BAD_USER_INPUT", "field": problem.field}
         execution.pre_execution_errors = [GraphQLError(str(problem), extensions=extensions)]
 
 
-def first_bad_page(query: str, variables: Mapping[str, Any]) -> BadPageRequest | None:
-    """What the resolvers would refuse first among the page arguments, or None."""
-    fields, defaults = page_arguments(query)
+def first_bad_page(
+    query: str, variables: Mapping[str, Any], operation_name: str | None = None
+) -> BadPageRequest | None:
+    """What the resolvers of the operation run would refuse first among its page
+    arguments, or None. Another operation of the document is not run, and its variables'
+    defaults are its own (an outside probe: a query's default hid a mutation's page,
+    refused only after the command had run)."""
+    operations = page_arguments(query)
+    if operation_name is None and len(operations) == 1:
+        operation_name = next(iter(operations))
+    if operation_name not in operations:
+        return None  # strawberry refuses the request: no such operation
+    fields, defaults = operations[operation_name]
     for arguments in fields:
         given = {
-            name: literal if variable is None else variables.get(variable, defaults.get(variable))
+            name: _as_coerced(
+                literal if variable is None else variables.get(variable, defaults.get(variable))
+            )
             for name, literal, variable in arguments
         }
         try:
@@ -82,20 +98,39 @@ def first_bad_page(query: str, variables: Mapping[str, Any]) -> BadPageRequest |
     return None
 
 
-def _page_arguments(query: str) -> tuple[tuple[Field, ...], dict[str, Any]]:
-    """The page arguments of each field that has any, (name, literal value, variable
-    name), and the document's variables' defaults: read once per document, since walking
+def _as_coerced(value: Any) -> Any:
+    """A variable's JSON value as graphql-core gives it to an Int argument: 500.0 and
+    5e2 are 500 (an outside probe: taken for no int, they passed this check, and the
+    resolver refused them after the command had run)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+def _page_arguments(query: str) -> dict[str | None, Operation]:
+    """Each operation's page arguments, per field that has any, (name, literal value,
+    variable name), with its variables' defaults: read once per document, since walking
     it costs about 100 us.
     The parse is the process's (schema/parsed.py): parsing again here doubled a long
     mutation's cost, outside the token limit (an outside probe)."""
     document = parsed_document(query)
     assert document is not None, "read only once validated"
-    defaults: dict[str, Any] = {}
+    fragments = [d for d in document.definitions if isinstance(d, FragmentDefinitionNode)]
+    in_fragments = [field for fragment in fragments for field in _fields(fragment)]
+    operations: dict[str | None, Operation] = {}
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            for variable in definition.variable_definitions or ():
-                if variable.default_value is not None:
-                    defaults[variable.variable.name.value] = _literal(variable.default_value)
+            defaults = {
+                variable.variable.name.value: _literal(variable.default_value)
+                for variable in definition.variable_definitions or ()
+                if variable.default_value is not None
+            }
+            name = definition.name.value if definition.name else None
+            operations[name] = (tuple(_fields(definition)) + tuple(in_fragments), defaults)
+    return operations
+
+
+def _fields(definition: OperationDefinitionNode | FragmentDefinitionNode) -> list[Field]:
     found: list[Field] = []
 
     class Pages(Visitor):
@@ -106,8 +141,8 @@ def _page_arguments(query: str) -> tuple[tuple[Field, ...], dict[str, Any]]:
             if pages:
                 found.append(pages)
 
-    visit(document, Pages())
-    return tuple(found), defaults
+    visit(definition, Pages())
+    return found
 
 
 page_arguments = DocumentMemo(_page_arguments, CACHED)

@@ -76,6 +76,8 @@ def archive_and_page(arguments: str, declarations: str = "") -> str:
         ('before: "%%%"', {}),
         ("first: 2, last: 1", {}),
         ("first: $first, last: 1", {"first": 2}),
+        ("first: $first", {"first": 500.0}),  # JSON's 500.0 and 5e2 are the Int 500
+        ("last: $last", {"last": 5e2}),
     ],
 )
 def test_a_bad_page_in_a_mutations_answer_refuses_the_mutation_unrun(
@@ -84,7 +86,7 @@ def test_a_bad_page_in_a_mutations_answer_refuses_the_mutation_unrun(
     """The page is read after the command committed: checked first, or the post would be
     archived under an error."""
     post = api.published_post(ann, "Keep me")
-    kinds = {"first": "Int", "after": "String"}
+    kinds = {"first": "Int", "last": "Int", "after": "String"}
     declarations = "".join(f", ${name}: {kinds[name]}" for name in variables)
     query = archive_and_page(arguments, declarations)
     command = {"input": {"postId": post["id"]}}
@@ -93,6 +95,30 @@ def test_a_bad_page_in_a_mutations_answer_refuses_the_mutation_unrun(
     assert api.ok(ops.POST, {"id": post["id"]})["post"]["status"] == "PUBLISHED"
     archived = api.ok(archive_and_page("first: 5"), command, token=ann.token)["archivePost"]
     assert archived["post"]["status"] == "ARCHIVED"
+
+
+def test_a_bad_page_is_read_with_the_defaults_of_the_operation_run(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    """Another operation's default for the same variable name had hidden the page: the
+    post was archived, and then the answer refused (an outside probe)."""
+    post = api.published_post(ann, "Keep me")
+    query = (
+        archive_and_page("first: $first, last: $last", ", $first: Int = 5, $last: Int").replace(
+            "mutation(", "mutation M("
+        )
+        + " query Q($first: Int = null) { recentPosts(first: $first) { totalCount } }"
+    )
+    sent = {
+        "query": query,
+        "operationName": "M",
+        "variables": {"input": {"postId": post["id"]}, "last": 1},
+    }
+    headers = {"Authorization": f"Bearer {ann.token}"}
+    body = api.client.post("/graphql", json=sent, headers=headers).json()
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "last"}
+    assert body.get("data") is None
+    assert api.ok(ops.POST, {"id": post["id"]})["post"]["status"] == "PUBLISHED"
 
 
 def test_a_command_id_reused_for_a_different_command_is_bad_user_input(
