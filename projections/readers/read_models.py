@@ -30,6 +30,7 @@ from projections.readers.views import (
     ProjectionStatusView,
     RecentEventView,
     UserView,
+    post_visible,
     readable,
 )
 from projections.redisio.read_only_scripts import ReadOnlyScript
@@ -104,7 +105,8 @@ class ReadModels:
         """Posts, users and comments by id, whichever each id names (ids are UUIDs made by
         the server, so one names one object at most), in one round trip, each id read
         once however often it is asked for (an outside probe asked for one post of 400 KB
-        a hundred times); a post or a comment the viewer may not see counts as missing."""
+        a hundred times); a post or a comment the viewer may not see counts as missing.
+        A comment's post is read in a second round trip, by its status and author only."""
         wanted = list(dict.fromkeys(id_ for id_ in ids if UUID.fullmatch(id_)))
         async with self._redis.pipeline(transaction=False) as pipe:
             for id_ in wanted:
@@ -113,16 +115,27 @@ class ReadModels:
                 pipe.hgetall(self._keys.comment(id_))
             replies = iter(await pipe.execute())
         found = {id_: _view(next(replies), next(replies), next(replies)) for id_ in wanted}
-        return [await self._visible(found.get(id_), viewer_id) for id_ in ids]
+        posts = {view.post_id for view in found.values() if isinstance(view, CommentView)}
+        seen = await self._visible_posts(sorted(posts), viewer_id) if posts else set()
+        for id_, view in found.items():
+            hidden_post = isinstance(view, PostView) and not view.visible_to(viewer_id)
+            if hidden_post or (isinstance(view, CommentView) and view.post_id not in seen):
+                found[id_] = None
+        return [found.get(id_) for id_ in ids]
 
-    async def _visible(
-        self, view: PostView | UserView | CommentView | None, viewer_id: str | None
-    ) -> PostView | UserView | CommentView | None:
-        if isinstance(view, PostView) and not view.visible_to(viewer_id):
-            return None
-        if isinstance(view, CommentView) and await self.post(view.post_id, viewer_id) is None:
-            return None
-        return view
+    async def _visible_posts(self, post_ids: Sequence[str], viewer_id: str | None) -> set[str]:
+        """Those of the posts the viewer may see (a comment of a hidden post is hidden)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for post_id in post_ids:
+                pipe.hmget(self._keys.post(post_id), "status", "authorId")
+            replies = await pipe.execute()
+        return {
+            post_id
+            for post_id, (status, author_id) in zip(post_ids, replies, strict=True)
+            if status is not None
+            and author_id is not None
+            and post_visible(status, author_id, viewer_id)
+        }
 
     async def recent_posts(self, window: Slice) -> PostPage:
         return await self._post_page(self._keys.recent(), window, viewer_id=None)

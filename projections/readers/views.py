@@ -106,8 +106,12 @@ class PostView:
         )
 
     def visible_to(self, viewer_id: str | None) -> bool:
-        """Drafts and archived posts are their author's alone."""
-        return self.status == "PUBLISHED" or viewer_id == self.author_id
+        return post_visible(self.status, self.author_id, viewer_id)
+
+
+def post_visible(status: str, author_id: str, viewer_id: str | None) -> bool:
+    """Drafts and archived posts are their author's alone."""
+    return status == "PUBLISHED" or viewer_id == author_id
 
 
 @dataclass(frozen=True)

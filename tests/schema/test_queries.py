@@ -184,3 +184,21 @@ def test_recent_events_list_the_log_newest_first_and_page_like_lists(
     assert api.error(query, {"first": 101})["extensions"]["code"] == "BAD_USER_INPUT"
     shown = api.ok("query($id: ID!) { post(id: $id) { readModelPosition } }", {"id": post["id"]})
     assert shown["post"]["readModelPosition"] == 3
+
+
+NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Comment { body } } }"
+
+
+def test_nodes_show_comments_of_a_hidden_post_to_its_author_only(api: Api, ann: Account) -> None:
+    """A comment's post is read by its status and author only (an outside probe: each
+    comment id read its post whole, 400 KB a time, repeated ids included)."""
+    bob = api.register("Bob")
+    shown, hidden = api.published_post(ann, "Stays"), api.published_post(ann, "Goes")
+    kept = api.comment(bob, shown["id"], "On a published post")["commentId"]
+    gone = api.comment(bob, hidden["id"], "On an archived post")["commentId"]
+    api.ok(ops.ARCHIVE_POST, {"input": {"postId": hidden["id"]}}, token=ann.token)
+    ids = [gone, kept, gone, "missing", kept]
+    seen = [n and n["id"] for n in api.ok(NODES, {"ids": ids}, token=bob.token)["nodes"]]
+    assert seen == [None, kept, None, None, kept]
+    own = [n and n["id"] for n in api.ok(NODES, {"ids": ids}, token=ann.token)["nodes"]]
+    assert own == [gone, kept, gone, None, kept]
