@@ -24,7 +24,7 @@ commands = typer.Typer(help="Reads the event log.", no_args_is_help=True)
 @commands.command("tail")
 def events_tail(
     stream: Annotated[
-        str | None, typer.Option(help="Only this stream, e.g. post-<id> or user-<id>.")
+        str | None, typer.Option(help="Only this stream, e.g. `post-<id>` or `user-<id>`.")
     ] = None,
     last: Annotated[
         int, typer.Option("--last", "-n", min=0, max=2**63 - 1, help="How many to show.")

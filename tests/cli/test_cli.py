@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+import typer
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner, Result
 
@@ -78,6 +80,23 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert "Usage:" in result.stdout
     # Rich takes "[default: all]" in a help text for markup and prints "Only this projection ."
     assert " ." not in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_word_of_a_help_text_is_printed(command: list[str]) -> None:
+    """Help is rendered as Markdown, which took `post-<id>` for an HTML tag and printed
+    `post-` (an outside probe): each word of the docstring and of every option's help
+    is printed, code spans without their backticks."""
+    click_command = typer.main.get_command(cli)
+    for name in command:
+        click_command = click_command.commands[name]  # type: ignore[attr-defined]
+    shown = [p for p in click_command.params if not getattr(p, "hidden", False)]
+    sources = [click_command.help or ""] + [getattr(p, "help", None) or "" for p in shown]
+    result = CliRunner().invoke(cli, [*command, "--help"], env={"COLUMNS": "300"})
+    printed = {word.strip(".,;:()") for word in re.findall(r"[^\s│╭╮╰╯─]+", result.stdout)}
+    for source in sources:
+        for word in re.findall(r"\S+", source.replace("`", "")):
+            assert word.strip(".,;:()") in printed, (word, result.stdout)
 
 
 @pytest.mark.parametrize("command", [["list"], ["retry"], ["skip", "999"]])
