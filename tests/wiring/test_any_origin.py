@@ -9,7 +9,7 @@ import dataclasses
 import httpx2 as httpx
 import pytest
 import websockets
-from websockets.typing import Subprotocol
+from websockets.typing import Origin, Subprotocol
 
 from infra.settings import Settings, SettingsError
 from tests.support.served_app import served
@@ -50,6 +50,8 @@ async def test_a_star_gives_every_origin_cors_without_credentials(settings: Sett
             assert "access-control-allow-credentials" not in answer.headers
 
         async with websockets.connect(
-            running.url, subprotocols=[Subprotocol("graphql-transport-ws")], origin=ELSEWHERE
+            running.url,
+            subprotocols=[Subprotocol("graphql-transport-ws")],
+            origin=Origin(ELSEWHERE),
         ) as socket:
             assert socket.subprotocol == "graphql-transport-ws"
