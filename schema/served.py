@@ -30,7 +30,7 @@ from protection.query_cost_rate import charge_query_cost
 from protection.write_rate import limit_writes
 from schema.consistency import consistently
 from schema.errors import Outages, code_errors, is_unexpected
-from schema.execution import NoExtensions, PerEventMemo
+from schema.execution import Executor, NoExtensions
 from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
@@ -227,7 +227,7 @@ def build_schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=PerEventMemo,
+        execution_context_class=Executor,
         config=StrawberryConfig(name_converter=MemoizedNameConverter()),
         cost_limit=cost_limit,
         exposure=exposure,
