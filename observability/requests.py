@@ -27,6 +27,11 @@ HEADER = b"x-request-id"
 # Scrapes and probes arrive every few seconds: logged only at DEBUG.
 QUIET_PATHS = frozenset({"/metrics", "/health", "/ready"})
 CLIENT_CLOSED_REQUEST = 499
+# Where the server's HTTP protocol notes, in a request's scope state, the status it answered
+# the request with itself: it refuses a body mid-read (408 for one too slow, 400 for
+# malformed chunks, wiring/http_protocol.py), and the app then sees only a disconnect.
+# Logged as 499, a slow-body attack read as clients hanging up (an outside probe).
+ANSWERED_BY_PROTOCOL = "inkwell.answered_by_protocol"
 # A path longer than this is logged cut: 200 requests for a 65 KB path (to a 404) wrote
 # 25.6 MB of log in 0.2 s, about 150 MB a minute within one address's request rate.
 LOGGED_PATH_MAX = 256
@@ -92,9 +97,10 @@ class RequestLog:
             await self._app(scope, receiving, sending)
         finally:
             if left and not answered:
-                # The connection closed before the answer (the client left, or sent its
-                # body too slowly: wiring/http_protocol.py): nginx's 499, not a failure.
-                status = CLIENT_CLOSED_REQUEST
+                # The protocol refused the body, or the client left before the answer:
+                # nginx's 499, not a failure.
+                refused = scope.get("state", {}).get(ANSWERED_BY_PROTOCOL)
+                status = CLIENT_CLOSED_REQUEST if refused is None else refused
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
             path = logged_path(scope)
             log.log(

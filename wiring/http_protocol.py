@@ -81,6 +81,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from observability.requests import ANSWERED_BY_PROTOCOL
 from protection.config import EdgeLimits
 from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
@@ -475,6 +476,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()
             return
+        if self.cycle is not None and "state" in self.cycle.scope:  # for the request log
+            self.cycle.scope["state"][ANSWERED_BY_PROTOCOL] = refusal.status
         self._write_refusal(refusal)
 
     def _arm(self, seconds: float, late: Callable[[], None]) -> None:
