@@ -186,8 +186,10 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     of the loop go out joined, up to eight to a write (wiring/websocket_protocol.py), and
     a socket whose client does not read holds at most an answer's worth of bytes before
     it is closed (wiring/websocket_backlog.py), and all the connections of an address
-    together at most its unsent budget (protection/unsent_budget.py)."""
+    together at most its unsent budget (protection/unsent_budget.py) and its frames that
+    are no message (protection/frame_budgets.py)."""
     from protection.connection_cap import ConnectionsPerAddress
+    from protection.frame_budgets import FrameBudgets
     from protection.unsent_budget import UnsentBudget
     from wiring.http_protocol import bounded_http_protocol
     from wiring.websocket_frames import bounded_websocket_protocol
@@ -200,9 +202,10 @@ def _uvicorn_edge(settings: Settings) -> dict[str, Any]:
     )
     # One budget for both protocols: an address's HTTP connections and WebSockets together.
     unsent = UnsentBudget(edge.max_unsent_bytes_per_address, proxies) if per_client else None
+    frames = FrameBudgets(proxies) if per_client else None
     return {
         "http": bounded_http_protocol(edge, per_address, unsent),
-        "ws": bounded_websocket_protocol(edge, unsent),
+        "ws": bounded_websocket_protocol(edge, unsent, frames),
         "ws_max_size": edge.max_ws_message_bytes,
         "ws_per_message_deflate": edge.ws_compression,
         "proxy_headers": proxies is not None,

@@ -1,5 +1,6 @@
 """The WebSocket protocol `serve` and `api` run: wiring/websocket_backlog.py's, with the
-frames that are not whole messages bounded per connection.
+frames that are not whole messages bounded per connection and, with rate limits on, per
+client address (protection/frame_budgets.py).
 
 The message limits (protection/websocket_guard.py) count what reaches the app: whole
 messages, after which uvicorn stops reading until the app has taken them. PING and PONG
@@ -36,6 +37,7 @@ from typing import Any, cast
 from websockets.frames import Frame
 
 from protection.config import EdgeLimits
+from protection.frame_budgets import FrameBudgets
 from protection.unsent_budget import UnsentBudget
 from protection.websocket_guard import MessageBudget
 from wiring.websocket_backlog import BacklogBoundWebSocketProtocol
@@ -49,25 +51,38 @@ FLOODING = "the client sent too many control or continuation frames"
 
 
 def bounded_websocket_protocol(
-    edge: EdgeLimits, unsent_budget: UnsentBudget | None = None
+    edge: EdgeLimits,
+    unsent_budget: UnsentBudget | None = None,
+    frame_budgets: FrameBudgets | None = None,
 ) -> type[asyncio.Protocol]:
     """What `uvicorn.run(ws=...)` takes; a partial of a module-level class, so that
     `api --workers` can pickle it, as wiring/http_protocol.py's (with the same budget,
-    so that each worker counts its own HTTP connections and WebSockets together)."""
+    so that each worker counts its own HTTP connections and WebSockets together).
+    `frame_budgets`: each address's, over its sockets (none: per socket only)."""
     factory = partial(
         FrameBoundWebSocketProtocol,
         max_unsent_bytes=edge.max_response_bytes,
         unsent_budget=unsent_budget,
+        frame_budgets=frame_budgets,
     )
     return cast("type[asyncio.Protocol]", factory)  # uvicorn only ever calls it
 
 
 class FrameBoundWebSocketProtocol(BacklogBoundWebSocketProtocol):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, frame_budgets: FrameBudgets | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.frame_budget = MessageBudget(FRAMES_BURST, FRAMES_PER_SECOND)
+        self.frame_budgets = frame_budgets
+        self.address_frame_budget: MessageBudget | None = None  # its address's, shared
         self.flooded = False  # closed for it: nothing more it sends is parsed
         self.unparsed = b""  # read while the app had a message to take
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if self.frame_budgets is not None and self.client is not None:
+            self.address_frame_budget = self.frame_budgets.of(self.client[0])
 
     def data_received(self, data: bytes) -> None:
         """Reading resumed by a close (to read the client's reply) parses what waited too."""
@@ -143,7 +158,8 @@ class FrameBoundWebSocketProtocol(BacklogBoundWebSocketProtocol):
         frame is read then), or when the socket is closed already."""
         if self.behind:
             return True
-        if not self.close_sent and self.frame_budget.take():
+        shared = self.address_frame_budget
+        if not self.close_sent and self.frame_budget.take() and (shared is None or shared.take()):
             return False
         self.flooded = True
         self._close_behind(FLOODING)
