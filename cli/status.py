@@ -35,13 +35,14 @@ def status() -> None:
     past the head after a rebuild, and starts again when Redis loses the read models);
     `advanced` is how long ago the checkpoint last moved.
 
-    Exits 1 when a projection is stalled, has parked events or is ahead of the log (its
-    checkpoint past the log's head: the log was restored from an older backup), the read
-    models belong to another event log, the log does not answer, the database refuses
-    writes, a SQLite log's disk has under 1 MiB free, Redis may evict read-model keys (an
-    allkeys-* maxmemory-policy) or evicted keys that no rebuild or verify has accounted
-    for since; 2 when no Redis is found, or the event log cannot be opened at the start
-    (the database down, full or paused, or DATABASE_URL wrong: one line says why).
+    Exits 1 when a projection is stalled, has events waiting and no projector holding its
+    lease, has parked events or is ahead of the log (its checkpoint past the log's head: the
+    log was restored from an older backup), the read models belong to another event log, the
+    log does not answer, the database refuses writes, a SQLite log's disk has under 1 MiB
+    free, Redis may evict read-model keys (an allkeys-* maxmemory-policy) or evicted keys
+    that no rebuild or verify has accounted for since; 2 when no Redis is found, or the
+    event log cannot be opened at the start (the database down, full or paused, or
+    DATABASE_URL wrong: one line says why).
     """
     settings = settings_or_exit()
     console = operator_console(min_width=STATUS_WIDTH)
@@ -117,6 +118,7 @@ STATE_STYLES = {
     "caught up": "green",
     "catching up": "yellow",
     "stalled": "bold red",
+    "no projector": "bold red",
     "ahead of the log": "bold red",
     "not the log's": "bold red",
 }
@@ -187,6 +189,11 @@ def show_status(
     for p in progress:
         if p.went_back and not p.ahead:
             console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
+        if p.state(stalled_after) == "no projector":
+            console.print(
+                f"[red]{p.name}: {p.lag} events waiting and no projector holds its lease: "
+                "start `serve` or `inkwell project`[/]"
+            )
         if p.state(stalled_after) == "stalled":
             ask = "does a projector run? (`serve`, or `inkwell project`)"
             console.print(

@@ -56,6 +56,10 @@ class Progress:
     # written past the checkpoint since. Queries serve events the log does not have until
     # the projector's rebuild swaps in; neither lag nor `ahead` shows it.
     went_back: bool = False
+    # A projector holds this projection's lease: something applies its events. With none,
+    # a lag is not being caught up, however young it is (an outside probe read "catching
+    # up" for 30 s after killing every projector).
+    projector_runs: bool = True
 
     @property
     def lag(self) -> int:
@@ -100,6 +104,8 @@ class Progress:
             return "not the log's"
         if self.lag == 0:
             return "caught up"
+        if not self.projector_runs:
+            return "no projector"
         return "stalled" if self.stalled(stalled_after) else "catching up"
 
 
@@ -120,7 +126,9 @@ class ProgressReader:
             for name in self.names:
                 pipe.hgetall(self._keys.progress(name))
             pipe.mget([self._keys.checkpoint_event(name) for name in self.names])
+            pipe.mget([self._keys.lease(name) for name in self.names])
             replies = list(await pipe.execute())
+        leases: list[str | None] = replies.pop()
         marks: list[str | None] = replies.pop()
         replies_left = iter(replies)
         standings = self._standings.take(replies_left)
@@ -128,8 +136,8 @@ class ProgressReader:
         went_back = await self._went_back(standings, marks)
         now = datetime.now(UTC)
         return [
-            _progress(one, frontier, next(replies_left), now, one.name in went_back)
-            for one in standings
+            _progress(one, frontier, next(replies_left), now, one.name in went_back, lease)
+            for one, lease in zip(standings, leases, strict=True)
         ]
 
     async def _went_back(
@@ -154,7 +162,12 @@ class ProgressReader:
 
 
 def _progress(
-    one: Standing, frontier: Frontier, progress: dict[str, str], now: datetime, went_back: bool
+    one: Standing,
+    frontier: Frontier,
+    progress: dict[str, str],
+    now: datetime,
+    went_back: bool,
+    lease: str | None,
 ) -> Progress:
     oldest = frontier.next_recorded_at.get(one.position)
     return Progress(
@@ -170,4 +183,5 @@ def _progress(
         built_at=float(progress["builtAt"]) if "builtAt" in progress else None,
         at=now.timestamp(),
         went_back=went_back,
+        projector_runs=lease is not None,
     )

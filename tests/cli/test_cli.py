@@ -26,6 +26,8 @@ from harness.net import free_port
 from harness.redis_keys import forget
 from harness.server_process import ROOT
 from infra.settings import Settings
+from projections.keyspace.keys import Keys
+from projections.projectors.lease import holder_id
 from projections.readers.pagination import Slice
 from tests.support.cli import cli_env, run_cli
 from tests.support.in_process import author_with_posts, send, settle
@@ -143,12 +145,31 @@ def test_status_marks_stalled_projections_and_exits_1(
     settings: Settings, env: dict[str, str]
 ) -> None:
     given(settings, projectors=False)
+    # A projector holds every lease and applies nothing (paused, say).
+    holder = holder_id("the-log", "project")
+    with redis.Redis.from_url(env["REDIS_URL"]) as client:
+        client.mset({Keys(settings.prefix).lease(p.name): holder for p in PROJECTIONS})
     result = invoke({**env, "INKWELL_READY_STALLED_AFTER": "0"}, "status")
     assert result.exit_code == 1, result.output
     # In the table, and a line each that says what is stuck (there was no line).
     assert result.stdout.count("stalled") == 2 * len(PROJECTIONS)
     assert "posts: stalled: 6 events waiting for" in " ".join(result.stdout.split())
     assert "does a projector run?" in result.stdout
+
+
+def test_status_says_when_no_projector_holds_a_lease_and_exits_1(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """Events waiting and no projector anywhere: status said "catching up" and exited 0
+    for the 30 s before a lag counts as stalled (an outside probe, every projector
+    killed)."""
+    given(settings, projectors=False)
+    result = invoke(env, "status")
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("no projector") == 2 * len(PROJECTIONS)
+    said = " ".join(result.stdout.split())
+    assert "posts: 6 events waiting and no projector holds its lease" in said
+    assert "catching up" not in said and "stalled" not in said
 
 
 @pytest.mark.postgres  # a SQLite reader never waits for a writer's lock (WAL)

@@ -316,6 +316,9 @@ def test_a_projection_is_stalled_only_when_work_waited_and_nothing_moved_for_the
     assert progress(lag=5, lag_seconds=60, idle=45).state(30) == "stalled"
     assert progress(lag=5, lag_seconds=60, idle=1).state(30) == "catching up"
     assert progress(lag=0, lag_seconds=0, idle=None).state(30) == "caught up"
+    unprojected = dataclasses.replace(progress(lag=5, lag_seconds=1, idle=1), projector_runs=False)
+    assert unprojected.state(30) == "no projector"
+    assert not unprojected.stalled(30), "/ready's stalled keeps its 30 s"
 
 
 def test_a_checkpoint_past_the_head_is_ahead_of_the_log_not_caught_up() -> None:
