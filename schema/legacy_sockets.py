@@ -58,15 +58,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle(self) -> None:
         """strawberry's loop, with the connection_init deadline, the token's expiry, and
-        4400 for a frame that is not JSON (strawberry's skipped it)."""
+        4400 for a frame that is not JSON (strawberry's skipped it) or not text."""
         self._init_deadline = asyncio.create_task(self._close_unless_initialised())
         self._expiry = TokenExpiry()
         try:
             try:
                 async for message in self.websocket.iter_json():
                     await self.handle_message(cast(OperationMessage, message))
-            except NonTextMessageReceived:
-                await self.websocket.close(1002, "WebSocket message type must be text")
+            except NonTextMessageReceived:  # strawberry's 1002; the other protocol's 4400
+                await self.websocket.close(INVALID_MESSAGE, "WebSocket message type must be text")
             except NonJsonMessageReceived as refusal:
                 await self.websocket.close(INVALID_MESSAGE, unread(refusal))
         except WebSocketDisconnected:

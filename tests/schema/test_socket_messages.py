@@ -137,6 +137,18 @@ def test_a_frame_that_is_not_json_closes_with_4400(
     assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
 
 
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_a_binary_frame_closes_with_4400(client: TestClient, protocol: str) -> None:
+    """The legacy protocol closed with 1002, where the README promises both protocols
+    graphql-transport-ws's codes (an outside probe)."""
+    with client.websocket_connect("/graphql", subprotocols=[protocol]) as ws:
+        ws.send_json({"type": "connection_init", "payload": {}})
+        assert ws.receive_json() == {"type": "connection_ack"}
+        ws.send_bytes(b'{"type": "connection_init"}')
+        closed = dict(ws.receive())
+    assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
+
+
 def test_a_well_formed_subscription_still_runs(client: TestClient) -> None:
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json({"type": "connection_init", "payload": {}})
