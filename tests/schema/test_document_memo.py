@@ -69,3 +69,26 @@ def test_the_number_of_entries_is_bounded_too() -> None:
     memo("a")
     memo("d")
     assert function.calls == [("a", 0)]
+
+
+def test_texts_among_the_other_arguments_count_against_the_budget() -> None:
+    """An `operationName` of 120,000 characters beside a short query was kept at the
+    query's weight: 1,024 of them held 123 MB (an outside probe)."""
+    calls: list[tuple[str, str]] = []
+
+    def named(text: str, name: str) -> str:
+        calls.append((text, name))
+        return text
+
+    memo = DocumentMemo(named, max_entries=100, max_characters=1_600)
+    names = [f"{n:02d}" * 45 for n in range(20)]  # 90 characters, 95 with the query
+    for name in names:
+        memo("{ a }", name)
+    calls.clear()
+    for name in names[-16:]:  # 16 x 95 fit in 1,600
+        memo("{ a }", name)
+    assert calls == []
+    memo("{ a }", names[0])
+    assert calls == [("{ a }", names[0])]
+    memo("{ a }", "n" * 101)  # over a sixteenth with its name: kept apart
+    assert memo.holds("{ a }", "n" * 101)
