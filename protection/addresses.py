@@ -1,17 +1,43 @@
-"""Who a request comes from, for counting."""
+"""Who a request comes from, for counting.
+
+Every limit counted per client address counts an IPv6 client by its /64: that is what one
+host, or one home or phone, is given (RFC 6177), and any VPS can send from all 2^64 of
+its addresses. Counted one by one, an outside probe registered 60 accounts of 60 from
+one /64 where one address got 10 a minute, and every other per-address limit (requests,
+query cost, sockets, connections) was as good as none.
+"""
 
 from __future__ import annotations
+
+import ipaddress
 
 from starlette.types import Scope
 
 from auth.authorization import presented_token
 
+IPV6_PREFIX = 64
+
 
 def client_address(scope: Scope) -> str:
-    """The peer's address (uvicorn replaces it from X-Forwarded-For only for proxies the
-    operator trusts: INKWELL_TRUSTED_PROXIES)."""
+    """What the peer's limits are counted under (counted_as): uvicorn replaces the peer's
+    address from X-Forwarded-For only for proxies the operator trusts
+    (INKWELL_TRUSTED_PROXIES)."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return counted_as(str(client[0])) if client else "unknown"
+
+
+def counted_as(address: str) -> str:
+    """An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`), or as
+    the IPv4 address it maps (`::ffff:192.0.2.1`); anything else as it is."""
+    if ":" not in address:
+        return address
+    try:
+        ip = ipaddress.IPv6Address(address)
+    except ValueError:
+        return address
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
 
 
 def bearer_token(scope: Scope) -> str | None:

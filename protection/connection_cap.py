@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from protection.addresses import counted_as
 from protection.trusted_peers import TrustedPeers
 
 
@@ -31,15 +32,17 @@ class ConnectionsPerAddress:
         and it is not counted."""
         if address in self._trusted:
             return True
-        if self._open[address] >= self.limit:
+        counted = counted_as(address)
+        if self._open[counted] >= self.limit:
             return False
-        self._open[address] += 1
+        self._open[counted] += 1
         return True
 
     def close(self, address: str) -> None:
         """A connection `open` counted has closed, or upgraded to a WebSocket."""
         if address in self._trusted:
             return
-        self._open[address] -= 1
-        if self._open[address] <= 0:
-            del self._open[address]
+        counted = counted_as(address)
+        self._open[counted] -= 1
+        if self._open[counted] <= 0:
+            del self._open[counted]

@@ -5,6 +5,7 @@ a document's first parse (protection/new_documents.py)."""
 
 from __future__ import annotations
 
+from protection.addresses import counted_as
 from protection.throttle import throttle_of
 
 
@@ -14,7 +15,7 @@ async def charge(ctx: object, cost: int) -> None:
     throttle = throttle_of(ctx)
     if throttle is None:
         return
-    address = getattr(ctx, "client_address", None) or "unknown"
+    address = counted_as(getattr(ctx, "client_address", None) or "unknown")
     viewer = getattr(ctx, "viewer_id", None)
     counts = [(throttle.query_cost, address)]
     if viewer is not None:

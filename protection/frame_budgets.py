@@ -13,6 +13,7 @@ many clients, as protection/connection_cap.py leaves them uncapped.
 
 from __future__ import annotations
 
+from protection.addresses import counted_as
 from protection.trusted_peers import TrustedPeers
 from protection.websocket_guard import AddressBudgets, MessageBudget
 
@@ -24,4 +25,4 @@ class FrameBudgets:
 
     def of(self, address: str) -> MessageBudget | None:
         """The budget `address`'s sockets share; None for a trusted proxy's."""
-        return None if address in self._trusted else self._budgets.of(address)
+        return None if address in self._trusted else self._budgets.of(counted_as(address))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from protection.addresses import counted_as
 from protection.trusted_peers import TrustedPeers
 
 
@@ -41,6 +42,7 @@ class UnsentBudget:
         None for a trusted proxy's. Closed when the connection ends."""
         if address in self._trusted:
             return None
+        address = counted_as(address)
         account = UnsentAccount(self, address, unsent)
         self._accounts.setdefault(address, set()).add(account)
         self._counted.setdefault(address, 0)
@@ -48,7 +50,7 @@ class UnsentBudget:
 
     def held(self, address: str) -> int:
         """What `address`'s connections held unsent when each last wrote."""
-        return self._counted.get(address, 0)
+        return self._counted.get(counted_as(address), 0)
 
     def _recount(self, account: UnsentAccount) -> None:
         unsent = account.unsent()

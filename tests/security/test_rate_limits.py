@@ -53,6 +53,22 @@ def test_registrations_past_the_limit_are_refused_and_append_nothing(
     assert event_count(tmp_path) == before
 
 
+def test_an_ipv6_client_is_counted_by_its_64(start_server: StartServer) -> None:
+    """Behind a trusted proxy, so that the test can name the client: every address of a
+    /64 shares one count (an outside probe registered 60 of 60 from one /64 where one
+    address got 10), while another /64 has its own."""
+    server = start_server(INKWELL_RATE_LIMIT_REGISTER="3/minute", INKWELL_TRUSTED_PROXIES="*")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+
+        def code_from(address: str) -> str | None:
+            body = register(client, "Neighbour", **{"X-Forwarded-For": address}).json()
+            return body["errors"][0]["extensions"]["code"] if "errors" in body else None
+
+        assert [code_from(f"2001:db8:0:1::{n}") for n in (1, 2, 3)] == [None, None, None]
+        assert code_from("2001:db8:0:1:abcd:ef01:2345:6789") == "RATE_LIMITED"
+        assert code_from("2001:db8:0:2::1") is None
+
+
 def test_registration_through_a_fragment_is_still_a_registration(
     start_server: StartServer,
 ) -> None:
