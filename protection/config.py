@@ -26,6 +26,10 @@ class RateLimits:
     # set per word, schema/write_costs.py). A long article of natural text has a few
     # thousand.
     search_words: str = "20000/hour"
+    # Bytes (UTF-8) of the title, content and tags of createPost and updatePost, and of the
+    # body of addComment, per user and per client address: what the log and Redis keep of
+    # them (schema/write_costs.py). 25 posts of the longest content an hour.
+    text_bytes: str = "10000000/hour"
     # updateProfile per user: each one rewrites the author's name into every post and
     # comment of theirs, in one Redis script (projections/projectors/posts.py).
     profile_updates: str = "20/hour"
@@ -53,6 +57,7 @@ class RateLimits:
             bad_tokens=get("BAD_TOKENS", defaults.bad_tokens),
             subscribes=get("SUBSCRIBES", defaults.subscribes),
             search_words=get("SEARCH_WORDS", defaults.search_words),
+            text_bytes=get("TEXT_BYTES", defaults.text_bytes),
             profile_updates=get("PROFILE_UPDATES", defaults.profile_updates),
             query_cost=get("QUERY_COST", defaults.query_cost),
         )

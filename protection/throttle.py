@@ -81,6 +81,9 @@ class Throttle:
         self.bad_tokens = _rule("requests with a bad token", rates.bad_tokens)
         self.subscribes = _rule("subscriptions", rates.subscribes)
         self.search_words = _rule("words given to the search index", rates.search_words)
+        # One rate, two counts: per user and per client address.
+        self.text_bytes = _rule("bytes of text stored", rates.text_bytes)
+        self.text_bytes_per_address = _rule("bytes of text stored from here", rates.text_bytes)
         self.profile_updates = _rule("profile updates", rates.profile_updates)
         # One rate, two counts: per client address and per user.
         self.query_cost = _rule("query cost", rates.query_cost)

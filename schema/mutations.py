@@ -38,7 +38,7 @@ from schema.payloads import (
     refuse_hidden_post,
     selects_post,
 )
-from schema.write_costs import charge_profile_update, charge_search_words
+from schema.write_costs import charge_comment_text, charge_post_texts, charge_profile_update
 
 
 def command_key(info: Info[Context, None], command_id: str | None) -> str | None:
@@ -88,14 +88,14 @@ class Mutation:
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
         key = command_key(info, input.command_id)
-        await charge_search_words(info.context, input.title, input.content, input.tags)
+        await charge_post_texts(info.context, input.title, input.content, input.tags)
         command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
         return _post_payload(await dispatch(info, command, key))
 
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
         key = command_key(info, input.command_id)
-        await charge_search_words(info.context, input.title, input.content, input.tags)
+        await charge_post_texts(info.context, input.title, input.content, input.tags)
         command = UpdatePost(
             post_id=ids.entity_id(input.post_id, "postId"),
             expected_version=input.expected_version,
@@ -142,6 +142,7 @@ class Mutation:
         self, info: Info[Context, None], input: AddCommentInput
     ) -> CommentPayload:
         key = command_key(info, input.command_id)
+        await charge_comment_text(info.context, input.body)
         command = AddComment(post_id=ids.entity_id(input.post_id, "postId"), body=input.body)
         outcome = await dispatch(info, command, key)
         return CommentPayload(

@@ -11,6 +11,14 @@ cheap: a long article has a few thousand distinct words, most already in the ind
 createPost and updatePost count the distinct words of the title, content and tags they
 are sent (as the index splits them) against INKWELL_RATE_LIMIT_SEARCH_WORDS.
 
+What a write stores grows with its text too, words or none: a post of 100,000 emoji is
+400 KB of UTF-8 and not one search word. Each such createPost added about 460 KB to
+Redis and 400 KB to the log, each updatePost 400-480 KB to the log; within the write
+rate one user added 55 MB of Redis a minute, and an address with the ten accounts it may
+register in a minute ten times that, until Redis refused every write (an outside
+probe). createPost, updatePost and addComment count the UTF-8 bytes of the texts they
+are sent against INKWELL_RATE_LIMIT_TEXT_BYTES, per user and per client address.
+
 A profile update rewrites the author's name into every post and comment of theirs in
 one Redis script (projections/projectors/lua/author_renamed.lua): 15 ms with 5,000
 comments, 66-85 ms with 20,000, Redis held meanwhile. At the write rate, an author
@@ -24,16 +32,19 @@ from collections.abc import Sequence
 
 from domain import rules
 from projections.keyspace.search_words import words
+from protection.addresses import counted_as
+from protection.throttle import Throttle
 from schema.context import Context
 from schema.errors import BadInput
 
 
-async def charge_search_words(
+async def charge_post_texts(
     ctx: Context, title: str | None, content: str | None, tags: Sequence[str] | None
 ) -> None:
-    """Raises RateLimited past the user's budget, BadInput when one post alone has more
-    words than a whole budget (no wait would let it through). Anonymous writes are
-    refused by the domain anyway, and nothing is counted for them.
+    """Charges a createPost's or updatePost's texts: their bytes, then their distinct
+    words. Raises RateLimited past a budget, BadInput when one post alone is over a whole
+    budget (no wait would let it through). Anonymous writes are refused by the domain
+    anyway, and nothing is counted for them.
 
     The texts pass the domain's own rules first (InvalidInput, as the command would get):
     split before them, a refused 1 MB content held the event loop 57 ms."""
@@ -45,6 +56,7 @@ async def charge_search_words(
         rules.content(content) if content is not None else "",
         *(rules.tags(tuple(tags)) if tags else ()),
     ]
+    await _charge_bytes(ctx, throttle, ctx.viewer_id, texts, "content")
     count = len(words(*texts))
     if not count:
         return
@@ -56,6 +68,31 @@ async def charge_search_words(
             "content",
         )
     await throttle.hit(rule, ctx.viewer_id, cost=count)
+
+
+async def charge_comment_text(ctx: Context, body: str) -> None:
+    """Charges an addComment's body's bytes, as charge_post_texts a post's."""
+    throttle = ctx.services.throttle
+    if throttle is None or ctx.viewer_id is None:
+        return
+    await _charge_bytes(ctx, throttle, ctx.viewer_id, [rules.comment_body(body)], "body")
+
+
+async def _charge_bytes(
+    ctx: Context, throttle: Throttle, viewer: str, texts: list[str], field: str
+) -> None:
+    """To the user and to the client address, in one charge (refused by either, neither
+    keeps it)."""
+    size = sum(len(text.encode()) for text in texts)
+    if not size:
+        return
+    rule = throttle.text_bytes
+    if size > rule.most:
+        raise BadInput(
+            f"The text is {size} bytes; a user may store at most {rule.most} at a time.", field
+        )
+    address = counted_as(ctx.client_address or "unknown")
+    await throttle.hit_all([(rule, viewer), (throttle.text_bytes_per_address, address)], cost=size)
 
 
 async def charge_profile_update(ctx: Context) -> None:

@@ -146,3 +146,34 @@ def test_text_the_domain_refuses_is_refused_before_it_is_counted(
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "content"}
         assert event_count(tmp_path) == before
         assert "errors" not in ann.create("Fits", text(100, 40))  # nothing was charged
+
+
+def test_bytes_of_text_past_the_budget_are_refused_per_user_and_per_address(
+    start_server: StartServer, tmp_path: Path
+) -> None:
+    """A post of 100,000 emoji is 400 KB and no search word: one user stored 55 MB of
+    Redis a minute within the write rate, an address with ten accounts ten times that
+    (an outside probe)."""
+    with first_writer(start_server, INKWELL_RATE_LIMIT_TEXT_BYTES="3000/hour") as ann:
+        post = ann.create("A", "x" * 1_500)["data"]["createPost"]["post"]  # 1,501 bytes
+        published = ann.call(
+            ops.PUBLISH_POST, {"input": {"postId": post["id"], "expectedVersion": 1}}
+        )
+        assert "errors" not in published, published
+
+        def comment(writer: Writer, body: str) -> dict[str, Any]:
+            return writer.call(ops.ADD_COMMENT, {"input": {"postId": post["id"], "body": body}})
+
+        assert "errors" not in comment(ann, "é" * 400)  # 800 bytes: 2,301
+        before = event_count(tmp_path)
+        (error,) = comment(ann, "y" * 800)["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert "bytes of text stored" in error["message"]
+        # Another user of the same address: their own count has room, the address's not.
+        bob = Writer(ann.client, "Bob")
+        (error,) = bob.create("B", "z" * 800)["errors"]
+        assert error["extensions"]["code"] == "RATE_LIMITED"
+        assert "bytes of text stored from here" in error["message"]
+        assert event_count(tmp_path) == before + 1  # Bob's registration alone
+        (error,) = bob.create("C", "w" * 3_000)["errors"]  # more than a whole budget
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "content"}
