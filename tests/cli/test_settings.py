@@ -177,6 +177,7 @@ BAD = [
             ("BAD_TOKENS", "1/fortnight", "30/minute"),
             ("SUBSCRIBES", "abc", "60/minute"),
             ("SEARCH_WORDS", "many/hour", "20000/hour"),
+            ("TEXT_BYTES", "10 MB/hour", "10000000/hour"),
             ("PROFILE_UPDATES", "20 an hour", "20/hour"),
         ]
     ),
