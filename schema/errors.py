@@ -212,6 +212,29 @@ def is_unexpected(error: GraphQLError) -> bool:
 
 
 def code_errors(result: Any, hide_suggestions: bool = False, outages: Outages = ()) -> None:
-    """Codes a result's errors in place (InkwellSchema.execute and .stream call it)."""
+    """Codes a result's errors in place (InkwellSchema.execute and .stream call it), and
+    drops their tracebacks (_drop_tracebacks)."""
     if result is not None and getattr(result, "errors", None):
-        result.errors = [coded(error, hide_suggestions, outages) for error in result.errors]
+        raised = result.errors
+        result.errors = [coded(error, hide_suggestions, outages) for error in raised]
+        for error in (*raised, *result.errors):  # a new error copies its original's
+            _drop_tracebacks(error)
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """A raised error's traceback holds the frames it passed through, whose locals hold
+    the operation, and the operation holds the error: a reference cycle, freed only when
+    the cyclic collector runs, with the request's body, variables and `extensions` in
+    it. A probe grew a server by 5-10 MB per POST of a 1 MB `extensions` that failed to
+    parse, or whose resolver raised. Once the error is logged (process_errors) and coded,
+    nothing reads its traceback; its causes' go too."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        found = pending.pop()
+        if found is None or id(found) in seen:
+            continue
+        seen.add(id(found))
+        found.__traceback__ = None
+        original = getattr(found, "original_error", None)
+        pending += [original, found.__cause__, found.__context__]
