@@ -472,9 +472,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse_body(self, refusal: Refusal) -> None:
         """Refuses the request whose body is being read, at once, unless the app has
         already answered it (a 413, say): then a second answer would follow the first, so
-        the connection only closes, which stops reading the rest."""
+        the connection only closes, which stops reading the rest. A request pipelined
+        behind others still to be answered is taken out of the queue, its app never run,
+        and refused once they are answered (_refuse): written at once, the refusal was
+        the only answer, and a client read it as its first request's."""
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()
+            return
+        queued = [entry for entry in self.pipeline if entry[0] is self.cycle]
+        if queued:
+            self.pipeline.remove(queued[0])
+            self._refuse(refusal)
             return
         if self.cycle is not None and "state" in self.cycle.scope:  # for the request log
             self.cycle.scope["state"][ANSWERED_BY_PROTOCOL] = refusal.status

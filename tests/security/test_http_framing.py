@@ -455,9 +455,25 @@ def test_a_request_refused_in_a_pipeline_is_answered_after_those_before_it(
     server = start_server()
     fields = b"".join(b"X-%d: b\r\n" % i for i in range(101))
     first = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
-    answers = answer_to(server, first + post(JSON + fields) + first)
-    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)]
-    assert statuses == [200, 431], answers
+    kept = (
+        b"POST /graphql HTTP/1.1\r\n"
+        + JSON
+        + b"Content-Length: %d\r\n\r\n%s"
+        % (
+            len(TYPENAME),
+            TYPENAME,
+        )
+    )
+    chunked_head = b"POST /graphql HTTP/1.1\r\n" + JSON + b"Transfer-Encoding: chunked\r\n\r\n"
+    # And refused in its body (a re-check probe): the requests before it were dropped too.
+    for refused, status in [
+        (post(JSON + fields), 431),
+        (chunked_head + b"zz\r\n", 400),  # a chunk size that is no number
+        (chunked_head + b"3\r\nabcXYZ", 400),  # chunk data without its CRLF
+    ]:
+        answers = answer_to(server, first + kept + refused + first)
+        statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)]
+        assert statuses == [200, 200, status], answers
 
 
 def test_a_trailer_section_of_more_than_100_fields_gets_431(start_server: StartServer) -> None:
