@@ -8,10 +8,12 @@ from tests.support.api import http_api
 
 POSTS = 100
 PAGE = "{ recentPosts(first: 100) { edges { node { content } } } }"  # 10 MB of answer
-# For a server with rate limits on: the writes that publish them, and the pages the
-# tests ask for many times a minute from one address (past the query-cost budget).
+# For a server with rate limits on: the writes that publish them (10 MB of text, at the
+# default text budget's edge), and the pages the tests ask for many times a minute from
+# one address (past the query-cost budget).
 SEEDING_WRITES = {
     "INKWELL_RATE_LIMIT_WRITES": "1000/minute",
+    "INKWELL_RATE_LIMIT_TEXT_BYTES": "100000000/hour",
     "INKWELL_RATE_LIMIT_QUERY_COST": "10000000/minute",
 }
 
