@@ -52,7 +52,9 @@ async def consistently(
         position = _position(ctx.consistent_with)
         return await ctx.settled(position, execute, from_client=True, check_found=True)
     except NotInLog as error:
-        _refuse(execution, _past_head(error))
+        refusal = _past_head(error)
+        refusal.__cause__ = error  # so that its traceback, a cycle, is dropped (errors.py)
+        _refuse(execution, refusal)
     except (BadInput, ConsistencyTimeout) as error:
         _refuse(execution, error)
     return await rerun()  # the refusal: strawberry answers a result set on the context

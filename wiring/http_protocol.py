@@ -89,6 +89,7 @@ from protection.unsent_budget import UnsentAccount, UnsentBudget
 from wiring.http_unsent import UnsentOnConnection, within_budget
 from wiring.request_head import (
     MALFORMED,
+    PIPELINED_HANDSHAKE,
     Refusal,
     handshake_refusal,
     head_refusal,
@@ -285,7 +286,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._read = data
         super().data_received(data)
         self._read = b""
-        if self._without_upgrade or self._phase is _Phase.AWAITING:
+        if self._without_upgrade or self._phase is _Phase.AWAITING or self._owed is not None:
             return
         if in_body and self._phase is _Phase.BODY:
             # A read in a body that gave no data and no chunk was a chunk's size line, its
@@ -356,7 +357,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 use_host(self.headers, named)
                 self.url = origin_form(self.url)
         if refusal is None and self.parser.should_upgrade() and self._should_upgrade():
-            refusal = handshake_refusal(self.url, self.headers)
+            # uvicorn switches protocols at once: the answers of requests read before it
+            # went out inside the WebSocket's stream (a re-check probe).
+            refusal = PIPELINED_HANDSHAKE if self._answering() else None
+            refusal = refusal or handshake_refusal(self.url, self.headers)
         if refusal is not None:
             self._refuse(refusal)
             raise _Refused
@@ -476,6 +480,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         behind others still to be answered is taken out of the queue, its app never run,
         and refused once they are answered (_refuse): written at once, the refusal was
         the only answer, and a client read it as its first request's."""
+        if self._owed is not None:  # refused already: what follows is never answered
+            return
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()
             return

@@ -19,6 +19,9 @@ unsupported, and those are refused here:
   (it keeps the path alone), so a listed Host let an unlisted target through
   INKWELL_ALLOWED_HOSTS. Its host now replaces Host (`named_host`) for every check that
   follows; a scheme other than http and https, or a user name in it, is 400;
+- a WebSocket handshake pipelined behind requests not answered yet (PIPELINED_HANDSHAKE,
+  answered after them): uvicorn switched protocols at once, and their answers went out
+  inside the WebSocket's stream;
 - a WebSocket handshake over HTTP/1.0 (RFC 6455 4.1 asks for HTTP/1.1; it got 101);
 - a URL over 65,535 bytes, which httptools.parse_url cannot parse ("url is too long: url
   length of 65536 bytes exceeds the maximum of 65535 bytes"): uvicorn answered it with a
@@ -71,6 +74,11 @@ TOO_MANY_PARAMETERS = Refusal(
     {"code": "BAD_REQUEST", "maxParameters": MAX_QUERY_PARAMETERS},
 )
 MALFORMED = Refusal(400, "The request is not well-formed HTTP/1.1.", {"code": "BAD_REQUEST"})
+PIPELINED_HANDSHAKE = Refusal(
+    400,
+    "A WebSocket handshake must not follow requests still unanswered on its connection.",
+    {"code": "BAD_REQUEST"},
+)
 NO_HOST = Refusal(400, "An HTTP/1.1 request needs a Host header.", {"code": "BAD_REQUEST"})
 TRANSFER_CODING = Refusal(
     501, "Transfer-Encoding other than chunked is not supported.", {"code": "NOT_IMPLEMENTED"}

@@ -466,10 +466,16 @@ def test_a_request_refused_in_a_pipeline_is_answered_after_those_before_it(
     )
     chunked_head = b"POST /graphql HTTP/1.1\r\n" + JSON + b"Transfer-Encoding: chunked\r\n\r\n"
     # And refused in its body (a re-check probe): the requests before it were dropped too.
+    many_chunks = b"1\r\n{\r\n" * 5_000 + b"0\r\n\r\n"
+    trailer = b"".join(b"X-%d: b\r\n" % i for i in range(150))
+    handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE + b"\r\n"
     for refused, status in [
         (post(JSON + fields), 431),
         (chunked_head + b"zz\r\n", 400),  # a chunk size that is no number
         (chunked_head + b"3\r\nabcXYZ", 400),  # chunk data without its CRLF
+        (chunked_head + many_chunks, 413),  # a refusal the parser then failed on too
+        (chunked_head + b"1\r\n{\r\n0\r\n" + trailer + b"\r\n", 431),
+        (handshake, 400),  # uvicorn had switched protocols ahead of the answers
     ]:
         answers = answer_to(server, first + kept + refused + first)
         statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answers)]

@@ -78,6 +78,13 @@ async def test_queries_mutations_and_errors_leave_nothing_behind(
                 for _ in range(3):
                     answer = await client.post(url, json=body)
                     assert answer.status_code in (200, 400), answer.text
+            for _ in range(3):  # refused before it runs: a position past the log's head
+                answer = await client.post(
+                    url,
+                    json={"query": "{ __typename }", "extensions": EXTENSIONS},
+                    headers={"X-Consistent-With": "999999"},
+                )
+                assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
             garbage = cyclic_garbage()
 
     executors = [item for item in garbage if isinstance(item, Executor)]
