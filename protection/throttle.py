@@ -139,6 +139,15 @@ class Throttle:
         left = self._guessers.seconds_left(address)
         return None if left is None else RateLimited(self.bad_tokens.kind, left)
 
+    async def give_back(self, counts: Sequence[tuple[Rule, str]], cost: int) -> None:
+        """Takes back what `hit_all(counts, cost)` charged, for a write refused after it
+        was charged, which stored nothing. Fails open, as a charge does."""
+        charged = [(item, rule.kind, identity) for rule, identity in counts for item in rule.items]
+        try:
+            await self._give_back(charged, cost)
+        except Exception as error:  # the counts stay a little high until their window ends
+            log.warning("rate limit storage failed (%r); a charge was not given back", error)
+
     async def _give_back(
         self, charged: Sequence[tuple[RateLimitItem, str, str]], cost: int
     ) -> None:

@@ -38,7 +38,7 @@ from schema.payloads import (
     refuse_hidden_post,
     selects_post,
 )
-from schema.write_costs import charge_comment_text, charge_post_texts, charge_profile_update
+from schema.write_costs import charge_profile_update, comment_text_charged, post_texts_charged
 
 
 def command_key(info: Info[Context, None], command_id: str | None) -> str | None:
@@ -88,14 +88,14 @@ class Mutation:
     @strawberry.mutation
     async def create_post(self, info: Info[Context, None], input: CreatePostInput) -> PostPayload:
         key = command_key(info, input.command_id)
-        await charge_post_texts(info.context, input.title, input.content, input.tags)
         command = CreatePost(title=input.title, content=input.content, tags=_tags(input.tags) or ())
-        return _post_payload(await dispatch(info, command, key))
+        async with post_texts_charged(info.context, input.title, input.content, input.tags):
+            outcome = await dispatch(info, command, key)
+        return _post_payload(outcome)
 
     @strawberry.mutation
     async def update_post(self, info: Info[Context, None], input: UpdatePostInput) -> PostPayload:
         key = command_key(info, input.command_id)
-        await charge_post_texts(info.context, input.title, input.content, input.tags)
         command = UpdatePost(
             post_id=ids.entity_id(input.post_id, "postId"),
             expected_version=input.expected_version,
@@ -103,7 +103,9 @@ class Mutation:
             content=input.content,
             tags=_tags(input.tags),
         )
-        return _post_payload(await dispatch(info, command, key))
+        async with post_texts_charged(info.context, input.title, input.content, input.tags):
+            outcome = await dispatch(info, command, key)
+        return _post_payload(outcome)
 
     @strawberry.mutation
     async def publish_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
@@ -142,9 +144,9 @@ class Mutation:
         self, info: Info[Context, None], input: AddCommentInput
     ) -> CommentPayload:
         key = command_key(info, input.command_id)
-        await charge_comment_text(info.context, input.body)
         command = AddComment(post_id=ids.entity_id(input.post_id, "postId"), body=input.body)
-        outcome = await dispatch(info, command, key)
+        async with comment_text_charged(info.context, input.body):
+            outcome = await dispatch(info, command, key)
         return CommentPayload(
             position=str(outcome.position),
             comment_id=strawberry.ID(outcome.ids["comment_id"]),

@@ -28,71 +28,112 @@ INKWELL_RATE_LIMIT_PROFILE_UPDATES counts them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from domain import rules
+from domain.errors import DomainError
 from projections.keyspace.search_words import words
 from protection.addresses import counted_as
-from protection.throttle import Throttle
+from protection.throttle import RateLimited, Rule, Throttle
 from schema.context import Context
 from schema.errors import BadInput
 
 
-async def charge_post_texts(
+@asynccontextmanager
+async def post_texts_charged(
     ctx: Context, title: str | None, content: str | None, tags: Sequence[str] | None
-) -> None:
-    """Charges a createPost's or updatePost's texts: their bytes, then their distinct
-    words. Raises RateLimited past a budget, BadInput when one post alone is over a whole
-    budget (no wait would let it through). Anonymous writes are refused by the domain
-    anyway, and nothing is counted for them.
+) -> AsyncIterator[None]:
+    """Charges a createPost's or updatePost's texts, their bytes then their distinct words,
+    for the command run within; given back if the command is refused (it stored
+    nothing: an editor retrying a CONFLICT spent the budget on nothing, a re-check probe
+    found), or if the words are refused after the bytes were charged. Raises
+    RateLimited past a budget, BadInput when one post alone is over a whole budget (no
+    wait would let it through). Anonymous writes are refused by the domain anyway, and
+    nothing is counted for them.
 
     The texts pass the domain's own rules first (InvalidInput, as the command would get):
     split before them, a refused 1 MB content held the event loop 57 ms."""
     throttle = ctx.services.throttle
     if throttle is None or ctx.viewer_id is None:
+        yield
         return
-    texts = [
-        rules.title(title) if title is not None else "",
-        rules.content(content) if content is not None else "",
-        *(rules.tags(tuple(tags)) if tags else ()),
-    ]
-    await _charge_bytes(ctx, throttle, ctx.viewer_id, texts, "content")
-    count = len(words(*texts))
-    if not count:
-        return
-    rule = throttle.search_words
-    if count > rule.most:
-        raise BadInput(
-            f"The post has {count} distinct words; search indexes at most {rule.most} of a "
-            "user's words at a time.",
-            "content",
-        )
-    await throttle.hit(rule, ctx.viewer_id, cost=count)
+    charges = _Charges(throttle)
+    try:
+        texts = [
+            rules.title(title) if title is not None else "",
+            rules.content(content) if content is not None else "",
+            *(rules.tags(tuple(tags)) if tags else ()),
+        ]
+        await _charge_bytes(charges, ctx, ctx.viewer_id, texts, "content")
+        await _charge_words(charges, ctx.viewer_id, texts)
+        yield
+    except (DomainError, BadInput, RateLimited):
+        await charges.give_back()
+        raise
 
 
-async def charge_comment_text(ctx: Context, body: str) -> None:
-    """Charges an addComment's body's bytes, as charge_post_texts a post's."""
+@asynccontextmanager
+async def comment_text_charged(ctx: Context, body: str) -> AsyncIterator[None]:
+    """Charges an addComment's body's bytes, as post_texts_charged a post's."""
     throttle = ctx.services.throttle
     if throttle is None or ctx.viewer_id is None:
+        yield
         return
-    await _charge_bytes(ctx, throttle, ctx.viewer_id, [rules.comment_body(body)], "body")
+    charges = _Charges(throttle)
+    try:
+        await _charge_bytes(charges, ctx, ctx.viewer_id, [rules.comment_body(body)], "body")
+        yield
+    except (DomainError, BadInput, RateLimited):
+        await charges.give_back()
+        raise
+
+
+class _Charges:
+    """What one write was charged, to give back should it store nothing."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self.throttle = throttle
+        self._taken: list[tuple[list[tuple[Rule, str]], int]] = []
+
+    async def take(self, counts: list[tuple[Rule, str]], cost: int) -> None:
+        await self.throttle.hit_all(counts, cost)
+        self._taken.append((counts, cost))
+
+    async def give_back(self) -> None:
+        for counts, cost in self._taken:
+            await self.throttle.give_back(counts, cost)
 
 
 async def _charge_bytes(
-    ctx: Context, throttle: Throttle, viewer: str, texts: list[str], field: str
+    charges: _Charges, ctx: Context, viewer: str, texts: list[str], field: str
 ) -> None:
     """To the user and to the client address, in one charge (refused by either, neither
     keeps it)."""
     size = sum(len(text.encode()) for text in texts)
     if not size:
         return
-    rule = throttle.text_bytes
+    rule = charges.throttle.text_bytes
     if size > rule.most:
         raise BadInput(
             f"The text is {size} bytes; a user may store at most {rule.most} at a time.", field
         )
     address = counted_as(ctx.client_address or "unknown")
-    await throttle.hit_all([(rule, viewer), (throttle.text_bytes_per_address, address)], cost=size)
+    await charges.take([(rule, viewer), (charges.throttle.text_bytes_per_address, address)], size)
+
+
+async def _charge_words(charges: _Charges, viewer: str, texts: list[str]) -> None:
+    count = len(words(*texts))
+    if not count:
+        return
+    rule = charges.throttle.search_words
+    if count > rule.most:
+        raise BadInput(
+            f"The post has {count} distinct words; search indexes at most {rule.most} of a "
+            "user's words at a time.",
+            "content",
+        )
+    await charges.take([(rule, viewer)], count)
 
 
 async def charge_profile_update(ctx: Context) -> None:

@@ -164,6 +164,12 @@ def test_bytes_of_text_past_the_budget_are_refused_per_user_and_per_address(
         def comment(writer: Writer, body: str) -> dict[str, Any]:
             return writer.call(ops.ADD_COMMENT, {"input": {"postId": post["id"], "body": body}})
 
+        # A write refused after its charge stored nothing: the charge is given back.
+        for _ in range(3):
+            stale = {"postId": post["id"], "expectedVersion": 99, "content": "u" * 1_000}
+            (error,) = ann.call(ops.UPDATE_POST, {"input": stale})["errors"]
+            assert error["extensions"]["code"] == "CONFLICT", error
+
         assert "errors" not in comment(ann, "é" * 400)  # 800 bytes: 2,301
         before = event_count(tmp_path)
         (error,) = comment(ann, "y" * 800)["errors"]
