@@ -28,8 +28,8 @@ INKWELL_RATE_LIMIT_PROFILE_UPDATES counts them.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from domain import rules
 from domain.errors import DomainError
@@ -40,10 +40,9 @@ from schema.context import Context
 from schema.errors import BadInput
 
 
-@asynccontextmanager
-async def post_texts_charged(
+def post_texts_charged(
     ctx: Context, title: str | None, content: str | None, tags: Sequence[str] | None
-) -> AsyncIterator[None]:
+) -> AbstractAsyncContextManager[None]:
     """Charges a createPost's or updatePost's texts, their bytes then their distinct words,
     for the command run within; given back if the command is refused (it stored
     nothing: an editor retrying a CONFLICT spent the budget on nothing, a re-check probe
@@ -54,39 +53,41 @@ async def post_texts_charged(
 
     The texts pass the domain's own rules first (InvalidInput, as the command would get):
     split before them, a refused 1 MB content held the event loop 57 ms."""
-    throttle = ctx.services.throttle
-    if throttle is None or ctx.viewer_id is None:
-        yield
-        return
-    charges = _Charges(throttle)
-    try:
+
+    async def charge(charges: _Charges, viewer: str) -> None:
         texts = [
             rules.title(title) if title is not None else "",
             rules.content(content) if content is not None else "",
             *(rules.tags(tuple(tags)) if tags else ()),
         ]
-        await _charge_bytes(charges, ctx, ctx.viewer_id, texts, "content")
-        await _charge_words(charges, ctx.viewer_id, texts)
-        yield
-    except (DomainError, BadInput, RateLimited):
-        await charges.give_back()
-        raise
+        await _charge_bytes(charges, ctx, viewer, texts, "content")
+        await _charge_words(charges, viewer, texts)
+
+    return _charged(ctx, charge)
+
+
+def comment_text_charged(ctx: Context, body: str) -> AbstractAsyncContextManager[None]:
+    """Charges an addComment's body's bytes, as post_texts_charged a post's."""
+
+    async def charge(charges: _Charges, viewer: str) -> None:
+        await _charge_bytes(charges, ctx, viewer, [rules.comment_body(body)], "body")
+
+    return _charged(ctx, charge)
 
 
 @asynccontextmanager
-async def comment_text_charged(ctx: Context, body: str) -> AsyncIterator[None]:
-    """Charges an addComment's body's bytes, as post_texts_charged a post's."""
+async def _charged(
+    ctx: Context, charge: Callable[[_Charges, str], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """`charge` for the command run within, given back unless it stores (_Charges)."""
     throttle = ctx.services.throttle
     if throttle is None or ctx.viewer_id is None:
         yield
         return
     charges = _Charges(throttle)
-    try:
-        await _charge_bytes(charges, ctx, ctx.viewer_id, [rules.comment_body(body)], "body")
+    async with charges.given_back_unless_stored():
+        await charge(charges, ctx.viewer_id)
         yield
-    except (DomainError, BadInput, RateLimited):
-        await charges.give_back()
-        raise
 
 
 class _Charges:
@@ -100,9 +101,16 @@ class _Charges:
         await self.throttle.hit_all(counts, cost)
         self._taken.append((counts, cost))
 
-    async def give_back(self) -> None:
-        for counts, cost in self._taken:
-            await self.throttle.give_back(counts, cost)
+    @asynccontextmanager
+    async def given_back_unless_stored(self) -> AsyncIterator[None]:
+        """What was charged within is given back if a refusal leaves it: the command's
+        (nothing was appended), or a later charge's."""
+        try:
+            yield
+        except (DomainError, BadInput, RateLimited):
+            for counts, cost in self._taken:
+                await self.throttle.give_back(counts, cost)
+            raise
 
 
 async def _charge_bytes(
