@@ -57,6 +57,10 @@ class Rule:
         return min(item.amount for item in self.items)
 
 
+# What a hit charged: each rate's item, with the rule's kind and the identity counted.
+Charged = list[tuple[RateLimitItem, str, str]]
+
+
 class Throttle:
     """Counts hits per (rule, identity); raises RateLimited past a rule's rate."""
 
@@ -93,18 +97,19 @@ class Throttle:
         """`cost`: how many of the rule's units this takes (mutations in one request)."""
         await self.hit_all([(rule, identity)], cost)
 
-    async def hit_all(self, counts: Sequence[tuple[Rule, str]], cost: int = 1) -> None:
+    async def hit_all(self, counts: Sequence[tuple[Rule, str]], cost: int = 1) -> Charged:
         """Charges `cost` to each (rule, identity), and to each rate of a rule, or to none:
         past one, what was charged before it is given back. Left charged, a signed-in
         client refused by its user's count was refused again by its address's, which that
-        refusal had charged: told 15 s, it waited 30 (an outside probe)."""
+        refusal had charged: told 15 s, it waited 30 (an outside probe). Returns what it
+        charged, for `give_back`: nothing while the storage fails (fail open)."""
         for rule, identity in counts:
             if rule is self.bad_tokens:  # before any wait: protection/guessers.py
                 tightest = min(rule.items, key=lambda item: item.amount / item.get_expiry())
                 self._guessers.failed(identity, tightest.amount, tightest.get_expiry())
+        charged: Charged = []
         if time.monotonic() < self._skip_until:
-            return
-        charged: list[tuple[RateLimitItem, str, str]] = []
+            return charged
         for rule, identity in counts:
             for item in rule.items:
                 try:
@@ -125,13 +130,14 @@ class Throttle:
                         error,
                         skip,
                     )
-                    return
+                    return charged
                 wait = max(
                     1, math.ceil(seconds_until_room(item.amount, item.get_expiry(), cost, *window))
                 )
                 if rule is self.bad_tokens:
                     self._guessers.remember(identity, wait)
                 raise RateLimited(rule.kind, wait)
+        return charged
 
     def guessing(self, address: str) -> RateLimited | None:
         """The refusal of an address past its limit on bad tokens, while it lasts: its
@@ -139,25 +145,28 @@ class Throttle:
         left = self._guessers.seconds_left(address)
         return None if left is None else RateLimited(self.bad_tokens.kind, left)
 
-    async def give_back(self, counts: Sequence[tuple[Rule, str]], cost: int) -> None:
-        """Takes back what `hit_all(counts, cost)` charged, for a write refused after it
-        was charged, which stored nothing. Fails open, as a charge does."""
-        charged = [(item, rule.kind, identity) for rule, identity in counts for item in rule.items]
+    async def give_back(self, charged: Charged, cost: int) -> None:
+        """Takes back what `hit_all` charged (`charged`, of `cost` each), for a write
+        refused after it was charged, which stored nothing. Fails open, as a charge does."""
         try:
             await self._give_back(charged, cost)
         except Exception as error:  # the counts stay a little high until their window ends
             log.warning("rate limit storage failed (%r); a charge was not given back", error)
 
-    async def _give_back(
-        self, charged: Sequence[tuple[RateLimitItem, str, str]], cost: int
-    ) -> None:
+    async def _give_back(self, charged: Charged, cost: int) -> None:
         """Takes `cost` off each count's current window: the acquire of `limits`' storage
         with a negative amount, which it adds as any other (a window that rolled over
-        meanwhile is given it, a little early)."""
+        meanwhile is given it, a little early). Never below nothing: a Redis restarted
+        empty since the charge, or a window that rolled over, holds less than was charged,
+        and a count taken below zero was budget given away (a re-check probe: -1.6 MB of
+        text bytes after a restart)."""
         for item, kind, identity in charged:
-            await self._storage.acquire_sliding_window_entry(
-                item.key_for(kind, identity), item.amount, item.get_expiry(), -cost
-            )
+            key = item.key_for(kind, identity)
+            _, _, current, _ = await self._storage.get_sliding_window(key, item.get_expiry())
+            if (back := min(cost, int(current))) > 0:
+                await self._storage.acquire_sliding_window_entry(
+                    key, item.amount, item.get_expiry(), -back
+                )
 
 
 def seconds_until_room(

@@ -35,7 +35,7 @@ from domain import rules
 from domain.errors import DomainError
 from projections.keyspace.search_words import words
 from protection.addresses import counted_as
-from protection.throttle import RateLimited, Rule, Throttle
+from protection.throttle import Charged, RateLimited, Rule, Throttle
 from schema.context import Context
 from schema.errors import BadInput
 
@@ -95,11 +95,13 @@ class _Charges:
 
     def __init__(self, throttle: Throttle) -> None:
         self.throttle = throttle
-        self._taken: list[tuple[list[tuple[Rule, str]], int]] = []
+        self._taken: list[tuple[Charged, int]] = []
 
     async def take(self, counts: list[tuple[Rule, str]], cost: int) -> None:
-        await self.throttle.hit_all(counts, cost)
-        self._taken.append((counts, cost))
+        """Only what was charged is recorded: nothing while the storage fails open, and a
+        charge skipped then and given back later took the counts below zero (a re-check
+        probe: -8.9 MB of text bytes, -80,000 words)."""
+        self._taken.append((await self.throttle.hit_all(counts, cost), cost))
 
     @asynccontextmanager
     async def given_back_unless_stored(self) -> AsyncIterator[None]:
@@ -108,8 +110,8 @@ class _Charges:
         try:
             yield
         except (DomainError, BadInput, RateLimited):
-            for counts, cost in self._taken:
-                await self.throttle.give_back(counts, cost)
+            for charged, cost in self._taken:
+                await self.throttle.give_back(charged, cost)
             raise
 
 

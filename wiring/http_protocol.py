@@ -480,7 +480,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         behind others still to be answered is taken out of the queue, its app never run,
         and refused once they are answered (_refuse): written at once, the refusal was
         the only answer, and a client read it as its first request's."""
-        if self._owed is not None:  # refused already: what follows is never answered
+        if self._owed is not None or self.transport.is_closing():  # refused already
             return
         if self.cycle is not None and self.cycle.response_started:
             self.transport.close()

@@ -87,3 +87,24 @@ async def test_a_hit_refused_by_one_count_is_given_back_to_the_others(throttle: 
             [(throttle.query_cost, "here"), (throttle.query_cost_per_token, "user")], COST
         )
     await throttle.hit(throttle.query_cost, "here", cost=100_000)  # nothing was kept here
+
+
+async def test_what_is_given_back_never_takes_a_count_below_nothing(
+    throttle: Throttle, redis: Redis, prefix: str
+) -> None:
+    """A write refused after its charge gets it back (schema/write_costs.py). Given back
+    after Redis had lost the count, or for a charge skipped while the storage failed
+    (fail open), it took the counts below zero: budget given away (a re-check probe:
+    -8.9 MB of text bytes after a stall, -1.6 MB after a restart)."""
+    rule = throttle.query_cost
+    charged = await throttle.hit_all([(rule, "writer")], COST)
+    assert len(charged) == 1
+    for key in [key async for key in redis.scan_iter(match=f"{prefix}*")]:
+        await redis.delete(key)  # as a Redis restarted empty
+    await throttle.give_back(charged, COST)
+    await throttle.hit(rule, "writer", cost=100_000)  # the whole budget, and no more
+    with pytest.raises(RateLimited):
+        await throttle.hit(rule, "writer", cost=1)
+
+    stalled = Throttle(ConnectionPool.from_url("redis://127.0.0.1:1"), prefix, RateLimits())
+    assert await stalled.hit_all([(rule, "other")], COST) == []  # let through uncharged

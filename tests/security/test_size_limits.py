@@ -121,6 +121,29 @@ def test_a_body_in_too_many_chunks_is_refused(start_server: StartServer) -> None
     assert status == b"HTTP/1.1 413 Request Entity Too Large", answer[:200]
     (error,) = json.loads(rest.partition(b"\r\n\r\n")[2])["errors"]
     assert error["extensions"] == {"code": "PAYLOAD_TOO_LARGE", "maxChunks": MAX_CHUNKS}
+    # More chunks behind the refusal: the parser then fails on them, which is no second
+    # answer, and the request log keeps the 413 (it had written 400: a re-check probe).
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall((head + many + "1\r\na\r\n" * 100).encode())
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 ") == 1 and answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert [status for status in logged_statuses(server, 2) if status >= 400] == [413, 413]
+
+
+def logged_statuses(server: ServerProcess, refused: int) -> list[int]:
+    """The statuses of /graphql in the request log, once `refused` refusals are there."""
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"
+        ]
+        statuses = [line["status"] for line in lines if line.get("path") == "/graphql"]
+        if len([status for status in statuses if status >= 400]) >= refused:
+            return statuses
+        assert time.monotonic() < deadline, statuses
+        time.sleep(0.05)
 
 
 def test_the_413_is_graphql_shaped_in_the_media_type_asked_for(
