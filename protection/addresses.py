@@ -9,6 +9,7 @@ query cost, sockets, connections) was as good as none.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from starlette.types import Scope
@@ -26,6 +27,13 @@ def client_address(scope: Scope) -> str:
     return counted_as(str(client[0])) if client else "unknown"
 
 
+def client_of(ctx: object) -> str:
+    """What a request context's client (schema/context.py, `client_address`) is counted
+    under, as client_address says of a scope's."""
+    return counted_as(getattr(ctx, "client_address", None) or "unknown")
+
+
+@functools.lru_cache(maxsize=1024)  # asked several times a request: one parse an address
 def counted_as(address: str) -> str:
     """An IPv4 address as it is; an IPv6 address as its /64 (`2001:db8:1:2::/64`), or as
     the IPv4 address it maps (`::ffff:192.0.2.1`); anything else as it is."""

@@ -5,7 +5,7 @@ a document's first parse (protection/new_documents.py)."""
 
 from __future__ import annotations
 
-from protection.addresses import counted_as
+from protection.addresses import client_of
 from protection.throttle import throttle_of
 
 
@@ -15,7 +15,7 @@ async def charge(ctx: object, cost: int) -> None:
     throttle = throttle_of(ctx)
     if throttle is None:
         return
-    address = counted_as(getattr(ctx, "client_address", None) or "unknown")
+    address = client_of(ctx)
     viewer = getattr(ctx, "viewer_id", None)
     counts = [(throttle.query_cost, address)]
     if viewer is not None:

@@ -21,7 +21,7 @@ from strawberry.types import ExecutionContext
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from protection.addresses import counted_as
+from protection.addresses import client_of
 from protection.throttle import RateLimited, Throttle, throttle_of
 
 REGISTER = "registerUser"
@@ -39,7 +39,7 @@ async def limit_writes(execution: ExecutionContext) -> None:
         or execution.operation_type is not OperationType.MUTATION
     ):
         return
-    address = counted_as(getattr(ctx, "client_address", None) or "unknown")
+    address = client_of(ctx)
     viewer = getattr(ctx, "viewer_id", None)
     fields = _root_fields(execution)
     registrations = fields.pop(REGISTER, 0)

@@ -30,7 +30,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
     SubscribeMessage,
 )
 
-from protection.addresses import counted_as
+from protection.addresses import client_of
 from protection.new_documents import refused_new_document
 from protection.subscription_budget import SubscriptionBudget
 from schema import json_codec
@@ -198,7 +198,7 @@ def within_budget(
     if budget is None or cost is None:
         yield None
         return
-    address = counted_as(context.client_address or "unknown")
+    address = client_of(context)
     if not budget.take(address, cost):
         yield _over_budget(cost, budget.held(address), budget.per_address)
         return

@@ -33,7 +33,7 @@ from auth import authorization
 from auth.authorization import Refused
 from auth.tokens import Claims
 from domain import ids
-from protection.addresses import counted_as
+from protection.addresses import client_of
 from protection.new_documents import refused_new_document
 from protection.responses import refuse_handshake
 from protection.subscription_budget import SubscriptionBudget
@@ -492,7 +492,7 @@ def _guessing(context: Context) -> RateLimited | None:
     throttle = context.services.throttle
     if throttle is None or context.client_address is None:
         return None
-    return throttle.guessing(counted_as(context.client_address))
+    return throttle.guessing(client_of(context))
 
 
 async def _count_guess(context: Context) -> None:
@@ -501,7 +501,7 @@ async def _count_guess(context: Context) -> None:
     throttle = context.services.throttle
     if throttle is not None and context.client_address is not None:
         with contextlib.suppress(RateLimited):
-            await throttle.hit(throttle.bad_tokens, counted_as(context.client_address))
+            await throttle.hit(throttle.bad_tokens, client_of(context))
 
 
 class BadCredentials(Exception):

@@ -34,7 +34,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from domain import rules
 from domain.errors import DomainError
 from projections.keyspace.search_words import words
-from protection.addresses import counted_as
+from protection.addresses import client_of
 from protection.throttle import Charged, RateLimited, Rule, Throttle
 from schema.context import Context
 from schema.errors import BadInput
@@ -128,7 +128,7 @@ async def _charge_bytes(
         raise BadInput(
             f"The text is {size} bytes; a user may store at most {rule.most} at a time.", field
         )
-    address = counted_as(ctx.client_address or "unknown")
+    address = client_of(ctx)
     await charges.take([(rule, viewer), (charges.throttle.text_bytes_per_address, address)], size)
 
 
