@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from domain import rules
-from domain.errors import BusinessRuleViolation, Forbidden
+from domain.errors import BusinessRuleViolation, Forbidden, NotFound
 from domain.events import CommentAdded, CommentDeleted, Event
 from domain.post import Post, PostStatus
 from domain.replay import replay
@@ -34,7 +34,11 @@ class Comment:
         )
 
     def delete(self, post: Post, actor_id: str, now: datetime) -> CommentDeleted:
-        """Allowed to the comment's author and to the author of the post it is on."""
+        """Allowed to the comment's author and to the author of the post it is on. To
+        anyone else, a comment on a post they may not see (archived since) is NOT_FOUND,
+        as a missing one is: FORBIDDEN told a stranger that it was still there."""
+        if actor_id != self.author_id and not post.visible_to(actor_id):
+            raise NotFound("comment", self.id)
         if actor_id not in (self.author_id, post.author_id):
             raise Forbidden("only the comment's author or the post's author may delete it")
         return CommentDeleted(

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.comment import Comment
-from domain.errors import BusinessRuleViolation, Forbidden, InvalidInput
+from domain.errors import BusinessRuleViolation, Forbidden, InvalidInput, NotFound
 from domain.events import CommentAdded, CommentDeleted, PostLiked, PostUnliked
 from domain.like import Like
 from domain.post import Post, PostStatus
@@ -76,6 +76,19 @@ def test_nobody_else_may_delete_a_comment() -> None:
     assert comment is not None
     with pytest.raises(Forbidden):
         comment.delete(post(), "mallory", NOW)
+
+
+def test_a_comment_on_a_post_archived_since_is_not_found_by_anyone_else() -> None:
+    """As a missing comment is: a stranger is not told it is there. Its author may still
+    delete it, and so may the post's author."""
+    comment = Comment.from_history([CommentAdded("c1", "p1", "bob", "Hi", NOW)])
+    assert comment is not None
+    archived = post(PostStatus.ARCHIVED)
+    with pytest.raises(NotFound) as refused:
+        comment.delete(archived, "mallory", NOW)
+    assert str(refused.value) == str(NotFound("comment", "c1"))
+    for actor in ("bob", "ann"):
+        assert comment.delete(archived, actor, NOW) == CommentDeleted("c1", "p1", "bob", actor, NOW)
 
 
 def test_a_deleted_comment_says_so() -> None:

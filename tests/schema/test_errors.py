@@ -192,6 +192,27 @@ def test_someone_elses_draft_is_not_found_exactly_like_a_missing_post(
     )
 
 
+def test_a_comment_on_a_post_archived_since_is_not_found_by_a_stranger(
+    api: Api, settings: Settings, ann: Account
+) -> None:
+    """Exactly as a missing comment: FORBIDDEN told a stranger it was still there (an
+    outside probe)."""
+    post = api.published_post(ann)
+    bob, carol = api.register("Bob"), api.register("Carol")
+    comment = api.comment(bob, post["id"], "Hi")["comment"]["id"]
+    api.ok(ops.ARCHIVE_POST, {"input": {"postId": post["id"]}}, token=ann.token)
+    delete = "mutation($input: DeleteCommentInput!) { deleteComment(input: $input) { position } }"
+    answers = [
+        refused(api, settings, delete, {"input": {"commentId": id}}, token=carol.token)
+        for id in (comment, str(uuid.uuid4()))
+    ]
+    assert [a["extensions"] for a in answers] == [{"code": "NOT_FOUND"}] * 2
+    assert answers[0]["message"].replace(comment, "ID") == answers[1]["message"].replace(
+        answers[1]["message"].split()[1], "ID"
+    )
+    assert api.ok(delete, {"input": {"commentId": comment}}, token=bob.token)["deleteComment"]
+
+
 def test_a_stranger_with_a_wrong_version_on_a_published_post_is_forbidden_not_told_it(
     api: Api, settings: Settings, ann: Account
 ) -> None:
