@@ -19,7 +19,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from domain.ports import EventLog
-from eventstore.engines import holds_a_log, open_engines
+from eventstore.engines import holds_a_log, open_engines, sqlite_refuses_writes
 from eventstore.log_reader import LogReader
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedisError
@@ -44,6 +44,7 @@ def settings_or_exit(
     listens: bool = False,
     port: int | None = None,
     redis: bool = True,
+    writes: bool = False,
 ) -> Settings:
     """The settings of a CLI command, once they are valid, its event log opens and the
     Redis servers it names answer; else the command ends with the reason in one line, exit
@@ -60,14 +61,15 @@ def settings_or_exit(
 
     `listens`: the command serves HTTP on HOST and `port` (PORT when None), so both are
     tried before the log is made or anything starts. `redis` off: the command reads the
-    log alone (`events`), and works while Redis is down."""
+    log alone (`events`), and works while Redis is down. `writes`: the command appends to
+    the log (serve, api, seed), which must take a write (sqlite_refuses_writes)."""
     try:
         if not new_log:
             _the_log_exists(database_url_in())
         settings = Settings.from_env(demo=demo)
         if listens:
             _can_listen(settings.host, settings.port if port is None else port)
-        _open_the_log(settings.database_url)
+        _open_the_log(settings.database_url, writes)
         if redis:
             _redis_answers("REDIS_URL", settings.redis_url)
             _redis_answers("REDIS_READ_URL", settings.redis_read_url)
@@ -117,13 +119,19 @@ def stores_answering(command: str) -> Iterator[None]:
         raise refused(f"{command}: a store stopped answering: {error}") from None
 
 
-def _open_the_log(url: str) -> None:
+def _open_the_log(url: str, writes: bool) -> None:
+    shown = _shown(url, "DATABASE_URL")
     try:
-        open_engines(url).dispose()
+        engines = open_engines(url)
+        try:
+            refused_by = sqlite_refuses_writes(engines) if writes else None
+        finally:
+            engines.dispose()
     except (SQLAlchemyError, ImportError, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        shown = _shown(url, "DATABASE_URL")
         raise SettingsError(f"the event log at {shown} cannot be opened: {reason}") from None
+    if refused_by is not None:
+        raise SettingsError(f"the event log at {shown} cannot be written: {refused_by}")
 
 
 def _the_log_exists(url: str) -> None:

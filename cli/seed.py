@@ -72,7 +72,7 @@ def seed(
     They are real commands, sent through the command bus.
     Then it waits until the read models show them.
     """
-    settings = settings_or_exit(new_log=True)
+    settings = settings_or_exit(new_log=True, writes=True)
     quiet_per_command_logs()
     console = operator_console()
     authors = users or max(1, posts // 5)

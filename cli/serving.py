@@ -52,7 +52,7 @@ def serve(
 
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(demo=demo, new_log=True, listens=True)
+    settings = settings_or_exit(demo=demo, new_log=True, listens=True, writes=True)
     if settings.demo_projection_delay:
         log.warning(
             "demo mode: every projector batch but recent_events waits %.0f ms",
@@ -81,7 +81,7 @@ def api(
 
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(new_log=True, listens=True)
+    settings = settings_or_exit(new_log=True, listens=True, writes=True)
     with redis_or_exit(settings) as settings:
         if workers == 1:
             app: Starlette | str = create_app(settings, projectors=False, server_process=True)

@@ -72,6 +72,25 @@ def open_engines(url: str) -> Engines:
     return engines
 
 
+def sqlite_refuses_writes(engines: Engines) -> str | None:
+    """Why a SQLite log cannot take a write, or None. SQLite opens a file it may not write
+    (a read-only disk or directory) and reads it, and BEGIN IMMEDIATE takes its lock in
+    the shared-memory index: only a statement that writes finds out. `serve` on a
+    read-only data directory started, /ready said ready, and the first mutation was
+    UNAVAILABLE (an outside probe). A DELETE of no row begins a write and changes
+    nothing; it is rolled back."""
+    if not engines.is_sqlite:
+        return None
+    with engines.writer.connect() as conn:
+        try:
+            conn.exec_driver_sql("DELETE FROM events WHERE 0")
+        except OperationalError as error:
+            return str(error.orig)
+        finally:
+            conn.rollback()
+    return None
+
+
 def holds_a_log(url: str) -> bool:
     """Whether the database at `url` holds an event log already, found without making one
     (opening a SQLite file makes it; open_engines makes the tables)."""

@@ -11,6 +11,7 @@ from harness.net import free_port
 from infra.settings import Settings, SettingsError, database_url_in
 from tests.support.cli import run_cli
 from tests.support.log import make_log
+from tests.support.read_only_disk import read_only_log
 
 BAD = [
     ("PORT", "abc", "PORT must be a whole number, not 'abc'"),
@@ -309,6 +310,23 @@ def test_a_data_directory_that_cannot_hold_the_key_file_is_named_in_one_line(
         "(Not a directory)"
     ), ran.stderr
     assert "Traceback" not in ran.stdout + ran.stderr
+
+
+def test_a_log_that_cannot_take_a_write_stops_the_commands_that_write(tmp_path: Path) -> None:
+    """SQLite opens a log on a read-only disk and reads it: `serve` started, /ready said
+    ready, and the first mutation was UNAVAILABLE (an outside probe). The commands that
+    only read it still do."""
+    with read_only_log(tmp_path) as url:
+        env = {"DATABASE_URL": url, "INKWELL_DATA_DIR": str(tmp_path / "data")}
+        for command in (("serve",), ("api",), ("seed", "--users", "1")):
+            ran = run_cli(env, tmp_path, *command)
+            assert ran.returncode == 2, (command, ran.stderr)
+            assert ran.stderr.strip() == (
+                f"the event log at {url} cannot be written: attempt to write a readonly database"
+            ), ran.stderr
+        read = run_cli(env, tmp_path, "events", "tail")
+        assert read.returncode == 0, read.stderr
+        assert "Traceback" not in read.stdout + read.stderr
 
 
 def test_a_key_of_32_characters_signs(tmp_path: Path) -> None:
