@@ -183,16 +183,24 @@ def show_status(
     redis_takes_writes: bool,
 ) -> bool:
     """Prints the table; True when every projection is caught up or moving, none is ahead
-    of the log and none parked. A stalled projection is asked after its projector unless
-    Redis refuses writes, which stalls every projector (said after the table)."""
+    of the log and none parked. A stalled projection, or one whose lease nobody holds,
+    is asked after its projector unless Redis refuses writes, which stalls every
+    projector (said after the table)."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
         if p.went_back and not p.ahead:
             console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
         if p.state(stalled_after) == "no projector":
+            # A running projector cannot take or renew a lease while Redis refuses writes:
+            # "start `serve`" sent an operator to the wrong fix (an outside probe).
+            advice = (
+                "start `serve` or `inkwell project`"
+                if redis_takes_writes
+                else "none can take it while Redis refuses writes (below)"
+            )
             console.print(
                 f"[red]{p.name}: {p.lag} events waiting and no projector holds its lease: "
-                "start `serve` or `inkwell project`[/]"
+                f"{advice}[/]"
             )
         if p.state(stalled_after) == "stalled":
             ask = "does a projector run? (`serve`, or `inkwell project`)"

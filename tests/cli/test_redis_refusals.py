@@ -27,6 +27,12 @@ async def _written(settings: Settings) -> None:
         await settle(inkwell)
 
 
+async def _written_unprojected(settings: Settings) -> None:
+    """More posts, in the log only: no projector runs."""
+    async with running(settings, projectors=False) as inkwell:
+        await author_with_posts(inkwell, published=1, drafts=0)
+
+
 def refuse_writes(redis: PrivateRedis, refusal: str) -> None:
     with redis.client() as admin:
         if refusal == "out of memory":
@@ -82,3 +88,23 @@ def test_status_names_a_redis_that_refuses_writes(
     assert "Redis refuses writes (" in said, said
     assert "no projector can apply an event until it takes them again" in said
     assert "does a projector run?" not in said
+
+
+def test_status_does_not_ask_for_a_projector_that_redis_keeps_from_its_lease(
+    private_redis: PrivateRedis, sqlite_url: str, tmp_path: Path
+) -> None:
+    """Events waiting and no lease held, because a running projector cannot renew its
+    lease while Redis refuses writes: status told the operator to start one (an outside
+    probe, Redis at its maxmemory)."""
+    settings = make_settings(sqlite_url, private_redis.url, "test", tmp_path)
+    asyncio.run(_written(settings))
+    asyncio.run(_written_unprojected(settings))
+    refuse_writes(private_redis, "out of memory")
+
+    result = CliRunner().invoke(cli, ["status"], env=cli_env(settings, tmp_path))
+
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "events waiting and no projector holds its lease: none can take it while" in said
+    assert "start `serve`" not in said
+    assert "Redis refuses writes (" in said
