@@ -24,6 +24,7 @@ from eventstore.log_reader import LogReader
 from infra import embedded_redis
 from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
+from infra.redis_policy import PRODUCTION_REFUSAL, eviction_refusal, maxmemory_policy
 from infra.settings import LogSettings, Settings, SettingsError, database_url_in
 from projections.keyspace.keys import Keys
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
@@ -238,6 +239,13 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
 async def _bound_or_exit(settings: Settings) -> None:
     async with inspecting(settings) as (redis, log_reader):
         assert redis is not None
+        if settings.production:
+            # Refused here in one line, where the server's own check, in uvicorn's
+            # lifespan, ended `serve` and `api` in a traceback (exit 3) and `project` in
+            # 113 lines of one (an outside probe).
+            refusal = eviction_refusal(await maxmemory_policy(redis))
+            if refusal is not None:
+                raise refused(refusal + PRODUCTION_REFUSAL)
         await bind_or_exit(redis, log_reader, settings)
 
 

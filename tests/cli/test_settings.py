@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.net import free_port
+from harness.redis_server import PrivateRedis
 from infra.settings import Settings, SettingsError, database_url_in
 from tests.support.cli import run_cli
 from tests.support.log import make_log
@@ -327,6 +328,27 @@ def test_a_log_that_cannot_take_a_write_stops_the_commands_that_write(tmp_path: 
         read = run_cli(env, tmp_path, "events", "tail")
         assert read.returncode == 0, read.stderr
         assert "Traceback" not in read.stdout + read.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "project"])
+def test_production_refuses_a_redis_that_may_evict_in_one_line(
+    private_redis: PrivateRedis, tmp_path: Path, command: str
+) -> None:
+    """Refused by the server's own check, in uvicorn's lifespan: a traceback and exit 3
+    from `serve` and `api`, 113 lines of one from `project` (an outside probe)."""
+    with private_redis.client() as admin:
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+    env = {
+        "INKWELL_ENV": "production",
+        "REDIS_URL": private_redis.url,
+        "INKWELL_DATA_DIR": str(tmp_path),
+    }
+    ran = run_cli(env, tmp_path, command)
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    said = ran.stderr.strip().splitlines()[-1]  # after the new log's migrations
+    assert said.startswith("Redis's maxmemory-policy is allkeys-lru:"), ran.stderr
+    assert said.endswith("Refusing to start (INKWELL_ENV=production).")
+    assert "Traceback" not in ran.stdout + ran.stderr
 
 
 def test_a_key_of_32_characters_signs(tmp_path: Path) -> None:
