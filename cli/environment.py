@@ -299,8 +299,9 @@ def _no_redis(settings: Settings) -> typer.Exit:
             "or overloaded (the server's /ready names `redis` meanwhile). Look at that "
             "process; a server started here would not replace it while it holds the socket."
         )
-    Console(stderr=True).print(f"[red]no Redis to read: {why}[/]", markup=True, highlight=False)
-    return typer.Exit(2)
+    # One line however long, as every start-up refusal: it was wrapped at 80 columns
+    # when stderr was not a terminal, and log pipelines split it (an outside probe).
+    return refused(f"no Redis to read: {why}")
 
 
 def require_redis(settings: Settings) -> str:

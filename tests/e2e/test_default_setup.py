@@ -76,8 +76,10 @@ def test_tools_say_when_no_server_runs_and_start_no_redis(tmp_path: Path) -> Non
     for command in ("status", "verify"):
         result = inkwell(tmp_path, command)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert "no Redis to read" in result.stderr
+        assert result.stderr.startswith("no Redis to read"), result.stderr
         assert "inkwell serve" in result.stderr
+        # One line, as every start-up refusal (wrapped at 80 columns, it was 4).
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not socket_path(tmp_path / "data").exists()
 
 
