@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ from infra.embedded_redis import EmbeddedRedisError
 from infra.redis_binary import NoRedisServer
 from infra.redis_policy import PRODUCTION_REFUSAL, eviction_refusal, maxmemory_policy
 from infra.settings import LogSettings, Settings, SettingsError, database_url_in
+from infra.unread_settings import Reads, unread
 from projections.keyspace.keys import Keys
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
 from wiring.bootstrap import NAMES
@@ -46,6 +48,7 @@ def settings_or_exit(
     port: int | None = None,
     redis: bool = True,
     writes: bool = False,
+    names_unread: bool = True,
 ) -> Settings:
     """The settings of a CLI command, once they are valid, its event log opens and the
     Redis servers it names answer; else the command ends with the reason in one line, exit
@@ -63,11 +66,17 @@ def settings_or_exit(
     `listens`: the command serves HTTP on HOST and `port` (PORT when None), so both are
     tried before the log is made or anything starts. `redis` off: the command reads the
     log alone (`events`), and works while Redis is down. `writes`: the command appends to
-    the log (serve, api, seed), which must take a write (sqlite_refuses_writes)."""
+    the log (serve, api, seed), which must take a write (sqlite_refuses_writes).
+    `names_unread`: warns of each INKWELL_ variable that no setting reads (a misspelled
+    one), off in `serve`'s projector process, whose `serve` has said so."""
     try:
         if not new_log:
             _the_log_exists(database_url_in())
-        settings = Settings.from_env(demo=demo)
+        reads = Reads(os.environ)
+        settings = Settings.from_env(reads, demo=demo)
+        LogSettings.from_env(reads)  # read before any command runs: its names count as read
+        for line in unread(reads) if names_unread else ():
+            log.warning(line)
         if listens:
             _can_listen(settings.host, settings.port if port is None else port)
         _open_the_log(settings.database_url, writes)

@@ -127,7 +127,13 @@ def project(
     """Runs the projections only, keeping the read models current until interrupted."""
     unwind_on_sigterm()
     stop_on_hangup()
-    settings = settings_or_exit(demo=demo, new_log=True, listens=port is not None, port=port)
+    settings = settings_or_exit(
+        demo=demo,
+        new_log=True,
+        listens=port is not None,
+        port=port,
+        names_unread=not until_stdin_closes,
+    )
     with redis_or_exit(settings) as settings:
         if port is None:
             uvloop.run(_follow(settings, until_stdin_closes))  # as uvicorn runs the others
