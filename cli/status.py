@@ -69,7 +69,18 @@ def status() -> None:
             evicted = await unaccounted_evictions(redis, keys, counted)
             policy = None if info is None else evicting_policy(info)
             refusal = await write_refusal(redis, keys.write_probe())
+            built = bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
         healthy = show_status(console, progress, settings.ready_stalled_after, refusal is None)
+        if not built:
+            # A mistyped INKWELL_PREFIX reads as a deployment whose projector never ran:
+            # said alone, "start `serve`" built read models under the wrong prefix (an
+            # outside probe).
+            console.print(
+                f"[red]there are no read models under prefix {keys.prefix!r} in that Redis "
+                "(is INKWELL_PREFIX the server's? a server or `inkwell project` builds them "
+                "when it starts)[/]"
+            )
+            healthy = False
         if refusal is not None:
             console.print(
                 f"[red]Redis refuses writes ({escape(refusal)}): no projector can apply an "

@@ -172,6 +172,19 @@ def test_status_says_when_no_projector_holds_a_lease_and_exits_1(
     assert "catching up" not in said and "stalled" not in said
 
 
+def test_status_names_a_prefix_with_no_read_models(settings: Settings, env: dict[str, str]) -> None:
+    """A mistyped INKWELL_PREFIX read as a deployment whose projector never ran, and only
+    "start `serve`" was said, which would build read models under it (an outside probe)."""
+    given(settings)
+    mistyped = f"{settings.prefix}-typo"
+    result = invoke({**env, "INKWELL_PREFIX": mistyped}, "status")
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.stdout.split())
+    assert f"there are no read models under prefix '{mistyped}' in that Redis" in said
+    assert "is INKWELL_PREFIX the server's?" in said
+    assert "there are no read models" not in " ".join(invoke(env, "status").stdout.split())
+
+
 @pytest.mark.postgres  # a SQLite reader never waits for a writer's lock (WAL)
 def test_status_says_when_the_log_does_not_answer_and_exits_1(
     settings: Settings, env: dict[str, str], postgres_url: str
