@@ -360,3 +360,37 @@ async def test_a_read_that_finds_the_space_swapped_reads_the_posts_in_the_new_on
     assert [(s.key, s.value.title) for s in changed] == [(post, "Published during the rebuild")]
     _, caught_up = await stale_feed().since(after, limit=10)
     assert [s.key for s in caught_up] == [post]
+
+
+class BudgetSpent(Exception):
+    pass
+
+
+async def test_a_catch_up_is_charged_one_change_before_it_is_read_and_the_rest_after(
+    inkwell: Inkwell,
+) -> None:
+    """Charged only once read, a catch-up from an address whose budget was spent was
+    refused after Redis had done the reading, again and again (an outside probe)."""
+    ann = await user(inkwell, "Ann")
+    after = await checkpoint(inkwell)
+    for title in ("One", "Two", "Three"):
+        await published(inkwell, ann, title)
+    await settle(inkwell)
+    charged: list[int] = []
+
+    async def budget(changes: int) -> None:
+        charged.append(changes)
+
+    async with inkwell.services.live.feed(Resume(after, charge=budget)) as feed:
+        assert [(await next_item(feed)).title for _ in range(3)] == ["One", "Two", "Three"]
+    assert charged == [1, 2]
+
+    async def spent(changes: int) -> None:
+        raise BudgetSpent
+
+    # Past the log's head, a read would end in Resubscribe: the refusal comes first.
+    beyond = Resume(await checkpoint(inkwell) + 1_000, wait_seconds=0, charge=spent)
+    with pytest.raises(BudgetSpent):
+        async with inkwell.services.live.feed(beyond):
+            pass
+    assert inkwell.services.live.subscribers == 0
