@@ -61,6 +61,10 @@ class Static(StaticFiles):
     ) -> Response:
         path = Path(full_path)
         vendored = path.is_relative_to(VENDOR_DIR)
+        if vendored and path.name.endswith(GZIP_SUFFIX):
+            # A copy is another form of its file, not a file: asked for by its own name it
+            # went as raw gzip labelled text/javascript (an outside probe).
+            raise HTTPException(404)
         copy = path.with_name(path.name + GZIP_SUFFIX)
         compressed = vendored and copy.is_file()
         if compressed and accepts_gzip(Headers(scope=scope).get("accept-encoding", "")):

@@ -44,6 +44,13 @@ def test_a_vendored_script_goes_gzipped_to_a_browser_that_accepts_it(api: Api) -
         assert again.status_code == 304 and again.content == b"", encoding
 
 
+def test_a_gzip_copy_is_not_served_by_its_own_name(api: Api) -> None:
+    """It went as raw gzip labelled text/javascript, without Content-Encoding."""
+    copy = api.client.get(f"{SCRIPT}.gz", headers={"accept-encoding": "gzip"})
+    assert copy.status_code == 404
+    assert copy.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+
 def test_every_vendored_file_has_a_gzip_copy_of_its_own_bytes() -> None:
     for package in PLAYGROUND:
         for file in package.files:
