@@ -116,6 +116,25 @@ def test_a_write_lands_in_the_log_at_once_and_in_the_read_models_later(
     card.locator(".like").click()  # twice: the command is refused, and says why
     expect(card.locator(".result")).to_contain_text("BUSINESS_RULE")
 
+    # A comment of one character under 1,999 combining marks is one grapheme no line
+    # breaks: it drew across the columns, over the headings (an outside probe).
+    stacked = "b" + "".join(chr(0x0300 + n % 0x70) for n in range(1999))
+    card.locator(".comment-form input").fill(stacked)
+    card.locator(".comment-form button").click()
+    body = card.locator(".comment-body", has_text=stacked[:3])
+    expect(body).to_have_count(1, timeout=30_000)
+    ink, box, clipped = body.evaluate(
+        """(body) => {
+            const card = body.closest(".post");
+            const range = document.createRange();
+            range.selectNodeContents(body);
+            return [range.getBoundingClientRect().right, card.getBoundingClientRect().right,
+                    getComputedStyle(card).overflow];
+        }"""
+    )
+    assert ink > box, "the marks reach past the card"
+    assert clipped == "hidden", "and the card clips them"
+
     assert page.locator("img, #posts script").count() == 0
     assert guard.dialogs == [] and guard.refused == []
     assert (tmp_path / "lab.png").stat().st_size > 0

@@ -22,6 +22,11 @@
     readModelPosition`;
   const PROJECTION_FIELDS = "name position headPosition lag lagMilliseconds";
   const EVENTS_SHOWN = 30;
+  // What a card shows at most, whatever an answer holds: a post has at most 3 top
+  // comments and 10 tags, and a hostile or broken server sending 20,000 of each froze
+  // the tab for 24 s (an outside probe).
+  const TOP_COMMENTS_SHOWN = 3;
+  const TAGS_SHOWN = 10;
   // The newest events are read again after projections items, at most this often: on a
   // busy server items come many times a second, and one read each (three writers at
   // their write rate: 563 reads a minute) spent half the address's request rate, and a
@@ -243,7 +248,7 @@
     const published = item.querySelector(".published");
     published.dateTime = post.publishedAt || "";
     published.textContent = post.publishedAt ? new Date(post.publishedAt).toLocaleString() : "";
-    setText(item, ".tags", post.tags.map((tag) => `#${tag}`).join(" "));
+    setText(item, ".tags", post.tags.slice(0, TAGS_SHOWN).map((tag) => `#${tag}`).join(" "));
     setText(item, ".content", preview(post.content));
     setText(item, ".likes", String(post.likeCount));
     setText(item, ".likes-label", post.likeCount === 1 ? "like" : "likes");
@@ -259,7 +264,7 @@
   function fillComments(list, comments) {
     list.hidden = !comments || comments.length === 0;
     list.replaceChildren(
-      ...(comments || []).map((comment) => {
+      ...(comments || []).slice(0, TOP_COMMENTS_SHOWN).map((comment) => {
         const item = $("comment").content.firstElementChild.cloneNode(true);
         item.dataset.commentId = comment.id;
         setText(item, ".comment-author", comment.author.name);
@@ -382,7 +387,8 @@
       });
   }
 
-  function showEvents(events) {
+  function showEvents(answered) {
+    const events = answered.slice(0, EVENTS_SHOWN); // 50,000 made 250,102 elements
     const list = $("events");
     const known = new Map([...list.children].map((item) => [item.dataset.position, item]));
     const items = events.map((event) => {
