@@ -26,7 +26,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from protection.query_cost_rate import charge_query_cost
+from protection.query_cost_rate import charge_query_cost, rerun_charged
 from protection.write_rate import limit_writes
 from schema.consistency import consistently
 from schema.errors import Outages, code_errors, is_unexpected
@@ -139,6 +139,7 @@ class InkwellSchema(strawberry.Schema):
             execution_context,
             lambda: consistently(execution_context, charged, run),
             lambda: consistently(execution_context, run, run),
+            rerun_charged,
         )
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:

@@ -11,7 +11,8 @@ between its own two round trips has no post's position. When that is not the pos
 of the post read before, the resolver counts a torn read on the context, and the query
 runs again, as it would have been answered a moment later. Run again RERUNS times, it is
 answered as it came: a post written to so often that every run meets a write is still
-answered.
+answered. Each run is charged to the query cost budget; one the budget cannot pay for is
+not run, and the query is answered as it came.
 
 A mutation's payload is not run again (that would run the command again), and a shared
 subscription skips a torn item instead (schema/multiplex.py): the write that tore it
@@ -33,18 +34,22 @@ RERUNS = 3
 
 
 async def untorn(
-    execution: ExecutionContext, run: Callable[[], Awaitable[T]], rerun: Callable[[], Awaitable[T]]
+    execution: ExecutionContext,
+    run: Callable[[], Awaitable[T]],
+    rerun: Callable[[], Awaitable[T]],
+    paid: Callable[[ExecutionContext], Awaitable[bool]],
 ) -> T:
     """`run()`, the query's execution, then `rerun()` while its reads disagreed, up to
-    RERUNS times."""
+    RERUNS times, each once `paid` says the budget took its cost."""
     ctx = execution.context
     if not (isinstance(ctx, Context) and execution.operation_type is OperationType.QUERY):
         return await run()
+    seen = ctx.torn_reads
+    result = await run()
     for _ in range(RERUNS):
-        seen = ctx.torn_reads
-        result = await run()
-        if ctx.torn_reads == seen:
+        if ctx.torn_reads == seen or not await paid(execution):
             return result
+        seen = ctx.torn_reads
         execution.result, execution.pre_execution_errors = None, None
-        run = rerun
-    return await run()
+        result = await rerun()
+    return result

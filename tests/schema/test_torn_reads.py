@@ -9,15 +9,19 @@ be projected, then reads."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any, cast
 
 import pytest
 from starlette.testclient import TestClient
 
+from infra.settings import Settings
 from projections.readers import pagination
+from protection.config import RateLimits
 from schema.torn_reads import RERUNS
 from tests.support import operations as ops
 from tests.support.api import Account, Api
+from wiring.asgi import create_app
 
 POST = """
 query($id: ID!) {
@@ -179,3 +183,44 @@ def test_a_page_whose_comment_went_between_its_round_trips_runs_again(
     assert deleted
     assert agrees(answer), answer
     assert answer["commentCount"] == 1
+
+
+PAGE = """
+query($id: ID!) {
+  post(id: $id) {
+    commentCount comments(first: 100) { totalCount edges { node { id body createdAt } } }
+  }
+}"""
+# post, commentCount, comments, totalCount, edges; 100 x (node, id, body weighing 10,
+# createdAt): far above what the writes around it cost (new documents, small payloads).
+PAGE_COST = 5 + 100 * 13
+WRITES_COST = 1_000
+
+
+def test_each_run_again_is_charged_and_one_the_budget_cannot_pay_is_not_run(
+    settings: Settings,
+) -> None:
+    """Charged once, an outside probe's costliest queries under a stream of writes ran up
+    to four times each for one charge. With a budget of about two runs (the writes take
+    a little of it too), a query torn every time runs twice and is answered as it came."""
+    budget = WRITES_COST + 2 * PAGE_COST + PAGE_COST // 2
+    limits = RateLimits(query_cost=f"{budget}/minute")
+    with TestClient(create_app(dataclasses.replace(settings, rate_limits=limits))) as client:
+        api = Api(client)
+        ann = api.register("Ann")
+        post = api.published_post(ann)
+        reads = cast(Any, client).app.state.inkwell.services.reads
+        original = reads.comment_pages
+        pages: list[int] = []
+
+        async def comment_each_time(*args: Any) -> Any:
+            pages.append(1)
+            await asyncio.to_thread(api.comment, ann, post["id"], f"Comment {len(pages)}")
+            return await original(*args)
+
+        reads.comment_pages = comment_each_time
+        answer = api.ok(PAGE, {"id": post["id"]})["post"]
+
+    assert len(pages) == 2 < 1 + RERUNS
+    assert answer["comments"]["totalCount"] == 2
+    assert answer["commentCount"] == 1  # torn, and answered
