@@ -124,7 +124,9 @@ def test_a_malformed_message_closes_with_4400(
         closed = closing_of(client, protocol, frame)
     assert closed["type"] == "websocket.close" and closed["code"] == 4400, closed
     assert 0 < len(closed["reason"].encode()) <= CLOSE_REASON_BYTES
-    assert not caplog.records
+    # Errors only: the app's projectors, started by the module's client, may say at any
+    # moment that they are building their read models (a WARNING that failed a CI run).
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
@@ -398,7 +400,7 @@ def test_an_operation_name_that_selects_nothing_is_refused_for_that_id_alone(
         )
         item = ws.receive_json()
         assert item["id"] in ("1", "3") and "errors" not in item["payload"], item
-    assert not caplog.records
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 def test_a_reused_id_closes_with_4409_and_a_reason_that_fits_a_close_frame(
