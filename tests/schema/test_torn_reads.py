@@ -52,6 +52,22 @@ def comment_before_first_page(api: Api, who: Account, post_id: str) -> list[str]
     return added
 
 
+def comment_before_every_page(api: Api, who: Account, post_id: str) -> list[int]:
+    """Adds a comment to the post before each of the app's comments page reads: every run
+    of a query is torn. The list returned holds a 1 per page read."""
+    reads = cast(Any, api.client).app.state.inkwell.services.reads
+    original = reads.comment_pages
+    pages: list[int] = []
+
+    async def comment_each_time(*args: Any) -> Any:
+        pages.append(1)
+        await asyncio.to_thread(api.comment, who, post_id, f"Comment {len(pages)}")
+        return await original(*args)
+
+    reads.comment_pages = comment_each_time
+    return pages
+
+
 def agrees(post: dict[str, Any]) -> bool:
     edges = post["comments"]["edges"]
     return bool(post["commentCount"] == post["comments"]["totalCount"] == len(edges))
@@ -107,16 +123,7 @@ def test_a_query_torn_every_time_is_answered_after_its_reruns(api: Api) -> None:
     of 1 + RERUNS runs."""
     ann = api.register("Ann")
     post = api.published_post(ann)
-    reads = cast(Any, api.client).app.state.inkwell.services.reads
-    original = reads.comment_pages
-    pages: list[int] = []
-
-    async def comment_each_time(*args: Any) -> Any:
-        pages.append(1)
-        await asyncio.to_thread(api.comment, ann, post["id"], f"Comment {len(pages)}")
-        return await original(*args)
-
-    reads.comment_pages = comment_each_time
+    pages = comment_before_every_page(api, ann, post["id"])
     answer = api.ok(POST, {"id": post["id"]})["post"]
 
     assert len(pages) == 1 + RERUNS
@@ -209,16 +216,7 @@ def test_each_run_again_is_charged_and_one_the_budget_cannot_pay_is_not_run(
         api = Api(client)
         ann = api.register("Ann")
         post = api.published_post(ann)
-        reads = cast(Any, client).app.state.inkwell.services.reads
-        original = reads.comment_pages
-        pages: list[int] = []
-
-        async def comment_each_time(*args: Any) -> Any:
-            pages.append(1)
-            await asyncio.to_thread(api.comment, ann, post["id"], f"Comment {len(pages)}")
-            return await original(*args)
-
-        reads.comment_pages = comment_each_time
+        pages = comment_before_every_page(api, ann, post["id"])
         answer = api.ok(PAGE, {"id": post["id"]})["post"]
 
     assert len(pages) == 2 < 1 + RERUNS
