@@ -248,14 +248,20 @@ def redis_or_exit(settings: Settings) -> Iterator[Settings]:
 async def _bound_or_exit(settings: Settings) -> None:
     async with inspecting(settings) as (redis, log_reader):
         assert redis is not None
-        if settings.production:
-            # Refused here in one line, where the server's own check, in uvicorn's
-            # lifespan, ended `serve` and `api` in a traceback (exit 3) and `project` in
-            # 113 lines of one (an outside probe).
-            refusal = eviction_refusal(await maxmemory_policy(redis))
-            if refusal is not None:
-                raise refused(refusal + PRODUCTION_REFUSAL)
+        await evicting_redis_refused(redis, settings)
         await bind_or_exit(redis, log_reader, settings)
+
+
+async def evicting_redis_refused(redis: Redis, settings: Settings) -> None:
+    """In production, ends the command (exit code 2) when Redis may evict read-model keys,
+    before anything is written there. Refused by the server's own check, in uvicorn's
+    lifespan, `serve` and `api` ended in a traceback (exit 3), `project` in 113 lines of
+    one, `verify` in 109 (exit 1, its code for differences); `rebuild` built into that
+    Redis and said nothing (outside probes)."""
+    if settings.production:
+        refusal = eviction_refusal(await maxmemory_policy(redis))
+        if refusal is not None:
+            raise refused(refusal + PRODUCTION_REFUSAL)
 
 
 async def read_models_or_exit(redis: Redis, prefix: str, without: str) -> None:

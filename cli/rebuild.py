@@ -22,6 +22,7 @@ from rich.progress import (
 from cli.console import operator_console
 from cli.environment import (
     bind_or_exit,
+    evicting_redis_refused,
     inspecting,
     quiet_per_command_logs,
     require_redis,
@@ -65,6 +66,7 @@ def rebuild(
     async def run() -> int:
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
+            await evicting_redis_refused(redis, settings)
             await bind_or_exit(redis, log_reader, settings)
             keys = Keys(settings.prefix)
             evicted = await evicted_keys(redis)  # every read model is whole as of here

@@ -9,12 +9,14 @@ from redis.asyncio import Redis
 
 from cli.console import operator_console
 from cli.environment import (
+    evicting_redis_refused,
     read_models_or_exit,
     refused,
     require_redis,
     settings_or_exit,
     stores_answering,
 )
+from infra.settings import Settings
 from observability.evictions import account_for, evicted_keys
 from projections.live.consistency import ConsistencyTimeout
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog
@@ -39,7 +41,7 @@ def verify() -> None:
     models it compares are the ones the server serves, as they are."""
     settings = settings_or_exit()
     url = require_redis(settings)
-    asyncio.run(_read_models_or_exit(url, settings.prefix))
+    asyncio.run(_read_models_or_exit(url, settings))
 
     async def check() -> tuple[list[str], list[Parked]]:
         async with running(settings, projectors=False, take_over=False) as inkwell:
@@ -80,10 +82,11 @@ def verify() -> None:
     raise typer.Exit(1 if found else 0)
 
 
-async def _read_models_or_exit(url: str, prefix: str) -> None:
+async def _read_models_or_exit(url: str, settings: Settings) -> None:
     redis = Redis.from_url(url, decode_responses=True)
     try:
-        await read_models_or_exit(redis, prefix, "nothing to compare with the log")
+        await evicting_redis_refused(redis, settings)
+        await read_models_or_exit(redis, settings.prefix, "nothing to compare with the log")
     finally:
         await redis.aclose()
 

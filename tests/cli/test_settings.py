@@ -330,12 +330,15 @@ def test_a_log_that_cannot_take_a_write_stops_the_commands_that_write(tmp_path: 
         assert "Traceback" not in read.stdout + read.stderr
 
 
-@pytest.mark.parametrize("command", ["serve", "project"])
+@pytest.mark.parametrize("command", ["serve", "project", "verify", "rebuild"])
 def test_production_refuses_a_redis_that_may_evict_in_one_line(
     private_redis: PrivateRedis, tmp_path: Path, command: str
 ) -> None:
     """Refused by the server's own check, in uvicorn's lifespan: a traceback and exit 3
-    from `serve` and `api`, 113 lines of one from `project` (an outside probe)."""
+    from `serve` and `api`, 113 lines of one from `project`, 109 from `verify` (exit 1,
+    its code for differences); `rebuild` built into that Redis without a word (outside
+    probes)."""
+    make_log(f"sqlite:///{tmp_path / 'inkwell.db'}")  # verify and rebuild need one
     with private_redis.client() as admin:
         admin.config_set("maxmemory-policy", "allkeys-lru")
     env = {
@@ -345,7 +348,7 @@ def test_production_refuses_a_redis_that_may_evict_in_one_line(
     }
     ran = run_cli(env, tmp_path, command)
     assert ran.returncode == 2, ran.stdout + ran.stderr
-    said = ran.stderr.strip().splitlines()[-1]  # after the new log's migrations
+    said = ran.stderr.strip().splitlines()[-1]
     assert said.startswith("Redis's maxmemory-policy is allkeys-lru:"), ran.stderr
     assert said.endswith("Refusing to start (INKWELL_ENV=production).")
     assert "Traceback" not in ran.stdout + ran.stderr
