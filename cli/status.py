@@ -70,11 +70,13 @@ def status() -> None:
             policy = None if info is None else evicting_policy(info)
             refusal = await write_refusal(redis, keys.write_probe())
             built = bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
-        healthy = show_status(console, progress, settings.ready_stalled_after, refusal is None)
+        healthy = show_status(
+            console, progress, settings.ready_stalled_after, refusal is None, built
+        )
         if not built:
             # A mistyped INKWELL_PREFIX reads as a deployment whose projector never ran:
-            # said alone, "start `serve`" built read models under the wrong prefix (an
-            # outside probe).
+            # "start `serve`", said for each projection, would build read models under the
+            # wrong prefix (outside probes). Said once, as a question, instead.
             console.print(
                 f"[red]there are no read models under prefix {keys.prefix!r} in that Redis "
                 "(is INKWELL_PREFIX the server's? a server or `inkwell project` builds them "
@@ -192,16 +194,17 @@ def show_status(
     progress: Sequence[Progress],
     stalled_after: float,
     redis_takes_writes: bool,
+    built: bool = True,
 ) -> bool:
     """Prints the table; True when every projection is caught up or moving, none is ahead
     of the log and none parked. A stalled projection, or one whose lease nobody holds,
     is asked after its projector unless Redis refuses writes, which stalls every
-    projector (said after the table)."""
+    projector, or unless nothing is `built` under the prefix (both said after the table)."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
         if p.went_back and not p.ahead:
             console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
-        if p.state(stalled_after) == "no projector":
+        if p.state(stalled_after) == "no projector" and built:
             # A running projector cannot take or renew a lease while Redis refuses writes:
             # "start `serve`" sent an operator to the wrong fix (an outside probe).
             advice = (

@@ -163,7 +163,8 @@ def test_status_says_when_no_projector_holds_a_lease_and_exits_1(
     """Events waiting and no projector anywhere: status said "catching up" and exited 0
     for the 30 s before a lag counts as stalled (an outside probe, every projector
     killed)."""
-    given(settings, projectors=False)
+    given(settings)
+    given(settings, projectors=False)  # written since, and no projector runs
     result = invoke(env, "status")
     assert result.exit_code == 1, result.output
     assert result.stdout.count("no projector") == 2 * len(PROJECTIONS)
@@ -182,6 +183,7 @@ def test_status_names_a_prefix_with_no_read_models(settings: Settings, env: dict
     said = " ".join(result.stdout.split())
     assert f"there are no read models under prefix '{mistyped}' in that Redis" in said
     assert "is INKWELL_PREFIX the server's?" in said
+    assert "start `serve`" not in said  # which would build them under the mistyped one
     assert "there are no read models" not in " ".join(invoke(env, "status").stdout.split())
 
 
