@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -185,12 +186,21 @@ def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
                 f"{name} must allow at least 1 a window (rates such as {example}), "
                 f"not {value!r}; INKWELL_RATE_LIMITS=off turns every rate limit off"
             )
+        # The parser reads a window of 0 as a window of 1 (`3/0second`, 3 a second),
+        # which nobody writing it meant (a re-check probe took it for a limit turned off).
+        if ZERO_WINDOW.search(value):
+            raise ValueError(
+                f"{name} must have windows of at least 1 (rates such as {example}), not {value!r}"
+            )
     smallest = min(item.amount for item in parse_many(rates.query_cost))
     if smallest < edge.max_query_cost:
         raise ValueError(
             f"INKWELL_RATE_LIMIT_QUERY_COST allows {smallest} a window, less than one query "
             f"may cost (INKWELL_MAX_QUERY_COST, {edge.max_query_cost})"
         )
+
+
+ZERO_WINDOW = re.compile(r"(?:/|\bper\b)\s*0+\s*[a-z]", re.IGNORECASE)
 
 
 def _switch(env: Mapping[str, str], name: str, default: str) -> str:

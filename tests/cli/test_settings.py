@@ -136,6 +136,13 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
+    # Read as a window of 1 (3 a second), taken for a limit turned off (a re-check probe).
+    (
+        "INKWELL_RATE_LIMIT_SUBSCRIBES",
+        "3/0second",
+        "INKWELL_RATE_LIMIT_SUBSCRIBES must have windows of at least 1 (rates such as "
+        "60/minute), not '3/0second'",
+    ),
     # Passed over without a word: every client behind the proxy was counted as one address.
     *(
         (
