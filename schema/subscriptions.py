@@ -18,7 +18,8 @@ from strawberry.utils.await_maybe import await_maybe
 from domain.errors import InvalidInput, NotFound
 from projections.live.read_models import MAX_CHANGES, Resume
 from projections.readers.views import CommentView, PostView
-from protection.cost_budget import charge
+from protection.cost_budget import charge, give_back
+from protection.throttle import Charged
 from schema import ids
 from schema.consistency import subscribed_consistently
 from schema.context import Context
@@ -109,7 +110,9 @@ async def _leaves_sight(post: AsyncIterator[PostView | None], viewer_id: str | N
 def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
     """Where a subscription given `after` picks up; None for one that starts from now.
     Its catch-up is bounded by the topics' own bound and by the cost limit: each item
-    costs what the subscription costs per change, and all of them must fit a query's limit."""
+    costs what the subscription costs per change, and all of them must fit a query's limit.
+    It is charged that bound before it is read, as a query is charged its pages in full,
+    and given back what it did not hold."""
     if after is None:
         return None
     if after < 0:
@@ -121,14 +124,20 @@ def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
         item_cost = max(1, costs.item_cost(raw.operation, raw.fragments, info.variable_values))
         limit = min(limit, costs.limit.max_cost // item_cost)
 
+    charged: Charged = []
+
     async def charge_catch_up(items: int) -> None:
-        await charge(info.context, items * item_cost)
+        charged.extend(await charge(info.context, items * item_cost))
+
+    async def refund_catch_up(items: int) -> None:
+        await give_back(info.context, charged, items * item_cost)
 
     return Resume(
         after,
         limit,
         wait_seconds=info.context.services.consistency_timeout,
         charge=charge_catch_up,
+        refund=refund_catch_up,
     )
 
 

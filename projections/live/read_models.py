@@ -119,9 +119,11 @@ class Resume:
     after: int
     limit: int = MAX_CHANGES - 1
     wait_seconds: float = 0.0
-    # Told of one change before the catch-up is read, and of the others it holds before
-    # any is sent; raising refuses it (the query-cost budget, protection/query_cost_rate.py).
+    # Told, before the catch-up is read, of the most changes it may hold (`limit`), and
+    # raising refuses it; then `refund` is told how many of those it did not hold (the
+    # query-cost budget, protection/query_cost_rate.py).
     charge: Callable[[int], Awaitable[None]] | None = None
+    refund: Callable[[int], Awaitable[None]] | None = None
 
 
 class Mailbox(Generic[T]):
@@ -708,10 +710,12 @@ class LiveReadModels:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + resume.wait_seconds
         if resume.charge is not None:
-            # One item before the read, the rest after it: charged only once read, a
-            # catch-up from an address whose budget was spent was refused after Redis had
-            # done its reading, seven times in a row (an outside probe: 1.29 MB each).
-            await resume.charge(1)
+            # The most it may hold before the read, what it did not hold given back after:
+            # charged only once read, a catch-up from an address whose budget was spent was
+            # refused after Redis had read it, again and again (an outside probe: 1.29 MB
+            # each); charged one change ahead, it still was, for one change a time (2.41 MB
+            # of 3,080 changes for a cost of 1: a re-check probe).
+            await resume.charge(resume.limit)
         while True:
             read = asyncio.ensure_future(source.since(resume.after, resume.limit))
             # Read in a task of its own, as post_now; its outcome is taken even if nobody
@@ -722,8 +726,8 @@ class LiveReadModels:
             except Behind:  # Redis lost its read models: as behind as can be
                 checkpoint, caught_up = -1, []
             if checkpoint >= max(resume.after, floor):
-                if resume.charge is not None and len(caught_up) > 1:
-                    await resume.charge(len(caught_up) - 1)
+                if resume.refund is not None and len(caught_up) < resume.limit:
+                    await resume.refund(resume.limit - len(caught_up))
                 return _after_catch_up(caught_up, checkpoint, mailbox)
             if loop.time() >= deadline:
                 held = "no read models" if checkpoint < 0 else f"position {checkpoint}"

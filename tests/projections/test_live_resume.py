@@ -366,24 +366,31 @@ class BudgetSpent(Exception):
     pass
 
 
-async def test_a_catch_up_is_charged_one_change_before_it_is_read_and_the_rest_after(
+async def test_a_catch_up_is_charged_its_bound_before_it_is_read_and_refunded_the_rest(
     inkwell: Inkwell,
 ) -> None:
-    """Charged only once read, a catch-up from an address whose budget was spent was
-    refused after Redis had done the reading, again and again (an outside probe)."""
+    """Charged once read, a catch-up from an address whose budget was spent was refused
+    after Redis had done the reading, again and again; charged one change ahead, a
+    catch-up of 3,080 changes still was, for a cost of 1 a time (outside probes). It is
+    charged the most it may hold, as a query its pages in full, and refunded the rest."""
     ann = await user(inkwell, "Ann")
     after = await checkpoint(inkwell)
     for title in ("One", "Two", "Three"):
         await published(inkwell, ann, title)
     await settle(inkwell)
     charged: list[int] = []
+    refunded: list[int] = []
 
     async def budget(changes: int) -> None:
         charged.append(changes)
 
-    async with inkwell.services.live.feed(Resume(after, charge=budget)) as feed:
+    async def refund(changes: int) -> None:
+        refunded.append(changes)
+
+    resume = Resume(after, limit=10, charge=budget, refund=refund)
+    async with inkwell.services.live.feed(resume) as feed:
         assert [(await next_item(feed)).title for _ in range(3)] == ["One", "Two", "Three"]
-    assert charged == [1, 2]
+    assert (charged, refunded) == ([10], [7])
 
     async def spent(changes: int) -> None:
         raise BudgetSpent
