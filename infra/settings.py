@@ -38,6 +38,9 @@ class SettingsError(ValueError):
 # models never moved (an outside probe). A projector that stops holds its projections for
 # a lease's length, so an hour is already more than a standby should wait.
 SHORTEST_LEASE = 0.001
+# The largest age a cache must read (RFC 9111 1.2.2: 2^31 s). A value of 23 digits was
+# accepted and sent as `s-maxage` (a re-check probe).
+LONGEST_CACHE_SECONDS = 2**31
 LONGEST_LEASE = 3600.0
 # A token's expiry is written in whole seconds: 1e305 days overflowed, and the user was
 # registered without the token its answer should have carried (an outside probe).
@@ -96,9 +99,15 @@ def _number(
 
 
 def _span(least: float, most: float, above: bool) -> str:
+    low, high = _figure(least), _figure(most)
     if above:
-        return f"above {least:g}" + (f" and at most {most:g}" if math.isfinite(most) else "")
-    return f"from {least:g} to {most:g}" if math.isfinite(most) else f"of at least {least:g}"
+        return f"above {low}" + (f" and at most {high}" if math.isfinite(most) else "")
+    return f"from {low} to {high}" if math.isfinite(most) else f"of at least {low}"
+
+
+def _figure(bound: float) -> str:
+    """A bound as written: a whole one whole (2147483648, not 2.14748e+09)."""
+    return str(int(bound)) if math.isfinite(bound) and bound == int(bound) else f"{bound:g}"
 
 
 @dataclass(frozen=True)
@@ -188,7 +197,7 @@ class Settings:
             cors_headers=cors_headers,
             allowed_hosts=allowed_hosts,
             trusted_documents=_trusted_documents(env),
-            cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5),
+            cdn_max_age=whole("INKWELL_CDN_MAX_AGE", 5, most=LONGEST_CACHE_SECONDS),
             production=get("INKWELL_ENV", "development") == "production",
             demo=demo,
             demo_projection_delay=_demo_projection_delay(env, demo),

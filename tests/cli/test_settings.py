@@ -46,10 +46,14 @@ BAD = [
         "-5",
         "INKWELL_CONSISTENCY_TIMEOUT must be a number above 0, not '-5'",
     ),
-    (
-        "INKWELL_CDN_MAX_AGE",
-        "-1",
-        "INKWELL_CDN_MAX_AGE must be a whole number of at least 0, not '-1'",
+    *(
+        (
+            "INKWELL_CDN_MAX_AGE",
+            value,
+            f"INKWELL_CDN_MAX_AGE must be a whole number from 0 to 2147483648, not {value!r}",
+        )
+        # The second was sent as `s-maxage` (a re-check probe); caches read up to 2^31.
+        for value in ["-1", "99999999999999999999999"]
     ),
     (
         "INKWELL_READY_MAX_LAG",
