@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
 from typing import Annotated, Any, TypeVar
+from weakref import WeakValueDictionary
 
 import strawberry
 from graphql import FieldNode, located_error
@@ -16,10 +17,10 @@ from strawberry.types import Info
 from strawberry.utils.await_maybe import await_maybe
 
 from domain.errors import InvalidInput, NotFound
-from projections.live.read_models import MAX_CHANGES, Resume
+from projections.live.read_models import MAX_CHANGES, Held, Resume
 from projections.readers.views import CommentView, PostView
+from protection.addresses import client_of
 from protection.cost_budget import charge, give_back
-from protection.throttle import Charged
 from schema import ids
 from schema.consistency import subscribed_consistently
 from schema.context import Context
@@ -124,21 +125,38 @@ def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
         item_cost = max(1, costs.item_cost(raw.operation, raw.fragments, info.variable_values))
         limit = min(limit, costs.limit.max_cost // item_cost)
 
-    charged: Charged = []
+    ctx = info.context
 
-    async def charge_catch_up(items: int) -> None:
-        charged.extend(await charge(info.context, items * item_cost))
-
-    async def refund_catch_up(items: int) -> None:
-        await give_back(info.context, charged, items * item_cost)
+    @asynccontextmanager
+    async def charge_catch_up(changes: int) -> AsyncIterator[Held]:
+        async with catch_up_turn(client_of(ctx)):
+            charged = await charge(ctx, changes * item_cost)
+            held = Held()
+            try:
+                yield held
+            finally:
+                await give_back(ctx, charged, max(0, changes - held.changes) * item_cost)
 
     return Resume(
         after,
         limit,
-        wait_seconds=info.context.services.consistency_timeout,
+        wait_seconds=ctx.services.consistency_timeout,
         charge=charge_catch_up,
-        refund=refund_catch_up,
     )
+
+
+# Each catch-up is charged its bound while it is read: two resumed at once on one socket
+# held two bounds together, and the second was refused for 105 s though both cost about
+# 40 (a re-check probe), as a client reconnecting its subscriptions resumes them all at
+# once. So an address's catch-ups are charged and read one at a time, in this process.
+_CATCH_UP_TURNS: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+
+
+def catch_up_turn(address: str) -> asyncio.Lock:
+    turn = _CATCH_UP_TURNS.get(address)
+    if turn is None:
+        turn = _CATCH_UP_TURNS[address] = asyncio.Lock()
+    return turn
 
 
 @strawberry.type

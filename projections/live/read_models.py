@@ -48,7 +48,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -119,11 +119,19 @@ class Resume:
     after: int
     limit: int = MAX_CHANGES - 1
     wait_seconds: float = 0.0
-    # Told, before the catch-up is read, of the most changes it may hold (`limit`), and
-    # raising refuses it; then `refund` is told how many of those it did not hold (the
-    # query-cost budget, protection/query_cost_rate.py).
-    charge: Callable[[int], Awaitable[None]] | None = None
-    refund: Callable[[int], Awaitable[None]] | None = None
+    # Entered, before the catch-up is read, with the most changes it may hold (`limit`),
+    # and raising refuses it; left once it is read, or failed, with `Held` saying how
+    # many it held (the query-cost budget, protection/query_cost_rate.py).
+    charge: Callable[[int], AbstractAsyncContextManager[Held]] | None = None
+
+
+@dataclass
+class Held:
+    """How many changes a catch-up held, once read. One until then: a catch-up that
+    ends without sending any (RESUBSCRIBE, its socket gone) keeps one change's cost, as
+    the least a query costs."""
+
+    changes: int = 1
 
 
 class Mailbox(Generic[T]):
@@ -709,13 +717,25 @@ class LiveReadModels:
         floor = topic.read_at()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + resume.wait_seconds
-        if resume.charge is not None:
-            # The most it may hold before the read, what it did not hold given back after:
-            # charged only once read, a catch-up from an address whose budget was spent was
-            # refused after Redis had read it, again and again (an outside probe: 1.29 MB
-            # each); charged one change ahead, it still was, for one change a time (2.41 MB
-            # of 3,080 changes for a cost of 1: a re-check probe).
-            await resume.charge(resume.limit)
+        # The most it may hold is charged before the read, and what it did not hold given
+        # back after: charged only once read, a catch-up from an address whose budget was
+        # spent was refused after Redis had read it, again and again (an outside probe:
+        # 1.29 MB each); charged one change ahead, it still was, for one change a time
+        # (2.41 MB of 3,080 changes for a cost of 1: a re-check probe).
+        charging = resume.charge(resume.limit) if resume.charge else nullcontext(Held())
+        async with charging as held:
+            return await self._caught_up(source, resume, mailbox, floor, deadline, held)
+
+    async def _caught_up(
+        self,
+        source: ChangesSince,
+        resume: Resume,
+        mailbox: Mailbox[T],
+        floor: int,
+        deadline: float,
+        held: Held,
+    ) -> AsyncIterator[T]:
+        loop = asyncio.get_running_loop()
         while True:
             read = asyncio.ensure_future(source.since(resume.after, resume.limit))
             # Read in a task of its own, as post_now; its outcome is taken even if nobody
@@ -726,13 +746,12 @@ class LiveReadModels:
             except Behind:  # Redis lost its read models: as behind as can be
                 checkpoint, caught_up = -1, []
             if checkpoint >= max(resume.after, floor):
-                if resume.refund is not None and len(caught_up) < resume.limit:
-                    await resume.refund(resume.limit - len(caught_up))
+                held.changes = len(caught_up)
                 return _after_catch_up(caught_up, checkpoint, mailbox)
             if loop.time() >= deadline:
-                held = "no read models" if checkpoint < 0 else f"position {checkpoint}"
+                holds = "no read models" if checkpoint < 0 else f"position {checkpoint}"
                 raise Resubscribe(
-                    f"cannot resume after position {resume.after}: Redis holds {held} (a "
+                    f"cannot resume after position {resume.after}: Redis holds {holds} (a "
                     "position from another event log, or Redis lost data): read the "
                     "current state again and subscribe anew"
                 )

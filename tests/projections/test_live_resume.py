@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -24,6 +25,7 @@ from projections.live import read_models
 from projections.live.read_models import (
     CHANGES_SINCE,
     ChangesSince,
+    Held,
     Resubscribe,
     Resume,
     _published_post,
@@ -372,32 +374,38 @@ async def test_a_catch_up_is_charged_its_bound_before_it_is_read_and_refunded_th
     """Charged once read, a catch-up from an address whose budget was spent was refused
     after Redis had done the reading, again and again; charged one change ahead, a
     catch-up of 3,080 changes still was, for a cost of 1 a time (outside probes). It is
-    charged the most it may hold, as a query its pages in full, and refunded the rest."""
+    charged the most it may hold, as a query its pages in full; once read, it keeps what
+    it held, and a RESUBSCRIBE keeps one change's cost."""
     ann = await user(inkwell, "Ann")
     after = await checkpoint(inkwell)
     for title in ("One", "Two", "Three"):
         await published(inkwell, ann, title)
     await settle(inkwell)
-    charged: list[int] = []
-    refunded: list[int] = []
+    settled: list[tuple[int, int]] = []  # (the bound charged, the changes it kept)
 
-    async def budget(changes: int) -> None:
-        charged.append(changes)
+    @asynccontextmanager
+    async def budget(changes: int) -> AsyncIterator[Held]:
+        held = Held()
+        try:
+            yield held
+        finally:
+            settled.append((changes, held.changes))
 
-    async def refund(changes: int) -> None:
-        refunded.append(changes)
-
-    resume = Resume(after, limit=10, charge=budget, refund=refund)
-    async with inkwell.services.live.feed(resume) as feed:
+    async with inkwell.services.live.feed(Resume(after, limit=10, charge=budget)) as feed:
         assert [(await next_item(feed)).title for _ in range(3)] == ["One", "Two", "Three"]
-    assert (charged, refunded) == ([10], [7])
+    beyond = await checkpoint(inkwell) + 1_000  # a read finds Redis behind: RESUBSCRIBE
+    with pytest.raises(Resubscribe):
+        async with inkwell.services.live.feed(Resume(beyond, limit=10, charge=budget)):
+            pass
+    assert settled == [(10, 3), (10, 1)]
 
-    async def spent(changes: int) -> None:
+    @asynccontextmanager
+    async def spent(changes: int) -> AsyncIterator[Held]:
         raise BudgetSpent
+        yield Held()
 
-    # Past the log's head, a read would end in Resubscribe: the refusal comes first.
-    beyond = Resume(await checkpoint(inkwell) + 1_000, wait_seconds=0, charge=spent)
+    # The refusal comes before the read, which would end in RESUBSCRIBE.
     with pytest.raises(BudgetSpent):
-        async with inkwell.services.live.feed(beyond):
+        async with inkwell.services.live.feed(Resume(beyond, wait_seconds=0, charge=spent)):
             pass
     assert inkwell.services.live.subscribers == 0

@@ -187,9 +187,10 @@ async def resumed_feeds(
 
 async def test_a_resumed_subscriptions_catch_up_is_charged(start_server: StartServer) -> None:
     """`feed(after:)` first sends everything that changed since: a page its client asked
-    for, charged as one. Three posts at 204 each cost 612 of the 1,000: the second resume
-    from the same address is refused before any of its catch-up is sent."""
-    server = start_server(**BUDGET)
+    for, charged as one, its bound before it is read (4 posts at 204, of a cost limit of
+    1,000) and what it did not hold given back. Three posts cost 612 of the 1,300: the
+    second resume from the same address is refused before any of its catch-up is read."""
+    server = start_server(**{**BUDGET, "INKWELL_RATE_LIMIT_QUERY_COST": "1300/minute"})
     with client_at(server, "127.0.0.2") as writer:
         token = writer.post(
             "/graphql", json={"query": ops.REGISTER, "variables": {"input": {"name": "Ada"}}}
