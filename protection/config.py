@@ -187,10 +187,15 @@ def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
                 f"not {value!r}; INKWELL_RATE_LIMITS=off turns every rate limit off"
             )
         # The parser reads a window of 0 as a window of 1 (`3/0second`, 3 a second),
-        # which nobody writing it meant (a re-check probe took it for a limit turned off).
-        if ZERO_WINDOW.search(value):
+        # which nobody writing it meant (a re-check probe took it for a limit turned off);
+        # and Redis refused the expiry of a window of 3,000,000,000 years, so the limit
+        # failed open at every request (another).
+        if ZERO_WINDOW.search(value) or any(
+            item.get_expiry() > LONGEST_WINDOW_SECONDS for item in items
+        ):
             raise ValueError(
-                f"{name} must have windows of at least 1 (rates such as {example}), not {value!r}"
+                f"{name} must have windows from 1 second to 1 year (rates such as "
+                f"{example}), not {value!r}"
             )
     smallest = min(item.amount for item in parse_many(rates.query_cost))
     if smallest < edge.max_query_cost:
@@ -200,6 +205,7 @@ def check_rates(rates: RateLimits, edge: EdgeLimits) -> None:
         )
 
 
+LONGEST_WINDOW_SECONDS = 366 * 24 * 3600
 ZERO_WINDOW = re.compile(r"(?:/|\bper\b)\s*0+\s*[a-z]", re.IGNORECASE)
 
 

@@ -140,12 +140,16 @@ BAD = [
         "a lot",
         "INKWELL_RATE_LIMIT_QUERY_COST must be rates such as 100000/minute, not 'a lot'",
     ),
-    # Read as a window of 1 (3 a second), taken for a limit turned off (a re-check probe).
-    (
-        "INKWELL_RATE_LIMIT_SUBSCRIBES",
-        "3/0second",
-        "INKWELL_RATE_LIMIT_SUBSCRIBES must have windows of at least 1 (rates such as "
-        "60/minute), not '3/0second'",
+    # Read as a window of 1 (3 a second), taken for a limit turned off; a window Redis
+    # cannot expire failed open at every request (re-check probes).
+    *(
+        (
+            "INKWELL_RATE_LIMIT_SUBSCRIBES",
+            value,
+            "INKWELL_RATE_LIMIT_SUBSCRIBES must have windows from 1 second to 1 year (rates "
+            f"such as 60/minute), not {value!r}",
+        )
+        for value in ["3/0second", "3/3000000000 year"]
     ),
     # Passed over without a word: every client behind the proxy was counted as one address.
     *(
