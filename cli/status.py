@@ -213,7 +213,8 @@ def show_status(
                 else "none can take it while Redis refuses writes (below)"
             )
             console.print(
-                f"[red]{p.name}: {p.lag} events waiting and no projector holds its lease: "
+                f"[red]{p.name}: {p.lag} event{'' if p.lag == 1 else 's'} waiting and no "
+                "projector holds its lease: "
                 f"{advice}[/]"
             )
         if p.state(stalled_after) == "stalled":
