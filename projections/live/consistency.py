@@ -47,8 +47,14 @@ WARN_EVERY_SECONDS = 10.0
 
 
 class ConsistencyTimeout(Exception):
-    def __init__(self, position: int, timeout: float) -> None:
-        super().__init__(f"the read models did not reach position {position} within {timeout}s")
+    def __init__(self, position: int, timeout: float, *, stopping: bool = False) -> None:
+        """`stopping`: cut short by the server's shutdown (stop_waiting), which said "within
+        5s" of a wait of 1.7 s (an outside probe)."""
+        super().__init__(
+            f"the server is stopping, and the read models had not reached position {position}"
+            if stopping
+            else f"the read models did not reach position {position} within {timeout}s"
+        )
         self.position = position
 
 
@@ -129,7 +135,7 @@ class ConsistencyWaiter:
         `from_client`, rather than one a commit has just returned, raises NotInLog if it is
         past the log's head."""
         if self._stopping:
-            raise ConsistencyTimeout(position, timeout)
+            raise ConsistencyTimeout(position, timeout, stopping=True)
         waiter = _Waiter(position, head_checked=not from_client)
         self._waiters.add(waiter)
         self._wake.set()
@@ -140,7 +146,7 @@ class ConsistencyWaiter:
             # Nobody will read it now: a refusal set on it later would be logged as lost.
             waiter.reached.cancel()
         if waiter.reached.cancelled():  # the deadline passed, or stop_waiting()
-            raise ConsistencyTimeout(position, timeout)
+            raise ConsistencyTimeout(position, timeout, stopping=self._stopping)
         waiter.reached.result()  # raises NotInLog
 
     def spaces(self) -> dict[str, str]:

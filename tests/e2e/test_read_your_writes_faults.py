@@ -141,7 +141,14 @@ def test_the_server_stops_within_seconds_of_sigterm_with_waits_pending(
                 server.process.send_signal(signal.SIGTERM)
                 await asyncio.to_thread(server.process.wait, 60)
                 stopped = time.monotonic() - sent
-                await asyncio.gather(*waits, return_exceptions=True)
+                answers = await asyncio.gather(*waits, return_exceptions=True)
+                # Told why, not "within 120s" of a wait of a second or two (an outside probe).
+                said = [
+                    answer.json()["errors"][0]["message"]
+                    for answer in answers
+                    if isinstance(answer, httpx.Response)
+                ]
+                assert said and all("the server is stopping" in message for message in said), said
                 return stopped
 
         assert asyncio.run(stop_while_waiting()) < 10
