@@ -333,7 +333,13 @@ def test_a_log_that_cannot_take_a_write_stops_the_commands_that_write(tmp_path: 
     ready, and the first mutation was UNAVAILABLE (an outside probe). The commands that
     only read it still do."""
     with read_only_log(tmp_path) as url:
-        env = {"DATABASE_URL": url, "INKWELL_DATA_DIR": str(tmp_path / "data")}
+        # No Redis answers there: a command that got past the log's check would stop at
+        # it, not start on the suite's Redis (a serve at the parent commit did).
+        env = {
+            "DATABASE_URL": url,
+            "INKWELL_DATA_DIR": str(tmp_path / "data"),
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        }
         for command in (("serve",), ("api",), ("seed", "--users", "1")):
             ran = run_cli(env, tmp_path, *command)
             assert ran.returncode == 2, (command, ran.stderr)
