@@ -141,7 +141,8 @@ def _resume(info: Info[Context, None], after: int | None) -> Resume | None:
         after,
         limit,
         wait_seconds=ctx.services.consistency_timeout,
-        charge=charge_catch_up,
+        # With rate limits off there is no budget to charge, and no turn to take.
+        charge=charge_catch_up if ctx.services.throttle is not None else None,
     )
 
 
