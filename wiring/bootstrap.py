@@ -234,7 +234,9 @@ def _operations(
         metrics=metrics,
         exposition=Exposition(metrics, settings.metrics_dir),
         progress=progress,
-        readiness=Readiness(redis.primary, log_reader, keys, progress, limits, reads, store),
+        # The requests' pool: it gives up on a refused Redis after three quick tries and
+        # says so; the primary's retries ran out the check's 2 s and said "no answer".
+        readiness=Readiness(redis.requests, log_reader, keys, progress, limits, reads, store),
     )
 
 
