@@ -35,10 +35,10 @@ from schema.exposure import Exposure
 from schema.limits import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS, VALIDATION_RULES
 from schema.limits.cost import CostLimit, QueryCosts
 from schema.limits.variables import refuse_many_values
-from schema.mutation_pages import refuse_bad_pages
 from schema.mutations import Mutation
 from schema.names import MemoizedNameConverter
 from schema.operations import PreparedOperations
+from schema.page_checks import refuse_bad_pages
 from schema.queries import Query
 from schema.subscriptions import Subscription
 from schema.torn_reads import untorn

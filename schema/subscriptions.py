@@ -4,7 +4,7 @@ projector applied the change, never built from the raw event."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing, asynccontextmanager
 from typing import Annotated, Any, TypeVar
 from weakref import WeakValueDictionary
@@ -25,6 +25,7 @@ from schema import ids
 from schema.consistency import subscribed_consistently
 from schema.context import Context
 from schema.limits.cost import QueryCosts
+from schema.page_checks import bad_page_in
 from schema.types import Comment, Post, ProjectionStatus
 
 T = TypeVar("T")
@@ -35,13 +36,33 @@ class FieldErrors(FieldExtension):
     error does over HTTP. The resolvers refuse (a malformed id, a post the viewer may not
     see) while their stream is iterated, and graphql-core passed what a source stream
     raises on bare: the client got neither, where graphql-js locates an error raised
-    while the stream is set up and the spec says a field error has a path."""
+    while the stream is set up and the spec says a field error has a path.
+
+    A page size or cursor of the selection that its resolvers would refuse is refused
+    here, before the first item (schema/page_checks.py)."""
 
     async def resolve_async(
         self, next_: AsyncExtensionResolver, source: Any, info: Info, **kwargs: Any
     ) -> AsyncGenerator[Any, None]:
-        items: AsyncGenerator[Any, None] = await await_maybe(next_(source, info, **kwargs))
-        return _located(items, info._raw_info.field_nodes, info.path.as_list())
+        raw = info._raw_info
+        # A page its selection asks for that every item would refuse: refused once, here.
+        # graphql-core 3.3 types these as VariableValues, yet sets up a subscription's
+        # stream with the plain dict of them, coerced and defaulted.
+        given: Any = raw.variable_values
+        variables: Mapping[str, Any] = getattr(given, "coerced", given)
+        bad_page = bad_page_in(raw.operation, raw.fragments, variables)
+        items: AsyncGenerator[Any, None] = (
+            _refusing(bad_page)
+            if bad_page is not None
+            else await await_maybe(next_(source, info, **kwargs))
+        )
+        return _located(items, raw.field_nodes, info.path.as_list())
+
+
+async def _refusing(error: Exception) -> AsyncGenerator[Any, None]:
+    """A stream that fails on its first read, as the resolvers' own refusals do."""
+    raise error
+    yield  # an async generator, as the resolvers' streams are
 
 
 async def _located(

@@ -358,6 +358,64 @@ def test_the_chosen_operation_decides_whose_group_a_subscription_joins(
     assert message["payload"] == {"data": {"post": {"title": "Mine", "status": "DRAFT"}}}
 
 
+@pytest.mark.parametrize(
+    ("protocol", "start"), [("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")]
+)
+def test_a_subscription_whose_selection_pages_out_of_range_is_refused_once_and_ends(
+    server: ServerProcess, api: Api, ann: Account, protocol: str, start: str
+) -> None:
+    """Each item runs the selection again, and each refused the page anew: one item of
+    BAD_USER_INPUT after every change, the subscription never ended (an outside probe).
+    Refused before the first item, as a malformed id is: once, then the end. A page in
+    range, in the same shapes, is answered."""
+    post_id = api.published_post(ann, "Paged")["id"]
+    comments = "fragment C on Post { comments(first: $n) { totalCount } }"
+    paged = (
+        "subscription($id: ID!{n}) {{ post(id: $id) {{ likeCount comments{pages} "
+        "{{ totalCount }} }} }}"
+    )
+    refused: list[tuple[dict[str, Any], str]] = [
+        ({"query": paged.format(n="", pages="(first: 101)")}, "first"),
+        ({"query": paged.format(n="", pages="(first: -5)")}, "first"),
+        ({"query": paged.format(n="", pages='(after: "junk")')}, "after"),
+        ({"query": paged.format(n=", $n: Int", pages="(first: $n)"), "variables": {"n": 500}},
+         "first"),
+        ({"query": paged.format(n=", $n: Int = 101", pages="(first: $n)")}, "first"),
+        ({"query": "subscription { feed { id comments(last: 101) { totalCount } } }"}, "last"),
+        ({"query": f"subscription($n: Int) {{ feed {{ ...C }} }} {comments}",
+          "variables": {"n": 101}}, "first"),
+    ]  # fmt: skip
+    kept = {"query": paged.format(n=", $n: Int", pages="(first: $n)")}
+
+    async def subscribe() -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+        async with await raw_socket(server, ann.token, protocol) as ws:
+            answers = []
+            for i, (payload, _) in enumerate(refused):
+                if "$id" in payload["query"]:
+                    payload = {
+                        **payload,
+                        "variables": {"id": post_id, **payload.get("variables", {})},
+                    }
+                answers.append(await answer(ws, str(i), payload, start))
+            await ws.send(json.dumps({"id": "kept", "type": start, "payload": {
+                **kept, "variables": {"id": post_id, "n": 100}}}))  # fmt: skip
+            async with asyncio.timeout(10):
+                first: dict[str, Any] = json.loads(await ws.recv())
+            return answers, first
+
+    answers, first = asyncio.run(subscribe())
+    for messages, (_, field) in zip(answers, refused, strict=True):
+        assert [m["type"] for m in messages] == [
+            "data" if protocol == "graphql-ws" else "next",
+            "complete",
+        ]
+        errors = only_errors(messages)
+        assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in errors] == [
+            ("BAD_USER_INPUT", field)
+        ], errors
+    assert first["payload"] == {"data": {"post": {"likeCount": 0, "comments": {"totalCount": 0}}}}
+
+
 LOCATED_POST = "subscription($id: ID!) {\n  watched: post(id: $id) { id }\n}"
 LOCATED_COMMENTS = "subscription($id: ID!) {\n  added: commentAdded(postId: $id) { id }\n}"
 

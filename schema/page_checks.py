@@ -1,16 +1,23 @@
-"""A mutation's answer may page: `archivePost(...) { post { comments(first: 500) } }`.
+"""Page sizes and cursors checked before an operation runs, where a refusal at the field
+would come too late.
 
+A mutation's answer may page: `archivePost(...) { post { comments(first: 500) } }`.
 The comments resolver refuses that page with BAD_USER_INPUT, but only after the command
 was committed: the answer carries an error, yet the post is archived. Bad input must
 change nothing, so before a mutation runs, every page size and cursor in its document is
 checked as the resolvers check them (projections/readers/pagination.py), and a bad one
-refuses the whole operation, unrun. Queries keep their partial answers: they change
-nothing either way.
+refuses the whole operation, unrun.
+
+A subscription's selection runs again on every change: `post(id: $id) { comments(first:
+101) { totalCount } }` answered the same error after each like, for as long as the
+socket stayed open, holding its share of the live budget. Its resolvers refuse it
+before the first item instead (schema/subscriptions.py, FieldErrors), as a malformed id
+is refused. Queries keep their partial answers: they change nothing, and end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from graphql import (
@@ -81,11 +88,27 @@ def first_bad_page(
     if operation_name not in operations:
         return None  # strawberry refuses the request: no such operation
     fields, defaults = operations[operation_name]
+    return _first_problem(fields, lambda variable: variables.get(variable, defaults.get(variable)))
+
+
+def bad_page_in(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+) -> BadPageRequest | None:
+    """`first_bad_page` of the operation graphql-core runs, from what it hands a resolver:
+    the operation, the document's fragments and the variables, coerced and defaulted."""
+    fields = _fields(operation) + [f for fragment in fragments.values() for f in _fields(fragment)]
+    return _first_problem(fields, variables.get)
+
+
+def _first_problem(
+    fields: Iterable[Field], value_of: Callable[[str], Any]
+) -> BadPageRequest | None:
+    """The first refusal among the fields' page arguments; `value_of` gives a variable's."""
     for arguments in fields:
         given = {
-            name: _as_coerced(
-                literal if variable is None else variables.get(variable, defaults.get(variable))
-            )
+            name: _as_coerced(literal if variable is None else value_of(variable))
             for name, literal, variable in arguments
         }
         try:
