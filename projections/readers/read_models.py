@@ -106,7 +106,11 @@ class ReadModels:
         the server, so one names one object at most), in one round trip, each id read
         once however often it is asked for (an outside probe asked for one post of 400 KB
         a hundred times); a post or a comment the viewer may not see counts as missing.
-        A comment's post is read in a second round trip, by its status and author only."""
+        A comment's post is read in a second round trip, by its status and author only.
+        An id is read in lower case, the form the server issues, as every other field
+        that takes one reads it (schema/ids.py): `post(id:)` found an upper-case id's
+        post, and `node(id:)` answered null for it (an outside probe)."""
+        ids = [id_.lower() for id_ in ids]
         wanted = list(dict.fromkeys(id_ for id_ in ids if UUID.fullmatch(id_)))
         async with self._redis.pipeline(transaction=False) as pipe:
             for id_ in wanted:

@@ -204,6 +204,25 @@ def test_node_finds_posts_users_and_comments_by_the_ids_the_contract_returns(
     }
 
 
+def test_node_reads_an_id_in_upper_case_as_post_id_does(
+    world: tuple[Api, Account, list[str], str],
+) -> None:
+    """The server issues ids in lower case and every field that takes one lower-cases
+    it; node and nodes answered null for a post that post(id:) found (an outside probe)."""
+    api, ann, posts, _ = world
+    shouted = posts[0].upper()
+    assert api.ok("query($id: ID!) { post(id: $id) { id } }", {"id": shouted})["post"] == {
+        "id": posts[0]
+    }
+    assert api.ok(NODE, {"id": shouted})["node"]["id"] == posts[0]
+    found = api.ok(NODES, {"ids": [shouted, ann.id.upper(), posts[0]]})["nodes"]
+    assert found == [
+        {"__typename": "Post", "id": posts[0]},
+        {"__typename": "User", "id": ann.id},
+        {"__typename": "Post", "id": posts[0]},
+    ]
+
+
 @pytest.mark.parametrize(
     "unknown", ["", "nope", "00000000-0000-0000-0000-000000000000", "x" * 10_000, "a:*"]
 )
