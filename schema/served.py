@@ -219,16 +219,20 @@ def _drop_null_defaults(schema: GraphQLSchema) -> None:
 
 
 def build_schema(
-    cost_limit: CostLimit | None = None, exposure: Exposure | None = None, outages: Outages = ()
+    cost_limit: CostLimit | None = None,
+    exposure: Exposure | None = None,
+    outages: Outages = (),
+    outage_wait_seconds: float = 60.0,
 ) -> InkwellSchema:
     """`exposure` says whether introspection and "Did you mean" hints are served;
-    `outages` which exceptions mean a store cannot be reached (UNAVAILABLE)."""
+    `outages` which exceptions mean a store cannot be reached (UNAVAILABLE), and how long
+    a subscription's item that met one waits it out (schema/execution.py)."""
     # Validating a query costs ~6 ms with stock strawberry; cached, a repeat costs nothing.
     return InkwellSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        execution_context_class=Executor,
+        execution_context_class=Executor.waiting_out(outages, outage_wait_seconds),
         config=StrawberryConfig(name_converter=MemoizedNameConverter()),
         cost_limit=cost_limit,
         exposure=exposure,

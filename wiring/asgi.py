@@ -49,7 +49,11 @@ def routes(settings: Settings | None = None) -> list[BaseRoute]:
     edge = settings.edge if settings else EdgeLimits()
     exposure = settings.exposure if settings else Exposure()
     cost_limit = CostLimit(edge.max_query_cost, edge.max_subscription_cost)
-    schema = build_schema(cost_limit, exposure, STORE_OUTAGES)
+    # An item of a live subscription waits out an outage as long as its topic does.
+    if settings is None:
+        schema = build_schema(cost_limit, exposure, STORE_OUTAGES)
+    else:
+        schema = build_schema(cost_limit, exposure, STORE_OUTAGES, settings.live_give_up_seconds)
     playground = (
         playground_html(subscriptions=schema.subscription is not None)
         if exposure.graphiql
