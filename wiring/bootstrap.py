@@ -44,7 +44,7 @@ from projections.live.namespaces import ActiveNamespaces
 from projections.live.read_models import LiveReadModels
 from projections.projectors import demo_delay, feeds, posts, recent_events, search, users
 from projections.projectors.joint import JointBatches
-from projections.projectors.log_binding import LogBinding
+from projections.projectors.log_binding import LogBinding, Presence
 from projections.projectors.projection import Projection
 from projections.projectors.publisher import EventPublisher
 from projections.projectors.runner import ProjectionRunner
@@ -67,6 +67,9 @@ PROJECTIONS: tuple[Projection, ...] = (
     recent_events.PROJECTION,
 )
 NAMES = tuple(projection.name for projection in PROJECTIONS)
+# How many projector leases a process's presence outlasts it by, should it die without
+# leaving (projections/projectors/log_binding.py, Presence): renewed three times a term.
+PRESENCE_LEASES = 3
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,12 @@ async def running(
         publisher = EventPublisher(redis.primary, keys)
         engines, store = _event_store(stack, settings, metrics, publisher, schemas)
         log_reader = LogReader(engines.reader, schemas)
-        binding = LogBinding(redis.primary, keys, NAMES, await log_reader.identity())
-        await binding.bind(take_over=take_over)
+        identity = await log_reader.identity()
+        await LogBinding(redis.primary, keys, NAMES, identity).bind(take_over=take_over)
+        # Counted among the log's processes from now on: another log's is refused.
+        presence = Presence(redis.primary, keys, identity, PRESENCE_LEASES * settings.lease_seconds)
+        await presence.enter()
+        stack.push_async_callback(presence.leave)
         read_side = await _read_side(redis, keys, metrics, log_reader)
         runners = (
             _projectors(settings, redis.primary, keys, store, read_side.broadcast)
@@ -136,6 +143,7 @@ async def running(
         spawn(publisher.run(), "publisher")
         spawn(read_side.consistency.run(), "consistency")
         spawn(read_side.namespaces.run(), "namespaces")
+        spawn(presence.run(), "presence")
         for runner in runners:
             spawn(runner.run(), f"projection {runner.projection.name}")
         yield Inkwell(

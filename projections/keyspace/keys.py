@@ -71,6 +71,12 @@ class Keys:
         (projections/keyspace/log_binding.py)."""
         return f"{self.prefix}:log"
 
+    def log_processes(self) -> str:
+        """The processes that serve or project the read models' log: a sorted set of
+        holder ids (projections/projectors/lease.py) scored by when each one's presence
+        ends, in Redis's own milliseconds (projections/projectors/log_binding.py)."""
+        return f"{self.prefix}:log-processes"
+
     def evictions_accounted(self) -> str:
         """Redis's evicted-keys count when a full rebuild or a matching verify last showed
         the read models whole (observability/evictions.py)."""

@@ -11,8 +11,10 @@ Every process that serves or projects binds itself at start (`bind`):
 - no identity yet (a new prefix, Redis flushed, read models from before identities):
   it records its own;
 - its own: nothing to do;
-- another log's, while a process of that log holds a projection's lease (a lease
-  holder names its log, projections/projectors/lease.py): refused, `AnotherLogRuns`;
+- another log's, while a process of that log runs: one holds a projection's lease or
+  rebuild lock (a holder names its log, projections/projectors/lease.py), or one serves
+  or projects it (`Presence`: an `api` node of that log answers from these read models
+  while its projectors restart): refused, `AnotherLogRuns`;
 - another log's, with none of its processes running: taken over. The read models go
   (their spaces are deleted after the usual grace period), and the projectors build
   them again from this log.
@@ -24,18 +26,22 @@ stops projecting into them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from projections.keyspace.keys import Keys
+from projections.projectors.lease import holder_id
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the log's identity, KEYS[2] the head; then per projection, ARGV[4] keys: its
+# KEYS[1] the log's identity, KEYS[2] the head, KEYS[3] the log's processes (Presence);
+# then per projection, ARGV[4] keys: its
 # lease and its rebuild lock (held by processes that name their log), its active space's
 # pointer and the other keys of positions or content of the log (_bound_to_the_log), and
 # its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's score),
@@ -43,8 +49,14 @@ log = logging.getLogger(__name__)
 # projection (a fixed count here had to change with every key bound to the log).
 # Returns {outcome, the other log's identity or ''}.
 _BIND = """
+local now = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now[1] * 1000 + math.floor(now[2] / 1000))
+for _, holder in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+  local running = string.match(holder, '^(%x+)@')
+  if running and running ~= ARGV[1] then return {'running', running} end
+end
 local per = tonumber(ARGV[4])
-for base = 3, #KEYS, per do
+for base = 4, #KEYS, per do
   for _, key in ipairs({KEYS[base], KEYS[base + 1]}) do
     local holder = redis.call('GET', key)
     local running = holder and string.match(holder, '^(%x+)@')
@@ -60,7 +72,7 @@ if bound == ARGV[1] then return {'bound', ''} end
 if ARGV[3] ~= '1' then return {'other', bound} end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
-for base = 3, #KEYS, per do
+for base = 4, #KEYS, per do
   local active = redis.call('GET', KEYS[base + 2])
   if active then redis.call('ZADD', KEYS[base + per - 1], ARGV[2], active) end
   for i = base + 2, base + per - 2 do redis.call('DEL', KEYS[i]) end
@@ -87,7 +99,7 @@ class LogBinding:
     async def bind(self, *, take_over: bool = True) -> None:
         """Binds the read models to this log, as the module says; raises AnotherLogRuns, or
         BoundToAnotherLog when `take_over` is off and they belong to another log."""
-        keys = [self.keys.log(), self.keys.head()]
+        keys = [self.keys.log(), self.keys.head(), self.keys.log_processes()]
         per_projection = 0
         for name in self.projections:
             own = [self.keys.lease(name), self.keys.rebuilding(name)]
@@ -131,3 +143,48 @@ class LogBinding:
             keys.parked_events(projection),
             keys.parked_streams(projection),
         ]
+
+
+# Adds (or renews) a member scored by when its presence ends: Redis's clock now plus
+# ARGV[2] milliseconds, so the processes' own clocks need not agree; the set ends with
+# the last of them.
+_PRESENT = """
+local now = redis.call('TIME')
+redis.call('ZADD', KEYS[1], now[1] * 1000 + math.floor(now[2] / 1000) + ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
+
+class Presence:
+    """This process among its log's processes (Keys.log_processes) while it runs, so
+    that a process of another log is refused the read models meanwhile, projectors or
+    none. Without it only leases and rebuild locks counted: a stray process of another
+    log, started while this log's projectors restarted, took the read models over from
+    two `api` nodes that still served them (an outside probe): their queries answered
+    empty lists, and the projectors could not start again until it was found and
+    stopped. A process that dies leaves its presence for `seconds`."""
+
+    def __init__(self, redis: Redis, keys: Keys, identity: str, seconds: float) -> None:
+        self._key = keys.log_processes()
+        self._member = holder_id(identity, "serving")
+        self._seconds = seconds
+        self._present = redis.register_script(_PRESENT)
+        self._redis = redis
+
+    async def enter(self) -> None:
+        await self._present([self._key], [self._member, int(self._seconds * 1000)])
+
+    async def run(self) -> None:
+        """Renews the presence three times a term; a failed renewal is tried again."""
+        while True:
+            await asyncio.sleep(self._seconds / 3)
+            try:
+                await self.enter()
+            except (RedisError, OSError) as error:
+                log.debug("could not renew this process's presence: %r", error)
+
+    async def leave(self) -> None:
+        try:
+            await self._redis.zrem(self._key, self._member)
+        except (RedisError, OSError) as error:  # stopping with Redis gone: it lapses
+            log.debug("could not end this process's presence: %r", error)

@@ -58,6 +58,28 @@ def test_a_server_on_another_log_is_refused_while_the_first_runs(
         assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+def test_an_api_node_alone_keeps_another_logs_process_out(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The log's projectors stopped (a redeploy), its `api` node still serving: a stray
+    `project` of another log took the read models over, the node's feed went empty and
+    this log's projectors could not start again (an outside probe). It is refused."""
+    with ServerProcess(server_env, tmp_path) as first:
+        api = http_api(first)
+        kept = api.published_post(api.register("Ann"), "Kept")
+    elsewhere = _another_directory(server_env, tmp_path)
+    with ServerProcess(server_env, tmp_path, command="api") as node:
+        stray = ServerProcess(elsewhere.env, elsewhere.cwd, command="project")
+        try:
+            process = stray.start(wait=False).process
+            assert process is not None
+            assert process.wait(timeout=60) == 2, stray.log.read_text()
+        finally:
+            stray.close()
+        assert REFUSED in stray.log.read_text()
+        assert http_api(node).ok(ops.POST, {"id": kept["id"]})["post"]["title"] == "Kept"
+
+
 def test_a_server_on_another_log_takes_the_read_models_over_once_the_first_stopped(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:

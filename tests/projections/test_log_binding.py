@@ -15,7 +15,12 @@ from redis.asyncio import Redis
 from domain.commands import RegisterUser
 from projections.keyspace.keys import Keys
 from projections.projectors.lease import Lease
-from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
+from projections.projectors.log_binding import (
+    AnotherLogRuns,
+    BoundToAnotherLog,
+    LogBinding,
+    Presence,
+)
 from projections.projectors.rebuild import sweep_abandoned
 from tests.support.in_process import send, settle
 from tests.support.waiting import until
@@ -50,6 +55,40 @@ async def test_a_rebuild_lock_of_another_log_also_counts_as_running(
     assert await Lease(redis, keys.rebuilding("search"), 30.0, running_log).acquire()
     with pytest.raises(AnotherLogRuns):
         await LogBinding(redis, keys, NAMES, starting_log).bind()
+
+
+async def test_a_process_that_only_serves_another_log_counts_as_running(
+    redis: Redis, prefix: str
+) -> None:
+    """An `api` node holds no lease: while its log's projectors restarted, a stray
+    process of another log took the read models over from under it (an outside probe).
+    Its presence refuses that until it leaves, or lapses when it dies unannounced."""
+    keys = Keys(prefix)
+    serving_log, stray_log = another_log(), another_log()
+    await LogBinding(redis, keys, NAMES, serving_log).bind()
+    node = Presence(redis, keys, serving_log, seconds=30.0)
+    await node.enter()
+    with pytest.raises(AnotherLogRuns, match="a process of that log runs now"):
+        await LogBinding(redis, keys, NAMES, stray_log).bind()
+    assert await redis.get(keys.log()) == serving_log
+    await LogBinding(redis, keys, NAMES, serving_log).bind()  # its own log's: welcome
+
+    await node.leave()
+    lapsed = Presence(redis, keys, serving_log, seconds=0.2)  # died, never renewed
+    await lapsed.enter()
+    with pytest.raises(AnotherLogRuns):
+        await LogBinding(redis, keys, NAMES, stray_log).bind()
+    await asyncio.sleep(0.3)
+    await LogBinding(redis, keys, NAMES, stray_log).bind()
+    assert await redis.get(keys.log()) == stray_log
+
+
+async def test_a_running_app_is_among_its_logs_processes_until_it_stops(
+    inkwell: Inkwell,
+) -> None:
+    members = [str(m) for m in await inkwell.redis.zrange(inkwell.keys.log_processes(), 0, -1)]
+    assert [m.split("@")[0] for m in members] == [await inkwell.log.identity()]
+    assert members[0].endswith(":serving")
 
 
 async def test_another_log_takes_over_read_models_nobody_runs(redis: Redis, prefix: str) -> None:
