@@ -23,6 +23,10 @@ unsupported, and those are refused here:
   answered after them): uvicorn switched protocols at once, and their answers went out
   inside the WebSocket's stream;
 - a WebSocket handshake over HTTP/1.0 (RFC 6455 4.1 asks for HTTP/1.1; it got 101);
+- a version other than HTTP/1.0 and 1.1: llhttp reads `HTTP/2.0` and `HTTP/0.9` (and
+  refuses the rest), and uvicorn answered them as 1.1, a WebSocket handshake included (an
+  outside probe); HTTP/2 is another protocol on the wire, not this one. RFC 9110 15.6.6:
+  505;
 - a URL over 65,535 bytes, which httptools.parse_url cannot parse ("url is too long: url
   length of 65536 bytes exceeds the maximum of 65535 bytes"): uvicorn answered it with a
   bare text/plain 400. It reaches here in a head that came in one read (the size limit
@@ -96,6 +100,10 @@ ODD_TARGET = Refusal(
 WEBSOCKET_OVER_HTTP_1_0 = Refusal(
     400, "A WebSocket handshake must be HTTP/1.1.", {"code": "BAD_REQUEST"}
 )
+VERSION_NOT_SUPPORTED = Refusal(
+    505, "Only HTTP/1.1 (and 1.0) is served here.", {"code": "HTTP_VERSION_NOT_SUPPORTED"}
+)
+VERSIONS = ("1.1", "1.0")
 
 HANDSHAKE_TOO_LARGE = Refusal(
     431,
@@ -163,8 +171,10 @@ def head_refusal(
     """`headers` as uvicorn keeps them: names lowercased, values as sent. Every request
     pays for this pass: 0.6 us for a dozen headers, measured; passing over the names it
     does not look at with one set lookup first saved 0.4 us of that. `http_version` is
-    asked only when the answer depends on it: httptools builds the string each time
-    (0.2 us)."""
+    asked once (httptools builds the string each time, 0.2 us)."""
+    version = http_version()
+    if version not in VERSIONS:
+        return VERSION_NOT_SUPPORTED
     seen: list[bytes] = []  # the names in _ONCE met so far: a list, as there are four
     websocket = False
     for name, value in headers:
@@ -184,7 +194,7 @@ def head_refusal(
             websocket = value.strip().lower() == b"websocket"
     if b"host" in seen and not websocket:
         return None
-    if http_version() == "1.0":
+    if version == "1.0":
         return WEBSOCKET_OVER_HTTP_1_0 if websocket else None
     return None if b"host" in seen else NO_HOST
 

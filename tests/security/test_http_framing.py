@@ -293,6 +293,14 @@ def test_websocket_handshakes_are_checked_like_any_request(start_server: StartSe
     handshake = b"GET /graphql %s\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
     over_1_0 = handshake % b"HTTP/1.0" + b"\r\n"
     assert status_and_code(server, over_1_0) == (400, "BAD_REQUEST")
+    # llhttp reads HTTP/2.0 and 0.9 as versions: answered as 1.1, and upgraded.
+    for version in (b"HTTP/2.0", b"HTTP/0.9"):
+        over_2 = handshake % version + b"\r\n"
+        assert status_and_code(server, over_2) == (505, "HTTP_VERSION_NOT_SUPPORTED")
+        assert status_and_code(server, post(JSON, version=version)) == (
+            505,
+            "HTTP_VERSION_NOT_SUPPORTED",
+        )
     two_origins = (
         handshake % b"HTTP/1.1" + b"Origin: http://a.test\r\nOrigin: http://b.test\r\n\r\n"
     )
