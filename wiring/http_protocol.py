@@ -213,6 +213,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._running: RequestResponseCycle | None = None  # the request being answered
         self._owed: Refusal | None = None  # written once the requests before it are answered
         self._read = b""  # the read being parsed
+        self._half_closed = False  # the client sent its last byte (eof_received)
         self._upgrade_offered = False  # the head offers an upgrade other than WebSocket
         self._without_upgrade = b""  # that head again without it, and the rest of the read
 
@@ -243,6 +244,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             running.disconnected = True
             running.message_event.set()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio's contract
+        """A client may close its sending side once its requests are sent (RFC 9112 9.6,
+        a half-close). uvicorn closed the connection then, and a request already read
+        was run but never answered: a registerUser committed, was logged 200, and its
+        client read nothing (an outside probe). Requests read whole are answered, then
+        the connection closes (on_response_complete); with one half read, or none, it
+        closes now, and a request half read is logged 499."""
+        if self._phase is _Phase.AWAITING and self._answering():
+            self._half_closed = True
+            return True  # asyncio keeps the connection open for the answers
+        return None
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         self._running = cycle
@@ -431,7 +444,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         are served first, and a refusal owed after them (`_refuse`) is written once they
         are."""
         super().on_response_complete()
-        if self._owed is not None and not self._answering():
+        if self._half_closed and not self._answering():
+            self.transport.close()  # the client sends nothing more: its answers are out
+        elif self._owed is not None and not self._answering():
             refusal, self._owed = self._owed, None
             self._write_refusal(refusal)
         elif self.pipeline or self._owed is not None:

@@ -329,3 +329,34 @@ def test_a_long_path_is_logged_cut_short(start_server: StartServer) -> None:
     )
     assert lines and all(len(line) < 2_000 for line in lines), [len(line) for line in lines]
     assert "(60001 characters)" in lines[-1]
+
+
+def test_a_client_that_half_closes_after_its_requests_gets_their_answers(
+    start_server: StartServer,
+) -> None:
+    """RFC 9112 9.6 lets a client close its sending side once its request is sent. The
+    connection was closed then: a registerUser committed, was logged 200, and its client
+    read nothing (an outside probe). Requests read whole are answered, pipelined ones
+    too, then the connection closes; one half read is not run, and is logged 499."""
+    server = start_server()
+    register = json.dumps({"query": REGISTER, "variables": {"i": {"name": "Half"}}}).encode()
+
+    def post(body: bytes, length: int | None = None) -> bytes:
+        head = b"POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+        return head + b"Content-Length: %d\r\n\r\n" % (length or len(body)) + body
+
+    def half_closed(request: bytes) -> bytes:
+        with connect(server) as connection:
+            connection.sendall(request)
+            connection.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := connection.recv(65536):
+                answer += chunk
+        return answer
+
+    answer = half_closed(post(register) + post(json.dumps(TYPENAME).encode()))
+    assert answer.count(b"HTTP/1.1 200 OK") == 2, answer
+    assert b'"registerUser":{"position":"' in answer and b'"__typename":"Query"' in answer
+
+    assert half_closed(post(b'{"query": ', length=100)) == b""
+    assert 499 in logged_statuses(server, until=499)
