@@ -147,11 +147,12 @@ class LogBinding:
 
 # Adds (or renews) a member scored by when its presence ends: Redis's clock now plus
 # ARGV[2] milliseconds, so the processes' own clocks need not agree; the set ends with
-# the last of them.
+# the last presence in it (processes with other INKWELL_LEASE_SECONDS last longer).
 _PRESENT = """
 local now = redis.call('TIME')
 redis.call('ZADD', KEYS[1], now[1] * 1000 + math.floor(now[2] / 1000) + ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[1], last[2])
 """
 
 

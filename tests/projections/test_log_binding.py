@@ -76,6 +76,13 @@ async def test_a_process_that_only_serves_another_log_counts_as_running(
     await node.leave()
     lapsed = Presence(redis, keys, serving_log, seconds=0.2)  # died, never renewed
     await lapsed.enter()
+    longer = Presence(redis, keys, serving_log, seconds=30.0)
+    await longer.enter()
+    await Presence(redis, keys, serving_log, seconds=0.1).enter()  # the set outlives it
+    await asyncio.sleep(0.15)
+    with pytest.raises(AnotherLogRuns):
+        await LogBinding(redis, keys, NAMES, stray_log).bind()
+    await longer.leave()
     with pytest.raises(AnotherLogRuns):
         await LogBinding(redis, keys, NAMES, stray_log).bind()
     await asyncio.sleep(0.3)
