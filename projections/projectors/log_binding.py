@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 # Returns {outcome, the other log's identity or ''}.
 _BIND = """
 local now = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now[1] * 1000 + math.floor(now[2] / 1000))
-for _, holder in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+local present = now[1] * 1000 + math.floor(now[2] / 1000)
+for _, holder in ipairs(redis.call('ZRANGE', KEYS[3], present, '+inf', 'BYSCORE')) do
   local running = string.match(holder, '^(%x+)@')
   if running and running ~= ARGV[1] then return {'running', running} end
 end
@@ -150,7 +150,9 @@ class LogBinding:
 # the last presence in it (processes with other INKWELL_LEASE_SECONDS last longer).
 _PRESENT = """
 local now = redis.call('TIME')
-redis.call('ZADD', KEYS[1], now[1] * 1000 + math.floor(now[2] / 1000) + ARGV[2], ARGV[1])
+now = now[1] * 1000 + math.floor(now[2] / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], last[2])
 """
@@ -163,7 +165,11 @@ class Presence:
     log, started while this log's projectors restarted, took the read models over from
     two `api` nodes that still served them (an outside probe): their queries answered
     empty lists, and the projectors could not start again until it was found and
-    stopped. A process that dies leaves its presence for `seconds`."""
+    stopped. A process that dies leaves its presence for `seconds`.
+
+    Kept as best it can be: a Redis that refuses writes (out of memory, a replica) or
+    is out of reach is met, and reported, by the process's other work; the presence is
+    tried again three times a term."""
 
     def __init__(self, redis: Redis, keys: Keys, identity: str, seconds: float) -> None:
         self._key = keys.log_processes()
@@ -173,16 +179,17 @@ class Presence:
         self._redis = redis
 
     async def enter(self) -> None:
-        await self._present([self._key], [self._member, int(self._seconds * 1000)])
+        """Adds or renews the presence; a Redis that cannot take it is left to the next."""
+        try:
+            await self._present([self._key], [self._member, int(self._seconds * 1000)])
+        except (RedisError, OSError) as error:
+            log.debug("could not record this process's presence: %r", error)
 
     async def run(self) -> None:
-        """Renews the presence three times a term; a failed renewal is tried again."""
+        """Renews the presence three times a term."""
         while True:
             await asyncio.sleep(self._seconds / 3)
-            try:
-                await self.enter()
-            except (RedisError, OSError) as error:
-                log.debug("could not renew this process's presence: %r", error)
+            await self.enter()
 
     async def leave(self) -> None:
         try:
