@@ -32,6 +32,11 @@ CLIENT_CLOSED_REQUEST = 499
 # malformed chunks, wiring/http_protocol.py), and the app then sees only a disconnect.
 # Logged as 499, a slow-body attack read as clients hanging up (an outside probe).
 ANSWERED_BY_PROTOCOL = "inkwell.answered_by_protocol"
+# Where it notes that the connection closed before the request's answer began. The app
+# reads nothing more of a request it has whole, so it never hears of the close, and its
+# answer goes nowhere: a client that gave up on a read-your-writes wait was logged 200,
+# 5 s later (an outside probe).
+LEFT_UNANSWERED = "inkwell.left_unanswered"
 # A path longer than this is logged cut: 200 requests for a 65 KB path (to a 404) wrote
 # 25.6 MB of log in 0.2 s, about 150 MB a minute within one address's request rate.
 LOGGED_PATH_MAX = 256
@@ -96,10 +101,11 @@ class RequestLog:
         try:
             await self._app(scope, receiving, sending)
         finally:
-            if left and not answered:
+            state = scope.get("state", {})
+            if (left and not answered) or state.get(LEFT_UNANSWERED):
                 # The protocol refused the body, or the client left before the answer:
                 # nginx's 499, not a failure.
-                refused = scope.get("state", {}).get(ANSWERED_BY_PROTOCOL)
+                refused = state.get(ANSWERED_BY_PROTOCOL)
                 status = CLIENT_CLOSED_REQUEST if refused is None else refused
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
             path = logged_path(scope)

@@ -81,7 +81,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from observability.requests import ANSWERED_BY_PROTOCOL
+from observability.requests import ANSWERED_BY_PROTOCOL, LEFT_UNANSWERED
 from protection.config import EdgeLimits
 from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
@@ -213,7 +213,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._running: RequestResponseCycle | None = None  # the request being answered
         self._owed: Refusal | None = None  # written once the requests before it are answered
         self._read = b""  # the read being parsed
-        self._half_closed = False  # the client sent its last byte (eof_received)
         self._upgrade_offered = False  # the head offers an upgrade other than WebSocket
         self._without_upgrade = b""  # that head again without it, and the rest of the read
 
@@ -243,19 +242,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if running is not None and not running.response_complete:
             running.disconnected = True
             running.message_event.set()
+            # The app reads no more of a request it has whole, and never hears of this.
+            # A half-close (the client's FIN once its request is sent) is taken as this
+            # too, as nginx takes it: the two cannot be told apart until an answer is
+            # written, and a client gone is the common case.
+            if not running.response_started and "state" in running.scope:
+                running.scope["state"][LEFT_UNANSWERED] = True  # for the request log
         super().connection_lost(exc)
-
-    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio's contract
-        """A client may close its sending side once its requests are sent (RFC 9112 9.6,
-        a half-close). uvicorn closed the connection then, and a request already read
-        was run but never answered: a registerUser committed, was logged 200, and its
-        client read nothing (an outside probe). Requests read whole are answered, then
-        the connection closes (on_response_complete); with one half read, or none, it
-        closes now, and a request half read is logged 499."""
-        if self._phase is _Phase.AWAITING and self._answering():
-            self._half_closed = True
-            return True  # asyncio keeps the connection open for the answers
-        return None
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         self._running = cycle
@@ -444,9 +437,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         are served first, and a refusal owed after them (`_refuse`) is written once they
         are."""
         super().on_response_complete()
-        if self._half_closed and not self._answering():
-            self.transport.close()  # the client sends nothing more: its answers are out
-        elif self._owed is not None and not self._answering():
+        if self._owed is not None and not self._answering():
             refusal, self._owed = self._owed, None
             self._write_refusal(refusal)
         elif self.pipeline or self._owed is not None:
