@@ -332,10 +332,13 @@ class LogSettings:
             self.level,
             self.style,
             filters={
-                "strawberry.ws.task": "schema.view.ClientGone",
-                "uvicorn.error": "wiring.websocket_protocol.FramesNotUtf8",
+                "strawberry.ws.task": ["schema.view.ClientGone"],
+                "uvicorn.error": [
+                    "wiring.websocket_protocol.FramesNotUtf8",
+                    "wiring.websocket_protocol.HandshakeQueryHidden",
+                ],
                 # SQLAlchemy names a pool's logger after its class.
-                "sqlalchemy.pool.impl.QueuePool": "eventstore.pool_log.ResetOfEndedSession",
-                "sqlalchemy.pool.impl.NullPool": "eventstore.pool_log.ResetOfEndedSession",
+                "sqlalchemy.pool.impl.QueuePool": ["eventstore.pool_log.ResetOfEndedSession"],
+                "sqlalchemy.pool.impl.NullPool": ["eventstore.pool_log.ResetOfEndedSession"],
             },
         )

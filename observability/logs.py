@@ -15,7 +15,7 @@ import asyncio
 import logging
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -181,23 +181,30 @@ def _skip_unwritten_record_fields() -> None:
 
 
 def logging_config(
-    level: str, style: str, filters: Mapping[str, str] | None = None
+    level: str, style: str, filters: Mapping[str, Sequence[str]] | None = None
 ) -> dict[str, Any]:
     """A `logging.config.dictConfig` dict; uvicorn applies it in each worker it spawns.
 
     `style` is `json`, `text`, or `auto` (JSON unless stderr is a terminal).
-    `filters` maps a logger's name to the dotted path of a logging.Filter for it."""
+    `filters` maps a logger's name to the dotted paths of the logging.Filters for it,
+    applied in order."""
     as_json = style == "json" or (style == "auto" and not sys.stderr.isatty())
     formatter = JsonFormatter if as_json else TextFormatter
+    named = {
+        logger: {f"{logger}:{path}": path for path in paths}
+        for logger, paths in (filters or {}).items()
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"inkwell": {"()": f"{__name__}.{formatter.__name__}"}},
-        "filters": {logger: {"()": path} for logger, path in (filters or {}).items()},
+        "filters": {
+            name: {"()": path} for by_name in named.values() for name, path in by_name.items()
+        },
         "handlers": {
             "stderr": {"()": f"{__name__}.{StderrHandler.__name__}", "formatter": "inkwell"}
         },
-        "loggers": {logger: {"filters": [logger]} for logger in filters or {}},
+        "loggers": {logger: {"filters": list(by_name)} for logger, by_name in named.items()},
         "root": {"level": level.upper(), "handlers": ["stderr"]},
     }
 

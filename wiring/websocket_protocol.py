@@ -162,3 +162,19 @@ class FramesNotUtf8(logging.Filter):
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = record.exc_text = None
         return True
+
+
+class HandshakeQueryHidden(logging.Filter):
+    """For `uvicorn.error`: uvicorn logs each handshake's answer with the URL's query string
+    (`"WebSocket /graphql?access_token=..." [accepted]`), and a client that puts a token
+    or a password there, as some WebSocket clients do for want of headers, had it written
+    to the log (an outside probe). The request log writes paths without their query; so
+    does this line now."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if '"WebSocket %s"' in str(record.msg) and isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.partition("?")[0] if isinstance(arg, str) and arg.startswith("/") else arg
+                for arg in record.args
+            )
+        return True

@@ -211,6 +211,21 @@ async def test_a_text_frame_that_is_not_utf8_closes_with_1007_and_logs_no_traceb
     assert "Traceback" not in log and '"level":"ERROR"' not in log, log[-2000:]
 
 
+async def test_a_handshakes_query_string_stays_out_of_the_log(start_server: StartServer) -> None:
+    """uvicorn logs each handshake with the URL's query, and some WebSocket clients put a
+    token there: it was written to the log (an outside probe)."""
+    server = start_server()
+    async with websockets.connect(
+        ws_url(server) + "?access_token=LeakyTok3n&password=hunter2",
+        subprotocols=[Subprotocol(PROTOCOL)],
+    ) as connection:
+        await connection.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await connection.recv())["type"] == "connection_ack"
+    log = server.log.read_text()
+    assert '\\"WebSocket /graphql\\" [accepted]' in log, log[-2000:]
+    assert "LeakyTok3n" not in log and "hunter2" not in log
+
+
 # A subscription that ends at once (NOT_FOUND, then complete): the subscribe rate counts
 # subscriptions, not the queries and mutations a client sends over its socket.
 NO_POST = 'subscription { post(id: "00000000-0000-4000-8000-000000000000") { id } }'
