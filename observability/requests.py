@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import MutableMapping
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,12 +50,29 @@ def logged_path(scope: Scope) -> str:
 
 
 def request_id(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
+    return request_id_in(scope.get("headers", ()))
+
+
+def request_id_in(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    """The client's X-Request-Id when it is sane, else a new one."""
+    for name, value in headers:
         if name == HEADER:
             given: str = value.decode("latin-1")
             if SANE_ID.fullmatch(given):
                 return given
     return ids.uuid4().hex
+
+
+def log_refused(method: str, target: bytes, status: int, request_id: str) -> None:
+    """The request line of a request the server's HTTP protocol refused before the app saw
+    it (wiring/http_protocol.py: a malformed or ambiguous head, a version not served, a
+    head over its size or deadline), as RequestLog writes one: such refusals had no line,
+    and an operator counting 4xx from the log missed them (an outside probe)."""
+    path = target.partition(b"?")[0].decode("latin-1") or "-"
+    if len(path) > LOGGED_PATH_MAX:
+        path = f"{path[:LOGGED_PATH_MAX]}... ({len(path)} characters)"
+    fields = {"request_id": request_id, "method": method, "path": path, "status": status}
+    log.info("%s %s %d", method, path, status, extra=fields)
 
 
 class RequestLog:

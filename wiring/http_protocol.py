@@ -81,7 +81,12 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from observability.requests import ANSWERED_BY_PROTOCOL, LEFT_UNANSWERED
+from observability.requests import (
+    ANSWERED_BY_PROTOCOL,
+    LEFT_UNANSWERED,
+    log_refused,
+    request_id_in,
+)
 from protection.config import EdgeLimits
 from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
@@ -212,6 +217,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._idle_body_bytes = 0  # read in the body since it last did
         self._running: RequestResponseCycle | None = None  # the request being answered
         self._owed: Refusal | None = None  # written once the requests before it are answered
+        self._owed_id: str | None = None  # the X-Request-Id it is answered with
         self._read = b""  # the read being parsed
         self._upgrade_offered = False  # the head offers an upgrade other than WebSocket
         self._without_upgrade = b""  # that head again without it, and the rest of the read
@@ -222,7 +228,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._per_address is not None and self.client is not None:
             address = self.client[0]
             if not self._per_address.open(address):
-                self._refuse(self._too_many_connections())
+                self._refuse(self._too_many_connections(), logged=False)
                 return
             self._counted = address
         if self._unsent_budget is not None and self.client is not None:
@@ -439,7 +445,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self._owed is not None and not self._answering():
             refusal, self._owed = self._owed, None
-            self._write_refusal(refusal)
+            self._write_refusal(refusal, self._owed_id)
         elif self.pipeline or self._owed is not None:
             self.flow.pause_reading()
 
@@ -517,25 +523,36 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self._refuse(MALFORMED)
 
-    def _refuse(self, refusal: Refusal) -> None:
+    def _refuse(self, refusal: Refusal, *, logged: bool = True) -> None:
         """Refuses a request before its body, once the requests read before it are
         answered: written at once, a GET pipelined ahead of a 101-field request lost its
-        answer to the 431 (a re-check probe). Reading stops meanwhile."""
+        answer to the 431 (a re-check probe). Reading stops meanwhile. The app never
+        sees it, so its request log line is written here, and the answer carries its id;
+        `logged=False` for a connection refused as it opens, before any request."""
         if self.transport.is_closing() or self._owed is not None:
             return
         self._disarm()
+        request_id = self._logged_refusal(refusal) if logged else None
         if self._answering():
-            self._owed = refusal
+            self._owed, self._owed_id = refusal, request_id
             self.flow.pause_reading()
             return
-        self._write_refusal(refusal)
+        self._write_refusal(refusal, request_id)
+
+    def _logged_refusal(self, refusal: Refusal) -> str:
+        """Logs the refused request (what of its head was read) and returns its id."""
+        target: bytes = getattr(self, "url", b"")
+        method = self.parser.get_method().decode("latin-1") if target else "-"  # read by then
+        request_id = request_id_in(getattr(self, "headers", ()))
+        log_refused(method, target, refusal.status, request_id)
+        return request_id
 
     def _answering(self) -> bool:
         """Whether a request read before is being answered, or waits to be."""
         running = self._running is not None and not self._running.response_complete
         return running or bool(self.pipeline)
 
-    def _write_refusal(self, refusal: Refusal) -> None:
+    def _write_refusal(self, refusal: Refusal, request_id: str | None = None) -> None:
         """Answers as the app's edge refusals do (protection/responses.py), written
         straight to the socket as uvicorn writes its own 400, and closes. Once: a write
         after `close()` still goes out when the first has not left the buffer yet
@@ -549,6 +566,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             head += [name, b": ", value, b"\r\n"]
         if refusal.retry_after is not None:
             head.append(b"retry-after: %d\r\n" % refusal.retry_after)
+        if request_id is not None:
+            head.append(b"x-request-id: %s\r\n" % request_id.encode())
         head += [
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),

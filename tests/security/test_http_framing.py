@@ -552,3 +552,38 @@ def test_chunked_bodies_and_trailers_split_across_reads_are_served(
     sent, answer = streamed(server, pieces)
     assert sent == sum(map(len, pieces))
     assert parsed(answer) == SERVED
+
+
+def test_a_request_the_protocol_refuses_has_its_log_line_and_its_id(
+    start_server: StartServer,
+) -> None:
+    """Refused before the app saw them, such requests had no request log line and no
+    X-Request-Id: an operator counting 4xx from the log missed them (an outside probe).
+    The client's id is kept when the head was read as far as it; else one is made."""
+    server = start_server()
+    refused = [
+        (b"GET /graphql HTTP/1.1\r\nHost: a\r\nHost: b\r\nX-Request-Id: two-hosts\r\n",
+         400, "/graphql", "two-hosts"),
+        (b"GET /health HTTP/2.0\r\nHost: localhost\r\nX-Request-Id: version\r\n",
+         505, "/health", "version"),
+        (b"GET /graphql?%s HTTP/1.1\r\nHost: localhost\r\n" % b"&".join([b"a=1"] * 40),
+         400, "/graphql", None),
+        (b"GET /graphql HTTP/1.1\r\nX-Request-Id: bare-lf\r\nHost: localhost\nX-A: b\r\n",
+         400, "/graphql", "bare-lf"),
+    ]  # fmt: skip
+    answered: dict[str, tuple[int, str]] = {}
+    for head, status, path, given in refused:
+        answer = answer_to(server, head + b"\r\n")
+        assert answer.startswith(b"HTTP/1.1 %d " % status), answer[:200]
+        found = re.search(rb"\r\nx-request-id: ([^\r]+)\r\n", answer)
+        assert found is not None, answer[:400]
+        request_id = found.group(1).decode()
+        assert given is None or request_id == given
+        answered[request_id] = (status, path)
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"]
+    logged = {
+        line["request_id"]: (line["status"], line["path"])
+        for line in lines
+        if line.get("logger") == "inkwell.requests" and "status" in line
+    }
+    assert {request_id: logged.get(request_id) for request_id in answered} == answered
