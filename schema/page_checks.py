@@ -17,16 +17,20 @@ is refused. Queries keep their partial answers: they change nothing, and end.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
     ArgumentNode,
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
+    InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
+    SelectionNode,
+    SelectionSetNode,
     StringValueNode,
     VariableNode,
     Visitor,
@@ -96,10 +100,53 @@ def bad_page_in(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any],
 ) -> BadPageRequest | None:
-    """`first_bad_page` of the operation graphql-core runs, from what it hands a resolver:
-    the operation, the document's fragments and the variables, coerced and defaulted."""
-    fields = _fields(operation) + [f for fragment in fragments.values() for f in _fields(fragment)]
-    return _first_problem(fields, variables.get)
+    """What the resolvers would refuse first among the page arguments of the fields the
+    operation runs, from what graphql-core hands a resolver: the operation, the
+    document's fragments and the variables, coerced and defaulted. Only the fields that
+    run count: those of fragments it spreads, none that @skip or @include leave out (an
+    item that never fails must not be refused: a re-check probe)."""
+    return _first_problem(_run_fields(operation.selection_set, fragments, variables), variables.get)
+
+
+def _run_fields(
+    selections: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    spread: set[str] | None = None,
+) -> Iterator[Field]:
+    """The page arguments of each field under `selections` that runs, fragments spread
+    followed once each (validation has refused cycles)."""
+    spread = set() if spread is None else spread
+    for node in selections.selections:
+        if not _included(node, variables):
+            continue
+        if isinstance(node, FieldNode):
+            if pages := _pages(node):
+                yield pages
+            if node.selection_set is not None:
+                yield from _run_fields(node.selection_set, fragments, variables, spread)
+        elif isinstance(node, InlineFragmentNode):
+            yield from _run_fields(node.selection_set, fragments, variables, spread)
+        elif isinstance(node, FragmentSpreadNode) and node.name.value not in spread:
+            spread.add(node.name.value)
+            if (fragment := fragments.get(node.name.value)) is not None:
+                yield from _run_fields(fragment.selection_set, fragments, variables, spread)
+
+
+def _included(node: SelectionNode, variables: Mapping[str, Any]) -> bool:
+    """Whether @skip and @include let the selection run, as graphql-core decides it."""
+    for directive in node.directives or ():
+        name = directive.name.value
+        if name not in ("skip", "include"):
+            continue
+        condition = next((a.value for a in directive.arguments or () if a.name.value == "if"), None)
+        if isinstance(condition, VariableNode):
+            value = variables.get(condition.name.value)
+        else:
+            value = getattr(condition, "value", None)
+        if (name == "skip") == bool(value):
+            return False
+    return True
 
 
 def _first_problem(
@@ -158,10 +205,7 @@ def _fields(definition: OperationDefinitionNode | FragmentDefinitionNode) -> lis
 
     class Pages(Visitor):
         def enter_field(self, node: FieldNode, *_: Any) -> None:
-            pages = tuple(
-                _argument(a) for a in node.arguments or () if a.name.value in PAGE_ARGUMENTS
-            )
-            if pages:
+            if pages := _pages(node):
                 found.append(pages)
 
     visit(definition, Pages())
@@ -169,6 +213,10 @@ def _fields(definition: OperationDefinitionNode | FragmentDefinitionNode) -> lis
 
 
 page_arguments = DocumentMemo(_page_arguments, CACHED)
+
+
+def _pages(node: FieldNode) -> Field:
+    return tuple(_argument(a) for a in node.arguments or () if a.name.value in PAGE_ARGUMENTS)
 
 
 def _argument(node: ArgumentNode) -> Argument:

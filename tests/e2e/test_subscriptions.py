@@ -385,9 +385,18 @@ def test_a_subscription_whose_selection_pages_out_of_range_is_refused_once_and_e
         ({"query": f"subscription($n: Int) {{ feed {{ ...C }} }} {comments}",
           "variables": {"n": 101}}, "first"),
     ]  # fmt: skip
-    kept = {"query": paged.format(n=", $n: Int", pages="(first: $n)")}
+    # Pages in range, and out of range only where the operation never runs them.
+    served: list[dict[str, Any]] = [
+        {"query": paged.format(n=", $n: Int", pages="(first: $n)"), "variables": {"n": 100}},
+        {"query": paged.format(n="", pages="(first: 101) @skip(if: true)")},
+        {"query": paged.format(n=", $n: Boolean!", pages="(first: 101) @include(if: $n)"),
+         "variables": {"n": False}},
+        {"query": "subscription S($id: ID!) { post(id: $id) { likeCount } } "
+                  "query Q { ...F } fragment F on Query { recentPosts(first: 500) { totalCount } }",
+         "operationName": "S"},
+    ]  # fmt: skip
 
-    async def subscribe() -> tuple[list[list[dict[str, Any]]], dict[str, Any]]:
+    async def subscribe() -> tuple[list[list[dict[str, Any]]], list[dict[str, Any]]]:
         async with await raw_socket(server, ann.token, protocol) as ws:
             answers = []
             for i, (payload, _) in enumerate(refused):
@@ -397,13 +406,16 @@ def test_a_subscription_whose_selection_pages_out_of_range_is_refused_once_and_e
                         "variables": {"id": post_id, **payload.get("variables", {})},
                     }
                 answers.append(await answer(ws, str(i), payload, start))
-            await ws.send(json.dumps({"id": "kept", "type": start, "payload": {
-                **kept, "variables": {"id": post_id, "n": 100}}}))  # fmt: skip
-            async with asyncio.timeout(10):
-                first: dict[str, Any] = json.loads(await ws.recv())
-            return answers, first
+            firsts = []
+            for i, payload in enumerate(served):
+                variables = {"id": post_id, **payload.get("variables", {})}
+                await ws.send(json.dumps({"id": f"s{i}", "type": start, "payload": {
+                    **payload, "variables": variables}}))  # fmt: skip
+                async with asyncio.timeout(10):
+                    firsts.append(json.loads(await ws.recv()))
+            return answers, firsts
 
-    answers, first = asyncio.run(subscribe())
+    answers, firsts = asyncio.run(subscribe())
     for messages, (_, field) in zip(answers, refused, strict=True):
         assert [m["type"] for m in messages] == [
             "data" if protocol == "graphql-ws" else "next",
@@ -413,7 +425,12 @@ def test_a_subscription_whose_selection_pages_out_of_range_is_refused_once_and_e
         assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in errors] == [
             ("BAD_USER_INPUT", field)
         ], errors
-    assert first["payload"] == {"data": {"post": {"likeCount": 0, "comments": {"totalCount": 0}}}}
+    assert [first["payload"] for first in firsts] == [
+        {"data": {"post": {"likeCount": 0, "comments": {"totalCount": 0}}}},
+        {"data": {"post": {"likeCount": 0}}},
+        {"data": {"post": {"likeCount": 0}}},
+        {"data": {"post": {"likeCount": 0}}},
+    ]
 
 
 LOCATED_POST = "subscription($id: ID!) {\n  watched: post(id: $id) { id }\n}"
