@@ -310,7 +310,8 @@ class ProjectionStatus:
     lag_milliseconds: int | None = strawberry.field(
         description=(
             "How long the oldest event this projection has not applied has been in the log; "
-            "0 when caught up, null when it is older than recentEvents reaches."
+            "0 when caught up; null when unknown: older than the 10,000 newest commits, "
+            "or Redis lost their times."
         )
     )
 

@@ -91,6 +91,16 @@ class Keys:
         """A sorted set with one member, 'head', scored by the highest position seen."""
         return f"{self.prefix}:head"
 
+    def commit_times(self) -> str:
+        """When each of the newest events was committed: a sorted set scored by position,
+        each member `<position>:<Unix milliseconds>`, written by the publisher beside the
+        head and cut to COMMIT_TIMES_KEPT, so that a query can tell how long a projection's
+        oldest unapplied event has waited (projections/readers/statuses.py) without
+        reading the log, and while every projector is stopped."""
+        return f"{self.prefix}:commit-times"
+
+    COMMIT_TIMES_KEPT = 10_000
+
     def checkpoint(self, projection: str) -> str:
         return f"{self.prefix}:checkpoint:{projection}"
 

@@ -40,8 +40,8 @@ from projections.projectors.lease import holder_id
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the log's identity, KEYS[2] the head, KEYS[3] the log's processes (Presence);
-# then per projection, ARGV[4] keys: its
+# KEYS[1] the log's identity, KEYS[2] the head, KEYS[3] the log's processes (Presence),
+# KEYS[4] the commit times (Keys.commit_times); then per projection, ARGV[4] keys: its
 # lease and its rebuild lock (held by processes that name their log), its active space's
 # pointer and the other keys of positions or content of the log (_bound_to_the_log), and
 # its space registry. ARGV[1] this log's identity, ARGV[2] now (the registry's score),
@@ -56,7 +56,7 @@ for _, holder in ipairs(redis.call('ZRANGE', KEYS[3], present, '+inf', 'BYSCORE'
   if running and running ~= ARGV[1] then return {'running', running} end
 end
 local per = tonumber(ARGV[4])
-for base = 4, #KEYS, per do
+for base = 5, #KEYS, per do
   for _, key in ipairs({KEYS[base], KEYS[base + 1]}) do
     local holder = redis.call('GET', key)
     local running = holder and string.match(holder, '^(%x+)@')
@@ -71,8 +71,8 @@ end
 if bound == ARGV[1] then return {'bound', ''} end
 if ARGV[3] ~= '1' then return {'other', bound} end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-for base = 4, #KEYS, per do
+redis.call('DEL', KEYS[2], KEYS[4])
+for base = 5, #KEYS, per do
   local active = redis.call('GET', KEYS[base + 2])
   if active then redis.call('ZADD', KEYS[base + per - 1], ARGV[2], active) end
   for i = base + 2, base + per - 2 do redis.call('DEL', KEYS[i]) end
@@ -100,6 +100,7 @@ class LogBinding:
         """Binds the read models to this log, as the module says; raises AnotherLogRuns, or
         BoundToAnotherLog when `take_over` is off and they belong to another log."""
         keys = [self.keys.log(), self.keys.head(), self.keys.log_processes()]
+        keys.append(self.keys.commit_times())
         per_projection = 0
         for name in self.projections:
             own = [self.keys.lease(name), self.keys.rebuilding(name)]

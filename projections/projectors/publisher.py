@@ -67,6 +67,10 @@ class EventPublisher:
         ]
         # GT keeps the highest position even when publishers of several processes interleave.
         commands.append(("ZADD", self._keys.head(), "GT", head, "head"))
+        times, kept = self._keys.commit_times(), self._keys.COMMIT_TIMES_KEPT
+        committed = [item for event in batch[-kept:] for item in _commit_time(event)]
+        commands.append(("ZADD", times, *committed))
+        commands.append(("ZREMRANGEBYRANK", times, 0, -kept - 1))
         # The head moved: projection progress watchers learn of it even when no projector
         # runs (that is when lag matters most).
         commands.append(("PUBLISH", self._keys.checkpoints_channel(), orjson.dumps({"head": head})))
@@ -75,3 +79,9 @@ class EventPublisher:
         )
         if failed := next((r for r in replies if isinstance(r, Exception)), None):
             raise failed
+
+
+def _commit_time(event: RecordedEvent) -> tuple[int, str]:
+    """Score and member of the event in Keys.commit_times."""
+    milliseconds = round(event.recorded_at.timestamp() * 1000)
+    return event.position, f"{event.position}:{milliseconds}"

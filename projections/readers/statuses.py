@@ -1,5 +1,5 @@
 """Each projection's progress as the API shows it: position, head, what is parked, and
-since when its oldest unapplied event waits (from the recent-events list).
+since when its oldest unapplied event waits (from the commit times the publisher keeps).
 
 `Standings` is the part of that read the operators' progress (observability/progress.py)
 makes too: each projection's checkpoint and what it parked."""
@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
 from projections.keyspace.keys import Keys
-from projections.readers.views import ProjectionStatusView, RecentEventView
+from projections.readers.views import ProjectionStatusView
 
 # The event log's head position; None when the log did not answer in time (LogHeadWithin).
 LogHead = Callable[[], Awaitable[int | None]]
@@ -89,37 +89,60 @@ async def projection_statuses(
     while its read models were gone and being rebuilt. Otherwise Redis's serves, as
     queries read Redis alone (tests/schema/test_no_sql_on_reads.py): one an older
     snapshot brought back is raised to the log's by the projectors as they catch up
-    (ProjectionRunner.catch_up)."""
+    (ProjectionRunner.catch_up). A projection behind takes a second round trip, for
+    when its oldest unapplied event was committed (Keys.commit_times)."""
     standings = Standings(keys, names)
     async with redis.pipeline(transaction=False) as pipe:
         standings.queue(pipe)
         pipe.zscore(keys.head(), "head")
-        pipe.zrevrange(keys.recent_events(), 0, -1)
         replies = iter(await pipe.execute())
     read = standings.take(replies)
-    head, recent = next(replies), next(replies)
+    head = next(replies)
     if head is None and log_head is not None:
         head = await log_head()
-    newest = [RecentEventView.from_json(entry, None) for entry in recent]
+    head = int(head or 0)
+    behind = sorted({one.position for one in read if one.position < head})
+    waits = dict(zip(behind, await _waiting_since(redis, keys, behind), strict=True))
     return [
         ProjectionStatusView(
             one.name,
             one.position,
-            int(head or 0),
+            head,
             one.parked,
             one.parked_streams,
-            waiting_since(newest, one.position),
+            waits.get(one.position),
         )
         for one in read
     ]
 
 
-def waiting_since(events: Sequence[RecentEventView], checkpoint: int) -> datetime | None:
-    """When the oldest event past the checkpoint was committed, if the list still holds
-    it (newest first, as stored); None when caught up or when it is older than the list."""
-    pending = [event for event in events if event.position > checkpoint]
-    if not pending:
+async def _waiting_since(
+    redis: Redis, keys: Keys, checkpoints: Sequence[int]
+) -> list[datetime | None]:
+    """For each checkpoint, when the oldest event past it was committed (None: unknown)."""
+    if not checkpoints:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.zrange(keys.commit_times(), 0, 0, withscores=True)
+        for checkpoint in checkpoints:
+            after = f"({checkpoint}"
+            pipe.zrange(keys.commit_times(), after, "+inf", byscore=True, offset=0, num=1)
+        lowest, *firsts = await pipe.execute()
+    oldest_kept = int(lowest[0][1]) if lowest else None
+    return [
+        waiting_since(first[0] if first else None, oldest_kept, checkpoint)
+        for first, checkpoint in zip(firsts, checkpoints, strict=True)
+    ]
+
+
+def waiting_since(
+    first_after: str | None, oldest_kept: int | None, checkpoint: int
+) -> datetime | None:
+    """When the oldest event past the checkpoint was committed, from the first entry of
+    Keys.commit_times past it (`<position>:<milliseconds>`), if the set reaches back to
+    the checkpoint's next event; None when it does not (the event is older than the set
+    keeps, or Redis lost the set) or holds nothing past it."""
+    if first_after is None or oldest_kept is None or oldest_kept > checkpoint + 1:
         return None
-    oldest = pending[-1]
-    covers = len(pending) < len(events) or len(events) < Keys.RECENT_EVENTS_KEPT
-    return oldest.recorded_at if covers else None
+    milliseconds = int(first_after.partition(":")[2])
+    return datetime.fromtimestamp(milliseconds / 1000, UTC)

@@ -112,6 +112,7 @@ async def test_another_log_takes_over_read_models_nobody_runs(redis: Redis, pref
     }
     await redis.mset(bound)
     await redis.zadd(keys.head(), {"head": 40})
+    await redis.zadd(keys.commit_times(), {"40:1796000000000": 40})
     await redis.set(keys.post("p1"), "the old log's post")
     with pytest.raises(BoundToAnotherLog, match="start this log's server"):
         await LogBinding(redis, keys, NAMES, new).bind(take_over=False)
@@ -119,7 +120,7 @@ async def test_another_log_takes_over_read_models_nobody_runs(redis: Redis, pref
 
     await LogBinding(redis, keys, NAMES, new).bind()
     assert await redis.get(keys.log()) == new
-    assert await redis.exists(*bound, keys.head()) == 0
+    assert await redis.exists(*bound, keys.head(), keys.commit_times()) == 0
     assert await redis.zrange(keys.space_registry("posts"), 0, -1) == [f"{prefix}:posts.old"]
     await LogBinding(redis, keys, NAMES, new).bind(take_over=False)  # its own now
     assert await redis.get(keys.post("p1")) == "the old log's post"  # until the grace ends

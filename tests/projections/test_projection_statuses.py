@@ -4,11 +4,15 @@ when Redis has lost the head it keeps, or holds an older one."""
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 
 from domain.commands import RegisterUser
-from projections.readers.statuses import LogHeadWithin
+from infra.settings import Settings
+from projections.readers.statuses import LogHeadWithin, waiting_since
 from tests.support.in_process import send, settle
-from wiring.bootstrap import Inkwell
+from tests.support.waiting import until
+from wiring.bootstrap import Inkwell, running
 
 
 async def test_a_head_redis_lost_is_read_from_the_log(inkwell: Inkwell) -> None:
@@ -63,3 +67,34 @@ async def test_a_log_that_does_not_answer_leaves_redis_head_and_one_read_waiting
     assert reads == 1  # the first read still waits: no more are started meanwhile
     answer.set_result(42)
     assert await head() == 42
+
+
+async def test_lag_milliseconds_counts_from_the_oldest_unapplied_commit(settings: Settings) -> None:
+    """It was read from the recent-events list, a read model the stopped projectors
+    kept no more than the others: null for every projection whenever they fell behind,
+    while /metrics gave the real figure (an outside probe). The publisher keeps each
+    commit's time beside the head; with no projector at all, the wait is known."""
+    async with running(settings, projectors=False) as inkwell:
+        first = await send(inkwell, RegisterUser("Ann"))
+        committed = time.time()
+        await send(inkwell, RegisterUser("Bob"))
+        await until(lambda: _kept(inkwell, 2), timeout=10)
+        await asyncio.sleep(0.3)
+        statuses = await inkwell.services.reads.projection_statuses()
+    assert {status.lag for status in statuses} == {int(first["position"]) + 1}
+    waited = {status.lag_milliseconds(datetime.now(UTC)) for status in statuses}
+    (only,) = waited
+    assert only is not None and 300 <= only <= (time.time() - committed) * 1000 + 100
+
+
+async def _kept(inkwell: Inkwell, count: int) -> bool:
+    return bool(await inkwell.redis.zcard(inkwell.keys.commit_times()) >= count)
+
+
+def test_the_wait_is_unknown_unless_the_commit_times_reach_back_to_the_checkpoint() -> None:
+    assert waiting_since("8:1796000000000", oldest_kept=8, checkpoint=7) == datetime.fromtimestamp(
+        1_796_000_000, UTC
+    )
+    assert waiting_since("8:1796000000000", oldest_kept=3, checkpoint=7) is not None
+    assert waiting_since("9:1796000000000", oldest_kept=9, checkpoint=7) is None  # 8 is gone
+    assert waiting_since(None, oldest_kept=3, checkpoint=7) is None  # none past it kept

@@ -3,8 +3,6 @@ projection's wait in milliseconds: what the live page's lab shows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import orjson
 
 from domain.commands import (
@@ -17,8 +15,6 @@ from domain.commands import (
 )
 from projections.keyspace.keys import Keys
 from projections.readers.read_models import newest_events
-from projections.readers.statuses import waiting_since
-from projections.readers.views import ProjectionStatusView, RecentEventView
 from tests.support.in_process import send, settle
 from wiring.bootstrap import Inkwell
 
@@ -111,28 +107,3 @@ async def test_a_post_read_model_records_the_position_of_the_newest_event_that_c
     assert await reflected(post) == int(renamed["position"])
     unrelated = await send(inkwell, RegisterUser("Cy"))
     assert await reflected(post) == int(renamed["position"]) < int(unrelated["position"])
-
-
-def event(position: int, seconds_ago: float, now: datetime) -> RecentEventView:
-    return RecentEventView(
-        position, "UserRegistered", f"user-{position}", 1, now - timedelta(seconds=seconds_ago)
-    )
-
-
-def test_a_projection_waits_since_its_oldest_unapplied_event_was_committed() -> None:
-    now = datetime.now(UTC)
-    newest_first = [event(5, 0.1, now), event(4, 0.5, now), event(3, 2.0, now)]
-    assert waiting_since(newest_first, checkpoint=3) == newest_first[1].recorded_at
-    assert waiting_since(newest_first, checkpoint=5) is None
-
-    behind = ProjectionStatusView("posts", 3, 5, waiting_since=waiting_since(newest_first, 3))
-    assert behind.lag == 2 and behind.lag_milliseconds(now) == 500
-    assert ProjectionStatusView("posts", 5, 5).lag_milliseconds(now) == 0
-
-
-def test_the_wait_is_unknown_when_the_oldest_unapplied_event_left_the_list() -> None:
-    now = datetime.now(UTC)
-    full = [event(p, 200 - p, now) for p in range(200, 200 - Keys.RECENT_EVENTS_KEPT, -1)]
-    assert waiting_since(full, checkpoint=50) is None
-    assert waiting_since(full, checkpoint=150) == now - timedelta(seconds=49)
-    assert ProjectionStatusView("posts", 50, 200).lag_milliseconds(now) is None
