@@ -68,7 +68,7 @@ PROJECTIONS: tuple[Projection, ...] = (
 )
 NAMES = tuple(projection.name for projection in PROJECTIONS)
 # How many projector leases a process's presence outlasts it by, should it die without
-# leaving (projections/projectors/log_binding.py, Presence): renewed three times a term.
+# leaving (projections/projectors/log_binding.py, Presence): renewed nine times a term.
 PRESENCE_LEASES = 3
 
 

@@ -148,7 +148,8 @@ class LogBinding:
 
 # Adds (or renews) a member scored by when its presence ends: Redis's clock now plus
 # ARGV[2] milliseconds, so the processes' own clocks need not agree; the set ends with
-# the last presence in it (processes with other INKWELL_LEASE_SECONDS last longer).
+# the last presence in it (processes with other INKWELL_LEASE_SECONDS last longer). A
+# log identity Redis lost (KEYS[2]: flushed, restarted empty) is this log's again.
 _PRESENT = """
 local now = redis.call('TIME')
 now = now[1] * 1000 + math.floor(now[2] / 1000)
@@ -156,7 +157,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 redis.call('ZADD', KEYS[1], now + ARGV[2], ARGV[1])
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[1], last[2])
+redis.call('SET', KEYS[2], ARGV[3], 'NX')
 """
+
+
+RENEWALS = 9  # a presence's renewals per term
 
 
 class Presence:
@@ -166,7 +171,11 @@ class Presence:
     log, started while this log's projectors restarted, took the read models over from
     two `api` nodes that still served them (an outside probe): their queries answered
     empty lists, and the projectors could not start again until it was found and
-    stopped. A process that dies leaves its presence for `seconds`.
+    stopped. A process that dies leaves its presence for `seconds`. It is renewed nine
+    times a term, and a renewal binds the read models to this log again when Redis has
+    lost their binding (flushed, restarted empty): until then a process of another log
+    could take them over from a running `api` node (a re-check probe), which is now
+    possible for at most a ninth of the term after Redis loses everything.
 
     Kept as best it can be: a Redis that refuses writes (out of memory, a replica) or
     is out of reach is met, and reported, by the process's other work; the presence is
@@ -174,6 +183,8 @@ class Presence:
 
     def __init__(self, redis: Redis, keys: Keys, identity: str, seconds: float) -> None:
         self._key = keys.log_processes()
+        self._log = keys.log()
+        self._identity = identity
         self._member = holder_id(identity, "serving")
         self._seconds = seconds
         self._present = redis.register_script(_PRESENT)
@@ -182,14 +193,17 @@ class Presence:
     async def enter(self) -> None:
         """Adds or renews the presence; a Redis that cannot take it is left to the next."""
         try:
-            await self._present([self._key], [self._member, int(self._seconds * 1000)])
+            milliseconds = int(self._seconds * 1000)
+            await self._present(
+                [self._key, self._log], [self._member, milliseconds, self._identity]
+            )
         except (RedisError, OSError) as error:
             log.debug("could not record this process's presence: %r", error)
 
     async def run(self) -> None:
-        """Renews the presence three times a term."""
+        """Renews the presence nine times a term."""
         while True:
-            await asyncio.sleep(self._seconds / 3)
+            await asyncio.sleep(self._seconds / RENEWALS)
             await self.enter()
 
     async def leave(self) -> None:

@@ -90,6 +90,25 @@ async def test_a_process_that_only_serves_another_log_counts_as_running(
     assert await redis.get(keys.log()) == stray_log
 
 
+async def test_a_renewed_presence_binds_the_read_models_redis_lost(
+    redis: Redis, prefix: str
+) -> None:
+    """Redis flushed under a running `api` node: another log's process took the read
+    models over before the node's presence came back (a re-check probe). A renewal,
+    nine a term, binds them to its log again."""
+    keys = Keys(prefix)
+    serving_log, stray_log = another_log(), another_log()
+    await LogBinding(redis, keys, NAMES, serving_log).bind()
+    node = Presence(redis, keys, serving_log, seconds=30.0)
+    await node.enter()
+    await redis.delete(keys.log(), keys.log_processes())  # as a flush leaves them
+    await node.enter()
+    assert await redis.get(keys.log()) == serving_log
+    with pytest.raises(AnotherLogRuns):
+        await LogBinding(redis, keys, NAMES, stray_log).bind()
+    await node.leave()
+
+
 async def test_a_running_app_is_among_its_logs_processes_until_it_stops(
     inkwell: Inkwell,
 ) -> None:
