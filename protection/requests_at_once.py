@@ -8,7 +8,8 @@ for four posts of 100,000 four-byte characters (cost 808), grew the process by 1
 and by 86 MB with this cap (32). Queued behind its own requests, the burst costs the
 address the time it asked for, nobody else.
 
-A request keeps its place until its answer is handed to its connection; what waits
+A request keeps its place until its answer is handed to its connection, and one whose
+client leaves while it waits for a place gives up waiting (protection/client_gone.py); what waits
 there unsent counts against the address's unsent budget (protection/unsent_budget.py).
 A request waiting for the read models (read-your-writes) holds its place, its
 address's only. /health never waits. Counted per address as the rate limits count (uvicorn names the
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protection.addresses import client_address
+from protection.client_gone import departure, unless_gone
 from protection.request_rate import UNCOUNTED
 
 
@@ -49,9 +51,23 @@ class RequestsAtOnce:
             places = self._places[address] = _Places(asyncio.Semaphore(self._cap))
         places.requests += 1
         try:
-            async with places.slots:
+            if not await _place_taken(places.slots, scope):
+                return  # its client left while it waited: the log says 499
+            try:
                 await self.app(scope, receive, send)
+            finally:
+                places.slots.release()
         finally:
             places.requests -= 1
             if not places.requests:
                 del self._places[address]
+
+
+async def _place_taken(slots: asyncio.Semaphore, scope: Scope) -> bool:
+    """Takes a place, at once when one is free; a request that waits for one gives up
+    waiting when its client leaves (protection/client_gone.py)."""
+    gone = None if not slots.locked() else departure(scope)
+    if gone is None:
+        await slots.acquire()
+        return True
+    return await unless_gone(slots.acquire(), gone)

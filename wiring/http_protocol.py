@@ -81,12 +81,8 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
-from observability.requests import (
-    ANSWERED_BY_PROTOCOL,
-    LEFT_UNANSWERED,
-    log_refused,
-    request_id_in,
-)
+from observability.requests import ANSWERED_BY_PROTOCOL, log_refused, request_id_in
+from protection.client_gone import client_left
 from protection.config import EdgeLimits
 from protection.connection_cap import ConnectionsPerAddress
 from protection.responses import refusal_body
@@ -252,8 +248,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             # A half-close (the client's FIN once its request is sent) is taken as this
             # too, as nginx takes it: the two cannot be told apart until an answer is
             # written, and a client gone is the common case.
-            if not running.response_started and "state" in running.scope:
-                running.scope["state"][LEFT_UNANSWERED] = True  # for the request log
+            if not running.response_started:
+                client_left(running.scope)
         super().connection_lost(exc)
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:

@@ -143,3 +143,34 @@ def read_status(connection: socket.socket) -> int:
         assert chunk, "closed without an answer"
         head += chunk
     return int(head.split(b" ", 2)[1])
+
+
+def test_requests_whose_clients_left_give_up_their_places_in_the_queue(
+    start_server: StartServer,
+) -> None:
+    """Abandoned, they kept their places: 256 connections that each sent a
+    read-your-writes query and closed held their address's next request 44 s, as they
+    went through its 32 places 32 at a time, each to its full wait (a re-check probe).
+    The ones still queued now give up at once, and are logged 499."""
+    # `api` projects nothing: a position of the log is never reached, each wait runs out.
+    server = start_server(
+        "api", INKWELL_MAX_REQUESTS_AT_ONCE_PER_ADDRESS="2", INKWELL_CONSISTENCY_TIMEOUT="3"
+    )
+    registered = http_api(server).ok('mutation { registerUser(input: {name: "Bob"}) { position } }')
+    unreached = str(registered["registerUser"]["position"])
+    with ExitStack() as stack:
+        for number in range(12):
+            connection = stack.enter_context(connect(server))
+            connection.sendall(
+                b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: localhost\r\n"
+                b"X-Consistent-With: " + unreached.encode() + b"\r\n"
+                b"X-Request-Id: left-%d\r\n\r\n" % number
+            )
+        assert not_answered_within(connection, 0.5)
+    with connect(server) as fresh:
+        fresh.sendall(TYPENAME)
+        assert read_status(fresh) == 200
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"]
+    left = [line for line in lines if str(line.get("request_id", "")).startswith("left-")]
+    queued = [line for line in left if line["status"] == 499 and line["duration_ms"] < 1000]
+    assert len(queued) == 10, left
