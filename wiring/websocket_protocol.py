@@ -28,6 +28,7 @@ from wiring.handshake_refusals import GraphQLRefusals
 # higher than with a write per frame. Eight to a write keep most of the saving and lower
 # both the p50 and the p99.
 FRAMES_PER_WRITE = 8
+GOING_AWAY = 1001  # RFC 6455 7.4.1
 
 
 class TurnJoinedTransport(asyncio.Transport):
@@ -138,6 +139,21 @@ class TurnJoinedWebSocketProtocol(WebSocketsSansIOProtocol):
             if refusal is not None:
                 self.transport.write(refusal)
                 self.transport.close()
+
+    def keepalive_timeout(self) -> None:
+        """A peer that stopped answering pings: uvicorn closed its socket with 1011
+        (internal error), which graphql-ws takes as fatal and never retries, whatever its
+        `shouldRetry`: a tab whose network dropped for 30 s got its close once back, and
+        every subscription ended for good (an outside probe). The server goes away from a
+        peer it no longer hears: 1001, after which clients connect again."""
+        self.pong_timer = None
+        self.pending_ping_payload = None
+        if self.close_sent or self.transport.is_closing():
+            return
+        self.conn.fail(GOING_AWAY, "keepalive ping timeout")
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        self.close_sent = True
+        self.transport.close()
 
     async def send(self, message: ASGISendEvent) -> None:
         """A handshake refused with an HTTP answer (429, 403, 431: protection/responses.py)
