@@ -31,7 +31,10 @@ class EventPublisher:
         self._keys = keys
         self._pending: deque[RecordedEvent] = deque(maxlen=MAX_PENDING)
         self._wake = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # Made in the loop it publishes from, it knows the loop at once: a commit made
+        # before `run` first ran (the first command after a start) was dropped, and the
+        # lag of its event was unknown (Keys.commit_times) until a later one.
+        self._loop: asyncio.AbstractEventLoop | None = asyncio.events._get_running_loop()
 
     def committed(self, events: list[RecordedEvent]) -> None:
         """Takes a commit's events; safe to call from the writer thread."""

@@ -78,7 +78,7 @@ async def test_lag_milliseconds_counts_from_the_oldest_unapplied_commit(settings
         first = await send(inkwell, RegisterUser("Ann"))
         committed = time.time()
         await send(inkwell, RegisterUser("Bob"))
-        await until(lambda: _kept(inkwell, 2), timeout=10)
+        await until(lambda: _kept(inkwell, 2))
         await asyncio.sleep(0.3)
         statuses = await inkwell.services.reads.projection_statuses()
     assert {status.lag for status in statuses} == {int(first["position"]) + 1}

@@ -78,3 +78,22 @@ async def test_what_is_pending_at_once_goes_in_messages_cut_to_their_size(
     limit = messages.MESSAGE_EVENTS
     assert [len(events) for events in received] == [limit, limit, 50]
     assert [event for events in received for event in events] == pending
+
+
+async def test_a_commit_before_the_publisher_first_ran_is_published(
+    redis: Redis, prefix: str
+) -> None:
+    """The first command after a start could commit before the publisher's task had run:
+    its events were dropped, and their commit times unknown (a full suite's run)."""
+    keys = Keys(prefix)
+    publisher = EventPublisher(redis, keys)
+    publisher.committed([recorded(1), recorded(2)])
+    running_publisher = asyncio.create_task(publisher.run())
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while await redis.zcard(keys.commit_times()) < 2:
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+    finally:
+        await cancel_and_wait(running_publisher)
+    assert await redis.zscore(keys.head(), "head") == 2
