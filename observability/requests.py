@@ -43,7 +43,10 @@ LOGGED_PATH_MAX = 256
 
 
 def logged_path(scope: Scope) -> str:
-    path: str = scope["path"]
+    return _cut(scope["path"])
+
+
+def _cut(path: str) -> str:
     if len(path) <= LOGGED_PATH_MAX:
         return path
     return f"{path[:LOGGED_PATH_MAX]}... ({len(path)} characters)"
@@ -68,9 +71,7 @@ def log_refused(method: str, target: bytes, status: int, request_id: str) -> Non
     it (wiring/http_protocol.py: a malformed or ambiguous head, a version not served, a
     head over its size or deadline), as RequestLog writes one: such refusals had no line,
     and an operator counting 4xx from the log missed them (an outside probe)."""
-    path = target.partition(b"?")[0].decode("latin-1") or "-"
-    if len(path) > LOGGED_PATH_MAX:
-        path = f"{path[:LOGGED_PATH_MAX]}... ({len(path)} characters)"
+    path = _cut(target.partition(b"?")[0].decode("latin-1") or "-")
     fields = {"request_id": request_id, "method": method, "path": path, "status": status}
     log.info("%s %s %d", method, path, status, extra=fields)
 
