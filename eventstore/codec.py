@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from domain.events import event_to_dict
+from domain.frozen_records import built
 from domain.ports import AppendRequest, RecordedEvent
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
 from eventstore.tables import events
@@ -83,15 +84,18 @@ def recorded_event(
     except UndecodableEvent as error:
         event = Undecodable(type_name, schema_version, str(error))
     meta = _meta(meta_text)
-    return RecordedEvent(
-        position=position,
-        stream_id=stream_id,
-        version=version,
-        event=event,
-        command_id=str(meta.get("command_id") or ""),
-        actor_id=meta.get("actor_id"),
-        correlation_id=str(meta.get("correlation_id") or ""),
-        recorded_at=as_utc(recorded_at if moment is None else moment(recorded_at)),
+    return built(  # RecordedEvent(...), without its frozen __init__: once per event read
+        RecordedEvent,
+        {
+            "position": position,
+            "stream_id": stream_id,
+            "version": version,
+            "event": event,
+            "command_id": str(meta.get("command_id") or ""),
+            "actor_id": meta.get("actor_id"),
+            "correlation_id": str(meta.get("correlation_id") or ""),
+            "recorded_at": as_utc(recorded_at if moment is None else moment(recorded_at)),
+        },
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from domain.events import event_from_dict
+from domain.frozen_records import built
 from domain.ports import RecordedEvent
 from domain.recorded_json import recorded_to_dict
 from projections.live.broadcast import Inbox
@@ -86,13 +87,16 @@ def take_events(inbox: Inbox, limit: int) -> list[RecordedEvent] | None:
 
 
 def _recorded(message: dict[str, Any]) -> RecordedEvent:
-    return RecordedEvent(
-        position=message["position"],
-        stream_id=message["stream_id"],
-        version=message["version"],
-        event=event_from_dict(message["type"], message["data"]),
-        command_id=message["command_id"],
-        actor_id=message["actor_id"],
-        correlation_id=message["correlation_id"],
-        recorded_at=datetime.fromisoformat(message["recorded_at"]),
+    return built(  # RecordedEvent(...), without its frozen __init__ (domain/frozen_records.py)
+        RecordedEvent,
+        {
+            "position": message["position"],
+            "stream_id": message["stream_id"],
+            "version": message["version"],
+            "event": event_from_dict(message["type"], message["data"]),
+            "command_id": message["command_id"],
+            "actor_id": message["actor_id"],
+            "correlation_id": message["correlation_id"],
+            "recorded_at": datetime.fromisoformat(message["recorded_at"]),
+        },
     )
