@@ -8,7 +8,6 @@ from typing import Any
 
 import orjson
 
-from domain.events import event_to_dict
 from domain.frozen_records import built
 from domain.ports import AppendRequest, RecordedEvent
 from domain.upcasting import EventSchemas, Undecodable, UndecodableEvent
@@ -44,7 +43,9 @@ def event_rows(
             "version": request.expected_version + offset + 1,
             "type": type(event).__name__,
             "schema_version": schemas.version_of(type(event).__name__),
-            "data": orjson.dumps(event_to_dict(event)).decode(),
+            # orjson writes a dataclass as event_to_dict's fields (tests/eventstore/
+            # test_event_json.py), in 0.4 µs against 3.1 through the dict.
+            "data": orjson.dumps(event).decode(),
             "meta": meta,
             "recorded_at": recorded_at,
         }

@@ -20,7 +20,7 @@ import orjson
 from domain.events import event_from_dict
 from domain.frozen_records import built
 from domain.ports import RecordedEvent
-from domain.recorded_json import recorded_to_dict
+from domain.recorded_json import as_is, recorded_to_dict
 from projections.live.broadcast import Inbox
 
 # The runner's logger: a message it cannot decode sends the runner to the log.
@@ -45,7 +45,7 @@ def encode(events: Iterable[RecordedEvent]) -> list[bytes]:
     held: list[bytes] = []
     size = 1  # the array's "[", then each event with the "," or "]" after it
     for recorded in events:
-        event = orjson.dumps(recorded_to_dict(recorded))
+        event = orjson.dumps(recorded_to_dict(recorded, as_is))
         if held and (len(held) == MESSAGE_EVENTS or size + len(event) + 1 > MESSAGE_BYTES):
             encoded.append(_array(held))
             held, size = [], 1
