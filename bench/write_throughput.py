@@ -16,8 +16,10 @@ application does not. The library runs in threads (its API is synchronous).
 
 Each cell runs for a fixed time; the cells alternate between the two systems and
 repeat, and the table shows each cell's median, so that a noisy neighbour on a
-shared machine hits both. Then Inkwell's get+mutate+save at concurrency 50 runs
-again under a profiler. Run: `python -m bench.write_throughput [--quick]`.
+shared machine hits both. Each round also measures the floor under both at 1
+writer: SQLite alone committing one event a transaction (bench/commit_floor.py).
+Then Inkwell's get+mutate+save at concurrency 50 runs again under a profiler.
+Run: `python -m bench.write_throughput [--quick]`.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 
 import uvloop
 
-from bench import eventsourcing_peer, inkwell_writes, report, write_profile
+from bench import commit_floor, eventsourcing_peer, inkwell_writes, report, write_profile
 
 WORKLOADS = ("create+save", "get+mutate+save")
 CONCURRENCY = (1, 50)
@@ -110,12 +112,16 @@ def peer(workload: str, concurrency: int, database: Path, seconds: float) -> Rat
 
 
 Cell = tuple[str, str, int]  # system, workload, concurrency
+FLOOR: Cell = ("SQLite alone", "one-event commit", 1)
 
 
 def measure(scratch: Path, seconds: float, repeats: int) -> dict[Cell, list[Rate]]:
     rates: dict[Cell, list[Rate]] = {}
     runs = {"Inkwell": inkwell, "eventsourcing": peer}
     for repeat in range(repeats):
+        floor = commit_floor.commits_per_second(scratch / f"floor-{repeat}.db", seconds)
+        rates.setdefault(FLOOR, []).append(Rate(floor, 0.0))
+        print(f"  {'SQLite alone':13} {'commit':15} x1   {floor:8,.0f}/s", flush=True)
         for workload in WORKLOADS:
             for concurrency in CONCURRENCY:
                 for system in SYSTEMS:
@@ -177,6 +183,23 @@ def results_table(rates: dict[Cell, list[Rate]]) -> str:
     return report.table(header, rows)
 
 
+def floor_paragraph(rates: dict[Cell, list[Rate]]) -> str:
+    """What 1.5 times the library's rate at 1 writer leaves once the commit is paid."""
+    floor = 1e6 / statistics.median(r.per_second for r in rates[FLOOR])
+    ours, theirs = (
+        1e6 / statistics.median(r.per_second for r in rates[(system, "get+mutate+save", 1)])
+        for system in SYSTEMS
+    )
+    budget = theirs / TARGETS[1]
+    return (
+        f"SQLite alone commits one event a transaction in {floor:,.0f} µs (median of the rounds). "
+        f"At 1 writer a get+mutate+save took {ours:,.0f} µs with Inkwell and {theirs:,.0f} µs "
+        f"with the library: {ours - floor:,.0f} and {theirs - floor:,.0f} µs beyond the commit. "
+        f"{TARGETS[1]:g} times the library's rate is {budget:,.0f} µs a command, "
+        f"{budget - floor:,.0f} µs beyond the commit."
+    )
+
+
 def document(
     rates: dict[Cell, list[Rate]], profile: str, args: argparse.Namespace, machine: str,
     took: float,
@@ -193,6 +216,8 @@ docs/field-notes.md measured the library at about {FIELD_NOTES["create+save"]:,}
 {FIELD_NOTES["get+mutate+save"]:,} get+mutate+save/s on this kind of machine.
 
 {results_table(rates)}
+
+{floor_paragraph(rates)}
 
 {profile}
 """
