@@ -1,4 +1,6 @@
-"""The shape of a document, fragments expanded, in one pass: depth, aliases, fields, repeats.
+"""The shape of a document, fragments expanded, in one pass: depth, aliases, fields, repeats,
+and the lists graphql-core's rules walk once per item: variables, arguments, directives
+and the fields of object literals.
 
 A fragment's summary does not depend on where it is spread, so each is computed once.
 """
@@ -9,13 +11,18 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from graphql import (
+    ArgumentNode,
+    DirectiveNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    ValueNode,
 )
 
 
@@ -52,6 +59,17 @@ class ShapeLimits:
     # request held the loop 0.35-0.45 s, and four clients sending them took every other
     # client's p50 to 1.2 s (an outside probe).
     max_schemas: int = 1
+    # Lists the standard rules walk item by item, each item wrong making an error of its
+    # own, with its source location (and, unless hidden, its suggestions): within the
+    # token limit, 1,200 unknown fields of one input object literal held the event loop
+    # 0.92 s; 800 unused variables, 1,200 unknown arguments or 600 repeated @include,
+    # 46-110 ms each (an outside probe), charged as about 30 ms (protection/
+    # new_documents.py). The schema's widest field takes 5 arguments, its widest input 6
+    # fields, and only @include and @skip apply where a query puts directives.
+    max_variables: int = 100  # declared by one operation
+    max_arguments: int = 20  # given to one field or directive
+    max_directives: int = 8  # on one field, fragment, operation or variable
+    max_object_fields: int = 24  # in one input object literal
 
 
 @dataclass
@@ -122,6 +140,13 @@ class Shapes:
         self.spread_pairs = 0  # over the document's selection sets as written
 
     def operation(self, operation: OperationDefinitionNode) -> Summary:
+        variables = operation.variable_definitions or ()
+        _within(len(variables), self.limits.max_variables, "the operation declares {} variables")
+        self._directives(operation.directives)
+        for variable in variables:
+            self._directives(variable.directives)
+            if variable.default_value is not None:
+                self._value(variable.default_value)
         summary = self.selection_set(operation.selection_set, 0)
         # Depth is checked here only: a fragment's own depth says nothing until it is used
         # (the introspection query's TypeRef is deep, but only below __schema).
@@ -144,7 +169,9 @@ class Shapes:
             "the document's fragments spread side by side make {} pairs",
         )
         for selection in selection_set.selections:
+            self._directives(selection.directives)
             if isinstance(selection, FieldNode):
+                self._arguments(selection.arguments)
                 summary.fields += 1
                 summary.schemas += selection.name.value == "__schema"
                 summary.aliases += selection.alias is not None
@@ -194,10 +221,34 @@ class Shapes:
         if definition is None or name in self.in_progress:
             return None
         self.in_progress.add(name)
+        self._directives(definition.directives)
         summary = self.selection_set(definition.selection_set, nesting)
         self.in_progress.discard(name)
         self.summaries[name] = summary
         return summary
+
+    def _directives(self, directives: tuple[DirectiveNode, ...] | None) -> None:
+        _within(len(directives or ()), self.limits.max_directives, "{} directives on one node")
+        for directive in directives or ():
+            self._arguments(directive.arguments)
+
+    def _arguments(self, arguments: tuple[ArgumentNode, ...] | None) -> None:
+        _within(len(arguments or ()), self.limits.max_arguments, "{} arguments to one field")
+        for argument in arguments or ():
+            self._value(argument.value)
+
+    def _value(self, value: ValueNode) -> None:
+        """Every object literal in the value, however deep in lists and objects: walked
+        with a stack, as a list may nest as deep as the token limit allows."""
+        pending = [value]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, ObjectValueNode):
+                fields = node.fields or ()
+                _within(len(fields), self.limits.max_object_fields, "an input object of {} fields")
+                pending.extend(field.value for field in fields)
+            elif isinstance(node, ListValueNode):
+                pending.extend(node.values or ())
 
     def _check(self, summary: Summary) -> None:
         limits = self.limits

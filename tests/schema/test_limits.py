@@ -9,6 +9,7 @@ import pytest
 from graphql import get_introspection_query
 
 from schema.limits.literals import MAX_NUMBER
+from schema.operations import MAX_ERRORS
 from schema.served import MAX_ALIASES, MAX_DEPTH, MAX_TOKENS
 from tests.support.api import Api
 
@@ -157,3 +158,53 @@ def test_a_number_up_to_the_limit_is_left_to_graphqls_own_rule(api: Api, digits:
     error = api.error(f"{{ recentPosts(first: {'9' * digits}) {{ totalCount }} }}")
     assert error["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
     assert error["message"].startswith("Int cannot represent non 32-bit signed integer value")
+
+
+VARIABLES = "query(" + ",".join(f"$v{i}: Int" for i in range(101)) + ") { __typename }"
+ARGUMENTS = (
+    "{ recentPosts(first: 1, " + ", ".join(f"a{i}: 1" for i in range(20)) + ") { __typename } }"
+)
+DIRECTIVES = "query($b: Boolean!) { __typename " + " ".join(["@include(if: $b)"] * 9) + " }"
+DIRECTIVE_ARGUMENTS = "{ __typename @skip(" + ", ".join(f"a{i}: 1" for i in range(21)) + ") }"
+FIELDS = ", ".join(f"x{i}: 1" for i in range(25))
+OBJECT_FIELDS = (
+    f'mutation {{ createPost(input: {{title: "t", {FIELDS}, content: "c"}}) {{ position }} }}'
+)
+NESTED_OBJECT = f"query($v: [[CreatePostInput]] = [[{{ {FIELDS} }}]]) {{ __typename }}"
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        (VARIABLES, "the operation declares 101 variables, over the limit of 100"),
+        (ARGUMENTS, "21 arguments to one field, over the limit of 20"),
+        (DIRECTIVES, "9 directives on one node, over the limit of 8"),
+        (DIRECTIVE_ARGUMENTS, "21 arguments to one field, over the limit of 20"),
+        (OBJECT_FIELDS, "an input object of 27 fields, over the limit of 24"),
+        (NESTED_OBJECT, "an input object of 25 fields, over the limit of 24"),
+    ],
+    ids=["variables", "arguments", "directives", "directive arguments", "object", "nested"],
+)
+def test_lists_the_standard_rules_walk_item_by_item_are_bounded(
+    api: Api, query: str, said: str
+) -> None:
+    """Past the limit, each item wrong was an error of its own, with its location: 1,200
+    unknown fields of one input object held the event loop 0.92 s, 800 unused variables
+    46-110 ms (an outside probe). Refused before those rules run."""
+    error = api.error(query)
+    assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert said in error["message"]
+
+
+def test_lists_within_their_limits_are_left_to_the_standard_rules(api: Api) -> None:
+    variables = "query(" + ",".join(f"$v{i}: Int" for i in range(100)) + ") { __typename }"
+    fields = ", ".join(f"x{i}: 1" for i in range(22))
+    unknown = (
+        f'mutation {{ createPost(input: {{title: "t", content: "c", {fields}}}) {{ position }} }}'
+    )
+    for query, says in [(variables, "is never used"), (unknown, "unknown field")]:
+        *wrong, stopped = api.call(query)["errors"]
+        assert len(wrong) == MAX_ERRORS  # of 100 and 22
+        assert {error["extensions"]["code"] for error in wrong} == {"GRAPHQL_VALIDATION_FAILED"}
+        assert all(says in error["message"] for error in wrong)
+        assert "Validation aborted" in stopped["message"]
