@@ -332,6 +332,7 @@ class LogSettings:
             self.level,
             self.style,
             filters={
+                "strawberry.ws": ["schema.view.ForeignOriginLine"],
                 "strawberry.ws.task": ["schema.view.ClientGone"],
                 "uvicorn.error": [
                     "wiring.websocket_protocol.FramesNotUtf8",

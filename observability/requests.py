@@ -93,7 +93,7 @@ class RequestLog:
             if scope["type"] == "http":
                 await self._http(scope, receive, send, rid)
             else:
-                await self._websocket(scope, receive, send)
+                await self._websocket(scope, receive, send, rid)
         finally:
             REQUEST_ID.reset(token)
 
@@ -126,45 +126,50 @@ class RequestLog:
                 refused = state.get(ANSWERED_BY_PROTOCOL)
                 status = CLIENT_CLOSED_REQUEST if refused is None else refused
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
-            path = logged_path(scope)
-            log.log(
-                level,
-                "%s %s %d",
-                scope["method"],
-                path,
-                status,
-                extra={
-                    "method": scope["method"],
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            took = time.perf_counter() - started
+            _log_request(level, scope["method"], logged_path(scope), status, took)
 
-    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Counts a connection from its accept to its end; a refused handshake is not one."""
-        accepted = False
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+        """Counts a connection from its accept to its end. A handshake refused with an HTTP
+        answer (a foreign Origin or Host, too many sockets) is not one: it is answered
+        with X-Request-Id and logged as a request, as an HTTP refusal is. Those had
+        neither, though every refusal is promised both (an outside probe)."""
+        started = time.perf_counter()
+        accepted, refused = False, 0
         operations = getattr(scope["app"].state, "operations", None)
         metrics: Metrics | None = operations.metrics if operations is not None else None
 
         async def sending(message: Message) -> None:
-            nonlocal accepted
+            nonlocal accepted, refused
             if message["type"] == "websocket.accept" and not accepted:
                 accepted = True
                 if metrics is not None:
                     metrics.websockets.inc()
                 path = logged_path(scope)
                 log.info("websocket %s opened", path, extra={"path": path})
+            elif message["type"] == "websocket.http.response.start":
+                refused = message["status"]
+                headers = [*message.get("headers", ()), (HEADER, rid.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self._app(scope, receive, sending)
         finally:
+            path = logged_path(scope)
             if accepted:
                 if metrics is not None:
                     metrics.websockets.dec()
-                path = logged_path(scope)
                 log.info("websocket %s closed", path, extra={"path": path})
+            elif refused:
+                _log_request(logging.INFO, "GET", path, refused, time.perf_counter() - started)
+
+
+def _log_request(level: int, method: str, path: str, status: int, seconds: float) -> None:
+    """The request's line: one per request the app answered, a refused handshake too."""
+    duration_ms = round(seconds * 1000, 2)
+    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+    log.log(level, "%s %s %d", method, path, status, extra=fields)
 
 
 def _with_header(scope: Scope, rid: str) -> Scope:
