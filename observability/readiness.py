@@ -31,6 +31,12 @@ floored at 0, so this is checked on its own: it read "lag 0", ready, for as long
 projector's rebuild took to swap in (docs/operations.md, "A restored backup of the event
 log").
 
+Events waiting for a projection that no projector holds the lease of make the answer
+"degraded", still 200, until the projection is stalled (INKWELL_READY_STALLED_AFTER), which
+fails: with every projector stopped (SIGSTOP, kill -9) /ready said "ready" for 30 s while
+the lag grew and `status` said "no projector" (an outside probe). Degraded, not failed: a
+projector's restart takes a second or two, and every API process reads the same Redis.
+
 Parked events make the answer "degraded", still 200: every API process reads the
 same Redis, so failing readiness for one bad row would take every replica out of
 the load balancer at once, while reads keep answering (a malformed read model is
@@ -237,6 +243,12 @@ class Readiness:
             check.update(ok=False, reason=f"lag {p.lag} events, above {self._limits.max_lag}")
         elif p.stalled(self._limits.stalled_after):
             check.update(ok=False, reason=p.stalled_reason(self._limits.stalled_after))
+        elif p.lag and not p.projector_runs:
+            check.update(
+                degraded=True,
+                reason=f"{p.lag} events wait and no projector holds the projection's lease "
+                "(`serve` runs one, or `inkwell project`)",
+            )
         elif p.parked:
             check.update(
                 degraded=True,

@@ -102,6 +102,19 @@ def test_ready_fails_while_the_projector_is_stopped_and_recovers_when_it_resumes
             projector.stop()
 
 
+def test_ready_is_degraded_while_events_wait_and_no_projector_holds_a_lease(
+    settings: Settings,
+) -> None:
+    """Every projector stopped (SIGSTOP, kill -9): /ready said "ready" until the stalled
+    limit, 30 s, while `status` said "no projector" (an outside probe)."""
+    with TestClient(create_app(settings, projectors=False)) as client:
+        Api(client).ok(REGISTER)
+        body = eventually(client, "/ready", 200, where=lambda b: b["status"] != "ready")
+        assert body["status"] == "degraded" and set(body["degraded"]) == PROJECTIONS, body
+        for name in PROJECTIONS:
+            assert "no projector holds the projection's lease" in body["checks"][name]["reason"]
+
+
 def test_ready_fails_when_a_projection_lags_beyond_the_limit(settings: Settings) -> None:
     settings = dataclasses.replace(settings, ready_max_lag=0)
     with TestClient(create_app(settings, projectors=False)) as client:
