@@ -349,6 +349,7 @@ class ChangesSince:
         counted: str = "",
         resumed_view: View | None = None,
         judged_by_after: Callable[[Any], bool] = lambda _: False,
+        log_head: LogHead | None = None,
     ) -> None:
         """`only` follows one id (a post): its first state is given even if unchanged.
         `counted` says which changes count against a resume's limit, as `resumed_view`
@@ -369,6 +370,7 @@ class ChangesSince:
         self._only = only
         self._counted = counted
         self._judged_by_after = judged_by_after
+        self._log_head = log_head
         self.read_at = -1  # the checkpoint of the last read: everything up to it was given
         self._read_in: str | None = None  # the space of that read
         self.unconfirmed = False
@@ -378,9 +380,21 @@ class ChangesSince:
         self._withheld: dict[str, int] = {}
 
     async def start(self) -> None:
-        if not self._only:  # "from now on"
-            self.read_at = int(await self._redis.get(self._checkpoint) or 0)
+        """"From now on" (unless following one id): everything up to the checkpoint counts
+        as given. A Redis that lost the read models has none while the projector's rebuild
+        runs, and read as 0 it made every post the rebuild wrote a change: a feed
+        subscribed a second after a FLUSHALL was sent all 800 published posts (an outside
+        probe). Then it is the log's head, read from the log (`log_head`): the rebuild
+        swaps in at or past it, and what the topic reads before is Behind."""
+        if self._only:
+            return
+        checkpoint = await self._redis.get(self._checkpoint)
+        if checkpoint is not None:
+            self.read_at = int(checkpoint)
             self._read_in = self._keys.space("posts")
+            return
+        head = await self._log_head() if self._log_head is not None else None
+        self.read_at = head or 0  # the space to come is unknown: `_read_in` stays None
 
     async def changes(self, first_state: bool, late: Sequence[str] = ()) -> list[Snapshot[Any]]:
         after = -1 if first_state or self.read_at < 0 else self.read_at
@@ -778,6 +792,7 @@ class LiveReadModels:
             counted,
             resumed_view,
             judged_by_after,
+            self._log_head,
         )
 
     @asynccontextmanager

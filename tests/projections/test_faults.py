@@ -231,3 +231,32 @@ async def test_a_command_redis_refuses_fails_the_batch_and_the_space_is_rebuilt(
         assert [liked for liked, _ in await inkwell.services.reads.liked_by(reader, [post])] == [
             True
         ]
+
+
+@pytest.mark.parametrize("written_since", [False, True], ids=["nothing since", "a write since"])
+async def test_a_feed_subscribed_while_redis_rebuilds_is_sent_only_what_changes_next(
+    private_settings: Settings, written_since: bool
+) -> None:
+    """An outside probe subscribed to `feed` a second after a FLUSHALL, its process's
+    first feed subscriber: once the projector's rebuild swapped in, it was sent all 800
+    published posts, none of them changed: with no checkpoint the topic read from 0. It
+    starts from the log's head now, with or without a write since the flush."""
+    async with running(private_settings) as inkwell:
+        author = (await send(inkwell, RegisterUser("Ann")))["user_id"]
+        posts = []
+        for n in range(12):
+            post = (await send(inkwell, CreatePost(f"Post {n}", "Body", ()), author))["post_id"]
+            await send(inkwell, PublishPost(post), author)
+            posts.append(post)
+        await settle(inkwell)
+        await inkwell.redis.flushall()
+        reader = (await send(inkwell, RegisterUser("Bob")))["user_id"] if written_since else ""
+        async with inkwell.services.live.feed() as feed:
+            await settle(inkwell, timeout=30)  # the rebuild swapped in
+            liker = reader or (await send(inkwell, RegisterUser("Bob")))["user_id"]
+            await send(inkwell, LikePost(posts[3]), liker)
+            shown = await asyncio.wait_for(anext(feed), 10)
+            assert (shown.id, shown.like_count) == (posts[3], 1)
+            with pytest.raises(TimeoutError):
+                extra = await asyncio.wait_for(anext(feed), 1.5)
+                pytest.fail(f"sent {extra.id} too, unchanged")
