@@ -333,7 +333,6 @@ class LogSettings:
             self.style,
             filters={
                 "strawberry.ws": ["schema.view.ForeignOriginLine"],
-                "strawberry.ws.task": ["schema.view.ClientGone"],
                 "uvicorn.error": [
                     "wiring.websocket_protocol.FramesNotUtf8",
                     "wiring.websocket_protocol.HandshakeQueryHidden",

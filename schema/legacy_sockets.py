@@ -8,7 +8,6 @@ import asyncio
 from contextlib import suppress
 from typing import Any, cast
 
-from starlette.websockets import WebSocketDisconnected as SocketClosed
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import (
     NonJsonMessageReceived,
@@ -31,6 +30,7 @@ from schema.sockets import (
     FORBIDDEN,
     INIT_TIMEOUT,
     INVALID_MESSAGE,
+    SOCKET_GONE,
     TOO_MANY_INITS,
     DocumentRefused,
     TokenExpiry,
@@ -166,7 +166,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
         their subscriptions sent (an outside probe)."""
         budget = getattr(self.view, "subscription_budget", None)
         with (
-            suppress(WebSocketDisconnected, SocketClosed),
+            suppress(*SOCKET_GONE),
             within_budget(
                 self.schema, budget, self.context, query, operation_name, variables
             ) as refusal,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -19,8 +20,9 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from graphql import GraphQLFormattedError
+from starlette.websockets import WebSocketDisconnected as SocketClosed
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
-from strawberry.http.exceptions import NonJsonMessageReceived
+from strawberry.http.exceptions import NonJsonMessageReceived, WebSocketDisconnected
 from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
@@ -42,6 +44,8 @@ from schema.persisted import PersistedQueryRefused
 from schema.request_keys import GivenTwice, TooManyMembers
 from schema.served import InkwellSchema
 
+log = logging.getLogger(__name__)
+
 # graphql-transport-ws's close codes, which the legacy protocol gets too.
 INVALID_MESSAGE = 4400
 FORBIDDEN = 4403
@@ -56,6 +60,11 @@ MAX_ID_LENGTH = 128
 # websockets raised ProtocolError on a longer reason: a traceback, and the socket
 # dropped without a close frame.
 MAX_CLOSE_REASON_BYTES = 123
+
+# What a send raises on a socket that is gone: strawberry's for a client that has just
+# left (uvicorn's ClientDisconnected, through Starlette), Starlette's for every send after
+# a close, the client's or the server's own (4400, 4403, 4409 ...).
+SOCKET_GONE = (WebSocketDisconnected, SocketClosed)
 
 
 def malformed(message: object, start: str, stop: str) -> str | None:
@@ -285,6 +294,17 @@ class TransportWSHandler(SharingTransportWSHandler):
                 )
                 return
             await super().run_operation(operation)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        """An operation whose send found its socket gone ends with one DEBUG line: that is
+        how sockets close, by their client or by the server (a 4400 or 4409 while other
+        operations send). strawberry logged "Exception in worker task" at ERROR with the
+        traceback (an outside probe: 40 sockets, both protocols, closing mid-stream).
+        Anything else is logged as strawberry logs it."""
+        if isinstance(error, SOCKET_GONE):
+            log.debug("An operation ended: its socket closed (%s)", error)
+            return
+        await super().handle_task_exception(error)
 
     async def handle_message(self, message: Message) -> None:
         if reason := malformed(message, "subscribe", "complete"):

@@ -22,7 +22,6 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
-from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.types import QueryParams
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -449,15 +448,6 @@ class InkwellGraphQL(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> Any:
         return json_codec.decode(data)
-
-
-class ClientGone(logging.Filter):
-    """For strawberry's WebSocket task logger: drops the ERROR it logs when a subscription
-    item meets a client that has just disconnected. That is how live clients leave."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, WebSocketDisconnected)
 
 
 class ForeignOriginLine(logging.Filter):
