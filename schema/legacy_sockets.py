@@ -55,12 +55,14 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     _init_deadline: asyncio.Task[None] | None = None
     _timed_out = False
+    _replacing: set[str]  # ids whose operation a new `start` is ending (_replace)
 
     async def handle(self) -> None:
         """strawberry's loop, with the connection_init deadline, the token's expiry, and
         4400 for a frame that is not JSON (strawberry's skipped it) or not text."""
         self._init_deadline = asyncio.create_task(self._close_unless_initialised())
         self._expiry = TokenExpiry()
+        self._replacing = set()
         try:
             try:
                 async for message in self.websocket.iter_json():
@@ -136,8 +138,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
     async def handle_start(self, message: StartMessage) -> None:
         id_ = message["id"]
-        running = len(self.tasks) - (id_ in self.tasks)  # strawberry restarts a reused id
-        if refusal := limit_reached(self.max_subscriptions_per_connection, running):
+        await self._replace(id_)
+        if refusal := limit_reached(self.max_subscriptions_per_connection, len(self.tasks)):
             await self.send_message(LegacyError(type="error", id=id_, payload=refusal))
             return
         try:
@@ -150,6 +152,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
             return
         resolved = StartMessage(id=id_, type="start", payload=payload)  # type: ignore[typeddict-item]
         await super().handle_start(resolved)
+
+    async def _replace(self, operation_id: str) -> None:
+        """Ends the operation a `start` reusing its id replaces, without its `complete`, as
+        the reference subscriptions-transport-ws server does, and before the new one is
+        checked, as there: a new one refused leaves no operation under the id. strawberry
+        stopped it as a `stop` does, and its `complete` went out before the new one's
+        `data` under the same id: clients drop an id at its `complete`, and lost every item
+        after it (an outside probe)."""
+        self._replacing.add(operation_id)
+        try:
+            await self.cleanup_operation(operation_id)
+        finally:
+            self._replacing.discard(operation_id)
 
     async def handle_async_results(
         self,
@@ -217,7 +232,8 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
                 first = False
             await self.send_message(CompleteMessage(type="complete", id=operation_id))
         except asyncio.CancelledError:
-            await self.send_message(CompleteMessage(type="complete", id=operation_id))
+            if operation_id not in self._replacing:  # stopped, or its socket closed
+                await self.send_message(CompleteMessage(type="complete", id=operation_id))
         finally:
             self.subscriptions.pop(operation_id, None)
             self.tasks.pop(operation_id, None)

@@ -132,3 +132,30 @@ def test_a_query_with_a_variable_of_the_wrong_type_is_refused_with_an_error(
         ws.send_json({"id": "t", "type": start, "payload": {"query": "{ __typename }"}})
         answered = ws.receive_json()
         assert answered["id"] == "t" and answered["type"] in ("next", "data"), answered
+
+
+def test_a_start_reusing_a_live_id_replaces_its_operation_without_completing_it(
+    client: TestClient,
+) -> None:
+    """As the reference subscriptions-transport-ws server does. The server sent `complete`
+    for the replaced operation, then the new one's `data` under the same id: clients drop
+    an id at its `complete`, and lost every item after it (an outside probe)."""
+    positions = {"query": "subscription { projections { position } }"}
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        acknowledged(ws)
+        ws.send_json({"id": "1", "type": "start", "payload": PROJECTIONS})
+        assert ws.receive_json()["type"] == "data"
+        ws.send_json({"id": "1", "type": "start", "payload": positions})
+        item = ws.receive_json()
+        assert (item["id"], item["type"]) == ("1", "data"), item
+        assert all(set(status) == {"position"} for status in item["payload"]["data"]["projections"])
+        ws.send_json({"id": "1", "type": "stop"})
+        ws.send_json({"id": "q", "type": "start", "payload": {"query": "{ __typename }"}})
+        received = [ws.receive_json()]
+        while (received[-1]["id"], received[-1]["type"]) != ("q", "complete"):
+            received.append(ws.receive_json())
+    assert [(message["id"], message["type"]) for message in received] == [
+        ("1", "complete"),  # the new one's, stopped: one operation ran under the id
+        ("q", "data"),
+        ("q", "complete"),
+    ]
