@@ -299,13 +299,16 @@ def _tools_redis_url(settings: Settings) -> str | None:
 def _no_redis(settings: Settings) -> typer.Exit:
     """Exit code 2, saying why. An embedded Redis that takes connections and does not
     answer (stopped, overloaded) is not a server that is not running: the tools said to
-    start one, beside the one running (an outside probe froze the embedded Redis)."""
+    start one, beside the one running (an outside probe froze the embedded Redis). Nor is
+    a server given REDIS_URL, which keeps no Redis in its data directory: the tools said
+    no server ran there (an outside probe ran them without its REDIS_URL)."""
     socket = embedded_redis.socket_path(settings.data_dir)
     if embedded_redis.nothing_listens(settings.data_dir):
         why = (
-            f"REDIS_URL is unset and no Inkwell server runs on {settings.data_dir}/ (nothing "
-            f"answers on {socket}). Start the server (`inkwell serve`) from this directory, "
-            "set INKWELL_DATA_DIR to its data directory, or set REDIS_URL."
+            f"REDIS_URL is unset and no Inkwell server with its own Redis runs on "
+            f"{settings.data_dir}/ (nothing answers on {socket}). A server given REDIS_URL "
+            "keeps none there: set the same REDIS_URL here. Else start the server (`inkwell "
+            "serve`) from this directory, or set INKWELL_DATA_DIR to its data directory."
         )
     else:
         why = (

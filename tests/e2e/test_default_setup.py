@@ -78,6 +78,9 @@ def test_tools_say_when_no_server_runs_and_start_no_redis(tmp_path: Path) -> Non
         assert result.returncode == 2, result.stdout + result.stderr
         assert result.stderr.startswith("no Redis to read"), result.stderr
         assert "inkwell serve" in result.stderr
+        # A server given REDIS_URL keeps no Redis here: run without it, the tools said
+        # no server ran (an outside probe).
+        assert "set the same REDIS_URL here" in result.stderr
         # One line, as every start-up refusal (wrapped at 80 columns, it was 4).
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not socket_path(tmp_path / "data").exists()
