@@ -193,12 +193,13 @@ class ParkedCommands:
     async def retry(self, name: str | None, log: Log, by: str) -> int:
         """Re-applies; returns how many events are still parked."""
         scripts = Scripts.register(self.redis)
-        left = 0
+        left, retried = 0, False
         for projection in self._chosen(name):
             result = await parking.retry(self.redis, self.keys, scripts, projection, log)
             left += len(result.still_parked)
             if not result.applied and not result.still_parked:
                 continue
+            retried = True
             summary = (
                 f"{_now()} {by} retried {projection.name}: applied {_positions(result.applied)}"
                 + (
@@ -221,6 +222,8 @@ class ParkedCommands:
                     "summary": summary,
                 },
             )
+        if not retried:  # it printed nothing at all, as if it had not run (an outside probe)
+            self.console.print("no parked events to retry", highlight=False)
         return left
 
     async def skip(self, position: int, name: str | None, engine: Engine, by: str) -> int:

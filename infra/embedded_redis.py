@@ -232,8 +232,9 @@ class EmbeddedRedis(Lifecycle[str]):
                     continue
                 log.error(
                     "nothing listens on %s any more (the process that started the embedded "
-                    "Redis stopped?); starting it here from its last snapshot",
+                    "Redis stopped?); starting it here %s",
                     self._socket,
+                    self._starting_from(),
                 )
             else:
                 code = process.wait()
@@ -241,9 +242,9 @@ class EmbeddedRedis(Lifecycle[str]):
                     if self._closing.is_set():
                         return
                     log.error(
-                        "the embedded Redis exited with code %s; starting it again from its "
-                        "last snapshot (the projectors catch up from there)",
+                        "the embedded Redis exited with code %s; starting it again %s",
                         code,
+                        self._starting_from(),
                     )
             self._restart()
 
@@ -323,6 +324,15 @@ class EmbeddedRedis(Lifecycle[str]):
                 time.sleep(0.02)
         finally:
             client.close()
+
+    def _starting_from(self) -> str:
+        """What a restart loads: it said "from its last snapshot" when none had been saved
+        yet (killed within a minute of a start), and it came back empty (an outside probe)."""
+        if self._data_dir is None:
+            return "empty: without a data directory it keeps no snapshot"
+        if (self._data_dir / RDB_NAME).exists():
+            return "from its last snapshot (the projectors catch up from there)"
+        return "empty: no snapshot was saved yet (the projectors rebuild the read models)"
 
     def _rdb(self) -> str:
         """The snapshot being loaded, and its size: how long to expect."""

@@ -140,3 +140,27 @@ def test_ctrl_c_while_a_first_start_loads_stops_the_server_it_started(
         interrupt.cancel()  # an interrupt after the test would stop the whole run
         signal.signal(signal.SIGINT, previous)
     until_true(lambda: not servers_on(data), timeout=30)
+
+
+def test_a_restart_says_whether_it_loads_a_snapshot_or_starts_empty(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Killed before its first snapshot, it said it started again "from its last snapshot"
+    and came back empty (an outside probe)."""
+    with (
+        caplog.at_level(logging.WARNING, "infra.embedded_redis"),
+        EmbeddedRedis(tmp_path / "data") as url,
+    ):
+        client = redis.Redis.from_url(url)
+        client.set("k", "v")
+        os.kill(int(client.info()["process_id"]), signal.SIGKILL)
+        until_true(lambda: "is back after" in caplog.text, timeout=30)
+        assert "starting it again empty: no snapshot was saved yet" in caplog.text
+        client = redis.Redis.from_url(url)
+        assert client.dbsize() == 0
+        client.set("k", "v")
+        client.save()
+        os.kill(int(client.info()["process_id"]), signal.SIGKILL)
+        until_true(lambda: caplog.text.count("is back after") == 2, timeout=30)
+        assert "starting it again from its last snapshot" in caplog.text
+        assert redis.Redis.from_url(url).get("k") == b"v"
