@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import typer
 from rich.console import Console
@@ -36,11 +36,12 @@ def status() -> None:
     `advanced` is how long ago the checkpoint last moved.
 
     Exits 1 when a projection is stalled, has events waiting and no projector holding its
-    lease, has parked events or is ahead of the log (its checkpoint past the log's head: the
-    log was restored from an older backup), the read models belong to another event log, the
-    log does not answer, the database refuses writes, a SQLite log's disk has under 1 MiB
-    free, Redis may evict read-model keys (an allkeys-* maxmemory-policy) or evicted keys
-    that no rebuild or verify has accounted for since; 2 when no Redis is found, or the
+    lease, waits for a rebuild to swap in (as after Redis lost its data), has parked events
+    or is ahead of the log (its checkpoint past the log's head: the log was restored from an
+    older backup), the read models belong to another event log, the log does not answer,
+    the database refuses writes, a SQLite log's disk has under 1 MiB free, Redis may evict
+    read-model keys (an allkeys-* maxmemory-policy) or evicted keys that no rebuild or
+    verify has accounted for since; 2 when no Redis is found, or the
     event log cannot be opened at the start (the database down, full or paused, or
     DATABASE_URL wrong: one line says why).
     """
@@ -60,7 +61,6 @@ def status() -> None:
                 return False
             progress = await ProgressReader(redis, keys, NAMES, log_reader).read()
             ahead = [p for p in progress if p.ahead]
-            rebuilds = {p.name: str(await redis.get(keys.rebuilding(p.name)) or "") for p in ahead}
             bound, identity = str(await redis.get(keys.log()) or ""), await log_reader.identity()
             refuses_writes = await log_reader.refuses_writes()
             free = log_reader.free_bytes()
@@ -70,10 +70,14 @@ def status() -> None:
             policy = None if info is None else evicting_policy(info)
             refusal = await write_refusal(redis, keys.write_probe())
             built = bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
+        # Until its first swap a rebuild's read models are not built, but its locks are
+        # under the server's prefix: after Redis lost its data, status asked whether the
+        # prefix was mistyped while the projector rebuilt (an outside probe).
+        in_use = built or any(p.rebuilt_by is not None for p in progress)
         healthy = show_status(
-            console, progress, settings.ready_stalled_after, refusal is None, built
+            console, progress, settings.ready_stalled_after, refusal is None, in_use
         )
-        if not built:
+        if not in_use:
             # A mistyped INKWELL_PREFIX reads as a deployment whose projector never ran:
             # "start `serve`", said for each projection, would build read models under the
             # wrong prefix (outside probes). Said once, as a question, instead.
@@ -98,7 +102,7 @@ def status() -> None:
                 "log, or give this one its own INKWELL_PREFIX)[/]"
             )
         elif ahead:  # against the wrong log, a shorter one only looks restored
-            show_ahead(console, ahead, rebuilds)
+            show_ahead(console, ahead)
         if refuses_writes:
             console.print(
                 "[red]the database refuses writes (transaction_read_only is on: a standby, "
@@ -132,14 +136,14 @@ STATE_STYLES = {
     "catching up": "yellow",
     "stalled": "bold red",
     "no projector": "bold red",
+    "rebuilding": "yellow",
     "ahead of the log": "bold red",
     "not the log's": "bold red",
 }
 
 
-def show_ahead(console: Console, ahead: Sequence[Progress], rebuilds: Mapping[str, str]) -> None:
-    """Says which projections are past the log's head, and who rebuilds each (`rebuilds`:
-    the holders of the rebuild locks held)."""
+def show_ahead(console: Console, ahead: Sequence[Progress]) -> None:
+    """Says which projections are past the log's head, and who rebuilds each."""
     names = ", ".join(p.name for p in ahead)
     console.print(
         f"[red]{names} ahead of the log: the read models hold events the log does not "
@@ -148,8 +152,8 @@ def show_ahead(console: Console, ahead: Sequence[Progress], rebuilds: Mapping[st
     )
     for p in ahead:
         said = f"  {p.name}: checkpoint {p.position}, log head {p.head}, {p.ahead} events ahead; "
-        if holder := rebuilds.get(p.name):
-            console.print(said + f"rebuilding: {who(holder)}")
+        if p.rebuilt_by is not None:
+            console.print(said + f"rebuilding: {who(p.rebuilt_by)}")
         else:
             console.print(
                 said + "no rebuild under way: a running projector starts one as soon as it "
@@ -194,17 +198,18 @@ def show_status(
     progress: Sequence[Progress],
     stalled_after: float,
     redis_takes_writes: bool,
-    built: bool = True,
+    in_use: bool = True,
 ) -> bool:
     """Prints the table; True when every projection is caught up or moving, none is ahead
-    of the log and none parked. A stalled projection, or one whose lease nobody holds,
-    is asked after its projector unless Redis refuses writes, which stalls every
-    projector, or unless nothing is `built` under the prefix (both said after the table)."""
+    of the log, being rebuilt or parked. A stalled projection, or one whose lease nobody
+    holds, is asked after its projector unless Redis refuses writes, which stalls every
+    projector, or unless the prefix is not `in_use`: nothing built or being rebuilt under
+    it (both said after the table)."""
     console.print(status_table(progress, stalled_after))
     for p in progress:
         if p.went_back and not p.ahead:
             console.print(f"[red]{p.name}: {not_the_logs(p)}[/]")
-        if p.state(stalled_after) == "no projector" and built:
+        if p.state(stalled_after) == "no projector" and in_use:
             # A running projector cannot take or renew a lease while Redis refuses writes:
             # "start `serve`" sent an operator to the wrong fix (an outside probe).
             advice = (
@@ -223,6 +228,8 @@ def show_status(
                 f"[red]{p.name}: {p.stalled_reason(stalled_after)}"
                 f"{': ' + ask if redis_takes_writes else ''}[/]"
             )
+        if p.state(stalled_after) == "rebuilding":
+            show_rebuilding(console, p)
         if p.parked:
             console.print(
                 f"[red]{p.name}: {p.parked} events parked in {p.parked_streams} streams[/]; "
@@ -230,6 +237,17 @@ def show_status(
             )
     moving = ("caught up", "catching up")
     return all(p.state(stalled_after) in moving and p.parked == 0 for p in progress)
+
+
+def show_rebuilding(console: Console, p: Progress) -> None:
+    """Says who rebuilds a projection whose checkpoint waits for the swap, and that queries
+    answer from the old read models meanwhile (none, after Redis lost its data)."""
+    assert p.rebuilt_by is not None
+    console.print(
+        f"[yellow]{p.name}: {p.lag} events behind the log's head, rebuilding: "
+        f"{escape(who(p.rebuilt_by))}; queries answer from what Redis holds until the "
+        "rebuilt read models swap in[/]"
+    )
 
 
 def _ago(moment: float | None) -> str:

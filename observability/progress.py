@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from domain.ports import RecordedEvent
 from projections.keyspace.keys import Keys
 from projections.projectors.checkpoint_events import mark, of_checkpoint
+from projections.projectors.holders import PROJECTOR, Holder
 from projections.readers.statuses import Standing, Standings
 
 
@@ -60,6 +61,9 @@ class Progress:
     # a lag is not being caught up, however young it is (an outside probe read "catching
     # up" for 30 s after killing every projector).
     projector_runs: bool = True
+    # Who holds its rebuild lock (projections/projectors/holders.py), while a rebuild of
+    # it runs: the projector's own, or an `inkwell rebuild`.
+    rebuilt_by: str | None = None
 
     @property
     def lag(self) -> int:
@@ -104,9 +108,25 @@ class Progress:
             return "not the log's"
         if self.lag == 0:
             return "caught up"
+        if self.waits_for_rebuild(stalled_after):
+            return "rebuilding"
         if not self.projector_runs:
             return "no projector"
         return "stalled" if self.stalled(stalled_after) else "catching up"
+
+    def waits_for_rebuild(self, stalled_after: float) -> bool:
+        """Its checkpoint waits for a rebuild's swap: the projector's own rebuild (its
+        runner applies nothing else meanwhile), or an `inkwell rebuild` while nothing
+        moves the checkpoint (beside one, a running projector follows the live read
+        models). After Redis lost its data, its checkpoint, progress and at moments its
+        lease gone with the rest, the projector's rebuild read "stalled ... applied never"
+        or "no projector" (an outside probe)."""
+        if self.rebuilt_by is None:
+            return False
+        holder = Holder.parse(self.rebuilt_by)
+        if holder is not None and holder.role == PROJECTOR:
+            return True
+        return not self.projector_runs or self.stalled(stalled_after)
 
 
 class ProgressReader:
@@ -127,7 +147,9 @@ class ProgressReader:
                 pipe.hgetall(self._keys.progress(name))
             pipe.mget([self._keys.checkpoint_event(name) for name in self.names])
             pipe.mget([self._keys.lease(name) for name in self.names])
+            pipe.mget([self._keys.rebuilding(name) for name in self.names])
             replies = list(await pipe.execute())
+        rebuilders: list[str | None] = replies.pop()
         leases: list[str | None] = replies.pop()
         marks: list[str | None] = replies.pop()
         replies_left = iter(replies)
@@ -136,8 +158,8 @@ class ProgressReader:
         went_back = await self._went_back(standings, marks)
         now = datetime.now(UTC)
         return [
-            _progress(one, frontier, next(replies_left), now, one.name in went_back, lease)
-            for one, lease in zip(standings, leases, strict=True)
+            _progress(one, frontier, next(replies_left), now, one.name in went_back, lease, by)
+            for one, lease, by in zip(standings, leases, rebuilders, strict=True)
         ]
 
     async def _went_back(
@@ -168,6 +190,7 @@ def _progress(
     now: datetime,
     went_back: bool,
     lease: str | None,
+    rebuilt_by: str | None,
 ) -> Progress:
     oldest = frontier.next_recorded_at.get(one.position)
     return Progress(
@@ -184,4 +207,5 @@ def _progress(
         at=now.timestamp(),
         went_back=went_back,
         projector_runs=lease is not None,
+        rebuilt_by=rebuilt_by,
     )

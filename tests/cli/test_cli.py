@@ -27,6 +27,7 @@ from harness.redis_keys import forget
 from harness.server_process import ROOT
 from infra.settings import Settings
 from projections.keyspace.keys import Keys
+from projections.projectors.holders import PROJECTOR
 from projections.projectors.lease import holder_id
 from projections.readers.pagination import Slice
 from tests.support.cli import cli_env, run_cli
@@ -185,6 +186,31 @@ def test_status_names_a_prefix_with_no_read_models(settings: Settings, env: dict
     assert "is INKWELL_PREFIX the server's?" in said
     assert "start `serve`" not in said  # which would build them under the mistyped one
     assert "there are no read models" not in " ".join(invoke(env, "status").stdout.split())
+
+
+def test_status_names_the_projectors_rebuild_after_redis_lost_its_data(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """Redis flushed under a running server: while the projector rebuilt on its own, status
+    said "stalled ... applied never", "no projector", "does a projector run?" and "there
+    are no read models under prefix" (an outside probe). Here every key is gone, each
+    rebuild lock names the projector, and two projections' leases came back."""
+    given(settings)
+    keys = Keys(settings.prefix)
+    forget(env["REDIS_URL"], settings.prefix)
+    with redis.Redis.from_url(env["REDIS_URL"]) as client:
+        client.mset({keys.rebuilding(p.name): holder_id("the-log", PROJECTOR) for p in PROJECTIONS})
+        client.mset({keys.lease(name): holder_id("the-log") for name in ("posts", "users")})
+    result = invoke(env, "status")
+    assert result.exit_code == 1, result.output  # queries answer from an empty Redis
+    said = " ".join(result.stdout.split())
+    for projection in PROJECTIONS:
+        assert (
+            f"{projection.name}: 6 events behind the log's head, rebuilding: the projector "
+            f"(process {os.getpid()} on host"
+        ) in said
+    for blame in ("stalled", "no projector", "does a projector run?", "no read models"):
+        assert blame not in said, blame
 
 
 @pytest.mark.postgres  # a SQLite reader never waits for a writer's lock (WAL)

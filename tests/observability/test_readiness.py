@@ -336,6 +336,21 @@ def test_a_projection_is_stalled_only_when_work_waited_and_nothing_moved_for_the
     assert not unprojected.stalled(30), "/ready's stalled keeps its 30 s"
 
 
+def test_a_lag_that_waits_for_a_rebuild_is_rebuilding_not_stalled_or_unprojected() -> None:
+    """After Redis lost its data the projector rebuilt on its own and status said
+    "stalled ... applied never" or "no projector" (an outside probe). Beside an `inkwell
+    rebuild`, a lag that moves is the live projector's catching up."""
+    projector, command = "log@web-1:10673:9b6cb23d:projector", "log@ops:7:5430b410:rebuild"
+    lost = progress(lag=5, lag_seconds=60, idle=None)
+    for by_projector in (lost, progress(lag=5, lag_seconds=1, idle=None)):
+        assert dataclasses.replace(by_projector, rebuilt_by=projector).state(30) == "rebuilding"
+    assert dataclasses.replace(lost, rebuilt_by=command).state(30) == "rebuilding"
+    unprojected = dataclasses.replace(lost, rebuilt_by=command, projector_runs=False)
+    assert unprojected.state(30) == "rebuilding"
+    moving = dataclasses.replace(progress(lag=5, lag_seconds=60, idle=1), rebuilt_by=command)
+    assert moving.state(30) == "catching up"
+
+
 def test_a_checkpoint_past_the_head_is_ahead_of_the_log_not_caught_up() -> None:
     """A log restored from an older backup: lag, floored at 0, read "caught up"."""
     restored = progress(lag=-232, lag_seconds=0, idle=3600)
