@@ -5,15 +5,19 @@ refused."""
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+import io
+import re
+from typing import Any, cast
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from cli.commands import cli
+from cli.rebuild import rebuild_with_progress
 from domain.commands import CreatePost, PublishPost, RegisterUser, UpdateProfile
 from domain.events import PostCreated
-from domain.ports import RecordedEvent
+from domain.ports import EventLog, RecordedEvent
 from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from infra.settings import Settings
@@ -174,6 +178,49 @@ def test_the_rebuild_command_swaps_in_new_read_models(settings: Settings) -> Non
     asyncio.run(check())
     wrong = CliRunner().invoke(cli, ["rebuild", "--projection", "nope"], env=env)
     assert wrong.exit_code == 2 and "posts, feeds, users, search" in wrong.output
+
+
+class WrittenToAtItsEnd:
+    """The log, to which a server commits and projects one more post the first time the
+    build reads past its end: the swap waits for the live projectors, and the build
+    catches up with them under a higher head."""
+
+    def __init__(self, inkwell: Inkwell, author: str) -> None:
+        self._inkwell = inkwell
+        self._author = author
+        self.written = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inkwell.store, name)
+
+    async def read_all(self, after: int, limit: int) -> list[RecordedEvent]:
+        events = await self._inkwell.store.read_all(after=after, limit=limit)
+        if not events and not self.written:
+            self.written = True
+            sent = await send(self._inkwell, CreatePost("Late", "Body", ()), self._author)
+            # settle() would wait for this rebuild's own lock
+            await self._inkwell.services.consistency.wait_for(int(sent["position"]), 10.0)
+        return events
+
+
+async def test_the_rebuild_commands_last_frame_shows_its_rate_after_a_catch_up(
+    inkwell: Inkwell,
+) -> None:
+    """Beside a server taking writes, `inkwell rebuild` without a terminal (cron, CI, `|
+    cat`), which prints only the bar's last frame, ended with "9359/9359 events  0
+    events/s" (an outside probe): Rich's speed starts again whenever the total moves."""
+    author = await published_posts(inkwell, 3)
+    await settle(inkwell)
+    printed = io.StringIO()
+    log = WrittenToAtItsEnd(inkwell, author)
+    posts = [p for p in PROJECTIONS if p.name == "posts"]
+    position = await rebuild_with_progress(
+        inkwell.redis, inkwell.keys, cast(EventLog, log), posts, Console(file=printed, width=200)
+    )
+    assert log.written and position == await inkwell.store.head_position() == 8
+    rate = re.search(r"8/8 events +([\d,]+) events/s", printed.getvalue())
+    assert rate is not None, printed.getvalue()
+    assert int(rate[1].replace(",", "")) > 0, printed.getvalue()
 
 
 async def test_a_redis_that_may_evict_keys_is_refused_in_production(
