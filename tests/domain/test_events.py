@@ -1,41 +1,10 @@
 """Events survive the trip to JSON and back unchanged, and the registry knows every one."""
 
-from datetime import UTC, datetime
-
 import orjson
 
 from domain import events
-from domain.events import (
-    EVENT_TYPES,
-    CommentAdded,
-    CommentDeleted,
-    Event,
-    PostArchived,
-    PostCreated,
-    PostLiked,
-    PostPublished,
-    PostUnliked,
-    PostUpdated,
-    ProfileUpdated,
-    UserRegistered,
-    event_from_dict,
-    event_to_dict,
-)
-
-NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
-
-EXAMPLES = [
-    UserRegistered("u1", "Ann", None, "", NOW),
-    ProfileUpdated("u1", "Ann", "https://example.com/a.png", "bio", NOW),
-    PostCreated("p1", "u1", "T", "C", ("a", "b"), NOW),
-    PostUpdated("p1", "u1", "T", "C", (), NOW),
-    PostPublished("p1", "u1", NOW),
-    PostArchived("p1", "u1", NOW, True),
-    PostLiked("p1", "u2", NOW),
-    PostUnliked("p1", "u2", NOW),
-    CommentAdded("c1", "p1", "u2", "Hi", NOW),
-    CommentDeleted("c1", "p1", "u2", "u1", NOW),
-]
+from domain.events import EVENT_TYPES, Event, event_from_dict, event_to_dict
+from tests.support.events import EXAMPLES
 
 
 def test_every_event_round_trips_through_json() -> None:

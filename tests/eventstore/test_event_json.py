@@ -10,7 +10,7 @@ import pytest
 
 from domain.events import Event, event_to_dict
 from domain.frozen_records import built
-from tests.domain.test_events import EXAMPLES
+from tests.support.events import EXAMPLES
 
 WHOLE_SECOND = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)  # isoformat leaves out .000000
 
