@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import redis
@@ -32,3 +33,33 @@ def test_verify_passes_on_live_read_models_and_fails_on_a_tampered_one(
     tampered = run_cli(server_env, tmp_path, "verify")
     assert tampered.returncode == 1
     assert "Mallory" in tampered.stdout and "1 keys differ" in tampered.stdout
+
+
+def test_verify_under_writes_says_the_logs_head_moved(
+    server: ServerProcess, server_env: dict[str, str], tmp_path: Path, prefix: str
+) -> None:
+    """Under writes it said only "N keys differ", which invites a needless rebuild (an
+    outside probe): it says the head moved, and to run it again while writes are quiet."""
+    api = http_api(server)
+    ann = api.register("Ann")
+    client = redis.Redis.from_url(server_env["REDIS_URL"], decode_responses=True)
+    active = str(client.get(Keys(prefix).namespace("users")))
+    client.hset(Keys(prefix, ActiveSpaces({"users": active})).user(ann.id), "name", "Mallory")
+    client.close()
+    stop = threading.Event()
+
+    def write() -> None:
+        while not stop.is_set():
+            api.published_post(ann, "Meanwhile")
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        busy = run_cli(server_env, tmp_path, "verify")
+    finally:
+        stop.set()
+        writer.join()
+    assert busy.returncode == 1, busy.stdout + busy.stderr
+    said = " ".join(busy.stdout.split())
+    assert "keys differ" in said and "the log's head moved from" in said, said
+    assert "run it again while writes are quiet" in said
