@@ -55,6 +55,12 @@ SWEEP_SECONDS = 60.0
 class _TermPassed(Exception):
     """Following went on past the lease's term (see ProjectionRunner._check_term)."""
 
+    def __init__(self) -> None:
+        # Its message is what an INFO line says when a stopped follow task ended with it
+        # (projections/redisio/cancellation.py): "... ended with _TermPassed: " and
+        # nothing else puzzled an operator (an outside probe).
+        super().__init__("the lease's term passed before it was renewed; following stopped")
+
 
 class ProjectionRunner:
     def __init__(
