@@ -208,3 +208,18 @@ def test_lists_within_their_limits_are_left_to_the_standard_rules(api: Api) -> N
         assert {error["extensions"]["code"] for error in wrong} == {"GRAPHQL_VALIDATION_FAILED"}
         assert all(says in error["message"] for error in wrong)
         assert "Validation aborted" in stopped["message"]
+
+
+def test_a_fragment_name_defined_twice_has_both_definitions_held_to_the_limits(
+    api: Api,
+) -> None:
+    """Only the last definition of a name was checked; graphql-core's rules walk both
+    before refusing the name: 400 copies of one field in the first held the event loop
+    0.34-0.6 s a request, and three addresses held another client at p50 2 s (a re-check
+    probe)."""
+    first = f"fragment U on Query {{ {' '.join(['viewer { id }'] * 400)} }}"
+    again = "fragment U on Query { __typename }"
+    for query in (f"{{ ...U }} {first} {again}", f"{{ __typename }} {first} {again}"):
+        error = api.error(query)
+        assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX", error
+        assert "one field is selected 21 times in one selection set" in error["message"]
