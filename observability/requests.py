@@ -72,8 +72,7 @@ def log_refused(method: str, target: bytes, status: int, request_id: str) -> Non
     head over its size or deadline), as RequestLog writes one: such refusals had no line,
     and an operator counting 4xx from the log missed them (an outside probe)."""
     path = _cut(target.partition(b"?")[0].decode("latin-1") or "-")
-    fields = {"request_id": request_id, "method": method, "path": path, "status": status}
-    log.info("%s %s %d", method, path, status, extra=fields)
+    _request_line(logging.INFO, method, path, status, request_id=request_id)
 
 
 class RequestLog:
@@ -126,8 +125,8 @@ class RequestLog:
                 refused = state.get(ANSWERED_BY_PROTOCOL)
                 status = CLIENT_CLOSED_REQUEST if refused is None else refused
             level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
-            took = time.perf_counter() - started
-            _log_request(level, scope["method"], logged_path(scope), status, took)
+            path, took = logged_path(scope), _took_ms(started)
+            _request_line(level, scope["method"], path, status, duration_ms=took)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
         """Counts a connection from its accept to its end. A handshake refused with an HTTP
@@ -162,14 +161,19 @@ class RequestLog:
                     metrics.websockets.dec()
                 log.info("websocket %s closed", path, extra={"path": path})
             elif refused:
-                _log_request(logging.INFO, "GET", path, refused, time.perf_counter() - started)
+                _request_line(logging.INFO, "GET", path, refused, duration_ms=_took_ms(started))
 
 
-def _log_request(level: int, method: str, path: str, status: int, seconds: float) -> None:
-    """The request's line: one per request the app answered, a refused handshake too."""
-    duration_ms = round(seconds * 1000, 2)
-    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+def _request_line(level: int, method: str, path: str, status: int, **more: object) -> None:
+    """A request's line, one per request: answered by the app (with its duration), a refused
+    handshake among them, or refused by the protocol (with its request id, read outside
+    the request's context)."""
+    fields = {"method": method, "path": path, "status": status, **more}
     log.log(level, "%s %s %d", method, path, status, extra=fields)
+
+
+def _took_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
 
 
 def _with_header(scope: Scope, rid: str) -> Scope:
