@@ -67,7 +67,11 @@ class RateLimits:
 @dataclass(frozen=True)
 class EdgeLimits:
     max_body_bytes: int = 1024 * 1024
-    max_ws_message_bytes: int = 128 * 1024  # a document at the token limit fits easily
+    # As large as an HTTP body unless set on its own: a mutation that HTTP takes must go
+    # over a socket too (a post of 66,000 "é" is 132 KB of JSON). A socket closed with
+    # 1009 is one graphql-ws never reconnects, whatever its retry settings, and its
+    # subscriptions ended for good under the former 128 KB (an outside probe).
+    max_ws_message_bytes: int = max_body_bytes
     # The request line and headers (wiring/http_protocol.py). A GET that carries its
     # whole document in the URL fits a document of a few thousand tokens; larger ones
     # go in a POST body.
@@ -127,7 +131,8 @@ class EdgeLimits:
         return EdgeLimits(
             max_body_bytes=number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes),
             max_ws_message_bytes=number(
-                "INKWELL_MAX_WS_MESSAGE_BYTES", defaults.max_ws_message_bytes
+                "INKWELL_MAX_WS_MESSAGE_BYTES",
+                number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes),
             ),
             max_header_bytes=number("INKWELL_MAX_HEADER_BYTES", defaults.max_header_bytes),
             header_timeout_seconds=number(

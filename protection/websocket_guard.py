@@ -34,7 +34,10 @@ MESSAGES_PER_SECOND = 20.0
 # 50 sockets of one address sending 130 KB pings within the rate held the server's loop
 # at a full core and another client's `{ __typename }` at p90 570-680 ms (an outside
 # probe): the rate let 1,000 such messages a second through, and the server reads 800.
-BYTES_PER_MESSAGE = 2048
+# Weighed so, an address sends at most 1.6 MB a second, about 16 ms of the loop's time;
+# and a message at the default size limit (1 MB, 65) leaves room in a connection's burst
+# for the operations around it.
+BYTES_PER_MESSAGE = 16 * 1024
 # What all of an address's sockets may send together, in this process, kept when they
 # close: a connection's own budget started full on every new socket. 50 loops from one
 # address, each opening a socket, sending four 130 KB pings and waiting for its 1013, made
@@ -49,7 +52,7 @@ ADDRESSES_KEPT = 1_024
 
 
 def message_cost(size: int) -> int:
-    """What a message of `size` bytes counts against a budget (a 128 KB one, 65)."""
+    """What a message of `size` bytes counts against a budget (a 1 MB one, 65)."""
     return 1 + size // BYTES_PER_MESSAGE
 
 
