@@ -33,6 +33,11 @@ log = logging.getLogger("inkwell")
 # After SIGTERM, how long uvicorn lets open requests and subscriptions finish before it
 # cancels them: a read-your-writes wait or a WebSocket must not hold a shutdown up.
 SHUTDOWN_GRACE_SECONDS = 2
+# How long `api --workers`' supervisor waits for a worker to answer its health check
+# before it kills the worker and starts another (uvicorn's default is 5 s). A new worker
+# answers only once it has imported the app, which took 8 s on a busy two-core machine:
+# every replacement was killed while it started, 6 and 7 in a row (an outside probe).
+WORKER_ANSWER_SECONDS = 30
 
 
 def serve(
@@ -107,6 +112,7 @@ def api(
             **_uvicorn_logging(),
             **_uvicorn_edge(settings),
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+            timeout_worker_healthcheck=WORKER_ANSWER_SECONDS,
         )
 
 

@@ -4,8 +4,10 @@ stopped in order with the server, and never left behind by a killed one."""
 from __future__ import annotations
 
 import signal
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -94,6 +96,25 @@ def test_sigterm_stops_the_embedded_defaults_in_order_and_logs_it_all(
     assert "cleanup failed" not in log and "connection lost" not in log, log
     assert servers_on(tmp_path / "data") == []
     assert (tmp_path / "data" / "redis.rdb").is_file()
+
+
+def test_an_api_worker_that_answers_late_is_not_killed(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    """uvicorn's supervisor kills a worker that does not answer its health check in 5 s. A
+    new worker answers once it has imported the app, which took 8 s on a busy machine, so
+    every replacement was killed while it started (an outside probe). A worker stopped for
+    8 s stands in for one that slow."""
+    with ServerProcess(server_env, tmp_path, command="api", args=["--workers", "2"]) as server:
+        until_true(lambda: server.log.read_text().count("Application startup complete") == 2)
+        assert server.process is not None
+        worker = psutil.Process(server.process.pid).children()[0]
+        worker.suspend()
+        time.sleep(8)
+        worker.resume()
+        assert worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE
+        assert http_api(server).ok("{ __typename }") == {"__typename": "Query"}
+    assert "died" not in server.log.read_text()
 
 
 def test_each_api_worker_logs_its_whole_shutdown(
