@@ -131,10 +131,6 @@ class Keys:
         """A capped list of what operators did to parked events: who, when, what."""
         return f"{self.prefix}:parked-audit"
 
-    def parked_revision(self) -> str:
-        """A counter that goes up with every retry or skip of parked events: it orders
-        the projections subscription's snapshots when no checkpoint moved."""
-        return f"{self.parked_audit()}:revision"
 
     def events_channel(self) -> str:
         return f"{self.prefix}:events"

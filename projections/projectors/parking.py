@@ -296,9 +296,8 @@ async def _head(pipe: Pipeline, keys: Keys) -> int:
 
 def _announce(pipe: Pipeline, keys: Keys, head: int) -> None:
     """Queued in a retry's or skip's MULTI: the projections subscription reads again (on
-    a notice of the head as it stands, which every listener understands) and finds a
-    newer revision."""
-    pipe.incr(keys.parked_revision())
+    a notice of the head as it stands, which every listener understands) and finds the
+    parked counts changed."""
     pipe.publish(keys.checkpoints_channel(), orjson.dumps({"head": head}))
 
 

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from domain.commands import RegisterUser
+from harness.redis_keys import forget
 from infra.settings import Settings
 from projections.readers.statuses import LogHeadWithin, waiting_since
 from tests.support.in_process import send, settle
@@ -49,6 +50,25 @@ async def test_a_head_redis_holds_from_before_is_raised_as_the_projectors_catch_
     assert {status.head_position for status in statuses} == {head}
     async with inkwell.services.live.projections() as updates:
         assert {status.head_position for status in await anext(updates)} == {head}
+
+
+async def test_the_subscription_tells_of_read_models_redis_lost(settings: Settings) -> None:
+    """Its items were ordered by the sum of the positions read, so after a FLUSHALL every
+    one was taken for older than the last sent and dropped: the subscription said nothing
+    for up to 35 s while one projection rebuilt and the others moved on, where the query
+    showed it at 0 (an outside probe). No projector runs here to rebuild them."""
+    async with running(settings) as first:
+        for name in ("Ann", "Bob"):
+            await send(first, RegisterUser(name))
+        await settle(first)
+    async with (
+        running(settings, projectors=False) as inkwell,
+        inkwell.services.live.projections() as updates,
+    ):
+        assert all(status.position > 0 for status in await anext(updates))
+        await asyncio.to_thread(forget, str(settings.redis_url), settings.prefix)
+        after = await asyncio.wait_for(anext(updates), timeout=10)
+    assert {status.position for status in after} == {0}
 
 
 async def test_a_log_that_does_not_answer_leaves_redis_head_and_one_read_waiting() -> None:
