@@ -200,8 +200,7 @@ class Rebuild:
         await self._close_writes()
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
-        for lock in self._locks:
-            await lock.release()
+        await self._release_locks()
 
     async def scratch(self) -> tuple[dict[str, str], int]:
         """Builds new spaces up to the log's head without making them active (what
@@ -234,18 +233,29 @@ class Rebuild:
         await self._drop(swapped.old_spaces)
 
     async def _lock(self) -> None:
+        """Takes every projection's lock, or none: on a refusal, and on a cancellation,
+        those it may hold are let go (a release is of this rebuild's own only). A
+        projector's rebuild cancelled 29 ms after it began, its lock taken in Redis but
+        the reply not yet read, left the lock for its 30 s term: two projectors waited on
+        it, each "waiting for the rebuild under way", and read models Redis had lost
+        stayed missing for up to 35 s where one rebuild took 4 (an outside probe)."""
         identity = await self._log.identity()
         self._locks = [
             Lease(self._redis, self._keys.rebuilding(p.name), LOCK_SECONDS, identity, self._by)
             for p in self._projections
         ]
-        for taken, lock in enumerate(self._locks):
-            if not await lock.acquire():
-                for held in self._locks[:taken]:
-                    await held.release()
-                name = self._projections[taken].name
-                holder = await self._redis.get(self._keys.rebuilding(name))
-                raise RebuildRunning(name, str(holder) if holder else None)
+        try:
+            for projection, lock in zip(self._projections, self._locks, strict=True):
+                if not await lock.acquire():
+                    holder = await self._redis.get(self._keys.rebuilding(projection.name))
+                    raise RebuildRunning(projection.name, str(holder) if holder else None)
+        except BaseException:
+            await complete(self._release_locks())
+            raise
+
+    async def _release_locks(self) -> None:
+        for lock in self._locks:
+            await lock.release()
 
     async def _renew_locks(self) -> None:
         while True:

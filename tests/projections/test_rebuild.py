@@ -22,8 +22,10 @@ from harness.redis_server import PrivateRedis
 from infra.redis_policy import EvictingRedis, check_eviction_policy
 from infra.settings import Settings
 from projections.keyspace.spaces import scan_pages
+from projections.projectors import rebuild
 from projections.projectors.failures import BatchFailed, RebuildRunning
 from projections.projectors.holders import PROJECTOR
+from projections.projectors.lease import Lease
 from projections.projectors.projection import Projection
 from projections.projectors.rebuild import Rebuild, sweep_abandoned
 from projections.projectors.scripts import Scripts
@@ -321,6 +323,27 @@ async def test_the_next_rebuild_deletes_what_a_killed_one_left(
         inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
     ).run()
     assert [await keys_in(inkwell, space) for space in left] == [0] * len(left)
+
+
+async def test_a_rebuild_cancelled_as_it_takes_its_lock_lets_it_go(
+    inkwell: Inkwell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled once Redis had set the lock but before its reply was read, as a projector
+    that stood by 29 ms into its rebuild was, the lock stayed for its 30 s term and every
+    rebuild of the projection waited on it (an outside probe)."""
+
+    class CancelledOnceTaken(Lease):
+        async def acquire(self) -> bool:
+            await super().acquire()
+            raise asyncio.CancelledError
+
+    monkeypatch.setattr(rebuild, "Lease", CancelledOnceTaken)
+    build = Rebuild(
+        inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
+    )
+    with pytest.raises(asyncio.CancelledError):
+        await build.run()
+    assert await inkwell.redis.exists(*[inkwell.keys.rebuilding(name) for name in NAMES]) == 0
 
 
 class CancelledAfterTheSwap(Rebuild):
