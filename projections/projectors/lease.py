@@ -30,11 +30,17 @@ if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
-# Renews only a lease this owner still holds; deletes only its own.
-_RENEW = (
-    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0"
-)
+# Renews only a lease this owner still holds, or, with ARGV[3] '1', one nobody holds.
+_RENEW = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if not holder and ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+# Deletes only this owner's lease.
 _RELEASE = (
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 )
@@ -54,8 +60,14 @@ class Lease:
     async def acquire(self) -> bool:
         return bool(await self._acquire([self._key], [self.owner, self._milliseconds]))
 
-    async def renew(self) -> bool:
-        return bool(await self._renew([self._key], [self.owner, self._milliseconds]))
+    async def renew(self, retake: bool = False) -> bool:
+        """Extends the term; with `retake`, also takes the lease back when nobody holds it.
+        A holder whose term has not ended by its own clock finds its lease gone only when
+        Redis lost it (flushed, restarted empty): no other process can have taken it
+        legitimately. A projector stood by then, cancelling the rebuild it had just begun
+        after the loss, and began it again seconds later (an outside probe)."""
+        flag = "1" if retake else "0"
+        return bool(await self._renew([self._key], [self.owner, self._milliseconds, flag]))
 
     async def release(self) -> None:
         await self._release([self._key], [self.owner])

@@ -165,7 +165,7 @@ class ProjectionRunner:
         try:
             while not follow.done():
                 done, _ = await asyncio.wait({follow}, timeout=self._lease_seconds / 3)
-                if not done and not await self._hold(lease.renew()):
+                if not done and not await self._hold(lease.renew(retake=self._within_term())):
                     log.warning("projection %s: lease lost; standing by", self.projection.name)
                     return
             follow.result()  # surfaces the error that ended it
@@ -188,6 +188,9 @@ class ProjectionRunner:
             self._term_ends = sent + self._lease_seconds
         return held
 
+    def _within_term(self) -> bool:
+        return self._term_ends is not None and asyncio.get_running_loop().time() < self._term_ends
+
     def _check_term(self) -> None:
         """Raises _TermPassed while following past the lease's term, before the next step.
 
@@ -201,7 +204,7 @@ class ProjectionRunner:
         that lands in a read: docs/field-notes.md): it followed on without the lease for
         good, its runner never stood for the lease again, and beside a third process the
         two rebuilt 64 times in 20 s."""
-        if self._term_ends is not None and asyncio.get_running_loop().time() >= self._term_ends:
+        if self._term_ends is not None and not self._within_term():
             raise _TermPassed
 
     async def _sweep_now_and_then(self) -> None:

@@ -35,3 +35,21 @@ async def test_an_owner_that_could_not_release_its_lease_takes_it_back_for_a_new
     assert await owner.acquire()
     assert 4_000 < await redis.pttl(key) <= 5_000
     assert not await other.acquire()
+
+
+async def test_a_lease_redis_lost_is_taken_back_only_when_asked_and_never_from_another(
+    redis: Redis, prefix: str
+) -> None:
+    """A runner within its term finds its lease gone only when Redis lost it: it takes it
+    back (ProjectionRunner), where it had stood by and cancelled the rebuild it had just
+    begun after the loss (an outside probe)."""
+    key = Keys(prefix).lease("posts")
+    owner, other = Lease(redis, key, 5.0, LOG), Lease(redis, key, 5.0, LOG)
+    assert await owner.acquire()
+    await redis.delete(key)  # a FLUSHALL
+    assert not await owner.renew()
+    assert await owner.renew(retake=True)
+    assert await redis.get(key) == owner.owner
+    assert 4_000 < await redis.pttl(key) <= 5_000
+    assert not await other.renew(retake=True)  # held: never taken from its holder
+    assert await redis.get(key) == owner.owner
