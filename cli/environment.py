@@ -139,7 +139,11 @@ def _open_the_log(url: str, writes: bool) -> None:
             engines.dispose()
     except (SQLAlchemyError, ImportError, OSError) as error:
         reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise SettingsError(f"the event log at {shown} cannot be opened: {reason}") from None
+        # Opening migrates the log's tables (eventstore/migrate.py): a migration that
+        # fails is said as such, not as a database that did not open.
+        raise SettingsError(
+            f"the event log at {shown} cannot be opened or migrated: {reason}"
+        ) from None
     if refused_by is not None:
         raise SettingsError(f"the event log at {shown} cannot be written: {refused_by}")
 

@@ -71,10 +71,13 @@ def test_processes_starting_at_once_on_an_empty_database_do_not_race(database_ur
 
 
 def test_a_database_made_before_migrations_is_adopted_with_its_events(tmp_path: Path) -> None:
+    """With the tables create_all made then: events, commands and skipped_events. The
+    last was created again by its migration, and no process could start (an outside
+    probe)."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
-    metadata.tables["events"].create(engine)
-    metadata.tables["commands"].create(engine)
+    for table in ("events", "commands", "skipped_events"):
+        metadata.tables[table].create(engine)
     with engine.begin() as conn:
         conn.execute(
             events.insert().values(

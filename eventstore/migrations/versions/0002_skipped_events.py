@@ -1,5 +1,10 @@
 """skipped_events: the events operators dropped from a projection (`parked skip`).
 
+Databases made before migrations existed (by create_all) already have it, as 0001's
+tables: this revision then only records that it is there. Created again, it stopped
+every process on such a database ("table skipped_events already exists": an outside
+probe, SQLite and PostgreSQL alike).
+
 Revision ID: 0002
 Revises: 0001
 """
@@ -14,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    if "skipped_events" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table(
         "skipped_events",
         sa.Column("projection", sa.String(100), primary_key=True),
