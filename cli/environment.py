@@ -282,6 +282,28 @@ async def read_models_or_exit(redis: Redis, prefix: str, without: str) -> None:
         )
 
 
+async def mistyped_prefix_refused(redis: Redis, prefix: str, identity: str) -> None:
+    """Ends the command (exit code 2) when there are no read models under the prefix but
+    this log's are under another one: a mistyped INKWELL_PREFIX. `rebuild` built a whole
+    new set of read models there, said \"rebuilt\", and left the servers' as they were (an
+    outside probe). With none anywhere (a Redis that lost them all) it goes on: building
+    them is what the operator asks for."""
+    keys = Keys(prefix)
+    if await redis.exists(*(keys.namespace(name) for name in NAMES)):
+        return
+    elsewhere = [
+        str(key).removesuffix(":log")
+        async for key in redis.scan_iter(match="*:log", count=1000, _type="string")
+        if str(key) != keys.log() and await redis.get(key) == identity
+    ]
+    if elsewhere:
+        raise refused(
+            f"there are no read models under prefix {prefix!r} in that Redis; this event "
+            f"log's are under {', '.join(map(repr, sorted(elsewhere)))}: is INKWELL_PREFIX "
+            "the server's?"
+        )
+
+
 async def bind_or_exit(
     redis: Redis, event_log: EventLog, settings: Settings, *, take_over: bool = True
 ) -> None:

@@ -25,6 +25,7 @@ from cli.environment import (
     bind_or_exit,
     evicting_redis_refused,
     inspecting,
+    mistyped_prefix_refused,
     quiet_per_command_logs,
     require_redis,
     settings_or_exit,
@@ -68,6 +69,7 @@ def rebuild(
         async with inspecting(settings) as (redis, log_reader):
             assert redis is not None
             await evicting_redis_refused(redis, settings)
+            await mistyped_prefix_refused(redis, settings.prefix, await log_reader.identity())
             await bind_or_exit(redis, log_reader, settings)
             keys = Keys(settings.prefix)
             evicted = await evicted_keys(redis)  # every read model is whole as of here

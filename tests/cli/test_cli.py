@@ -188,6 +188,31 @@ def test_status_names_a_prefix_with_no_read_models(settings: Settings, env: dict
     assert "there are no read models" not in " ".join(invoke(env, "status").stdout.split())
 
 
+def test_rebuild_under_a_mistyped_prefix_refuses_and_builds_nothing(
+    settings: Settings, env: dict[str, str]
+) -> None:
+    """It built a whole new set of read models under the typo and said \"rebuilt\", the
+    servers' untouched (an outside probe). Under the right prefix it rebuilds, and with
+    no read models anywhere (all lost) it builds them."""
+    given(settings)
+    typo = f"{settings.prefix}-typo"
+    assert settings.redis_url is not None
+    try:
+        refused = invoke({**env, "INKWELL_PREFIX": typo}, "rebuild")
+        assert refused.exit_code == 2, refused.output
+        said = " ".join(refused.output.split())
+        assert f"there are no read models under prefix '{typo}'" in said
+        assert f"this event log's are under '{settings.prefix}'" in said
+        assert keys_under(settings, typo) == set()
+    finally:
+        forget(settings.redis_url, typo)
+    assert invoke(env, "rebuild").exit_code == 0
+    forget(settings.redis_url, settings.prefix)
+    rebuilt = invoke(env, "rebuild")
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert keys_under(settings, settings.prefix)
+
+
 def test_status_names_the_projectors_rebuild_after_redis_lost_its_data(
     settings: Settings, env: dict[str, str]
 ) -> None:
