@@ -15,8 +15,9 @@ The standard library's reader recurses in C under Python's recursion limit, lowe
 orjson's 1,024 levels: a text it cannot read so is refused as orjson refuses one nested
 deeper (the check for repeated keys reads some texts with it too).
 
-A text with more objects and arrays than any request holds is refused before it is
-read (MAX_CONTAINERS): what reading costs follows its shape more than its size.
+A text with more objects and arrays, or more values, than any request holds is refused
+before it is read (MAX_CONTAINERS): what reading costs follows its shape more than its
+size.
 """
 
 from __future__ import annotations
@@ -37,18 +38,18 @@ from schema.request_keys import refuse_repeats
 # within the message budget, held another client's `{ __typename }` 1.7-6.4 s). Brackets
 # in strings do not count: counted, a post of LaTeX or a JSON sample with 7,100 of them
 # was refused (a re-check probe).
+# The same bound holds the values of a text that the slower readers read
+# (_refuse_many_values).
 MAX_CONTAINERS = 7 * MAX_VARIABLE_VALUES
 
 
 class TooManyContainers(json.JSONDecodeError):
-    """A text with more objects and arrays than MAX_CONTAINERS: refused unread, as one
-    that is not JSON."""
+    """A text with more objects and arrays, or values, than MAX_CONTAINERS: refused
+    unread, as one that is not JSON."""
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "objects and arrays") -> None:
         super().__init__(
-            f"more than {MAX_CONTAINERS:,} JSON objects and arrays: no request holds so many",
-            "",
-            0,
+            f"more than {MAX_CONTAINERS:,} JSON {what}: no request holds so many", "", 0
         )
 
 
@@ -56,6 +57,7 @@ def decode(data: str | bytes) -> Any:
     """The JSON value of `data`; json.JSONDecodeError (a ValueError) when it is not JSON,
     or gives a guarded key twice (schema/request_keys.py)."""
     parsed = parse(data)
+    _refuse_many_values(data)  # before the repeat check reads some values again
     try:
         refuse_repeats(data)
     except RecursionError:
@@ -81,25 +83,62 @@ def parse(data: str | bytes) -> Any:
     except orjson.JSONDecodeError as error:
         if "surrogate" not in error.msg:
             raise
+        _refuse_many_values(data)  # before the standard library reads them all again
         return _with_lone_surrogates(data, error)
 
 
+def _refuse_many_values(data: str | bytes) -> None:
+    """Raises TooManyContainers for a text with more values than any request holds, when
+    the slower readers would read them: the standard library (a lone surrogate's escape)
+    or the repeat check (any escape, schema/request_keys.py). orjson reads 520,000
+    numbers in 4 ms; those two took 107 ms for such a 1 MB WebSocket ping ending in a
+    lone surrogate's escape, within every size and rate limit (a re-check probe).
+    Counted only then, and the values between commas only in a text of few strings (its
+    quotes, less the escaped ones, are two a string): splitting one of many short
+    strings took longer than reading it, up to 70 ms a MB."""
+    if len(data) <= 2 * MAX_CONTAINERS or not _has_escapes(data):
+        return
+    strings = (_count(data, '"') - _count(data, '\\"')) // 2
+    if strings > MAX_CONTAINERS or (
+        _count(data, ",") > MAX_CONTAINERS and separators(data) > MAX_CONTAINERS
+    ):
+        raise TooManyContainers("values")
+
+
 def containers(data: str | bytes) -> int:
-    """How many objects and arrays the JSON text holds: its `{` and `[` outside strings.
-    Escaped backslashes and quotes are dropped first, so that every `"` left opens or
-    closes a string (a text that is not JSON is refused when read anyway)."""
+    """How many objects and arrays the JSON text holds: its `{` and `[` outside strings."""
+    return _outside_strings(data, "{", "[")
+
+
+def separators(data: str | bytes) -> int:
+    """The commas between the values of the text's objects and arrays: outside strings."""
+    return _outside_strings(data, ",")
+
+
+def _outside_strings(data: str | bytes, *chars: str) -> int:
+    """How often the `chars` are in the JSON text outside its strings. Escaped
+    backslashes and quotes are dropped first, so that every `"` left opens or closes a
+    string (a text that is not JSON is refused when read anyway)."""
     if isinstance(data, str):
         text = data.replace("\\\\", "").replace('\\"', "")
-        return sum(part.count("{") + part.count("[") for part in text.split('"')[::2])
+        return sum(part.count(c) for part in text.split('"')[::2] for c in chars)
     raw = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    return sum(part.count(b"{") + part.count(b"[") for part in raw.split(b'"')[::2])
+    found = [c.encode() for c in chars]
+    return sum(part.count(c) for part in raw.split(b'"')[::2] for c in found)
 
 
 def _brackets(data: str | bytes) -> int:
     """Every `{` and `[` of the text, in strings too: at least `containers`."""
-    if isinstance(data, str):
-        return data.count("{") + data.count("[")
-    return data.count(b"{") + data.count(b"[")
+    return _count(data, "{") + _count(data, "[")
+
+
+def _has_escapes(data: str | bytes) -> bool:
+    return "\\u" in data if isinstance(data, str) else b"\\u" in data
+
+
+def _count(data: str | bytes, part: str) -> int:
+    """How often `part` is in the text, in strings too."""
+    return data.count(part) if isinstance(data, str) else data.count(part.encode())
 
 
 def encode(data: object, *, sort_keys: bool = False) -> str:

@@ -92,6 +92,24 @@ def test_more_objects_and_arrays_than_a_request_holds_are_refused_unread(as_byte
         json_codec.decode(one_more)
 
 
+def test_more_values_than_a_request_holds_are_refused_before_a_slow_reader_reads_them() -> None:
+    """A 1 MB WebSocket ping of 520,000 numbers ending in a lone surrogate's escape was
+    read by orjson, then by the standard library and the repeat check: 107 ms of the
+    event loop a message, within every limit (a re-check probe). Without an escape
+    orjson alone reads such a text, in a few ms."""
+    numbers = "[" + ",".join(["0"] * 520_000) + "]"
+    with pytest.raises(json_codec.TooManyContainers, match="JSON values"):
+        json_codec.decode('{"type": "ping", "payload": {"a": ' + numbers + ', "b": "\\ud800"}}')
+    with pytest.raises(json_codec.TooManyContainers, match="JSON values"):
+        json_codec.decode('{"type": "ping", "payload": {"a": ' + numbers + ', "b": "\\u0041"}}')
+    strings = "[" + ",".join(['"x"'] * 250_000) + "]"
+    with pytest.raises(json_codec.TooManyContainers, match="JSON values"):
+        json_codec.decode('{"a": ' + strings + ', "b": "\\ud800"}')
+    assert len(json_codec.decode('{"a": ' + numbers + "}")["a"]) == 520_000
+    prose = json.dumps({"query": "{ __typename }", "variables": {"c": "a, b, é " * 100_000}})
+    assert json_codec.decode(prose)["variables"]["c"].count(",") == 200_000  # in a string
+
+
 def test_the_largest_request_the_limits_let_through_fits() -> None:
     """A document of MAX_TOKENS tokens, braces half of them, with MAX_VARIABLE_VALUES
     values in its variables, all objects."""
