@@ -34,10 +34,16 @@ MESSAGES_PER_SECOND = 20.0
 # 50 sockets of one address sending 130 KB pings within the rate held the server's loop
 # at a full core and another client's `{ __typename }` at p90 570-680 ms (an outside
 # probe): the rate let 1,000 such messages a second through, and the server reads 800.
-# Weighed so, an address sends at most 1.6 MB a second, about 16 ms of the loop's time;
-# and a message at the default size limit (1 MB, 65) leaves room in a connection's burst
-# for the operations around it.
+# On a connection, a message at the default size limit (1 MB, 65) leaves room in its
+# burst for the operations around it.
 BYTES_PER_MESSAGE = 16 * 1024
+# What an address's sockets send is weighed closer: 2 MB at once, then 200 KB a second.
+# Weighed as a connection's, an address sent 16 MB at once and 1.6 MB a second, and a
+# text the JSON readers take slowly (a 1 MB array of numbers ending in a lone
+# surrogate's escape: about 100 ms of the loop a message) held another client at p99
+# 0.8-1.7 s from one address, 4.7-5.4 s from three, within every limit (a re-check
+# probe).
+ADDRESS_BYTES_PER_MESSAGE = 2 * 1024
 # What all of an address's sockets may send together, in this process, kept when they
 # close: a connection's own budget started full on every new socket. 50 loops from one
 # address, each opening a socket, sending four 130 KB pings and waiting for its 1013, made
@@ -51,9 +57,10 @@ ADDRESS_PER_SECOND = 100.0
 ADDRESSES_KEPT = 1_024
 
 
-def message_cost(size: int) -> int:
-    """What a message of `size` bytes counts against a budget (a 1 MB one, 65)."""
-    return 1 + size // BYTES_PER_MESSAGE
+def message_cost(size: int, block: int = BYTES_PER_MESSAGE) -> int:
+    """What a message of `size` bytes counts against a budget that counts one more for
+    each `block` bytes (a 1 MB one, 65 of a connection's, 513 of its address's)."""
+    return 1 + size // block
 
 
 class MessageBudget:
@@ -183,18 +190,17 @@ class WebSocketGuard:
                 )
             if budget is None or shared is None:
                 return message
-            cost = message_cost(size)
-            if not budget.take(cost):
+            if not budget.take(message_cost(size)):
                 return await close(
                     TRY_AGAIN_LATER,
                     f"at most {MESSAGES_PER_SECOND:g} messages a second on a connection "
                     f"(one more for each {BYTES_PER_MESSAGE} bytes of a message)",
                 )
-            if not shared.take(cost):
+            if not shared.take(message_cost(size, ADDRESS_BYTES_PER_MESSAGE)):
                 return await close(
                     TRY_AGAIN_LATER,
                     f"at most {ADDRESS_PER_SECOND:g} messages a second from an address "
-                    f"(one more for each {BYTES_PER_MESSAGE} bytes of a message)",
+                    f"(one more for each {ADDRESS_BYTES_PER_MESSAGE} bytes of a message)",
                 )
             return message
 

@@ -21,6 +21,7 @@ from websockets.typing import Subprotocol
 from harness.server_process import ServerProcess
 from protection.websocket_guard import (
     ADDRESS_BURST,
+    ADDRESS_BYTES_PER_MESSAGE,
     ADDRESS_PER_SECOND,
     ADDRESSES_KEPT,
     BYTES_PER_MESSAGE,
@@ -549,9 +550,10 @@ async def test_new_sockets_do_not_buy_an_address_new_bursts(start_server: StartS
     `{ __typename }` at p99 660 ms (an outside probe): each socket's budget started full."""
     server = start_server()
     large = json.dumps({"type": "ping", "payload": {"x": "a" * 100_000}})
-    per_socket = MESSAGES_BURST // message_cost(len(large))  # 4, within a socket's burst
+    per_socket = 4  # well within a socket's burst
+    cost = message_cost(len(large), ADDRESS_BYTES_PER_MESSAGE)  # 49 of the address's
     sockets = 0
-    while sockets * per_socket * message_cost(len(large)) <= 2 * ADDRESS_BURST:
+    while sockets * per_socket * cost <= 2 * ADDRESS_BURST:
         connection = await open_session(server)
         sockets += 1
         with contextlib.suppress(ConnectionClosed):
