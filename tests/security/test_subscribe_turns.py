@@ -1,5 +1,6 @@
-"""A held subscribe's wait for its turn ends with its socket, even when the cancel that
-ends it is lost (protection/subscribe_turns.py)."""
+"""A subscribe past a rate waits for its turn (protection/subscribe_turns.py): the rate is
+not asked again before the refusal's wait has passed, and the wait ends with its socket,
+even when the cancel that ends it is lost."""
 
 from __future__ import annotations
 
@@ -63,13 +64,27 @@ def held_subscribe(throttle: Throttle) -> tuple[SubscribeTurns, asyncio.Task[Mes
     return turns, asyncio.create_task(turns())
 
 
+async def test_a_refused_subscribe_is_not_counted_again_before_its_wait(
+    throttle: LosingThrottle,
+) -> None:
+    """Its turn asked at once, and was refused again: two more round trips to Redis for
+    every subscribe held."""
+    turns, reading = held_subscribe(throttle)
+    while throttle.hits < 1:
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0.5)  # within the refusal's 1 s
+    assert throttle.hits == 1
+    turns.close()
+    reading.cancel()
+
+
 async def test_a_held_subscribes_wait_stops_with_its_socket_when_its_cancel_is_lost(
     throttle: LosingThrottle,
 ) -> None:
     """Such waits went on after their sockets had gone: 203-254 of them, each hitting
     Redis every second, with no socket open (an outside probe's socket churn)."""
     turns, reading = held_subscribe(throttle)
-    while throttle.hits < 2:  # the request rate refused it; its turn's first hit is under way
+    while throttle.hits < 2:  # the request rate refused it; its turn's next hit is under way
         await asyncio.sleep(0.001)
     turns.close()  # the socket went; this cancel is lost in the turn's hit
     reading.cancel()
