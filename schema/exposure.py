@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-SWITCHES = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+SWITCHES = {"on": True, "off": False}  # as every switch of the README is written
 SUGGESTION = re.compile(r" ?Did you mean [^?]*\?")
 
 

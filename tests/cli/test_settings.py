@@ -19,6 +19,13 @@ BAD = [
     ("INKWELL_LEASE_SECONDS", "soon", "INKWELL_LEASE_SECONDS must be a number, not 'soon'"),
     ("INKWELL_MAX_BODY_BYTES", "1MB", "INKWELL_MAX_BODY_BYTES must be a whole number, not '1MB'"),
     ("INKWELL_ENV", "prod", "INKWELL_ENV must be development or production, not 'prod'"),
+    # Every switch takes on or off, as the README says: these three took 0, 1, true and
+    # false too, where INKWELL_RATE_LIMITS refused them (an outside probe).
+    *(
+        (name, value, f"{name} must be on or off, not {value!r}")
+        for name in ("INKWELL_GRAPHIQL", "INKWELL_INTROSPECTION", "INKWELL_SUGGESTIONS")
+        for value in ("0", "true")
+    ),
     # Each of these was accepted, and failed only when used, or never: a lease of 0 s was
     # refused by Redis at every batch while the server ran on with read models that never
     # moved, and a negative token lifetime issued tokens that had already expired.
