@@ -404,7 +404,8 @@ def test_a_database_that_cannot_be_opened_is_named_in_one_line_without_its_passw
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert ran.stderr.startswith(
         f"the event log at postgresql+psycopg://inkwell:***@127.0.0.1:{port}/none cannot be "
-        f'opened: connection failed: connection to server at "127.0.0.1", port {port} failed'
+        f'opened or migrated: connection failed: connection to server at "127.0.0.1", '
+        f"port {port} failed"
     ), ran.stderr
     assert ran.stderr.count("\n") == 1
     assert "hunter2" not in ran.stdout + ran.stderr
