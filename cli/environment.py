@@ -273,8 +273,7 @@ async def read_models_or_exit(redis: Redis, prefix: str, without: str) -> None:
     prefix, saying what it cannot do then (`without`). A mistyped INKWELL_PREFIX had
     verify's own projectors build read models there and report that they matched the
     log, and `parked list` report that nothing was parked (an outside probe)."""
-    keys = Keys(prefix)
-    if not await redis.exists(*(keys.namespace(name) for name in NAMES)):
+    if not await _holds_read_models(redis, Keys(prefix)):
         raise refused(
             f"there are no read models under prefix {prefix!r} in that Redis: {without} (is "
             "INKWELL_PREFIX the server's? a server or `inkwell project` builds them when it "
@@ -289,7 +288,7 @@ async def mistyped_prefix_refused(redis: Redis, prefix: str, identity: str) -> N
     outside probe). With none anywhere (a Redis that lost them all) it goes on: building
     them is what the operator asks for."""
     keys = Keys(prefix)
-    if await redis.exists(*(keys.namespace(name) for name in NAMES)):
+    if await _holds_read_models(redis, keys):
         return
     elsewhere = [
         str(key).removesuffix(":log")
@@ -302,6 +301,11 @@ async def mistyped_prefix_refused(redis: Redis, prefix: str, identity: str) -> N
             f"log's are under {', '.join(map(repr, sorted(elsewhere)))}: is INKWELL_PREFIX "
             "the server's?"
         )
+
+
+async def _holds_read_models(redis: Redis, keys: Keys) -> bool:
+    """Whether any projection has an active space under the keys' prefix."""
+    return bool(await redis.exists(*(keys.namespace(name) for name in NAMES)))
 
 
 async def bind_or_exit(

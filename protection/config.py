@@ -128,12 +128,10 @@ class EdgeLimits:
                 raise ValueError(f"{name} must be positive")
             return value
 
+        body = number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes)
         return EdgeLimits(
-            max_body_bytes=number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes),
-            max_ws_message_bytes=number(
-                "INKWELL_MAX_WS_MESSAGE_BYTES",
-                number("INKWELL_MAX_BODY_BYTES", defaults.max_body_bytes),
-            ),
+            max_body_bytes=body,
+            max_ws_message_bytes=number("INKWELL_MAX_WS_MESSAGE_BYTES", body),
             max_header_bytes=number("INKWELL_MAX_HEADER_BYTES", defaults.max_header_bytes),
             header_timeout_seconds=number(
                 "INKWELL_HEADER_TIMEOUT_SECONDS", defaults.header_timeout_seconds
