@@ -332,13 +332,15 @@ class LogSettings:
             self.level,
             self.style,
             filters={
-                "strawberry.ws": ["schema.view.ForeignOriginLine"],
+                "strawberry.ws": ["observability.library_logs.ForeignOriginLine"],
                 "uvicorn.error": [
-                    "wiring.websocket_protocol.FramesNotUtf8",
-                    "wiring.websocket_protocol.HandshakeQueryHidden",
+                    "observability.library_logs.FramesNotUtf8",
+                    "observability.library_logs.HandshakeQueryHidden",
                 ],
                 # SQLAlchemy names a pool's logger after its class.
-                "sqlalchemy.pool.impl.QueuePool": ["eventstore.pool_log.ResetOfEndedSession"],
-                "sqlalchemy.pool.impl.NullPool": ["eventstore.pool_log.ResetOfEndedSession"],
+                "sqlalchemy.pool.impl.QueuePool": [
+                    "observability.library_logs.ResetOfEndedSession"
+                ],
+                "sqlalchemy.pool.impl.NullPool": ["observability.library_logs.ResetOfEndedSession"],
             },
         )

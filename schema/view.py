@@ -450,22 +450,6 @@ class InkwellGraphQL(GraphQL[Context, None]):
         return json_codec.decode(data)
 
 
-class ForeignOriginLine(logging.Filter):
-    """For strawberry's WebSocket logger: its WARNING for each handshake from an origin not
-    allowed told the operator to add the origin to `allowed_origins`, strawberry's name
-    for INKWELL_CORS_ORIGINS, and any page could write one a handshake. The refusal has
-    its request line (observability/requests.py); this says which setting, at INFO."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if str(record.msg).startswith("Rejected WebSocket connection from origin"):
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.msg = (
-                "refused a WebSocket from origin %r to host %r: a page's origin must be "
-                "listed in INKWELL_CORS_ORIGINS to connect"
-            )
-        return True
-
-
 def _not_allowed(request: Request, error: HTTPException) -> str:
     """A mutation over GET keeps its own reason; any other method (TRACE, OPTIONS without
     CORS, PUT ...) is told what Allow lists, where strawberry said "GraphQL only supports

@@ -15,7 +15,6 @@ delivery p99 140-187 to 89-149 ms, p50 62-88 to 52-72 ms.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Any, cast
 
 from uvicorn._types import ASGISendEvent
@@ -165,32 +164,3 @@ class TurnJoinedWebSocketProtocol(WebSocketsSansIOProtocol):
             self.handshake_complete = True
 
 
-class FramesNotUtf8(logging.Filter):
-    """For uvicorn's `uvicorn.error` logger: a text frame that is not UTF-8 is the client's
-    fault, answered with close code 1007, and uvicorn logged it as an ERROR with a
-    traceback, once per socket (up to 1,200 a minute from one address, each a false
-    alarm). It is kept as one INFO line, without the traceback."""
-
-    MESSAGE = "Invalid UTF-8 sequence received from client."
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == self.MESSAGE:
-            record.levelno, record.levelname = logging.INFO, "INFO"
-            record.exc_info = record.exc_text = None
-        return True
-
-
-class HandshakeQueryHidden(logging.Filter):
-    """For `uvicorn.error`: uvicorn logs each handshake's answer with the URL's query string
-    (`"WebSocket /graphql?access_token=..." [accepted]`), and a client that puts a token
-    or a password there, as some WebSocket clients do for want of headers, had it written
-    to the log (an outside probe). The request log writes paths without their query; so
-    does this line now."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if '"WebSocket %s"' in str(record.msg) and isinstance(record.args, tuple):
-            record.args = tuple(
-                arg.partition("?")[0] if isinstance(arg, str) and arg.startswith("/") else arg
-                for arg in record.args
-            )
-        return True

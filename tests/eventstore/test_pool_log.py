@@ -1,7 +1,7 @@
 """A pooled PostgreSQL connection whose session the server ended is dropped with one
-WARNING line, not an ERROR and a traceback (eventstore/pool_log.py): PostgreSQL ends the
-sessions of the log's reads over and over (`pg_terminate_backend`, as a restart or a
-failover does) while they run."""
+WARNING line, not an ERROR and a traceback (observability/library_logs.py): PostgreSQL
+ends the sessions of the log's reads over and over (`pg_terminate_backend`, as a restart
+or a failover does) while they run."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from sqlalchemy import create_engine, text
 from domain.upcasting import SCHEMAS
 from eventstore.engines import open_engines
 from eventstore.log_pages import LogPages
-from eventstore.pool_log import ResetOfEndedSession
 from infra.settings import LogSettings
+from observability.library_logs import ResetOfEndedSession
 
 pytestmark = pytest.mark.postgres
 POOL = "sqlalchemy.pool.impl.QueuePool"
@@ -28,7 +28,7 @@ POOL = "sqlalchemy.pool.impl.QueuePool"
 def test_the_logging_config_filters_the_pools_logger() -> None:
     config = LogSettings("INFO", "json").config()
     (name,) = config["loggers"][POOL]["filters"]
-    assert config["filters"][name]["()"] == "eventstore.pool_log.ResetOfEndedSession"
+    assert config["filters"][name]["()"] == "observability.library_logs.ResetOfEndedSession"
 
 
 @pytest.fixture

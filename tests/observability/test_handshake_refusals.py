@@ -13,9 +13,9 @@ import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from infra.settings import LogSettings
+from observability.library_logs import ForeignOriginLine
 from observability.requests import RequestLog
 from protection.responses import refuse_handshake
-from schema.view import ForeignOriginLine
 
 
 async def _refusing(scope: Scope, receive: Receive, send: Send) -> None:
@@ -86,4 +86,4 @@ def test_strawberrys_warning_for_a_foreign_origin_names_the_setting_at_info() ->
         "page's origin must be listed in INKWELL_CORS_ORIGINS to connect"
     )
     filters = LogSettings("INFO", "json").config()["loggers"]["strawberry.ws"]["filters"]
-    assert filters == ["strawberry.ws:schema.view.ForeignOriginLine"]
+    assert filters == ["strawberry.ws:observability.library_logs.ForeignOriginLine"]
