@@ -10,13 +10,13 @@ LOCK := requirements.lock
 run: $(INSTALLED)
 	$(BIN)/inkwell serve
 
-# Two pytest-xdist workers, whole files each (a module's shared server stays in one
-# worker). Most tests wait on servers, sockets and subprocesses rather than compute, so
-# two workers take the suite from 640 to 359 s even on 2 cores, and it still passed with
-# both cores busy. Every test has its own key prefix, database and data directory, and
-# the ones that flush, stop or freeze Redis do it to a private server. TEST_WORKERS=0
-# runs it in one process.
-TEST_WORKERS ?= 2
+# Three pytest-xdist workers, whole files each (a module's shared server stays in one
+# worker). Most tests wait on servers, sockets and subprocesses rather than compute: on
+# 2 cores, two workers kept both busy 76% of the run and took 919 s; three kept them 91%
+# busy and took 749 s on the same commit (800 s in a later run). Every test has its own
+# key prefix, database and data directory, and the ones that flush, stop or freeze Redis
+# do it to a private server. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 3
 test: $(INSTALLED)
 	$(BIN)/python -m pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
