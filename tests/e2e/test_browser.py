@@ -33,6 +33,7 @@ from tests.support.browser import (
     chromium,
     serving,
 )
+from tests.support.shared_server import shared_server
 from web import routes as web
 from web.assets import PLAYGROUND
 from web.playground import playground_html
@@ -46,6 +47,14 @@ HOSTILE = "<img src=x onerror=alert(1)>"
 LIKE_POST = "mutation($input: PostCommandInput!) { likePost(input: $input) { position } }"
 # Selecting only `position` answers at commit, without waiting for the read models.
 REGISTER_POSITION_ONLY = "mutation($n: String!) { registerUser(input: {name: $n}) { position } }"
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that read what they themselves write: each looks for its
+    own posts on the page, and any other's are shown beside them."""
+    with shared_server(redis_url, tmp_path_factory.mktemp("browser")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.api import Account, Api, http_api
 from tests.support.live_client import Stream, session
+from tests.support.shared_server import shared_server
 
 POST = """subscription($id: ID!) {
   post(id: $id) { id title status likeCount commentCount likedByViewer author { name }
@@ -31,6 +33,13 @@ PROJECTIONS = "subscription { projections { name position headPosition lag } }"
 def post_of(item: dict[str, Any]) -> dict[str, Any]:
     post: dict[str, Any] = item["post"]
     return post
+
+
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the module: each test watches what its own users write."""
+    with shared_server(redis_url, tmp_path_factory.mktemp("subscriptions")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -9,19 +9,23 @@ import json
 import re
 import select
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import pytest
 import websockets
 from websockets.typing import Subprotocol
 
 from harness.server_process import ServerProcess
 from tests.support import operations as ops
 from tests.support.protected_server import StartServer, event_count
+from tests.support.shared_server import shared_server
 
 TYPENAME = b'{"query": "{ __typename }"}'
+RATE_LIMITS_ON = {"INKWELL_RATE_LIMITS": "on"}
+TRAILER_LIMIT = 16 * 1024
 SERVED = (200, {"data": {"__typename": "Query"}})
 JSON = b"Host: localhost\r\nContent-Type: application/json\r\n"
 WEBSOCKET_HANDSHAKE = (
@@ -98,6 +102,24 @@ def chunked(body: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
 
 
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server, rate limits on as served, for the tests that only look at answers:
+    they write nothing, read no log and hold no connection past their end."""
+    with shared_server(redis_url, tmp_path_factory.mktemp("framing"), RATE_LIMITS_ON) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def trailer_limited(
+    redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    """The same, with a header limit (TRAILER_LIMIT) small enough to stream past."""
+    env = {**RATE_LIMITS_ON, "INKWELL_MAX_HEADER_BYTES": str(TRAILER_LIMIT)}
+    with shared_server(redis_url, tmp_path_factory.mktemp("trailers"), env) as running:
+        yield running
+
+
 def test_a_url_over_65535_bytes_gets_414_even_within_the_header_limit(
     start_server: StartServer,
 ) -> None:
@@ -126,11 +148,10 @@ def test_a_url_over_65535_bytes_gets_414_even_within_the_header_limit(
 
 
 def test_a_url_with_more_than_32_parameters_is_refused_before_it_is_parsed(
-    start_server: StartServer,
+    server: ServerProcess,
 ) -> None:
     """Starlette parses a query string whole at about 0.8 us a parameter: 32,000 of them,
     under the URL limit, held the event loop 45-50 ms a request."""
-    server = start_server()
 
     def get(path: bytes, parameters: int) -> bytes:
         url = path + b"?query=%7B__typename%7D" + b"&a=b" * (parameters - 1)
@@ -158,10 +179,9 @@ def test_a_url_with_more_than_32_parameters_is_refused_before_it_is_parsed(
         assert status_and_code(server, request) == (400, "BAD_REQUEST")
 
 
-def test_what_httptools_cannot_parse_gets_a_coded_json_400(start_server: StartServer) -> None:
+def test_what_httptools_cannot_parse_gets_a_coded_json_400(server: ServerProcess) -> None:
     """uvicorn answered each of these with 400 text/plain "Invalid HTTP request
     received."."""
-    server = start_server()
     malformed = {
         "an unknown method": b"BREW /graphql HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "a raw 0xFF in the URL": b"GET /graph\xffql HTTP/1.1\r\nHost: localhost\r\n\r\n",
@@ -187,9 +207,8 @@ def test_what_httptools_cannot_parse_gets_a_coded_json_400(start_server: StartSe
     assert exchange(server, post(JSON)) == SERVED
 
 
-def test_codings_other_than_chunked_and_identity_are_refused(start_server: StartServer) -> None:
+def test_codings_other_than_chunked_and_identity_are_refused(server: ServerProcess) -> None:
     """`gzip, chunked` and a gzip Content-Encoding were both read as plain bodies."""
-    server = start_server()
     gzip_chunked = post(JSON + b"Transfer-Encoding: gzip, chunked\r\n", chunked(TYPENAME))
     gzip_then_chunked = post(
         JSON + b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n", chunked(TYPENAME)
@@ -203,8 +222,7 @@ def test_codings_other_than_chunked_and_identity_are_refused(start_server: Start
     assert exchange(server, post(JSON + b"Content-Encoding: identity\r\n")) == SERVED
 
 
-def test_an_http_1_1_request_needs_exactly_one_host(start_server: StartServer) -> None:
-    server = start_server()
+def test_an_http_1_1_request_needs_exactly_one_host(server: ServerProcess) -> None:
     content_type = b"Content-Type: application/json\r\n"
     for hosts in (b"", b"Host: a\r\nHost: b\r\n"):
         assert status_and_code(server, post(hosts + content_type)) == (400, "BAD_REQUEST")
@@ -243,11 +261,10 @@ def test_headers_the_app_reads_once_may_not_come_twice(
 
 
 def test_a_handshake_websockets_refuses_is_answered_in_graphql_json(
-    start_server: StartServer,
+    server: ServerProcess,
 ) -> None:
     """websockets answered these in text/plain, quoting the client's value and Python's
     base64 error (an outside probe); the answer names the header, and nothing sent."""
-    server = start_server()
     upgrade = b"Connection: Upgrade\r\nUpgrade: websocket\r\n"
     key = b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     version = b"Sec-WebSocket-Version: 13\r\n"
@@ -275,11 +292,10 @@ def test_a_handshake_websockets_refuses_is_answered_in_graphql_json(
     assert exchange(server, post(JSON)) == SERVED
 
 
-def test_websocket_handshakes_are_checked_like_any_request(start_server: StartServer) -> None:
+def test_websocket_handshakes_are_checked_like_any_request(server: ServerProcess) -> None:
     """A handshake from the websockets library is still upgraded; one over HTTP/1.0 got
     101 and is now refused; one with two Origin headers is still refused, by the
     WebSocket protocol."""
-    server = start_server()
 
     async def acknowledged() -> object:
         async with websockets.connect(
@@ -308,12 +324,11 @@ def test_websocket_handshakes_are_checked_like_any_request(start_server: StartSe
 
 
 def test_a_handshake_websockets_cannot_read_is_answered_and_closed(
-    start_server: StartServer,
+    server: ServerProcess,
 ) -> None:
     """Over websockets' limits (8,192 bytes a line, 128 headers), a handshake was refused by
     it with an answer uvicorn never wrote: no byte and no close for 180 s, and 1,500 such
     connections from one address held 1,500 descriptors, counted by no cap."""
-    server = start_server()
     handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
     cookie = b"Cookie: a=" + b"b" * 9_000 + b"\r\n\r\n"
     many = b"".join(b"X-H%d: v\r\n" % n for n in range(130)) + b"\r\n"
@@ -326,11 +341,10 @@ def test_a_handshake_websockets_cannot_read_is_answered_and_closed(
         assert connection.recv(65536).startswith(b"HTTP/1.1 101 ")
 
 
-def test_a_handshake_with_a_body_is_answered_and_closed(start_server: StartServer) -> None:
+def test_a_handshake_with_a_body_is_answered_and_closed(server: ServerProcess) -> None:
     """websockets refuses a handshake that carries a body, and answered it with nothing:
     an outside probe held 6,000 such connections open from one address, with no deadline
     and counted by no cap. `Content-Length: 0` is no body, and is upgraded."""
-    server = start_server()
     handshake = b"GET /graphql HTTP/1.1\r\nHost: localhost\r\n" + WEBSOCKET_HANDSHAKE
     for framing in (b"Content-Length: 5\r\n\r\n", b"Content-Length: 5\r\n\r\nhello",
                     b"Transfer-Encoding: chunked\r\n\r\n", b"Transfer-Encoding: chunked\r\n\r\n"
@@ -342,12 +356,11 @@ def test_a_handshake_with_a_body_is_answered_and_closed(start_server: StartServe
     assert exchange(server, post(JSON)) == SERVED
 
 
-def test_an_upgrade_other_than_websocket_is_ignored(start_server: StartServer) -> None:
+def test_an_upgrade_other_than_websocket_is_ignored(server: ServerProcess) -> None:
     """`curl --http2` offers h2c on every request, a POST's included: it is answered over
     HTTP/1.1 (RFC 9110 7.8 lets a server ignore an Upgrade). httptools skipped the body
     of any request offering one: 400 "Unable to parse request body as JSON", and a
     request pipelined behind it got no answer (an outside probe)."""
-    server = start_server()
     h2c = b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABk\r\n"
     assert exchange(server, post(JSON + h2c)) == SERVED
     te = b"Transfer-Encoding: chunked\r\n"
@@ -401,21 +414,17 @@ def test_trailer_fields_are_not_headers(start_server: StartServer, tmp_path: Pat
     assert exchange(server, post(JSON + b"Transfer-Encoding: chunked\r\n", small)) == SERVED
 
 
-TRAILER_LIMIT = 16 * 1024
-
-
-def test_a_trailer_section_over_the_header_limit_gets_431(start_server: StartServer) -> None:
+def test_a_trailer_section_over_the_header_limit_gets_431(trailer_limited: ServerProcess) -> None:
     """uvicorn read a trailer section without limit until the body deadline (100 MB of
     one was read for 24 s and answered 200), and httptools joins a field's pieces read by
     read, so four connections streaming one took another client's `{ __typename }` from
     0.7 ms to 3 s. It is held to the header limit, counted the same way: from the read
     after the one it began in."""
-    server = start_server(INKWELL_MAX_HEADER_BYTES=str(TRAILER_LIMIT))
     begun = post(
         JSON + b"Transfer-Encoding: chunked\r\n",
         b"%x\r\n%s\r\n0\r\nX-T: " % (len(TYPENAME), TYPENAME),
     )
-    sent, answer = streamed(server, [begun, *(b"a" * 1024 for _ in range(1024))])
+    sent, answer = streamed(trailer_limited, [begun, *(b"a" * 1024 for _ in range(1024))])
     assert sent - len(begun) < TRAILER_LIMIT + 8 * 1024, f"{sent} bytes read before refusing"
     assert parsed(answer) == (
         431,
@@ -432,10 +441,9 @@ def test_a_trailer_section_over_the_header_limit_gets_431(start_server: StartSer
     )
 
 
-def test_a_head_of_more_than_100_fields_gets_431(start_server: StartServer) -> None:
+def test_a_head_of_more_than_100_fields_gets_431(server: ServerProcess) -> None:
     """Only the head's bytes were bounded: 30,000 two-byte fields cost 15-18 ms each time,
     and eight connections sending them to /health held another client at p50 0.6 s."""
-    server = start_server()
 
     def fields(count: int) -> bytes:
         return b"".join(b"X-%d: b\r\n" % i for i in range(count))
@@ -456,11 +464,10 @@ def test_a_head_of_more_than_100_fields_gets_431(start_server: StartServer) -> N
 
 
 def test_a_request_refused_in_a_pipeline_is_answered_after_those_before_it(
-    start_server: StartServer,
+    server: ServerProcess,
 ) -> None:
     """The refusal was written as soon as the bad head was read: a GET pipelined ahead of
     it never got its answer, only the refusal (a re-check probe)."""
-    server = start_server()
     fields = b"".join(b"X-%d: b\r\n" % i for i in range(101))
     first = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     kept = (
@@ -490,11 +497,10 @@ def test_a_request_refused_in_a_pipeline_is_answered_after_those_before_it(
         assert statuses == [200, 200, status], answers
 
 
-def test_a_trailer_section_of_more_than_100_fields_gets_431(start_server: StartServer) -> None:
+def test_a_trailer_section_of_more_than_100_fields_gets_431(server: ServerProcess) -> None:
     """Trailer fields are dropped, each a parser callback all the same: 40,000 in one read
     cost 4.8 ms a request, and eight connections sending them held another client at p50
     24 ms (a re-check probe)."""
-    server = start_server()
 
     def with_trailer(count: int) -> bytes:
         fields = b"".join(b"X-%d: b\r\n" % i for i in range(count))
@@ -515,13 +521,12 @@ def test_a_trailer_section_of_more_than_100_fields_gets_431(start_server: StartS
     )
 
 
-def test_a_chunk_size_line_over_the_header_limit_gets_413(start_server: StartServer) -> None:
+def test_a_chunk_size_line_over_the_header_limit_gets_413(trailer_limited: ServerProcess) -> None:
     """The parser skips a chunk's extensions (`1c;aaaa...`) without a callback, so they
     passed every limit: four connections sent 1 GB of one each, were read for 8.7 s,
     another client's p99 went to 779 ms, and all four were answered 200."""
-    server = start_server(INKWELL_MAX_HEADER_BYTES=str(TRAILER_LIMIT))
     begun = post(JSON + b"Transfer-Encoding: chunked\r\n", b"%x;" % len(TYPENAME))
-    sent, answer = streamed(server, [begun, *(b"a" * 1024 for _ in range(1024))])
+    sent, answer = streamed(trailer_limited, [begun, *(b"a" * 1024 for _ in range(1024))])
     assert sent - len(begun) < TRAILER_LIMIT + 8 * 1024, f"{sent} bytes read before refusing"
     message = f"A chunk's size line, with its extensions, may hold at most {TRAILER_LIMIT} bytes."
     assert parsed(answer) == (
@@ -538,18 +543,17 @@ def test_a_chunk_size_line_over_the_header_limit_gets_413(start_server: StartSer
 
 
 def test_chunked_bodies_and_trailers_split_across_reads_are_served(
-    start_server: StartServer,
+    trailer_limited: ServerProcess,
 ) -> None:
     """Until a chunk's data comes, a chunk's size line could begin a trailer section:
     chunks bigger than the limit whose data come a read after their size, and a trailer
     that comes in pieces within the limit, are not counted against it."""
-    server = start_server(INKWELL_MAX_HEADER_BYTES=str(TRAILER_LIMIT))
     body = TYPENAME[:-1] + b" " * (3 * 20_000 - len(TYPENAME)) + b"}"
     pieces = [post(JSON + b"Transfer-Encoding: chunked\r\n", b"")]
     for start in range(0, len(body), 20_000):
         pieces += [b"%x\r\n" % 20_000, body[start : start + 20_000] + b"\r\n"]
     pieces += [b"0\r\n", *(b"X-Sum-%d: %s\r\n" % (n, b"s" * 1000) for n in range(12)), b"\r\n"]
-    sent, answer = streamed(server, pieces)
+    sent, answer = streamed(trailer_limited, pieces)
     assert sent == sum(map(len, pieces))
     assert parsed(answer) == SERVED
 

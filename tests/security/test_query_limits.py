@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
@@ -18,15 +19,19 @@ from tests.support import operations as ops
 from tests.support.api import Api
 from tests.support.costly_queries import COSTLY, FRAGMENT_BOMB, REPEATS
 from tests.support.protected_server import StartServer
+from tests.support.shared_server import shared_server
 
 ADD_COMMENT = ops.ADD_COMMENT
 NESTED = """query($posts: Int, $comments: Int) { recentPosts(first: $posts) { edges { node {
   id comments(first: $comments) { edges { node { id body author { name } } } } } } } }"""
 
 
-@pytest.fixture
-def server(start_server: StartServer) -> ServerProcess:
-    return start_server(INKWELL_RATE_LIMITS="off")
+@pytest.fixture(scope="module")
+def server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the tests that only send queries (nothing is written, every read
+    model stays empty), rate limits off."""
+    with shared_server(redis_url, tmp_path_factory.mktemp("query-limits")) as running:
+        yield running
 
 
 def post(server: ServerProcess, query: str, variables: dict[str, Any] | None = None) -> Any:
