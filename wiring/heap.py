@@ -41,10 +41,13 @@ BULK_YOUNG_GENERATION_THRESHOLD = 100_000
 
 
 def settle() -> None:
-    """Collects once, freezes the survivors, and raises the young generation's threshold.
-    For a server process after start-up (not for a test process, which starts many
-    apps: it would keep each one's cyclic garbage)."""
-    gc.collect()
+    """Freezes what start-up made and raises the young generation's threshold. For a
+    server process after start-up (not for a test process, which starts many apps: it
+    would keep each one's cyclic garbage).
+
+    Nothing is collected first: at that point a full collection found 489 (projector
+    process) and 812 (`serve`) garbage objects among 99,000 and 135,000, and took 55-115
+    ms of each process's start. Frozen with the rest, they stay until exit."""
     gc.freeze()
     _raise_young_threshold(YOUNG_GENERATION_THRESHOLD)
 
