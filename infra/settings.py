@@ -328,19 +328,15 @@ class LogSettings:
         return LogSettings(level, style)
 
     def config(self) -> dict[str, Any]:
+        retold = "observability.library_logs"
         return logging_config(
             self.level,
             self.style,
             filters={
-                "strawberry.ws": ["observability.library_logs.ForeignOriginLine"],
-                "uvicorn.error": [
-                    "observability.library_logs.FramesNotUtf8",
-                    "observability.library_logs.HandshakeQueryHidden",
-                ],
+                "strawberry.ws": [f"{retold}.ForeignOriginLine"],
+                "uvicorn.error": [f"{retold}.FramesNotUtf8", f"{retold}.HandshakeQueryHidden"],
                 # SQLAlchemy names a pool's logger after its class.
-                "sqlalchemy.pool.impl.QueuePool": [
-                    "observability.library_logs.ResetOfEndedSession"
-                ],
-                "sqlalchemy.pool.impl.NullPool": ["observability.library_logs.ResetOfEndedSession"],
+                "sqlalchemy.pool.impl.QueuePool": [f"{retold}.ResetOfEndedSession"],
+                "sqlalchemy.pool.impl.NullPool": [f"{retold}.ResetOfEndedSession"],
             },
         )
