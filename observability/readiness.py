@@ -6,7 +6,10 @@ limit, and must not be stalled (work waiting, nothing applied for a while). With
 REDIS_READ_URL the server that queries read must answer too, and, when it is a
 replica, be linked to its primary: every query reads it, so while it is down or
 cut off (its data growing stale, read-your-writes waits timing out) this process
-answers nothing right, though the primary answers and the projections keep up.
+answers nothing right, though the primary answers and the projections keep up. It
+must also hold what the primary holds: a REDIS_READ_URL naming another Redis (or
+another database of the same one) was taken without a word, and every query
+answered from read models no projector writes.
 
 The read models must be this process's log's (projections/projectors/log_binding.py):
 once a server of another log has taken them over (this one was paused or cut off from
@@ -122,6 +125,17 @@ class ReplicaCutOff(Exception):
     """The replica answers, but from data its primary no longer sends it."""
 
 
+class NotFedByThePrimary(Exception):
+    """The server queries read answers, but not with what REDIS_URL's server holds."""
+
+
+# How long a linked replica may take to show the primary's log identity before the
+# check says it is not the primary's: replication runs in milliseconds, and the
+# identity changes only when the read models are first bound, or bound again after
+# Redis lost them.
+REPLICATION_GRACE = 0.25
+
+
 class Readiness:
     def __init__(
         self,
@@ -152,7 +166,11 @@ class Readiness:
         if verdict.ready:
             verdict.checks["log"] = await self._bound()
         if self._reads is not None:
-            verdict.checks["redis:reads"] = await _answers(_linked(self._reads))
+            # Compared with the primary only when it answered: else "redis" says why.
+            compare = bool(verdict.checks["redis"].get("ok"))
+            verdict.checks["redis:reads"] = await _answers(
+                self._reads_the_primary(self._reads, compare)
+            )
         if verdict.ready:
             try:
                 progress = await asyncio.wait_for(self._progress.read(), CHECK_TIMEOUT)
@@ -162,6 +180,11 @@ class Readiness:
                 for p in progress:
                     verdict.checks[f"projection:{p.name}"] = self._judge(p)
         return verdict
+
+    async def _reads_the_primary(self, reads: Redis, compare: bool) -> None:
+        await _linked(reads)
+        if compare:
+            await _holds_the_primarys(reads, self._redis, self._keys.log())
 
     async def _writable(self) -> dict[str, Any]:
         try:
@@ -282,6 +305,22 @@ async def _linked(reads: Redis) -> None:
     replication = await reads.info("replication")
     if replication.get("role") == "slave" and replication.get("master_link_status") != "up":
         raise ReplicaCutOff("its link to its primary is down: its data may be stale")
+
+
+async def _holds_the_primarys(reads: Redis, primary: Redis, key: str) -> None:
+    """The read server holds the primary's `key` (the log identity every serving process
+    keeps there), at once or within REPLICATION_GRACE. Nothing to compare before one is
+    bound: a new prefix's first moments."""
+    expected = await primary.get(key)
+    if expected is None or await reads.get(key) == expected:
+        return
+    await asyncio.sleep(REPLICATION_GRACE)
+    if await reads.get(key) != expected:
+        raise NotFedByThePrimary(
+            "it does not hold what REDIS_URL's server holds (the read models' log identity "
+            "is missing or another there): it is not a replica of REDIS_URL's server, or of "
+            "that server's database, so every query reads read models no projector writes"
+        )
 
 
 async def _answers(probe: Awaitable[Any]) -> dict[str, Any]:

@@ -253,6 +253,39 @@ def test_ready_names_the_read_replica_when_it_stops_answering_or_loses_its_prima
             server.wait()
 
 
+def test_ready_fails_while_the_read_url_names_a_redis_the_primary_does_not_feed(
+    tmp_path: Path, sqlite_url: str, prefix: str
+) -> None:
+    """REDIS_READ_URL naming another Redis, or another database of the primary's, was
+    taken without a word: /ready said ready while every query read read models no
+    projector writes. Made a replica of the primary, the same server reads right."""
+    primary_port, stray_port = free_port(), free_port()
+    primary = redis_server(primary_port, directory=tmp_path)
+    stray = redis_server(stray_port, directory=tmp_path)
+    primary_url = f"redis://127.0.0.1:{primary_port}"
+    try:
+        for read_url in (f"{primary_url}/1", f"redis://127.0.0.1:{stray_port}"):
+            settings = dataclasses.replace(
+                make_settings(sqlite_url, primary_url, prefix, tmp_path), redis_read_url=read_url
+            )
+            with TestClient(create_app(settings)) as client:
+                assert client.post("/graphql", json={"query": "{ __typename }"}).status_code == 200
+                refused = eventually(client, "/ready", 503)
+                assert refused["failed"] == ["redis:reads"], (read_url, refused)
+                reason = refused["checks"]["redis:reads"]["reason"]
+                assert "not a replica of REDIS_URL's server" in reason
+                assert refused["checks"]["redis"] == {"ok": True}
+                if read_url.endswith("/1"):
+                    continue
+                with redis.Redis(port=stray_port) as admin:
+                    admin.replicaof("127.0.0.1", primary_port)
+                assert eventually(client, "/ready", 200)["checks"]["redis:reads"] == {"ok": True}
+    finally:
+        for server in (stray, primary):
+            server.kill()
+            server.wait()
+
+
 async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell) -> None:
     nowhere = create_engine(f"postgresql+psycopg://inkwell@127.0.0.1:{free_port()}/none")
     try:
