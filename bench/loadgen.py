@@ -31,6 +31,10 @@ class Load:
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
+# Seconds of load before the clock starts: connections open, caches warm.
+WARMUP = 0.5
+
+
 class BadAnswer(RuntimeError):
     pass
 
@@ -73,7 +77,7 @@ async def hammer(
     connections: int = 32,
     seconds: float = 3.0,
     max_requests: int = 200_000,
-    warmup: float = 0.5,
+    warmup: float = WARMUP,
 ) -> Load:
     """Sends `request` over `connections` keep-alive connections for `seconds` (after
     `warmup` seconds that are not counted), or until `max_requests` answers."""
