@@ -28,6 +28,7 @@ from infra.redis_binary import NoRedisServer
 from infra.redis_policy import PRODUCTION_REFUSAL, eviction_refusal, maxmemory_policy
 from infra.settings import LogSettings, Settings, SettingsError, database_url_in
 from infra.unread_settings import Reads, unread
+from observability.readiness import NotFedByThePrimary, fed_by_the_primary
 from projections.keyspace.keys import Keys
 from projections.projectors.log_binding import AnotherLogRuns, BoundToAnotherLog, LogBinding
 from wiring.bootstrap import NAMES
@@ -254,6 +255,32 @@ async def _bound_or_exit(settings: Settings) -> None:
         assert redis is not None
         await evicting_redis_refused(redis, settings)
         await bind_or_exit(redis, log_reader, settings)
+
+
+def read_server_checked(settings: Settings) -> None:
+    """Warns, once at start, when REDIS_READ_URL's server does not hold what REDIS_URL's
+    holds: it is not a replica of it. /ready fails for it (observability/readiness.py),
+    but a process no load balancer asks served every query from read models no projector
+    writes, and said nothing."""
+    if settings.redis_read_url is None or settings.redis_url is None:
+        return
+    identity = Keys(settings.prefix).log()
+    asyncio.run(_read_server_checked(settings.redis_url, settings.redis_read_url, identity))
+
+
+async def _read_server_checked(url: str, read_url: str, identity_key: str) -> None:
+    primary = Redis.from_url(url, decode_responses=True, socket_timeout=2)
+    reads = Redis.from_url(read_url, decode_responses=True, socket_timeout=2)
+    try:
+        await fed_by_the_primary(reads, primary, identity_key)
+    except NotFedByThePrimary as error:
+        shown = _shown(read_url, "REDIS_READ_URL")
+        log.warning("REDIS_READ_URL %s: %s; /ready fails while it does not", shown, error)
+    except redis.RedisError as error:  # both answered a moment ago: the server says more
+        log.debug("could not compare REDIS_READ_URL with REDIS_URL: %r", error)
+    finally:
+        await reads.aclose()
+        await primary.aclose()
 
 
 async def evicting_redis_refused(redis: Redis, settings: Settings) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 import uvloop
 
-from cli.environment import redis_or_exit, settings_or_exit
+from cli.environment import read_server_checked, redis_or_exit, settings_or_exit
 from infra.settings import DEMO_DELAY, LogSettings, Settings
 from infra.shutdown_signal import stop_on_hangup, unwind_on_sigterm
 from wiring import heap
@@ -64,6 +64,7 @@ def serve(
             settings.demo_projection_delay * 1000,
         )
     with redis_or_exit(settings) as settings:
+        read_server_checked(settings)
         uvicorn.run(
             create_app(settings, server_process=True, projector_process=True),
             host=settings.host,
@@ -88,6 +89,7 @@ def api(
     stop_on_hangup()
     settings = settings_or_exit(new_log=True, listens=True, writes=True)
     with redis_or_exit(settings) as settings:
+        read_server_checked(settings)
         if workers == 1:
             app: Starlette | str = create_app(settings, projectors=False, server_process=True)
         else:

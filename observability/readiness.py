@@ -184,7 +184,7 @@ class Readiness:
     async def _reads_the_primary(self, reads: Redis, compare: bool) -> None:
         await _linked(reads)
         if compare:
-            await _holds_the_primarys(reads, self._redis, self._keys.log())
+            await fed_by_the_primary(reads, self._redis, self._keys.log())
 
     async def _writable(self) -> dict[str, Any]:
         try:
@@ -307,7 +307,7 @@ async def _linked(reads: Redis) -> None:
         raise ReplicaCutOff("its link to its primary is down: its data may be stale")
 
 
-async def _holds_the_primarys(reads: Redis, primary: Redis, key: str) -> None:
+async def fed_by_the_primary(reads: Redis, primary: Redis, key: str) -> None:
     """The read server holds the primary's `key` (the log identity every serving process
     keeps there), at once or within REPLICATION_GRACE. Nothing to compare before one is
     bound: a new prefix's first moments."""

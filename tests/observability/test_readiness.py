@@ -286,6 +286,36 @@ def test_ready_fails_while_the_read_url_names_a_redis_the_primary_does_not_feed(
             server.wait()
 
 
+def test_api_warns_at_start_when_the_read_url_is_not_a_replica_of_the_primary(
+    tmp_path: Path, prefix: str
+) -> None:
+    """/ready says so to a load balancer; a process that none asks said nothing, and
+    answered every query from read models no projector writes."""
+    primary_port, stray_port, replica_port = free_port(), free_port(), free_port()
+    primary = redis_server(primary_port, directory=tmp_path)
+    stray = redis_server(stray_port, directory=tmp_path)
+    replica = redis_server(replica_port, replica_of=primary_port, directory=tmp_path)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
+        "REDIS_URL": f"redis://127.0.0.1:{primary_port}",
+        "INKWELL_PREFIX": prefix,
+    }
+    warning = "is not a replica of REDIS_URL's server"
+    try:
+        for read_port, warned in ((stray_port, True), (replica_port, False)):
+            read_url = f"redis://127.0.0.1:{read_port}"
+            with ServerProcess({**env, "REDIS_READ_URL": read_url}, tmp_path, "api") as server:
+                lines = server.log.read_text().splitlines()
+            said = [line for line in lines if warning in line]
+            assert bool(said) == warned, lines
+            if warned:
+                assert f"REDIS_READ_URL {read_url}" in said[0]
+    finally:
+        for redis_process in (replica, stray, primary):
+            redis_process.kill()
+            redis_process.wait()
+
+
 async def test_ready_names_the_database_when_it_does_not_answer(inkwell: Inkwell) -> None:
     nowhere = create_engine(f"postgresql+psycopg://inkwell@127.0.0.1:{free_port()}/none")
     try:
