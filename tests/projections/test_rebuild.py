@@ -337,6 +337,12 @@ async def test_a_rebuild_cancelled_as_it_takes_its_lock_lets_it_go(
             await super().acquire()
             raise asyncio.CancelledError
 
+    # The fixture's own runners build their first read models as it starts, each under
+    # its lock: counted below as this rebuild's (CI runs at 19:57 and 20:08 on
+    # 2026-12-07). On an empty log settle() found no lock yet and returned at once; with
+    # an event in the log it waits for every projection to have applied it.
+    await published_posts(inkwell, 1)
+    await settle(inkwell)
     monkeypatch.setattr(rebuild, "Lease", CancelledOnceTaken)
     build = Rebuild(
         inkwell.redis, inkwell.keys, Scripts.register(inkwell.redis), inkwell.store, PROJECTIONS
