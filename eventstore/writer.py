@@ -57,6 +57,11 @@ POSTGRES_APPEND_LOCK = 0x1A7E_3E11
 READ_ONLY_SQLSTATE = "25006"
 
 OnCommit = Callable[[list[RecordedEvent]], None]
+# Told of every transaction, committed or not: its appends, its seconds (from taking the
+# connection to the log files' check after COMMIT, any wait for a lock included) and
+# whether it committed. What group commit is judged by: how long a commit takes the
+# disk, and how many commands share each one.
+OnTransaction = Callable[[int, float, bool], None]
 
 # Built once: building them on every append cost about as much as executing them.
 STREAM_VERSION = select(func.max(events.c.version)).where(
@@ -124,6 +129,7 @@ class GroupCommitWriter:
         on_commit: OnCommit,
         schemas: EventSchemas = SCHEMAS,
         commit_seconds: float = COMMIT_SECONDS,
+        on_transaction: OnTransaction | None = None,
     ) -> None:
         self._engine = engines.writer
         self._commit_seconds = commit_seconds
@@ -138,6 +144,7 @@ class GroupCommitWriter:
         # Set for good once the log's files were deleted or replaced under the writer.
         self._broken: str | None = None
         self._on_commit = on_commit
+        self._on_transaction = on_transaction
         self._statements = _Statements(engines.writer.dialect)
         self._queue: queue.SimpleQueue[_Pending | _Stop] = queue.SimpleQueue()
         # Why the latest commit failed and when (monotonic), until one succeeds: what
@@ -233,6 +240,7 @@ class GroupCommitWriter:
 
     def _commit(self, held: Connection | None, batch: list[_Pending]) -> Connection | None:
         """Commits the batch's appends together; returns the connection to keep, if any."""
+        started = time.perf_counter()
         results: list[Outcome | Exception] = []
         recorded: list[RecordedEvent] = []
         conn = held
@@ -267,12 +275,16 @@ class GroupCommitWriter:
             results = [failure] * len(batch)
             recorded = []
             self._last_failure = (_reason(failure), time.monotonic())
+            committed = False
             _close(conn)
             conn = None
             if self._files is not None:
                 self._files.forget()
         else:
             self._last_failure = None
+            committed = True
+        if self._on_transaction is not None:
+            self._on_transaction(len(batch), time.perf_counter() - started, committed)
         if recorded:
             self._on_commit(recorded)
         for pending, result in zip(batch, results, strict=True):

@@ -17,6 +17,14 @@ from domain.ports import CommandRecord, Outcome, RecordedEvent
 
 # From a cached no-op (~1 ms) to a commit queued behind a busy disk or a retried race.
 COMMAND_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# From a SQLite commit on a fast disk (~0.15 ms) to SQLite's busy timeout behind another
+# process's lock (10 s, eventstore/engines.py).
+TRANSACTION_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5, 10.0
+)  # fmt: skip
+# Appends per transaction: one when commands come one at a time, up to the writer's
+# MAX_BATCH (eventstore/writer.py) when they queue behind a commit in flight.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class Metrics:
@@ -39,6 +47,20 @@ class Metrics:
             "inkwell_events_appended",
             "Events committed to the log by this process, by type.",
             ["type"],
+            registry=self.registry,
+        )
+        self.log_transaction_seconds = Histogram(
+            "inkwell_log_transaction_duration_seconds",
+            "The group-commit writer's transactions: from taking the connection to the "
+            "check after COMMIT, by outcome (committed, failed).",
+            ["outcome"],
+            buckets=TRANSACTION_BUCKETS,
+            registry=self.registry,
+        )
+        self.log_transaction_appends = Histogram(
+            "inkwell_log_transaction_appends",
+            "Commands' appends per transaction of the group-commit writer (its batches).",
+            buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
         self.websockets = Gauge(
@@ -89,6 +111,12 @@ class Metrics:
         """Called by the writer thread after each commit; prometheus-client is thread-safe."""
         for recorded in events:
             self.events_appended.labels(type(recorded.event).__name__).inc()
+
+    def log_transaction(self, appends: int, seconds: float, committed: bool) -> None:
+        """Called by the writer thread after each transaction (eventstore/writer.py)."""
+        outcome = "committed" if committed else "failed"
+        self.log_transaction_seconds.labels(outcome).observe(seconds)
+        self.log_transaction_appends.observe(appends)
 
     def redis_error(self, error: BaseException) -> None:
         self.redis_errors.labels(type(error).__name__).inc()

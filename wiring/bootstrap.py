@@ -184,7 +184,7 @@ def _event_store(
         metrics.committed(events)
         publisher.committed(events)
 
-    writer = GroupCommitWriter(engines, committed, schemas)
+    writer = GroupCommitWriter(engines, committed, schemas, on_transaction=metrics.log_transaction)
     writer.start()
     stack.callback(writer.stop)
     return engines, SqlEventStore(engines, writer, schemas)

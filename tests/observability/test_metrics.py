@@ -87,6 +87,15 @@ def test_a_workload_shows_in_the_counters_and_the_projection_gauges(
     assert value(samples, appended, type="PostCreated") == 3
     assert value(samples, appended, type="PostPublished") == 2
     assert total(samples, appended) == head
+    # One command at a time: a transaction for each that appended, of its one append (the
+    # refused ones were refused on the aggregate, before any append).
+    transactions = value(samples, "inkwell_log_transaction_appends_count")
+    assert transactions == head
+    assert value(samples, "inkwell_log_transaction_appends_sum") == head
+    took = "inkwell_log_transaction_duration_seconds"
+    assert value(samples, f"{took}_count", outcome="committed") == transactions
+    assert (value(samples, f"{took}_sum", outcome="committed") or 0) > 0
+    assert value(samples, f"{took}_count", outcome="failed") is None
     for name in PROJECTIONS:
         assert value(samples, "inkwell_projection_position", projection=name) == head
         assert value(samples, "inkwell_projection_head_position", projection=name) == head
