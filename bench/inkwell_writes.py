@@ -19,7 +19,7 @@ from domain.handlers import HANDLERS
 from domain.ports import RecordedEvent
 from eventstore.engines import open_engines
 from eventstore.store import SqlEventStore
-from eventstore.writer import GroupCommitWriter
+from eventstore.writer import GroupCommitWriter, OnTransaction
 
 Command = Callable[[int], Awaitable[object]]
 
@@ -29,10 +29,12 @@ def _ignore(_: list[RecordedEvent]) -> None:
 
 
 @asynccontextmanager
-async def open_bus(database: Path) -> AsyncIterator[tuple[CommandBus, Caller]]:
+async def open_bus(
+    database: Path, on_transaction: OnTransaction | None = None
+) -> AsyncIterator[tuple[CommandBus, Caller]]:
     """A command bus on a fresh SQLite file, and a registered author to act as."""
     engines = open_engines(f"sqlite:///{database}")
-    writer = GroupCommitWriter(engines, _ignore)
+    writer = GroupCommitWriter(engines, _ignore, on_transaction=on_transaction)
     writer.start()
     try:
         bus = CommandBus(
