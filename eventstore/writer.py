@@ -284,9 +284,9 @@ class GroupCommitWriter:
             self._last_failure = None
             committed = True
         if self._on_transaction is not None:
-            self._on_transaction(len(batch), time.perf_counter() - started, committed)
+            _tell(self._on_transaction, len(batch), time.perf_counter() - started, committed)
         if recorded:
-            self._on_commit(recorded)
+            _tell(self._on_commit, recorded)
         for pending, result in zip(batch, results, strict=True):
             pending.loop.call_soon_threadsafe(_settle, pending.future, result)
         if self._hold_connection:
@@ -418,6 +418,17 @@ def _close(conn: Connection | None) -> None:
             conn.close()
         except Exception:
             log.exception("closing the writer's connection failed")
+
+
+def _tell(observer: Callable[..., None], *facts: object) -> None:
+    """Runs an observer of the writer's (metrics, the event publisher) on its thread. One
+    that raises (prometheus-client's files on a full disk, a loop closing) is logged: the
+    appends are settled all the same. Raising here ended the thread, and every later
+    command waited out COMMIT_SECONDS, unconfirmed, until the process restarted."""
+    try:
+        observer(*facts)
+    except Exception:
+        log.exception("an observer of the event log's commits failed")
 
 
 def _give_up(pending: _Pending) -> None:

@@ -80,3 +80,23 @@ async def test_a_failed_transaction_is_reported_as_failed(
         (1, True),
     ]
     assert 0 < transactions.seen[1][1] < time.perf_counter() - started
+
+
+async def test_observers_that_raise_leave_the_appends_settled_and_the_writer_running(
+    engines: Engines, caplog: pytest.LogCaptureFixture
+) -> None:
+    def full_disk(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    writer = GroupCommitWriter(engines, full_disk, on_transaction=full_disk)
+    writer.start()
+    try:
+        store = SqlEventStore(engines, writer)
+        first = await asyncio.wait_for(store.append(request("user-1", 0)), 5)
+        second = await asyncio.wait_for(store.append(request("user-2", 0)), 5)
+    finally:
+        writer.stop()
+
+    assert second.position > first.position
+    failures = [r for r in caplog.records if "observer of the event log" in r.getMessage()]
+    assert len(failures) == 4  # two observers, two transactions
