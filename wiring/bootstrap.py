@@ -174,15 +174,18 @@ def _event_store(
     publisher: EventPublisher,
     schemas: EventSchemas,
 ) -> tuple[Engines, SqlEventStore]:
-    """The SQL log and its group-commit writer; each commit is counted, then published."""
+    """The SQL log and its group-commit writer; each commit is published, then counted."""
     engines = open_engines(settings.database_url)
     stack.callback(engines.dispose)
     for engine in (engines.writer, engines.reader):
         count_database_errors(engine, metrics.database_error)
 
     def committed(events: list[RecordedEvent]) -> None:
-        metrics.committed(events)
+        # Published first: counting writes prometheus-client's files in multiprocess mode,
+        # and a full disk failing it must not keep the events from the projectors, who
+        # would learn of them only at their next idle catch-up.
         publisher.committed(events)
+        metrics.committed(events)
 
     writer = GroupCommitWriter(engines, committed, schemas, on_transaction=metrics.log_transaction)
     writer.start()

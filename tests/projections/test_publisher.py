@@ -4,8 +4,10 @@ what is pending at once goes in messages of at most MESSAGE_EVENTS events."""
 from __future__ import annotations
 
 import asyncio
+import errno
 
 import orjson
+import pytest
 from redis.asyncio import Redis
 
 from domain.commands import CreatePost, PublishPost, RegisterUser
@@ -97,3 +99,28 @@ async def test_a_commit_before_the_publisher_first_ran_is_published(
     finally:
         await cancel_and_wait(running_publisher)
     assert await redis.zscore(keys.head(), "head") == 2
+
+
+async def test_commits_are_published_when_counting_them_fails(
+    settings: Settings, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """prometheus-client in multiprocess mode writes files; counting a commit fails on a
+    full disk. Counted before they were published, the events never reached the events
+    channel, and the projectors saw them only at their next idle catch-up."""
+
+    def disk_full(events: list[RecordedEvent]) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    async with running(settings, projectors=False) as inkwell:
+        monkeypatch.setattr(inkwell.operations.metrics, "committed", disk_full)
+        async with redis.pubsub() as pubsub:
+            await pubsub.subscribe(inkwell.keys.events_channel())
+            await send(inkwell, RegisterUser("Ann"))
+            deadline = asyncio.get_running_loop().time() + 10
+            published: list[RecordedEvent] = []
+            while not published:
+                assert asyncio.get_running_loop().time() < deadline, "nothing published"
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+                if message is not None:
+                    published.extend(messages.decode(message["data"]))
+    assert [type(logged.event).__name__ for logged in published] == ["UserRegistered"]
