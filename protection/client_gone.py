@@ -6,7 +6,8 @@ the app reads nothing more of a request it has whole, so it would not hear of it
 otherwise. Abandoned requests kept their places: 256 connections of one address that
 each sent a read-your-writes query and closed held the address's next request 44 s, as
 they went through its 32 places 32 at a time, every one to its full wait (a re-check
-probe). A request still queued for a place now gives it up (requests_at_once.py).
+probe). A request still queued for a place now gives it up (requests_at_once.py), and
+one that holds a place, waiting for the read models, ends its wait (schema/context.py).
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ def departure(scope: Scope) -> asyncio.Event | None:
 
 async def unless_gone(wait: Any, gone: asyncio.Event) -> bool:
     """Awaits `wait` (a coroutine) unless the client leaves first: True once it is done,
-    False, `wait` cancelled, when the client left."""
+    False, `wait` cancelled, when the client left. Cancelled itself, it cancels `wait`."""
     waiting = asyncio.ensure_future(wait)
     leaving = asyncio.ensure_future(gone.wait())
     try:
         await asyncio.wait({waiting, leaving}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         leaving.cancel()
+        waiting.cancel()  # nothing, once it is done
     if waiting.done():
         waiting.result()
         return True
-    waiting.cancel()
     return False

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TypeVar
 
+from starlette.types import Scope
 from strawberry.dataloader import DataLoader
 
 from auth.tokens import BearerTokens
@@ -16,6 +17,7 @@ from projections.live.consistency import ConsistencyTimeout, ConsistencyWaiter
 from projections.live.read_models import LiveReadModels
 from projections.readers.pagination import Slice
 from projections.readers.read_models import CommentPage, ReadModels
+from protection.client_gone import departure, unless_gone
 from protection.throttle import Throttle
 from schema.persisted import Documents
 
@@ -24,6 +26,17 @@ T = TypeVar("T")
 # How many times more a read waits and runs when Redis, read after it, no longer held the
 # position it waited for (`Context.settled`, schema/consistency.py).
 RERUNS = 3
+
+
+class ClientLeft(ConsistencyTimeout):
+    """A wait for the read models cut short because the HTTP client closed its connection
+    before its answer began: nobody would read it (protection/client_gone.py)."""
+
+    def __init__(self, position: int) -> None:
+        Exception.__init__(
+            self, f"the client left before the read models reached position {position}"
+        )
+        self.position = position
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class Context:
     client_address: str | None = None  # what rate limits count and anonymous commands scope by
     # A WebSocket handshake's Authorization header, checked with connection_init's.
     handshake_authorization: str | None = None
+    # An HTTP request's ASGI scope: its waits for the read models end when its client
+    # leaves. Each waited out its INKWELL_CONSISTENCY_TIMEOUT in one of its address's
+    # places, answering nobody (protection/requests_at_once.py).
+    scope: Scope | None = field(default=None, repr=False)
     _reached: int = field(default=0, repr=False)
     # Reads found to disagree with one made before them in the same execution (a post's
     # comments page or like of a later post than the one read: Post.comments and
@@ -136,9 +153,15 @@ class Context:
     ) -> None:
         """Waits until the read models hold `position`, once per request and position
         (`again`: even if they were found to before). A position `from_client`
-        (X-Consistent-With) past the log's head raises NotInLog."""
+        (X-Consistent-With) past the log's head raises NotInLog; an HTTP client that
+        leaves meanwhile, ClientLeft."""
         if position > self._reached or again:
-            await self.services.consistency.wait_for(
+            wait = self.services.consistency.wait_for(
                 position, self.services.consistency_timeout, from_client=from_client
             )
+            gone = None if self.scope is None else departure(self.scope)
+            if gone is None:
+                await wait
+            elif not await unless_gone(wait, gone):
+                raise ClientLeft(position)
             self._reached = position

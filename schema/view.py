@@ -409,6 +409,7 @@ class InkwellGraphQL(GraphQL[Context, None]):
             handshake_authorization=(
                 request.headers.get("authorization") if isinstance(request, WebSocket) else None
             ),
+            scope=request.scope if isinstance(request, Request) else None,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
