@@ -109,35 +109,19 @@ class Mutation:
 
     @strawberry.mutation
     async def publish_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        key = command_key(info, input.command_id)
-        command = PublishPost(
-            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
-        )
-        return _post_payload(await dispatch(info, command, key))
+        return await _on_post(info, input, PublishPost)
 
     @strawberry.mutation
     async def archive_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        key = command_key(info, input.command_id)
-        command = ArchivePost(
-            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
-        )
-        return _post_payload(await dispatch(info, command, key))
+        return await _on_post(info, input, ArchivePost)
 
     @strawberry.mutation
     async def like_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        key = command_key(info, input.command_id)
-        command = LikePost(
-            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
-        )
-        return _post_payload(await dispatch(info, command, key))
+        return await _on_post(info, input, LikePost)
 
     @strawberry.mutation
     async def unlike_post(self, info: Info[Context, None], input: PostCommandInput) -> PostPayload:
-        key = command_key(info, input.command_id)
-        command = UnlikePost(
-            post_id=ids.entity_id(input.post_id, "postId"), expected_version=input.expected_version
-        )
-        return _post_payload(await dispatch(info, command, key))
+        return await _on_post(info, input, UnlikePost)
 
     @strawberry.mutation
     async def add_comment(
@@ -167,6 +151,19 @@ class Mutation:
             post_id=strawberry.ID(outcome.ids["post_id"]),
             deleted_comment_id=strawberry.ID(outcome.ids["comment_id"]),
         )
+
+
+# The commands that name a post and nothing else (PostCommandInput).
+OnPost = type[PublishPost] | type[ArchivePost] | type[LikePost] | type[UnlikePost]
+
+
+async def _on_post(
+    info: Info[Context, None], input: PostCommandInput, command: OnPost
+) -> PostPayload:
+    key = command_key(info, input.command_id)
+    post_id = ids.entity_id(input.post_id, "postId")
+    made = command(post_id=post_id, expected_version=input.expected_version)
+    return _post_payload(await dispatch(info, made, key))
 
 
 def _post_payload(outcome: Outcome) -> PostPayload:
