@@ -4,6 +4,7 @@ writer refuses them, and every later one, until the process restarts."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from eventstore import log_files
 from eventstore.engines import open_engines
 from eventstore.log_files import LogFilesReplaced
 from eventstore.log_reader import LogReader
@@ -116,3 +118,58 @@ async def test_another_process_checkpointing_the_log_is_no_change(
     await store.append(request("user-3", 0))
     assert store.recent_commit_failure(30) is None
     assert len(await positions_on_disk(database)) == 4
+
+
+@pytest.fixture
+def quick_to_settle(monkeypatch: pytest.MonkeyPatch) -> float:
+    """A directory settles in 0.2 s instead of a second, so that a test can wait it out."""
+    monkeypatch.setattr(log_files, "SETTLED_SECONDS", 0.2)
+    return 0.2
+
+
+async def settled_commits(store: SqlEventStore, seconds: float) -> None:
+    """Commits once the log's directory has not changed for `seconds`, twice: the first
+    look sees it settled, the second finds it as it was and leaves the log's path alone."""
+    await store.append(request("user-1", 0))
+    await asyncio.sleep(seconds + 0.1)
+    await store.append(request("user-2", 0))
+    await store.append(request("user-3", 0))
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+async def test_a_log_changed_once_its_directory_settled_refuses_the_commit(
+    store: SqlEventStore, database: Path, tmp_path: Path, quick_to_settle: float, how: str
+) -> None:
+    """The log's own path is not looked up while its directory is unchanged; a deletion or
+    a rename into it changes the directory, and the log is looked up again."""
+    await settled_commits(store, quick_to_settle)
+    wal = Path(f"{database}-wal")
+    if how == "deleted":
+        wal.unlink()
+    else:
+        copy = tmp_path / "copy-wal"
+        shutil.copyfile(wal, copy)
+        os.replace(copy, wal)
+    with pytest.raises(LogFilesReplaced, match=f"-wal was {how} under the running server"):
+        await store.append(request("user-4", 0))
+
+
+async def test_the_log_is_not_looked_up_while_its_directory_is_unchanged(
+    store: SqlEventStore, database: Path, quick_to_settle: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look at the log between two commits slows the second (eventstore/log_files.py)."""
+    looked_up: list[str] = []
+    stat = os.stat
+
+    def recorded(path: str) -> os.stat_result:
+        looked_up.append(os.fspath(path))
+        return stat(path)
+
+    await settled_commits(store, quick_to_settle)
+    monkeypatch.setattr(os, "stat", recorded)
+    for n in range(5, 10):
+        await store.append(request(f"user-{n}", 0))
+    monkeypatch.undo()
+    assert f"{database}-wal" not in looked_up
+    assert looked_up.count(str(database)) == 5  # the database and the index still are
+    assert looked_up.count(f"{database}-shm") == 5
