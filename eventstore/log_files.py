@@ -88,7 +88,7 @@ class LogFiles:
             self._wal_fd = os.open(self._wal, os.O_RDONLY)
         except FileNotFoundError:  # gone already: looked at again after the next commit
             return
-        stats = _stats(self._paths)
+        stats = [_stat(path) for path in self._paths]
         self._opened = tuple(_identity(stat) for stat in stats)
         self._size = stats[0].st_size if stats[0] is not None else 0
 
@@ -106,14 +106,13 @@ class LogFiles:
             return None
         # The log's entry, as it was, when its directory has not changed (see the docstring).
         wal_known = self._entries_unchanged()
-        stats = _stats(self._paths, skip=self._wal if wal_known else None)
-        for path, before, stat in zip(self._paths, self._opened, stats, strict=True):
-            if path == self._wal and wal_known:
-                continue
-            if _identity(stat) != before:
+        stats = {path: _stat(path) for path in self._paths if not (wal_known and path == self._wal)}
+        for path, before in zip(self._paths, self._opened, strict=True):
+            if path in stats and _identity(stat := stats[path]) != before:
                 how = "deleted" if stat is None else "replaced"
                 return f"{path} was {how} under the running server: restart it"
-        size = stats[0].st_size if stats[0] is not None else 0
+        database = stats[self._database]
+        size = database.st_size if database is not None else 0
         if size < self._size:
             return f"{self._database} was truncated under the running server: restart it"
         self._size = size
@@ -137,15 +136,12 @@ class LogFiles:
         return unchanged
 
 
-def _stats(paths: tuple[str, ...], skip: str | None = None) -> list[os.stat_result | None]:
-    """Each path's; None where no file is, and for `skip`, which is not looked up."""
-    stats: list[os.stat_result | None] = []
-    for path in paths:
-        try:
-            stats.append(None if path == skip else os.stat(path))
-        except FileNotFoundError:
-            stats.append(None)
-    return stats
+def _stat(path: str) -> os.stat_result | None:
+    """The file's; None where no file is."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
 
 
 def _identity(stat: os.stat_result | None) -> Identity:
